@@ -1,0 +1,31 @@
+"""What every entry point (CLI, REST, OCPP) needs once the process has started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from api.settings import Settings, key_passphrase
+from pki.keystore import EncryptedFileKeyStore, KeyStore
+from pki.profiles import PublicUrls
+from policies.model import Policy
+from storage.db import make_engine, migrate
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    engine: Engine
+    keystore: KeyStore
+    policy: Policy
+    urls: PublicUrls
+
+
+def open_context(settings: Settings, *, create_dev_passphrase: bool = False, run_migrations: bool = True) -> Context:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if run_migrations:
+        migrate(settings.database_url)
+    keystore = EncryptedFileKeyStore(settings.keys_dir, key_passphrase(settings, create_dev=create_dev_passphrase))
+    return Context(settings, make_engine(settings.database_url), keystore, settings.policy(),
+                   PublicUrls(settings.public_url))

@@ -1,0 +1,114 @@
+"""Where ChargeCA keeps its data and how it reaches its database and key passphrase.
+
+Sources, strongest first: command-line flags, environment variables (CHARGECA_*), the data
+directory's config.toml (written by `chargeca init`), built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from policies.loader import load_policy
+from policies.model import Policy
+
+DEFAULT_DATA_DIR = Path("chargeca-data")
+_DEV_PASSPHRASE_FILE = "secrets/key-passphrase"
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    public_url: str | None = None
+    rest_host: str = "127.0.0.1"
+    rest_port: int = 8080
+    ocpp_host: str = "0.0.0.0"
+    ocpp_ws_port: int = 9000
+    ocpp_wss_port: int = 9443
+    fqdn: str = "localhost"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def policy_file(self) -> Path:
+        return self.data_dir / "policy.toml"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / "config.toml"
+
+    def policy(self) -> Policy:
+        return load_policy(self.policy_file)
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_settings(data_dir: str | Path | None = None) -> Settings:
+    directory = Path(data_dir or os.environ.get("CHARGECA_DATA") or DEFAULT_DATA_DIR).resolve()
+    config: dict = {}
+    config_file = directory / "config.toml"
+    if config_file.exists():
+        try:
+            config = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file}: {exc}") from exc
+    section = config.get("chargeca", {})
+    env = os.environ
+    return Settings(
+        data_dir=directory,
+        database_url=env.get("CHARGECA_DATABASE_URL") or section.get("database_url")
+        or f"sqlite:///{directory / 'chargeca.db'}",
+        public_url=env.get("CHARGECA_PUBLIC_URL") or section.get("public_url"),
+        rest_host=env.get("CHARGECA_REST_HOST") or section.get("rest_host", "127.0.0.1"),
+        rest_port=int(env.get("CHARGECA_REST_PORT") or section.get("rest_port", 8080)),
+        ocpp_host=env.get("CHARGECA_OCPP_HOST") or section.get("ocpp_host", "0.0.0.0"),
+        ocpp_ws_port=int(env.get("CHARGECA_OCPP_WS_PORT") or section.get("ocpp_ws_port", 9000)),
+        ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
+        fqdn=section.get("fqdn", "localhost"),
+    )
+
+
+def write_config(settings: Settings) -> None:
+    """Record what `init` decided, so later commands need no flags."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["[chargeca]", f'fqdn = "{settings.fqdn}"']
+    if settings.public_url:
+        lines.append(f'public_url = "{settings.public_url}"')
+    settings.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:
+    """CHARGECA_KEY_PASSPHRASE, else the file CHARGECA_KEY_PASSPHRASE_FILE names, else the
+    development passphrase file in the data directory (created only when ``create_dev``)."""
+    value = os.environ.get("CHARGECA_KEY_PASSPHRASE")
+    if value:
+        return value.encode()
+    path_text = os.environ.get("CHARGECA_KEY_PASSPHRASE_FILE")
+    path = Path(path_text) if path_text else settings.data_dir / _DEV_PASSPHRASE_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip().encode()
+    if path_text:
+        raise SettingsError(f"CHARGECA_KEY_PASSPHRASE_FILE {path} does not exist")
+    if not create_dev:
+        raise SettingsError(
+            "no key passphrase: set CHARGECA_KEY_PASSPHRASE or CHARGECA_KEY_PASSPHRASE_FILE")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path.read_text(encoding="utf-8").strip().encode()
+
+
+def dev_passphrase_in_use(settings: Settings) -> bool:
+    return not (os.environ.get("CHARGECA_KEY_PASSPHRASE") or os.environ.get("CHARGECA_KEY_PASSPHRASE_FILE"))

@@ -1,0 +1,100 @@
+"""Issuing and renewing ChargingStationCertificates from the CSRs stations send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlmodel import Session, select
+
+from pki import profiles
+from pki.authorities import Authority, active_authority, organization
+from pki.keystore import KeyStore
+from pki.records import sign_and_record
+from policies.csr import check_csr, key_fingerprint
+from policies.model import Decision, Policy
+from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
+from storage.stations import Station
+from storage.types import utcnow
+
+
+class CsrRefused(ValueError):
+    """The CSR breaks a rule of the CSR policy; ``decision.rule`` names it."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(f"{decision.rule}: {decision.reason}")
+        self.decision = decision
+
+
+class UnknownStation(LookupError):
+    def __init__(self, station_id: str) -> None:
+        super().__init__(f"station {station_id!r} is not registered")
+        self.station_id = station_id
+
+
+@dataclass(frozen=True)
+class IssuedChain:
+    record: IssuedCertificate
+    certificate: x509.Certificate
+    issuer: Authority
+    # Leaf first, then the issuing sub-CA; never the root (the station has it as a trust anchor).
+    chain_pem: str
+    ignored_extensions: tuple[str, ...]
+
+
+def station_key_fingerprints(session: Session, station_id: str) -> set[str]:
+    rows = session.exec(select(IssuedCertificate.public_key_sha256).where(
+        IssuedCertificate.station_id == station_id))
+    return set(rows)
+
+
+def _key_owner_elsewhere(session: Session, fingerprint: str, station_id: str) -> str | None:
+    return session.exec(select(IssuedCertificate.station_id).where(
+        IssuedCertificate.public_key_sha256 == fingerprint,
+        IssuedCertificate.station_id != station_id)).first()
+
+
+def sign_station_csr(session: Session, keystore: KeyStore, *, station_id: str, csr_pem: str,
+                     policy: Policy, urls: profiles.PublicUrls, lint: bool = True,
+                     now: datetime | None = None) -> IssuedChain:
+    """Check the CSR, build the certificate from our profile, lint, sign and record it.
+
+    A renewal supersedes the station's earlier certificates; they stay valid (a station keeps
+    using the old one until it reconnects with the new one, A02.FR.10) until revoked or expired.
+    """
+    if session.get(Station, station_id) is None:
+        raise UnknownStation(station_id)
+    org = organization(session)
+    check = check_csr(csr_pem, station_id=station_id, organization=org,
+                      known_key_fingerprints=station_key_fingerprints(session, station_id),
+                      csr_policy=policy.csr, key_policy=policy.keys)
+    if not check.decision:
+        raise CsrRefused(check.decision)
+    public_key = check.csr.public_key()
+    if policy.csr.refuse_key_reuse:
+        owner = _key_owner_elsewhere(session, key_fingerprint(public_key), station_id)
+        if owner is not None:
+            raise CsrRefused(Decision.refuse(
+                "csr.key_reuse", "CSR public key is already certified for another station"))
+
+    issuer = active_authority(session, CaRole.STATION)
+    now = now or utcnow()
+    validity = profiles.Validity.starting(now, policy.validity.station_days, policy.validity.backdate_minutes,
+                                          issuer.certificate.not_valid_after_utc)
+    builder = profiles.charging_station(station_id, org, public_key, validity, issuer.certificate, issuer.id, urls)
+    previous = session.exec(select(IssuedCertificate).where(
+        IssuedCertificate.station_id == station_id,
+        IssuedCertificate.kind == CertKind.STATION,
+        IssuedCertificate.status.in_([CertStatus.ISSUED, CertStatus.ACTIVE]))).all()
+    certificate, record = sign_and_record(session, builder, issuer.key(keystore), issuer_id=issuer.id,
+                                          kind=CertKind.STATION, status=CertStatus.ISSUED,
+                                          station_id=station_id, lint=lint)
+    for old in previous:
+        old.status = CertStatus.SUPERSEDED
+        old.superseded_by = record.id
+        session.add(old)
+    session.flush()
+    chain = certificate.public_bytes(Encoding.PEM).decode() + issuer.record.certificate_pem
+    return IssuedChain(record, certificate, issuer, chain, check.ignored_extensions)

@@ -1,0 +1,143 @@
+"""The certificate profiles the CA can produce. Everything here is decided by the CA; nothing is
+taken from a CSR but its public key.
+
+Each function returns an unsigned, immutable ``x509.CertificateBuilder`` without a serial number:
+the serial is drawn when the certificate is signed and recorded (pki.records).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+
+@dataclass(frozen=True)
+class PublicUrls:
+    """Where relying parties fetch revocation data; nothing is put in certificates when unset."""
+
+    base_url: str | None = None
+
+    def crl_url(self, ca_id: str) -> str | None:
+        return f"{self.base_url.rstrip('/')}/crl/{ca_id}.crl" if self.base_url else None
+
+    def ocsp_url(self) -> str | None:
+        return f"{self.base_url.rstrip('/')}/ocsp" if self.base_url else None
+
+
+@dataclass(frozen=True)
+class Validity:
+    not_before: datetime
+    not_after: datetime
+
+    @classmethod
+    def starting(cls, now: datetime, days: int, backdate_minutes: int,
+                 issuer_not_after: datetime | None = None) -> "Validity":
+        not_after = now + timedelta(days=days)
+        if issuer_not_after is not None and not_after > issuer_not_after:
+            # A certificate must not outlive the certificate of its issuer.
+            not_after = issuer_not_after
+        return cls(now - timedelta(minutes=backdate_minutes), not_after)
+
+
+def name(common_name: str, organization: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    # digitalSignature: our CAs sign their own OCSP responses.
+    return x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+        encipher_only=False, decipher_only=False)
+
+
+def _leaf_key_usage(key_encipherment: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=key_encipherment,
+        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False)
+
+
+def _base(subject: x509.Name, issuer: x509.Name, public_key, validity: Validity) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .not_valid_before(validity.not_before)
+        .not_valid_after(validity.not_after)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def _issued_by(builder: x509.CertificateBuilder, issuer: x509.Certificate, issuer_ca_id: str,
+               urls: PublicUrls) -> x509.CertificateBuilder:
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = builder.add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    crl = urls.crl_url(issuer_ca_id)
+    if crl:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl)], relative_name=None, reasons=None,
+            crl_issuer=None)]), critical=False)
+    ocsp_url = urls.ocsp_url()
+    if ocsp_url:
+        builder = builder.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
+            x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]),
+            critical=False)
+    return builder
+
+
+def root_ca(subject: x509.Name, public_key, validity: Validity) -> x509.CertificateBuilder:
+    return (
+        _base(subject, subject, public_key, validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+    )
+
+
+def sub_ca(subject: x509.Name, public_key, validity: Validity, issuer: x509.Certificate,
+           issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
+    builder = (
+        _base(subject, issuer.subject, public_key, validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+    )
+    return _issued_by(builder, issuer, issuer_ca_id, urls)
+
+
+def csms_server(fqdn: str, organization: str, public_key, validity: Validity,
+                issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
+    """CN = FQDN (A00.FR.510) and the same FQDN as dNSName: TLS clients check only the SAN."""
+    if "*" in fqdn:
+        raise ValueError("wildcard server names are not allowed (OCPP stations reject them)")
+    # TLS_RSA_* key transport encrypts the premaster secret to the RSA server key.
+    key_encipherment = isinstance(public_key, rsa.RSAPublicKey)
+    builder = (
+        _base(name(fqdn, organization), issuer.subject, public_key, validity)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(key_encipherment), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+    )
+    return _issued_by(builder, issuer, issuer_ca_id, urls)
+
+
+def charging_station(station_id: str, organization: str, public_key, validity: Validity,
+                     issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
+    """A00.FR.509/511: O = the CSO, CN = the station; no SAN (the CN is not a host name)."""
+    builder = (
+        _base(name(station_id, organization), issuer.subject, public_key, validity)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    return _issued_by(builder, issuer, issuer_ca_id, urls)

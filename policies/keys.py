@@ -1,0 +1,44 @@
+"""Which public keys are acceptable, and the names policy files use for key types."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from policies.model import Decision, KeyPolicy
+
+KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
+
+
+def describe_key(public_key: object) -> str:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return f"RSA-{public_key.key_size}"
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"EC {public_key.curve.name}"
+    return type(public_key).__name__
+
+
+def check_public_key(public_key: object, policy: KeyPolicy) -> Decision:
+    """A00.FR.502/503: RSA >= policy bits, EC only on the policy's curves; nothing else."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size < policy.rsa_min_bits:
+            return Decision.refuse(
+                "key.rsa_size",
+                f"RSA key of {public_key.key_size} bits is below the minimum of {policy.rsa_min_bits}",
+            )
+        return Decision.allow()
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        if public_key.curve.name not in policy.ec_curves:
+            return Decision.refuse(
+                "key.ec_curve",
+                f"EC curve {public_key.curve.name} is not allowed (allowed: {', '.join(policy.ec_curves)})",
+            )
+        return Decision.allow()
+    return Decision.refuse(
+        "key.algorithm", f"key type {describe_key(public_key)} is not allowed (RSA or EC only)"
+    )
+
+
+def check_key_spec(spec: str) -> Decision:
+    if spec not in KEY_SPECS:
+        return Decision.refuse("key.spec", f"unknown key type {spec!r} (one of {', '.join(KEY_SPECS)})")
+    return Decision.allow()

@@ -1,0 +1,82 @@
+"""Typed policy data and the one type every check returns: a decision with its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Outcome of a policy check. ``rule`` names the rule that refused, for logs and API errors."""
+
+    allowed: bool
+    rule: str = ""
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @classmethod
+    def allow(cls) -> "Decision":
+        return cls(True)
+
+    @classmethod
+    def refuse(cls, rule: str, reason: str) -> "Decision":
+        return cls(False, rule, reason)
+
+
+@dataclass(frozen=True)
+class TlsPolicy:
+    min_version: str = "TLSv1.2"
+    max_version: str = "TLSv1.3"
+    tls12_ciphers: tuple[str, ...] = ()
+    tls13_ciphersuites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    rsa_min_bits: int = 2048
+    ec_curves: tuple[str, ...] = ("secp256r1", "secp384r1")
+    ca_key: str = "ec-p256"
+    server_ec_key: str = "ec-p256"
+    server_rsa_key: str = "rsa-3072"
+
+
+@dataclass(frozen=True)
+class CsrPolicy:
+    max_chars: int = 5500
+    require_o_match: bool = True
+    refuse_key_reuse: bool = True
+
+
+@dataclass(frozen=True)
+class ValidityPolicy:
+    root_days: int = 7300
+    sub_ca_days: int = 3650
+    server_days: int = 90
+    station_days: int = 365
+    v2g_days: int = 90
+    backdate_minutes: int = 5
+    crl_hours: int = 24
+    ocsp_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class ChainPolicy:
+    max_chars: int = 10000
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    replace_duplicate_connection: bool = True
+    allow_unknown_stations: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    tls: TlsPolicy = field(default_factory=TlsPolicy)
+    keys: KeyPolicy = field(default_factory=KeyPolicy)
+    csr: CsrPolicy = field(default_factory=CsrPolicy)
+    validity: ValidityPolicy = field(default_factory=ValidityPolicy)
+    chain: ChainPolicy = field(default_factory=ChainPolicy)
+    admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)

@@ -1,0 +1,108 @@
+"""The audit log: who did what to which target, when, with what outcome.
+
+Entries form a hash chain: each carries the SHA-256 of the previous entry, and a UNIQUE
+constraint on that link means two writers can never both extend the same head, so the chain
+stays linear without table locks. Editing or deleting an entry breaks the chain at that point,
+which `verify_chain` reports. (Someone able to rewrite the whole table can rebuild the chain;
+record the head hash elsewhere to detect that — `chargeca audit verify` prints it.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+from storage.types import UtcDateTime, utcnow
+
+GENESIS = "0" * 64
+
+
+class Outcome:
+    SUCCESS = "success"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_entry_prev_hash"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UtcDateTime, index=True)
+    actor: str = Field(max_length=100, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(max_length=200)
+    outcome: str = Field(max_length=16)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    entry_hash: str = Field(max_length=64)
+
+
+def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str,
+            outcome: str, detail: str) -> str:
+    canonical = json.dumps(
+        [prev_hash, at.isoformat(timespec="microseconds"), actor, action, target, outcome, detail],
+        separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _head(session: Session) -> str:
+    head = session.exec(select(AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    return head or GENESIS
+
+
+def append(session: Session, *, actor: str, action: str, target: str, outcome: str,
+           detail: dict[str, Any] | None = None, attempts: int = 5) -> AuditEntry:
+    """Add an entry inside the caller's transaction, so the action and its record commit together."""
+    detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
+    last_error: IntegrityError | None = None
+    for _ in range(attempts):
+        at = utcnow()
+        prev = _head(session)
+        entry = AuditEntry(at=at, actor=actor, action=action, target=target, outcome=outcome,
+                           detail=detail_text, prev_hash=prev,
+                           entry_hash=_digest(prev, at, actor, action, target, outcome, detail_text))
+        savepoint = session.begin_nested()
+        try:
+            session.add(entry)
+            session.flush()
+        except IntegrityError as exc:
+            # Another writer extended the chain first; link to the new head.
+            savepoint.rollback()
+            last_error = exc
+            continue
+        savepoint.commit()
+        return entry
+    raise RuntimeError("audit log: could not extend the hash chain under contention") from last_error
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def verify_chain(session: Session) -> ChainReport:
+    prev = GENESIS
+    count = 0
+    for entry in session.exec(select(AuditEntry).order_by(AuditEntry.seq)):
+        count += 1
+        if entry.prev_hash != prev:
+            return ChainReport(False, count, prev, entry.seq, "link to the previous entry is broken")
+        expected = _digest(entry.prev_hash, entry.at, entry.actor, entry.action, entry.target,
+                           entry.outcome, entry.detail)
+        if entry.entry_hash != expected:
+            return ChainReport(False, count, prev, entry.seq, "entry content does not match its hash")
+        prev = entry.entry_hash
+    return ChainReport(True, count, prev)

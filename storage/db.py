@@ -1,0 +1,98 @@
+"""The engine, sessions and schema migrations: the only place that knows which database runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, create_engine
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; callers answer 503 / exit non-zero, never lose data silently."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    # Accept the libpq form officers paste; SQLAlchemy needs the driver named.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = _sqlalchemy_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # Take over transaction control from pysqlite so that BEGIN IMMEDIATE can be issued.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001
+        # A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY when
+        # another writer committed in between; taking the write lock up front makes writers queue.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    try:
+        session = Session(engine, expire_on_commit=False)
+    except OperationalError as exc:  # pragma: no cover - connect errors surface below
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield session
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        raise DatabaseUnavailable(_describe(exc)) from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _describe(exc: OperationalError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+
+
+def alembic_config(url: str) -> Config:
+    migrations = resources.files("storage").joinpath("migrations")
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
+    config.set_main_option("sqlalchemy.url", _sqlalchemy_url(url).replace("%", "%%"))
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to the newest revision; safe to run on every start."""
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc

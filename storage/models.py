@@ -1,0 +1,7 @@
+"""Every table, imported once so that migrations and tests see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from storage import audit, certificates, security_events, stations, tokens  # noqa: F401
+
+metadata = SQLModel.metadata
