@@ -14,7 +14,11 @@ class Station(SQLModel, table=True):
 
     # OCPP-J identity: identifierString of at most 48 characters, no ':' (P4 s3.1.1).
     id: str = Field(primary_key=True, max_length=48)
+    # The profile the station must connect with (A00.FR.002).
     security_profile: int = Field(default=2)
+    # A05 upgrade in progress: this higher profile is also accepted, and becomes
+    # ``security_profile`` (for good) the first time the station connects with it.
+    pending_security_profile: int | None = Field(default=None)
     # Basic-auth credentials (profiles 1 and 2), argon2id hashes only.
     password_hash: str | None = Field(default=None, max_length=255)
     # A01 while the answer to SetVariables(BasicAuthPassword) is unknown: both are accepted.
@@ -24,5 +28,29 @@ class Station(SQLModel, table=True):
     # SecurityCtrlr.MaxCertificateChainSize as reported by the station, when known.
     max_chain_size: int | None = Field(default=None)
     enabled: bool = Field(default=True)
+    # From the last BootNotification.
+    serial_number: str | None = Field(default=None, max_length=25)
+    model: str | None = Field(default=None, max_length=20)
+    vendor_name: str | None = Field(default=None, max_length=50)
+    firmware_version: str | None = Field(default=None, max_length=50)
+    last_boot_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_connected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class InstalledCertificate(SQLModel, table=True):
+    """A station's certificate inventory, exactly as it reported it (GetInstalledCertificateIds)."""
+
+    __tablename__ = "installed_certificate"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(foreign_key="station.id", index=True, max_length=48)
+    certificate_type: str = Field(max_length=32)
+    hash_algorithm: str = Field(max_length=8)
+    issuer_name_hash: str = Field(max_length=128)
+    issuer_key_hash: str = Field(max_length=128)
+    serial_number: str = Field(max_length=40)
+    # Child entries of a V2GCertificateChain point at their leaf's row.
+    parent_id: int | None = Field(default=None, foreign_key="installed_certificate.id")
+    reported_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

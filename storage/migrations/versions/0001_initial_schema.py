@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 04:56:51.163871
+Create Date: 2026-11-22 05:00:01.398262
 """
 from alembic import op
 import sqlalchemy as sa
@@ -86,15 +86,39 @@ def upgrade() -> None:
     op.create_table('station',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
     sa.Column('security_profile', sa.Integer(), nullable=False),
+    sa.Column('pending_security_profile', sa.Integer(), nullable=True),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('pending_password_hash', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('boot_policy', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('max_chain_size', sa.Integer(), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('serial_number', sqlmodel.sql.sqltypes.AutoString(length=25), nullable=True),
+    sa.Column('model', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('vendor_name', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+    sa.Column('firmware_version', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+    sa.Column('last_boot_at', storage.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_connected_at', storage.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('created_at', storage.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('installed_certificate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('station_id', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+    sa.Column('certificate_type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('hash_algorithm', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('issuer_name_hash', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('issuer_key_hash', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('serial_number', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('reported_at', storage.types.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['parent_id'], ['installed_certificate.id'], ),
+    sa.ForeignKeyConstraint(['station_id'], ['station.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('installed_certificate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_installed_certificate_station_id'), ['station_id'], unique=False)
+
     op.create_table('issued_certificate',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('issuer_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -126,9 +150,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_issued_certificate_station_id'), ['station_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_issued_certificate_status'), ['status'], unique=False)
 
+    op.create_table('outbound_call',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('station_id', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('response', sa.Text(), nullable=True),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('purpose', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', storage.types.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('created_at', storage.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', storage.types.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['station.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('outbound_call', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbound_call_next_attempt_at'), ['next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbound_call_purpose'), ['purpose'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbound_call_station_id'), ['station_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbound_call_status'), ['status'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbound_call', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbound_call_status'))
+        batch_op.drop_index(batch_op.f('ix_outbound_call_station_id'))
+        batch_op.drop_index(batch_op.f('ix_outbound_call_purpose'))
+        batch_op.drop_index(batch_op.f('ix_outbound_call_next_attempt_at'))
+
+    op.drop_table('outbound_call')
     with op.batch_alter_table('issued_certificate', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_issued_certificate_status'))
         batch_op.drop_index(batch_op.f('ix_issued_certificate_station_id'))
@@ -139,6 +194,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_issued_certificate_issuer_id'))
 
     op.drop_table('issued_certificate')
+    with op.batch_alter_table('installed_certificate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_installed_certificate_station_id'))
+
+    op.drop_table('installed_certificate')
     op.drop_table('station')
     with op.batch_alter_table('security_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_security_event_type'))

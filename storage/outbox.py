@@ -1,0 +1,43 @@
+"""CSMS-initiated calls to stations, persisted before they are sent (persist first, then push).
+
+One row per call: asynchronous operator jobs, certificate deliveries and root installations all
+go through here, so a call survives a restart and its outcome can be polled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UtcDateTime, utcnow
+
+
+class CallStatus:
+    PENDING = "pending"        # stored, not yet sent (or to be re-sent)
+    SENT = "sent"              # on the wire, answer awaited
+    ANSWERED = "answered"      # CALLRESULT received; see response
+    ERROR = "error"            # CALLERROR received
+    TIMEOUT = "timeout"        # no answer in time
+    FAILED = "failed"          # given up (reason in error), e.g. chain over the station's limit
+
+
+class OutboundCall(SQLModel, table=True):
+    __tablename__ = "outbound_call"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(foreign_key="station.id", index=True, max_length=48)
+    action: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))     # JSON
+    status: str = Field(default=CallStatus.PENDING, index=True, max_length=16)
+    response: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON
+    error: str | None = Field(default=None, max_length=500)
+    # What the call is for, e.g. "certificate_delivery", and the row it concerns.
+    purpose: str | None = Field(default=None, index=True, max_length=32)
+    reference: str | None = Field(default=None, max_length=64)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

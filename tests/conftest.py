@@ -1,0 +1,123 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL) and a real PKI per test.
+
+PostgreSQL: CHARGECA_TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test. Each
+test gets a database of its own, created from that server and dropped afterwards. Without a
+server the PostgreSQL variants skip, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from api.context import Context, open_context
+from api.settings import load_settings
+from pki.authorities import Hierarchy, init_pki
+from storage.db import session_scope
+
+PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_PASSPHRASE = "test-passphrase-0123456789"
+TEST_ORG = "Test CSO"
+TEST_FQDN = "csms.test"
+
+
+def _pg_admin():
+    import psycopg
+
+    return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+
+
+def _pg_unavailable_reason() -> str | None:
+    try:
+        with _pg_admin():
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip().splitlines()[0]}"
+
+
+_PG_REASON: list[str | None] = []
+
+
+def require_postgres() -> None:
+    if not _PG_REASON:
+        _PG_REASON.append(_pg_unavailable_reason())
+    reason = _PG_REASON[0]
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    require_postgres()
+    name = f"chargeca_t_{secrets.token_hex(6)}"
+    with _pg_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        from sqlalchemy.pool import NullPool  # noqa: F401 - engines are disposed by their owners
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path: Path) -> Iterator[str]:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'chargeca.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def passphrase_env(monkeypatch) -> str:
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", TEST_PASSPHRASE)
+    monkeypatch.delenv("CHARGECA_KEY_PASSPHRASE_FILE", raising=False)
+    return TEST_PASSPHRASE
+
+
+@dataclass
+class Pki:
+    ctx: Context
+    hierarchy: Hierarchy
+
+
+def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080") -> Pki:
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", TEST_PASSPHRASE)
+    monkeypatch.setenv("CHARGECA_DATABASE_URL", db_url)
+    if public_url:
+        monkeypatch.setenv("CHARGECA_PUBLIC_URL", public_url)
+    else:
+        monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
+    settings = load_settings(tmp_path / "data")
+    ctx = open_context(settings)
+    with session_scope(ctx.engine) as session:
+        hierarchy = init_pki(session, ctx.keystore, organization=TEST_ORG, fqdn=TEST_FQDN,
+                             policy=ctx.policy, urls=ctx.urls)
+    return Pki(ctx, hierarchy)
+
+
+@pytest.fixture
+def pki(tmp_path: Path, db_url: str, monkeypatch) -> Iterator[Pki]:
+    """A freshly initialised PKI on each database backend."""
+    made = make_pki(tmp_path, db_url, monkeypatch)
+    yield made
+    made.ctx.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_pki(tmp_path: Path, monkeypatch) -> Iterator[Pki]:
+    """A freshly initialised PKI on SQLite only, for tests about something other than storage."""
+    made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    yield made
+    made.ctx.engine.dispose()
