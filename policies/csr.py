@@ -75,18 +75,23 @@ def check_csr(
         public_key = csr.public_key()
     except (ValueError, TypeError) as exc:
         return CsrCheck(Decision.refuse("csr.key", f"CSR public key is not usable: {exc}"))
-    if not signature_ok:
-        return CsrCheck(Decision.refuse(
-            "csr.signature", "CSR self-signature does not verify (no proof of possession)"))
-    hash_algorithm = csr.signature_hash_algorithm
+    key_decision = check_public_key(public_key, key_policy)
+    if not key_decision:
+        return CsrCheck(Decision.refuse(f"csr.{key_decision.rule}", key_decision.reason))
+    # Before the signature check: a SHA-1 signature may not even verify, and the useful
+    # answer is that SHA-1 is not accepted.
+    try:
+        hash_algorithm = csr.signature_hash_algorithm
+    except Exception:  # noqa: BLE001 - unknown algorithm OID
+        hash_algorithm = None
     if hash_algorithm is None or isinstance(hash_algorithm, _WEAK_HASHES):
         name = hash_algorithm.name if hash_algorithm else "none"
         return CsrCheck(Decision.refuse(
             "csr.signature_hash", f"CSR is signed with {name}; SHA-256 or stronger is required"))
+    if not signature_ok:
+        return CsrCheck(Decision.refuse(
+            "csr.signature", "CSR self-signature does not verify (no proof of possession)"))
 
-    key_decision = check_public_key(public_key, key_policy)
-    if not key_decision:
-        return CsrCheck(Decision.refuse(f"csr.{key_decision.rule}", key_decision.reason))
 
     common_names = _single(csr.subject, NameOID.COMMON_NAME)
     if common_names != [station_id]:

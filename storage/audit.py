@@ -1,8 +1,8 @@
 """The audit log: who did what to which target, when, with what outcome.
 
-Entries form a hash chain: each carries the SHA-256 of the previous entry, and a UNIQUE
-constraint on that link means two writers can never both extend the same head, so the chain
-stays linear without table locks. Editing or deleting an entry breaks the chain at that point,
+Entries form a hash chain: each carries the SHA-256 of the previous entry. Writers
+are serialised (an advisory lock on PostgreSQL, the write lock on SQLite), and a UNIQUE
+constraint on the link is the backstop: two writers can never both extend the same head. Editing or deleting an entry breaks the chain at that point,
 which `verify_chain` reports. (Someone able to rewrite the whole table can rebuild the chain;
 record the head hash elsewhere to detect that — `chargeca audit verify` prints it.)
 """
@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from storage.types import UtcDateTime, utcnow
 
 GENESIS = "0" * 64
+_CHAIN_LOCK = 0x636861726765_01  # arbitrary, fixed: "charge" + 1
 
 
 class Outcome:
@@ -63,6 +64,10 @@ def append(session: Session, *, actor: str, action: str, target: str, outcome: s
            detail: dict[str, Any] | None = None, attempts: int = 5) -> AuditEntry:
     """Add an entry inside the caller's transaction, so the action and its record commit together."""
     detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
+    if session.get_bind().dialect.name == "postgresql":
+        # Writers queue here until the holder commits, so each sees the head it extends.
+        # (SQLite needs nothing: every transaction there starts with BEGIN IMMEDIATE.)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
     last_error: IntegrityError | None = None
     for _ in range(attempts):
         at = utcnow()

@@ -1,0 +1,269 @@
+"""`chargeca`: the command line of security officers and automation.
+
+Exit codes: 0 done; 1 refused (the message names the rule); 2 bad usage; 3 not set up
+(no PKI, no passphrase, bad config); 4 database unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlmodel import select
+
+from api import operations
+from api.context import Context, open_context
+from api.settings import Settings, SettingsError, load_settings, write_config
+from pki.authorities import PkiAlreadyInitialized, PkiNotInitialized, init_pki
+from pki.issuance import CsrRefused, UnknownStation
+from pki.keystore import KeyStoreError
+from pki.revocation import RevocationError
+from policies.loader import PolicyError
+from storage import audit
+from storage.certificates import IssuedCertificate
+from storage.db import DatabaseUnavailable, session_scope
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _actor() -> operations.Actor:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    return operations.Actor(f"cli:{user}")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.data)
+
+
+def _context(args: argparse.Namespace, **kwargs) -> Context:
+    return open_context(_settings(args), **kwargs)
+
+
+# --- init / serve -------------------------------------------------------------------------
+
+def cmd_init(args: argparse.Namespace) -> None:
+    settings = _settings(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url)
+    ctx = open_context(settings, create_dev_passphrase=args.dev_passphrase)
+    try:
+        with session_scope(ctx.engine) as session:
+            hierarchy = init_pki(session, ctx.keystore, organization=args.org, fqdn=args.fqdn,
+                                 policy=ctx.policy, urls=ctx.urls)
+            audit.append(session, actor=_actor().name, action="pki.init", target=args.org,
+                         outcome=audit.Outcome.SUCCESS,
+                         detail={"fqdn": args.fqdn, "root": hierarchy.root.id})
+    except PkiAlreadyInitialized as exc:
+        raise CliError(f"{exc} (data directory {settings.data_dir})") from exc
+    write_config(settings)
+    print(f"PKI created in {settings.data_dir}")
+    for label, authority in (("root", hierarchy.root), ("station CA", hierarchy.station_ca),
+                             ("server CA", hierarchy.server_ca)):
+        print(f"  {label:<11} {authority.id}  {authority.certificate.subject.rfc4514_string()}")
+    for record in hierarchy.server_certificates:
+        print(f"  server cert {record.serial_hex}  CN={record.subject_cn}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from api.server import serve  # imported here: the other commands need no server stack
+
+    serve(_settings(args), dev=not args.no_dev_init)
+
+
+# --- stations ------------------------------------------------------------------------------
+
+def cmd_station_add(args: argparse.Namespace) -> None:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    created = operations.add_station(_context(args), _actor(), args.id,
+                                     security_profile=args.security_profile, password=password)
+    print(f"station {created.station.id} registered (security profile {created.station.security_profile})")
+    if created.password:
+        print(f"Basic-auth password (shown once, store it in the station): {created.password}")
+
+
+def cmd_station_list(args: argparse.Namespace) -> None:
+    for station in operations.list_stations(_context(args)):
+        print(f"{station.id}\tprofile={station.security_profile}\tenabled={station.enabled}")
+
+
+# --- certificates --------------------------------------------------------------------------
+
+def cmd_cert_sign(args: argparse.Namespace) -> None:
+    try:
+        csr_pem = Path(args.csr).read_text(encoding="ascii") if args.csr != "-" else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read CSR {args.csr}: {exc}") from exc
+    issued = operations.sign_csr(_context(args), _actor(), args.station, csr_pem, lint=not args.no_lint)
+    for name in issued.ignored_extensions:
+        print(f"note: CSR extension request ignored: {name}", file=sys.stderr)
+    sys.stdout.write(issued.chain_pem)
+
+
+def cmd_cert_list(args: argparse.Namespace) -> None:
+    ctx = _context(args)
+    with session_scope(ctx.engine) as session:
+        query = select(IssuedCertificate).order_by(IssuedCertificate.id)
+        if args.station:
+            query = query.where(IssuedCertificate.station_id == args.station)
+        if args.status:
+            query = query.where(IssuedCertificate.status == args.status)
+        if args.kind:
+            query = query.where(IssuedCertificate.kind == args.kind)
+        rows = session.exec(query).all()
+    print("serial\tkind\tstatus\tsubject_cn\tnot_after")
+    for row in rows:
+        print(f"{row.serial_hex}\t{row.kind}\t{row.status}\t{row.subject_cn}\t{row.not_after.isoformat()}")
+
+
+def cmd_cert_revoke(args: argparse.Namespace) -> None:
+    record = operations.revoke_certificate(_context(args), _actor(), args.serial, args.reason, args.issuer)
+    print(f"revoked {record.serial_hex} ({record.revocation_reason})")
+
+
+def cmd_crl(args: argparse.Namespace) -> None:
+    der = operations.crl_der(_context(args), args.ca)
+    if args.der:
+        sys.stdout.buffer.write(der)
+        return
+    crl = x509.load_der_x509_crl(der)
+    sys.stdout.write(crl.public_bytes(Encoding.PEM).decode())
+
+
+# --- tokens and audit ----------------------------------------------------------------------
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    created = operations.create_token(_context(args), _actor(), args.role, args.name or f"{args.role} token")
+    print(f"token id {created.record.id} (role {created.record.role}); shown once:")
+    print(created.token)
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> None:
+    operations.revoke_token(_context(args), _actor(), args.id)
+    print(f"token {args.id} revoked")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    ctx = _context(args)
+    with session_scope(ctx.engine) as session:
+        report = audit.verify_chain(session)
+    if not report.ok:
+        raise CliError(f"audit chain broken at entry {report.first_bad_seq}: {report.problem}")
+    print(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
+
+
+def cmd_audit_list(args: argparse.Namespace) -> None:
+    ctx = _context(args)
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(args.limit)).all()
+    for row in reversed(rows):
+        print(f"{row.seq}\t{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.outcome}\t{row.detail}")
+
+
+# --- parser --------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargeca", description="ChargeCA: PKI and CSMS security for OCPP 2.0.1")
+    parser.add_argument("--data", help="data directory (default: $CHARGECA_DATA or ./chargeca-data)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], None], help_text: str,
+                parent=commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    init = command("init", cmd_init, "create the CA hierarchy and CSMS server certificates, once")
+    init.add_argument("--org", required=True, help="the CSO's OrganizationName (O of every certificate)")
+    init.add_argument("--fqdn", required=True, help="host name stations use to reach the CSMS")
+    init.add_argument("--public-url", help="base URL for CRL and OCSP links in certificates")
+    init.add_argument("--dev-passphrase", action="store_true",
+                      help="generate a key passphrase file in the data directory (development only)")
+
+    serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
+    serve.add_argument("--no-dev-init", action="store_true",
+                       help="do not create a development PKI when none exists")
+
+    station = commands.add_parser("station", help="station registry").add_subparsers(
+        dest="station_command", required=True, metavar="ACTION")
+    add = command("add", cmd_station_add, "register a station", station)
+    add.add_argument("id", help="OCPP identity (<= 48 characters, no ':')")
+    add.add_argument("--security-profile", type=int, choices=(1, 2, 3), default=2)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the Basic-auth password from stdin instead of generating one")
+    command("list", cmd_station_list, "list stations", station)
+
+    cert = commands.add_parser("cert", help="certificates").add_subparsers(
+        dest="cert_command", required=True, metavar="ACTION")
+    sign = command("sign", cmd_cert_sign, "sign a station CSR; prints the chain, leaf first, no root", cert)
+    sign.add_argument("--station", required=True)
+    sign.add_argument("--csr", required=True, help="PEM file, or - for stdin")
+    sign.add_argument("--no-lint", action="store_true", help="skip pre-issuance linting")
+    listing = command("list", cmd_cert_list, "list issued certificates", cert)
+    listing.add_argument("--station")
+    listing.add_argument("--status", choices=("issued", "active", "superseded", "revoked"))
+    listing.add_argument("--kind", choices=("root", "sub_ca", "server", "station", "v2g"))
+    revoke = command("revoke", cmd_cert_revoke, "revoke a certificate", cert)
+    revoke.add_argument("serial", help="serial number in hex")
+    revoke.add_argument("--reason", required=True, help="RFC 5280 reason, e.g. keyCompromise, superseded")
+    revoke.add_argument("--issuer", help="issuer CA id, when the serial is ambiguous")
+
+    crl = command("crl", cmd_crl, "print the current CRL (PEM)")
+    crl.add_argument("--ca", help="CA id (default: the station CA)")
+    crl.add_argument("--der", action="store_true", help="write DER instead of PEM")
+
+    token = commands.add_parser("token", help="REST API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION")
+    create = command("create", cmd_token_create, "create an API token (shown once)", token)
+    create.add_argument("--role", required=True, choices=operations.ROLES)
+    create.add_argument("--name")
+    token_revoke = command("revoke", cmd_token_revoke, "revoke an API token", token)
+    token_revoke.add_argument("id")
+
+    audit_parser = commands.add_parser("audit", help="audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION")
+    command("verify", cmd_audit_verify, "verify the audit log's hash chain", audit_parser)
+    audit_list = command("list", cmd_audit_list, "show the newest audit entries", audit_parser)
+    audit_list.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+_REFUSALS = (operations.OperationRefused, CsrRefused, UnknownStation, RevocationError, LookupError, ValueError)
+_SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
+    except DatabaseUnavailable as exc:
+        return _fail(f"database unavailable: {exc}", EXIT_DATABASE)
+    except _SETUP as exc:
+        return _fail(str(exc), EXIT_SETUP)
+    except _REFUSALS as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"chargeca: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`chargeca serve`: REST API and OCPP listeners on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+
+import uvicorn
+
+from api import operations
+from api.context import Context, open_context
+from api.settings import Settings, dev_passphrase_in_use
+from pki.authorities import init_pki, is_initialized
+from storage import audit
+from storage.db import session_scope
+
+log = logging.getLogger("chargeca")
+
+DEV_ORGANIZATION = "ChargeCA Development"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def ensure_pki(ctx: Context, dev: bool) -> None:
+    """First run on the embedded default: a development PKI and one officer token, shown once."""
+    with session_scope(ctx.engine) as session:
+        if is_initialized(session):
+            return
+        if not dev:
+            raise SystemExit("chargeca: error: no PKI here; run `chargeca init --org NAME --fqdn HOST` first")
+        hierarchy = init_pki(session, ctx.keystore, organization=DEV_ORGANIZATION, fqdn=ctx.settings.fqdn,
+                             policy=ctx.policy, urls=ctx.urls)
+        audit.append(session, actor="system:first-run", action="pki.init", target=DEV_ORGANIZATION,
+                     outcome=audit.Outcome.SUCCESS, detail={"fqdn": ctx.settings.fqdn, "root": hierarchy.root.id,
+                                                            "development": True})
+    token = operations.create_token(ctx, operations.Actor("system:first-run"), "officer", "first-run officer")
+    print(f"Development PKI created in {ctx.settings.data_dir} for {ctx.settings.fqdn}.")
+    print(f"Officer API token (shown once): {token.token}")
+
+
+def serve(settings: Settings, *, dev: bool = True) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = open_context(settings, create_dev_passphrase=dev)
+    ensure_pki(ctx, dev)
+    if dev_passphrase_in_use(settings):
+        log.warning("CA keys are encrypted with the development passphrase file in %s/secrets; "
+                    "set CHARGECA_KEY_PASSPHRASE or CHARGECA_KEY_PASSPHRASE_FILE in production", settings.data_dir)
+    if not _is_loopback(settings.rest_host):
+        raise SystemExit("chargeca: error: the REST API serves plain HTTP and only binds to loopback; "
+                         "put it behind a TLS-terminating proxy bound to 127.0.0.1")
+    asyncio.run(_run(ctx))
+
+
+async def _run(ctx: Context) -> None:
+    from api.rest.app import create_app
+
+    config = uvicorn.Config(create_app(ctx), host=ctx.settings.rest_host, port=ctx.settings.rest_port,
+                            log_level="info", lifespan="on")
+    rest = uvicorn.Server(config)
+    listeners = await _start_ocpp(ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rest_task = asyncio.create_task(rest.serve())
+    await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    rest.should_exit = True
+    if listeners is not None:
+        await listeners.close()
+    await rest_task
+
+
+async def _start_ocpp(ctx: Context):
+    """The OCPP listeners, once the gateway is wired in (returns None until then)."""
+    return None
