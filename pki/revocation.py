@@ -23,6 +23,10 @@ class RevocationError(ValueError):
     pass
 
 
+class AlreadyRevoked(RevocationError):
+    """The certificate is revoked already; its first revocation time and reason stand."""
+
+
 def find_certificate(session: Session, serial: str, issuer_id: str | None = None) -> IssuedCertificate:
     """Look a certificate up by serial (hex, any case, leading zeros allowed)."""
     try:
@@ -43,9 +47,12 @@ def find_certificate(session: Session, serial: str, issuer_id: str | None = None
 def revoke(session: Session, serial: str, reason: str, *, issuer_id: str | None = None,
            now: datetime | None = None) -> IssuedCertificate:
     reason_flag = crl_builder.parse_reason(reason)
+    if reason_flag is x509.ReasonFlags.remove_from_crl:
+        # Only meaningful in delta CRLs; stored here it would make every later full CRL unbuildable.
+        raise RevocationError("removeFromCRL is not a revocation reason (it only appears in delta CRLs)")
     record = find_certificate(session, serial, issuer_id)
     if record.status == CertStatus.REVOKED:
-        raise RevocationError(f"certificate {record.serial_hex} is already revoked ({record.revocation_reason})")
+        raise AlreadyRevoked(f"certificate {record.serial_hex} is already revoked ({record.revocation_reason})")
     if record.issuer_id == _self_issuer(session, record):
         raise RevocationError("a root certificate cannot be revoked by its own CRL; retire the root instead")
     record.status = CertStatus.REVOKED
