@@ -57,6 +57,17 @@ def active_authority(session: Session, role: str) -> Authority:
     return _load(record)
 
 
+def trusted_authorities(session: Session, role: str) -> list[Authority]:
+    """Every unretired authority of ``role``, newest generation first: what verification trusts
+    (during a root rollover both generations' station CAs must admit stations)."""
+    records = session.exec(
+        select(CertificateAuthority)
+        .where(CertificateAuthority.role == role, CertificateAuthority.retired_at == None)  # noqa: E711
+        .order_by(CertificateAuthority.generation.desc())
+    )
+    return [_load(r) for r in records]
+
+
 def authority_by_id(session: Session, ca_id: str) -> Authority | None:
     record = session.get(CertificateAuthority, ca_id)
     return _load(record) if record else None
@@ -167,6 +178,6 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
 
 __all__ = [
     "Authority", "Hierarchy", "PkiAlreadyInitialized", "PkiNotInitialized", "active_authority",
-    "all_authorities", "authority_by_id", "init_pki", "is_initialized", "issue_server_certificates",
+    "all_authorities", "authority_by_id", "trusted_authorities", "init_pki", "is_initialized", "issue_server_certificates",
     "organization",
 ]

@@ -42,7 +42,10 @@ class CertificateAuthority(SQLModel, table=True):
     parent_id: str | None = Field(default=None, foreign_key="certificate_authority.id", max_length=36)
     key_label: str = Field(max_length=100)
     certificate_pem: str = Field(sa_column=Column(Text, nullable=False))
+    # active: issues certificates now (one per role). An inactive, unretired authority is still
+    # trusted (staged during a rollover, or the previous generation until it is retired).
     active: bool = Field(default=True, index=True)
+    retired_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     crl_number: int = Field(default=0)
     # The last CRL signed, served until a revocation makes it stale or it nears nextUpdate.
     crl_der: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

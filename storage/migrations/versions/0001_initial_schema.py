@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 05:00:01.398262
+Create Date: 2026-11-22 05:07:51.431018
 """
 from alembic import op
 import sqlalchemy as sa
@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('key_label', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('certificate_pem', sa.Text(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('retired_at', storage.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('crl_number', sa.Integer(), nullable=False),
     sa.Column('crl_der', sa.LargeBinary(), nullable=True),
     sa.Column('crl_next_update', storage.types.UtcDateTime(timezone=True), nullable=True),
