@@ -22,6 +22,7 @@ from api.settings import Settings, SettingsError, load_settings, write_config
 from pki.authorities import PkiAlreadyInitialized, PkiNotInitialized, init_pki
 from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
+from pki.lint import LintError
 from pki.revocation import RevocationError
 from policies.loader import PolicyError
 from storage import audit
@@ -239,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_REFUSALS = (operations.OperationRefused, CsrRefused, UnknownStation, RevocationError, LookupError, ValueError)
+_REFUSALS = (operations.OperationRefused, CsrRefused, UnknownStation, RevocationError, LintError, LookupError,
+             ValueError)
 _SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
 
 

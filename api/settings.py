@@ -16,6 +16,7 @@ from policies.loader import load_policy
 from policies.model import Policy
 
 DEFAULT_DATA_DIR = Path("chargeca-data")
+DEV_FQDN = "chargeca.localhost"
 _DEV_PASSPHRASE_FILE = "secrets/key-passphrase"
 
 
@@ -33,7 +34,9 @@ class Settings:
     ocpp_host: str = "0.0.0.0"
     ocpp_ws_port: int = 9000
     ocpp_wss_port: int = 9443
-    fqdn: str = "localhost"
+    # RFC 6761 reserves .localhost for loopback; a single-label "localhost" is not a valid
+    # dNSName for a certificate (pkilint refuses it), so the development default has two labels.
+    fqdn: str = DEV_FQDN
 
     @property
     def keys_dir(self) -> Path:
@@ -75,7 +78,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ocpp_host=env.get("CHARGECA_OCPP_HOST") or section.get("ocpp_host", "0.0.0.0"),
         ocpp_ws_port=int(env.get("CHARGECA_OCPP_WS_PORT") or section.get("ocpp_ws_port", 9000)),
         ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
-        fqdn=section.get("fqdn", "localhost"),
+        fqdn=section.get("fqdn", DEV_FQDN),
     )
 
 

@@ -16,6 +16,7 @@ from pki import profiles
 from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.model import Policy
+from policies.names import check_fqdn
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
 
@@ -125,6 +126,12 @@ class Hierarchy:
     server_certificates: list[IssuedCertificate]
 
 
+def _require_fqdn(fqdn: str) -> None:
+    decision = check_fqdn(fqdn)
+    if not decision:
+        raise ValueError(f"{decision.rule}: {decision.reason}")
+
+
 def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: str, policy: Policy,
              urls: profiles.PublicUrls, now: datetime | None = None) -> Hierarchy:
     """Create root, station sub-CA, server sub-CA and both server certificates, exactly once."""
@@ -132,6 +139,7 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
         raise PkiAlreadyInitialized("the PKI already exists here; nothing was changed")
     if not organization.strip():
         raise ValueError("the organization name must not be empty")
+    _require_fqdn(fqdn)
     now = now or utcnow()
     common = dict(policy=policy, urls=urls, organization=organization, now=now, generation=1)
     root = _new_authority(session, keystore, role=CaRole.ROOT, name=f"{organization} CSMS Root CA G1",
@@ -152,6 +160,7 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
 
     The previous server certificates become superseded; connections using them stay up.
     """
+    _require_fqdn(fqdn)
     issuer = issuer or active_authority(session, CaRole.SERVER)
     now = now or utcnow()
     organization_name = issuer.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value

@@ -78,6 +78,14 @@ def test_refusals_exit_non_zero_with_one_line(run, args, code, message):
     assert message in result.stderr
 
 
+def test_invalid_fqdn_is_refused_before_anything_is_created(run, tmp_path):
+    for bad in ("not a host", "localhost", "*.acme.test", "10.0.0.1"):
+        result = run("init", "--org", "Acme CSO", "--fqdn", bad)
+        assert result.returncode == 1 and "fqdn." in result.stderr, bad
+    assert not list((tmp_path / "data").glob("keys/*")), "no key was generated for a refused init"
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+
+
 def test_wrong_csr_identity_is_refused_with_its_rule(run, tmp_path):
     run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
     run("station", "add", "CP-1", "--security-profile", "3")

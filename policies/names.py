@@ -1,0 +1,23 @@
+"""Names the CA will put in certificates."""
+
+from __future__ import annotations
+
+import re
+
+from policies.model import Decision
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_fqdn(name: str) -> Decision:
+    """A00.FR.510: the CSMS certificate's CN (and dNSName) is the FQDN stations connect to.
+    Stations reject wildcards; a single label ("localhost") is not a valid dNSName either."""
+    if "*" in name:
+        return Decision.refuse("fqdn.wildcard", f"{name!r}: wildcard names are not allowed (stations reject them)")
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return Decision.refuse("fqdn.syntax", f"{name!r} is not a fully qualified domain name "
+                                              "(two or more labels of letters, digits and hyphens)")
+    if labels[-1].isdigit():
+        return Decision.refuse("fqdn.syntax", f"{name!r} looks like an IP address; use a host name")
+    return Decision.allow()
