@@ -1,0 +1,112 @@
+"""The REST API for security officers, operators and auditors, plus public CRL and OCSP.
+
+``create_app(ctx)`` builds the FastAPI application; ``chargeca serve`` runs it under uvicorn on
+the process's event loop. The OpenAPI document (/openapi.json, browsable at /docs) is the contract.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.context import Context
+from api.rest import errors
+from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
+from api.rest.routers import (audit, authorities, certificates, policy, revocation, security_events, station_ops,
+                              stations, tokens)
+
+# The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
+BODY_MAX = 64 * 1024
+_BODY_MAX_BY_PATH = {"/ocsp": revocation.OCSP_REQUEST_MAX}
+
+_TAGS = [
+    {"name": "stations", "description": "Charging station registry."},
+    {"name": "certificates", "description": "Station certificates: CSR signing, lookup, revocation."},
+    {"name": "authorities", "description": "Root and sub-CAs."},
+    {"name": "revocation (public)", "description": "CRLs and OCSP for relying parties; no token."},
+    {"name": "audit", "description": "Who did what, when, with what outcome; hash-chained."},
+    {"name": "tokens", "description": "API tokens of officers, operators and auditors."},
+    {"name": "policy", "description": "The effective policy."},
+    {"name": "security events", "description": "Security events of stations and of the CSMS."},
+    {"name": "station operations", "description": "Connected stations over OCPP: calls, boot policy, passwords."},
+]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("chargeca")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> FastAPI:
+    app = FastAPI(
+        title="ChargeCA",
+        version=_version(),
+        description="Certificates and PKI for OCPP 2.0.1 charging stations. Authenticate with "
+                    "`Authorization: Bearer cca_<id>_<secret>`; roles: officer (everything), operator "
+                    "(stations and CSR signing, reading), auditor (reading, audit log included). "
+                    "Every error is JSON: `{\"error\": ..., \"rule\"?: ..., \"field\"?: ...}`.",
+        openapi_tags=_TAGS,
+    )
+    app.state.ctx = ctx
+    app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
+    errors.install(app)
+    app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
+    for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
+                   station_ops):
+        app.include_router(module.router)
+    return app
+
+
+class BodyLimit:
+    """Refuse request bodies over a limit with 413 before they are buffered.
+
+    A declared Content-Length over the limit is answered at once; a body without one (chunked)
+    is counted as it is read, and reading fails with an HTTPException(413), which the exception
+    handlers turn into the usual JSON error.
+    """
+
+    def __init__(self, app: ASGIApp, *, default: int, by_path: dict[str, int]) -> None:
+        self.app = app
+        self.default = default
+        self.by_path = by_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.by_path.get(scope["path"], self.default)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await errors.error_response(413, _too_large(limit))(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"request body larger than {limit} bytes"
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,146 @@
+"""Who is calling: bearer API tokens, their roles, and the dependencies routers declare.
+
+A token is ``cca_<id>_<secret>``. Its row is found by id and the secret checked against the
+argon2id hash, which is slow on purpose; a successful check is therefore remembered for
+``TOKEN_CACHE_TTL`` seconds, keyed by the SHA-256 of the whole token (the token itself is never
+kept). Revocation is read from the database on every request, cached or not: a token revoked on
+any node stops working on every node at once, for the price of one primary-key lookup.
+
+Roles:
+  officer   everything;
+  operator  station operations (register stations, sign their CSRs) and reading;
+            no CA changes, revocation, token management or policy changes;
+  auditor   reading only, the audit log and the token list included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.context import Context
+from api.credentials import split_token, verify_secret
+from api.operations import Actor, run_in_session
+from api.rest.errors import ApiError
+from storage.tokens import ApiToken
+
+OFFICER = "officer"
+OPERATOR = "operator"
+AUDITOR = "auditor"
+
+TOKEN_CACHE_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    role: str
+    name: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(f"token:{self.token_id}")
+
+
+class VerifiedTokens:
+    """Tokens whose secret passed argon2 recently, so the next requests skip the hash."""
+
+    def __init__(self, ttl_seconds: float = TOKEN_CACHE_TTL, max_entries: int = 4096,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._clock = clock
+        self._expiry: dict[bytes, float] = {}
+        self._lock = threading.Lock()  # handlers run in a thread pool
+
+    @staticmethod
+    def _key(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    def recently_verified(self, token: str) -> bool:
+        key = self._key(token)
+        with self._lock:
+            expires = self._expiry.get(key)
+            if expires is None:
+                return False
+            if expires <= self._clock():
+                del self._expiry[key]
+                return False
+            return True
+
+    def remember(self, token: str) -> None:
+        key = self._key(token)
+        with self._lock:
+            self._expiry.pop(key, None)
+            if len(self._expiry) >= self._max:
+                self._evict()
+            self._expiry[key] = self._clock() + self._ttl
+
+    def _evict(self) -> None:
+        now = self._clock()
+        for key in [k for k, expires in self._expiry.items() if expires <= now]:
+            del self._expiry[key]
+        while len(self._expiry) >= self._max:
+            # Insertion order is expiry order, so the first entry is the oldest.
+            del self._expiry[next(iter(self._expiry))]
+
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="ApiToken",
+                     description="An API token `cca_<id>_<secret>`, created by an officer (POST /api/v1/tokens) "
+                                 "or with the CLI.")
+
+
+def current_context(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+def _unauthorized(message: str, *, invalid: bool = True) -> ApiError:
+    # RFC 6750 section 3: name the error only when a token was presented.
+    challenge = 'Bearer realm="chargeca", error="invalid_token"' if invalid else 'Bearer realm="chargeca"'
+    return ApiError(401, message, headers={"WWW-Authenticate": challenge})
+
+
+def authenticate(request: Request,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None:
+        raise _unauthorized("missing API token: send 'Authorization: Bearer cca_<id>_<secret>'", invalid=False)
+    token = credentials.credentials
+    parts = split_token(token)
+    if parts is None:
+        raise _unauthorized("malformed API token: expected cca_<id>_<secret>")
+    token_id, secret = parts
+    record = run_in_session(current_context(request), lambda session: session.get(ApiToken, token_id))
+    if record is None or record.revoked_at is not None:
+        raise _unauthorized("unknown or revoked API token")
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    if not verified.recently_verified(token):
+        if not verify_secret(record.secret_hash, secret):
+            raise _unauthorized("invalid API token")
+        verified.remember(token)
+    return Principal(record.id, record.role, record.name)
+
+
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    allowed = frozenset(roles)
+
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            raise ApiError(403, f"this needs the role {' or '.join(roles)}; token {principal.token_id} "
+                                f"has the role {principal.role}", required_roles=list(roles))
+        return principal
+
+    return check
+
+
+Ctx = Annotated[Context, Depends(current_context)]
+AnyRole = Annotated[Principal, Depends(require_role(OFFICER, OPERATOR, AUDITOR))]
+StationOps = Annotated[Principal, Depends(require_role(OFFICER, OPERATOR))]
+Oversight = Annotated[Principal, Depends(require_role(OFFICER, AUDITOR))]
+OfficerOnly = Annotated[Principal, Depends(require_role(OFFICER))]

@@ -1,0 +1,165 @@
+"""One error shape for the whole REST API: ``{"error": "<message>", "rule"?: ..., "field"?: ...}``.
+
+The handlers here translate what the layers below raise (policy refusals, unknown things, a
+database that went away) into that shape, so routers raise domain errors or ``ApiError`` and
+never build error bodies by hand. Error bodies never echo the rejected input: a malformed
+request may carry a password.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.operations import OperationRefused
+from pki.authorities import PkiNotInitialized
+from storage.db import DatabaseUnavailable
+
+log = logging.getLogger("chargeca.rest")
+
+# Refusals that describe a clash with existing state rather than a bad request.
+_CONFLICT_RULES = frozenset({"station.exists"})
+# The request field each operations rule is about, so a client can point at the input.
+_RULE_FIELDS = {
+    "station.id": "id",
+    "station.profile": "security_profile",
+    "station.password": "password",
+    "token.role": "role",
+}
+_RETRY_AFTER = {"Retry-After": "5"}
+
+
+class ErrorBody(BaseModel):
+    """Every error response. Some carry more keys, e.g. ``valid_reasons`` or ``problems``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    rule: str | None = None
+    field: str | None = None
+
+
+class ApiError(Exception):
+    """An error a router raises when no domain exception says it well enough."""
+
+    def __init__(self, status: int, message: str, *, rule: str | None = None, field: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.rule = rule
+        self.field = field
+        self.headers = headers
+        self.extra = extra
+
+
+def error_response(status: int, message: str, *, rule: str | None = None, field: str | None = None,
+                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if rule:
+        body["rule"] = rule
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_DESCRIPTIONS = {
+    400: "The request cannot be decoded.",
+    401: "Missing, malformed, unknown or revoked API token.",
+    403: "The token's role may not do this; `required_roles` lists who may.",
+    404: "No such resource.",
+    409: "Conflicts with the current state (e.g. already exists, already revoked).",
+    413: "Request body too large.",
+    415: "Unsupported content type.",
+    422: "Invalid request, or refused by policy: `rule` names the rule, `field` the input.",
+    503: "Database unavailable (or PKI not initialised); retry later.",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def _field_path(location: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.message, rule=exc.rule, field=exc.field, headers=exc.headers,
+                          **exc.extra)
+
+
+def _json_expected(request: Request, exc: RequestValidationError) -> bool:
+    # FastAPI does not parse a body sent without a JSON content type; its complaint ("Input
+    # should be a valid dictionary") would send the client looking in the wrong place.
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_json = media_type == "application/json" or media_type.endswith("+json")
+    return not is_json and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors())
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if _json_expected(request, exc):
+        return error_response(415, "the request body must be JSON (Content-Type: application/json)")
+    problems = [{"field": _field_path(e.get("loc", ())), "problem": e.get("msg", "invalid")} for e in exc.errors()]
+    summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+    return error_response(422, f"invalid request: {summary}", field=problems[0]["field"] if problems else None,
+                          problems=problems)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _refused(_request: Request, exc: OperationRefused) -> JSONResponse:
+    status = 409 if exc.rule in _CONFLICT_RULES else 422
+    return error_response(status, str(exc), rule=exc.rule, field=_RULE_FIELDS.get(exc.rule))
+
+
+async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
+    if isinstance(exc, (KeyError, IndexError)):
+        # These are bugs in our code, not a client asking for something that does not exist.
+        return await _internal_error(request, exc)
+    return error_response(404, str(exc))
+
+
+def _first_line(exc: OperationalError) -> str:
+    text = str(exc.orig) if exc.orig is not None else type(exc).__name__
+    # str(OperationalError) would append the SQL and its parameters, which can hold hashes.
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    reason = _first_line(exc) if isinstance(exc, OperationalError) else str(exc)
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, reason)
+    return error_response(503, f"database unavailable: {reason}", headers=_RETRY_AFTER)
+
+
+async def _not_initialized(_request: Request, exc: PkiNotInitialized) -> JSONResponse:
+    return error_response(503, str(exc))
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal error; the server log has the details")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationRefused, _refused)
+    app.add_exception_handler(LookupError, _not_found)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PkiNotInitialized, _not_initialized)
+    app.add_exception_handler(Exception, _internal_error)

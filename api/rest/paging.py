@@ -1,0 +1,28 @@
+"""Newest-first pages of append-only logs (audit entries, security events).
+
+Pages are cut by key ("entries before seq N") rather than by offset, so rows appended while a
+client pages through do not shift what it sees next.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+from sqlmodel import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
+Before = Annotated[int | None, Query(ge=1, description="Only rows older than this key (from `next_before`).")]
+
+
+def newest_first(session: Session, query: SelectOfScalar, key: Any, *, before: int | None,
+                 limit: int) -> tuple[list[Any], int | None]:
+    """One page and the cursor of the next, or None when this page is the last."""
+    if before is not None:
+        query = query.where(key < before)
+    rows = list(session.exec(query.order_by(key.desc()).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, getattr(rows[-1], key.key)

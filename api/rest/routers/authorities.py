@@ -1,0 +1,33 @@
+"""The CA hierarchy: root and sub-CAs, with their certificates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api import operations
+from api.rest import errors
+from api.rest.auth import AnyRole, Ctx
+from api.rest.schemas import AuthorityOut
+from pki.authorities import active_authority, all_authorities
+from storage.certificates import CaRole
+
+router = APIRouter(prefix="/api/v1/ca", tags=["authorities"])
+
+PEM_TYPE = "application/x-pem-file"
+
+
+@router.get("", response_model=list[AuthorityOut], responses=errors.responses(401, 403, 503))
+def list_authorities(_principal: AnyRole, ctx: Ctx) -> list[AuthorityOut]:
+    """Every certificate authority (root, station, server, V2G; retired ones too), oldest first,
+    with certificate PEM and validity. Roles: officer, operator, auditor."""
+    return operations.run_in_session(ctx, lambda s: [AuthorityOut.of(a, ctx.urls) for a in all_authorities(s)])
+
+
+@router.get("/root.pem", response_class=Response, responses={
+    200: {"content": {PEM_TYPE: {"schema": {"type": "string"}}}, "description": "The active root certificate."},
+    **errors.responses(401, 403, 503)})
+def root_certificate(_principal: AnyRole, ctx: Ctx) -> Response:
+    """The active root CA certificate (PEM): the trust anchor stations install as
+    CSMSRootCertificate. Roles: officer, operator, auditor."""
+    pem = operations.run_in_session(ctx, lambda s: active_authority(s, CaRole.ROOT).record.certificate_pem)
+    return Response(pem, media_type=PEM_TYPE)

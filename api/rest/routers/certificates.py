@@ -1,0 +1,99 @@
+"""Issued certificates: signing station CSRs, looking certificates up, revoking them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cryptography import x509
+from fastapi import APIRouter, Query
+from sqlmodel import select
+
+from api import operations
+from api.rest import errors
+from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
+from api.rest.errors import ApiError
+from api.rest.schemas import (
+    CertificateDetail,
+    CertificateSummary,
+    CertKindName,
+    CertStatusName,
+    CsrSubmission,
+    IssuedChainOut,
+    RevokeRequest,
+)
+from pki import revocation
+from pki.crl import REVOCATION_REASONS
+from pki.issuance import CsrRefused
+from storage.certificates import IssuedCertificate
+
+router = APIRouter(prefix="/api/v1", tags=["certificates"])
+
+# removeFromCRL names the undoing of a hold in delta CRLs; pki.revocation refuses it as a reason.
+VALID_REASONS = [name for name, flag in REVOCATION_REASONS.items() if flag is not x509.ReasonFlags.remove_from_crl]
+
+
+@router.post("/stations/{station_id}/certificates", status_code=201, response_model=IssuedChainOut,
+             responses=errors.responses(401, 403, 404, 413, 415, 422, 503))
+def sign_station_csr(station_id: str, body: CsrSubmission, principal: StationOps, ctx: Ctx) -> IssuedChainOut:
+    """Sign a station's CSR with the station CA. Roles: officer, operator.
+
+    Only the CSR's public key is used: subject (CN = station, O = the CSO) and extensions come
+    from the CA's profile; extension requests are listed in `ignored_csr_extensions`.
+    A refused CSR answers 422 with `rule` naming the policy rule (e.g. csr.subject.cn,
+    csr.key_reuse); an unregistered station 404. Both outcomes are audited.
+    """
+    try:
+        issued = operations.sign_csr(ctx, principal.actor, station_id, body.csr)
+    except CsrRefused as exc:
+        raise ApiError(422, exc.decision.reason, rule=exc.decision.rule, field="csr") from exc
+    return IssuedChainOut.of(issued)
+
+
+@router.get("/certificates", response_model=list[CertificateSummary], responses=errors.responses(401, 403, 503))
+def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = None,
+                      kind: CertKindName | None = None, status: CertStatusName | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> list[CertificateSummary]:
+    """Certificates the CAs issued (CA certificates included), newest first. Roles: all."""
+    query = select(IssuedCertificate)
+    if station_id is not None:
+        query = query.where(IssuedCertificate.station_id == station_id)
+    if kind is not None:
+        query = query.where(IssuedCertificate.kind == kind)
+    if status is not None:
+        query = query.where(IssuedCertificate.status == status)
+    query = query.order_by(IssuedCertificate.id.desc()).offset(offset).limit(limit)
+    return operations.run_in_session(ctx, lambda s: [CertificateSummary.of(r) for r in s.exec(query)])
+
+
+@router.get("/certificates/{serial}", response_model=CertificateDetail,
+            responses=errors.responses(401, 403, 404, 422, 503))
+def get_certificate(serial: str, _principal: AnyRole, ctx: Ctx, issuer_id: str | None = None) -> CertificateDetail:
+    """One certificate by serial (hex, any case): PEM, parsed names, status, revocation. Roles: all."""
+    try:
+        record = operations.run_in_session(ctx, lambda s: revocation.find_certificate(s, serial, issuer_id))
+    except revocation.RevocationError as exc:
+        raise ApiError(422, str(exc), field="serial") from exc
+    return CertificateDetail.of(record)
+
+
+@router.post("/certificates/{serial}/revoke", response_model=CertificateDetail,
+             responses=errors.responses(401, 403, 404, 409, 415, 422, 503))
+def revoke_certificate(serial: str, body: RevokeRequest, principal: OfficerOnly, ctx: Ctx) -> CertificateDetail:
+    """Revoke a certificate. Role: officer.
+
+    The next CRL of its issuer lists it and OCSP answers revoked at once. 422 for an unknown
+    `reason` (`valid_reasons` lists them), 409 if it is revoked already, 404 for an unknown
+    serial. Refusals are audited like successes.
+    """
+    try:
+        record = operations.revoke_certificate(ctx, principal.actor, serial, body.reason, body.issuer_id)
+    except revocation.AlreadyRevoked as exc:
+        raise ApiError(409, str(exc), rule="revocation.already_revoked") from exc
+    except revocation.RevocationError as exc:
+        raise ApiError(422, str(exc)) from exc
+    except ValueError as exc:
+        # The one plain ValueError revoke raises is pki.crl.parse_reason's.
+        raise ApiError(422, f"unknown revocation reason {body.reason!r}", field="reason",
+                       valid_reasons=VALID_REASONS) from exc
+    return CertificateDetail.of(record)

@@ -1,0 +1,167 @@
+"""Bearer tokens, the role matrix, the verified-token cache and revocation of tokens."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from fastapi.testclient import TestClient
+
+import api.rest.auth as auth
+from api.rest.app import create_app
+from api.rest.auth import VerifiedTokens
+from rest_support import ROLES, new_token, shared_api, sqlite_api  # noqa: F401 - fixtures
+
+ALL = frozenset(ROLES)
+STATION_OPS = frozenset({"officer", "operator"})
+OVERSIGHT = frozenset({"officer", "auditor"})
+OFFICER = frozenset({"officer"})
+_unique = itertools.count()
+
+# (method, path, JSON body or None, roles allowed). Bodies are valid enough that an allowed
+# role gets past authorisation to a real answer (2xx, 404, 422), never 401/403.
+MATRIX = [
+    ("GET", "/api/v1/stations", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH", None, ALL),
+    ("POST", "/api/v1/stations", lambda: {"id": f"M-{next(_unique)}"}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/certificates", {"csr": "not a csr"}, STATION_OPS),
+    ("GET", "/api/v1/certificates", None, ALL),
+    ("GET", "/api/v1/certificates/abc123", None, ALL),
+    ("POST", "/api/v1/certificates/abc123/revoke", {"reason": "superseded"}, OFFICER),
+    ("GET", "/api/v1/ca", None, ALL),
+    ("GET", "/api/v1/ca/root.pem", None, ALL),
+    ("GET", "/api/v1/audit", None, OVERSIGHT),
+    ("GET", "/api/v1/audit/verify", None, OVERSIGHT),
+    ("GET", "/api/v1/tokens", None, OVERSIGHT),
+    ("POST", "/api/v1/tokens", {"role": "auditor", "name": "matrix"}, OFFICER),
+    ("DELETE", "/api/v1/tokens/0000000000000000", None, OFFICER),
+    ("GET", "/api/v1/policy", None, ALL),
+    ("GET", "/api/v1/security-events", None, ALL),
+    # Station operations over OCPP (api/rest/routers/station_ops.py); without a gateway in the
+    # process the allowed roles get 503.
+    ("GET", "/api/v1/connections", None, ALL),
+    ("POST", "/api/v1/stations/NO-SUCH/calls", {"action": "TriggerMessage"}, STATION_OPS),
+    ("GET", "/api/v1/stations/NO-SUCH/calls/1", None, ALL),
+    ("PUT", "/api/v1/stations/NO-SUCH/boot-policy", {"status": "Accepted"}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/password-rotation", {}, STATION_OPS),
+]
+PUBLIC = {("GET", "/crl/{ca_id}.crl"), ("POST", "/ocsp"), ("GET", "/ocsp/{encoded}")}
+
+
+def _call(client: TestClient, method: str, path: str, body, headers: dict | None = None):
+    payload = body() if callable(body) else body
+    return client.request(method, path, json=payload, headers=headers or {})
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX])
+def test_role_matrix(shared_api, role, method, path, body, allowed):
+    answer = _call(shared_api.client, method, path, body, shared_api.headers(role))
+    if role in allowed:
+        assert answer.status_code not in (401, 403), answer.text
+    else:
+        assert answer.status_code == 403, answer.text
+        error = answer.json()
+        assert error["required_roles"] == sorted(allowed, key=ROLES.index)
+        assert role in error["error"] and all(r in error["error"] for r in allowed)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX])
+def test_every_protected_route_needs_a_token(shared_api, method, path, body, allowed):
+    answer = _call(shared_api.client, method, path, body)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "missing API token" in answer.json()["error"]
+
+
+def test_matrix_covers_every_route(shared_api):
+    """A route added without deciding who may call it fails here."""
+    documented = {(method.upper(), path) for path, operations in shared_api.client.get("/openapi.json")
+                  .json()["paths"].items() for method in operations}
+    templates = {"/api/v1/stations/NO-SUCH": "/api/v1/stations/{station_id}",
+                 "/api/v1/stations/NO-SUCH/certificates": "/api/v1/stations/{station_id}/certificates",
+                 "/api/v1/certificates/abc123": "/api/v1/certificates/{serial}",
+                 "/api/v1/certificates/abc123/revoke": "/api/v1/certificates/{serial}/revoke",
+                 "/api/v1/tokens/0000000000000000": "/api/v1/tokens/{token_id}",
+                 "/api/v1/stations/NO-SUCH/calls": "/api/v1/stations/{station_id}/calls",
+                 "/api/v1/stations/NO-SUCH/calls/1": "/api/v1/stations/{station_id}/calls/{call_id}",
+                 "/api/v1/stations/NO-SUCH/boot-policy": "/api/v1/stations/{station_id}/boot-policy",
+                 "/api/v1/stations/NO-SUCH/password-rotation": "/api/v1/stations/{station_id}/password-rotation"}
+    covered = {(method, templates.get(path, path)) for method, path, *_ in MATRIX}
+    assert documented == covered | PUBLIC
+
+
+def _wrong_secret(api) -> str:
+    return f"cca_{api.token_id('officer')}_{'x' * 43}"
+
+
+@pytest.mark.parametrize("authorization", [
+    "Basic dXNlcjpwYXNzd29yZA==",
+    "Bearer not-a-chargeca-token",
+    "Bearer cca_0123456789abcdef_" + "s" * 43,
+    "wrong-secret",
+])
+def test_bad_tokens_are_401(sqlite_api, authorization):
+    if authorization == "wrong-secret":
+        authorization = f"Bearer {_wrong_secret(sqlite_api)}"
+    answer = sqlite_api.client.get("/api/v1/stations", headers={"Authorization": authorization})
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert answer.json()["error"]
+
+
+def test_a_verified_token_skips_argon2_until_the_cache_entry_expires(sqlite_api, monkeypatch):
+    calls = []
+    real_verify = auth.verify_secret
+    monkeypatch.setattr(auth, "verify_secret", lambda *a: calls.append(1) or real_verify(*a))
+    now = [1000.0]
+    sqlite_api.client.app.state.verified_tokens = VerifiedTokens(60, clock=lambda: now[0])
+
+    for _ in range(3):
+        assert sqlite_api.client.get("/api/v1/stations", headers=sqlite_api.headers("auditor")).status_code == 200
+    assert len(calls) == 1
+
+    now[0] += 61
+    assert sqlite_api.client.get("/api/v1/stations", headers=sqlite_api.headers("auditor")).status_code == 200
+    assert len(calls) == 2
+
+
+def test_a_cached_token_does_not_let_a_guessed_secret_in(sqlite_api):
+    assert sqlite_api.client.get("/api/v1/policy", headers=sqlite_api.headers("officer")).status_code == 200
+    guessed = {"Authorization": f"Bearer {_wrong_secret(sqlite_api)}"}
+    for _ in range(2):
+        assert sqlite_api.client.get("/api/v1/policy", headers=guessed).status_code == 401
+
+
+def test_the_cache_holds_digests_not_tokens():
+    cache = VerifiedTokens(60)
+    cache.remember("cca_abcdef0123456789_secret")
+    assert cache.recently_verified("cca_abcdef0123456789_secret")
+    assert not cache.recently_verified("cca_abcdef0123456789_other")
+    assert all(isinstance(key, bytes) and len(key) == 32 for key in cache._expiry)
+
+
+def test_the_cache_stays_bounded():
+    cache = VerifiedTokens(60, max_entries=3)
+    for n in range(10):
+        cache.remember(f"token-{n}")
+    assert len(cache._expiry) == 3
+    assert cache.recently_verified("token-9") and not cache.recently_verified("token-0")
+
+
+def test_a_revoked_token_stops_working_on_every_node_although_cached(sqlite_api):
+    token = new_token(sqlite_api.ctx, "auditor")
+    headers = {"Authorization": f"Bearer {token}"}
+    token_id = token.split("_")[1]
+    with TestClient(create_app(sqlite_api.ctx)) as other_node:
+        # Both "nodes" have verified the token and cached it.
+        assert sqlite_api.client.get("/api/v1/audit", headers=headers).status_code == 200
+        assert other_node.get("/api/v1/audit", headers=headers).status_code == 200
+
+        revoked = sqlite_api.client.delete(f"/api/v1/tokens/{token_id}", headers=sqlite_api.headers("officer"))
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+
+        for client in (sqlite_api.client, other_node):
+            answer = client.get("/api/v1/audit", headers=headers)
+            assert answer.status_code == 401
+            assert answer.json()["error"] == "unknown or revoked API token"
