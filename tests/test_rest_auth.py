@@ -165,3 +165,19 @@ def test_a_revoked_token_stops_working_on_every_node_although_cached(sqlite_api)
             answer = client.get("/api/v1/audit", headers=headers)
             assert answer.status_code == 401
             assert answer.json()["error"] == "unknown or revoked API token"
+
+
+def test_a_refused_change_is_audited_and_a_refused_read_is_not(sqlite_api):
+    denied = sqlite_api.client.post("/api/v1/certificates/abc123/revoke", json={"reason": "superseded"},
+                                    headers=sqlite_api.headers("auditor"))
+    assert denied.status_code == 403
+    assert sqlite_api.client.get("/api/v1/audit", headers=sqlite_api.headers("operator")).status_code == 403
+    entries = sqlite_api.audit("api.denied")
+    assert [(e.actor, e.target, e.outcome) for e in entries] == [
+        (sqlite_api.actor("auditor"), "POST /api/v1/certificates/abc123/revoke", "refused")]
+
+
+def test_an_invalid_station_id_is_refused_and_audited(sqlite_api):
+    answer = sqlite_api.client.post("/api/v1/stations", json={"id": "bad:id"}, headers=sqlite_api.headers("operator"))
+    assert answer.status_code == 422 and answer.json()["rule"] == "station.id"
+    assert [e.outcome for e in sqlite_api.audit("station.add", "bad:id")] == ["refused"]

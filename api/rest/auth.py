@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import Context
 from api.credentials import split_token, verify_secret
-from api.operations import Actor, run_in_session
+from api.operations import Actor, record_denied, run_in_session
 from api.rest.errors import ApiError
 from storage.tokens import ApiToken
 
@@ -127,11 +127,18 @@ def authenticate(request: Request,
     return Principal(record.id, record.role, record.name)
 
 
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     allowed = frozenset(roles)
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(request: Request, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
+            if request.method not in _READ_METHODS:
+                # An attempted change by a known actor without the right: on the record.
+                record_denied(current_context(request), principal.actor, f"{request.method} {request.url.path}",
+                              sorted(allowed))
             raise ApiError(403, f"this needs the role {' or '.join(roles)}; token {principal.token_id} "
                                 f"has the role {principal.role}", required_roles=list(roles))
         return principal

@@ -140,8 +140,10 @@ def _first_line(exc: OperationalError) -> str:
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     reason = _first_line(exc) if isinstance(exc, OperationalError) else str(exc)
+    # The driver's message can name hosts and databases: the log gets it, the caller (maybe
+    # anonymous, on the CRL route) does not.
     log.warning("database unavailable during %s %s: %s", request.method, request.url.path, reason)
-    return error_response(503, f"database unavailable: {reason}", headers=_RETRY_AFTER)
+    return error_response(503, "database unavailable; nothing was changed, retry later", headers=_RETRY_AFTER)
 
 
 async def _not_initialized(_request: Request, exc: PkiNotInitialized) -> JSONResponse:
