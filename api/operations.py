@@ -7,6 +7,7 @@ action's transaction has rolled back), and the original error is re-raised to th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,13 +16,14 @@ from typing import Any, TypeVar
 from sqlmodel import Session, select
 
 from api.context import Context
-from api.credentials import check_password, generate_password, hash_secret, new_token
+from api.credentials import PASSWORD_MAX, PASSWORD_MIN, check_password, generate_password, hash_secret, new_token
 from pki import revocation
 from pki.authorities import active_authority, issue_server_certificates
 from pki.issuance import IssuedChain, sign_station_csr
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
 from storage.db import session_scope
+from storage.outbox import OutboundCall
 from storage.stations import Station
 from storage.tokens import ApiToken
 from storage.types import utcnow
@@ -67,6 +69,13 @@ def _audited(ctx: Context, actor: Actor, action: str, target: str) -> Iterator[t
         raise
 
 
+def record_denied(ctx: Context, actor: Actor, request: str, required_roles: list[str]) -> None:
+    """An attempted change refused for lack of a role: audited, though nothing ran."""
+    with session_scope(ctx.engine) as session:
+        audit.append(session, actor=actor.name, action="api.denied", target=request[:200],
+                     outcome=audit.Outcome.REFUSED, detail={"required_roles": required_roles})
+
+
 def _check_station_id(station_id: str) -> None:
     if not station_id or len(station_id) > STATION_ID_MAX or ":" in station_id or "/" in station_id:
         raise OperationRefused("station.id", f"station identity must be 1-{STATION_ID_MAX} characters "
@@ -81,10 +90,10 @@ class NewStation:
 
 def add_station(ctx: Context, actor: Actor, station_id: str, *, security_profile: int = 2,
                 password: str | None = None, generate: bool = True) -> NewStation:
-    _check_station_id(station_id)
-    if security_profile not in (1, 2, 3):
-        raise OperationRefused("station.profile", "security profile must be 1, 2 or 3")
-    with _audited(ctx, actor, "station.add", station_id) as (session, detail):
+    with _audited(ctx, actor, "station.add", station_id[:200]) as (session, detail):
+        _check_station_id(station_id)
+        if security_profile not in (1, 2, 3):
+            raise OperationRefused("station.profile", "security profile must be 1, 2 or 3")
         if session.get(Station, station_id) is not None:
             raise OperationRefused("station.exists", f"station {station_id!r} already exists")
         clear = password
@@ -169,3 +178,116 @@ def crl_der(ctx: Context, ca_id: str | None = None) -> bytes:
 def run_in_session(ctx: Context, work: Callable[[Session], T]) -> T:
     with session_scope(ctx.engine) as session:
         return work(session)
+
+
+# --- Station operations carried out over OCPP -------------------------------------------------
+# The gateway sends; these decide and record, before and after, so an action whose answer is
+# lost (the process or the connection dies) is still on record. No transaction stays open
+# while a station is being waited for.
+
+BOOT_POLICIES = ("Accepted", "Pending", "Rejected")
+PASSWORD_LENGTH_MAX = 64  # the largest maxLimit a station may announce for BasicAuthPassword (A00.FR.205)
+
+
+def _station(session: Session, station_id: str) -> Station:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise LookupError(f"station {station_id!r} is not registered")
+    return station
+
+
+def set_boot_policy(ctx: Context, actor: Actor, station_id: str, status: str | None) -> Station:
+    """How the station's next BootNotification is answered; None: the gateway default."""
+    if status is not None and status not in BOOT_POLICIES:
+        raise OperationRefused("station.boot_policy", f"boot policy must be one of {', '.join(BOOT_POLICIES)}")
+    with _audited(ctx, actor, "station.boot_policy", station_id) as (session, detail):
+        station = _station(session, station_id)
+        station.boot_policy = status
+        station.updated_at = utcnow()
+        session.add(station)
+        detail["status"] = status or "default"
+    return station
+
+
+def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
+                       check: Callable[[str, dict[str, Any]], None], persist: bool) -> OutboundCall | None:
+    """Record an operator's CSMS-initiated call before it is sent.
+
+    ``check`` raises OperationRefused for a call that must not go out (audited as refused).
+    With ``persist`` the call is stored as a pending OutboundCall (persist first, then push) and
+    returned. The payload is never copied into the audit entry: it may carry credentials.
+    """
+    with _audited(ctx, actor, "station.call", station_id) as (session, detail):
+        detail.update(action=action, mode="async" if persist else "sync")
+        _station(session, station_id)
+        check(action, payload)
+        if not persist:
+            return None
+        row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload),
+                           purpose="operator", created_by=actor.name)
+        session.add(row)
+        session.flush()
+        detail["call_id"] = row.id
+        return row
+
+
+def record_call_result(ctx: Context, actor: Actor, station_id: str, action: str, status: str, *,
+                       error_code: str | None = None, call_id: int | None = None) -> None:
+    with _audited(ctx, actor, "station.call.result", station_id) as (_session, detail):
+        detail.update(action=action, status=status)
+        if error_code:
+            detail["error_code"] = error_code
+        if call_id is not None:
+            detail["call_id"] = call_id
+
+
+def begin_password_rotation(ctx: Context, actor: Actor, station_id: str, length: int = PASSWORD_MAX) -> str:
+    """A01, before sending: a new random Basic-auth password whose hash is stored as the pending
+    one, so that from now on the station may authenticate with the old or the new password.
+
+    Returns the password in clear for the caller to send in SetVariables and then forget; it is
+    never stored, logged or audited.
+    """
+    if not PASSWORD_MIN <= length <= PASSWORD_LENGTH_MAX:
+        raise OperationRefused("station.password_length",
+                               f"password length must be {PASSWORD_MIN} to {PASSWORD_LENGTH_MAX} (A00.FR.205)")
+    with _audited(ctx, actor, "station.password.rotate", station_id) as (session, detail):
+        station = _station(session, station_id)
+        if station.security_profile == 3:
+            raise OperationRefused("station.password.profile",
+                                   "the station authenticates with a client certificate (profile 3), "
+                                   "not with a Basic-auth password")
+        if station.pending_password_hash is not None:
+            # A third password would leave the station locked out if it applied the earlier one
+            # late; its next authentication resolves the earlier rotation first.
+            raise OperationRefused("station.password.pending",
+                                   "the answer to the previous password change is still unknown; "
+                                   "it is resolved when the station next authenticates")
+        clear = generate_password(length)
+        station.pending_password_hash = hash_secret(clear)
+        station.updated_at = utcnow()
+        session.add(station)
+        detail["length"] = length
+    return clear
+
+
+ROTATION_ACCEPTED, ROTATION_REJECTED, ROTATION_UNKNOWN = "accepted", "rejected", "unknown"
+
+
+def finish_password_rotation(ctx: Context, actor: Actor, station_id: str, answer: str) -> None:
+    """A01, after the station's answer: accepted → only the new password stays valid (A01.FR.03);
+    rejected → only the old one (A01.FR.04/05); unknown → both, until the station's next
+    authentication shows which one it uses (admission then drops the other)."""
+    with _audited(ctx, actor, "station.password.rotate.result", station_id) as (session, detail):
+        detail["answer"] = answer
+        station = _station(session, station_id)
+        if answer == ROTATION_UNKNOWN:
+            return
+        if station.pending_password_hash is None:
+            detail["note"] = "already resolved by the station's authentication"
+            return
+        if answer == ROTATION_ACCEPTED:
+            station.password_hash = station.pending_password_hash
+        station.pending_password_hash = None
+        station.updated_at = utcnow()
+        session.add(station)
