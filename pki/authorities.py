@@ -89,9 +89,25 @@ def organization(session: Session) -> str:
     return root.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
 
 
-def _new_authority(session: Session, keystore: KeyStore, *, role: str, name: str, generation: int,
-                   parent: Authority | None, policy: Policy, urls: profiles.PublicUrls,
-                   organization: str, now: datetime) -> Authority:
+_CA_TITLES = {
+    CaRole.ROOT: "CSMS Root CA",
+    CaRole.STATION: "Charging Station CA",
+    CaRole.SERVER: "CSMS Server CA",
+    CaRole.V2G: "V2G CA",
+}
+
+
+def ca_name(role: str, organization: str, generation: int) -> str:
+    """The CN of an authority; the generation is in it so that two generations never share a
+    subject (stations and path builders tell roots apart by name first)."""
+    return f"{organization} {_CA_TITLES[role]} G{generation}"
+
+
+def new_authority(session: Session, keystore: KeyStore, *, role: str, name: str, generation: int,
+                  parent: Authority | None, policy: Policy, urls: profiles.PublicUrls,
+                  organization: str, now: datetime, active: bool = True) -> Authority:
+    """One CA: a fresh key in the key store, its certificate signed by ``parent`` (or by itself
+    for a root) and recorded. ``active=False`` stages it: trusted, but not issuing yet."""
     ca_id = str(uuid.uuid4())
     label = f"{role}-ca-{ca_id[:8]}"
     key = keystore.create(label, policy.keys.ca_key)
@@ -107,7 +123,7 @@ def _new_authority(session: Session, keystore: KeyStore, *, role: str, name: str
         signer_key, issuer_id, kind = parent.key(keystore), parent.id, CertKind.SUB_CA
     record = CertificateAuthority(id=ca_id, role=role, name=name, generation=generation,
                                   parent_id=parent.id if parent else None, key_label=label,
-                                  certificate_pem="")
+                                  certificate_pem="", active=active)
     session.add(record)
     session.flush()
     certificate, _ = sign_and_record(session, builder, signer_key, issuer_id=issuer_id, kind=kind,
@@ -142,12 +158,12 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
     _require_fqdn(fqdn)
     now = now or utcnow()
     common = dict(policy=policy, urls=urls, organization=organization, now=now, generation=1)
-    root = _new_authority(session, keystore, role=CaRole.ROOT, name=f"{organization} CSMS Root CA G1",
-                          parent=None, **common)
-    station_ca = _new_authority(session, keystore, role=CaRole.STATION,
-                                name=f"{organization} Charging Station CA G1", parent=root, **common)
-    server_ca = _new_authority(session, keystore, role=CaRole.SERVER,
-                               name=f"{organization} CSMS Server CA G1", parent=root, **common)
+    root = new_authority(session, keystore, role=CaRole.ROOT, name=ca_name(CaRole.ROOT, organization, 1),
+                         parent=None, **common)
+    station_ca = new_authority(session, keystore, role=CaRole.STATION,
+                               name=ca_name(CaRole.STATION, organization, 1), parent=root, **common)
+    server_ca = new_authority(session, keystore, role=CaRole.SERVER,
+                              name=ca_name(CaRole.SERVER, organization, 1), parent=root, **common)
     servers = issue_server_certificates(session, keystore, fqdn=fqdn, policy=policy, urls=urls,
                                         issuer=server_ca, now=now)
     return Hierarchy(root, station_ca, server_ca, servers)
@@ -187,6 +203,6 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
 
 __all__ = [
     "Authority", "Hierarchy", "PkiAlreadyInitialized", "PkiNotInitialized", "active_authority",
-    "all_authorities", "authority_by_id", "trusted_authorities", "init_pki", "is_initialized", "issue_server_certificates",
-    "organization",
+    "all_authorities", "authority_by_id", "ca_name", "init_pki", "is_initialized", "issue_server_certificates",
+    "new_authority", "organization", "trusted_authorities",
 ]

@@ -13,7 +13,7 @@ from pki import profiles
 from pki.authorities import Authority, active_authority, organization
 from pki.keystore import KeyStore
 from pki.records import sign_and_record
-from policies.csr import check_csr, key_fingerprint
+from policies.csr import CsrCheck, check_csr, key_fingerprint
 from policies.model import Decision, Policy
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.stations import Station
@@ -56,6 +56,48 @@ def _key_owner_elsewhere(session: Session, fingerprint: str, station_id: str) ->
         IssuedCertificate.station_id != station_id)).first()
 
 
+def checked_station_csr(session: Session, *, station_id: str, csr_pem: str, policy: Policy,
+                        subject_cn: str | None = None) -> CsrCheck:
+    """The CSR checks every certificate issued to a station passes; raises CsrRefused.
+
+    ``subject_cn``: the CN the CSR must carry when it is not the station identity (an ISO 15118
+    SECC certificate names the SECC ID).
+    """
+    if session.get(Station, station_id) is None:
+        raise UnknownStation(station_id)
+    check = check_csr(csr_pem, station_id=subject_cn or station_id, organization=organization(session),
+                      known_key_fingerprints=station_key_fingerprints(session, station_id),
+                      csr_policy=policy.csr, key_policy=policy.keys)
+    if not check.decision:
+        raise CsrRefused(check.decision)
+    if policy.csr.refuse_key_reuse:
+        owner = _key_owner_elsewhere(session, key_fingerprint(check.csr.public_key()), station_id)
+        if owner is not None:
+            raise CsrRefused(Decision.refuse(
+                "csr.key_reuse", "CSR public key is already certified for another station"))
+    return check
+
+
+def issue_station_chain(session: Session, keystore: KeyStore, *, station_id: str, issuer: Authority,
+                        builder: x509.CertificateBuilder, kind: str, lint: bool,
+                        ignored_extensions: tuple[str, ...]) -> IssuedChain:
+    """Sign and record a certificate for a station; it supersedes the station's earlier
+    certificates of the same kind."""
+    previous = session.exec(select(IssuedCertificate).where(
+        IssuedCertificate.station_id == station_id,
+        IssuedCertificate.kind == kind,
+        IssuedCertificate.status.in_([CertStatus.ISSUED, CertStatus.ACTIVE]))).all()
+    certificate, record = sign_and_record(session, builder, issuer.key(keystore), issuer_id=issuer.id,
+                                          kind=kind, status=CertStatus.ISSUED, station_id=station_id, lint=lint)
+    for old in previous:
+        old.status = CertStatus.SUPERSEDED
+        old.superseded_by = record.id
+        session.add(old)
+    session.flush()
+    chain = certificate.public_bytes(Encoding.PEM).decode() + issuer.record.certificate_pem
+    return IssuedChain(record, certificate, issuer, chain, ignored_extensions)
+
+
 def sign_station_csr(session: Session, keystore: KeyStore, *, station_id: str, csr_pem: str,
                      policy: Policy, urls: profiles.PublicUrls, lint: bool = True,
                      now: datetime | None = None) -> IssuedChain:
@@ -64,37 +106,12 @@ def sign_station_csr(session: Session, keystore: KeyStore, *, station_id: str, c
     A renewal supersedes the station's earlier certificates; they stay valid (a station keeps
     using the old one until it reconnects with the new one, A02.FR.10) until revoked or expired.
     """
-    if session.get(Station, station_id) is None:
-        raise UnknownStation(station_id)
-    org = organization(session)
-    check = check_csr(csr_pem, station_id=station_id, organization=org,
-                      known_key_fingerprints=station_key_fingerprints(session, station_id),
-                      csr_policy=policy.csr, key_policy=policy.keys)
-    if not check.decision:
-        raise CsrRefused(check.decision)
-    public_key = check.csr.public_key()
-    if policy.csr.refuse_key_reuse:
-        owner = _key_owner_elsewhere(session, key_fingerprint(public_key), station_id)
-        if owner is not None:
-            raise CsrRefused(Decision.refuse(
-                "csr.key_reuse", "CSR public key is already certified for another station"))
-
+    check = checked_station_csr(session, station_id=station_id, csr_pem=csr_pem, policy=policy)
     issuer = active_authority(session, CaRole.STATION)
     now = now or utcnow()
     validity = profiles.Validity.starting(now, policy.validity.station_days, policy.validity.backdate_minutes,
                                           issuer.certificate.not_valid_after_utc)
-    builder = profiles.charging_station(station_id, org, public_key, validity, issuer.certificate, issuer.id, urls)
-    previous = session.exec(select(IssuedCertificate).where(
-        IssuedCertificate.station_id == station_id,
-        IssuedCertificate.kind == CertKind.STATION,
-        IssuedCertificate.status.in_([CertStatus.ISSUED, CertStatus.ACTIVE]))).all()
-    certificate, record = sign_and_record(session, builder, issuer.key(keystore), issuer_id=issuer.id,
-                                          kind=CertKind.STATION, status=CertStatus.ISSUED,
-                                          station_id=station_id, lint=lint)
-    for old in previous:
-        old.status = CertStatus.SUPERSEDED
-        old.superseded_by = record.id
-        session.add(old)
-    session.flush()
-    chain = certificate.public_bytes(Encoding.PEM).decode() + issuer.record.certificate_pem
-    return IssuedChain(record, certificate, issuer, chain, check.ignored_extensions)
+    builder = profiles.charging_station(station_id, organization(session), check.csr.public_key(), validity,
+                                        issuer.certificate, issuer.id, urls)
+    return issue_station_chain(session, keystore, station_id=station_id, issuer=issuer, builder=builder,
+                               kind=CertKind.STATION, lint=lint, ignored_extensions=check.ignored_extensions)

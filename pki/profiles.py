@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -66,7 +66,8 @@ def _leaf_key_usage(key_encipherment: bool) -> x509.KeyUsage:
         encipher_only=False, decipher_only=False)
 
 
-def _base(subject: x509.Name, issuer: x509.Name, public_key, validity: Validity) -> x509.CertificateBuilder:
+def _base(subject: x509.Name, issuer: x509.Name, public_key, validity: Validity,
+          ski: x509.SubjectKeyIdentifier | None = None) -> x509.CertificateBuilder:
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -74,7 +75,7 @@ def _base(subject: x509.Name, issuer: x509.Name, public_key, validity: Validity)
         .public_key(public_key)
         .not_valid_before(validity.not_before)
         .not_valid_after(validity.not_after)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .add_extension(ski or x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
     )
 
 
@@ -114,6 +115,27 @@ def sub_ca(subject: x509.Name, public_key, validity: Validity, issuer: x509.Cert
     return _issued_by(builder, issuer, issuer_ca_id, urls)
 
 
+def cross_certificate(certified: x509.Certificate, validity: Validity, issuer: x509.Certificate,
+                      issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
+    """``certified``'s subject, key, SKI and path length, vouched for by ``issuer``.
+
+    A relying party that trusts ``issuer`` can then reach everything ``certified`` signed, and a
+    station that insists on a new root signed by its current one (AdditionalRootCertificateCheck,
+    M05) can take this as its new anchor. The SKI is copied rather than recomputed so that the
+    AKI of certificates under ``certified`` matches whichever of the two a path builder meets.
+    """
+    constraints = certified.extensions.get_extension_for_class(x509.BasicConstraints).value
+    if not constraints.ca:
+        raise ValueError(f"{certified.subject.rfc4514_string()!r} is not a CA; only CAs are cross-certified")
+    ski = certified.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    builder = (
+        _base(certified.subject, issuer.subject, certified.public_key(), validity, ski)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=constraints.path_length), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+    )
+    return _issued_by(builder, issuer, issuer_ca_id, urls)
+
+
 def csms_server(fqdn: str, organization: str, public_key, validity: Validity,
                 issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
     """CN = FQDN (A00.FR.510) and the same FQDN as dNSName: TLS clients check only the SAN."""
@@ -139,5 +161,28 @@ def charging_station(station_id: str, organization: str, public_key, validity: V
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    return _issued_by(builder, issuer, issuer_ca_id, urls)
+
+
+def v2g_secc(secc_id: str, organization: str, public_key, validity: Validity,
+             issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
+    """ISO 15118-2 SECC leaf: keyAgreement serves the ECDH of the EV's TLS handshake, and no EKU
+    (A00.FR.514: EVs may refuse certificates that carry one).
+
+    No DC=CPO in the subject, although ISO 15118-2 PKIs commonly add it: pkilint's RFC 5280
+    profile rejects a single-label domainComponent, and we only sign what lints clean.
+    """
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(public_key.curve, ec.SECP256R1):
+        raise ValueError("an ISO 15118-2 SECC certificate needs an EC secp256r1 key")
+    subject = name(secc_id, organization)
+    usage = x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False)
+    builder = (
+        _base(subject, issuer.subject, public_key, validity)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
     )
     return _issued_by(builder, issuer, issuer_ca_id, urls)

@@ -42,3 +42,12 @@ def check_key_spec(spec: str) -> Decision:
     if spec not in KEY_SPECS:
         return Decision.refuse("key.spec", f"unknown key type {spec!r} (one of {', '.join(KEY_SPECS)})")
     return Decision.allow()
+
+
+def check_iso15118_key(public_key: object) -> Decision:
+    """ISO 15118-2 certificates are ECDSA on secp256r1 only; EVs reject anything else."""
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp256r1":
+        return Decision.allow()
+    return Decision.refuse(
+        "key.iso15118", f"key type {describe_key(public_key)} is not allowed for ISO 15118 "
+                        "(EC secp256r1 only)")

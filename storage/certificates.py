@@ -23,6 +23,10 @@ class CertKind:
     SERVER = "server"
     STATION = "station"
     V2G = "v2g"
+    # A newer root's subject and key signed by an older root (rollover for stations with
+    # SecurityCtrlr.AdditionalRootCertificateCheck). Not "root": it is not self-signed, and
+    # code that lists our trust anchors must not mistake it for one.
+    CROSS = "cross"
 
 
 class CertStatus:
