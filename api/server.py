@@ -61,24 +61,30 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
 
 
 async def _run(ctx: Context) -> None:
+    from api.ocpp.gateway import Gateway
+    from api.ocpp.listener import start_listeners
     from api.rest.app import create_app
+    from api.rest.routers.station_ops import attach_gateway
 
-    config = uvicorn.Config(create_app(ctx), host=ctx.settings.rest_host, port=ctx.settings.rest_port,
+    app = create_app(ctx)
+    gateway = Gateway(ctx)
+    jobs = attach_gateway(app, gateway)
+    config = uvicorn.Config(app, host=ctx.settings.rest_host, port=ctx.settings.rest_port,
                             log_level="info", lifespan="on")
     rest = uvicorn.Server(config)
-    listeners = await _start_ocpp(ctx)
+    listeners = await start_listeners(ctx, gateway.session_handler)
+    log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",
+             listeners.ws_port, listeners.wss_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     rest_task = asyncio.create_task(rest.serve())
-    await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-    rest.should_exit = True
-    if listeners is not None:
+    try:
+        await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        rest.should_exit = True
         await listeners.close()
-    await rest_task
-
-
-async def _start_ocpp(ctx: Context):
-    """The OCPP listeners, once the gateway is wired in (returns None until then)."""
-    return None
+        await jobs.aclose()
+        await gateway.aclose()
+        await rest_task

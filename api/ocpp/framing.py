@@ -1,0 +1,168 @@
+"""OCPP-J frames (P4 §4): CALL [2,id,action,payload], CALLRESULT [3,id,payload],
+CALLERROR [4,id,code,description,details].
+
+Parsing answers every broken frame with the CALLERROR the peer should get, so the session never
+has to think about JSON. Error-code choice (P4 §4.3 definitions):
+
+- not UTF-8 / not JSON / not an array / no readable message type or id → ``RpcFrameworkError``
+  with id "-1": P4 names "MessageId could not be read" as the example of a frame that is not a
+  valid RPC request, and a broken JSON text is the extreme case of that. (The ``ocpp`` library
+  says FormatViolation here; FormatViolation is defined on the *payload for an action*, and a
+  frame that cannot be split into id/action/payload has no payload yet.)
+- a message type number that is not 2, 3 or 4 → ``MessageTypeNotSupported``.
+- readable type and id but a wrong element count or element type, or a message id over 36
+  characters → ``RpcFrameworkError`` (the frame is not a valid RPC); an over-long id is not
+  echoed, because a CALLERROR carrying it would be invalid in turn, so "-1" is used.
+- a payload that is not a JSON object → ``FormatViolation`` (the action is known by then,
+  its payload is syntactically wrong).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+MESSAGE_ID_MAX = 36
+DESCRIPTION_MAX = 255
+UNKNOWN_ID = "-1"
+
+
+class ErrorCode:
+    """CALLERROR codes of OCPP-J 2.0.1 (P4 §4.3)."""
+
+    FORMAT_VIOLATION = "FormatViolation"
+    GENERIC_ERROR = "GenericError"
+    INTERNAL_ERROR = "InternalError"
+    MESSAGE_TYPE_NOT_SUPPORTED = "MessageTypeNotSupported"
+    NOT_IMPLEMENTED = "NotImplemented"
+    NOT_SUPPORTED = "NotSupported"
+    OCCURRENCE_CONSTRAINT_VIOLATION = "OccurrenceConstraintViolation"
+    PROPERTY_CONSTRAINT_VIOLATION = "PropertyConstraintViolation"
+    PROTOCOL_ERROR = "ProtocolError"
+    RPC_FRAMEWORK_ERROR = "RpcFrameworkError"
+    SECURITY_ERROR = "SecurityError"
+    TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
+
+
+class OcppError(Exception):
+    """Raised anywhere while handling a CALL; the session answers it as this CALLERROR."""
+
+    def __init__(self, code: str, description: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.details = details or {}
+
+
+class FrameError(OcppError):
+    """A frame that cannot be used; ``message_id`` is what the CALLERROR must carry.
+
+    ``message_type`` is the frame's type when readable: a broken CALLRESULT or CALLERROR is
+    never answered (P4 §4.2 allows a CALLERROR only in reply to a CALL)."""
+
+    def __init__(self, code: str, description: str, message_id: str = UNKNOWN_ID,
+                 message_type: int | None = None) -> None:
+        super().__init__(code, description)
+        self.message_id = message_id
+        self.message_type = message_type
+
+    @property
+    def answerable(self) -> bool:
+        return self.message_type not in (CALLRESULT, CALLERROR)
+
+
+@dataclass(frozen=True)
+class Call:
+    message_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallResult:
+    message_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallError:
+    message_id: str
+    code: str
+    description: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Frame = Call | CallResult | CallError
+
+_SHAPES = {CALL: 4, CALLRESULT: 3, CALLERROR: 5}
+
+
+def parse(text: str | bytes) -> Frame:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not valid UTF-8") from None
+    try:
+        frame = json.loads(text)
+    except ValueError as exc:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, f"frame is not valid JSON: {exc.msg}") from None
+    if not isinstance(frame, list) or not frame:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not a non-empty JSON array")
+    message_type = frame[0]
+    message_id = _readable_id(frame)
+    # bool is an int in Python; [true, ...] is not a message type.
+    if not isinstance(message_type, int) or isinstance(message_type, bool):
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "message type is not a number", message_id)
+    if message_type not in _SHAPES:
+        raise FrameError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED,
+                         f"message type {message_type} is not supported", message_id)
+    if message_id == UNKNOWN_ID:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR,
+                         f"message id must be a string of 1 to {MESSAGE_ID_MAX} characters",
+                         message_type=message_type)
+    def broken(code: str, description: str) -> FrameError:
+        return FrameError(code, description, message_id, message_type)
+
+    if len(frame) != _SHAPES[message_type]:
+        raise broken(ErrorCode.RPC_FRAMEWORK_ERROR,
+                     f"message type {message_type} needs {_SHAPES[message_type]} elements, got {len(frame)}")
+    if message_type == CALL:
+        _, _, action, payload = frame
+        if not isinstance(action, str) or not action:
+            raise broken(ErrorCode.RPC_FRAMEWORK_ERROR, "action is not a non-empty string")
+        if not isinstance(payload, dict):
+            raise broken(ErrorCode.FORMAT_VIOLATION, f"payload of {action} is not a JSON object")
+        return Call(message_id, action, payload)
+    if message_type == CALLRESULT:
+        if not isinstance(frame[2], dict):
+            raise broken(ErrorCode.FORMAT_VIOLATION, "CALLRESULT payload is not a JSON object")
+        return CallResult(message_id, frame[2])
+    _, _, code, description, details = frame
+    if not isinstance(code, str) or not isinstance(description, str) or not isinstance(details, dict):
+        raise broken(ErrorCode.RPC_FRAMEWORK_ERROR, "CALLERROR needs a string code, a string description and an object")
+    return CallError(message_id, code, description, details)
+
+
+def _readable_id(frame: list) -> str:
+    if len(frame) > 1 and isinstance(frame[1], str) and 0 < len(frame[1]) <= MESSAGE_ID_MAX:
+        return frame[1]
+    return UNKNOWN_ID
+
+
+def serialize(frame: Frame) -> str:
+    if isinstance(frame, Call):
+        body: list = [CALL, frame.message_id, frame.action, frame.payload]
+    elif isinstance(frame, CallResult):
+        body = [CALLRESULT, frame.message_id, frame.payload]
+    else:
+        body = [CALLERROR, frame.message_id, frame.code, frame.description[:DESCRIPTION_MAX], frame.details]
+    # Compact separators: stations on metered mobile links pay per byte; ensure_ascii=False keeps
+    # UTF-8 text as UTF-8 (P4 asks for UTF-8, not \u escapes, though both are legal JSON).
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_for(message_id: str, error: OcppError) -> CallError:
+    return CallError(message_id, error.code, error.description, error.details)

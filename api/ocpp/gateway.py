@@ -1,0 +1,115 @@
+"""The OCPP message layer as the rest of the process sees it.
+
+The listener (api/ocpp/listener.py) admits a connection and hands it to ``session_handler``;
+REST and the certificate workflows reach stations through ``send_call``. This node's sessions
+are kept here by station identity; a call for a station connected to another node is
+``not_connected`` until the broker (design.md) relays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from api.context import Context
+from api.ocpp.boot import BootGate
+from api.ocpp.config import GatewayConfig
+from api.ocpp.handlers import Connection, Handler
+from api.ocpp.routes import ROUTES
+from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
+from api.ocpp.validation import Schemas, schemas
+from storage.db import session_scope
+from storage.stations import Station
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.ocpp")
+
+ReadyHook = Callable[[OcppSession], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(self, ctx: Context, config: GatewayConfig | None = None, *,
+                 compiled: Schemas | None = None, routes: Mapping[str, Handler] = ROUTES) -> None:
+        self.ctx = ctx
+        self.config = config or GatewayConfig.from_env()
+        # Compiled here, at start-up, so that no station's first message pays for it.
+        self.schemas = compiled or schemas()
+        self._routes = routes
+        self._sessions: dict[str, OcppSession] = {}
+        self._ready_hooks: list[ReadyHook] = []
+        self._tasks: set[asyncio.Task] = set()
+
+    # --- for the listener --------------------------------------------------------------------
+
+    async def session_handler(self, connection: Connection) -> None:
+        """Serve one admitted connection until it closes."""
+        accepted_before = await asyncio.to_thread(self._note_connect, connection.station_id)
+        if accepted_before is None:  # deleted between admission and now
+            await connection.websocket.close(1008, "unknown station")
+            return
+        session = OcppSession(connection, ctx=self.ctx, config=self.config, schemas=self.schemas,
+                              routes=self._routes, boot=BootGate.resume(accepted_before),
+                              on_ready=self._session_ready)
+        # A newer connection of the same station replaces the older one (the listener closes it).
+        self._sessions[connection.station_id] = session
+        try:
+            await session.run()
+        finally:
+            if self._sessions.get(connection.station_id) is session:
+                del self._sessions[connection.station_id]
+
+    def _note_connect(self, station_id: str) -> bool | None:
+        """Whether the station's last BootNotification was Accepted (None: no such station)."""
+        with session_scope(self.ctx.engine) as db:
+            station = db.get(Station, station_id)
+            if station is None:
+                return None
+            station.last_connected_at = utcnow()
+            db.add(station)
+            return station.last_boot_at is not None
+
+    # --- for REST and workflows --------------------------------------------------------------
+
+    def session(self, station_id: str) -> OcppSession | None:
+        session = self._sessions.get(station_id)
+        return session if session is not None and not session.closed else None
+
+    def sessions(self) -> list[OcppSession]:
+        return [session for session in self._sessions.values() if not session.closed]
+
+    async def send_call(self, station_id: str, action: str, payload: dict[str, Any],
+                        timeout: float | None = None) -> CallOutcome:
+        """Send a CSMS-initiated CALL and wait for the station's answer.
+
+        Raises SchemaViolation, without sending anything, when ``payload`` breaks the schema.
+        """
+        session = self.session(station_id)
+        if session is None:
+            self.schemas.validate_request(action, payload)
+            return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is not connected")
+        return await session.call(action, payload, timeout or self.config.call_timeout)
+
+    def on_ready(self, hook: ReadyHook) -> None:
+        """Run ``hook(session)`` whenever a station may receive CSMS calls (after a Boot
+        Accepted/Pending, or at connect when it was Accepted before)."""
+        self._ready_hooks.append(hook)
+
+    def _session_ready(self, session: OcppSession) -> None:
+        # Gateway-level tasks, not the session's: a hook in the middle of a call must see the
+        # call's outcome when the connection drops, not a cancellation.
+        for hook in self._ready_hooks:
+            task = asyncio.create_task(hook(session))
+            self._tasks.add(task)
+            task.add_done_callback(self._hook_done)
+
+    def _hook_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("ready hook failed", exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

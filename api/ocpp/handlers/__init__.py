@@ -1,0 +1,92 @@
+"""Handlers of station-initiated messages, one module per OCPP functional block.
+
+A handler is ``async def handler(call: StationCall, payload: dict) -> dict``: it gets the
+request payload (already schema-valid) and returns the response payload (validated before it is
+sent). It raises ``OcppError`` for a CALLERROR. It never awaits a CSMS-initiated call: the station
+is waiting for this answer first; anything to send afterwards goes through ``call.after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol, TypeVar
+
+from sqlmodel import Session
+
+from api.context import Context
+from api.ocpp.boot import BootGate
+from api.ocpp.config import GatewayConfig
+from storage.db import session_scope
+
+T = TypeVar("T")
+
+
+class Connection(Protocol):
+    """What the listener hands over for an admitted connection (api/ocpp/connection.py)."""
+
+    station_id: str
+    security_profile: int
+    client_certificate: Any
+    websocket: Any  # websockets' ServerConnection: async iteration, send(), close()
+
+
+@dataclass
+class LiveState:
+    """What a station said that matters only while it is connected (shown in connection listings)."""
+
+    # (evseId, connectorId) → last reported status, from StatusNotification or NotifyEvent.
+    connectors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
+class StationCall:
+    """Everything a handler may use while answering one CALL of one station."""
+
+    ctx: Context
+    config: GatewayConfig
+    connection: Connection
+    boot: BootGate
+    live: LiveState
+    # Set by the session: close the WebSocket (after this CALL, without answering it).
+    disconnect_reason: str | None = None
+    follow_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def station_id(self) -> str:
+        return self.connection.station_id
+
+    def after(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run ``follow_up`` as its own task once the answer to this CALL is on the wire."""
+        self.follow_ups.append(follow_up)
+
+    def disconnect(self, reason: str) -> None:
+        """Drop the connection instead of answering (e.g. B01.FR.12)."""
+        self.disconnect_reason = reason
+
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction on a worker thread: a busy database must not stall
+        every other station's messages on this event loop."""
+        return await asyncio.to_thread(_in_session, self.ctx, work)
+
+
+def _in_session(ctx: Context, work: Callable[[Session], T]) -> T:
+    with session_scope(ctx.engine) as session:
+        return work(session)
+
+
+Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def now_iso() -> str:
+    """An OCPP dateTime: UTC, RFC 3339, millisecond precision."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_datetime(text: str) -> datetime:
+    """An OCPP dateTime (schema-checked, RFC 3339) as an aware UTC datetime.
+
+    RFC 3339 allows a lower-case 't'/'z', which fromisoformat refuses."""
+    return datetime.fromisoformat(text.upper()).astimezone(timezone.utc)

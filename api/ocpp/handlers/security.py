@@ -1,0 +1,46 @@
+"""Functional block A — Security: security events (A04); certificate signing is issue 4."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import Session
+
+from api.ocpp.handlers import StationCall, parse_datetime
+from storage.security_events import SecurityEvent
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.ocpp.security")
+
+# Appendix 1 of OCPP 2.0.1 Part 2: the standard types the station must push at once (A04.FR.01).
+# Any other type string is legal (the schema makes it free text) and stored as not critical.
+CRITICAL_TYPES = frozenset({
+    "FirmwareUpdated", "TamperDetectionActivated", "SettingSystemTime", "InvalidFirmwareSignature",
+    "StartupOfTheDevice", "InvalidFirmwareSigningCertificate", "ResetOrReboot", "InvalidCsmsCertificate",
+    "SecurityLogWasCleared", "InvalidChargingStationCertificate", "InvalidTLSVersion", "MemoryExhaustion",
+    "InvalidTLSCipherSuite", "MaintenanceLoginAccepted", "MaintenanceLoginFailed",
+})
+
+
+async def security_event_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    event = SecurityEvent(station_id=call.station_id, source="station", type=payload["type"],
+                          occurred_at=parse_datetime(payload["timestamp"]), tech_info=payload.get("techInfo"),
+                          critical=payload["type"] in CRITICAL_TYPES)
+    await call.db(lambda session: session.add(event))
+    if event.critical:
+        # The alert channel for officers until a notifier exists: a WARNING in the log.
+        log.warning("critical security event %s from %s at %s", event.type, call.station_id,
+                    payload["timestamp"])
+    return {}  # A04.FR.03: acknowledge; the response has no fields of its own
+
+
+def record_csms_event(session: Session, station_id: str, event_type: str, tech_info: str,
+                      *, critical: bool = True) -> None:
+    """A security event the CSMS itself observed about a station (e.g. a failed identity check)."""
+    session.add(SecurityEvent(station_id=station_id, source="csms", type=event_type[:50],
+                              occurred_at=utcnow(), tech_info=tech_info[:255], critical=critical))
+
+
+# SignCertificate (A02/A03) is issue 4: until then it has no route, so the session answers
+# CALLERROR NotSupported (a known OCPP action this CSMS does not handle).

@@ -1,0 +1,254 @@
+"""The OCPP WebSocket listeners: ws for profile 1, wss for profiles 2 and 3.
+
+websockets rather than uvicorn (design.md): admission needs the TLS client certificate and must
+answer with an HTTP status before the upgrade. Both listeners run on the caller's event loop,
+next to uvicorn.
+
+A connection goes: TCP accept → TLS handshake (wss) → HTTP upgrade request → admission
+(``process_request``; a refusal is an HTTP answer, never a 101) → subprotocol: ``ocpp2.0.1`` or,
+if the station did not offer it, a 101 without subprotocol followed by an immediate close
+(P4 §3.2, TC_B_58) → registry → ``session_handler(StationConnection)`` until it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
+
+from cryptography import x509
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from api.context import Context
+from api.ocpp.admission import Admission, Admitted, ConnectAttempt, Refused, default_filters
+from api.ocpp.admission_store import DatabaseAdmissionStore
+from api.ocpp.connection import SessionHandler, StationConnection
+from api.ocpp.log_redaction import redacting_logger
+from api.ocpp.registry import ConnectionRegistry
+from api.ocpp.throttle import FailureThrottle, ThrottleSettings
+from api.ocpp.tls_material import TlsMaterial
+from api.settings import Settings
+from policies.tls import effective_tls13_suites
+from storage.db import DatabaseUnavailable
+
+log = logging.getLogger("chargeca.ocpp.listener")
+
+OCPP201 = "ocpp2.0.1"
+# RFC 6455 §7.4.1
+CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INTERNAL_ERROR = 1000, 1002, 1011
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    host: str = "0.0.0.0"
+    ws_port: int | None = 9000       # profile 1; None: no plain listener (SP1 is optional, C-61)
+    wss_port: int | None = 9443      # profiles 2 and 3; None: no TLS listener
+    max_size: int = 64 * 1024        # larger frames/messages close the connection with 1009
+    backlog: int = 4096              # boot storms: every station reconnects at once
+    open_timeout: float = 10.0       # HTTP upgrade, admission included
+    tls_handshake_timeout: float = 10.0
+    ping_interval: float | None = 30.0
+    ping_timeout: float | None = 30.0
+    close_timeout: float = 5.0
+    tls_watch_interval: float | None = 60.0   # pick up server-certificate rotations by others
+    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides) -> "ListenerConfig":
+        return replace(cls(host=settings.ocpp_host, ws_port=settings.ocpp_ws_port,
+                           wss_port=settings.ocpp_wss_port), **overrides)
+
+
+# Our own logger for websockets' records: a logging filter applies per logger, so redaction on
+# it holds whatever handlers and levels the host configures.
+_ws_log = redacting_logger("chargeca.ocpp.websockets")
+
+
+def select_subprotocol(_connection: ServerConnection, offered: Sequence[str]) -> str | None:
+    # None completes the handshake without the header; the handler then closes (TC_B_58).
+    return OCPP201 if OCPP201 in offered else None
+
+
+def _transport_facts(connection: ServerConnection) -> tuple[int, x509.Certificate | None, str | None, str | None]:
+    """(profile the transport proves, client certificate, TLS version, cipher)."""
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return 1, None, None, None
+    der = ssl_object.getpeercert(binary_form=True)
+    certificate = x509.load_der_x509_certificate(der) if der else None
+    cipher = ssl_object.cipher()
+    return (3 if certificate else 2), certificate, ssl_object.version(), cipher[0] if cipher else None
+
+
+def _remote(connection: ServerConnection) -> str | None:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else None
+
+
+def _answer(connection: ServerConnection, status: HTTPStatus, text: str, headers: dict[str, str]) -> Response:
+    response = connection.respond(status, text + "\n")
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+class Listeners:
+    """The running listeners; ``close()`` stops them and closes every connection."""
+
+    def __init__(self, ctx: Context, session_handler: SessionHandler, config: ListenerConfig,
+                 registry: ConnectionRegistry, tls: TlsMaterial | None) -> None:
+        self.config = config
+        self.registry = registry
+        self.tls = tls
+        self._session_handler = session_handler
+        self.throttle = FailureThrottle(config.throttle)
+        store = DatabaseAdmissionStore(ctx.engine)
+        # Without wss there is no profile 3, hence no client certificate to anchor.
+        anchors = tls.station_anchors if tls else dict
+        self.admission = Admission(
+            default_filters(store, throttle=self.throttle, registry=registry,
+                            replace_duplicate=ctx.policy.admission.replace_duplicate_connection,
+                            anchors=anchors),
+            store, self.throttle)
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
+        self._servers: list[Server] = []
+        self._tasks: set[asyncio.Task] = set()
+        self.ws_port: int | None = None
+        self.wss_port: int | None = None
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        if self.config.ws_port is not None:
+            server = await self._serve(self.config.ws_port, None)
+            self.ws_port = server.sockets[0].getsockname()[1]
+        if self.config.wss_port is not None:
+            assert self.tls is not None
+            server = await self._serve(self.config.wss_port, self.tls.listening_context(),
+                                       ssl_handshake_timeout=self.config.tls_handshake_timeout)
+            self.wss_port = server.sockets[0].getsockname()[1]
+            if self.config.tls_watch_interval:
+                self._spawn(self._watch_tls(self.config.tls_watch_interval))
+        log.info("OCPP listeners on %s: ws %s, wss %s", self.config.host, self.ws_port, self.wss_port)
+
+    async def _serve(self, port: int, ssl_context, **extra) -> Server:
+        config = self.config
+        server = await serve(
+            self._handle, config.host, port, ssl=ssl_context, process_request=self._process_request,
+            select_subprotocol=select_subprotocol, compression="deflate", max_size=config.max_size,
+            open_timeout=config.open_timeout, ping_interval=config.ping_interval,
+            ping_timeout=config.ping_timeout, close_timeout=config.close_timeout,
+            backlog=config.backlog, server_header=None, logger=_ws_log, **extra)
+        self._servers.append(server)
+        return server
+
+    async def reload_tls(self) -> None:
+        """New server certificates / station CAs for new handshakes; open connections stay."""
+        if self.tls is not None:
+            await self.tls.reload_async()
+
+    async def _watch_tls(self, interval: float) -> None:
+        assert self.tls is not None
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tls.refresh_if_changed()
+            except Exception:  # noqa: BLE001 - keep serving with the material we have
+                log.exception("reloading the wss TLS material failed; the previous material stays in use")
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for server in self._servers:
+            server.close()
+        await asyncio.gather(*(s.wait_closed() for s in self._servers), return_exceptions=True)
+        self._servers.clear()
+
+    async def __aenter__(self) -> "Listeners":
+        return self
+
+    async def __aexit__(self, *_exc) -> None:
+        await self.close()
+
+    # --- per connection -----------------------------------------------------------------------
+
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        profile, certificate, _, _ = _transport_facts(connection)
+        attempt = ConnectAttempt(request.path, request.headers.get("Authorization"), profile, certificate,
+                                 _remote(connection))
+        try:
+            self._admitted[connection] = await self.admission.admit(attempt)
+        except Refused as refusal:
+            return _answer(connection, refusal.status, refusal.public, refusal.headers)
+        except DatabaseUnavailable as exc:
+            log.error("admission could not reach the database: %s", exc)
+            return _answer(connection, HTTPStatus.SERVICE_UNAVAILABLE, "try again later", {"Retry-After": "30"})
+        return None
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        admitted = self._admitted.pop(websocket, None)
+        if admitted is None:  # pragma: no cover - process_request always runs first
+            await websocket.close(CLOSE_INTERNAL_ERROR, "not admitted")
+            return
+        if websocket.subprotocol != OCPP201:
+            log.info("%s offered no supported OCPP version (%s); closing",
+                     admitted.station_id, websocket.request.headers.get("Sec-WebSocket-Protocol"))
+            await websocket.close(CLOSE_PROTOCOL_ERROR, f"this CSMS speaks {OCPP201} only")
+            return
+        _, _, tls_version, cipher = _transport_facts(websocket)
+        connection = StationConnection(admitted.station_id, admitted.security_profile, websocket, OCPP201,
+                                       _remote(websocket), tls_version, cipher, admitted.client_certificate)
+        displaced = self.registry.register(connection)
+        if displaced is not None:
+            log.warning("%s connected again; closing its previous connection from %s",
+                        connection.station_id, displaced.remote_address)
+            self._spawn(displaced.close(CLOSE_NORMAL, "replaced by a newer connection of this station"))
+        try:
+            await self._session_handler(connection)
+        finally:
+            self.registry.unregister(connection)
+
+
+def _warn_about_policy(ctx: Context, tls: TlsMaterial | None) -> None:
+    if ctx.policy.admission.allow_unknown_stations:
+        log.warning("[admission].allow_unknown_stations is not supported yet: unknown stations get 404")
+    if tls is None:
+        return
+    wanted = tuple(ctx.policy.tls.tls13_ciphersuites)
+    effective = effective_tls13_suites(tls.material.context)
+    if effective and set(effective) != set(wanted):
+        log.warning("TLS 1.3 suites in effect are OpenSSL's %s, not the policy's %s: Python's ssl "
+                    "cannot narrow TLS 1.3 suites", ", ".join(effective), ", ".join(wanted))
+
+
+async def start_listeners(ctx: Context, session_handler: SessionHandler, config: ListenerConfig | None = None,
+                          *, registry: ConnectionRegistry | None = None,
+                          tls: TlsMaterial | None = None) -> Listeners:
+    """Start the ws and/or wss listener on the running loop; ports 0 bind free ports (see
+    ``.ws_port`` / ``.wss_port``)."""
+    config = config or ListenerConfig.from_settings(ctx.settings)
+    if config.ws_port is None and config.wss_port is None:
+        raise ValueError("no OCPP listener configured: give ws_port, wss_port or both")
+    if config.wss_port is not None:
+        tls = tls or TlsMaterial(ctx)
+        await tls.reload_async()
+    _warn_about_policy(ctx, tls)
+    listeners = Listeners(ctx, session_handler, config, registry or ConnectionRegistry(), tls)
+    try:
+        await listeners._start()
+    except BaseException:
+        await listeners.close()
+        raise
+    return listeners
+
+
+__all__ = ["ListenerConfig", "Listeners", "OCPP201", "select_subprotocol", "start_listeners"]

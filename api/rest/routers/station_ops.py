@@ -1,0 +1,260 @@
+"""Operating connected stations over OCPP: connections, CSMS calls, boot policy, password rotation.
+
+The routes reach stations through the OCPP gateway running in the same process and on the same
+event loop (``attach_gateway`` puts it on the app); they are ``async`` for that reason, and do
+their database work on worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api import operations
+from api.ocpp.config import BOOT_STATUSES
+from api.ocpp.gateway import Gateway
+from api.ocpp.operator_calls import CallJobs, InvalidCallPayload, call_now
+from api.ocpp.password_rotation import RotationResult, StationNotConnected, rotate_password
+from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
+from api.rest import errors
+from api.rest.auth import AnyRole, StationOps
+from api.rest.errors import ApiError
+from storage.outbox import OutboundCall
+
+router = APIRouter(tags=["station operations"])
+
+_GATEWAY, _JOBS = "ocpp_gateway", "ocpp_jobs"
+
+
+def attach_gateway(app: FastAPI, gateway: Gateway) -> CallJobs:
+    """Make ``gateway`` (on this app's event loop) the one these routes use."""
+    jobs = CallJobs(gateway)
+    setattr(app.state, _GATEWAY, gateway)
+    setattr(app.state, _JOBS, jobs)
+    return jobs
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway = getattr(request.app.state, _GATEWAY, None)
+    if gateway is None:
+        raise ApiError(503, "the OCPP gateway does not run in this process")
+    return gateway
+
+
+def _jobs(request: Request) -> CallJobs:
+    _gateway(request)
+    return getattr(request.app.state, _JOBS)
+
+
+GatewayDep = Annotated[Gateway, Depends(_gateway)]
+JobsDep = Annotated[CallJobs, Depends(_jobs)]
+
+
+# --- connections ------------------------------------------------------------------------------
+
+class ConnectorOut(BaseModel):
+    evse_id: int
+    connector_id: int
+    status: str
+
+
+class ConnectionOut(BaseModel):
+    station_id: str
+    security_profile: int
+    tls_version: str | None
+    cipher: str | None
+    client_certificate_serial: str | None
+    connected_at: datetime
+    boot_status: str = Field(description="How this connection's BootNotification was answered: Accepted, "
+                                         "Pending, Rejected, or Unknown (not booted yet).")
+    connectors: list[ConnectorOut]
+
+    @classmethod
+    def of(cls, session: OcppSession) -> "ConnectionOut":
+        connection = session.connection
+        return cls(station_id=session.station_id, security_profile=connection.security_profile,
+                   tls_version=getattr(connection, "tls_version", None), cipher=getattr(connection, "cipher", None),
+                   client_certificate_serial=getattr(connection, "client_certificate_serial", None),
+                   connected_at=getattr(connection, "connected_at", session.connected_at),
+                   boot_status=session.boot.status,
+                   connectors=[ConnectorOut(evse_id=evse, connector_id=connector, status=status)
+                               for (evse, connector), status in sorted(session.live.connectors.items())])
+
+
+@router.get("/api/v1/connections", response_model=list[ConnectionOut], tags=["station operations"],
+            responses=errors.responses(401, 403, 503))
+async def list_connections(_principal: AnyRole, gateway: GatewayDep) -> list[ConnectionOut]:
+    """Stations connected to this node now, by identity. Roles: officer, operator, auditor."""
+    return sorted((ConnectionOut.of(s) for s in gateway.sessions()), key=lambda c: c.station_id)
+
+
+# --- CSMS-initiated calls ---------------------------------------------------------------------
+
+class CallRequest(BaseModel):
+    action: str = Field(max_length=64, description="A CSMS-initiated OCPP 2.0.1 action, e.g. TriggerMessage.")
+    payload: dict[str, Any] = Field(default_factory=dict, description="The request payload, checked against "
+                                    "the action's OCPP 2.0.1 schema before anything is sent.")
+    mode: Literal["sync", "async"] = Field("sync", description="sync: wait for the station's answer; async: "
+                                           "store the call (202) and poll it; it is sent when the station is "
+                                           "connected.")
+    timeout: float | None = Field(None, gt=0, le=300, description="Seconds to wait for the answer "
+                                  "(queueing behind other calls included). Default: the gateway's.")
+
+
+class CallOutcomeOut(BaseModel):
+    status: Literal["answered", "error", "timeout", "not_connected"]
+    response: dict[str, Any] | None = None
+    error_code: str | None = None
+    description: str = ""
+    sent: bool
+
+    @classmethod
+    def of(cls, outcome: CallOutcome) -> "CallOutcomeOut":
+        return cls(status=outcome.status, response=outcome.response, error_code=outcome.error_code,
+                   description=outcome.description, sent=outcome.sent)
+
+
+class CallJobOut(BaseModel):
+    id: int
+    station_id: str
+    action: str
+    status: str = Field(description="pending, sent, answered, error, timeout or failed.")
+    response: dict[str, Any] | None
+    error: str | None
+    attempts: int
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+    @classmethod
+    def of(cls, row: OutboundCall) -> "CallJobOut":
+        return cls(id=row.id, station_id=row.station_id, action=row.action, status=row.status,
+                   response=json.loads(row.response) if row.response else None, error=row.error,
+                   attempts=row.attempts, created_by=row.created_by, created_at=row.created_at,
+                   updated_at=row.updated_at, url=_job_url(row))
+
+
+def _job_url(row: OutboundCall) -> str:
+    return f"/api/v1/stations/{row.station_id}/calls/{row.id}"
+
+
+def _invalid_payload(exc: InvalidCallPayload) -> ApiError:
+    field = f"payload.{exc.field}" if exc.field else "payload"
+    return ApiError(422, str(exc), rule=exc.rule, field=field, ocpp_error_code=exc.code)
+
+
+@router.post("/api/v1/stations/{station_id}/calls", response_model=CallOutcomeOut,
+             responses={202: {"model": CallJobOut, "description": "async: stored, poll `url`."},
+                        409: {"model": errors.ErrorBody, "description": "sync: station not connected."},
+                        504: {"model": errors.ErrorBody, "description": "sync: no answer in time."},
+                        **errors.responses(401, 403, 404, 422, 503)})
+async def send_call(station_id: str, body: CallRequest, principal: StationOps, gateway: GatewayDep,
+                    jobs: JobsDep) -> CallOutcomeOut | JSONResponse:
+    """Send a CSMS-initiated message to a station. Roles: officer, operator.
+
+    sync: 200 with the station's answer (`status` answered, or error with its CALLERROR code);
+    504 when it did not answer in time (`sent` tells whether it got the request); 409 when it is
+    not connected. async: 202 with the stored call; poll its `url`. 422 when the payload breaks
+    the action's schema (`field` names where). SetVariables of SecurityCtrlr.BasicAuthPassword
+    is refused: use password-rotation, which keeps the station able to log in.
+    """
+    try:
+        if body.mode == "async":
+            row = await jobs.submit(principal.actor, station_id, body.action, body.payload, body.timeout)
+            return JSONResponse(jsonable_encoder(CallJobOut.of(row)), status_code=202,
+                                headers={"Location": _job_url(row)})
+        outcome = await call_now(gateway, principal.actor, station_id, body.action, body.payload, body.timeout)
+    except InvalidCallPayload as exc:
+        raise _invalid_payload(exc) from None
+    if outcome.status == NOT_CONNECTED:
+        raise ApiError(409, outcome.description, rule="station.not_connected", call_status=outcome.status, sent=False)
+    if outcome.status == TIMEOUT:
+        raise ApiError(504, outcome.description, call_status=outcome.status, sent=outcome.sent)
+    return CallOutcomeOut.of(outcome)
+
+
+@router.get("/api/v1/stations/{station_id}/calls/{call_id}", response_model=CallJobOut,
+            responses=errors.responses(401, 403, 404, 503))
+async def get_call(station_id: str, call_id: int, _principal: AnyRole, jobs: JobsDep) -> CallJobOut:
+    """One stored (async) call and, once known, the station's answer. Roles: officer, operator, auditor."""
+    row = await asyncio.to_thread(jobs.get, station_id, call_id)
+    if row is None:
+        raise ApiError(404, f"no call {call_id} for station {station_id!r}")
+    return CallJobOut.of(row)
+
+
+# --- boot policy ------------------------------------------------------------------------------
+
+class BootPolicyIn(BaseModel):
+    status: Literal[BOOT_STATUSES] | None = Field(  # type: ignore[valid-type]
+        description="The answer to the station's next BootNotifications; null: the gateway default.")
+
+
+class BootPolicyOut(BaseModel):
+    station_id: str
+    boot_policy: str | None
+
+
+@router.put("/api/v1/stations/{station_id}/boot-policy", response_model=BootPolicyOut,
+            responses=errors.responses(401, 403, 404, 422, 503))
+async def set_boot_policy(station_id: str, body: BootPolicyIn, principal: StationOps,
+                          request: Request) -> BootPolicyOut:
+    """How to answer the station's BootNotification (Accepted, Pending, Rejected). It applies
+    from its next BootNotification; to apply it now, trigger one (TriggerMessage
+    BootNotification). Roles: officer, operator."""
+    station = await asyncio.to_thread(operations.set_boot_policy, request.app.state.ctx, principal.actor,
+                                      station_id, body.status)
+    return BootPolicyOut(station_id=station.id, boot_policy=station.boot_policy)
+
+
+# --- A01 password rotation --------------------------------------------------------------------
+
+class PasswordRotationIn(BaseModel):
+    length: int = Field(operations.PASSWORD_MAX, ge=16, le=operations.PASSWORD_LENGTH_MAX,
+                        description="Password length: 16 to the station's maxLimit of "
+                                    "SecurityCtrlr.BasicAuthPassword (40 unless it announced more, at most 64).")
+    timeout: float | None = Field(None, gt=0, le=300)
+
+
+class PasswordRotationOut(BaseModel):
+    answer: Literal["accepted", "rejected", "unknown"] = Field(
+        description="accepted: only the new password works now; rejected: only the old one; unknown "
+                    "(no answer): both work until the station next logs in, then only the one it used.")
+    call_status: str
+    attribute_status: str | None
+    description: str
+
+    @classmethod
+    def of(cls, result: RotationResult) -> "PasswordRotationOut":
+        return cls(answer=result.answer, call_status=result.call_status,
+                   attribute_status=result.attribute_status, description=result.description)
+
+
+@router.post("/api/v1/stations/{station_id}/password-rotation", response_model=PasswordRotationOut,
+             responses={409: {"model": errors.ErrorBody, "description": "Station not connected, or the "
+                              "previous rotation is not resolved yet."},
+                        **errors.responses(401, 403, 404, 422, 503)})
+async def rotate_station_password(station_id: str, principal: StationOps, gateway: GatewayDep,
+                                  body: PasswordRotationIn | None = None) -> PasswordRotationOut:
+    """Give the station a new random Basic-auth password (OCPP A01, SetVariables
+    SecurityCtrlr.BasicAuthPassword). The password is never shown, logged or audited: only the
+    station learns it. Roles: officer, operator."""
+    body = body or PasswordRotationIn()
+    try:
+        result = await rotate_password(gateway, principal.actor, station_id, length=body.length,
+                                       timeout=body.timeout)
+    except StationNotConnected as exc:
+        raise ApiError(409, str(exc), rule="station.not_connected") from None
+    except operations.OperationRefused as exc:
+        if exc.rule == "station.password.pending":
+            raise ApiError(409, str(exc), rule=exc.rule) from None
+        raise
+    return PasswordRotationOut.of(result)

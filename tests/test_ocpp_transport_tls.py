@@ -1,0 +1,336 @@
+"""The wss listener end to end: server certificates and suites (TC_A_04/06), client
+certificates (TC_A_07/08), live reload of server certificates, and an outside scanner's view."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+from sqlmodel import select
+
+from api.ocpp.admission import INVALID_STATION_CERTIFICATE, SECURITY_PROFILE_MISMATCH
+from pki.authorities import issue_server_certificates
+from pki.issuance import sign_station_csr
+from pki.revocation import revoke
+from pki.rollover import activate_generation, retire_generation, stage_next_generation
+from pki.serials import serial_hex
+from policies.tls import MANDATORY_TLS12_SUITES
+from simulator import StationRefused
+from storage.certificates import CertKind, CertStatus, IssuedCertificate
+from storage.db import session_scope
+from storage.types import utcnow
+from ocpp_transport_helpers import (
+    FQDN,
+    events,
+    issue_client_certificate,
+    pem,
+    register,
+    rogue_certificate,
+    running_gateway,
+    station_ca_certificate,
+    station_row,
+    update_station,
+    write_pair,
+)
+
+PASSWORD = "Station-Password-0123"
+TLS12 = ssl.TLSVersion.TLSv1_2
+
+
+async def refused(station) -> StationRefused:
+    with pytest.raises(StationRefused) as caught:
+        await station.connect()
+    return caught.value
+
+
+def active_server_serials(pki) -> set[str]:
+    with session_scope(pki.ctx.engine) as session:
+        return set(session.exec(select(IssuedCertificate.serial_hex).where(
+            IssuedCertificate.kind == CertKind.SERVER, IssuedCertificate.status == CertStatus.ACTIVE)))
+
+
+# --- TC_A_04 / TC_A_06: server side ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suite", MANDATORY_TLS12_SUITES)
+async def test_tc_a_04_each_mandatory_suite_with_a_valid_server_certificate(sqlite_pki, tmp_path, suite):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=PASSWORD, tls=gateway.tls(ciphers=suite, max_version=TLS12))
+        await station.connect()
+        assert (station.tls_version, station.cipher) == ("TLSv1.2", suite)
+        certificate = station.server_certificate
+        key = certificate.public_key()
+        if "ECDSA" in suite:
+            assert isinstance(key, ec.EllipticCurvePublicKey) and key.curve.key_size >= 224
+        else:
+            assert isinstance(key, rsa.RSAPublicKey) and key.key_size >= 2048
+            assert certificate.extensions.get_extension_for_class(x509.KeyUsage).value.key_encipherment
+        assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == FQDN
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == [FQDN]
+        assert serial_hex(certificate.serial_number) in active_server_serials(sqlite_pki)
+        assert (await station.boot())["status"] == "Accepted"
+        await station.status_notification()
+        await station.close()
+
+
+async def test_tc_a_04_ecdhe_only_and_rsa_only_clients_both_get_in(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    families = {"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384": ec.EllipticCurvePublicKey,
+                "AES128-GCM-SHA256:AES256-GCM-SHA384": rsa.RSAPublicKey}
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        for ciphers, key_type in families.items():
+            station = gateway.station("CP_1", password=PASSWORD, tls=gateway.tls(ciphers=ciphers, max_version=TLS12))
+            await station.connect()
+            assert station.cipher in ciphers.split(":")
+            assert isinstance(station.server_certificate.public_key(), key_type)
+            await station.close()
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1")  # the old versions are the point
+async def test_tc_a_06_old_tls_is_refused_at_the_handshake_then_tls12_works(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        old = gateway.tls(ciphers="DEFAULT:@SECLEVEL=0", min_version=ssl.TLSVersion.TLSv1,
+                          max_version=ssl.TLSVersion.TLSv1_1)
+        refusal = await refused(gateway.station("CP_1", password=PASSWORD, tls=old))
+        assert refusal.status is None  # no HTTP answer: the TLS handshake was aborted
+        assert len(gateway.listeners.registry) == 0
+        station = gateway.station("CP_1", password=PASSWORD, tls=gateway.tls(max_version=TLS12))
+        await station.connect()
+        assert station.tls_version == "TLSv1.2"
+        assert (await station.boot())["status"] == "Accepted"
+        await station.close()
+
+
+# --- TC_A_07 / TC_A_08: client certificates -----------------------------------------------------
+
+
+async def test_tc_a_07_valid_client_certificate_is_accepted(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_3", 3)
+    chain, key, serial = issue_client_certificate(sqlite_pki, "CP_3", tmp_path)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        for tls in (gateway.tls(max_version=TLS12), gateway.tls()):
+            station = gateway.station("CP_3", profile=3, client_cert=chain, client_key=key, tls=tls)
+            await station.connect()
+            assert (await station.boot())["status"] == "Accepted"
+            connection = gateway.handler.served[-1]
+            assert (connection.security_profile, connection.client_certificate_serial) == (3, serial)
+            assert gateway.listeners.registry.snapshot()[0].client_certificate_serial == serial
+            await station.close()
+
+
+async def test_tc_a_07_rsa_client_certificates_work_too(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_RSA", 3)
+    chain, key, _ = issue_client_certificate(sqlite_pki, "CP_RSA", tmp_path, key_spec="rsa-2048")
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_RSA", profile=3, client_cert=chain, client_key=key)
+        await station.connect()
+        await station.close()
+
+
+async def test_tc_a_08_invalid_client_certificates_are_refused_then_a_valid_one_works(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_3", 3)
+    register(sqlite_pki, "CP_OTHER", 3)
+    expired = issue_client_certificate(sqlite_pki, "CP_3", tmp_path, now=utcnow() - timedelta(days=400))[:2]
+    rogue_leaf, rogue_key = rogue_certificate("CP_3")
+    rogue = write_pair(tmp_path, "rogue", pem(rogue_leaf), rogue_key)
+    other_cn = issue_client_certificate(sqlite_pki, "CP_OTHER", tmp_path)[:2]
+    wrong_org_cert, wrong_org_key = station_ca_certificate(sqlite_pki, "CP_3", organization="Other CSO")
+    wrong_org = write_pair(tmp_path, "wrong-org", pem(wrong_org_cert), wrong_org_key)
+    revoked_chain, revoked_key, revoked_serial = issue_client_certificate(sqlite_pki, "CP_3", tmp_path)
+    with session_scope(sqlite_pki.ctx.engine) as session:
+        revoke(session, revoked_serial, "keyCompromise")
+    valid = issue_client_certificate(sqlite_pki, "CP_3", tmp_path)[:2]
+
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        def station(files):
+            return gateway.station("CP_3", profile=3, client_cert=files[0], client_key=files[1])
+
+        # Unknown issuer and expired: OpenSSL ends the TLS handshake itself.
+        for files in (rogue, expired):
+            assert (await refused(station(files))).status is None
+        # Chain fine, subject or status wrong: admission answers 403 before the upgrade.
+        for files in (other_cn, wrong_org, (revoked_chain, revoked_key)):
+            assert (await refused(station(files))).status == 403
+        assert len(gateway.listeners.registry) == 0
+        accepted = station(valid)
+        await accepted.connect()
+        assert (await accepted.boot())["status"] == "Accepted"
+        await accepted.close()
+
+    recorded = [e for e in events(sqlite_pki, "CP_3") if e.type == INVALID_STATION_CERTIFICATE]
+    reasons = " | ".join(e.tech_info for e in recorded)
+    assert "CP_OTHER" in reasons and "Other CSO" in reasons and "revoked" in reasons
+    assert [e.critical for e in recorded] == [False, False, True]
+
+
+async def test_profile3_station_with_basic_auth_is_refused(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_3", 3)
+    update_station(sqlite_pki, "CP_3", password_hash=None)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        refusal = await refused(gateway.station("CP_3", profile=2, password=PASSWORD))
+        assert refusal.status == 403
+    assert events(sqlite_pki, "CP_3")[0].type == SECURITY_PROFILE_MISMATCH
+
+
+async def test_a05_upgrade_from_profile2_to_3_then_profile2_is_refused(sqlite_pki, tmp_path):  # TC_A_19 4-6
+    register(sqlite_pki, "CP_UP", 2, PASSWORD)
+    update_station(sqlite_pki, "CP_UP", pending_security_profile=3)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        # Over its profile-2 connection the station renews its certificate (A02): trigger,
+        # SignCertificate with the station's CSR, CertificateSigned with our CA's answer.
+        station = gateway.station("CP_UP", password=PASSWORD, organization="Test CSO")
+        await station.connect()
+        connection = gateway.handler.served[-1]
+        trigger = await gateway.handler.call(connection, "TriggerMessage",
+                                             {"requestedMessage": "SignChargingStationCertificate"})
+        assert trigger[2] == {"status": "Accepted"}
+        _, _, request = await gateway.handler.next_request("SignCertificate")
+        with session_scope(sqlite_pki.ctx.engine) as session:
+            issued = sign_station_csr(session, sqlite_pki.ctx.keystore, station_id="CP_UP", csr_pem=request["csr"],
+                                      policy=sqlite_pki.ctx.policy, urls=sqlite_pki.ctx.urls)
+        signed = await gateway.handler.call(connection, "CertificateSigned", {
+            "certificateChain": issued.chain_pem, "certificateType": "ChargingStationCertificate"})
+        assert signed[2] == {"status": "Accepted"}
+        # The station reboots onto profile 3 with the new certificate: accepted, and from now
+        # on profile 3 is the only one (A05.FR.07).
+        station.profile = 3
+        await station.reconnect()
+        assert gateway.handler.served[-1].client_certificate_serial == issued.record.serial_hex
+        await station.close()
+        row = station_row(sqlite_pki, "CP_UP")
+        assert (row.security_profile, row.pending_security_profile) == (3, None)
+        assert (await refused(gateway.station("CP_UP", password=PASSWORD))).status == 403
+        await station.reconnect()
+        await station.close()
+    with session_scope(sqlite_pki.ctx.engine) as session:
+        assert session.get(IssuedCertificate, issued.record.id).status == CertStatus.ACTIVE
+
+
+# --- live reload --------------------------------------------------------------------------------
+
+
+async def test_reload_new_handshakes_see_new_certificates_open_connections_stay(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    register(sqlite_pki, "CP_2", 2, PASSWORD)
+    old_serials = active_server_serials(sqlite_pki)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        before = gateway.station("CP_1", password=PASSWORD)
+        await before.connect()
+        assert serial_hex(before.server_certificate.serial_number) in old_serials
+
+        with session_scope(sqlite_pki.ctx.engine) as session:
+            issue_server_certificates(session, sqlite_pki.ctx.keystore, fqdn=FQDN, policy=sqlite_pki.ctx.policy,
+                                      urls=sqlite_pki.ctx.urls)
+        new_serials = active_server_serials(sqlite_pki)
+        assert new_serials.isdisjoint(old_serials)
+        assert await gateway.listeners.tls.refresh_if_changed()
+        assert not await gateway.listeners.tls.refresh_if_changed()
+
+        assert (await before.heartbeat())["currentTime"]  # the open connection is untouched
+        for ciphers in ("ECDHE-ECDSA-AES128-GCM-SHA256", "AES256-GCM-SHA384", None):
+            tls = gateway.tls(ciphers=ciphers, max_version=TLS12) if ciphers else gateway.tls()
+            after = gateway.station("CP_2", password=PASSWORD, tls=tls)
+            await after.connect()
+            assert serial_hex(after.server_certificate.serial_number) in new_serials
+            await after.close()
+        assert before.connected
+        await before.close()
+    files = sorted(p.name for p in (sqlite_pki.ctx.settings.data_dir / "tls").glob("*.pem"))
+    assert files == sorted(f"server-{f}-{s}.chain.pem" for f, s in _families(sqlite_pki).items())
+
+
+async def test_reload_follows_a_root_rollover_for_client_certificates(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_OLD", 3)
+    register(sqlite_pki, "CP_NEW", 3)
+    old = issue_client_certificate(sqlite_pki, "CP_OLD", tmp_path)[:2]
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        def station(identity, files):
+            return gateway.station(identity, profile=3, client_cert=files[0], client_key=files[1])
+
+        ctx = sqlite_pki.ctx
+        with session_scope(ctx.engine) as session:
+            stage_next_generation(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
+            activate_generation(session, 2)
+        new = issue_client_certificate(sqlite_pki, "CP_NEW", tmp_path)[:2]
+        # The listener does not trust generation 2 until it reloads ...
+        assert (await refused(station("CP_NEW", new))).status is None
+        assert await gateway.listeners.tls.refresh_if_changed()
+        # ... then both generations get in, over the same listening socket.
+        for identity, files in (("CP_NEW", new), ("CP_OLD", old)):
+            accepted = station(identity, files)
+            await accepted.connect()
+            await accepted.close()
+        with session_scope(ctx.engine) as session:
+            retire_generation(session, 1, force=True)
+        assert await gateway.listeners.tls.refresh_if_changed()
+        assert (await refused(station("CP_OLD", old))).status is None
+        accepted = station("CP_NEW", new)
+        await accepted.connect()
+        await accepted.close()
+
+
+def _families(pki) -> dict[str, str]:
+    with session_scope(pki.ctx.engine) as session:
+        rows = session.exec(select(IssuedCertificate).where(
+            IssuedCertificate.kind == CertKind.SERVER, IssuedCertificate.status == CertStatus.ACTIVE)).all()
+    out = {}
+    for row in rows:
+        key = x509.load_pem_x509_certificate(row.certificate_pem.encode()).public_key()
+        out["ec" if isinstance(key, ec.EllipticCurvePublicKey) else "rsa"] = row.serial_hex
+    return out
+
+
+# --- an outside scanner -------------------------------------------------------------------------
+
+
+def _scan(port: int):
+    from sslyze import (
+        Scanner,
+        ScanCommand,
+        ServerNetworkConfiguration,
+        ServerNetworkLocation,
+        ServerScanRequest,
+    )
+    commands = {ScanCommand.SSL_2_0_CIPHER_SUITES, ScanCommand.SSL_3_0_CIPHER_SUITES,
+                ScanCommand.TLS_1_0_CIPHER_SUITES, ScanCommand.TLS_1_1_CIPHER_SUITES,
+                ScanCommand.TLS_1_2_CIPHER_SUITES, ScanCommand.TLS_1_3_CIPHER_SUITES,
+                ScanCommand.TLS_COMPRESSION}
+    scanner = Scanner()
+    scanner.queue_scans([ServerScanRequest(
+        server_location=ServerNetworkLocation("127.0.0.1", port),
+        network_configuration=ServerNetworkConfiguration(tls_server_name_indication=FQDN),
+        scan_commands=commands)])
+    [result] = list(scanner.get_results())
+    return result
+
+
+async def test_sslyze_sees_exactly_the_policy(sqlite_pki, tmp_path):
+    policy = sqlite_pki.ctx.policy.tls
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        result = await asyncio.to_thread(_scan, gateway.listeners.wss_port)
+        effective13 = {c["name"] for c in gateway.listeners.tls.material.context.get_ciphers()
+                       if c["protocol"] == "TLSv1.3"}
+    assert result.connectivity_error_trace is None, result.connectivity_error_trace
+    scans = result.scan_result
+
+    def accepted(attempt) -> set[str]:
+        assert attempt.error_trace is None, attempt.error_trace
+        return {c.cipher_suite.openssl_name for c in attempt.result.accepted_cipher_suites}
+
+    for old in (scans.ssl_2_0_cipher_suites, scans.ssl_3_0_cipher_suites,
+                scans.tls_1_0_cipher_suites, scans.tls_1_1_cipher_suites):
+        assert accepted(old) == set()
+    assert accepted(scans.tls_1_2_cipher_suites) == set(policy.tls12_ciphers)
+    tls13 = accepted(scans.tls_1_3_cipher_suites)
+    # Every suite the policy asks for; others only those OpenSSL adds and Python cannot remove
+    # (see policies/tls.py).
+    assert set(policy.tls13_ciphersuites) <= tls13 <= effective13
+    assert scans.tls_compression.result.supports_compression is False
