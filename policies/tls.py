@@ -3,10 +3,11 @@
 Pure functions: no database, no files of our own. The caller hands in certificate files.
 
 TLS 1.3 suites: Python's ``ssl`` (up to 3.13) has no binding for OpenSSL's
-``SSL_CTX_set_ciphersuites``, so the TLS 1.3 suites in effect are OpenSSL's defaults whatever the
-policy lists. ``tls13_suites_enforceable()`` says whether this interpreter can apply them, and
-``effective_tls13_suites(context)`` reports what a context really accepts; the gateway logs the
-difference at start-up. The OCPP-mandated suites are all TLS 1.2 suites and are set exactly.
+``SSL_CTX_set_ciphersuites``; policies/tls13.py applies them through OpenSSL directly and the
+context built here is checked to accept exactly the policy's suites. Where that is impossible
+(another interpreter), ``tls13_suites_enforceable()`` is False, OpenSSL's defaults stay in effect
+and the gateway logs the difference at start-up. The OCPP-mandated suites are all TLS 1.2 suites
+and are set exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from policies.model import Decision, TlsPolicy
+from policies.tls13 import set_tls13_ciphersuites
 
 # A00.FR.318 / A00.FR.421: every CSMS offers these four (OpenSSL names).
 MANDATORY_TLS12_SUITES = (
@@ -120,7 +122,8 @@ def check_tls_policy(policy: TlsPolicy) -> Decision:
 
 
 def tls13_suites_enforceable() -> bool:
-    return hasattr(ssl.SSLContext, "set_ciphersuites")
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    return set_tls13_ciphersuites(probe, tuple(sorted(TLS13_SUITES))[:1])
 
 
 def effective_tls13_suites(context: ssl.SSLContext) -> tuple[str, ...]:
@@ -156,8 +159,11 @@ def server_context(policy: TlsPolicy, certs: Iterable[CertificateFiles],
     context.options |= (ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
                         | ssl.OP_NO_RENEGOTIATION)
     context.set_ciphers(":".join(policy.tls12_ciphers))
-    if tls13_suites_enforceable() and policy.max_version == "TLSv1.3":  # pragma: no cover - future Python
-        context.set_ciphersuites(":".join(policy.tls13_ciphersuites))
+    if policy.max_version == "TLSv1.3" and set_tls13_ciphersuites(context, policy.tls13_ciphersuites):
+        effective = set(effective_tls13_suites(context))
+        if effective != set(policy.tls13_ciphersuites):
+            raise TlsPolicyError(Decision.refuse(
+                "tls.cipher13", f"OpenSSL applied {sorted(effective)}, not the policy's TLS 1.3 suites"))
     loaded = 0
     for chain_file, key_file, password in certs:
         context.load_cert_chain(str(chain_file), str(key_file), password=password)

@@ -208,3 +208,17 @@ def test_tls13_negotiates_when_allowed(tmp_path):
     version, suite, _ = _handshake(context, _client())
     assert version == "TLSv1.3"
     assert suite in effective_tls13_suites(context)
+
+
+def test_tls13_suites_are_exactly_the_policys_when_enforceable():
+    import ssl
+
+    from policies.tls import effective_tls13_suites
+    from policies.tls13 import set_tls13_ciphersuites
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if not set_tls13_ciphersuites(context, ["TLS_AES_256_GCM_SHA384"]):
+        pytest.skip("this interpreter gives no safe access to SSL_CTX_set_ciphersuites")
+    assert effective_tls13_suites(context) == ("TLS_AES_256_GCM_SHA384",)
+    with pytest.raises(ValueError, match="refused"):
+        set_tls13_ciphersuites(context, ["TLS_NOT_A_SUITE"])
