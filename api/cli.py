@@ -172,6 +172,27 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
         print(f"{row.seq}\t{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.outcome}\t{row.detail}")
 
 
+def cmd_simulate(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from simulator.fleet import FleetConfig, register, run_fleet
+
+    config = FleetConfig(url=args.url, count=args.stations, prefix=args.prefix, profile=args.profile,
+                         password=args.password, ca_file=Path(args.ca_file) if args.ca_file else None,
+                         server_name=args.server_name, cert_dir=Path(args.cert_dir) if args.cert_dir else None,
+                         rest_url=args.rest_url, token=args.token, heartbeat_seconds=args.heartbeat,
+                         duration_seconds=args.duration)
+    if args.register and not (args.rest_url and args.token):
+        raise CliError("--register needs --rest-url and --token (an operator or officer token)", EXIT_USAGE)
+    passwords = register(config) if args.register else None
+    report = asyncio.run(run_fleet(config, passwords))
+    for identity, reason in sorted(report.refused.items()):
+        print(f"{identity}: refused: {reason}")
+    print(f"booted {report.booted}/{config.count}, heartbeats {report.heartbeats}, errors {report.errors}")
+    if report.booted < config.count:
+        raise CliError(f"{config.count - report.booted} station(s) did not boot")
+
+
 # --- parser --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name")
     token_revoke = command("revoke", cmd_token_revoke, "revoke an API token", token)
     token_revoke.add_argument("id")
+
+    simulate = command("simulate", cmd_simulate, "run simulated charging stations against a CSMS")
+    simulate.add_argument("--url", default="ws://127.0.0.1:9000/ocpp",
+                          help="CSMS endpoint; the station identity is appended")
+    simulate.add_argument("--stations", type=int, default=1)
+    simulate.add_argument("--prefix", default="SIM", help="identities are PREFIX-0001, PREFIX-0002, ...")
+    simulate.add_argument("--profile", type=int, choices=(1, 2, 3), default=1)
+    simulate.add_argument("--password", help="Basic-auth password of every station (profiles 1 and 2)")
+    simulate.add_argument("--ca-file", help="CSMS root to trust (wss)")
+    simulate.add_argument("--server-name", help="host name to check the server certificate for")
+    simulate.add_argument("--cert-dir", help="profile 3: ID.pem (chain) and ID.key per station")
+    simulate.add_argument("--register", action="store_true", help="register the stations through REST first")
+    simulate.add_argument("--rest-url", default="http://127.0.0.1:8080")
+    simulate.add_argument("--token", help="API token for --register")
+    simulate.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats")
+    simulate.add_argument("--duration", type=float, default=60.0, help="seconds to stay connected")
 
     audit_parser = commands.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")

@@ -77,6 +77,14 @@ def test_first_run_creates_a_development_pki_and_serves(tmp_path):
         assert answer.status_code == 200, answer.text
         assert "ChargeCA Development" in answer.text
         asyncio.run(_stations_connect(port, ws_port, wss_port, headers, tmp_path))
+        simulated = subprocess.run(
+            [sys.executable, "-m", "api.cli", "simulate", "--url", f"ws://127.0.0.1:{ws_port}/ocpp",
+             "--stations", "3", "--prefix", "DEMO", "--register", "--rest-url", f"http://127.0.0.1:{port}",
+             "--token", token, "--heartbeat", "0.5", "--duration", "2"],
+            capture_output=True, text=True, timeout=60)
+        assert simulated.returncode == 0, simulated.stderr + simulated.stdout
+        assert "booted 3/3" in simulated.stdout
+        assert "heartbeats 0" not in simulated.stdout
     finally:
         output = _stop(second)
     assert "Officer API token" not in output, "the first-run token is shown once, never again"
