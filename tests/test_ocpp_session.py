@@ -105,6 +105,12 @@ async def test_password_cannot_be_set_behind_the_rotation_workflow(csms, station
     assert "0123456789abcdefXYZ" not in answer.text
 
 
+async def test_negative_request_id_is_refused_before_sending(csms, station):
+    answer = await csms.post_call("CS-S", "GetBaseReport", {"requestId": -1, "reportBase": "FullInventory"})
+    assert answer.status_code == 422 and answer.json()["rule"] == "call.request_id"
+    assert station.received.empty()
+
+
 async def test_auditors_see_connections_but_cannot_send(csms, station):
     listing = await csms.rest.get("/api/v1/connections", headers=csms.headers("auditor"))
     assert [c["station_id"] for c in listing.json()] == ["CS-S"]

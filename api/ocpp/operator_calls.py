@@ -63,6 +63,11 @@ class CallChecker:
             self._schemas.validate_request(action, payload)
         except SchemaViolation as violation:
             raise InvalidCallPayload(violation) from None
+        request_id = payload.get("requestId")
+        if isinstance(request_id, int) and request_id < 0:
+            # The schemas allow it, but the reports and notifications that follow carry it back,
+            # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
+            raise OperationRefused("call.request_id", "requestId must be 0 or more")
 
 
 async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
