@@ -27,12 +27,20 @@ class Station(SQLModel, table=True):
     boot_policy: str | None = Field(default=None, max_length=16)
     # SecurityCtrlr.MaxCertificateChainSize as reported by the station, when known.
     max_chain_size: int | None = Field(default=None)
+    # SecurityCtrlr.AdditionalRootCertificateCheck as reported (GetVariables), None while unknown:
+    # when true, a new CSMS root must reach the station signed by the root it holds (M05).
+    additional_root_check: bool | None = Field(default=None)
+    # When the station last answered GetInstalledCertificateIds: an empty inventory is then known
+    # to be empty, not merely never asked for.
+    inventory_refreshed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     enabled: bool = Field(default=True)
     # From the last BootNotification.
     serial_number: str | None = Field(default=None, max_length=25)
     model: str | None = Field(default=None, max_length=20)
     vendor_name: str | None = Field(default=None, max_length=50)
     firmware_version: str | None = Field(default=None, max_length=50)
+    # When the last BootNotification was answered Accepted; None while it is Pending/Rejected.
+    # A station that reconnects without booting (P4 §5.3) is let in only when this is set.
     last_boot_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_connected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
