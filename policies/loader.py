@@ -12,8 +12,10 @@ from policies.model import (
     AdmissionPolicy,
     ChainPolicy,
     CsrPolicy,
+    DeliveryPolicy,
     KeyPolicy,
     Policy,
+    RenewalPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -25,6 +27,8 @@ _SECTIONS: dict[str, type] = {
     "validity": ValidityPolicy,
     "chain": ChainPolicy,
     "admission": AdmissionPolicy,
+    "delivery": DeliveryPolicy,
+    "renewal": RenewalPolicy,
 }
 
 

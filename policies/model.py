@@ -67,6 +67,38 @@ class ChainPolicy:
 
 
 @dataclass(frozen=True)
+class DeliveryPolicy:
+    """Certificate delivery (CertificateSigned) and the renewal retries after a refusal."""
+
+    max_attempts: int = 5
+    backoff_seconds: int = 30
+    # A superseded station certificate is revoked this long after its successor was first used
+    # (the station connected with it); 0 = never.
+    revoke_superseded_after_hours: int = 24
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.backoff_seconds < 0 or self.revoke_superseded_after_hours < 0:
+            raise ValueError("[delivery]: max_attempts must be >= 1; backoff_seconds and "
+                             "revoke_superseded_after_hours must not be negative")
+
+
+@dataclass(frozen=True)
+class RenewalPolicy:
+    """Renewal of station certificates before they expire (TriggerMessage SignChargingStationCertificate)."""
+
+    window_days: int = 30
+    # Fleet-wide pace of scheduled and bulk renewals; 0 = no limit.
+    max_per_minute: int = 60
+    # A renewal that got no CSR, or whose certificate the station never used, counts as in flight
+    # (is not started again) for this long.
+    in_flight_hours: int = 24
+
+    def __post_init__(self) -> None:
+        if self.window_days < 0 or self.max_per_minute < 0 or self.in_flight_hours < 0:
+            raise ValueError("[renewal]: window_days, max_per_minute and in_flight_hours must not be negative")
+
+
+@dataclass(frozen=True)
 class AdmissionPolicy:
     replace_duplicate_connection: bool = True
     allow_unknown_stations: bool = False
@@ -80,3 +112,5 @@ class Policy:
     validity: ValidityPolicy = field(default_factory=ValidityPolicy)
     chain: ChainPolicy = field(default_factory=ChainPolicy)
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    renewal: RenewalPolicy = field(default_factory=RenewalPolicy)

@@ -76,6 +76,9 @@ class IssuedCertificate(SQLModel, table=True):
     key_label: str | None = Field(default=None, max_length=100)
     status: str = Field(default=CertStatus.ISSUED, index=True, max_length=16)
     superseded_by: int | None = Field(default=None, foreign_key="issued_certificate.id")
+    # When the station first connected presenting it (profile 3): the start of the grace period
+    # after which the certificates it superseded are revoked.
+    activated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     revocation_reason: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

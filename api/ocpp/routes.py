@@ -2,7 +2,7 @@
 
 An action missing here is answered by the session with CALLERROR NotSupported when it is an
 OCPP 2.0.1 action (it has a schema), NotImplemented otherwise. Not routed yet, on purpose:
-SignCertificate (issue 4), Get15118EVCertificate / GetCertificateStatus (ISO 15118 profile),
+Get15118EVCertificate / GetCertificateStatus (ISO 15118 profile),
 the smart-charging, reservation, display and monitoring notifications.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from api.ocpp.handlers import Handler, authorization, availability, data_transfer, diagnostics, firmware
+from api.ocpp.handlers import Handler, authorization, availability, certificates, data_transfer, diagnostics, firmware
 from api.ocpp.handlers import meter_values, provisioning, security, transactions
 
 ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
@@ -22,6 +22,7 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "StatusNotification": availability.status_notification,
     # A — security
     "SecurityEventNotification": security.security_event_notification,
+    "SignCertificate": certificates.sign_certificate,
     # C — authorization, E — transactions, J — meter values
     "Authorize": authorization.authorize,
     "TransactionEvent": transactions.transaction_event,

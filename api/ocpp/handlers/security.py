@@ -1,4 +1,4 @@
-"""Functional block A — Security: security events (A04); certificate signing is issue 4."""
+"""Functional block A — Security: security events (A04); certificate signing is in certificates.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+from api.ocpp import outbox_signal
 from api.ocpp.handlers import StationCall, parse_datetime
+from api.ocpp.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
 from storage.security_events import SecurityEvent
 from storage.types import utcnow
 
@@ -28,6 +30,11 @@ async def security_event_notification(call: StationCall, payload: dict[str, Any]
                           occurred_at=parse_datetime(payload["timestamp"]), tech_info=payload.get("techInfo"),
                           critical=payload["type"] in CRITICAL_TYPES)
     await call.db(lambda session: session.add(event))
+    if event.type in RENEW_AGAIN_EVENTS:
+        # A02.FR.07/29: the station threw a renewed certificate away; ask it for a new CSR.
+        await call.db(lambda session: renew_after_station_event(session, call.station_id, event.type,
+                                                                policy=call.ctx.policy, now=utcnow()))
+        call.after(_wake_outbox)
     if event.critical:
         # The alert channel for officers until a notifier exists: a WARNING in the log.
         log.warning("critical security event %s from %s at %s", event.type, call.station_id,
@@ -42,5 +49,5 @@ def record_csms_event(session: Session, station_id: str, event_type: str, tech_i
                               occurred_at=utcnow(), tech_info=tech_info[:255], critical=critical))
 
 
-# SignCertificate (A02/A03) is issue 4: until then it has no route, so the session answers
-# CALLERROR NotSupported (a known OCPP action this CSMS does not handle).
+async def _wake_outbox() -> None:
+    outbox_signal.ring()

@@ -1,0 +1,156 @@
+"""SignCertificate (A02/A03): what is decided while the station waits, and the signing after.
+
+While the station waits: only what makes a CSR unsignable whatever happens later — the station
+is not registered or not on TLS, the CSR is not a well-formed PKCS#10 request proving possession
+of a strong enough key, it names another station or organisation, it brings a key we already
+certified, or it asks for a V2G certificate while no V2G sub-CA exists. All of that is parsing,
+one signature verification and a few indexed reads; no CA key is touched. Anything else (the CA
+failing, linting, the database) happens after the answer, and since the station was told
+Accepted (A02.FR.11; TC_A_14 requires it) such a failure is an alert for an officer
+(ERR2501 §2.7), never a silent loss.
+
+The signed chain is stored as a pending delivery in the transaction that records the
+certificate (persist first, then push); the outbox worker sends CertificateSigned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from sqlmodel import Session, select
+
+from api.context import Context
+from api.ocpp import outbox_signal
+from api.ocpp.alerts import SIGNING_FAILED, raise_alert
+from api.ocpp.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
+from pki.issuance import CsrRefused, IssuedChain, UnknownStation, checked_station_csr, sign_station_csr
+from pki.v2g import V2gNotConfigured, sign_v2g_csr, v2g_authority
+from policies.keys import check_iso15118_key
+from policies.model import Decision, Policy
+from storage import audit
+from storage.certificates import IssuedCertificate
+from storage.db import session_scope
+from storage.outbox import CallStatus, OutboundCall
+from storage.stations import Station
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.ocpp.certificates")
+
+ACTOR = "system:ocpp-certificates"
+# Profile 1 is plain ws: neither the CSR nor the chain would travel over an authenticated,
+# encrypted channel, and the station could not use a client certificate anyway.
+TLS_PROFILES = (2, 3)
+
+
+def precheck(session: Session, *, station_id: str, csr_pem: str, certificate_type: str | None,
+             security_profile: int, policy: Policy) -> Decision:
+    """Whether this SignCertificate can ever be signed (see the module docstring)."""
+    station = session.get(Station, station_id)
+    if station is None:
+        return Decision.refuse("station.unknown", f"station {station_id!r} is not registered")
+    if certificate_type == V2G_CERTIFICATE:
+        if v2g_authority(session) is None:
+            return Decision.refuse(V2gNotConfigured.rule, str(V2gNotConfigured()))
+    elif security_profile not in TLS_PROFILES:
+        return Decision.refuse("station.profile", f"the station is connected with security profile "
+                                                  f"{security_profile}; a ChargingStationCertificate is only "
+                                                  "issued over TLS (profile 2 or 3)")
+    try:
+        check = checked_station_csr(session, station_id=station_id, csr_pem=csr_pem, policy=policy)
+    except CsrRefused as exc:
+        return exc.decision
+    if certificate_type == V2G_CERTIFICATE:
+        key = check_iso15118_key(check.csr.public_key())
+        if not key:
+            return Decision.refuse(f"csr.{key.rule}", key.reason)
+    return Decision.allow()
+
+
+def check_request(session: Session, *, station_id: str, csr_pem: str, certificate_type: str | None,
+                  security_profile: int, policy: Policy) -> Decision:
+    """``precheck``, with a refusal audited (the station asked; the CSR itself is not kept)."""
+    decision = precheck(session, station_id=station_id, csr_pem=csr_pem, certificate_type=certificate_type,
+                        security_profile=security_profile, policy=policy)
+    if not decision:
+        audit.append(session, actor=ACTOR, action="certificate.sign", target=station_id,
+                     outcome=audit.Outcome.REFUSED,
+                     detail={"via": "SignCertificate", "certificate_type": certificate_type,
+                             "rule": decision.rule, "error": decision.reason[:500]})
+    return decision
+
+
+def _issue(session: Session, ctx: Context, station_id: str, csr_pem: str, certificate_type: str | None) -> IssuedChain:
+    sign = sign_v2g_csr if certificate_type == V2G_CERTIFICATE else sign_station_csr
+    return sign(session, ctx.keystore, station_id=station_id, csr_pem=csr_pem, policy=ctx.policy, urls=ctx.urls)
+
+
+def _drop_waiting_deliveries(session: Session, issued: IssuedChain) -> list[int]:
+    """Deliveries of the same kind not sent yet carry a certificate this one just superseded
+    (the station sent a newer CSR, A02.FR.17): sending them would only confuse the station."""
+    waiting = session.exec(select(OutboundCall).where(
+        OutboundCall.station_id == issued.record.station_id, OutboundCall.purpose == DELIVERY_PURPOSE,
+        OutboundCall.status == CallStatus.PENDING)).all()
+    dropped = []
+    for row in waiting:
+        certificate = session.get(IssuedCertificate, int(row.reference)) if (row.reference or "").isdigit() else None
+        if certificate is not None and certificate.kind == issued.record.kind:
+            row.status = CallStatus.FAILED
+            row.error = f"replaced by certificate {issued.record.serial_hex} from a newer CSR"
+            row.updated_at = utcnow()
+            session.add(row)
+            dropped.append(row.id)
+    return dropped
+
+
+def sign_and_store(ctx: Context, station_id: str, csr_pem: str, certificate_type: str | None) -> int:
+    """Sign, record, and store the chain as a pending CertificateSigned; the delivery's id.
+    Raises what the CA raises (CsrRefused, V2gNotConfigured, UnknownStation, ...)."""
+    with session_scope(ctx.engine) as session:
+        issued = _issue(session, ctx, station_id, csr_pem, certificate_type)
+        dropped = _drop_waiting_deliveries(session, issued)
+        payload = {"certificateChain": issued.chain_pem}
+        if certificate_type:
+            payload["certificateType"] = certificate_type  # A02.FR.14: echo what the station asked for
+        row = OutboundCall(station_id=station_id, action="CertificateSigned", payload=json.dumps(payload),
+                           purpose=DELIVERY_PURPOSE, reference=str(issued.record.id), created_by=ACTOR)
+        session.add(row)
+        session.flush()
+        audit.append(session, actor=ACTOR, action="certificate.sign", target=station_id, outcome=audit.Outcome.SUCCESS,
+                     detail={"via": "SignCertificate", "certificate_type": certificate_type,
+                             "serial": issued.record.serial_hex, "issuer": issued.issuer.id, "delivery": row.id,
+                             "replaced_deliveries": dropped,
+                             "ignored_csr_extensions": list(issued.ignored_extensions)})
+        return row.id
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, CsrRefused):
+        return exc.decision.rule, exc.decision.reason
+    if isinstance(exc, V2gNotConfigured):
+        return exc.rule, str(exc)
+    if isinstance(exc, UnknownStation):
+        return "station.unknown", str(exc)
+    # The class and message only: the traceback goes to the server log.
+    return "ca.error", f"{type(exc).__name__}: {exc}"
+
+
+def record_failure(ctx: Context, station_id: str, certificate_type: str | None, exc: Exception) -> None:
+    rule, reason = _failure(exc)
+    with session_scope(ctx.engine) as session:
+        raise_alert(session, station_id=station_id, event_type=SIGNING_FAILED, rule=rule,
+                    reason=f"SignCertificate was accepted but not signed: {reason}", actor=ACTOR,
+                    detail={"certificate_type": certificate_type})
+
+
+async def sign_and_queue(ctx: Context, station_id: str, csr_pem: str, certificate_type: str | None) -> int | None:
+    """The follow-up of an accepted SignCertificate; the pending delivery's id, or None after an alert."""
+    try:
+        delivery = await asyncio.to_thread(sign_and_store, ctx, station_id, csr_pem, certificate_type)
+    except Exception as exc:  # noqa: BLE001 - every failure after Accepted must reach an officer
+        log.exception("signing the CSR of %s failed", station_id)
+        await asyncio.to_thread(record_failure, ctx, station_id, certificate_type, exc)
+        return None
+    outbox_signal.ring()
+    return delivery
