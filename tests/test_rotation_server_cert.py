@@ -1,0 +1,64 @@
+"""Server certificate rotation (scripts/rotate_server_cert.py, POST /api/v1/rotations/server-certificate):
+both key families renewed and hot reloaded; open connections stay, new handshakes see the new serials."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from conftest import TEST_FQDN
+from cryptography import x509
+from rotation_support import make_fleet, outcomes, running_service
+
+from pki.serials import serial_hex
+
+ECDSA_SUITE, RSA_SUITE = "ECDHE-ECDSA-AES128-GCM-SHA256", "AES128-GCM-SHA256"
+
+
+async def _handshake(service, root_pem: str, cipher: str) -> str:
+    """A fresh TLS 1.2 handshake with the wss listener offering one suite; the serial it got."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=root_pem)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(cipher)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", service.wss_port, ssl=context,
+                                                    server_hostname=TEST_FQDN)
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    await writer.wait_closed()
+    return serial_hex(x509.load_der_x509_certificate(der).serial_number)
+
+
+def _served(service) -> dict[str, str]:
+    return {c.family: c.serial_hex for c in service.listeners.tls.material.server_certificates}
+
+
+async def test_rotation_keeps_connections_and_new_handshakes_see_new_serials(sqlite_pki, tmp_path):
+    root_pem = sqlite_pki.hierarchy.root.record.certificate_pem
+    async with running_service(sqlite_pki) as service:
+        fleet = await make_fleet(service, sqlite_pki, tmp_path, 1, prefix="SRV")
+        try:
+            station = fleet["SRV-00"].station
+            websocket, seen_before = station.websocket, station.server_certificate.serial_number
+            old = _served(service)
+            assert await _handshake(service, root_pem, ECDSA_SUITE) == old["ec"]
+
+            report = await service.rotate("server-certificate")
+
+            assert outcomes(report, "issue") == {None: "done"} and outcomes(report, "reload") == {None: "done"}
+            assert report["complete"]
+            new = _served(service)
+            assert set(new) == {"ec", "rsa"} and not set(new.values()) & set(old.values())
+            # The open connection is the same TLS session, and it still carries OCPP.
+            assert station.websocket is websocket and station.server_certificate.serial_number == seen_before
+            assert (await station.heartbeat())["currentTime"]
+            assert fleet["SRV-00"].connects == 1
+            # New handshakes get the new certificate of their key family.
+            assert await _handshake(service, root_pem, ECDSA_SUITE) == new["ec"]
+            assert await _handshake(service, root_pem, RSA_SUITE) == new["rsa"]
+
+            # A re-run of the same rotation finds the certificates newer than its start: no new issuance.
+            again = await service.rotate("server-certificate", issued_before=report["parameters"]["issued_before"])
+            assert outcomes(again, "issue") == {None: "already"} and _served(service) == new
+        finally:
+            await fleet.close()
