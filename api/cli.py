@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from api import operations
 from api.context import Context, open_context
+from api.ocpp import renewal
 from api.settings import Settings, SettingsError, load_settings, write_config
 from pki.authorities import PkiAlreadyInitialized, PkiNotInitialized, init_pki
 from pki.issuance import CsrRefused, UnknownStation
@@ -133,6 +134,25 @@ def cmd_cert_revoke(args: argparse.Namespace) -> None:
     print(f"revoked {record.serial_hex} ({record.revocation_reason})")
 
 
+def cmd_cert_renew(args: argparse.Namespace) -> None:
+    # Stored, not sent: the running service's outbox worker sends the TriggerMessage when the
+    # station is connected (within its scan interval), so this works with the service down too.
+    ctx, actor = _context(args), _actor()
+    if args.station:
+        row, waiting = operations.request_certificate_renewal(ctx, actor, args.station, args.certificate_type)
+        state = "already waiting" if waiting else "queued"
+        print(f"{args.station}\tcall {row.id}\t{state}")
+        return
+    selection = renewal.Selection(expiring_within_days=args.expiring_within_days, issuer_id=args.issuer,
+                                  everything=args.all)
+    batch = operations.request_certificate_renewals(ctx, actor, selection)
+    for queued in batch.queued:
+        print(f"{queued.station_id}\tcall {queued.call_id}\tdue {queued.next_attempt_at.isoformat(timespec='seconds')}")
+    for skipped in batch.skipped:
+        print(f"{skipped.station_id}\tskipped: {skipped.reason}")
+    print(f"{len(batch.queued)} queued, {len(batch.skipped)} skipped ({selection.describe()})", file=sys.stderr)
+
+
 def cmd_crl(args: argparse.Namespace) -> None:
     der = operations.crl_der(_context(args), args.ca)
     if args.der:
@@ -240,6 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("serial", help="serial number in hex")
     revoke.add_argument("--reason", required=True, help="RFC 5280 reason, e.g. keyCompromise, superseded")
     revoke.add_argument("--issuer", help="issuer CA id, when the serial is ambiguous")
+
+    renew = command("renew", cmd_cert_renew, "ask stations for a new CSR over OCPP (TriggerMessage "
+                    "SignChargingStationCertificate); the running service sends it when they connect", cert)
+    which = renew.add_mutually_exclusive_group(required=True)
+    which.add_argument("--station", help="one station, now")
+    which.add_argument("--expiring-within-days", type=int, metavar="N",
+                       help="stations whose certificate in use expires within N days (paced)")
+    which.add_argument("--issuer", metavar="CA_ID", help="stations whose certificate in use this CA issued (paced)")
+    which.add_argument("--all", action="store_true", help="every station with a certificate in use (paced)")
+    renew.add_argument("--certificate-type", choices=tuple(renewal.TRIGGERS),
+                       default=renewal.CHARGING_STATION_CERTIFICATE, help="with --station")
 
     crl = command("crl", cmd_crl, "print the current CRL (PEM)")
     crl.add_argument("--ca", help="CA id (default: the station CA)")

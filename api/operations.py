@@ -17,7 +17,8 @@ from sqlmodel import Session, select
 
 from api.context import Context
 from api.credentials import PASSWORD_MAX, PASSWORD_MIN, check_password, generate_password, hash_secret, new_token
-from pki import revocation
+from api.ocpp import renewal
+from pki import revocation, rollover
 from pki.authorities import active_authority, issue_server_certificates
 from pki.issuance import IssuedChain, sign_station_csr
 from storage import audit
@@ -291,3 +292,136 @@ def finish_password_rotation(ctx: Context, actor: Actor, station_id: str, answer
         station.pending_password_hash = None
         station.updated_at = utcnow()
         session.add(station)
+
+
+# --- Trust anchors on stations (M03/M04/M05) ----------------------------------------------------
+# api/ocpp/trust_anchors.py decides inside ``begin_trust_anchor_change`` (a policy refusal is
+# audited as refused, with its rule, and nothing is sent), then records the station's answer,
+# and what it reported, with ``record_trust_anchor_result``.
+
+def begin_trust_anchor_change(ctx: Context, actor: Actor, action: str, station_id: str,
+                              prepare: Callable[[Session, dict[str, Any]], T]) -> T:
+    """Run ``prepare(session, audit_detail)`` for a registered station in one audited transaction.
+    ``prepare`` raises OperationRefused (or LookupError) to stop the change before it is sent."""
+    with _audited(ctx, actor, action, station_id) as (session, detail):
+        _station(session, station_id)
+        return prepare(session, detail)
+
+
+def record_trust_anchor_result(ctx: Context, actor: Actor, action: str, station_id: str, detail: dict[str, Any],
+                               store: Callable[[Session], None] | None = None) -> None:
+    """Audit how the station answered; ``store`` writes what it reported in the same transaction."""
+    with _audited(ctx, actor, action, station_id) as (session, entry):
+        entry.update(detail)
+        if store is not None:
+            store(session)
+
+
+# --- A05: security-profile upgrade --------------------------------------------------------------
+
+def begin_profile_upgrade(ctx: Context, actor: Actor, station_id: str, target: int,
+                          prerequisites: Callable[[Session, Station], None]) -> Station:
+    """A05, before anything is sent: the target must be higher than the station's profile, and
+    ``prerequisites`` (raising OperationRefused) must hold. Audited either way."""
+    with _audited(ctx, actor, "station.profile.upgrade", station_id) as (session, detail):
+        station = _station(session, station_id)
+        detail.update(current=station.security_profile, target=target)
+        if not station.security_profile < target <= 3:
+            raise OperationRefused("upgrade.target", f"station is on profile {station.security_profile}; "
+                                                     f"it can only be upgraded to a higher profile, at most 3")
+        prerequisites(session, station)
+    return station
+
+
+def arm_profile_upgrade(ctx: Context, actor: Actor, station_id: str, target: int) -> None:
+    """A05, once the station took the new network profile and before it is reset: admission now
+    also accepts ``target``, and the first connection under it makes it the station's profile for
+    good (A05.FR.07), whether or not the answer to Reset ever arrives."""
+    with _audited(ctx, actor, "station.profile.pending", station_id) as (session, detail):
+        station = _station(session, station_id)
+        station.pending_security_profile = target
+        station.updated_at = utcnow()
+        session.add(station)
+        detail["target"] = target
+
+
+# --- Station certificate renewal (A02) --------------------------------------------------------
+# Stored renewal requests (api/ocpp/renewal.py); the outbox worker of the running service sends
+# them when the station is connected, so these work from the CLI with or without the service up.
+
+def request_certificate_renewal(ctx: Context, actor: Actor, station_id: str,
+                                certificate_type: str = renewal.CHARGING_STATION_CERTIFICATE
+                                ) -> tuple[OutboundCall, bool]:
+    """Ask one station for a new CSR, now. (row, True): one was already waiting; that one stands."""
+    with _audited(ctx, actor, "certificate.renewal.request", station_id) as (session, detail):
+        row, waiting = renewal.request_renewal(session, station_id, certificate_type=certificate_type,
+                                               created_by=actor.name)
+        detail.update(certificate_type=certificate_type, call_id=row.id, already_waiting=waiting)
+    return row, waiting
+
+
+def request_certificate_renewals(ctx: Context, actor: Actor, selection: renewal.Selection) -> renewal.RenewalBatch:
+    """Ask every station ``selection`` matches for a new CSR, paced by [renewal] max_per_minute."""
+    with _audited(ctx, actor, "certificate.renewal.request", selection.describe()) as (session, detail):
+        batch = renewal.queue_selected(session, selection, policy=ctx.policy, created_by=actor.name, now=utcnow())
+        detail.update(queued=len(batch.queued), skipped_in_flight=len(batch.skipped),
+                      stations=[q.station_id for q in batch.queued][:100])
+    return batch
+
+
+# --- CSMS root rollover (api/rotation/csms_root.py) -----------------------------------------------
+# Each step of pki.rollover in one audited transaction. A RolloverError (the state does not allow
+# the step) is audited and raised as a refusal with rule rollover.state.
+
+@contextmanager
+def _rollover_step() -> Iterator[None]:
+    try:
+        yield
+    except rollover.RolloverError as exc:
+        raise OperationRefused("rollover.state", str(exc)) from None
+
+
+def stage_generation(ctx: Context, actor: Actor) -> rollover.StagedGeneration:
+    """Root G(n+1) and its sub-CAs, inactive; the staged one again when it exists already."""
+    with _audited(ctx, actor, "ca.rollover.stage", "csms-root") as (session, detail), _rollover_step():
+        staged = rollover.stage_next_generation(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
+        detail.update(generation=staged.generation, authorities={a.record.role: a.id for a in staged.authorities})
+    return staged
+
+
+def root_for_station(ctx: Context, actor: Actor, station_id: str, *, generation: int,
+                     station_holds: int) -> rollover.RootToInstall:
+    """``generation``'s root cross-signed by the root the station holds (AdditionalRootCertificateCheck);
+    the cross certificate is made on first use and kept."""
+    with _audited(ctx, actor, "ca.rollover.cross_certificate", station_id) as (session, detail), _rollover_step():
+        root = rollover.root_to_install(session, ctx.keystore, generation=generation, additional_root_check=True,
+                                        urls=ctx.urls, station_holds=station_holds)
+        detail.update(generation=generation, signed_by_generation=station_holds)
+    return root
+
+
+def activate_generation(ctx: Context, actor: Actor, generation: int) -> list[IssuedCertificate]:
+    """``generation`` issues from now on, and the CSMS serves server certificates of its server CA
+    (the ones served already when an earlier run switched)."""
+    with _audited(ctx, actor, "ca.rollover.activate", f"generation {generation}") as (session, detail), \
+            _rollover_step():
+        rollover.activate_generation(session, generation)
+        served = rollover.switch_server_certificates(session, ctx.keystore, generation=generation,
+                                                     policy=ctx.policy, urls=ctx.urls)
+        detail.update(server_certificates=[r.serial_hex for r in served])
+    return served
+
+
+def retire_generation(ctx: Context, actor: Actor, generation: int, *, force: bool = False,
+                      reason: str | None = None) -> list[str]:
+    """``generation`` is trusted no more. Forcing it past stations that still depend on it needs a
+    reason, kept in the audit entry with those stations."""
+    if force and not (reason and reason.strip()):
+        raise OperationRefused("rollover.force_reason", "forcing a retirement needs a non-empty reason for the "
+                                                        "audit log")
+    with _audited(ctx, actor, "ca.rollover.retire", f"generation {generation}") as (session, detail), \
+            _rollover_step():
+        stations = rollover.retire_generation(session, generation, force=force)
+        if force:
+            detail.update(forced=True, reason=reason.strip(), stations_still_on_it=stations[:100])
+    return stations

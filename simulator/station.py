@@ -34,6 +34,7 @@ from api.ocpp.log_redaction import redacting_logger
 from simulator import keys
 from simulator.certificate_store import CertificateStore
 from simulator.device_model import DeviceModel
+from simulator.network_profiles import NetworkProfiles
 
 log = logging.getLogger("chargeca.simulator")
 _ws_log = redacting_logger("chargeca.simulator.websockets")
@@ -123,7 +124,8 @@ class SimulatedStation:
         self._installed = itertools.count(1)
         # Trust anchors it holds (M03-M05) and the variables it reports (GetVariables).
         self.certificates = CertificateStore()
-        self.device_model = DeviceModel(self.certificates.variables())
+        self.network = NetworkProfiles(profile)
+        self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()})
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -350,9 +352,12 @@ def _set_variables(station: SimulatedStation, payload: dict[str, Any]) -> dict[s
     results = []
     for item in payload.get("setVariableData", []):
         component, variable = item["component"], item["variable"]
+        status = "Accepted"
         if component.get("name") == "SecurityCtrlr" and variable.get("name") == "BasicAuthPassword":
             station.password = item["attributeValue"]  # used from the next connection on (A01)
-        results.append({"attributeStatus": "Accepted", "component": component, "variable": variable})
+        elif component.get("name") == "OCPPCommCtrlr" and variable.get("name") == "NetworkConfigurationPriority":
+            status = station.network.set_priority(item["attributeValue"])
+        results.append({"attributeStatus": status, "component": component, "variable": variable})
     return {"setVariableResult": results}
 
 
@@ -383,6 +388,7 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "CertificateSigned": _certificate_signed,
     "TriggerMessage": _trigger_message,
     "Reset": lambda _station, _payload: {"status": "Accepted"},
+    "SetNetworkProfile": lambda station, payload: station.network.set_network_profile(payload),
     "GetInstalledCertificateIds": lambda station, payload: station.certificates.report(payload),
     "InstallCertificate": lambda station, payload: station.certificates.install(payload),
     "DeleteCertificate": lambda station, payload: station.certificates.delete(payload),

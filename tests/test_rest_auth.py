@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -44,6 +45,27 @@ MATRIX = [
     ("GET", "/api/v1/stations/NO-SUCH/calls/1", None, ALL),
     ("PUT", "/api/v1/stations/NO-SUCH/boot-policy", {"status": "Accepted"}, STATION_OPS),
     ("POST", "/api/v1/stations/NO-SUCH/password-rotation", {}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/security-profile-upgrade", {}, STATION_OPS),
+    # Trust anchors on stations (api/rest/routers/trust_anchors.py): installing or deleting any
+    # root is a CA-level change.
+    ("GET", "/api/v1/stations/NO-SUCH/installed-certificates", None, ALL),
+    ("POST", "/api/v1/stations/NO-SUCH/installed-certificates/refresh", {}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/installed-certificates",
+     {"certificate_type": "CSMSRootCertificate", "source": "csms-root"}, OFFICER),
+    ("DELETE", "/api/v1/stations/NO-SUCH/installed-certificates/1", None, OFFICER),
+    ("POST", "/api/v1/stations/NO-SUCH/installed-certificates/delete",
+     {"certificate_type": "CSMSRootCertificate"}, OFFICER),
+    # Rotations (api/rest/routers/rotations.py): server certificate and CSMS root are CA-level;
+    # station certificates a station operation (`all` is officer only). Dry runs change nothing.
+    ("POST", "/api/v1/rotations/station-certificates", {"dry_run": True, "expiring_within_days": 30}, STATION_OPS),
+    ("POST", "/api/v1/rotations/server-certificate", {"dry_run": True}, OFFICER),
+    ("POST", "/api/v1/rotations/csms-root", {"dry_run": True}, OFFICER),
+    ("GET", "/api/v1/rotations/csms-root", None, ALL),
+    # Station certificate renewals over OCPP (api/rest/routers/station_certificates.py): the whole
+    # fleet at once is an officer's decision.
+    ("POST", "/api/v1/stations/NO-SUCH/certificate-renewal", {}, STATION_OPS),
+    ("POST", "/api/v1/certificate-renewals", {"expiring_within_days": 30}, STATION_OPS),
+    ("POST", "/api/v1/certificate-renewals", {"all": True}, OFFICER),
 ]
 PUBLIC = {("GET", "/crl/{ca_id}.crl"), ("POST", "/ocsp"), ("GET", "/ocsp/{encoded}")}
 
@@ -78,16 +100,14 @@ def test_matrix_covers_every_route(shared_api):
     """A route added without deciding who may call it fails here."""
     documented = {(method.upper(), path) for path, operations in shared_api.client.get("/openapi.json")
                   .json()["paths"].items() for method in operations}
-    templates = {"/api/v1/stations/NO-SUCH": "/api/v1/stations/{station_id}",
-                 "/api/v1/stations/NO-SUCH/certificates": "/api/v1/stations/{station_id}/certificates",
-                 "/api/v1/certificates/abc123": "/api/v1/certificates/{serial}",
-                 "/api/v1/certificates/abc123/revoke": "/api/v1/certificates/{serial}/revoke",
-                 "/api/v1/tokens/0000000000000000": "/api/v1/tokens/{token_id}",
-                 "/api/v1/stations/NO-SUCH/calls": "/api/v1/stations/{station_id}/calls",
-                 "/api/v1/stations/NO-SUCH/calls/1": "/api/v1/stations/{station_id}/calls/{call_id}",
-                 "/api/v1/stations/NO-SUCH/boot-policy": "/api/v1/stations/{station_id}/boot-policy",
-                 "/api/v1/stations/NO-SUCH/password-rotation": "/api/v1/stations/{station_id}/password-rotation"}
-    covered = {(method, templates.get(path, path)) for method, path, *_ in MATRIX}
+
+    def template(method: str, path: str) -> tuple[str, str]:
+        """The documented route a concrete matrix path is an instance of (most specific first)."""
+        candidates = [t for m, t in documented if m == method
+                      and re.fullmatch(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)), path)]
+        return method, min(candidates, key=lambda t: t.count("{"), default=path)
+
+    covered = {template(method, path) for method, path, *_ in MATRIX}
     assert documented == covered | PUBLIC
 
 
