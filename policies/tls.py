@@ -159,6 +159,10 @@ def server_context(policy: TlsPolicy, certs: Iterable[CertificateFiles],
     context.options |= (ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
                         | ssl.OP_NO_RENEGOTIATION)
     context.set_ciphers(":".join(policy.tls12_ciphers))
+    # TLS 1.3: one session ticket per handshake, not OpenSSL's two. A station holds one
+    # connection, so one ticket lets it resume; the second only cost every handshake (of a
+    # boot storm too) another encryption and write.
+    context.num_tickets = 1
     if policy.max_version == "TLSv1.3" and set_tls13_ciphersuites(context, policy.tls13_ciphersuites):
         effective = set(effective_tls13_suites(context))
         if effective != set(policy.tls13_ciphersuites):

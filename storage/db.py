@@ -55,7 +55,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):  # noqa: ANN001
         # A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY when
         # another writer committed in between; taking the write lock up front makes writers queue.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that only reads (read_scope) needs no lock: in WAL mode it never waits.
+        read_only = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "chargeca_read_only"
 
 
 @contextmanager
@@ -76,6 +81,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads. On SQLite it takes no write lock, so a burst of reads (a
+    reconnect storm's admission checks) neither waits for writers nor makes them wait."""
+    with session_scope(engine.execution_options(**{_READ_ONLY: True})) as session:
+        yield session
 
 
 def _describe(exc: OperationalError) -> str:

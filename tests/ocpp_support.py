@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from api import operations
 from api.context import Context
+from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.handlers import Handler
@@ -137,6 +138,7 @@ class Csms:
     root_pem: Path
     tokens: dict[str, str] = field(default_factory=dict)
     stations: list[RawStation | SimulatedStation] = field(default_factory=list)
+    certificates: CertificateWorkers | None = None
 
     @property
     def ws_url(self) -> str:
@@ -191,7 +193,10 @@ class Csms:
 
 
 async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool = False,
-                    routes: Mapping[str, Handler] = ROUTES) -> AsyncIterator[Csms]:
+                    routes: Mapping[str, Handler] = ROUTES,
+                    certificate_workers: Mapping[str, Any] | None = None) -> AsyncIterator[Csms]:
+    """``certificate_workers``: options of the certificate workers ``chargeca serve`` runs
+    (CertificateSigned outbox, renewals); by default no periodic lifecycle pass."""
     ctx = pki.ctx
     gateway = Gateway(ctx, config or GatewayConfig(boot_retry_interval=1, call_timeout=5), routes=routes)
     listener_config = ListenerConfig(host="127.0.0.1", ws_port=0, wss_port=0 if tls else None,
@@ -201,15 +206,19 @@ async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool 
     root_pem.write_bytes(pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
     app = create_app(ctx)
     attach_gateway(app, gateway)
+    certificates = start_certificate_workers(gateway, **{"scan_interval": 0.2, "pass_interval": None,
+                                                         **(certificate_workers or {})})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
         csms = Csms(ctx, gateway, listeners, rest, root_pem,
-                    {role: operations.create_token(ctx, SETUP, role, role).token for role in operations.ROLES})
+                    {role: operations.create_token(ctx, SETUP, role, role).token for role in operations.ROLES},
+                    certificates=certificates)
         try:
             yield csms
         finally:
             for station in csms.stations:
                 await station.close()
             await listeners.close()
+            await certificates.aclose()
             await gateway.aclose()
 
 

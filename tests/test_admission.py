@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from sqlmodel import select
 
-from api.credentials import hash_secret
+from api.credentials import RecentVerifications, hash_secret, verify_secret
 from api.ocpp.admission import (
     AUTHENTICATION_THROTTLED,
     CURRENT,
@@ -21,6 +21,7 @@ from api.ocpp.admission import (
     UNKNOWN_STATION,
     Admission,
     Admitted,
+    BasicCredentials,
     Candidate,
     ClientCertificate,
     ConnectAttempt,
@@ -226,6 +227,101 @@ def test_while_a_password_change_is_open_both_passwords_pass(hashes_):  # A01
 def test_station_without_password_is_refused():
     refused = refusal(check_basic, StationView("CP_1", 2), "CP_1", basic("CP_1", PASSWORD))
     assert refused.rule == "auth.no_password"
+
+
+# --- recent successful verifications (reconnect storms without argon2 each time) ---------------
+
+
+class CountingVerify:
+    """The real check, counting the argon2 runs (an absent hash runs none)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, stored_hash, secret) -> bool:
+        self.calls += bool(stored_hash)
+        return verify_secret(stored_hash, secret)
+
+
+def test_only_a_verified_password_is_remembered_and_only_for_its_hash(hashes_):
+    recent, verify = RecentVerifications(), CountingVerify()
+    old_hash, new_hash = hashes_
+    assert recent.verify("CP_1", old_hash, PASSWORD, verify) and verify.calls == 1
+    assert recent.verify("CP_1", old_hash, PASSWORD, verify) and verify.calls == 1  # remembered
+    assert not recent.verify("CP_1", old_hash, "Wrong-Password-000000", verify) and verify.calls == 2
+    assert not recent.verify("CP_1", old_hash, "Wrong-Password-000000", verify) and verify.calls == 3  # never kept
+    assert not recent.known("CP_2", old_hash, PASSWORD)  # another station, same hash and password
+    # Rotation: the stored hash changed, so the old password meets argon2 again, and fails.
+    assert not recent.verify("CP_1", new_hash, PASSWORD, verify) and verify.calls == 4
+
+
+def test_remembered_verifications_expire_and_are_bounded(hashes_):
+    clock = Clock()
+    recent = RecentVerifications(ttl=60, max_entries=2, clock=lambda: clock.now)
+    recent.verify("CP_1", hashes_[0], PASSWORD)
+    clock.now += 59
+    assert recent.known("CP_1", hashes_[0], PASSWORD)
+    clock.now += 1
+    assert not recent.known("CP_1", hashes_[0], PASSWORD)
+    for station in ("CP_1", "CP_2", "CP_3"):
+        recent.verify(station, hashes_[0], PASSWORD)
+    assert len(recent) == 2 and not recent.known("CP_1", hashes_[0], PASSWORD)
+
+
+async def test_a_reconnect_with_the_same_password_skips_argon2_a_wrong_one_never_does(hashes_):
+    verify = CountingVerify()
+    credentials = BasicCredentials(verify, recent=RecentVerifications())
+    station = StationView("CP_1", 2, password_hash=hashes_[0])
+
+    async def connect(password: str) -> Candidate:
+        candidate = Candidate(ConnectAttempt("/CP_1", basic("CP_1", password), 2), identity="CP_1", station=station)
+        await credentials(candidate)
+        return candidate
+
+    assert (await connect(PASSWORD)).password.matched == CURRENT and verify.calls == 1
+    assert (await connect(PASSWORD)).password.matched == CURRENT and verify.calls == 1
+    refused = await arefusal(connect("Wrong-Password-000000"))
+    assert refused.rule == "auth.password" and verify.calls == 2
+    await arefusal(connect("Wrong-Password-000000"))
+    assert verify.calls == 3
+
+
+async def test_a01_decides_the_same_with_remembered_passwords(sqlite_pki):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    admission = pipeline(sqlite_pki)
+    await admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2))  # remembered now
+    # Rotation begun, answer unknown: both pass, the new one as the pending password.
+    update_station(sqlite_pki, "CP_1", pending_password_hash=hash_secret(NEW_PASSWORD))
+    store = DatabaseAdmissionStore(sqlite_pki.ctx.engine)
+    [credentials] = [f for f in admission.filters if isinstance(f, BasicCredentials)]
+    for password, matched in ((PASSWORD, CURRENT), (NEW_PASSWORD, PENDING)):
+        candidate = Candidate(ConnectAttempt("/CP_1", basic("CP_1", password), 2), identity="CP_1",
+                              station=store.station("CP_1"))
+        await credentials(candidate)
+        assert candidate.password.matched == matched
+    # The station uses the new password first: only it stays; the remembered old one is refused.
+    await admission.admit(ConnectAttempt("/CP_1", basic("CP_1", NEW_PASSWORD), 2))
+    assert station_row(sqlite_pki, "CP_1").pending_password_hash is None
+    refused = await arefusal(admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2)))
+    assert refused.rule == "auth.password"
+    await admission.admit(ConnectAttempt("/CP_1", basic("CP_1", NEW_PASSWORD), 2))
+
+
+async def test_a01_rejected_rotation_keeps_only_the_old_password_with_remembered_ones(sqlite_pki):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    admission = pipeline(sqlite_pki)
+    await admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2))
+    update_station(sqlite_pki, "CP_1", pending_password_hash=hash_secret(NEW_PASSWORD))
+    [credentials] = [f for f in admission.filters if isinstance(f, BasicCredentials)]
+    candidate = Candidate(ConnectAttempt("/CP_1", basic("CP_1", NEW_PASSWORD), 2), identity="CP_1",
+                          station=DatabaseAdmissionStore(sqlite_pki.ctx.engine).station("CP_1"))
+    await credentials(candidate)  # the new password verified (and is remembered) as the pending one
+    assert candidate.password.matched == PENDING
+    # The station answered Rejected: the pending password is dropped, the old one stays.
+    update_station(sqlite_pki, "CP_1", pending_password_hash=None)
+    refused = await arefusal(admission.admit(ConnectAttempt("/CP_1", basic("CP_1", NEW_PASSWORD), 2)))
+    assert refused.rule == "auth.password"
+    await admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2))
 
 
 # --- client certificate (profile 3) ---------------------------------------------------------------

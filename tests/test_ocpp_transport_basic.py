@@ -160,7 +160,11 @@ async def test_permessage_deflate_is_negotiated(sqlite_pki, tmp_path):
     async with running_gateway(sqlite_pki, tmp_path) as gateway:
         station = gateway.station("CP_1", password=PASSWORD)
         await station.connect()
-        assert "permessage-deflate" in station.websocket.response.headers["Sec-WebSocket-Extensions"]
+        extensions = station.websocket.response.headers["Sec-WebSocket-Extensions"]
+        assert "permessage-deflate" in extensions
+        # No context takeover either way: no zlib state is kept per idle connection.
+        assert "server_no_context_takeover" in extensions and "client_no_context_takeover" in extensions
+        assert (await station.boot())["status"] == "Accepted"  # and compressed frames flow
         await station.close()
 
 

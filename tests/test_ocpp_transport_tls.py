@@ -4,6 +4,8 @@ certificates (TC_A_07/08), live reload of server certificates, and an outside sc
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
+import secrets
 import ssl
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from sqlmodel import select
 
 from api.ocpp.admission import INVALID_STATION_CERTIFICATE, SECURITY_PROFILE_MISMATCH
+from api.ocpp.listener import TLS_READ_BUFFER
 from pki.authorities import issue_server_certificates
 from pki.issuance import sign_station_csr
 from pki.revocation import revoke
@@ -91,6 +94,27 @@ async def test_tc_a_04_ecdhe_only_and_rsa_only_clients_both_get_in(sqlite_pki, t
             assert station.cipher in ciphers.split(":")
             assert isinstance(station.server_certificate.public_key(), key_type)
             await station.close()
+
+
+async def test_frames_near_the_size_limit_cross_wss_whole_in_both_directions(sqlite_pki, tmp_path):
+    # The listener shrinks asyncio's TLS read buffer to a few KiB (memory per idle connection);
+    # a message of almost max_size must still arrive whole, read in many chunks.
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        limit = gateway.listeners.config.max_size
+        assert asyncio.sslproto.SSLProtocol.max_size == TLS_READ_BUFFER <= limit // 8
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        # Random hex: compression must not shrink it, so the TLS records carry it all.
+        data = secrets.token_hex(limit // 2)[:limit - 200]
+        assert await station.call("DataTransfer", {"vendorId": "bench", "data": data}) == {}
+        [(_, action, payload)] = gateway.handler.received
+        assert (action, payload["data"]) == ("DataTransfer", data)
+        # ... and from the CSMS to the station (the simulator answers NotImplemented, whole).
+        [connection] = gateway.handler.served
+        answer = await gateway.handler.call(connection, "DataTransfer", {"vendorId": "bench", "data": data})
+        assert answer[0] == 4 and station.received == [("DataTransfer", {"vendorId": "bench", "data": data})]
+        await station.close()
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1")  # the old versions are the point

@@ -1,23 +1,28 @@
 """The database side of admission: read what the filters need, write what a connect decides.
 
-Blocking; admission calls it on worker threads. A plain connect only reads: writes happen when a
-connect settles something (A05 profile raise, A01 password switch, a new certificate in use) and
-when a connect is refused (a security event).
+The plain methods block; admission calls them on worker threads. ``find_station`` and
+``find_certificate_record`` are the same reads for the event loop, batched: in a reconnect storm
+the connects that arrive together share one transaction (storage/batching.py) and still read
+fresh rows, so a disabled station or a revoked certificate is refused at once. A plain connect
+only reads: writes happen when a connect settles something (A05 profile raise, A01 password
+switch, a new certificate in use) and when a connect is refused (a security event).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.ocpp.admission import PENDING, Admitted, CertificateRecord, Refused, StationView
 from pki.authorities import organization
 from pki.supersession import activate_certificate
 from storage import audit
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
-from storage.db import session_scope
+from storage.batching import Batcher
+from storage.db import read_scope, session_scope
 from storage.security_events import SecurityEvent
 from storage.stations import Station
 from storage.types import utcnow
@@ -28,28 +33,63 @@ ACTOR = "system:ocpp-admission"
 _TECH_INFO_MAX = 255
 
 
+# The CSO's name is the O of the active root; only a root rollover could change it, and the wss
+# listener picks up a rollover on the same schedule (ListenerConfig.tls_watch_interval).
+ORGANIZATION_TTL = 60.0
+
+_STATION_COLUMNS = (Station.id, Station.security_profile, Station.pending_security_profile,
+                    Station.password_hash, Station.pending_password_hash, Station.enabled)
+
+
+def _stations(session: Session, identities: list[str]) -> dict[str, StationView]:
+    rows = session.exec(select(*_STATION_COLUMNS).where(Station.id.in_(set(identities))))
+    return {row[0]: StationView(*row) for row in rows}
+
+
+def _certificate_records(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], CertificateRecord]:
+    # Serials are unique per issuer; selecting by serial and matching the issuer here keeps the
+    # statement portable (no row-value IN).
+    rows = session.exec(select(IssuedCertificate.issuer_id, IssuedCertificate.serial_hex, IssuedCertificate.id,
+                               IssuedCertificate.status)
+                        .where(IssuedCertificate.serial_hex.in_({serial for _, serial in keys}),
+                               IssuedCertificate.kind == CertKind.STATION))
+    return {(issuer, serial): CertificateRecord(record_id, status) for issuer, serial, record_id, status in rows}
+
+
 class DatabaseAdmissionStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock=time.monotonic) -> None:
         self._engine = engine
+        self._clock = clock
+        self._organization: tuple[float, str] | None = None
+        self.find_station = Batcher(self._stations_of)
+        self.find_certificate_record = Batcher(self._records_of)
 
     def station(self, identity: str) -> StationView | None:
-        with session_scope(self._engine) as session:
-            row = session.get(Station, identity)
-            if row is None:
-                return None
-            return StationView(row.id, row.security_profile, row.pending_security_profile,
-                               row.password_hash, row.pending_password_hash, row.enabled)
+        with read_scope(self._engine) as session:
+            return _stations(session, [identity]).get(identity)
+
+    def _stations_of(self, identities: list[str]) -> list[StationView | None]:
+        with read_scope(self._engine) as session:
+            found = _stations(session, identities)
+        return [found.get(identity) for identity in identities]
 
     def organization(self) -> str:
-        with session_scope(self._engine) as session:
-            return organization(session)
+        cached = self._organization
+        if cached is not None and self._clock() - cached[0] < ORGANIZATION_TTL:
+            return cached[1]
+        with read_scope(self._engine) as session:
+            name = organization(session)
+        self._organization = (self._clock(), name)
+        return name
 
     def certificate_record(self, ca_id: str, serial_hex: str) -> CertificateRecord | None:
-        with session_scope(self._engine) as session:
-            row = session.exec(select(IssuedCertificate).where(
-                IssuedCertificate.issuer_id == ca_id, IssuedCertificate.serial_hex == serial_hex,
-                IssuedCertificate.kind == CertKind.STATION)).first()
-            return CertificateRecord(row.id, row.status) if row else None
+        with read_scope(self._engine) as session:
+            return _certificate_records(session, [(ca_id, serial_hex)]).get((ca_id, serial_hex))
+
+    def _records_of(self, keys: list[tuple[str, str]]) -> list[CertificateRecord | None]:
+        with read_scope(self._engine) as session:
+            found = _certificate_records(session, keys)
+        return [found.get(key) for key in keys]
 
     def record_refusal(self, identity: str | None, refusal: Refused, remote_address: str | None) -> None:
         tech_info = f"{refusal.rule}: {refusal.reason}"
@@ -62,7 +102,7 @@ class DatabaseAdmissionStore:
                                       tech_info=tech_info[:_TECH_INFO_MAX], critical=refusal.critical))
 
     def commit(self, admitted: Admitted) -> None:
-        if not (admitted.raises_profile or _settles_password(admitted) or _activates_certificate(admitted)):
+        if not admitted.settles_anything:
             return
         with session_scope(self._engine) as session:
             station = session.get(Station, admitted.station_id)

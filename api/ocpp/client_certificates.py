@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
@@ -54,9 +53,9 @@ def _check_validity(certificate: x509.Certificate, now: datetime) -> None:
 
 
 def _issuer_id(verified: verification.VerifiedClient, anchors: Mapping[str, x509.Certificate]) -> str:
-    issuer = verified.chain[1].public_bytes(Encoding.DER)
+    issuer = verified.chain[1]
     for ca_id, anchor in anchors.items():
-        if anchor.public_bytes(Encoding.DER) == issuer:
+        if anchor == issuer:  # compares the DER encodings, without building them again
             return ca_id
     # The chain ended at an anchor, so this cannot happen unless the anchors changed meanwhile.
     raise CertificateRefused("sp3.issuer", "client certificate issuer is not a station CA")

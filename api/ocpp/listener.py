@@ -13,6 +13,7 @@ if the station did not offer it, a 101 without subprotocol followed by an immedi
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import logging
 import weakref
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from http import HTTPStatus
 
 from cryptography import x509
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 
 from api.context import Context
@@ -63,9 +65,56 @@ class ListenerConfig:
                            wss_port=settings.ocpp_wss_port), **overrides)
 
 
+# asyncio gives every TLS connection a read buffer of SSLProtocol.max_size, 256 KiB on Python
+# 3.11 and 3.12, allocated and zeroed up front: 10,000 stations on profile 2/3 would hold 2.5 GiB
+# for it while they idle. The buffer only carries ciphertext from the socket and plaintext out of
+# OpenSSL in chunks, so its size bounds a chunk, not a message: a 64 KiB OCPP frame still arrives
+# whole, in more reads (the WebSocket layer joins them; tests/test_ocpp_transport_tls.py sends
+# one). OCPP messages are mostly far below 4 KiB, so one page per read costs nothing measurable.
+# Process-wide: the class attribute is the only knob asyncio has.
+TLS_READ_BUFFER = 4 * 1024
+
+
+def use_small_tls_buffers() -> None:
+    asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
+
+
+class _QuietConnections(logging.Filter):
+    """websockets logs "connection open" and "connection closed" at INFO for every connection:
+    in a fleet of thousands that is noise (and ~20 µs each in a reconnect storm). They are kept
+    as DEBUG records; refusals are logged by admission at WARNING anyway."""
+
+    _PER_CONNECTION = frozenset({"connection open", "connection closed"})
+
+    def __init__(self, logger: logging.Logger) -> None:
+        super().__init__()
+        self._logger = logger
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.msg in self._PER_CONNECTION:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return self._logger.isEnabledFor(logging.DEBUG)
+        return True
+
+
+def _deflate() -> ServerPerMessageDeflateFactory:
+    """permessage-deflate (OCPP-J: the CSMS SHALL support it), without context takeover.
+
+    With context takeover every connection keeps a compressor and a decompressor alive between
+    messages: ~48 KiB per idle station with websockets' defaults (12-bit windows, memLevel 5),
+    more than the rest of a connection. Without it, the zlib state exists only while a message
+    is (de)compressed; an OCPP message compresses well on its own (the repetition is inside it,
+    in its keys), and a new compressor costs a few µs per message. Both directions are the
+    server's to decide (RFC 7692 §7.1.1), so every client that offers deflate gets it."""
+    return ServerPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True,
+                                          server_max_window_bits=12, client_max_window_bits=12,
+                                          compress_settings={"memLevel": 5})
+
+
 # Our own logger for websockets' records: a logging filter applies per logger, so redaction on
 # it holds whatever handlers and levels the host configures.
 _ws_log = redacting_logger("chargeca.ocpp.websockets")
+_ws_log.addFilter(_QuietConnections(_ws_log))
 
 
 def select_subprotocol(_connection: ServerConnection, offered: Sequence[str]) -> str | None:
@@ -73,15 +122,23 @@ def select_subprotocol(_connection: ServerConnection, offered: Sequence[str]) ->
     return OCPP201 if OCPP201 in offered else None
 
 
-def _transport_facts(connection: ServerConnection) -> tuple[int, x509.Certificate | None, str | None, str | None]:
-    """(profile the transport proves, client certificate, TLS version, cipher)."""
+def _transport_facts(connection: ServerConnection) -> tuple[int, x509.Certificate | None]:
+    """(profile the transport proves, client certificate)."""
     ssl_object = connection.transport.get_extra_info("ssl_object")
     if ssl_object is None:
-        return 1, None, None, None
+        return 1, None
     der = ssl_object.getpeercert(binary_form=True)
     certificate = x509.load_der_x509_certificate(der) if der else None
+    return (3 if certificate else 2), certificate
+
+
+def _tls_facts(connection: ServerConnection) -> tuple[str | None, str | None]:
+    """(TLS version, cipher), both None on plain ws."""
+    ssl_object = connection.transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None, None
     cipher = ssl_object.cipher()
-    return (3 if certificate else 2), certificate, ssl_object.version(), cipher[0] if cipher else None
+    return ssl_object.version(), cipher[0] if cipher else None
 
 
 def _remote(connection: ServerConnection) -> str | None:
@@ -139,7 +196,8 @@ class Listeners:
         config = self.config
         server = await serve(
             self._handle, config.host, port, ssl=ssl_context, process_request=self._process_request,
-            select_subprotocol=select_subprotocol, compression="deflate", max_size=config.max_size,
+            select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
+            max_size=config.max_size,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout, close_timeout=config.close_timeout,
             backlog=config.backlog, server_header=None, logger=_ws_log, **extra)
@@ -182,7 +240,7 @@ class Listeners:
     # --- per connection -----------------------------------------------------------------------
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        profile, certificate, _, _ = _transport_facts(connection)
+        profile, certificate = _transport_facts(connection)
         attempt = ConnectAttempt(request.path, request.headers.get("Authorization"), profile, certificate,
                                  _remote(connection))
         try:
@@ -204,7 +262,7 @@ class Listeners:
                      admitted.station_id, websocket.request.headers.get("Sec-WebSocket-Protocol"))
             await websocket.close(CLOSE_PROTOCOL_ERROR, f"this CSMS speaks {OCPP201} only")
             return
-        _, _, tls_version, cipher = _transport_facts(websocket)
+        tls_version, cipher = _tls_facts(websocket)
         connection = StationConnection(admitted.station_id, admitted.security_profile, websocket, OCPP201,
                                        _remote(websocket), tls_version, cipher, admitted.client_certificate)
         displaced = self.registry.register(connection)
@@ -238,6 +296,7 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
     config = config or ListenerConfig.from_settings(ctx.settings)
     if config.ws_port is None and config.wss_port is None:
         raise ValueError("no OCPP listener configured: give ws_port, wss_port or both")
+    use_small_tls_buffers()
     if config.wss_port is not None:
         tls = tls or TlsMaterial(ctx)
         await tls.reload_async()
@@ -251,4 +310,5 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
     return listeners
 
 
-__all__ = ["ListenerConfig", "Listeners", "OCPP201", "select_subprotocol", "start_listeners"]
+__all__ = ["ListenerConfig", "Listeners", "OCPP201", "TLS_READ_BUFFER", "select_subprotocol", "start_listeners",
+           "use_small_tls_buffers"]

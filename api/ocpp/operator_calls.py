@@ -22,6 +22,8 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.routes import CSMS_ACTIONS
 from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.ocpp.validation import SchemaViolation
+from storage.batching import Batcher
+from storage.db import read_scope
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
 
@@ -86,6 +88,7 @@ class CallJobs:
         self._gateway = gateway
         self._ctx = gateway.ctx
         self._tasks: set[asyncio.Task] = set()
+        self._pending_ids = Batcher(self._pending_of)
         gateway.on_ready(self._deliver_pending)
 
     async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
@@ -103,13 +106,20 @@ class CallJobs:
         return row if row is not None and row.station_id == station_id else None
 
     async def _deliver_pending(self, session: OcppSession) -> None:
-        query = (select(OutboundCall.id)
-                 .where(OutboundCall.station_id == session.station_id, OutboundCall.purpose == OPERATOR_PURPOSE,
-                        OutboundCall.status == CallStatus.PENDING)
-                 .order_by(OutboundCall.id))
-        ids = await asyncio.to_thread(operations.run_in_session, self._ctx, lambda s: list(s.exec(query)))
-        for call_id in ids:
+        for call_id in await self._pending_ids(session.station_id):
             await self._deliver(call_id, None)
+
+    def _pending_of(self, station_ids: list[str]) -> list[list[int]]:
+        # Every station that connects asks; in a boot storm one read answers a whole batch.
+        pending: dict[str, list[int]] = {station_id: [] for station_id in station_ids}
+        with read_scope(self._ctx.engine) as db:
+            for call_id, station_id in db.exec(
+                    select(OutboundCall.id, OutboundCall.station_id)
+                    .where(OutboundCall.station_id.in_(pending), OutboundCall.purpose == OPERATOR_PURPOSE,
+                           OutboundCall.status == CallStatus.PENDING)
+                    .order_by(OutboundCall.id)):
+                pending[station_id].append(call_id)
+        return [pending[station_id] for station_id in station_ids]
 
     async def _deliver(self, call_id: int, timeout: float | None) -> None:
         row = await asyncio.to_thread(self._claim, call_id)

@@ -3,7 +3,8 @@
 Three things run per connection and none waits on another:
 - the receive loop reads frames, answers broken ones, queues station CALLs and hands
   CALLRESULT/CALLERROR frames to the CSMS call waiting for them;
-- the handler worker answers the station's CALLs in arrival order;
+- the handler worker answers the station's CALLs in arrival order (it exists only while there
+  are CALLs to answer: an idle station, the usual case, holds no task and no queue for it);
 - CSMS-initiated calls (``call``) go out one at a time (P4 §4.1.1: one outstanding CALL per
   direction); later ones queue behind the outstanding one. Station CALLs keep being answered
   while a CSMS call is outstanding — the two may cross.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +33,7 @@ from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
 from api.ocpp.handlers import Connection, Handler, LiveState, StationCall
 from api.ocpp.validation import Schemas
+from storage.batching import GroupCommit
 
 log = logging.getLogger("chargeca.ocpp")
 
@@ -63,7 +66,8 @@ class _Lost(Exception):
 class OcppSession:
     def __init__(self, connection: Connection, *, ctx: Context, config: GatewayConfig,
                  schemas: Schemas, routes: Mapping[str, Handler], boot: BootGate,
-                 on_ready: Callable[[OcppSession], None] = lambda session: None) -> None:
+                 on_ready: Callable[[OcppSession], None] = lambda session: None,
+                 group: GroupCommit | None = None) -> None:
         self.connection = connection
         self.boot = boot
         self.live = LiveState()
@@ -74,7 +78,9 @@ class OcppSession:
         self._config = config
         self._schemas = schemas
         self._routes = routes
-        self._inbox: asyncio.Queue[Call] = asyncio.Queue()
+        self._group = group
+        self._inbox: deque[Call] = deque()
+        self._worker: asyncio.Task | None = None
         self._slot = asyncio.Lock()  # FIFO: CSMS calls leave in the order they were made
         self._outstanding: tuple[str, asyncio.Future] | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -92,7 +98,6 @@ class OcppSession:
 
     async def run(self) -> None:
         """Serve the connection until it closes."""
-        worker = asyncio.create_task(self._answer_calls(), name=f"ocpp-handlers-{self.station_id}")
         if self.boot.ready:
             self._on_ready(self)
         try:
@@ -102,7 +107,8 @@ class OcppSession:
             pass
         finally:
             self._closed = True
-            worker.cancel()
+            if self._worker is not None:
+                self._worker.cancel()
             if self._outstanding is not None and not self._outstanding[1].done():
                 self._outstanding[1].set_exception(_Lost())
             for task in list(self._tasks):
@@ -128,11 +134,13 @@ class OcppSession:
                 self._resolve(CallError(exc.message_id, exc.code, f"station sent a broken answer: {exc.description}"))
             return
         if isinstance(frame, Call):
-            if self._inbox.qsize() >= self._config.max_pending_station_calls:
+            if len(self._inbox) >= self._config.max_pending_station_calls:
                 await self._send(CallError(frame.message_id, ErrorCode.RPC_FRAMEWORK_ERROR,
                                            "too many CALLs without waiting for their answers (P4 §4.1.1)"))
                 return
-            self._inbox.put_nowait(frame)
+            self._inbox.append(frame)
+            if self._worker is None:
+                self._worker = asyncio.create_task(self._answer_calls(), name=f"ocpp-handlers-{self.station_id}")
             return
         self._resolve(frame)
 
@@ -148,22 +156,31 @@ class OcppSession:
     # --- station-initiated CALLs -------------------------------------------------------------
 
     async def _answer_calls(self) -> None:
-        while True:
-            call = await self._inbox.get()
-            station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live)
-            was_ready = self.boot.ready
-            reply = await self._answer(call, station_call)
-            if station_call.disconnect_reason:
-                await self.close(station_call.disconnect_reason)
-                return
-            try:
-                await self._send(reply)
-            except ConnectionClosed:
-                return
-            for follow_up in station_call.follow_ups:
-                self.spawn(follow_up())
-            if self.boot.ready and not was_ready:
-                self._on_ready(self)
+        try:
+            while self._inbox and not self._closed:
+                if not await self._answer_next(self._inbox.popleft()):
+                    return
+        finally:
+            self._worker = None
+
+    async def _answer_next(self, call: Call) -> bool:
+        """Answer one CALL; False when the connection is done for."""
+        station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live,
+                                   group=self._group)
+        was_ready = self.boot.ready
+        reply = await self._answer(call, station_call)
+        if station_call.disconnect_reason:
+            await self.close(station_call.disconnect_reason)
+            return False
+        try:
+            await self._send(reply)
+        except ConnectionClosed:
+            return False
+        for follow_up in station_call.follow_ups:
+            self.spawn(follow_up())
+        if self.boot.ready and not was_ready:
+            self._on_ready(self)
+        return True
 
     async def _answer(self, call: Call, station_call: StationCall) -> framing.Frame:
         try:

@@ -53,6 +53,8 @@ class StationCall:
     # Set by the session: close the WebSocket (after this CALL, without answering it).
     disconnect_reason: str | None = None
     follow_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The gateway's group commit (storage/batching.py), when there is one.
+    group: Callable[[Callable[[Session], Any]], Awaitable[Any]] | None = None
 
     @property
     def station_id(self) -> str:
@@ -70,6 +72,15 @@ class StationCall:
         """Run ``work`` in one transaction on a worker thread: a busy database must not stall
         every other station's messages on this event loop."""
         return await asyncio.to_thread(_in_session, self.ctx, work)
+
+    async def db_grouped(self, work: Callable[[Session], T]) -> T:
+        """Like ``db`` for a small write that may share its transaction with other stations'
+        (group commit): a boot storm then costs one transaction per batch, not per station.
+        ``work`` may run twice (after a failed group it runs alone), so it must only touch the
+        session."""
+        if self.group is None:
+            return await self.db(work)
+        return await self.group(work)
 
 
 def _in_session(ctx: Context, work: Callable[[Session], T]) -> T:

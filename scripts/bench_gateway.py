@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""OCPP gateway performance on this machine. Prints numbers; asserts nothing.
+
+    .venv/bin/python scripts/bench_gateway.py [--stations 1000] [--storm 10000] [--sp2 150] ...
+
+Starts a real ChargeCA server (`python -m api.cli serve`, the wiring of `chargeca serve`: REST
+API, ws and wss listeners, gateway) on a fresh data directory with SQLite and a real PKI, on
+127.0.0.1 only, and a load generator process (scripts/gateway_load.py). With two or more cores
+the server is pinned to CPU 0 and the load generator (and this script) to CPU 1 with taskset, so
+the server has one core of its own. Then, in one run:
+
+1. profile-2 connects/s (TLS + Basic auth): first connects (a password hash check each) and
+   reconnects of the same stations (what a reconnect storm after a network blip looks like);
+2. profile-3 connects/s (TLS with a client certificate), keeping --stations connections open;
+   they boot and send one Heartbeat. Resident memory per idle connection: the RSS growth over
+   --stations more such connections, divided by their number (the first batch also refills
+   memory earlier phases freed, so it is not the one measured); those are closed again;
+3. resident memory per idle plain-ws connection (profile 1, Basic auth), measured the same way
+   right after (--plain stations), before anything is closed;
+4. Heartbeat round trip p50/p99 at --rate msg/s with --stations connected, and server CPU per
+   message over the steady phase (utime+stime of the server process / messages);
+5. capacity: every station sends its next Heartbeat as soon as it has the answer (server core
+   saturated), msg/s;
+6. boot storm: --storm profile-3 stations connect (--storm-concurrency handshakes in flight)
+   and boot; time until all booted, failures, and the kernel's ListenOverflows/ListenDrops.
+
+Station certificates for profile 3 are issued before the run straight through the CA
+(pki.records.sign_and_record, no lint) and recorded as active, as after the stations' earlier
+connections: the storm is a CSMS restart, not a first installation. The load generator builds
+the stations' TLS contexts before it connects anything (~1.2 ms of its CPU each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.context import open_context  # noqa: E402
+from api.credentials import hash_secret  # noqa: E402
+from api.settings import load_settings  # noqa: E402
+from pki import profiles  # noqa: E402
+from pki.authorities import init_pki  # noqa: E402
+from pki.records import sign_and_record  # noqa: E402
+from storage.certificates import CertKind, CertStatus  # noqa: E402
+from storage.db import session_scope  # noqa: E402
+from storage.stations import Station  # noqa: E402
+from storage.types import utcnow  # noqa: E402
+
+ORG = "Bench CSO"
+FQDN = "csms.bench.localhost"
+PASSWORD = "Bench-Password-0123456789"
+PASSPHRASE = "bench-passphrase-0123456789"
+HOST = "127.0.0.1"
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+def sp3_count(args: argparse.Namespace) -> int:
+    return max(args.warmup + 2 * args.stations, args.storm)
+
+
+def sp3_ids(count: int) -> list[str]:
+    return [f"S3-{i:05d}" for i in range(count)]
+
+
+def sp2_ids(count: int) -> list[str]:
+    return [f"S2-{i:05d}" for i in range(count)]
+
+
+def sp1_ids(count: int) -> list[str]:
+    return [f"S1-{i:05d}" for i in range(count)]
+
+
+def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """Data directory with a PKI and the bench stations; (data dir, certificate dir)."""
+    data, certs = workdir / "data", workdir / "certs"
+    certs.mkdir(parents=True, exist_ok=True)
+    os.environ["CHARGECA_KEY_PASSPHRASE"] = PASSPHRASE
+    ctx = open_context(load_settings(data))
+    with session_scope(ctx.engine) as session:
+        hierarchy = init_pki(session, ctx.keystore, organization=ORG, fqdn=FQDN, policy=ctx.policy, urls=ctx.urls)
+    (workdir / "root.pem").write_text(hierarchy.root.record.certificate_pem)
+    # One argon2 hash for every Basic-auth station: verifying it costs the same as a unique one.
+    password_hash = hash_secret(PASSWORD)
+    with session_scope(ctx.engine) as session:
+        session.add_all(Station(id=i, security_profile=2, password_hash=password_hash) for i in sp2_ids(args.sp2))
+        session.add_all(Station(id=i, security_profile=1, password_hash=password_hash) for i in sp1_ids(args.plain))
+    station_ca = hierarchy.station_ca
+    ca_key = station_ca.key(ctx.keystore)
+    ca_pem = station_ca.record.certificate_pem
+    validity = profiles.Validity.starting(utcnow(), 365, 5,
+                                          station_ca.certificate.not_valid_after_utc)
+    identities = sp3_ids(sp3_count(args))
+    for start in range(0, len(identities), 1000):
+        with session_scope(ctx.engine) as session:
+            for identity in identities[start:start + 1000]:
+                session.add(Station(id=identity, security_profile=3))
+                session.flush()
+                key = ec.generate_private_key(ec.SECP256R1())
+                builder = profiles.charging_station(identity, ORG, key.public_key(), validity,
+                                                    station_ca.certificate, station_ca.id, ctx.urls)
+                certificate, _ = sign_and_record(session, builder, ca_key, issuer_id=station_ca.id,
+                                                 kind=CertKind.STATION, status=CertStatus.ACTIVE,
+                                                 station_id=identity, lint=False)
+                (certs / f"{identity}.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM)
+                                                        + ca_pem.encode())
+                (certs / f"{identity}.key").write_bytes(key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    ctx.engine.dispose()
+    return data, certs
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def pinned(cpu: int | None, command: list[str]) -> list[str]:
+    return (["taskset", "-c", str(cpu)] + command) if cpu is not None else command
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    ws_port: int
+    wss_port: int
+    rest_port: int
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None) -> Server:
+    ws_port, wss_port, rest_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+    env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
+               CHARGECA_REST_PORT=str(rest_port), CHARGECA_OCPP_HOST=HOST,
+               CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port))
+    command = [sys.executable]
+    if profile_out is not None:
+        command += ["-m", "cProfile", "-o", str(profile_out), str(ROOT / "api" / "cli.py")]
+    else:
+        command += ["-m", "api.cli"]
+    command += ["serve", "--no-dev-init"]
+    process = subprocess.Popen(pinned(cpu, command), cwd=ROOT, env=env, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(process, ws_port, wss_port, rest_port, log)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early:\n{log.read_text()}")
+        if all(_accepts(port) for port in (ws_port, wss_port, rest_port)):
+            return server
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not start in time")
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGINT)
+        try:
+            server.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def tcp_ext(*names: str) -> dict[str, int]:
+    lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
+    values = dict(zip(lines[0][1:], (int(v) for v in lines[1][1:])))
+    return {name: values.get(name, 0) for name in names}
+
+
+class Load:
+    """The load generator process, driven one command at a time."""
+
+    def __init__(self, target: dict, cpu: int | None, server_pid: int) -> None:
+        self._server_pid = server_pid
+        self.process = subprocess.Popen(
+            pinned(cpu, [sys.executable, str(ROOT / "scripts" / "gateway_load.py"), json.dumps(target)]),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def run(self, cmd: str, **arguments) -> tuple[dict, dict]:
+        """(result, marks): marks are server and load-generator CPU seconds sampled at the
+        load generator's steady_start/steady_end events."""
+        self.process.stdin.write(json.dumps({"cmd": cmd, **arguments}) + "\n")
+        self.process.stdin.flush()
+        marks: dict[str, tuple[float, float, float]] = {}
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise SystemExit(f"load generator died during {cmd}")
+            message = json.loads(line)
+            if "event" in message:
+                marks[message["event"]] = (time.perf_counter(), cpu_seconds(self._server_pid),
+                                           cpu_seconds(self.process.pid))
+                continue
+            return message["result"], marks
+
+    def quit(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.process.stdin.flush()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def steady(marks: dict) -> tuple[float, float, float]:
+    """(wall seconds, server CPU seconds, load-generator CPU seconds) between the marks."""
+    (t0, s0, c0), (t1, s1, c1) = marks["steady_start"], marks["steady_end"]
+    return t1 - t0, s1 - s0, c1 - c0
+
+
+def settle_rss(pid: int, seconds: float = 2.0) -> int:
+    time.sleep(seconds)
+    return rss_kib(pid)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, workdir: Path) -> list[str]:
+    out: list[str] = []
+    say = out.append
+    started = time.perf_counter()
+    data, certs = prepare(workdir, args)
+    setup_seconds = time.perf_counter() - started
+    cores = os.cpu_count() or 1
+    server_cpu, client_cpu = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
+    if server_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    load_before = os.getloadavg()
+    server = start_server(data, server_cpu, workdir / "server.log", args.profile_out)
+    target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
+                  root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
+    load = Load(target, client_cpu, server.pid)
+    pid = server.pid
+    try:
+        ids3 = sp3_ids(sp3_count(args))
+        warm = ids3[:args.warmup]
+        fleet = ids3[args.warmup:args.warmup + args.stations]
+        extra = ids3[args.warmup + args.stations:args.warmup + 2 * args.stations]
+
+        prepared, _ = load.run("prepare_tls", identities=ids3)
+        # Warm-up: first handshakes, imports, allocator arenas; stays connected.
+        load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True, keep=True,
+                 timeout=30)
+
+        # 1. profile 2: first connects, then reconnects of the same stations. Also grows the
+        #    worker threads' malloc arenas to argon2's size before any memory is measured.
+        first, _ = load.run("connect", identities=sp2_ids(args.sp2), profile=2, concurrency=args.sp2_concurrency,
+                            boot=False, heartbeat=False, keep=False, timeout=60)
+        again, _ = load.run("connect", identities=sp2_ids(args.sp2), profile=2, concurrency=args.sp2_concurrency,
+                            boot=False, heartbeat=False, keep=False, timeout=60)
+        # The plain-ws stations' first connects: their passwords checked (argon2) here, so that the
+        # memory phase below sees no argon2 arena growth, only connections.
+        load.run("connect", identities=sp1_ids(args.plain), profile=1, concurrency=args.sp2_concurrency,
+                 boot=False, heartbeat=False, keep=False, timeout=60)
+
+        # 2. profile 3 connects/s, then memory per idle connection: the slope of RSS over a second
+        #    batch of connections (the first one also refills memory that earlier phases freed).
+        cpu0, load_cpu0 = cpu_seconds(pid), cpu_seconds(load.process.pid)
+        sp3, _ = load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=False,
+                          heartbeat=False, keep=True, timeout=60)
+        sp3_cpu, sp3_load_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(load.process.pid) - load_cpu0
+        booted, _ = load.run("boot_open", concurrency=args.storm_concurrency)
+        rss0 = settle_rss(pid)
+        sp3_more, _ = load.run("connect", identities=extra, profile=3, concurrency=args.storm_concurrency,
+                               boot=True, heartbeat=True, keep=True, timeout=60)
+        rss1 = settle_rss(pid)
+        # 3. plain ws memory, the same way, before anything is closed and freed (reconnects: a
+        #    server without the password cache would run argon2 here and grow its arenas).
+        plain, _ = load.run("connect", identities=sp1_ids(args.plain), profile=1, concurrency=20, boot=True,
+                            heartbeat=True, keep=True, timeout=60)
+        rss2 = settle_rss(pid)
+        load.run("close", identities=extra + sp1_ids(args.plain))
+
+        # 4. Heartbeat round trip at --rate with --stations connected, server CPU per message.
+        paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
+        wall, server_s, client_s = steady(marks)
+
+        # 5. capacity.
+        capacity, cmarks = load.run("closed_loop", seconds=args.seconds, warmup=2)
+        cwall, cserver_s, cclient_s = steady(cmarks)
+        load.run("close_all")
+        time.sleep(2)
+
+        # 6. boot storm.
+        overflow0 = tcp_ext("ListenOverflows", "ListenDrops")
+        cpu0, load_cpu0 = cpu_seconds(pid), cpu_seconds(load.process.pid)
+        storm, _ = load.run("connect", identities=ids3[:args.storm], profile=3, concurrency=args.storm_concurrency,
+                            boot=True, heartbeat=False, keep=True, timeout=60)
+        storm_cpu, storm_load_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(load.process.pid) - load_cpu0
+        overflow1 = tcp_ext("ListenOverflows", "ListenDrops")
+        storm_rss = rss_kib(pid)
+        load.run("close_all")
+    finally:
+        load.quit()
+        stop_server(server)
+    load_after = os.getloadavg()
+
+    backlog = 4096
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    pin = (f"server pinned to CPU {server_cpu}, load generator to CPU {client_cpu} (taskset)"
+           if server_cpu is not None else "not pinned")
+    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, SQLite WAL; {pin}")
+    say(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+        f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)")
+    say(f"parameters: --stations {args.stations} --storm {args.storm} --storm-concurrency {args.storm_concurrency} "
+        f"--sp2 {args.sp2} --sp2-concurrency {args.sp2_concurrency} --plain {args.plain} --rate {args.rate} "
+        f"--seconds {args.seconds} (setup {setup_seconds:.0f} s)")
+    say(f"wire: {sp3['tls']}, permessage-deflate offered by the stations; kernel somaxconn {somaxconn}, "
+        f"listener backlog {backlog} (effective {min(backlog, somaxconn)})")
+    say(f"profile 2 connects/s (TLS + Basic auth), {args.sp2} stations:  first connect {_rate(first):8.1f}/s"
+        f"   reconnect {_rate(again):8.1f}/s   {_failures(first, again)}")
+    say(f"profile 3 connects/s (TLS client certificate), {args.stations} stations, {args.storm_concurrency} in flight: "
+        f"{_rate(sp3):8.1f}/s   server CPU {1000 * sp3_cpu / max(1, sp3['ok']):.2f} ms/connect "
+        f"({_busy(sp3_cpu, sp3)}% busy, load generator {_busy(sp3_load_cpu, sp3)}%)   "
+        f"{_failures(sp3, booted, sp3_more)}")
+    say(f"Heartbeat round trip at {args.rate}/s with {len(fleet)} profile-3 stations connected: "
+        f"p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  max {paced['max_ms']:.1f} ms "
+        f"({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors']})")
+    say(f"server CPU per Heartbeat (steady phase): {1e6 * server_s / max(1, paced['messages']):.0f} µs "
+        f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s)")
+    say(f"capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
+        f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
+        f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}")
+    say(f"resident memory per idle connection (booted, one Heartbeat): profile 3 (wss, client certificate) "
+        f"{(rss1 - rss0) / max(1, sp3_more['ok']):.1f} KiB (RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB for "
+        f"{sp3_more['ok']} more); plain ws {(rss2 - rss1) / max(1, plain['ok']):.1f} KiB "
+        f"(RSS -> {rss2 / 1024:.0f} MiB for {plain['ok']} more)")
+    lost = storm["failed"]
+    say(f"boot storm: {storm['ok']}/{args.storm} profile-3 stations connected and booted in {storm['seconds']:.1f} s "
+        f"(all connected after {storm['open_seconds']:.1f} s), {args.storm_concurrency} handshakes in flight; "
+        f"server CPU {storm_cpu:.1f} s = {1000 * storm_cpu / max(1, storm['ok']):.2f} ms/station "
+        f"({_busy(storm_cpu, storm)}% busy, load generator {_busy(storm_load_cpu, storm)}%); "
+        f"lost {lost} {storm['errors'] or ''}; ListenOverflows +{overflow1['ListenOverflows'] - overflow0['ListenOverflows']}, "
+        f"ListenDrops +{overflow1['ListenDrops'] - overflow0['ListenDrops']}; server RSS {storm_rss / 1024:.0f} MiB")
+    return out
+
+
+def _busy(cpu: float, result: dict) -> int:
+    return round(100 * cpu / result["seconds"]) if result["seconds"] else 0
+
+
+def _rate(result: dict) -> float:
+    return result["ok"] / result["seconds"] if result["seconds"] else 0.0
+
+
+def _failures(*results: dict) -> str:
+    failed = sum(r["failed"] for r in results)
+    if not failed:
+        return "0 failed"
+    errors: dict = {}
+    for r in results:
+        errors.update(r["errors"])
+    return f"{failed} failed {errors}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stations", type=int, default=1000, help="profile-3 stations kept connected (phases 2-4)")
+    parser.add_argument("--storm", type=int, default=10000, help="profile-3 stations in the boot storm")
+    parser.add_argument("--storm-concurrency", type=int, default=100, help="opening handshakes in flight")
+    parser.add_argument("--sp2", type=int, default=150, help="profile-2 stations for connects/s")
+    parser.add_argument("--sp2-concurrency", type=int, default=20)
+    parser.add_argument("--plain", type=int, default=300, help="profile-1 (plain ws) stations for memory")
+    parser.add_argument("--warmup", type=int, default=50, help="profile-3 stations connected before measuring")
+    parser.add_argument("--rate", type=int, default=1000, help="Heartbeats per second in the latency phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each steady phase")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
+    parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
+    parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
+    args = parser.parse_args()
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)
+        lines = run(args, args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+            lines = run(args, Path(tmp))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
