@@ -137,11 +137,25 @@ def _install_plan(roots: StationRoots, new: int) -> Plan:
     return todo(f"install G{new}'s self-signed root")
 
 
-class InstallRootStep:
-    name = INSTALL
+class _RootStep:
+    """A rollover step that acts on the CSMS roots a station reports right now."""
+
+    name: str
 
     def __init__(self, gateway: Gateway, actor: Actor, new: int) -> None:
         self._gateway, self._actor, self._new = gateway, actor, new
+
+    async def _current_roots(self, station_id: str):
+        """(None, the roots it holds after a fresh GetInstalledCertificateIds), or (the progress
+        that stopped the refresh, None)."""
+        stopped = await _refreshed(self._gateway, self._actor, station_id, self.name)
+        if stopped is not None:
+            return stopped, None
+        return None, (await _read(self._gateway, lambda s: station_roots(s, [station_id])))[station_id]
+
+
+class InstallRootStep(_RootStep):
+    name = INSTALL
 
     def plans(self, session: Session, station_ids: Sequence[str]) -> dict[str, Plan]:
         return install_plans(session, station_ids, self._new)
@@ -149,10 +163,9 @@ class InstallRootStep:
     async def apply(self, station_id: str) -> Progress | None:
         gateway, actor = self._gateway, self._actor
         # What it holds decides what it accepts: ask rather than trust an old list.
-        stopped = await _refreshed(gateway, actor, station_id, self.name)
+        stopped, roots = await self._current_roots(station_id)
         if stopped is not None:
             return stopped
-        roots = (await _read(gateway, lambda s: station_roots(s, [station_id])))[station_id]
         if roots.of_generation(self._new):
             return None
         check = await additional_root_check(gateway, station_id)
@@ -231,11 +244,8 @@ def delete_plans(session: Session, station_ids: Sequence[str], new: int) -> dict
     return plans
 
 
-class DeleteOldRootStep:
+class DeleteOldRootStep(_RootStep):
     name = DELETE
-
-    def __init__(self, gateway: Gateway, actor: Actor, new: int) -> None:
-        self._gateway, self._actor, self._new = gateway, actor, new
 
     def plans(self, session: Session, station_ids: Sequence[str]) -> dict[str, Plan]:
         return delete_plans(session, station_ids, self._new)
@@ -243,10 +253,9 @@ class DeleteOldRootStep:
     async def apply(self, station_id: str) -> Progress | None:
         gateway, actor = self._gateway, self._actor
         # Deleted with the hash data it reports now, under the algorithm it chose (M04.FR.07).
-        stopped = await _refreshed(gateway, actor, station_id, self.name)
+        stopped, roots = await self._current_roots(station_id)
         if stopped is not None:
             return stopped
-        roots = (await _read(gateway, lambda s: station_roots(s, [station_id])))[station_id]
         for held in roots.older_than(self._new):
             result = await delete_certificate(gateway, actor, station_id, by_row_id(held.row.id))
             # NotFound: gone already; the refreshed inventory tells.
