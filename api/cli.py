@@ -29,6 +29,7 @@ from policies.loader import PolicyError
 from storage import audit
 from storage.certificates import IssuedCertificate
 from storage.db import DatabaseUnavailable, session_scope
+from storage.filters import where_given
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 
@@ -116,13 +117,9 @@ def cmd_cert_sign(args: argparse.Namespace) -> None:
 def cmd_cert_list(args: argparse.Namespace) -> None:
     ctx = _context(args)
     with session_scope(ctx.engine) as session:
-        query = select(IssuedCertificate).order_by(IssuedCertificate.id)
-        if args.station:
-            query = query.where(IssuedCertificate.station_id == args.station)
-        if args.status:
-            query = query.where(IssuedCertificate.status == args.status)
-        if args.kind:
-            query = query.where(IssuedCertificate.kind == args.kind)
+        query = where_given(select(IssuedCertificate).order_by(IssuedCertificate.id),
+                            (IssuedCertificate.station_id, args.station), (IssuedCertificate.status, args.status),
+                            (IssuedCertificate.kind, args.kind))
         rows = session.exec(query).all()
     print("serial\tkind\tstatus\tsubject_cn\tnot_after")
     for row in rows:

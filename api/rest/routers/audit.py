@@ -17,6 +17,7 @@ from api.rest.paging import Before, Limit, newest_first
 from api.rest.schemas import AuditEntryOut, AuditPage
 from storage import audit
 from storage.audit import AuditEntry
+from storage.filters import where_given
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -27,11 +28,7 @@ def list_entries(_principal: Oversight, ctx: Ctx, actor: str | None = None, acti
     """Audit entries, newest first. Filters: `actor` (e.g. token:<id>, cli:<user>), `action`
     (e.g. certificate.sign), `since` (ISO 8601 with time zone). Page with `before`.
     Roles: officer, auditor."""
-    query = select(AuditEntry)
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
+    query = where_given(select(AuditEntry), (AuditEntry.actor, actor), (AuditEntry.action, action))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
 

@@ -25,6 +25,7 @@ from pki import revocation
 from pki.crl import REVOCATION_REASONS
 from pki.issuance import CsrRefused
 from storage.certificates import IssuedCertificate
+from storage.filters import where_given
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
@@ -55,13 +56,8 @@ def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = No
                       limit: Annotated[int, Query(ge=1, le=1000)] = 200,
                       offset: Annotated[int, Query(ge=0)] = 0) -> list[CertificateSummary]:
     """Certificates the CAs issued (CA certificates included), newest first. Roles: all."""
-    query = select(IssuedCertificate)
-    if station_id is not None:
-        query = query.where(IssuedCertificate.station_id == station_id)
-    if kind is not None:
-        query = query.where(IssuedCertificate.kind == kind)
-    if status is not None:
-        query = query.where(IssuedCertificate.status == status)
+    query = where_given(select(IssuedCertificate), (IssuedCertificate.station_id, station_id),
+                        (IssuedCertificate.kind, kind), (IssuedCertificate.status, status))
     query = query.order_by(IssuedCertificate.id.desc()).offset(offset).limit(limit)
     return operations.run_in_session(ctx, lambda s: [CertificateSummary.of(r) for r in s.exec(query)])
 

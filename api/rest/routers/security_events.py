@@ -11,6 +11,7 @@ from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.paging import Before, Limit, newest_first
 from api.rest.schemas import SecurityEventOut, SecurityEventPage
+from storage.filters import where_given
 from storage.security_events import SecurityEvent
 
 router = APIRouter(prefix="/api/v1/security-events", tags=["security events"])
@@ -23,13 +24,8 @@ def list_events(_principal: AnyRole, ctx: Ctx, station_id: str | None = None, ty
     """Security events, newest first. Filters: `station_id`, `type` (e.g. InvalidCsmsCertificate),
     `critical`, `since` (occurrence time, ISO 8601 with time zone). Page with `before`.
     Roles: officer, operator, auditor."""
-    query = select(SecurityEvent)
-    if station_id is not None:
-        query = query.where(SecurityEvent.station_id == station_id)
-    if type is not None:
-        query = query.where(SecurityEvent.type == type)
-    if critical is not None:
-        query = query.where(SecurityEvent.critical == critical)
+    query = where_given(select(SecurityEvent), (SecurityEvent.station_id, station_id), (SecurityEvent.type, type),
+                        (SecurityEvent.critical, critical))
     if since is not None:
         query = query.where(SecurityEvent.occurred_at >= since)
 
