@@ -81,21 +81,22 @@ def _single_certificate(pem: str) -> tuple[Decision, x509.Certificate | None]:
         return _refuse_parse("root.format", f"certificate cannot be parsed: {exc}")
 
 
+def _extension_value(extensions: x509.Extensions, kind: type) -> object | None:
+    try:
+        return extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _ca_checks(certificate: x509.Certificate, now: datetime, key_policy: KeyPolicy) -> Decision:
     try:
         extensions = certificate.extensions
     except (ValueError, x509.DuplicateExtension) as exc:
         return Decision.refuse("root.format", f"certificate extensions cannot be parsed: {exc}")
-    try:
-        constraints = extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        constraints = None
+    constraints = _extension_value(extensions, x509.BasicConstraints)
     if constraints is None or not constraints.ca:
         return Decision.refuse("root.not_ca", "certificate is not a CA certificate (BasicConstraints cA is not true)")
-    try:
-        usage = extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        usage = None
+    usage = _extension_value(extensions, x509.KeyUsage)
     if usage is None or not usage.key_cert_sign:
         return Decision.refuse("root.no_keycertsign", "certificate's KeyUsage does not allow keyCertSign")
     try:
