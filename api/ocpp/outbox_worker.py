@@ -31,7 +31,8 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, OcppSession
 from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
-from storage.db import session_scope
+from storage.batching import Batcher
+from storage.db import read_scope, session_scope
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
 
@@ -88,6 +89,9 @@ class OutboxWorker:
         self._loop_task: asyncio.Task | None = None
         self._unlisten: Callable[[], None] | None = None
         self._closed = False
+        # Every station that boots asks for its due rows: in a boot storm those reads share a
+        # transaction instead of paying one each (storage/batching.py).
+        self._find_due_rows = Batcher(self._due_rows_of)
         gateway.on_ready(self._station_ready)
 
     # --- life cycle ---------------------------------------------------------------------------
@@ -134,19 +138,27 @@ class OutboxWorker:
 
     def _due_stations(self, station_ids: list[str], now: datetime) -> list[str]:
         found: set[str] = set()
-        for start in range(0, len(station_ids), 500):
-            found.update(self._read(lambda s, chunk=station_ids[start:start + 500]: s.exec(
-                select(OutboundCall.station_id).where(OutboundCall.purpose.in_(list(self._kinds)),
-                                                      OutboundCall.station_id.in_(chunk), self._due(now))
-                .distinct()).all()))
+        with read_scope(self._ctx.engine) as session:
+            for start in range(0, len(station_ids), 500):
+                found.update(session.exec(
+                    select(OutboundCall.station_id).where(OutboundCall.purpose.in_(list(self._kinds)),
+                                                          OutboundCall.station_id.in_(station_ids[start:start + 500]),
+                                                          self._due(now)).distinct()).all())
         return sorted(found)
 
-    def _due_rows(self, station_id: str, now: datetime) -> list[int]:
-        return self._read(lambda s: list(s.exec(select(OutboundCall.id).where(
-            OutboundCall.purpose.in_(list(self._kinds)), OutboundCall.station_id == station_id, self._due(now))
-            .order_by(OutboundCall.id))))
+    def _due_rows_of(self, station_ids: list[str]) -> list[list[int]]:
+        """The due row ids of each station, in order; one read for the whole batch."""
+        wanted = set(station_ids)
+        by_station: dict[str, list[int]] = {station_id: [] for station_id in wanted}
+        with read_scope(self._ctx.engine) as session:
+            for row_id, station_id in session.exec(
+                    select(OutboundCall.id, OutboundCall.station_id).where(
+                        OutboundCall.purpose.in_(list(self._kinds)), OutboundCall.station_id.in_(wanted),
+                        self._due(self._clock())).order_by(OutboundCall.id)):
+                by_station[station_id].append(row_id)
+        return [by_station[station_id] for station_id in station_ids]
 
-    def _read(self, work):
+    def _write(self, work):
         with session_scope(self._ctx.engine) as session:
             return work(session)
 
@@ -177,7 +189,7 @@ class OutboxWorker:
         try:
             while self._ready(station_id):
                 self._again.discard(station_id)
-                for row_id in await asyncio.to_thread(self._due_rows, station_id, self._clock()):
+                for row_id in await self._find_due_rows(station_id):
                     if not self._ready(station_id):
                         return
                     await self._process(row_id)
@@ -204,7 +216,7 @@ class OutboxWorker:
                                       .where(OutboundCall.id == row_id, self._due(now))
                                       .values(status=CallStatus.SENT, updated_at=now))
             return session.get(OutboundCall, row_id) if claimed.rowcount == 1 else None
-        return self._read(claim)
+        return self._write(claim)
 
     async def _process(self, row_id: int) -> None:
         row = await asyncio.to_thread(self._claim, row_id)
