@@ -2,7 +2,9 @@
 
 * InstallCertificate adds the PEM. Like a real station it answers Rejected for what it cannot
   use as a trust anchor, and, with SecurityCtrlr.AdditionalRootCertificateCheck=true, for a new
-  CSMSRootCertificate not signed by the one it holds (which it keeps as fallback).
+  CSMSRootCertificate not signed by the one it holds (which it keeps as fallback). With a
+  ``capacity``, reported as the maxLimit of SecurityCtrlr.CertificateEntries, a new certificate
+  that would not fit is answered Failed (M05.FR.03); one it already holds is Accepted as it is.
 * GetInstalledCertificateIds reports CertificateHashData computed with pki.hashdata under the
   station's configured hash algorithm (SHA256, SHA384 or SHA512), a V2G chain's sub-CAs as
   children of its leaf, or NotFound.
@@ -97,6 +99,10 @@ class CertificateStore:
         """The SecurityCtrlr variables this store answers for (simulator.device_model)."""
         return {("SecurityCtrlr", "CertificateEntries"): lambda: len(self.installed),
                 ("SecurityCtrlr", "AdditionalRootCertificateCheck"): lambda: self.additional_root_check}
+
+    def max_limits(self) -> dict[tuple[str, str], Any]:
+        """Their maxLimits: CertificateEntries counts entries, so its limit is the capacity."""
+        return {("SecurityCtrlr", "CertificateEntries"): lambda: self.capacity}
 
     # --- the three CSMS requests ---------------------------------------------------------------
 

@@ -125,7 +125,8 @@ class SimulatedStation:
         # Trust anchors it holds (M03-M05) and the variables it reports (GetVariables).
         self.certificates = CertificateStore()
         self.network = NetworkProfiles(profile)
-        self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()})
+        self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()},
+                                        self.certificates.max_limits())
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -365,6 +366,17 @@ def _certificate_signed(station: SimulatedStation, payload: dict[str, Any]) -> d
     return {"status": "Accepted" if station.install_certificate(payload["certificateChain"]) else "Rejected"}
 
 
+def _get_base_report(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
+    if payload["reportBase"] != "FullInventory":
+        return {"status": "NotSupported"}  # no mutability is modelled to pick the configurable variables by
+    report = {"requestId": payload["requestId"], "generatedAt": _now(), "seqNo": 0, "tbc": False,
+              "reportData": station.device_model.report()}
+    if not report["reportData"]:
+        return {"status": "EmptyResultSet"}
+    station.after_reply(lambda: station.call("NotifyReport", report))
+    return {"status": "Accepted"}
+
+
 def _trigger_message(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
     requested = payload.get("requestedMessage")
     follow_ups = {"SignChargingStationCertificate": station.sign_certificate, "BootNotification": station.boot,
@@ -393,4 +405,5 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "InstallCertificate": lambda station, payload: station.certificates.install(payload),
     "DeleteCertificate": lambda station, payload: station.certificates.delete(payload),
     "GetVariables": lambda station, payload: station.device_model.get_variables(payload),
+    "GetBaseReport": _get_base_report,
 }

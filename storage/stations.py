@@ -30,6 +30,9 @@ class Station(SQLModel, table=True):
     # SecurityCtrlr.AdditionalRootCertificateCheck as reported (GetVariables), None while unknown:
     # when true, a new CSMS root must reach the station signed by the root it holds (M05).
     additional_root_check: bool | None = Field(default=None)
+    # How many certificates the station can store: the maxLimit of SecurityCtrlr.CertificateEntries,
+    # which only a device-model report (NotifyReport) carries; None while no report said.
+    certificate_capacity: int | None = Field(default=None)
     # When the station last answered GetInstalledCertificateIds: an empty inventory is then known
     # to be empty, not merely never asked for.
     inventory_refreshed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

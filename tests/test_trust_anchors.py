@@ -246,7 +246,7 @@ async def test_an_auditor_reads_the_inventory_an_operator_refreshes_it(tls_csms)
     station = await booted(tls_csms, "TA-ROLES")
     station.certificates.add(MANUFACTURER_ROOT, make_root("ec", serial=0xD1).certificate)
     never = await inventory(tls_csms, "TA-ROLES")
-    assert never == {"station_id": "TA-ROLES", "refreshed_at": None, "certificates": []}
+    assert never == {"station_id": "TA-ROLES", "refreshed_at": None, "certificates": [], "capacity": None}
     assert (await refresh(tls_csms, "TA-ROLES", role="auditor")).status_code == 403
     assert (await refresh(tls_csms, "TA-ROLES", role="operator")).status_code == 200
     assert [c["serial_number"] for c in (await inventory(tls_csms, "TA-ROLES"))["certificates"]] == ["d1"]

@@ -158,6 +158,7 @@ class StoredInventory:
     station_id: str
     refreshed_at: datetime | None   # None: never asked; the list is then unknown, not empty
     entries: list[InventoryEntry]
+    capacity: int | None = None     # how many certificates it can store, when a report said
 
 
 def stored_rows(session: Session, station_id: str, certificate_type: str | None = None) -> list[InstalledCertificate]:
@@ -173,4 +174,4 @@ def stored_inventory(session: Session, station_id: str) -> StoredInventory:
     anchors = csms_anchors(session)
     entries = [InventoryEntry(row, identify_anchor(hash_data(row), anchors) if row.parent_id is None else None)
                for row in stored_rows(session, station_id)]
-    return StoredInventory(station_id, station.inventory_refreshed_at, entries)
+    return StoredInventory(station_id, station.inventory_refreshed_at, entries, station.certificate_capacity)

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.ocpp.boot import ACCEPTED, REJECTED
+from api.ocpp.device_report import certificate_capacity, store_certificate_capacity
 from api.ocpp.handlers import StationCall, now_iso
 from api.ocpp.handlers.security import record_csms_event
 from storage.stations import Station
@@ -82,7 +83,12 @@ def certificate_cn(certificate: Any) -> str | None:
 
 
 async def notify_report(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    # Storing the device model is a later issue; acknowledging every part keeps the stream going.
+    # Acknowledging every part keeps the stream going; only what api/ocpp/device_report.py names
+    # is kept, and a part without any of it costs no transaction.
+    report_data = payload.get("reportData", [])
     log.info("NotifyReport %s part %s from %s (%d entries)", payload["requestId"], payload["seqNo"],
-             call.station_id, len(payload.get("reportData", [])))
+             call.station_id, len(report_data))
+    capacity = certificate_capacity(report_data)
+    if capacity is not None:
+        await call.db(lambda session: store_certificate_capacity(session, call.station_id, capacity))
     return {}

@@ -104,11 +104,15 @@ class InventoryOut(BaseModel):
     refreshed_at: datetime | None = Field(description="When the station last answered GetInstalledCertificateIds; "
                                                       "null: never asked, so the list is unknown, not empty.")
     certificates: list[InstalledCertificateOut]
+    capacity: int | None = Field(description="How many certificates the station can store (SecurityCtrlr."
+                                             "CertificateEntries maxLimit, from its last device-model report that "
+                                             "gave one, e.g. GetBaseReport FullInventory); null: unknown.")
 
     @classmethod
     def of(cls, inventory: StoredInventory) -> InventoryOut:
         return cls(station_id=inventory.station_id, refreshed_at=inventory.refreshed_at,
-                   certificates=[InstalledCertificateOut.of(e) for e in inventory.entries])
+                   certificates=[InstalledCertificateOut.of(e) for e in inventory.entries],
+                   capacity=inventory.capacity)
 
 
 class RefreshOut(BaseModel):
