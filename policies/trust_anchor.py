@@ -2,7 +2,8 @@
 could lock a station out (M03/M04/M05).
 
 Pure checks: the caller supplies the certificate text, the station's inventory as it was
-reported, the anchors of the server certificates we serve, and the time.
+reported (and its capacity, when a report said), the anchors of the server certificates we
+serve, and the time.
 
 Rules named in refusals:
 
@@ -18,6 +19,8 @@ Rules named in refusals:
 * ``root.key.*``: key below A00.FR.502/503 (see policies.keys)
 * ``root.signature_hash``: signed with MD5 or SHA-1 (A00.FR.504)
 * ``root.not_yet_valid`` / ``root.expired``
+* ``install.capacity_full``, ``install.force_reason``; an allowed-but-forced install carries
+  rule ``install.forced``
 * ``delete.not_in_inventory``, ``delete.last_csms_root``, ``delete.served_anchor``,
   ``delete.force_reason``; an allowed-but-forced delete carries rule ``delete.forced``
 """
@@ -44,6 +47,7 @@ INSTALLABLE_TYPES: tuple[str, ...] = (
 # InstallCertificateRequest.certificate is string[..5500] in the OCPP 2.0.1 schema.
 MAX_CERTIFICATE_CHARS = 5500
 FORCED = "delete.forced"
+INSTALL_FORCED = "install.forced"
 
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
 _WEAK_HASHES = (hashes.MD5, hashes.SHA1)
@@ -225,6 +229,27 @@ def check_delete(target: HashDataLike, inventory: Sequence[InstalledEntry], *,
         objections.append(("delete.last_csms_root",
                            "it is the station's last CSMSRootCertificate; the station could no longer "
                            "verify any CSMS"))
+    return _overridable(objections, "delete", force, reason)
+
+
+def check_install_capacity(*, capacity: int | None, installed: int | None, already_installed: bool,
+                           force: bool = False, reason: str | None = None) -> Decision:
+    """May one more certificate be sent in InstallCertificate to a station that can store
+    ``capacity`` certificates (SecurityCtrlr.CertificateEntries maxLimit) and reported
+    ``installed``? Either None: not known, so nothing to check (the station answers Failed when
+    it is full, M05.FR.03). A certificate it already holds takes no new place. Overridable like
+    ``check_delete``: allowed with rule ``install.forced``."""
+    if capacity is None or installed is None or already_installed or installed < capacity:
+        return Decision.allow()
+    return _overridable([("install.capacity_full",
+                          f"the station holds {installed} certificates and can store {capacity} "
+                          "(SecurityCtrlr.CertificateEntries maxLimit); delete one first, or refresh its "
+                          "inventory if it changed")], "install", force, reason)
+
+
+def _overridable(objections: Sequence[tuple[str, str]], change: str, force: bool, reason: str | None) -> Decision:
+    """Allowed without objections; with some, refused unless forced with a reason, and then
+    allowed with rule ``<change>.forced`` so that the caller audits the override."""
     if not objections:
         return Decision.allow()
     rules = ", ".join(rule for rule, _ in objections)
@@ -232,6 +257,6 @@ def check_delete(target: HashDataLike, inventory: Sequence[InstalledEntry], *,
     if not force:
         return Decision.refuse(objections[0][0], f"{why} (an officer can force it, giving a reason)")
     if not (reason and reason.strip()):
-        return Decision.refuse("delete.force_reason",
-                               f"forcing a delete over {rules} needs a non-empty reason for the audit log")
-    return Decision(True, FORCED, f"forced over {rules} ({why}); officer's reason: {reason.strip()}")
+        return Decision.refuse(f"{change}.force_reason",
+                               f"forcing this {change} over {rules} needs a non-empty reason for the audit log")
+    return Decision(True, f"{change}.forced", f"forced over {rules} ({why}); officer's reason: {reason.strip()}")

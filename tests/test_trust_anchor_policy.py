@@ -15,9 +15,11 @@ from pki.hashdata import CertificateHashData, certificate_hash_data
 from pki_fixtures import NOW, ca_builder, hash_for, make_root, make_sub_ca, name, new_key, openssl, write_pem
 from policies.trust_anchor import (
     FORCED,
+    INSTALL_FORCED,
     INSTALLABLE_TYPES,
     InstalledEntry,
     check_delete,
+    check_install_capacity,
     check_installable_rollover_root,
     check_installable_root,
 )
@@ -204,6 +206,35 @@ def test_rollover_root_still_needs_keycertsign():
     cross = (ca_builder(name("Root G2"), old.certificate.subject, key, old.key, serial=0x76, path_length=None,
                         key_cert_sign=False).sign(old.key, hashes.SHA256()))
     assert check_installable_rollover_root(_pem(cross), old.certificate, now=NOW).rule == "root.no_keycertsign"
+
+
+# --- the station's capacity ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("capacity", "installed"), [(None, 9), (5, None), (5, 4), (0, None)])
+def test_an_install_that_fits_or_cannot_be_counted_is_allowed(capacity, installed):
+    assert check_install_capacity(capacity=capacity, installed=installed, already_installed=False)
+
+
+@pytest.mark.parametrize("installed", [5, 6])
+def test_an_install_into_a_full_station_is_refused_naming_the_numbers(installed):
+    decision = check_install_capacity(capacity=5, installed=installed, already_installed=False)
+    assert not decision and decision.rule == "install.capacity_full"
+    assert f"holds {installed} certificates and can store 5" in decision.reason
+    assert "force" in decision.reason
+
+
+def test_a_certificate_the_full_station_already_holds_takes_no_new_place():
+    assert check_install_capacity(capacity=2, installed=2, already_installed=True)
+
+
+def test_forcing_an_install_into_a_full_station_needs_a_reason():
+    for reason in (None, "", "  "):
+        refused = check_install_capacity(capacity=1, installed=1, already_installed=False, force=True, reason=reason)
+        assert not refused and refused.rule == "install.force_reason"
+    forced = check_install_capacity(capacity=1, installed=1, already_installed=False, force=True,
+                                    reason="the station's maxLimit is wrong, vendor ticket 7")
+    assert forced and forced.rule == INSTALL_FORCED
+    assert "install.capacity_full" in forced.reason and "vendor ticket 7" in forced.reason
 
 
 # --- DeleteCertificate safety ------------------------------------------------------------------

@@ -13,8 +13,13 @@ must pass check_installable_rollover_root against it. The variable is read once 
 (GetVariables) and cached on the station's row.
 
 Certificate capacity: a station's capacity is the maxLimit of SecurityCtrlr.CertificateEntries,
-which only a device-model report (NotifyReport) carries; reports are not stored yet, so no
-capacity check is made here. A full station answers Failed (M05.FR.03), reported as such.
+which only a device-model report (NotifyReport) carries; api/ocpp/device_report.py keeps it on
+the station's row. When it is known and the stored inventory already fills it, an install is
+refused (install.capacity_full) before it leaves, unless the certificate is one the station
+already holds, or an officer forces it with a reason (the station then decides). Counted are
+the inventory's entries, not the sub-CAs of a V2G chain: a station counts at least as many, so
+what is refused here is what it would refuse too. Unknown capacity or a never-read inventory:
+no check, and a full station answers Failed (M05.FR.03), reported as such.
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ from pki.rollover import RolloverError, root_to_install
 from policies.trust_anchor import (
     CSMS_ROOT,
     FORCED,
+    INSTALL_FORCED,
     check_delete,
+    check_install_capacity,
     check_installable_rollover_root,
     check_installable_root,
 )
@@ -116,6 +123,7 @@ class InstallResult:
     additional_root_check: bool | None   # as the station reported it (CSMSRootCertificate only)
     answer: StationAnswer
     inventory: InventoryRefresh | None   # the refresh after the install; None if nothing reached the station
+    forced: bool = False                 # sent over install.capacity_full by an officer's decision
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,16 @@ def _require_station(gateway: Gateway, station_id: str) -> None:
 def _refuse(decision: Decision) -> None:
     if not decision:
         raise OperationRefused(decision.rule, decision.reason)
+
+
+def _allowed(decision: Decision, forced_rule: str, reason: str | None, detail: dict[str, Any]) -> bool:
+    """Stop on a refusal; whether the change goes ahead only because it was forced, which the
+    audit entry then says, with the officer's reason and what it overrode."""
+    _refuse(decision)
+    forced = decision.rule == forced_rule
+    if forced:
+        detail.update(forced=True, reason=(reason or "").strip(), overrode=decision.reason)
+    return forced
 
 
 async def _refresh_after(gateway: Gateway, actor: Actor, station_id: str, certificate_type: str,
@@ -184,9 +202,11 @@ def _cache_additional_root_check(ctx: Context, station_id: str, value: bool) -> 
 # --- install ------------------------------------------------------------------------------------
 
 async def install_root(gateway: Gateway, actor: Actor, station_id: str, certificate_type: str,
-                       pem: str | None = None, *, timeout: float | None = None) -> InstallResult:
+                       pem: str | None = None, *, force: bool = False, reason: str | None = None,
+                       timeout: float | None = None) -> InstallResult:
     """InstallCertificate of ``pem``, or with ``pem`` None of our active CSMS root (as this
-    station must receive it). Raises OperationRefused, before sending, for what policy refuses."""
+    station must receive it). Raises OperationRefused, before sending, for what policy refuses;
+    ``force`` with a ``reason`` overrides only the station's known capacity."""
     _require_station(gateway, station_id)
     arcc = None
     if certificate_type == CSMS_ROOT:
@@ -196,8 +216,9 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
             # Without an answer the stored list decides; a wrong guess only earns a Rejected.
             await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT], timeout)
     ctx = gateway.ctx
-    root = await asyncio.to_thread(operations.begin_trust_anchor_change, ctx, actor, INSTALL, station_id,
-                                   partial(_choose_root, ctx, station_id, certificate_type, pem, bool(arcc)))
+    root, forced = await asyncio.to_thread(operations.begin_trust_anchor_change, ctx, actor, INSTALL, station_id,
+                                           partial(_choose_root, ctx, station_id, certificate_type, pem, bool(arcc),
+                                                   force, reason))
     outcome = await gateway.send_call(station_id, "InstallCertificate",
                                       {"certificateType": certificate_type, "certificate": root.pem}, timeout)
     answer = StationAnswer.of(outcome)
@@ -205,7 +226,7 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
                             {"certificate_type": certificate_type, "sha256": root.sha256_fingerprint,
                              **answer.audit()})
     inventory = await _refresh_after(gateway, actor, station_id, certificate_type, outcome, timeout)
-    return InstallResult(root, arcc, answer, inventory)
+    return InstallResult(root, arcc, answer, inventory, forced)
 
 
 def _held_root(session: Session, station_id: str, anchors: list[KnownAnchor]) -> tuple[KnownAnchor | None, int]:
@@ -216,8 +237,8 @@ def _held_root(session: Session, station_id: str, anchors: list[KnownAnchor]) ->
     return max(ours, key=lambda a: (a.generation, a.cross_signed), default=None), len(reported)
 
 
-def _choose_root(ctx: Context, station_id: str, certificate_type: str, pem: str | None, arcc: bool,
-                 session: Session, detail: dict[str, Any]) -> RootToSend:
+def _choose_root(ctx: Context, station_id: str, certificate_type: str, pem: str | None, arcc: bool, force: bool,
+                 reason: str | None, session: Session, detail: dict[str, Any]) -> tuple[RootToSend, bool]:
     now = utcnow()
     detail.update(certificate_type=certificate_type, source="upload" if pem is not None else "csms-root",
                   additional_root_check=arcc)
@@ -239,7 +260,27 @@ def _choose_root(ctx: Context, station_id: str, certificate_type: str, pem: str 
         root = RootToSend.of(certificate_type, pem)
     detail.update(subject=root.subject, serial=root.serial_number, sha256=root.sha256_fingerprint,
                   cross_signed=root.cross_signed)
-    return root
+    return root, _within_capacity(session, station_id, root, held, force, reason, detail)
+
+
+def _within_capacity(session: Session, station_id: str, root: RootToSend, held: KnownAnchor | None, force: bool,
+                     reason: str | None, detail: dict[str, Any]) -> bool:
+    """Whether ``root`` goes over the station's known capacity only because it is forced;
+    raises OperationRefused when it may not go."""
+    station = session.get(Station, station_id)
+    if station.certificate_capacity is None:
+        return False
+    entries = [r for r in stored_rows(session, station_id) if r.parent_id is None]
+    installed = len(entries) if station.inventory_refreshed_at is not None else None
+    certificate = x509.load_pem_x509_certificate(root.pem.encode())
+    # A cross-signed root is named by the root that signed it, the one the station holds.
+    issuer = held.certificate if root.cross_signed and held is not None else certificate
+    already = any(r.certificate_type == root.certificate_type and inventory_matches(hash_data(r), certificate, issuer)
+                  for r in entries)
+    detail.update(capacity=station.certificate_capacity, installed=installed, already_installed=already)
+    decision = check_install_capacity(capacity=station.certificate_capacity, installed=installed,
+                                      already_installed=already, force=force, reason=reason)
+    return _allowed(decision, INSTALL_FORCED, reason, detail)
 
 
 def _our_root(ctx: Context, session: Session, certificate_type: str, held: KnownAnchor | None,
@@ -349,11 +390,7 @@ def _choose_delete(station_id: str, select: Selector, force: bool, reason: str |
                   serial=row.serial_number, row_id=row.id)
     decision = check_delete(hash_data(row), station_inventory(session, station_id),
                             served_anchor_hashes=served_anchor_hashes(session), force=force, reason=reason)
-    _refuse(decision)
-    forced = decision.rule == FORCED
-    if forced:
-        detail.update(forced=True, reason=(reason or "").strip(), overrode=decision.reason)
-    return row, forced
+    return row, _allowed(decision, FORCED, reason, detail)
 
 
 async def delete_matching(gateway: Gateway, actor: Actor, station_id: str, certificate_type: str, *,

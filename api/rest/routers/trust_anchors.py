@@ -106,7 +106,8 @@ class InventoryOut(BaseModel):
     certificates: list[InstalledCertificateOut]
     capacity: int | None = Field(description="How many certificates the station can store (SecurityCtrlr."
                                              "CertificateEntries maxLimit, from its last device-model report that "
-                                             "gave one, e.g. GetBaseReport FullInventory); null: unknown.")
+                                             "gave one, e.g. GetBaseReport FullInventory); null: unknown. An install "
+                                             "is refused when the entries without a parent fill it.")
 
     @classmethod
     def of(cls, inventory: StoredInventory) -> InventoryOut:
@@ -149,6 +150,7 @@ class InstallOut(BaseModel):
     certificate: SentCertificateOut
     additional_root_check: bool | None = Field(description="The station's SecurityCtrlr."
                                                            "AdditionalRootCertificateCheck (CSMS root only).")
+    forced: bool = Field(description="Sent over install.capacity_full by an officer (reason in the audit log).")
     refresh: RefreshOut | None = Field(description="The inventory refresh that followed; null when none was possible.")
     inventory: InventoryOut
 
@@ -182,6 +184,9 @@ class InstallIn(BaseModel):
     source: Literal["csms-root"] | None = Field(None, description="Instead of `pem`: our active CSMS root, as "
                                                 "this station must receive it (cross-signed by the root it holds "
                                                 "when it has AdditionalRootCertificateCheck=true).")
+    force: bool = Field(False, description="Send although the station's known capacity is full "
+                                           "(install.capacity_full); needs `reason`. The station may answer Failed.")
+    reason: str | None = Field(None, max_length=500)
     timeout: Timeout = None
 
     @model_validator(mode="after")
@@ -252,11 +257,13 @@ async def refresh(station_id: str, principal: StationOps, gateway: GatewayDep, r
 async def install(station_id: str, body: InstallIn, principal: OfficerOnly, gateway: GatewayDep,
                   request: Request) -> InstallOut:
     """InstallCertificate: `pem`, or our active CSMS root (`source: "csms-root"`). Refused before
-    sending, with the rule, unless it is a usable trust anchor; the inventory is refreshed after.
-    Roles: officer."""
+    sending, with the rule, unless it is a usable trust anchor, and when the station's known
+    capacity is full (`install.capacity_full`, unless forced with a reason; a certificate it
+    already holds takes no new place); the inventory is refreshed after. Roles: officer."""
     try:
         result: InstallResult = await install_root(gateway, principal.actor, station_id, body.certificate_type,
-                                                   body.pem, timeout=body.timeout)
+                                                   body.pem, force=body.force, reason=body.reason,
+                                                   timeout=body.timeout)
     except StationNotConnected as exc:
         raise ApiError(409, str(exc), rule="station.not_connected") from None
     _check_answer(result.answer)
@@ -266,7 +273,8 @@ async def install(station_id: str, body: InstallIn, principal: OfficerOnly, gate
                       certificate=SentCertificateOut(subject=root.subject, serial_number=root.serial_number,
                                                      sha256_fingerprint=root.sha256_fingerprint,
                                                      cross_signed=root.cross_signed, generation=root.generation),
-                      additional_root_check=result.additional_root_check, refresh=_refresh_out(result.inventory),
+                      additional_root_check=result.additional_root_check, forced=result.forced,
+                      refresh=_refresh_out(result.inventory),
                       inventory=await asyncio.to_thread(_inventory, request, station_id))
 
 
