@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,16 +58,18 @@ def _key_owner_elsewhere(session: Session, fingerprint: str, station_id: str) ->
 
 
 def checked_station_csr(session: Session, *, station_id: str, csr_pem: str, policy: Policy,
-                        subject_cn: str | None = None) -> CsrCheck:
+                        subject_cn: str | None = None, in_delivery: Collection[str] = ()) -> CsrCheck:
     """The CSR checks every certificate issued to a station passes; raises CsrRefused.
 
     ``subject_cn``: the CN the CSR must carry when it is not the station identity (an ISO 15118
-    SECC certificate names the SECC ID).
+    SECC certificate names the SECC ID). ``in_delivery``: fingerprints of this station's keys
+    whose certificate has not reached it yet; a CSR bringing one again is a resend, not a reuse
+    (the caller delivers that certificate instead of signing another).
     """
     if session.get(Station, station_id) is None:
         raise UnknownStation(station_id)
     check = check_csr(csr_pem, station_id=subject_cn or station_id, organization=organization(session),
-                      known_key_fingerprints=station_key_fingerprints(session, station_id),
+                      known_key_fingerprints=station_key_fingerprints(session, station_id) - set(in_delivery),
                       csr_policy=policy.csr, key_policy=policy.keys)
     if not check.decision:
         raise CsrRefused(check.decision)

@@ -121,6 +121,7 @@ class SimulatedStation:
         self._pending: dict[str, asyncio.Future] = {}
         self._call_slot = asyncio.Lock()  # P4 §4.1.1: one outstanding CALL per direction
         self._pending_key = None
+        self._pending_csr: str | None = None
         self._installed = itertools.count(1)
         # Trust anchors it holds (M03-M05) and the variables it reports (GetVariables).
         self.certificates = CertificateStore()
@@ -317,12 +318,21 @@ class SimulatedStation:
         return await self.call("SignCertificate", {"csr": self.make_csr(key_spec),
                                                    "certificateType": "ChargingStationCertificate"})
 
+    async def resend_sign_certificate(self) -> dict[str, Any]:
+        """The last CSR once more, as a station does when no CertificateSigned came for it
+        (SecurityCtrlr.CertSigningWaitMinimum / CertSigningRepeatTimes), e.g. after a reboot."""
+        if self._pending_csr is None:
+            raise RuntimeError(f"{self.identity} has no CSR waiting for its certificate")
+        return await self.call("SignCertificate", {"csr": self._pending_csr,
+                                                   "certificateType": "ChargingStationCertificate"})
+
     # --- certificates --------------------------------------------------------------------------
 
     def make_csr(self, key_spec: str = "ec-p256") -> str:
         """New key pair and CSR (CN = identity, O = organization); the key waits for its certificate."""
         self._pending_key = keys.new_private_key(key_spec)
-        return keys.csr_pem(self._pending_key, self.identity, self.organization)
+        self._pending_csr = keys.csr_pem(self._pending_key, self.identity, self.organization)
+        return self._pending_csr
 
     def install_certificate(self, chain_pem: str) -> bool:
         """Keep ``chain_pem`` (leaf first) with the key of the last CSR for the next connection.
@@ -334,7 +344,7 @@ class SimulatedStation:
         self.client_key = keys.write_private(self.workdir / f"station-{number}.key.pem", keys.key_pem(key))
         self.client_cert = self.workdir / f"station-{number}.chain.pem"
         self.client_cert.write_text(chain_pem)
-        self._pending_key = None
+        self._pending_key = self._pending_csr = None
         return True
 
 

@@ -3,14 +3,16 @@
 While the station waits: only what makes a CSR unsignable whatever happens later — the station
 is not registered or not on TLS, the CSR is not a well-formed PKCS#10 request proving possession
 of a strong enough key, it names another station or organisation, it brings a key we already
-certified, or it asks for a V2G certificate while no V2G sub-CA exists. All of that is parsing,
-one signature verification and a few indexed reads; no CA key is touched. Anything else (the CA
-failing, linting, the database) happens after the answer, and since the station was told
-Accepted (A02.FR.11; TC_A_14 requires it) such a failure is an alert for an officer
-(ERR2501 §2.7), never a silent loss.
+certified (unless it resends a CSR whose chain has not reached the station yet:
+api/ocpp/certificate_resend.py), or it asks for a V2G certificate while no V2G sub-CA exists.
+All of that is parsing, one signature verification and a few indexed reads; no CA key is
+touched. Anything else (the CA failing, linting, the database) happens after the answer, and
+since the station was told Accepted (A02.FR.11; TC_A_14 requires it) such a failure is an alert
+for an officer (ERR2501 §2.7), never a silent loss.
 
 The signed chain is stored as a pending delivery in the transaction that records the
-certificate (persist first, then push); the outbox worker sends CertificateSigned.
+certificate (persist first, then push); the outbox worker sends CertificateSigned. A resent CSR
+is not signed again: its waiting chain is made due instead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlmodel import Session, select
 from api.context import Context
 from api.ocpp import outbox_signal
 from api.ocpp.alerts import SIGNING_FAILED, raise_alert
+from api.ocpp.certificate_resend import redeliver, resent_certificate, waiting_certificates
 from api.ocpp.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from pki.issuance import CsrRefused, IssuedChain, UnknownStation, checked_station_csr, sign_station_csr
 from pki.v2g import V2gNotConfigured, sign_v2g_csr, v2g_authority
@@ -58,7 +61,8 @@ def precheck(session: Session, *, station_id: str, csr_pem: str, certificate_typ
                                                   f"{security_profile}; a ChargingStationCertificate is only "
                                                   "issued over TLS (profile 2 or 3)")
     try:
-        check = checked_station_csr(session, station_id=station_id, csr_pem=csr_pem, policy=policy)
+        check = checked_station_csr(session, station_id=station_id, csr_pem=csr_pem, policy=policy,
+                                    in_delivery=waiting_certificates(session, station_id, certificate_type).keys())
     except CsrRefused as exc:
         return exc.decision
     if certificate_type == V2G_CERTIFICATE:
@@ -106,8 +110,12 @@ def _drop_waiting_deliveries(session: Session, issued: IssuedChain) -> list[int]
 
 def sign_and_store(ctx: Context, station_id: str, csr_pem: str, certificate_type: str | None) -> int:
     """Sign, record, and store the chain as a pending CertificateSigned; the delivery's id.
-    Raises what the CA raises (CsrRefused, V2gNotConfigured, UnknownStation, ...)."""
+    A resent CSR gets the delivery of its waiting chain instead. Raises what the CA raises
+    (CsrRefused, V2gNotConfigured, UnknownStation, ...)."""
     with session_scope(ctx.engine) as session:
+        resent = resent_certificate(session, station_id, csr_pem, certificate_type)
+        if resent is not None:
+            return _redeliver(session, resent, certificate_type)
         issued = _issue(session, ctx, station_id, csr_pem, certificate_type)
         dropped = _drop_waiting_deliveries(session, issued)
         payload = {"certificateChain": issued.chain_pem}
@@ -123,6 +131,15 @@ def sign_and_store(ctx: Context, station_id: str, csr_pem: str, certificate_type
                              "replaced_deliveries": dropped,
                              "ignored_csr_extensions": list(issued.ignored_extensions)})
         return row.id
+
+
+def _redeliver(session: Session, certificate: IssuedCertificate, certificate_type: str | None) -> int:
+    row = redeliver(session, certificate, created_by=ACTOR)
+    audit.append(session, actor=ACTOR, action="certificate.redeliver", target=certificate.station_id,
+                 outcome=audit.Outcome.SUCCESS,
+                 detail={"via": "SignCertificate", "why": "the same CSR again while its chain was undelivered",
+                         "certificate_type": certificate_type, "serial": certificate.serial_hex, "delivery": row.id})
+    return row.id
 
 
 def _failure(exc: Exception) -> tuple[str, str]:
