@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from ocpp_support import tls_csms  # noqa: F401 - fixture
 from pki_fixtures import make_leaf, make_root, make_sub_ca
 from trust_anchor_support import (
@@ -20,6 +21,8 @@ from trust_anchor_support import (
     refresh,
     requests,
 )
+
+from api.ocpp.device_report import certificate_capacity
 
 V2G_CHAIN = "V2GCertificateChain"
 
@@ -89,6 +92,19 @@ async def test_the_capacity_is_learned_from_the_stations_base_report(tls_csms):
     station.certificates.capacity = 8
     await _base_report(tls_csms, station)
     assert (await inventory(tls_csms, "CAP-LEARN"))["capacity"] == 8
+
+
+@pytest.mark.parametrize(("max_limit", "capacity"), [
+    (12, 12), (12.0, 12), (0, 0), (2 ** 40, 2 ** 31 - 1),
+    (2.5, None), (-1, None), (float("nan"), None), (float("inf"), None), (True, None), ("12", None),
+])
+def test_only_a_whole_non_negative_max_limit_is_taken_as_the_capacity(max_limit, capacity):
+    entry = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "CertificateEntries"},
+             "variableAttribute": [{"type": "Actual", "value": "3"}],
+             "variableCharacteristics": {"dataType": "integer", "supportsMonitoring": False, "maxLimit": max_limit}}
+    other = {**entry, "variable": {"name": "MaxCertificateChainSize"}}
+    assert certificate_capacity([other, entry]) == capacity
+    assert certificate_capacity([other]) is None
 
 
 async def test_an_install_into_a_full_station_is_refused_before_it_leaves(tls_csms):
