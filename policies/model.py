@@ -31,6 +31,7 @@ class TlsPolicy:
     max_version: str = "TLSv1.3"
     tls12_ciphers: tuple[str, ...] = ()
     tls13_ciphersuites: tuple[str, ...] = ()
+    session_tickets: int = 0
 
 
 @dataclass(frozen=True)

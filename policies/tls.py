@@ -45,6 +45,9 @@ _USABLE_KEX = {"kx-ecdhe", "kx-rsa"}
 # Non-AEAD suites are tolerated only with a SHA-2 HMAC (BSI TR-02102-2).
 _CBC_DIGESTS = {"sha256", "sha384"}
 
+# A station holds one connection at a time; more tickets than this only cost handshakes.
+MAX_SESSION_TICKETS = 4
+
 CertificateFiles = tuple[str | Path, str | Path, bytes | str | None]
 
 
@@ -118,6 +121,9 @@ def check_tls_policy(policy: TlsPolicy) -> Decision:
                                                f"(one of {', '.join(sorted(TLS13_SUITES))})")
     if policy.max_version == "TLSv1.3" and not policy.tls13_ciphersuites:
         return Decision.refuse("tls.cipher13", "TLS 1.3 is allowed but tls13_ciphersuites is empty")
+    if not 0 <= policy.session_tickets <= MAX_SESSION_TICKETS:
+        return Decision.refuse("tls.session_tickets",
+                               f"session_tickets = {policy.session_tickets}; allowed: 0 to {MAX_SESSION_TICKETS}")
     return Decision.allow()
 
 
@@ -159,10 +165,11 @@ def server_context(policy: TlsPolicy, certs: Iterable[CertificateFiles],
     context.options |= (ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
                         | ssl.OP_NO_RENEGOTIATION)
     context.set_ciphers(":".join(policy.tls12_ciphers))
-    # TLS 1.3: one session ticket per handshake, not OpenSSL's two. A station holds one
-    # connection, so one ticket lets it resume; the second only cost every handshake (of a
-    # boot storm too) another encryption and write.
-    context.num_tickets = 1
+    # OpenSSL would issue two TLS 1.3 tickets per handshake (and one in TLS 1.2), each an
+    # encryption and a write; the policy says how many are worth it (defaults.toml, [tls]).
+    context.num_tickets = policy.session_tickets
+    if policy.session_tickets == 0:
+        context.options |= ssl.OP_NO_TICKET
     if policy.max_version == "TLSv1.3" and set_tls13_ciphersuites(context, policy.tls13_ciphersuites):
         effective = set(effective_tls13_suites(context))
         if effective != set(policy.tls13_ciphersuites):

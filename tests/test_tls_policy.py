@@ -222,3 +222,38 @@ def test_tls13_suites_are_exactly_the_policys_when_enforceable():
     assert effective_tls13_suites(context) == ("TLS_AES_256_GCM_SHA384",)
     with pytest.raises(ValueError, match="refused"):
         set_tls13_ciphersuites(context, ["TLS_NOT_A_SUITE"])
+
+
+def _ticket_after_handshake(context: ssl.SSLContext, client: ssl.SSLContext) -> bool:
+    """Whether a client that completes a handshake with ``context`` holds a resumable ticket."""
+    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
+    client_side = client.wrap_bio(c_in, c_out, server_hostname=HOST)
+    server_side = context.wrap_bio(s_in, s_out, server_side=True)
+    for _ in range(20):
+        for end, outgoing, peer_in in ((client_side, c_out, s_in), (server_side, s_out, c_in)):
+            try:
+                end.do_handshake()
+                end.read()  # processes what came after the handshake (TLS 1.3 tickets)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+            peer_in.write(outgoing.read())
+    return client_side.session is not None and client_side.session.has_ticket
+
+
+@pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_no_session_tickets_by_default(tmp_path, maximum):
+    context = server_context(POLICY, _files(tmp_path, "ec", "rsa"), None)
+    assert POLICY.session_tickets == 0
+    assert not _ticket_after_handshake(context, _client(maximum=maximum))
+
+
+@pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
+def test_session_tickets_when_the_policy_asks(tmp_path, maximum):
+    context = server_context(replace(POLICY, session_tickets=1), _files(tmp_path, "ec", "rsa"), None)
+    assert _ticket_after_handshake(context, _client(maximum=maximum))
+
+
+@pytest.mark.parametrize("tickets", [-1, 5])
+def test_session_tickets_out_of_range_are_refused(tickets):
+    decision = check_tls_policy(replace(POLICY, session_tickets=tickets))
+    assert decision.rule == "tls.session_tickets" and "0 to 4" in decision.reason
