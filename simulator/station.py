@@ -93,7 +93,7 @@ class SimulatedStation:
                  username: str | None = None, client_cert: str | Path | None = None,
                  client_key: str | Path | None = None, tls: TlsOptions | None = None,
                  serial_number: str | None = None, organization: str | None = None,
-                 model: str = "SimCharger", vendor: str = "ChargeCA Simulator",
+                 model: str = "SimCharger", vendor: str = "ChargeCA Simulator", firmware_version: str = "1.0.0",
                  subprotocols: Sequence[str] = ("ocpp2.0.1",), call_timeout: float = 30.0,
                  max_size: int = 2 ** 20, workdir: str | Path | None = None) -> None:
         if profile not in (1, 2, 3):
@@ -109,6 +109,7 @@ class SimulatedStation:
         self.serial_number = serial_number or identity
         self.organization = organization
         self.model, self.vendor = model, vendor
+        self.firmware_version = firmware_version  # a test updates the firmware by changing it
         self.subprotocols = list(subprotocols)
         self.call_timeout = call_timeout
         self.max_size = max_size
@@ -303,7 +304,8 @@ class SimulatedStation:
     async def boot(self, reason: str = "PowerUp") -> dict[str, Any]:
         return await self.call("BootNotification", {
             "reason": reason,
-            "chargingStation": {"model": self.model, "vendorName": self.vendor, "serialNumber": self.serial_number},
+            "chargingStation": {"model": self.model, "vendorName": self.vendor, "serialNumber": self.serial_number,
+                                "firmwareVersion": self.firmware_version},
         })
 
     async def heartbeat(self) -> dict[str, Any]:

@@ -8,8 +8,10 @@ import pytest
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
 
 from api import operations
-from api.ocpp.handlers.provisioning import SERIAL_MISMATCH_EVENT
+from api.ocpp.handlers.provisioning import SERIAL_MISMATCH_EVENT, _record_boot
 from simulator.station import CallError
+from storage.db import make_engine, migrate, session_scope
+from storage.stations import Station
 
 NOW = "2025-06-01T12:00:00Z"
 
@@ -136,3 +138,29 @@ async def test_profile3_boot_with_another_serial_is_disconnected_and_recorded(tl
     assert [e["type"] for e in events] == [SERIAL_MISMATCH_EVENT]
     assert events[0]["source"] == "csms" and events[0]["critical"] is True
     assert tls_csms.station_row("CS-TLS3X").last_boot_at is None
+
+
+def test_the_boot_record_on_each_database(db_url):
+    # The statement is hand-built (CASE, IS DISTINCT FROM, RETURNING): both dialects must run it.
+    migrate(db_url)
+    engine = make_engine(db_url)
+    info = {"model": "M", "vendorName": "V", "serialNumber": "SN-1", "firmwareVersion": "1.0"}
+    with session_scope(engine) as session:
+        session.add(Station(id="CS-DB", max_chain_size=800, additional_root_check=True))
+        session.add(Station(id="CS-PENDING", boot_policy="Pending", max_chain_size=800))
+    with session_scope(engine) as session:
+        assert _record_boot(session, "CS-DB", info, "Accepted") == "Accepted"
+        assert _record_boot(session, "CS-PENDING", info, "Accepted") == "Pending"
+        assert _record_boot(session, "CS-GONE", info, "Accepted") == "Rejected"
+    with session_scope(engine) as session:
+        booted, pending = session.get(Station, "CS-DB"), session.get(Station, "CS-PENDING")
+        assert (booted.model, booted.vendor_name, booted.serial_number, booted.firmware_version) == ("M", "V", "SN-1", "1.0")
+        assert booted.last_boot_at is not None and pending.last_boot_at is None
+        # First boot on record: the firmware changed from unknown, so what it reported is asked again.
+        assert booted.max_chain_size is None and booted.additional_root_check is None
+        booted.max_chain_size, booted.additional_root_check = 800, True
+    with session_scope(engine) as session:
+        _record_boot(session, "CS-DB", info, "Accepted")  # same firmware: kept
+    with session_scope(engine) as session:
+        assert (session.get(Station, "CS-DB").max_chain_size, session.get(Station, "CS-DB").additional_root_check) == (800, True)
+    engine.dispose()

@@ -210,6 +210,30 @@ async def test_a_chain_within_the_limit_is_sent_and_the_limit_kept(sqlite_pki, t
         assert _station_row(harness, "CHAIN-2").max_chain_size == kept
 
 
+async def test_a_firmware_update_makes_the_kept_limit_be_asked_again(sqlite_pki, tmp_path):
+    async with certificate_csms(sqlite_pki) as harness:
+        station = await harness.sp3_station("CHAIN-FW", tmp_path)
+        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 800)
+        assert await station.sign_certificate() == {"status": "Accepted"}
+        await harness.until(lambda: harness.rows("CHAIN-FW", DELIVERY)
+                            and harness.rows("CHAIN-FW", DELIVERY)[0].status == "failed")
+        # A reboot on the same firmware keeps what the station said.
+        await station.reconnect()
+        assert (await station.boot())["status"] == "Accepted"
+        assert _station_row(harness, "CHAIN-FW").max_chain_size == 800
+
+        # The new firmware takes longer chains; its first boot forgets the old answer.
+        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 6000)
+        station.firmware_version = "2.0.0"
+        await station.reconnect()
+        assert (await station.boot())["status"] == "Accepted"
+        assert _station_row(harness, "CHAIN-FW").max_chain_size is None
+        assert await station.sign_certificate() == {"status": "Accepted"}
+        await harness.until(lambda: requests(station, "CertificateSigned"))
+        assert len(requests(station, "GetVariables")) == 2
+        assert _station_row(harness, "CHAIN-FW").max_chain_size == 6000
+
+
 async def test_the_policy_limit_applies_below_the_stations(sqlite_pki, tmp_path):
     pki = with_policy(sqlite_pki, chain={"max_chars": 1000})
     async with certificate_csms(pki) as harness:

@@ -7,8 +7,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, case, func, null, update
+from sqlmodel import Session
 
 from api.ocpp.boot import ACCEPTED, REJECTED
 from api.ocpp.device_report import certificate_capacity, store_certificate_capacity
@@ -42,20 +42,33 @@ async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[
 
 
 def _record_boot(session: Session, station_id: str, info: dict[str, Any], default_status: str) -> str:
-    # Plain statements, not load-modify-flush of the row: a boot storm runs this per station.
-    policy = session.execute(select(Station.boot_policy).where(Station.id == station_id)).first()
-    if policy is None:  # deleted while connected: nothing to boot into
-        return REJECTED
-    status = policy[0] or default_status
-    now = utcnow()
-    session.execute(update(Station).where(Station.id == station_id).values(
-        serial_number=info.get("serialNumber"), model=info["model"], vendor_name=info["vendorName"],
-        firmware_version=info.get("firmwareVersion"),
-        # last_boot_at doubles as "was accepted": a station that reconnects without booting again
-        # (P4 §5.3) is let in only if its last BootNotification was Accepted.
-        last_boot_at=now if status == ACCEPTED else None, updated_at=now),
-        execution_options={"synchronize_session": False})
-    return status
+    row = session.connection().execute(_RECORD_BOOT, {
+        "station": station_id, "default_status": default_status, "now": utcnow(),
+        "serial": info.get("serialNumber"), "model": info["model"], "vendor": info["vendorName"],
+        "firmware": info.get("firmwareVersion")}).first()
+    return REJECTED if row is None else row[0]  # None: deleted while connected, nothing to boot into
+
+
+def _record_boot_statement():
+    # One prepared Core statement, not ORM select-then-update: a boot storm runs it per station,
+    # and building a statement costs more than executing it.
+    station = Station.__table__.c
+    status = func.coalesce(station.boot_policy, bindparam("default_status"))
+    now = bindparam("now", type_=station.updated_at.type)
+    # What the device model reported may differ after a firmware update: ask again when needed.
+    firmware_changed = station.firmware_version.is_distinct_from(bindparam("firmware"))
+    return (update(Station.__table__).where(station.id == bindparam("station"))
+            .values(serial_number=bindparam("serial"), model=bindparam("model"), vendor_name=bindparam("vendor"),
+                    firmware_version=bindparam("firmware"),
+                    max_chain_size=case((firmware_changed, null()), else_=station.max_chain_size),
+                    additional_root_check=case((firmware_changed, null()), else_=station.additional_root_check),
+                    # last_boot_at doubles as "was accepted": a station that reconnects without
+                    # booting again (P4 §5.3) is let in only if its last BootNotification was Accepted.
+                    last_boot_at=case((status == ACCEPTED, now), else_=null()), updated_at=now)
+            .returning(status))
+
+
+_RECORD_BOOT = _record_boot_statement()
 
 
 def _serial_mismatch(call: StationCall, serial_number: str | None) -> str | None:
