@@ -22,7 +22,11 @@ the server has one core of its own. Then, in one run:
 5. capacity: every station sends its next Heartbeat as soon as it has the answer (server core
    saturated), msg/s;
 6. boot storm: --storm profile-3 stations connect (--storm-concurrency handshakes in flight)
-   and boot; time until all booted, failures, and the kernel's ListenOverflows/ListenDrops.
+   and boot; time until all booted, failures, and the kernel's ListenOverflows/ListenDrops;
+7. the same storm against a bare reference server on the same core (scripts/
+   bench_reference_server.py: the `ocpp` library's example pattern, no auth, no storage), and
+   ChargeCA's storm relative to it. This machine's speed varies with its host's load; the ratio,
+   measured minutes apart, is what compares across runs.
 
 Station certificates for profile 3 are issued before the run straight through the CA
 (pki.records.sign_and_record, no lint) and recorded as active, as after the stations' earlier
@@ -47,7 +51,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +114,7 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     ca_pem = station_ca.record.certificate_pem
     validity = profiles.Validity.starting(utcnow(), 365, 5,
                                           station_ca.certificate.not_valid_after_utc)
+    _reference_material(workdir, hierarchy, ctx, validity)
     identities = sp3_ids(sp3_count(args))
     for start in range(0, len(identities), 1000):
         with session_scope(ctx.engine) as session:
@@ -127,6 +133,26 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
                     serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     ctx.engine.dispose()
     return data, certs
+
+
+def _reference_material(workdir: Path, hierarchy, ctx, validity: profiles.Validity) -> None:
+    """The bare reference server's files: an ECDSA server certificate of our server CA (so the
+    stations verify it against the same root), its key in the clear, and the client CAs."""
+    server_ca = hierarchy.server_ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = profiles.csms_server(FQDN, ORG, key.public_key(), validity, server_ca.certificate,
+                                       server_ca.id, ctx.urls)
+    # Not recorded: the ChargeCA server under test would load a recorded server certificate.
+    certificate = certificate.serial_number(x509.random_serial_number()).sign(server_ca.key(ctx.keystore),
+                                                                               hashes.SHA256())
+    (workdir / "reference.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM)
+                                            + server_ca.record.certificate_pem.encode())
+    (workdir / "reference.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    # As ChargeCA's listener does: the station CA and the root it chains to (OpenSSL wants a
+    # self-signed anchor at the end of the path).
+    (workdir / "station-ca.pem").write_text(hierarchy.station_ca.record.certificate_pem
+                                            + hierarchy.root.record.certificate_pem)
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -170,15 +196,32 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
     process = subprocess.Popen(pinned(cpu, command), cwd=ROOT, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(process, ws_port, wss_port, rest_port, log)
+    _wait_listening(server, [ws_port, wss_port, rest_port])
+    return server
+
+
+def start_reference(workdir: Path, cpu: int | None) -> Server:
+    port = free_port()
+    command = [sys.executable, str(ROOT / "scripts" / "bench_reference_server.py"), HOST, str(port),
+               str(workdir / "reference.pem"), str(workdir / "reference.key"), str(workdir / "station-ca.pem")]
+    log = workdir / "reference.log"
+    process = subprocess.Popen(pinned(cpu, command), cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    server = Server(process, port, port, port, log)
+    _wait_listening(server, [port])
+    return server
+
+
+def _wait_listening(server: Server, ports: list[int]) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early:\n{log.read_text()}")
-        if all(_accepts(port) for port in (ws_port, wss_port, rest_port)):
-            return server
+        if server.process.poll() is not None:
+            raise SystemExit(f"{server.log.name}: server exited early:\n{server.log.read_text()}")
+        if all(_accepts(port) for port in ports):
+            return
         time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start in time")
+    server.process.kill()
+    raise SystemExit(f"{server.log.name}: server did not start in time")
 
 
 def _accepts(port: int) -> bool:
@@ -334,17 +377,23 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         time.sleep(2)
 
         # 6. boot storm.
-        overflow0 = tcp_ext("ListenOverflows", "ListenDrops")
-        cpu0, load_cpu0 = cpu_seconds(pid), cpu_seconds(load.process.pid)
-        storm, _ = load.run("connect", identities=ids3[:args.storm], profile=3, concurrency=args.storm_concurrency,
-                            boot=True, heartbeat=False, keep=True, timeout=60)
-        storm_cpu, storm_load_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(load.process.pid) - load_cpu0
-        overflow1 = tcp_ext("ListenOverflows", "ListenDrops")
-        storm_rss = rss_kib(pid)
-        load.run("close_all")
+        storm = boot_storm(load, pid, ids3[:args.storm], args)
     finally:
         load.quit()
         stop_server(server)
+    # 7. the same storm against the bare reference server, on the same core, right after.
+    reference = None
+    if not args.no_reference:
+        bare = start_reference(workdir, server_cpu)
+        bare_load = Load({**target, "wss_port": bare.wss_port}, client_cpu, bare.pid)
+        try:
+            bare_load.run("prepare_tls", identities=ids3[:args.storm])
+            bare_load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True,
+                          keep=False, timeout=30)
+            reference = boot_storm(bare_load, bare.pid, ids3[:args.storm], args)
+        finally:
+            bare_load.quit()
+            stop_server(bare)
     load_after = os.getloadavg()
 
     backlog = 4096
@@ -377,14 +426,53 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"{(rss1 - rss0) / max(1, sp3_more['ok']):.1f} KiB (RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB for "
         f"{sp3_more['ok']} more); plain ws {(rss2 - rss1) / max(1, plain['ok']):.1f} KiB "
         f"(RSS -> {rss2 / 1024:.0f} MiB for {plain['ok']} more)")
-    lost = storm["failed"]
-    say(f"boot storm: {storm['ok']}/{args.storm} profile-3 stations connected and booted in {storm['seconds']:.1f} s "
-        f"(all connected after {storm['open_seconds']:.1f} s), {args.storm_concurrency} handshakes in flight; "
-        f"server CPU {storm_cpu:.1f} s = {1000 * storm_cpu / max(1, storm['ok']):.2f} ms/station "
-        f"({_busy(storm_cpu, storm)}% busy, load generator {_busy(storm_load_cpu, storm)}%); "
-        f"lost {lost} {storm['errors'] or ''}; ListenOverflows +{overflow1['ListenOverflows'] - overflow0['ListenOverflows']}, "
-        f"ListenDrops +{overflow1['ListenDrops'] - overflow0['ListenDrops']}; server RSS {storm_rss / 1024:.0f} MiB")
+    say(_storm_line("boot storm", storm, args))
+    if reference is not None:
+        say(_storm_line("reference (bare ocpp-library server, no auth, no storage, same core)", reference, args))
+    if reference is not None and reference.result["ok"] and storm.result["ok"]:
+        say(f"boot storm relative to the reference: {storm.result['seconds'] / reference.result['seconds']:.2f}x "
+            f"the wall time, {storm.cpu_per_station / reference.cpu_per_station:.2f}x the server CPU per station")
     return out
+
+
+@dataclass(frozen=True)
+class Storm:
+    result: dict
+    server_cpu: float
+    load_cpu: float
+    overflows: int
+    drops: int
+    rss_kib: int
+
+    @property
+    def cpu_per_station(self) -> float:
+        return self.server_cpu / max(1, self.result["ok"])
+
+
+def boot_storm(load: Load, pid: int, identities: list[str], args: argparse.Namespace) -> Storm:
+    """All ``identities`` connect on profile 3 and boot, --storm-concurrency handshakes in flight."""
+    overflow0 = tcp_ext("ListenOverflows", "ListenDrops")
+    cpu0, load_cpu0 = cpu_seconds(pid), cpu_seconds(load.process.pid)
+    result, _ = load.run("connect", identities=identities, profile=3, concurrency=args.storm_concurrency,
+                         boot=True, heartbeat=False, keep=True, timeout=60)
+    server_cpu, load_cpu = cpu_seconds(pid) - cpu0, cpu_seconds(load.process.pid) - load_cpu0
+    overflow1 = tcp_ext("ListenOverflows", "ListenDrops")
+    storm = Storm(result, server_cpu, load_cpu, overflow1["ListenOverflows"] - overflow0["ListenOverflows"],
+                  overflow1["ListenDrops"] - overflow0["ListenDrops"], rss_kib(pid))
+    load.run("close_all")
+    return storm
+
+
+def _storm_line(label: str, storm: Storm, args: argparse.Namespace) -> str:
+    result = storm.result
+    if not result["ok"]:
+        return f"{label}: no station booted; {result['failed']} failed {result['errors']}"
+    return (f"{label}: {result['ok']}/{result['ok'] + result['failed']} profile-3 stations connected "
+            f"and booted in {result['seconds']:.1f} s (all connected after {result['open_seconds']:.1f} s), "
+            f"{args.storm_concurrency} handshakes in flight; server CPU {storm.server_cpu:.1f} s = "
+            f"{1000 * storm.cpu_per_station:.2f} ms/station ({_busy(storm.server_cpu, result)}% busy, "
+            f"load generator {_busy(storm.load_cpu, result)}%); lost {result['failed']} {result['errors'] or ''}; "
+            f"ListenOverflows +{storm.overflows}, ListenDrops +{storm.drops}; server RSS {storm.rss_kib / 1024:.0f} MiB")
 
 
 def _busy(cpu: float, result: dict) -> int:
@@ -416,6 +504,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="profile-3 stations connected before measuring")
     parser.add_argument("--rate", type=int, default=1000, help="Heartbeats per second in the latency phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each steady phase")
+    parser.add_argument("--no-reference", action="store_true", help="skip the storm against the bare reference server")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
