@@ -23,7 +23,7 @@ the server has one core of its own. Then, in one run:
    saturated), msg/s;
 6. boot storm: --storm profile-3 stations connect (--storm-concurrency handshakes in flight)
    and boot; time until all booted, failures, and the kernel's ListenOverflows/ListenDrops;
-7. the same storm against a bare reference server on the same core (scripts/
+7. phases 4-6 against a bare reference server on the same core (scripts/
    bench_reference_server.py: the `ocpp` library's example pattern, no auth, no storage), and
    ChargeCA's storm relative to it. This machine's speed varies with its host's load; the ratio,
    measured minutes apart, is what compares across runs.
@@ -366,13 +366,9 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         rss2 = settle_rss(pid)
         load.run("close", identities=extra + sp1_ids(args.plain))
 
-        # 4. Heartbeat round trip at --rate with --stations connected, server CPU per message.
-        paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
-        wall, server_s, client_s = steady(marks)
-
+        # 4. Heartbeat round trip at --rate with --stations connected, server CPU per message;
         # 5. capacity.
-        capacity, cmarks = load.run("closed_loop", seconds=args.seconds, warmup=2)
-        cwall, cserver_s, cclient_s = steady(cmarks)
+        heartbeats = heartbeat_phases(load, args)
         load.run("close_all")
         time.sleep(2)
 
@@ -382,7 +378,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         load.quit()
         stop_server(server)
     # 7. the same storm against the bare reference server, on the same core, right after.
-    reference = None
+    reference = bare_heartbeats = None
     if not args.no_reference:
         bare = start_reference(workdir, server_cpu)
         bare_load = Load({**target, "wss_port": bare.wss_port}, client_cpu, bare.pid)
@@ -390,6 +386,11 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             bare_load.run("prepare_tls", identities=ids3[:args.storm])
             bare_load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True,
                           keep=False, timeout=30)
+            bare_load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=True,
+                          heartbeat=True, keep=True, timeout=60)
+            bare_heartbeats = heartbeat_phases(bare_load, args)
+            bare_load.run("close_all")
+            time.sleep(2)
             reference = boot_storm(bare_load, bare.pid, ids3[:args.storm], args)
         finally:
             bare_load.quit()
@@ -414,14 +415,9 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"{_rate(sp3):8.1f}/s   server CPU {1000 * sp3_cpu / max(1, sp3['ok']):.2f} ms/connect "
         f"({_busy(sp3_cpu, sp3)}% busy, load generator {_busy(sp3_load_cpu, sp3)}%)   "
         f"{_failures(sp3, booted, sp3_more)}")
-    say(f"Heartbeat round trip at {args.rate}/s with {len(fleet)} profile-3 stations connected: "
-        f"p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  max {paced['max_ms']:.1f} ms "
-        f"({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors']})")
-    say(f"server CPU per Heartbeat (steady phase): {1e6 * server_s / max(1, paced['messages']):.0f} µs "
-        f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s)")
-    say(f"capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
-        f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
-        f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}")
+    say(_heartbeat_lines(heartbeats, len(fleet), args))
+    if bare_heartbeats is not None:
+        say(_heartbeat_lines(bare_heartbeats, len(fleet), args, label="reference: "))
     say(f"resident memory per idle connection (booted, one Heartbeat): profile 3 (wss, client certificate) "
         f"{(rss1 - rss0) / max(1, sp3_more['ok']):.1f} KiB (RSS {rss0 / 1024:.0f} -> {rss1 / 1024:.0f} MiB for "
         f"{sp3_more['ok']} more); plain ws {(rss2 - rss1) / max(1, plain['ok']):.1f} KiB "
@@ -433,6 +429,35 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         say(f"boot storm relative to the reference: {storm.result['seconds'] / reference.result['seconds']:.2f}x "
             f"the wall time, {storm.cpu_per_station / reference.cpu_per_station:.2f}x the server CPU per station")
     return out
+
+
+@dataclass(frozen=True)
+class Heartbeats:
+    paced: dict
+    paced_steady: tuple[float, float, float]     # wall, server CPU, load-generator CPU seconds
+    capacity: dict
+    capacity_steady: tuple[float, float, float]
+
+
+def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
+    """Round trip at --rate with the connected stations, then every station sending on answer."""
+    paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
+    capacity, cmarks = load.run("closed_loop", seconds=args.seconds, warmup=2)
+    return Heartbeats(paced, steady(marks), capacity, steady(cmarks))
+
+
+def _heartbeat_lines(run: Heartbeats, connected: int, args: argparse.Namespace, label: str = "") -> str:
+    paced, (wall, server_s, _), capacity, (cwall, cserver_s, cclient_s) = (
+        run.paced, run.paced_steady, run.capacity, run.capacity_steady)
+    return "\n".join((
+        f"{label}Heartbeat round trip at {args.rate}/s with {connected} profile-3 stations connected: "
+        f"p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  max {paced['max_ms']:.1f} ms "
+        f"({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors']})",
+        f"{label}server CPU per Heartbeat (steady phase): {1e6 * server_s / max(1, paced['messages']):.0f} µs "
+        f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s)",
+        f"{label}capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
+        f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
+        f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}"))
 
 
 @dataclass(frozen=True)
