@@ -102,7 +102,6 @@ class RenewalPolicy:
 @dataclass(frozen=True)
 class AdmissionPolicy:
     replace_duplicate_connection: bool = True
-    allow_unknown_stations: bool = False
 
 
 @dataclass(frozen=True)

@@ -277,8 +277,6 @@ class Listeners:
 
 
 def _warn_about_policy(ctx: Context, tls: TlsMaterial | None) -> None:
-    if ctx.policy.admission.allow_unknown_stations:
-        log.warning("[admission].allow_unknown_stations is not supported yet: unknown stations get 404")
     if tls is None:
         return
     wanted = tuple(ctx.policy.tls.tls13_ciphersuites)
