@@ -63,43 +63,31 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
 
 
 async def _run(ctx: Context) -> None:
-    from api.ocpp.certificate_workers import start_certificate_workers
-    from api.ocpp.gateway import Gateway
-    from api.ocpp.listener import start_listeners
     from api.rest.app import create_app
-    from api.rest.routers.rotations import attach_listeners
-    from api.rest.routers.station_ops import attach_gateway
+    from api.stack import running_stack
 
     app = create_app(ctx)
-    gateway = Gateway(ctx)
-    jobs = attach_gateway(app, gateway)
-    certificates = start_certificate_workers(gateway)  # CertificateSigned outbox, renewals, grace revocation
     config = uvicorn.Config(app, host=ctx.settings.rest_host, port=ctx.settings.rest_port,
                             log_level="info", lifespan="on")
     rest = uvicorn.Server(config)
-    listeners = await start_listeners(ctx, gateway.session_handler)
-    attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
-    log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",
-             listeners.ws_port, listeners.wss_port)
-    # What start-up built (modules, compiled schemas, the app) lives as long as the process. Frozen,
-    # it is out of the cyclic collector's sight: a full collection then walks only what stations
-    # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).
-    gc.freeze()
-    # Each connection leaves a few hundred long-lived container objects; with the default first
-    # threshold (700) a boot storm runs a young collection every few connections. 20x fewer
-    # collections, each walking only what is young, cost a bounded few MB of later-freed garbage.
-    gc.set_threshold(GC_THRESHOLD, 10, 10)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    rest_task = asyncio.create_task(rest.serve())
-    try:
-        await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        rest.should_exit = True
-        await listeners.close()
-        await jobs.aclose()
-        await certificates.aclose()
-        await gateway.aclose()
-        await rest_task
+    async with running_stack(ctx, app) as stack:
+        log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",
+                 stack.listeners.ws_port, stack.listeners.wss_port)
+        # What start-up built (modules, compiled schemas, the app) lives as long as the process. Frozen,
+        # it is out of the cyclic collector's sight: a full collection then walks only what stations
+        # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).
+        gc.freeze()
+        # Each connection leaves a few hundred long-lived container objects; with the default first
+        # threshold (700) a boot storm runs a young collection every few connections. 20x fewer
+        # collections, each walking only what is young, cost a bounded few MB of later-freed garbage.
+        gc.set_threshold(GC_THRESHOLD, 10, 10)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        rest_task = asyncio.create_task(rest.serve())
+        try:
+            await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            rest.should_exit = True
+            await rest_task

@@ -27,14 +27,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from api import operations
 from api.context import Context
-from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
+from api.ocpp.certificate_workers import CertificateWorkers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.handlers import Handler
-from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
+from api.ocpp.listener import ListenerConfig, Listeners
 from api.ocpp.routes import ROUTES
 from api.rest.app import create_app
-from api.rest.routers.station_ops import attach_gateway
+from api.stack import running_stack
 from simulator.station import SimulatedStation, TlsOptions
 from storage.stations import Station
 
@@ -198,28 +198,24 @@ async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool 
     """``certificate_workers``: options of the certificate workers ``chargeca serve`` runs
     (CertificateSigned outbox, renewals); by default no periodic lifecycle pass."""
     ctx = pki.ctx
-    gateway = Gateway(ctx, config or GatewayConfig(boot_retry_interval=1, call_timeout=5), routes=routes)
     listener_config = ListenerConfig(host="127.0.0.1", ws_port=0, wss_port=0 if tls else None,
                                      ping_interval=None, tls_watch_interval=None)
-    listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
     root_pem = ctx.settings.data_dir / "test-root.pem"
     root_pem.write_bytes(pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
     app = create_app(ctx)
-    attach_gateway(app, gateway)
-    certificates = start_certificate_workers(gateway, **{"scan_interval": 0.2, "pass_interval": None,
-                                                         **(certificate_workers or {})})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
-        csms = Csms(ctx, gateway, listeners, rest, root_pem,
+    certificate_options = {"scan_interval": 0.2, "pass_interval": None, **(certificate_workers or {})}
+    async with running_stack(ctx, app, gateway_config=config or GatewayConfig(boot_retry_interval=1, call_timeout=5),
+                             listener_config=listener_config, routes=routes,
+                             certificate_options=certificate_options) as stack, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
+        csms = Csms(ctx, stack.gateway, stack.listeners, rest, root_pem,
                     {role: operations.create_token(ctx, SETUP, role, role).token for role in operations.ROLES},
-                    certificates=certificates)
+                    certificates=stack.certificates)
         try:
             yield csms
         finally:
             for station in csms.stations:
                 await station.close()
-            await listeners.close()
-            await certificates.aclose()
-            await gateway.aclose()
 
 
 @pytest.fixture

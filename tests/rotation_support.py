@@ -32,13 +32,12 @@ from sqlmodel import select
 
 from api import operations
 from api.context import Context
-from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
+from api.ocpp.certificate_workers import CertificateWorkers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
-from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
+from api.ocpp.listener import ListenerConfig, Listeners
 from api.rest.app import create_app
-from api.rest.routers.rotations import attach_listeners
-from api.rest.routers.station_ops import attach_gateway
+from api.stack import running_stack
 from simulator.certificate_store import CSMS_ROOT
 from simulator.station import SimulatedStation, StationRefused
 from simulator.store_trust import InstalledRootsTrust
@@ -63,29 +62,28 @@ class Service:
     workers: CertificateWorkers | None = None
     rest: httpx.AsyncClient | None = None
     app: Any = None
+    _running: contextlib.AsyncExitStack | None = None
 
     @property
     def wss_url(self) -> str:
         return f"wss://127.0.0.1:{self.wss_port}/ocpp"
 
     async def start(self) -> None:
-        self.gateway = Gateway(self.ctx, GatewayConfig(boot_retry_interval=1, call_timeout=5))
         config = ListenerConfig(host="127.0.0.1", ws_port=self.ws_port, wss_port=self.wss_port, ping_interval=None,
                                 tls_watch_interval=None)
-        self.listeners = await start_listeners(self.ctx, self.gateway.session_handler, config)
+        self.app = create_app(self.ctx)
+        self._running = contextlib.AsyncExitStack()
+        stack = await self._running.enter_async_context(running_stack(
+            self.ctx, self.app, gateway_config=GatewayConfig(boot_retry_interval=1, call_timeout=5),
+            listener_config=config, certificate_options={"scan_interval": 0.1, "pass_interval": None}))
+        self.gateway, self.listeners, self.workers = stack.gateway, stack.listeners, stack.certificates
         # The same ports after a restart: stations come back to the URL they know.
         self.ws_port, self.wss_port = self.listeners.ws_port, self.listeners.wss_port
-        self.workers = start_certificate_workers(self.gateway, scan_interval=0.1, pass_interval=None)
-        self.app = app = create_app(self.ctx)
-        attach_gateway(app, self.gateway)
-        attach_listeners(app, self.listeners)
-        self.rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest", timeout=300)
+        self.rest = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://rest", timeout=300)
 
     async def stop(self) -> None:
         await self.rest.aclose()
-        await self.listeners.close()
-        await self.workers.aclose()
-        await self.gateway.aclose()
+        await self._running.aclose()
 
     def headers(self, role: str = "officer") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}

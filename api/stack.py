@@ -1,0 +1,53 @@
+"""What `chargeca serve` runs on one event loop beside the REST app, started and stopped in one place.
+
+The OCPP gateway, its ws/wss listeners, the certificate workers (CertificateSigned outbox,
+renewals, grace revocation) and the REST routes' handles on them (operator call jobs, listener
+reloads). The server and the tests start exactly this; only the options differ. Stopped in the
+reverse order: no new connection first, then the work that might still talk to stations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.context import Context
+from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
+from api.ocpp.config import GatewayConfig
+from api.ocpp.gateway import Gateway
+from api.ocpp.handlers import Handler
+from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
+from api.ocpp.operator_calls import CallJobs
+from api.ocpp.routes import ROUTES
+from api.rest.routers.rotations import attach_listeners
+from api.rest.routers.station_ops import attach_gateway
+
+
+@dataclass(frozen=True)
+class Stack:
+    gateway: Gateway
+    listeners: Listeners
+    certificates: CertificateWorkers
+    jobs: CallJobs
+
+
+@contextlib.asynccontextmanager
+async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
+                        listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
+                        certificate_options: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+    """Defaults: the configuration of ``chargeca serve`` (settings and environment)."""
+    async with contextlib.AsyncExitStack() as stop:
+        gateway = Gateway(ctx, gateway_config, routes=routes)
+        stop.push_async_callback(gateway.aclose)
+        certificates = start_certificate_workers(gateway, **(certificate_options or {}))
+        stop.push_async_callback(certificates.aclose)
+        jobs = attach_gateway(app, gateway)
+        stop.push_async_callback(jobs.aclose)
+        listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
+        stop.push_async_callback(listeners.close)
+        attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
+        yield Stack(gateway, listeners, certificates, jobs)
