@@ -8,7 +8,7 @@ import pytest
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
 
 from api import operations
-from api.ocpp.handlers.provisioning import SERIAL_MISMATCH_EVENT, _record_boot
+from api.ocpp.handlers.provisioning import DEVICE_MODEL_COLUMNS, SERIAL_MISMATCH_EVENT, _record_boot
 from simulator.station import CallError
 from storage.db import make_engine, migrate, session_scope
 from storage.stations import Station
@@ -146,7 +146,7 @@ def test_the_boot_record_on_each_database(db_url):
     engine = make_engine(db_url)
     info = {"model": "M", "vendorName": "V", "serialNumber": "SN-1", "firmwareVersion": "1.0"}
     with session_scope(engine) as session:
-        session.add(Station(id="CS-DB", max_chain_size=800, additional_root_check=True))
+        session.add(Station(id="CS-DB", max_chain_size=800, additional_root_check=True, certificate_capacity=10))
         session.add(Station(id="CS-PENDING", boot_policy="Pending", max_chain_size=800))
     with session_scope(engine) as session:
         assert _record_boot(session, "CS-DB", info, "Accepted") == "Accepted"
@@ -157,10 +157,10 @@ def test_the_boot_record_on_each_database(db_url):
         assert (booted.model, booted.vendor_name, booted.serial_number, booted.firmware_version) == ("M", "V", "SN-1", "1.0")
         assert booted.last_boot_at is not None and pending.last_boot_at is None
         # First boot on record: the firmware changed from unknown, so what it reported is asked again.
-        assert booted.max_chain_size is None and booted.additional_root_check is None
-        booted.max_chain_size, booted.additional_root_check = 800, True
+        assert [getattr(booted, name) for name in DEVICE_MODEL_COLUMNS] == [None, None, None]
+        booted.max_chain_size, booted.additional_root_check, booted.certificate_capacity = 800, True, 10
     with session_scope(engine) as session:
         _record_boot(session, "CS-DB", info, "Accepted")  # same firmware: kept
     with session_scope(engine) as session:
-        assert (session.get(Station, "CS-DB").max_chain_size, session.get(Station, "CS-DB").additional_root_check) == (800, True)
+        assert [getattr(session.get(Station, "CS-DB"), name) for name in DEVICE_MODEL_COLUMNS] == [800, True, 10]
     engine.dispose()

@@ -20,6 +20,8 @@ from storage.types import utcnow
 log = logging.getLogger("chargeca.ocpp.provisioning")
 
 SERIAL_MISMATCH_EVENT = "ChargingStationSerialNumberMismatch"
+# Station columns that keep what its device model reported (GetVariables, NotifyReport).
+DEVICE_MODEL_COLUMNS = ("max_chain_size", "additional_root_check", "certificate_capacity")
 
 
 async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
@@ -55,13 +57,13 @@ def _record_boot_statement():
     station = Station.__table__.c
     status = func.coalesce(station.boot_policy, bindparam("default_status"))
     now = bindparam("now", type_=station.updated_at.type)
-    # What the device model reported may differ after a firmware update: ask again when needed.
+    # What the device model reported may differ after a firmware update: forgotten, it is asked
+    # for again when needed (GetVariables) or unknown until the next report.
     firmware_changed = station.firmware_version.is_distinct_from(bindparam("firmware"))
+    reported = {name: case((firmware_changed, null()), else_=station[name]) for name in DEVICE_MODEL_COLUMNS}
     return (update(Station.__table__).where(station.id == bindparam("station"))
             .values(serial_number=bindparam("serial"), model=bindparam("model"), vendor_name=bindparam("vendor"),
-                    firmware_version=bindparam("firmware"),
-                    max_chain_size=case((firmware_changed, null()), else_=station.max_chain_size),
-                    additional_root_check=case((firmware_changed, null()), else_=station.additional_root_check),
+                    firmware_version=bindparam("firmware"), **reported,
                     # last_boot_at doubles as "was accepted": a station that reconnects without
                     # booting again (P4 §5.3) is let in only if its last BootNotification was Accepted.
                     last_boot_at=case((status == ACCEPTED, now), else_=null()), updated_at=now)
