@@ -20,6 +20,15 @@ already holds, or an officer forces it with a reason (the station then decides).
 the inventory's entries, not the sub-CAs of a V2G chain: a station counts at least as many, so
 what is refused here is what it would refuse too. Unknown capacity or a never-read inventory:
 no check, and a full station answers Failed (M05.FR.03), reported as such.
+
+Sent to a connected station only, not queued in the outbox for later (design.md has one outbox
+for InstallCertificate and DeleteCertificate too; this is where we differ, on purpose): which
+root may go and which entry may be deleted are decided from the station's live state (its
+AdditionalRootCertificateCheck, its inventory, the delete's safety rules), and a decision kept
+for a station that comes back days later would be taken on stale state. Durability is the
+rotation's: scripts/rotate_csms_root.py re-reads every inventory on each pass and sends what is
+still missing to stations that are connected now, so an interrupted or offline station is
+caught up by the next pass (api/rotation/).
 """
 
 from __future__ import annotations
