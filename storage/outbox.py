@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from collections.abc import Sequence
+
 from sqlalchemy import Column, Text
-from sqlmodel import Field, SQLModel
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Field, Session, SQLModel, select
 
 from storage.types import UtcDateTime, utcnow
 
@@ -41,3 +44,14 @@ class OutboundCall(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+def call_ids_by_station(session: Session, station_ids: Sequence[str], *where: ColumnElement[bool]) -> list[list[int]]:
+    """For each of ``station_ids``, the ids of its calls matching ``where``, oldest first: one
+    read for a whole batch of stations (every station that connects in a storm asks)."""
+    by_station: dict[str, list[int]] = {station_id: [] for station_id in station_ids}
+    for call_id, station_id in session.exec(
+            select(OutboundCall.id, OutboundCall.station_id)
+            .where(OutboundCall.station_id.in_(by_station), *where).order_by(OutboundCall.id)):
+        by_station[station_id].append(call_id)
+    return [by_station[station_id] for station_id in station_ids]

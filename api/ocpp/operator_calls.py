@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import select
 
 from api import operations
 from api.operations import Actor, OperationRefused
@@ -24,7 +23,7 @@ from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcom
 from api.ocpp.validation import SchemaViolation
 from storage.batching import Batcher
 from storage.db import read_scope
-from storage.outbox import CallStatus, OutboundCall
+from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.calls")
@@ -110,16 +109,9 @@ class CallJobs:
             await self._deliver(call_id, None)
 
     def _pending_of(self, station_ids: list[str]) -> list[list[int]]:
-        # Every station that connects asks; in a boot storm one read answers a whole batch.
-        pending: dict[str, list[int]] = {station_id: [] for station_id in station_ids}
         with read_scope(self._ctx.engine) as db:
-            for call_id, station_id in db.exec(
-                    select(OutboundCall.id, OutboundCall.station_id)
-                    .where(OutboundCall.station_id.in_(pending), OutboundCall.purpose == OPERATOR_PURPOSE,
-                           OutboundCall.status == CallStatus.PENDING)
-                    .order_by(OutboundCall.id)):
-                pending[station_id].append(call_id)
-        return [pending[station_id] for station_id in station_ids]
+            return call_ids_by_station(db, station_ids, OutboundCall.purpose == OPERATOR_PURPOSE,
+                                       OutboundCall.status == CallStatus.PENDING)
 
     async def _deliver(self, call_id: int, timeout: float | None) -> None:
         row = await asyncio.to_thread(self._claim, call_id)

@@ -33,7 +33,7 @@ from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
 from storage.db import read_scope, session_scope
-from storage.outbox import CallStatus, OutboundCall
+from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.outbox")
@@ -147,16 +147,9 @@ class OutboxWorker:
         return sorted(found)
 
     def _due_rows_of(self, station_ids: list[str]) -> list[list[int]]:
-        """The due row ids of each station, in order; one read for the whole batch."""
-        wanted = set(station_ids)
-        by_station: dict[str, list[int]] = {station_id: [] for station_id in wanted}
         with read_scope(self._ctx.engine) as session:
-            for row_id, station_id in session.exec(
-                    select(OutboundCall.id, OutboundCall.station_id).where(
-                        OutboundCall.purpose.in_(list(self._kinds)), OutboundCall.station_id.in_(wanted),
-                        self._due(self._clock())).order_by(OutboundCall.id)):
-                by_station[station_id].append(row_id)
-        return [by_station[station_id] for station_id in station_ids]
+            return call_ids_by_station(session, station_ids, OutboundCall.purpose.in_(list(self._kinds)),
+                                       self._due(self._clock()))
 
     def _write(self, work):
         with session_scope(self._ctx.engine) as session:
