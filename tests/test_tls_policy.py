@@ -68,8 +68,9 @@ def _client(ciphers: str | None = None, maximum: ssl.TLSVersion | None = None,
     return client
 
 
-def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> tuple[str, str, x509.Certificate]:
-    """A complete TLS handshake between two OpenSSL endpoints; (version, suite, server cert)."""
+def _connected(server: ssl.SSLContext, client: ssl.SSLContext) -> ssl.SSLObject:
+    """The client end of a complete TLS handshake between two OpenSSL endpoints, once it has read
+    what the server sent after the handshake (TLS 1.3 session tickets)."""
     c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
     client_side = client.wrap_bio(c_in, c_out, server_hostname=HOST)
     server_side = server.wrap_bio(s_in, s_out, server_side=True)
@@ -85,9 +86,19 @@ def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> tuple[str, str
                     pass
             peer_in.write(outgoing.read())
         if all(done.values()):
-            certificate = x509.load_der_x509_certificate(client_side.getpeercert(binary_form=True))
-            return client_side.version(), client_side.cipher()[0], certificate
+            try:
+                client_side.read()
+            except ssl.SSLWantReadError:
+                pass
+            return client_side
     raise AssertionError("handshake did not finish")
+
+
+def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> tuple[str, str, x509.Certificate]:
+    """(version, suite, server cert) of a complete handshake."""
+    client_side = _connected(server, client)
+    certificate = x509.load_der_x509_certificate(client_side.getpeercert(binary_form=True))
+    return client_side.version(), client_side.cipher()[0], certificate
 
 
 # --- check_tls_policy -------------------------------------------------------------------------
@@ -226,18 +237,8 @@ def test_tls13_suites_are_exactly_the_policys_when_enforceable():
 
 def _ticket_after_handshake(context: ssl.SSLContext, client: ssl.SSLContext) -> bool:
     """Whether a client that completes a handshake with ``context`` holds a resumable ticket."""
-    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    client_side = client.wrap_bio(c_in, c_out, server_hostname=HOST)
-    server_side = context.wrap_bio(s_in, s_out, server_side=True)
-    for _ in range(20):
-        for end, outgoing, peer_in in ((client_side, c_out, s_in), (server_side, s_out, c_in)):
-            try:
-                end.do_handshake()
-                end.read()  # processes what came after the handshake (TLS 1.3 tickets)
-            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
-                pass
-            peer_in.write(outgoing.read())
-    return client_side.session is not None and client_side.session.has_ticket
+    session = _connected(context, client).session
+    return session is not None and session.has_ticket
 
 
 @pytest.mark.parametrize("maximum", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
