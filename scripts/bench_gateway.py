@@ -377,7 +377,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     finally:
         load.quit()
         stop_server(server)
-    # 7. the same storm against the bare reference server, on the same core, right after.
+    # 7. phases 4-6 again, against the bare reference server on the same core, right after.
     reference = bare_heartbeats = None
     if not args.no_reference:
         bare = start_reference(workdir, server_cpu)
