@@ -231,22 +231,36 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
 def cmd_simulate(args: argparse.Namespace) -> None:
     import asyncio
 
-    from simulator.fleet import FleetConfig, register, run_fleet
+    from simulator.fleet import FleetConfig, config_problem, register, run_fleet
 
-    config = FleetConfig(url=args.url, count=args.stations, prefix=args.prefix, profile=args.profile,
+    settings = _settings(args)
+    url = args.url or (f"ws://127.0.0.1:{settings.ocpp_ws_port}/ocpp" if args.profile == 1
+                       else f"wss://127.0.0.1:{settings.ocpp_wss_port}/ocpp")
+    rest_url = args.rest_url or f"http://{settings.rest_host}:{settings.rest_port}"
+    config = FleetConfig(url=url, count=args.stations, prefix=args.prefix, profile=args.profile,
                          password=args.password, ca_file=Path(args.ca_file) if args.ca_file else None,
                          server_name=args.server_name, cert_dir=Path(args.cert_dir) if args.cert_dir else None,
-                         rest_url=args.rest_url, token=args.token, heartbeat_seconds=args.heartbeat,
-                         duration_seconds=args.duration)
-    if args.register and not (args.rest_url and args.token):
-        raise CliError("--register needs --rest-url and --token (an operator or officer token)", EXIT_USAGE)
+                         rest_url=rest_url, token=args.token, heartbeat_seconds=args.heartbeat,
+                         duration_seconds=args.duration, stations=tuple(args.station),
+                         client_cert=Path(args.cert) if args.cert else None,
+                         client_key=Path(args.key) if args.key else None)
+    problem = config_problem(config)
+    if problem:
+        raise CliError(problem, EXIT_USAGE)
+    if args.register and not args.token:
+        raise CliError("--register needs --token (an operator or officer token)", EXIT_USAGE)
     passwords = register(config) if args.register else None
-    report = asyncio.run(run_fleet(config, passwords))
+    report = asyncio.run(run_fleet(config, passwords, announce=lambda line: print(line, flush=True)))
     for identity, reason in sorted(report.refused.items()):
         print(f"{identity}: refused: {reason}")
-    print(f"booted {report.booted}/{config.count}, heartbeats {report.heartbeats}, errors {report.errors}")
-    if report.booted < config.count:
-        raise CliError(f"{config.count - report.booted} station(s) did not boot")
+    for identity, reason in sorted(report.lost.items()):
+        print(f"{identity}: {reason}")
+    total = len(config.identities())
+    print(f"booted {report.booted}/{total}, heartbeats {report.heartbeats}, errors {report.errors}")
+    if report.booted < total:
+        raise CliError(f"{total - report.booted} station(s) did not boot")
+    if report.lost:
+        raise CliError(f"{len(report.lost)} station(s) lost the connection before --duration ended")
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -331,17 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id")
 
     simulate = command("simulate", cmd_simulate, "run simulated charging stations against a CSMS")
-    simulate.add_argument("--url", default="ws://127.0.0.1:9000/ocpp",
-                          help="CSMS endpoint; the station identity is appended")
+    simulate.add_argument("--url", help="CSMS endpoint, the station identity is appended (default: "
+                          "ws://127.0.0.1:$CHARGECA_OCPP_WS_PORT/ocpp for profile 1, "
+                          "wss://127.0.0.1:$CHARGECA_OCPP_WSS_PORT/ocpp for profiles 2 and 3)")
+    simulate.add_argument("--station", action="append", default=[], metavar="ID",
+                          help="a station identity (repeatable); default: --stations N named PREFIX-0001...")
     simulate.add_argument("--stations", type=int, default=1)
     simulate.add_argument("--prefix", default="SIM", help="identities are PREFIX-0001, PREFIX-0002, ...")
     simulate.add_argument("--profile", type=int, choices=(1, 2, 3), default=1)
     simulate.add_argument("--password", help="Basic-auth password of every station (profiles 1 and 2)")
-    simulate.add_argument("--ca-file", help="CSMS root to trust (wss)")
-    simulate.add_argument("--server-name", help="host name to check the server certificate for")
+    simulate.add_argument("--ca-file", help="CSMS root to trust (wss), e.g. from `chargeca ca root --out FILE`")
+    simulate.add_argument("--server-name", help="host name to check the server certificate for "
+                          "(default: the URL's host)")
+    simulate.add_argument("--cert", metavar="FILE", help="profile 3, one station: its certificate chain (PEM, "
+                          "leaf first, as `chargeca cert sign` prints it)")
+    simulate.add_argument("--key", metavar="FILE", help="profile 3, with --cert: the station's private key (PEM)")
     simulate.add_argument("--cert-dir", help="profile 3: ID.pem (chain) and ID.key per station")
     simulate.add_argument("--register", action="store_true", help="register the stations through REST first")
-    simulate.add_argument("--rest-url", default="http://127.0.0.1:8080")
+    simulate.add_argument("--rest-url", help="REST API for --register (default: "
+                          "http://$CHARGECA_REST_HOST:$CHARGECA_REST_PORT)")
     simulate.add_argument("--token", help="API token for --register")
     simulate.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats")
     simulate.add_argument("--duration", type=float, default=60.0, help="seconds to stay connected")
