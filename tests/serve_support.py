@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 CLI = [sys.executable, "-m", "api.cli"]
@@ -60,6 +61,20 @@ class Served:
             if self.process.poll() is not None:
                 pytest.fail(f"serve exited early ({self.process.returncode}):\n{output}")
             time.sleep(0.2)
+        self.process.kill()
+        pytest.fail(f"serve did not start in time:\n{self.output()}")
+
+    def wait_rest(self, timeout: float = 90) -> None:
+        """Until the REST API answers (what any version of serve does once it is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"serve exited early ({self.process.returncode}):\n{self.output()}")
+            try:
+                httpx.get(f"{self.rest_url}/openapi.json", timeout=2)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
         self.process.kill()
         pytest.fail(f"serve did not start in time:\n{self.output()}")
 

@@ -24,7 +24,7 @@ def dev_server(tmp_path_factory) -> Served:
     """One development first run, shared by the tests that only look at it."""
     served = start_serve(tmp_path_factory.mktemp("first-run"))
     try:
-        served.wait_running()
+        served.wait_rest()
         yield served
     finally:
         served.stop()
@@ -64,7 +64,7 @@ def test_first_run_token_goes_to_a_private_file_not_the_output(dev_server):
 
 
 def test_start_says_what_to_do_next(dev_server):
-    output = dev_server.output()
+    output = dev_server.wait_running(timeout=10)
     block = output[output.index("ChargeCA is running."):]
     assert f"in {_data(dev_server) / 'secrets' / 'first-officer-token'}" in block
     assert "chargeca ca root --out root.pem" in block
