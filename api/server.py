@@ -50,6 +50,7 @@ def ensure_pki(ctx: Context, dev: bool) -> None:
                      outcome=audit.Outcome.SUCCESS, detail={"fqdn": ctx.settings.fqdn, "root": hierarchy.root.id,
                                                             "development": True})
     token = operations.create_token(ctx, operations.Actor("system:first-run"), "officer", "first-run officer")
+    ctx.settings.first_token_file.unlink(missing_ok=True)  # left from a data directory whose database went
     write_private(ctx.settings.first_token_file, token.token + "\n")
     print(f"Development PKI created in {ctx.settings.data_dir} for "
           f"{', '.join((ctx.settings.fqdn, *DEV_EXTRA_NAMES))}.")
