@@ -128,10 +128,18 @@ async def _run_one(station: SimulatedStation, config: FleetConfig, report: Fleet
         await station.connect()
         answer = await station.boot()
     except StationRefused as exc:
-        report.refused[station.identity] = f"HTTP {exc.status}: {exc}" if exc.status else str(exc)
+        report.refused[station.identity] = f"HTTP {exc.status}: {exc.reason}" if exc.status else str(exc)
         return
     except CallError as exc:
-        report.refused[station.identity] = f"{exc.code}: {exc}"
+        report.refused[station.identity] = f"{exc.code}: {exc.description}"
+        await station.close()
+        return
+    except (ConnectionError, ConnectionClosed):
+        report.refused[station.identity] = f"BootNotification unanswered: {_closed(station)}"
+        await station.close()
+        return
+    except asyncio.TimeoutError:
+        report.refused[station.identity] = "BootNotification unanswered: no answer in time"
         await station.close()
         return
     if answer.get("status") != "Accepted":

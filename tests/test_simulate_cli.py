@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from api import operations
@@ -94,3 +95,18 @@ def test_simulate_exits_cleanly_when_the_csms_stops(tmp_path, stop):
     expected = "going away" if stop == signal.SIGTERM else "connection lost"
     assert "CP_STOP: " in stdout and expected in stdout
     assert stderr.strip() == "chargeca: error: 1 station(s) lost the connection before --duration ended"
+
+
+async def test_simulate_reports_a_refused_client_certificate_as_such(tls_csms, tmp_path):
+    chain, key = _station_files(tls_csms, tmp_path, "CP_REVOKED")
+    serial = format(x509.load_pem_x509_certificates(chain.read_bytes())[0].serial_number, "x")
+    operations.revoke_certificate(tls_csms.ctx, operations.Actor("cli:test"), serial, "keyCompromise")
+    process = await asyncio.create_subprocess_exec(
+        *CLI, "simulate", "--station", "CP_REVOKED", "--profile", "3", "--cert", str(chain), "--key", str(key),
+        "--url", tls_csms.wss_url, "--ca-file", str(tls_csms.root_pem), "--server-name", TEST_FQDN,
+        "--duration", "2", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout, stderr = (part.decode() for part in await asyncio.wait_for(process.communicate(), 90))
+    assert process.returncode == 1
+    assert "CP_REVOKED: refused: HTTP 403: client certificate refused" in stdout
+    assert "Basic" not in stdout + stderr and "Traceback" not in stderr
+    assert stderr.strip() == "chargeca: error: 1 station(s) did not boot"
