@@ -96,6 +96,7 @@ def start_serve(cwd: Path, ports: Ports | None = None, *args: str, extra_env: di
     ports = ports or Ports()
     log = cwd / f"serve-{time.monotonic_ns()}.log"
     with log.open("w") as handle:
-        process = subprocess.Popen([*(command or CLI), "serve", *args], cwd=cwd, env={**ports.env(), **(extra_env or {})},
-                                   stdout=handle, stderr=subprocess.STDOUT, text=True, umask=0o022)
+        process = subprocess.Popen([*(command or CLI), "serve", *args], cwd=cwd,
+                                   env={**ports.env(), **(extra_env or {})}, stdout=handle,
+                                   stderr=subprocess.STDOUT, text=True, umask=0o022)
     return Served(process, log, ports)

@@ -217,7 +217,8 @@ def test_init_adds_server_names_and_rotation_keeps_them(run, tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("name, rule", [("not a host", "fqdn.syntax"), ("*.acme.test", "fqdn.wildcard"),
-                                        ("0.0.0.0", "san.ip"), ("224.0.0.1", "san.ip"), ("bad_name.test", "fqdn.syntax")])
+                                        ("0.0.0.0", "san.ip"), ("224.0.0.1", "san.ip"),
+                                        ("bad_name.test", "fqdn.syntax")])
 def test_bad_server_name_is_refused_before_anything_is_created(run, tmp_path, name, rule):
     result = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", name)
     assert result.returncode == 1 and rule in result.stderr and repr(name) in result.stderr
