@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from cryptography import x509
@@ -20,16 +22,18 @@ from api import operations
 from api.context import Context, open_context
 from api.ocpp import renewal
 from api.settings import Settings, SettingsError, load_settings, write_config
-from pki.authorities import PkiAlreadyInitialized, PkiNotInitialized, init_pki
+from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, all_authorities,
+                             init_pki)
 from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
 from pki.revocation import RevocationError
 from policies.loader import PolicyError
 from storage import audit
-from storage.certificates import IssuedCertificate
-from storage.db import DatabaseUnavailable, session_scope
+from storage.certificates import CaRole, IssuedCertificate
+from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.filters import where_given
+from storage.types import utcnow
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 
@@ -64,10 +68,10 @@ def cmd_init(args: argparse.Namespace) -> None:
     try:
         with session_scope(ctx.engine) as session:
             hierarchy = init_pki(session, ctx.keystore, organization=args.org, fqdn=args.fqdn,
-                                 policy=ctx.policy, urls=ctx.urls)
+                                 policy=ctx.policy, urls=ctx.urls, extra_names=args.san)
             audit.append(session, actor=_actor().name, action="pki.init", target=args.org,
                          outcome=audit.Outcome.SUCCESS,
-                         detail={"fqdn": args.fqdn, "root": hierarchy.root.id})
+                         detail={"fqdn": args.fqdn, "san": args.san, "root": hierarchy.root.id})
     except PkiAlreadyInitialized as exc:
         raise CliError(f"{exc} (data directory {settings.data_dir})") from exc
     write_config(settings)
@@ -83,6 +87,41 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from api.server import serve  # imported here: the other commands need no server stack
 
     serve(_settings(args), dev=not args.no_dev_init)
+
+
+# --- certificate authorities ---------------------------------------------------------------
+
+def cmd_ca_root(args: argparse.Namespace) -> None:
+    with read_scope(_context(args).engine) as session:
+        root = active_authority(session, CaRole.ROOT)
+    if not args.out:
+        sys.stdout.write(root.record.certificate_pem)
+        return
+    try:
+        Path(args.out).write_text(root.record.certificate_pem, encoding="ascii")
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror}") from exc
+    print(f"wrote {args.out}: {root.certificate.subject.rfc4514_string()}, valid until "
+          f"{root.certificate.not_valid_after_utc.isoformat(timespec='seconds')}")
+
+
+def _ca_status(authority: Authority) -> str:
+    if authority.record.retired_at is not None:
+        return "retired"
+    if authority.certificate.not_valid_after_utc < utcnow():
+        return "expired"
+    return "active" if authority.record.active else "staged"
+
+
+def cmd_ca_list(args: argparse.Namespace) -> None:
+    with read_scope(_context(args).engine) as session:
+        authorities = all_authorities(session)
+    print("id\tkind\tsubject\tserial\tnot_before\tnot_after\tstatus")
+    for authority in authorities:
+        certificate = authority.certificate
+        print(f"{authority.id}\t{authority.record.role}\t{certificate.subject.rfc4514_string()}\t"
+              f"{certificate.serial_number:x}\t{certificate.not_valid_before_utc.isoformat(timespec='seconds')}\t"
+              f"{certificate.not_valid_after_utc.isoformat(timespec='seconds')}\t{_ca_status(authority)}")
 
 
 # --- stations ------------------------------------------------------------------------------
@@ -192,28 +231,43 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
 def cmd_simulate(args: argparse.Namespace) -> None:
     import asyncio
 
-    from simulator.fleet import FleetConfig, register, run_fleet
+    from simulator.fleet import FleetConfig, config_problem, register, run_fleet
 
-    config = FleetConfig(url=args.url, count=args.stations, prefix=args.prefix, profile=args.profile,
+    settings = _settings(args)
+    url = args.url or (f"ws://127.0.0.1:{settings.ocpp_ws_port}/ocpp" if args.profile == 1
+                       else f"wss://127.0.0.1:{settings.ocpp_wss_port}/ocpp")
+    rest_url = args.rest_url or f"http://{settings.rest_host}:{settings.rest_port}"
+    config = FleetConfig(url=url, count=args.stations, prefix=args.prefix, profile=args.profile,
                          password=args.password, ca_file=Path(args.ca_file) if args.ca_file else None,
                          server_name=args.server_name, cert_dir=Path(args.cert_dir) if args.cert_dir else None,
-                         rest_url=args.rest_url, token=args.token, heartbeat_seconds=args.heartbeat,
-                         duration_seconds=args.duration)
-    if args.register and not (args.rest_url and args.token):
-        raise CliError("--register needs --rest-url and --token (an operator or officer token)", EXIT_USAGE)
+                         rest_url=rest_url, token=args.token, heartbeat_seconds=args.heartbeat,
+                         duration_seconds=args.duration, stations=tuple(args.station),
+                         client_cert=Path(args.cert) if args.cert else None,
+                         client_key=Path(args.key) if args.key else None)
+    problem = config_problem(config)
+    if problem:
+        raise CliError(problem, EXIT_USAGE)
+    if args.register and not args.token:
+        raise CliError("--register needs --token (an operator or officer token)", EXIT_USAGE)
     passwords = register(config) if args.register else None
-    report = asyncio.run(run_fleet(config, passwords))
+    report = asyncio.run(run_fleet(config, passwords, announce=lambda line: print(line, flush=True)))
     for identity, reason in sorted(report.refused.items()):
         print(f"{identity}: refused: {reason}")
-    print(f"booted {report.booted}/{config.count}, heartbeats {report.heartbeats}, errors {report.errors}")
-    if report.booted < config.count:
-        raise CliError(f"{config.count - report.booted} station(s) did not boot")
+    for identity, reason in sorted(report.lost.items()):
+        print(f"{identity}: {reason}")
+    total = len(config.identities())
+    print(f"booted {report.booted}/{total}, heartbeats {report.heartbeats}, errors {report.errors}")
+    if report.booted < total:
+        raise CliError(f"{total - report.booted} station(s) did not boot")
+    if report.lost:
+        raise CliError(f"{len(report.lost)} station(s) lost the connection before --duration ended")
 
 
 # --- parser --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeca", description="ChargeCA: PKI and CSMS security for OCPP 2.0.1")
+    parser.add_argument("--version", action="version", version=f"chargeca {metadata.version('chargeca')}")
     parser.add_argument("--data", help="data directory (default: $CHARGECA_DATA or ./chargeca-data)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -227,12 +281,21 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--org", required=True, help="the CSO's OrganizationName (O of every certificate)")
     init.add_argument("--fqdn", required=True, help="host name stations use to reach the CSMS")
     init.add_argument("--public-url", help="base URL for CRL and OCSP links in certificates")
+    init.add_argument("--san", action="append", default=[], metavar="NAME",
+                      help="another host name or IP address for the server certificate (repeatable)")
     init.add_argument("--dev-passphrase", action="store_true",
                       help="generate a key passphrase file in the data directory (development only)")
 
     serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
     serve.add_argument("--no-dev-init", action="store_true",
                        help="do not create a development PKI when none exists")
+
+    ca = commands.add_parser("ca", help="certificate authorities").add_subparsers(
+        dest="ca_command", required=True, metavar="ACTION")
+    root = command("root", cmd_ca_root, "print the active CSMS root certificate (PEM): the trust anchor "
+                   "stations install", ca)
+    root.add_argument("--out", metavar="FILE", help="write it to FILE instead")
+    command("list", cmd_ca_list, "list every certificate authority: kind, subject, serial, validity, status", ca)
 
     station = commands.add_parser("station", help="station registry").add_subparsers(
         dest="station_command", required=True, metavar="ACTION")
@@ -282,17 +345,25 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id")
 
     simulate = command("simulate", cmd_simulate, "run simulated charging stations against a CSMS")
-    simulate.add_argument("--url", default="ws://127.0.0.1:9000/ocpp",
-                          help="CSMS endpoint; the station identity is appended")
+    simulate.add_argument("--url", help="CSMS endpoint, the station identity is appended (default: "
+                          "ws://127.0.0.1:$CHARGECA_OCPP_WS_PORT/ocpp for profile 1, "
+                          "wss://127.0.0.1:$CHARGECA_OCPP_WSS_PORT/ocpp for profiles 2 and 3)")
+    simulate.add_argument("--station", action="append", default=[], metavar="ID",
+                          help="a station identity (repeatable); default: --stations N named PREFIX-0001...")
     simulate.add_argument("--stations", type=int, default=1)
     simulate.add_argument("--prefix", default="SIM", help="identities are PREFIX-0001, PREFIX-0002, ...")
     simulate.add_argument("--profile", type=int, choices=(1, 2, 3), default=1)
     simulate.add_argument("--password", help="Basic-auth password of every station (profiles 1 and 2)")
-    simulate.add_argument("--ca-file", help="CSMS root to trust (wss)")
-    simulate.add_argument("--server-name", help="host name to check the server certificate for")
+    simulate.add_argument("--ca-file", help="CSMS root to trust (wss), e.g. from `chargeca ca root --out FILE`")
+    simulate.add_argument("--server-name", help="host name to check the server certificate for "
+                          "(default: the URL's host)")
+    simulate.add_argument("--cert", metavar="FILE", help="profile 3, one station: its certificate chain (PEM, "
+                          "leaf first, as `chargeca cert sign` prints it)")
+    simulate.add_argument("--key", metavar="FILE", help="profile 3, with --cert: the station's private key (PEM)")
     simulate.add_argument("--cert-dir", help="profile 3: ID.pem (chain) and ID.key per station")
     simulate.add_argument("--register", action="store_true", help="register the stations through REST first")
-    simulate.add_argument("--rest-url", default="http://127.0.0.1:8080")
+    simulate.add_argument("--rest-url", help="REST API for --register (default: "
+                          "http://$CHARGECA_REST_HOST:$CHARGECA_REST_PORT)")
     simulate.add_argument("--token", help="API token for --register")
     simulate.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats")
     simulate.add_argument("--duration", type=float, default=60.0, help="seconds to stay connected")
@@ -311,6 +382,9 @@ _SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever this process creates (database and its -wal/-shm, token and config files, the data
+    # directory) is its owner's alone: they hold password and token hashes and the audit log.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

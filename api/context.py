@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from api.settings import Settings, key_passphrase
+from api.settings import Settings, key_passphrase, prepare_data_dir
 from pki.keystore import EncryptedFileKeyStore, KeyStore
 from pki.profiles import PublicUrls
 from policies.model import Policy
-from storage.db import make_engine, migrate
+from storage.db import make_engine, migrate, restrict_sqlite_files
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,10 @@ class Context:
 
 
 def open_context(settings: Settings, *, create_dev_passphrase: bool = False, run_migrations: bool = True) -> Context:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     if run_migrations:
         migrate(settings.database_url)
+    restrict_sqlite_files(settings.database_url)
     keystore = EncryptedFileKeyStore(settings.keys_dir, key_passphrase(settings, create_dev=create_dev_passphrase))
     return Context(settings, make_engine(settings.database_url), keystore, settings.policy(),
                    PublicUrls(settings.public_url))

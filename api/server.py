@@ -12,7 +12,8 @@ import uvicorn
 
 from api import operations
 from api.context import Context, open_context
-from api.settings import Settings, dev_passphrase_in_use
+from api.next_steps import print_next_steps
+from api.settings import Settings, dev_passphrase_in_use, write_private
 from pki.authorities import init_pki, is_initialized
 from storage import audit
 from storage.db import session_scope
@@ -20,6 +21,9 @@ from storage.db import session_scope
 log = logging.getLogger("chargeca")
 
 DEV_ORGANIZATION = "ChargeCA Development"
+# Besides the development FQDN, which needs no DNS only where *.localhost resolves: a lab connects
+# to wss://localhost or wss://127.0.0.1 with host-name checking on.
+DEV_EXTRA_NAMES = ("localhost", "127.0.0.1", "::1")
 GC_THRESHOLD = 15_000
 
 
@@ -33,20 +37,24 @@ def _is_loopback(host: str) -> bool:
 
 
 def ensure_pki(ctx: Context, dev: bool) -> None:
-    """First run on the embedded default: a development PKI and one officer token, shown once."""
+    """First run on the embedded default: a development PKI and one officer token, written to a
+    file only its owner can read (never to the output: that ends up in service logs)."""
     with session_scope(ctx.engine) as session:
         if is_initialized(session):
             return
         if not dev:
             raise SystemExit("chargeca: error: no PKI here; run `chargeca init --org NAME --fqdn HOST` first")
         hierarchy = init_pki(session, ctx.keystore, organization=DEV_ORGANIZATION, fqdn=ctx.settings.fqdn,
-                             policy=ctx.policy, urls=ctx.urls)
+                             policy=ctx.policy, urls=ctx.urls, extra_names=DEV_EXTRA_NAMES)
         audit.append(session, actor="system:first-run", action="pki.init", target=DEV_ORGANIZATION,
                      outcome=audit.Outcome.SUCCESS, detail={"fqdn": ctx.settings.fqdn, "root": hierarchy.root.id,
                                                             "development": True})
     token = operations.create_token(ctx, operations.Actor("system:first-run"), "officer", "first-run officer")
-    print(f"Development PKI created in {ctx.settings.data_dir} for {ctx.settings.fqdn}.")
-    print(f"Officer API token (shown once): {token.token}")
+    ctx.settings.first_token_file.unlink(missing_ok=True)  # left from a data directory whose database went
+    write_private(ctx.settings.first_token_file, token.token + "\n")
+    print(f"Development PKI created in {ctx.settings.data_dir} for "
+          f"{', '.join((ctx.settings.fqdn, *DEV_EXTRA_NAMES))}.")
+    print(f"Officer API token written to {ctx.settings.first_token_file} (readable only by you).", flush=True)
 
 
 def serve(settings: Settings, *, dev: bool = True) -> None:
@@ -87,6 +95,10 @@ async def _run(ctx: Context) -> None:
             loop.add_signal_handler(sig, stop.set)
         rest_task = asyncio.create_task(rest.serve())
         try:
+            while not (rest.started or rest_task.done()):
+                await asyncio.sleep(0.05)
+            if rest.started:
+                await asyncio.to_thread(print_next_steps, ctx, stack.listeners.ws_port, stack.listeners.wss_port)
             await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         finally:
             rest.should_exit = True

@@ -18,6 +18,9 @@ from policies.model import Policy
 DEFAULT_DATA_DIR = Path("chargeca-data")
 DEV_FQDN = "chargeca.localhost"
 _DEV_PASSPHRASE_FILE = "secrets/key-passphrase"
+_FIRST_TOKEN_FILE = "secrets/first-officer-token"
+# Group and others get nothing: the database holds password and token hashes and the audit log.
+PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 
 
 class SettingsError(RuntimeError):
@@ -41,6 +44,10 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def first_token_file(self) -> Path:
+        return self.data_dir / _FIRST_TOKEN_FILE
 
     @property
     def policy_file(self) -> Path:
@@ -100,17 +107,41 @@ def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:
     path_text = os.environ.get("CHARGECA_KEY_PASSPHRASE_FILE")
     path = Path(path_text) if path_text else settings.data_dir / _DEV_PASSPHRASE_FILE
     if path.exists():
+        _require_private(path, "CHARGECA_KEY_PASSPHRASE_FILE" if path_text else "the development passphrase file")
         return path.read_text(encoding="utf-8").strip().encode()
     if path_text:
         raise SettingsError(f"CHARGECA_KEY_PASSPHRASE_FILE {path} does not exist")
     if not create_dev:
         raise SettingsError(
             "no key passphrase: set CHARGECA_KEY_PASSPHRASE or CHARGECA_KEY_PASSPHRASE_FILE")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(32))
+    write_private(path, secrets.token_urlsafe(32))
     return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _require_private(path: Path, what: str) -> None:
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise SettingsError(f"{what} {path} is readable or writable by group or others (mode {mode:04o}); "
+                            f"refusing to use it: run `chmod 600 {path}`")
+
+
+def write_private(path: Path, text: str) -> None:
+    """A new file only its owner can read, in a directory only its owner can enter; never replaces one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    os.chmod(path.parent, PRIVATE_DIR_MODE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """The data directory, private to its owner whatever the umask (made or found)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    try:
+        os.chmod(settings.data_dir, PRIVATE_DIR_MODE)
+    except OSError as exc:
+        raise SettingsError(f"cannot make the data directory {settings.data_dir} private ({exc.strerror}); "
+                            f"run `chmod 700 {settings.data_dir}` as its owner") from exc
 
 
 def dev_passphrase_in_use(settings: Settings) -> bool:

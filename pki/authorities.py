@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from pki import profiles
 from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.model import Policy
-from policies.names import check_fqdn
+from policies.names import check_alt_name, check_fqdn
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
 
@@ -142,20 +143,31 @@ class Hierarchy:
     server_certificates: list[IssuedCertificate]
 
 
-def _require_fqdn(fqdn: str) -> None:
-    decision = check_fqdn(fqdn)
-    if not decision:
-        raise ValueError(f"{decision.rule}: {decision.reason}")
+def _require_names(fqdn: str, extra_names: Sequence[str]) -> None:
+    for decision in (check_fqdn(fqdn), *(check_alt_name(name) for name in extra_names)):
+        if not decision:
+            raise ValueError(f"{decision.rule}: {decision.reason}")
+
+
+def served_extra_names(record: IssuedCertificate) -> list[str]:
+    """The subjectAltNames of a server certificate besides its FQDN (its CN), in order."""
+    certificate = x509.load_pem_x509_certificate(record.certificate_pem.encode())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name.value) for name in names if str(name.value) != record.subject_cn]
 
 
 def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: str, policy: Policy,
-             urls: profiles.PublicUrls, now: datetime | None = None) -> Hierarchy:
+             urls: profiles.PublicUrls, now: datetime | None = None,
+             extra_names: Sequence[str] = ()) -> Hierarchy:
     """Create root, station sub-CA, server sub-CA and both server certificates, exactly once."""
     if is_initialized(session):
         raise PkiAlreadyInitialized("the PKI already exists here; nothing was changed")
     if not organization.strip():
         raise ValueError("the organization name must not be empty")
-    _require_fqdn(fqdn)
+    _require_names(fqdn, extra_names)
     now = now or utcnow()
     common = dict(policy=policy, urls=urls, organization=organization, now=now, generation=1)
     root = new_authority(session, keystore, role=CaRole.ROOT, name=ca_name(CaRole.ROOT, organization, 1),
@@ -165,23 +177,28 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
     server_ca = new_authority(session, keystore, role=CaRole.SERVER,
                               name=ca_name(CaRole.SERVER, organization, 1), parent=root, **common)
     servers = issue_server_certificates(session, keystore, fqdn=fqdn, policy=policy, urls=urls,
-                                        issuer=server_ca, now=now)
+                                        issuer=server_ca, now=now, extra_names=extra_names)
     return Hierarchy(root, station_ca, server_ca, servers)
 
 
 def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str, policy: Policy,
                               urls: profiles.PublicUrls, issuer: Authority | None = None,
-                              now: datetime | None = None) -> list[IssuedCertificate]:
+                              now: datetime | None = None,
+                              extra_names: Sequence[str] | None = None) -> list[IssuedCertificate]:
     """New CSMS server certificates in both key families (A00.FR.318 needs ECDSA and RSA).
 
     The previous server certificates become superseded; connections using them stay up.
+    ``extra_names`` None keeps the extra subjectAltNames of the certificates served now, so a
+    rotation or a root rollover does not drop a name stations connect by.
     """
-    _require_fqdn(fqdn)
+    previous = session.exec(select(IssuedCertificate).where(
+        IssuedCertificate.kind == CertKind.SERVER, IssuedCertificate.status == CertStatus.ACTIVE)).all()
+    if extra_names is None:
+        extra_names = served_extra_names(previous[0]) if previous else []
+    _require_names(fqdn, extra_names)
     issuer = issuer or active_authority(session, CaRole.SERVER)
     now = now or utcnow()
     organization_name = issuer.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
-    previous = session.exec(select(IssuedCertificate).where(
-        IssuedCertificate.kind == CertKind.SERVER, IssuedCertificate.status == CertStatus.ACTIVE)).all()
     issued: list[IssuedCertificate] = []
     validity = profiles.Validity.starting(now, policy.validity.server_days, policy.validity.backdate_minutes,
                                           issuer.certificate.not_valid_after_utc)
@@ -189,7 +206,7 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
         label = f"server-{family}-{uuid.uuid4().hex[:8]}"
         key = keystore.create(label, spec)
         builder = profiles.csms_server(fqdn, organization_name, key.public_key(), validity,
-                                       issuer.certificate, issuer.id, urls)
+                                       issuer.certificate, issuer.id, urls, extra_names)
         _, record = sign_and_record(session, builder, issuer.key(keystore), issuer_id=issuer.id,
                                     kind=CertKind.SERVER, status=CertStatus.ACTIVE, key_label=label)
         issued.append(record)
@@ -204,5 +221,5 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
 __all__ = [
     "Authority", "Hierarchy", "PkiAlreadyInitialized", "PkiNotInitialized", "active_authority",
     "all_authorities", "authority_by_id", "ca_name", "init_pki", "is_initialized", "issue_server_certificates",
-    "new_authority", "organization", "trusted_authorities",
+    "new_authority", "organization", "served_extra_names", "trusted_authorities",
 ]

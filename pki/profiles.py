@@ -7,6 +7,8 @@ the serial is drawn when the certificate is signed and recorded (pki.records).
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -136,9 +138,19 @@ def cross_certificate(certified: x509.Certificate, validity: Validity, issuer: x
     return _issued_by(builder, issuer, issuer_ca_id, urls)
 
 
+def alt_name(name: str) -> x509.GeneralName:
+    """An IP address as iPAddress (TLS clients match IPs only there), anything else as dNSName."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def csms_server(fqdn: str, organization: str, public_key, validity: Validity,
-                issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
-    """CN = FQDN (A00.FR.510) and the same FQDN as dNSName: TLS clients check only the SAN."""
+                issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls,
+                extra_names: Sequence[str] = ()) -> x509.CertificateBuilder:
+    """CN = FQDN (A00.FR.510) and the same FQDN as dNSName: TLS clients check only the SAN.
+    ``extra_names`` (host names, IP addresses) follow it in the SAN, e.g. for a lab without DNS."""
     if "*" in fqdn:
         raise ValueError("wildcard server names are not allowed (OCPP stations reject them)")
     # TLS_RSA_* key transport encrypts the premaster secret to the RSA server key.
@@ -148,7 +160,8 @@ def csms_server(fqdn: str, organization: str, public_key, validity: Validity,
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(key_encipherment), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(fqdn), *(alt_name(n) for n in extra_names if n != fqdn)]), critical=False)
     )
     return _issued_by(builder, issuer, issuer_ca_id, urls)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from policies.model import Decision
+
+# RFC 6761: resolves to the loopback address everywhere, without DNS; a lab reaches the CSMS by it.
+LOOPBACK_NAME = "localhost"
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
@@ -20,4 +24,17 @@ def check_fqdn(name: str) -> Decision:
                                               "(two or more labels of letters, digits and hyphens)")
     if labels[-1].isdigit():
         return Decision.refuse("fqdn.syntax", f"{name!r} looks like an IP address; use a host name")
+    return Decision.allow()
+
+
+def check_alt_name(name: str) -> Decision:
+    """An extra subjectAltName of the CSMS server certificate (besides the FQDN): a host name under
+    the FQDN rules, the loopback name ``localhost``, or a unicast IP address (an iPAddress entry)."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return Decision.allow() if name == LOOPBACK_NAME else check_fqdn(name)
+    if address.is_unspecified or address.is_multicast:
+        return Decision.refuse("san.ip", f"{name!r} is not an address a station can connect to "
+                                         "(unspecified or multicast)")
     return Decision.allow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -101,6 +102,18 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", _sqlalchemy_url(url).replace("%", "%%"))
     return config
+
+
+def restrict_sqlite_files(url: str, mode: int = 0o600) -> None:
+    """SQLite's database file and its -wal/-shm companions readable by their owner only. SQLite
+    creates the companions with the database file's mode, so fixing that file once holds."""
+    url = _sqlalchemy_url(url)
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return
+    database = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        if path.exists():
+            os.chmod(path, mode)
 
 
 def migrate(url: str) -> None:

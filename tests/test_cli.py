@@ -113,3 +113,113 @@ def test_wrong_passphrase_is_refused_without_damage(run):
 def test_database_down_exit_code(run):
     result = run("station", "list", extra_env={"CHARGECA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert result.returncode == 4 and "database unavailable" in result.stderr
+
+
+# --- secrets at rest, the CA commands, the server certificate's names -----------------------------
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_passphrase_file_open_to_others_is_refused(run, tmp_path, mode):
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("file-passphrase-1234567\n")
+    passphrase.chmod(mode)
+    env = {"CHARGECA_KEY_PASSPHRASE": "", "CHARGECA_KEY_PASSPHRASE_FILE": str(passphrase)}
+    refused = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env)
+    assert refused.returncode == 3
+    assert str(passphrase) in refused.stderr and f"chmod 600 {passphrase}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "data").glob("keys/*")), "nothing was made with the exposed passphrase"
+    passphrase.chmod(0o600)
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env).returncode == 0
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == "chargeca 0.1.0"
+
+
+def test_ca_root_and_list(run, tmp_path, monkeypatch):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    printed = run("ca", "root")
+    assert printed.returncode == 0, printed.stderr
+    root = x509.load_pem_x509_certificate(printed.stdout.encode())
+    assert root.subject == root.issuer and root.subject.rfc4514_string() == "CN=Acme CSO CSMS Root CA G1,O=Acme CSO"
+    written = run("ca", "root", "--out", str(tmp_path / "root.pem"))
+    assert written.returncode == 0 and str(tmp_path / "root.pem") in written.stdout
+    assert (tmp_path / "root.pem").read_text() == printed.stdout
+    unwritable = run("ca", "root", "--out", str(tmp_path / "missing" / "root.pem"))
+    assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
+
+    _add_v2g_ca(tmp_path / "data", monkeypatch)
+    listed = run("ca", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = [line.split("\t") for line in listed.stdout.strip().splitlines()]
+    assert header == ["id", "kind", "subject", "serial", "not_before", "not_after", "status"]
+    by_kind = {row[1]: row for row in rows}
+    assert set(by_kind) == {"root", "station", "server", "v2g"}
+    assert by_kind["root"][2] == root.subject.rfc4514_string()
+    assert by_kind["root"][3] == format(root.serial_number, "x")
+    assert by_kind["root"][5] == root.not_valid_after_utc.isoformat(timespec="seconds")
+    assert by_kind["v2g"][2] == "CN=Acme CSO V2G CA G1,O=Acme CSO"
+    assert {row[6] for row in rows} == {"active"}
+
+
+def _add_v2g_ca(data: Path, monkeypatch) -> None:
+    """A V2G sub-CA as any other door creates it: `ca list` shows whatever CAs the database has."""
+    from api.context import open_context
+    from api.settings import load_settings
+    from pki.v2g import ensure_v2g_ca
+    from storage.db import session_scope
+
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", "cli-test-passphrase-123")
+    monkeypatch.delenv("CHARGECA_DATABASE_URL", raising=False)
+    ctx = open_context(load_settings(data))
+    with session_scope(ctx.engine) as session:
+        ensure_v2g_ca(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
+    ctx.engine.dispose()
+
+
+def _server_names(data: Path, monkeypatch) -> list[list[str]]:
+    from sqlmodel import select
+
+    from storage.certificates import CertKind, CertStatus, IssuedCertificate
+    from storage.db import make_engine, session_scope, sqlite_url
+
+    engine = make_engine(sqlite_url(data / "chargeca.db"))
+    with session_scope(engine) as session:
+        rows = session.exec(select(IssuedCertificate).where(IssuedCertificate.kind == CertKind.SERVER,
+                                                            IssuedCertificate.status == CertStatus.ACTIVE)).all()
+    engine.dispose()
+    names = []
+    for row in rows:
+        certificate = x509.load_pem_x509_certificate(row.certificate_pem.encode())
+        names.append([str(n.value) for n in
+                      certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value])
+    return names
+
+
+def test_init_adds_server_names_and_rotation_keeps_them(run, tmp_path, monkeypatch):
+    init = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", "csms.lab.acme.test",
+               "--san", "10.1.2.3", "--san", "localhost", "--san", "fd00::7")
+    assert init.returncode == 0, init.stderr
+    expected = ["csms.acme.test", "csms.lab.acme.test", "10.1.2.3", "localhost", "fd00::7"]
+    assert _server_names(tmp_path / "data", monkeypatch) == [expected, expected], "ECDSA and RSA alike"
+
+    from api import operations
+    from api.context import open_context
+    from api.settings import load_settings
+
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", "cli-test-passphrase-123")
+    monkeypatch.delenv("CHARGECA_DATABASE_URL", raising=False)
+    ctx = open_context(load_settings(tmp_path / "data"))
+    operations.renew_server_certificates(ctx, operations.Actor("cli:test"), "csms.acme.test")
+    ctx.engine.dispose()
+    assert _server_names(tmp_path / "data", monkeypatch) == [expected, expected]
+
+
+@pytest.mark.parametrize("name, rule", [("not a host", "fqdn.syntax"), ("*.acme.test", "fqdn.wildcard"),
+                                        ("0.0.0.0", "san.ip"), ("224.0.0.1", "san.ip"),
+                                        ("bad_name.test", "fqdn.syntax")])
+def test_bad_server_name_is_refused_before_anything_is_created(run, tmp_path, name, rule):
+    result = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", name)
+    assert result.returncode == 1 and rule in result.stderr and repr(name) in result.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))

@@ -295,3 +295,24 @@ def test_sign_linted_refuses_a_bad_certificate_for_rsa_too():
 
     with pytest.raises(LintError, match="basic_constraints_extension_not_critical"):
         sign_linted(builder, root.key, hashes.SHA256())
+
+
+@pytest.mark.parametrize("names, allowed", [
+    (["csms.test", "localhost", "127.0.0.1"], True),          # the development server certificate's names
+    (["csms.test", "localhost."], False),
+    (["csms.test", "intranet"], False),                       # only the loopback name is single-label
+])
+def test_sign_linted_lets_through_localhost_only(names, allowed):
+    import ipaddress
+
+    from pki.profiles import alt_name
+
+    sub_ca = fx.hierarchy("ec").sub_ca
+    builder = fx.leaf_builder(sub_ca, fx.new_key("ec"), serial=0x6006).add_extension(
+        x509.SubjectAlternativeName([alt_name(n) for n in names]), critical=False)
+    assert isinstance(alt_name("127.0.0.1").value, ipaddress.IPv4Address)
+    if allowed:
+        sign_linted(builder, sub_ca.key, hashes.SHA256())
+    else:
+        with pytest.raises(LintError, match="invalid_domain_name_syntax"):
+            sign_linted(builder, sub_ca.key, hashes.SHA256())

@@ -1,0 +1,102 @@
+"""`chargeca serve` as a real process on free ports, for tests that use the service as a user does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+CLI = [sys.executable, "-m", "api.cli"]
+RUNNING = "ChargeCA is running."
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Ports:
+    rest: int = field(default_factory=free_port)
+    ws: int = field(default_factory=free_port)
+    wss: int = field(default_factory=free_port)
+
+    def env(self) -> dict[str, str]:
+        """The environment of a user's shell: no CHARGECA_* of ours, but these ports."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+        env.update(PYTHONUNBUFFERED="1", CHARGECA_REST_PORT=str(self.rest), CHARGECA_OCPP_HOST="127.0.0.1",
+                   CHARGECA_OCPP_WS_PORT=str(self.ws), CHARGECA_OCPP_WSS_PORT=str(self.wss))
+        return env
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen
+    log: Path
+    ports: Ports
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rest}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_running(self, timeout: float = 90) -> str:
+        """Until serve printed its next-steps block (REST and OCPP listening); its output so far."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            output = self.output()
+            if RUNNING in output:
+                return output
+            if self.process.poll() is not None:
+                pytest.fail(f"serve exited early ({self.process.returncode}):\n{output}")
+            time.sleep(0.2)
+        self.process.kill()
+        pytest.fail(f"serve did not start in time:\n{self.output()}")
+
+    def wait_rest(self, timeout: float = 90) -> None:
+        """Until the REST API answers (what any version of serve does once it is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"serve exited early ({self.process.returncode}):\n{self.output()}")
+            try:
+                httpx.get(f"{self.rest_url}/openapi.json", timeout=2)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.process.kill()
+        pytest.fail(f"serve did not start in time:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> str:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.output()
+
+
+def start_serve(cwd: Path, ports: Ports | None = None, *args: str, extra_env: dict[str, str] | None = None,
+                command: list[str] | None = None) -> Served:
+    """``chargeca serve`` in ``cwd`` under umask 022 (a common default), so that what it makes
+    private it makes private itself."""
+    ports = ports or Ports()
+    log = cwd / f"serve-{time.monotonic_ns()}.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen([*(command or CLI), "serve", *args], cwd=cwd,
+                                   env={**ports.env(), **(extra_env or {})}, stdout=handle,
+                                   stderr=subprocess.STDOUT, text=True, umask=0o022)
+    return Served(process, log, ports)
