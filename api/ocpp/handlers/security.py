@@ -27,8 +27,8 @@ CRITICAL_TYPES = frozenset({
 
 async def security_event_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     event = SecurityEvent(station_id=call.station_id, source="station", type=payload["type"],
-                          occurred_at=parse_datetime(payload["timestamp"]), tech_info=payload.get("techInfo"),
-                          critical=payload["type"] in CRITICAL_TYPES)
+                          occurred_at=parse_datetime(payload["timestamp"], "timestamp"),
+                          tech_info=payload.get("techInfo"), critical=payload["type"] in CRITICAL_TYPES)
     await call.db(lambda session: session.add(event))
     if event.type in RENEW_AGAIN_EVENTS:
         # A02.FR.07/29: the station threw a renewed certificate away; ask it for a new CSR.
