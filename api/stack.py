@@ -47,6 +47,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.push_async_callback(certificates.aclose)
         jobs = attach_gateway(app, gateway)
         stop.push_async_callback(jobs.aclose)
+        await jobs.recover()  # before any station connects and could be sent a job
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once

@@ -24,6 +24,7 @@ from api.ocpp.routes import ROUTES
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
+from storage.leases import LeaseOwner
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -45,6 +46,8 @@ class Gateway:
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.
         self.group = GroupCommit(ctx.engine)
+        # This running process, as the holder of the outbox rows it sends (storage/leases.py).
+        self.owner = LeaseOwner.start(ctx.settings.node_id)
 
     # --- for the listener --------------------------------------------------------------------
 
