@@ -6,18 +6,22 @@ A real server process (the `chargeca serve` command, on SQLite or PostgreSQL) an
   and the audit log has the issuance (nothing was signed before the kill);
 - CertificateSigned arrive, before it answers: after a restart on the same node the delivery is
   sent again at once; with another node taking over (the dead node's lease still running), the
-  station resending its CSR makes the delivery go out at once.
+  station resending its CSR makes the delivery go out at once;
+- an operator's job (a call stored and sent for polling) arrive, before it answers: after the
+  restart the job ends as a timeout instead of staying "sent" for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
 from sqlmodel import select
@@ -32,6 +36,7 @@ ITERATIONS = 5
 # Each iteration restarts `chargeca serve` (a few seconds; far more on a loaded machine).
 DELIVERY = "certificate_delivery"
 _LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
+_REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
 
 
 class Server:
@@ -47,21 +52,23 @@ class Server:
         self._drain: asyncio.Task | None = None
         self.output: list[str] = []
         self.wss_url = ""
+        self.rest_url = ""
 
     async def start(self, node: str = "node-a") -> None:
         self._process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "api.cli", "serve", cwd=self._directory, env={**self._env, "CHARGECA_NODE_ID": node},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        async with asyncio.timeout(60):
-            while True:
+        self.wss_url = self.rest_url = ""
+        async with asyncio.timeout(120):
+            while not (self.wss_url and self.rest_url):
                 line = (await self._process.stdout.readline()).decode(errors="replace")
                 if not line:
                     pytest.fail("serve exited early:\n" + "".join(self.output))
                 self.output.append(line)
-                listening = _LISTENING.search(line)
-                if listening:
+                if listening := _LISTENING.search(line):
                     self.wss_url = f"wss://127.0.0.1:{listening.group(2)}/ocpp"
-                    break
+                if rest := _REST.search(line):
+                    self.rest_url = rest.group(1)
         self._drain = asyncio.create_task(self._read_rest(self._process))
 
     async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
@@ -198,3 +205,29 @@ async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_a
     await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.purpose == DELIVERY))
                  == ["answered"])
     assert len(_query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-11B"))) == 1
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_an_operator_job_on_the_wire_when_the_server_dies_ends_as_a_timeout(server, tmp_path):
+    running, pki = server
+    station = _station(pki, tmp_path, "KILL-JOB")
+    os.makedirs(tmp_path / "station", exist_ok=True)
+    station.handlers["TriggerMessage"] = _silent
+    token = operations.create_token(pki.ctx, operations.Actor("cli:test"), "operator", "operator").token
+    headers = {"Authorization": f"Bearer {token}"}
+    await running.start()
+    await _connect(station, running)
+    async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
+        answer = await rest.post("/api/v1/stations/KILL-JOB/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}, "mode": "async"})
+        assert answer.status_code == 202, answer.text
+    job_path = answer.json()["url"]
+    await _until(lambda: any(action == "TriggerMessage" for action, _ in station.received))
+    await running.kill()
+    await running.start()
+    async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
+        job = (await rest.get(job_path)).json()
+    assert (job["status"], job["error"]) == ("timeout", "the CSMS process that sent it stopped before the answer")
+    results = _query(pki, select(AuditEntry).where(AuditEntry.action == "station.call.result"))
+    assert [(entry.outcome, json.loads(entry.detail)["status"]) for entry in results] == [("success", "timeout")]
