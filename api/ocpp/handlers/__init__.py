@@ -21,6 +21,7 @@ from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import ErrorCode, OcppError
 from storage.db import session_scope
+from storage.spool import Spool
 
 T = TypeVar("T")
 
@@ -56,6 +57,8 @@ class StationCall:
     follow_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The gateway's group commit (storage/batching.py), when there is one.
     group: Callable[[Callable[[Session], Any]], Awaitable[Any]] | None = None
+    # Where security events go while the database is unavailable (api/ocpp/event_spool.py).
+    spool: Spool | None = None
 
     @property
     def station_id(self) -> str:
