@@ -34,8 +34,9 @@ class LeaseOwner:
         return {"lease_node": self.node, "lease_process": self.process, "lease_expires_at": until}
 
 
-# Column values of a row nobody holds.
-RELEASED: dict[str, Any] = {"lease_node": None, "lease_process": None, "lease_expires_at": None}
+def release(row: Any) -> None:
+    """Make ``row`` (loaded in a session) held by nobody."""
+    row.lease_node = row.lease_process = row.lease_expires_at = None
 
 
 def held_by(model: Any, owner: LeaseOwner) -> ColumnElement[bool]:

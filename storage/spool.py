@@ -22,7 +22,10 @@ class Spool:
         self.path = path
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._count = len(self._read()) if path.exists() else 0
+        self._count = 0
+        if path.exists():
+            self._count = len(self._read())
+            _end_torn_line(path)
 
     def __len__(self) -> int:
         return self._count
@@ -69,6 +72,17 @@ class Spool:
         with self.path.open(encoding="utf-8") as handle:
             # A line cut short by a crash mid-append was never acknowledged: skipped.
             return [entry for entry in map(_entry, handle) if entry is not None]
+
+
+def _end_torn_line(path: Path) -> None:
+    """A crash in the middle of an append leaves a line without its end: end it, so the next
+    entry starts on a line of its own (the torn one is skipped when read)."""
+    with path.open("rb+") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) != b"\n":
+            handle.write(b"\n")
 
 
 def _entry(line: str) -> dict[str, Any] | None:

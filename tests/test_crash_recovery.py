@@ -33,10 +33,12 @@ from storage.certificates import IssuedCertificate
 from storage.outbox import OutboundCall
 
 ITERATIONS = 5
-# Each iteration restarts `chargeca serve` (a few seconds; far more on a loaded machine).
 DELIVERY = "certificate_delivery"
 _LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
 _REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
+ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+# Each test restarts `chargeca serve` up to six times: seconds each, far more on a loaded machine.
+pytestmark = pytest.mark.timeout(900)
 
 
 class Server:
@@ -99,6 +101,7 @@ async def server(tmp_path, db_url, monkeypatch) -> AsyncIterator[tuple[Server, o
 
 def _station(pki, tmp_path: Path, station_id: str) -> SimulatedStation:
     password = operations.add_station(pki.ctx, operations.Actor("cli:test"), station_id, security_profile=2).password
+    os.makedirs(tmp_path / "station", exist_ok=True)
     root = tmp_path / "root.pem"
     root.write_text(pki.hierarchy.root.record.certificate_pem)
     return SimulatedStation(station_id, "wss://placeholder/ocpp", profile=2, password=password, organization=TEST_ORG,
@@ -128,12 +131,10 @@ async def _until(condition, timeout: float = 15) -> None:
             await asyncio.sleep(0.05)
 
 
-@pytest.mark.timeout(900)
 @pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 async def test_an_accepted_csr_survives_a_kill_right_after_the_answer(server, tmp_path):
     running, pki = server
     station = _station(pki, tmp_path, "KILL-10")
-    os.makedirs(tmp_path / "station", exist_ok=True)
     await running.start()
     await _connect(station, running)
     for iteration in range(1, ITERATIONS + 1):
@@ -153,17 +154,23 @@ async def test_an_accepted_csr_survives_a_kill_right_after_the_answer(server, tm
         assert issued[-1].serial_hex in signed[-1].detail
 
 
+async def _delivered_once(pki, station: SimulatedStation) -> None:
+    """One delivery, answered by the station; one certificate signed for it."""
+    await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.purpose == DELIVERY))
+                 == ["answered"])
+    issued = _query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == station.identity))
+    assert len(issued) == 1
+
+
 async def _silent(station: SimulatedStation, _payload: dict) -> dict:
     await asyncio.Event().wait()  # never answers: the server dies first
     return {}
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@ON_SQLITE
 async def test_a_delivery_on_the_wire_when_the_server_dies_is_sent_again_at_once_after_each_restart(server, tmp_path):
     running, pki = server
     station = _station(pki, tmp_path, "KILL-11")
-    os.makedirs(tmp_path / "station", exist_ok=True)
     station.handlers["CertificateSigned"] = _silent
     await running.start()
     await _connect(station, running)
@@ -176,18 +183,14 @@ async def test_a_delivery_on_the_wire_when_the_server_dies_is_sent_again_at_once
         await running.start()
         await _connect(station, running)  # the same node again: what it left "sent" is due at once
     await _until(lambda: len(_signed(station)) == ITERATIONS + 1)
-    await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.purpose == DELIVERY))
-                 == ["answered"])
+    await _delivered_once(pki, station)
     assert len(set(_signed(station))) == 1  # the same chain every time
-    assert len(_query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-11"))) == 1
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@ON_SQLITE
 async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_at_once(server, tmp_path):
     running, pki = server
     station = _station(pki, tmp_path, "KILL-11B")
-    os.makedirs(tmp_path / "station", exist_ok=True)
     station.handlers["CertificateSigned"] = _silent
     await running.start(node="node-a")
     await _connect(station, running)
@@ -202,17 +205,13 @@ async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_a
     # The station reboots and asks again with the same CSR: Accepted, and the chain goes at once.
     assert await station.resend_sign_certificate() == {"status": "Accepted"}
     await _until(lambda: len(_signed(station)) == 2, timeout=10)
-    await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.purpose == DELIVERY))
-                 == ["answered"])
-    assert len(_query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-11B"))) == 1
+    await _delivered_once(pki, station)
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@ON_SQLITE
 async def test_an_operator_job_on_the_wire_when_the_server_dies_ends_as_a_timeout(server, tmp_path):
     running, pki = server
     station = _station(pki, tmp_path, "KILL-JOB")
-    os.makedirs(tmp_path / "station", exist_ok=True)
     station.handlers["TriggerMessage"] = _silent
     token = operations.create_token(pki.ctx, operations.Actor("cli:test"), "operator", "operator").token
     headers = {"Authorization": f"Bearer {token}"}

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from api.ocpp.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from policies.csr import key_fingerprint
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
-from storage.leases import RELEASED
+from storage.leases import release
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
 
@@ -73,8 +73,7 @@ def redeliver(session: Session, certificate: IssuedCertificate, *, created_by: s
     under_way = next((row for row in reversed(deliveries) if row.status in _UNDER_WAY), None)
     if under_way is not None:
         under_way.status, under_way.next_attempt_at, under_way.updated_at = CallStatus.PENDING, None, utcnow()
-        for column, value in RELEASED.items():
-            setattr(under_way, column, value)
+        release(under_way)
         session.add(under_way)
         return under_way
     last = deliveries[-1]

@@ -29,7 +29,7 @@ from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcom
 from api.ocpp.validation import SchemaViolation
 from storage.batching import Batcher
 from storage.db import read_scope
-from storage.leases import RELEASED, abandoned
+from storage.leases import abandoned, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
@@ -156,8 +156,7 @@ class CallJobs:
                 # Never reached the station: back in line for its next connection.
                 stored.status, stored.error = CallStatus.PENDING, outcome.description[:500]
             stored.updated_at = utcnow()
-            for column, value in RELEASED.items():
-                setattr(stored, column, value)
+            release(stored)
             session.add(stored)
         operations.run_in_session(self._ctx, finish)
         operations.record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action,
@@ -177,8 +176,7 @@ class CallJobs:
             for row in rows:
                 row.status, row.error, row.updated_at = (
                     CallStatus.TIMEOUT, "the CSMS process that sent it stopped before the answer", utcnow())
-                for column, value in RELEASED.items():
-                    setattr(row, column, value)
+                release(row)
                 session.add(row)
             return rows
         rows = operations.run_in_session(self._ctx, time_out)

@@ -36,7 +36,7 @@ from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
 from storage.db import read_scope, session_scope
-from storage.leases import RELEASED, abandoned, held_by
+from storage.leases import abandoned, held_by, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
@@ -259,8 +259,7 @@ class OutboxWorker:
                          description)
                 return
             stored.updated_at = now
-            for column, value in RELEASED.items():
-                setattr(stored, column, value)
+            release(stored)
             session.add(stored)
             if response is not None:
                 stored.status, stored.response, stored.error = CallStatus.ANSWERED, json.dumps(response), None
@@ -288,8 +287,7 @@ class OutboxWorker:
         with session_scope(self._ctx.engine) as session:
             stored = session.get(OutboundCall, row.id)
             stored.status, stored.error, stored.updated_at = CallStatus.FAILED, str(refusal)[:500], self._clock()
-            for column, value in RELEASED.items():
-                setattr(stored, column, value)
+            release(stored)
             session.add(stored)
             raise_alert(session, station_id=stored.station_id, event_type=refusal.event_type, rule=refusal.rule,
                         reason=f"{stored.action} not sent: {refusal.reason}", actor=ACTOR,
