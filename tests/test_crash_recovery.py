@@ -143,13 +143,15 @@ async def test_an_accepted_csr_survives_a_kill_right_after_the_answer(server, tm
         await running.start()
         await _connect(station, running)
         await _until(lambda: len(_signed(station)) == iteration)
-        deliveries = _query(pki, select(OutboundCall).where(OutboundCall.purpose == DELIVERY))
+        deliveries = _query(pki, select(OutboundCall).where(OutboundCall.purpose == DELIVERY)
+                            .order_by(OutboundCall.id))
         await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.id == deliveries[-1].id))
                      == ["answered"])
-        issued = _query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-10"))
+        issued = _query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-10")
+                        .order_by(IssuedCertificate.id))
         assert len(issued) == iteration  # one certificate per accepted CSR, none twice
         signed = _query(pki, select(AuditEntry).where(AuditEntry.action == "certificate.sign",
-                                                      AuditEntry.outcome == "success"))
+                                                      AuditEntry.outcome == "success").order_by(AuditEntry.seq))
         assert [entry.target for entry in signed] == ["KILL-10"] * iteration
         assert issued[-1].serial_hex in signed[-1].detail
 
