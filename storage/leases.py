@@ -29,6 +29,10 @@ class LeaseOwner:
         """The owner for a process starting now on ``node``."""
         return cls(node[:NODE_MAX], secrets.token_hex(8))
 
+    def holds(self, row: Any) -> bool:
+        """Whether ``row`` (loaded) is held by this owner."""
+        return (row.lease_node, row.lease_process) == (self.node, self.process)
+
     def values(self, until: datetime) -> dict[str, Any]:
         """Column values that give this owner the row until ``until``."""
         return {"lease_node": self.node, "lease_process": self.process, "lease_expires_at": until}
@@ -39,16 +43,8 @@ def release(row: Any) -> None:
     row.lease_node = row.lease_process = row.lease_expires_at = None
 
 
-def held_by(model: Any, owner: LeaseOwner) -> ColumnElement[bool]:
-    return and_(model.lease_node == owner.node, model.lease_process == owner.process)
-
-
 def abandoned(model: Any, owner: LeaseOwner, now: datetime) -> ColumnElement[bool]:
     """Held by no live process as far as ``owner`` can tell: its lease expired (or it has none),
     or an earlier process of the owner's node left it."""
     return or_(model.lease_expires_at == None, model.lease_expires_at < now,  # noqa: E711
-               left_by_earlier_process(model, owner))
-
-
-def left_by_earlier_process(model: Any, owner: LeaseOwner) -> ColumnElement[bool]:
-    return and_(model.lease_node == owner.node, model.lease_process != owner.process)
+               and_(model.lease_node == owner.node, model.lease_process != owner.process))

@@ -36,7 +36,7 @@ from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
 from storage.db import read_scope, session_scope
-from storage.leases import abandoned, held_by, release
+from storage.leases import abandoned, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
@@ -249,10 +249,7 @@ class OutboxWorker:
             stored = session.get(OutboundCall, row.id)
             if stored.status == CallStatus.ANSWERED:
                 return  # a second sender (it was made due again meanwhile) got the answer first
-            held = session.exec(select(OutboundCall.id).where(OutboundCall.id == row.id,
-                                                              OutboundCall.status == CallStatus.SENT,
-                                                              held_by(OutboundCall, self._owner))).first()
-            if response is None and held is None:
+            if response is None and not (stored.status == CallStatus.SENT and self._owner.holds(stored)):
                 # Made due again while this call was out (a resent CSR): it stays due at once,
                 # whoever sends it next; this attempt's outcome no longer decides when.
                 log.info("%s for %s was made due again while in flight (%s)", stored.action, stored.station_id,
