@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from policies.loader import load_policy
@@ -40,6 +41,10 @@ class Settings:
     # RFC 6761 reserves .localhost for loopback; a single-label "localhost" is not a valid
     # dNSName for a certificate (pkilint refuses it), so the development default has two labels.
     fqdn: str = DEV_FQDN
+    # Names this process among the nodes sharing the database; work it left unfinished (an outbox
+    # call on the wire) is taken up at once by the next process with the same name. One running
+    # process per name.
+    node_id: str = field(default_factory=socket.gethostname)
 
     @property
     def keys_dir(self) -> Path:
@@ -86,6 +91,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ocpp_ws_port=int(env.get("CHARGECA_OCPP_WS_PORT") or section.get("ocpp_ws_port", 9000)),
         ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
         fqdn=section.get("fqdn", DEV_FQDN),
+        node_id=env.get("CHARGECA_NODE_ID") or section.get("node_id") or socket.gethostname(),
     )
 
 

@@ -1,6 +1,7 @@
 """What `chargeca serve` runs on one event loop beside the REST app, started and stopped in one place.
 
-The OCPP gateway, its ws/wss listeners, the certificate workers (CertificateSigned outbox,
+The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
+outage, the certificate workers (CertificateSigned outbox,
 renewals, grace revocation) and the REST routes' handles on them (operator call jobs, listener
 reloads). The server and the tests start exactly this; only the options differ. Stopped in the
 reverse order: no new connection first, then the work that might still talk to stations.
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from api.context import Context
 from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.ocpp.config import GatewayConfig
+from api.ocpp.event_spool import SpoolWriter
 from api.ocpp.gateway import Gateway
 from api.ocpp.handlers import Handler
 from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
@@ -43,10 +45,13 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes)
         stop.push_async_callback(gateway.aclose)
+        spool_writer = SpoolWriter(ctx, gateway.spool).start()
+        stop.push_async_callback(spool_writer.aclose)
         certificates = start_certificate_workers(gateway, **(certificate_options or {}))
         stop.push_async_callback(certificates.aclose)
         jobs = attach_gateway(app, gateway)
         stop.push_async_callback(jobs.aclose)
+        await jobs.recover()  # before any station connects and could be sent a job
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once

@@ -14,6 +14,7 @@ from policies.model import (
     CsrPolicy,
     DeliveryPolicy,
     KeyPolicy,
+    OutagePolicy,
     Policy,
     RenewalPolicy,
     TlsPolicy,
@@ -29,6 +30,7 @@ _SECTIONS: dict[str, type] = {
     "admission": AdmissionPolicy,
     "delivery": DeliveryPolicy,
     "renewal": RenewalPolicy,
+    "outage": OutagePolicy,
 }
 
 

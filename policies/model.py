@@ -100,6 +100,21 @@ class RenewalPolicy:
 
 
 @dataclass(frozen=True)
+class OutagePolicy:
+    """What stations' messages get while the database is unavailable."""
+
+    # SecurityEventNotifications acknowledged and kept in a local file until the database is back;
+    # past this many, the station is answered InternalError and keeps its event itself.
+    max_spooled_events: int = 10000
+    # How often the kept events are tried while there are any.
+    retry_seconds: int = 5
+
+    def __post_init__(self) -> None:
+        if self.max_spooled_events < 0 or self.retry_seconds < 1:
+            raise ValueError("[outage]: max_spooled_events must not be negative and retry_seconds must be >= 1")
+
+
+@dataclass(frozen=True)
 class AdmissionPolicy:
     replace_duplicate_connection: bool = True
 
@@ -114,3 +129,4 @@ class Policy:
     admission: AdmissionPolicy = field(default_factory=AdmissionPolicy)
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     renewal: RenewalPolicy = field(default_factory=RenewalPolicy)
+    outage: OutagePolicy = field(default_factory=OutagePolicy)

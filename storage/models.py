@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from storage import audit, certificates, outbox, security_events, stations, tokens  # noqa: F401
+from storage import audit, certificate_requests, certificates, outbox, security_events, stations, tokens  # noqa: F401
 
 metadata = SQLModel.metadata

@@ -40,6 +40,11 @@ class OutboundCall(SQLModel, table=True):
     purpose: str | None = Field(default=None, index=True, max_length=32)
     reference: str | None = Field(default=None, max_length=64)
     attempts: int = Field(default=0)
+    # While status is "sent": who sent it and until when that sender may still be waiting for the
+    # answer (storage/leases.py). A row whose lease is abandoned is taken up again.
+    lease_node: str | None = Field(default=None, max_length=64)
+    lease_process: str | None = Field(default=None, max_length=16)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

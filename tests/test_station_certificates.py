@@ -175,17 +175,17 @@ async def test_v2g_is_signed_by_the_v2g_sub_ca_and_delivered_with_its_type(sqlit
 async def test_a_chain_over_the_stations_max_certificate_chain_size_is_never_sent(sqlite_pki, tmp_path):
     async with certificate_csms(sqlite_pki) as harness:
         station = await harness.sp3_station("CHAIN-1", tmp_path)
-        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 800)
+        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 1200)  # the leaf fits, the chain not
         assert (await harness.request_renewal("CHAIN-1")).status_code == 202
         await harness.until(lambda: harness.rows("CHAIN-1", DELIVERY)
                             and harness.rows("CHAIN-1", DELIVERY)[0].status == "failed")
         (delivery,) = harness.rows("CHAIN-1", DELIVERY)
         assert delivery.error.startswith("chain.station_max: chain is ")
-        assert len(delivery.payload) > 800  # the signed chain really is longer than the station takes
+        assert len(delivery.payload) > 1200  # the signed chain really is longer than the station takes
         assert requests(station, "CertificateSigned") == []
         assert [p["getVariableData"] for p in requests(station, "GetVariables")] == [[{
             "component": {"name": "SecurityCtrlr"}, "variable": {"name": "MaxCertificateChainSize"}}]]
-        assert _station_row(harness, "CHAIN-1").max_chain_size == 800  # kept: not asked again
+        assert _station_row(harness, "CHAIN-1").max_chain_size == 1200  # kept: not asked again
         (alert,) = harness.events("CHAIN-1", source="csms")
         assert (alert.type, alert.critical) == (CHAIN_TOO_LONG, True) and "chain.station_max" in alert.tech_info
         assert [e.outcome for e in harness.audit("certificate.alert")] == ["failed"]
@@ -210,17 +210,35 @@ async def test_a_chain_within_the_limit_is_sent_and_the_limit_kept(sqlite_pki, t
         assert _station_row(harness, "CHAIN-2").max_chain_size == kept
 
 
+@pytest.mark.parametrize("reported", [0, 100])
+async def test_a_max_chain_size_no_chain_could_fit_is_misreported_and_the_station_decides(sqlite_pki, tmp_path,
+                                                                                            reported):
+    async with certificate_csms(sqlite_pki) as harness:
+        station = await harness.sp3_station("CHAIN-0", tmp_path)
+        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", reported)
+        assert await station.sign_certificate() == {"status": "Accepted"}
+        await harness.until(lambda: harness.rows("CHAIN-0", DELIVERY)
+                            and harness.rows("CHAIN-0", DELIVERY)[0].status == "answered")
+        (signed,) = requests(station, "CertificateSigned")
+        assert len(signed["certificateChain"]) <= 10000
+        assert answer(harness.rows("CHAIN-0", DELIVERY)[0]) == {"status": "Accepted"}
+        (warning,) = harness.events("CHAIN-0", source="csms")
+        assert (warning.type, warning.critical) == ("CertificateChainSizeMisreported", False)
+        assert f"MaxCertificateChainSize of {reported}" in warning.tech_info
+        assert harness.audit("certificate.alert") == []
+
+
 async def test_a_firmware_update_makes_the_kept_limit_be_asked_again(sqlite_pki, tmp_path):
     async with certificate_csms(sqlite_pki) as harness:
         station = await harness.sp3_station("CHAIN-FW", tmp_path)
-        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 800)
+        station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 1200)
         assert await station.sign_certificate() == {"status": "Accepted"}
         await harness.until(lambda: harness.rows("CHAIN-FW", DELIVERY)
                             and harness.rows("CHAIN-FW", DELIVERY)[0].status == "failed")
         # A reboot on the same firmware keeps what the station said.
         await station.reconnect()
         assert (await station.boot())["status"] == "Accepted"
-        assert _station_row(harness, "CHAIN-FW").max_chain_size == 800
+        assert _station_row(harness, "CHAIN-FW").max_chain_size == 1200
 
         # The new firmware takes longer chains; its first boot forgets the old answer.
         station.device_model.set("SecurityCtrlr", "MaxCertificateChainSize", 6000)

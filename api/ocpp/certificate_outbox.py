@@ -4,6 +4,9 @@
   must fit the station's SecurityCtrlr.MaxCertificateChainSize (read with GetVariables once,
   then kept in Station.max_chain_size) and the policy's limit; a chain that does not fit is
   never sent: the delivery fails with rule chain.station_max (or chain.size) and an alert.
+  A limit below the station's own certificate fits no chain and is misreported (certification
+  tools found stations reporting 0): it is ignored with a warning event, the chain goes under
+  the policy's ceiling, and the station's answer decides.
   A Rejected answer (A02.FR.07) starts the next renewal round.
 - ``certificate_renewal``: TriggerMessage SignChargingStationCertificate (api/ocpp/renewal.py).
   Anything but Accepted starts the next round too.
@@ -20,6 +23,7 @@ from sqlmodel import Session
 
 from api.ocpp.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, RENEWAL_FAILED
 from api.ocpp.device_variables import read_variable
+from api.ocpp.handlers.security import record_csms_event
 from api.ocpp.gateway import Gateway
 from api.ocpp.outbox_worker import NotNow, Refuse
 from api.ocpp.renewal import (
@@ -30,7 +34,7 @@ from api.ocpp.renewal import (
     certificate_type_of,
     retry_after_failure,
 )
-from policies.chain import check_chain_size
+from policies.chain import check_chain_size, station_max_plausible
 from policies.model import Policy
 from storage import audit
 from storage.certificates import IssuedCertificate
@@ -42,6 +46,8 @@ DELIVERY_ACTOR = "system:certificate-delivery"
 # CertificateSignedRequest.certificateChain is string[..10000]: a station that has no
 # MaxCertificateChainSize accepts what the schema allows.
 SCHEMA_CHAIN_MAX = 10000
+# Security event (source "csms", not critical) when a station's limit cannot be true.
+CHAIN_SIZE_MISREPORTED = "CertificateChainSizeMisreported"
 
 
 def _known_limit(gateway: Gateway, station_id: str) -> int | None:
@@ -79,6 +85,12 @@ async def station_chain_limit(gateway: Gateway, station_id: str) -> int | None:
     return limit
 
 
+def _warn(gateway: Gateway, station_id: str, misreported) -> None:
+    with session_scope(gateway.ctx.engine) as session:
+        record_csms_event(session, station_id, CHAIN_SIZE_MISREPORTED,
+                          f"{misreported.rule}: {misreported.reason}; sent under the policy's limit", critical=False)
+
+
 def _certificate(session: Session, row: OutboundCall) -> IssuedCertificate | None:
     return session.get(IssuedCertificate, int(row.reference)) if (row.reference or "").isdigit() else None
 
@@ -93,6 +105,12 @@ class CertificateDelivery:
     async def prepare(self, gateway: Gateway, row: OutboundCall) -> dict[str, Any]:
         payload = json.loads(row.payload)
         limit = await station_chain_limit(gateway, row.station_id)
+        if limit is not None:
+            plausible = station_max_plausible(payload["certificateChain"], limit)
+            if not plausible:
+                if row.attempts == 0:  # once per delivery, not on every retry
+                    await asyncio.to_thread(_warn, gateway, row.station_id, plausible)
+                limit = None
         fits = check_chain_size(payload["certificateChain"], self._policy.chain, limit)
         if not fits:
             raise Refuse(CHAIN_TOO_LONG, fits.rule, fits.reason)

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from api.ocpp.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from policies.csr import key_fingerprint
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
+from storage.leases import release
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
 
@@ -63,15 +64,17 @@ def resent_certificate(session: Session, station_id: str, csr_pem: str,
 def redeliver(session: Session, certificate: IssuedCertificate, *, created_by: str) -> OutboundCall:
     """Make the chain of ``certificate`` due now; the delivery that will carry it.
 
-    A delivery still under way is kept, its back-off dropped: the station is connected and asking.
-    One given up on (failed) stays as it is, with the alert it raised; the same chain goes in a
-    delivery of its own, with attempts of its own."""
+    A delivery still under way is kept and made due at once, whatever its state: its back-off
+    dropped, and one left "sent" is released from its sender's lease — the station asks again, so
+    whatever that sender waits for will not come (its process may be gone, or the station
+    dropped the call when it rebooted). One given up on (failed) stays as it is, with the alert
+    it raised; the same chain goes in a delivery of its own, with attempts of its own."""
     deliveries = _deliveries(session, certificate.station_id, [certificate])
     under_way = next((row for row in reversed(deliveries) if row.status in _UNDER_WAY), None)
     if under_way is not None:
-        if under_way.status == CallStatus.PENDING:
-            under_way.next_attempt_at, under_way.updated_at = None, utcnow()
-            session.add(under_way)
+        under_way.status, under_way.next_attempt_at, under_way.updated_at = CallStatus.PENDING, None, utcnow()
+        release(under_way)
+        session.add(under_way)
         return under_way
     last = deliveries[-1]
     row = OutboundCall(station_id=last.station_id, action=last.action, payload=last.payload,

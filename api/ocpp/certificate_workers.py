@@ -1,5 +1,7 @@
 """The background side of station certificates, started with the gateway (``chargeca serve``).
 
+- the signing of SignCertificate requests accepted and left unsigned (by a process that died):
+  all of them at start, then those of any node that waited ``UNSIGNED_GRACE``;
 - the outbox worker for CertificateSigned deliveries and renewal requests;
 - a periodic pass: the renewal scheduler (certificates in use that expire within
   ``[renewal] window_days`` get a renewal request, paced fleet-wide) and the revocation of
@@ -20,6 +22,7 @@ from datetime import datetime
 from api.context import Context
 from api.ocpp import outbox_signal
 from api.ocpp.certificate_outbox import CertificateDelivery, RenewalTrigger
+from api.ocpp.certificate_signing import UNSIGNED_GRACE, finish_accepted
 from api.ocpp.gateway import Gateway
 from api.ocpp.outbox_worker import OutboxWorker
 from api.ocpp.renewal import RenewalBatch, schedule_expiring
@@ -66,12 +69,26 @@ class CertificateWorkers:
         self.outbox = OutboxWorker(gateway, [CertificateDelivery(policy), RenewalTrigger(policy)], clock=clock,
                                    scan_interval=scan_interval)
         self._task: asyncio.Task | None = None
+        self._signing: asyncio.Task | None = None
 
     def start(self) -> "CertificateWorkers":
         self.outbox.start()
+        self._signing = asyncio.create_task(self._finish_unsigned(), name="certificate-unsigned")
         if self._pass_interval is not None:
             self._task = asyncio.create_task(self._run(), name="certificate-lifecycle")
         return self
+
+    async def _finish_unsigned(self) -> None:
+        accepted_before = None  # at start: whatever is unsigned, this node's dead process left it
+        while True:
+            try:
+                done = await finish_accepted(self._ctx, accepted_before)
+                if done:
+                    log.info("signed %d certificate requests accepted before and left unsigned", len(done))
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("signing accepted certificate requests failed")
+            await asyncio.sleep(UNSIGNED_GRACE.total_seconds())
+            accepted_before = utcnow() - UNSIGNED_GRACE
 
     async def run_pass(self) -> Pass:
         done = await asyncio.to_thread(lifecycle_pass, self._ctx, self._clock())
@@ -91,9 +108,10 @@ class CertificateWorkers:
             await asyncio.sleep(self._pass_interval)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [task for task in (self._task, self._signing) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.outbox.aclose()
 
 

@@ -15,11 +15,18 @@ has to think about JSON. Error-code choice (P4 §4.3 definitions):
   echoed, because a CALLERROR carrying it would be invalid in turn, so "-1" is used.
 - a payload that is not a JSON object → ``FormatViolation`` (the action is known by then,
   its payload is syntactically wrong).
+- nesting too deep for the parser → ``RpcFrameworkError`` with id "-1" (nothing can be read).
+- a lone surrogate escape such as ``\\ud800`` in a string: JSON allows the escape, but it denotes
+  no Unicode character (RFC 8259 §8.2), so the text can be neither stored nor sent on as UTF-8.
+  In the payload → ``FormatViolation`` naming the field; in the type, id or action → as unreadable.
+- U+0000 in a string is a character, but PostgreSQL text cannot hold it: it becomes U+FFFD
+  (the replacement character) here, so every handler stores the same thing on every database.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +70,8 @@ class FrameError(OcppError):
     never answered (P4 §4.2 allows a CALLERROR only in reply to a CALL)."""
 
     def __init__(self, code: str, description: str, message_id: str = UNKNOWN_ID,
-                 message_type: int | None = None) -> None:
-        super().__init__(code, description)
+                 message_type: int | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(code, description, details)
         self.message_id = message_id
         self.message_type = message_type
 
@@ -97,6 +104,10 @@ class CallError:
 Frame = Call | CallResult | CallError
 
 _SHAPES = {CALL: 4, CALLRESULT: 3, CALLERROR: 5}
+# Where the payload sits in each frame type (a CALLERROR's "payload" is its details).
+_PAYLOAD_INDEX = {CALL: 3, CALLRESULT: 2, CALLERROR: 4}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
 
 
 def parse(text: str | bytes) -> Frame:
@@ -109,6 +120,8 @@ def parse(text: str | bytes) -> Frame:
         frame = json.loads(text)
     except ValueError as exc:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, f"frame is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is nested too deeply to be read") from None
     if not isinstance(frame, list) or not frame:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not a non-empty JSON array")
     message_type = frame[0]
@@ -129,6 +142,9 @@ def parse(text: str | bytes) -> Frame:
     if len(frame) != _SHAPES[message_type]:
         raise broken(ErrorCode.RPC_FRAMEWORK_ERROR,
                      f"message type {message_type} needs {_SHAPES[message_type]} elements, got {len(frame)}")
+    # Both can only come from a \\u escape: without one in the text, no string needs a look.
+    if "\\u" in text:
+        _check_text(frame, message_type, message_id)
     if message_type == CALL:
         _, _, action, payload = frame
         if not isinstance(action, str) or not action:
@@ -144,6 +160,43 @@ def parse(text: str | bytes) -> Frame:
     if not isinstance(code, str) or not isinstance(description, str) or not isinstance(details, dict):
         raise broken(ErrorCode.RPC_FRAMEWORK_ERROR, "CALLERROR needs a string code, a string description and an object")
     return CallError(message_id, code, description, details)
+
+
+def _check_text(frame: list, message_type: int, message_id: str) -> None:
+    """Replace U+0000 in place; raise FrameError at the first lone surrogate (module docstring)."""
+    path = _scrub(frame)
+    if path is None:
+        return
+    if path[0] != _PAYLOAD_INDEX[message_type]:
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "message type, id or action holds a lone surrogate escape",
+                         message_type=message_type)
+    field = ".".join(str(part) for part in path[1:])
+    raise FrameError(ErrorCode.FORMAT_VIOLATION,
+                     f"{field or 'payload'} holds a lone surrogate escape, which is no Unicode character",
+                     message_id, message_type, {"field": field})
+
+
+def _scrub(root: list) -> tuple[Any, ...] | None:
+    """Walk every string (keys too) without recursion: the frame may be nested as deep as the
+    parser allowed. U+0000 becomes U+FFFD; the path of the first lone surrogate is returned."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        for key, value in list(node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(key, str):
+                if _SURROGATE.search(key):
+                    return (*path, key)
+                if _NUL in key:
+                    node[key.replace(_NUL, _REPLACEMENT)] = node.pop(key)
+                    key = key.replace(_NUL, _REPLACEMENT)
+            if isinstance(value, str):
+                if _SURROGATE.search(value):
+                    return (*path, key)
+                if _NUL in value:
+                    node[key] = value.replace(_NUL, _REPLACEMENT)
+            elif isinstance(value, (dict, list)):
+                stack.append((value, (*path, key)))
+    return None
 
 
 def _readable_id(frame: list) -> str:

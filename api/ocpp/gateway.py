@@ -19,11 +19,13 @@ from sqlmodel import Session
 from api.context import Context
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
+from api.ocpp.event_spool import open_spool
 from api.ocpp.handlers import Connection, Handler
 from api.ocpp.routes import ROUTES
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
+from storage.leases import LeaseOwner
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -45,6 +47,10 @@ class Gateway:
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.
         self.group = GroupCommit(ctx.engine)
+        # This running process, as the holder of the outbox rows it sends (storage/leases.py).
+        self.owner = LeaseOwner.start(ctx.settings.node_id)
+        # Security events stations report while the database is away (api/ocpp/event_spool.py).
+        self.spool = open_spool(ctx)
 
     # --- for the listener --------------------------------------------------------------------
 
@@ -57,7 +63,7 @@ class Gateway:
             return
         session = OcppSession(connection, ctx=self.ctx, config=self.config, schemas=self.schemas,
                               routes=self._routes, boot=BootGate.resume(accepted_before),
-                              on_ready=self._session_ready, group=self.group)
+                              on_ready=self._session_ready, group=self.group, spool=self.spool)
         # A newer connection of the same station replaces the older one (the listener closes it).
         self._sessions[connection.station_id] = session
         try:

@@ -4,6 +4,9 @@ Either way the call is checked and audited before it leaves, and its outcome is 
 A job is an OutboundCall row: stored as pending, claimed (pending → sent) by exactly one
 sender, and finished with the station's answer. A job for a station that is not connected
 waits for the station's next connection (``CallJobs`` hooks into the gateway's ready event).
+A job's sender holds it under a lease (storage/leases.py); a job left "sent" by a process that
+died (or whose lease expired) ends as a timeout when the next process starts: the station may
+have acted on it, so it is not sent twice.
 """
 
 from __future__ import annotations
@@ -11,18 +14,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlmodel import select
 
 from api import operations
 from api.operations import Actor, OperationRefused
 from api.ocpp.gateway import Gateway
+from api.ocpp.outbox_worker import LEASE_MARGIN
 from api.ocpp.routes import CSMS_ACTIONS
 from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.ocpp.validation import SchemaViolation
 from storage.batching import Batcher
 from storage.db import read_scope
+from storage.leases import abandoned, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
@@ -114,7 +121,7 @@ class CallJobs:
                                        OutboundCall.status == CallStatus.PENDING)
 
     async def _deliver(self, call_id: int, timeout: float | None) -> None:
-        row = await asyncio.to_thread(self._claim, call_id)
+        row = await asyncio.to_thread(self._claim, call_id, timeout or self._gateway.config.call_timeout)
         if row is None:
             return  # another sender has it, or it is finished
         payload = json.loads(row.payload)
@@ -124,12 +131,15 @@ class CallJobs:
             outcome = await self._gateway.send_call(row.station_id, row.action, payload, timeout)
         await asyncio.to_thread(self._finish, row, outcome)
 
-    def _claim(self, call_id: int) -> OutboundCall | None:
+    def _claim(self, call_id: int, timeout: float) -> OutboundCall | None:
+        now = utcnow()
+        lease = self._gateway.owner.values(now + timedelta(seconds=timeout) + LEASE_MARGIN)
+
         def claim(session) -> OutboundCall | None:
             claimed = session.execute(
                 update(OutboundCall)
                 .where(OutboundCall.id == call_id, OutboundCall.status == CallStatus.PENDING)
-                .values(status=CallStatus.SENT, attempts=OutboundCall.attempts + 1, updated_at=utcnow()))
+                .values(status=CallStatus.SENT, attempts=OutboundCall.attempts + 1, updated_at=now, **lease))
             return session.get(OutboundCall, call_id) if claimed.rowcount == 1 else None
         return operations.run_in_session(self._ctx, claim)
 
@@ -146,12 +156,36 @@ class CallJobs:
                 # Never reached the station: back in line for its next connection.
                 stored.status, stored.error = CallStatus.PENDING, outcome.description[:500]
             stored.updated_at = utcnow()
+            release(stored)
             session.add(stored)
         operations.run_in_session(self._ctx, finish)
         operations.record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action,
                                       outcome.status, error_code=outcome.error_code, call_id=row.id)
         if outcome.status == NOT_CONNECTED or not outcome.sent:
             log.info("job %s for %s waits for the station's next connection", row.id, row.station_id)
+
+    async def recover(self) -> list[int]:
+        """End the jobs a dead sender left "sent" as timeouts (audited); their ids."""
+        return await asyncio.to_thread(self._time_out_abandoned)
+
+    def _time_out_abandoned(self) -> list[int]:
+        def time_out(session) -> list[OutboundCall]:
+            rows = list(session.exec(select(OutboundCall).where(
+                OutboundCall.purpose == OPERATOR_PURPOSE, OutboundCall.status == CallStatus.SENT,
+                abandoned(OutboundCall, self._gateway.owner, utcnow()))))
+            for row in rows:
+                row.status, row.error, row.updated_at = (
+                    CallStatus.TIMEOUT, "the CSMS process that sent it stopped before the answer", utcnow())
+                release(row)
+                session.add(row)
+            return rows
+        rows = operations.run_in_session(self._ctx, time_out)
+        for row in rows:
+            log.warning("job %s for %s: its sender stopped before the answer; ended as a timeout", row.id,
+                        row.station_id)
+            operations.record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action, TIMEOUT,
+                                          call_id=row.id)
+        return [row.id for row in rows]
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

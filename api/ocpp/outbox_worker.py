@@ -4,8 +4,11 @@ Rows (storage.outbox.OutboundCall) of the purposes it is given are sent when the
 connected to this node and the row is due: at once when a station becomes ready (gateway
 ``on_ready``), when something rings the doorbell (api/ocpp/outbox_signal.py), and on a periodic
 scan that also finds rows other nodes stored. A row is claimed (pending → sent) by exactly one
-sender. A row left "sent" by a process that died is claimed again once it is older than any
-call could take (``stale_after``).
+sender, which holds it under a lease (storage/leases.py) long enough for the calls it makes. A
+row left "sent" by a process that died is due again: at once for the next process of the same
+node, and for any node once the lease has expired. A row made due while its sender still waits
+(a station resending its CSR, api/ocpp/certificate_resend.py) stays due whatever that sender's
+call ends in, unless it ends in an answer.
 
 After a call: an answer settles the row (its kind decides what the answer means); no answer
 or a CALLERROR is a failed attempt, retried after ``[delivery] backoff_seconds`` doubling, up
@@ -33,12 +36,16 @@ from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
 from storage.db import read_scope, session_scope
+from storage.leases import abandoned, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.outbox")
 
 ACTOR = "system:outbox"
+# A sender makes at most two calls per row (a kind may prepare with one, e.g. GetVariables), each
+# bounded by the call timeout; the margin covers the database writes around them.
+LEASE_MARGIN = timedelta(seconds=30)
 
 
 class NotNow(Exception):
@@ -74,14 +81,14 @@ class OutboxKind(Protocol):
 class OutboxWorker:
     def __init__(self, gateway: Gateway, kinds: Sequence[OutboxKind], *,
                  clock: Callable[[], datetime] = utcnow, scan_interval: float = 5.0,
-                 stale_after: timedelta | None = None) -> None:
+                 lease: timedelta | None = None) -> None:
         self._gateway = gateway
         self._ctx = gateway.ctx
         self._kinds = {kind.purpose: kind for kind in kinds}
         self._clock = clock
         self._scan_interval = scan_interval
-        # A sender finishes within one call timeout per call it makes (a kind may make two).
-        self._stale_after = stale_after or timedelta(seconds=max(60.0, 4 * gateway.config.max_call_timeout))
+        self._owner = gateway.owner
+        self._lease = lease or 2 * timedelta(seconds=gateway.config.call_timeout) + LEASE_MARGIN
         self._busy: set[str] = set()
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -134,7 +141,7 @@ class OutboxWorker:
     def _due(self, now: datetime):
         return or_(and_(OutboundCall.status == CallStatus.PENDING,
                         or_(OutboundCall.next_attempt_at == None, OutboundCall.next_attempt_at <= now)),  # noqa: E711
-                   and_(OutboundCall.status == CallStatus.SENT, OutboundCall.updated_at < now - self._stale_after))
+                   and_(OutboundCall.status == CallStatus.SENT, abandoned(OutboundCall, self._owner, now)))
 
     def _due_stations(self, station_ids: list[str], now: datetime) -> list[str]:
         found: set[str] = set()
@@ -207,7 +214,8 @@ class OutboxWorker:
         def claim(session: Session) -> OutboundCall | None:
             claimed = session.execute(update(OutboundCall)
                                       .where(OutboundCall.id == row_id, self._due(now))
-                                      .values(status=CallStatus.SENT, updated_at=now))
+                                      .values(status=CallStatus.SENT, updated_at=now,
+                                              **self._owner.values(now + self._lease)))
             return session.get(OutboundCall, row_id) if claimed.rowcount == 1 else None
         return self._write(claim)
 
@@ -239,7 +247,16 @@ class OutboxWorker:
         now = self._clock()
         with session_scope(self._ctx.engine) as session:
             stored = session.get(OutboundCall, row.id)
+            if stored.status == CallStatus.ANSWERED:
+                return  # a second sender (it was made due again meanwhile) got the answer first
+            if response is None and not (stored.status == CallStatus.SENT and self._owner.holds(stored)):
+                # Made due again while this call was out (a resent CSR): it stays due at once,
+                # whoever sends it next; this attempt's outcome no longer decides when.
+                log.info("%s for %s was made due again while in flight (%s)", stored.action, stored.station_id,
+                         description)
+                return
             stored.updated_at = now
+            release(stored)
             session.add(stored)
             if response is not None:
                 stored.status, stored.response, stored.error = CallStatus.ANSWERED, json.dumps(response), None
@@ -267,6 +284,7 @@ class OutboxWorker:
         with session_scope(self._ctx.engine) as session:
             stored = session.get(OutboundCall, row.id)
             stored.status, stored.error, stored.updated_at = CallStatus.FAILED, str(refusal)[:500], self._clock()
+            release(stored)
             session.add(stored)
             raise_alert(session, station_id=stored.station_id, event_type=refusal.event_type, rule=refusal.rule,
                         reason=f"{stored.action} not sent: {refusal.reason}", actor=ACTOR,

@@ -34,6 +34,7 @@ from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError,
 from api.ocpp.handlers import Connection, Handler, LiveState, StationCall
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
+from storage.spool import Spool
 
 log = logging.getLogger("chargeca.ocpp")
 
@@ -67,7 +68,7 @@ class OcppSession:
     def __init__(self, connection: Connection, *, ctx: Context, config: GatewayConfig,
                  schemas: Schemas, routes: Mapping[str, Handler], boot: BootGate,
                  on_ready: Callable[[OcppSession], None] = lambda session: None,
-                 group: GroupCommit | None = None) -> None:
+                 group: GroupCommit | None = None, spool: Spool | None = None) -> None:
         self.connection = connection
         self.boot = boot
         self.live = LiveState()
@@ -79,6 +80,7 @@ class OcppSession:
         self._schemas = schemas
         self._routes = routes
         self._group = group
+        self._spool = spool
         self._inbox: deque[Call] = deque()
         self._worker: asyncio.Task | None = None
         self._slot = asyncio.Lock()  # FIFO: CSMS calls leave in the order they were made
@@ -166,7 +168,7 @@ class OcppSession:
     async def _answer_next(self, call: Call) -> bool:
         """Answer one CALL; False when the connection is done for."""
         station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live,
-                                   group=self._group)
+                                   group=self._group, spool=self._spool)
         was_ready = self.boot.ready
         reply = await self._answer(call, station_call)
         if station_call.disconnect_reason:

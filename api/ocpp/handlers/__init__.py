@@ -19,7 +19,9 @@ from sqlmodel import Session
 from api.context import Context
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
+from api.ocpp.framing import ErrorCode, OcppError
 from storage.db import session_scope
+from storage.spool import Spool
 
 T = TypeVar("T")
 
@@ -55,6 +57,8 @@ class StationCall:
     follow_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # The gateway's group commit (storage/batching.py), when there is one.
     group: Callable[[Callable[[Session], Any]], Awaitable[Any]] | None = None
+    # Where security events go while the database is unavailable (api/ocpp/event_spool.py).
+    spool: Spool | None = None
 
     @property
     def station_id(self) -> str:
@@ -96,8 +100,15 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def parse_datetime(text: str) -> datetime:
-    """An OCPP dateTime (schema-checked, RFC 3339) as an aware UTC datetime.
+def parse_datetime(text: str, field: str) -> datetime:
+    """An OCPP dateTime (schema-checked, RFC 3339) as an aware UTC datetime; ``field`` names it
+    in the CALLERROR when it is none.
 
-    RFC 3339 allows a lower-case 't'/'z', which fromisoformat refuses."""
-    return datetime.fromisoformat(text.upper()).astimezone(timezone.utc)
+    RFC 3339 allows a lower-case 't'/'z', which fromisoformat refuses. A valid one may still
+    lie outside what a datetime holds once in UTC (9999-12-31T23:59:59-23:59)."""
+    try:
+        return datetime.fromisoformat(text.upper()).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                        f"{field} {text[:40]!r} is not a date-time or is out of range (years 1 to 9999 in UTC)",
+                        {"field": field}) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from api.ocpp.certificate_signing import check_request, sign_and_queue
+from api.ocpp.certificate_signing import decide_request, sign_and_queue
 from api.ocpp.handlers import StationCall
 
 log = logging.getLogger("chargeca.ocpp.certificates")
@@ -29,13 +29,15 @@ def _reason_code(rule: str) -> str:
 
 async def sign_certificate(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     csr, certificate_type = payload["csr"], payload.get("certificateType")
-    decision = await call.db(lambda session: check_request(
+    # The accepted request is stored in this transaction: committed before the answer leaves.
+    decided = await call.db(lambda session: decide_request(
         session, station_id=call.station_id, csr_pem=csr, certificate_type=certificate_type,
         security_profile=call.connection.security_profile, policy=call.ctx.policy))
+    decision = decided.decision
     if not decision:
         log.info("SignCertificate from %s rejected: %s", call.station_id, decision.rule)
         return {"status": "Rejected",
                 "statusInfo": {"reasonCode": _reason_code(decision.rule),
                                "additionalInfo": f"{decision.rule}: {decision.reason}"[:_ADDITIONAL_INFO_MAX]}}
-    call.after(lambda: sign_and_queue(call.ctx, call.station_id, csr, certificate_type))
+    call.after(lambda: sign_and_queue(call.ctx, decided.request_id))
     return {"status": "Accepted"}

@@ -10,10 +10,11 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import bindparam, case, func, null, update
 from sqlmodel import Session
 
-from api.ocpp.boot import ACCEPTED, REJECTED
+from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
 from api.ocpp.device_report import certificate_capacity, store_certificate_capacity
 from api.ocpp.handlers import StationCall, now_iso
 from api.ocpp.handlers.security import record_csms_event
+from storage.db import DatabaseUnavailable
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -32,8 +33,18 @@ async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[
         await call.db(lambda session: record_csms_event(session, call.station_id, SERIAL_MISMATCH_EVENT, mismatch))
         call.disconnect(mismatch)
         return {}
-    status = await call.db_grouped(lambda session: _record_boot(session, call.station_id, info,
-                                                                call.config.default_boot_status))
+    try:
+        status = await call.db_grouped(lambda session: _record_boot(session, call.station_id, info,
+                                                                    call.config.default_boot_status))
+    except DatabaseUnavailable as exc:
+        # Nothing to decide with (the boot policy) nor to record in: Pending makes the station
+        # boot again after the retry interval (B02), when the database may be back.
+        log.warning("BootNotification from %s answered Pending: the database is unavailable (%s)",
+                    call.station_id, exc)
+        call.boot.booted(PENDING)
+        return {"currentTime": now_iso(), "interval": call.config.boot_retry_interval, "status": PENDING,
+                "statusInfo": {"reasonCode": "ServiceUnavailable",
+                               "additionalInfo": "the CSMS database is unavailable; boot again later"}}
     call.boot.booted(status)
     # A fleet boots thousands of times a day and the row keeps the boot data; only a station
     # turned away is worth a line at INFO.

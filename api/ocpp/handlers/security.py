@@ -1,15 +1,22 @@
-"""Functional block A — Security: security events (A04); certificate signing is in certificates.py."""
+"""Functional block A — Security: security events (A04); certificate signing is in certificates.py.
+
+While the database is unavailable, an event is kept in a bounded local spool and acknowledged
+(api/ocpp/event_spool.py); with the spool full the station is answered InternalError and keeps it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from sqlmodel import Session
 
 from api.ocpp import outbox_signal
+from api.ocpp.event_spool import as_entry
+from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.handlers import StationCall, parse_datetime
 from api.ocpp.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
+from storage.db import DatabaseUnavailable
 from storage.security_events import SecurityEvent
 from storage.types import utcnow
 
@@ -27,9 +34,13 @@ CRITICAL_TYPES = frozenset({
 
 async def security_event_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     event = SecurityEvent(station_id=call.station_id, source="station", type=payload["type"],
-                          occurred_at=parse_datetime(payload["timestamp"]), tech_info=payload.get("techInfo"),
-                          critical=payload["type"] in CRITICAL_TYPES)
-    await call.db(lambda session: session.add(event))
+                          occurred_at=parse_datetime(payload["timestamp"], "timestamp"),
+                          tech_info=payload.get("techInfo"), critical=payload["type"] in CRITICAL_TYPES)
+    try:
+        await call.db(lambda session: session.add(event))
+    except DatabaseUnavailable as exc:
+        await _spool(call, event, exc)
+        return {}
     if event.type in RENEW_AGAIN_EVENTS:
         # A02.FR.07/29: the station threw a renewed certificate away; ask it for a new CSR.
         await call.db(lambda session: renew_after_station_event(session, call.station_id, event.type,
@@ -40,6 +51,15 @@ async def security_event_notification(call: StationCall, payload: dict[str, Any]
         log.warning("critical security event %s from %s at %s", event.type, call.station_id,
                     payload["timestamp"])
     return {}  # A04.FR.03: acknowledge; the response has no fields of its own
+
+
+async def _spool(call: StationCall, event: SecurityEvent, exc: DatabaseUnavailable) -> None:
+    """Keep the event through the outage (api/ocpp/event_spool.py), or have the station keep it."""
+    kept = call.spool is not None and await asyncio.to_thread(call.spool.add, as_entry(event))
+    if not kept:
+        raise OcppError(ErrorCode.INTERNAL_ERROR, "the event could not be stored now; send it again later")
+    log.warning("database unavailable (%s): security event %s from %s kept in the spool (%d waiting)",
+                exc, event.type, call.station_id, len(call.spool))
 
 
 def record_csms_event(session: Session, station_id: str, event_type: str, tech_info: str,
