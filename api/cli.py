@@ -24,6 +24,7 @@ from pki.authorities import PkiAlreadyInitialized, PkiNotInitialized, init_pki
 from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
+from pki.pkcs11_keystore import Pkcs11Settings
 from pki.revocation import RevocationError
 from policies.loader import PolicyError
 from storage import audit
@@ -58,8 +59,22 @@ def _context(args: argparse.Namespace, **kwargs) -> Context:
 
 # --- init / serve -------------------------------------------------------------------------
 
+def _pkcs11_option(args: argparse.Namespace) -> Pkcs11Settings | None:
+    token_options = {"--module": args.module, "--token-label": args.token_label, "--pin-file": args.pin_file}
+    if args.keystore == "file":
+        given = [name for name, value in token_options.items() if value]
+        if given:
+            raise CliError(f"{', '.join(given)} only apply with --keystore pkcs11", EXIT_USAGE)
+        return None
+    missing = [name for name, value in token_options.items() if not value]
+    if missing:
+        raise CliError(f"--keystore pkcs11 needs {', '.join(missing)}", EXIT_USAGE)
+    return Pkcs11Settings(Path(args.module).resolve(), args.token_label, Path(args.pin_file).resolve())
+
+
 def cmd_init(args: argparse.Namespace) -> None:
-    settings = _settings(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url)
+    settings = _settings(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url,
+                                              pkcs11=_pkcs11_option(args))
     ctx = open_context(settings, create_dev_passphrase=args.dev_passphrase)
     try:
         with session_scope(ctx.engine) as session:
@@ -67,11 +82,15 @@ def cmd_init(args: argparse.Namespace) -> None:
                                  policy=ctx.policy, urls=ctx.urls)
             audit.append(session, actor=_actor().name, action="pki.init", target=args.org,
                          outcome=audit.Outcome.SUCCESS,
-                         detail={"fqdn": args.fqdn, "root": hierarchy.root.id})
+                         detail={"fqdn": args.fqdn, "root": hierarchy.root.id,
+                                 "keystore": settings.keystore_backend})
     except PkiAlreadyInitialized as exc:
         raise CliError(f"{exc} (data directory {settings.data_dir})") from exc
     write_config(settings)
     print(f"PKI created in {settings.data_dir}")
+    if settings.pkcs11:
+        print(f"  CA keys in PKCS#11 token {settings.pkcs11.token_label!r} ({settings.pkcs11.module}); "
+              "server TLS keys are encrypted files")
     for label, authority in (("root", hierarchy.root), ("station CA", hierarchy.station_ca),
                              ("server CA", hierarchy.server_ca)):
         print(f"  {label:<11} {authority.id}  {authority.certificate.subject.rfc4514_string()}")
@@ -229,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--public-url", help="base URL for CRL and OCSP links in certificates")
     init.add_argument("--dev-passphrase", action="store_true",
                       help="generate a key passphrase file in the data directory (development only)")
+    init.add_argument("--keystore", choices=("file", "pkcs11"), default="file",
+                      help="where CA keys are generated: encrypted files (default) or a PKCS#11 token; "
+                           "recorded in config.toml for every later command")
+    init.add_argument("--module", help="PKCS#11 module (.so) of the HSM, with --keystore pkcs11")
+    init.add_argument("--token-label", help="label of the token that holds the CA keys")
+    init.add_argument("--pin-file", help="file holding the token's user PIN, mode 0600 (the PIN is never stored)")
 
     serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
     serve.add_argument("--no-dev-init", action="store_true",

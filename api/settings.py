@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pki.pkcs11_keystore import Pkcs11Settings
 from policies.loader import load_policy
 from policies.model import Policy
 
@@ -37,6 +38,12 @@ class Settings:
     # RFC 6761 reserves .localhost for loopback; a single-label "localhost" is not a valid
     # dNSName for a certificate (pkilint refuses it), so the development default has two labels.
     fqdn: str = DEV_FQDN
+    # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
+    pkcs11: Pkcs11Settings | None = None
+
+    @property
+    def keystore_backend(self) -> str:
+        return "pkcs11" if self.pkcs11 else "file"
 
     @property
     def keys_dir(self) -> Path:
@@ -79,7 +86,20 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ocpp_ws_port=int(env.get("CHARGECA_OCPP_WS_PORT") or section.get("ocpp_ws_port", 9000)),
         ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
         fqdn=section.get("fqdn", DEV_FQDN),
+        pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
     )
+
+
+def _pkcs11_settings(section: dict, config_file: Path) -> Pkcs11Settings | None:
+    backend = section.get("backend", "file")
+    if backend == "file":
+        return None
+    if backend != "pkcs11":
+        raise SettingsError(f"{config_file}: [keystore].backend must be \"file\" or \"pkcs11\", not {backend!r}")
+    missing = [key for key in ("module", "token_label", "pin_file") if not section.get(key)]
+    if missing:
+        raise SettingsError(f"{config_file}: [keystore] with backend pkcs11 needs {', '.join(missing)}")
+    return Pkcs11Settings(Path(section["module"]), section["token_label"], Path(section["pin_file"]))
 
 
 def write_config(settings: Settings) -> None:
@@ -88,7 +108,16 @@ def write_config(settings: Settings) -> None:
     lines = ["[chargeca]", f'fqdn = "{settings.fqdn}"']
     if settings.public_url:
         lines.append(f'public_url = "{settings.public_url}"')
+    if settings.pkcs11:
+        # The PIN is not written here: only the path of the file that holds it.
+        lines += ["", "[keystore]", 'backend = "pkcs11"', f"module = {_toml_string(str(settings.pkcs11.module))}",
+                  f"token_label = {_toml_string(settings.pkcs11.token_label)}",
+                  f"pin_file = {_toml_string(str(settings.pkcs11.pin_file))}"]
     settings.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:
