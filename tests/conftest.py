@@ -20,6 +20,7 @@ from api.settings import load_settings
 from pki.authorities import Hierarchy, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
+import pki_fixtures as fx
 from softhsm import new_token
 from storage.db import session_scope
 
@@ -99,6 +100,17 @@ def keystore_kind() -> str:
     return "file"
 
 
+def both_keystores():
+    """In a CA-engine test module, ``keystore_kind = both_keystores()`` runs every test there that
+    uses a key store (``pki``, ``sqlite_pki``, ``keystore``, ``ca_hierarchy``) on both backends."""
+
+    @pytest.fixture(params=KEYSTORES, name="keystore_kind")
+    def kind(request) -> str:
+        return request.param
+
+    return kind
+
+
 @pytest.fixture
 def softhsm_token(tmp_path: Path, monkeypatch) -> Pkcs11Settings:
     """A fresh SoftHSM2 token of this test's own."""
@@ -116,6 +128,22 @@ def keystore(token: Pkcs11Settings | None, tmp_path: Path):
     """A key store of the kind ``keystore_kind`` names, empty."""
     files = EncryptedFileKeyStore(tmp_path / "keys", TEST_PASSPHRASE.encode())
     return Pkcs11KeyStore(token, files) if token else files
+
+
+@pytest.fixture
+def ca_hierarchy(keystore_kind: str, request):
+    """``pki_fixtures.hierarchy(kind)``, with its CA keys in a token when ``keystore_kind`` is pkcs11."""
+    if keystore_kind == "file":
+        return fx.hierarchy
+    made: dict[str, fx.Hierarchy] = {}
+    store = request.getfixturevalue("keystore")
+
+    def in_token(kind: str) -> fx.Hierarchy:
+        if kind not in made:
+            made[kind] = fx.hierarchy_in(kind, store)
+        return made[kind]
+
+    return in_token
 
 
 @dataclass

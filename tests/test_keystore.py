@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 
-from conftest import KEYSTORES
+from conftest import both_keystores
 from pki.keystore import EncryptedFileKeyStore, KeyStoreError
 from pki.pkcs11_keystore import Pkcs11KeyStore
 from softhsm import TOKEN_PIN
@@ -69,9 +69,7 @@ def test_label_cannot_escape_the_directory(tmp_path):
 
 # --- both backends: the KeyStore protocol --------------------------------------------------------
 
-@pytest.fixture(params=KEYSTORES)
-def keystore_kind(request) -> str:
-    return request.param
+keystore_kind = both_keystores()
 
 
 @pytest.mark.parametrize("spec", ["ec-p256", "ec-p384", "rsa-2048"])
