@@ -2,8 +2,10 @@
 # SoftHSM2, the PKCS#11 token the CA-key tests run on (tests/softhsm.py): from the distribution's
 # packages, installed only when missing. Under CI=true those tests fail without it.
 set -euo pipefail
-if command -v softhsm2-util >/dev/null && ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so >/dev/null 2>&1; then
-  exit 0
+if command -v softhsm2-util >/dev/null; then
+  for module in /usr/lib/softhsm/libsofthsm2.so /usr/lib/*/softhsm/libsofthsm2.so; do
+    [ -e "$module" ] && exit 0
+  done
 fi
 if command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
