@@ -178,6 +178,16 @@ def cmd_crl(args: argparse.Namespace) -> None:
     sys.stdout.write(crl.public_bytes(Encoding.PEM).decode())
 
 
+# --- certificate authorities --------------------------------------------------------------
+
+def cmd_ca_v2g_create(args: argparse.Namespace) -> None:
+    made = operations.create_v2g_ca(_context(args), _actor())
+    authority = made.authority
+    state = "created" if made.created else "exists already, unchanged"
+    print(f"V2G CA {authority.id} {state}: {authority.certificate.subject.rfc4514_string()}, "
+          f"valid until {authority.certificate.not_valid_after_utc:%Y-%m-%d}")
+
+
 # --- tokens and audit ----------------------------------------------------------------------
 
 def cmd_token_create(args: argparse.Namespace) -> None:
@@ -297,6 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
     crl = command("crl", cmd_crl, "print the current CRL (PEM)")
     crl.add_argument("--ca", help="CA id (default: the station CA)")
     crl.add_argument("--der", action="store_true", help="write DER instead of PEM")
+
+    ca = commands.add_parser("ca", help="certificate authorities").add_subparsers(
+        dest="ca_command", required=True, metavar="ACTION")
+    v2g = ca.add_parser("v2g", help="the V2G (ISO 15118) sub-CA").add_subparsers(
+        dest="v2g_command", required=True, metavar="ACTION")
+    command("create", cmd_ca_v2g_create, "create the V2G sub-CA under the active root (once; "
+            "V2GCertificate CSRs are refused until it exists)", v2g)
 
     token = commands.add_parser("token", help="REST API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION")
