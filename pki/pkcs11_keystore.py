@@ -101,7 +101,7 @@ class Pkcs11KeyStore:
             raise KeyStoreError(f"no PKCS#11 token labelled {self._settings.token_label!r} "
                                 f"in {module}") from exc
         except PKCS11Error as exc:
-            raise KeyStoreError(f"PKCS#11 module {module} failed: {type(exc).__name__}") from exc
+            raise KeyStoreError(f"PKCS#11 module {module} cannot be used: {exc or type(exc).__name__}") from exc
         try:
             self._session = token.open(rw=True, user_pin=self._pin)
         except pkcs11.UserAlreadyLoggedIn:
@@ -239,20 +239,38 @@ def _digest(data: bytes, algorithm: hashes.HashAlgorithm | utils.Prehashed) -> t
     return digest.finalize(), algorithm
 
 
-def _not_exportable(label: str) -> NoReturn:
-    raise KeyStoreError(f"key {label!r} lives in a PKCS#11 token and cannot be exported")
+class _InToken:
+    """What token keys share: a label, a public key read from the token, and no private half."""
 
-
-class TokenEcKey(ec.EllipticCurvePrivateKey):
-    """An EC key in the token: ``sign`` hashes here and has the token sign the digest (CKM_ECDSA);
-    the token's raw r||s is returned DER-encoded, as X.509 and cryptography expect."""
-
-    def __init__(self, store: Pkcs11KeyStore, label: str, public_key: ec.EllipticCurvePublicKey) -> None:
+    def __init__(self, store: Pkcs11KeyStore, label: str, public_key) -> None:
         self._store, self._label, self._public_key = store, label, public_key
 
     @property
     def label(self) -> str:
         return self._label
+
+    def public_key(self):
+        return self._public_key
+
+    def _signing_only(self) -> NoReturn:
+        raise KeyStoreError(f"token key {self._label!r} is for signing only")
+
+    def private_numbers(self) -> NoReturn:
+        raise KeyStoreError(f"key {self._label!r} lives in a PKCS#11 token and cannot be exported")
+
+    def private_bytes(self, encoding, format, encryption_algorithm) -> NoReturn:
+        self.private_numbers()
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class TokenEcKey(_InToken, ec.EllipticCurvePrivateKey):
+    """An EC key in the token: ``sign`` hashes here and has the token sign the digest (CKM_ECDSA);
+    the token's raw r||s is returned DER-encoded, as X.509 and cryptography expect."""
 
     def sign(self, data, signature_algorithm):
         if not isinstance(signature_algorithm, ec.ECDSA):
@@ -261,9 +279,6 @@ class TokenEcKey(ec.EllipticCurvePrivateKey):
         raw = self._store.sign_with_token(self._label, digest, Mechanism.ECDSA)
         half = len(raw) // 2
         return utils.encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
-
-    def public_key(self):
-        return self._public_key
 
     @property
     def curve(self):
@@ -274,31 +289,12 @@ class TokenEcKey(ec.EllipticCurvePrivateKey):
         return self._public_key.curve.key_size
 
     def exchange(self, algorithm, peer_public_key):
-        raise KeyStoreError(f"token key {self._label!r} is for signing only")
-
-    def private_numbers(self):
-        _not_exportable(self._label)
-
-    def private_bytes(self, encoding, format, encryption_algorithm):
-        _not_exportable(self._label)
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
+        self._signing_only()
 
 
-class TokenRsaKey(rsa.RSAPrivateKey):
+class TokenRsaKey(_InToken, rsa.RSAPrivateKey):
     """An RSA key in the token: PKCS#1 v1.5 (DigestInfo built here, CKM_RSA_PKCS) or PSS
     (CKM_RSA_PKCS_PSS over the digest)."""
-
-    def __init__(self, store: Pkcs11KeyStore, label: str, public_key: rsa.RSAPublicKey) -> None:
-        self._store, self._label, self._public_key = store, label, public_key
-
-    @property
-    def label(self) -> str:
-        return self._label
 
     def sign(self, data, padding_, algorithm):
         digest, hash_algorithm = _digest(data, algorithm)
@@ -320,27 +316,12 @@ class TokenRsaKey(rsa.RSAPrivateKey):
             return self._store.sign_with_token(self._label, digest, Mechanism.RSA_PKCS_PSS, (mechanism, mgf, salt))
         raise KeyStoreError(f"token RSA key {self._label!r} signs with PKCS#1 v1.5 or PSS only")
 
-    def public_key(self):
-        return self._public_key
-
     @property
     def key_size(self):
         return self._public_key.key_size
 
     def decrypt(self, ciphertext, padding_):
-        raise KeyStoreError(f"token key {self._label!r} is for signing only")
-
-    def private_numbers(self):
-        _not_exportable(self._label)
-
-    def private_bytes(self, encoding, format, encryption_algorithm):
-        _not_exportable(self._label)
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
+        self._signing_only()
 
 
 __all__ = ["Pkcs11KeyStore", "Pkcs11Settings", "TokenEcKey", "TokenRsaKey", "read_pin"]
