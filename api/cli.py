@@ -69,7 +69,7 @@ def _pkcs11_option(args: argparse.Namespace) -> Pkcs11Settings | None:
     missing = [name for name, value in token_options.items() if not value]
     if missing:
         raise CliError(f"--keystore pkcs11 needs {', '.join(missing)}", EXIT_USAGE)
-    return Pkcs11Settings(Path(args.module).resolve(), args.token_label, Path(args.pin_file).resolve())
+    return Pkcs11Settings(Path(args.module).absolute(), args.token_label, Path(args.pin_file).absolute())
 
 
 def cmd_init(args: argparse.Namespace) -> None:
