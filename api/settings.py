@@ -6,6 +6,7 @@ directory's config.toml (written by `chargeca init`), built-in defaults.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import tomllib
@@ -117,7 +118,8 @@ def write_config(settings: Settings) -> None:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # A JSON string (ASCII, escaped) is a valid TOML basic string.
+    return json.dumps(value)
 
 
 def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:

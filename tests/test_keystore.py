@@ -6,15 +6,17 @@ import dataclasses
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 
+from api.settings import SettingsError, load_settings, write_config
 from conftest import both_keystores
 from pki.keystore import EncryptedFileKeyStore, KeyStoreError
-from pki.pkcs11_keystore import Pkcs11KeyStore
+from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
 from softhsm import TOKEN_PIN
 
 PASS = b"correct horse battery staple"
@@ -156,3 +158,18 @@ def test_wrong_pin_is_a_clear_error_without_the_pin(softhsm_token, tmp_path):
 
 def _spki(key) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_keystore_settings_round_trip_and_name_what_is_missing(tmp_path):
+    token = Pkcs11Settings(Path('/opt/hsm/lib "vendor".so'), "ca token", tmp_path / "pin")
+    settings = load_settings(tmp_path / "data").with_overrides(fqdn="csms.test", pkcs11=token)
+    write_config(settings)
+    assert load_settings(tmp_path / "data").pkcs11 == token
+    assert load_settings(tmp_path / "data").keystore_backend == "pkcs11"
+
+    settings.config_file.write_text('[chargeca]\nfqdn = "csms.test"\n[keystore]\nbackend = "pkcs11"\nmodule = "/x.so"\n')
+    with pytest.raises(SettingsError, match=r"\[keystore\] with backend pkcs11 needs token_label, pin_file"):
+        load_settings(tmp_path / "data")
+    settings.config_file.write_text('[keystore]\nbackend = "hsm"\n')
+    with pytest.raises(SettingsError, match=r'backend must be "file" or "pkcs11"'):
+        load_settings(tmp_path / "data")
