@@ -83,6 +83,7 @@ class Pkcs11KeyStore:
         self._pin = read_pin(settings.pin_file)
         self._lock = threading.RLock()
         self._session: pkcs11.Session | None = None
+        self._handles: dict[str, pkcs11.PrivateKey] = {}
         self._keys: dict[str, PrivateKeyTypes] = {}
         with self._lock:
             self._open()
@@ -92,6 +93,7 @@ class Pkcs11KeyStore:
         return self._settings
 
     def _open(self) -> pkcs11.Session:
+        self._handles.clear()
         module = str(self._settings.module)
         if not os.path.exists(module):
             raise KeyStoreError(f"PKCS#11 module {module} does not exist")
@@ -129,10 +131,15 @@ class Pkcs11KeyStore:
                 return operation(self._open())
 
     def _private_key_object(self, session: pkcs11.Session, label: str):
-        try:
-            return session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
-        except pkcs11.NoSuchKey:
-            return None
+        # Found once per session: signing then starts with C_SignInit, which is also what
+        # notices a lost session (a search on a dead session leaves python-pkcs11 noise behind).
+        found = self._handles.get(label)
+        if found is None:
+            try:
+                found = self._handles[label] = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=label)
+            except pkcs11.NoSuchKey:
+                return None
+        return found
 
     # --- KeyStore protocol -------------------------------------------------------------
 

@@ -173,3 +173,14 @@ def test_keystore_settings_round_trip_and_name_what_is_missing(tmp_path):
     settings.config_file.write_text('[keystore]\nbackend = "hsm"\n')
     with pytest.raises(SettingsError, match=r'backend must be "file" or "pkcs11"'):
         load_settings(tmp_path / "data")
+
+
+def test_a_lost_token_session_is_reopened(softhsm_token, tmp_path):
+    import pkcs11
+
+    store = Pkcs11KeyStore(softhsm_token, EncryptedFileKeyStore(tmp_path / "keys", PASS))
+    key = store.create("station-ca-1", "ec-p256")
+    # What an HSM restart or a network HSM's dropped connection does: every session is gone.
+    pkcs11.lib(str(softhsm_token.module)).reinitialize()
+    signature = key.sign(b"after the drop", ec.ECDSA(hashes.SHA256()))
+    key.public_key().verify(signature, b"after the drop", ec.ECDSA(hashes.SHA256()))
