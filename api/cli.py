@@ -22,11 +22,12 @@ from api import operations
 from api.context import Context, open_context
 from api.ocpp import renewal
 from api.settings import Settings, SettingsError, load_settings, write_config
-from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, all_authorities,
+from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority,
                              init_pki)
 from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
+from pki.pkcs11_keystore import Pkcs11Settings
 from pki.revocation import RevocationError
 from policies.loader import PolicyError
 from storage import audit
@@ -62,8 +63,22 @@ def _context(args: argparse.Namespace, **kwargs) -> Context:
 
 # --- init / serve -------------------------------------------------------------------------
 
+def _pkcs11_option(args: argparse.Namespace) -> Pkcs11Settings | None:
+    token_options = {"--module": args.module, "--token-label": args.token_label, "--pin-file": args.pin_file}
+    if args.keystore == "file":
+        given = [name for name, value in token_options.items() if value]
+        if given:
+            raise CliError(f"{', '.join(given)} only apply with --keystore pkcs11", EXIT_USAGE)
+        return None
+    missing = [name for name, value in token_options.items() if not value]
+    if missing:
+        raise CliError(f"--keystore pkcs11 needs {', '.join(missing)}", EXIT_USAGE)
+    return Pkcs11Settings(Path(args.module).absolute(), args.token_label, Path(args.pin_file).absolute())
+
+
 def cmd_init(args: argparse.Namespace) -> None:
-    settings = _settings(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url)
+    settings = _settings(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url,
+                                              pkcs11=_pkcs11_option(args))
     ctx = open_context(settings, create_dev_passphrase=args.dev_passphrase)
     try:
         with session_scope(ctx.engine) as session:
@@ -71,11 +86,15 @@ def cmd_init(args: argparse.Namespace) -> None:
                                  policy=ctx.policy, urls=ctx.urls, extra_names=args.san)
             audit.append(session, actor=_actor().name, action="pki.init", target=args.org,
                          outcome=audit.Outcome.SUCCESS,
-                         detail={"fqdn": args.fqdn, "san": args.san, "root": hierarchy.root.id})
+                         detail={"fqdn": args.fqdn, "san": args.san, "root": hierarchy.root.id,
+                                 "keystore": settings.keystore_backend})
     except PkiAlreadyInitialized as exc:
         raise CliError(f"{exc} (data directory {settings.data_dir})") from exc
     write_config(settings)
     print(f"PKI created in {settings.data_dir}")
+    if settings.pkcs11:
+        print(f"  CA keys in PKCS#11 token {settings.pkcs11.token_label!r} ({settings.pkcs11.module}); "
+              "server TLS keys are encrypted files")
     for label, authority in (("root", hierarchy.root), ("station CA", hierarchy.station_ca),
                              ("server CA", hierarchy.server_ca)):
         print(f"  {label:<11} {authority.id}  {authority.certificate.subject.rfc4514_string()}")
@@ -114,8 +133,7 @@ def _ca_status(authority: Authority) -> str:
 
 
 def cmd_ca_list(args: argparse.Namespace) -> None:
-    with read_scope(_context(args).engine) as session:
-        authorities = all_authorities(session)
+    authorities = operations.list_authorities(_context(args))
     print("id\tkind\tsubject\tserial\tnot_before\tnot_after\tstatus")
     for authority in authorities:
         certificate = authority.certificate
@@ -196,6 +214,16 @@ def cmd_crl(args: argparse.Namespace) -> None:
         return
     crl = x509.load_der_x509_crl(der)
     sys.stdout.write(crl.public_bytes(Encoding.PEM).decode())
+
+
+# --- certificate authorities --------------------------------------------------------------
+
+def cmd_ca_v2g_create(args: argparse.Namespace) -> None:
+    made = operations.create_v2g_ca(_context(args), _actor())
+    authority = made.authority
+    state = "created" if made.created else "exists already, unchanged"
+    print(f"V2G CA {authority.id} {state}: {authority.certificate.subject.rfc4514_string()}, "
+          f"valid until {authority.certificate.not_valid_after_utc:%Y-%m-%d}")
 
 
 # --- tokens and audit ----------------------------------------------------------------------
@@ -285,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="another host name or IP address for the server certificate (repeatable)")
     init.add_argument("--dev-passphrase", action="store_true",
                       help="generate a key passphrase file in the data directory (development only)")
+    init.add_argument("--keystore", choices=("file", "pkcs11"), default="file",
+                      help="where CA keys are generated: encrypted files (default) or a PKCS#11 token; "
+                           "recorded in config.toml for every later command")
+    init.add_argument("--module", help="PKCS#11 module (.so) of the HSM, with --keystore pkcs11")
+    init.add_argument("--token-label", help="label of the token that holds the CA keys")
+    init.add_argument("--pin-file", help="file holding the token's user PIN, mode 0600 (the PIN is never stored)")
 
     serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
     serve.add_argument("--no-dev-init", action="store_true",
@@ -335,6 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
     crl = command("crl", cmd_crl, "print the current CRL (PEM)")
     crl.add_argument("--ca", help="CA id (default: the station CA)")
     crl.add_argument("--der", action="store_true", help="write DER instead of PEM")
+
+    v2g = ca.add_parser("v2g", help="the V2G (ISO 15118) sub-CA").add_subparsers(
+        dest="v2g_command", required=True, metavar="ACTION")
+    command("create", cmd_ca_v2g_create, "create the V2G sub-CA under the active root (once; "
+            "V2GCertificate CSRs are refused until it exists)", v2g)
 
     token = commands.add_parser("token", help="REST API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION")

@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 from api.context import Context
 from api.credentials import PASSWORD_MAX, PASSWORD_MIN, check_password, generate_password, hash_secret, new_token
 from api.ocpp import renewal
-from pki import revocation, rollover
-from pki.authorities import active_authority, issue_server_certificates
+from pki import revocation, rollover, v2g
+from pki.authorities import Authority, active_authority, all_authorities, issue_server_certificates
 from pki.issuance import IssuedChain, sign_station_csr
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
@@ -174,6 +174,29 @@ def crl_der(ctx: Context, ca_id: str | None = None) -> bytes:
     with session_scope(ctx.engine) as session:
         ca_id = ca_id or active_authority(session, CaRole.STATION).id
         return revocation.current_crl(session, ctx.keystore, ca_id, ctx.policy)
+
+
+def list_authorities(ctx: Context) -> list[Authority]:
+    """Every CA (root, station, server, V2G; retired ones too), oldest first: what `ca list` and
+    GET /api/v1/ca show."""
+    return run_in_session(ctx, all_authorities)
+
+
+@dataclass(frozen=True)
+class V2gCa:
+    authority: Authority
+    created: bool
+
+
+def create_v2g_ca(ctx: Context, actor: Actor) -> V2gCa:
+    """The V2G (ISO 15118) sub-CA under the active root, created on the first call; later calls
+    return it unchanged (``created`` False). Either way audited as ca.v2g.create."""
+    with _audited(ctx, actor, "ca.v2g.create", "v2g") as (session, detail):
+        before = v2g.v2g_authority(session)
+        authority = v2g.ensure_v2g_ca(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
+        created = before is None or before.id != authority.id
+        detail.update(ca=authority.id, created=created)
+    return V2gCa(authority, created)
 
 
 def run_in_session(ctx: Context, work: Callable[[Session], T]) -> T:

@@ -6,6 +6,7 @@ directory's config.toml (written by `chargeca init`), built-in defaults.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -13,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pki.pkcs11_keystore import Pkcs11Settings
 from policies.loader import load_policy
 from policies.model import Policy
 
@@ -45,6 +47,12 @@ class Settings:
     # call on the wire) is taken up at once by the next process with the same name. One running
     # process per name.
     node_id: str = field(default_factory=socket.gethostname)
+    # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
+    pkcs11: Pkcs11Settings | None = None
+
+    @property
+    def keystore_backend(self) -> str:
+        return "pkcs11" if self.pkcs11 else "file"
 
     @property
     def keys_dir(self) -> Path:
@@ -92,7 +100,20 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
         fqdn=section.get("fqdn", DEV_FQDN),
         node_id=env.get("CHARGECA_NODE_ID") or section.get("node_id") or socket.gethostname(),
+        pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
     )
+
+
+def _pkcs11_settings(section: dict, config_file: Path) -> Pkcs11Settings | None:
+    backend = section.get("backend", "file")
+    if backend == "file":
+        return None
+    if backend != "pkcs11":
+        raise SettingsError(f"{config_file}: [keystore].backend must be \"file\" or \"pkcs11\", not {backend!r}")
+    missing = [key for key in ("module", "token_label", "pin_file") if not section.get(key)]
+    if missing:
+        raise SettingsError(f"{config_file}: [keystore] with backend pkcs11 needs {', '.join(missing)}")
+    return Pkcs11Settings(Path(section["module"]), section["token_label"], Path(section["pin_file"]))
 
 
 def write_config(settings: Settings) -> None:
@@ -101,7 +122,17 @@ def write_config(settings: Settings) -> None:
     lines = ["[chargeca]", f'fqdn = "{settings.fqdn}"']
     if settings.public_url:
         lines.append(f'public_url = "{settings.public_url}"')
+    if settings.pkcs11:
+        # The PIN is not written here: only the path of the file that holds it.
+        lines += ["", "[keystore]", 'backend = "pkcs11"', f"module = {_toml_string(str(settings.pkcs11.module))}",
+                  f"token_label = {_toml_string(settings.pkcs11.token_label)}",
+                  f"pin_file = {_toml_string(str(settings.pkcs11.pin_file))}"]
     settings.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string (ASCII, escaped) is a valid TOML basic string.
+    return json.dumps(value)
 
 
 def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:

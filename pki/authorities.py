@@ -204,7 +204,7 @@ def issue_server_certificates(session: Session, keystore: KeyStore, *, fqdn: str
                                           issuer.certificate.not_valid_after_utc)
     for family, spec in (("ec", policy.keys.server_ec_key), ("rsa", policy.keys.server_rsa_key)):
         label = f"server-{family}-{uuid.uuid4().hex[:8]}"
-        key = keystore.create(label, spec)
+        key = keystore.create(label, spec, for_tls=True)
         builder = profiles.csms_server(fqdn, organization_name, key.public_key(), validity,
                                        issuer.certificate, issuer.id, urls, extra_names)
         _, record = sign_and_record(session, builder, issuer.key(keystore), issuer_id=issuer.id,

@@ -1,8 +1,9 @@
 """Where CA and server private keys live: behind one small interface.
 
 The default backend keeps each key as an encrypted PKCS#8 file (PBES2: PBKDF2-HMAC-SHA256,
-AES-256-CBC), mode 0600, in a 0700 directory. A PKCS#11 backend implements the same
-``KeyStore`` protocol by returning a private-key object whose ``sign`` calls the token.
+AES-256-CBC), mode 0600, in a 0700 directory. The PKCS#11 backend (pki/pkcs11_keystore.py)
+implements the same ``KeyStore`` protocol by returning a private-key object whose ``sign``
+calls the token.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def encrypt_pkcs8(key: PrivateKeyTypes, passphrase: bytes, rounds: int = _KDF_RO
 
 
 class KeyStore(Protocol):
-    def create(self, label: str, spec: str) -> PrivateKeyTypes: ...
+    # for_tls: the key will be loaded by the TLS stack (``file_for_tls``), which reads files only.
+    def create(self, label: str, spec: str, *, for_tls: bool = False) -> PrivateKeyTypes: ...
     def load(self, label: str) -> PrivateKeyTypes: ...
     def exists(self, label: str) -> bool: ...
     def file_for_tls(self, label: str) -> tuple[Path, bytes]: ...
@@ -100,7 +102,7 @@ class EncryptedFileKeyStore:
     def exists(self, label: str) -> bool:
         return self._path(label).exists()
 
-    def create(self, label: str, spec: str) -> PrivateKeyTypes:
+    def create(self, label: str, spec: str, *, for_tls: bool = False) -> PrivateKeyTypes:
         key = generate_private_key(spec)
         pem = encrypt_pkcs8(key, self._passphrase)
         self._directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -36,7 +36,8 @@ class V2gNotConfigured(LookupError):
 
     def __init__(self) -> None:
         super().__init__("no V2G (ISO 15118) sub-CA is set up: an officer creates one first "
-                         "(pki.v2g.ensure_v2g_ca); V2GCertificate requests are refused until then")
+                         "(`chargeca ca v2g create` or POST /api/v1/ca/v2g); V2GCertificate "
+                         "requests are refused until then")
 
 
 def v2g_ca_policy(policy: Policy) -> Policy:

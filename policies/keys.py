@@ -7,6 +7,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from policies.model import Decision, KeyPolicy
 
 KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
+# The only RSA public exponent accepted: small exponents (e = 3) make signature forgeries of
+# sloppy verifiers practical, and every station key generator in use defaults to 65537.
+RSA_PUBLIC_EXPONENT = 65537
 
 
 def describe_key(public_key: object) -> str:
@@ -18,12 +21,25 @@ def describe_key(public_key: object) -> str:
 
 
 def check_public_key(public_key: object, policy: KeyPolicy) -> Decision:
-    """A00.FR.502/503: RSA >= policy bits, EC only on the policy's curves; nothing else."""
+    """A00.FR.502/503: RSA within the policy's sizes with e = 65537, EC only on the policy's
+    curves; nothing else. The upper size bound keeps a hostile key from costing every verifier
+    (stations, OCSP clients) a multi-second RSA operation."""
     if isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < policy.rsa_min_bits:
             return Decision.refuse(
                 "key.rsa_size",
                 f"RSA key of {public_key.key_size} bits is below the minimum of {policy.rsa_min_bits}",
+            )
+        if public_key.key_size > policy.rsa_max_bits:
+            return Decision.refuse(
+                "key.rsa_size",
+                f"RSA key of {public_key.key_size} bits is above the maximum of {policy.rsa_max_bits}",
+            )
+        exponent = public_key.public_numbers().e
+        if exponent != RSA_PUBLIC_EXPONENT:
+            return Decision.refuse(
+                "key.rsa_exponent",
+                f"RSA public exponent {exponent} is not allowed (only {RSA_PUBLIC_EXPONENT})",
             )
         return Decision.allow()
     if isinstance(public_key, ec.EllipticCurvePublicKey):

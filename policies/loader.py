@@ -52,7 +52,10 @@ def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
                 f"[{section}].{key} must be {type(default).__name__}, got {type(value).__name__}"
             )
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from exc
 
 
 def parse_policy(data: dict[str, Any], base: dict[str, Any] | None = None) -> Policy:

@@ -37,10 +37,15 @@ class TlsPolicy:
 @dataclass(frozen=True)
 class KeyPolicy:
     rsa_min_bits: int = 2048
+    rsa_max_bits: int = 4096
     ec_curves: tuple[str, ...] = ("secp256r1", "secp384r1")
     ca_key: str = "ec-p256"
     server_ec_key: str = "ec-p256"
     server_rsa_key: str = "rsa-3072"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.rsa_min_bits <= self.rsa_max_bits:
+            raise ValueError("[keys]: rsa_min_bits must be positive and not above rsa_max_bits")
 
 
 @dataclass(frozen=True)

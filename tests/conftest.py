@@ -18,6 +18,10 @@ import pytest
 from api.context import Context, open_context
 from api.settings import load_settings
 from pki.authorities import Hierarchy, init_pki
+from pki.keystore import EncryptedFileKeyStore
+from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
+import pki_fixtures as fx
+from softhsm import new_token
 from storage.db import session_scope
 
 PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -86,20 +90,77 @@ def passphrase_env(monkeypatch) -> str:
     return TEST_PASSPHRASE
 
 
+# The CA-engine tests run on both key backends: their modules override ``keystore_kind`` with
+# ``params=KEYSTORES``; every other test keeps the file backend.
+KEYSTORES = ["file", "pkcs11"]
+
+
+@pytest.fixture
+def keystore_kind() -> str:
+    return "file"
+
+
+def both_keystores():
+    """In a CA-engine test module, ``keystore_kind = both_keystores()`` runs every test there that
+    uses a key store (``pki``, ``sqlite_pki``, ``keystore``, ``ca_hierarchy``) on both backends."""
+
+    @pytest.fixture(params=KEYSTORES, name="keystore_kind")
+    def kind(request) -> str:
+        return request.param
+
+    return kind
+
+
+@pytest.fixture
+def softhsm_token(tmp_path: Path, monkeypatch) -> Pkcs11Settings:
+    """A fresh SoftHSM2 token of this test's own."""
+    return new_token(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def token(keystore_kind: str, request) -> Pkcs11Settings | None:
+    """A fresh SoftHSM2 token when ``keystore_kind`` is pkcs11, else None."""
+    return request.getfixturevalue("softhsm_token") if keystore_kind == "pkcs11" else None
+
+
+@pytest.fixture
+def keystore(token: Pkcs11Settings | None, tmp_path: Path):
+    """A key store of the kind ``keystore_kind`` names, empty."""
+    files = EncryptedFileKeyStore(tmp_path / "keys", TEST_PASSPHRASE.encode())
+    return Pkcs11KeyStore(token, files) if token else files
+
+
+@pytest.fixture
+def ca_hierarchy(keystore_kind: str, request):
+    """``pki_fixtures.hierarchy(kind)``, with its CA keys in a token when ``keystore_kind`` is pkcs11."""
+    if keystore_kind == "file":
+        return fx.hierarchy
+    made: dict[str, fx.Hierarchy] = {}
+    store = request.getfixturevalue("keystore")
+
+    def in_token(kind: str) -> fx.Hierarchy:
+        if kind not in made:
+            made[kind] = fx.hierarchy_in(kind, store)
+        return made[kind]
+
+    return in_token
+
+
 @dataclass
 class Pki:
     ctx: Context
     hierarchy: Hierarchy
 
 
-def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080") -> Pki:
+def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
+             token: Pkcs11Settings | None = None) -> Pki:
     monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.setenv("CHARGECA_DATABASE_URL", db_url)
     if public_url:
         monkeypatch.setenv("CHARGECA_PUBLIC_URL", public_url)
     else:
         monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
-    settings = load_settings(tmp_path / "data")
+    settings = load_settings(tmp_path / "data").with_overrides(pkcs11=token)
     ctx = open_context(settings)
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=TEST_ORG, fqdn=TEST_FQDN,
@@ -108,16 +169,16 @@ def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = 
 
 
 @pytest.fixture
-def pki(tmp_path: Path, db_url: str, monkeypatch) -> Iterator[Pki]:
-    """A freshly initialised PKI on each database backend."""
-    made = make_pki(tmp_path, db_url, monkeypatch)
+def pki(tmp_path: Path, db_url: str, monkeypatch, token) -> Iterator[Pki]:
+    """A freshly initialised PKI on each database backend (CA keys in a token for pkcs11)."""
+    made = make_pki(tmp_path, db_url, monkeypatch, token=token)
     yield made
     made.ctx.engine.dispose()
 
 
 @pytest.fixture
-def sqlite_pki(tmp_path: Path, monkeypatch) -> Iterator[Pki]:
+def sqlite_pki(tmp_path: Path, monkeypatch, token) -> Iterator[Pki]:
     """A freshly initialised PKI on SQLite only, for tests about something other than storage."""
-    made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch, token=token)
     yield made
     made.ctx.engine.dispose()

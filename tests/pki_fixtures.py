@@ -176,15 +176,15 @@ def leaf_builder(
     )
 
 
-def make_root(kind: KeyKind, *, serial: int = 0x1001) -> Issued:
-    key = new_key(kind)
+def make_root(kind: KeyKind, *, serial: int = 0x1001, key: PrivateKey | None = None) -> Issued:
+    key = key or new_key(kind)
     subject = name(f"ChargeCA Test Root {kind.upper()}")
     builder = ca_builder(subject, subject, key, key, serial=serial, path_length=None)
     return Issued(builder.sign(key, hash_for(key)), key)
 
 
-def make_sub_ca(root: Issued, kind: KeyKind, *, serial: int = 0x2002) -> Issued:
-    key = new_key(kind)
+def make_sub_ca(root: Issued, kind: KeyKind, *, serial: int = 0x2002, key: PrivateKey | None = None) -> Issued:
+    key = key or new_key(kind)
     builder = ca_builder(
         name(f"ChargeCA Test Sub-CA {kind.upper()}"),
         root.certificate.subject,
@@ -204,8 +204,22 @@ def make_leaf(issuer: Issued, kind: KeyKind, *, serial: int, station_serial: str
 
 @functools.cache
 def hierarchy(kind: KeyKind) -> Hierarchy:
-    root = make_root(kind)
-    sub_ca = make_sub_ca(root, kind)
+    return _hierarchy(kind, make_root(kind), lambda root: make_sub_ca(root, kind))
+
+
+_KEY_SPECS = {"ec": "ec-p256", "p384": "ec-p384", "rsa": "rsa-2048"}
+
+
+def hierarchy_in(kind: KeyKind, keystore) -> Hierarchy:
+    """``hierarchy(kind)`` with the root and sub-CA keys created in ``keystore`` (a token, say);
+    the leaf's key stays in memory, as a station's would."""
+    root = make_root(kind, key=keystore.create(f"fx-root-{kind}", _KEY_SPECS[kind]))
+    return _hierarchy(kind, root, lambda root: make_sub_ca(
+        root, kind, key=keystore.create(f"fx-sub-{kind}", _KEY_SPECS[kind])))
+
+
+def _hierarchy(kind: KeyKind, root: Issued, sub_ca_of) -> Hierarchy:
+    sub_ca = sub_ca_of(root)
     # A 16-byte serial whose top bit is set, so its DER INTEGER needs a 0x00 pad
     # octet that must not leak into hex renderings.
     leaf = make_leaf(sub_ca, kind, serial=0x8F3C_5A11_0042_7E19_C0DE_2B6D_91A4_0F55)

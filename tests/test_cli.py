@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from csr_factory import openssl_csr
+from softhsm import TOKEN_PIN
 
 CLI = [sys.executable, "-m", "api.cli"]
 
@@ -223,3 +225,47 @@ def test_bad_server_name_is_refused_before_anything_is_created(run, tmp_path, na
     result = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", name)
     assert result.returncode == 1 and rule in result.stderr and repr(name) in result.stderr
     assert not list((tmp_path / "data").glob("keys/*"))
+
+
+def test_init_with_a_pkcs11_token_keeps_ca_keys_in_it(run, tmp_path: Path, softhsm_token):
+    token_env = {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}
+    token_args = ("--keystore", "pkcs11", "--module", str(softhsm_token.module),
+                  "--token-label", softhsm_token.token_label)
+    incomplete = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args, extra_env=token_env)
+    assert incomplete.returncode == 2 and "--pin-file" in incomplete.stderr
+    os.chmod(softhsm_token.pin_file, 0o640)
+    loose = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args,
+                "--pin-file", str(softhsm_token.pin_file), extra_env=token_env)
+    assert loose.returncode == 3 and "mode 0640" in loose.stderr, loose.stderr
+    os.chmod(softhsm_token.pin_file, 0o600)
+
+    init = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args,
+               "--pin-file", str(softhsm_token.pin_file), extra_env=token_env)
+    assert init.returncode == 0, init.stderr
+    config = (tmp_path / "data" / "config.toml").read_text()
+    assert 'backend = "pkcs11"' in config and softhsm_token.token_label in config
+    key_files = sorted(p.name for p in (tmp_path / "data" / "keys").iterdir())
+    assert key_files and all(name.startswith("server-") for name in key_files), \
+        f"only the TLS server keys are files, the CA keys are in the token: {key_files}"
+
+    # Later commands find the token from config.toml alone.
+    csr = tmp_path / "cp1.csr"
+    csr.write_text(openssl_csr(tmp_path, "CP-1", "Acme CSO", "ec-p256"))
+    assert run("station", "add", "CP-1", "--security-profile", "3", extra_env=token_env).returncode == 0
+    signed = run("cert", "sign", "--station", "CP-1", "--csr", str(csr), extra_env=token_env)
+    assert signed.returncode == 0, signed.stderr
+    chain_file = tmp_path / "chain.pem"
+    chain_file.write_text(signed.stdout)
+    crl_file = tmp_path / "crl.pem"
+    crl = run("crl", extra_env=token_env)
+    assert crl.returncode == 0, crl.stderr
+    crl_file.write_text(crl.stdout)
+    station_ca = tmp_path / "station-ca.pem"
+    station_ca.write_bytes(x509.load_pem_x509_certificates(signed.stdout.encode())[1].public_bytes(
+        serialization.Encoding.PEM))
+    verified = subprocess.run(["openssl", "crl", "-in", str(crl_file), "-CAfile", str(station_ca), "-noout"],
+                              capture_output=True, text=True)
+    assert verified.returncode == 0 and "verify OK" in verified.stderr, verified.stderr
+
+    outputs = init.stdout + init.stderr + signed.stderr + run("audit", "list", extra_env=token_env).stdout
+    assert TOKEN_PIN not in outputs and TOKEN_PIN not in config

@@ -12,10 +12,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from api.operations import Actor, add_station, sign_csr
+from conftest import both_keystores
 from csr_factory import make_csr, openssl_csr
 from pki.lint import errors, lint_certificate
 
 ACTOR = Actor("test:officer")
+keystore_kind = both_keystores()
 
 
 def _write(path, text):

@@ -9,6 +9,9 @@ from pki.crl import REVOCATION_REASONS, RevokedEntry, build_crl, parse_reason
 from pki.lint import LintError, errors, lint_crl, sign_crl_linted
 
 import pki_fixtures as fx
+from conftest import both_keystores
+
+keystore_kind = both_keystores()
 
 needs_openssl = pytest.mark.skipif(fx.OPENSSL is None, reason="openssl command line not installed")
 
@@ -40,8 +43,8 @@ def reason_of(crl: x509.CertificateRevocationList, serial: int) -> x509.ReasonFl
 
 
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
-def test_crl_carries_number_aki_and_validity(kind):
-    sub_ca = fx.hierarchy(kind).sub_ca
+def test_crl_carries_number_aki_and_validity(kind, ca_hierarchy):
+    sub_ca = ca_hierarchy(kind).sub_ca
 
     crl = make_crl(sub_ca)
 
@@ -56,8 +59,8 @@ def test_crl_carries_number_aki_and_validity(kind):
     assert crl.is_signature_valid(sub_ca.certificate.public_key())
 
 
-def test_crl_entries_carry_reason_codes_except_unspecified():
-    crl = make_crl(fx.hierarchy("ec").sub_ca)
+def test_crl_entries_carry_reason_codes_except_unspecified(ca_hierarchy):
+    crl = make_crl(ca_hierarchy("ec").sub_ca)
 
     assert {r.serial_number for r in crl} == {e.serial for e in ENTRIES}
     assert reason_of(crl, 0x1111) is x509.ReasonFlags.key_compromise
@@ -69,14 +72,14 @@ def test_crl_entries_carry_reason_codes_except_unspecified():
 
 
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
-def test_crl_lints_clean(kind):
-    crl = make_crl(fx.hierarchy(kind).sub_ca)
+def test_crl_lints_clean(kind, ca_hierarchy):
+    crl = make_crl(ca_hierarchy(kind).sub_ca)
 
     assert errors(lint_crl(crl.public_bytes(Encoding.DER))) == []
 
 
-def test_empty_crl_lints_clean_and_lists_nothing():
-    crl = make_crl(fx.hierarchy("ec").root, entries=[])
+def test_empty_crl_lints_clean_and_lists_nothing(ca_hierarchy):
+    crl = make_crl(ca_hierarchy("ec").root, entries=[])
 
     assert len(crl) == 0
     assert errors(lint_crl(crl.public_bytes(Encoding.DER))) == []
@@ -84,8 +87,8 @@ def test_empty_crl_lints_clean_and_lists_nothing():
 
 @needs_openssl
 @pytest.mark.parametrize("kind", ["ec", "rsa"])
-def test_openssl_verifies_the_crl_against_its_issuer_only(tmp_path, kind):
-    h = fx.hierarchy(kind)
+def test_openssl_verifies_the_crl_against_its_issuer_only(tmp_path, kind, ca_hierarchy):
+    h = ca_hierarchy(kind)
     crl_path = tmp_path / "crl.pem"
     crl_path.write_bytes(make_crl(h.sub_ca).public_bytes(Encoding.PEM))
 
@@ -98,9 +101,9 @@ def test_openssl_verifies_the_crl_against_its_issuer_only(tmp_path, kind):
 
 
 @needs_openssl
-def test_openssl_reads_reason_codes(tmp_path):
+def test_openssl_reads_reason_codes(tmp_path, ca_hierarchy):
     crl_path = tmp_path / "crl.pem"
-    crl_path.write_bytes(make_crl(fx.hierarchy("ec").sub_ca).public_bytes(Encoding.PEM))
+    crl_path.write_bytes(make_crl(ca_hierarchy("ec").sub_ca).public_bytes(Encoding.PEM))
 
     text = fx.openssl("crl", "-in", crl_path, "-noout", "-text").stdout
 
@@ -112,8 +115,8 @@ def test_openssl_reads_reason_codes(tmp_path):
 
 
 @pytest.mark.parametrize(("kind", "expected"), [("ec", hashes.SHA256), ("rsa", hashes.SHA256), ("p384", hashes.SHA384)])
-def test_crl_signature_hash_follows_issuer_key(kind, expected):
-    root = fx.make_root(kind)
+def test_crl_signature_hash_follows_issuer_key(kind, expected, ca_hierarchy):
+    root = ca_hierarchy(kind).root
 
     crl = make_crl(root)
 
@@ -164,8 +167,8 @@ def test_non_positive_serial_is_refused():
         make_crl(fx.hierarchy("ec").sub_ca, entries=[RevokedEntry(0, REVOKED_AT, None)])
 
 
-def test_key_of_another_ca_is_refused():
-    h = fx.hierarchy("ec")
+def test_key_of_another_ca_is_refused(ca_hierarchy):
+    h = ca_hierarchy("ec")
 
     with pytest.raises(ValueError, match="issuer key does not belong to"):
         build_crl(h.sub_ca.certificate, h.root.key, [], crl_number=1, this_update=THIS_UPDATE, next_update=NEXT_UPDATE)
@@ -197,8 +200,8 @@ def test_issuer_without_ski_is_refused():
         build_crl(cert, key, [], crl_number=1, this_update=THIS_UPDATE, next_update=NEXT_UPDATE)
 
 
-def test_crl_failing_lint_is_never_signed_by_the_real_key():
-    sub_ca = fx.hierarchy("ec").sub_ca
+def test_crl_failing_lint_is_never_signed_by_the_real_key(ca_hierarchy):
+    sub_ca = ca_hierarchy("ec").sub_ca
     real_key = fx.RecordingEcKey(sub_ca.key)
     # No CRLNumber: RFC 5280 §5.2.3 requires one in every conforming CRL.
     builder = (

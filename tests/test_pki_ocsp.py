@@ -11,6 +11,7 @@ from pki.lint import errors, lint_ocsp_response
 from pki.ocsp import CertStatus, Issuer, respond
 
 import pki_fixtures as fx
+from conftest import both_keystores
 
 pytestmark = pytest.mark.skipif(fx.OPENSSL is None, reason="openssl command line not installed")
 
@@ -28,14 +29,17 @@ class Files:
         return self.directory / name
 
 
+keystore_kind = both_keystores()
+
+
 @pytest.fixture(params=["ec", "rsa"])
 def kind(request) -> fx.KeyKind:
     return request.param
 
 
 @pytest.fixture
-def h(kind) -> fx.Hierarchy:
-    return fx.hierarchy(kind)
+def h(kind, ca_hierarchy) -> fx.Hierarchy:
+    return ca_hierarchy(kind)
 
 
 @pytest.fixture

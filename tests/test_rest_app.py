@@ -24,7 +24,7 @@ ROUTES = {
     ("POST", "/api/v1/stations/{station_id}/certificates"),
     ("GET", "/api/v1/certificates"), ("GET", "/api/v1/certificates/{serial}"),
     ("POST", "/api/v1/certificates/{serial}/revoke"),
-    ("GET", "/api/v1/ca"), ("GET", "/api/v1/ca/root.pem"),
+    ("GET", "/api/v1/ca"), ("GET", "/api/v1/ca/root.pem"), ("POST", "/api/v1/ca/v2g"),
     ("GET", "/crl/{ca_id}.crl"), ("POST", "/ocsp"), ("GET", "/ocsp/{encoded}"),
     ("GET", "/api/v1/audit"), ("GET", "/api/v1/audit/verify"),
     ("POST", "/api/v1/tokens"), ("GET", "/api/v1/tokens"), ("DELETE", "/api/v1/tokens/{token_id}"),

@@ -31,6 +31,7 @@ MATRIX = [
     ("POST", "/api/v1/certificates/abc123/revoke", {"reason": "superseded"}, OFFICER),
     ("GET", "/api/v1/ca", None, ALL),
     ("GET", "/api/v1/ca/root.pem", None, ALL),
+    ("POST", "/api/v1/ca/v2g", None, OFFICER),
     ("GET", "/api/v1/audit", None, OVERSIGHT),
     ("GET", "/api/v1/audit/verify", None, OVERSIGHT),
     ("GET", "/api/v1/tokens", None, OVERSIGHT),

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from api.operations import Actor, add_station, crl_der, revoke_certificate, sign_csr
+from conftest import both_keystores
 from csr_factory import make_csr
 from pki import revocation
 from pki.lint import errors, lint_crl, lint_ocsp_response
@@ -20,6 +21,7 @@ from storage.db import session_scope
 from storage.types import utcnow
 
 ACTOR = Actor("test:officer")
+keystore_kind = both_keystores()
 
 
 def _issue(ctx, station_id: str):

@@ -4,6 +4,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timezone
 
@@ -12,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlmodel import select
 
+from api.context import open_context
+from api.settings import load_settings, write_config
 from conftest import TEST_ORG
 from csr_factory import make_csr
 from pki.authorities import active_authority, authority_by_id, ca_name, new_authority, trusted_authorities
@@ -19,6 +22,7 @@ from pki.delivery import csms_anchors, identify_anchor, inventory_matches, serve
 from pki.hashdata import certificate_hash_data
 from pki.issuance import sign_station_csr
 from pki.lint import errors, lint_certificate
+from pki.pkcs11_keystore import Pkcs11KeyStore
 from pki.rollover import (
     RolloverError,
     activate_generation,
@@ -411,3 +415,40 @@ def test_station_inventory_is_matched_to_our_anchors_and_deletes_are_guarded(ste
     remaining = reported[1:]
     refused = check_delete(remaining[0].hash_data, remaining, served_anchor_hashes=served)
     assert refused.rule == "delete.served_anchor" and "last CSMSRootCertificate" in refused.reason
+
+
+# --- moving the CA keys from files into a PKCS#11 token ------------------------------------------
+
+def test_a_rollover_moves_the_ca_keys_from_files_into_a_token(sqlite_pki, softhsm_token, tmp_path):
+    """The README's procedure: record the token in config.toml, stage generation 2 (its keys are
+    generated in the token), cross-sign with the G1 root (still a file), activate."""
+    before = Steps(sqlite_pki, tmp_path)
+    before.add_stations("CP-OLD", "CP-NEW")
+    old_chain = before.sign("CP-OLD")
+
+    settings = sqlite_pki.ctx.settings
+    write_config(settings.with_overrides(pkcs11=softhsm_token))
+    ctx = open_context(load_settings(settings.data_dir))
+    assert isinstance(ctx.keystore, Pkcs11KeyStore)
+    steps = Steps(dataclasses.replace(sqlite_pki, ctx=ctx), tmp_path)
+
+    staged = steps.stage()
+    for authority in staged.authorities:
+        assert ctx.keystore.key_attributes(authority.record.key_label)["extractable"] is False
+        assert not (settings.keys_dir / f"{authority.record.key_label}.key.pem").exists()
+    cross = steps.cross()
+    assert cross.issuer == sqlite_pki.hierarchy.root.certificate.subject, "the G1 root (a file key) signs"
+    steps.activate(2)
+    steps.switch(2)
+    new_chain = steps.sign("CP-NEW")
+    assert new_chain.certificate.issuer == staged.station_ca.certificate.subject
+
+    g1_root = _write(tmp_path, "g1.pem", sqlite_pki.hierarchy.root.record.certificate_pem)
+    g2_root = _write(tmp_path, "g2.pem", _pem(staged.root.certificate))
+    assert "rc=0" in _verify("-CAfile", g2_root, "-untrusted", _write(tmp_path, "new.pem", new_chain.chain_pem),
+                             _write(tmp_path, "leaf.pem", _pem(new_chain.certificate)))
+    assert "rc=0" in _verify("-CAfile", g1_root, "-untrusted", _write(tmp_path, "old.pem", old_chain.chain_pem),
+                             _write(tmp_path, "old-leaf.pem", _pem(old_chain.certificate))), \
+        "certificates of the file-key generation stay valid"
+    assert "rc=0" in _verify("-CAfile", g1_root, _write(tmp_path, "cross.pem", _pem(cross)))
+    ctx.engine.dispose()

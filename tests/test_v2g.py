@@ -4,6 +4,10 @@ and clear refusals without it or for keys an EV would reject."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -19,6 +23,7 @@ from pki.issuance import CsrRefused, UnknownStation, sign_station_csr
 from pki.lint import errors, lint_certificate
 from pki.v2g import V2gNotConfigured, ensure_v2g_ca, sign_v2g_csr, v2g_authority
 from pki_fixtures import openssl
+from rest_support import sqlite_api  # noqa: F401 - fixture
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
 from storage.stations import Station
@@ -150,3 +155,54 @@ def test_the_general_csr_rules_apply(sqlite_pki):
     assert _refusal(sqlite_pki, station, "garbage") == "csr.format"
     with pytest.raises(UnknownStation):
         _sign(sqlite_pki, "CP-NOBODY", make_csr("CP-NOBODY")[0])
+
+
+# --- setting it up: officers, through REST or the CLI, audited ---------------------------------
+
+def test_officer_creates_the_v2g_ca_over_rest_and_it_is_listed(sqlite_api):
+    denied = sqlite_api.client.post("/api/v1/ca/v2g", headers=sqlite_api.headers("operator"))
+    assert denied.status_code == 403
+    assert sqlite_api.audit("api.denied", "POST /api/v1/ca/v2g")
+
+    created = sqlite_api.client.post("/api/v1/ca/v2g", headers=sqlite_api.headers("officer"))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["role"] == CaRole.V2G and body["active"] and "V2G CA G1" in body["subject"]
+    again = sqlite_api.client.post("/api/v1/ca/v2g", headers=sqlite_api.headers("officer"))
+    assert again.status_code == 200 and again.json()["id"] == body["id"], "a second call changes nothing"
+
+    listed = sqlite_api.client.get("/api/v1/ca", headers=sqlite_api.headers("auditor")).json()
+    assert [a["id"] for a in listed if a["role"] == CaRole.V2G] == [body["id"]]
+    v2g_ca = x509.load_pem_x509_certificate(body["certificate_pem"].encode())
+    root = next(a for a in listed if a["role"] == CaRole.ROOT)
+    assert v2g_ca.issuer.rfc4514_string() == root["subject"]
+
+    entries = sqlite_api.audit("ca.v2g.create")
+    assert [(e.actor, e.outcome) for e in entries] == [(sqlite_api.actor("officer"), "success")] * 2
+    assert [json.loads(e.detail)["created"] for e in entries] == [True, False]
+
+    station = _add_station(sqlite_api.pki)
+    issued = _sign(sqlite_api.pki, station, make_csr(SECC_ID)[0], secc_id=SECC_ID)
+    assert issued.certificate.issuer == v2g_ca.subject
+
+
+def test_officer_creates_the_v2g_ca_from_the_cli(tmp_path):
+    env = {**os.environ, "CHARGECA_DATA": str(tmp_path / "data"), "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
+    env.pop("CHARGECA_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=120)
+
+    before_init = run("ca", "v2g", "create")
+    assert before_init.returncode == 3 and "not initialised" in before_init.stderr
+    assert run("init", "--org", TEST_ORG, "--fqdn", "csms.test").returncode == 0
+    created = run("ca", "v2g", "create")
+    assert created.returncode == 0, created.stderr
+    assert "created" in created.stdout and f"CN={TEST_ORG} V2G CA G1" in created.stdout
+    again = run("ca", "v2g", "create")
+    assert again.returncode == 0 and "exists already" in again.stdout
+    assert created.stdout.split()[2] == again.stdout.split()[2], "the same CA both times"
+    audit_lines = [line for line in run("audit", "list").stdout.splitlines() if "\tca.v2g.create\t" in line]
+    assert [line.split("\t")[5] for line in audit_lines] == ["failed", "success", "success"]
+    assert all("\tcli:" in line for line in audit_lines)
