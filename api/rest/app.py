@@ -62,6 +62,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, trust_anchors, profile_upgrade, station_certificates, rotations):
         app.include_router(module.router)
+    errors.document_common_answers(app)
     return app
 
 

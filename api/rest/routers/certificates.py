@@ -12,6 +12,7 @@ from api import operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
+from api.rest.numbers import Offset
 from api.rest.schemas import (
     CertificateDetail,
     CertificateSummary,
@@ -54,7 +55,7 @@ def sign_station_csr(station_id: str, body: CsrSubmission, principal: StationOps
 def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = None,
                       kind: CertKindName | None = None, status: CertStatusName | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> list[CertificateSummary]:
+                      offset: Offset = 0) -> list[CertificateSummary]:
     """Certificates the CAs issued (CA certificates included), newest first. Roles: all."""
     query = where_given(select(IssuedCertificate), (IssuedCertificate.station_id, station_id),
                         (IssuedCertificate.kind, kind), (IssuedCertificate.status, status))
