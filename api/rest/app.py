@@ -6,6 +6,8 @@ the process's event loop. The OpenAPI document (/openapi.json, browsable at /doc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import metadata
 
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
+from api.rest.auth_failures import AuthFailures
 from api.rest.routers import (audit, authorities, certificates, policy, profile_upgrade, revocation, rotations,
                               security_events, station_certificates, station_ops, stations, tokens, trust_anchors)
 
@@ -46,8 +49,16 @@ def _version() -> str:
 
 
 def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> FastAPI:
+    auth_failures = AuthFailures(ctx, ctx.policy.rest)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with auth_failures.writing():
+            yield
+
     app = FastAPI(
         title="ChargeCA",
+        lifespan=lifespan,
         version=_version(),
         description="Certificates and PKI for OCPP 2.0.1 charging stations. Authenticate with "
                     "`Authorization: Bearer cca_<id>_<secret>`; roles: officer (everything), operator "
@@ -57,6 +68,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     )
     app.state.ctx = ctx
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
+    app.state.auth_failures = auth_failures
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
