@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from importlib import metadata
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +57,10 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
         async with auth_failures.writing():
             yield
 
-    app = FastAPI(
+    # FastAPI's own /docs and /redoc pages load their scripts from a CDN and stay blank offline
+    # (an operator's lab, an air-gapped CA): fastapi-offline serves the same pages with the
+    # Swagger UI and ReDoc files from its package (under /static-offline-docs).
+    app = FastAPIOffline(
         title="ChargeCA",
         lifespan=lifespan,
         version=_version(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from cryptography import x509
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
@@ -23,15 +22,12 @@ from api.rest.schemas import (
     RevokeRequest,
 )
 from pki import revocation
-from pki.crl import REVOCATION_REASONS
 from pki.issuance import CsrRefused
 from storage.certificates import IssuedCertificate
 from storage.filters import where_given
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
-# removeFromCRL names the undoing of a hold in delta CRLs; pki.revocation refuses it as a reason.
-VALID_REASONS = [name for name, flag in REVOCATION_REASONS.items() if flag is not x509.ReasonFlags.remove_from_crl]
 
 
 @router.post("/stations/{station_id}/certificates", status_code=201, response_model=IssuedChainOut,
@@ -92,5 +88,5 @@ def revoke_certificate(serial: str, body: RevokeRequest, principal: OfficerOnly,
     except ValueError as exc:
         # The one plain ValueError revoke raises is pki.crl.parse_reason's.
         raise ApiError(422, f"unknown revocation reason {body.reason!r}", field="reason",
-                       valid_reasons=VALID_REASONS) from exc
+                       valid_reasons=list(revocation.REVOKE_REASONS)) from exc
     return CertificateDetail.of(record)
