@@ -37,6 +37,8 @@ def test_guessing_from_one_address_is_throttled_audited_and_leaves_other_address
             httpx.Client(base_url=url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser, \
             httpx.Client(base_url=url, timeout=30) as legitimate, ThreadPoolExecutor(20) as pool:
         assert _timed(legitimate, "/api/v1/stations", officer)[0] == 200  # verified once, before the storm
+        # Latencies are judged against this machine's own pace, measured just before (CI is shared).
+        calm = statistics.median(_timed(legitimate, "/api/v1/stations", officer)[1] for _ in range(10))
         guesses = [pool.submit(_timed, guesser, "/api/v1/stations", f"cca_{token_id}_wrong{n:04d}")
                    for n in range(GUESSES)]
         mine = []
@@ -49,9 +51,9 @@ def test_guessing_from_one_address_is_throttled_audited_and_leaves_other_address
     assert hashed <= 12, f"{hashed} guesses reached the hash"
     throttled = [(elapsed, retry) for status, elapsed, retry in guessed if status == 429]
     assert all(retry and int(retry) >= 1 for _, retry in throttled)
-    assert statistics.median(elapsed for elapsed, _ in throttled) < 0.5
+    assert statistics.median(elapsed for elapsed, _ in throttled) < max(0.5, 10 * calm)
     assert all(status == 200 for status, _, _ in mine)
-    assert statistics.median(elapsed for _, elapsed, _ in mine) < 0.2, mine
+    assert statistics.median(elapsed for _, elapsed, _ in mine) < max(0.2, 5 * calm), (calm, mine)
 
     entries = operations.run_in_session(ctx, lambda s: list(s.exec(
         select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION))))
