@@ -19,7 +19,8 @@ from api.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
-from api.rest.routers import (audit, authorities, certificates, policy, profile_upgrade, revocation, rotations,
+from api.rest.routers import (audit, authorities, certificates, metrics, policy, profile_upgrade, revocation,
+                              rotations,
                               security_events, station_certificates, station_ops, stations, tokens, trust_anchors)
 
 # The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
@@ -37,6 +38,7 @@ _TAGS = [
     {"name": "security events", "description": "Security events of stations and of the CSMS."},
     {"name": "station operations", "description": "Connected stations over OCPP: calls, boot policy, passwords."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
+    {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -76,7 +78,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, trust_anchors, profile_upgrade, station_certificates, rotations):
+                   station_ops, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app
