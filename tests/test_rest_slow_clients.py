@@ -68,3 +68,17 @@ async def test_clients_that_never_finish_a_request_are_cut_while_others_are_serv
     assert closed_after[-1] <= TIMEOUT + 1.0, closed_after
     assert closed_after[0] >= TIMEOUT - 0.5, closed_after
     assert all(answer.startswith(b"HTTP/1.1 408 ") for _, answer in cut)
+
+
+async def test_connections_beyond_the_limit_are_answered_503_until_slow_ones_are_cut(sqlite_pki):
+    with running_server(sqlite_pki.ctx, f"request_timeout_seconds = {TIMEOUT}\nmax_concurrency = 4") as url:
+        port = int(url.rsplit(":", 1)[1])
+        holders = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+        for _, writer in holders:
+            writer.write(b"GET / HTTP/1.1\r\n")  # and nothing more
+        await asyncio.sleep(0.3)
+        assert (await _normal_request(url))[0] == 503
+        await asyncio.sleep(TIMEOUT + 0.5)
+        assert (await _normal_request(url))[0] == 200
+        for _, writer in holders:
+            writer.close()
