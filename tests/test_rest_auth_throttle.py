@@ -85,5 +85,5 @@ def test_the_backoff_table_is_bounded_and_a_success_gives_back_only_its_own_atte
     assert backoff.begin("a") > 0
     now[0] += 1.5
     assert backoff.begin("a") == 0   # the guesser's valid token: counted until it proves good...
-    backoff.succeeded("a")           # ...which gives back that attempt only, not the earlier failures
+    backoff.release("a")             # ...which gives back that attempt only, not the earlier failures
     assert backoff.begin("a") > 0

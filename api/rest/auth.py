@@ -135,9 +135,9 @@ def authenticate(request: Request,
         failures.ledger.note(source, throttled=False)
         raise
     except BaseException:
-        failures.backoff.succeeded(source)  # not a failed authentication: the database went away
+        failures.backoff.release(source)  # not a failed authentication: the database went away
         raise
-    failures.backoff.succeeded(source)
+    failures.backoff.release(source)
     verified.remember(token)
     return principal
 

@@ -71,7 +71,7 @@ class SourceBackoff:
 
     def begin(self, source: str) -> float:
         """Seconds the source must still wait (nothing counted), or 0: the attempt is counted
-        as a failure until ``succeeded`` says otherwise."""
+        as a failure until ``release`` says otherwise."""
         with self._lock:
             now = self._clock()
             record = self._current(source, now)
@@ -88,9 +88,10 @@ class SourceBackoff:
                 record.blocked_until = now + min(self._policy.auth_max_delay_seconds, delay)
             return 0.0
 
-    def succeeded(self, source: str) -> None:
-        """The attempt ``begin`` counted was not a failure. Earlier failures stay counted: a
-        guesser holding one valid token cannot clear its record by using it."""
+    def release(self, source: str) -> None:
+        """The attempt ``begin`` counted was no failed authentication (the token was good, or the
+        check could not run). Earlier failures stay counted: a guesser holding one valid token
+        cannot clear its record by using it."""
         with self._lock:
             record = self._sources.get(source)
             if record is None:

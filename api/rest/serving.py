@@ -80,6 +80,7 @@ def deadline_protocol(request_timeout: float) -> type[DeadlineH11Protocol]:
 
 
 def server_config(app: object, *, host: str, port: int, policy: RestPolicy, **options: object) -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, http=deadline_protocol(policy.request_timeout_seconds),
+    # ws="none": the REST API has no WebSocket routes, and an upgraded connection would leave the deadline.
+    return uvicorn.Config(app, host=host, port=port, http=deadline_protocol(policy.request_timeout_seconds), ws="none",
                           timeout_keep_alive=policy.keep_alive_seconds, limit_concurrency=policy.max_concurrency,
                           backlog=policy.backlog, **options)  # type: ignore[arg-type]
