@@ -33,8 +33,8 @@ def test_guessing_from_one_address_is_throttled_audited_and_leaves_other_address
     ctx = sqlite_pki.ctx
     officer = operations.create_token(ctx, SETUP_ACTOR, "officer", "the real one").token
     token_id = officer.split("_")[1]
-    with running_server(ctx) as url, \
-            httpx.Client(base_url=url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.2")) as guesser, \
+    from_elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
+    with running_server(ctx) as url, httpx.Client(base_url=url, timeout=30, transport=from_elsewhere) as guesser, \
             httpx.Client(base_url=url, timeout=30) as legitimate, ThreadPoolExecutor(20) as pool:
         assert _timed(legitimate, "/api/v1/stations", officer)[0] == 200  # verified once, before the storm
         # Latencies are judged against this machine's own pace, measured just before (CI is shared).

@@ -4,8 +4,9 @@ A token is ``cca_<id>_<secret>``. Its row is found by id and the secret checked 
 argon2id hash, which is slow on purpose; a successful check is therefore remembered for
 ``TOKEN_CACHE_TTL`` seconds, keyed by the SHA-256 of the whole token (the token itself is never
 kept). Failed checks are throttled per source address and audited in aggregate
-(``auth_failures``). Revocation is read from the database on every request, cached or not: a token revoked on
-any node stops working on every node at once, for the price of one primary-key lookup.
+(``auth_failures``). Revocation is read from the database on every request, cached or not: a
+token revoked on any node stops working on every node at once, for the price of one primary-key
+lookup.
 
 Roles:
   officer   everything;
