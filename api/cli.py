@@ -28,7 +28,7 @@ from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
 from pki.pkcs11_keystore import Pkcs11Settings
-from pki.revocation import RevocationError
+from pki.revocation import REVOKE_REASONS, RevocationError
 from policies.loader import PolicyError
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
@@ -352,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--kind", choices=("root", "sub_ca", "server", "station", "v2g"))
     revoke = command("revoke", cmd_cert_revoke, "revoke a certificate", cert)
     revoke.add_argument("serial", help="serial number in hex")
-    revoke.add_argument("--reason", required=True, help="RFC 5280 reason, e.g. keyCompromise, superseded")
+    revoke.add_argument("--reason", required=True, metavar="REASON",
+                        help=f"RFC 5280 reason, one of: {', '.join(REVOKE_REASONS)}")
     revoke.add_argument("--issuer", help="issuer CA id, when the serial is ambiguous")
 
     renew = command("renew", cmd_cert_renew, "ask stations for a new CSR over OCPP (TriggerMessage "
@@ -433,6 +434,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"database unavailable: {exc}", EXIT_DATABASE)
     except _SETUP as exc:
         return _fail(str(exc), EXIT_SETUP)
+    except operations.OperationRefused as exc:
+        return _fail(f"{exc.rule}: {exc}", EXIT_REFUSED)
     except _REFUSALS as exc:
         return _fail(str(exc), EXIT_REFUSED)
     except KeyboardInterrupt:

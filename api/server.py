@@ -72,11 +72,12 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
 
 async def _run(ctx: Context) -> None:
     from api.rest.app import create_app
+    from api.rest.serving import server_config
     from api.stack import running_stack
 
     app = create_app(ctx)
-    config = uvicorn.Config(app, host=ctx.settings.rest_host, port=ctx.settings.rest_port,
-                            log_level="info", lifespan="on")
+    config = server_config(app, host=ctx.settings.rest_host, port=ctx.settings.rest_port, policy=ctx.policy.rest,
+                           log_level="info", lifespan="on")
     rest = uvicorn.Server(config)
     async with running_stack(ctx, app) as stack:
         log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",

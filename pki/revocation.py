@@ -19,6 +19,12 @@ from storage.certificates import CertificateAuthority, CertStatus, IssuedCertifi
 from storage.types import utcnow
 
 
+# The RFC 5280 reasons a certificate can be revoked with. removeFromCRL names the undoing of a
+# hold in delta CRLs; stored as a reason it would make every later full CRL unbuildable.
+REVOKE_REASONS: tuple[str, ...] = tuple(name for name, flag in crl_builder.REVOCATION_REASONS.items()
+                                        if flag is not x509.ReasonFlags.remove_from_crl)
+
+
 class RevocationError(ValueError):
     pass
 
@@ -46,10 +52,11 @@ def find_certificate(session: Session, serial: str, issuer_id: str | None = None
 
 def revoke(session: Session, serial: str, reason: str, *, issuer_id: str | None = None,
            now: datetime | None = None) -> IssuedCertificate:
-    reason_flag = crl_builder.parse_reason(reason)
-    if reason_flag is x509.ReasonFlags.remove_from_crl:
-        # Only meaningful in delta CRLs; stored here it would make every later full CRL unbuildable.
+    if reason.strip() == "removeFromCRL":
         raise RevocationError("removeFromCRL is not a revocation reason (it only appears in delta CRLs)")
+    if reason.strip() not in REVOKE_REASONS:
+        raise ValueError(f"unknown revocation reason {reason!r}; valid reasons: {', '.join(REVOKE_REASONS)}")
+    reason_flag = crl_builder.parse_reason(reason)
     record = find_certificate(session, serial, issuer_id)
     if record.status == CertStatus.REVOKED:
         raise AlreadyRevoked(f"certificate {record.serial_hex} is already revoked ({record.revocation_reason})")

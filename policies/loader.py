@@ -17,6 +17,7 @@ from policies.model import (
     OutagePolicy,
     Policy,
     RenewalPolicy,
+    RestPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -31,6 +32,7 @@ _SECTIONS: dict[str, type] = {
     "delivery": DeliveryPolicy,
     "renewal": RenewalPolicy,
     "outage": OutagePolicy,
+    "rest": RestPolicy,
 }
 
 

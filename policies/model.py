@@ -125,6 +125,40 @@ class AdmissionPolicy:
 
 
 @dataclass(frozen=True)
+class RestPolicy:
+    """The REST listener: bearer-token guessing, slow clients and how many clients at once."""
+
+    # Failed token authentications per source address (IPv6: per /64) before any wait; then the
+    # wait doubles from auth_base_delay_seconds up to auth_max_delay_seconds. A source's record
+    # is forgotten auth_forget_after_seconds after its last failure.
+    auth_free_failures: int = 5
+    auth_base_delay_seconds: int = 1
+    auth_max_delay_seconds: int = 300
+    auth_forget_after_seconds: int = 900
+    auth_tracked_sources: int = 10000
+    # Failures are audited as one entry per source and interval (count, first, last), at most
+    # auth_audit_max_sources entries per interval; the other sources share one entry.
+    auth_audit_interval_seconds: int = 60
+    auth_audit_max_sources: int = 20
+    # A request's head and body must arrive within this time, or the connection is closed (408).
+    request_timeout_seconds: int = 5
+    keep_alive_seconds: int = 5
+    # Connections and requests at once; beyond, uvicorn answers 503. Pending accepts: backlog.
+    max_concurrency: int = 256
+    backlog: int = 256
+
+    def __post_init__(self) -> None:
+        if (self.auth_free_failures < 0 or self.auth_base_delay_seconds < 1
+                or self.auth_max_delay_seconds < self.auth_base_delay_seconds):
+            raise ValueError("[rest]: auth_free_failures >= 0 and 1 <= auth_base_delay_seconds <= "
+                             "auth_max_delay_seconds")
+        if min(self.auth_forget_after_seconds, self.auth_tracked_sources, self.auth_audit_interval_seconds,
+               self.auth_audit_max_sources, self.request_timeout_seconds, self.keep_alive_seconds,
+               self.max_concurrency, self.backlog) < 1:
+            raise ValueError("[rest]: every figure other than auth_free_failures must be at least 1")
+
+
+@dataclass(frozen=True)
 class Policy:
     tls: TlsPolicy = field(default_factory=TlsPolicy)
     keys: KeyPolicy = field(default_factory=KeyPolicy)
@@ -135,3 +169,4 @@ class Policy:
     delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     renewal: RenewalPolicy = field(default_factory=RenewalPolicy)
     outage: OutagePolicy = field(default_factory=OutagePolicy)
+    rest: RestPolicy = field(default_factory=RestPolicy)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -98,3 +99,58 @@ def shared_api(tmp_path_factory) -> Iterator[Api]:
                 yield opened
         finally:
             pki.ctx.engine.dispose()
+
+
+
+_SERVE = """
+import socket, sys
+import uvicorn
+from api.context import open_context
+from api.rest.app import create_app
+from api.rest.serving import server_config
+from api.settings import load_settings
+ctx = open_context(load_settings(sys.argv[1]))
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+print(listener.getsockname()[1], flush=True)
+config = server_config(create_app(ctx), host="127.0.0.1", port=0, policy=ctx.policy.rest, log_level="warning",
+                       lifespan="on")
+uvicorn.Server(config).run(sockets=[listener])
+"""
+
+
+@contextmanager
+def running_server(ctx: Context, rest_policy: str = "") -> Iterator[str]:
+    """The app under a real uvicorn on 127.0.0.1 in a process of its own (no interpreter lock
+    shared with the test's clients), configured as `chargeca serve` configures it, with
+    ``rest_policy`` (TOML lines) as the [rest] table of the data directory's policy.toml.
+    Yields the base URL; SIGTERM stops it the way a service manager does, shutdown included."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ctx.settings.policy_file.write_text(f"[rest]\n{rest_policy}\n", encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-c", _SERVE, str(ctx.settings.data_dir)], stdout=subprocess.PIPE,
+                               env=dict(os.environ), text=True)
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{url}/crl/none.crl", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and process.poll() is None, "uvicorn did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

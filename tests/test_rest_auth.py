@@ -67,6 +67,8 @@ MATRIX = [
     ("POST", "/api/v1/stations/NO-SUCH/certificate-renewal", {}, STATION_OPS),
     ("POST", "/api/v1/certificate-renewals", {"expiring_within_days": 30}, STATION_OPS),
     ("POST", "/api/v1/certificate-renewals", {"all": True}, OFFICER),
+    # Prometheus metrics (api/rest/routers/metrics.py): aggregate figures, no station named.
+    ("GET", "/metrics", None, ALL),
 ]
 PUBLIC = {("GET", "/crl/{ca_id}.crl"), ("POST", "/ocsp"), ("GET", "/ocsp/{encoded}")}
 

@@ -31,6 +31,7 @@ from urllib.parse import unquote
 from cryptography import x509
 
 from api.credentials import RecentVerifications, verify_secret
+from api.ocpp import metrics
 from api.ocpp.client_certificates import CertificateRefused, VerifiedStationCertificate, verify_station_certificate
 from api.ocpp.registry import ConnectionRegistry
 from api.ocpp.throttle import FailureThrottle, retry_after_header
@@ -449,6 +450,7 @@ class Admission:
             for check in self.filters:
                 await check(candidate)
         except Refused as refusal:
+            metrics.admission_refused(refusal.rule)
             if refusal.counts_as_failure and candidate.identity:
                 self._throttle.failed(candidate.identity)
             try:

@@ -27,7 +27,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 
 from api.context import Context
-from api.ocpp import framing
+from api.ocpp import framing, metrics
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
@@ -171,6 +171,7 @@ class OcppSession:
                                    group=self._group, spool=self._spool)
         was_ready = self.boot.ready
         reply = await self._answer(call, station_call)
+        metrics.station_call_answered(call.action, self._schemas.knows(call.action), reply)
         if station_call.disconnect_reason:
             await self.close(station_call.disconnect_reason)
             return False

@@ -6,17 +6,22 @@ the process's event loop. The OpenAPI document (/openapi.json, browsable at /doc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from importlib import metadata
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
-from api.rest.routers import (audit, authorities, certificates, policy, profile_upgrade, revocation, rotations,
-                              security_events, station_certificates, station_ops, stations, tokens, trust_anchors)
+from api.rest.auth_failures import AuthFailures
+from api.rest.routers import (audit, authorities, certificates, metrics, policy, profile_upgrade, revocation,
+                              rotations, security_events, station_certificates, station_ops, stations, tokens,
+                              trust_anchors)
 
 # The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
 BODY_MAX = 64 * 1024
@@ -33,6 +38,7 @@ _TAGS = [
     {"name": "security events", "description": "Security events of stations and of the CSMS."},
     {"name": "station operations", "description": "Connected stations over OCPP: calls, boot policy, passwords."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
+    {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -46,8 +52,19 @@ def _version() -> str:
 
 
 def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> FastAPI:
-    app = FastAPI(
+    auth_failures = AuthFailures(ctx, ctx.policy.rest)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with auth_failures.writing():
+            yield
+
+    # FastAPI's own /docs and /redoc pages load their scripts from a CDN and stay blank offline
+    # (an operator's lab, an air-gapped CA): fastapi-offline serves the same pages with the
+    # Swagger UI and ReDoc files from its package (under /static-offline-docs).
+    app = FastAPIOffline(
         title="ChargeCA",
+        lifespan=lifespan,
         version=_version(),
         description="Certificates and PKI for OCPP 2.0.1 charging stations. Authenticate with "
                     "`Authorization: Bearer cca_<id>_<secret>`; roles: officer (everything), operator "
@@ -57,11 +74,13 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     )
     app.state.ctx = ctx
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
+    app.state.auth_failures = auth_failures
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, trust_anchors, profile_upgrade, station_certificates, rotations):
+                   station_ops, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
         app.include_router(module.router)
+    errors.document_common_answers(app)
     return app
 
 

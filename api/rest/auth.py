@@ -3,8 +3,10 @@
 A token is ``cca_<id>_<secret>``. Its row is found by id and the secret checked against the
 argon2id hash, which is slow on purpose; a successful check is therefore remembered for
 ``TOKEN_CACHE_TTL`` seconds, keyed by the SHA-256 of the whole token (the token itself is never
-kept). Revocation is read from the database on every request, cached or not: a token revoked on
-any node stops working on every node at once, for the price of one primary-key lookup.
+kept). Failed checks are throttled per source address and audited in aggregate
+(``auth_failures``). Revocation is read from the database on every request, cached or not: a
+token revoked on any node stops working on every node at once, for the price of one primary-key
+lookup.
 
 Roles:
   officer   everything;
@@ -28,6 +30,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.context import Context
 from api.credentials import split_token, verify_secret
 from api.operations import Actor, record_denied, run_in_session
+from api.ocpp.throttle import retry_after_header
+from api.rest.auth_failures import AuthFailures, source_key
 from api.rest.errors import ApiError
 from storage.tokens import ApiToken
 
@@ -113,17 +117,39 @@ def authenticate(request: Request,
         raise _unauthorized("missing API token: send 'Authorization: Bearer cca_<id>_<secret>'", invalid=False)
     token = credentials.credentials
     parts = split_token(token)
-    if parts is None:
-        raise _unauthorized("malformed API token: expected cca_<id>_<secret>")
-    token_id, secret = parts
+    verified: VerifiedTokens = request.app.state.verified_tokens
+    if parts is not None and verified.recently_verified(token):
+        # No hash to pay for: passes even from a source in back-off; revocation still applies.
+        return _principal(request, parts[0])
+    failures: AuthFailures = request.app.state.auth_failures
+    source = source_key(request.client.host if request.client else None)
+    wait = failures.backoff.begin(source)
+    if wait > 0:
+        failures.ledger.note(source, throttled=True)
+        raise ApiError(429, f"too many failed authentications from {source}; retry in {retry_after_header(wait)} s",
+                       rule="auth.throttled", headers={"Retry-After": retry_after_header(wait)})
+    try:
+        if parts is None:
+            raise _unauthorized("malformed API token: expected cca_<id>_<secret>")
+        principal = _principal(request, parts[0], secret=parts[1])
+    except ApiError:
+        failures.ledger.note(source, throttled=False)
+        raise
+    except BaseException:
+        failures.backoff.release(source)  # not a failed authentication: the database went away
+        raise
+    failures.backoff.release(source)
+    verified.remember(token)
+    return principal
+
+
+def _principal(request: Request, token_id: str, *, secret: str | None = None) -> Principal:
+    """The token's principal; its ``secret`` checked against the hash unless None (verified recently)."""
     record = run_in_session(current_context(request), lambda session: session.get(ApiToken, token_id))
     if record is None or record.revoked_at is not None:
         raise _unauthorized("unknown or revoked API token")
-    verified: VerifiedTokens = request.app.state.verified_tokens
-    if not verified.recently_verified(token):
-        if not verify_secret(record.secret_hash, secret):
-            raise _unauthorized("invalid API token")
-        verified.remember(token)
+    if secret is not None and not verify_secret(record.secret_hash, secret):
+        raise _unauthorized("invalid API token")
     return Principal(record.id, record.role, record.name)
 
 

@@ -81,13 +81,50 @@ _DESCRIPTIONS = {
     413: "Request body too large.",
     415: "Unsupported content type.",
     422: "Invalid request, or refused by policy: `rule` names the rule, `field` the input.",
-    503: "Database unavailable (or PKI not initialised); retry later.",
+    429: "Too many failed authentications from this address: wait `Retry-After` seconds.",
+    503: "Database unavailable, PKI not initialised, or the server at its connection limit; retry later.",
 }
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer with."""
     return {status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses}
+
+
+def document_common_answers(app: FastAPI) -> None:
+    """Add to every operation of the OpenAPI document the errors the layers around the routes give.
+
+    The middleware and dependencies shared by all routes answer without the route knowing:
+    authentication (401, 403, 429 for a source in back-off), parameter validation (422), the
+    body limit and JSON parsing (400, 413, 415), the database and the server's connection limit
+    (503). A route's own ``responses=`` stay as they are.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                statuses = [503]
+                if operation.get("security"):
+                    statuses += [401, 403, 429]
+                if operation.get("parameters") or "requestBody" in operation:
+                    statuses.append(422)
+                if "requestBody" in operation:
+                    statuses += [400, 413, 415]
+                answers = operation.setdefault("responses", {})
+                for status in statuses:
+                    answers.setdefault(str(status), {
+                        "description": _DESCRIPTIONS[status],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}})
+        document.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _field_path(location: Sequence[Any]) -> str:

@@ -12,8 +12,11 @@ from fastapi import Query
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
+from api.rest.numbers import INT64_MAX
+
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Before = Annotated[int | None, Query(ge=1, description="Only rows older than this key (from `next_before`).")]
+Before = Annotated[int | None, Query(ge=1, le=INT64_MAX,
+                                     description="Only rows older than this key (from `next_before`).")]
 
 
 def newest_first(session: Session, query: SelectOfScalar, key: Any, *, before: int | None,

@@ -18,6 +18,7 @@ from api.operations import ROLES, STATION_ID_MAX
 from pki.authorities import Authority
 from pki.issuance import IssuedChain
 from pki.profiles import PublicUrls
+from pki.revocation import REVOKE_REASONS
 from storage.audit import AuditEntry
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.security_events import SecurityEvent
@@ -144,7 +145,10 @@ class CertificateDetail(CertificateSummary):
 
 
 class RevokeRequest(BaseModel):
-    reason: str = Field(description="RFC 5280 reason name, e.g. keyCompromise, superseded, cessationOfOperation.")
+    # Checked by the revocation itself (a refused reason is audited like any refusal), so the
+    # accepted names are listed here rather than enforced by the schema.
+    reason: str = Field(description="RFC 5280 reason name, one of those listed.",
+                        json_schema_extra={"enum": list(REVOKE_REASONS)})
     issuer_id: str | None = Field(None, description="Only needed if two CAs issued the same serial.")
 
 

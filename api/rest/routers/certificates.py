@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from cryptography import x509
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
@@ -12,6 +11,7 @@ from api import operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
+from api.rest.numbers import Offset
 from api.rest.schemas import (
     CertificateDetail,
     CertificateSummary,
@@ -22,15 +22,12 @@ from api.rest.schemas import (
     RevokeRequest,
 )
 from pki import revocation
-from pki.crl import REVOCATION_REASONS
 from pki.issuance import CsrRefused
 from storage.certificates import IssuedCertificate
 from storage.filters import where_given
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
 
-# removeFromCRL names the undoing of a hold in delta CRLs; pki.revocation refuses it as a reason.
-VALID_REASONS = [name for name, flag in REVOCATION_REASONS.items() if flag is not x509.ReasonFlags.remove_from_crl]
 
 
 @router.post("/stations/{station_id}/certificates", status_code=201, response_model=IssuedChainOut,
@@ -54,7 +51,7 @@ def sign_station_csr(station_id: str, body: CsrSubmission, principal: StationOps
 def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = None,
                       kind: CertKindName | None = None, status: CertStatusName | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> list[CertificateSummary]:
+                      offset: Offset = 0) -> list[CertificateSummary]:
     """Certificates the CAs issued (CA certificates included), newest first. Roles: all."""
     query = where_given(select(IssuedCertificate), (IssuedCertificate.station_id, station_id),
                         (IssuedCertificate.kind, kind), (IssuedCertificate.status, status))
@@ -91,5 +88,5 @@ def revoke_certificate(serial: str, body: RevokeRequest, principal: OfficerOnly,
     except ValueError as exc:
         # The one plain ValueError revoke raises is pki.crl.parse_reason's.
         raise ApiError(422, f"unknown revocation reason {body.reason!r}", field="reason",
-                       valid_reasons=VALID_REASONS) from exc
+                       valid_reasons=list(revocation.REVOKE_REASONS)) from exc
     return CertificateDetail.of(record)

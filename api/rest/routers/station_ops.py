@@ -26,6 +26,7 @@ from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
 from api.rest.auth import AnyRole, StationOps
 from api.rest.errors import ApiError
+from api.rest.numbers import RowId
 from storage.outbox import OutboundCall
 
 router = APIRouter(tags=["station operations"])
@@ -183,7 +184,7 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
 
 @router.get("/api/v1/stations/{station_id}/calls/{call_id}", response_model=CallJobOut,
             responses=errors.responses(401, 403, 404, 503))
-async def get_call(station_id: str, call_id: int, _principal: AnyRole, jobs: JobsDep) -> CallJobOut:
+async def get_call(station_id: str, call_id: RowId, _principal: AnyRole, jobs: JobsDep) -> CallJobOut:
     """One stored (async) call and, once known, the station's answer. Roles: officer, operator, auditor."""
     row = await asyncio.to_thread(jobs.get, station_id, call_id)
     if row is None:

@@ -11,6 +11,7 @@ from api import operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.errors import ApiError
+from api.rest.numbers import Offset
 from api.rest.schemas import StationCreate, StationCreated, StationOut
 from storage.stations import Station
 
@@ -34,7 +35,7 @@ def register_station(body: StationCreate, principal: StationOps, ctx: Ctx) -> St
 @router.get("", response_model=list[StationOut], responses=errors.responses(401, 403, 503))
 def list_stations(_principal: AnyRole, ctx: Ctx,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[StationOut]:
+                  offset: Offset = 0) -> list[StationOut]:
     """Registered stations, ordered by identity. Roles: officer, operator, auditor."""
     query = select(Station).order_by(Station.id).offset(offset).limit(limit)
     return operations.run_in_session(ctx, lambda s: [StationOut.of(st) for st in s.exec(query)])

@@ -49,6 +49,7 @@ from api.ocpp.trust_anchors import (
 from api.rest import errors
 from api.rest.auth import AnyRole, OfficerOnly, StationOps
 from api.rest.errors import ApiError
+from api.rest.numbers import RowId
 from api.rest.routers.station_ops import GatewayDep
 from policies.trust_anchor import INSTALLABLE_TYPES
 
@@ -288,7 +289,7 @@ async def _delete_out(request: Request, station_id: str, result: DeleteResult) -
 
 
 @router.delete(f"{_BASE}/{{row_id}}", response_model=DeleteOut, responses=_CHANGE_ERRORS)
-async def delete(station_id: str, row_id: int, principal: OfficerOnly, gateway: GatewayDep, request: Request,
+async def delete(station_id: str, row_id: RowId, principal: OfficerOnly, gateway: GatewayDep, request: Request,
                  force: Annotated[bool, Query(description="Override a safety rule; needs `reason`.")] = False,
                  reason: Annotated[str | None, Query(max_length=500)] = None,
                  timeout: Annotated[float | None, Query(gt=0, le=300)] = None) -> DeleteOut:

@@ -1,0 +1,34 @@
+"""Counts of what happens on the OCPP side, for the Prometheus endpoint (api/metrics.py).
+
+One place increments each count: the session when it answers a station's CALL, admission where
+it records a refusal. Label values are bounded: an action the OCPP schemas do not know counts as
+"other" (a station chooses the action name), refusal reasons and error codes are our own names.
+Counts live for the process, in a registry of their own (not the client library's global one).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter
+
+from api.ocpp.framing import CallError, Frame
+
+EVENTS = CollectorRegistry(auto_describe=True)
+OTHER_ACTION = "other"
+
+_messages = Counter("chargeca_ocpp_messages", "CALLs received from stations, by action.", ["action"],
+                    registry=EVENTS)
+_errors = Counter("chargeca_ocpp_message_errors", "CALLs from stations answered with a CALLERROR, by action "
+                  "and OCPP error code.", ["action", "code"], registry=EVENTS)
+_refusals = Counter("chargeca_admission_refusals", "Connection attempts refused before the WebSocket upgrade, "
+                    "by the rule that refused them.", ["reason"], registry=EVENTS)
+
+
+def station_call_answered(action: str, known: bool, reply: Frame) -> None:
+    label = action if known else OTHER_ACTION
+    _messages.labels(label).inc()
+    if isinstance(reply, CallError):
+        _errors.labels(label, str(reply.code)).inc()
+
+
+def admission_refused(rule: str) -> None:
+    _refusals.labels(rule).inc()
