@@ -16,6 +16,7 @@ from policies.model import (
     KeyPolicy,
     Policy,
     RenewalPolicy,
+    SecurityEventPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -29,6 +30,7 @@ _SECTIONS: dict[str, type] = {
     "admission": AdmissionPolicy,
     "delivery": DeliveryPolicy,
     "renewal": RenewalPolicy,
+    "security_events": SecurityEventPolicy,
 }
 
 
@@ -45,12 +47,17 @@ def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
         default = known[key].default
         if isinstance(value, list):
             value = tuple(value)
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)  # "300" in TOML is an integer; a float figure takes it as such
         if default is not dataclasses.MISSING and type(default) is not type(value):
             raise PolicyError(
                 f"[{section}].{key} must be {type(default).__name__}, got {type(value).__name__}"
             )
         kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from exc
 
 
 def parse_policy(data: dict[str, Any], base: dict[str, Any] | None = None) -> Policy:

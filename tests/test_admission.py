@@ -38,7 +38,7 @@ from api.ocpp.admission import (
 from api.ocpp.admission_store import DatabaseAdmissionStore
 from api.ocpp.connection import StationConnection
 from api.ocpp.registry import ConnectionRegistry
-from api.ocpp.throttle import FailureThrottle, ThrottleSettings
+from api.ocpp.throttle import AuthenticationThrottle, FailureThrottle, ThrottleSettings
 from pki.revocation import revoke
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.db import session_scope
@@ -145,17 +145,19 @@ def test_throttle_backs_off_exponentially_and_forgets_on_success():
     assert throttle.failed("CP_1") == 0
 
 
-async def test_throttled_identity_gets_429_with_retry_after():
+async def test_throttled_identity_gets_429_with_retry_after_only_from_the_failing_source():
     clock = Clock()
-    throttle = FailureThrottle(ThrottleSettings(free_failures=1, base_delay=8.0, max_delay=60.0), clock)
+    throttle = AuthenticationThrottle(ThrottleSettings(free_failures=1, base_delay=8.0, max_delay=60.0), clock)
     gate = NotThrottled(throttle)
-    candidate = Candidate(ConnectAttempt("/CP_1", None, 2), identity="CP_1")
-    throttle.failed("CP_1")
+    candidate = Candidate(ConnectAttempt("/CP_1", None, 2, remote_address="192.0.2.1:4000"), identity="CP_1")
+    elsewhere = Candidate(ConnectAttempt("/CP_1", None, 2, remote_address="192.0.2.2:4000"), identity="CP_1")
+    throttle.failed("192.0.2.1", "CP_1", credentials=True)
     await gate(candidate)  # the free failure does not block
-    throttle.failed("CP_1")
+    throttle.failed("192.0.2.1", "CP_1", credentials=True)
     refused = await arefusal(gate(candidate))
     assert refused.status == HTTPStatus.TOO_MANY_REQUESTS and refused.event_type == AUTHENTICATION_THROTTLED
     assert refused.headers["Retry-After"] == "8"
+    await gate(elsewhere)  # the same identity from another address is not held back
     clock.now += 8.5
     await gate(candidate)
 
@@ -398,9 +400,9 @@ async def test_duplicate_is_refused_only_when_configured():
 # --- the pipeline with the database ---------------------------------------------------------------
 
 
-def pipeline(pki, throttle: FailureThrottle | None = None) -> Admission:
+def pipeline(pki, throttle: AuthenticationThrottle | None = None) -> Admission:
     store = DatabaseAdmissionStore(pki.ctx.engine)
-    throttle = throttle or FailureThrottle()
+    throttle = throttle or AuthenticationThrottle()
     station_ca = pki.hierarchy.station_ca
     filters = default_filters(store, throttle=throttle, registry=ConnectionRegistry(), replace_duplicate=True,
                               anchors=lambda: {station_ca.id: station_ca.certificate})
@@ -427,12 +429,12 @@ async def test_unknown_station_is_recorded_too(sqlite_pki):
 
 async def test_only_credential_failures_feed_the_throttle(sqlite_pki):
     register(sqlite_pki, "CP_1", 3)
-    throttle = FailureThrottle()
+    throttle = AuthenticationThrottle()
     admission = pipeline(sqlite_pki, throttle)
     await arefusal(admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2)))  # wrong profile
-    assert throttle.failures("CP_1") == 0
+    assert throttle.pairs.failures((None, "CP_1")) == 0
     await arefusal(admission.admit(ConnectAttempt("/CP_1", None, 3)))  # profile 3, no certificate
-    assert throttle.failures("CP_1") == 1
+    assert throttle.pairs.failures((None, "CP_1")) == 1
 
 
 async def test_new_password_wins_when_the_station_uses_it_first(sqlite_pki):
