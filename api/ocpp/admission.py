@@ -248,6 +248,8 @@ class KnownStation:
 def throttled(limit: Throttled) -> Refused:
     if limit.scope == "source":
         rule, reason = "source.throttled", "too many refused connections from this address"
+    elif limit.scope == "busy":
+        rule, reason = "auth.busy", "this station's password checks are all in use and this address failed before"
     else:
         rule, reason = "auth.throttled", f"{limit.failures} failed authentications in a row from this address"
     return Refused(HTTPStatus.TOO_MANY_REQUESTS, AUTHENTICATION_THROTTLED, rule,

@@ -44,6 +44,10 @@ _ACCEPT_PAUSE = 0.5   # below asyncio's retry delay (1 s): one real accept attem
 accepted_peer: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("chargeca_ocpp_peer", default=None)
 
 
+class DescriptorLimitError(RuntimeError):
+    """The hard RLIMIT_NOFILE is below what the configured capacity needs."""
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
     max_connections: int = 10_000
@@ -231,12 +235,12 @@ class quiet_accept_errors:
 
 def ensure_descriptor_limit(limits: ConnectionLimits) -> int:
     """Raise the soft RLIMIT_NOFILE to what ``limits`` need; returns the soft limit in effect.
-    Raises ``RuntimeError`` naming the limit when the hard limit is too low."""
+    Raises ``DescriptorLimitError`` naming the limit when the hard limit is too low."""
     needed = limits.descriptors_needed
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         if hard != resource.RLIM_INFINITY and hard < needed:
-            raise RuntimeError(
+            raise DescriptorLimitError(
                 f"RLIMIT_NOFILE hard limit is {hard}, but [admission] max_connections {limits.max_connections} "
                 f"+ file_descriptor_reserve {limits.descriptor_reserve} need {needed} file descriptors: raise "
                 f"the limit (LimitNOFILE= in the systemd unit, ulimit -Hn) or lower max_connections")

@@ -279,7 +279,7 @@ class AuthenticationThrottle:
                         and (self.pairs.failures(pair) or (source is not None and self.sources.tokens(source)
                                                            < self.settings.source_burst))):
                     self.counts.refused_busy += 1
-                    raise Throttled("identity", 1.0, self.pairs.failures(pair))
+                    raise Throttled("busy", 1.0, self.pairs.failures(pair))
                 await self._changed.wait()
             _add(self._in_flight_pair, pair, 1)
             _add(self._in_flight_identity, identity, 1)
