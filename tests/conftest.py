@@ -18,7 +18,9 @@ import pytest
 from api.context import Context, open_context
 from api.settings import load_settings
 from pki.authorities import Hierarchy, init_pki
-from storage.db import session_scope
+from sqlalchemy.engine import Engine
+
+from storage.db import make_engine, migrate, session_scope
 
 PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -121,3 +123,12 @@ def sqlite_pki(tmp_path: Path, monkeypatch) -> Iterator[Pki]:
     made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
     yield made
     made.ctx.engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on each backend, without a PKI (storage-level tests)."""
+    migrate(db_url)
+    made = make_engine(db_url)
+    yield made
+    made.dispose()

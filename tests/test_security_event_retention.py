@@ -14,7 +14,7 @@ from sqlmodel import select
 from api.retention import run_security_event_retention
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import Policy, SecurityEventPolicy
-from storage.db import make_engine, migrate, session_scope
+from storage.db import session_scope
 from storage.security_events import SecurityEvent
 from storage.types import utcnow
 
@@ -25,14 +25,6 @@ class Ctx:
 
     engine: Engine
     policy: Policy
-
-
-@pytest.fixture
-def engine(db_url):
-    migrate(db_url)
-    made = make_engine(db_url)
-    yield made
-    made.dispose()
 
 
 def add_events(engine: Engine, count: int, *, age: timedelta = timedelta(0), tag: str = "new") -> None:
