@@ -244,13 +244,15 @@ _EMFILE_SERVER = textwrap.dedent("""
     from api.context import open_context
     from api.settings import load_settings
     from api.ocpp.listener import ListenerConfig, start_listeners
-    from ocpp_transport_helpers import CoreAnswers
+
+    async def serve_station(connection):
+        await connection.websocket.wait_closed()
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
     async def main():
         ctx = open_context(load_settings(__import__("pathlib").Path(os.environ["CHARGECA_DATA_DIR_FOR_TEST"])))
-        listeners = await start_listeners(ctx, CoreAnswers(), ListenerConfig(
+        listeners = await start_listeners(ctx, serve_station, ListenerConfig(
             host="127.0.0.1", ws_port=0, wss_port=None, tls_watch_interval=None, ping_interval=None))
         # Far fewer descriptors than the capacity needs: accept runs out (EMFILE).
         resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), resource.getrlimit(resource.RLIMIT_NOFILE)[1]))

@@ -219,7 +219,7 @@ class Listeners:
             max_size=config.max_size,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout, close_timeout=config.close_timeout,
-            server_header=None, logger=_ws_log, **extra)
+            backlog=config.backlog, server_header=None, logger=_ws_log, **extra)
         self._servers.append(server)
         return server
 
