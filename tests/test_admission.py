@@ -490,3 +490,43 @@ async def test_a_newly_issued_certificate_becomes_active_when_used(sqlite_pki, t
     with session_scope(sqlite_pki.ctx.engine) as session:
         record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial_hex == serial)).one()
     assert record.status == CertStatus.ACTIVE
+
+
+# --- aggregated refusal records (issue 9 items 4 and 25) -------------------------------------------
+
+
+async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(engine):
+    from api.ocpp.refusal_log import Refusal, RefusalLog, RefusalLogSettings
+    from storage.security_events import SecurityEvent
+
+    clock = Clock()
+    log = RefusalLog(DatabaseAdmissionStore(engine), RefusalLogSettings(window=60, rows_per_minute=2), clock)
+    unknown = Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404)
+
+    def rows() -> list[SecurityEvent]:
+        with session_scope(engine) as session:
+            return list(session.exec(select(SecurityEvent).order_by(SecurityEvent.id)))
+
+    assert log.note("192.0.2.1", "NOPE-1", unknown)       # the first of its pair: write it now
+    await log.flush(new_only=True)
+    for n in range(2, 6):
+        assert not log.note("192.0.2.1", f"NOPE-{n}", unknown)
+    await log.flush(new_only=True)
+    assert [r.occurrences for r in rows()] == [1]          # the rest waits for the periodic flush
+    await log.flush()
+    [row] = rows()
+    assert (row.occurrences, row.source_address, row.station_id) == (5, "192.0.2.1", None)
+    assert row.last_seen_at >= row.occurred_at and "'NOPE-1', 'NOPE-2', 'NOPE-3', ..." in row.tech_info
+    # Another address: its own row. A third one is over the rows budget (2 a minute): held, counted.
+    log.note("192.0.2.2", "CP_1", unknown)
+    log.note("192.0.2.3", "CP_1", unknown)
+    await log.flush()
+    assert [(r.source_address, r.station_id) for r in rows()] == [("192.0.2.1", None), ("192.0.2.2", "CP_1")]
+    clock.now += 60                                         # the budget refills; the held row goes in
+    await log.flush()
+    assert [r.source_address for r in rows()] == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    # The window is over: the same pair starts a new row.
+    assert log.note("192.0.2.1", "NOPE-9", unknown)
+    await log.flush()
+    assert [r.occurrences for r in rows() if r.source_address == "192.0.2.1"] == [5, 1]
+    assert log.counts["station.unknown"] == 8
