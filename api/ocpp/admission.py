@@ -28,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import unquote
@@ -379,15 +380,14 @@ class BasicCredentials:
         station, identity = candidate.station, candidate.identity
         assert station is not None
         password = basic_password(station, identity, candidate.attempt.authorization)
-        recent = self._recent
         verify = self._verify
-        if recent is not None:
-            known = match_password_or_none(station, password, lambda stored, secret: recent.known(identity, stored,
-                                                                                                   secret))
-            if known is not None:
-                candidate.password = known
+        if self._recent is not None:
+            try:
+                candidate.password = match_password(station, password, partial(self._recent.known, identity))
                 return
-            verify = lambda stored, secret: recent.verify(identity, stored, secret, self._verify)  # noqa: E731
+            except Refused:
+                pass  # not remembered: the full check below gives the exact answer
+            verify = partial(self._recent.verify, identity, verify=self._verify)
         if self._throttle is None:
             candidate.password = await asyncio.to_thread(match_password, station, password, verify)
             return
@@ -401,14 +401,6 @@ class BasicCredentials:
                 verification.succeeded()
         except Throttled as limit:
             raise throttled(limit) from None
-
-
-def match_password_or_none(station: StationView, password: str,
-                           verify: Callable[[str | None, str], bool]) -> PasswordMatch | None:
-    try:
-        return match_password(station, password, verify)
-    except Refused:
-        return None
 
 
 def _certificate_refused(rule: str, reason: str, *, critical: bool = False) -> Refused:
