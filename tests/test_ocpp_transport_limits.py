@@ -100,7 +100,7 @@ async def test_parallel_guesses_barely_reach_the_hash_and_the_real_station_still
 
 async def test_checks_of_one_identity_run_at_most_n_at_once(sqlite_pki, tmp_path, monkeypatch):
     register(sqlite_pki, "CP_1", 1, PASSWORD)
-    hasher = CountingHasher(monkeypatch, delay=0.05)
+    hasher = CountingHasher(monkeypatch, delay=0.2)
     throttle = ThrottleSettings(free_failures=3, base_delay=5.0, max_delay=60.0, per_identity=2)
     async with running_gateway(sqlite_pki, tmp_path, throttle=throttle) as gateway:
         # Twelve sources, one guess each: every one is a first try, so none is throttled,
