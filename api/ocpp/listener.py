@@ -89,10 +89,13 @@ def use_small_tls_buffers() -> None:
 
 class _QuietConnections(logging.Filter):
     """websockets logs "connection open" and "connection closed" at INFO for every connection:
-    in a fleet of thousands that is noise (and ~20 µs each in a reconnect storm). They are kept
-    as DEBUG records; refusals are logged by admission at WARNING anyway."""
+    in a fleet of thousands that is noise (and ~20 µs each in a reconnect storm), and a line per
+    refused connection ("HTTP response sent (404 Not Found)") would let any client write the log
+    at its own rate. They are kept as DEBUG records; refusals are logged by the refusal log,
+    aggregated and rate-limited (api/ocpp/refusal_log.py)."""
 
-    _PER_CONNECTION = frozenset({"connection open", "connection closed"})
+    _PER_CONNECTION = frozenset({"connection open", "connection closed", "HTTP response sent (%d %s)",
+                                 "connection rejected (%d %s)"})
 
     def __init__(self, logger: logging.Logger) -> None:
         super().__init__()
