@@ -530,3 +530,28 @@ async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(
     await log.flush()
     assert [r.occurrences for r in rows() if r.source_address == "192.0.2.1"] == [5, 1]
     assert log.counts["station.unknown"] == 8
+
+
+async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
+    import asyncio
+    import time
+
+    from api.ocpp.refusal_log import Refusal, RefusalLog
+    from storage.security_events import SecurityEvent
+
+    class SlowStore(DatabaseAdmissionStore):
+        def write_refusals(self, rows):
+            time.sleep(0.3)   # the listeners stop while this write is under way
+            return super().write_refusals(rows)
+
+    log = RefusalLog(SlowStore(engine))
+    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    flush = asyncio.create_task(log.flush(new_only=True))
+    await asyncio.sleep(0.1)
+    flush.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    await log.flush()
+    with session_scope(engine) as session:
+        assert [e.occurrences for e in session.exec(select(SecurityEvent))] == [2]

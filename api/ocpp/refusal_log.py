@@ -200,13 +200,25 @@ class RefusalLog:
                 self._summarise()
             rows, owners = self._due(new_only)
             if rows:
-                ids = await asyncio.to_thread(self._store.write_refusals, rows)
-                for aggregate, row, row_id in zip(owners, rows, ids):
-                    aggregate.row_id = row_id
-                    aggregate.written = row.occurrences
+                # Once sent, the write completes and its row ids are kept even if this flush is
+                # cancelled (the listeners stopping): otherwise the next flush would insert the
+                # same aggregates again.
+                write = asyncio.ensure_future(asyncio.to_thread(self._store.write_refusals, rows))
+                try:
+                    ids = await asyncio.shield(write)
+                except asyncio.CancelledError:
+                    self._written(owners, rows, await write)
+                    raise
+                self._written(owners, rows, ids)
             if not new_only:
                 self._closed = [a for a in self._closed if a.written < a.count]
                 self._retire()
+
+    @staticmethod
+    def _written(owners: list[_Aggregate], rows: list[RefusalRow], ids: list[int]) -> None:
+        for aggregate, row, row_id in zip(owners, rows, ids):
+            aggregate.row_id = row_id
+            aggregate.written = row.occurrences
 
     def _due(self, new_only: bool) -> tuple[list[RefusalRow], list[_Aggregate]]:
         rows, owners = [], []
