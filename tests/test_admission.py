@@ -534,21 +534,26 @@ async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(
 
 async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
     import asyncio
-    import time
+    import threading
 
     from api.ocpp.refusal_log import Refusal, RefusalLog
     from storage.security_events import SecurityEvent
 
+    started, go_on = threading.Event(), threading.Event()
+
     class SlowStore(DatabaseAdmissionStore):
         def write_refusals(self, rows):
-            time.sleep(0.3)   # the listeners stop while this write is under way
+            started.set()
+            go_on.wait(5)   # the listeners stop while this write is under way
             return super().write_refusals(rows)
 
     log = RefusalLog(SlowStore(engine))
     log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
     flush = asyncio.create_task(log.flush(new_only=True))
-    await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(started.wait, 5)
     flush.cancel()
+    await asyncio.sleep(0.05)
+    go_on.set()
     with pytest.raises(asyncio.CancelledError):
         await flush
     log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
