@@ -67,7 +67,12 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
     if not _is_loopback(settings.rest_host):
         raise SystemExit("chargeca: error: the REST API serves plain HTTP and only binds to loopback; "
                          "put it behind a TLS-terminating proxy bound to 127.0.0.1")
-    asyncio.run(_run(ctx))
+    from api.ocpp.connection_limits import DescriptorLimitError
+
+    try:
+        asyncio.run(_run(ctx))
+    except DescriptorLimitError as exc:
+        raise SystemExit(f"chargeca: error: {exc}") from None
 
 
 async def _run(ctx: Context) -> None:

@@ -9,6 +9,7 @@ reverse order: no new connection first, then the work that might still talk to s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from api.ocpp.operator_calls import CallJobs
 from api.ocpp.routes import ROUTES
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
+from api.retention import run_security_event_retention
 
 
 @dataclass(frozen=True)
@@ -55,4 +57,6 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
+        retention = asyncio.create_task(run_security_event_retention(ctx), name="security-event-retention")
+        stop.callback(retention.cancel)
         yield Stack(gateway, listeners, certificates, jobs)

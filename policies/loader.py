@@ -18,6 +18,7 @@ from policies.model import (
     Policy,
     RenewalPolicy,
     RestPolicy,
+    SecurityEventPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -33,6 +34,7 @@ _SECTIONS: dict[str, type] = {
     "renewal": RenewalPolicy,
     "outage": OutagePolicy,
     "rest": RestPolicy,
+    "security_events": SecurityEventPolicy,
 }
 
 
@@ -49,6 +51,8 @@ def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
         default = known[key].default
         if isinstance(value, list):
             value = tuple(value)
+        if isinstance(default, float) and type(value) is int:
+            value = float(value)  # "300" in TOML is an integer; a float figure takes it as such
         if default is not dataclasses.MISSING and type(default) is not type(value):
             raise PolicyError(
                 f"[{section}].{key} must be {type(default).__name__}, got {type(value).__name__}"

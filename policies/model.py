@@ -121,7 +121,55 @@ class OutagePolicy:
 
 @dataclass(frozen=True)
 class AdmissionPolicy:
+    """Who may wait for admission, how failures are throttled and how refusals are recorded
+    (api/ocpp/admission.py, throttle.py, refusal_log.py, pending.py)."""
+
     replace_duplicate_connection: bool = True
+    free_failures: int = 3
+    failure_delay_seconds: float = 1.0
+    max_failure_delay_seconds: float = 300.0
+    max_verifications_per_identity: int = 2
+    source_failure_burst: int = 20
+    source_failures_per_minute: int = 30
+    max_pending_connections: int = 2048
+    max_pending_per_source: int = 256
+    max_connections: int = 10000
+    file_descriptor_reserve: int = 1024
+    refusal_window_seconds: int = 300
+    refusal_rows_per_minute: int = 60
+    refusal_log_lines_per_minute: int = 60
+    refusal_flush_seconds: float = 10.0
+    tracked_sources: int = 10000
+
+    def __post_init__(self) -> None:
+        positive = ("max_verifications_per_identity", "source_failure_burst", "source_failures_per_minute",
+                    "max_pending_connections", "max_pending_per_source", "max_connections",
+                    "refusal_window_seconds", "refusal_rows_per_minute", "refusal_log_lines_per_minute",
+                    "refusal_flush_seconds", "tracked_sources", "failure_delay_seconds")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"[admission].{name} must be greater than 0")
+        if self.free_failures < 0 or self.file_descriptor_reserve < 0:
+            raise ValueError("[admission]: free_failures and file_descriptor_reserve must not be negative")
+        if self.max_failure_delay_seconds < self.failure_delay_seconds:
+            raise ValueError("[admission].max_failure_delay_seconds must be >= failure_delay_seconds")
+        if self.max_pending_per_source > self.max_pending_connections:
+            raise ValueError("[admission].max_pending_per_source must be <= max_pending_connections")
+        if self.max_pending_connections > self.max_connections:
+            raise ValueError("[admission].max_pending_connections must be <= max_connections")
+
+
+@dataclass(frozen=True)
+class SecurityEventPolicy:
+    """Retention of security events: older than retention_days, or beyond max_rows, are deleted."""
+
+    retention_days: int = 365
+    max_rows: int = 1_000_000
+    prune_interval_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if self.retention_days < 1 or self.max_rows < 1 or self.prune_interval_minutes < 1:
+            raise ValueError("[security_events]: retention_days, max_rows and prune_interval_minutes must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -170,3 +218,4 @@ class Policy:
     renewal: RenewalPolicy = field(default_factory=RenewalPolicy)
     outage: OutagePolicy = field(default_factory=OutagePolicy)
     rest: RestPolicy = field(default_factory=RestPolicy)
+    security_events: SecurityEventPolicy = field(default_factory=SecurityEventPolicy)

@@ -95,7 +95,8 @@ class SimulatedStation:
                  serial_number: str | None = None, organization: str | None = None,
                  model: str = "SimCharger", vendor: str = "ChargeCA Simulator", firmware_version: str = "1.0.0",
                  subprotocols: Sequence[str] = ("ocpp2.0.1",), call_timeout: float = 30.0,
-                 max_size: int = 2 ** 20, workdir: str | Path | None = None) -> None:
+                 max_size: int = 2 ** 20, workdir: str | Path | None = None,
+                 source_address: str | None = None) -> None:
         if profile not in (1, 2, 3):
             raise ValueError("security profile must be 1, 2 or 3")
         self.identity = identity
@@ -113,6 +114,7 @@ class SimulatedStation:
         self.subprotocols = list(subprotocols)
         self.call_timeout = call_timeout
         self.max_size = max_size
+        self.source_address = source_address   # local address to connect from (e.g. 127.0.0.2)
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"sim-{identity}-"))
         self.handlers: dict[str, StationHandler] = dict(DEFAULT_HANDLERS)
         # What the CSMS asked for, in order, for tests and demos to inspect.
@@ -145,6 +147,8 @@ class SimulatedStation:
         if self.connected:
             raise RuntimeError(f"{self.identity} is already connected")
         options: dict[str, Any] = {}
+        if self.source_address:
+            options["local_addr"] = (self.source_address, 0)
         if self.url.startswith("wss://"):
             use_cert = self.profile == 3 and self.client_cert is not None
             options["ssl"] = self.tls.context(self.client_cert if use_cert else None,

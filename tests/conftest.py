@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
+import pki_fixtures as fx
 from api.context import Context, open_context
 from api.settings import load_settings
 from pki.authorities import Hierarchy, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
-import pki_fixtures as fx
 from softhsm import new_token
-from storage.db import session_scope
+from storage.db import make_engine, migrate, session_scope
 
 PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -69,7 +70,6 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
-        from sqlalchemy.pool import NullPool  # noqa: F401 - engines are disposed by their owners
         with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -182,3 +182,12 @@ def sqlite_pki(tmp_path: Path, monkeypatch, token) -> Iterator[Pki]:
     made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch, token=token)
     yield made
     made.ctx.engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on each backend, without a PKI (storage-level tests)."""
+    migrate(db_url)
+    made = make_engine(db_url)
+    yield made
+    made.dispose()

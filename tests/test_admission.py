@@ -38,7 +38,7 @@ from api.ocpp.admission import (
 from api.ocpp.admission_store import DatabaseAdmissionStore
 from api.ocpp.connection import StationConnection
 from api.ocpp.registry import ConnectionRegistry
-from api.ocpp.throttle import FailureThrottle, ThrottleSettings
+from api.ocpp.throttle import AuthenticationThrottle, FailureThrottle, ThrottleSettings
 from pki.revocation import revoke
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.db import session_scope
@@ -145,17 +145,19 @@ def test_throttle_backs_off_exponentially_and_forgets_on_success():
     assert throttle.failed("CP_1") == 0
 
 
-async def test_throttled_identity_gets_429_with_retry_after():
+async def test_throttled_identity_gets_429_with_retry_after_only_from_the_failing_source():
     clock = Clock()
-    throttle = FailureThrottle(ThrottleSettings(free_failures=1, base_delay=8.0, max_delay=60.0), clock)
+    throttle = AuthenticationThrottle(ThrottleSettings(free_failures=1, base_delay=8.0, max_delay=60.0), clock)
     gate = NotThrottled(throttle)
-    candidate = Candidate(ConnectAttempt("/CP_1", None, 2), identity="CP_1")
-    throttle.failed("CP_1")
+    candidate = Candidate(ConnectAttempt("/CP_1", None, 2, remote_address="192.0.2.1:4000"), identity="CP_1")
+    elsewhere = Candidate(ConnectAttempt("/CP_1", None, 2, remote_address="192.0.2.2:4000"), identity="CP_1")
+    throttle.failed("192.0.2.1", "CP_1", credentials=True)
     await gate(candidate)  # the free failure does not block
-    throttle.failed("CP_1")
+    throttle.failed("192.0.2.1", "CP_1", credentials=True)
     refused = await arefusal(gate(candidate))
     assert refused.status == HTTPStatus.TOO_MANY_REQUESTS and refused.event_type == AUTHENTICATION_THROTTLED
     assert refused.headers["Retry-After"] == "8"
+    await gate(elsewhere)  # the same identity from another address is not held back
     clock.now += 8.5
     await gate(candidate)
 
@@ -398,9 +400,9 @@ async def test_duplicate_is_refused_only_when_configured():
 # --- the pipeline with the database ---------------------------------------------------------------
 
 
-def pipeline(pki, throttle: FailureThrottle | None = None) -> Admission:
+def pipeline(pki, throttle: AuthenticationThrottle | None = None) -> Admission:
     store = DatabaseAdmissionStore(pki.ctx.engine)
-    throttle = throttle or FailureThrottle()
+    throttle = throttle or AuthenticationThrottle()
     station_ca = pki.hierarchy.station_ca
     filters = default_filters(store, throttle=throttle, registry=ConnectionRegistry(), replace_duplicate=True,
                               anchors=lambda: {station_ca.id: station_ca.certificate})
@@ -427,12 +429,12 @@ async def test_unknown_station_is_recorded_too(sqlite_pki):
 
 async def test_only_credential_failures_feed_the_throttle(sqlite_pki):
     register(sqlite_pki, "CP_1", 3)
-    throttle = FailureThrottle()
+    throttle = AuthenticationThrottle()
     admission = pipeline(sqlite_pki, throttle)
     await arefusal(admission.admit(ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2)))  # wrong profile
-    assert throttle.failures("CP_1") == 0
+    assert throttle.pairs.failures((None, "CP_1")) == 0
     await arefusal(admission.admit(ConnectAttempt("/CP_1", None, 3)))  # profile 3, no certificate
-    assert throttle.failures("CP_1") == 1
+    assert throttle.pairs.failures((None, "CP_1")) == 1
 
 
 async def test_new_password_wins_when_the_station_uses_it_first(sqlite_pki):
@@ -488,3 +490,73 @@ async def test_a_newly_issued_certificate_becomes_active_when_used(sqlite_pki, t
     with session_scope(sqlite_pki.ctx.engine) as session:
         record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial_hex == serial)).one()
     assert record.status == CertStatus.ACTIVE
+
+
+# --- aggregated refusal records (issue 9 items 4 and 25) -------------------------------------------
+
+
+async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(engine):
+    from api.ocpp.refusal_log import Refusal, RefusalLog, RefusalLogSettings
+    from storage.security_events import SecurityEvent
+
+    clock = Clock()
+    log = RefusalLog(DatabaseAdmissionStore(engine), RefusalLogSettings(window=60, rows_per_minute=2), clock)
+    unknown = Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404)
+
+    def rows() -> list[SecurityEvent]:
+        with session_scope(engine) as session:
+            return list(session.exec(select(SecurityEvent).order_by(SecurityEvent.id)))
+
+    assert log.note("192.0.2.1", "NOPE-1", unknown)       # the first of its pair: write it now
+    await log.flush(new_only=True)
+    for n in range(2, 6):
+        assert not log.note("192.0.2.1", f"NOPE-{n}", unknown)
+    await log.flush(new_only=True)
+    assert [r.occurrences for r in rows()] == [1]          # the rest waits for the periodic flush
+    await log.flush()
+    [row] = rows()
+    assert (row.occurrences, row.source_address, row.station_id) == (5, "192.0.2.1", None)
+    assert row.last_seen_at >= row.occurred_at and "'NOPE-1', 'NOPE-2', 'NOPE-3', ..." in row.tech_info
+    # Another address: its own row. A third one is over the rows budget (2 a minute): held, counted.
+    log.note("192.0.2.2", "CP_1", unknown)
+    log.note("192.0.2.3", "CP_1", unknown)
+    await log.flush()
+    assert [(r.source_address, r.station_id) for r in rows()] == [("192.0.2.1", None), ("192.0.2.2", "CP_1")]
+    clock.now += 60                                         # the budget refills; the held row goes in
+    await log.flush()
+    assert [r.source_address for r in rows()] == ["192.0.2.1", "192.0.2.2", "192.0.2.3"]
+    # The window is over: the same pair starts a new row.
+    assert log.note("192.0.2.1", "NOPE-9", unknown)
+    await log.flush()
+    assert [r.occurrences for r in rows() if r.source_address == "192.0.2.1"] == [5, 1]
+    assert log.counts["station.unknown"] == 8
+
+
+async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
+    import asyncio
+    import threading
+
+    from api.ocpp.refusal_log import Refusal, RefusalLog
+    from storage.security_events import SecurityEvent
+
+    started, go_on = threading.Event(), threading.Event()
+
+    class SlowStore(DatabaseAdmissionStore):
+        def write_refusals(self, rows):
+            started.set()
+            go_on.wait(5)   # the listeners stop while this write is under way
+            return super().write_refusals(rows)
+
+    log = RefusalLog(SlowStore(engine))
+    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    flush = asyncio.create_task(log.flush(new_only=True))
+    assert await asyncio.to_thread(started.wait, 5)
+    flush.cancel()
+    await asyncio.sleep(0.05)
+    go_on.set()
+    with pytest.raises(asyncio.CancelledError):
+        await flush
+    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    await log.flush()
+    with session_scope(engine) as session:
+        assert [e.occurrences for e in session.exec(select(SecurityEvent))] == [2]

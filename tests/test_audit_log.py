@@ -8,15 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from storage import audit
-from storage.db import make_engine, migrate, session_scope
-
-
-@pytest.fixture
-def engine(db_url):
-    migrate(db_url)
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+from storage.db import session_scope
 
 
 def _append(engine, n, actor="test"):

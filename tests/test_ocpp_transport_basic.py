@@ -81,11 +81,14 @@ async def test_tc_a_03_random_password_or_no_header_is_refused(sqlite_pki, tmp_p
         for guess in guesses:
             assert (await refused(gateway.station("CP_1", password=guess))).status == 401
         assert (await refused(gateway.station("CP_1", password=None))).status == 401
+    # One row per (source address, rule), with the count: wrong passwords x3, no header x1.
     recorded = events(sqlite_pki, "CP_1")
-    assert [e.type for e in recorded] == [FAILED_AUTHENTICATION] * 4
-    assert "no Authorization header" in recorded[-1].tech_info
-    for event, guess in zip(recorded, guesses):
-        assert "wrong password" in event.tech_info and guess not in event.tech_info
+    assert [(e.type, e.occurrences) for e in recorded] == [(FAILED_AUTHENTICATION, 3), (FAILED_AUTHENTICATION, 1)]
+    assert "wrong password" in recorded[0].tech_info and recorded[0].source_address == "127.0.0.1"
+    assert "no Authorization header" in recorded[1].tech_info
+    assert recorded[0].last_seen_at >= recorded[0].occurred_at
+    for guess in guesses:
+        assert all(guess not in e.tech_info for e in recorded)
 
 
 async def test_unknown_station_gets_404(sqlite_pki, tmp_path):

@@ -360,3 +360,78 @@ async def test_sslyze_sees_exactly_the_policy(sqlite_pki, tmp_path):
     else:  # another interpreter: the policy's suites at least (policies/tls.py)
         assert set(policy.tls13_ciphersuites) <= tls13
     assert scans.tls_compression.result.supports_compression is False
+
+
+# --- refusals OpenSSL decides (issue 9 item 5) ----------------------------------------------------
+
+
+def self_signed_certificate(station_id: str):
+    """(certificate, key): a station certificate that signs itself."""
+    from datetime import datetime, timezone
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from simulator.keys import new_private_key
+
+    key = new_private_key("ec-p256")
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test CSO"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, station_id)])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=30))
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                   .sign(key, hashes.SHA256()))
+    return certificate, key
+
+
+async def recorded_from(pki, source: str, timeout: float = 5):
+    async with asyncio.timeout(timeout):
+        while True:
+            found = [e for e in events(pki) if e.source_address == source]
+            if found:
+                return found
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1")  # the old versions are the point
+async def test_tls_refusals_are_recorded_with_their_rule_and_logged(sqlite_pki, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="chargeca.ocpp.admission")
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    register(sqlite_pki, "CP_3", 3)
+    expired = issue_client_certificate(sqlite_pki, "CP_3", tmp_path, now=utcnow() - timedelta(days=400))[:2]
+    rogue = write_pair(tmp_path, "rogue", *(lambda c, k: (pem(c), k))(*rogue_certificate("CP_3")))
+    self_signed = write_pair(tmp_path, "self-signed", *(lambda c, k: (pem(c), k))(*self_signed_certificate("CP_3")))
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        old = gateway.tls(ciphers="DEFAULT:@SECLEVEL=0", min_version=ssl.TLSVersion.TLSv1,
+                          max_version=ssl.TLSVersion.TLSv1_1)
+        unshared = gateway.tls(ciphers="ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA", max_version=TLS12)
+        cases = [
+            ("127.0.3.1", gateway.station("CP_1", password=PASSWORD, tls=old), "InvalidTLSVersion", "tls.version"),
+            ("127.0.3.2", gateway.station("CP_1", password=PASSWORD, tls=unshared), "InvalidTLSCipherSuite",
+             "tls.cipher"),
+            ("127.0.3.3", gateway.station("CP_3", profile=3, client_cert=self_signed[0], client_key=self_signed[1]),
+             INVALID_STATION_CERTIFICATE, "sp3.chain"),
+            ("127.0.3.4", gateway.station("CP_3", profile=3, client_cert=rogue[0], client_key=rogue[1]),
+             INVALID_STATION_CERTIFICATE, "sp3.chain"),
+            ("127.0.3.5", gateway.station("CP_3", profile=3, client_cert=expired[0], client_key=expired[1]),
+             INVALID_STATION_CERTIFICATE, "sp3.expired"),
+        ]
+        for source, station, event_type, rule in cases:
+            station.source_address = source
+            for _ in range(3):   # the same refusal again: counted into the same row
+                assert (await refused(station)).status is None
+            await recorded_from(sqlite_pki, source)
+        assert len(gateway.listeners.registry) == 0
+    for source, _, event_type, rule in cases:
+        [event] = [e for e in events(sqlite_pki) if e.source_address == source]
+        assert (event.type, event.occurrences) == (event_type, 3), (source, event.tech_info)
+        assert event.tech_info.startswith(f"{rule}: TLS") and source in event.tech_info
+        assert event.station_id is None   # no identity is known before the upgrade
+    lines = [r.getMessage() for r in caplog.records if r.name == "chargeca.ocpp.admission"]
+    for source, _, _, rule in cases:
+        assert sum(rule in line and source in line for line in lines) >= 1
+    assert len(lines) <= 2 * len(cases)   # the first one each, then one summary line each

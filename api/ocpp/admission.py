@@ -4,15 +4,19 @@ Each filter looks at the connect attempt and what earlier filters found (``Candi
 either lets it through (possibly noting something) or raises ``Refused`` with the HTTP status to
 answer instead of ``101 Switching Protocols``. ``default_filters`` gives the order:
 
-  identity in the URL → known, enabled station → not throttled → profile expected →
-  credentials (Basic for profiles 1/2, client certificate for 3) → duplicate connection.
+  source address within its refusal budget → identity in the URL → known, enabled station →
+  not throttled → profile expected → credentials (Basic for profiles 1/2, client certificate
+  for 3) → duplicate connection.
 
-Credentials come before the duplicate check on purpose: only an authenticated connection may
-displace (or be refused for) an existing one. The throttle comes before credentials so that a
-throttled identity costs no password hash.
+The source budget comes first so that a flooding address (unknown identities included) costs
+no database lookup. Credentials come before the duplicate check on purpose: only an
+authenticated connection may displace (or be refused for) an existing one. The throttle comes
+before credentials so that a throttled (source, identity) costs no password hash, and the
+password check itself is gated (api/ocpp/throttle.py): counted before argon2 runs.
 
-``Admission.admit`` runs the filters, records every refusal as a security event, and commits
-what a successful connect decides (A05 profile raise, A01 password switch, certificate in use).
+``Admission.admit`` runs the filters, counts every refusal into the aggregated refusal log
+(api/ocpp/refusal_log.py: bounded rows and log lines), and commits what a successful connect
+decides (A05 profile raise, A01 password switch, certificate in use).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from http import HTTPStatus
 from typing import Protocol
 from urllib.parse import unquote
@@ -31,10 +36,10 @@ from urllib.parse import unquote
 from cryptography import x509
 
 from api.credentials import RecentVerifications, verify_secret
-from api.ocpp import metrics
 from api.ocpp.client_certificates import CertificateRefused, VerifiedStationCertificate, verify_station_certificate
+from api.ocpp.refusal_log import Refusal, RefusalLog
 from api.ocpp.registry import ConnectionRegistry
-from api.ocpp.throttle import FailureThrottle, retry_after_header
+from api.ocpp.throttle import AuthenticationThrottle, Throttled, retry_after_header
 from storage.certificates import CertStatus
 from storage.types import utcnow
 
@@ -61,12 +66,15 @@ class Refused(Exception):
 
     ``reason`` goes to the security event and the log, never a secret. ``public`` is the body
     sent to the client: for credential failures it says less than ``reason``.
-    ``counts_as_failure``: a credential failure that feeds the per-station throttle.
+    ``counts_as_failure``: a credential failure that feeds the (source, identity) back-off.
+    ``counts_for_source``: takes from the source address's refusal budget (all but throttling
+    and duplicates). ``counted``: the throttle already counted it (the gated password check).
     """
 
     def __init__(self, status: HTTPStatus, event_type: str, rule: str, reason: str, *,
                  public: str | None = None, headers: Mapping[str, str] | None = None,
-                 counts_as_failure: bool = False, critical: bool = False) -> None:
+                 counts_as_failure: bool = False, critical: bool = False,
+                 counts_for_source: bool = True) -> None:
         super().__init__(f"{int(status)} {rule}: {reason}")
         self.status = status
         self.event_type = event_type
@@ -75,7 +83,13 @@ class Refused(Exception):
         self.public = public or reason
         self.headers = dict(headers or {})
         self.counts_as_failure = counts_as_failure
+        self.counts_for_source = counts_for_source
+        self.counted = False
         self.critical = critical
+
+    @property
+    def summary(self) -> Refusal:
+        return Refusal(self.event_type, self.rule, self.reason, int(self.status), self.critical)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,15 @@ class ConnectAttempt:
     transport_profile: int
     client_certificate: x509.Certificate | None = None
     remote_address: str | None = None
+
+    @property
+    def source(self) -> str | None:
+        """The source address without the port: what throttling and aggregation are keyed on."""
+        return source_of(self.remote_address)
+
+
+def source_of(remote_address: str | None) -> str | None:
+    return remote_address.rsplit(":", 1)[0] if remote_address else None
 
 
 @dataclass(frozen=True)
@@ -223,18 +246,43 @@ class KnownStation:
         candidate.station = station
 
 
-class NotThrottled:
-    def __init__(self, throttle: FailureThrottle) -> None:
+def throttled(limit: Throttled) -> Refused:
+    if limit.scope == "source":
+        rule, reason = "source.throttled", "too many refused connections from this address"
+    elif limit.scope == "busy":
+        rule, reason = "auth.busy", "this station's password checks are all in use and this address failed before"
+    else:
+        rule, reason = "auth.throttled", f"{limit.failures} failed authentications in a row from this address"
+    return Refused(HTTPStatus.TOO_MANY_REQUESTS, AUTHENTICATION_THROTTLED, rule,
+                   f"{reason}; next attempt allowed in {limit.wait:.0f} s",
+                   public="too many failed attempts; retry later",
+                   headers={"Retry-After": retry_after_header(limit.wait)}, counts_for_source=False)
+
+
+class SourceAllowed:
+    """A source address that keeps getting refused waits, before anything is looked up."""
+
+    def __init__(self, throttle: AuthenticationThrottle) -> None:
         self._throttle = throttle
 
     async def __call__(self, candidate: Candidate) -> None:
-        wait = self._throttle.retry_after(candidate.identity)
-        if wait > 0:
-            failures = self._throttle.failures(candidate.identity)
-            raise Refused(HTTPStatus.TOO_MANY_REQUESTS, AUTHENTICATION_THROTTLED, "auth.throttled",
-                          f"{failures} failed authentications in a row; next attempt allowed in {wait:.0f} s",
-                          public="too many failed authentications; retry later",
-                          headers={"Retry-After": retry_after_header(wait)})
+        try:
+            self._throttle.check_source(candidate.attempt.source)
+        except Throttled as limit:
+            raise throttled(limit) from None
+
+
+class NotThrottled:
+    """Failed credentials of this identity from this source address: back off (429)."""
+
+    def __init__(self, throttle: AuthenticationThrottle) -> None:
+        self._throttle = throttle
+
+    async def __call__(self, candidate: Candidate) -> None:
+        try:
+            self._throttle.check_pair(candidate.attempt.source, candidate.identity)
+        except Throttled as limit:
+            raise throttled(limit) from None
 
 
 def check_profile(station: StationView, transport_profile: int) -> bool:
@@ -282,16 +330,27 @@ def parse_basic(authorization: str | None) -> tuple[str, str]:
     return username, password
 
 
-def check_basic(station: StationView, identity: str, authorization: str | None,
-                verify: Callable[[str | None, str], bool] = verify_secret) -> PasswordMatch:
-    """A00.FR.204/205: username = identity; password = the stored one, or the one being set
-    (A01) while the station's answer is unknown. Blocking (argon2): run in a thread."""
+def basic_password(station: StationView, identity: str, authorization: str | None) -> str:
+    """The password offered, once the header is well-formed, names this station, and the
+    station has a password to check against: everything but the hash, which is cheap."""
     username, password = parse_basic(authorization)
     if username != identity:
         raise _auth_refused("auth.username",
                             f"Basic username {username[:IDENTITY_MAX]!r} is not the station identity {identity!r}")
     if not station.password_hash and not station.pending_password_hash:
         raise _auth_refused("auth.no_password", f"station {identity!r} has no Basic-auth password set")
+    return password
+
+
+def check_basic(station: StationView, identity: str, authorization: str | None,
+                verify: Callable[[str | None, str], bool] = verify_secret) -> PasswordMatch:
+    """A00.FR.204/205: username = identity; password = the stored one, or the one being set
+    (A01) while the station's answer is unknown. Blocking (argon2): run in a thread."""
+    return match_password(station, basic_password(station, identity, authorization), verify)
+
+
+def match_password(station: StationView, password: str,
+                   verify: Callable[[str | None, str], bool] = verify_secret) -> PasswordMatch:
     seen = dict(password_hash=station.password_hash, pending_password_hash=station.pending_password_hash)
     if verify(station.password_hash, password):
         return PasswordMatch(CURRENT, **seen)
@@ -306,31 +365,42 @@ class BasicCredentials:
     With ``recent`` (api/credentials.py), a password that verified against the same stored hash
     a short while ago is accepted on the event loop without argon2 or a thread hop; anything
     else (unknown, wrong, rotated) takes the full check on a worker thread, which decides
-    exactly as without the cache and remembers a success."""
+    exactly as without the cache and remembers a success. With ``throttle``, the full check
+    passes its gate first (counted before argon2 runs; see api/ocpp/throttle.py)."""
 
     def __init__(self, verify: Callable[[str | None, str], bool] = verify_secret,
-                 recent: RecentVerifications | None = None) -> None:
+                 recent: RecentVerifications | None = None, throttle: AuthenticationThrottle | None = None) -> None:
         self._verify = verify
         self._recent = recent
+        self._throttle = throttle
 
     async def __call__(self, candidate: Candidate) -> None:
         if candidate.attempt.transport_profile not in (1, 2):
             return
-        station, identity, authorization = candidate.station, candidate.identity, candidate.attempt.authorization
+        station, identity = candidate.station, candidate.identity
         assert station is not None
-        recent = self._recent
-        if recent is None:
-            candidate.password = await asyncio.to_thread(check_basic, station, identity, authorization, self._verify)
+        password = basic_password(station, identity, candidate.attempt.authorization)
+        verify = self._verify
+        if self._recent is not None:
+            try:
+                candidate.password = match_password(station, password, partial(self._recent.known, identity))
+                return
+            except Refused:
+                pass  # not remembered: the full check below gives the exact answer
+            verify = partial(self._recent.verify, identity, verify=self._verify)
+        if self._throttle is None:
+            candidate.password = await asyncio.to_thread(match_password, station, password, verify)
             return
         try:
-            candidate.password = check_basic(station, identity, authorization,
-                                             lambda stored, secret: recent.known(identity, stored, secret))
-            return
-        except Refused:
-            pass  # not known: the full check below gives the exact answer (or the same refusal)
-        candidate.password = await asyncio.to_thread(
-            check_basic, station, identity, authorization,
-            lambda stored, secret: recent.verify(identity, stored, secret, self._verify))
+            async with self._throttle.verifying(candidate.attempt.source, identity) as verification:
+                try:
+                    candidate.password = await asyncio.to_thread(match_password, station, password, verify)
+                except Refused as refusal:
+                    refusal.counted = True
+                    raise
+                verification.succeeded()
+        except Throttled as limit:
+            raise throttled(limit) from None
 
 
 def _certificate_refused(rule: str, reason: str, *, critical: bool = False) -> Refused:
@@ -403,7 +473,7 @@ class DuplicateConnection:
     async def __call__(self, candidate: Candidate) -> None:
         if not self._replace and candidate.identity in self._registry:
             raise Refused(HTTPStatus.CONFLICT, DUPLICATE_CONNECTION, "connection.duplicate",
-                          f"station {candidate.identity!r} is already connected")
+                          f"station {candidate.identity!r} is already connected", counts_for_source=False)
 
 
 # --- running them -----------------------------------------------------------------------------
@@ -418,19 +488,20 @@ class AdmissionStore(Protocol):
     async def find_certificate_record(self, key: tuple[str, str]) -> CertificateRecord | None: ...
     def organization(self) -> str: ...
     def certificate_record(self, ca_id: str, serial_hex: str) -> CertificateRecord | None: ...
-    def record_refusal(self, identity: str | None, refusal: Refused, remote_address: str | None) -> None: ...
+    def write_refusals(self, rows) -> list[int]: ...
     def commit(self, admitted: Admitted) -> None: ...
 
 
-def default_filters(store: AdmissionStore, *, throttle: FailureThrottle, registry: ConnectionRegistry,
+def default_filters(store: AdmissionStore, *, throttle: AuthenticationThrottle, registry: ConnectionRegistry,
                     replace_duplicate: bool,
                     anchors: Callable[[], Mapping[str, x509.Certificate]]) -> list[Filter]:
     return [
+        SourceAllowed(throttle),
         IdentityFromPath(),
         KnownStation(store.station, store.find_station),
         NotThrottled(throttle),
         ExpectedProfile(),
-        BasicCredentials(recent=RecentVerifications()),
+        BasicCredentials(recent=RecentVerifications(), throttle=throttle),
         ClientCertificate(anchors, store.organization, store.certificate_record,
                           find_record=store.find_certificate_record),
         DuplicateConnection(registry, replace_duplicate),
@@ -438,26 +509,24 @@ def default_filters(store: AdmissionStore, *, throttle: FailureThrottle, registr
 
 
 class Admission:
-    def __init__(self, filters: Sequence[Filter], store: AdmissionStore, throttle: FailureThrottle) -> None:
+    def __init__(self, filters: Sequence[Filter], store: AdmissionStore, throttle: AuthenticationThrottle,
+                 refusals: RefusalLog | None = None) -> None:
         self.filters = list(filters)
         self._store = store
-        self._throttle = throttle
+        self.throttle = throttle
+        self.refusals = refusals if refusals is not None else RefusalLog(store)
 
     async def admit(self, attempt: ConnectAttempt) -> Admitted:
-        """Run the filters; on refusal record a security event and raise ``Refused``."""
+        """Run the filters; on refusal count it (throttle, refusal log) and raise ``Refused``."""
         candidate = Candidate(attempt)
         try:
             for check in self.filters:
                 await check(candidate)
         except Refused as refusal:
-            metrics.admission_refused(refusal.rule)
-            if refusal.counts_as_failure and candidate.identity:
-                self._throttle.failed(candidate.identity)
-            try:
-                await asyncio.to_thread(self._store.record_refusal, candidate.identity or None, refusal,
-                                        attempt.remote_address)
-            except Exception:  # noqa: BLE001 - the station still gets its refusal, not a 5xx
-                log.exception("could not record the refusal of %r (%s)", candidate.identity, refusal.rule)
+            if refusal.counts_for_source and not refusal.counted:
+                self.throttle.failed(attempt.source, candidate.identity or None,
+                                     credentials=refusal.counts_as_failure)
+            await self.record(attempt.source, candidate.identity or None, refusal.summary)
             raise
         station = candidate.station
         assert station is not None
@@ -471,5 +540,14 @@ class Admission:
         )
         if admitted.settles_anything:  # no thread hop for the common connect that changes nothing
             await asyncio.to_thread(self._store.commit, admitted)
-        self._throttle.succeeded(candidate.identity)
+        self.throttle.succeeded(attempt.source, candidate.identity)
         return admitted
+
+    async def record(self, source: str | None, identity: str | None, refusal: Refusal) -> None:
+        """Count a refusal; the first of its (source, rule) is written before the answer leaves."""
+        if not self.refusals.note(source, identity, refusal):
+            return
+        try:
+            await self.refusals.flush(new_only=True)
+        except Exception:  # noqa: BLE001 - the station still gets its refusal, not a 5xx
+            log.exception("could not record the refusal of %r (%s)", identity, refusal.rule)

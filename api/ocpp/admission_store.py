@@ -5,18 +5,20 @@ The plain methods block; admission calls them on worker threads. ``find_station`
 the connects that arrive together share one transaction (storage/batching.py) and still read
 fresh rows, so a disabled station or a revoked certificate is refused at once. A plain connect
 only reads: writes happen when a connect settles something (A05 profile raise, A01 password
-switch, a new certificate in use) and when a connect is refused (a security event).
+switch, a new certificate in use) and when refusals are written (aggregated security events, see refusal_log.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.ocpp.admission import PENDING, Admitted, CertificateRecord, Refused, StationView
+from api.ocpp.admission import PENDING, Admitted, CertificateRecord, StationView
+from api.ocpp.refusal_log import RefusalRow
 from pki.authorities import organization
 from pki.supersession import activate_certificate
 from storage import audit
@@ -91,15 +93,24 @@ class DatabaseAdmissionStore:
             found = _certificate_records(session, keys)
         return [found.get(key) for key in keys]
 
-    def record_refusal(self, identity: str | None, refusal: Refused, remote_address: str | None) -> None:
-        tech_info = f"{refusal.rule}: {refusal.reason}"
-        if remote_address:
-            tech_info += f" (from {remote_address})"
-        log.warning("refused OCPP connection of %r: %d %s", identity, int(refusal.status), tech_info)
+    def write_refusals(self, rows: Sequence[RefusalRow]) -> list[int]:
+        """Aggregated refusals (api/ocpp/refusal_log.py): insert new rows, update counted ones."""
         with session_scope(self._engine) as session:
-            session.add(SecurityEvent(station_id=identity[:48] if identity else None, source="csms",
-                                      type=refusal.event_type, occurred_at=utcnow(),
-                                      tech_info=tech_info[:_TECH_INFO_MAX], critical=refusal.critical))
+            events = []
+            for row in rows:
+                event = session.get(SecurityEvent, row.row_id) if row.row_id is not None else None
+                if event is None:  # new, or pruned meanwhile
+                    event = SecurityEvent(source="csms", type=row.event_type, occurred_at=row.first_seen)
+                event.station_id = row.station_id
+                event.source_address = row.source_address[:64] if row.source_address else None
+                event.last_seen_at = row.last_seen
+                event.occurrences = row.occurrences
+                event.tech_info = row.tech_info[:_TECH_INFO_MAX]
+                event.critical = row.critical
+                session.add(event)
+                events.append(event)
+            session.flush()
+            return [event.id for event in events]
 
     def commit(self, admitted: Admitted) -> None:
         if not admitted.settles_anything:

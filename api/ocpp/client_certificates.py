@@ -43,7 +43,12 @@ def _values(name: x509.Name, oid: x509.ObjectIdentifier) -> list[str]:
 
 
 def _check_validity(certificate: x509.Certificate, now: datetime) -> None:
-    # Checked before path validation only to give the exact reason; the verifier checks it too.
+    # On the wss listener OpenSSL verifies the chain, validity included, before admission runs,
+    # so an expired or not-yet-valid certificate never gets here: OpenSSL's verdict is recorded
+    # under these same rule names (api/ocpp/tls_refusals.py). Deferring the check to admission
+    # would need a verify callback that Python's ssl does not offer. The check stays for the
+    # exact reason whenever a certificate reaches admission unverified (tests, a listener
+    # reloaded mid-handshake) and because the verifier below would only say "chain".
     if now > certificate.not_valid_after_utc:
         raise CertificateRefused("sp3.expired",
                                  f"client certificate expired on {certificate.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")

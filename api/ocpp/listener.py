@@ -4,7 +4,8 @@ websockets rather than uvicorn (design.md): admission needs the TLS client certi
 answer with an HTTP status before the upgrade. Both listeners run on the caller's event loop,
 next to uvicorn.
 
-A connection goes: TCP accept → TLS handshake (wss) → HTTP upgrade request → admission
+A connection goes: TCP accept (within the connection limits, api/ocpp/connection_limits.py) →
+TLS handshake (wss; a refused one is recorded, api/ocpp/tls_refusals.py) → HTTP upgrade → admission
 (``process_request``; a refusal is an HTTP answer, never a 101) → subprotocol: ``ocpp2.0.1`` or,
 if the station did not offer it, a 101 without subprotocol followed by an immediate close
 (P4 §3.2, TC_B_58) → registry → ``session_handler(StationConnection)`` until it returns.
@@ -17,7 +18,7 @@ import asyncio.sslproto
 import logging
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 
 from cryptography import x509
@@ -29,10 +30,13 @@ from api.context import Context
 from api.ocpp.admission import Admission, Admitted, ConnectAttempt, Refused, default_filters
 from api.ocpp.admission_store import DatabaseAdmissionStore
 from api.ocpp.connection import SessionHandler, StationConnection
+from api.ocpp.connection_limits import ConnectionLimits, ConnectionTracker, ensure_descriptor_limit, quiet_accept_errors
 from api.ocpp.log_redaction import redacting_logger
+from api.ocpp.refusal_log import Refusal, RefusalLog, RefusalLogSettings
 from api.ocpp.registry import ConnectionRegistry
-from api.ocpp.throttle import FailureThrottle, ThrottleSettings
+from api.ocpp.throttle import AuthenticationThrottle, ThrottleSettings
 from api.ocpp.tls_material import TlsMaterial
+from api.ocpp.tls_refusals import watch_handshakes
 from api.settings import Settings
 from policies.tls import effective_tls13_suites
 from storage.db import DatabaseUnavailable
@@ -42,6 +46,7 @@ log = logging.getLogger("chargeca.ocpp.listener")
 OCPP201 = "ocpp2.0.1"
 # RFC 6455 §7.4.1
 CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INTERNAL_ERROR = 1000, 1002, 1011
+CONNECTION_LIMIT_REACHED = "ConnectionLimitReached"   # security-event type of connections closed at accept
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,10 @@ class ListenerConfig:
     ping_timeout: float | None = 30.0
     close_timeout: float = 5.0
     tls_watch_interval: float | None = 60.0   # pick up server-certificate rotations by others
-    throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    # None: from the [admission] policy (tests give their own figures).
+    throttle: ThrottleSettings | None = None
+    limits: ConnectionLimits | None = None
+    refusal_log: RefusalLogSettings | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> "ListenerConfig":
@@ -81,10 +89,13 @@ def use_small_tls_buffers() -> None:
 
 class _QuietConnections(logging.Filter):
     """websockets logs "connection open" and "connection closed" at INFO for every connection:
-    in a fleet of thousands that is noise (and ~20 µs each in a reconnect storm). They are kept
-    as DEBUG records; refusals are logged by admission at WARNING anyway."""
+    in a fleet of thousands that is noise (and ~20 µs each in a reconnect storm), and a line per
+    refused connection ("HTTP response sent (404 Not Found)") would let any client write the log
+    at its own rate. They are kept as DEBUG records; refusals are logged by the refusal log,
+    aggregated and rate-limited (api/ocpp/refusal_log.py)."""
 
-    _PER_CONNECTION = frozenset({"connection open", "connection closed"})
+    _PER_CONNECTION = frozenset({"connection open", "connection closed", "HTTP response sent (%d %s)",
+                                 "connection rejected (%d %s)"})
 
     def __init__(self, logger: logging.Logger) -> None:
         super().__init__()
@@ -162,15 +173,20 @@ class Listeners:
         self.registry = registry
         self.tls = tls
         self._session_handler = session_handler
-        self.throttle = FailureThrottle(config.throttle)
+        policy = ctx.policy.admission
+        self.throttle = AuthenticationThrottle(config.throttle or ThrottleSettings.from_policy(policy))
+        self.connections = ConnectionTracker(config.limits or ConnectionLimits.from_policy(policy),
+                                             on_refused=self._closed_at_accept)
         store = DatabaseAdmissionStore(ctx.engine)
+        self.refusals = RefusalLog(store, config.refusal_log or RefusalLogSettings.from_policy(policy))
         # Without wss there is no profile 3, hence no client certificate to anchor.
         anchors = tls.station_anchors if tls else dict
         self.admission = Admission(
             default_filters(store, throttle=self.throttle, registry=registry,
-                            replace_duplicate=ctx.policy.admission.replace_duplicate_connection,
+                            replace_duplicate=policy.replace_duplicate_connection,
                             anchors=anchors),
-            store, self.throttle)
+            store, self.throttle, self.refusals)
+        self._accept_errors: quiet_accept_errors | None = None
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
         self._servers: list[Server] = []
         self._tasks: set[asyncio.Task] = set()
@@ -180,12 +196,17 @@ class Listeners:
     # --- life cycle ---------------------------------------------------------------------------
 
     async def _start(self) -> None:
+        ensure_descriptor_limit(self.connections.limits)
+        self._accept_errors = quiet_accept_errors(asyncio.get_running_loop())
+        self._spawn(self.refusals.run())
         if self.config.ws_port is not None:
             server = await self._serve(self.config.ws_port, None)
             self.ws_port = server.sockets[0].getsockname()[1]
         if self.config.wss_port is not None:
             assert self.tls is not None
-            server = await self._serve(self.config.wss_port, self.tls.listening_context(),
+            context = self.tls.listening_context()
+            watch_handshakes(context, self._record_soon)
+            server = await self._serve(self.config.wss_port, context,
                                        ssl_handshake_timeout=self.config.tls_handshake_timeout)
             self.wss_port = server.sockets[0].getsockname()[1]
             if self.config.tls_watch_interval:
@@ -194,8 +215,9 @@ class Listeners:
 
     async def _serve(self, port: int, ssl_context, **extra) -> Server:
         config = self.config
+        listening = self.connections.listening_socket(config.host, port, config.backlog)
         server = await serve(
-            self._handle, config.host, port, ssl=ssl_context, process_request=self._process_request,
+            self._handle, sock=listening, ssl=ssl_context, process_request=self._process_request,
             select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
             max_size=config.max_size,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
@@ -230,6 +252,29 @@ class Listeners:
             server.close()
         await asyncio.gather(*(s.wait_closed() for s in self._servers), return_exceptions=True)
         self._servers.clear()
+        try:
+            await self.refusals.flush()   # what was counted since the last periodic write
+        except Exception:  # noqa: BLE001 - stopping anyway; the log line says what was lost
+            log.exception("could not write the last refused-connection records")
+        if self._accept_errors is not None:
+            self._accept_errors.remove()
+            self._accept_errors = None
+
+    # --- refusals outside admission -----------------------------------------------------------
+
+    def _record_soon(self, peer: tuple, refusal: Refusal) -> None:
+        """A refusal seen where nothing may be awaited (accept, TLS handshake)."""
+        if self.refusals.note(peer[0], None, refusal):
+            self._spawn(self._flush_new())
+
+    async def _flush_new(self) -> None:
+        try:
+            await self.refusals.flush(new_only=True)
+        except Exception:  # noqa: BLE001 - the periodic flush tries again
+            log.exception("could not write a refused-connection record")
+
+    def _closed_at_accept(self, peer: tuple, rule: str, reason: str) -> None:
+        self._record_soon(peer, Refusal(CONNECTION_LIMIT_REACHED, rule, reason))
 
     async def __aenter__(self) -> "Listeners":
         return self
@@ -245,6 +290,7 @@ class Listeners:
                                  _remote(connection))
         try:
             self._admitted[connection] = await self.admission.admit(attempt)
+            self.connections.admitted(connection.remote_address)
         except Refused as refusal:
             return _answer(connection, refusal.status, refusal.public, refusal.headers)
         except DatabaseUnavailable as exc:

@@ -1,7 +1,7 @@
 """Counts of what happens on the OCPP side, for the Prometheus endpoint (api/metrics.py).
 
-One place increments each count: the session when it answers a station's CALL, admission where
-it records a refusal. Label values are bounded: an action the OCPP schemas do not know counts as
+One place increments each count: the session when it answers a station's CALL, the refusal log where
+it counts a refusal (admission, TLS handshake and connection limits alike). Label values are bounded: an action the OCPP schemas do not know counts as
 "other" (a station chooses the action name), refusal reasons and error codes are our own names.
 Counts live for the process, in a registry of their own (not the client library's global one).
 """

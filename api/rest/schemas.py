@@ -241,12 +241,17 @@ class SecurityEventOut(BaseModel):
     received_at: datetime
     tech_info: str | None
     critical: bool
+    occurrences: int = Field(1, description="Refused connections are aggregated per source address and rule: "
+                                            "how many this row stands for, from occurred_at to last_seen_at.")
+    last_seen_at: datetime | None = None
+    source_address: str | None = Field(None, description="The client's IP address, for refused connections.")
 
     @classmethod
     def of(cls, event: SecurityEvent) -> "SecurityEventOut":
         return cls(id=event.id or 0, station_id=event.station_id, source=event.source, type=event.type,
                    occurred_at=event.occurred_at, received_at=event.received_at, tech_info=event.tech_info,
-                   critical=event.critical)
+                   critical=event.critical, occurrences=event.occurrences, last_seen_at=event.last_seen_at,
+                   source_address=event.source_address)
 
 
 class SecurityEventPage(BaseModel):
