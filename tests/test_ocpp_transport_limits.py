@@ -292,6 +292,8 @@ async def test_out_of_file_descriptors_logs_a_bounded_warning_and_recovers(sqlit
             child.kill()
             child.wait()
         stderr = child.stderr.read()
+        child.stdout.close()
+        child.stderr.close()
     warnings = [line for line in stderr.splitlines() if "cannot accept connections" in line]
     assert 1 <= len(warnings) <= 2, stderr[-2000:]
     assert "Traceback" not in stderr and "out of system resource" not in stderr, stderr[-2000:]
