@@ -154,3 +154,4 @@ def running_server(ctx: Context, rest_policy: str = "") -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        process.stdout.close()
