@@ -45,7 +45,8 @@ def _actor() -> operations.Actor:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         user = "unknown"
-    return operations.Actor(f"cli:{user}")
+    # Whoever runs the CLI holds the data directory and the key passphrase: an officer.
+    return operations.Actor(f"cli:{user}", "officer")
 
 
 def _settings(args: argparse.Namespace) -> Settings:

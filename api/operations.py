@@ -43,11 +43,24 @@ class OperationRefused(ValueError):
         self.rule = rule
 
 
+class RoleRequired(OperationRefused):
+    """The actor's role may not do this (REST answers 403); ``required_roles`` says who may."""
+
+    def __init__(self, rule: str, reason: str, required_roles: list[str]) -> None:
+        super().__init__(rule, reason)
+        self.required_roles = required_roles
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: 'cli:<os user>', 'token:<id>', or 'system:<worker>'."""
+    """Who acts: 'cli:<os user>', 'token:<id>', or 'system:<worker>', and with which role.
+
+    ``role`` is what decides a role-dependent action whichever door it came through (REST: the
+    token's role; CLI: officer, since it runs with the data directory and the key passphrase);
+    None: unknown, which holds no role's rights."""
 
     name: str
+    role: str | None = None
 
 
 @contextmanager
@@ -211,17 +224,18 @@ def set_boot_policy(ctx: Context, actor: Actor, station_id: str, status: str | N
 
 
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
-                       check: Callable[[str, dict[str, Any]], None], persist: bool) -> OutboundCall | None:
+                       check: Callable[[Session, Station, str, dict[str, Any]], None],
+                       persist: bool) -> OutboundCall | None:
     """Record an operator's CSMS-initiated call before it is sent.
 
-    ``check`` raises OperationRefused for a call that must not go out (audited as refused).
+    ``check(session, station, action, payload)`` raises OperationRefused (RoleRequired for a
+    missing role) for a call that must not go out (audited as refused).
     With ``persist`` the call is stored as a pending OutboundCall (persist first, then push) and
     returned. The payload is never copied into the audit entry: it may carry credentials.
     """
     with _audited(ctx, actor, "station.call", station_id) as (session, detail):
-        detail.update(action=action, mode="async" if persist else "sync")
-        _station(session, station_id)
-        check(action, payload)
+        detail.update(action=action, mode="async" if persist else "sync", role=actor.role)
+        check(session, _station(session, station_id), action, payload)
         if not persist:
             return None
         row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.operations import OperationRefused
+from api.operations import OperationRefused, RoleRequired
 from pki.authorities import PkiNotInitialized
 from storage.db import DatabaseUnavailable
 
@@ -121,6 +121,8 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 
 async def _refused(_request: Request, exc: OperationRefused) -> JSONResponse:
+    if isinstance(exc, RoleRequired):
+        return error_response(403, str(exc), rule=exc.rule, required_roles=exc.required_roles)
     status = 409 if exc.rule in _CONFLICT_RULES else 422
     return error_response(status, str(exc), rule=exc.rule, field=_RULE_FIELDS.get(exc.rule))
 
