@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from api.context import Context
 from api.credentials import PASSWORD_MAX, PASSWORD_MIN, check_password, generate_password, hash_secret, new_token
 from api.ocpp import renewal
+from api.ocpp.disconnects import disconnect_revoked, request_disconnect
 from pki import revocation, rollover
 from pki.authorities import active_authority, issue_server_certificates
 from pki.issuance import IssuedChain, sign_station_csr
@@ -142,6 +143,7 @@ def revoke_certificate(ctx: Context, actor: Actor, serial: str, reason: str,
                        issuer_id: str | None = None) -> IssuedCertificate:
     with _audited(ctx, actor, "certificate.revoke", serial) as (session, detail):
         record = revocation.revoke(session, serial, reason, issuer_id=issuer_id)
+        disconnect_revoked(session, record)  # its live connections close once this commits
         detail.update(reason=record.revocation_reason, station=record.station_id, issuer=record.issuer_id)
     return record
 

@@ -1,7 +1,8 @@
 """What `chargeca serve` runs on one event loop beside the REST app, started and stopped in one place.
 
 The OCPP gateway, its ws/wss listeners, the certificate workers (CertificateSigned outbox,
-renewals, grace revocation) and the REST routes' handles on them (operator call jobs, listener
+renewals, grace revocation), the watch that closes connections a change ends (revocation, kill
+switch) and the REST routes' handles on them (operator call jobs, listener
 reloads). The server and the tests start exactly this; only the options differ. Stopped in the
 reverse order: no new connection first, then the work that might still talk to stations.
 """
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from api.context import Context
 from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.ocpp.config import GatewayConfig
+from api.ocpp.disconnects import DisconnectWatch
 from api.ocpp.gateway import Gateway
 from api.ocpp.handlers import Handler
 from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
@@ -33,6 +35,7 @@ class Stack:
     listeners: Listeners
     certificates: CertificateWorkers
     jobs: CallJobs
+    disconnects: DisconnectWatch
 
 
 @contextlib.asynccontextmanager
@@ -50,4 +53,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
-        yield Stack(gateway, listeners, certificates, jobs)
+        # Revocations, disabled or deleted stations, profile changes: their live connections close.
+        disconnects = await DisconnectWatch(ctx, listeners.registry).start()
+        stop.push_async_callback(disconnects.aclose)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects)

@@ -16,6 +16,7 @@ from policies.model import (
     KeyPolicy,
     Policy,
     RenewalPolicy,
+    SessionsPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -29,6 +30,7 @@ _SECTIONS: dict[str, type] = {
     "admission": AdmissionPolicy,
     "delivery": DeliveryPolicy,
     "renewal": RenewalPolicy,
+    "sessions": SessionsPolicy,
 }
 
 
