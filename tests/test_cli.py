@@ -113,3 +113,38 @@ def test_wrong_passphrase_is_refused_without_damage(run):
 def test_database_down_exit_code(run):
     result = run("station", "list", extra_env={"CHARGECA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert result.returncode == 4 and "database unavailable" in result.stderr
+
+
+def test_station_upkeep_kill_switch_password_and_profile(run, tmp_path: Path):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
+
+    disabled = run("station", "disable", "CP-9", "--reason", "stolen cabinet")
+    assert disabled.returncode == 0, disabled.stderr
+    assert "enabled=False" in run("station", "list").stdout
+    assert run("station", "enable", "CP-9").returncode == 0
+    assert "enabled=True" in run("station", "list").stdout
+
+    password = "Factory-Provisioned-0123456789"
+    assert run("station", "set-password", "CP-9", "--password-stdin", stdin=password + "\n").returncode == 0
+    secret = tmp_path / "cp9.password"
+    secret.write_text("short\n")
+    weak = run("station", "set-password", "CP-9", "--password-file", str(secret))
+    assert weak.returncode == 1 and "password must have" in weak.stderr
+    no_source = run("station", "set-password", "CP-9", password)
+    assert no_source.returncode == 2, "a password is never taken from the command line"
+
+    lower = run("station", "set-profile", "CP-9", "1")
+    assert lower.returncode == 1 and "reason" in lower.stderr
+    assert run("station", "set-profile", "CP-9", "1", "--reason", "lab bench").returncode == 0
+    assert "profile=1" in run("station", "list").stdout
+
+    deleted = run("station", "delete", "CP-9", "--reason", "decommissioned")
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    assert "CP-9" not in run("station", "list").stdout
+    assert run("station", "delete", "CP-9").returncode == 1
+    log = run("audit", "list", "--limit", "200").stdout
+    for action in ("station.disable", "station.enable", "station.password.set", "station.security_profile.set",
+                   "station.delete"):
+        assert action in log
+    assert password not in log

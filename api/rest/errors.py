@@ -32,6 +32,8 @@ _RULE_FIELDS = {
     "station.id": "id",
     "station.profile": "security_profile",
     "station.password": "password",
+    "station.profile.reason": "reason",
+    "station.profile.no_password": "security_profile",
     "token.role": "role",
 }
 _RETRY_AFTER = {"Retry-After": "5"}
