@@ -5,6 +5,7 @@ Real server, real simulated station on profile 2 (wss + Basic)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import SimpleNamespace
 
@@ -182,3 +183,28 @@ async def test_officer_actions_keep_their_rules(tls_csms, payload, rule):
     refused = await tls_csms.post_call("CR-RULES", action, payload, role="officer")
     assert refused.status_code == 422 and refused.json()["rule"] == rule, refused.text
     assert requests(station, action) == []
+
+
+async def test_a_stored_job_is_checked_again_when_it_leaves(tls_csms, tmp_path):
+    password = tls_csms.add_station("CR-LATER", profile=2)
+    chain = _our_chain(tls_csms, "CR-LATER", tmp_path)
+    stored = await tls_csms.post_call("CR-LATER", "CertificateSigned",
+                                      {"certificateChain": chain, "certificateType": "ChargingStationCertificate"},
+                                      role="officer", mode="async")
+    assert stored.status_code == 202, stored.text
+    leaf = x509.load_pem_x509_certificates(chain.encode())[0]
+    operations.revoke_certificate(tls_csms.ctx, operations.Actor("cli:test", "officer"),
+                                  format(leaf.serial_number, "x"), "keyCompromise")
+
+    station = tls_csms.simulator("CR-LATER", profile=2, password=password)
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+
+    async def job() -> dict:
+        return (await tls_csms.rest.get(stored.json()["url"], headers=tls_csms.headers())).json()
+    for _ in range(200):
+        if (answer := await job())["status"] != "pending":
+            break
+        await asyncio.sleep(0.02)
+    assert answer["status"] == "failed" and answer["error"].startswith("call.certificate_signed.status"), answer
+    assert requests(station, "CertificateSigned") == []

@@ -242,5 +242,6 @@ def check_certificate_signed(chain: list[x509.Certificate], station_id: str, lea
     rest = [c.public_bytes(Encoding.DER) for c in chain[1:]]
     if rest != [leaf.issuer_der]:
         return Decision.refuse("call.certificate_signed.chain",
-                               "the chain must be the leaf followed by the ChargeCA CA that issued it, and nothing else")
+                               "the chain must be the leaf followed by the ChargeCA CA that issued it, "
+                               "and nothing else")
     return Decision.allow()

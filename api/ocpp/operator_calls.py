@@ -88,32 +88,46 @@ class CallChecker:
             raise OperationRefused(rule.rule, f"{action} of this kind is refused on the generic call: it "
                                               f"{rule.why}; use {rule.route}")
         if rule.door == ROUTED and self._persist:
-            raise OperationRefused("call.sync_only", f"{action} is decided on the station's live state and sent only "
-                                                     f"to a connected station: send it with mode sync, or use {rule.route}")
+            raise OperationRefused("call.sync_only", f"{action} is decided on the station's live state and sent "
+                                                     "only to a connected station: send it with mode sync, or use "
+                                                     f"{rule.route}")
         try:
             self._schemas.validate_request(action, payload)
         except SchemaViolation as violation:
             raise InvalidCallPayload(violation) from None
         if rule.door == CHECKED:
-            _refuse(self._check(session, station, action, payload))
+            _refuse(_check(session, station, action, payload))
         request_id = payload.get("requestId")
         if isinstance(request_id, int) and request_id < 0:
             # The schemas allow it, but the reports and notifications that follow carry it back,
             # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
             raise OperationRefused("call.request_id", "requestId must be 0 or more")
 
-    def _check(self, session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
-        if action == "SetNetworkProfile":
-            return check_network_profile(payload, station.security_profile)
-        if action == "UpdateFirmware":
-            return check_firmware_signed(payload)
-        if action == "SetVariables":
-            return check_organization(payload, organization(session))
-        if action == "CertificateSigned":
-            chain = _parse_chain(payload["certificateChain"])
-            return check_certificate_signed(chain, station.id, _issued_leaf(session, chain),
-                                            deliverable=(CertStatus.ISSUED, CertStatus.ACTIVE))
-        raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
+
+
+def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
+    """The rule of a CHECKED action, on the database's state now."""
+    if action == "SetNetworkProfile":
+        return check_network_profile(payload, station.security_profile)
+    if action == "UpdateFirmware":
+        return check_firmware_signed(payload)
+    if action == "SetVariables":
+        return check_organization(payload, organization(session))
+    if action == "CertificateSigned":
+        chain = _parse_chain(payload["certificateChain"])
+        return check_certificate_signed(chain, station.id, _issued_leaf(session, chain),
+                                        deliverable=(CertStatus.ISSUED, CertStatus.ACTIVE))
+    raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
+
+
+def rule_check(session: Session, station_id: str, action: str, payload: dict[str, Any]) -> Decision:
+    """Again, as a stored job leaves: the CHECKED action's rule (the role was checked when it was stored)."""
+    station = session.get(Station, station_id)
+    if station is None:
+        return Decision.refuse("station.unknown", f"station {station_id!r} is not registered any more")
+    if call_rule(action, payload).door != CHECKED:
+        return Decision.allow()
+    return _check(session, station, action, payload)
 
 
 def _refuse(decision: Decision) -> None:
@@ -232,13 +246,32 @@ class CallJobs:
         await asyncio.to_thread(self._finish, row, outcome)
 
     def _claim(self, call_id: int) -> OutboundCall | None:
+        refused: list[tuple[OutboundCall, Decision]] = []
+
         def claim(session) -> OutboundCall | None:
             claimed = session.execute(
                 update(OutboundCall)
                 .where(OutboundCall.id == call_id, OutboundCall.status == CallStatus.PENDING)
                 .values(status=CallStatus.SENT, attempts=OutboundCall.attempts + 1, updated_at=utcnow()))
-            return session.get(OutboundCall, call_id) if claimed.rowcount == 1 else None
-        return operations.run_in_session(self._ctx, claim)
+            if claimed.rowcount != 1:
+                return None
+            row = session.get(OutboundCall, call_id)
+            # A stored job may leave days later: its rule decides on the state of now (a chain
+            # revoked meanwhile, a profile raised meanwhile), not of when it was stored.
+            decision = rule_check(session, row.station_id, row.action, json.loads(row.payload))
+            if decision:
+                return row
+            row.status, row.updated_at = CallStatus.FAILED, utcnow()
+            row.error = f"{decision.rule}: {decision.reason}"[:500]
+            session.add(row)
+            refused.append((row, decision))
+            return None
+
+        row = operations.run_in_session(self._ctx, claim)
+        for job, decision in refused:
+            operations.record_call_result(self._ctx, Actor(job.created_by), job.station_id, job.action, "refused",
+                                          error_code=decision.rule, call_id=job.id)
+        return row
 
     def _finish(self, row: OutboundCall, outcome: CallOutcome) -> None:
         def finish(session) -> None:
