@@ -47,6 +47,8 @@ def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
         default = known[key].default
         if isinstance(value, list):
             value = tuple(value)
+        if type(default) is float and type(value) is int:
+            value = float(value)  # `2` for a number of seconds is as good as `2.0`
         if default is not dataclasses.MISSING and type(default) is not type(value):
             raise PolicyError(
                 f"[{section}].{key} must be {type(default).__name__}, got {type(value).__name__}"

@@ -87,3 +87,14 @@ async def test_the_supersession_worker_closes_a_session_on_the_certificate_it_re
         assert done.revoked == [old_serial]
         code, reason, took = await _closed_within(station, 1.0)
         assert code == REVOKED_CLOSE and old_serial in reason and "superseded" in reason
+
+
+def test_the_disconnect_figures_are_policy_and_checked():
+    from policies.loader import default_policy_data, parse_policy
+
+    defaults = default_policy_data()
+    assert parse_policy({}, defaults).sessions.disconnect_poll_seconds == 1.0
+    assert parse_policy({"sessions": {"disconnect_poll_seconds": 2}}, defaults).sessions.disconnect_poll_seconds == 2.0
+    for bad in ({"disconnect_poll_seconds": 0.0}, {"disconnect_poll_seconds": 600.0}, {"disconnect_keep_hours": 0}):
+        with pytest.raises(ValueError, match=r"\[sessions\]"):
+            parse_policy({"sessions": bad}, defaults)

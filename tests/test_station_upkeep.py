@@ -17,6 +17,9 @@ from api import operations
 from simulator.station import CallError, StationRefused
 from storage.audit import AuditEntry
 from storage.certificates import CertStatus, IssuedCertificate
+from storage.db import session_scope
+from storage.outbox import OutboundCall
+from storage.stations import InstalledCertificate, Station, StationDisconnect
 
 CLOSED_BY_POLICY = 1008
 GOOD_PASSWORD = "Factory-Provisioned-0123456789"
@@ -151,3 +154,29 @@ async def test_boot_policy_rejected_stops_a_station_that_reconnects_without_boot
     assert (await station.boot())["status"] == "Rejected"
     with pytest.raises(CallError):
         await station.heartbeat()
+
+
+def test_delete_removes_what_refers_to_the_station_on_both_databases(pki, tmp_path):
+    actor = operations.Actor("cli:test", "officer")
+    operations.add_station(pki.ctx, actor, "UK-DB", security_profile=3)
+    _chain, _key, serial = issue_client_certificate(pki, "UK-DB", tmp_path)
+    with session_scope(pki.ctx.engine) as session:
+        leaf = InstalledCertificate(station_id="UK-DB", certificate_type="V2GCertificateChain", hash_algorithm="SHA256",
+                                    issuer_name_hash="aa", issuer_key_hash="bb", serial_number="01")
+        session.add(leaf)
+        session.flush()
+        session.add(InstalledCertificate(station_id="UK-DB", certificate_type="V2GCertificateChain",
+                                         hash_algorithm="SHA256", issuer_name_hash="cc", issuer_key_hash="dd",
+                                         serial_number="02", parent_id=leaf.id))
+        session.add(OutboundCall(station_id="UK-DB", action="Reset", payload="{}", created_by="test"))
+
+    assert operations.delete_station(pki.ctx, actor, "UK-DB", "decommissioned") == [serial]
+
+    with session_scope(pki.ctx.engine) as session:
+        assert session.get(Station, "UK-DB") is None
+        assert session.exec(select(InstalledCertificate)).all() == []
+        assert session.exec(select(OutboundCall)).all() == []
+        (request,) = session.exec(select(StationDisconnect)).all()
+        assert request.station_id == "UK-DB" and request.serial_hex is None
+    with pytest.raises(LookupError):
+        operations.disable_station(pki.ctx, actor, "UK-DB")
