@@ -37,9 +37,9 @@ from api.ocpp.call_rules import (
     may,
 )
 from api.ocpp.gateway import Gateway
-from api.ocpp.trust_anchors import StationAnswer
 from api.ocpp.routes import CSMS_ACTIONS
 from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
+from api.ocpp.trust_anchors import StationAnswer
 from api.ocpp.validation import SchemaViolation
 from pki.authorities import organization
 from pki.hashdata import CertificateHashData
@@ -73,7 +73,6 @@ class CallChecker:
 
     def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool) -> None:
         self._schemas = gateway.schemas
-        self._ctx = gateway.ctx
         self._actor = actor
         self._persist = persist
 
@@ -102,7 +101,6 @@ class CallChecker:
             # The schemas allow it, but the reports and notifications that follow carry it back,
             # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
             raise OperationRefused("call.request_id", "requestId must be 0 or more")
-
 
 
 def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
@@ -193,7 +191,10 @@ async def _install(gateway: Gateway, actor: Actor, station_id: str, payload: dic
 
 async def _delete(gateway: Gateway, actor: Actor, station_id: str, payload: dict[str, Any],
                   timeout: float | None) -> CallOutcome:
-    target = CertificateHashData.from_ocpp(payload["certificateHashData"])
+    try:
+        target = CertificateHashData.from_ocpp(payload["certificateHashData"])
+    except ValueError as exc:
+        raise OperationRefused("delete.hash_data", str(exc)) from None
     result = await trust_anchors.delete_certificate(gateway, actor, station_id, trust_anchors.by_hash_data(target),
                                                     timeout=timeout)
     return _as_outcome(result.answer)
