@@ -41,7 +41,7 @@ log = logging.getLogger("chargeca.ocpp.disconnects")
 
 # RFC 6455 §7.4.1: the endpoint is terminating the connection because of a policy violation.
 POLICY_VIOLATION = 1008
-REASON_MAX = 120   # a close frame's reason is at most 123 bytes
+REASON_MAX = 120   # characters stored; the close frame carries at most 123 bytes of it
 _BATCH = 1000
 
 _bell = Doorbell()
@@ -62,6 +62,11 @@ class DisconnectRequest:
         if self.serial_hex is not None and client_certificate_serial != self.serial_hex:
             return False
         return self.keep_profile is None or security_profile != self.keep_profile
+
+
+def close_reason(reason: str) -> str:
+    """``reason`` cut to what a close frame can carry (RFC 6455 §5.5: 125 bytes, 2 for the code)."""
+    return reason.encode()[:123].decode(errors="ignore")
 
 
 class SessionCloser(Protocol):

@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from api.ocpp.connection import ConnectionInfo, StationConnection
-from api.ocpp.disconnects import POLICY_VIOLATION, DisconnectRequest
+from api.ocpp.disconnects import POLICY_VIOLATION, DisconnectRequest, close_reason
 
 log = logging.getLogger("chargeca.ocpp.registry")
 
@@ -61,7 +61,7 @@ class ConnectionRegistry:
                                                         connection.client_certificate_serial):
             return 0
         log.warning("closing the connection of %s: %s", request.station_id, request.reason)
-        task = asyncio.create_task(connection.close(POLICY_VIOLATION, request.reason))
+        task = asyncio.create_task(connection.close(POLICY_VIOLATION, close_reason(request.reason)))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         return 1
