@@ -47,21 +47,32 @@ async def test_revoking_over_rest_closes_the_session_within_a_second_and_reconne
         assert bystander.connected and (await bystander.heartbeat())["currentTime"]
 
 
-async def test_revoking_with_the_cli_in_another_process_closes_the_session(sqlite_pki, tmp_path):
+async def cli(ctx, *args: str) -> subprocess.CompletedProcess:
+    """The real `chargeca` command, in another process, on the running service's database."""
+    env = {**os.environ, "CHARGECA_DATA": str(ctx.settings.data_dir), "CHARGECA_KEY_PASSPHRASE": TEST_PASSPHRASE,
+           "CHARGECA_DATABASE_URL": ctx.engine.url.render_as_string(hide_password=False)}
+    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "api.cli", *args], capture_output=True,
+                                   text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("door", ["cert revoke", "station disable"])
+async def test_the_cli_in_another_process_closes_the_session(sqlite_pki, tmp_path, door):
     async with certificate_csms(sqlite_pki) as harness:
         station = await harness.sp3_station("RV-CLI", tmp_path)
         (certificate,) = harness.certificates("RV-CLI")
-        ctx = harness.csms.ctx
-        env = {**os.environ, "CHARGECA_DATA": str(ctx.settings.data_dir), "CHARGECA_KEY_PASSPHRASE": TEST_PASSPHRASE,
-               "CHARGECA_DATABASE_URL": str(ctx.engine.url)}
+        args = (["cert", "revoke", certificate.serial_hex, "--reason", "keyCompromise"] if door == "cert revoke"
+                else ["station", "disable", "RV-CLI"])
 
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "api.cli", "cert", "revoke",
-                                                        certificate.serial_hex, "--reason", "keyCompromise"],
-                                       capture_output=True, text=True, env=env, timeout=60)
+        done = await cli(harness.csms.ctx, *args)
+
         assert done.returncode == 0, done.stderr
         # Another process: found by the poll ([sessions] disconnect_poll_seconds, 1 s by default).
         code, reason, _took = await _closed_within(station, 3.0)
-        assert code == REVOKED_CLOSE and "revoked" in reason
+        assert code == REVOKED_CLOSE and ("revoked" if door == "cert revoke" else "disabled") in reason
+        await harness.until(lambda: harness.csms.gateway.session("RV-CLI") is None)
+        with pytest.raises(StationRefused) as refused:
+            await station.reconnect()
+        assert refused.value.status == 403
 
 
 async def test_the_supersession_worker_closes_a_session_on_the_certificate_it_revokes(sqlite_pki, tmp_path):
