@@ -115,7 +115,7 @@ def test_database_down_exit_code(run):
     assert result.returncode == 4 and "database unavailable" in result.stderr
 
 
-def test_station_upkeep_kill_switch_password_and_profile(run, tmp_path: Path):
+def test_station_kill_switch_and_delete(run):
     assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
 
@@ -123,7 +123,19 @@ def test_station_upkeep_kill_switch_password_and_profile(run, tmp_path: Path):
     assert disabled.returncode == 0, disabled.stderr
     assert "enabled=False" in run("station", "list").stdout
     assert run("station", "enable", "CP-9").returncode == 0
-    assert "enabled=True" in run("station", "list").stdout
+
+    deleted = run("station", "delete", "CP-9", "--reason", "decommissioned")
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    again = run("station", "delete", "CP-9")
+    assert again.returncode == 1 and "not registered" in again.stderr
+    log = run("audit", "list", "--limit", "200").stdout
+    for action in ("station.disable", "station.enable", "station.delete"):
+        assert action in log
+
+
+def test_station_password_from_stdin_or_file_and_profile(run, tmp_path: Path):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
 
     password = "Factory-Provisioned-0123456789"
     assert run("station", "set-password", "CP-9", "--password-stdin", stdin=password + "\n").returncode == 0
@@ -136,15 +148,8 @@ def test_station_upkeep_kill_switch_password_and_profile(run, tmp_path: Path):
 
     lower = run("station", "set-profile", "CP-9", "1")
     assert lower.returncode == 1 and "reason" in lower.stderr
-    assert run("station", "set-profile", "CP-9", "1", "--reason", "lab bench").returncode == 0
-    assert "profile=1" in run("station", "list").stdout
-
-    deleted = run("station", "delete", "CP-9", "--reason", "decommissioned")
-    assert deleted.returncode == 0 and "deleted" in deleted.stdout
-    assert "CP-9" not in run("station", "list").stdout
-    assert run("station", "delete", "CP-9").returncode == 1
+    lowered = run("station", "set-profile", "CP-9", "1", "--reason", "lab bench")
+    assert lowered.returncode == 0 and "security profile 1" in lowered.stdout
     log = run("audit", "list", "--limit", "200").stdout
-    for action in ("station.disable", "station.enable", "station.password.set", "station.security_profile.set",
-                   "station.delete"):
-        assert action in log
+    assert "station.password.set" in log and "station.security_profile.set" in log
     assert password not in log
