@@ -50,7 +50,8 @@ def _actor() -> operations.Actor:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         user = "unknown"
-    return operations.Actor(f"cli:{user}")
+    # Whoever runs the CLI holds the data directory and the key passphrase: an officer.
+    return operations.Actor(f"cli:{user}", "officer")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -156,6 +157,46 @@ def cmd_station_add(args: argparse.Namespace) -> None:
 def cmd_station_list(args: argparse.Namespace) -> None:
     for station in operations.list_stations(_context(args)):
         print(f"{station.id}\tprofile={station.security_profile}\tenabled={station.enabled}")
+
+
+def cmd_station_disable(args: argparse.Namespace) -> None:
+    operations.disable_station(_context(args), _actor(), args.id, args.reason)
+    print(f"station {args.id} disabled; a running service closes its connections within "
+          "[sessions] disconnect_poll_seconds")
+
+
+def cmd_station_enable(args: argparse.Namespace) -> None:
+    operations.enable_station(_context(args), _actor(), args.id)
+    print(f"station {args.id} enabled")
+
+
+def cmd_station_delete(args: argparse.Namespace) -> None:
+    revoked = operations.delete_station(_context(args), _actor(), args.id, args.reason)
+    print(f"station {args.id} deleted; {len(revoked)} certificate(s) revoked (cessationOfOperation)"
+          + "".join(f"\n  {serial}" for serial in revoked))
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    # Never from the command line: argv is visible to every user of the machine (ps, /proc).
+    if args.password_file:
+        try:
+            text = Path(args.password_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read password file {args.password_file}: {exc}") from exc
+    else:
+        text = sys.stdin.readline()
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def cmd_station_set_password(args: argparse.Namespace) -> None:
+    operations.set_station_password(_context(args), _actor(), args.id, _read_password(args))
+    print(f"station {args.id}: Basic-auth password set")
+
+
+def cmd_station_set_profile(args: argparse.Namespace) -> None:
+    station = operations.set_security_profile(_context(args), _actor(), args.id, args.profile, args.reason)
+    print(f"station {station.id}: security profile {station.security_profile}")
 
 
 # --- certificates --------------------------------------------------------------------------
@@ -339,6 +380,26 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the Basic-auth password from stdin instead of generating one")
     command("list", cmd_station_list, "list stations", station)
+    disable = command("disable", cmd_station_disable, "kill switch: refuse the station and close its "
+                      "connections", station)
+    disable.add_argument("id")
+    disable.add_argument("--reason", help="kept in the audit log")
+    command("enable", cmd_station_enable, "let a disabled station connect again", station).add_argument("id")
+    remove = command("delete", cmd_station_delete, "delete a station: revoke its certificates, close its "
+                     "connections", station)
+    remove.add_argument("id")
+    remove.add_argument("--reason", help="kept in the audit log")
+    set_password = command("set-password", cmd_station_set_password, "set a given Basic-auth password (e.g. "
+                           "factory provisioning), read from stdin or a file, never from the command line", station)
+    set_password.add_argument("id")
+    source = set_password.add_mutually_exclusive_group(required=True)
+    source.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    source.add_argument("--password-file", metavar="FILE", help="read the password from FILE (first line)")
+    set_profile = command("set-profile", cmd_station_set_profile, "the security profile the station must use; "
+                          "lowering needs --reason", station)
+    set_profile.add_argument("id")
+    set_profile.add_argument("profile", type=int, choices=(1, 2, 3))
+    set_profile.add_argument("--reason", help="required to lower the profile; kept in the audit log")
 
     cert = commands.add_parser("cert", help="certificates").add_subparsers(
         dest="cert_command", required=True, metavar="ACTION")

@@ -13,19 +13,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from api.context import Context
 from api.credentials import PASSWORD_MAX, PASSWORD_MIN, check_password, generate_password, hash_secret, new_token
 from api.ocpp import renewal
+from api.ocpp.disconnects import disconnect_revoked, request_disconnect
 from pki import revocation, rollover, v2g
 from pki.authorities import Authority, active_authority, all_authorities, issue_server_certificates
 from pki.issuance import IssuedChain, sign_station_csr
 from storage import audit
-from storage.certificates import CaRole, IssuedCertificate
+from storage.certificate_requests import CertificateRequest
+from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
 from storage.outbox import OutboundCall
-from storage.stations import Station
+from storage.stations import InstalledCertificate, Station
 from storage.tokens import ApiToken
 from storage.types import utcnow
 
@@ -43,11 +46,24 @@ class OperationRefused(ValueError):
         self.rule = rule
 
 
+class RoleRequired(OperationRefused):
+    """The actor's role may not do this (REST answers 403); ``required_roles`` says who may."""
+
+    def __init__(self, rule: str, reason: str, required_roles: list[str]) -> None:
+        super().__init__(rule, reason)
+        self.required_roles = required_roles
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: 'cli:<os user>', 'token:<id>', or 'system:<worker>'."""
+    """Who acts: 'cli:<os user>', 'token:<id>', or 'system:<worker>', and with which role.
+
+    ``role`` is what decides a role-dependent action whichever door it came through (REST: the
+    token's role; CLI: officer, since it runs with the data directory and the key passphrase);
+    None: unknown, which holds no role's rights."""
 
     name: str
+    role: str | None = None
 
 
 @contextmanager
@@ -116,6 +132,111 @@ def list_stations(ctx: Context) -> list[Station]:
         return list(session.exec(select(Station).order_by(Station.id)))
 
 
+# --- Station upkeep: the kill switch, credentials and profile --------------------------------
+# A change that ends what a live connection may do also asks for that connection to close
+# (api/ocpp/disconnects.py), in the same transaction: admission refuses the next connect itself.
+
+STATION_DELETED_REASON = "cessationOfOperation"
+
+
+def _reason(reason: str | None) -> str | None:
+    return reason.strip()[:500] if reason and reason.strip() else None
+
+
+def disable_station(ctx: Context, actor: Actor, station_id: str, reason: str | None = None) -> Station:
+    """The kill switch: refused at admission from now on, its live connections closed at once."""
+    with _audited(ctx, actor, "station.disable", station_id) as (session, detail):
+        station = _station(session, station_id)
+        detail.update(was_enabled=station.enabled, **({"reason": _reason(reason)} if _reason(reason) else {}))
+        station.enabled = False
+        station.updated_at = utcnow()
+        session.add(station)
+        request_disconnect(session, station_id, "station disabled by the operator")
+    return station
+
+
+def enable_station(ctx: Context, actor: Actor, station_id: str) -> Station:
+    with _audited(ctx, actor, "station.enable", station_id) as (session, detail):
+        station = _station(session, station_id)
+        detail["was_enabled"] = station.enabled
+        station.enabled = True
+        station.updated_at = utcnow()
+        session.add(station)
+    return station
+
+
+def delete_station(ctx: Context, actor: Actor, station_id: str, reason: str | None = None) -> list[str]:
+    """Forget a station: its certificates still valid are revoked (cessationOfOperation) so that
+    a station registered later under the same identity cannot be impersonated with them, its
+    inventory, queued calls and accepted CSRs go, its live connections close. The audit log keeps its history.
+    Returns the serials revoked."""
+    with _audited(ctx, actor, "station.delete", station_id) as (session, detail):
+        _station(session, station_id)
+        live = session.exec(select(IssuedCertificate).where(
+            IssuedCertificate.station_id == station_id,
+            IssuedCertificate.kind.in_([CertKind.STATION, CertKind.V2G]),
+            IssuedCertificate.status != CertStatus.REVOKED)).all()
+        revoked = [revocation.revoke(session, r.serial_hex, STATION_DELETED_REASON, issuer_id=r.issuer_id).serial_hex
+                   for r in live]
+        session.execute(delete(InstalledCertificate).where(InstalledCertificate.station_id == station_id))
+        session.execute(delete(OutboundCall).where(OutboundCall.station_id == station_id))
+        session.execute(delete(CertificateRequest).where(CertificateRequest.station_id == station_id))
+        session.execute(delete(Station).where(Station.id == station_id))
+        request_disconnect(session, station_id, "station deleted by an officer")
+        detail.update(revoked=revoked[:100], **({"reason": _reason(reason)} if _reason(reason) else {}))
+    return revoked
+
+
+def set_station_password(ctx: Context, actor: Actor, station_id: str, password: str) -> Station:
+    """Give the station a known Basic-auth password (e.g. the one provisioned at the factory),
+    under the password policy. Any A01 rotation still unresolved is dropped with it. The
+    password is never logged or audited."""
+    with _audited(ctx, actor, "station.password.set", station_id) as (session, detail):
+        station = _station(session, station_id)
+        problem = check_password(password)
+        if problem:
+            raise OperationRefused("station.password", problem)
+        detail["dropped_pending_rotation"] = station.pending_password_hash is not None
+        station.password_hash = hash_secret(password)
+        station.pending_password_hash = None
+        station.updated_at = utcnow()
+        session.add(station)
+    return station
+
+
+def set_security_profile(ctx: Context, actor: Actor, station_id: str, profile: int,
+                         reason: str | None = None) -> Station:
+    """The profile the station must connect with from now on; connections on another profile
+    close. Raising it: officer or operator (over OCPP the A05 upgrade is the gentle way).
+    Lowering it weakens how the station proves who it is: an officer, with a reason."""
+    with _audited(ctx, actor, "station.security_profile.set", station_id) as (session, detail):
+        station = _station(session, station_id)
+        current = station.security_profile
+        detail.update(current=current, target=profile)
+        if profile not in (1, 2, 3):
+            raise OperationRefused("station.profile", "security profile must be 1, 2 or 3")
+        if profile < current:
+            if actor.role != "officer":
+                raise RoleRequired("station.profile.lower",
+                                   f"lowering station {station_id!r} from profile {current} to {profile} needs "
+                                   f"the role officer; {actor.name} has the role {actor.role}", ["officer"])
+            if _reason(reason) is None:
+                raise OperationRefused("station.profile.reason",
+                                       "lowering a security profile needs a reason for the audit log")
+            detail["reason"] = _reason(reason)
+        if profile in (1, 2) and station.password_hash is None:
+            raise OperationRefused("station.profile.no_password",
+                                   f"profile {profile} authenticates with a Basic-auth password and the station has "
+                                   "none: set one first (PUT /api/v1/stations/{id}/password)")
+        station.security_profile = profile
+        station.pending_security_profile = None
+        station.updated_at = utcnow()
+        session.add(station)
+        if profile != current:
+            request_disconnect(session, station_id, f"security profile changed to {profile}", keep_profile=profile)
+    return station
+
+
 def sign_csr(ctx: Context, actor: Actor, station_id: str, csr_pem: str, *, lint: bool = True) -> IssuedChain:
     with _audited(ctx, actor, "certificate.sign", station_id) as (session, detail):
         issued = sign_station_csr(session, ctx.keystore, station_id=station_id, csr_pem=csr_pem,
@@ -129,6 +250,7 @@ def revoke_certificate(ctx: Context, actor: Actor, serial: str, reason: str,
                        issuer_id: str | None = None) -> IssuedCertificate:
     with _audited(ctx, actor, "certificate.revoke", serial) as (session, detail):
         record = revocation.revoke(session, serial, reason, issuer_id=issuer_id)
+        disconnect_revoked(session, record)  # its live connections close once this commits
         detail.update(reason=record.revocation_reason, station=record.station_id, issuer=record.issuer_id)
     return record
 
@@ -234,17 +356,18 @@ def set_boot_policy(ctx: Context, actor: Actor, station_id: str, status: str | N
 
 
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
-                       check: Callable[[str, dict[str, Any]], None], persist: bool) -> OutboundCall | None:
+                       check: Callable[[Session, Station, str, dict[str, Any]], None],
+                       persist: bool) -> OutboundCall | None:
     """Record an operator's CSMS-initiated call before it is sent.
 
-    ``check`` raises OperationRefused for a call that must not go out (audited as refused).
+    ``check(session, station, action, payload)`` raises OperationRefused (RoleRequired for a
+    missing role) for a call that must not go out (audited as refused).
     With ``persist`` the call is stored as a pending OutboundCall (persist first, then push) and
     returned. The payload is never copied into the audit entry: it may carry credentials.
     """
     with _audited(ctx, actor, "station.call", station_id) as (session, detail):
-        detail.update(action=action, mode="async" if persist else "sync")
-        _station(session, station_id)
-        check(action, payload)
+        detail.update(action=action, mode="async" if persist else "sync", role=actor.role)
+        check(session, _station(session, station_id), action, payload)
         if not persist:
             return None
         row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload),

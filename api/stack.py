@@ -1,9 +1,9 @@
 """What `chargeca serve` runs on one event loop beside the REST app, started and stopped in one place.
 
 The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
-outage, the certificate workers (CertificateSigned outbox,
-renewals, grace revocation) and the REST routes' handles on them (operator call jobs, listener
-reloads). The server and the tests start exactly this; only the options differ. Stopped in the
+outage, the certificate workers (CertificateSigned outbox, renewals, grace revocation), the
+watch that closes connections a change ends (revocation, kill switch) and the REST routes'
+handles on them (operator call jobs, listener reloads). The server and the tests start exactly this; only the options differ. Stopped in the
 reverse order: no new connection first, then the work that might still talk to stations.
 """
 
@@ -21,6 +21,7 @@ from api.context import Context
 from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.event_spool import SpoolWriter
+from api.ocpp.disconnects import DisconnectWatch
 from api.ocpp.gateway import Gateway
 from api.ocpp.handlers import Handler
 from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
@@ -37,6 +38,7 @@ class Stack:
     listeners: Listeners
     certificates: CertificateWorkers
     jobs: CallJobs
+    disconnects: DisconnectWatch
 
 
 @contextlib.asynccontextmanager
@@ -59,4 +61,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
         retention = asyncio.create_task(run_security_event_retention(ctx), name="security-event-retention")
         stop.callback(retention.cancel)
-        yield Stack(gateway, listeners, certificates, jobs)
+        # Revocations, disabled or deleted stations, profile changes: their live connections close.
+        disconnects = await DisconnectWatch(ctx, listeners.registry).start()
+        stop.push_async_callback(disconnects.aclose)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects)

@@ -19,6 +19,7 @@ from policies.model import (
     RenewalPolicy,
     RestPolicy,
     SecurityEventPolicy,
+    SessionsPolicy,
     TlsPolicy,
     ValidityPolicy,
 )
@@ -35,6 +36,7 @@ _SECTIONS: dict[str, type] = {
     "outage": OutagePolicy,
     "rest": RestPolicy,
     "security_events": SecurityEventPolicy,
+    "sessions": SessionsPolicy,
 }
 
 

@@ -207,6 +207,22 @@ class RestPolicy:
 
 
 @dataclass(frozen=True)
+class SessionsPolicy:
+    """Closing live connections when a change calls for it (certificate revoked, station
+    disabled, deleted or moved to another profile)."""
+
+    # How often a gateway looks for such changes made by another process (the CLI, another
+    # node); changes made in the gateway's own process are acted on at once.
+    disconnect_poll_seconds: float = 1.0
+    # How long a stored disconnect request is kept (for the nodes' polls) before it is pruned.
+    disconnect_keep_hours: int = 24
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.disconnect_poll_seconds <= 60 or self.disconnect_keep_hours < 1:
+            raise ValueError("[sessions]: disconnect_poll_seconds must be 0.05 to 60, disconnect_keep_hours >= 1")
+
+
+@dataclass(frozen=True)
 class Policy:
     tls: TlsPolicy = field(default_factory=TlsPolicy)
     keys: KeyPolicy = field(default_factory=KeyPolicy)
@@ -219,3 +235,4 @@ class Policy:
     outage: OutagePolicy = field(default_factory=OutagePolicy)
     rest: RestPolicy = field(default_factory=RestPolicy)
     security_events: SecurityEventPolicy = field(default_factory=SecurityEventPolicy)
+    sessions: SessionsPolicy = field(default_factory=SessionsPolicy)

@@ -65,3 +65,26 @@ class InstalledCertificate(SQLModel, table=True):
     # Child entries of a V2GCertificateChain point at their leaf's row.
     parent_id: int | None = Field(default=None, foreign_key="installed_certificate.id")
     reported_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class StationDisconnect(SQLModel, table=True):
+    """A request to close a station's live connections, stored in the transaction of the change
+    that calls for it (certificate revoked, station disabled or deleted, profile changed).
+
+    Every gateway process reading this database acts on new rows (api/ocpp/disconnects.py), so
+    the request reaches the station's connection whichever door made the change (REST, CLI, a
+    worker) and whichever node holds the connection. No foreign key: the station row may be
+    deleted by the same change. Rows are kept for a while, then pruned.
+    """
+
+    __tablename__ = "station_disconnect"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(max_length=48)
+    reason: str = Field(max_length=120)      # the WebSocket close reason the station sees
+    # Only connections presenting this certificate (profile 3); None: any connection.
+    issuer_id: str | None = Field(default=None, max_length=36)
+    serial_hex: str | None = Field(default=None, max_length=64)
+    # Connections on this profile stay (a profile change closes only the others).
+    keep_profile: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)

@@ -269,3 +269,43 @@ def test_init_with_a_pkcs11_token_keeps_ca_keys_in_it(run, tmp_path: Path, softh
 
     outputs = init.stdout + init.stderr + signed.stderr + run("audit", "list", extra_env=token_env).stdout
     assert TOKEN_PIN not in outputs and TOKEN_PIN not in config
+
+
+def test_station_kill_switch_and_delete(run):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
+
+    disabled = run("station", "disable", "CP-9", "--reason", "stolen cabinet")
+    assert disabled.returncode == 0, disabled.stderr
+    assert "enabled=False" in run("station", "list").stdout
+    assert run("station", "enable", "CP-9").returncode == 0
+
+    deleted = run("station", "delete", "CP-9", "--reason", "decommissioned")
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    again = run("station", "delete", "CP-9")
+    assert again.returncode == 1 and "not registered" in again.stderr
+    log = run("audit", "list", "--limit", "200").stdout
+    for action in ("station.disable", "station.enable", "station.delete"):
+        assert action in log
+
+
+def test_station_password_from_stdin_or_file_and_profile(run, tmp_path: Path):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
+
+    password = "Factory-Provisioned-0123456789"
+    assert run("station", "set-password", "CP-9", "--password-stdin", stdin=password + "\n").returncode == 0
+    secret = tmp_path / "cp9.password"
+    secret.write_text("short\n")
+    weak = run("station", "set-password", "CP-9", "--password-file", str(secret))
+    assert weak.returncode == 1 and "password must have" in weak.stderr
+    no_source = run("station", "set-password", "CP-9", password)
+    assert no_source.returncode == 2, "a password is never taken from the command line"
+
+    lower = run("station", "set-profile", "CP-9", "1")
+    assert lower.returncode == 1 and "reason" in lower.stderr
+    lowered = run("station", "set-profile", "CP-9", "1", "--reason", "lab bench")
+    assert lowered.returncode == 0 and "security profile 1" in lowered.stdout
+    log = run("audit", "list", "--limit", "200").stdout
+    assert "station.password.set" in log and "station.security_profile.set" in log
+    assert password not in log

@@ -133,7 +133,7 @@ async def test_sync_call_is_audited_before_and_after_without_its_payload(csms, s
     entries = operations.run_in_session(csms.ctx, lambda s: list(s.exec(
         select(AuditEntry).where(AuditEntry.target == "CS-S").order_by(AuditEntry.seq))))
     calls = [(e.action, json.loads(e.detail)) for e in entries if e.action.startswith("station.call")]
-    assert calls == [("station.call", {"action": "TriggerMessage", "mode": "sync"}),
+    assert calls == [("station.call", {"action": "TriggerMessage", "mode": "sync", "role": "operator"}),
                      ("station.call.result", {"action": "TriggerMessage", "status": "answered"})]
 
 

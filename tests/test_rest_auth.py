@@ -26,6 +26,12 @@ MATRIX = [
     ("GET", "/api/v1/stations/NO-SUCH", None, ALL),
     ("POST", "/api/v1/stations", lambda: {"id": f"M-{next(_unique)}"}, STATION_OPS),
     ("POST", "/api/v1/stations/NO-SUCH/certificates", {"csr": "not a csr"}, STATION_OPS),
+    # Upkeep: the kill switch is any operator's; undoing it and deleting are an officer's.
+    ("POST", "/api/v1/stations/NO-SUCH/disable", {}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/enable", None, OFFICER),
+    ("DELETE", "/api/v1/stations/NO-SUCH", None, OFFICER),
+    ("PUT", "/api/v1/stations/NO-SUCH/password", {"password": "x"}, STATION_OPS),
+    ("PUT", "/api/v1/stations/NO-SUCH/security-profile", {"security_profile": 2}, STATION_OPS),
     ("GET", "/api/v1/certificates", None, ALL),
     ("GET", "/api/v1/certificates/abc123", None, ALL),
     ("POST", "/api/v1/certificates/abc123/revoke", {"reason": "superseded"}, OFFICER),

@@ -6,7 +6,9 @@ asked for: the message a TriggerMessage named (once per trigger) and the NotifyR
 GetBaseReport/GetReport. While Rejected, nothing but BootNotification.
 
 A station that was Accepted before and reconnects without a new BootNotification (boot data
-unchanged, P4 §5.3) starts Accepted: the gateway seeds the gate from the station's record.
+unchanged, P4 §5.3) starts Accepted: the gateway seeds the gate from the station's record —
+unless its boot policy has since become Pending or Rejected: then it starts Unknown, and until
+it boots (and is answered per that policy) everything else gets SecurityError.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from api.context import Context
 from api.ocpp import outbox_signal
 from api.ocpp.certificate_outbox import CertificateDelivery, RenewalTrigger
 from api.ocpp.certificate_signing import UNSIGNED_GRACE, finish_accepted
+from api.ocpp.disconnects import disconnect_revoked
 from api.ocpp.gateway import Gateway
 from api.ocpp.outbox_worker import OutboxWorker
 from api.ocpp.renewal import RenewalBatch, schedule_expiring
@@ -51,6 +52,7 @@ def lifecycle_pass(ctx: Context, now: datetime) -> Pass:
     with session_scope(ctx.engine) as session:
         revoked = revoke_superseded(session, grace_hours=ctx.policy.delivery.revoke_superseded_after_hours, now=now)
         for record in revoked:
+            disconnect_revoked(session, record)
             audit.append(session, actor=LIFECYCLE, action="certificate.revoke", target=record.serial_hex,
                          outcome=audit.Outcome.SUCCESS,
                          detail={"reason": SUPERSEDED_REASON, "station": record.station_id, "issuer": record.issuer_id,

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from api.context import Context
-from api.ocpp.boot import BootGate
+from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.event_spool import open_spool
 from api.ocpp.handlers import Connection, Handler
@@ -57,7 +57,7 @@ class Gateway:
     async def session_handler(self, connection: Connection) -> None:
         """Serve one admitted connection until it closes."""
         station_id = connection.station_id
-        accepted_before = await self.group(lambda db: _note_connect(db, station_id))
+        accepted_before = await self.group(lambda db: _note_connect(db, station_id, self.config.default_boot_status))
         if accepted_before is None:  # deleted between admission and now
             await connection.websocket.close(1008, "unknown station")
             return
@@ -117,14 +117,19 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
-def _note_connect(db: Session, station_id: str) -> bool | None:
-    """Whether the station's last BootNotification was Accepted (None: no such station)."""
+def _note_connect(db: Session, station_id: str, default_boot_status: str) -> bool | None:
+    """Whether the station may go on without a new BootNotification (None: no such station):
+    its last one was Accepted and its boot policy still answers Accepted. A station whose policy
+    became Pending or Rejected must boot again; until then it gets SecurityError (B02/B03)."""
     row = db.connection().execute(_NOTE_CONNECT, {"station": station_id, "now": utcnow()}).first()
-    return None if row is None else row[0] is not None
+    if row is None:
+        return None
+    last_boot_at, boot_policy = row
+    return last_boot_at is not None and (boot_policy or default_boot_status) == ACCEPTED
 
 
 # One prepared Core statement: every connect of a storm runs it, and building a statement (ORM
 # update, cache key) costs more than executing it.
 _NOTE_CONNECT = (update(Station.__table__).where(Station.__table__.c.id == bindparam("station"))
                  .values(last_connected_at=bindparam("now", type_=Station.__table__.c.last_connected_at.type))
-                 .returning(Station.__table__.c.last_boot_at))
+                 .returning(Station.__table__.c.last_boot_at, Station.__table__.c.boot_policy))

@@ -8,24 +8,10 @@ does nothing: the row waits in the database all the same.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from api.ocpp.doorbell import Doorbell, event_waker
 
-_listeners: set[Callable[[], None]] = set()
+_bell = Doorbell()
+listen = _bell.listen
+ring = _bell.ring
 
-
-def listen(wake: Callable[[], None]) -> Callable[[], None]:
-    """Call ``wake`` on every ring until the returned function is called."""
-    _listeners.add(wake)
-    return lambda: _listeners.discard(wake)
-
-
-def ring() -> None:
-    """Wake every listening worker. Safe from any thread of the process."""
-    for wake in list(_listeners):
-        wake()
-
-
-def event_waker(event: asyncio.Event, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-    """A ``wake`` that sets ``event`` on ``loop``, whichever thread rings."""
-    return lambda: loop.call_soon_threadsafe(event.set)
+__all__ = ["event_waker", "listen", "ring"]

@@ -50,7 +50,7 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(f"token:{self.token_id}")
+        return Actor(f"token:{self.token_id}", self.role)
 
 
 class VerifiedTokens:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.operations import OperationRefused
+from api.operations import OperationRefused, RoleRequired
 from pki.authorities import PkiNotInitialized
 from storage.db import DatabaseUnavailable
 
@@ -32,6 +32,8 @@ _RULE_FIELDS = {
     "station.id": "id",
     "station.profile": "security_profile",
     "station.password": "password",
+    "station.profile.reason": "reason",
+    "station.profile.no_password": "security_profile",
     "token.role": "role",
 }
 _RETRY_AFTER = {"Retry-After": "5"}
@@ -158,6 +160,8 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 
 async def _refused(_request: Request, exc: OperationRefused) -> JSONResponse:
+    if isinstance(exc, RoleRequired):
+        return error_response(403, str(exc), rule=exc.rule, required_roles=exc.required_roles)
     status = 409 if exc.rule in _CONFLICT_RULES else 422
     return error_response(status, str(exc), rule=exc.rule, field=_RULE_FIELDS.get(exc.rule))
 

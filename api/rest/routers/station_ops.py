@@ -159,13 +159,22 @@ def _invalid_payload(exc: InvalidCallPayload) -> ApiError:
                         **errors.responses(401, 403, 404, 422, 503)})
 async def send_call(station_id: str, body: CallRequest, principal: StationOps, gateway: GatewayDep,
                     jobs: JobsDep) -> CallOutcomeOut | JSONResponse:
-    """Send a CSMS-initiated message to a station. Roles: officer, operator.
+    """Send a CSMS-initiated message to a station. Roles: officer, operator; each action has its
+    own (api/ocpp/call_rules.py), 403 with rule `call.role` otherwise.
+
+    Officer-only, and never sent raw: InstallCertificate and DeleteCertificate run the
+    trust-anchor workflow with its safety rules (sync only); CertificateSigned only with a chain
+    ChargeCA issued for this station (`call.certificate_signed.*`); SetNetworkProfile never
+    below the station's profile (`call.network_profile.lower`); UpdateFirmware signed only
+    (`call.firmware.unsigned`); Reset without evseId; SetVariables of SecurityCtrlr. Refused on
+    this route, naming the one to use: SecurityCtrlr.BasicAuthPassword (password-rotation),
+    OCPPCommCtrlr.NetworkConfigurationPriority (security-profile-upgrade), other SecurityCtrlr
+    variables than OrganizationName, CertSigningWaitMinimum, CertSigningRepeatTimes.
 
     sync: 200 with the station's answer (`status` answered, or error with its CALLERROR code);
     504 when it did not answer in time (`sent` tells whether it got the request); 409 when it is
     not connected. async: 202 with the stored call; poll its `url`. 422 when the payload breaks
-    the action's schema (`field` names where). SetVariables of SecurityCtrlr.BasicAuthPassword
-    is refused: use password-rotation, which keeps the station able to log in.
+    the action's schema (`field` names where) or a rule refuses it (`rule`). Every refusal is audited.
     """
     try:
         if body.mode == "async":
@@ -175,6 +184,8 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
         outcome = await call_now(gateway, principal.actor, station_id, body.action, body.payload, body.timeout)
     except InvalidCallPayload as exc:
         raise _invalid_payload(exc) from None
+    except StationNotConnected as exc:
+        raise ApiError(409, str(exc), rule="station.not_connected", call_status=NOT_CONNECTED, sent=False) from None
     if outcome.status == NOT_CONNECTED:
         raise ApiError(409, outcome.description, rule="station.not_connected", call_status=outcome.status, sent=False)
     if outcome.status == TIMEOUT:
