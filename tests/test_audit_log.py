@@ -10,6 +10,8 @@ from sqlalchemy import text
 from storage import audit
 from storage.db import session_scope
 
+pytestmark = pytest.mark.fast
+
 
 def _append(engine, n, actor="test"):
     for i in range(n):

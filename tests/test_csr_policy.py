@@ -20,6 +20,8 @@ from policies.csr import check_csr, key_fingerprint
 from policies.loader import PolicyError, load_policy
 from policies.model import CsrPolicy, KeyPolicy
 
+pytestmark = pytest.mark.fast
+
 ORG = "Test CSO"
 
 

@@ -11,6 +11,8 @@ from policies.delivery import may_try_again, renewal_spacing, retry_delay
 from policies.loader import PolicyError, default_policy_data, load_policy, parse_policy
 from policies.model import DeliveryPolicy, OutagePolicy, RenewalPolicy
 
+pytestmark = pytest.mark.fast
+
 
 def test_the_shipped_defaults():
     policy = load_policy()

@@ -19,6 +19,8 @@ from pki.keystore import EncryptedFileKeyStore, KeyStoreError
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
 from softhsm import TOKEN_PIN
 
+pytestmark = pytest.mark.fast
+
 PASS = b"correct horse battery staple"
 
 

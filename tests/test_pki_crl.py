@@ -11,6 +11,8 @@ from pki.lint import LintError, errors, lint_crl, sign_crl_linted
 import pki_fixtures as fx
 from conftest import both_keystores
 
+pytestmark = pytest.mark.fast
+
 keystore_kind = both_keystores()
 
 needs_openssl = pytest.mark.skipif(fx.OPENSSL is None, reason="openssl command line not installed")

@@ -11,6 +11,8 @@ from pki.hashdata import HASH_ALGORITHMS, CertificateHashData, certificate_hash_
 
 import pki_fixtures as fx
 
+pytestmark = pytest.mark.fast
+
 CRYPTOGRAPHY_HASHES = {"SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
 OPENSSL_FLAGS = {"SHA256": "-sha256", "SHA384": "-sha384", "SHA512": "-sha512"}
 

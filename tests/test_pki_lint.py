@@ -19,6 +19,8 @@ from pki.lint import (
 
 import pki_fixtures as fx
 
+pytestmark = pytest.mark.fast
+
 
 def codes(findings: list[LintFinding]) -> set[str]:
     return {f.code for f in findings}

@@ -18,6 +18,8 @@ from storage.db import session_scope
 from storage.security_events import SecurityEvent
 from storage.types import utcnow
 
+pytestmark = pytest.mark.fast
+
 
 @dataclass(frozen=True)
 class Ctx:

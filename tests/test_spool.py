@@ -8,6 +8,8 @@ import pytest
 
 from storage.spool import Spool
 
+pytestmark = pytest.mark.fast
+
 
 def test_entries_survive_a_restart_and_the_bound_holds(tmp_path):
     path = tmp_path / "spool" / "events.jsonl"

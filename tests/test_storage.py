@@ -12,6 +12,8 @@ from storage.db import DatabaseUnavailable, make_engine, migrate, session_scope
 from storage.models import metadata
 from storage.types import utcnow
 
+pytestmark = pytest.mark.fast
+
 
 def test_migrations_match_the_models(db_url):
     """A model change without a migration fails here, not in production."""

@@ -14,6 +14,8 @@ from storage.batching import Batcher, GroupCommit
 from storage.db import make_engine, migrate, read_scope, session_scope
 from storage.stations import Station
 
+pytestmark = pytest.mark.fast
+
 
 class Recorder:
     """A blocking batch function that records the batches it was given."""

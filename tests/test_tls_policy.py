@@ -25,6 +25,8 @@ from policies.tls import (
     server_context,
 )
 
+pytestmark = pytest.mark.fast
+
 POLICY = load_policy(None).tls
 HOST = "csms.example"
 

@@ -24,6 +24,8 @@ from policies.trust_anchor import (
     check_installable_root,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def _pem(certificate: x509.Certificate) -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
