@@ -18,7 +18,7 @@ from test_trust_anchors import _self_signed
 from trust_anchor_support import CSMS_ROOT, MANUFACTURER_ROOT, booted, csms_root, inventory, pem, refresh, requests
 
 from api import operations
-from api.ocpp.call_rules import DEDICATED, OFFICER, OPERATOR, ROUTED, call_rule
+from api.ocpp.call_rules import DEDICATED, OFFICER, OPERATOR, ROUTED, call_rule, check_organization
 from pki.hashdata import certificate_hash_data
 from storage.audit import AuditEntry
 from sqlmodel import select
@@ -66,6 +66,12 @@ def test_the_table_names_every_security_relevant_action_officer_only():
                                  *_set("SecurityCtrlr", "BasicAuthPassword")["setVariableData"]]}
     assert (call_rule("SetVariables", mixed).role, call_rule("SetVariables", mixed).door) == (OFFICER, DEDICATED)
     assert call_rule("TriggerMessage", {"requestedMessage": "Heartbeat"}).role == OPERATOR
+    # Names in another case are the same variables to a station: the same rules hold.
+    assert call_rule("SetVariables", _set("securityctrlr", "BASICAUTHPASSWORD")).door == DEDICATED
+    assert call_rule("SetVariables", _set("ocppcommctrlr", "networkconfigurationpriority")).role == OFFICER
+    assert call_rule("SetVariables", _set("SECURITYCTRLR", "Identity")).role == OFFICER
+    assert check_organization(_set("securityctrlr", "organizationname", "Rogue CSO"), "Test CSO").rule \
+        == "call.organization"
 
 
 async def test_an_operator_gets_403_for_every_security_relevant_action(tls_csms, tmp_path):

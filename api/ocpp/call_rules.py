@@ -111,12 +111,16 @@ _SECURITY_TUNING = CallRule(OFFICER, GENERIC, "configures the station's certific
 _ORGANIZATION = CallRule(OFFICER, CHECKED, "sets the O the station puts in its CSRs")
 _SECURITY_OTHER = CallRule(OFFICER, DEDICATED, "changes the station's identity or security settings",
                            route=PROFILE_ROUTE, rule="call.security_ctrlr")
+# Keyed case-folded: a station may match names without regard to case, so "securityctrlr" must
+# not slip past the rule that "SecurityCtrlr" meets.
 _VARIABLE_RULES: Mapping[tuple[str, str], CallRule] = MappingProxyType({
-    ("SecurityCtrlr", "BasicAuthPassword"): _PASSWORD,
-    ("SecurityCtrlr", "OrganizationName"): _ORGANIZATION,
-    ("SecurityCtrlr", "CertSigningWaitMinimum"): _SECURITY_TUNING,
-    ("SecurityCtrlr", "CertSigningRepeatTimes"): _SECURITY_TUNING,
-    ("OCPPCommCtrlr", "NetworkConfigurationPriority"): _PRIORITY,
+    (component.casefold(), variable.casefold()): rule for (component, variable), rule in {
+        ("SecurityCtrlr", "BasicAuthPassword"): _PASSWORD,
+        ("SecurityCtrlr", "OrganizationName"): _ORGANIZATION,
+        ("SecurityCtrlr", "CertSigningWaitMinimum"): _SECURITY_TUNING,
+        ("SecurityCtrlr", "CertSigningRepeatTimes"): _SECURITY_TUNING,
+        ("OCPPCommCtrlr", "NetworkConfigurationPriority"): _PRIORITY,
+    }.items()
 })
 _ORDER = {GENERIC: 0, CHECKED: 1, ROUTED: 2, DEDICATED: 3}
 
@@ -134,10 +138,10 @@ def variable_writes(payload: Mapping[str, Any]) -> Iterable[tuple[str, str, Any]
 
 
 def _variable_rule(component: str, variable: str) -> CallRule:
-    rule = _VARIABLE_RULES.get((component, variable))
+    rule = _VARIABLE_RULES.get((component.casefold(), variable.casefold()))
     if rule is not None:
         return rule
-    return _SECURITY_OTHER if component == "SecurityCtrlr" else _OPERATOR
+    return _SECURITY_OTHER if component.casefold() == "securityctrlr" else _OPERATOR
 
 
 def _set_variables(payload: Mapping[str, Any]) -> CallRule:
@@ -204,7 +208,8 @@ def check_organization(payload: Mapping[str, Any], organization: str) -> Decisio
     """SecurityCtrlr.OrganizationName: only the CSO's own name, the O our CA puts in every
     station certificate (a station with another name sends CSRs we refuse)."""
     for component, variable, value in variable_writes(payload):
-        if (component, variable) == ("SecurityCtrlr", "OrganizationName") and value != organization:
+        written = (component.casefold(), variable.casefold()) == ("securityctrlr", "organizationname")
+        if written and value != organization:
             return Decision.refuse("call.organization",
                                    f"SecurityCtrlr.OrganizationName may only be set to {organization!r}, the "
                                    "OrganizationName of our CA")
