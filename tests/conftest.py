@@ -191,3 +191,28 @@ def engine(db_url: str) -> Iterator[Engine]:
     made = make_engine(db_url)
     yield made
     made.dispose()
+
+
+# RSA keys made once per worker: generating the servers' RSA-3072 key is most of a test PKI's
+# set-up (0.5-1 s of a ~2 s init). Each test draws them in order from the start, so within a
+# test every key is new and distinct; across tests, which share nothing else, keys repeat.
+_RSA_POOL: dict[str, list] = {}
+
+
+@pytest.fixture(autouse=True)
+def _rsa_keys_from_a_pool(monkeypatch) -> None:
+    import pki.keystore
+
+    generate = pki.keystore.generate_private_key
+    drawn: dict[str, int] = {}
+
+    def pooled(spec: str):
+        if not spec.startswith("rsa-"):
+            return generate(spec)
+        pool = _RSA_POOL.setdefault(spec, [])
+        index = drawn[spec] = drawn.get(spec, -1) + 1
+        if index == len(pool):
+            pool.append(generate(spec))
+        return pool[index]
+
+    monkeypatch.setattr(pki.keystore, "generate_private_key", pooled)
