@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,7 +120,7 @@ class FleetStation:
     refusals: list[str] = field(default_factory=list)      # the CSMS or TLS said no
     unreachable: int = 0                                    # nothing listened (service down)
     _switch: bool = False
-    _booted: bool = False
+    booted: bool = False
     _task: asyncio.Task | None = None
 
     @property
@@ -165,9 +165,9 @@ class FleetStation:
             await asyncio.sleep(0.2)
             return
         self.connects += 1
-        if not self._booted:
+        if not self.booted:
             with contextlib.suppress(Exception):
-                self._booted = (await self.station.boot())["status"] == "Accepted"
+                self.booted = (await self.station.boot())["status"] == "Accepted"
 
     async def close(self) -> None:
         if self._task is not None:
@@ -194,15 +194,16 @@ class Fleet:
 
     async def until_connected(self, station_ids: Iterable[str], timeout: float = 20) -> None:
         wanted = list(station_ids)
-        async with asyncio.timeout(timeout):
-            while not all(self.service.connected(s) and self.stations[s].station.connected for s in wanted):
-                await asyncio.sleep(0.05)
+        await _wait_for(lambda: all(self.service.connected(s) and self.stations[s].station.connected for s in wanted),
+                        timeout)
+
+    async def until_booted(self, station_ids: Iterable[str], timeout: float = 20) -> None:
+        wanted = list(station_ids)
+        await _wait_for(lambda: all(self.stations[s].booted for s in wanted), timeout)
 
     async def until_offline(self, station_ids: Iterable[str], timeout: float = 10) -> None:
         wanted = list(station_ids)
-        async with asyncio.timeout(timeout):
-            while any(self.service.connected(s) for s in wanted):
-                await asyncio.sleep(0.05)
+        await _wait_for(lambda: not any(self.service.connected(s) for s in wanted), timeout)
 
     def refusals(self) -> dict[str, list[str]]:
         return {sid: s.refusals for sid, s in self.stations.items() if s.refusals}
@@ -235,8 +236,16 @@ async def make_fleet(service: Service, pki, directory: Path, count: int, *, pref
         stations[station_id] = fleet_station
     fleet = Fleet(service, stations)
     if online:
+        # Booted, not only connected: the boot's own writes are done before a test looks.
         await fleet.until_connected(fleet.ids)
+        await fleet.until_booted(fleet.ids)
     return fleet
+
+
+async def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
 
 
 # --- what an operator would look at -----------------------------------------------------------
