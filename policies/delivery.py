@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from policies.backoff import doubling_delay
 from policies.model import Decision, DeliveryPolicy, RenewalPolicy
 
 # Doubling stops here: a station offline for a week is served on its next connection anyway.
@@ -12,10 +13,8 @@ _MAX_DELAY = timedelta(hours=6)
 
 def retry_delay(policy: DeliveryPolicy, attempt: int) -> timedelta:
     """Wait after the ``attempt``-th failed try (1-based): backoff_seconds, doubled each time."""
-    if attempt < 1:
-        return timedelta(0)
-    seconds = policy.backoff_seconds * 2 ** min(attempt - 1, 20)
-    return min(timedelta(seconds=seconds), _MAX_DELAY)
+    return timedelta(seconds=doubling_delay(attempt, free=0, base=policy.backoff_seconds,
+                                            maximum=_MAX_DELAY.total_seconds()))
 
 
 def may_try_again(policy: DeliveryPolicy, attempts: int) -> Decision:

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Hashable
 from dataclasses import dataclass
 
+from policies.backoff import doubling_delay
 from policies.model import AdmissionPolicy
 
 
@@ -107,11 +108,10 @@ class FailureThrottle:
         self._records.move_to_end(key)
         record.failures += 1
         record.last_failure = self._clock()
-        beyond = record.failures - self.settings.free_failures
-        if beyond <= 0:
-            return 0.0
-        delay = min(self.settings.max_delay, self.settings.base_delay * 2 ** min(beyond - 1, 32))
-        record.blocked_until = record.last_failure + delay
+        delay = doubling_delay(record.failures, free=self.settings.free_failures,
+                               base=self.settings.base_delay, maximum=self.settings.max_delay)
+        if delay:
+            record.blocked_until = record.last_failure + delay
         return delay
 
     def succeeded(self, key: Hashable) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.context import Context
+from policies.backoff import doubling_delay
 from policies.model import RestPolicy
 from storage import audit
 from storage.db import session_scope
@@ -82,10 +83,11 @@ class SourceBackoff:
                 record = self._sources[source] = _Backoff()
             record.failures += 1
             record.last_failure = now
-            beyond = record.failures - self._policy.auth_free_failures
-            if beyond > 0:
-                delay = self._policy.auth_base_delay_seconds * 2 ** min(beyond - 1, 32)
-                record.blocked_until = now + min(self._policy.auth_max_delay_seconds, delay)
+            delay = doubling_delay(record.failures, free=self._policy.auth_free_failures,
+                                   base=self._policy.auth_base_delay_seconds,
+                                   maximum=self._policy.auth_max_delay_seconds)
+            if delay:
+                record.blocked_until = now + delay
             return 0.0
 
     def release(self, source: str) -> None:
