@@ -143,11 +143,18 @@ def _reason(reason: str | None) -> str | None:
     return reason.strip()[:500] if reason and reason.strip() else None
 
 
+def _note_reason(detail: dict[str, Any], reason: str | None) -> None:
+    """An operator's reason goes to the audit entry when one was given."""
+    if _reason(reason):
+        detail["reason"] = _reason(reason)
+
+
 def disable_station(ctx: Context, actor: Actor, station_id: str, reason: str | None = None) -> Station:
     """The kill switch: refused at admission from now on, its live connections closed at once."""
     with _audited(ctx, actor, "station.disable", station_id) as (session, detail):
         station = _station(session, station_id)
-        detail.update(was_enabled=station.enabled, **({"reason": _reason(reason)} if _reason(reason) else {}))
+        detail["was_enabled"] = station.enabled
+        _note_reason(detail, reason)
         station.enabled = False
         station.updated_at = utcnow()
         session.add(station)
@@ -183,7 +190,8 @@ def delete_station(ctx: Context, actor: Actor, station_id: str, reason: str | No
         session.execute(delete(CertificateRequest).where(CertificateRequest.station_id == station_id))
         session.execute(delete(Station).where(Station.id == station_id))
         request_disconnect(session, station_id, "station deleted by an officer")
-        detail.update(revoked=revoked[:100], **({"reason": _reason(reason)} if _reason(reason) else {}))
+        detail["revoked"] = revoked[:100]
+        _note_reason(detail, reason)
     return revoked
 
 
@@ -223,7 +231,7 @@ def set_security_profile(ctx: Context, actor: Actor, station_id: str, profile: i
             if _reason(reason) is None:
                 raise OperationRefused("station.profile.reason",
                                        "lowering a security profile needs a reason for the audit log")
-            detail["reason"] = _reason(reason)
+            _note_reason(detail, reason)
         if profile in (1, 2) and station.password_hash is None:
             raise OperationRefused("station.profile.no_password",
                                    f"profile {profile} authenticates with a Basic-auth password and the station has "
