@@ -18,10 +18,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api import operations
-from api.context import Context, open_context
-from api.ocpp import renewal
-from api.settings import Settings, SettingsError, load_settings, write_config
+from api.core.audit import Actor, ROLES
+from api.core.refusal import Refusal
+from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
+from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
+from api.operations.stations import add_station, delete_station, disable_station, enable_station, list_stations, set_security_profile, set_station_password
+from api.operations.tokens import create_token, revoke_token
+from api.core.context import Context, open_context
+from api.csms.security import renewal
+from api.core.settings import Settings, SettingsError, load_settings, write_config
 from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority,
                              init_pki)
 from pki.issuance import CsrRefused, UnknownStation
@@ -45,13 +50,13 @@ class CliError(Exception):
         self.code = code
 
 
-def _actor() -> operations.Actor:
+def _actor() -> Actor:
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no passwd entry in some containers
         user = "unknown"
     # Whoever runs the CLI holds the data directory and the key passphrase: an officer.
-    return operations.Actor(f"cli:{user}", "officer")
+    return Actor(f"cli:{user}", "officer")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -134,7 +139,7 @@ def _ca_status(authority: Authority) -> str:
 
 
 def cmd_ca_list(args: argparse.Namespace) -> None:
-    authorities = operations.list_authorities(_context(args))
+    authorities = list_authorities(_context(args))
     print("id\tkind\tsubject\tserial\tnot_before\tnot_after\tstatus")
     for authority in authorities:
         certificate = authority.certificate
@@ -147,7 +152,7 @@ def cmd_ca_list(args: argparse.Namespace) -> None:
 
 def cmd_station_add(args: argparse.Namespace) -> None:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    created = operations.add_station(_context(args), _actor(), args.id,
+    created = add_station(_context(args), _actor(), args.id,
                                      security_profile=args.security_profile, password=password)
     print(f"station {created.station.id} registered (security profile {created.station.security_profile})")
     if created.password:
@@ -155,23 +160,23 @@ def cmd_station_add(args: argparse.Namespace) -> None:
 
 
 def cmd_station_list(args: argparse.Namespace) -> None:
-    for station in operations.list_stations(_context(args)):
+    for station in list_stations(_context(args)):
         print(f"{station.id}\tprofile={station.security_profile}\tenabled={station.enabled}")
 
 
 def cmd_station_disable(args: argparse.Namespace) -> None:
-    operations.disable_station(_context(args), _actor(), args.id, args.reason)
+    disable_station(_context(args), _actor(), args.id, args.reason)
     print(f"station {args.id} disabled; a running service closes its connections within "
           "[sessions] disconnect_poll_seconds")
 
 
 def cmd_station_enable(args: argparse.Namespace) -> None:
-    operations.enable_station(_context(args), _actor(), args.id)
+    enable_station(_context(args), _actor(), args.id)
     print(f"station {args.id} enabled")
 
 
 def cmd_station_delete(args: argparse.Namespace) -> None:
-    revoked = operations.delete_station(_context(args), _actor(), args.id, args.reason)
+    revoked = delete_station(_context(args), _actor(), args.id, args.reason)
     print(f"station {args.id} deleted; {len(revoked)} certificate(s) revoked (cessationOfOperation)"
           + "".join(f"\n  {serial}" for serial in revoked))
 
@@ -190,12 +195,12 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_station_set_password(args: argparse.Namespace) -> None:
-    operations.set_station_password(_context(args), _actor(), args.id, _read_password(args))
+    set_station_password(_context(args), _actor(), args.id, _read_password(args))
     print(f"station {args.id}: Basic-auth password set")
 
 
 def cmd_station_set_profile(args: argparse.Namespace) -> None:
-    station = operations.set_security_profile(_context(args), _actor(), args.id, args.profile, args.reason)
+    station = set_security_profile(_context(args), _actor(), args.id, args.profile, args.reason)
     print(f"station {station.id}: security profile {station.security_profile}")
 
 
@@ -206,7 +211,7 @@ def cmd_cert_sign(args: argparse.Namespace) -> None:
         csr_pem = Path(args.csr).read_text(encoding="ascii") if args.csr != "-" else sys.stdin.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read CSR {args.csr}: {exc}") from exc
-    issued = operations.sign_csr(_context(args), _actor(), args.station, csr_pem, lint=not args.no_lint)
+    issued = sign_csr(_context(args), _actor(), args.station, csr_pem, lint=not args.no_lint)
     for name in issued.ignored_extensions:
         print(f"note: CSR extension request ignored: {name}", file=sys.stderr)
     sys.stdout.write(issued.chain_pem)
@@ -225,7 +230,7 @@ def cmd_cert_list(args: argparse.Namespace) -> None:
 
 
 def cmd_cert_revoke(args: argparse.Namespace) -> None:
-    record = operations.revoke_certificate(_context(args), _actor(), args.serial, args.reason, args.issuer)
+    record = revoke_certificate(_context(args), _actor(), args.serial, args.reason, args.issuer)
     print(f"revoked {record.serial_hex} ({record.revocation_reason})")
 
 
@@ -234,13 +239,13 @@ def cmd_cert_renew(args: argparse.Namespace) -> None:
     # station is connected (within its scan interval), so this works with the service down too.
     ctx, actor = _context(args), _actor()
     if args.station:
-        row, waiting = operations.request_certificate_renewal(ctx, actor, args.station, args.certificate_type)
+        row, waiting = request_certificate_renewal(ctx, actor, args.station, args.certificate_type)
         state = "already waiting" if waiting else "queued"
         print(f"{args.station}\tcall {row.id}\t{state}")
         return
     selection = renewal.Selection(expiring_within_days=args.expiring_within_days, issuer_id=args.issuer,
                                   everything=args.all)
-    batch = operations.request_certificate_renewals(ctx, actor, selection)
+    batch = request_certificate_renewals(ctx, actor, selection)
     for queued in batch.queued:
         print(f"{queued.station_id}\tcall {queued.call_id}\tdue {queued.next_attempt_at.isoformat(timespec='seconds')}")
     for skipped in batch.skipped:
@@ -249,7 +254,7 @@ def cmd_cert_renew(args: argparse.Namespace) -> None:
 
 
 def cmd_crl(args: argparse.Namespace) -> None:
-    der = operations.crl_der(_context(args), args.ca)
+    der = crl_der(_context(args), args.ca)
     if args.der:
         sys.stdout.buffer.write(der)
         return
@@ -260,7 +265,7 @@ def cmd_crl(args: argparse.Namespace) -> None:
 # --- certificate authorities --------------------------------------------------------------
 
 def cmd_ca_v2g_create(args: argparse.Namespace) -> None:
-    made = operations.create_v2g_ca(_context(args), _actor())
+    made = create_v2g_ca(_context(args), _actor())
     authority = made.authority
     state = "created" if made.created else "exists already, unchanged"
     print(f"V2G CA {authority.id} {state}: {authority.certificate.subject.rfc4514_string()}, "
@@ -270,13 +275,13 @@ def cmd_ca_v2g_create(args: argparse.Namespace) -> None:
 # --- tokens and audit ----------------------------------------------------------------------
 
 def cmd_token_create(args: argparse.Namespace) -> None:
-    created = operations.create_token(_context(args), _actor(), args.role, args.name or f"{args.role} token")
+    created = create_token(_context(args), _actor(), args.role, args.name or f"{args.role} token")
     print(f"token id {created.record.id} (role {created.record.role}); shown once:")
     print(created.token)
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> None:
-    operations.revoke_token(_context(args), _actor(), args.id)
+    revoke_token(_context(args), _actor(), args.id)
     print(f"token {args.id} revoked")
 
 
@@ -440,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="REST API tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION")
     create = command("create", cmd_token_create, "create an API token (shown once)", token)
-    create.add_argument("--role", required=True, choices=operations.ROLES)
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name")
     token_revoke = command("revoke", cmd_token_revoke, "revoke an API token", token)
     token_revoke.add_argument("id")
@@ -477,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_REFUSALS = (operations.OperationRefused, CsrRefused, UnknownStation, RevocationError, LintError, LookupError,
+_REFUSALS = (Refusal, CsrRefused, UnknownStation, RevocationError, LintError, LookupError,
              ValueError)
 _SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
 
@@ -495,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"database unavailable: {exc}", EXIT_DATABASE)
     except _SETUP as exc:
         return _fail(str(exc), EXIT_SETUP)
-    except operations.OperationRefused as exc:
+    except Refusal as exc:
         return _fail(f"{exc.rule}: {exc}", EXIT_REFUSED)
     except _REFUSALS as exc:
         return _fail(str(exc), EXIT_REFUSED)

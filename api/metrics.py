@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from api.context import Context
+from api.core.context import Context
 from api.ocpp.metrics import EVENTS
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.db import session_scope

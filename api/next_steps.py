@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from api.context import Context
-from api.settings import DEFAULT_DATA_DIR
+from api.core.context import Context
+from api.core.settings import DEFAULT_DATA_DIR
 from pki.authorities import served_extra_names
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import read_scope

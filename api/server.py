@@ -10,10 +10,11 @@ import signal
 
 import uvicorn
 
-from api import operations
-from api.context import Context, open_context
+from api.core.audit import Actor
+from api.operations.tokens import create_token
+from api.core.context import Context, open_context
 from api.next_steps import print_next_steps
-from api.settings import Settings, dev_passphrase_in_use, write_private
+from api.core.settings import Settings, dev_passphrase_in_use, write_private
 from pki.authorities import init_pki, is_initialized
 from storage import audit
 from storage.db import session_scope
@@ -49,7 +50,7 @@ def ensure_pki(ctx: Context, dev: bool) -> None:
         audit.append(session, actor="system:first-run", action="pki.init", target=DEV_ORGANIZATION,
                      outcome=audit.Outcome.SUCCESS, detail={"fqdn": ctx.settings.fqdn, "root": hierarchy.root.id,
                                                             "development": True})
-    token = operations.create_token(ctx, operations.Actor("system:first-run"), "officer", "first-run officer")
+    token = create_token(ctx, Actor("system:first-run"), "officer", "first-run officer")
     ctx.settings.first_token_file.unlink(missing_ok=True)  # left from a data directory whose database went
     write_private(ctx.settings.first_token_file, token.token + "\n")
     print(f"Development PKI created in {ctx.settings.data_dir} for "
@@ -67,7 +68,7 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
     if not _is_loopback(settings.rest_host):
         raise SystemExit("chargeca: error: the REST API serves plain HTTP and only binds to loopback; "
                          "put it behind a TLS-terminating proxy bound to 127.0.0.1")
-    from api.ocpp.connection_limits import DescriptorLimitError
+    from api.ocpp.transport.connection_limits import DescriptorLimitError
 
     try:
         asyncio.run(_run(ctx))

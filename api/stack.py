@@ -17,19 +17,19 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api.context import Context
-from api.ocpp.certificate_workers import CertificateWorkers, start_certificate_workers
+from api.core.context import Context
+from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.ocpp.config import GatewayConfig
-from api.ocpp.event_spool import SpoolWriter
-from api.ocpp.disconnects import DisconnectWatch
+from api.csms.security.event_spool import SpoolWriter, open_spool
+from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.gateway import Gateway
-from api.ocpp.handlers import Handler
-from api.ocpp.listener import ListenerConfig, Listeners, start_listeners
-from api.ocpp.operator_calls import CallJobs
-from api.ocpp.routes import ROUTES
+from api.ocpp.handler import Handler
+from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
+from api.csms.operator_calls import CallJobs
+from api.csms.routes import ROUTES
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
-from api.retention import run_security_event_retention
+from api.csms.security.retention import run_security_event_retention
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
                         certificate_options: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
     """Defaults: the configuration of ``chargeca serve`` (settings and environment)."""
     async with contextlib.AsyncExitStack() as stop:
-        gateway = Gateway(ctx, gateway_config, routes=routes)
+        gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)

@@ -122,7 +122,7 @@ class OutagePolicy:
 @dataclass(frozen=True)
 class AdmissionPolicy:
     """Who may wait for admission, how failures are throttled and how refusals are recorded
-    (api/ocpp/admission.py, throttle.py, refusal_log.py, pending.py)."""
+    (api/ocpp/admission/filters.py, throttle.py, refusal_log.py, pending.py)."""
 
     replace_duplicate_connection: bool = True
     free_failures: int = 3

@@ -58,9 +58,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.context import open_context  # noqa: E402
-from api.credentials import hash_secret  # noqa: E402
-from api.settings import load_settings  # noqa: E402
+from api.core.context import open_context  # noqa: E402
+from api.core.credentials import hash_secret  # noqa: E402
+from api.core.settings import load_settings  # noqa: E402
 from pki import profiles  # noqa: E402
 from pki.authorities import init_pki  # noqa: E402
 from pki.records import sign_and_record  # noqa: E402

@@ -30,14 +30,17 @@ from cryptography import x509
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from api.ocpp.log_redaction import redacting_logger
 from simulator import keys
 from simulator.certificate_store import CertificateStore
 from simulator.device_model import DeviceModel
 from simulator.network_profiles import NetworkProfiles
 
 log = logging.getLogger("chargeca.simulator")
-_ws_log = redacting_logger("chargeca.simulator.websockets")
+# websockets logs every header and frame at DEBUG: the Basic-auth header and SetVariables
+# (BasicAuthPassword) frames would put the station's password in a log (A01.FR.08/09), so the
+# simulator's websockets log starts at INFO whatever the root level.
+_ws_log = logging.getLogger("chargeca.simulator.websockets")
+_ws_log.setLevel(logging.INFO)
 
 StationHandler = Callable[["SimulatedStation", dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
 CALL, CALLRESULT, CALLERROR = 2, 3, 4

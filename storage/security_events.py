@@ -2,7 +2,7 @@
 
 A row the CSMS raises for refused connections stands for ``occurrences`` refusals of one
 source address for one rule, from ``occurred_at`` (first seen) to ``last_seen_at``: refusals
-are aggregated (api/ocpp/refusal_log.py), so an unauthenticated client cannot write a row each.
+are aggregated (api/ocpp/admission/refusal_log.py), so an unauthenticated client cannot write a row each.
 ``prune`` keeps the table within the [security_events] retention policy.
 """
 

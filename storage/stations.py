@@ -71,7 +71,7 @@ class StationDisconnect(SQLModel, table=True):
     """A request to close a station's live connections, stored in the transaction of the change
     that calls for it (certificate revoked, station disabled or deleted, profile changed).
 
-    Every gateway process reading this database acts on new rows (api/ocpp/disconnects.py), so
+    Every gateway process reading this database acts on new rows (api/ocpp/transport/disconnects.py), so
     the request reaches the station's connection whichever door made the change (REST, CLI, a
     worker) and whichever node holds the connection. No foreign key: the station row may be
     deleted by the same change. Rows are kept for a while, then pruned.

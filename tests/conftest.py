@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 import pki_fixtures as fx
-from api.context import Context, open_context
-from api.settings import load_settings
+from api.core.context import Context, open_context
+from api.core.settings import load_settings
 from pki.authorities import Hierarchy, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings

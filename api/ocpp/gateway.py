@@ -1,6 +1,6 @@
 """The OCPP message layer as the rest of the process sees it.
 
-The listener (api/ocpp/listener.py) admits a connection and hands it to ``session_handler``;
+The listener (api/ocpp/transport/listener.py) admits a connection and hands it to ``session_handler``;
 REST and the certificate workflows reach stations through ``send_call``. This node's sessions
 are kept here by station identity; a call for a station connected to another node is
 ``not_connected`` until the broker (design.md) relays it.
@@ -16,16 +16,15 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
-from api.context import Context
+from api.core.context import Context
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.config import GatewayConfig
-from api.ocpp.event_spool import open_spool
-from api.ocpp.handlers import Connection, Handler
-from api.ocpp.routes import ROUTES
+from api.ocpp.handler import Connection, Handler
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
 from storage.leases import LeaseOwner
+from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -36,7 +35,7 @@ ReadyHook = Callable[[OcppSession], Awaitable[None]]
 
 class Gateway:
     def __init__(self, ctx: Context, config: GatewayConfig | None = None, *,
-                 compiled: Schemas | None = None, routes: Mapping[str, Handler] = ROUTES) -> None:
+                 routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None) -> None:
         self.ctx = ctx
         self.config = config or GatewayConfig.from_env()
         # Compiled here, at start-up, so that no station's first message pays for it.
@@ -49,8 +48,9 @@ class Gateway:
         self.group = GroupCommit(ctx.engine)
         # This running process, as the holder of the outbox rows it sends (storage/leases.py).
         self.owner = LeaseOwner.start(ctx.settings.node_id)
-        # Security events stations report while the database is away (api/ocpp/event_spool.py).
-        self.spool = open_spool(ctx)
+        # Where handlers keep what stations report while the database is away (the blocks decide
+        # what goes there and who writes it back; the engine only carries it to them).
+        self.spool = spool
 
     # --- for the listener --------------------------------------------------------------------
 

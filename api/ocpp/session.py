@@ -26,12 +26,12 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from api.context import Context
+from api.core.context import Context
 from api.ocpp import framing, metrics
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
-from api.ocpp.handlers import Connection, Handler, LiveState, StationCall
+from api.ocpp.handler import Connection, Handler, LiveState, StationCall
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
 from storage.spool import Spool

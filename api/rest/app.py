@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.context import Context
+from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures

@@ -27,10 +27,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.context import Context
-from api.credentials import split_token, verify_secret
-from api.operations import Actor, record_denied, run_in_session
-from api.ocpp.throttle import retry_after_header
+from api.core.context import Context
+from api.core.credentials import split_token, verify_secret
+from api.core.audit import Actor, record_denied, run_in_session
+from api.ocpp.admission.throttle import retry_after_header
 from api.rest.auth_failures import AuthFailures, source_key
 from api.rest.errors import ApiError
 from storage.tokens import ApiToken

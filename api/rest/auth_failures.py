@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from api.context import Context
+from api.core.context import Context
 from policies.backoff import doubling_delay
 from policies.model import RestPolicy
 from storage import audit

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.operations import OperationRefused, RoleRequired
+from api.core.refusal import Refusal, RoleRequired
 from pki.authorities import PkiNotInitialized
 from storage.db import DatabaseUnavailable
 
@@ -159,7 +159,7 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _refused(_request: Request, exc: OperationRefused) -> JSONResponse:
+async def _refused(_request: Request, exc: Refusal) -> JSONResponse:
     if isinstance(exc, RoleRequired):
         return error_response(403, str(exc), rule=exc.rule, required_roles=exc.required_roles)
     status = 409 if exc.rule in _CONFLICT_RULES else 422
@@ -200,7 +200,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationRefused, _refused)
+    app.add_exception_handler(Refusal, _refused)
     app.add_exception_handler(LookupError, _not_found)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)

@@ -14,7 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, Field
 
-from api.operations import ROLES, STATION_ID_MAX
+from api.core.audit import ROLES
+from api.operations.stations import STATION_ID_MAX
 from pki.authorities import Authority
 from pki.issuance import IssuedChain
 from pki.profiles import PublicUrls

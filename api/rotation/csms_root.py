@@ -26,11 +26,13 @@ import asyncio
 
 from sqlmodel import Session, select
 
-from api import operations
-from api.context import Context
+from api.core.audit import run_in_session
+from api.csms.security.authority_service import activate_generation, retire_generation, stage_generation
+from api.core.context import Context
 from api.ocpp.gateway import Gateway
-from api.ocpp.listener import Listeners
-from api.operations import Actor, OperationRefused
+from api.ocpp.transport.listener import Listeners
+from api.core.audit import Actor
+from api.core.refusal import Refusal
 from api.rotation.report import ALREADY, DONE, PENDING, PLANNED, Progress, Report, RotationRefused
 from api.rotation.root_steps import DeleteOldRootStep, InstallRootStep, delete_plans, install_plans
 from api.rotation.runner import PLAN_DONE, Deadline, run_steps
@@ -115,7 +117,7 @@ class _Pass:
         return self.gateway.ctx
 
     async def read(self, work):
-        return await asyncio.to_thread(operations.run_in_session, self.ctx, work)
+        return await asyncio.to_thread(run_in_session, self.ctx, work)
 
     async def stations(self, steps, station_ids: list[str]) -> list[Progress]:
         records = await run_steps(self.ctx, steps, station_ids, connected=lambda s: self.gateway.session(s) is not None,
@@ -137,7 +139,7 @@ async def rotate_csms_root(gateway: Gateway, actor: Actor, listeners: Listeners 
     run = _Pass(gateway, actor, listeners, report, Deadline(max_seconds), concurrency)
     try:
         return await _rollover(run, begin=begin, force_retire=force_retire, reason=reason)
-    except OperationRefused as exc:
+    except Refusal as exc:
         raise RotationRefused(exc.rule, str(exc)) from None
 
 
@@ -151,7 +153,7 @@ async def _rollover(run: _Pass, *, begin: bool, force_retire: bool, reason: str 
         if not begin:
             raise RotationRefused("rollover.not_started", "no CSMS root rollover is in progress; begin one with "
                                                           "begin=true (rotate_csms_root.py --begin)")
-        staged = await asyncio.to_thread(operations.stage_generation, run.ctx, run.actor)
+        staged = await asyncio.to_thread(stage_generation, run.ctx, run.actor)
         run.add(STAGE, DONE, f"staged generation {staged.generation}: "
                              + ", ".join(f"{a.record.role} CA {a.id}" for a in staged.authorities))
         position = await run.read(locate)
@@ -171,7 +173,7 @@ async def _rollover(run: _Pass, *, begin: bool, force_retire: bool, reason: str 
             run.add(SWITCH, PENDING, f"waits until every station holds G{new}'s root; "
                                      f"{len(missing)} do not yet: {_names(missing)}")
             return report.finish(phase=INSTALL, complete=False)
-        served = await asyncio.to_thread(operations.activate_generation, run.ctx, run.actor, new)
+        served = await asyncio.to_thread(activate_generation, run.ctx, run.actor, new)
         run.add(SWITCH, DONE, f"G{new} issues; serving server certificates "
                               + ", ".join(r.serial_hex for r in served))
         report.add(await reload_listeners(run.listeners))
@@ -179,7 +181,7 @@ async def _rollover(run: _Pass, *, begin: bool, force_retire: bool, reason: str 
         if report.dry_run:
             run.add(SWITCH, PLANNED, f"serve G{new}'s server certificates, reload TLS")
         else:
-            served = await asyncio.to_thread(operations.activate_generation, run.ctx, run.actor, new)
+            served = await asyncio.to_thread(activate_generation, run.ctx, run.actor, new)
             run.add(SWITCH, DONE, "serving server certificates " + ", ".join(r.serial_hex for r in served))
         report.add(await reload_listeners(run.listeners, dry_run=report.dry_run))
     else:
@@ -209,7 +211,7 @@ async def _rollover(run: _Pass, *, begin: bool, force_retire: bool, reason: str 
         run.add(RETIRE, PENDING, f"G{old} stays trusted while {len(waiting_for)} station(s) depend on it: "
                                  f"{_names(waiting_for)}")
         return report.finish(phase=REISSUE if dependents else DELETE, complete=False)
-    await asyncio.to_thread(operations.retire_generation, run.ctx, run.actor, old, force=force_retire, reason=reason)
+    await asyncio.to_thread(retire_generation, run.ctx, run.actor, old, force=force_retire, reason=reason)
     forced = f", forced past {len(waiting_for)} station(s) ({_names(waiting_for)}): {reason}" if waiting_for else ""
     run.add(RETIRE, DONE, f"G{old} retired{forced}")
     report.add(await reload_listeners(run.listeners))

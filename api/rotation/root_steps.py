@@ -6,8 +6,8 @@
 - delete: the older generations' roots leave the station, deleted with the hash data the station
   itself reported (M04.FR.07), and only once the station is proven on the new hierarchy.
 
-Both decide from the station's stored inventory (api/ocpp/installed_certificates.py), which every
-install and delete refreshes, and send through api/ocpp/trust_anchors.py, whose policy checks
+Both decide from the station's stored inventory (api/csms/security/installed_certificates.py), which every
+install and delete refreshes, and send through api/csms/security/trust_anchors.py, whose policy checks
 (installable root, delete safety) apply unforced: by the time the old root is deleted it
 anchors nothing we serve, and the new root is there, so it is not the station's last.
 """
@@ -21,13 +21,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from api import operations
+from api.core.audit import run_in_session
+from api.csms.security.authority_service import root_for_station
 from api.ocpp.gateway import Gateway
-from api.ocpp.installed_certificates import InventoryRefresh, hash_data, refresh_inventory
-from api.ocpp.renewal import current_certificates
+from api.csms.security.installed_certificates import InventoryRefresh, hash_data, refresh_inventory
+from api.csms.security.renewal import current_certificates
 from api.ocpp.session import ANSWERED
-from api.ocpp.trust_anchors import StationAnswer, additional_root_check, by_row_id, delete_certificate, install_root
-from api.operations import Actor
+from api.csms.security.trust_anchors import StationAnswer, additional_root_check, by_row_id, delete_certificate, install_root
+from api.core.audit import Actor
 from api.rotation.report import FAILED, PENDING, Progress
 from api.rotation.runner import Plan, blocked, done, todo
 from pki.delivery import KnownAnchor, csms_anchors, identify_anchor
@@ -110,7 +111,7 @@ def _answered_accepted(station_id: str, step: str, action: str, answer: StationA
 
 
 def _read(gateway: Gateway, work):
-    return asyncio.to_thread(operations.run_in_session, gateway.ctx, work)
+    return asyncio.to_thread(run_in_session, gateway.ctx, work)
 
 
 # --- install ------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ class InstallRootStep(_RootStep):
                                                             "be read (GetVariables unanswered)")
         ours = [h.anchor.generation for h in roots.held if h.anchor is not None]
         if check and ours:
-            root = await asyncio.to_thread(operations.root_for_station, gateway.ctx, actor, station_id,
+            root = await asyncio.to_thread(root_for_station, gateway.ctx, actor, station_id,
                                            generation=self._new, station_holds=max(ours))
             pem = root.pem
         else:

@@ -22,9 +22,10 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from api.context import Context
-from api.ocpp.password_rotation import StationNotConnected
-from api.operations import OperationRefused, run_in_session
+from api.core.context import Context
+from api.csms.security.password_rotation import StationNotConnected
+from api.core.audit import run_in_session
+from api.core.refusal import Refusal
 from api.rotation.report import ALREADY, DONE, FAILED, PENDING, PLANNED, REFUSED, Progress
 from pki.rollover import RolloverError
 
@@ -201,7 +202,7 @@ async def _apply(step: StationStep, station_id: str, slots: asyncio.Semaphore) -
             return await step.apply(station_id)
         except StationNotConnected as exc:
             return Progress(station_id, step.name, PENDING, str(exc))
-        except OperationRefused as exc:
+        except Refusal as exc:
             return Progress(station_id, step.name, REFUSED, f"{exc.rule}: {exc}")
         except (LookupError, RolloverError) as exc:
             return Progress(station_id, step.name, REFUSED, str(exc))

@@ -13,10 +13,11 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from api import operations
-from api.context import Context
-from api.ocpp.listener import Listeners
-from api.operations import Actor
+from api.core.audit import run_in_session
+from api.csms.security.authority_service import renew_server_certificates
+from api.core.context import Context
+from api.ocpp.transport.listener import Listeners
+from api.core.audit import Actor
 from api.rotation.report import ALREADY, DONE, PLANNED, SKIPPED, Progress, Report, RotationRefused
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
@@ -63,7 +64,7 @@ async def rotate_server_certificate(ctx: Context, actor: Actor, listeners: Liste
     issued_before = issued_before or started
     report = Report(ROTATION, dry_run, parameters={"issued_before": issued_before, "fqdn": fqdn},
                     started_at=started)
-    current = await asyncio.to_thread(operations.run_in_session, ctx, served)
+    current = await asyncio.to_thread(run_in_session, ctx, served)
     stale = [r for r in current if r.created_at < issued_before]
     if len(current) >= 2 and not stale:
         report.add(Progress(None, ISSUE, ALREADY, f"served certificates are newer than "
@@ -77,7 +78,7 @@ async def rotate_server_certificate(ctx: Context, actor: Actor, listeners: Liste
             report.add(Progress(None, ISSUE, PLANNED, f"issue EC and RSA server certificates for {name}, replacing "
                                                       f"{describe(stale) or 'none'}"))
         else:
-            issued = await asyncio.to_thread(operations.renew_server_certificates, ctx, actor, name)
+            issued = await asyncio.to_thread(renew_server_certificates, ctx, actor, name)
             report.add(Progress(None, ISSUE, DONE, f"issued {describe(issued)} for {name}"))
     report.add(await reload_listeners(listeners, dry_run=dry_run))
     return report.finish(phase=RELOAD, complete=True)

@@ -1,5 +1,5 @@
 """Rotating station certificates: every station whose certificate in use matches a filter is
-asked for a new CSR (A02, through api/ocpp/renewal.py), and is done once it reconnected on
+asked for a new CSR (A02, through api/csms/security/renewal.py), and is done once it reconnected on
 profile 3 with the new certificate (admission then marks it active).
 
 Resumable without a record of what ran: a station is todo while the certificate it uses still
@@ -20,12 +20,13 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from api import operations
-from api.context import Context
-from api.ocpp import outbox_signal
+from api.core.audit import run_in_session
+from api.csms.security.service import request_certificate_renewal
+from api.core.context import Context
+from api.csms.outbox import signal as outbox_signal
 from api.ocpp.gateway import Gateway
-from api.ocpp.renewal import DELIVERY_PURPOSE, PURPOSE, TRIGGERS, CHARGING_STATION_CERTIFICATE, current_certificates
-from api.operations import Actor
+from api.csms.security.renewal import DELIVERY_PURPOSE, PURPOSE, TRIGGERS, CHARGING_STATION_CERTIFICATE, current_certificates
+from api.core.audit import Actor
 from api.rotation.report import DONE, Progress, Report, RotationRefused
 from api.rotation.runner import Deadline, Plan, done, run_steps, stuck, todo, waiting
 from pki.authorities import active_authority
@@ -201,7 +202,7 @@ class RenewalStep:
 
     async def apply(self, station_id: str) -> Progress | None:
         # Stored, then sent by the outbox worker of this process (rung now) as soon as it may.
-        await asyncio.to_thread(operations.request_certificate_renewal, self._gateway.ctx, self._actor, station_id)
+        await asyncio.to_thread(request_certificate_renewal, self._gateway.ctx, self._actor, station_id)
         outbox_signal.ring()
         return None
 
@@ -234,7 +235,7 @@ async def rotate_station_certificates(gateway: Gateway, actor: Actor, wanted: Ce
         check_filter(session, wanted, ctx.policy)
         return _matching_stations(session, wanted, started)
 
-    stations = await asyncio.to_thread(operations.run_in_session, ctx, select_stations)
+    stations = await asyncio.to_thread(run_in_session, ctx, select_stations)
     report.add(Progress(None, "select", DONE, f"{len(stations)} station(s) use a certificate {wanted.describe()}"))
     step = RenewalStep(gateway, actor, wanted.matches, wanted.describe())
     report.extend(await run_steps(ctx, [step], stations, connected=lambda sid: gateway.session(sid) is not None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime
 from sqlmodel import Session, select
 
-from api import operations
+from api.core.audit import run_in_session
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight
 from api.rest.paging import Before, Limit, newest_first
@@ -36,7 +36,7 @@ def list_entries(_principal: Oversight, ctx: Ctx, actor: str | None = None, acti
         rows, next_before = newest_first(session, query, AuditEntry.seq, before=before, limit=limit)
         return AuditPage(entries=[AuditEntryOut.of(r) for r in rows], next_before=next_before)
 
-    return operations.run_in_session(ctx, page)
+    return run_in_session(ctx, page)
 
 
 @router.get("/verify", response_model=audit.ChainReport, responses=errors.responses(401, 403, 503))
@@ -44,4 +44,4 @@ def verify_chain(_principal: Oversight, ctx: Ctx) -> audit.ChainReport:
     """Check the hash chain from the first entry to the head. `ok` false names the first entry
     whose link or content is broken. Record `head_hash` elsewhere to detect a rebuilt chain.
     Roles: officer, auditor."""
-    return operations.run_in_session(ctx, audit.verify_chain)
+    return run_in_session(ctx, audit.verify_chain)

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import select
 
-from api import operations
+from api.core.audit import run_in_session
+from api.csms.security.authority_service import sign_csr
+from api.csms.security import authority_service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
@@ -41,7 +43,7 @@ def sign_station_csr(station_id: str, body: CsrSubmission, principal: StationOps
     csr.key_reuse); an unregistered station 404. Both outcomes are audited.
     """
     try:
-        issued = operations.sign_csr(ctx, principal.actor, station_id, body.csr)
+        issued = sign_csr(ctx, principal.actor, station_id, body.csr)
     except CsrRefused as exc:
         raise ApiError(422, exc.decision.reason, rule=exc.decision.rule, field="csr") from exc
     return IssuedChainOut.of(issued)
@@ -56,7 +58,7 @@ def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = No
     query = where_given(select(IssuedCertificate), (IssuedCertificate.station_id, station_id),
                         (IssuedCertificate.kind, kind), (IssuedCertificate.status, status))
     query = query.order_by(IssuedCertificate.id.desc()).offset(offset).limit(limit)
-    return operations.run_in_session(ctx, lambda s: [CertificateSummary.of(r) for r in s.exec(query)])
+    return run_in_session(ctx, lambda s: [CertificateSummary.of(r) for r in s.exec(query)])
 
 
 @router.get("/certificates/{serial}", response_model=CertificateDetail,
@@ -64,7 +66,7 @@ def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = No
 def get_certificate(serial: str, _principal: AnyRole, ctx: Ctx, issuer_id: str | None = None) -> CertificateDetail:
     """One certificate by serial (hex, any case): PEM, parsed names, status, revocation. Roles: all."""
     try:
-        record = operations.run_in_session(ctx, lambda s: revocation.find_certificate(s, serial, issuer_id))
+        record = run_in_session(ctx, lambda s: revocation.find_certificate(s, serial, issuer_id))
     except revocation.RevocationError as exc:
         raise ApiError(422, str(exc), field="serial") from exc
     return CertificateDetail.of(record)
@@ -80,7 +82,7 @@ def revoke_certificate(serial: str, body: RevokeRequest, principal: OfficerOnly,
     serial. Refusals are audited like successes.
     """
     try:
-        record = operations.revoke_certificate(ctx, principal.actor, serial, body.reason, body.issuer_id)
+        record = authority_service.revoke_certificate(ctx, principal.actor, serial, body.reason, body.issuer_id)
     except revocation.AlreadyRevoked as exc:
         raise ApiError(409, str(exc), rule="revocation.already_revoked") from exc
     except revocation.RevocationError as exc:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.ocpp.profile_upgrade import StationNotConnected, UpgradeRequest, upgrade_security_profile
+from api.csms.security.profile_upgrade import StationNotConnected, UpgradeRequest, upgrade_security_profile
 from api.rest import errors
 from api.rest.auth import StationOps
 from api.rest.errors import ApiError

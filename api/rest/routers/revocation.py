@@ -14,8 +14,9 @@ from cryptography.x509 import ocsp
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api import operations
-from api.context import Context
+from api.core.audit import run_in_session
+from api.csms.security.authority_service import crl_der
+from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import Ctx
 from api.rest.errors import ApiError
@@ -45,7 +46,7 @@ _TRY_LATER = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus
                        **errors.responses(404, 503)})
 def get_crl(ca_id: str, ctx: Ctx) -> Response:
     """The current CRL of a CA (DER). Public. Re-signed when a revocation made it stale."""
-    return Response(operations.crl_der(ctx, ca_id), media_type=CRL_TYPE)
+    return Response(crl_der(ctx, ca_id), media_type=CRL_TYPE)
 
 
 @router.post("/ocsp", response_class=Response, responses={**_OCSP_ANSWERS, **errors.responses(413, 415)},
@@ -81,7 +82,7 @@ def _decode_get_request(encoded: str) -> bytes:
 
 def _answer(ctx: Context, request_der: bytes) -> Response:
     try:
-        response_der = operations.run_in_session(
+        response_der = run_in_session(
             ctx, lambda s: revocation.ocsp_response(s, ctx.keystore, request_der, ctx.policy))
     except DatabaseUnavailable:
         return Response(_TRY_LATER, status_code=503, media_type=OCSP_RESPONSE_TYPE, headers={"Retry-After": "5"})

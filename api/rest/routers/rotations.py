@@ -25,9 +25,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
-from api import operations
-from api.ocpp.listener import Listeners
-from api.operations import OperationRefused
+from api.core.audit import record_denied, run_in_session
+from api.ocpp.transport.listener import Listeners
+from api.core.refusal import Refusal
 from api.rest import errors
 from api.rest.auth import OFFICER, AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
@@ -74,7 +74,7 @@ async def _one_pass(request: Request, rotation: str, work) -> "ReportOut":
             return ReportOut.of(await work())
         except RotationRefused as exc:
             raise ApiError(409, str(exc), rule=exc.rule) from None
-        except OperationRefused:
+        except Refusal:
             raise  # a policy refusal (a ValueError too): the app's handler answers 422 with its rule
         except ValueError as exc:
             raise ApiError(422, str(exc), rule="rotation.invalid") from None
@@ -137,7 +137,7 @@ async def rotate_station_certs(body: StationCertificatesIn, request: Request, pr
     SignChargingStationCertificate); a station is done when it reconnected with its new
     certificate. Roles: officer, operator; `all`: officer."""
     if body.all and principal.role != OFFICER:
-        await asyncio.to_thread(operations.record_denied, ctx, principal.actor,
+        await asyncio.to_thread(record_denied, ctx, principal.actor,
                                 "POST /api/v1/rotations/station-certificates (all)", [OFFICER])
         raise ApiError(403, f"renewing every station certificate needs the role officer; token "
                             f"{principal.token_id} has the role {principal.role}", required_roles=[OFFICER])
@@ -221,7 +221,7 @@ class RolloverOut(BaseModel):
 async def root_status(_principal: AnyRole, ctx: Ctx) -> RolloverOut:
     """Where the CSMS root rollover stands, generation by generation and station by station.
     Roles: officer, operator, auditor."""
-    view = await asyncio.to_thread(operations.run_in_session, ctx, lambda s: rollover_view(ctx, s))
+    view = await asyncio.to_thread(run_in_session, ctx, lambda s: rollover_view(ctx, s))
     return RolloverOut(
         phase=view.phase, old_generation=view.old, new_generation=view.new,
         generations=[GenerationOut(generation=g.generation, state=g.state, root_name=g.root_name,

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime
 from sqlmodel import Session, select
 
-from api import operations
+from api.core.audit import run_in_session
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.paging import Before, Limit, newest_first
@@ -33,4 +33,4 @@ def list_events(_principal: AnyRole, ctx: Ctx, station_id: str | None = None, ty
         rows, next_before = newest_first(session, query, SecurityEvent.id, before=before, limit=limit)
         return SecurityEventPage(events=[SecurityEventOut.of(r) for r in rows], next_before=next_before)
 
-    return operations.run_in_session(ctx, page)
+    return run_in_session(ctx, page)

@@ -16,9 +16,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from api import operations
-from api.ocpp import outbox_signal
-from api.ocpp.renewal import CHARGING_STATION_CERTIFICATE, TRIGGERS, NoSuchIssuer, RenewalBatch, Selection
+from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
+from api.csms.outbox import signal as outbox_signal
+from api.csms.security.renewal import CHARGING_STATION_CERTIFICATE, TRIGGERS, NoSuchIssuer, RenewalBatch, Selection
 from api.rest import errors
 from api.rest.auth import OFFICER, OPERATOR, AnyRole, Ctx, StationOps, require_role
 from api.rest.errors import ApiError
@@ -62,7 +62,7 @@ async def renew_station_certificate(station_id: str, principal: StationOps, ctx:
     TC_A_11's manual action). Sent as soon as the station is connected, not paced. Audited.
     Roles: officer, operator."""
     body = body or RenewalIn()
-    row, waiting = await asyncio.to_thread(operations.request_certificate_renewal, ctx, principal.actor,
+    row, waiting = await asyncio.to_thread(request_certificate_renewal, ctx, principal.actor,
                                            station_id, body.certificate_type)
     outbox_signal.ring()
     return RenewalOut.of(row, waiting)
@@ -118,7 +118,7 @@ async def renew_certificates(body: RenewalsIn, principal: AnyRole, ctx: Ctx, req
     except ValueError as exc:
         raise ApiError(422, str(exc), rule="renewal.filter") from None
     try:
-        batch = await asyncio.to_thread(operations.request_certificate_renewals, ctx, principal.actor, selection)
+        batch = await asyncio.to_thread(request_certificate_renewals, ctx, principal.actor, selection)
     except NoSuchIssuer as exc:
         raise ApiError(404, str(exc), field="issuer_id") from None
     outbox_signal.ring()

@@ -17,11 +17,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import operations
+from api.core.credentials import PASSWORD_MAX
+from api.core.refusal import Refusal
+from api.csms.provisioning import service as provisioning
+from api.csms.security.service import PASSWORD_LENGTH_MAX
 from api.ocpp.config import BOOT_STATUSES
 from api.ocpp.gateway import Gateway
-from api.ocpp.operator_calls import CallJobs, InvalidCallPayload, call_now
-from api.ocpp.password_rotation import RotationResult, StationNotConnected, rotate_password
+from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
+from api.csms.security.password_rotation import RotationResult, StationNotConnected, rotate_password
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
 from api.rest.auth import AnyRole, StationOps
@@ -160,7 +163,7 @@ def _invalid_payload(exc: InvalidCallPayload) -> ApiError:
 async def send_call(station_id: str, body: CallRequest, principal: StationOps, gateway: GatewayDep,
                     jobs: JobsDep) -> CallOutcomeOut | JSONResponse:
     """Send a CSMS-initiated message to a station. Roles: officer, operator; each action has its
-    own (api/ocpp/call_rules.py), 403 with rule `call.role` otherwise.
+    own (api/csms/call_rules.py), 403 with rule `call.role` otherwise.
 
     Officer-only, and never sent raw: InstallCertificate and DeleteCertificate run the
     trust-anchor workflow with its safety rules (sync only); CertificateSigned only with a chain
@@ -222,7 +225,7 @@ async def set_boot_policy(station_id: str, body: BootPolicyIn, principal: Statio
     """How to answer the station's BootNotification (Accepted, Pending, Rejected). It applies
     from its next BootNotification; to apply it now, trigger one (TriggerMessage
     BootNotification). Roles: officer, operator."""
-    station = await asyncio.to_thread(operations.set_boot_policy, request.app.state.ctx, principal.actor,
+    station = await asyncio.to_thread(provisioning.set_boot_policy, request.app.state.ctx, principal.actor,
                                       station_id, body.status)
     return BootPolicyOut(station_id=station.id, boot_policy=station.boot_policy)
 
@@ -230,7 +233,7 @@ async def set_boot_policy(station_id: str, body: BootPolicyIn, principal: Statio
 # --- A01 password rotation --------------------------------------------------------------------
 
 class PasswordRotationIn(BaseModel):
-    length: int = Field(operations.PASSWORD_MAX, ge=16, le=operations.PASSWORD_LENGTH_MAX,
+    length: int = Field(PASSWORD_MAX, ge=16, le=PASSWORD_LENGTH_MAX,
                         description="Password length: 16 to the station's maxLimit of "
                                     "SecurityCtrlr.BasicAuthPassword (40 unless it announced more, at most 64).")
     timeout: float | None = Field(None, gt=0, le=300)
@@ -265,7 +268,7 @@ async def rotate_station_password(station_id: str, principal: StationOps, gatewa
                                        timeout=body.timeout)
     except StationNotConnected as exc:
         raise ApiError(409, str(exc), rule="station.not_connected") from None
-    except operations.OperationRefused as exc:
+    except Refusal as exc:
         if exc.rule == "station.password.pending":
             raise ApiError(409, str(exc), rule=exc.rule) from None
         raise

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api import operations
+from api.core.audit import run_in_session
+from api.operations.stations import add_station, set_station_password
+from api.operations import stations as station_operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
@@ -28,7 +30,7 @@ def register_station(body: StationCreate, principal: StationOps, ctx: Ctx) -> St
     `password` - this is the only time it is shown; only its argon2id hash is stored.
     A given password is never echoed. 409 (`rule` station.exists) if the identity is taken.
     """
-    created = operations.add_station(ctx, principal.actor, body.id, security_profile=body.security_profile,
+    created = add_station(ctx, principal.actor, body.id, security_profile=body.security_profile,
                                      password=body.password)
     return StationCreated(**StationOut.of(created.station).model_dump(), password=created.password)
 
@@ -39,13 +41,13 @@ def list_stations(_principal: AnyRole, ctx: Ctx,
                   offset: Offset = 0) -> list[StationOut]:
     """Registered stations, ordered by identity. Roles: officer, operator, auditor."""
     query = select(Station).order_by(Station.id).offset(offset).limit(limit)
-    return operations.run_in_session(ctx, lambda s: [StationOut.of(st) for st in s.exec(query)])
+    return run_in_session(ctx, lambda s: [StationOut.of(st) for st in s.exec(query)])
 
 
 @router.get("/{station_id}", response_model=StationOut, responses=errors.responses(401, 403, 404, 503))
 def get_station(station_id: str, _principal: AnyRole, ctx: Ctx) -> StationOut:
     """One station. Roles: officer, operator, auditor."""
-    station = operations.run_in_session(ctx, lambda s: s.get(Station, station_id))
+    station = run_in_session(ctx, lambda s: s.get(Station, station_id))
     if station is None:
         raise ApiError(404, f"station {station_id!r} is not registered")
     return StationOut.of(station)
@@ -80,14 +82,14 @@ _UPKEEP_ERRORS = errors.responses(401, 403, 404, 415, 422, 503)
 def disable_station(station_id: str, principal: StationOps, ctx: Ctx, body: DisableIn | None = None) -> StationOut:
     """The kill switch: the station is refused at connect (403) from now on and its live
     connections close at once (WebSocket 1008). Roles: officer, operator."""
-    return StationOut.of(operations.disable_station(ctx, principal.actor, station_id, (body or DisableIn()).reason))
+    return StationOut.of(station_operations.disable_station(ctx, principal.actor, station_id, (body or DisableIn()).reason))
 
 
 @router.post("/{station_id}/enable", response_model=StationOut, responses=_UPKEEP_ERRORS)
 def enable_station(station_id: str, principal: OfficerOnly, ctx: Ctx) -> StationOut:
     """Let a disabled station connect again. Role: officer (a station may have been disabled
     for a security reason)."""
-    return StationOut.of(operations.enable_station(ctx, principal.actor, station_id))
+    return StationOut.of(station_operations.enable_station(ctx, principal.actor, station_id))
 
 
 @router.delete("/{station_id}", response_model=StationDeleted, responses=_UPKEEP_ERRORS)
@@ -96,7 +98,7 @@ def delete_station(station_id: str, principal: OfficerOnly, ctx: Ctx,
     """Delete a station: its valid certificates are revoked (cessationOfOperation), its
     inventory and queued calls removed, its live connections closed; the audit log keeps its
     history. Role: officer."""
-    return StationDeleted(id=station_id, revoked=operations.delete_station(ctx, principal.actor, station_id, reason))
+    return StationDeleted(id=station_id, revoked=station_operations.delete_station(ctx, principal.actor, station_id, reason))
 
 
 @router.put("/{station_id}/password", response_model=StationOut, responses=_UPKEEP_ERRORS)
@@ -104,7 +106,7 @@ def set_password(station_id: str, body: PasswordIn, principal: StationOps, ctx: 
     """Set the station's Basic-auth password to a given one (factory provisioning); 422 with
     rule station.password when the policy refuses it. An unresolved A01 rotation is dropped.
     Over OCPP, rotate it with password-rotation instead. Roles: officer, operator."""
-    return StationOut.of(operations.set_station_password(ctx, principal.actor, station_id, body.password))
+    return StationOut.of(set_station_password(ctx, principal.actor, station_id, body.password))
 
 
 @router.put("/{station_id}/security-profile", response_model=StationOut, responses=_UPKEEP_ERRORS)
@@ -114,5 +116,5 @@ def set_security_profile(station_id: str, body: SecurityProfileIn, principal: St
     password). Lowering: officer only (403, rule station.profile.lower) and with a `reason`
     (422, station.profile.reason), audited. Over OCPP, security-profile-upgrade moves the
     station itself (A05)."""
-    return StationOut.of(operations.set_security_profile(ctx, principal.actor, station_id, body.security_profile,
+    return StationOut.of(station_operations.set_security_profile(ctx, principal.actor, station_id, body.security_profile,
                                                          body.reason))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlmodel import select
 
-from api import operations
+from api.core.audit import run_in_session
+from api.operations import tokens as token_operations
 from api.rest import errors
 from api.rest.auth import Ctx, OfficerOnly, Oversight
 from api.rest.schemas import TokenCreate, TokenCreated, TokenOut
@@ -21,7 +22,7 @@ def create_token(body: TokenCreate, principal: OfficerOnly, ctx: Ctx) -> TokenCr
 
     The token is in `token` of this answer and nowhere else, ever: only its hash is stored.
     """
-    created = operations.create_token(ctx, principal.actor, body.role, body.name)
+    created = token_operations.create_token(ctx, principal.actor, body.role, body.name)
     return TokenCreated(**TokenOut.of(created.record).model_dump(), token=created.token)
 
 
@@ -29,11 +30,11 @@ def create_token(body: TokenCreate, principal: OfficerOnly, ctx: Ctx) -> TokenCr
 def list_tokens(_principal: Oversight, ctx: Ctx) -> list[TokenOut]:
     """All tokens, revoked ones included, oldest first; no secrets. Roles: officer, auditor."""
     query = select(ApiToken).order_by(ApiToken.created_at)
-    return operations.run_in_session(ctx, lambda s: [TokenOut.of(t) for t in s.exec(query)])
+    return run_in_session(ctx, lambda s: [TokenOut.of(t) for t in s.exec(query)])
 
 
 @router.delete("/{token_id}", response_model=TokenOut, responses=errors.responses(401, 403, 404, 503))
 def revoke_token(token_id: str, principal: OfficerOnly, ctx: Ctx) -> TokenOut:
     """Revoke a token: it stops working on every node with the next request. Revoking a
     revoked token changes nothing. Role: officer."""
-    return TokenOut.of(operations.revoke_token(ctx, principal.actor, token_id))
+    return TokenOut.of(token_operations.revoke_token(ctx, principal.actor, token_id))

@@ -25,8 +25,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 
-from api import operations
-from api.ocpp.installed_certificates import (
+from api.core.audit import run_in_session
+from api.csms.security.installed_certificates import (
     CERTIFICATE_ID_TYPES,
     InventoryEntry,
     InventoryRefresh,
@@ -34,9 +34,9 @@ from api.ocpp.installed_certificates import (
     refresh_inventory,
     stored_inventory,
 )
-from api.ocpp.password_rotation import StationNotConnected
+from api.csms.security.password_rotation import StationNotConnected
 from api.ocpp.session import ERROR, NOT_CONNECTED, TIMEOUT
-from api.ocpp.trust_anchors import (
+from api.csms.security.trust_anchors import (
     DeleteResult,
     InstallResult,
     StationAnswer,
@@ -210,7 +210,7 @@ class DeleteMatchingIn(BaseModel):
 # --- routes -------------------------------------------------------------------------------------
 
 def _inventory(request: Request, station_id: str) -> InventoryOut:
-    return InventoryOut.of(operations.run_in_session(request.app.state.ctx,
+    return InventoryOut.of(run_in_session(request.app.state.ctx,
                                                      lambda s: stored_inventory(s, station_id)))
 
 

@@ -1,0 +1,42 @@
+"""What every entry point (CLI, REST, OCPP) needs once the process has started."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from api.core.settings import Settings, key_passphrase, prepare_data_dir
+from pki.keystore import EncryptedFileKeyStore, KeyStore
+from pki.pkcs11_keystore import Pkcs11KeyStore
+from pki.profiles import PublicUrls
+from policies.model import Policy
+from storage.db import make_engine, migrate, restrict_sqlite_files
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    engine: Engine
+    keystore: KeyStore
+    policy: Policy
+    urls: PublicUrls
+
+
+def open_keystore(settings: Settings, *, create_dev_passphrase: bool = False) -> KeyStore:
+    """The backend the settings name. Server TLS keys are files in both (see pki/pkcs11_keystore.py),
+    so the key passphrase is needed either way."""
+    files = EncryptedFileKeyStore(settings.keys_dir, key_passphrase(settings, create_dev=create_dev_passphrase))
+    if settings.pkcs11 is None:
+        return files
+    return Pkcs11KeyStore(settings.pkcs11, files)
+
+
+def open_context(settings: Settings, *, create_dev_passphrase: bool = False, run_migrations: bool = True) -> Context:
+    prepare_data_dir(settings)
+    if run_migrations:
+        migrate(settings.database_url)
+    restrict_sqlite_files(settings.database_url)
+    keystore = open_keystore(settings, create_dev_passphrase=create_dev_passphrase)
+    return Context(settings, make_engine(settings.database_url), keystore, settings.policy(),
+                   PublicUrls(settings.public_url))

@@ -1,0 +1,252 @@
+"""Who may send which CSMS-initiated action through the generic call, and on which conditions.
+
+One declarative table, read by every door that sends an operator's CSMS call (the REST generic
+call, sync or as a stored job; scripts use that same REST door; the CLI has no generic call):
+
+- ``role``: the least role that may send it. Officer ⊇ operator; auditors send nothing.
+- ``door``: how the generic call treats it:
+    GENERIC   sent as given once the role and the schema check pass;
+    CHECKED   sent as given only if the action's rule check (below) allows it;
+    ROUTED    not sent raw: the generic call hands it to the rule-checked workflow that owns it
+              (InstallCertificate / DeleteCertificate → api/csms/security/trust_anchors.py, with the
+              trust-anchor safety rules: one self-signed CA only, never the last CSMS root, the
+              station's capacity). Such a workflow decides on the station's live state, so it
+              runs synchronously only, never as a stored job;
+    DEDICATED refused on the generic call: ``route`` names the workflow that keeps the station
+              able to reconnect (password rotation A01, profile upgrade A05, …).
+
+Security-relevant actions are officer-only and never pass raw: InstallCertificate,
+DeleteCertificate (ROUTED); CertificateSigned (only a chain we issued for that station, still
+valid); SetNetworkProfile (never below the station's current profile, the URL scheme matching
+the profile); UpdateFirmware (signed firmware only); a Reset of the whole station (no evseId:
+it interrupts every EVSE and applies a pending network profile); SetVariables writing the
+SecurityCtrlr component or OCPPCommCtrlr.NetworkConfigurationPriority. A fleet-wide Reset is a
+loop over stations, each call checked here.
+
+The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
+the database are gathered by api/csms/operator_calls.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from policies.model import Decision
+
+OFFICER, OPERATOR, AUDITOR = "officer", "operator", "auditor"
+GENERIC, CHECKED, ROUTED, DEDICATED = "generic", "checked", "routed", "dedicated"
+
+# Which roles hold each role's rights.
+_HOLDERS: Mapping[str, frozenset[str]] = MappingProxyType({
+    OFFICER: frozenset({OFFICER}),
+    OPERATOR: frozenset({OFFICER, OPERATOR}),
+})
+
+TRUST_ANCHOR_ROUTE = "/api/v1/stations/{id}/installed-certificates"
+PASSWORD_ROUTE = "POST /api/v1/stations/{id}/password-rotation"
+UPGRADE_ROUTE = "POST /api/v1/stations/{id}/security-profile-upgrade"
+PROFILE_ROUTE = "PUT /api/v1/stations/{id}/security-profile"
+RENEWAL_ROUTE = "POST /api/v1/stations/{id}/certificate-renewal"
+
+
+@dataclass(frozen=True)
+class CallRule:
+    """How the generic call treats one action (for one payload)."""
+
+    role: str
+    door: str = GENERIC
+    why: str = ""                  # why the role is needed, shown with a 403
+    route: str | None = None       # DEDICATED: the route to use; ROUTED/CHECKED: the workflow behind it
+    rule: str = ""                 # DEDICATED: the rule named in the refusal
+
+
+def may(role: str | None, rule: CallRule) -> bool:
+    return role in _HOLDERS[rule.role]
+
+
+def holders(rule: CallRule) -> list[str]:
+    return sorted(_HOLDERS[rule.role])
+
+
+_OPERATOR = CallRule(OPERATOR)
+
+_STATIC: Mapping[str, CallRule] = MappingProxyType({
+    "InstallCertificate": CallRule(OFFICER, ROUTED, "installs a trust anchor on the station",
+                                   route=f"POST {TRUST_ANCHOR_ROUTE}"),
+    "DeleteCertificate": CallRule(OFFICER, ROUTED, "removes a trust anchor or certificate from the station",
+                                  route=f"DELETE {TRUST_ANCHOR_ROUTE}/{{row_id}}"),
+    "CertificateSigned": CallRule(OFFICER, CHECKED, "gives the station a client certificate",
+                                  route=RENEWAL_ROUTE),
+    "SetNetworkProfile": CallRule(OFFICER, CHECKED, "changes where and how the station connects",
+                                  route=UPGRADE_ROUTE),
+    "UpdateFirmware": CallRule(OFFICER, CHECKED, "replaces the station's firmware"),
+    # Firmware the station publishes to others (local controller, L03/L04).
+    "PublishFirmware": CallRule(OFFICER, GENERIC, "publishes firmware to other stations"),
+    "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
+})
+
+_WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restarts the whole station, "
+                                                  "every EVSE and any pending network profile")
+
+
+def _reset(payload: Mapping[str, Any]) -> CallRule:
+    return _OPERATOR if "evseId" in payload else _WHOLE_STATION_RESET
+
+
+# SetVariables: what one (component, variable) write needs. SecurityCtrlr holds the station's
+# credentials and identity; NetworkConfigurationPriority picks the network profile (and with it
+# the security profile) the station uses next.
+# The password route is an operator's: refusing the raw write names it rather than the role.
+_PASSWORD = CallRule(OPERATOR, DEDICATED, "sets the station's Basic-auth password", route=PASSWORD_ROUTE,
+                     rule="call.password")
+_PRIORITY = CallRule(OFFICER, DEDICATED, "chooses the network profile, and with it the security profile",
+                     route=UPGRADE_ROUTE, rule="call.dedicated_route")
+_SECURITY_TUNING = CallRule(OFFICER, GENERIC, "configures the station's certificate handling")
+_ORGANIZATION = CallRule(OFFICER, CHECKED, "sets the O the station puts in its CSRs")
+_SECURITY_OTHER = CallRule(OFFICER, DEDICATED, "changes the station's identity or security settings",
+                           route=PROFILE_ROUTE, rule="call.security_ctrlr")
+# Keyed case-folded: a station may match names without regard to case, so "securityctrlr" must
+# not slip past the rule that "SecurityCtrlr" meets.
+_VARIABLE_RULES: Mapping[tuple[str, str], CallRule] = MappingProxyType({
+    (component.casefold(), variable.casefold()): rule for (component, variable), rule in {
+        ("SecurityCtrlr", "BasicAuthPassword"): _PASSWORD,
+        ("SecurityCtrlr", "OrganizationName"): _ORGANIZATION,
+        ("SecurityCtrlr", "CertSigningWaitMinimum"): _SECURITY_TUNING,
+        ("SecurityCtrlr", "CertSigningRepeatTimes"): _SECURITY_TUNING,
+        ("OCPPCommCtrlr", "NetworkConfigurationPriority"): _PRIORITY,
+    }.items()
+})
+_ORDER = {GENERIC: 0, CHECKED: 1, ROUTED: 2, DEDICATED: 3}
+
+
+def _name(entry: Mapping[str, Any], key: str) -> str:
+    part = entry.get(key)
+    return str(part.get("name", "")) if isinstance(part, dict) else ""
+
+
+def variable_writes(payload: Mapping[str, Any]) -> Iterable[tuple[str, str, Any]]:
+    entries = payload.get("setVariableData")
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, dict):
+            yield _name(entry, "component"), _name(entry, "variable"), entry.get("attributeValue")
+
+
+def _variable_rule(component: str, variable: str) -> CallRule:
+    rule = _VARIABLE_RULES.get((component.casefold(), variable.casefold()))
+    if rule is not None:
+        return rule
+    return _SECURITY_OTHER if component.casefold() == "securityctrlr" else _OPERATOR
+
+
+def _set_variables(payload: Mapping[str, Any]) -> CallRule:
+    """One request, one decision: the highest role any written variable needs, and the strictest
+    door (with its route and rule) any of them takes."""
+    rules = [_variable_rule(component, variable) for component, variable, _ in variable_writes(payload)]
+    if not rules:
+        return _OPERATOR
+    strictest = max(rules, key=lambda r: _ORDER[r.door])
+    highest = next((r for r in rules if r.role == OFFICER), strictest)
+    return CallRule(highest.role, strictest.door, highest.why or strictest.why, strictest.route, strictest.rule)
+
+
+_BY_PAYLOAD: Mapping[str, Callable[[Mapping[str, Any]], CallRule]] = MappingProxyType({
+    "Reset": _reset,
+    "SetVariables": _set_variables,
+})
+
+
+def call_rule(action: str, payload: Mapping[str, Any]) -> CallRule:
+    """The rule for ``action`` with this (schema-valid) payload. Every action not named above
+    is a station operation (operator)."""
+    by_payload = _BY_PAYLOAD.get(action)
+    if by_payload is not None:
+        return by_payload(payload)
+    return _STATIC.get(action, _OPERATOR)
+
+
+# --- the CHECKED actions' rules (pure) ------------------------------------------------------------
+
+_SCHEME_FOR_PROFILE = {1: "ws://", 2: "wss://", 3: "wss://"}
+
+
+def check_network_profile(payload: Mapping[str, Any], current_profile: int) -> Decision:
+    """SetNetworkProfile: never below the profile the station must use now (lowering is an
+    officer's decision with a reason, through PUT …/security-profile), and a CSMS URL whose
+    scheme fits the profile (profile 1 is ws://, 2 and 3 wss://)."""
+    data = payload.get("connectionData", {})
+    target = data.get("securityProfile")
+    if not isinstance(target, int) or target < current_profile:
+        return Decision.refuse("call.network_profile.lower",
+                               f"securityProfile {target} is below the station's current profile {current_profile}; "
+                               f"lowering a profile needs an officer and a reason: {PROFILE_ROUTE}")
+    scheme = _SCHEME_FOR_PROFILE.get(target, "")
+    if not str(data.get("ocppCsmsUrl", "")).lower().startswith(scheme):
+        return Decision.refuse("call.network_profile.url",
+                               f"security profile {target} needs an ocppCsmsUrl starting with {scheme}")
+    return Decision.allow()
+
+
+def check_firmware_signed(payload: Mapping[str, Any]) -> Decision:
+    """UpdateFirmware: secure firmware update only (L01): the signing certificate and the
+    signature travel with the request, so the station verifies what it installs."""
+    firmware = payload.get("firmware", {})
+    missing = [name for name in ("signingCertificate", "signature") if not firmware.get(name)]
+    if missing:
+        return Decision.refuse("call.firmware.unsigned",
+                               f"UpdateFirmware needs firmware.{' and firmware.'.join(missing)} (secure firmware "
+                               "update, L01): the station must be able to verify what it installs")
+    return Decision.allow()
+
+
+def check_organization(payload: Mapping[str, Any], organization: str) -> Decision:
+    """SecurityCtrlr.OrganizationName: only the CSO's own name, the O our CA puts in every
+    station certificate (a station with another name sends CSRs we refuse)."""
+    for component, variable, value in variable_writes(payload):
+        written = (component.casefold(), variable.casefold()) == ("securityctrlr", "organizationname")
+        if written and value != organization:
+            return Decision.refuse("call.organization",
+                                   f"SecurityCtrlr.OrganizationName may only be set to {organization!r}, the "
+                                   "OrganizationName of our CA")
+    return Decision.allow()
+
+
+@dataclass(frozen=True)
+class IssuedForStation:
+    """What our records say about a leaf a CertificateSigned would carry."""
+
+    der: bytes
+    station_id: str | None
+    status: str
+    issuer_der: bytes
+
+
+def check_certificate_signed(chain: list[x509.Certificate], station_id: str, leaf: IssuedForStation | None,
+                             deliverable: Iterable[str]) -> Decision:
+    """CertificateSigned: only a chain we issued for this station — its leaf one of our
+    certificates for it, in a ``deliverable`` status, followed by nothing but the CA that
+    issued it — never a chain from elsewhere."""
+    if not chain:
+        return Decision.refuse("call.certificate_signed.chain", "certificateChain holds no PEM certificate")
+    if leaf is None or leaf.der != chain[0].public_bytes(Encoding.DER):
+        return Decision.refuse("call.certificate_signed.foreign",
+                               "the chain's leaf is not a certificate ChargeCA issued; chains reach stations through "
+                               f"the CSR workflow ({RENEWAL_ROUTE})")
+    if leaf.station_id != station_id:
+        return Decision.refuse("call.certificate_signed.station",
+                               f"the chain's leaf was issued for station {leaf.station_id!r}, not {station_id!r}")
+    if leaf.status not in set(deliverable):
+        return Decision.refuse("call.certificate_signed.status",
+                               f"the chain's leaf is {leaf.status}; only a certificate not yet replaced or revoked "
+                               "may be delivered")
+    rest = [c.public_bytes(Encoding.DER) for c in chain[1:]]
+    if rest != [leaf.issuer_der]:
+        return Decision.refuse("call.certificate_signed.chain",
+                               "the chain must be the leaf followed by the ChargeCA CA that issued it, "
+                               "and nothing else")
+    return Decision.allow()

@@ -1,0 +1,335 @@
+"""Operator-requested CSMS calls: sent now (sync) or as a stored job (async, persist first).
+
+Either way the call is checked and audited before it leaves, and its outcome is audited after.
+A job is an OutboundCall row: stored as pending, claimed (pending → sent) by exactly one
+sender, and finished with the station's answer. A job for a station that is not connected
+waits for the station's next connection (``CallJobs`` hooks into the gateway's ready event).
+A job's sender holds it under a lease (storage/leases.py); a job left "sent" by a process that
+died (or whose lease expired) ends as a timeout when the next process starts: the station may
+have acted on it, so it is not sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import update
+from sqlmodel import Session, select
+
+from api.core.audit import run_in_session
+from api.csms.call_records import begin_station_call, record_call_result
+from api.core.audit import Actor
+from api.core.refusal import Refusal, RoleRequired
+from api.csms.security import trust_anchors
+from api.csms.call_rules import (
+    CHECKED,
+    DEDICATED,
+    ROUTED,
+    IssuedForStation,
+    call_rule,
+    check_certificate_signed,
+    check_firmware_signed,
+    check_network_profile,
+    check_organization,
+    holders,
+    may,
+)
+from api.ocpp.gateway import Gateway
+from api.csms.outbox.worker import LEASE_MARGIN
+from api.csms.routes import CSMS_ACTIONS
+from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
+from api.csms.security.trust_anchors import StationAnswer
+from api.ocpp.validation import SchemaViolation
+from pki.authorities import organization
+from pki.hashdata import CertificateHashData
+from pki.serials import serial_hex
+from policies.model import Decision
+from storage.batching import Batcher
+from storage.certificates import CertificateAuthority, CertKind, CertStatus, IssuedCertificate
+from storage.db import read_scope
+from storage.leases import abandoned, release
+from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
+from storage.stations import Station
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.ocpp.calls")
+
+OPERATOR_PURPOSE = "operator"
+
+
+class InvalidCallPayload(Refusal):
+    """The payload breaks the action's schema; ``field`` names where (REST answers 422)."""
+
+    def __init__(self, violation: SchemaViolation) -> None:
+        super().__init__("call.schema", violation.description)
+        self.field = violation.field
+        self.code = violation.code
+
+
+class CallChecker:
+    """What an actor may send through the generic call (api/csms/call_rules.py): a CSMS-initiated
+    action, schema-valid, the role its rule asks for, and that rule's check; ROUTED actions only
+    synchronously (``persist`` False), where ``call_now`` hands them to their workflow."""
+
+    def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool) -> None:
+        self._schemas = gateway.schemas
+        self._actor = actor
+        self._persist = persist
+
+    def __call__(self, session: Session, station: Station, action: str, payload: dict[str, Any]) -> None:
+        if action not in CSMS_ACTIONS:
+            raise Refusal("call.action", f"{action!r} is not a message the CSMS sends to a station")
+        rule = call_rule(action, payload)
+        if not may(self._actor.role, rule):
+            raise RoleRequired("call.role", f"{action} {rule.why} and needs the role {' or '.join(holders(rule))}; "
+                                            f"{self._actor.name} has the role {self._actor.role}", holders(rule))
+        if rule.door == DEDICATED:
+            raise Refusal(rule.rule, f"{action} of this kind is refused on the generic call: it "
+                                              f"{rule.why}; use {rule.route}")
+        if rule.door == ROUTED and self._persist:
+            raise Refusal("call.sync_only", f"{action} is decided on the station's live state and sent "
+                                                     "only to a connected station: send it with mode sync, or use "
+                                                     f"{rule.route}")
+        try:
+            self._schemas.validate_request(action, payload)
+        except SchemaViolation as violation:
+            raise InvalidCallPayload(violation) from None
+        if rule.door == CHECKED:
+            _refuse(_check(session, station, action, payload))
+        request_id = payload.get("requestId")
+        if isinstance(request_id, int) and request_id < 0:
+            # The schemas allow it, but the reports and notifications that follow carry it back,
+            # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
+            raise Refusal("call.request_id", "requestId must be 0 or more")
+
+
+def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
+    """The rule of a CHECKED action, on the database's state now."""
+    if action == "SetNetworkProfile":
+        return check_network_profile(payload, station.security_profile)
+    if action == "UpdateFirmware":
+        return check_firmware_signed(payload)
+    if action == "SetVariables":
+        return check_organization(payload, organization(session))
+    if action == "CertificateSigned":
+        chain = _parse_chain(payload["certificateChain"])
+        return check_certificate_signed(chain, station.id, _issued_leaf(session, chain),
+                                        deliverable=(CertStatus.ISSUED, CertStatus.ACTIVE))
+    raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
+
+
+def rule_check(session: Session, station_id: str, action: str, payload: dict[str, Any]) -> Decision:
+    """Again, as a stored job leaves: the CHECKED action's rule (the role was checked when it was stored)."""
+    station = session.get(Station, station_id)
+    if station is None:
+        return Decision.refuse("station.unknown", f"station {station_id!r} is not registered any more")
+    if call_rule(action, payload).door != CHECKED:
+        return Decision.allow()
+    return _check(session, station, action, payload)
+
+
+def _refuse(decision: Decision) -> None:
+    if not decision:
+        raise Refusal(decision.rule, decision.reason)
+
+
+def _parse_chain(chain_pem: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(chain_pem.encode())
+    except ValueError:
+        return []
+
+
+def _issued_leaf(session: Session, chain: list[x509.Certificate]) -> IssuedForStation | None:
+    if not chain:
+        return None
+    record = session.exec(select(IssuedCertificate).where(
+        IssuedCertificate.serial_hex == serial_hex(chain[0].serial_number),
+        IssuedCertificate.kind.in_([CertKind.STATION, CertKind.V2G]))).first()
+    if record is None:
+        return None
+    issuer = session.get(CertificateAuthority, record.issuer_id)
+    return IssuedForStation(_der(record.certificate_pem), record.station_id, record.status,
+                            _der(issuer.certificate_pem))
+
+
+def _der(pem: str) -> bytes:
+    return x509.load_pem_x509_certificate(pem.encode()).public_bytes(Encoding.DER)
+
+
+async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
+                   timeout: float | None = None) -> CallOutcome:
+    ctx = gateway.ctx
+    await asyncio.to_thread(begin_station_call, ctx, actor, station_id, action, payload,
+                            check=CallChecker(gateway, actor, persist=False), persist=False)
+    workflow = _WORKFLOWS.get(action)
+    if workflow is not None:
+        # The workflow audits its own decision and the station's answer.
+        return await workflow(gateway, actor, station_id, payload, timeout)
+    outcome = await gateway.send_call(station_id, action, payload, timeout)
+    await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
+                            error_code=outcome.error_code)
+    return outcome
+
+
+# --- ROUTED actions: the generic call runs the rule-checked workflow ------------------------------
+
+def _as_outcome(answer: StationAnswer) -> CallOutcome:
+    response = None
+    if answer.status is not None:
+        response = {"status": answer.status, **({"statusInfo": answer.status_info} if answer.status_info else {})}
+    return CallOutcome(answer.call_status, response=response, error_code=answer.error_code,
+                       description=answer.description, sent=answer.sent)
+
+
+async def _install(gateway: Gateway, actor: Actor, station_id: str, payload: dict[str, Any],
+                   timeout: float | None) -> CallOutcome:
+    result = await trust_anchors.install_root(gateway, actor, station_id, payload["certificateType"],
+                                              payload["certificate"], timeout=timeout)
+    return _as_outcome(result.answer)
+
+
+async def _delete(gateway: Gateway, actor: Actor, station_id: str, payload: dict[str, Any],
+                  timeout: float | None) -> CallOutcome:
+    try:
+        target = CertificateHashData.from_ocpp(payload["certificateHashData"])
+    except ValueError as exc:
+        raise Refusal("delete.hash_data", str(exc)) from None
+    result = await trust_anchors.delete_certificate(gateway, actor, station_id, trust_anchors.by_hash_data(target),
+                                                    timeout=timeout)
+    return _as_outcome(result.answer)
+
+
+_WORKFLOWS: Mapping[str, Callable[[Gateway, Actor, str, dict[str, Any], float | None], Awaitable[CallOutcome]]] = \
+    MappingProxyType({"InstallCertificate": _install, "DeleteCertificate": _delete})
+
+
+class CallJobs:
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._ctx = gateway.ctx
+        self._tasks: set[asyncio.Task] = set()
+        self._pending_ids = Batcher(self._pending_of)
+        gateway.on_ready(self._deliver_pending)
+
+    async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
+                     timeout: float | None = None) -> OutboundCall:
+        row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
+                                      payload, check=CallChecker(self._gateway, actor, persist=True), persist=True)
+        if self._gateway.session(station_id) is not None:
+            task = asyncio.create_task(self._deliver(row.id, timeout))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return row
+
+    def get(self, station_id: str, call_id: int) -> OutboundCall | None:
+        row = run_in_session(self._ctx, lambda s: s.get(OutboundCall, call_id))
+        return row if row is not None and row.station_id == station_id else None
+
+    async def _deliver_pending(self, session: OcppSession) -> None:
+        for call_id in await self._pending_ids(session.station_id):
+            await self._deliver(call_id, None)
+
+    def _pending_of(self, station_ids: list[str]) -> list[list[int]]:
+        with read_scope(self._ctx.engine) as db:
+            return call_ids_by_station(db, station_ids, OutboundCall.purpose == OPERATOR_PURPOSE,
+                                       OutboundCall.status == CallStatus.PENDING)
+
+    async def _deliver(self, call_id: int, timeout: float | None) -> None:
+        row = await asyncio.to_thread(self._claim, call_id, timeout or self._gateway.config.call_timeout)
+        if row is None:
+            return  # another sender has it, or it is finished
+        payload = json.loads(row.payload)
+        outcome = await self._gateway.send_call(row.station_id, row.action, payload, timeout)
+        while outcome.status == TIMEOUT and not outcome.sent and self._gateway.session(row.station_id):
+            # Timed out queueing behind other calls, the station still there: keep its turn.
+            outcome = await self._gateway.send_call(row.station_id, row.action, payload, timeout)
+        await asyncio.to_thread(self._finish, row, outcome)
+
+    def _claim(self, call_id: int, timeout: float) -> OutboundCall | None:
+        now = utcnow()
+        lease = self._gateway.owner.values(now + timedelta(seconds=timeout) + LEASE_MARGIN)
+        refused: list[tuple[OutboundCall, Decision]] = []
+
+        def claim(session) -> OutboundCall | None:
+            claimed = session.execute(
+                update(OutboundCall)
+                .where(OutboundCall.id == call_id, OutboundCall.status == CallStatus.PENDING)
+                .values(status=CallStatus.SENT, attempts=OutboundCall.attempts + 1, updated_at=now, **lease))
+            if claimed.rowcount != 1:
+                return None
+            row = session.get(OutboundCall, call_id)
+            # A stored job may leave days later: its rule decides on the state of now (a chain
+            # revoked meanwhile, a profile raised meanwhile), not of when it was stored.
+            decision = rule_check(session, row.station_id, row.action, json.loads(row.payload))
+            if decision:
+                return row
+            row.status, row.updated_at = CallStatus.FAILED, utcnow()
+            row.error = f"{decision.rule}: {decision.reason}"[:500]
+            release(row)
+            session.add(row)
+            refused.append((row, decision))
+            return None
+
+        row = run_in_session(self._ctx, claim)
+        for job, decision in refused:
+            record_call_result(self._ctx, Actor(job.created_by), job.station_id, job.action, "refused",
+                                          error_code=decision.rule, call_id=job.id)
+        return row
+
+    def _finish(self, row: OutboundCall, outcome: CallOutcome) -> None:
+        def finish(session) -> None:
+            stored = session.get(OutboundCall, row.id)
+            if outcome.status == ANSWERED:
+                stored.status, stored.response = CallStatus.ANSWERED, json.dumps(outcome.response)
+            elif outcome.status == ERROR:
+                stored.status, stored.error = CallStatus.ERROR, f"{outcome.error_code}: {outcome.description}"[:500]
+            elif outcome.status == TIMEOUT and outcome.sent:
+                stored.status, stored.error = CallStatus.TIMEOUT, outcome.description[:500]
+            else:
+                # Never reached the station: back in line for its next connection.
+                stored.status, stored.error = CallStatus.PENDING, outcome.description[:500]
+            stored.updated_at = utcnow()
+            release(stored)
+            session.add(stored)
+        run_in_session(self._ctx, finish)
+        record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action,
+                                      outcome.status, error_code=outcome.error_code, call_id=row.id)
+        if outcome.status == NOT_CONNECTED or not outcome.sent:
+            log.info("job %s for %s waits for the station's next connection", row.id, row.station_id)
+
+    async def recover(self) -> list[int]:
+        """End the jobs a dead sender left "sent" as timeouts (audited); their ids."""
+        return await asyncio.to_thread(self._time_out_abandoned)
+
+    def _time_out_abandoned(self) -> list[int]:
+        def time_out(session) -> list[OutboundCall]:
+            rows = list(session.exec(select(OutboundCall).where(
+                OutboundCall.purpose == OPERATOR_PURPOSE, OutboundCall.status == CallStatus.SENT,
+                abandoned(OutboundCall, self._gateway.owner, utcnow()))))
+            for row in rows:
+                row.status, row.error, row.updated_at = (
+                    CallStatus.TIMEOUT, "the CSMS process that sent it stopped before the answer", utcnow())
+                release(row)
+                session.add(row)
+            return rows
+        rows = run_in_session(self._ctx, time_out)
+        for row in rows:
+            log.warning("job %s for %s: its sender stopped before the answer; ended as a timeout", row.id,
+                        row.station_id)
+            record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action, TIMEOUT,
+                                          call_id=row.id)
+        return [row.id for row in rows]
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

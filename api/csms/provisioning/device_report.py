@@ -1,0 +1,52 @@
+"""What ChargeCA keeps of a station's device-model reports (NotifyReport, B07/B08).
+
+Storing the device model is a later issue; a report is acknowledged and dropped, except for the
+values a workflow here depends on that no other message carries:
+
+* SecurityCtrlr.CertificateEntries maxLimit → Station.certificate_capacity, how many certificates
+  the station can store (api/csms/security/trust_anchors.py does not send an install beyond it). A
+  maxLimit is a variable characteristic, which GetVariables cannot ask for (it reads attributes),
+  so a report — GetBaseReport FullInventory, or a GetReport naming the variable — is the only
+  source. A report that lists the variable without a maxLimit says nothing about the capacity:
+  the one stored stays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from storage.stations import Station
+from storage.types import utcnow
+
+CERTIFICATE_ENTRIES = ("SecurityCtrlr", "CertificateEntries")
+# The column is a 32-bit integer; a station that can store more has, for us, no limit worth checking.
+_CAPACITY_MAX = 2 ** 31 - 1
+
+
+def certificate_capacity(report_data: Iterable[dict[str, Any]]) -> int | None:
+    """The maxLimit of SecurityCtrlr.CertificateEntries in one NotifyReport part, or None."""
+    for entry in report_data:
+        if (entry["component"]["name"], entry["variable"]["name"]) == CERTIFICATE_ENTRIES:
+            return _count(entry.get("variableCharacteristics", {}).get("maxLimit"))
+    return None
+
+
+def _count(limit: Any) -> int | None:
+    # The schema only says "number", and JSON parsers let NaN through: a fraction, a negative or
+    # a non-finite value is a station's bug, not a capacity.
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit):
+        return None
+    if limit < 0 or limit != int(limit):
+        return None
+    return min(int(limit), _CAPACITY_MAX)
+
+
+def store_certificate_capacity(session: Session, station_id: str, capacity: int) -> None:
+    session.execute(update(Station).where(Station.id == station_id)
+                    .values(certificate_capacity=capacity, updated_at=utcnow()),
+                    execution_options={"synchronize_session": False})

@@ -1,0 +1,120 @@
+"""Functional block B — Provisioning: BootNotification (B01–B03) and NotifyReport (B07/B08)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+from sqlalchemy import bindparam, case, func, null, update
+from sqlmodel import Session
+
+from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
+from api.csms.provisioning.device_report import certificate_capacity, store_certificate_capacity
+from api.ocpp.handler import StationCall, now_iso
+from api.csms.security.handlers import record_csms_event
+from storage.db import DatabaseUnavailable
+from storage.stations import Station
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.ocpp.provisioning")
+
+SERIAL_MISMATCH_EVENT = "ChargingStationSerialNumberMismatch"
+# Station columns that keep what its device model reported (GetVariables, NotifyReport).
+DEVICE_MODEL_COLUMNS = ("max_chain_size", "additional_root_check", "certificate_capacity")
+
+
+async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    info = payload["chargingStation"]
+    mismatch = _serial_mismatch(call, info.get("serialNumber"))
+    if mismatch:
+        # B01.FR.11/12: on profile 3 the station must be the one its certificate names.
+        await call.db(lambda session: record_csms_event(session, call.station_id, SERIAL_MISMATCH_EVENT, mismatch))
+        call.disconnect(mismatch)
+        return {}
+    try:
+        status = await call.db_grouped(lambda session: _record_boot(session, call.station_id, info,
+                                                                    call.config.default_boot_status))
+    except DatabaseUnavailable as exc:
+        # Nothing to decide with (the boot policy) nor to record in: Pending makes the station
+        # boot again after the retry interval (B02), when the database may be back.
+        log.warning("BootNotification from %s answered Pending: the database is unavailable (%s)",
+                    call.station_id, exc)
+        call.boot.booted(PENDING)
+        return {"currentTime": now_iso(), "interval": call.config.boot_retry_interval, "status": PENDING,
+                "statusInfo": {"reasonCode": "ServiceUnavailable",
+                               "additionalInfo": "the CSMS database is unavailable; boot again later"}}
+    call.boot.booted(status)
+    # A fleet boots thousands of times a day and the row keeps the boot data; only a station
+    # turned away is worth a line at INFO.
+    log.log(logging.DEBUG if status == ACCEPTED else logging.INFO, "BootNotification from %s (%s): %s",
+            call.station_id, payload["reason"], status)
+    interval = call.config.heartbeat_interval if status == ACCEPTED else call.config.boot_retry_interval
+    return {"currentTime": now_iso(), "interval": interval, "status": status}
+
+
+def _record_boot(session: Session, station_id: str, info: dict[str, Any], default_status: str) -> str:
+    row = session.connection().execute(_RECORD_BOOT, {
+        "station": station_id, "default_status": default_status, "now": utcnow(),
+        "serial": info.get("serialNumber"), "model": info["model"], "vendor": info["vendorName"],
+        "firmware": info.get("firmwareVersion")}).first()
+    return REJECTED if row is None else row[0]  # None: deleted while connected, nothing to boot into
+
+
+def _record_boot_statement():
+    # One prepared Core statement, not ORM select-then-update: a boot storm runs it per station,
+    # and building a statement costs more than executing it.
+    station = Station.__table__.c
+    status = func.coalesce(station.boot_policy, bindparam("default_status"))
+    now = bindparam("now", type_=station.updated_at.type)
+    # What the device model reported may differ after a firmware update: forgotten, it is asked
+    # for again when needed (GetVariables) or unknown until the next report.
+    firmware_changed = station.firmware_version.is_distinct_from(bindparam("firmware"))
+    reported = {name: case((firmware_changed, null()), else_=station[name]) for name in DEVICE_MODEL_COLUMNS}
+    return (update(Station.__table__).where(station.id == bindparam("station"))
+            .values(serial_number=bindparam("serial"), model=bindparam("model"), vendor_name=bindparam("vendor"),
+                    firmware_version=bindparam("firmware"), **reported,
+                    # last_boot_at doubles as "was accepted": a station that reconnects without
+                    # booting again (P4 §5.3) is let in only if its last BootNotification was Accepted.
+                    last_boot_at=case((status == ACCEPTED, now), else_=null()), updated_at=now)
+            .returning(status))
+
+
+_RECORD_BOOT = _record_boot_statement()
+
+
+def _serial_mismatch(call: StationCall, serial_number: str | None) -> str | None:
+    """Why a profile-3 station's BootNotification contradicts its client certificate, or None.
+
+    A BootNotification without serialNumber contradicts nothing: the certificate's CN was
+    already checked against the station identity when the connection was admitted."""
+    if call.connection.security_profile != 3 or serial_number is None:
+        return None
+    common_name = certificate_cn(call.connection.client_certificate)
+    if common_name == serial_number:
+        return None
+    return f"BootNotification serialNumber {serial_number!r} differs from the client certificate CN {common_name!r}"
+
+
+def certificate_cn(certificate: Any) -> str | None:
+    if certificate is None:
+        return None
+    if isinstance(certificate, (bytes, bytearray)):
+        certificate = x509.load_der_x509_certificate(bytes(certificate))
+    elif isinstance(certificate, str):
+        certificate = x509.load_pem_x509_certificate(certificate.encode())
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
+
+
+async def notify_report(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    # Acknowledging every part keeps the stream going; only what api/csms/provisioning/device_report.py names
+    # is kept, and a part without any of it costs no transaction.
+    report_data = payload.get("reportData", [])
+    log.info("NotifyReport %s part %s from %s (%d entries)", payload["requestId"], payload["seqNo"],
+             call.station_id, len(report_data))
+    capacity = certificate_capacity(report_data)
+    if capacity is not None:
+        await call.db(lambda session: store_certificate_capacity(session, call.station_id, capacity))
+    return {}

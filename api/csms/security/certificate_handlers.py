@@ -1,0 +1,43 @@
+"""Functional block A — station certificates: SignCertificate (A02/A03).
+
+The answer only says whether the CSR can be signed at all (api/csms/security/certificate_signing.py
+says what that covers); the signing and the CertificateSigned follow the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from api.csms.security.certificate_signing import decide_request, sign_and_queue
+from api.ocpp.handler import StationCall
+
+log = logging.getLogger("chargeca.ocpp.certificates")
+
+# StatusInfoType.reasonCode is string[..20]; additionalInfo (string[..512]) names the rule.
+_REASON_CODES = {"csr": "InvalidCSR", "station.unknown": "UnknownStation",
+                 "station.profile": "WrongSecurityProfile", "v2g": "NoV2GCA"}
+_ADDITIONAL_INFO_MAX = 512
+
+
+def _reason_code(rule: str) -> str:
+    for prefix, code in _REASON_CODES.items():
+        if rule == prefix or rule.startswith(prefix + "."):
+            return code
+    return "Rejected"
+
+
+async def sign_certificate(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    csr, certificate_type = payload["csr"], payload.get("certificateType")
+    # The accepted request is stored in this transaction: committed before the answer leaves.
+    decided = await call.db(lambda session: decide_request(
+        session, station_id=call.station_id, csr_pem=csr, certificate_type=certificate_type,
+        security_profile=call.connection.security_profile, policy=call.ctx.policy))
+    decision = decided.decision
+    if not decision:
+        log.info("SignCertificate from %s rejected: %s", call.station_id, decision.rule)
+        return {"status": "Rejected",
+                "statusInfo": {"reasonCode": _reason_code(decision.rule),
+                               "additionalInfo": f"{decision.rule}: {decision.reason}"[:_ADDITIONAL_INFO_MAX]}}
+    call.after(lambda: sign_and_queue(call.ctx, decided.request_id))
+    return {"status": "Accepted"}

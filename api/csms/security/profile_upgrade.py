@@ -1,0 +1,147 @@
+"""A05 — upgrade a station's security profile without locking it out.
+
+Order (ERR2501 §2.4): prerequisites first (a CSMS root of ours installed for profiles 2 and 3, a
+valid station certificate for 3, a Basic-auth password for 2); then SetNetworkProfile into a free
+configuration slot, SetVariables NetworkConfigurationPriority with the new slot first, and Reset.
+The higher profile is accepted from the moment the station took the new network profile, and the
+lower one is refused from its first connection under the higher one (admission, A05.FR.07).
+Any step the station refuses stops the upgrade before the next, and nothing is armed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.core.audit import run_in_session
+from api.csms.security.service import arm_profile_upgrade, begin_profile_upgrade
+from api.csms.provisioning.device_variables import read_variable
+from api.ocpp.gateway import Gateway
+from api.csms.security.installed_certificates import refresh_inventory, stored_rows
+from api.ocpp.session import ANSWERED
+from api.core.audit import Actor
+from api.core.refusal import Refusal
+from pki.authorities import trusted_authorities
+from pki.delivery import csms_anchors, identify_anchor, served_generations
+from pki.hashdata import CertificateHashData
+from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
+from storage.stations import Station
+from storage.types import utcnow
+
+CSMS_ROOT = "CSMSRootCertificate"
+
+
+class StationNotConnected(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class UpgradeRequest:
+    target: int | None = None            # default: one above the current profile
+    csms_url: str | None = None          # default: our wss endpoint
+    ocpp_interface: str = "Wired0"
+    message_timeout: int = 30
+    reset: str = "OnIdle"
+
+
+@dataclass
+class UpgradeResult:
+    target: int
+    slot: int | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    armed: bool = False                  # the higher profile is now accepted
+
+    def step(self, name: str, status: str, **details: Any) -> bool:
+        self.steps.append({"step": name, "status": status, **details})
+        return status in ("Accepted", "RebootRequired", "Scheduled")
+
+
+def _has_our_root(session: Session, station_id: str) -> bool:
+    anchors = csms_anchors(session)
+    generations = served_generations(session)
+    for row in stored_rows(session, station_id, CSMS_ROOT):
+        anchor = identify_anchor(CertificateHashData(row.hash_algorithm, row.issuer_name_hash,
+                                                     row.issuer_key_hash, row.serial_number), anchors)
+        if anchor is not None and anchor.generation in generations:
+            return True
+    return False
+
+
+def _has_station_certificate(session: Session, station_id: str) -> bool:
+    trusted = {authority.id for authority in trusted_authorities(session, CaRole.STATION)}
+    now = utcnow()
+    rows = session.exec(select(IssuedCertificate).where(
+        IssuedCertificate.station_id == station_id, IssuedCertificate.kind == CertKind.STATION,
+        IssuedCertificate.status.in_([CertStatus.ISSUED, CertStatus.ACTIVE]),
+        IssuedCertificate.not_after > now))
+    return any(row.issuer_id in trusted for row in rows)
+
+
+def _prerequisites(target: int):
+    def check(session: Session, station: Station) -> None:
+        if target >= 2 and not _has_our_root(session, station.id):
+            raise Refusal("upgrade.no_csms_root",
+                                   "the station does not report our CSMS root (the one anchoring the server "
+                                   "certificate we serve): install it first")
+        if target == 2 and station.password_hash is None:
+            raise Refusal("upgrade.no_password", "profile 2 needs a Basic-auth password for the station")
+        if target == 3 and not _has_station_certificate(session, station.id):
+            raise Refusal("upgrade.no_station_certificate",
+                                   "profile 3 needs a valid station certificate from us: renew it first")
+    return check
+
+
+def free_slot(priority: str | None) -> tuple[int, list[str]]:
+    """The lowest configuration slot not in NetworkConfigurationPriority, and the list itself."""
+    used = [item.strip() for item in (priority or "").split(",") if item.strip()]
+    taken = {int(item) for item in used if item.isdigit()}
+    return next(slot for slot in range(1, 100) if slot not in taken), used
+
+
+async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
+                                   request: UpgradeRequest) -> UpgradeResult:
+    if gateway.session(station_id) is None:
+        raise StationNotConnected(f"station {station_id!r} is not connected")
+    ctx = gateway.ctx
+    station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
+    target = request.target or (station.security_profile + 1 if station else 0)
+    if target >= 2:
+        # The inventory must be current: the check below must not pass on a root deleted since.
+        await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT])
+    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target))
+    result = UpgradeResult(target)
+
+    priority = await read_variable(gateway, station_id, "OCPPCommCtrlr", "NetworkConfigurationPriority")
+    if not priority.answered or priority.status != "Accepted":
+        result.step("GetVariables NetworkConfigurationPriority", priority.status)
+        return result
+    result.slot, used = free_slot(priority.value)
+    csms_url = request.csms_url or f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
+    outcome = await gateway.send_call(station_id, "SetNetworkProfile", {
+        "configurationSlot": result.slot,
+        "connectionData": {"ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": csms_url,
+                           "messageTimeout": request.message_timeout, "securityProfile": target,
+                           "ocppInterface": request.ocpp_interface}})
+    if not result.step("SetNetworkProfile", _status(outcome), slot=result.slot):
+        return result
+    outcome = await gateway.send_call(station_id, "SetVariables", {"setVariableData": [{
+        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "NetworkConfigurationPriority"},
+        "attributeValue": ",".join([str(result.slot), *used])}]})
+    attribute = (outcome.response or {}).get("setVariableResult", [{}])[0].get("attributeStatus") \
+        if outcome.status == ANSWERED else outcome.status
+    if not result.step("SetVariables NetworkConfigurationPriority", attribute or "missing"):
+        return result
+    await asyncio.to_thread(arm_profile_upgrade, ctx, actor, station_id, target)
+    result.armed = True
+    outcome = await gateway.send_call(station_id, "Reset", {"type": request.reset})
+    result.step("Reset", _status(outcome))
+    return result
+
+
+def _status(outcome) -> str:
+    if outcome.status == ANSWERED:
+        return str(outcome.response.get("status"))
+    return outcome.status

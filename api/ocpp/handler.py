@@ -1,0 +1,114 @@
+"""Handlers of station-initiated messages, one module per OCPP functional block.
+
+A handler is ``async def handler(call: StationCall, payload: dict) -> dict``: it gets the
+request payload (already schema-valid) and returns the response payload (validated before it is
+sent). It raises ``OcppError`` for a CALLERROR. It never awaits a CSMS-initiated call: the station
+is waiting for this answer first; anything to send afterwards goes through ``call.after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol, TypeVar
+
+from sqlmodel import Session
+
+from api.core.context import Context
+from api.ocpp.boot import BootGate
+from api.ocpp.config import GatewayConfig
+from api.ocpp.framing import ErrorCode, OcppError
+from storage.db import session_scope
+from storage.spool import Spool
+
+T = TypeVar("T")
+
+
+class Connection(Protocol):
+    """What the listener hands over for an admitted connection (api/ocpp/transport/connection.py)."""
+
+    station_id: str
+    security_profile: int
+    client_certificate: Any
+    websocket: Any  # websockets' ServerConnection: async iteration, send(), close()
+
+
+@dataclass
+class LiveState:
+    """What a station said that matters only while it is connected (shown in connection listings)."""
+
+    # (evseId, connectorId) → last reported status, from StatusNotification or NotifyEvent.
+    connectors: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+@dataclass
+class StationCall:
+    """Everything a handler may use while answering one CALL of one station."""
+
+    ctx: Context
+    config: GatewayConfig
+    connection: Connection
+    boot: BootGate
+    live: LiveState
+    # Set by the session: close the WebSocket (after this CALL, without answering it).
+    disconnect_reason: str | None = None
+    follow_ups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The gateway's group commit (storage/batching.py), when there is one.
+    group: Callable[[Callable[[Session], Any]], Awaitable[Any]] | None = None
+    # Where security events go while the database is unavailable (api/csms/security/event_spool.py).
+    spool: Spool | None = None
+
+    @property
+    def station_id(self) -> str:
+        return self.connection.station_id
+
+    def after(self, follow_up: Callable[[], Awaitable[None]]) -> None:
+        """Run ``follow_up`` as its own task once the answer to this CALL is on the wire."""
+        self.follow_ups.append(follow_up)
+
+    def disconnect(self, reason: str) -> None:
+        """Drop the connection instead of answering (e.g. B01.FR.12)."""
+        self.disconnect_reason = reason
+
+    async def db(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction on a worker thread: a busy database must not stall
+        every other station's messages on this event loop."""
+        return await asyncio.to_thread(_in_session, self.ctx, work)
+
+    async def db_grouped(self, work: Callable[[Session], T]) -> T:
+        """Like ``db`` for a small write that may share its transaction with other stations'
+        (group commit): a boot storm then costs one transaction per batch, not per station.
+        ``work`` may run twice (after a failed group it runs alone), so it must only touch the
+        session."""
+        if self.group is None:
+            return await self.db(work)
+        return await self.group(work)
+
+
+def _in_session(ctx: Context, work: Callable[[Session], T]) -> T:
+    with session_scope(ctx.engine) as session:
+        return work(session)
+
+
+Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+def now_iso() -> str:
+    """An OCPP dateTime: UTC, RFC 3339, millisecond precision."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_datetime(text: str, field: str) -> datetime:
+    """An OCPP dateTime (schema-checked, RFC 3339) as an aware UTC datetime; ``field`` names it
+    in the CALLERROR when it is none.
+
+    RFC 3339 allows a lower-case 't'/'z', which fromisoformat refuses. A valid one may still
+    lie outside what a datetime holds once in UTC (9999-12-31T23:59:59-23:59)."""
+    try:
+        return datetime.fromisoformat(text.upper()).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                        f"{field} {text[:40]!r} is not a date-time or is out of range (years 1 to 9999 in UTC)",
+                        {"field": field}) from None

@@ -1,0 +1,312 @@
+"""The `chargeca` command as an officer runs it: real processes, exit codes, one-line reasons."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from csr_factory import openssl_csr
+from softhsm import TOKEN_PIN
+
+CLI = [sys.executable, "-m", "api.cli"]
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {**os.environ, "CHARGECA_DATA": str(tmp_path / "data"),
+           "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
+    env.pop("CHARGECA_DATABASE_URL", None)
+
+    def _run(*args: str, stdin: str | None = None, extra_env: dict | None = None):
+        return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin,
+                              env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=120)
+    return _run
+
+
+def test_officer_workflow(run, tmp_path: Path):
+    init = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
+    assert init.returncode == 0, init.stderr
+    again = run("init", "--org", "Other", "--fqdn", "other.test")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+    added = run("station", "add", "CP-1", "--security-profile", "2")
+    assert added.returncode == 0
+    password = added.stdout.strip().splitlines()[-1].rsplit(" ", 1)[-1]
+    assert 16 <= len(password) <= 40
+    assert password not in run("audit", "list").stdout, "the password never reaches the audit log"
+
+    csr = tmp_path / "cp1.csr"
+    csr.write_text(openssl_csr(tmp_path, "CP-1", "Acme CSO", "ec-p256"))
+    signed = run("cert", "sign", "--station", "CP-1", "--csr", str(csr))
+    assert signed.returncode == 0, signed.stderr
+    chain = x509.load_pem_x509_certificates(signed.stdout.encode())
+    assert len(chain) == 2 and chain[0].subject.rfc4514_string() == "CN=CP-1,O=Acme CSO"
+    serial = format(chain[0].serial_number, "x")
+
+    listed = run("cert", "list", "--station", "CP-1")
+    assert serial in listed.stdout
+
+    revoked = run("cert", "revoke", serial, "--reason", "keyCompromise")
+    assert revoked.returncode == 0, revoked.stderr
+    crl = x509.load_pem_x509_crl(run("crl").stdout.encode())
+    assert crl.get_revoked_certificate_by_serial_number(chain[0].serial_number) is not None
+
+    token = run("token", "create", "--role", "auditor")
+    assert token.returncode == 0 and token.stdout.strip().splitlines()[-1].startswith("cca_")
+
+    verified = run("audit", "verify")
+    assert verified.returncode == 0 and "intact" in verified.stdout
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("cert", "sign", "--station", "CP-1", "--csr", "missing.csr"), 1, "cannot read CSR"),
+    (("cert", "revoke", "abc", "--reason", "bored"), 1, "keyCompromise"),
+    (("cert", "revoke", "zz-not-hex", "--reason", "keyCompromise"), 1, "not a hexadecimal serial"),
+    (("cert", "revoke", "123456", "--reason", "keyCompromise"), 1, "no certificate with serial"),
+    (("station", "add", "bad:id"), 1, "identifierString"),
+    (("token", "create", "--role", "root"), 2, "invalid choice"),
+])
+def test_refusals_exit_non_zero_with_one_line(run, args, code, message):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    result = run(*args)
+    assert result.returncode == code
+    assert message in result.stderr
+
+
+def test_invalid_fqdn_is_refused_before_anything_is_created(run, tmp_path):
+    for bad in ("not a host", "localhost", "*.acme.test", "10.0.0.1"):
+        result = run("init", "--org", "Acme CSO", "--fqdn", bad)
+        assert result.returncode == 1 and "fqdn." in result.stderr, bad
+    assert not list((tmp_path / "data").glob("keys/*")), "no key was generated for a refused init"
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+
+
+def test_wrong_csr_identity_is_refused_with_its_rule(run, tmp_path):
+    run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
+    run("station", "add", "CP-1", "--security-profile", "3")
+    csr = tmp_path / "other.csr"
+    csr.write_text(openssl_csr(tmp_path, "CP-2", "Acme CSO", "rsa-2048"))
+    result = run("cert", "sign", "--station", "CP-1", "--csr", str(csr))
+    assert result.returncode == 1
+    assert "csr.subject.cn" in result.stderr and result.stdout == ""
+
+
+def test_missing_passphrase_and_pki_are_setup_errors(run):
+    no_pass = run("init", "--org", "A", "--fqdn", "a.test", extra_env={"CHARGECA_KEY_PASSPHRASE": ""})
+    assert no_pass.returncode == 3 and "CHARGECA_KEY_PASSPHRASE" in no_pass.stderr
+    assert run("crl").returncode == 3
+
+
+def test_wrong_passphrase_is_refused_without_damage(run):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    run("station", "add", "CP-1", "--security-profile", "3")
+    result = run("crl", extra_env={"CHARGECA_KEY_PASSPHRASE": "a-different-passphrase"})
+    assert result.returncode == 3 and "wrong passphrase" in result.stderr
+    assert run("crl").returncode == 0
+
+
+def test_database_down_exit_code(run):
+    result = run("station", "list", extra_env={"CHARGECA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert result.returncode == 4 and "database unavailable" in result.stderr
+
+
+# --- secrets at rest, the CA commands, the server certificate's names -----------------------------
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_passphrase_file_open_to_others_is_refused(run, tmp_path, mode):
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("file-passphrase-1234567\n")
+    passphrase.chmod(mode)
+    env = {"CHARGECA_KEY_PASSPHRASE": "", "CHARGECA_KEY_PASSPHRASE_FILE": str(passphrase)}
+    refused = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env)
+    assert refused.returncode == 3
+    assert str(passphrase) in refused.stderr and f"chmod 600 {passphrase}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert not list((tmp_path / "data").glob("keys/*")), "nothing was made with the exposed passphrase"
+    passphrase.chmod(0o600)
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env).returncode == 0
+
+
+def test_version(run):
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == "chargeca 0.1.0"
+
+
+def test_ca_root_and_list(run, tmp_path, monkeypatch):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    printed = run("ca", "root")
+    assert printed.returncode == 0, printed.stderr
+    root = x509.load_pem_x509_certificate(printed.stdout.encode())
+    assert root.subject == root.issuer and root.subject.rfc4514_string() == "CN=Acme CSO CSMS Root CA G1,O=Acme CSO"
+    written = run("ca", "root", "--out", str(tmp_path / "root.pem"))
+    assert written.returncode == 0 and str(tmp_path / "root.pem") in written.stdout
+    assert (tmp_path / "root.pem").read_text() == printed.stdout
+    unwritable = run("ca", "root", "--out", str(tmp_path / "missing" / "root.pem"))
+    assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
+
+    _add_v2g_ca(tmp_path / "data", monkeypatch)
+    listed = run("ca", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = [line.split("\t") for line in listed.stdout.strip().splitlines()]
+    assert header == ["id", "kind", "subject", "serial", "not_before", "not_after", "status"]
+    by_kind = {row[1]: row for row in rows}
+    assert set(by_kind) == {"root", "station", "server", "v2g"}
+    assert by_kind["root"][2] == root.subject.rfc4514_string()
+    assert by_kind["root"][3] == format(root.serial_number, "x")
+    assert by_kind["root"][5] == root.not_valid_after_utc.isoformat(timespec="seconds")
+    assert by_kind["v2g"][2] == "CN=Acme CSO V2G CA G1,O=Acme CSO"
+    assert {row[6] for row in rows} == {"active"}
+
+
+def _add_v2g_ca(data: Path, monkeypatch) -> None:
+    """A V2G sub-CA as any other door creates it: `ca list` shows whatever CAs the database has."""
+    from api.core.context import open_context
+    from api.core.settings import load_settings
+    from pki.v2g import ensure_v2g_ca
+    from storage.db import session_scope
+
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", "cli-test-passphrase-123")
+    monkeypatch.delenv("CHARGECA_DATABASE_URL", raising=False)
+    ctx = open_context(load_settings(data))
+    with session_scope(ctx.engine) as session:
+        ensure_v2g_ca(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
+    ctx.engine.dispose()
+
+
+def _server_names(data: Path, monkeypatch) -> list[list[str]]:
+    from sqlmodel import select
+
+    from storage.certificates import CertKind, CertStatus, IssuedCertificate
+    from storage.db import make_engine, session_scope, sqlite_url
+
+    engine = make_engine(sqlite_url(data / "chargeca.db"))
+    with session_scope(engine) as session:
+        rows = session.exec(select(IssuedCertificate).where(IssuedCertificate.kind == CertKind.SERVER,
+                                                            IssuedCertificate.status == CertStatus.ACTIVE)).all()
+    engine.dispose()
+    names = []
+    for row in rows:
+        certificate = x509.load_pem_x509_certificate(row.certificate_pem.encode())
+        names.append([str(n.value) for n in
+                      certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value])
+    return names
+
+
+def test_init_adds_server_names_and_rotation_keeps_them(run, tmp_path, monkeypatch):
+    init = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", "csms.lab.acme.test",
+               "--san", "10.1.2.3", "--san", "localhost", "--san", "fd00::7")
+    assert init.returncode == 0, init.stderr
+    expected = ["csms.acme.test", "csms.lab.acme.test", "10.1.2.3", "localhost", "fd00::7"]
+    assert _server_names(tmp_path / "data", monkeypatch) == [expected, expected], "ECDSA and RSA alike"
+
+    from api.core.audit import Actor
+    from api.csms.security.authority_service import renew_server_certificates
+    from api.core.context import open_context
+    from api.core.settings import load_settings
+
+    monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", "cli-test-passphrase-123")
+    monkeypatch.delenv("CHARGECA_DATABASE_URL", raising=False)
+    ctx = open_context(load_settings(tmp_path / "data"))
+    renew_server_certificates(ctx, Actor("cli:test"), "csms.acme.test")
+    ctx.engine.dispose()
+    assert _server_names(tmp_path / "data", monkeypatch) == [expected, expected]
+
+
+@pytest.mark.parametrize("name, rule", [("not a host", "fqdn.syntax"), ("*.acme.test", "fqdn.wildcard"),
+                                        ("0.0.0.0", "san.ip"), ("224.0.0.1", "san.ip"),
+                                        ("bad_name.test", "fqdn.syntax")])
+def test_bad_server_name_is_refused_before_anything_is_created(run, tmp_path, name, rule):
+    result = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--san", name)
+    assert result.returncode == 1 and rule in result.stderr and repr(name) in result.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))
+
+
+def test_init_with_a_pkcs11_token_keeps_ca_keys_in_it(run, tmp_path: Path, softhsm_token):
+    token_env = {"SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"]}
+    token_args = ("--keystore", "pkcs11", "--module", str(softhsm_token.module),
+                  "--token-label", softhsm_token.token_label)
+    incomplete = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args, extra_env=token_env)
+    assert incomplete.returncode == 2 and "--pin-file" in incomplete.stderr
+    os.chmod(softhsm_token.pin_file, 0o640)
+    loose = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args,
+                "--pin-file", str(softhsm_token.pin_file), extra_env=token_env)
+    assert loose.returncode == 3 and "mode 0640" in loose.stderr, loose.stderr
+    os.chmod(softhsm_token.pin_file, 0o600)
+
+    init = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", *token_args,
+               "--pin-file", str(softhsm_token.pin_file), extra_env=token_env)
+    assert init.returncode == 0, init.stderr
+    config = (tmp_path / "data" / "config.toml").read_text()
+    assert 'backend = "pkcs11"' in config and softhsm_token.token_label in config
+    key_files = sorted(p.name for p in (tmp_path / "data" / "keys").iterdir())
+    assert key_files and all(name.startswith("server-") for name in key_files), \
+        f"only the TLS server keys are files, the CA keys are in the token: {key_files}"
+
+    # Later commands find the token from config.toml alone.
+    csr = tmp_path / "cp1.csr"
+    csr.write_text(openssl_csr(tmp_path, "CP-1", "Acme CSO", "ec-p256"))
+    assert run("station", "add", "CP-1", "--security-profile", "3", extra_env=token_env).returncode == 0
+    signed = run("cert", "sign", "--station", "CP-1", "--csr", str(csr), extra_env=token_env)
+    assert signed.returncode == 0, signed.stderr
+    chain_file = tmp_path / "chain.pem"
+    chain_file.write_text(signed.stdout)
+    crl_file = tmp_path / "crl.pem"
+    crl = run("crl", extra_env=token_env)
+    assert crl.returncode == 0, crl.stderr
+    crl_file.write_text(crl.stdout)
+    station_ca = tmp_path / "station-ca.pem"
+    station_ca.write_bytes(x509.load_pem_x509_certificates(signed.stdout.encode())[1].public_bytes(
+        serialization.Encoding.PEM))
+    verified = subprocess.run(["openssl", "crl", "-in", str(crl_file), "-CAfile", str(station_ca), "-noout"],
+                              capture_output=True, text=True)
+    assert verified.returncode == 0 and "verify OK" in verified.stderr, verified.stderr
+
+    outputs = init.stdout + init.stderr + signed.stderr + run("audit", "list", extra_env=token_env).stdout
+    assert TOKEN_PIN not in outputs and TOKEN_PIN not in config
+
+
+def test_station_kill_switch_and_delete(run):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
+
+    disabled = run("station", "disable", "CP-9", "--reason", "stolen cabinet")
+    assert disabled.returncode == 0, disabled.stderr
+    assert "enabled=False" in run("station", "list").stdout
+    assert run("station", "enable", "CP-9").returncode == 0
+
+    deleted = run("station", "delete", "CP-9", "--reason", "decommissioned")
+    assert deleted.returncode == 0 and "deleted" in deleted.stdout
+    again = run("station", "delete", "CP-9")
+    assert again.returncode == 1 and "not registered" in again.stderr
+    log = run("audit", "list", "--limit", "200").stdout
+    for action in ("station.disable", "station.enable", "station.delete"):
+        assert action in log
+
+
+def test_station_password_from_stdin_or_file_and_profile(run, tmp_path: Path):
+    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
+    assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
+
+    password = "Factory-Provisioned-0123456789"
+    assert run("station", "set-password", "CP-9", "--password-stdin", stdin=password + "\n").returncode == 0
+    secret = tmp_path / "cp9.password"
+    secret.write_text("short\n")
+    weak = run("station", "set-password", "CP-9", "--password-file", str(secret))
+    assert weak.returncode == 1 and "password must have" in weak.stderr
+    no_source = run("station", "set-password", "CP-9", password)
+    assert no_source.returncode == 2, "a password is never taken from the command line"
+
+    lower = run("station", "set-profile", "CP-9", "1")
+    assert lower.returncode == 1 and "reason" in lower.stderr
+    lowered = run("station", "set-profile", "CP-9", "1", "--reason", "lab bench")
+    assert lowered.returncode == 0 and "security profile 1" in lowered.stdout
+    log = run("audit", "list", "--limit", "200").stdout
+    assert "station.password.set" in log and "station.security_profile.set" in log
+    assert password not in log

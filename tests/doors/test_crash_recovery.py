@@ -1,0 +1,236 @@
+"""`chargeca serve` killed with SIGKILL at the moments that used to lose work, again and again.
+
+A real server process (the `chargeca serve` command, on SQLite or PostgreSQL) and a real station
+(the simulator, profile 2 over wss). The test kills the process the instant the station sees:
+- SignCertificate answered Accepted: after the restart the station still gets its certificate,
+  and the audit log has the issuance (nothing was signed before the kill);
+- CertificateSigned arrive, before it answers: after a restart on the same node the delivery is
+  sent again at once; with another node taking over (the dead node's lease still running), the
+  station resending its CSR makes the delivery go out at once;
+- an operator's job (a call stored and sent for polling) arrive, before it answers: after the
+  restart the job ends as a timeout instead of staying "sent" for ever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
+from sqlmodel import select
+
+from api.core.audit import Actor, run_in_session
+from api.operations.stations import add_station
+from api.operations.tokens import create_token
+from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
+from storage.audit import AuditEntry
+from storage.certificates import IssuedCertificate
+from storage.outbox import OutboundCall
+
+ITERATIONS = 5
+DELIVERY = "certificate_delivery"
+_LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
+_REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
+ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+# Each test restarts `chargeca serve` up to six times: seconds each, far more on a loaded machine.
+pytestmark = pytest.mark.timeout(900)
+
+
+class Server:
+    """`chargeca serve` in its own process; ``start`` again after ``kill`` restarts it."""
+
+    def __init__(self, directory: Path, db_url: str) -> None:
+        self._env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+        self._env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(directory / "data"), CHARGECA_DATABASE_URL=db_url,
+                         CHARGECA_KEY_PASSPHRASE=TEST_PASSPHRASE, CHARGECA_REST_PORT="0",
+                         CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0")
+        self._directory = directory
+        self._process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task | None = None
+        self.output: list[str] = []
+        self.wss_url = ""
+        self.rest_url = ""
+
+    async def start(self, node: str = "node-a") -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "serve", cwd=self._directory, env={**self._env, "CHARGECA_NODE_ID": node},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        self.wss_url = self.rest_url = ""
+        async with asyncio.timeout(120):
+            while not (self.wss_url and self.rest_url):
+                line = (await self._process.stdout.readline()).decode(errors="replace")
+                if not line:
+                    pytest.fail("serve exited early:\n" + "".join(self.output))
+                self.output.append(line)
+                if listening := _LISTENING.search(line):
+                    self.wss_url = f"wss://127.0.0.1:{listening.group(2)}/ocpp"
+                if rest := _REST.search(line):
+                    self.rest_url = rest.group(1)
+        self._drain = asyncio.create_task(self._read_rest(self._process))
+
+    async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
+        while line := await process.stdout.readline():
+            self.output.append(line.decode(errors="replace"))
+
+    async def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is flushed or recorded by the process."""
+        self._process.kill()
+        await self._process.wait()
+        await self._drain
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            await self.kill()
+
+
+@pytest.fixture
+async def server(tmp_path, db_url, monkeypatch) -> AsyncIterator[tuple[Server, object]]:
+    pki = make_pki(tmp_path, db_url, monkeypatch)  # the PKI the server finds in tmp_path/data
+    running = Server(tmp_path, db_url)
+    try:
+        yield running, pki
+    finally:
+        await running.stop()
+        pki.ctx.engine.dispose()
+
+
+def _station(pki, tmp_path: Path, station_id: str) -> SimulatedStation:
+    password = add_station(pki.ctx, Actor("cli:test"), station_id, security_profile=2).password
+    os.makedirs(tmp_path / "station", exist_ok=True)
+    root = tmp_path / "root.pem"
+    root.write_text(pki.hierarchy.root.record.certificate_pem)
+    return SimulatedStation(station_id, "wss://placeholder/ocpp", profile=2, password=password, organization=TEST_ORG,
+                            tls=TlsOptions(ca_file=root, server_hostname=TEST_FQDN), call_timeout=10,
+                            workdir=tmp_path / "station")
+
+
+async def _connect(station: SimulatedStation, server: Server) -> None:
+    """The station finds the (re)started server at its new port, connects and boots."""
+    await station.close()  # after a kill: ends what the old connection left running
+    station.url = f"{server.wss_url}/{station.identity}"
+    await station.connect()
+    assert (await station.boot())["status"] == "Accepted"
+
+
+def _signed(station: SimulatedStation) -> list[str]:
+    return [payload["certificateChain"] for action, payload in station.received if action == "CertificateSigned"]
+
+
+def _query(pki, query) -> list:
+    return run_in_session(pki.ctx, lambda s: list(s.exec(query)))
+
+
+async def _until(condition, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_an_accepted_csr_survives_a_kill_right_after_the_answer(server, tmp_path):
+    running, pki = server
+    station = _station(pki, tmp_path, "KILL-10")
+    await running.start()
+    await _connect(station, running)
+    for iteration in range(1, ITERATIONS + 1):
+        assert await station.sign_certificate() == {"status": "Accepted"}
+        await running.kill()  # the instant the station has its answer
+        await running.start()
+        await _connect(station, running)
+        await _until(lambda: len(_signed(station)) == iteration)
+        deliveries = _query(pki, select(OutboundCall).where(OutboundCall.purpose == DELIVERY)
+                            .order_by(OutboundCall.id))
+        await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.id == deliveries[-1].id))
+                     == ["answered"])
+        issued = _query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == "KILL-10")
+                        .order_by(IssuedCertificate.id))
+        assert len(issued) == iteration  # one certificate per accepted CSR, none twice
+        signed = _query(pki, select(AuditEntry).where(AuditEntry.action == "certificate.sign",
+                                                      AuditEntry.outcome == "success").order_by(AuditEntry.seq))
+        assert [entry.target for entry in signed] == ["KILL-10"] * iteration
+        assert issued[-1].serial_hex in signed[-1].detail
+
+
+async def _delivered_once(pki, station: SimulatedStation) -> None:
+    """One delivery, answered by the station; one certificate signed for it."""
+    await _until(lambda: _query(pki, select(OutboundCall.status).where(OutboundCall.purpose == DELIVERY))
+                 == ["answered"])
+    issued = _query(pki, select(IssuedCertificate).where(IssuedCertificate.station_id == station.identity))
+    assert len(issued) == 1
+
+
+async def _silent(station: SimulatedStation, _payload: dict) -> dict:
+    await asyncio.Event().wait()  # never answers: the server dies first
+    return {}
+
+
+@ON_SQLITE
+async def test_a_delivery_on_the_wire_when_the_server_dies_is_sent_again_at_once_after_each_restart(server, tmp_path):
+    running, pki = server
+    station = _station(pki, tmp_path, "KILL-11")
+    station.handlers["CertificateSigned"] = _silent
+    await running.start()
+    await _connect(station, running)
+    assert await station.sign_certificate() == {"status": "Accepted"}
+    for iteration in range(1, ITERATIONS + 1):
+        await _until(lambda: len(_signed(station)) == iteration)
+        await running.kill()  # CertificateSigned is on the wire, its answer not sent
+        if iteration == ITERATIONS:
+            station.handlers["CertificateSigned"] = DEFAULT_HANDLERS["CertificateSigned"]
+        await running.start()
+        await _connect(station, running)  # the same node again: what it left "sent" is due at once
+    await _until(lambda: len(_signed(station)) == ITERATIONS + 1)
+    await _delivered_once(pki, station)
+    assert len(set(_signed(station))) == 1  # the same chain every time
+
+
+@ON_SQLITE
+async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_at_once(server, tmp_path):
+    running, pki = server
+    station = _station(pki, tmp_path, "KILL-11B")
+    station.handlers["CertificateSigned"] = _silent
+    await running.start(node="node-a")
+    await _connect(station, running)
+    assert await station.sign_certificate() == {"status": "Accepted"}
+    await _until(lambda: len(_signed(station)) == 1)
+    await running.kill()
+    station.handlers["CertificateSigned"] = DEFAULT_HANDLERS["CertificateSigned"]
+    await running.start(node="node-b")  # node-a's lease on the row has not expired
+    await _connect(station, running)
+    await asyncio.sleep(1)
+    assert len(_signed(station)) == 1
+    # The station reboots and asks again with the same CSR: Accepted, and the chain goes at once.
+    assert await station.resend_sign_certificate() == {"status": "Accepted"}
+    await _until(lambda: len(_signed(station)) == 2, timeout=10)
+    await _delivered_once(pki, station)
+
+
+@ON_SQLITE
+async def test_an_operator_job_on_the_wire_when_the_server_dies_ends_as_a_timeout(server, tmp_path):
+    running, pki = server
+    station = _station(pki, tmp_path, "KILL-JOB")
+    station.handlers["TriggerMessage"] = _silent
+    token = create_token(pki.ctx, Actor("cli:test"), "operator", "operator").token
+    headers = {"Authorization": f"Bearer {token}"}
+    await running.start()
+    await _connect(station, running)
+    async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
+        answer = await rest.post("/api/v1/stations/KILL-JOB/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}, "mode": "async"})
+        assert answer.status_code == 202, answer.text
+    job_path = answer.json()["url"]
+    await _until(lambda: any(action == "TriggerMessage" for action, _ in station.received))
+    await running.kill()
+    await running.start()
+    async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
+        job = (await rest.get(job_path)).json()
+    assert (job["status"], job["error"]) == ("timeout", "the CSMS process that sent it stopped before the answer")
+    results = _query(pki, select(AuditEntry).where(AuditEntry.action == "station.call.result"))
+    assert [(entry.outcome, json.loads(entry.detail)["status"]) for entry in results] == [("success", "timeout")]

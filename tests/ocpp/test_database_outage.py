@@ -1,0 +1,82 @@
+"""A real PostgreSQL outage while stations talk: the database refuses every connection (its open
+ones terminated), then comes back. A SecurityEventNotification sent meanwhile is acknowledged,
+kept in the (bounded) spool, and in the database once it is back; a BootNotification is answered Pending,
+so the station boots again and is recorded then. The connection stays usable throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from certificate_support import with_policy
+from conftest import PG_URL, make_pki
+from ocpp_support import BOOT, open_csms
+from sqlmodel import select
+
+from api.core.audit import run_in_session
+from storage.security_events import SecurityEvent
+from storage.stations import Station
+
+pytestmark = pytest.mark.postgres
+
+
+@contextlib.contextmanager
+def _outage(database_url: str) -> Iterator[None]:
+    """The database takes no connection and loses the ones it has, until the block ends."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                      "AND pid <> pg_backend_pid()", (name,))
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+@pytest.fixture
+async def csms(tmp_path, postgres_url, monkeypatch) -> AsyncIterator:
+    pki = with_policy(make_pki(tmp_path, postgres_url, monkeypatch), outage={"retry_seconds": 1, "max_spooled_events": 1})
+    try:
+        async for made in open_csms(pki):
+            yield made
+    finally:
+        pki.ctx.engine.dispose()
+
+
+def _events(csms) -> list[SecurityEvent]:
+    return run_in_session(csms.ctx, lambda s: list(s.exec(
+        select(SecurityEvent).where(SecurityEvent.source == "station").order_by(SecurityEvent.id))))
+
+
+async def test_security_events_and_boots_in_a_database_outage_are_kept(csms, postgres_url):
+    password = csms.add_station("CS-OUT")
+    station = await csms.connect_raw("CS-OUT", password)
+    await station.boot()
+    with _outage(postgres_url):
+        frame = await station.call("SecurityEventNotification", {
+            "type": "TamperDetectionActivated", "timestamp": "2025-06-01T12:00:00Z", "techInfo": "lid opened"})
+        assert frame == [3, frame[1], {}], frame  # acknowledged: the spool has it
+        frame = await station.call("SecurityEventNotification", {
+            "type": "ResetOrReboot", "timestamp": "2025-06-01T12:00:01Z"})
+        assert frame[:3] == [4, frame[1], "InternalError"], frame  # the spool is full: the station keeps it
+        frame = await station.call("Heartbeat", {})
+        assert frame[0] == 3, frame
+        rebooted = {**BOOT, "chargingStation": {**BOOT["chargingStation"], "firmwareVersion": "2.0"}}
+        frame = await station.call("BootNotification", rebooted)
+        assert frame[0] == 3 and frame[2]["status"] == "Pending", frame  # boot again later (B02)
+        assert frame[2]["statusInfo"]["reasonCode"] == "ServiceUnavailable"
+        await asyncio.sleep(1.5)  # the writer tries, and the database still refuses
+        assert len(csms.gateway.spool) == 1
+    await csms.until(lambda: len(csms.gateway.spool) == 0, timeout=10)
+    (event,) = _events(csms)
+    assert (event.station_id, event.type, event.tech_info, event.critical) == (
+        "CS-OUT", "TamperDetectionActivated", "lid opened", True)
+    assert event.occurred_at.isoformat().startswith("2025-06-01T12:00:00")
+    frame = await station.call("BootNotification", rebooted)
+    assert frame[0] == 3 and frame[2]["status"] == "Accepted", frame
+    firmware = run_in_session(csms.ctx, lambda s: s.get(Station, "CS-OUT").firmware_version)
+    assert firmware == "2.0"

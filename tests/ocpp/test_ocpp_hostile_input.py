@@ -1,0 +1,106 @@
+"""Hostile but schema-valid input over a real WebSocket, on SQLite and PostgreSQL: each frame gets
+the CALLERROR OCPP-J names (or is stored safely), never an InternalError, never a dropped
+connection. After each one the same connection still answers a Heartbeat."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from ocpp_support import BOOT, open_csms
+from sqlmodel import select
+
+from api.core.audit import run_in_session
+from storage.security_events import SecurityEvent
+
+NOW = "2025-06-01T12:00:00Z"
+LONE_SURROGATE = "\\ud800"  # as it appears in the JSON text: an escape no Unicode character has
+
+
+@pytest.fixture
+async def csms(pki) -> AsyncIterator:
+    async for made in open_csms(pki):
+        yield made
+
+
+@pytest.fixture
+async def station(csms):
+    password = csms.add_station("CS-HOSTILE")
+    raw = await csms.connect_raw("CS-HOSTILE", password)
+    await raw.boot()
+    return raw
+
+
+async def _still_usable(station) -> None:
+    frame = await station.call("Heartbeat", {})
+    assert frame[0] == 3 and "currentTime" in frame[2], frame
+
+
+def _call(message_id: str, action: str, payload: dict, *, raw: tuple[str, str] | None = None) -> str:
+    """A CALL frame; ``raw`` replaces a placeholder string by text that json.dumps would not write."""
+    text = json.dumps([2, message_id, action, payload])
+    if raw is not None:
+        placeholder, replacement = raw
+        text = text.replace(json.dumps(placeholder), replacement)
+    return text
+
+
+def _events(csms, station_id: str) -> list[SecurityEvent]:
+    return run_in_session(csms.ctx, lambda s: list(s.exec(
+        select(SecurityEvent).where(SecurityEvent.station_id == station_id).order_by(SecurityEvent.id))))
+
+
+async def test_a_lone_surrogate_in_boot_notification_is_a_format_violation(station):
+    boot = json.loads(json.dumps(BOOT))
+    boot["chargingStation"]["model"] = "PLACEHOLDER"
+    frame = await station.send_raw(_call("boot-1", "BootNotification", boot,
+                                         raw=("PLACEHOLDER", f'"Sim{LONE_SURROGATE}Model"')))
+    assert frame[:3] == [4, "boot-1", "FormatViolation"], frame
+    assert "surrogate" in frame[3] and frame[4]["field"] == "chargingStation.model"
+    await _still_usable(station)
+
+
+async def test_a_lone_surrogate_in_a_security_event_is_a_format_violation(csms, station):
+    payload = {"type": "TamperDetectionActivated", "timestamp": NOW, "techInfo": "PLACEHOLDER"}
+    frame = await station.send_raw(_call("sec-1", "SecurityEventNotification", payload,
+                                         raw=("PLACEHOLDER", f'"lid {LONE_SURROGATE} opened"')))
+    assert frame[:3] == [4, "sec-1", "FormatViolation"], frame
+    assert frame[4]["field"] == "techInfo"
+    await _still_usable(station)
+    # A paired escape is an ordinary character (U+1F600) and is stored as such.
+    frame = await station.send_raw(_call("sec-2", "SecurityEventNotification", payload,
+                                         raw=("PLACEHOLDER", '"smile \\ud83d\\ude00"')))
+    assert frame == [3, "sec-2", {}], frame
+    assert [e.tech_info for e in _events(csms, "CS-HOSTILE")] == ["smile \U0001F600"]
+
+
+async def test_a_timestamp_that_overflows_is_a_property_constraint_violation(csms, station):
+    for message_id, timestamp in (("ts-1", "9999-12-31T23:59:59-23:59"), ("ts-2", "0001-01-01T00:00:00+23:59")):
+        frame = await station.call("SecurityEventNotification",
+                                   {"type": "TamperDetectionActivated", "timestamp": timestamp})
+        assert frame[0] == 4 and frame[2] == "PropertyConstraintViolation", frame
+        assert frame[4]["field"] == "timestamp" and "out of range" in frame[3]
+        await _still_usable(station)
+    assert _events(csms, "CS-HOSTILE") == []
+
+
+async def test_a_nul_in_tech_info_is_stored_safely(csms, station):
+    frame = await station.call("SecurityEventNotification",
+                               {"type": "TamperDetectionActivated", "timestamp": NOW, "techInfo": "lid\u0000opened"})
+    assert frame[0] == 3, frame
+    (event,) = _events(csms, "CS-HOSTILE")
+    assert event.tech_info == "lid\ufffdopened"  # U+FFFD: PostgreSQL text cannot hold U+0000
+    await _still_usable(station)
+
+
+@pytest.mark.parametrize("text", [
+    "[" * 10_000 + "]" * 10_000,
+    '[2,"deep-1","DataTransfer",{"vendorId":"v","data":' + "[" * 10_000 + "]" * 10_000 + "}]",
+])
+async def test_a_frame_nested_too_deeply_is_an_rpc_framework_error(station, text):
+    assert len(text) >= 10_000
+    frame = await station.send_raw(text)
+    assert frame[:3] == [4, "-1", "RpcFrameworkError"], frame
+    assert "nested" in frame[3]
+    await _still_usable(station)

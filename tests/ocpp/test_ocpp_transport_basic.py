@@ -1,0 +1,228 @@
+"""The OCPP listeners end to end with Basic-auth stations (profiles 1 and 2): real listeners on
+loopback, real TLS, the simulated station as client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+import string
+from dataclasses import replace
+
+import pytest
+
+from api.core.credentials import hash_secret
+from api.ocpp.admission.filters import FAILED_AUTHENTICATION, SECURITY_PROFILE_MISMATCH, UNKNOWN_STATION
+from api.ocpp.admission.throttle import ThrottleSettings
+from policies.model import AdmissionPolicy
+from simulator import StationRefused
+from ocpp_transport_helpers import events, register, running_gateway, station_row, update_station
+
+PASSWORD = "Station-Password-0123"
+
+
+async def refused(station) -> StationRefused:
+    with pytest.raises(StationRefused) as caught:
+        await station.connect()
+    return caught.value
+
+
+async def test_tc_a_01_valid_basic_credentials_upgrade_and_boot(sqlite_pki, tmp_path):
+    password = register(sqlite_pki, "CP_1", 2)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=password)
+        await station.connect()
+        assert station.subprotocol == "ocpp2.0.1"
+        assert (await station.boot())["status"] == "Accepted"
+        [info] = gateway.listeners.registry.snapshot()
+        assert (info.station_id, info.security_profile, info.client_certificate_serial) == ("CP_1", 2, None)
+        assert info.tls_version in ("TLSv1.2", "TLSv1.3")
+        await station.close()
+
+
+async def test_profile1_over_plain_websocket(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_PLAIN", 1, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_PLAIN", profile=1, password=PASSWORD)
+        await station.connect()
+        assert station.tls_version is None
+        assert (await station.boot())["status"] == "Accepted"
+        assert gateway.listeners.registry.get("CP_PLAIN").security_profile == 1
+        await station.close()
+
+
+async def test_identity_may_follow_a_path_prefix_and_be_percent_encoded(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP 7@site", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP 7@site", path="/ocpp", password=PASSWORD)
+        assert station.url.endswith("/ocpp/CP%207%40site")
+        await station.connect()
+        assert "CP 7@site" in gateway.listeners.registry
+        await station.close()
+
+
+async def test_tc_a_02_username_other_than_identity_is_refused_before_upgrade(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        refusal = await refused(gateway.station("CP_1", password=PASSWORD, username="CP_1Invalid"))
+        assert refusal.status == 401
+        assert refusal.headers["WWW-Authenticate"].startswith("Basic")
+        assert len(gateway.listeners.registry) == 0
+    [event] = events(sqlite_pki, "CP_1")
+    assert event.type == FAILED_AUTHENTICATION and "CP_1Invalid" in event.tech_info
+
+
+async def test_tc_a_03_random_password_or_no_header_is_refused(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    alphabet = string.ascii_letters + string.digits + "*-_=:+|@."
+    guesses = ["".join(secrets.choice(alphabet) for _ in range(n)) for n in (16, 28, 40)]
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        for guess in guesses:
+            assert (await refused(gateway.station("CP_1", password=guess))).status == 401
+        assert (await refused(gateway.station("CP_1", password=None))).status == 401
+    # One row per (source address, rule), with the count: wrong passwords x3, no header x1.
+    recorded = events(sqlite_pki, "CP_1")
+    assert [(e.type, e.occurrences) for e in recorded] == [(FAILED_AUTHENTICATION, 3), (FAILED_AUTHENTICATION, 1)]
+    assert "wrong password" in recorded[0].tech_info and recorded[0].source_address == "127.0.0.1"
+    assert "no Authorization header" in recorded[1].tech_info
+    assert recorded[0].last_seen_at >= recorded[0].occurred_at
+    for guess in guesses:
+        assert all(guess not in e.tech_info for e in recorded)
+
+
+async def test_unknown_station_gets_404(sqlite_pki, tmp_path):
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        refusal = await refused(gateway.station("NOBODY", password=PASSWORD))
+        assert refusal.status == 404
+    assert events(sqlite_pki, "NOBODY")[0].type == UNKNOWN_STATION
+
+
+async def test_profile_mismatch_is_refused_with_403(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_2", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        # A profile-2 station on the plain port (profile 1): a downgrade, refused (A00.FR.002).
+        refusal = await refused(gateway.station("CP_2", profile=1, password=PASSWORD))
+        assert refusal.status == 403 and "profile 2" in refusal.reason
+    [event] = events(sqlite_pki, "CP_2")
+    assert event.type == SECURITY_PROFILE_MISMATCH and "security profile 1" in event.tech_info
+
+
+async def test_password_change_first_successful_authentication_decides(sqlite_pki, tmp_path):  # A01
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    new = "Next-Password-4567890"
+    update_station(sqlite_pki, "CP_1", pending_password_hash=hash_secret(new))
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=new)
+        await station.connect()
+        await station.close()
+        assert station_row(sqlite_pki, "CP_1").pending_password_hash is None
+        assert (await refused(gateway.station("CP_1", password=PASSWORD))).status == 401
+
+
+async def test_throttling_after_repeated_failures(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    throttle = ThrottleSettings(free_failures=2, base_delay=1.0, max_delay=4.0)
+    async with running_gateway(sqlite_pki, tmp_path, throttle=throttle) as gateway:
+        for _ in range(3):
+            assert (await refused(gateway.station("CP_1", password="Wrong-Password-0000"))).status == 401
+        # Now even the right password waits: 429 with Retry-After, checked without hashing.
+        throttled = await refused(gateway.station("CP_1", password=PASSWORD))
+        assert throttled.status == 429 and throttled.headers["Retry-After"] == "1"
+        await asyncio.sleep(1.1)
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        await station.close()
+    assert "auth.throttled" in events(sqlite_pki, "CP_1")[-1].tech_info
+
+
+async def test_tc_b_58_without_ocpp201_the_handshake_completes_then_closes(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        only_old = gateway.station("CP_1", password=PASSWORD, subprotocols=["ocpp0.1"])
+        await only_old.connect()  # 101, without Sec-WebSocket-Protocol ...
+        assert only_old.subprotocol is None
+        assert "Sec-WebSocket-Protocol" not in only_old.websocket.response.headers
+        code, _ = await only_old.wait_closed()  # ... and closed at once
+        assert code == 1002
+        assert gateway.handler.served == []
+
+        none_offered = gateway.station("CP_1", password=PASSWORD, subprotocols=[])
+        await none_offered.connect()
+        assert (await none_offered.wait_closed())[0] == 1002
+
+        both = gateway.station("CP_1", password=PASSWORD, subprotocols=["ocpp0.1", "ocpp2.0.1"])
+        await both.connect()
+        assert both.websocket.response.headers["Sec-WebSocket-Protocol"] == "ocpp2.0.1"
+        assert (await both.boot())["status"] == "Accepted"
+        await both.close()
+
+
+async def test_permessage_deflate_is_negotiated(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        extensions = station.websocket.response.headers["Sec-WebSocket-Extensions"]
+        assert "permessage-deflate" in extensions
+        # No context takeover either way: no zlib state is kept per idle connection.
+        assert "server_no_context_takeover" in extensions and "client_no_context_takeover" in extensions
+        assert (await station.boot())["status"] == "Accepted"  # and compressed frames flow
+        await station.close()
+
+
+async def test_oversized_frame_closes_the_connection_with_1009(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path, max_size=16 * 1024) as gateway:
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        await station.boot()
+        # Random text: compression must not shrink it under the limit.
+        await station.send_raw('[2,"1","DataTransfer",{"vendorId":"x","data":"%s"}]' % secrets.token_hex(10_000))
+        code, _ = await station.wait_closed()
+        assert code == 1009
+
+
+async def test_a_second_connection_replaces_the_first(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        first = gateway.station("CP_1", password=PASSWORD)
+        await first.connect()
+        second = gateway.station("CP_1", password=PASSWORD)
+        await second.connect()
+        code, reason = await first.wait_closed()
+        assert code == 1000 and "replaced" in reason
+        assert (await second.heartbeat())["currentTime"]
+        assert gateway.listeners.registry.get("CP_1").websocket is gateway.handler.served[-1].websocket
+        assert len(gateway.listeners.registry) == 1
+        await second.close()
+        await asyncio.sleep(0.05)
+        assert len(gateway.listeners.registry) == 0
+
+
+async def test_a_second_connection_is_refused_when_policy_says_so(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    ctx = sqlite_pki.ctx
+    strict = replace(ctx, policy=replace(ctx.policy, admission=AdmissionPolicy(replace_duplicate_connection=False)))
+    async with running_gateway(replace(sqlite_pki, ctx=strict), tmp_path) as gateway:
+        first = gateway.station("CP_1", password=PASSWORD)
+        await first.connect()
+        assert (await refused(gateway.station("CP_1", password=PASSWORD))).status == 409
+        assert (await first.heartbeat())["currentTime"]
+        await first.close()
+
+
+async def test_credentials_never_reach_the_logs(sqlite_pki, tmp_path, caplog):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    wrong = "Wrong-Password-9876543"
+    caplog.set_level(logging.DEBUG)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        await station.close()
+        await refused(gateway.station("CP_1", password=wrong))
+    text = caplog.text
+    assert "Authorization" in text  # websockets did log the header line ...
+    for secret in (PASSWORD, wrong):  # ... but not its value
+        assert secret not in text
+        assert base64.b64encode(f"CP_1:{secret}".encode()).decode() not in text
