@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.core.audit import run_in_session
-from api.operations.stations import add_station, set_station_password
 from api.operations import stations as station_operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
@@ -30,7 +29,7 @@ def register_station(body: StationCreate, principal: StationOps, ctx: Ctx) -> St
     `password` - this is the only time it is shown; only its argon2id hash is stored.
     A given password is never echoed. 409 (`rule` station.exists) if the identity is taken.
     """
-    created = add_station(ctx, principal.actor, body.id, security_profile=body.security_profile,
+    created = station_operations.add_station(ctx, principal.actor, body.id, security_profile=body.security_profile,
                                      password=body.password)
     return StationCreated(**StationOut.of(created.station).model_dump(), password=created.password)
 
@@ -106,7 +105,7 @@ def set_password(station_id: str, body: PasswordIn, principal: StationOps, ctx: 
     """Set the station's Basic-auth password to a given one (factory provisioning); 422 with
     rule station.password when the policy refuses it. An unresolved A01 rotation is dropped.
     Over OCPP, rotate it with password-rotation instead. Roles: officer, operator."""
-    return StationOut.of(set_station_password(ctx, principal.actor, station_id, body.password))
+    return StationOut.of(station_operations.set_station_password(ctx, principal.actor, station_id, body.password))
 
 
 @router.put("/{station_id}/security-profile", response_model=StationOut, responses=_UPKEEP_ERRORS)
