@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from api.core.context import Context
+from api.core.refusal import Conflict
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.handler import Connection, Handler
@@ -31,6 +32,15 @@ from storage.types import utcnow
 log = logging.getLogger("chargeca.ocpp")
 
 ReadyHook = Callable[[OcppSession], Awaitable[None]]
+
+
+class StationNotConnected(Conflict):
+    """The station has no live session on this node: a call to it cannot be sent now."""
+
+    def __init__(self, station_id: str) -> None:
+        super().__init__("station.not_connected", f"station {station_id!r} is not connected",
+                         details={"call_status": NOT_CONNECTED, "sent": False})
+        self.station_id = station_id
 
 
 class Gateway:
@@ -77,6 +87,13 @@ class Gateway:
     def session(self, station_id: str) -> OcppSession | None:
         session = self._sessions.get(station_id)
         return session if session is not None and not session.closed else None
+
+    def require_session(self, station_id: str) -> OcppSession:
+        """The station's live session; raises StationNotConnected without one."""
+        session = self.session(station_id)
+        if session is None:
+            raise StationNotConnected(station_id)
+        return session
 
     def sessions(self) -> list[OcppSession]:
         return [session for session in self._sessions.values() if not session.closed]

@@ -14,7 +14,7 @@ from sqlmodel import select
 from api.core.audit import Actor, audited, note_reason, operator_reason, require_station
 from api.core.context import Context
 from api.core.credentials import check_password, generate_password, hash_secret
-from api.core.refusal import Refusal, RoleRequired
+from api.core.refusal import Conflict, Refusal, RoleRequired
 from api.ocpp.transport.disconnects import request_disconnect
 from pki import revocation
 from storage.certificate_requests import CertificateRequest
@@ -46,7 +46,7 @@ def add_station(ctx: Context, actor: Actor, station_id: str, *, security_profile
         if security_profile not in (1, 2, 3):
             raise Refusal("station.profile", "security profile must be 1, 2 or 3")
         if session.get(Station, station_id) is not None:
-            raise Refusal("station.exists", f"station {station_id!r} already exists")
+            raise Conflict("station.exists", f"station {station_id!r} already exists")
         clear = password
         if clear is not None:
             problem = check_password(clear)

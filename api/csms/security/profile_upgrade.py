@@ -34,10 +34,6 @@ from storage.types import utcnow
 CSMS_ROOT = "CSMSRootCertificate"
 
 
-class StationNotConnected(LookupError):
-    pass
-
-
 @dataclass(frozen=True)
 class UpgradeRequest:
     target: int | None = None            # default: one above the current profile
@@ -103,8 +99,7 @@ def free_slot(priority: str | None) -> tuple[int, list[str]]:
 
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(f"station {station_id!r} is not connected")
+    gateway.require_session(station_id)
     ctx = gateway.ctx
     station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
     target = request.target or (station.security_profile + 1 if station else 0)

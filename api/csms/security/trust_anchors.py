@@ -51,9 +51,8 @@ from api.core.context import Context
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from api.csms.provisioning.device_variables import read_variable
-from api.ocpp.gateway import Gateway
+from api.ocpp.gateway import Gateway, StationNotConnected
 from api.csms.security.installed_certificates import InventoryRefresh, hash_data, refresh_inventory, stored_rows
-from api.csms.security.password_rotation import StationNotConnected
 from api.ocpp.session import ANSWERED, CallOutcome
 from pki.authorities import active_authority, authority_by_id
 from pki.delivery import (
