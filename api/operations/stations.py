@@ -17,6 +17,7 @@ from api.core.credentials import check_password, generate_password, hash_secret
 from api.core.refusal import Conflict, Refusal, RoleRequired
 from api.ocpp.transport.disconnects import request_disconnect
 from pki import revocation
+from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificate_requests import CertificateRequest
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
@@ -24,13 +25,14 @@ from storage.outbox import OutboundCall
 from storage.stations import InstalledCertificate, Station
 from storage.types import utcnow
 
-STATION_ID_MAX = 48
+STATION_ID_MAX = IDENTITY_MAX
 
 
 def _check_station_id(station_id: str) -> None:
-    if not station_id or len(station_id) > STATION_ID_MAX or ":" in station_id or "/" in station_id:
-        raise Refusal("station.id", f"station identity must be 1-{STATION_ID_MAX} characters "
-                                             "without ':' or '/' (OCPP identifierString)")
+    # Admission applies the same rule to the URL (api/ocpp/admission/filters.parse_identity).
+    decision = check_station_identity(station_id)
+    if not decision:
+        raise Refusal("station.id", decision.reason, details={"check": decision.rule})
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,12 @@ from api.ocpp.admission.client_certificates import CertificateRefused, VerifiedS
 from api.ocpp.admission.refusal_log import RefusalLog, RefusalRecord
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.admission.throttle import AuthenticationThrottle, Throttled, retry_after_header
+from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificates import CertStatus
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.admission")
 
-IDENTITY_MAX = 48
 
 # SecurityEvent.type values the CSMS raises (source "csms"). The first two reuse the names
 # OCPP's security-event list gives the same situations on the station side.
@@ -206,12 +206,10 @@ def parse_identity(path: str) -> str:
     if not identity:
         raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.missing",
                       "no station identity in the URL path (expected .../<identity>)")
-    if len(identity) > IDENTITY_MAX:
-        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.length",
-                      f"station identity has {len(identity)} characters, at most {IDENTITY_MAX} allowed")
-    if ":" in identity or "/" in identity or not identity.isprintable():
-        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.characters",
-                      "station identity must not contain ':', '/' or control characters")
+    # Registration applies the same rule (api/operations/stations.add_station).
+    decision = check_station_identity(identity)
+    if not decision:
+        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, decision.rule, decision.reason)
     return identity
 
 
