@@ -45,13 +45,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session
 
-from api.core.audit import run_in_session
+from api.core.audit import require_station, run_in_session
 from api.csms.security.service import begin_trust_anchor_change, record_trust_anchor_result
 from api.core.context import Context
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from api.csms.provisioning.device_variables import read_variable
-from api.ocpp.gateway import Gateway, StationNotConnected
+from api.ocpp.gateway import Gateway
 from api.csms.security.installed_certificates import InventoryRefresh, hash_data, refresh_inventory, stored_rows
 from api.ocpp.session import ANSWERED, CallOutcome
 from pki.authorities import active_authority, authority_by_id
@@ -156,11 +156,9 @@ class StationCallFailed(RuntimeError):
         self.refresh = refresh
 
 
-def _require_station(gateway: Gateway, station_id: str) -> None:
-    if run_in_session(gateway.ctx, lambda s: s.get(Station, station_id)) is None:
-        raise LookupError(f"station {station_id!r} is not registered")
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(f"station {station_id!r} is not connected")
+async def _require_station(gateway: Gateway, station_id: str) -> None:
+    await asyncio.to_thread(run_in_session, gateway.ctx, lambda s: require_station(s, station_id))
+    gateway.require_session(station_id)
 
 
 def _refuse(decision: Decision) -> None:
@@ -191,7 +189,8 @@ async def _refresh_after(gateway: Gateway, actor: Actor, station_id: str, certif
 async def additional_root_check(gateway: Gateway, station_id: str, timeout: float | None = None) -> bool | None:
     """The station's SecurityCtrlr.AdditionalRootCertificateCheck: cached, else asked and cached.
     A station without the variable does not do the check (False); no answer leaves it unknown."""
-    cached = run_in_session(gateway.ctx, lambda s: s.get(Station, station_id).additional_root_check)
+    cached = await asyncio.to_thread(run_in_session, gateway.ctx,
+                                     lambda s: require_station(s, station_id).additional_root_check)
     if cached is not None:
         return cached
     read = await read_variable(gateway, station_id, "SecurityCtrlr", "AdditionalRootCertificateCheck", timeout)
@@ -217,7 +216,7 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
     """InstallCertificate of ``pem``, or with ``pem`` None of our active CSMS root (as this
     station must receive it). Raises Refusal, before sending, for what policy refuses;
     ``force`` with a ``reason`` overrides only the station's known capacity."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     arcc = None
     if certificate_type == CSMS_ROOT:
         arcc = await additional_root_check(gateway, station_id, timeout)
@@ -378,7 +377,7 @@ async def delete_certificate(gateway: Gateway, actor: Actor, station_id: str, se
                              timeout: float | None = None) -> DeleteResult:
     """DeleteCertificate with the station's own reported hash data (M04.FR.07), if the trust-anchor
     policy allows it — or an officer forces it with a reason, which goes into the audit."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     ctx = gateway.ctx
     row, forced = await asyncio.to_thread(begin_trust_anchor_change, ctx, actor, DELETE, station_id,
                                           partial(_choose_delete, station_id, select, force, reason))
@@ -409,7 +408,7 @@ async def delete_matching(gateway: Gateway, actor: Actor, station_id: str, certi
     """One operator request, two calls (TC_M_20): GetInstalledCertificateIds for the type, then
     DeleteCertificate with exactly the hash data the station just returned for the entry chosen
     by ``serial_number`` / ``ca_id`` (or the only entry of the type)."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     before = await refresh_inventory(gateway, actor, station_id, [certificate_type], timeout)
     if not before.updated:
         raise StationCallFailed("GetInstalledCertificateIds", before)
