@@ -16,11 +16,11 @@ from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
+from api.core.audit import run_in_session
 from api.core.context import Context
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import ErrorCode, OcppError
-from storage.db import session_scope
 from storage.spool import Spool
 
 T = TypeVar("T")
@@ -75,7 +75,7 @@ class StationCall:
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction on a worker thread: a busy database must not stall
         every other station's messages on this event loop."""
-        return await asyncio.to_thread(_in_session, self.ctx, work)
+        return await asyncio.to_thread(run_in_session, self.ctx, work)
 
     async def db_grouped(self, work: Callable[[Session], T]) -> T:
         """Like ``db`` for a small write that may share its transaction with other stations'
@@ -85,11 +85,6 @@ class StationCall:
         if self.group is None:
             return await self.db(work)
         return await self.group(work)
-
-
-def _in_session(ctx: Context, work: Callable[[Session], T]) -> T:
-    with session_scope(ctx.engine) as session:
-        return work(session)
 
 
 Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -25,8 +25,7 @@ from api.ocpp.session import ANSWERED
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from pki.authorities import trusted_authorities
-from pki.delivery import csms_anchors, identify_anchor, served_generations
-from pki.hashdata import CertificateHashData
+from pki.delivery import csms_anchors, identify_anchor, reported_hash_data, served_generations
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.stations import Station
 from storage.types import utcnow
@@ -59,8 +58,7 @@ def _has_our_root(session: Session, station_id: str) -> bool:
     anchors = csms_anchors(session)
     generations = served_generations(session)
     for row in stored_rows(session, station_id, CSMS_ROOT):
-        anchor = identify_anchor(CertificateHashData(row.hash_algorithm, row.issuer_name_hash,
-                                                     row.issuer_key_hash, row.serial_number), anchors)
+        anchor = identify_anchor(reported_hash_data(row), anchors)
         if anchor is not None and anchor.generation in generations:
             return True
     return False
