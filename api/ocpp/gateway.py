@@ -55,7 +55,7 @@ class Gateway:
         self._routes = routes
         # The listener registers connections here (stack.py hands it this registry); the gateway
         # hangs each session on its connection.
-        self.registry = registry or ConnectionRegistry()
+        self.registry = ConnectionRegistry() if registry is None else registry
         self._ready_hooks: list[ReadyHook] = []
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.

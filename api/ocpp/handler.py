@@ -18,9 +18,10 @@ from sqlmodel import Session
 
 from api.core.audit import run_in_session
 from api.core.context import Context
+from api.core.refusal import Refusal
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
-from api.ocpp.framing import ErrorCode, OcppError
+from api.ocpp.framing import CallError, ErrorCode, OcppError
 from storage.spool import Spool
 
 T = TypeVar("T")
@@ -88,6 +89,23 @@ class StationCall:
 
 
 Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# StatusInfoType: reasonCode is string[..20], additionalInfo string[..512]; OCPP-J's
+# errorDescription is string[..255].
+_REASON_CODE_MAX, _ADDITIONAL_INFO_MAX, _DESCRIPTION_MAX = 20, 512, 255
+
+
+def status_info(reason_code: str, rule: str, reason: str) -> dict[str, str]:
+    """The statusInfo of an answer a rule refused: the spec's reason code for the station's
+    software, the rule and its reason for the person reading the station's log."""
+    return {"reasonCode": reason_code[:_REASON_CODE_MAX], "additionalInfo": f"{rule}: {reason}"[:_ADDITIONAL_INFO_MAX]}
+
+
+def refusal_error(message_id: str, refusal: Refusal) -> CallError:
+    """A refusal no handler answered itself (with a Rejected status and ``status_info``) becomes a
+    CALLERROR that names the rule, never an InternalError: the station learns it was refused."""
+    return CallError(message_id, ErrorCode.GENERIC_ERROR, f"{refusal.rule}: {refusal.reason}"[:_DESCRIPTION_MAX],
+                     {"rule": refusal.rule})
 
 
 def now_iso() -> str:

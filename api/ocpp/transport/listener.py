@@ -345,7 +345,7 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
         tls = tls or TlsMaterial(ctx)
         await tls.reload_async()
     _warn_about_policy(ctx, tls)
-    listeners = Listeners(ctx, session_handler, config, registry or ConnectionRegistry(), tls)
+    listeners = Listeners(ctx, session_handler, config, ConnectionRegistry() if registry is None else registry, tls)
     try:
         await listeners._start()
     except BaseException:
