@@ -20,7 +20,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from api.csms.security.service import record_trust_anchor_result
-from api.core.audit import Actor
+from api.core.audit import Actor, require_station
 from api.core.refusal import Refusal
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, CallOutcome
@@ -164,9 +164,7 @@ def stored_rows(session: Session, station_id: str, certificate_type: str | None 
 
 
 def stored_inventory(session: Session, station_id: str) -> StoredInventory:
-    station = session.get(Station, station_id)
-    if station is None:
-        raise LookupError(f"station {station_id!r} is not registered")
+    station = require_station(session, station_id)
     anchors = csms_anchors(session)
     entries = [InventoryEntry(row, identify_anchor(reported_hash_data(row), anchors) if row.parent_id is None else None)
                for row in stored_rows(session, station_id)]
