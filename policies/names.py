@@ -27,7 +27,7 @@ def check_station_identity(identity: str) -> Decision:
         return Decision.refuse("identity.length", f"station identity has {len(identity)} characters, "
                                                   f"at most {IDENTITY_MAX} allowed")
     if ":" in identity or "/" in identity or not identity.isprintable():
-        return Decision.refuse("identity.characters", "station identity must not contain ':', '/' or control characters")
+        return Decision.refuse("identity.characters", "station identity must not contain ':', '/' or control characters (OCPP identifierString)")
     return Decision.allow()
 
 
