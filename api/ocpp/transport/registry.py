@@ -31,6 +31,11 @@ class ConnectionRegistry:
         """Make ``connection`` the station's connection; returns the one it displaced, if any."""
         previous = self._connections.get(connection.station_id)
         self._connections[connection.station_id] = connection
+        if previous is not None and previous is not connection and connection.session is None:
+            # Until the gateway has made the newer connection's session, the older one's answers
+            # for the station (the gateway skips it once closed): the station does not look
+            # offline while it is in fact reconnecting.
+            connection.session = previous.session
         return previous if previous is not connection else None
 
     def unregister(self, connection: StationConnection) -> bool:
