@@ -29,11 +29,10 @@ from api.csms.security import renewal
 from api.core.settings import Settings, SettingsError, load_settings, write_config
 from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority,
                              init_pki)
-from pki.issuance import CsrRefused, UnknownStation
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
 from pki.pkcs11_keystore import Pkcs11Settings
-from pki.revocation import REVOKE_REASONS, RevocationError
+from pki.revocation import REVOKE_REASONS
 from policies.loader import PolicyError
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
@@ -482,8 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_REFUSALS = (Refusal, CsrRefused, UnknownStation, RevocationError, LintError, LookupError,
-             ValueError)
+# Errors that carry no rule yet still refuse the request (not a crash): the message alone.
+_REFUSALS = (LintError, LookupError, ValueError)
 _SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
 
 

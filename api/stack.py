@@ -56,7 +56,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         jobs = attach_gateway(app, gateway)
         stop.push_async_callback(jobs.aclose)
         await jobs.recover()  # before any station connects and could be sent a job
-        listeners = await start_listeners(ctx, gateway.session_handler, listener_config)
+        listeners = await start_listeners(ctx, gateway.session_handler, listener_config, registry=gateway.registry)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
         retention = asyncio.create_task(run_security_event_retention(ctx), name="security-event-retention")

@@ -18,6 +18,7 @@ from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.model import Policy
 from policies.names import check_alt_name, check_fqdn
+from policies.refusal import Refusal
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
 
@@ -146,7 +147,7 @@ class Hierarchy:
 def _require_names(fqdn: str, extra_names: Sequence[str]) -> None:
     for decision in (check_fqdn(fqdn), *(check_alt_name(name) for name in extra_names)):
         if not decision:
-            raise ValueError(f"{decision.rule}: {decision.reason}")
+            raise Refusal.of(decision)
 
 
 def served_extra_names(record: IssuedCertificate) -> list[str]:

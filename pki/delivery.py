@@ -98,5 +98,10 @@ def station_inventory(session: Session, station_id: str) -> list[InstalledEntry]
     policies.trust_anchor.check_delete takes; the hash data stays exactly as reported."""
     rows = session.exec(select(InstalledCertificate).where(InstalledCertificate.station_id == station_id)
                         .order_by(InstalledCertificate.id))
-    return [InstalledEntry(row.certificate_type, CertificateHashData(
-        row.hash_algorithm, row.issuer_name_hash, row.issuer_key_hash, row.serial_number)) for row in rows]
+    return [InstalledEntry(row.certificate_type, reported_hash_data(row)) for row in rows]
+
+
+def reported_hash_data(row: InstalledCertificate) -> CertificateHashData:
+    """An inventory row's hash data exactly as the station reported it (no normalisation): what a
+    DeleteCertificate for it must send back."""
+    return CertificateHashData(row.hash_algorithm, row.issuer_name_hash, row.issuer_key_hash, row.serial_number)

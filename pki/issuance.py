@@ -16,22 +16,23 @@ from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.csr import CsrCheck, check_csr, key_fingerprint
 from policies.model import Decision, Policy
+from policies.refusal import NotFound, Refusal
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.stations import Station
 from storage.types import utcnow
 
 
-class CsrRefused(ValueError):
-    """The CSR breaks a rule of the CSR policy; ``decision.rule`` names it."""
+class CsrRefused(Refusal):
+    """The CSR breaks a rule of the CSR policy; ``rule`` (and ``decision``) names it."""
 
     def __init__(self, decision: Decision) -> None:
-        super().__init__(f"{decision.rule}: {decision.reason}")
+        super().__init__(decision.rule, decision.reason)
         self.decision = decision
 
 
-class UnknownStation(LookupError):
+class UnknownStation(NotFound):
     def __init__(self, station_id: str) -> None:
-        super().__init__(f"station {station_id!r} is not registered")
+        super().__init__("station.unknown", f"station {station_id!r} is not registered")
         self.station_id = station_id
 
 

@@ -15,6 +15,7 @@ from pki.authorities import all_authorities, authority_by_id
 from pki.keystore import KeyStore
 from pki.serials import serial_hex
 from policies.model import Policy
+from policies.refusal import Conflict, NotFound, Refusal
 from storage.certificates import CertificateAuthority, CertStatus, IssuedCertificate
 from storage.types import utcnow
 
@@ -25,11 +26,11 @@ REVOKE_REASONS: tuple[str, ...] = tuple(name for name, flag in crl_builder.REVOC
                                         if flag is not x509.ReasonFlags.remove_from_crl)
 
 
-class RevocationError(ValueError):
-    pass
+class RevocationError(Refusal):
+    """A revocation (or a look-up by serial) breaks a rule; ``rule`` names it."""
 
 
-class AlreadyRevoked(RevocationError):
+class AlreadyRevoked(RevocationError, Conflict):
     """The certificate is revoked already; its first revocation time and reason stand."""
 
 
@@ -38,30 +39,32 @@ def find_certificate(session: Session, serial: str, issuer_id: str | None = None
     try:
         normalized = serial_hex(int(serial.lower().removeprefix("0x"), 16))
     except ValueError as exc:
-        raise RevocationError(f"{serial!r} is not a hexadecimal serial number") from exc
+        raise RevocationError("revocation.serial", f"{serial!r} is not a hexadecimal serial number") from exc
     query = select(IssuedCertificate).where(IssuedCertificate.serial_hex == normalized)
     if issuer_id:
         query = query.where(IssuedCertificate.issuer_id == issuer_id)
     matches = session.exec(query).all()
     if not matches:
-        raise LookupError(f"no certificate with serial {normalized}")
+        raise NotFound("certificate.unknown", f"no certificate with serial {normalized}")
     if len(matches) > 1:
-        raise RevocationError(f"serial {normalized} exists under several issuers; name the issuer")
+        raise RevocationError("revocation.ambiguous", f"serial {normalized} exists under several issuers; name the issuer")
     return matches[0]
 
 
 def revoke(session: Session, serial: str, reason: str, *, issuer_id: str | None = None,
            now: datetime | None = None) -> IssuedCertificate:
     if reason.strip() == "removeFromCRL":
-        raise RevocationError("removeFromCRL is not a revocation reason (it only appears in delta CRLs)")
+        raise RevocationError("revocation.reason", "removeFromCRL is not a revocation reason (it only appears in delta CRLs)")
     if reason.strip() not in REVOKE_REASONS:
-        raise ValueError(f"unknown revocation reason {reason!r}; valid reasons: {', '.join(REVOKE_REASONS)}")
+        raise RevocationError("revocation.reason",
+                              f"unknown revocation reason {reason!r}; valid reasons: {', '.join(REVOKE_REASONS)}",
+                              details={"valid_reasons": list(REVOKE_REASONS)})
     reason_flag = crl_builder.parse_reason(reason)
     record = find_certificate(session, serial, issuer_id)
     if record.status == CertStatus.REVOKED:
-        raise AlreadyRevoked(f"certificate {record.serial_hex} is already revoked ({record.revocation_reason})")
+        raise AlreadyRevoked("revocation.already_revoked", f"certificate {record.serial_hex} is already revoked ({record.revocation_reason})")
     if record.issuer_id == _self_issuer(session, record):
-        raise RevocationError("a root certificate cannot be revoked by its own CRL; retire the root instead")
+        raise RevocationError("revocation.root", "a root certificate cannot be revoked by its own CRL; retire the root instead")
     record.status = CertStatus.REVOKED
     record.revoked_at = now or utcnow()
     record.revocation_reason = reason_flag.value
@@ -89,7 +92,7 @@ def current_crl(session: Session, keystore: KeyStore, ca_id: str, policy: Policy
     now = now or utcnow()
     authority = authority_by_id(session, ca_id)
     if authority is None:
-        raise LookupError(f"no certificate authority {ca_id}")
+        raise NotFound("ca.unknown", f"no certificate authority {ca_id}")
     record = session.get(CertificateAuthority, ca_id, with_for_update=True)
     lifetime = timedelta(hours=policy.validity.crl_hours)
     fresh = (record.crl_der is not None and not record.crl_stale and record.crl_next_update is not None

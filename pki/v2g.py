@@ -22,6 +22,7 @@ from pki.issuance import CsrRefused, IssuedChain, checked_station_csr, issue_sta
 from pki.keystore import KeyStore
 from policies.keys import check_iso15118_key
 from policies.model import Decision, Policy
+from policies.refusal import NotFound
 from storage.certificates import CaRole, CertificateAuthority, CertKind
 from storage.types import utcnow
 
@@ -29,13 +30,13 @@ from storage.types import utcnow
 _V2G_CA_KEY = "ec-p256"
 
 
-class V2gNotConfigured(LookupError):
+class V2gNotConfigured(NotFound):
     """No V2G sub-CA exists; a V2GCertificate request is refused with ``rule``."""
 
     rule = "v2g.not_configured"
 
     def __init__(self) -> None:
-        super().__init__("no V2G (ISO 15118) sub-CA is set up: an officer creates one first "
+        super().__init__(self.rule, "no V2G (ISO 15118) sub-CA is set up: an officer creates one first "
                          "(`chargeca ca v2g create` or POST /api/v1/ca/v2g); V2GCertificate "
                          "requests are refused until then")
 

@@ -54,12 +54,6 @@ def check_public_key(public_key: object, policy: KeyPolicy) -> Decision:
     )
 
 
-def check_key_spec(spec: str) -> Decision:
-    if spec not in KEY_SPECS:
-        return Decision.refuse("key.spec", f"unknown key type {spec!r} (one of {', '.join(KEY_SPECS)})")
-    return Decision.allow()
-
-
 def check_iso15118_key(public_key: object) -> Decision:
     """ISO 15118-2 certificates are ECDSA on secp256r1 only; EVs reject anything else."""
     if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name == "secp256r1":

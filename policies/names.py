@@ -1,4 +1,4 @@
-"""Names the CA will put in certificates."""
+"""Names: the station identities the CSMS registers and admits, and those the CA puts in certificates."""
 
 from __future__ import annotations
 
@@ -11,6 +11,24 @@ from policies.model import Decision
 LOOPBACK_NAME = "localhost"
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+# OCPP 2.0.1 P4 §3.1.1 / identifierString: a station identity is at most 48 characters.
+IDENTITY_MAX = 48
+
+
+def check_station_identity(identity: str) -> Decision:
+    """The one rule for a station identity, whichever door names it: registration (REST, CLI)
+    and admission (the last segment of the WebSocket URL) refuse exactly the same identities, so
+    that no station can be registered that could never connect. ':' would split the Basic-auth
+    username, '/' the URL path; control characters have no place in a URL or a log line."""
+    if not identity:
+        return Decision.refuse("identity.missing", "the station identity is empty")
+    if len(identity) > IDENTITY_MAX:
+        return Decision.refuse("identity.length", f"station identity has {len(identity)} characters, "
+                                                  f"at most {IDENTITY_MAX} allowed")
+    if ":" in identity or "/" in identity or not identity.isprintable():
+        return Decision.refuse("identity.characters", "station identity must not contain ':', '/' or control characters (OCPP identifierString)")
+    return Decision.allow()
 
 
 def check_fqdn(name: str) -> Decision:

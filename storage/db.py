@@ -20,10 +20,6 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; callers answer 503 / exit non-zero, never lose data silently."""
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
 def _sqlalchemy_url(url: str) -> str:
     # Accept the libpq form officers paste; SQLAlchemy needs the driver named.
     if url.startswith("postgresql://") or url.startswith("postgres://"):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from api.core.context import Context
+from pki.issuance import UnknownStation
 from storage import audit
 from storage.db import session_scope
 from storage.stations import Station
@@ -73,7 +74,7 @@ def run_in_session(ctx: Context, work: Callable[[Session], T]) -> T:
 def require_station(session: Session, station_id: str) -> Station:
     station = session.get(Station, station_id)
     if station is None:
-        raise LookupError(f"station {station_id!r} is not registered")
+        raise UnknownStation(station_id)
     return station
 
 

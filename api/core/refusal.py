@@ -1,18 +1,22 @@
-"""A rule refused a request: the one shape every layer raises and every door translates."""
+"""A rule refused a request: the one shape every layer raises and every door translates.
+
+The base classes live in policies/refusal.py so that pki, below this layer, raises them too.
+"""
 
 from __future__ import annotations
 
-class Refusal(ValueError):
-    """The request is understood but not allowed; ``rule`` names why (e.g. 'station.exists')."""
+from collections.abc import Mapping
+from typing import Any
 
-    def __init__(self, rule: str, reason: str) -> None:
-        super().__init__(reason)
-        self.rule = rule
+from policies.refusal import Conflict, NotFound, Refusal
+
+__all__ = ["Conflict", "NotFound", "Refusal", "RoleRequired"]
 
 
 class RoleRequired(Refusal):
     """The actor's role may not do this (REST answers 403); ``required_roles`` says who may."""
 
-    def __init__(self, rule: str, reason: str, required_roles: list[str]) -> None:
-        super().__init__(rule, reason)
+    def __init__(self, rule: str, reason: str, required_roles: list[str], *,
+                 details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(rule, reason, details=details)
         self.required_roles = required_roles

@@ -2,7 +2,7 @@
 
 The listener (api/ocpp/transport/listener.py) admits a connection and hands it to ``session_handler``;
 REST and the certificate workflows reach stations through ``send_call``. This node's sessions
-are kept here by station identity; a call for a station connected to another node is
+are found through the connection registry (api/ocpp/transport/registry.py); a call for a station connected to another node is
 ``not_connected`` until the broker (design.md) relays it.
 """
 
@@ -17,10 +17,12 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from api.core.context import Context
+from api.core.refusal import Conflict
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.handler import Connection, Handler
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
+from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
 from storage.leases import LeaseOwner
@@ -33,15 +35,27 @@ log = logging.getLogger("chargeca.ocpp")
 ReadyHook = Callable[[OcppSession], Awaitable[None]]
 
 
+class StationNotConnected(Conflict):
+    """The station has no live session on this node: a call to it cannot be sent now."""
+
+    def __init__(self, station_id: str) -> None:
+        super().__init__("station.not_connected", f"station {station_id!r} is not connected",
+                         details={"call_status": NOT_CONNECTED, "sent": False})
+        self.station_id = station_id
+
+
 class Gateway:
     def __init__(self, ctx: Context, config: GatewayConfig | None = None, *,
-                 routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None) -> None:
+                 routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None,
+                 registry: ConnectionRegistry | None = None) -> None:
         self.ctx = ctx
         self.config = config or GatewayConfig.from_env()
         # Compiled here, at start-up, so that no station's first message pays for it.
         self.schemas = compiled or schemas()
         self._routes = routes
-        self._sessions: dict[str, OcppSession] = {}
+        # The listener registers connections here (stack.py hands it this registry); the gateway
+        # hangs each session on its connection.
+        self.registry = ConnectionRegistry() if registry is None else registry
         self._ready_hooks: list[ReadyHook] = []
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.
@@ -64,22 +78,26 @@ class Gateway:
         session = OcppSession(connection, ctx=self.ctx, config=self.config, schemas=self.schemas,
                               routes=self._routes, boot=BootGate.resume(accepted_before),
                               on_ready=self._session_ready, group=self.group, spool=self.spool)
-        # A newer connection of the same station replaces the older one (the listener closes it).
-        self._sessions[connection.station_id] = session
-        try:
-            await session.run()
-        finally:
-            if self._sessions.get(connection.station_id) is session:
-                del self._sessions[connection.station_id]
+        # A newer connection of the same station replaces the older one in the registry (the
+        # listener closes the older one): the station's session is then the newer one's.
+        self.registry.attach(connection, session)
+        await session.run()
 
     # --- for REST and workflows --------------------------------------------------------------
 
     def session(self, station_id: str) -> OcppSession | None:
-        session = self._sessions.get(station_id)
+        session = self.registry.session(station_id)
         return session if session is not None and not session.closed else None
 
+    def require_session(self, station_id: str) -> OcppSession:
+        """The station's live session; raises StationNotConnected without one."""
+        session = self.session(station_id)
+        if session is None:
+            raise StationNotConnected(station_id)
+        return session
+
     def sessions(self) -> list[OcppSession]:
-        return [session for session in self._sessions.values() if not session.closed]
+        return [session for session in self.registry.sessions() if not session.closed]
 
     async def send_call(self, station_id: str, action: str, payload: dict[str, Any],
                         timeout: float | None = None) -> CallOutcome:

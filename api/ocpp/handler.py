@@ -16,11 +16,12 @@ from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
+from api.core.audit import run_in_session
 from api.core.context import Context
+from api.core.refusal import Refusal
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
-from api.ocpp.framing import ErrorCode, OcppError
-from storage.db import session_scope
+from api.ocpp.framing import CallError, ErrorCode, OcppError
 from storage.spool import Spool
 
 T = TypeVar("T")
@@ -75,7 +76,7 @@ class StationCall:
     async def db(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one transaction on a worker thread: a busy database must not stall
         every other station's messages on this event loop."""
-        return await asyncio.to_thread(_in_session, self.ctx, work)
+        return await asyncio.to_thread(run_in_session, self.ctx, work)
 
     async def db_grouped(self, work: Callable[[Session], T]) -> T:
         """Like ``db`` for a small write that may share its transaction with other stations'
@@ -87,12 +88,24 @@ class StationCall:
         return await self.group(work)
 
 
-def _in_session(ctx: Context, work: Callable[[Session], T]) -> T:
-    with session_scope(ctx.engine) as session:
-        return work(session)
-
-
 Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+# StatusInfoType: reasonCode is string[..20], additionalInfo string[..512]; OCPP-J's
+# errorDescription is string[..255].
+_REASON_CODE_MAX, _ADDITIONAL_INFO_MAX, _DESCRIPTION_MAX = 20, 512, 255
+
+
+def status_info(reason_code: str, rule: str, reason: str) -> dict[str, str]:
+    """The statusInfo of an answer a rule refused: the spec's reason code for the station's
+    software, the rule and its reason for the person reading the station's log."""
+    return {"reasonCode": reason_code[:_REASON_CODE_MAX], "additionalInfo": f"{rule}: {reason}"[:_ADDITIONAL_INFO_MAX]}
+
+
+def refusal_error(message_id: str, refusal: Refusal) -> CallError:
+    """A refusal no handler answered itself (with a Rejected status and ``status_info``) becomes a
+    CALLERROR that names the rule, never an InternalError: the station learns it was refused."""
+    return CallError(message_id, ErrorCode.GENERIC_ERROR, f"{refusal.rule}: {refusal.reason}"[:_DESCRIPTION_MAX],
+                     {"rule": refusal.rule})
 
 
 def now_iso() -> str:

@@ -27,11 +27,12 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 
 from api.core.context import Context
+from api.core.refusal import Refusal
 from api.ocpp import framing, metrics
 from api.ocpp.boot import BootGate
 from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
-from api.ocpp.handler import Connection, Handler, LiveState, StationCall
+from api.ocpp.handler import Connection, Handler, LiveState, StationCall, refusal_error
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
 from storage.spool import Spool
@@ -197,6 +198,9 @@ class OcppSession:
             response = await handler(station_call, call.payload)
         except OcppError as exc:
             return framing.error_for(call.message_id, exc)
+        except Refusal as exc:
+            log.info("%s from %s refused: %s", call.action, self.station_id, exc.rule)
+            return refusal_error(call.message_id, exc)
         except Exception:  # noqa: BLE001 - the station gets an answer whatever broke
             log.exception("handler of %s from %s failed", call.action, self.station_id)
             return CallError(call.message_id, ErrorCode.INTERNAL_ERROR, f"{call.action} could not be processed")

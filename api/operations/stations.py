@@ -14,9 +14,10 @@ from sqlmodel import select
 from api.core.audit import Actor, audited, note_reason, operator_reason, require_station
 from api.core.context import Context
 from api.core.credentials import check_password, generate_password, hash_secret
-from api.core.refusal import Refusal, RoleRequired
+from api.core.refusal import Conflict, Refusal, RoleRequired
 from api.ocpp.transport.disconnects import request_disconnect
 from pki import revocation
+from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificate_requests import CertificateRequest
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
@@ -24,13 +25,14 @@ from storage.outbox import OutboundCall
 from storage.stations import InstalledCertificate, Station
 from storage.types import utcnow
 
-STATION_ID_MAX = 48
+STATION_ID_MAX = IDENTITY_MAX
 
 
 def _check_station_id(station_id: str) -> None:
-    if not station_id or len(station_id) > STATION_ID_MAX or ":" in station_id or "/" in station_id:
-        raise Refusal("station.id", f"station identity must be 1-{STATION_ID_MAX} characters "
-                                             "without ':' or '/' (OCPP identifierString)")
+    # Admission applies the same rule to the URL (api/ocpp/admission/filters.parse_identity).
+    decision = check_station_identity(station_id)
+    if not decision:
+        raise Refusal("station.id", decision.reason, details={"check": decision.rule})
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def add_station(ctx: Context, actor: Actor, station_id: str, *, security_profile
         if security_profile not in (1, 2, 3):
             raise Refusal("station.profile", "security profile must be 1, 2 or 3")
         if session.get(Station, station_id) is not None:
-            raise Refusal("station.exists", f"station {station_id!r} already exists")
+            raise Conflict("station.exists", f"station {station_id!r} already exists")
         clear = password
         if clear is not None:
             problem = check_password(clear)

@@ -17,6 +17,7 @@ Roles:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
@@ -163,8 +164,8 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
         if principal.role not in allowed:
             if request.method not in _READ_METHODS:
                 # An attempted change by a known actor without the right: on the record.
-                record_denied(current_context(request), principal.actor, f"{request.method} {request.url.path}",
-                              sorted(allowed))
+                await asyncio.to_thread(record_denied, current_context(request), principal.actor,
+                                        f"{request.method} {request.url.path}", sorted(allowed))
             raise ApiError(403, f"this needs the role {' or '.join(roles)}; token {principal.token_id} "
                                 f"has the role {principal.role}", required_roles=list(roles))
         return principal

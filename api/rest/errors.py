@@ -1,8 +1,11 @@
-"""One error shape for the whole REST API: ``{"error": "<message>", "rule"?: ..., "field"?: ...}``.
+"""One error shape for the whole REST API: ``{"error": "<message>", "rule"?: ..., "field"?: ..., <more keys>}``.
 
 The handlers here translate what the layers below raise (policy refusals, unknown things, a
 database that went away) into that shape, so routers raise domain errors or ``ApiError`` and
-never build error bodies by hand. Error bodies never echo the rejected input: a malformed
+never build error bodies by hand. A ``Refusal`` is translated in one place (``_refused``): its
+flavour gives the status (RoleRequired 403, NotFound 404, Conflict 409, any other 422); its rule
+goes into ``rule`` and its details become keys of the body beside ``error``, where clients of this
+API have always found such facts (``valid_reasons``, ``required_roles``, ``sent``). Error bodies never echo the rejected input: a malformed
 request may carry a password.
 """
 
@@ -13,22 +16,26 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.core.refusal import Refusal, RoleRequired
+from api.core.refusal import Conflict, NotFound, Refusal, RoleRequired
 from pki.authorities import PkiNotInitialized
 from storage.db import DatabaseUnavailable
 
 log = logging.getLogger("chargeca.rest")
 
-# Refusals that describe a clash with existing state rather than a bad request.
-_CONFLICT_RULES = frozenset({"station.exists"})
-# The request field each operations rule is about, so a client can point at the input.
+# The request field each rule is about, so a client can point at the input; a rule family
+# ("csr.") names the field of all its rules.
 _RULE_FIELDS = {
+    "csr.": "csr",
+    "revocation.serial": "serial",
+    "revocation.ambiguous": "issuer_id",
+    "revocation.reason": "reason",
     "station.id": "id",
     "station.profile": "security_profile",
     "station.password": "password",
@@ -37,6 +44,8 @@ _RULE_FIELDS = {
     "token.role": "role",
 }
 _RETRY_AFTER = {"Retry-After": "5"}
+# The keys a refusal's details may not take over.
+_OWN_KEYS = frozenset({"error", "rule", "field"})
 
 
 class ErrorBody(BaseModel):
@@ -159,11 +168,26 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
     return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _refused(_request: Request, exc: Refusal) -> JSONResponse:
+def refusal_status(exc: Refusal) -> int:
     if isinstance(exc, RoleRequired):
-        return error_response(403, str(exc), rule=exc.rule, required_roles=exc.required_roles)
-    status = 409 if exc.rule in _CONFLICT_RULES else 422
-    return error_response(status, str(exc), rule=exc.rule, field=_RULE_FIELDS.get(exc.rule))
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    return 409 if isinstance(exc, Conflict) else 422
+
+
+def _rule_field(rule: str) -> str | None:
+    return _RULE_FIELDS.get(rule) or next((f for family, f in _RULE_FIELDS.items()
+                                           if family.endswith(".") and rule.startswith(family)), None)
+
+
+async def _refused(_request: Request, exc: Refusal) -> JSONResponse:
+    extra: dict[str, Any] = {key: value for key, value in jsonable_encoder(dict(exc.details)).items()
+                             if key not in _OWN_KEYS}
+    if isinstance(exc, RoleRequired):
+        extra["required_roles"] = exc.required_roles
+    field = getattr(exc, "field", None) or _rule_field(exc.rule)
+    return error_response(refusal_status(exc), str(exc), rule=exc.rule, field=field, **extra)
 
 
 async def _not_found(request: Request, exc: LookupError) -> JSONResponse:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from api.core.refusal import Conflict
 from storage.types import utcnow
 
 # Outcomes of one step for one station (or for the CSMS itself).
@@ -73,9 +74,5 @@ class Report:
         return self
 
 
-class RotationRefused(RuntimeError):
+class RotationRefused(Conflict):
     """The rotation cannot run in the current state; ``rule`` names why, the message what to do."""
-
-    def __init__(self, rule: str, reason: str) -> None:
-        super().__init__(reason)
-        self.rule = rule

@@ -24,14 +24,14 @@ from sqlmodel import Session, select
 from api.core.audit import run_in_session
 from api.csms.security.authority_service import root_for_station
 from api.ocpp.gateway import Gateway
-from api.csms.security.installed_certificates import InventoryRefresh, hash_data, refresh_inventory
+from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory
 from api.csms.security.renewal import current_certificates
 from api.ocpp.session import ANSWERED
 from api.csms.security.trust_anchors import StationAnswer, additional_root_check, by_row_id, delete_certificate, install_root
 from api.core.audit import Actor
 from api.rotation.report import FAILED, PENDING, Progress
 from api.rotation.runner import Plan, blocked, done, todo
-from pki.delivery import KnownAnchor, csms_anchors, identify_anchor
+from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data
 from pki.rollover import load_generation
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.stations import InstalledCertificate, Station
@@ -82,7 +82,7 @@ def station_roots(session: Session, station_ids: Sequence[str]) -> dict[str, Sta
             InstalledCertificate.station_id.in_(chunk), InstalledCertificate.certificate_type == CSMS_ROOT,
             InstalledCertificate.parent_id == None).order_by(InstalledCertificate.id))  # noqa: E711
         for row in rows:
-            roots[row.station_id].held.append(HeldRoot(row, identify_anchor(hash_data(row), anchors)))
+            roots[row.station_id].held.append(HeldRoot(row, identify_anchor(reported_hash_data(row), anchors)))
     return roots
 
 

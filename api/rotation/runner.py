@@ -23,9 +23,9 @@ from typing import Protocol
 from sqlmodel import Session
 
 from api.core.context import Context
-from api.csms.security.password_rotation import StationNotConnected
 from api.core.audit import run_in_session
 from api.core.refusal import Refusal
+from api.ocpp.gateway import StationNotConnected
 from api.rotation.report import ALREADY, DONE, FAILED, PENDING, PLANNED, REFUSED, Progress
 from pki.rollover import RolloverError
 

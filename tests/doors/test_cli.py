@@ -184,9 +184,9 @@ def _server_names(data: Path, monkeypatch) -> list[list[str]]:
     from sqlmodel import select
 
     from storage.certificates import CertKind, CertStatus, IssuedCertificate
-    from storage.db import make_engine, session_scope, sqlite_url
+    from storage.db import make_engine, session_scope
 
-    engine = make_engine(sqlite_url(data / "chargeca.db"))
+    engine = make_engine(f"sqlite:///{data / 'chargeca.db'}")
     with session_scope(engine) as session:
         rows = session.exec(select(IssuedCertificate).where(IssuedCertificate.kind == CertKind.SERVER,
                                                             IssuedCertificate.status == CertStatus.ACTIVE)).all()

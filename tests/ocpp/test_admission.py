@@ -496,12 +496,12 @@ async def test_a_newly_issued_certificate_becomes_active_when_used(sqlite_pki, t
 
 
 async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(engine):
-    from api.ocpp.admission.refusal_log import Refusal, RefusalLog, RefusalLogSettings
+    from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog, RefusalLogSettings
     from storage.security_events import SecurityEvent
 
     clock = Clock()
     log = RefusalLog(DatabaseAdmissionStore(engine), RefusalLogSettings(window=60, rows_per_minute=2), clock)
-    unknown = Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404)
+    unknown = RefusalRecord(UNKNOWN_STATION, "station.unknown", "no station is registered", 404)
 
     def rows() -> list[SecurityEvent]:
         with session_scope(engine) as session:
@@ -536,7 +536,7 @@ async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
     import asyncio
     import threading
 
-    from api.ocpp.admission.refusal_log import Refusal, RefusalLog
+    from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog
     from storage.security_events import SecurityEvent
 
     started, go_on = threading.Event(), threading.Event()
@@ -548,7 +548,7 @@ async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
             return super().write_refusals(rows)
 
     log = RefusalLog(SlowStore(engine))
-    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    log.note("192.0.2.1", "NOPE", RefusalRecord(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
     flush = asyncio.create_task(log.flush(new_only=True))
     assert await asyncio.to_thread(started.wait, 5)
     flush.cancel()
@@ -556,7 +556,7 @@ async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
     go_on.set()
     with pytest.raises(asyncio.CancelledError):
         await flush
-    log.note("192.0.2.1", "NOPE", Refusal(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
+    log.note("192.0.2.1", "NOPE", RefusalRecord(UNKNOWN_STATION, "station.unknown", "no station is registered", 404))
     await log.flush()
     with session_scope(engine) as session:
         assert [e.occurrences for e in session.exec(select(SecurityEvent))] == [2]

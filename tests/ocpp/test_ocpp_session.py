@@ -222,3 +222,19 @@ async def test_a_handler_follow_up_call_goes_out_after_the_answer(sqlite_pki):
         assert (await station.next_call()).action == "TriggerMessage"
         await made.until(lambda: bool(outcomes))
         assert outcomes[0].response == ACCEPTED
+
+
+async def test_a_refusal_a_handler_does_not_answer_itself_is_a_callerror_naming_the_rule(sqlite_pki):
+    from api.core.refusal import Refusal
+
+    async def data_transfer(call, payload):
+        raise Refusal("data_transfer.vendor", f"vendor {payload['vendorId']!r} is not known here")
+
+    async for made in open_csms(sqlite_pki, routes={**ROUTES, "DataTransfer": data_transfer}):
+        password = made.add_station("CS-R")
+        station = await made.connect_raw("CS-R", password)
+        await station.boot()
+        frame = await station.call("DataTransfer", {"vendorId": "com.example"})
+        assert frame[0] == 4 and frame[2:] == ["GenericError", "data_transfer.vendor: vendor 'com.example' is not "
+                                               "known here", {"rule": "data_transfer.vendor"}]
+        assert (await station.call("Heartbeat", {}))[0] == 3  # refused, not dropped: the session goes on

@@ -66,6 +66,7 @@ def test_registering_twice_is_a_conflict_and_audited(api):
 
 @pytest.mark.parametrize(("body", "status", "rule", "field"), [
     ({"id": "CS:0005"}, 422, "station.id", "id"),
+    ({"id": "CS\u00070005"}, 422, "station.id", "id"),  # admission refuses control characters: so does this
     ({"id": "CS-0005", "password": "short"}, 422, "station.password", "password"),
 ])
 def test_refused_registrations_name_the_rule_and_are_audited(sqlite_api, body, status, rule, field):

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
 
 from api.core.audit import Actor, audited, run_in_session
 from api.core.context import Context
 from api.core.refusal import Refusal
+from api.csms.security.renewal import V2G_CERTIFICATE
 from api.ocpp.transport.disconnects import disconnect_revoked
 from pki import revocation, rollover, v2g
 from pki.authorities import Authority, active_authority, all_authorities, issue_server_certificates
@@ -20,12 +24,22 @@ from pki.issuance import IssuedChain, sign_station_csr
 from storage.certificates import CaRole, IssuedCertificate
 from storage.db import session_scope
 
+def issue_from_csr(session: Session, ctx: Context, station_id: str, csr_pem: str,
+                   certificate_type: str | None = None, *, lint: bool = True) -> tuple[IssuedChain, dict[str, Any]]:
+    """Sign a station's CSR (a V2G one with the V2G sub-CA) in ``session``; the chain and what the
+    ``certificate.sign`` audit entry says of it, the same whichever door asked (an operator, or
+    the station's SignCertificate, whose entry adds how it came)."""
+    sign = v2g.sign_v2g_csr if certificate_type == V2G_CERTIFICATE else sign_station_csr
+    issued = sign(session, ctx.keystore, station_id=station_id, csr_pem=csr_pem, policy=ctx.policy,
+                  urls=ctx.urls, lint=lint)
+    return issued, {"serial": issued.record.serial_hex, "issuer": issued.issuer.id,
+                    "ignored_csr_extensions": list(issued.ignored_extensions)}
+
+
 def sign_csr(ctx: Context, actor: Actor, station_id: str, csr_pem: str, *, lint: bool = True) -> IssuedChain:
     with audited(ctx, actor, "certificate.sign", station_id) as (session, detail):
-        issued = sign_station_csr(session, ctx.keystore, station_id=station_id, csr_pem=csr_pem,
-                                  policy=ctx.policy, urls=ctx.urls, lint=lint)
-        detail.update(serial=issued.record.serial_hex, issuer=issued.issuer.id,
-                      ignored_csr_extensions=list(issued.ignored_extensions))
+        issued, signed = issue_from_csr(session, ctx, station_id, csr_pem, lint=lint)
+        detail.update(signed)
     return issued
 
 

@@ -10,14 +10,13 @@ import logging
 from typing import Any
 
 from api.csms.security.certificate_signing import decide_request, sign_and_queue
-from api.ocpp.handler import StationCall
+from api.ocpp.handler import StationCall, status_info
 
 log = logging.getLogger("chargeca.ocpp.certificates")
 
-# StatusInfoType.reasonCode is string[..20]; additionalInfo (string[..512]) names the rule.
+# The reason code (StatusInfoType.reasonCode) for each family of rules; additionalInfo names the rule.
 _REASON_CODES = {"csr": "InvalidCSR", "station.unknown": "UnknownStation",
                  "station.profile": "WrongSecurityProfile", "v2g": "NoV2GCA"}
-_ADDITIONAL_INFO_MAX = 512
 
 
 def _reason_code(rule: str) -> str:
@@ -36,8 +35,6 @@ async def sign_certificate(call: StationCall, payload: dict[str, Any]) -> dict[s
     decision = decided.decision
     if not decision:
         log.info("SignCertificate from %s rejected: %s", call.station_id, decision.rule)
-        return {"status": "Rejected",
-                "statusInfo": {"reasonCode": _reason_code(decision.rule),
-                               "additionalInfo": f"{decision.rule}: {decision.reason}"[:_ADDITIONAL_INFO_MAX]}}
+        return {"status": "Rejected", "statusInfo": status_info(_reason_code(decision.rule), decision.rule, decision.reason)}
     call.after(lambda: sign_and_queue(call.ctx, decided.request_id))
     return {"status": "Accepted"}

@@ -31,12 +31,14 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.core.context import Context
+from api.core.refusal import Refusal
 from api.csms.outbox import signal as outbox_signal
 from api.csms.security.alerts import SIGNING_FAILED, raise_alert
+from api.csms.security.authority_service import issue_from_csr
 from api.csms.security.certificate_resend import redeliver, resent_certificate, waiting_certificates
 from api.csms.security.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
-from pki.issuance import CsrRefused, IssuedChain, UnknownStation, checked_station_csr, sign_station_csr
-from pki.v2g import V2gNotConfigured, sign_v2g_csr, v2g_authority
+from pki.issuance import CsrRefused, IssuedChain, checked_station_csr
+from pki.v2g import V2gNotConfigured, v2g_authority
 from policies.keys import check_iso15118_key
 from policies.model import Decision, Policy
 from storage import audit
@@ -107,11 +109,6 @@ def decide_request(session: Session, *, station_id: str, csr_pem: str, certifica
     return Decided(decision, request.id)
 
 
-def _issue(session: Session, ctx: Context, station_id: str, csr_pem: str, certificate_type: str | None) -> IssuedChain:
-    sign = sign_v2g_csr if certificate_type == V2G_CERTIFICATE else sign_station_csr
-    return sign(session, ctx.keystore, station_id=station_id, csr_pem=csr_pem, policy=ctx.policy, urls=ctx.urls)
-
-
 def _drop_waiting_deliveries(session: Session, issued: IssuedChain) -> list[int]:
     """Deliveries of the same kind not sent yet carry a certificate this one just superseded
     (the station sent a newer CSR, A02.FR.17): sending them would only confuse the station."""
@@ -159,7 +156,7 @@ def sign_and_store(ctx: Context, request_id: int) -> int | None:
 
 def _issue_and_queue(session: Session, ctx: Context, request: CertificateRequest) -> int:
     station_id, certificate_type = request.station_id, request.certificate_type
-    issued = _issue(session, ctx, station_id, request.csr_pem, certificate_type)
+    issued, signed = issue_from_csr(session, ctx, station_id, request.csr_pem, certificate_type)
     dropped = _drop_waiting_deliveries(session, issued)
     payload = {"certificateChain": issued.chain_pem}
     if certificate_type:
@@ -170,9 +167,7 @@ def _issue_and_queue(session: Session, ctx: Context, request: CertificateRequest
     session.flush()
     audit.append(session, actor=ACTOR, action="certificate.sign", target=station_id, outcome=audit.Outcome.SUCCESS,
                  detail={"via": "SignCertificate", "certificate_type": certificate_type, "request": request.id,
-                         "serial": issued.record.serial_hex, "issuer": issued.issuer.id, "delivery": row.id,
-                         "replaced_deliveries": dropped,
-                         "ignored_csr_extensions": list(issued.ignored_extensions)})
+                         **signed, "delivery": row.id, "replaced_deliveries": dropped})
     return row.id
 
 
@@ -187,12 +182,8 @@ def _redeliver(session: Session, certificate: IssuedCertificate, request: Certif
 
 
 def _failure(exc: Exception) -> tuple[str, str]:
-    if isinstance(exc, CsrRefused):
-        return exc.decision.rule, exc.decision.reason
-    if isinstance(exc, V2gNotConfigured):
-        return exc.rule, str(exc)
-    if isinstance(exc, UnknownStation):
-        return "station.unknown", str(exc)
+    if isinstance(exc, Refusal):  # a rule of the CSR policy, an unknown station, no V2G sub-CA, ...
+        return exc.rule, exc.reason
     # The class and message only: the traceback goes to the server log.
     return "ca.error", f"{type(exc).__name__}: {exc}"
 

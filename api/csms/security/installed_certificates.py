@@ -20,11 +20,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from api.csms.security.service import record_trust_anchor_result
-from api.core.audit import Actor
+from api.core.audit import Actor, require_station
 from api.core.refusal import Refusal
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, CallOutcome
-from pki.delivery import KnownAnchor, csms_anchors, identify_anchor
+from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data
 from pki.hashdata import CertificateHashData
 from storage.stations import InstalledCertificate, Station
 from storage.types import utcnow
@@ -52,11 +52,6 @@ class InventoryRefresh:
     @property
     def updated(self) -> bool:
         return self.station_status in REPORTED
-
-
-def hash_data(row: InstalledCertificate) -> CertificateHashData:
-    """The row's hash data as the station reported it (no normalisation)."""
-    return CertificateHashData(row.hash_algorithm, row.issuer_name_hash, row.issuer_key_hash, row.serial_number)
 
 
 def _reported(data: dict[str, Any]) -> CertificateHashData:
@@ -133,7 +128,7 @@ def _keep(session: Session, existing: list[InstalledCertificate], kept: set[int]
           now: datetime) -> InstalledCertificate:
     reported = _reported(data)
     row = next((r for r in existing if r.id not in kept and r.parent_id == parent_id
-                and r.certificate_type == certificate_type and hash_data(r).matches(reported)), None)
+                and r.certificate_type == certificate_type and reported_hash_data(r).matches(reported)), None)
     if row is None:
         row = InstalledCertificate(station_id=station_id, certificate_type=certificate_type, parent_id=parent_id)
     # Exactly as reported this time (case and serial rendering may differ from the last time).
@@ -169,10 +164,8 @@ def stored_rows(session: Session, station_id: str, certificate_type: str | None 
 
 
 def stored_inventory(session: Session, station_id: str) -> StoredInventory:
-    station = session.get(Station, station_id)
-    if station is None:
-        raise LookupError(f"station {station_id!r} is not registered")
+    station = require_station(session, station_id)
     anchors = csms_anchors(session)
-    entries = [InventoryEntry(row, identify_anchor(hash_data(row), anchors) if row.parent_id is None else None)
+    entries = [InventoryEntry(row, identify_anchor(reported_hash_data(row), anchors) if row.parent_id is None else None)
                for row in stored_rows(session, station_id)]
     return StoredInventory(station_id, station.inventory_refreshed_at, entries, station.certificate_capacity)

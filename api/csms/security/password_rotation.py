@@ -19,10 +19,6 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, ERROR, TIMEOUT, CallOutcome
 
 
-class StationNotConnected(LookupError):
-    pass
-
-
 @dataclass(frozen=True)
 class RotationResult:
     answer: str                    # accepted | rejected | unknown
@@ -33,8 +29,7 @@ class RotationResult:
 
 async def rotate_password(gateway: Gateway, actor: Actor, station_id: str, *, length: int = PASSWORD_MAX,
                           timeout: float | None = None) -> RotationResult:
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(f"station {station_id!r} is not connected")
+    gateway.require_session(station_id)
     password = await asyncio.to_thread(begin_password_rotation, gateway.ctx, actor, station_id, length)
     outcome = await gateway.send_call(station_id, "SetVariables", {"setVariableData": [{
         "component": {"name": "SecurityCtrlr"},

@@ -25,17 +25,12 @@ from api.ocpp.session import ANSWERED
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from pki.authorities import trusted_authorities
-from pki.delivery import csms_anchors, identify_anchor, served_generations
-from pki.hashdata import CertificateHashData
+from pki.delivery import csms_anchors, identify_anchor, reported_hash_data, served_generations
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.stations import Station
 from storage.types import utcnow
 
 CSMS_ROOT = "CSMSRootCertificate"
-
-
-class StationNotConnected(LookupError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -63,8 +58,7 @@ def _has_our_root(session: Session, station_id: str) -> bool:
     anchors = csms_anchors(session)
     generations = served_generations(session)
     for row in stored_rows(session, station_id, CSMS_ROOT):
-        anchor = identify_anchor(CertificateHashData(row.hash_algorithm, row.issuer_name_hash,
-                                                     row.issuer_key_hash, row.serial_number), anchors)
+        anchor = identify_anchor(reported_hash_data(row), anchors)
         if anchor is not None and anchor.generation in generations:
             return True
     return False
@@ -103,8 +97,7 @@ def free_slot(priority: str | None) -> tuple[int, list[str]]:
 
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(f"station {station_id!r} is not connected")
+    gateway.require_session(station_id)
     ctx = gateway.ctx
     station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
     target = request.target or (station.security_profile + 1 if station else 0)

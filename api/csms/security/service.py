@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.core.audit import Actor, T, audited, require_station
 from api.core.context import Context
 from api.core.credentials import PASSWORD_MAX, PASSWORD_MIN, generate_password, hash_secret
-from api.core.refusal import Refusal
+from api.core.refusal import Conflict, Refusal
 from api.csms.security import renewal
 from storage.outbox import OutboundCall
 from storage.stations import Station
@@ -44,7 +44,7 @@ def begin_password_rotation(ctx: Context, actor: Actor, station_id: str, length:
         if station.pending_password_hash is not None:
             # A third password would leave the station locked out if it applied the earlier one
             # late; its next authentication resolves the earlier rotation first.
-            raise Refusal("station.password.pending",
+            raise Conflict("station.password.pending",
                                    "the answer to the previous password change is still unknown; "
                                    "it is resolved when the station next authenticates")
         clear = generate_password(length)

@@ -45,15 +45,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session
 
-from api.core.audit import run_in_session
+from api.core.audit import require_station, run_in_session
 from api.csms.security.service import begin_trust_anchor_change, record_trust_anchor_result
 from api.core.context import Context
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from api.csms.provisioning.device_variables import read_variable
 from api.ocpp.gateway import Gateway
-from api.csms.security.installed_certificates import InventoryRefresh, hash_data, refresh_inventory, stored_rows
-from api.csms.security.password_rotation import StationNotConnected
+from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory, stored_rows
 from api.ocpp.session import ANSWERED, CallOutcome
 from pki.authorities import active_authority, authority_by_id
 from pki.delivery import (
@@ -61,6 +60,7 @@ from pki.delivery import (
     csms_anchors,
     identify_anchor,
     inventory_matches,
+    reported_hash_data,
     served_anchor_hashes,
     station_inventory,
 )
@@ -157,11 +157,9 @@ class StationCallFailed(RuntimeError):
         self.refresh = refresh
 
 
-def _require_station(gateway: Gateway, station_id: str) -> None:
-    if run_in_session(gateway.ctx, lambda s: s.get(Station, station_id)) is None:
-        raise LookupError(f"station {station_id!r} is not registered")
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(f"station {station_id!r} is not connected")
+async def _require_station(gateway: Gateway, station_id: str) -> None:
+    await asyncio.to_thread(run_in_session, gateway.ctx, lambda s: require_station(s, station_id))
+    gateway.require_session(station_id)
 
 
 def _refuse(decision: Decision) -> None:
@@ -192,7 +190,8 @@ async def _refresh_after(gateway: Gateway, actor: Actor, station_id: str, certif
 async def additional_root_check(gateway: Gateway, station_id: str, timeout: float | None = None) -> bool | None:
     """The station's SecurityCtrlr.AdditionalRootCertificateCheck: cached, else asked and cached.
     A station without the variable does not do the check (False); no answer leaves it unknown."""
-    cached = run_in_session(gateway.ctx, lambda s: s.get(Station, station_id).additional_root_check)
+    cached = await asyncio.to_thread(run_in_session, gateway.ctx,
+                                     lambda s: require_station(s, station_id).additional_root_check)
     if cached is not None:
         return cached
     read = await read_variable(gateway, station_id, "SecurityCtrlr", "AdditionalRootCertificateCheck", timeout)
@@ -218,7 +217,7 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
     """InstallCertificate of ``pem``, or with ``pem`` None of our active CSMS root (as this
     station must receive it). Raises Refusal, before sending, for what policy refuses;
     ``force`` with a ``reason`` overrides only the station's known capacity."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     arcc = None
     if certificate_type == CSMS_ROOT:
         arcc = await additional_root_check(gateway, station_id, timeout)
@@ -243,7 +242,7 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
 def _held_root(session: Session, station_id: str, anchors: list[KnownAnchor]) -> tuple[KnownAnchor | None, int]:
     """The newest of our roots the station reports as CSMSRootCertificate, and how many CSMS
     roots it reports at all (a foreign one is counted but cannot be named)."""
-    reported = [hash_data(r) for r in stored_rows(session, station_id, CSMS_ROOT) if r.parent_id is None]
+    reported = [reported_hash_data(r) for r in stored_rows(session, station_id, CSMS_ROOT) if r.parent_id is None]
     ours = [a for a in (identify_anchor(data, anchors) for data in reported) if a is not None]
     return max(ours, key=lambda a: (a.generation, a.cross_signed), default=None), len(reported)
 
@@ -286,7 +285,7 @@ def _within_capacity(session: Session, station_id: str, root: RootToSend, held: 
     certificate = x509.load_pem_x509_certificate(root.pem.encode())
     # A cross-signed root is named by the root that signed it, the one the station holds.
     issuer = held.certificate if root.cross_signed and held is not None else certificate
-    already = any(r.certificate_type == root.certificate_type and inventory_matches(hash_data(r), certificate, issuer)
+    already = any(r.certificate_type == root.certificate_type and inventory_matches(reported_hash_data(r), certificate, issuer)
                   for r in entries)
     detail.update(capacity=station.certificate_capacity, installed=installed, already_installed=already)
     decision = check_install_capacity(capacity=station.certificate_capacity, installed=installed,
@@ -333,7 +332,7 @@ def by_row_id(row_id: int) -> Selector:
 
 def by_hash_data(data: CertificateHashData) -> Selector:
     def select_row(session: Session, station_id: str) -> InstalledCertificate:
-        row = next((r for r in stored_rows(session, station_id) if hash_data(r).matches(data)), None)
+        row = next((r for r in stored_rows(session, station_id) if reported_hash_data(r).matches(data)), None)
         if row is None:
             # Not what the station reported: the policy refuses it and says how to get it right.
             _refuse(check_delete(data, station_inventory(session, station_id), served_anchor_hashes=()))
@@ -366,7 +365,7 @@ def _is_our_ca(session: Session, ca_id: str, row: InstalledCertificate) -> bool:
     authority = authority_by_id(session, ca_id)
     if authority is None:
         raise LookupError(f"no CA {ca_id!r}")
-    reported = hash_data(row)
+    reported = reported_hash_data(row)
     if authority.record.role == CaRole.ROOT:
         return any(a.certificate.public_key() == authority.certificate.public_key() and a.matches(reported)
                    for a in csms_anchors(session))
@@ -379,11 +378,11 @@ async def delete_certificate(gateway: Gateway, actor: Actor, station_id: str, se
                              timeout: float | None = None) -> DeleteResult:
     """DeleteCertificate with the station's own reported hash data (M04.FR.07), if the trust-anchor
     policy allows it — or an officer forces it with a reason, which goes into the audit."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     ctx = gateway.ctx
     row, forced = await asyncio.to_thread(begin_trust_anchor_change, ctx, actor, DELETE, station_id,
                                           partial(_choose_delete, station_id, select, force, reason))
-    target = hash_data(row)
+    target = reported_hash_data(row)
     outcome = await gateway.send_call(station_id, "DeleteCertificate", {"certificateHashData": target.to_ocpp()},
                                       timeout)
     answer = StationAnswer.of(outcome)
@@ -399,7 +398,7 @@ def _choose_delete(station_id: str, select: Selector, force: bool, reason: str |
     row = select(session, station_id)
     detail.update(certificate_type=row.certificate_type, hash_algorithm=row.hash_algorithm,
                   serial=row.serial_number, row_id=row.id)
-    decision = check_delete(hash_data(row), station_inventory(session, station_id),
+    decision = check_delete(reported_hash_data(row), station_inventory(session, station_id),
                             served_anchor_hashes=served_anchor_hashes(session), force=force, reason=reason)
     return row, _allowed(decision, FORCED, reason, detail)
 
@@ -410,7 +409,7 @@ async def delete_matching(gateway: Gateway, actor: Actor, station_id: str, certi
     """One operator request, two calls (TC_M_20): GetInstalledCertificateIds for the type, then
     DeleteCertificate with exactly the hash data the station just returned for the entry chosen
     by ``serial_number`` / ``ca_id`` (or the only entry of the type)."""
-    _require_station(gateway, station_id)
+    await _require_station(gateway, station_id)
     before = await refresh_inventory(gateway, actor, station_id, [certificate_type], timeout)
     if not before.updated:
         raise StationCallFailed("GetInstalledCertificateIds", before)

@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
+from api.core.refusal import Refusal
 from pki.serials import serial_hex
 
 # Station certificates carry no subjectAltName (their CN is a serial number, not a host), and
@@ -24,11 +25,8 @@ _LEAF_POLICY = verification.ExtensionPolicy.webpki_defaults_ee().may_be_present(
 _CA_POLICY = verification.ExtensionPolicy.webpki_defaults_ca()
 
 
-class CertificateRefused(ValueError):
-    def __init__(self, rule: str, reason: str) -> None:
-        super().__init__(reason)
-        self.rule = rule
-        self.reason = reason
+class CertificateRefused(Refusal):
+    """The client certificate breaks a rule of profile 3 (``sp3.*``)."""
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,17 @@ from urllib.parse import unquote
 from cryptography import x509
 
 from api.core.credentials import RecentVerifications, verify_secret
+from api.core.refusal import Refusal
 from api.ocpp.admission.client_certificates import CertificateRefused, VerifiedStationCertificate, verify_station_certificate
-from api.ocpp.admission.refusal_log import Refusal, RefusalLog
+from api.ocpp.admission.refusal_log import RefusalLog, RefusalRecord
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.admission.throttle import AuthenticationThrottle, Throttled, retry_after_header
+from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificates import CertStatus
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.admission")
 
-IDENTITY_MAX = 48
 
 # SecurityEvent.type values the CSMS raises (source "csms"). The first two reuse the names
 # OCPP's security-event list gives the same situations on the station side.
@@ -61,8 +62,8 @@ DUPLICATE_CONNECTION = "DuplicateConnectionRefused"
 BASIC_CHALLENGE = 'Basic realm="OCPP", charset="UTF-8"'
 
 
-class Refused(Exception):
-    """Answer ``status`` instead of upgrading.
+class Refused(Refusal):
+    """Answer ``status`` instead of upgrading (the handshake's door: the rule becomes a status).
 
     ``reason`` goes to the security event and the log, never a secret. ``public`` is the body
     sent to the client: for credential failures it says less than ``reason``.
@@ -75,11 +76,9 @@ class Refused(Exception):
                  public: str | None = None, headers: Mapping[str, str] | None = None,
                  counts_as_failure: bool = False, critical: bool = False,
                  counts_for_source: bool = True) -> None:
-        super().__init__(f"{int(status)} {rule}: {reason}")
+        super().__init__(rule, reason)
         self.status = status
         self.event_type = event_type
-        self.rule = rule
-        self.reason = reason
         self.public = public or reason
         self.headers = dict(headers or {})
         self.counts_as_failure = counts_as_failure
@@ -88,8 +87,8 @@ class Refused(Exception):
         self.critical = critical
 
     @property
-    def summary(self) -> Refusal:
-        return Refusal(self.event_type, self.rule, self.reason, int(self.status), self.critical)
+    def summary(self) -> RefusalRecord:
+        return RefusalRecord(self.event_type, self.rule, self.reason, int(self.status), self.critical)
 
 
 @dataclass(frozen=True)
@@ -207,12 +206,10 @@ def parse_identity(path: str) -> str:
     if not identity:
         raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.missing",
                       "no station identity in the URL path (expected .../<identity>)")
-    if len(identity) > IDENTITY_MAX:
-        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.length",
-                      f"station identity has {len(identity)} characters, at most {IDENTITY_MAX} allowed")
-    if ":" in identity or "/" in identity or not identity.isprintable():
-        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, "identity.characters",
-                      "station identity must not contain ':', '/' or control characters")
+    # Registration applies the same rule (api/operations/stations.add_station).
+    decision = check_station_identity(identity)
+    if not decision:
+        raise Refused(HTTPStatus.BAD_REQUEST, INVALID_IDENTITY, decision.rule, decision.reason)
     return identity
 
 
@@ -543,7 +540,7 @@ class Admission:
         self.throttle.succeeded(attempt.source, candidate.identity)
         return admitted
 
-    async def record(self, source: str | None, identity: str | None, refusal: Refusal) -> None:
+    async def record(self, source: str | None, identity: str | None, refusal: RefusalRecord) -> None:
         """Count a refusal; the first of its (source, rule) is written before the answer leaves."""
         if not self.refusals.note(source, identity, refusal):
             return

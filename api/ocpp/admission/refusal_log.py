@@ -48,7 +48,7 @@ class RefusalLogSettings:
 
 
 @dataclass(frozen=True)
-class Refusal:
+class RefusalRecord:
     """What one refusal says; never a secret."""
 
     event_type: str
@@ -101,7 +101,7 @@ class _Budget:
 @dataclass
 class _Aggregate:
     source: str | None
-    refusal: Refusal
+    refusal: RefusalRecord
     opened: float
     first_seen: datetime
     last_seen: datetime
@@ -112,7 +112,7 @@ class _Aggregate:
     logged: int = 0           # occurrences a log line has reported
     row_id: int | None = None
 
-    def add(self, identity: str | None, refusal: Refusal, now: datetime) -> None:
+    def add(self, identity: str | None, refusal: RefusalRecord, now: datetime) -> None:
         self.count += 1
         self.last_seen = now
         self.refusal = refusal   # the latest reason stands for the row
@@ -159,7 +159,7 @@ class RefusalLog:
 
     # --- on the event loop, per refusal ------------------------------------------------------
 
-    def note(self, source: str | None, identity: str | None, refusal: Refusal) -> bool:
+    def note(self, source: str | None, identity: str | None, refusal: RefusalRecord) -> bool:
         """Count one refusal. True when it opened a row that may be written at once (the caller
         then awaits ``flush(new_only=True)``)."""
         self.counts[refusal.rule] += 1

@@ -130,10 +130,6 @@ class DatabaseAdmissionStore:
                 log.info("%s: %s %s", admitted.station_id, action, detail)
 
 
-def _settles_password(admitted: Admitted) -> bool:
-    return admitted.password is not None and admitted.password.pending_password_hash is not None
-
-
 def _activates_certificate(admitted: Admitted) -> bool:
     return admitted.certificate is not None and admitted.certificate.status == CertStatus.ISSUED
 

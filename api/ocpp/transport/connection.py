@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 from websockets.asyncio.server import ServerConnection
@@ -46,6 +47,9 @@ class StationConnection:
     cipher: str | None = None
     client_certificate: x509.Certificate | None = None
     connected_at: datetime = field(default_factory=utcnow)
+    # The OCPP session serving this connection, once the gateway made one (api/ocpp/gateway.py):
+    # the registry's one map (station → connection) then finds sessions too.
+    session: Any = field(default=None, repr=False)
 
     @property
     def client_certificate_serial(self) -> str | None:

@@ -32,7 +32,7 @@ from api.ocpp.admission.store import DatabaseAdmissionStore
 from api.ocpp.transport.connection import SessionHandler, StationConnection
 from api.ocpp.transport.connection_limits import ConnectionLimits, ConnectionTracker, ensure_descriptor_limit, quiet_accept_errors
 from api.ocpp.transport.log_redaction import redacting_logger
-from api.ocpp.admission.refusal_log import Refusal, RefusalLog, RefusalLogSettings
+from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog, RefusalLogSettings
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.admission.throttle import AuthenticationThrottle, ThrottleSettings
 from api.ocpp.transport.tls_material import TlsMaterial
@@ -262,7 +262,7 @@ class Listeners:
 
     # --- refusals outside admission -----------------------------------------------------------
 
-    def _record_soon(self, peer: tuple, refusal: Refusal) -> None:
+    def _record_soon(self, peer: tuple, refusal: RefusalRecord) -> None:
         """A refusal seen where nothing may be awaited (accept, TLS handshake)."""
         if self.refusals.note(peer[0], None, refusal):
             self._spawn(self._flush_new())
@@ -274,7 +274,7 @@ class Listeners:
             log.exception("could not write a refused-connection record")
 
     def _closed_at_accept(self, peer: tuple, rule: str, reason: str) -> None:
-        self._record_soon(peer, Refusal(CONNECTION_LIMIT_REACHED, rule, reason))
+        self._record_soon(peer, RefusalRecord(CONNECTION_LIMIT_REACHED, rule, reason))
 
     async def __aenter__(self) -> "Listeners":
         return self
@@ -345,7 +345,7 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
         tls = tls or TlsMaterial(ctx)
         await tls.reload_async()
     _warn_about_policy(ctx, tls)
-    listeners = Listeners(ctx, session_handler, config, registry or ConnectionRegistry(), tls)
+    listeners = Listeners(ctx, session_handler, config, ConnectionRegistry() if registry is None else registry, tls)
     try:
         await listeners._start()
     except BaseException:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from api.ocpp.admission.filters import INVALID_STATION_CERTIFICATE
 from api.ocpp.transport.connection_limits import accepted_peer
-from api.ocpp.admission.refusal_log import Refusal
+from api.ocpp.admission.refusal_log import RefusalRecord
 
 INVALID_TLS_VERSION = "InvalidTLSVersion"            # OCPP's security-event names for the
 INVALID_TLS_CIPHER_SUITE = "InvalidTLSCipherSuite"   # same situations on the station side
@@ -37,7 +37,7 @@ _VERSION_REASONS = {"UNSUPPORTED_PROTOCOL", "WRONG_VERSION_NUMBER", "NO_PROTOCOL
 _CIPHER_REASONS = {"NO_SHARED_CIPHER", "NO_CIPHERS_AVAILABLE", "NO_SUITABLE_SIGNATURE_ALGORITHM"}
 
 
-def classify(exc: ssl.SSLError) -> Refusal:
+def classify(exc: ssl.SSLError) -> RefusalRecord:
     """The refusal a failed server-side handshake stands for."""
     reason = getattr(exc, "reason", None) or ""
     detail = (getattr(exc, "verify_message", None) or reason or str(exc))[:120]
@@ -49,15 +49,15 @@ def classify(exc: ssl.SSLError) -> Refusal:
             rule = "sp3.not_yet_valid"
         else:
             rule = "sp3.chain"
-        return Refusal(INVALID_STATION_CERTIFICATE, rule, f"TLS: client certificate refused ({detail})")
+        return RefusalRecord(INVALID_STATION_CERTIFICATE, rule, f"TLS: client certificate refused ({detail})")
     if reason in _VERSION_REASONS:
-        return Refusal(INVALID_TLS_VERSION, "tls.version", f"TLS: protocol version refused ({detail})")
+        return RefusalRecord(INVALID_TLS_VERSION, "tls.version", f"TLS: protocol version refused ({detail})")
     if reason in _CIPHER_REASONS:
-        return Refusal(INVALID_TLS_CIPHER_SUITE, "tls.cipher", f"TLS: no cipher suite in common ({detail})")
-    return Refusal(TLS_HANDSHAKE_FAILED, "tls.handshake", f"TLS handshake failed ({detail})")
+        return RefusalRecord(INVALID_TLS_CIPHER_SUITE, "tls.cipher", f"TLS: no cipher suite in common ({detail})")
+    return RefusalRecord(TLS_HANDSHAKE_FAILED, "tls.handshake", f"TLS handshake failed ({detail})")
 
 
-def watch_handshakes(context: ssl.SSLContext, report: Callable[[tuple, Refusal], None]) -> None:
+def watch_handshakes(context: ssl.SSLContext, report: Callable[[tuple, RefusalRecord], None]) -> None:
     """Make ``context`` report each failed server handshake as ``report(peer, refusal)``."""
 
     class WatchedSSLObject(ssl.SSLObject):

@@ -12,7 +12,6 @@ from api.csms.security.authority_service import sign_csr
 from api.csms.security import authority_service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
-from api.rest.errors import ApiError
 from api.rest.numbers import Offset
 from api.rest.schemas import (
     CertificateDetail,
@@ -24,7 +23,6 @@ from api.rest.schemas import (
     RevokeRequest,
 )
 from pki import revocation
-from pki.issuance import CsrRefused
 from storage.certificates import IssuedCertificate
 from storage.filters import where_given
 
@@ -42,11 +40,7 @@ def sign_station_csr(station_id: str, body: CsrSubmission, principal: StationOps
     A refused CSR answers 422 with `rule` naming the policy rule (e.g. csr.subject.cn,
     csr.key_reuse); an unregistered station 404. Both outcomes are audited.
     """
-    try:
-        issued = sign_csr(ctx, principal.actor, station_id, body.csr)
-    except CsrRefused as exc:
-        raise ApiError(422, exc.decision.reason, rule=exc.decision.rule, field="csr") from exc
-    return IssuedChainOut.of(issued)
+    return IssuedChainOut.of(sign_csr(ctx, principal.actor, station_id, body.csr))
 
 
 @router.get("/certificates", response_model=list[CertificateSummary], responses=errors.responses(401, 403, 503))
@@ -65,11 +59,7 @@ def list_certificates(_principal: AnyRole, ctx: Ctx, station_id: str | None = No
             responses=errors.responses(401, 403, 404, 422, 503))
 def get_certificate(serial: str, _principal: AnyRole, ctx: Ctx, issuer_id: str | None = None) -> CertificateDetail:
     """One certificate by serial (hex, any case): PEM, parsed names, status, revocation. Roles: all."""
-    try:
-        record = run_in_session(ctx, lambda s: revocation.find_certificate(s, serial, issuer_id))
-    except revocation.RevocationError as exc:
-        raise ApiError(422, str(exc), field="serial") from exc
-    return CertificateDetail.of(record)
+    return CertificateDetail.of(run_in_session(ctx, lambda s: revocation.find_certificate(s, serial, issuer_id)))
 
 
 @router.post("/certificates/{serial}/revoke", response_model=CertificateDetail,
@@ -81,14 +71,5 @@ def revoke_certificate(serial: str, body: RevokeRequest, principal: OfficerOnly,
     `reason` (`valid_reasons` lists them), 409 if it is revoked already, 404 for an unknown
     serial. Refusals are audited like successes.
     """
-    try:
-        record = authority_service.revoke_certificate(ctx, principal.actor, serial, body.reason, body.issuer_id)
-    except revocation.AlreadyRevoked as exc:
-        raise ApiError(409, str(exc), rule="revocation.already_revoked") from exc
-    except revocation.RevocationError as exc:
-        raise ApiError(422, str(exc)) from exc
-    except ValueError as exc:
-        # The one plain ValueError revoke raises is pki.crl.parse_reason's.
-        raise ApiError(422, f"unknown revocation reason {body.reason!r}", field="reason",
-                       valid_reasons=list(revocation.REVOKE_REASONS)) from exc
-    return CertificateDetail.of(record)
+    return CertificateDetail.of(authority_service.revoke_certificate(ctx, principal.actor, serial, body.reason,
+                                                                     body.issuer_id))

@@ -7,10 +7,9 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.csms.security.profile_upgrade import StationNotConnected, UpgradeRequest, upgrade_security_profile
+from api.csms.security.profile_upgrade import UpgradeRequest, upgrade_security_profile
 from api.rest import errors
 from api.rest.auth import StationOps
-from api.rest.errors import ApiError
 from api.rest.routers.station_ops import GatewayDep
 
 router = APIRouter(tags=["station operations"])
@@ -43,9 +42,5 @@ async def upgrade(station_id: str, principal: StationOps, gateway: GatewayDep,
     upgrade.target). A step the station refuses ends the upgrade; `steps` shows each answer.
     Roles: officer, operator."""
     body = body or UpgradeIn()
-    try:
-        result = await upgrade_security_profile(gateway, principal.actor, station_id,
-                                                UpgradeRequest(**body.model_dump()))
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected") from None
+    result = await upgrade_security_profile(gateway, principal.actor, station_id, UpgradeRequest(**body.model_dump()))
     return UpgradeOut(target=result.target, slot=result.slot, armed=result.armed, steps=result.steps)

@@ -35,7 +35,6 @@ from api.rest.routers.station_ops import GatewayDep
 from api.rotation import (
     CertificateFilter,
     Report,
-    RotationRefused,
     rollover_view,
     rotate_csms_root,
     rotate_server_certificate,
@@ -72,10 +71,8 @@ async def _one_pass(request: Request, rotation: str, work) -> "ReportOut":
     async with lock:
         try:
             return ReportOut.of(await work())
-        except RotationRefused as exc:
-            raise ApiError(409, str(exc), rule=exc.rule) from None
         except Refusal:
-            raise  # a policy refusal (a ValueError too): the app's handler answers 422 with its rule
+            raise  # the app's handler answers with its rule (RotationRefused: 409)
         except ValueError as exc:
             raise ApiError(422, str(exc), rule="rotation.invalid") from None
 

@@ -18,13 +18,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.core.credentials import PASSWORD_MAX
-from api.core.refusal import Refusal
 from api.csms.provisioning import service as provisioning
 from api.csms.security.service import PASSWORD_LENGTH_MAX
 from api.ocpp.config import BOOT_STATUSES
 from api.ocpp.gateway import Gateway
 from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
-from api.csms.security.password_rotation import RotationResult, StationNotConnected, rotate_password
+from api.csms.security.password_rotation import RotationResult, rotate_password
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
 from api.rest.auth import AnyRole, StationOps
@@ -187,8 +186,6 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
         outcome = await call_now(gateway, principal.actor, station_id, body.action, body.payload, body.timeout)
     except InvalidCallPayload as exc:
         raise _invalid_payload(exc) from None
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected", call_status=NOT_CONNECTED, sent=False) from None
     if outcome.status == NOT_CONNECTED:
         raise ApiError(409, outcome.description, rule="station.not_connected", call_status=outcome.status, sent=False)
     if outcome.status == TIMEOUT:
@@ -263,13 +260,5 @@ async def rotate_station_password(station_id: str, principal: StationOps, gatewa
     SecurityCtrlr.BasicAuthPassword). The password is never shown, logged or audited: only the
     station learns it. Roles: officer, operator."""
     body = body or PasswordRotationIn()
-    try:
-        result = await rotate_password(gateway, principal.actor, station_id, length=body.length,
-                                       timeout=body.timeout)
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected") from None
-    except Refusal as exc:
-        if exc.rule == "station.password.pending":
-            raise ApiError(409, str(exc), rule=exc.rule) from None
-        raise
+    result = await rotate_password(gateway, principal.actor, station_id, length=body.length, timeout=body.timeout)
     return PasswordRotationOut.of(result)

@@ -34,7 +34,6 @@ from api.csms.security.installed_certificates import (
     refresh_inventory,
     stored_inventory,
 )
-from api.csms.security.password_rotation import StationNotConnected
 from api.ocpp.session import ERROR, NOT_CONNECTED, TIMEOUT
 from api.csms.security.trust_anchors import (
     DeleteResult,
@@ -261,12 +260,8 @@ async def install(station_id: str, body: InstallIn, principal: OfficerOnly, gate
     sending, with the rule, unless it is a usable trust anchor, and when the station's known
     capacity is full (`install.capacity_full`, unless forced with a reason; a certificate it
     already holds takes no new place); the inventory is refreshed after. Roles: officer."""
-    try:
-        result: InstallResult = await install_root(gateway, principal.actor, station_id, body.certificate_type,
-                                                   body.pem, force=body.force, reason=body.reason,
-                                                   timeout=body.timeout)
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected") from None
+    result: InstallResult = await install_root(gateway, principal.actor, station_id, body.certificate_type,
+                                               body.pem, force=body.force, reason=body.reason, timeout=body.timeout)
     _check_answer(result.answer)
     root = result.root
     return InstallOut(certificate_type=root.certificate_type, status=result.answer.status,
@@ -297,11 +292,8 @@ async def delete(station_id: str, row_id: RowId, principal: OfficerOnly, gateway
     reported for it (M04.FR.07). Refused (422) when it is the station's last CSMSRootCertificate
     or anchors the CSMS server certificate we serve, unless forced with a reason (audited).
     Roles: officer."""
-    try:
-        result = await delete_certificate(gateway, principal.actor, station_id, by_row_id(row_id), force=force,
-                                          reason=reason, timeout=timeout)
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected") from None
+    result = await delete_certificate(gateway, principal.actor, station_id, by_row_id(row_id), force=force,
+                                      reason=reason, timeout=timeout)
     return await _delete_out(request, station_id, result)
 
 
@@ -316,8 +308,6 @@ async def delete_fresh(station_id: str, body: DeleteMatchingIn, principal: Offic
         result = await delete_matching(gateway, principal.actor, station_id, body.certificate_type,
                                        serial_number=body.serial_number, ca_id=body.ca_id, force=body.force,
                                        reason=body.reason, timeout=body.timeout)
-    except StationNotConnected as exc:
-        raise ApiError(409, str(exc), rule="station.not_connected") from None
     except StationCallFailed as exc:
         raise _not_answered(exc.refresh.call_status, str(exc), sent=exc.refresh.sent,
                             error_code=exc.refresh.error_code) from None
