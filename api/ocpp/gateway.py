@@ -37,7 +37,7 @@ class Gateway:
     def __init__(self, ctx: Context, config: GatewayConfig | None = None, *,
                  routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None) -> None:
         self.ctx = ctx
-        self.config = config or GatewayConfig.from_env()
+        self.config = config or ctx.settings.gateway
         # Compiled here, at start-up, so that no station's first message pays for it.
         self.schemas = compiled or schemas()
         self._routes = routes
