@@ -3,7 +3,7 @@
 The listener (api/ocpp/transport/listener.py) admits a connection and hands it to ``session_handler``;
 REST and the certificate workflows reach stations through ``send_call``. This node's sessions
 are kept here by station identity; a call for a station connected to another node is
-``not_connected`` until the broker (design.md) relays it.
+``not_connected`` until the broker relays it (docs/architecture.md, "More than one node").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The service reads the environment in one place, ``api/core/settings.py`` (docs/architecture.md,
-"Configuration"), so that every variable has one order of sources and one line in the README.
+"""The service reads the environment in one place, ``api/core/settings.py``
+(docs/architecture.md, "Configuration"), so that every variable has one order of sources and one line in the README.
 The exceptions are the scripts around the service, each for a reason written here."""
 
 from __future__ import annotations
