@@ -45,7 +45,8 @@ class Stack:
 async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
                         listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
                         certificate_options: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
-    """Defaults: the configuration of ``chargeca serve`` (settings and environment)."""
+    """Defaults: the configuration of ``chargeca serve``, all from ``ctx.settings`` (its ``gateway``
+    and listener knobs)."""
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)

@@ -1,4 +1,5 @@
-"""Read the policy: packaged defaults, then an officer's override file, table by table."""
+"""Read the policy: packaged defaults, then an officer's override file, key by key (a key the file
+names replaces that default, lists included; every other key keeps its default)."""
 
 from __future__ import annotations
 

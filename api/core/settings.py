@@ -1,7 +1,10 @@
-"""Where ChargeCA keeps its data and how it reaches its database and key passphrase.
+"""Where ChargeCA keeps its data, how it reaches its database and key passphrase, and the knobs of
+its listeners and OCPP gateway.
 
 Sources, strongest first: command-line flags, environment variables (CHARGECA_*), the data
-directory's config.toml (written by `chargeca init`), built-in defaults.
+directory's config.toml (written by `chargeca init`), built-in defaults. This module is the only
+part of the service that reads the environment (docs/architecture.md, "Configuration"); the
+README's configuration table lists every variable, and a test holds the two together.
 """
 
 from __future__ import annotations
@@ -11,8 +14,12 @@ import os
 import secrets
 import socket
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
+
+from ocpp.v201.enums import RegistrationStatusEnumType
 
 from pki.pkcs11_keystore import Pkcs11Settings
 from policies.loader import load_policy
@@ -28,6 +35,38 @@ PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 
 class SettingsError(RuntimeError):
     pass
+
+
+# How a BootNotification may be answered (OCPP 2.0.1 RegistrationStatusEnumType).
+BOOT_STATUSES = tuple(status.value for status in RegistrationStatusEnumType)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """The OCPP gateway's knobs (api/ocpp/gateway.py). Defaults suit a production CSMS; the first
+    four come from CHARGECA_OCPP_* or config.toml through ``load_settings``."""
+
+    # BootNotification answer for stations without a policy of their own (Station.boot_policy).
+    default_boot_status: str = "Accepted"
+    # BootNotificationResponse.interval: the heartbeat interval once Accepted ...
+    heartbeat_interval: int = 300
+    # ... and the wait before the next BootNotification while Pending or Rejected (B02/B03).
+    boot_retry_interval: int = 60
+    # How long a CSMS-initiated call waits (queue + answer) unless the caller says otherwise;
+    # P4 leaves the value to us and the schema suggests 30 s for the station side.
+    call_timeout: float = 30.0
+    # Upper bound an operator may ask for, so a REST request cannot hold a slot for hours.
+    max_call_timeout: float = 300.0
+    # Station CALLs waiting for their handler. P4 allows one outstanding CALL per direction;
+    # this tolerates stations that pipeline a few StatusNotifications, and bounds the rest.
+    max_pending_station_calls: int = 16
+
+    def __post_init__(self) -> None:
+        if self.default_boot_status not in BOOT_STATUSES:
+            raise ValueError(f"default boot status must be one of {', '.join(BOOT_STATUSES)}, "
+                             f"not {self.default_boot_status!r}")
+        if self.call_timeout <= 0 or self.heartbeat_interval < 0 or self.boot_retry_interval < 0:
+            raise ValueError("timeouts and intervals must not be negative")
 
 
 @dataclass(frozen=True)
@@ -49,6 +88,7 @@ class Settings:
     node_id: str = field(default_factory=socket.gethostname)
     # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
     pkcs11: Pkcs11Settings | None = None
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
 
     @property
     def keystore_backend(self) -> str:
@@ -77,6 +117,15 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+# The gateway knobs an operator may set: GatewayConfig field, environment variable, config.toml key.
+_GATEWAY_SOURCES = (
+    ("default_boot_status", "CHARGECA_OCPP_BOOT_STATUS", "ocpp_boot_status", str),
+    ("heartbeat_interval", "CHARGECA_OCPP_HEARTBEAT_INTERVAL", "ocpp_heartbeat_interval", int),
+    ("boot_retry_interval", "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "ocpp_boot_retry_interval", int),
+    ("call_timeout", "CHARGECA_OCPP_CALL_TIMEOUT", "ocpp_call_timeout", float),
+)
+
+
 def load_settings(data_dir: str | Path | None = None) -> Settings:
     directory = Path(data_dir or os.environ.get("CHARGECA_DATA") or DEFAULT_DATA_DIR).resolve()
     config: dict = {}
@@ -87,21 +136,50 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{config_file}: {exc}") from exc
     section = config.get("chargeca", {})
-    env = os.environ
+
+    # Where each value not left at its default came from, to name it when the gateway's values
+    # refuse each other (they are picked first, so at that point the list holds only theirs).
+    given: list[str] = []
+
+    def pick(variable: str, key: str, default: Any, convert: Callable[[Any], Any] = str) -> Any:
+        """The environment's value, else config.toml's, else ``default``; an empty variable counts as unset."""
+        if os.environ.get(variable):
+            value, source = os.environ[variable], variable
+        elif key in section:
+            value, source = section[key], f"{config_file} [chargeca].{key}"
+        else:
+            return default
+        given.append(source)
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source} must be {_KIND.get(convert, 'text')}, not {value!r}") from None
+
+    gateway = {name: pick(variable, key, _GATEWAY_DEFAULTS[name], convert)
+               for name, variable, key, convert in _GATEWAY_SOURCES}
+    try:
+        gateway_config = GatewayConfig(**gateway)
+    except ValueError as exc:
+        raise SettingsError(f"{', '.join(given)}: {exc}") from None
     return Settings(
         data_dir=directory,
-        database_url=env.get("CHARGECA_DATABASE_URL") or section.get("database_url")
-        or f"sqlite:///{directory / 'chargeca.db'}",
-        public_url=env.get("CHARGECA_PUBLIC_URL") or section.get("public_url"),
-        rest_host=env.get("CHARGECA_REST_HOST") or section.get("rest_host", "127.0.0.1"),
-        rest_port=int(env.get("CHARGECA_REST_PORT") or section.get("rest_port", 8080)),
-        ocpp_host=env.get("CHARGECA_OCPP_HOST") or section.get("ocpp_host", "0.0.0.0"),
-        ocpp_ws_port=int(env.get("CHARGECA_OCPP_WS_PORT") or section.get("ocpp_ws_port", 9000)),
-        ocpp_wss_port=int(env.get("CHARGECA_OCPP_WSS_PORT") or section.get("ocpp_wss_port", 9443)),
+        database_url=pick("CHARGECA_DATABASE_URL", "database_url", f"sqlite:///{directory / 'chargeca.db'}"),
+        public_url=pick("CHARGECA_PUBLIC_URL", "public_url", None),
+        rest_host=pick("CHARGECA_REST_HOST", "rest_host", _DEFAULTS["rest_host"]),
+        rest_port=pick("CHARGECA_REST_PORT", "rest_port", _DEFAULTS["rest_port"], int),
+        ocpp_host=pick("CHARGECA_OCPP_HOST", "ocpp_host", _DEFAULTS["ocpp_host"]),
+        ocpp_ws_port=pick("CHARGECA_OCPP_WS_PORT", "ocpp_ws_port", _DEFAULTS["ocpp_ws_port"], int),
+        ocpp_wss_port=pick("CHARGECA_OCPP_WSS_PORT", "ocpp_wss_port", _DEFAULTS["ocpp_wss_port"], int),
         fqdn=section.get("fqdn", DEV_FQDN),
-        node_id=env.get("CHARGECA_NODE_ID") or section.get("node_id") or socket.gethostname(),
+        node_id=pick("CHARGECA_NODE_ID", "node_id", None) or socket.gethostname(),
         pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
+        gateway=gateway_config,
     )
+
+
+_DEFAULTS = {f.name: f.default for f in fields(Settings)}
+_GATEWAY_DEFAULTS = {f.name: f.default for f in fields(GatewayConfig)}
+_KIND = {int: "a whole number", float: "a number"}
 
 
 def _pkcs11_settings(section: dict, config_file: Path) -> Pkcs11Settings | None:

@@ -2,8 +2,9 @@
 
 The listener (api/ocpp/transport/listener.py) admits a connection and hands it to ``session_handler``;
 REST and the certificate workflows reach stations through ``send_call``. This node's sessions
-are found through the connection registry (api/ocpp/transport/registry.py); a call for a station connected to another node is
-``not_connected`` until the broker (design.md) relays it.
+are found through the connection registry (api/ocpp/transport/registry.py); a call for a station
+connected to another node is ``not_connected`` until the broker relays it (docs/architecture.md,
+"More than one node").
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Gateway:
                  routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None,
                  registry: ConnectionRegistry | None = None) -> None:
         self.ctx = ctx
-        self.config = config or GatewayConfig.from_env()
+        self.config = config or ctx.settings.gateway
         # Compiled here, at start-up, so that no station's first message pays for it.
         self.schemas = compiled or schemas()
         self._routes = routes

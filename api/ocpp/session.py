@@ -10,7 +10,7 @@ Three things run per connection and none waits on another:
   while a CSMS call is outstanding — the two may cross.
 
 So a handler can never stall the receive loop, and a CSMS call can never wait on a handler
-(the trap of the ``ocpp`` library's ChargePoint, see design.md).
+(the trap of the ``ocpp`` library's ChargePoint: docs/architecture.md, "Traps of the ocpp library").
 """
 
 from __future__ import annotations

@@ -201,8 +201,9 @@ async def _poll(csms, url, done, timeout: float = 5):
 
 
 async def test_a_handler_follow_up_call_goes_out_after_the_answer(sqlite_pki):
-    # The ocpp library's trap (design.md): a handler awaiting its own CSMS call would hold the
-    # station's answer back. A follow-up registered with call.after runs once the answer is sent.
+    # The ocpp library's trap (docs/architecture.md, "Traps of the ocpp library"): a handler
+    # awaiting its own CSMS call would hold the station's answer back. A follow-up registered
+    # with call.after runs once the answer is sent.
     outcomes = []
 
     async def data_transfer(call, payload):

@@ -21,9 +21,9 @@ the inventory's entries, not the sub-CAs of a V2G chain: a station counts at lea
 what is refused here is what it would refuse too. Unknown capacity or a never-read inventory:
 no check, and a full station answers Failed (M05.FR.03), reported as such.
 
-Sent to a connected station only, not queued in the outbox for later (design.md has one outbox
-for InstallCertificate and DeleteCertificate too; this is where we differ, on purpose): which
-root may go and which entry may be deleted are decided from the station's live state (its
+Sent to a connected station only, not queued in the outbox for later, on purpose
+(docs/architecture.md, "Trust anchors go to connected stations only"): which root may go and
+which entry may be deleted are decided from the station's live state (its
 AdditionalRootCertificateCheck, its inventory, the delete's safety rules), and a decision kept
 for a station that comes back days later would be taken on stale state. Durability is the
 rotation's: scripts/rotate_csms_root.py re-reads every inventory on each pass and sends what is

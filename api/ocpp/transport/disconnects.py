@@ -11,9 +11,10 @@ matching connections with WebSocket close code 1008 (policy violation) and the r
 - A change made by another process (the CLI) is found by the poll, every
   ``[sessions] disconnect_poll_seconds``.
 - Several nodes sharing the database each poll and close what they hold, so the request reaches
-  the node holding the connection. The multi-node broker (design.md: NATS request/reply per
-  station subject, issue 13) can relay the request instead of the poll: it only needs another
-  ``SessionCloser`` (``close_station`` on every node), the rows stay the record of intent.
+  the node holding the connection. The multi-node broker (NATS request/reply per station
+  subject, issue 13; docs/architecture.md, "More than one node") can relay the request instead
+  of the poll: it only needs another ``SessionCloser`` (``close_station`` on every node), the
+  rows stay the record of intent.
 
 Admission refuses the next connect by itself (revoked certificate, disabled or unknown station,
 other profile); closing the live connection is what this module adds.

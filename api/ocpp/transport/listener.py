@@ -1,8 +1,8 @@
 """The OCPP WebSocket listeners: ws for profile 1, wss for profiles 2 and 3.
 
-websockets rather than uvicorn (design.md): admission needs the TLS client certificate and must
-answer with an HTTP status before the upgrade. Both listeners run on the caller's event loop,
-next to uvicorn.
+websockets rather than uvicorn (docs/architecture.md, "Why websockets, not uvicorn, for OCPP"):
+admission needs the TLS client certificate and must answer with an HTTP status before the
+upgrade. Both listeners run on the caller's event loop, next to uvicorn.
 
 A connection goes: TCP accept (within the connection limits, api/ocpp/transport/connection_limits.py) →
 TLS handshake (wss; a refused one is recorded, api/ocpp/transport/tls_refusals.py) → HTTP upgrade → admission

@@ -1,5 +1,5 @@
 """A01 password update: TC_A_09 (Accepted), TC_A_10 (Rejected) and the lost answer
-(design.md "Outcomes that can be lost"). The station is the simulator behind the real listener
+(docs/architecture.md, "Outcomes that can be lost"). The station is the simulator behind the real listener
 (ws + Basic for profile 1, wss + Basic for profile 2); the operator uses the REST API."""
 
 from __future__ import annotations
