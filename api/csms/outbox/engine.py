@@ -233,21 +233,20 @@ class Outbox:
 
     # --- one row --------------------------------------------------------------------------------
 
-    def _lease(self, kind: Kind, row: OutboundCall) -> timedelta:
-        timeout = max(kind.timeout(row) or 0, self._gateway.config.call_timeout)
-        return 2 * timedelta(seconds=timeout) + LEASE_MARGIN
+    def _lease(self, timeout: float | None) -> timedelta:
+        return 2 * timedelta(seconds=max(timeout or 0, self._gateway.config.call_timeout)) + LEASE_MARGIN
 
     def _claim(self, row_id: int) -> OutboundCall | None:
         now = self._clock()
         with session_scope(self._ctx.engine) as session:
             claimed = session.execute(update(OutboundCall).where(OutboundCall.id == row_id, self._due(now))
-                                      .values(status=CallStatus.SENT, updated_at=now))
+                                      .values(status=CallStatus.SENT, updated_at=now,
+                                              **self._owner.values(now + self._lease(None))))
             if claimed.rowcount != 1:
                 return None  # another sender has it, or it is settled
             row = session.get(OutboundCall, row_id)
             kind = self._kinds[row.purpose]
-            row.lease_node, row.lease_process, row.lease_expires_at = (
-                self._owner.node, self._owner.process, now + self._lease(kind, row))
+            row.lease_expires_at = now + self._lease(kind.timeout(row))  # a job may wait longer for its answer
             session.add(row)
             try:
                 # A row may leave long after it was stored: its rules decide on the state of now.
