@@ -1,9 +1,10 @@
 """What `chargeca serve` runs on one event loop beside the REST app, started and stopped in one place.
 
 The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
-outage, the certificate workers (CertificateSigned outbox, renewals, grace revocation), the
-watch that closes connections a change ends (revocation, kill switch) and the REST routes'
-handles on them (operator call jobs, listener reloads). The server and the tests start exactly this; only the options differ. Stopped in the
+outage, the certificate workers (renewals, grace revocation, and the one outbox engine that sends
+every stored call: CertificateSigned deliveries, renewal requests and operator jobs), the watch
+that closes connections a change ends (revocation, kill switch) and the REST routes' handles on
+them (operator call jobs, listener reloads). The server and the tests start exactly this; only the options differ. Stopped in the
 reverse order: no new connection first, then the work that might still talk to stations.
 """
 
@@ -52,11 +53,11 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.push_async_callback(gateway.aclose)
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)
-        certificates = start_certificate_workers(gateway, **(certificate_options or {}))
-        stop.push_async_callback(certificates.aclose)
         jobs = attach_gateway(app, gateway)
-        stop.push_async_callback(jobs.aclose)
-        await jobs.recover()  # before any station connects and could be sent a job
+        # Started before any station can connect; rows a dead process left "sent" are due again
+        # by their lease (storage/leases.py), nothing to recover first.
+        certificates = start_certificate_workers(gateway, other_kinds=[jobs.kind], **(certificate_options or {}))
+        stop.push_async_callback(certificates.aclose)
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config, registry=gateway.registry)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once

@@ -18,12 +18,14 @@ from storage.types import UtcDateTime, utcnow
 
 
 class CallStatus:
-    PENDING = "pending"        # stored, not yet sent (or to be re-sent)
-    SENT = "sent"              # on the wire, answer awaited
+    """pending → sent → answered | failed (api/csms/outbox/engine.py); a retried call goes back
+    to pending. Rows of versions before 0008 may say "error" or "timeout": migration 0008 makes
+    them "failed"."""
+
+    PENDING = "pending"        # stored, not yet sent (or to be sent again: see next_attempt_at)
+    SENT = "sent"              # on the wire, answer awaited (by the lease's holder)
     ANSWERED = "answered"      # CALLRESULT received; see response
-    ERROR = "error"            # CALLERROR received
-    TIMEOUT = "timeout"        # no answer in time
-    FAILED = "failed"          # given up (reason in error), e.g. chain over the station's limit
+    FAILED = "failed"          # ended without an answer (why in error): a CALLERROR, attempts used up, refused
 
 
 class OutboundCall(SQLModel, table=True):

@@ -10,6 +10,8 @@ from sqlmodel import Session
 
 from api.core.audit import Actor, audited, require_station
 from api.core.context import Context
+from api.csms.outbox.purposes import OPERATOR_JOB
+from storage import audit
 from storage.outbox import OutboundCall
 from storage.stations import Station
 
@@ -29,7 +31,7 @@ def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
         if not persist:
             return None
         row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload),
-                           purpose="operator", created_by=actor.name)
+                           purpose=OPERATOR_JOB, created_by=actor.name)
         session.add(row)
         session.flush()
         detail["call_id"] = row.id
@@ -39,8 +41,16 @@ def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
 def record_call_result(ctx: Context, actor: Actor, station_id: str, action: str, status: str, *,
                        error_code: str | None = None, call_id: int | None = None) -> None:
     with audited(ctx, actor, "station.call.result", station_id) as (_session, detail):
-        detail.update(action=action, status=status)
-        if error_code:
-            detail["error_code"] = error_code
-        if call_id is not None:
-            detail["call_id"] = call_id
+        detail.update(_result(action, status, error_code, call_id))
+
+
+def append_call_result(session: Session, actor_name: str, station_id: str, action: str, status: str, *,
+                       error_code: str | None = None, call_id: int | None = None) -> None:
+    """The outcome of a stored job, in the caller's transaction (the one that settles the job)."""
+    audit.append(session, actor=actor_name, action="station.call.result", target=station_id,
+                 outcome=audit.Outcome.SUCCESS, detail=_result(action, status, error_code, call_id))
+
+
+def _result(action: str, status: str, error_code: str | None, call_id: int | None) -> dict[str, Any]:
+    return {"action": action, "status": status, **({"error_code": error_code} if error_code else {}),
+            **({"call_id": call_id} if call_id is not None else {})}

@@ -1,31 +1,28 @@
 """Operator-requested CSMS calls: sent now (sync) or as a stored job (async, persist first).
 
 Either way the call is checked and audited before it leaves, and its outcome is audited after.
-A job is an OutboundCall row: stored as pending, claimed (pending → sent) by exactly one
-sender, and finished with the station's answer. A job for a station that is not connected
-waits for the station's next connection (``CallJobs`` hooks into the gateway's ready event).
-A job's sender holds it under a lease (storage/leases.py); a job left "sent" by a process that
-died (or whose lease expired) ends as a timeout when the next process starts: the station may
-have acted on it, so it is not sent twice.
+A job is an OutboundCall row of purpose ``operator``, sent by the outbox engine like every
+stored call (api/csms/outbox/engine.py: pending → sent → answered | failed): when its station is
+connected and booted, its rule checked again as it leaves; a CALLERROR ends it, no answer is
+retried with back-off (api/csms/outbox/purposes.py), and one left "sent" by a process that died
+is sent again once its lease is abandoned — until the station answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from api.core.audit import run_in_session
-from api.csms.call_records import begin_station_call, record_call_result
+from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.core.audit import Actor
 from api.core.refusal import Refusal, RoleRequired
 from api.csms.security import trust_anchors
@@ -43,26 +40,20 @@ from api.csms.call_rules import (
     may,
 )
 from api.ocpp.gateway import Gateway
-from api.csms.outbox.worker import LEASE_MARGIN
+from api.csms.outbox import signal as outbox_signal
+from api.csms.outbox.engine import REFUSED, Failure, Kind
+from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.routes import CSMS_ACTIONS
-from api.ocpp.session import ANSWERED, ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
+from api.ocpp.session import ANSWERED, CallOutcome
 from api.csms.security.trust_anchors import StationAnswer
 from api.ocpp.validation import SchemaViolation
 from pki.authorities import organization
 from pki.hashdata import CertificateHashData
 from pki.serials import serial_hex
 from policies.model import Decision
-from storage.batching import Batcher
 from storage.certificates import CertificateAuthority, CertKind, CertStatus, IssuedCertificate
-from storage.db import read_scope
-from storage.leases import abandoned, release
-from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
+from storage.outbox import OutboundCall
 from storage.stations import Station
-from storage.types import utcnow
-
-log = logging.getLogger("chargeca.ocpp.calls")
-
-OPERATOR_PURPOSE = "operator"
 
 
 class InvalidCallPayload(Refusal):
@@ -212,124 +203,57 @@ _WORKFLOWS: Mapping[str, Callable[[Gateway, Actor, str, dict[str, Any], float | 
     MappingProxyType({"InstallCertificate": _install, "DeleteCertificate": _delete})
 
 
+class OperatorJobs(Kind):
+    """The outbox kind of operators' stored calls: checked again as each leaves, its end audited
+    (``station.call.result``) in the transaction that records it."""
+
+    purpose = OPERATOR_JOB
+
+    def __init__(self) -> None:
+        # Per job, the timeout its operator asked for; kept by this process only (after a restart
+        # the gateway's applies).
+        self._timeouts: dict[int, float] = {}
+
+    def wait(self, row_id: int, timeout: float) -> None:
+        self._timeouts[row_id] = timeout
+
+    def timeout(self, row: OutboundCall) -> float | None:
+        return self._timeouts.get(row.id)
+
+    def check(self, session: Session, row: OutboundCall) -> None:
+        # A stored job may leave days later: its rule decides on the state of now (a chain
+        # revoked meanwhile, a profile raised meanwhile), not of when it was stored.
+        _refuse(rule_check(session, row.station_id, row.action, json.loads(row.payload)))
+
+    def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
+        self._timeouts.pop(row.id, None)
+        append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id)
+
+    def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
+        self._timeouts.pop(row.id, None)
+        append_call_result(session, row.created_by, row.station_id, row.action, failure.status,
+                           error_code=failure.rule if failure.status == REFUSED else failure.error_code,
+                           call_id=row.id)
+
+
 class CallJobs:
+    """Operators' calls stored as jobs (persist first, then push): the outbox engine sends them
+    as ``kind``, which the service gives it (api/stack.py)."""
+
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
         self._ctx = gateway.ctx
-        self._tasks: set[asyncio.Task] = set()
-        self._pending_ids = Batcher(self._pending_of)
-        gateway.on_ready(self._deliver_pending)
+        self.kind = OperatorJobs()
 
     async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                      timeout: float | None = None) -> OutboundCall:
         row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
                                       payload, check=CallChecker(self._gateway, actor, persist=True), persist=True)
-        if self._gateway.session(station_id) is not None:
-            task = asyncio.create_task(self._deliver(row.id, timeout))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if timeout is not None:
+            self.kind.wait(row.id, timeout)
+        outbox_signal.ring()
         return row
 
     def get(self, station_id: str, call_id: int) -> OutboundCall | None:
         row = run_in_session(self._ctx, lambda s: s.get(OutboundCall, call_id))
         return row if row is not None and row.station_id == station_id else None
-
-    async def _deliver_pending(self, session: OcppSession) -> None:
-        for call_id in await self._pending_ids(session.station_id):
-            await self._deliver(call_id, None)
-
-    def _pending_of(self, station_ids: list[str]) -> list[list[int]]:
-        with read_scope(self._ctx.engine) as db:
-            return call_ids_by_station(db, station_ids, OutboundCall.purpose == OPERATOR_PURPOSE,
-                                       OutboundCall.status == CallStatus.PENDING)
-
-    async def _deliver(self, call_id: int, timeout: float | None) -> None:
-        row = await asyncio.to_thread(self._claim, call_id, timeout or self._gateway.config.call_timeout)
-        if row is None:
-            return  # another sender has it, or it is finished
-        payload = json.loads(row.payload)
-        outcome = await self._gateway.send_call(row.station_id, row.action, payload, timeout)
-        while outcome.status == TIMEOUT and not outcome.sent and self._gateway.session(row.station_id):
-            # Timed out queueing behind other calls, the station still there: keep its turn.
-            outcome = await self._gateway.send_call(row.station_id, row.action, payload, timeout)
-        await asyncio.to_thread(self._finish, row, outcome)
-
-    def _claim(self, call_id: int, timeout: float) -> OutboundCall | None:
-        now = utcnow()
-        lease = self._gateway.owner.values(now + timedelta(seconds=timeout) + LEASE_MARGIN)
-        refused: list[tuple[OutboundCall, Decision]] = []
-
-        def claim(session) -> OutboundCall | None:
-            claimed = session.execute(
-                update(OutboundCall)
-                .where(OutboundCall.id == call_id, OutboundCall.status == CallStatus.PENDING)
-                .values(status=CallStatus.SENT, attempts=OutboundCall.attempts + 1, updated_at=now, **lease))
-            if claimed.rowcount != 1:
-                return None
-            row = session.get(OutboundCall, call_id)
-            # A stored job may leave days later: its rule decides on the state of now (a chain
-            # revoked meanwhile, a profile raised meanwhile), not of when it was stored.
-            decision = rule_check(session, row.station_id, row.action, json.loads(row.payload))
-            if decision:
-                return row
-            row.status, row.updated_at = CallStatus.FAILED, utcnow()
-            row.error = f"{decision.rule}: {decision.reason}"[:500]
-            release(row)
-            session.add(row)
-            refused.append((row, decision))
-            return None
-
-        row = run_in_session(self._ctx, claim)
-        for job, decision in refused:
-            record_call_result(self._ctx, Actor(job.created_by), job.station_id, job.action, "refused",
-                                          error_code=decision.rule, call_id=job.id)
-        return row
-
-    def _finish(self, row: OutboundCall, outcome: CallOutcome) -> None:
-        def finish(session) -> None:
-            stored = session.get(OutboundCall, row.id)
-            if outcome.status == ANSWERED:
-                stored.status, stored.response = CallStatus.ANSWERED, json.dumps(outcome.response)
-            elif outcome.status == ERROR:
-                stored.status, stored.error = CallStatus.ERROR, f"{outcome.error_code}: {outcome.description}"[:500]
-            elif outcome.status == TIMEOUT and outcome.sent:
-                stored.status, stored.error = CallStatus.TIMEOUT, outcome.description[:500]
-            else:
-                # Never reached the station: back in line for its next connection.
-                stored.status, stored.error = CallStatus.PENDING, outcome.description[:500]
-            stored.updated_at = utcnow()
-            release(stored)
-            session.add(stored)
-        run_in_session(self._ctx, finish)
-        record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action,
-                                      outcome.status, error_code=outcome.error_code, call_id=row.id)
-        if outcome.status == NOT_CONNECTED or not outcome.sent:
-            log.info("job %s for %s waits for the station's next connection", row.id, row.station_id)
-
-    async def recover(self) -> list[int]:
-        """End the jobs a dead sender left "sent" as timeouts (audited); their ids."""
-        return await asyncio.to_thread(self._time_out_abandoned)
-
-    def _time_out_abandoned(self) -> list[int]:
-        def time_out(session) -> list[OutboundCall]:
-            rows = list(session.exec(select(OutboundCall).where(
-                OutboundCall.purpose == OPERATOR_PURPOSE, OutboundCall.status == CallStatus.SENT,
-                abandoned(OutboundCall, self._gateway.owner, utcnow()))))
-            for row in rows:
-                row.status, row.error, row.updated_at = (
-                    CallStatus.TIMEOUT, "the CSMS process that sent it stopped before the answer", utcnow())
-                release(row)
-                session.add(row)
-            return rows
-        rows = run_in_session(self._ctx, time_out)
-        for row in rows:
-            log.warning("job %s for %s: its sender stopped before the answer; ended as a timeout", row.id,
-                        row.station_id)
-            record_call_result(self._ctx, Actor(row.created_by), row.station_id, row.action, TIMEOUT,
-                                          call_id=row.id)
-        return [row.id for row in rows]
-
-    async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -7,8 +7,9 @@ A real server process (the `chargeca serve` command, on SQLite or PostgreSQL) an
 - CertificateSigned arrive, before it answers: after a restart on the same node the delivery is
   sent again at once; with another node taking over (the dead node's lease still running), the
   station resending its CSR makes the delivery go out at once;
-- an operator's job (a call stored and sent for polling) arrive, before it answers: after the
-  restart the job ends as a timeout instead of staying "sent" for ever.
+- an operator's job (a call stored and sent for polling) and a CertificateSigned arrive, before
+  either answers: after the restart each is sent again and completes exactly once (one row, one
+  answer recorded, one audit entry; nothing more reaches the station after it answered).
 """
 
 from __future__ import annotations
@@ -212,25 +213,50 @@ async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_a
     await _delivered_once(pki, station)
 
 
-@ON_SQLITE
-async def test_an_operator_job_on_the_wire_when_the_server_dies_ends_as_a_timeout(server, tmp_path):
+def _received(station: SimulatedStation, action: str) -> int:
+    return sum(1 for received, _ in station.received if received == action)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_an_operator_job_and_a_delivery_on_the_wire_when_the_server_dies_each_complete_once(server, tmp_path):
     running, pki = server
-    station = _station(pki, tmp_path, "KILL-JOB")
-    station.handlers["TriggerMessage"] = _silent
+    jobs_station, certificate_station = _station(pki, tmp_path, "KILL-JOB"), _station(pki, tmp_path, "KILL-CERT")
+    jobs_station.handlers["TriggerMessage"] = _silent
+    certificate_station.handlers["CertificateSigned"] = _silent
     token = create_token(pki.ctx, Actor("cli:test"), "operator", "operator").token
     headers = {"Authorization": f"Bearer {token}"}
     await running.start()
-    await _connect(station, running)
+    await _connect(jobs_station, running)
+    await _connect(certificate_station, running)
     async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
         answer = await rest.post("/api/v1/stations/KILL-JOB/calls", json={
             "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}, "mode": "async"})
         assert answer.status_code == 202, answer.text
     job_path = answer.json()["url"]
-    await _until(lambda: any(action == "TriggerMessage" for action, _ in station.received))
-    await running.kill()
+    assert await certificate_station.sign_certificate() == {"status": "Accepted"}
+    await _until(lambda: _received(jobs_station, "TriggerMessage") == 1 and len(_signed(certificate_station)) == 1)
+
+    await running.kill()  # both calls on the wire, neither answer recorded
+    jobs_station.handlers["TriggerMessage"] = DEFAULT_HANDLERS["TriggerMessage"]
+    certificate_station.handlers["CertificateSigned"] = DEFAULT_HANDLERS["CertificateSigned"]
     await running.start()
+    await _connect(jobs_station, running)
+    await _connect(certificate_station, running)
+
     async with httpx.AsyncClient(base_url=running.rest_url, headers=headers) as rest:
-        job = (await rest.get(job_path)).json()
-    assert (job["status"], job["error"]) == ("timeout", "the CSMS process that sent it stopped before the answer")
+        async with asyncio.timeout(30):
+            while (job := (await rest.get(job_path)).json())["status"] != "answered":
+                assert job["status"] in ("pending", "sent"), job
+                await asyncio.sleep(0.1)
+    assert job["response"] == {"status": "Accepted"}
+    await _delivered_once(pki, certificate_station)
+    await asyncio.sleep(6)  # longer than the outbox's scan: nothing answered goes out again
+    # Each sent once before the kill (unanswered) and once after it, acknowledged; never again.
+    assert (_received(jobs_station, "TriggerMessage"), len(_signed(certificate_station))) == (2, 2)
+    assert len(set(_signed(certificate_station))) == 1
+    rows = _query(pki, select(OutboundCall.purpose, OutboundCall.status).order_by(OutboundCall.id))
+    assert rows == [("operator", "answered"), (DELIVERY, "answered")]
     results = _query(pki, select(AuditEntry).where(AuditEntry.action == "station.call.result"))
-    assert [(entry.outcome, json.loads(entry.detail)["status"]) for entry in results] == [("success", "timeout")]
+    assert [(entry.outcome, json.loads(entry.detail)["status"]) for entry in results] == [("success", "answered")]
+    deliveries = _query(pki, select(AuditEntry).where(AuditEntry.action == "certificate.deliver"))
+    assert [(entry.target, json.loads(entry.detail)["answer"]) for entry in deliveries] == [("KILL-CERT", "Accepted")]

@@ -3,13 +3,17 @@
 - ``certificate_delivery``: CertificateSigned with a signed chain. Before it leaves, the chain
   must fit the station's SecurityCtrlr.MaxCertificateChainSize (read with GetVariables once,
   then kept in Station.max_chain_size) and the policy's limit; a chain that does not fit is
-  never sent: the delivery fails with rule chain.station_max (or chain.size) and an alert.
+  never sent: the delivery fails with rule chain.station_max (or chain.size) and an alert
+  (CertificateChainTooLong).
   A limit below the station's own certificate fits no chain and is misreported (certification
   tools found stations reporting 0): it is ignored with a warning event, the chain goes under
   the policy's ceiling, and the station's answer decides.
   A Rejected answer (A02.FR.07) starts the next renewal round.
 - ``certificate_renewal``: TriggerMessage SignChargingStationCertificate (api/csms/security/renewal.py).
   Anything but Accepted starts the next round too.
+
+Both are sent by the outbox engine (api/csms/outbox/engine.py); a row of either that fails for
+good (attempts used up, or refused) raises an alert.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, RENEWAL_FAILED
+from api.core.refusal import Refusal
+from api.csms.outbox.engine import Failure, Kind, NotNow
+from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, RENEWAL_FAILED, raise_alert
 from api.csms.provisioning.device_variables import read_variable
 from api.csms.security.handlers import record_csms_event
 from api.ocpp.gateway import Gateway
-from api.csms.outbox.worker import NotNow, Refuse
 from api.csms.security.renewal import (
     CHARGING_STATION_CERTIFICATE,
     DELIVERY_PURPOSE,
@@ -43,6 +48,7 @@ from storage.outbox import OutboundCall
 from storage.stations import Station
 
 DELIVERY_ACTOR = "system:certificate-delivery"
+OUTBOX_ACTOR = "system:outbox"
 # CertificateSignedRequest.certificateChain is string[..10000]: a station that has no
 # MaxCertificateChainSize accepts what the schema allows.
 SCHEMA_CHAIN_MAX = 10000
@@ -95,9 +101,13 @@ def _certificate(session: Session, row: OutboundCall) -> IssuedCertificate | Non
     return session.get(IssuedCertificate, int(row.reference)) if (row.reference or "").isdigit() else None
 
 
-class CertificateDelivery:
+def _alert(session: Session, row: OutboundCall, failure: Failure, event_type: str) -> None:
+    raise_alert(session, station_id=row.station_id, event_type=event_type, rule=failure.rule, reason=failure.reason,
+                actor=OUTBOX_ACTOR, detail={"call_id": row.id, "action": row.action})
+
+
+class CertificateDelivery(Kind):
     purpose = DELIVERY_PURPOSE
-    failure_event = DELIVERY_FAILED
 
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
@@ -113,7 +123,7 @@ class CertificateDelivery:
                 limit = None
         fits = check_chain_size(payload["certificateChain"], self._policy.chain, limit)
         if not fits:
-            raise Refuse(CHAIN_TOO_LONG, fits.rule, fits.reason)
+            raise Refusal(fits.rule, fits.reason)
         return payload
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
@@ -129,16 +139,16 @@ class CertificateDelivery:
             retry_after_failure(session, row.station_id, certificate_type=certificate_type,
                                 cause="station answered CertificateSigned Rejected", policy=self._policy, now=now)
 
+    def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
+        # Rules named chain.* are policies/chain.py's: the chain does not fit the station.
+        _alert(session, row, failure, CHAIN_TOO_LONG if failure.rule.startswith("chain.") else DELIVERY_FAILED)
 
-class RenewalTrigger:
+
+class RenewalTrigger(Kind):
     purpose = PURPOSE
-    failure_event = RENEWAL_FAILED
 
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
-
-    async def prepare(self, gateway: Gateway, row: OutboundCall) -> dict[str, Any]:
-        return json.loads(row.payload)
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         payload = json.loads(row.payload)
@@ -151,3 +161,6 @@ class RenewalTrigger:
             retry_after_failure(session, row.station_id, certificate_type=certificate_type_of(payload),
                                 cause=f"station answered TriggerMessage {response.get('status')}",
                                 policy=self._policy, now=now)
+
+    def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
+        _alert(session, row, failure, RENEWAL_FAILED)

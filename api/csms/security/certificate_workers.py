@@ -2,7 +2,9 @@
 
 - the signing of SignCertificate requests accepted and left unsigned (by a process that died):
   all of them at start, then those of any node that waited ``UNSIGNED_GRACE``;
-- the outbox worker for CertificateSigned deliveries and renewal requests;
+- the outbox engine (api/csms/outbox/engine.py), which sends CertificateSigned deliveries and
+  renewal requests, and the service's other purposes it is given (operator jobs): one engine per
+  process for every stored call, stopped with these workers;
 - a periodic pass: the renewal scheduler (certificates in use that expire within
   ``[renewal] window_days`` get a renewal request, paced fleet-wide) and the revocation of
   superseded certificates whose successor has been in use for
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +27,7 @@ from api.csms.security.certificate_outbox import CertificateDelivery, RenewalTri
 from api.csms.security.certificate_signing import UNSIGNED_GRACE, finish_accepted
 from api.ocpp.transport.disconnects import disconnect_revoked
 from api.ocpp.gateway import Gateway
-from api.csms.outbox.worker import OutboxWorker
+from api.csms.outbox.engine import Kind, Outbox
 from api.csms.security.renewal import RenewalBatch, schedule_expiring
 from pki.supersession import SUPERSEDED_REASON, revoke_superseded
 from storage import audit
@@ -61,15 +63,15 @@ def lifecycle_pass(ctx: Context, now: datetime) -> Pass:
 
 
 class CertificateWorkers:
-    def __init__(self, gateway: Gateway, *, clock: Callable[[], datetime] = utcnow, scan_interval: float = 5.0,
-                 pass_interval: float | None = 60.0) -> None:
+    def __init__(self, gateway: Gateway, *, other_kinds: Sequence[Kind] = (), clock: Callable[[], datetime] = utcnow,
+                 scan_interval: float = 5.0, pass_interval: float | None = 60.0) -> None:
         """``pass_interval`` None: no periodic pass (whoever holds the workers calls ``run_pass``)."""
         self._ctx = gateway.ctx
         self._clock = clock
         self._pass_interval = pass_interval
         policy = gateway.ctx.policy
-        self.outbox = OutboxWorker(gateway, [CertificateDelivery(policy), RenewalTrigger(policy)], clock=clock,
-                                   scan_interval=scan_interval)
+        self.outbox = Outbox(gateway, [CertificateDelivery(policy), RenewalTrigger(policy), *other_kinds],
+                             clock=clock, scan_interval=scan_interval)
         self._task: asyncio.Task | None = None
         self._signing: asyncio.Task | None = None
 

@@ -1,7 +1,7 @@
 """Asking stations for a new CSR (A02: TriggerMessage SignChargingStationCertificate).
 
 A renewal request is an outbox row (purpose ``certificate_renewal``), stored before it is sent
-like every CSMS call that must not be lost; the outbox worker sends it when the station is
+like every CSMS call that must not be lost; the outbox engine sends it when the station is
 connected and the row is due. ``reference`` holds the round: 1 for a renewal an operator or the
 scheduler starts, n+1 for the retry after round n ended with the station refusing the
 certificate (A02.FR.07/29). Rounds beyond ``[delivery] max_attempts`` raise an alert instead.
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+from api.csms.outbox.purposes import CERTIFICATE_DELIVERY, CERTIFICATE_RENEWAL
 from api.csms.security.alerts import RENEWAL_FAILED, raise_alert
 from policies.delivery import may_try_again, renewal_spacing, retry_delay
 from policies.model import Policy
@@ -28,10 +29,10 @@ from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.outbox import CallStatus, OutboundCall
 from storage.stations import Station
 
-PURPOSE = "certificate_renewal"
+PURPOSE = CERTIFICATE_RENEWAL
 # Rows of api.csms.security.certificate_signing (the signed chain waiting for CertificateSigned); named
 # here too because a pending delivery means a renewal is in flight.
-DELIVERY_PURPOSE = "certificate_delivery"
+DELIVERY_PURPOSE = CERTIFICATE_DELIVERY
 
 CHARGING_STATION_CERTIFICATE = "ChargingStationCertificate"
 V2G_CERTIFICATE = "V2GCertificate"

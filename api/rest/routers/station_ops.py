@@ -128,7 +128,8 @@ class CallJobOut(BaseModel):
     id: int
     station_id: str
     action: str
-    status: str = Field(description="pending, sent, answered, error, timeout or failed.")
+    status: str = Field(description="pending, sent, answered or failed (`error` says why: a CALLERROR, no answer "
+                        "after [delivery] max_attempts, or the rule that refused it as it left).")
     response: dict[str, Any] | None
     error: str | None
     attempts: int

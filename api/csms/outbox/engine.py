@@ -1,19 +1,29 @@
-"""The outbox worker: sends stored CSMS calls to stations until each station answers.
+"""The outbox: sends stored CSMS calls to stations until each station answers.
 
-Rows (storage.outbox.OutboundCall) of the purposes it is given are sent when their station is
-connected to this node and the row is due: at once when a station becomes ready (gateway
-``on_ready``), when something rings the doorbell (api/csms/outbox/signal.py), and on a periodic
-scan that also finds rows other nodes stored. A row is claimed (pending → sent) by exactly one
-sender, which holds it under a lease (storage/leases.py) long enough for the calls it makes. A
-row left "sent" by a process that died is due again: at once for the next process of the same
-node, and for any node once the lease has expired. A row made due while its sender still waits
-(a station resending its CSR, api/csms/security/certificate_resend.py) stays due whatever that sender's
+One engine for every purpose of storage.outbox.OutboundCall row (certificate deliveries, renewal
+requests, operator jobs); each purpose plugs in as a small kind (``Kind``), and which outcomes
+end a row is declared per purpose in api/csms/outbox/purposes.py. One state machine:
+
+    pending ──claim──▶ sent ──answer──▶ answered
+       ▲                 │
+       └──── retried ────┤──── final, refused, attempts used up ──▶ failed
+
+Rows are sent when their station is connected to this node (booted Accepted or Pending) and
+the row is due: at once when a station becomes ready (gateway ``on_ready``), when something
+rings the doorbell (api/csms/outbox/signal.py), and on a periodic scan that also finds rows
+other nodes stored. A row is claimed (pending → sent) by exactly one sender, which holds it
+under a lease (storage/leases.py) long enough for the calls it makes. A row left "sent" by a
+process that died is due again: at once for the next process of the same node, and for any
+node once the lease has expired. A row made due while its sender still waits (a station
+resending its CSR, api/csms/security/certificate_resend.py) stays due whatever that sender's
 call ends in, unless it ends in an answer.
 
-After a call: an answer settles the row (its kind decides what the answer means); no answer
-or a CALLERROR is a failed attempt, retried after ``[delivery] backoff_seconds`` doubling, up
-to ``[delivery] max_attempts``, then the row fails with an alert; a call that never reached the
-station (it disconnected) costs no attempt and waits for the next connection.
+Attempts are counted in one place: when a call's outcome is settled, and only for a call that
+reached the station. That is the only moment the outcome is known: a call that never left
+(station gone, still queued) is not the station failing us, and a process that dies mid-call
+learns nothing — a rolling restart must not use up a delivery's attempts. ``max_attempts``
+bounds how often a station is asked and fails to answer; a row whose sender keeps dying is sent
+again on each restart.
 """
 
 from __future__ import annotations
@@ -22,16 +32,18 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
+from api.core.refusal import Refusal
 from api.csms.outbox import signal as outbox_signal
-from api.csms.security.alerts import raise_alert
+from api.csms.outbox.purposes import ENDINGS, FINAL
 from api.ocpp.gateway import Gateway
-from api.ocpp.session import ANSWERED, OcppSession
+from api.ocpp.session import ANSWERED, ERROR, TIMEOUT, CallOutcome, OcppSession
 from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
@@ -42,53 +54,68 @@ from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.outbox")
 
-ACTOR = "system:outbox"
 # A sender makes at most two calls per row (a kind may prepare with one, e.g. GetVariables), each
 # bounded by the call timeout; the margin covers the database writes around them.
 LEASE_MARGIN = timedelta(seconds=30)
+REFUSED = "refused"   # Failure.status of a row refused before it left
 
 
 class NotNow(Exception):
     """The kind could not get the row ready (e.g. a preparatory call went unanswered);
-    ``sent``: whether that costs an attempt (something reached the station)."""
+    ``sent``: whether something reached the station (it then counts as a call left unanswered)."""
 
     def __init__(self, description: str, *, sent: bool) -> None:
         super().__init__(description)
         self.sent = sent
 
 
-class Refuse(Exception):
-    """The row must never be sent: it fails at once, with an alert of ``event_type``."""
+@dataclass(frozen=True)
+class Failure:
+    """Why a row failed for good. ``status``: how its last call ended (error, timeout), or
+    ``refused`` when a rule kept it from leaving; ``rule`` names the rule that ended it."""
 
-    def __init__(self, event_type: str, rule: str, reason: str) -> None:
-        super().__init__(f"{rule}: {reason}")
-        self.event_type, self.rule, self.reason = event_type, rule, reason
+    rule: str
+    reason: str
+    status: str
+    error_code: str | None = None
 
 
-class OutboxKind(Protocol):
-    """What a purpose of outbox row means."""
+class Kind:
+    """What one purpose of outbox row means. The defaults send the stored payload as it is."""
 
     purpose: str
-    failure_event: str   # alert type when the station never answers
+
+    def check(self, session: Session, row: OutboundCall) -> None:
+        """In the claim's transaction, on the database's state of now: raise Refusal for a row
+        that must not leave (it fails without being sent)."""
 
     async def prepare(self, gateway: Gateway, row: OutboundCall) -> dict[str, Any]:
-        """The payload to send now; raises NotNow or Refuse."""
+        """The payload to send now; raises NotNow or Refusal."""
+        return json.loads(row.payload)
+
+    def timeout(self, row: OutboundCall) -> float | None:
+        """Seconds to wait for the answer; None: the gateway's."""
+        return None
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         """Act on the station's answer, in the transaction that settles ``row``."""
 
+    def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
+        """Act on the row failing for good, in the transaction that settles it."""
 
-class OutboxWorker:
-    def __init__(self, gateway: Gateway, kinds: Sequence[OutboxKind], *,
-                 clock: Callable[[], datetime] = utcnow, scan_interval: float = 5.0,
-                 lease: timedelta | None = None) -> None:
+
+class Outbox:
+    def __init__(self, gateway: Gateway, kinds: Sequence[Kind], *, clock: Callable[[], datetime] = utcnow,
+                 scan_interval: float = 5.0) -> None:
+        unknown = [kind.purpose for kind in kinds if kind.purpose not in ENDINGS]
+        if unknown:
+            raise ValueError(f"no endings declared for {unknown} in api/csms/outbox/purposes.py")
         self._gateway = gateway
         self._ctx = gateway.ctx
         self._kinds = {kind.purpose: kind for kind in kinds}
         self._clock = clock
         self._scan_interval = scan_interval
         self._owner = gateway.owner
-        self._lease = lease or 2 * timedelta(seconds=gateway.config.call_timeout) + LEASE_MARGIN
         self._busy: set[str] = set()
         self._again: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -103,9 +130,10 @@ class OutboxWorker:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self) -> "Outbox":
         self._unlisten = outbox_signal.listen(outbox_signal.event_waker(self._wake, asyncio.get_running_loop()))
-        self._loop_task = asyncio.create_task(self._run(), name="outbox-worker")
+        self._loop_task = asyncio.create_task(self._run(), name="outbox")
+        return self
 
     async def _run(self) -> None:
         while True:
@@ -131,6 +159,7 @@ class OutboxWorker:
         self._closed = True
         if self._unlisten:
             self._unlisten()
+            self._unlisten = None
         tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -139,28 +168,24 @@ class OutboxWorker:
     # --- which rows, when ---------------------------------------------------------------------
 
     def _due(self, now: datetime):
-        return or_(and_(OutboundCall.status == CallStatus.PENDING,
-                        or_(OutboundCall.next_attempt_at == None, OutboundCall.next_attempt_at <= now)),  # noqa: E711
-                   and_(OutboundCall.status == CallStatus.SENT, abandoned(OutboundCall, self._owner, now)))
+        return and_(OutboundCall.purpose.in_(list(self._kinds)),
+                    or_(and_(OutboundCall.status == CallStatus.PENDING,
+                             or_(OutboundCall.next_attempt_at == None,  # noqa: E711
+                                 OutboundCall.next_attempt_at <= now)),
+                        and_(OutboundCall.status == CallStatus.SENT, abandoned(OutboundCall, self._owner, now))))
 
     def _due_stations(self, station_ids: list[str], now: datetime) -> list[str]:
         found: set[str] = set()
         with read_scope(self._ctx.engine) as session:
             for start in range(0, len(station_ids), 500):
                 found.update(session.exec(
-                    select(OutboundCall.station_id).where(OutboundCall.purpose.in_(list(self._kinds)),
-                                                          OutboundCall.station_id.in_(station_ids[start:start + 500]),
+                    select(OutboundCall.station_id).where(OutboundCall.station_id.in_(station_ids[start:start + 500]),
                                                           self._due(now)).distinct()).all())
         return sorted(found)
 
     def _due_rows_of(self, station_ids: list[str]) -> list[list[int]]:
         with read_scope(self._ctx.engine) as session:
-            return call_ids_by_station(session, station_ids, OutboundCall.purpose.in_(list(self._kinds)),
-                                       self._due(self._clock()))
-
-    def _write(self, work):
-        with session_scope(self._ctx.engine) as session:
-            return work(session)
+            return call_ids_by_station(session, station_ids, self._due(self._clock()))
 
     async def run_due(self) -> None:
         """Start serving every connected station that has due rows (returns without waiting)."""
@@ -208,48 +233,58 @@ class OutboxWorker:
 
     # --- one row --------------------------------------------------------------------------------
 
+    def _lease(self, timeout: float | None) -> timedelta:
+        return 2 * timedelta(seconds=max(timeout or 0, self._gateway.config.call_timeout)) + LEASE_MARGIN
+
     def _claim(self, row_id: int) -> OutboundCall | None:
         now = self._clock()
-
-        def claim(session: Session) -> OutboundCall | None:
-            claimed = session.execute(update(OutboundCall)
-                                      .where(OutboundCall.id == row_id, self._due(now))
+        with session_scope(self._ctx.engine) as session:
+            claimed = session.execute(update(OutboundCall).where(OutboundCall.id == row_id, self._due(now))
                                       .values(status=CallStatus.SENT, updated_at=now,
-                                              **self._owner.values(now + self._lease)))
-            return session.get(OutboundCall, row_id) if claimed.rowcount == 1 else None
-        return self._write(claim)
+                                              **self._owner.values(now + self._lease(None))))
+            if claimed.rowcount != 1:
+                return None  # another sender has it, or it is settled
+            row = session.get(OutboundCall, row_id)
+            kind = self._kinds[row.purpose]
+            row.lease_expires_at = now + self._lease(kind.timeout(row))  # a job may wait longer for its answer
+            session.add(row)
+            try:
+                # A row may leave long after it was stored: its rules decide on the state of now.
+                kind.check(session, row)
+            except Refusal as refusal:
+                self._refused(session, kind, row, refusal.rule, str(refusal), now)
+                return None
+            return row
 
     async def _process(self, row_id: int) -> None:
         row = await asyncio.to_thread(self._claim, row_id)
         if row is None:
-            return  # another sender has it, or it is settled
+            return
         kind = self._kinds[row.purpose]
         try:
             payload = await kind.prepare(self._gateway, row)
-            outcome = await self._gateway.send_call(row.station_id, row.action, payload)
+            outcome = await self._gateway.send_call(row.station_id, row.action, payload, kind.timeout(row))
         except NotNow as exc:
-            await asyncio.to_thread(self._settle, row, kind, None, str(exc), exc.sent)
-            return
-        except Refuse as exc:
-            await asyncio.to_thread(self._refuse, row, exc)
+            outcome = CallOutcome(TIMEOUT, description=str(exc), sent=exc.sent)
+        except Refusal as exc:
+            await asyncio.to_thread(self._refuse, row, kind, exc.rule, str(exc))
             return
         except SchemaViolation as exc:  # our bug; sending it again would not help
-            await asyncio.to_thread(self._refuse, row, Refuse(kind.failure_event, "call.schema", exc.description))
+            await asyncio.to_thread(self._refuse, row, kind, "call.schema", exc.description)
             return
-        if outcome.status == ANSWERED:
-            await asyncio.to_thread(self._settle, row, kind, outcome.response, "", True)
-        else:
-            description = f"{outcome.error_code}: {outcome.description}" if outcome.error_code else outcome.description
-            await asyncio.to_thread(self._settle, row, kind, None, description, outcome.sent)
+        await asyncio.to_thread(self._settle, row, kind, outcome)
+        if not outcome.sent and self._ready(row.station_id):
+            self._again.add(row.station_id)  # it waited behind other calls: its turn comes again now
 
-    def _settle(self, row: OutboundCall, kind: OutboxKind, response: dict[str, Any] | None, description: str,
-                sent: bool) -> None:
+    def _settle(self, row: OutboundCall, kind: Kind, outcome: CallOutcome) -> None:
         now = self._clock()
+        answered = outcome.status == ANSWERED
+        description = f"{outcome.error_code}: {outcome.description}" if outcome.error_code else outcome.description
         with session_scope(self._ctx.engine) as session:
             stored = session.get(OutboundCall, row.id)
-            if stored.status == CallStatus.ANSWERED:
-                return  # a second sender (it was made due again meanwhile) got the answer first
-            if response is None and not (stored.status == CallStatus.SENT and self._owner.holds(stored)):
+            if stored is None or stored.status == CallStatus.ANSWERED:
+                return  # deleted with its station, or a second sender got the answer first
+            if not answered and not (stored.status == CallStatus.SENT and self._owner.holds(stored)):
                 # Made due again while this call was out (a resent CSR): it stays due at once,
                 # whoever sends it next; this attempt's outcome no longer decides when.
                 log.info("%s for %s was made due again while in flight (%s)", stored.action, stored.station_id,
@@ -258,34 +293,48 @@ class OutboxWorker:
             stored.updated_at = now
             release(stored)
             session.add(stored)
-            if response is not None:
-                stored.status, stored.response, stored.error = CallStatus.ANSWERED, json.dumps(response), None
+            if outcome.sent:
                 stored.attempts += 1
+            if answered:
+                stored.status, stored.response, stored.error = CallStatus.ANSWERED, json.dumps(outcome.response), None
                 session.flush()
-                kind.answered(session, stored, response, now)
+                kind.answered(session, stored, outcome.response, now)
                 return
             stored.status, stored.error = CallStatus.PENDING, description[:500]
-            if not sent:
+            if not outcome.sent:
                 log.info("%s for %s waits for the station: %s", stored.action, stored.station_id, description)
                 return
-            stored.attempts += 1
+            endings = ENDINGS[stored.purpose]
+            if (endings.callerror if outcome.status == ERROR else endings.no_answer) == FINAL:
+                self._fail(session, kind, stored, Failure("outbox.final", description, outcome.status,
+                                                          outcome.error_code), now, description)
+                return
             allowed = may_try_again(self._ctx.policy.delivery, stored.attempts)
             if allowed:
                 stored.next_attempt_at = now + retry_delay(self._ctx.policy.delivery, stored.attempts)
                 log.info("%s for %s: attempt %d failed (%s); next at %s", stored.action, stored.station_id,
                          stored.attempts, description, stored.next_attempt_at.isoformat(timespec="seconds"))
                 return
-            stored.status = CallStatus.FAILED
-            raise_alert(session, station_id=stored.station_id, event_type=kind.failure_event, rule=allowed.rule,
-                        reason=f"{stored.action} never answered ({description}); {allowed.reason}", actor=ACTOR,
-                        detail={"call_id": stored.id, "action": stored.action})
+            self._fail(session, kind, stored,
+                       Failure(allowed.rule, f"{stored.action} never answered ({description}); {allowed.reason}",
+                               outcome.status, outcome.error_code), now, description)
 
-    def _refuse(self, row: OutboundCall, refusal: Refuse) -> None:
+    def _refuse(self, row: OutboundCall, kind: Kind, rule: str, reason: str) -> None:
+        now = self._clock()
         with session_scope(self._ctx.engine) as session:
             stored = session.get(OutboundCall, row.id)
-            stored.status, stored.error, stored.updated_at = CallStatus.FAILED, str(refusal)[:500], self._clock()
-            release(stored)
-            session.add(stored)
-            raise_alert(session, station_id=stored.station_id, event_type=refusal.event_type, rule=refusal.rule,
-                        reason=f"{stored.action} not sent: {refusal.reason}", actor=ACTOR,
-                        detail={"call_id": stored.id, "action": stored.action})
+            if stored is not None:
+                self._refused(session, kind, stored, rule, reason, now)
+
+    def _refused(self, session: Session, kind: Kind, row: OutboundCall, rule: str, reason: str,
+                 now: datetime) -> None:
+        self._fail(session, kind, row, Failure(rule, f"{row.action} not sent: {reason}", REFUSED), now,
+                   f"{rule}: {reason}")
+
+    @staticmethod
+    def _fail(session: Session, kind: Kind, row: OutboundCall, failure: Failure, now: datetime, error: str) -> None:
+        row.status, row.error, row.updated_at = CallStatus.FAILED, error[:500], now
+        release(row)
+        session.add(row)
+        session.flush()
+        kind.failed(session, row, failure, now)
