@@ -54,7 +54,13 @@ class Command(Generic[R]):
         # The answer's type is the one named in the base, so it is written once.
         for base in getattr(cls, "__orig_bases__", ()):
             if typing.get_origin(base) is Command:
-                cls.Result = typing.get_args(base)[0]
+                result = typing.get_args(base)[0]
+                # ocpp.v201.call_result names an answer as its request (TriggerMessage): a subclass
+                # named TriggerMessageResult keeps the two apart wherever types are shown by name.
+                if result.__name__ == cls.__name__:
+                    result = dataclasses.make_dataclass(f"{cls.__name__}Result", [], bases=(result,))
+                    result.__module__ = cls.__module__
+                cls.Result = result
         if not isinstance(getattr(cls, "action", None), str):
             raise TypeError(f"{cls.__name__} names no action")
 
