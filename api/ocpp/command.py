@@ -29,6 +29,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Generic, TypeVar
 
+from api.ocpp.framing import ErrorCode
 from api.ocpp.validation import SchemaViolation, schemas
 
 R = TypeVar("R")
@@ -66,6 +67,7 @@ class Command(Generic[R]):
 
     def request(self) -> dict[str, Any]:
         payload = to_payload(self)
+        _check_integers(f"{self.action}Request", payload)
         schemas().validate_request(self.action, payload)
         return payload
 
@@ -82,6 +84,23 @@ class Command(Generic[R]):
 
 
 CommandType = type[Command[Any]]
+
+
+# OCPP 2.0.1 Part 2 §2.1.x: an integer is 32 bit (31 bit resolution, 1 sign bit). The schemas
+# leave "integer" unbounded, so without this a number no station can hold would leave.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _check_integers(message: str, value: Any, where: str = "") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_integers(message, item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_integers(message, item, f"{where}[{i}]")
+    elif isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
+        raise SchemaViolation(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                              f"{message}: {where} is beyond OCPP's 32-bit integers", where, "maximum")
 
 
 # --- names: snake_case fields ↔ the spec's camelCase properties --------------------------------

@@ -247,6 +247,15 @@ def test_a_request_that_breaks_the_schema_never_leaves():
     assert refused.value.field == "getVariableData"
 
 
+def test_an_integer_beyond_ocpps_32_bits_never_leaves():
+    with pytest.raises(SchemaViolation) as refused:
+        TriggerMessage(requested_message=MessageTriggerEnumType.status_notification,
+                       evse=EVSEType(id=1, connector_id=2**31)).request()
+    assert refused.value.field == "evse.connectorId"
+    assert TriggerMessage(requested_message=MessageTriggerEnumType.status_notification,
+                          evse=EVSEType(id=1, connector_id=2**31 - 1)).request()["evse"]["connectorId"] == 2**31 - 1
+
+
 @pytest.mark.parametrize(("answer", "field"), [
     ({"status": "Maybe"}, "status"),
     ({}, "status"),
