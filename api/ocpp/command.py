@@ -25,11 +25,14 @@ import enum
 import json
 import types
 import typing
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Generic, TypeVar
 
 from api.ocpp.framing import ErrorCode
+from api.ocpp.gateway import Gateway
+from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation, schemas
 
 R = TypeVar("R")
@@ -84,6 +87,22 @@ class Command(Generic[R]):
 
 
 CommandType = type[Command[Any]]
+
+
+@dataclass(frozen=True)
+class Answer(Generic[R]):
+    """How a command sent now ended, and the station's answer read, when it answered."""
+
+    outcome: CallOutcome
+    result: R | None = None
+
+
+async def send_command(gateway: Gateway, station_id: str, command: Command[R],
+                       timeout: float | None = None) -> Answer[R]:
+    """Send ``command`` to a connected station and read its answer (the workflows' way; an
+    operator's command goes through api/csms/operator_calls.py for its role and rule checks)."""
+    outcome = await gateway.send_call(station_id, command.action, command.request(), timeout)
+    return Answer(outcome, command.parse(outcome.response) if outcome.status == ANSWERED else None)
 
 
 # OCPP 2.0.1 Part 2 §2.1.x: an integer is 32 bit (31 bit resolution, 1 sign bit). The schemas

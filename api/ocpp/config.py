@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+from api.ocpp.boot import BOOT_STATUSES
 
 
 @dataclass(frozen=True)
