@@ -51,7 +51,7 @@ MATRIX = [
     ("GET", "/api/v1/connections", None, ALL),
     ("POST", "/api/v1/stations/NO-SUCH/calls", {"action": "TriggerMessage"}, STATION_OPS),
     ("GET", "/api/v1/stations/NO-SUCH/calls/1", None, ALL),
-    # Typed commands: the door's roles here; each action's own role is call_rules' (tests/rest/test_commands.py).
+    # Typed commands: the door's roles here; each action's own role is call_rules' (tests/rest/test_rest_commands.py).
     *[("POST", f"/api/v1/stations/NO-SUCH/commands/{action}", None, STATION_OPS) for action in sorted(COMMANDS)],
     ("PUT", "/api/v1/stations/NO-SUCH/boot-policy", {"status": "Accepted"}, STATION_OPS),
     ("POST", "/api/v1/stations/NO-SUCH/password-rotation", {}, STATION_OPS),
