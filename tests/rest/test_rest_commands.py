@@ -9,7 +9,8 @@ import json
 
 from ocpp_support import tls_csms  # noqa: F401 - fixture
 from sqlmodel import select
-from trust_anchor_support import booted, requests
+from pki_fixtures import make_root
+from trust_anchor_support import MANUFACTURER_ROOT, booted, pem, requests
 
 from api.core.audit import run_in_session
 from storage.audit import AuditEntry
@@ -112,6 +113,22 @@ async def test_a_command_keeps_the_rules_of_its_action(tls_csms):
 
     assert refused.status_code == 422 and refused.json()["rule"] == "call.password", refused.text
     assert requests(station, "SetVariables") == []
+
+
+async def test_install_certificate_runs_the_trust_anchor_workflow(tls_csms):
+    """As on the raw call: officer only, sync only, and the workflow's inventory refresh follows."""
+    station = await booted(tls_csms, "CMD-ROOT")
+    body = {"certificate_type": MANUFACTURER_ROOT, "certificate": pem(make_root("ec", serial=0xA7).certificate)}
+
+    operator = await _command(tls_csms, "CMD-ROOT", "InstallCertificate", body)
+    as_job = await _command(tls_csms, "CMD-ROOT", "InstallCertificate", body, role="officer", mode="job")
+    installed = await _command(tls_csms, "CMD-ROOT", "InstallCertificate", body, role="officer")
+
+    assert (operator.status_code, operator.json()["rule"]) == (403, "call.role")
+    assert (as_job.status_code, as_job.json()["rule"]) == (422, "call.sync_only")
+    assert installed.status_code == 200 and installed.json()["result"]["status"] == "Accepted", installed.text
+    assert len(requests(station, "InstallCertificate")) == 1
+    assert requests(station, "GetInstalledCertificateIds")[-1] == {"certificateType": [MANUFACTURER_ROOT]}
 
 
 async def test_a_body_that_breaks_the_schema_names_its_field(tls_csms):

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 
-from api.csms.routes import COMMANDS
+from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
 from api.ocpp.session import ANSWERED
 from api.ocpp.validation import SchemaViolation
@@ -84,7 +84,7 @@ def _route(command_type: CommandType) -> None:
             return outcome_model(action=action, status="error", error_code=answered.error_code,
                                  description=answered.description, sent=answered.sent)
         try:
-            result = command_type.parse(answered.response)
+            result = ANSWERS[action](answered.response)
         except BadAnswer as exc:
             return outcome_model(action=action, status="error", description=str(exc))
         return outcome_model(action=action, status="answered", result=result)
