@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
@@ -41,7 +41,9 @@ class CommandOutcome(BaseModel):
     status: Literal["answered", "error"] = Field(
         description="answered: the station's answer is in `result`; error: it answered with a CALLERROR "
                     "(`error_code`), or with an answer that is not a valid response.")
-    result: Any = None
+    result: Any = Field(None, description="The station's answer, its fields in snake_case (e.g. `status`, "
+                                          "`status_info`, and the action's own), read and checked against the "
+                                          "action's response schema.")
     error_code: str | None = None
     description: str = ""
     sent: bool = True
@@ -63,8 +65,6 @@ def _build(command_type: CommandType, body: Any) -> dict[str, Any]:
 
 def _route(command_type: CommandType) -> None:
     action = command_type.action
-    outcome_model = create_model(f"{action}Outcome", __base__=CommandOutcome,
-                                 result=(command_type.Result | None, None))
     has_fields = bool(dataclasses.fields(command_type))
     # A command without arguments (ClearCache, GetLocalListVersion) may come without a body.
     body_type = command_type if has_fields else command_type | None
@@ -81,17 +81,17 @@ def _route(command_type: CommandType) -> None:
         if isinstance(answered, JSONResponse):
             return answered
         if answered.status != ANSWERED:
-            return outcome_model(action=action, status="error", error_code=answered.error_code,
+            return CommandOutcome(action=action, status="error", error_code=answered.error_code,
                                  description=answered.description, sent=answered.sent)
         try:
             result = ANSWERS[action](answered.response)
         except BadAnswer as exc:
-            return outcome_model(action=action, status="error", description=str(exc))
-        return outcome_model(action=action, status="answered", result=result)
+            return CommandOutcome(action=action, status="error", description=str(exc))
+        return CommandOutcome(action=action, status="answered", result=result)
 
     doc = (command_type.__doc__ or action).strip()
     router.post(
-        f"/api/v1/stations/{{station_id}}/commands/{action}", response_model=outcome_model,
+        f"/api/v1/stations/{{station_id}}/commands/{action}", response_model=CommandOutcome,
         name=f"command_{action}", summary=f"{action}: {doc.splitlines()[0]}",
         description=f"{doc}\n\nRoles: officer, operator; each action has its own, and its rule checks, "
                     "exactly as on `POST /api/v1/stations/{id}/calls` (api/csms/call_rules.py). Every "
