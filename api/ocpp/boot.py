@@ -16,26 +16,30 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from ocpp.v201.enums import (
+    Action,
+    GenericDeviceModelStatusEnumType,
+    MessageTriggerEnumType,
+    RegistrationStatusEnumType,
+    TriggerMessageStatusEnumType,
+)
+
 from api.ocpp.framing import ErrorCode, OcppError
 
-ACCEPTED, PENDING, REJECTED = "Accepted", "Pending", "Rejected"
+ACCEPTED, PENDING, REJECTED = (RegistrationStatusEnumType.accepted, RegistrationStatusEnumType.pending,
+                               RegistrationStatusEnumType.rejected)
 UNKNOWN = "Unknown"  # connected, never booted (as far as we know)
 
-# TriggerMessage.requestedMessage → the action the station then sends.
-_TRIGGERED_ACTION = {
-    "BootNotification": "BootNotification",
-    "LogStatusNotification": "LogStatusNotification",
-    "FirmwareStatusNotification": "FirmwareStatusNotification",
-    "Heartbeat": "Heartbeat",
-    "MeterValues": "MeterValues",
-    "SignChargingStationCertificate": "SignCertificate",
-    "SignV2GCertificate": "SignCertificate",
-    "SignCombinedCertificate": "SignCertificate",
-    "StatusNotification": "StatusNotification",
-    "TransactionEvent": "TransactionEvent",
-    "PublishFirmwareStatusNotification": "PublishFirmwareStatusNotification",
-}
-_REPORT_REQUESTS = ("GetBaseReport", "GetReport")
+# TriggerMessage.requestedMessage → the action the station then sends (a name the two share
+# but for the certificate signing requests).
+_TRIGGERED_ACTION = {trigger: Action(trigger.value) for trigger in MessageTriggerEnumType
+                     if trigger.value in {action.value for action in Action}}
+_TRIGGERED_ACTION.update(dict.fromkeys((MessageTriggerEnumType.sign_charging_station_certificate,
+                                        MessageTriggerEnumType.sign_v2g_certificate,
+                                        MessageTriggerEnumType.sign_combined_certificate), Action.sign_certificate))
+_REPORT_REQUESTS = (Action.get_base_report, Action.get_report)
+# What "I will send it" is in the answers the gate reads (TriggerMessage, GetBaseReport, GetReport).
+_WILL_SEND = (TriggerMessageStatusEnumType.accepted, GenericDeviceModelStatusEnumType.accepted)
 
 
 class BootGate:
@@ -82,7 +86,7 @@ class BootGate:
     # what the station was asked for.
 
     def call_sent(self, action: str, payload: dict[str, Any]) -> None:
-        if action == "TriggerMessage":
+        if action == Action.trigger_message:
             triggered = _TRIGGERED_ACTION.get(payload.get("requestedMessage", ""))
             if triggered:
                 self._triggered[triggered] += 1
@@ -91,9 +95,9 @@ class BootGate:
 
     def call_answered(self, action: str, payload: dict[str, Any], response: dict[str, Any] | None) -> None:
         """Withdraw what the station said it will not send (response None: CALLERROR)."""
-        if response is not None and response.get("status") == "Accepted":
+        if response is not None and response.get("status") in _WILL_SEND:
             return
-        if action == "TriggerMessage":
+        if action == Action.trigger_message:
             triggered = _TRIGGERED_ACTION.get(payload.get("requestedMessage", ""))
             if triggered and self._triggered[triggered] > 0:
                 self._triggered[triggered] -= 1

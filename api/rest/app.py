@@ -19,7 +19,7 @@ from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
-from api.rest.routers import (audit, authorities, certificates, metrics, policy, profile_upgrade, revocation,
+from api.rest.routers import (audit, authorities, certificates, commands, metrics, policy, profile_upgrade, revocation,
                               rotations, security_events, station_certificates, station_ops, stations, tokens,
                               trust_anchors)
 
@@ -37,6 +37,8 @@ _TAGS = [
     {"name": "policy", "description": "The effective policy."},
     {"name": "security events", "description": "Security events of stations and of the CSMS."},
     {"name": "station operations", "description": "Connected stations over OCPP: calls, boot policy, passwords."},
+    {"name": "commands", "description": "One typed command per CSMS-initiated OCPP 2.0.1 action, sent now or as a "
+                                        "job, with the same roles, rule checks and audit as the raw call."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
@@ -78,7 +80,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
+                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

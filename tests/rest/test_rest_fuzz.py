@@ -111,9 +111,11 @@ def probes(doc: dict) -> Iterator[Probe]:
                 for field_path in _body_integers(doc, body_schema):
                     for huge in HUGE:
                         changed = copy.deepcopy(body) if isinstance(body, dict) else {}
-                        holder = changed
+                        holder, schema = changed, body_schema
                         for part in field_path[:-1]:
-                            holder = holder.setdefault(part, {})
+                            # An optional object absent from the example: a valid one around the field.
+                            schema = _object(doc, schema)["properties"][part]
+                            holder = holder.setdefault(part, _example(doc, _object(doc, schema)))
                         holder[field_path[-1]] = huge
                         yield build({}, changed, f"body:{'.'.join(field_path)}:{huge}")
 

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ocpp.v201.datatypes import ComponentType, GetVariableDataType, VariableType
+from ocpp.v201.enums import GetVariableStatusEnumType
+
+from api.csms.provisioning.commands import GetVariables
+from api.ocpp.command import send_command
 from api.ocpp.gateway import Gateway
-from api.ocpp.session import ANSWERED
+
+_ABSENT = (GetVariableStatusEnumType.unknown_component, GetVariableStatusEnumType.unknown_variable)
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,7 @@ class VariableRead:
     @property
     def absent(self) -> bool:
         """The station says it does not have this variable."""
-        return self.answered and self.status in ("UnknownComponent", "UnknownVariable")
+        return self.answered and self.status in _ABSENT
 
     def as_bool(self) -> bool | None:
         if self.value is None:
@@ -33,12 +39,11 @@ class VariableRead:
 
 async def read_variable(gateway: Gateway, station_id: str, component: str, variable: str,
                         timeout: float | None = None) -> VariableRead:
-    outcome = await gateway.send_call(station_id, "GetVariables", {"getVariableData": [
-        {"component": {"name": component}, "variable": {"name": variable}}]}, timeout)
-    if outcome.status != ANSWERED:
-        return VariableRead(False, outcome.status)
-    for result in outcome.response.get("getVariableResult", []):
-        if (result.get("component", {}).get("name") == component
-                and result.get("variable", {}).get("name") == variable):
-            return VariableRead(True, result["attributeStatus"], result.get("attributeValue"))
+    answer = await send_command(gateway, station_id, GetVariables(get_variable_data=[
+        GetVariableDataType(component=ComponentType(name=component), variable=VariableType(name=variable))]), timeout)
+    if answer.result is None:
+        return VariableRead(False, answer.outcome.status)
+    for result in answer.result.get_variable_result:
+        if result.component.name == component and result.variable.name == variable:
+            return VariableRead(True, result.attribute_status, result.attribute_value)
     return VariableRead(False, "missing")  # answered, but not about what we asked

@@ -5,10 +5,9 @@ from __future__ import annotations
 from api.core.audit import Actor, audited, require_station
 from api.core.context import Context
 from api.core.refusal import Refusal
+from api.core.settings import BOOT_STATUSES as BOOT_POLICIES
 from storage.stations import Station
 from storage.types import utcnow
-
-BOOT_POLICIES = ("Accepted", "Pending", "Rejected")
 
 
 def set_boot_policy(ctx: Context, actor: Actor, station_id: str, status: str | None) -> Station:

@@ -17,24 +17,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ocpp.v201.enums import GetCertificateIdUseEnumType, GetInstalledCertificateStatusEnumType
 from sqlmodel import Session, select
 
 from api.csms.security.service import record_trust_anchor_result
 from api.core.audit import Actor, require_station
 from api.core.refusal import Refusal
+from api.csms.security.commands import GetInstalledCertificateIds
+from api.ocpp.command import Answer, send_command
 from api.ocpp.gateway import Gateway
-from api.ocpp.session import ANSWERED, CallOutcome
 from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data
 from pki.hashdata import CertificateHashData
 from storage.stations import InstalledCertificate, Station
 from storage.types import utcnow
 
 INVENTORY = "station.certificate.inventory"
-# GetCertificateIdUseEnumType (OCPP 2.0.1 schema).
-CERTIFICATE_ID_TYPES: tuple[str, ...] = (
-    "V2GRootCertificate", "MORootCertificate", "CSMSRootCertificate", "V2GCertificateChain",
-    "ManufacturerRootCertificate")
-REPORTED = ("Accepted", "NotFound")  # the answers that say what the station holds
+CERTIFICATE_ID_TYPES: tuple[str, ...] = tuple(use.value for use in GetCertificateIdUseEnumType)
+# The answers that say what the station holds.
+REPORTED = (GetInstalledCertificateStatusEnumType.accepted, GetInstalledCertificateStatusEnumType.notFound)
 
 
 @dataclass(frozen=True)
@@ -76,14 +76,16 @@ async def refresh_inventory(gateway: Gateway, actor: Actor, station_id: str, typ
     """GetInstalledCertificateIds for ``types`` (None: certificateType omitted, i.e. every type)
     and store the answer. Audited, with what the station answered."""
     asked = check_types(types)
-    payload = {} if asked is None else {"certificateType": list(asked)}
-    outcome = await gateway.send_call(station_id, "GetInstalledCertificateIds", payload, timeout)
-    return await asyncio.to_thread(_record, gateway, actor, station_id, asked, outcome)
+    command = GetInstalledCertificateIds(
+        certificate_type=None if asked is None else [GetCertificateIdUseEnumType(t) for t in asked])
+    sent = await send_command(gateway, station_id, command, timeout)
+    return await asyncio.to_thread(_record, gateway, actor, station_id, asked, sent)
 
 
 def _record(gateway: Gateway, actor: Actor, station_id: str, asked: tuple[str, ...] | None,
-            outcome: CallOutcome) -> InventoryRefresh:
-    status = outcome.response.get("status") if outcome.status == ANSWERED else None
+            sent: Answer) -> InventoryRefresh:
+    outcome = sent.outcome
+    status = sent.result.status if sent.result is not None else None
     stored = [0]
 
     def store(session: Session) -> None:

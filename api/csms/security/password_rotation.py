@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from ocpp.v201.datatypes import ComponentType, SetVariableDataType, VariableType
+from ocpp.v201.enums import SetVariableStatusEnumType
+
 from api.core.credentials import PASSWORD_MAX
 from api.csms.security.service import begin_password_rotation, finish_password_rotation
 from api.core.audit import Actor
 from api.csms.security.service import ROTATION_ACCEPTED, ROTATION_REJECTED, ROTATION_UNKNOWN
+from api.csms.provisioning.commands import SetVariables
+from api.ocpp.command import Answer, send_command
 from api.ocpp.gateway import Gateway
-from api.ocpp.session import ANSWERED, ERROR, TIMEOUT, CallOutcome
+from api.ocpp.session import ERROR, TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -31,32 +36,30 @@ async def rotate_password(gateway: Gateway, actor: Actor, station_id: str, *, le
                           timeout: float | None = None) -> RotationResult:
     gateway.require_session(station_id)
     password = await asyncio.to_thread(begin_password_rotation, gateway.ctx, actor, station_id, length)
-    outcome = await gateway.send_call(station_id, "SetVariables", {"setVariableData": [{
-        "component": {"name": "SecurityCtrlr"},
-        "variable": {"name": "BasicAuthPassword"},
-        "attributeValue": password,
-    }]}, timeout)
+    sent = await send_command(gateway, station_id, SetVariables(set_variable_data=[SetVariableDataType(
+        attribute_value=password, component=ComponentType(name="SecurityCtrlr"),
+        variable=VariableType(name="BasicAuthPassword"))]), timeout)
     del password
-    attribute_status = _attribute_status(outcome)
-    answer = _answer(outcome, attribute_status)
+    attribute_status = _attribute_status(sent)
+    answer = _answer(sent, attribute_status)
     await asyncio.to_thread(finish_password_rotation, gateway.ctx, actor, station_id, answer)
-    return RotationResult(answer, outcome.status, attribute_status, outcome.description)
+    return RotationResult(answer, sent.outcome.status, attribute_status, sent.outcome.description)
 
 
-def _attribute_status(outcome: CallOutcome) -> str | None:
-    if outcome.status != ANSWERED:
-        return None
-    results = outcome.response.get("setVariableResult", [])
-    return results[0].get("attributeStatus") if results else None
+def _attribute_status(sent: Answer) -> str | None:
+    results = sent.result.set_variable_result if sent.result is not None else []
+    return results[0].attribute_status if results else None
 
 
-def _answer(outcome: CallOutcome, attribute_status: str | None) -> str:
-    if outcome.status == ANSWERED:
-        if attribute_status == "Accepted":
+def _answer(sent: Answer, attribute_status: str | None) -> str:
+    outcome = sent.outcome
+    if sent.result is not None:
+        if attribute_status == SetVariableStatusEnumType.accepted:
             return ROTATION_ACCEPTED
         # RebootRequired: the station took the value and applies it after its reboot, so its
         # next connection may use either password.
-        return ROTATION_UNKNOWN if attribute_status == "RebootRequired" else ROTATION_REJECTED
+        return ROTATION_UNKNOWN if attribute_status == SetVariableStatusEnumType.reboot_required \
+            else ROTATION_REJECTED
     if outcome.status == ERROR and outcome.response is not None:
         return ROTATION_UNKNOWN  # it answered, but unreadably: it may have applied the value
     if outcome.status == TIMEOUT and outcome.sent:

@@ -14,6 +14,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocpp.v201.datatypes import ComponentType, NetworkConnectionProfileType, SetVariableDataType, VariableType
+from ocpp.v201.enums import (
+    InstallCertificateUseEnumType,
+    OCPPInterfaceEnumType,
+    OCPPTransportEnumType,
+    OCPPVersionEnumType,
+    ResetEnumType,
+)
 from sqlmodel import Session, select
 
 from api.core.audit import run_in_session
@@ -21,7 +29,8 @@ from api.csms.security.service import arm_profile_upgrade, begin_profile_upgrade
 from api.csms.provisioning.device_variables import read_variable
 from api.ocpp.gateway import Gateway
 from api.csms.security.installed_certificates import refresh_inventory, stored_rows
-from api.ocpp.session import ANSWERED
+from api.csms.provisioning.commands import Reset, SetNetworkProfile, SetVariables
+from api.ocpp.command import Answer, send_command
 from api.core.audit import Actor
 from api.core.refusal import Refusal
 from pki.authorities import trusted_authorities
@@ -30,7 +39,7 @@ from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.stations import Station
 from storage.types import utcnow
 
-CSMS_ROOT = "CSMSRootCertificate"
+CSMS_ROOT = InstallCertificateUseEnumType.csms_root_certificate
 
 
 @dataclass(frozen=True)
@@ -113,28 +122,25 @@ async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: s
         return result
     result.slot, used = free_slot(priority.value)
     csms_url = request.csms_url or f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
-    outcome = await gateway.send_call(station_id, "SetNetworkProfile", {
-        "configurationSlot": result.slot,
-        "connectionData": {"ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": csms_url,
-                           "messageTimeout": request.message_timeout, "securityProfile": target,
-                           "ocppInterface": request.ocpp_interface}})
-    if not result.step("SetNetworkProfile", _status(outcome), slot=result.slot):
+    sent = await send_command(gateway, station_id, SetNetworkProfile(
+        configuration_slot=result.slot, connection_data=NetworkConnectionProfileType(
+            ocpp_version=OCPPVersionEnumType.ocpp20, ocpp_transport=OCPPTransportEnumType.json,
+            ocpp_csms_url=csms_url, message_timeout=request.message_timeout, security_profile=target,
+            ocpp_interface=OCPPInterfaceEnumType(request.ocpp_interface))))
+    if not result.step("SetNetworkProfile", _status(sent), slot=result.slot):
         return result
-    outcome = await gateway.send_call(station_id, "SetVariables", {"setVariableData": [{
-        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "NetworkConfigurationPriority"},
-        "attributeValue": ",".join([str(result.slot), *used])}]})
-    attribute = (outcome.response or {}).get("setVariableResult", [{}])[0].get("attributeStatus") \
-        if outcome.status == ANSWERED else outcome.status
-    if not result.step("SetVariables NetworkConfigurationPriority", attribute or "missing"):
+    sent = await send_command(gateway, station_id, SetVariables(set_variable_data=[SetVariableDataType(
+        attribute_value=",".join([str(result.slot), *used]), component=ComponentType(name="OCPPCommCtrlr"),
+        variable=VariableType(name="NetworkConfigurationPriority"))]))
+    attribute = sent.result.set_variable_result[0].attribute_status if sent.result else sent.outcome.status
+    if not result.step("SetVariables NetworkConfigurationPriority", attribute):
         return result
     await asyncio.to_thread(arm_profile_upgrade, ctx, actor, station_id, target)
     result.armed = True
-    outcome = await gateway.send_call(station_id, "Reset", {"type": request.reset})
-    result.step("Reset", _status(outcome))
+    sent = await send_command(gateway, station_id, Reset(type=ResetEnumType(request.reset)))
+    result.step("Reset", _status(sent))
     return result
 
 
-def _status(outcome) -> str:
-    if outcome.status == ANSWERED:
-        return str(outcome.response.get("status"))
-    return outcome.status
+def _status(sent: Answer) -> str:
+    return sent.result.status if sent.result is not None else sent.outcome.status

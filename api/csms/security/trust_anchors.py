@@ -43,6 +43,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from ocpp.v201.datatypes import CertificateHashDataType
+from ocpp.v201.enums import InstallCertificateUseEnumType
 from sqlmodel import Session
 
 from api.core.audit import require_station, run_in_session
@@ -53,7 +55,9 @@ from api.core.refusal import Refusal
 from api.csms.provisioning.device_variables import read_variable
 from api.ocpp.gateway import Gateway
 from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory, stored_rows
-from api.ocpp.session import ANSWERED, CallOutcome
+from api.csms.security.commands import DeleteCertificate, InstallCertificate
+from api.ocpp.command import Answer, from_payload, send_command, to_payload
+from api.ocpp.session import CallOutcome
 from pki.authorities import active_authority, authority_by_id
 from pki.delivery import (
     KnownAnchor,
@@ -95,10 +99,10 @@ class StationAnswer:
     sent: bool = False
 
     @classmethod
-    def of(cls, outcome: CallOutcome) -> StationAnswer:
-        answered = outcome.status == ANSWERED
-        return cls(outcome.status, outcome.response.get("status") if answered else None,
-                   outcome.response.get("statusInfo") if answered else None, outcome.error_code,
+    def of(cls, sent: Answer) -> StationAnswer:
+        outcome, result = sent.outcome, sent.result
+        status_info = to_payload(result.status_info) if result is not None and result.status_info else None
+        return cls(outcome.status, result.status if result is not None else None, status_info, outcome.error_code,
                    outcome.description, outcome.sent)
 
     def audit(self) -> dict[str, Any]:
@@ -229,13 +233,13 @@ async def install_root(gateway: Gateway, actor: Actor, station_id: str, certific
     root, forced = await asyncio.to_thread(begin_trust_anchor_change, ctx, actor, INSTALL, station_id,
                                            partial(_choose_root, ctx, station_id, certificate_type, pem, bool(arcc),
                                                    force, reason))
-    outcome = await gateway.send_call(station_id, "InstallCertificate",
-                                      {"certificateType": certificate_type, "certificate": root.pem}, timeout)
-    answer = StationAnswer.of(outcome)
+    sent = await send_command(gateway, station_id, InstallCertificate(
+        certificate_type=InstallCertificateUseEnumType(certificate_type), certificate=root.pem), timeout)
+    answer = StationAnswer.of(sent)
     await asyncio.to_thread(record_trust_anchor_result, ctx, actor, f"{INSTALL}.result", station_id,
                             {"certificate_type": certificate_type, "sha256": root.sha256_fingerprint,
                              **answer.audit()})
-    inventory = await _refresh_after(gateway, actor, station_id, certificate_type, outcome, timeout)
+    inventory = await _refresh_after(gateway, actor, station_id, certificate_type, sent.outcome, timeout)
     return InstallResult(root, arcc, answer, inventory, forced)
 
 
@@ -383,13 +387,13 @@ async def delete_certificate(gateway: Gateway, actor: Actor, station_id: str, se
     row, forced = await asyncio.to_thread(begin_trust_anchor_change, ctx, actor, DELETE, station_id,
                                           partial(_choose_delete, station_id, select, force, reason))
     target = reported_hash_data(row)
-    outcome = await gateway.send_call(station_id, "DeleteCertificate", {"certificateHashData": target.to_ocpp()},
-                                      timeout)
-    answer = StationAnswer.of(outcome)
+    sent = await send_command(gateway, station_id, DeleteCertificate(
+        certificate_hash_data=from_payload(CertificateHashDataType, target.to_ocpp())), timeout)
+    answer = StationAnswer.of(sent)
     await asyncio.to_thread(record_trust_anchor_result, ctx, actor, f"{DELETE}.result", station_id,
                             {"certificate_type": row.certificate_type, "serial": row.serial_number,
                              **answer.audit()})
-    inventory = await _refresh_after(gateway, actor, station_id, row.certificate_type, outcome, timeout)
+    inventory = await _refresh_after(gateway, actor, station_id, row.certificate_type, sent.outcome, timeout)
     return DeleteResult(row.certificate_type, target, forced, answer, inventory)
 
 

@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.core.audit import Actor
 from api.core.credentials import PASSWORD_MAX
 from api.csms.provisioning import service as provisioning
 from api.csms.security.service import PASSWORD_LENGTH_MAX
@@ -179,19 +180,30 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
     not connected. async: 202 with the stored call; poll its `url`. 422 when the payload breaks
     the action's schema (`field` names where) or a rule refuses it (`rule`). Every refusal is audited.
     """
+    answered = await send_operator_call(gateway, jobs, principal.actor, station_id, body.action, body.payload,
+                                        job=body.mode == "async", timeout=body.timeout)
+    return answered if isinstance(answered, JSONResponse) else CallOutcomeOut.of(answered)
+
+
+async def send_operator_call(gateway: Gateway, jobs: CallJobs, actor: Actor, station_id: str, action: str,
+                             payload: dict[str, Any], *, job: bool, timeout: float | None) -> CallOutcome | JSONResponse:
+    """An operator's CSMS call, raw or as a typed command: one path, so the same role and rule
+    checks and the same audit (api/csms/operator_calls.py). A job: 202 with where to poll it.
+    Sent now: the answer (answered, or error with its CALLERROR code); 409 not connected, 504
+    no answer in time, 422 a payload the schema or a rule refuses."""
     try:
-        if body.mode == "async":
-            row = await jobs.submit(principal.actor, station_id, body.action, body.payload, body.timeout)
+        if job:
+            row = await jobs.submit(actor, station_id, action, payload, timeout)
             return JSONResponse(jsonable_encoder(CallJobOut.of(row)), status_code=202,
                                 headers={"Location": _job_url(row)})
-        outcome = await call_now(gateway, principal.actor, station_id, body.action, body.payload, body.timeout)
+        outcome = await call_now(gateway, actor, station_id, action, payload, timeout)
     except InvalidCallPayload as exc:
         raise _invalid_payload(exc) from None
     if outcome.status == NOT_CONNECTED:
         raise ApiError(409, outcome.description, rule="station.not_connected", call_status=outcome.status, sent=False)
     if outcome.status == TIMEOUT:
         raise ApiError(504, outcome.description, call_status=outcome.status, sent=outcome.sent)
-    return CallOutcomeOut.of(outcome)
+    return outcome
 
 
 @router.get("/api/v1/stations/{station_id}/calls/{call_id}", response_model=CallJobOut,

@@ -1,0 +1,1 @@
+"""D — local authorization list management."""

@@ -1,0 +1,1 @@
+"""F — remote control: start, stop, unlock, trigger."""

@@ -1,0 +1,1 @@
+"""K — smart charging."""

@@ -1,0 +1,1 @@
+"""I — tariff and cost."""

@@ -1,0 +1,107 @@
+"""Typed commands: one route per CSMS-initiated OCPP 2.0.1 action,
+``POST /api/v1/stations/{id}/commands/{action}``, its body the command's fields (snake_case, the
+spec's enums and data types; OpenAPI shows them).
+
+A command travels the operator's one path (station_ops.send_operator_call → operator_calls):
+the same role, rule checks and audit as the raw ``POST …/calls``, which stays for experts.
+``?mode=sync`` waits and answers with the station's answer read into the command's typed result;
+``?mode=job`` stores it as an outbox job (202, poll the ``Location``), sent when the station is
+connected.
+
+No ``from __future__ import annotations`` here: the routes are built in a loop, and FastAPI
+must see each one's body type itself, not a name to look up later.
+"""
+
+import dataclasses
+import re
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.csms.routes import ANSWERS, COMMANDS
+from api.ocpp.command import BadAnswer, CommandType
+from api.ocpp.session import ANSWERED
+from api.ocpp.validation import SchemaViolation
+from api.rest import errors
+from api.rest.auth import StationOps
+from api.rest.errors import ApiError
+from api.rest.routers.station_ops import CallJobOut, GatewayDep, JobsDep, send_operator_call
+
+router = APIRouter(tags=["commands"])
+
+Mode = Literal["sync", "job"]
+
+
+class CommandOutcome(BaseModel):
+    """How a command sent now ended (a timeout or no connection are 504 / 409, not an outcome)."""
+
+    action: str
+    status: Literal["answered", "error"] = Field(
+        description="answered: the station's answer is in `result`; error: it answered with a CALLERROR "
+                    "(`error_code`), or with an answer that is not a valid response.")
+    result: Any = Field(None, description="The station's answer, its fields in snake_case (e.g. `status`, "
+                                          "`status_info`, and the action's own), read and checked against the "
+                                          "action's response schema.")
+    error_code: str | None = None
+    description: str = ""
+    sent: bool = True
+
+
+def _snake(field: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field).lower()
+
+
+def _build(command_type: CommandType, body: Any) -> dict[str, Any]:
+    """The request, schema-checked here so a refusal names the body's own field."""
+    try:
+        return (body or command_type()).request()
+    except SchemaViolation as violation:
+        raise ApiError(422, violation.description, rule="call.schema",
+                       field=f"body.{_snake(violation.field)}" if violation.field else "body",
+                       ocpp_error_code=violation.code) from None
+
+
+def _route(command_type: CommandType) -> None:
+    action = command_type.action
+    has_fields = bool(dataclasses.fields(command_type))
+    # A command without arguments (ClearCache, GetLocalListVersion) may come without a body.
+    body_type = command_type if has_fields else command_type | None
+
+    async def send(*, station_id: str, principal: StationOps, gateway: GatewayDep, jobs: JobsDep,
+                   body: body_type = ... if has_fields else None,  # type: ignore[valid-type]
+                   mode: Mode = Query("sync", description="sync: wait for the station's answer; job: store it "
+                                                          "(202) and send it when the station is connected."),
+                   timeout: float | None = Query(None, gt=0, le=300, description="Seconds to wait for the "
+                                                 "answer, queueing included. Default: the gateway's.")) -> Any:
+        payload = _build(command_type, body)
+        answered = await send_operator_call(gateway, jobs, principal.actor, station_id, action, payload,
+                                            job=mode == "job", timeout=timeout)
+        if isinstance(answered, JSONResponse):
+            return answered
+        if answered.status != ANSWERED:
+            return CommandOutcome(action=action, status="error", error_code=answered.error_code,
+                                 description=answered.description, sent=answered.sent)
+        try:
+            result = ANSWERS[action](answered.response)
+        except BadAnswer as exc:
+            return CommandOutcome(action=action, status="error", description=str(exc))
+        return CommandOutcome(action=action, status="answered", result=result)
+
+    doc = (command_type.__doc__ or action).strip()
+    router.post(
+        f"/api/v1/stations/{{station_id}}/commands/{action}", response_model=CommandOutcome,
+        name=f"command_{action}", summary=f"{action}: {doc.splitlines()[0]}",
+        description=f"{doc}\n\nRoles: officer, operator; each action has its own, and its rule checks, "
+                    "exactly as on `POST /api/v1/stations/{id}/calls` (api/csms/call_rules.py). Every "
+                    "call and refusal is audited.",
+        responses={202: {"model": CallJobOut, "description": "mode=job: stored; poll `Location`."},
+                   409: {"model": errors.ErrorBody, "description": "sync: station not connected."},
+                   504: {"model": errors.ErrorBody, "description": "sync: no answer in time."},
+                   **errors.responses(401, 403, 404, 422, 503)},
+    )(send)
+
+
+for _command in sorted(COMMANDS.values(), key=lambda command: command.action):
+    _route(_command)
