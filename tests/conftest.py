@@ -152,8 +152,9 @@ class Pki:
     hierarchy: Hierarchy
 
 
-def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
-             token: Pkcs11Settings | None = None) -> Pki:
+def make_context(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
+                 token: Pkcs11Settings | None = None) -> Context:
+    """A service context on a migrated database, with no PKI in it yet."""
     monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.setenv("CHARGECA_DATABASE_URL", db_url)
     if public_url:
@@ -161,7 +162,12 @@ def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = 
     else:
         monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
     settings = load_settings(tmp_path / "data").with_overrides(pkcs11=token)
-    ctx = open_context(settings)
+    return open_context(settings)
+
+
+def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
+             token: Pkcs11Settings | None = None) -> Pki:
+    ctx = make_context(tmp_path, db_url, monkeypatch, public_url, token)
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=TEST_ORG, fqdn=TEST_FQDN,
                              policy=ctx.policy, urls=ctx.urls)
@@ -182,6 +188,15 @@ def sqlite_pki(tmp_path: Path, monkeypatch, token) -> Iterator[Pki]:
     made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch, token=token)
     yield made
     made.ctx.engine.dispose()
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, monkeypatch) -> Iterator[Context]:
+    """A service context on a migrated SQLite database without a PKI: for code that needs the
+    database and the policy but no CA (most OCPP handlers)."""
+    made = make_context(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    yield made
+    made.engine.dispose()
 
 
 @pytest.fixture
