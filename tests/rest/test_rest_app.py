@@ -78,7 +78,7 @@ def test_unexpected_errors_are_500_json_without_details(sqlite_api, monkeypatch,
     def fail(*_args, **_kwargs):
         raise error
 
-    monkeypatch.setattr(stations_router.operations, "run_in_session", fail)
+    monkeypatch.setattr(stations_router, "run_in_session", fail)
     with TestClient(create_app(sqlite_api.ctx), raise_server_exceptions=False) as client:
         answer = client.get("/api/v1/stations", headers=sqlite_api.headers("auditor"))
     assert answer.status_code == 500
