@@ -260,7 +260,7 @@ def _copy_of_snapshot(tmp_path: Path, db_url: str, monkeypatch, public_url: str 
     shutil.copyfile(snapshot.directory / "chargeca.db", database)
     keys = tmp_path / "data" / "keys"
     keys.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(snapshot.directory / "data" / "keys", keys)
+    shutil.copytree(snapshot.directory / "data" / "keys", keys, dirs_exist_ok=True)
     # Keys drawn from the pool from now on must differ from the snapshot's CA and server keys.
     for spec, index in snapshot.keys_drawn.items():
         _RSA_DRAWN[spec] = max(_RSA_DRAWN.get(spec, -1), index)
