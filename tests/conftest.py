@@ -339,8 +339,8 @@ def _rsa_keys_from_a_pool(monkeypatch) -> None:
 # REST servers on loopback or other processes, makes a PostgreSQL database or a SoftHSM2 token
 # of its own. Marked here by what the test uses, so a new test is marked as its neighbours are;
 # a test that starts a process without any of these carries ``@pytest.mark.slow`` itself.
-# ``pytest -m "not slow"`` is then what runs in process, in well under a minute.
-# ``cli``: the modules' fixture that runs `chargeca` in a process of its own.
+# ``pytest -m "not slow"`` is then what runs in process (about 80 s of CPU, two workers).
+# ``cli`` is the fixture of the modules that run `chargeca` in a process of its own.
 _SLOW_FIXTURES = frozenset({"csms", "tls_csms", "postgres_url", "softhsm_token", "cli"})
 # Support modules, and functions of others, that start servers or processes: a test module
 # using any of them is slow.
@@ -355,7 +355,8 @@ def _is_slow(item) -> bool:
         return True
     if getattr(getattr(item, "callspec", None), "params", {}).get("keystore_kind") == "pkcs11":
         return True
-    if item.path.is_relative_to(_TESTS) and item.path.relative_to(_TESTS).parts[0] in _SLOW_FOLDERS:
+    in_slow_folder = item.path.is_relative_to(_TESTS) and item.path.relative_to(_TESTS).parts[0] in _SLOW_FOLDERS
+    if in_slow_folder and not item.get_closest_marker("fast"):  # a quick check that lives with its door
         return True
     module = getattr(item, "module", None)
     return module is not None and any(
