@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 import pki_fixtures as fx
 from api.core.context import Context, open_context
 from api.core.settings import load_settings
-from pki.authorities import Hierarchy, init_pki
+from pki.authorities import Hierarchy, active_authority, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
 from softhsm import new_token
+from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.db import make_engine, migrate, session_scope
 
 PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -59,16 +62,46 @@ def require_postgres() -> None:
         pytest.skip(reason)
 
 
+def _pg_url(name: str) -> str:
+    return f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+
+
+# One migrated database per worker, the template of every test's database: copying it costs a
+# third of creating a database and migrating it (about 0.5 s against 1.5 s on this server).
+_PG_TEMPLATE: list[str] = []
+
+
+def _pg_template() -> str:
+    if not _PG_TEMPLATE:
+        name = f"chargeca_tpl_{secrets.token_hex(6)}"
+        with _pg_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        # The whole chain, from an empty database, as a first start runs it.
+        migrate(_pg_url(name))
+        _PG_TEMPLATE.append(name)
+    return _PG_TEMPLATE[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_template() -> Iterator[None]:
+    yield
+    if _PG_TEMPLATE:
+        with _pg_admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE.pop()}" WITH (FORCE)')
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
+    """A fresh PostgreSQL database for one test, migrated to the head revision (a copy of a
+    template this worker migrated from empty; running the migrations again is a no-op, as at
+    every start)."""
     require_postgres()
     name = f"chargeca_t_{secrets.token_hex(6)}"
+    template = _pg_template()
     with _pg_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_URL.rsplit("/", 1)[0]
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
-        yield f"{base}/{name}"
+        yield _pg_url(name)
     finally:
         with _pg_admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -152,8 +185,9 @@ class Pki:
     hierarchy: Hierarchy
 
 
-def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
-             token: Pkcs11Settings | None = None) -> Pki:
+def make_context(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
+                 token: Pkcs11Settings | None = None) -> Context:
+    """A service context on a migrated database, with no PKI in it yet."""
     monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", TEST_PASSPHRASE)
     monkeypatch.setenv("CHARGECA_DATABASE_URL", db_url)
     if public_url:
@@ -161,10 +195,82 @@ def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = 
     else:
         monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
     settings = load_settings(tmp_path / "data").with_overrides(pkcs11=token)
-    ctx = open_context(settings)
+    return open_context(settings)
+
+
+def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
+             token: Pkcs11Settings | None = None) -> Pki:
+    """A PKI as ``chargeca init`` makes it. On SQLite with file keys it is a copy of one this
+    worker made (the database file and the key files), which costs a few milliseconds instead of
+    a few hundred: tests share nothing else, as with the RSA key pool below."""
+    if token is None and _sqlite_file(db_url) is not None:
+        return _copy_of_snapshot(tmp_path, db_url, monkeypatch, public_url)
+    return _init_pki(tmp_path, db_url, monkeypatch, public_url, token)
+
+
+def _init_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None,
+              token: Pkcs11Settings | None) -> Pki:
+    ctx = make_context(tmp_path, db_url, monkeypatch, public_url, token)
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=TEST_ORG, fqdn=TEST_FQDN,
                              policy=ctx.policy, urls=ctx.urls)
+    return Pki(ctx, hierarchy)
+
+
+def _sqlite_file(db_url: str) -> Path | None:
+    if not db_url.startswith("sqlite:///") or db_url == "sqlite:///:memory:":
+        return None
+    return Path(db_url.removeprefix("sqlite:///").split("?", 1)[0])
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    directory: Path           # chargeca.db and data/keys as init_pki left them
+    keys_drawn: dict[str, int]  # how far init_pki drew in the RSA key pool
+
+
+_SNAPSHOTS: dict[str | None, _Snapshot] = {}
+_SNAPSHOT_ROOT: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _snapshot_root(tmp_path_factory) -> None:
+    _SNAPSHOT_ROOT.append(tmp_path_factory.mktemp("pki-snapshots"))
+
+
+def _snapshot(public_url: str | None) -> _Snapshot:
+    if public_url not in _SNAPSHOTS:
+        directory = _SNAPSHOT_ROOT[-1] / f"pki-{len(_SNAPSHOTS)}"
+        directory.mkdir()
+        drawn_before = dict(_RSA_DRAWN)
+        _RSA_DRAWN.clear()
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            made = _init_pki(directory, f"sqlite:///{directory / 'chargeca.db'}", monkeypatch, public_url, None)
+            made.ctx.engine.dispose()  # checkpoints SQLite's WAL into the file
+        _SNAPSHOTS[public_url] = _Snapshot(directory, dict(_RSA_DRAWN))
+        _RSA_DRAWN.clear()
+        _RSA_DRAWN.update(drawn_before)
+    return _SNAPSHOTS[public_url]
+
+
+def _copy_of_snapshot(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None) -> Pki:
+    snapshot = _snapshot(public_url)
+    database = _sqlite_file(db_url)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(snapshot.directory / "chargeca.db", database)
+    keys = tmp_path / "data" / "keys"
+    keys.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(snapshot.directory / "data" / "keys", keys, dirs_exist_ok=True)
+    # Keys drawn from the pool from now on must differ from the snapshot's CA and server keys.
+    for spec, index in snapshot.keys_drawn.items():
+        _RSA_DRAWN[spec] = max(_RSA_DRAWN.get(spec, -1), index)
+    ctx = make_context(tmp_path, db_url, monkeypatch, public_url)
+    with session_scope(ctx.engine) as session:
+        hierarchy = Hierarchy(active_authority(session, CaRole.ROOT), active_authority(session, CaRole.STATION),
+                              active_authority(session, CaRole.SERVER),
+                              list(session.exec(select(IssuedCertificate).where(
+                                  IssuedCertificate.kind == CertKind.SERVER,
+                                  IssuedCertificate.status == CertStatus.ACTIVE).order_by(IssuedCertificate.id))))
     return Pki(ctx, hierarchy)
 
 
@@ -185,6 +291,15 @@ def sqlite_pki(tmp_path: Path, monkeypatch, token) -> Iterator[Pki]:
 
 
 @pytest.fixture
+def ctx(tmp_path: Path, monkeypatch) -> Iterator[Context]:
+    """A service context on a migrated SQLite database without a PKI: for code that needs the
+    database and the policy but no CA (most OCPP handlers)."""
+    made = make_context(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    yield made
+    made.engine.dispose()
+
+
+@pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """A migrated, empty database on each backend, without a PKI (storage-level tests)."""
     migrate(db_url)
@@ -197,6 +312,8 @@ def engine(db_url: str) -> Iterator[Engine]:
 # set-up (0.5-1 s of a ~2 s init). Each test draws them in order from the start, so within a
 # test every key is new and distinct; across tests, which share nothing else, keys repeat.
 _RSA_POOL: dict[str, list] = {}
+# The index of the last key this test drew, by spec (a PKI copied from a snapshot counts as drawn).
+_RSA_DRAWN: dict[str, int] = {}
 
 
 @pytest.fixture(autouse=True)
@@ -204,15 +321,50 @@ def _rsa_keys_from_a_pool(monkeypatch) -> None:
     import pki.keystore
 
     generate = pki.keystore.generate_private_key
-    drawn: dict[str, int] = {}
+    _RSA_DRAWN.clear()
 
     def pooled(spec: str):
         if not spec.startswith("rsa-"):
             return generate(spec)
         pool = _RSA_POOL.setdefault(spec, [])
-        index = drawn[spec] = drawn.get(spec, -1) + 1
-        if index == len(pool):
+        index = _RSA_DRAWN[spec] = _RSA_DRAWN.get(spec, -1) + 1
+        while index >= len(pool):
             pool.append(generate(spec))
         return pool[index]
 
     monkeypatch.setattr(pki.keystore, "generate_private_key", pooled)
+
+
+# What makes a test slow (README "Run the tests"; pyproject's markers): it starts the OCPP and
+# REST servers on loopback or other processes, makes a PostgreSQL database or a SoftHSM2 token
+# of its own. Marked here by what the test uses, so a new test is marked as its neighbours are;
+# a test that starts a process without any of these carries ``@pytest.mark.slow`` itself.
+# ``pytest -m "not slow"`` is then what runs in process (about 80 s of CPU, two workers).
+# ``cli`` is the fixture of the modules that run `chargeca` in a process of its own.
+_SLOW_FIXTURES = frozenset({"csms", "tls_csms", "postgres_url", "softhsm_token", "cli"})
+# Support modules, and functions of others, that start servers or processes: a test module
+# using any of them is slow.
+_SERVER_HARNESSES = frozenset({"ocpp_support", "ocpp_transport_helpers", "serve_support", "rotation_support"})
+_SERVER_STARTERS = frozenset({"open_csms", "certificate_csms", "running_server"})
+_SLOW_FOLDERS = frozenset({"doors", "rotation", "conformance"})  # processes, fleets, whole workflows
+_TESTS = Path(__file__).parent
+
+
+def _is_slow(item) -> bool:
+    if item.get_closest_marker("postgres") or _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if getattr(getattr(item, "callspec", None), "params", {}).get("keystore_kind") == "pkcs11":
+        return True
+    in_slow_folder = item.path.is_relative_to(_TESTS) and item.path.relative_to(_TESTS).parts[0] in _SLOW_FOLDERS
+    if in_slow_folder and not item.get_closest_marker("fast"):  # a quick check that lives with its door
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        getattr(value, "__module__", None) in _SERVER_HARNESSES or getattr(value, "__name__", None) in _SERVER_STARTERS
+        for value in vars(module).values())
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if not item.get_closest_marker("slow") and _is_slow(item):
+            item.add_marker(pytest.mark.slow)

@@ -14,8 +14,8 @@ from cryptography import x509
 from ocpp_support import tls_csms  # noqa: F401 - fixture
 from ocpp_transport_helpers import issue_client_certificate
 from pki_fixtures import make_root, make_sub_ca
-from test_trust_anchors import _self_signed
-from trust_anchor_support import CSMS_ROOT, MANUFACTURER_ROOT, booted, csms_root, inventory, pem, refresh, requests
+from trust_anchor_support import (CSMS_ROOT, MANUFACTURER_ROOT, booted, candidate_root, csms_root, inventory, pem,
+                                  refresh, requests)
 
 from api.core.audit import Actor, run_in_session
 from api.csms.security.authority_service import revoke_certificate
@@ -108,7 +108,7 @@ async def test_an_operator_gets_403_for_every_security_relevant_action(tls_csms,
 
 async def test_an_officer_cannot_install_a_non_ca_certificate_through_the_generic_call(tls_csms):
     station = await booted(tls_csms, "CR-INSTALL")
-    not_ca = pem(_self_signed(ca=False))
+    not_ca = pem(candidate_root(ca=False))
 
     for mode in ("sync", "async"):
         refused = await tls_csms.post_call("CR-INSTALL", "InstallCertificate",
@@ -120,7 +120,7 @@ async def test_an_officer_cannot_install_a_non_ca_certificate_through_the_generi
 
     # A real root takes the same workflow as the dedicated route, refresh of the inventory included.
     good = await tls_csms.post_call("CR-INSTALL", "InstallCertificate",
-                                    {"certificateType": MANUFACTURER_ROOT, "certificate": pem(_self_signed())},
+                                    {"certificateType": MANUFACTURER_ROOT, "certificate": pem(candidate_root())},
                                     role="officer")
     assert good.status_code == 200 and good.json()["response"]["status"] == "Accepted", good.text
     assert len(requests(station, "InstallCertificate")) == 1

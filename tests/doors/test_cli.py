@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import acme_init, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
 from csr_factory import openssl_csr
 from softhsm import TOKEN_PIN
 
@@ -27,6 +27,12 @@ def run(tmp_path):
         return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin,
                               env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=120)
     return _run
+
+
+@pytest.fixture
+def initialised(acme_init, tmp_path) -> None:  # noqa: F811
+    """The test's data directory as `chargeca init --org "Acme CSO" --fqdn csms.acme.test` made it."""
+    copy_init(acme_init, tmp_path / "data")
 
 
 def test_officer_workflow(run, tmp_path: Path):
@@ -73,8 +79,8 @@ def test_officer_workflow(run, tmp_path: Path):
     (("station", "add", "bad:id"), 1, "identifierString"),
     (("token", "create", "--role", "root"), 2, "invalid choice"),
 ])
+@pytest.mark.usefixtures("initialised")
 def test_refusals_exit_non_zero_with_one_line(run, args, code, message):
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     result = run(*args)
     assert result.returncode == code
     assert message in result.stderr
@@ -88,8 +94,8 @@ def test_invalid_fqdn_is_refused_before_anything_is_created(run, tmp_path):
     assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
 
 
+@pytest.mark.usefixtures("initialised")
 def test_wrong_csr_identity_is_refused_with_its_rule(run, tmp_path):
-    run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
     run("station", "add", "CP-1", "--security-profile", "3")
     csr = tmp_path / "other.csr"
     csr.write_text(openssl_csr(tmp_path, "CP-2", "Acme CSO", "rsa-2048"))
@@ -104,8 +110,8 @@ def test_missing_passphrase_and_pki_are_setup_errors(run):
     assert run("crl").returncode == 3
 
 
+@pytest.mark.usefixtures("initialised")
 def test_wrong_passphrase_is_refused_without_damage(run):
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     run("station", "add", "CP-1", "--security-profile", "3")
     result = run("crl", extra_env={"CHARGECA_KEY_PASSPHRASE": "a-different-passphrase"})
     assert result.returncode == 3 and "wrong passphrase" in result.stderr
@@ -139,8 +145,8 @@ def test_version(run):
     assert result.returncode == 0 and result.stdout.strip() == "chargeca 0.1.0"
 
 
+@pytest.mark.usefixtures("initialised")
 def test_ca_root_and_list(run, tmp_path, monkeypatch):
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     printed = run("ca", "root")
     assert printed.returncode == 0, printed.stderr
     root = x509.load_pem_x509_certificate(printed.stdout.encode())
@@ -272,8 +278,8 @@ def test_init_with_a_pkcs11_token_keeps_ca_keys_in_it(run, tmp_path: Path, softh
     assert TOKEN_PIN not in outputs and TOKEN_PIN not in config
 
 
+@pytest.mark.usefixtures("initialised")
 def test_station_kill_switch_and_delete(run):
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
 
     disabled = run("station", "disable", "CP-9", "--reason", "stolen cabinet")
@@ -290,8 +296,8 @@ def test_station_kill_switch_and_delete(run):
         assert action in log
 
 
+@pytest.mark.usefixtures("initialised")
 def test_station_password_from_stdin_or_file_and_profile(run, tmp_path: Path):
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     assert run("station", "add", "CP-9", "--security-profile", "2").returncode == 0
 
     password = "Factory-Provisioned-0123456789"

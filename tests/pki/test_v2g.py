@@ -186,6 +186,7 @@ def test_officer_creates_the_v2g_ca_over_rest_and_it_is_listed(sqlite_api):
     assert issued.certificate.issuer == v2g_ca.subject
 
 
+@pytest.mark.slow  # runs `chargeca` in a process five times
 def test_officer_creates_the_v2g_ca_from_the_cli(tmp_path):
     env = {**os.environ, "CHARGECA_DATA": str(tmp_path / "data"), "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
     env.pop("CHARGECA_DATABASE_URL", None)

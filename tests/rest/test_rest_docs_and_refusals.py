@@ -3,18 +3,15 @@ reasons listed as the CA accepts them (CLI help, REST schema, error messages).""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
+from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
 
 from pki.revocation import REVOKE_REASONS
 from rest_support import sqlite_api  # noqa: F401 - fixture
-
-CLI = [sys.executable, "-m", "api.cli"]
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
@@ -32,15 +29,14 @@ def test_the_api_documentation_loads_only_from_this_server(sqlite_api, page):  #
 
 
 @pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "CHARGECA_DATA": str(tmp_path / "data"), "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
-    env.pop("CHARGECA_DATABASE_URL", None)
+def cli(tmp_path, acme_init):  # noqa: F811
+    copy_init(acme_init, tmp_path / "data")  # as `chargeca init --org "Acme CSO" --fqdn csms.acme.test` left it
+    env = cli_env(tmp_path / "data")
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin, env=env, cwd=tmp_path,
                               timeout=120)
 
-    assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     return run
 
 

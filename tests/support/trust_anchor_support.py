@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import datetime
+import os
+
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
+from pki_fixtures import name
 from sqlmodel import select
 
 from api.core.audit import run_in_session
@@ -91,3 +97,24 @@ def audit(csms, action: str, station_id: str) -> list[AuditEntry]:
     query = (select(AuditEntry).where(AuditEntry.action == action, AuditEntry.target == station_id)
              .order_by(AuditEntry.seq))
     return run_in_session(csms.ctx, lambda s: list(s.exec(query)))
+
+
+def candidate_root(*, ca: bool = True, key_cert_sign: bool = True, days: tuple[int, int] = (-1, 3650),
+                   padding: int = 0) -> x509.Certificate:
+    """A self-signed certificate with one thing wrong at a time (or nothing)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = name("Candidate Root")
+    usage = dict(digital_signature=False, content_commitment=False, key_encipherment=False,
+                 data_encipherment=False, key_agreement=False, crl_sign=True, encipher_only=False,
+                 decipher_only=False)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+               .public_key(key.public_key()).serial_number(0xB0)
+               .not_valid_before(now + datetime.timedelta(days=days[0]))
+               .not_valid_after(now + datetime.timedelta(days=days[1]))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(key_cert_sign=key_cert_sign, **usage), critical=True))
+    if padding:  # an opaque extension that only makes the certificate big
+        builder = builder.add_extension(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), os.urandom(padding)), critical=False)
+    return builder.sign(key, hashes.SHA256())

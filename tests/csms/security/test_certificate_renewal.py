@@ -9,13 +9,12 @@ the test.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 from certificate_support import RENEWAL, Clock, certificate_csms, requests, with_policy
+from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from csr_factory import openssl_csr
 
@@ -205,18 +204,16 @@ async def test_bulk_renewals_over_rest_by_filter(sqlite_pki, tmp_path):
 
 
 @pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "CHARGECA_DATA": str(tmp_path / "data"), "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
-    env.pop("CHARGECA_DATABASE_URL", None)
+def cli(tmp_path, acme_init):  # noqa: F811
+    copy_init(acme_init, tmp_path / "data")  # as `chargeca init --org "Acme CSO" --fqdn csms.acme.test` left it
+    env = cli_env(tmp_path / "data")
 
     def run(*args: str):
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=120)
+        return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     return run
 
 
 def test_the_cli_queues_renewals_for_the_running_service(cli, tmp_path):
-    assert cli("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
     assert cli("station", "add", "CP-1", "--security-profile", "3").returncode == 0
     csr = tmp_path / "cp1.csr"
     csr.write_text(openssl_csr(tmp_path, "CP-1", "Acme CSO", "ec-p256"))

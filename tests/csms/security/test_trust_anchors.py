@@ -5,21 +5,18 @@ reached. Real server, real simulated station on profile 2 (wss + Basic)."""
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from ocpp_support import tls_csms  # noqa: F401 - fixture
-from pki_fixtures import make_root, make_sub_ca, name
+from pki_fixtures import make_root, make_sub_ca
 from trust_anchor_support import (
     CSMS_ROOT,
     MANUFACTURER_ROOT,
     audit,
     booted,
+    candidate_root,
     csms_root,
     delete_fresh,
     delete_row,
@@ -33,28 +30,6 @@ from trust_anchor_support import (
 from pki.rollover import activate_generation, stage_next_generation
 from storage.db import session_scope
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
-
-
-def _self_signed(*, ca: bool = True, key_cert_sign: bool = True, days: tuple[int, int] = (-1, 3650),
-                 padding: int = 0) -> x509.Certificate:
-    """A self-signed certificate with one thing wrong at a time (or nothing)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = name("Candidate Root")
-    usage = dict(digital_signature=False, content_commitment=False, key_encipherment=False,
-                 data_encipherment=False, key_agreement=False, crl_sign=True, encipher_only=False,
-                 decipher_only=False)
-    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-               .public_key(key.public_key()).serial_number(0xB0)
-               .not_valid_before(NOW + datetime.timedelta(days=days[0]))
-               .not_valid_after(NOW + datetime.timedelta(days=days[1]))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(key_cert_sign=key_cert_sign, **usage), critical=True))
-    if padding:  # an opaque extension that only makes the certificate big
-        builder = builder.add_extension(x509.UnrecognizedExtension(
-            x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), os.urandom(padding)), critical=False)
-    return builder.sign(key, hashes.SHA256())
-
 
 def _not_self_signed() -> x509.Certificate:
     return make_sub_ca(make_root("ec", serial=0xB2), "ec", serial=0xB3).certificate
@@ -62,10 +37,10 @@ def _not_self_signed() -> x509.Certificate:
 
 BAD_ROOTS = {
     "root.not_self_signed": lambda: pem(_not_self_signed()),
-    "root.not_ca": lambda: pem(_self_signed(ca=False)),
-    "root.no_keycertsign": lambda: pem(_self_signed(key_cert_sign=False)),
-    "root.expired": lambda: pem(_self_signed(days=(-400, -1))),
-    "root.size": lambda: pem(_self_signed(padding=4500)),
+    "root.not_ca": lambda: pem(candidate_root(ca=False)),
+    "root.no_keycertsign": lambda: pem(candidate_root(key_cert_sign=False)),
+    "root.expired": lambda: pem(candidate_root(days=(-400, -1))),
+    "root.size": lambda: pem(candidate_root(padding=4500)),
     "root.format": lambda: "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
 }
 

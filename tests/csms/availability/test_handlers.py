@@ -1,0 +1,36 @@
+"""Block G handlers called directly (no socket): Heartbeat and StatusNotification."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fake_connection import FakeStation, unreachable_database
+
+pytestmark = pytest.mark.fast
+
+
+def _status(evse: int, connector: int, status: str) -> dict:
+    return {"timestamp": "2025-06-01T12:00:00Z", "connectorStatus": status, "evseId": evse, "connectorId": connector}
+
+
+async def test_heartbeat_tells_the_time_in_utc_to_the_millisecond(ctx):
+    answer = await FakeStation(ctx, "CS-1").send("Heartbeat", {})
+    # Stations set their clocks from it (G02): RFC 3339, UTC, as OCPP's dateTime asks.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", answer["currentTime"])
+    assert abs(datetime.fromisoformat(answer["currentTime"]) - datetime.now(timezone.utc)) < timedelta(seconds=5)
+
+
+async def test_heartbeat_is_answered_while_the_database_is_away(ctx, tmp_path):
+    # The most frequent message of a fleet touches no database: an outage must not stop it.
+    answer = await FakeStation(unreachable_database(ctx, tmp_path), "CS-1").send("Heartbeat", {})
+    assert "currentTime" in answer
+
+
+async def test_status_notifications_keep_the_latest_status_of_each_connector(ctx):
+    station = FakeStation(ctx, "CS-1")
+    assert await station.send("StatusNotification", _status(1, 1, "Available")) == {}
+    await station.send("StatusNotification", _status(2, 1, "Faulted"))
+    await station.send("StatusNotification", _status(1, 1, "Occupied"))
+    assert station.live.connectors == {(1, 1): "Occupied", (2, 1): "Faulted"}
