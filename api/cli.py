@@ -18,17 +18,24 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api.core.audit import Actor, ROLES
+from api.core.audit import ROLES, Actor
+from api.core.context import Context, open_context
 from api.core.refusal import Refusal
+from api.core.settings import Settings, SettingsError, load_settings, write_config
+from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
-from api.operations.stations import add_station, delete_station, disable_station, enable_station, list_stations, set_security_profile, set_station_password
+from api.operations.stations import (
+    add_station,
+    delete_station,
+    disable_station,
+    enable_station,
+    list_stations,
+    set_security_profile,
+    set_station_password,
+)
 from api.operations.tokens import create_token, revoke_token
-from api.core.context import Context, open_context
-from api.csms.security import renewal
-from api.core.settings import Settings, SettingsError, load_settings, write_config
-from pki.authorities import (Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority,
-                             init_pki)
+from pki.authorities import Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, init_pki
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
 from pki.pkcs11_keystore import Pkcs11Settings

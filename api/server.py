@@ -11,10 +11,10 @@ import signal
 import uvicorn
 
 from api.core.audit import Actor
-from api.operations.tokens import create_token
 from api.core.context import Context, open_context
-from api.next_steps import print_next_steps
 from api.core.settings import Settings, dev_passphrase_in_use, write_private
+from api.next_steps import print_next_steps
+from api.operations.tokens import create_token
 from pki.authorities import init_pki, is_initialized
 from storage import audit
 from storage.db import session_scope

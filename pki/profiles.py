@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
-
 @dataclass(frozen=True)
 class PublicUrls:
     """Where relying parties fetch revocation data; nothing is put in certificates when unset."""

@@ -19,7 +19,6 @@ from policies.refusal import Conflict, NotFound, Refusal
 from storage.certificates import CertificateAuthority, CertStatus, IssuedCertificate
 from storage.types import utcnow
 
-
 # The RFC 5280 reasons a certificate can be revoked with. removeFromCRL names the undoing of a
 # hold in delta CRLs; stored as a reason it would make every later full CRL unbuildable.
 REVOKE_REASONS: tuple[str, ...] = tuple(name for name, flag in crl_builder.REVOCATION_REASONS.items()

@@ -45,7 +45,7 @@ from pki.records import sign_and_record
 from pki.v2g import v2g_ca_policy
 from policies.csr import key_fingerprint
 from policies.model import Policy
-from policies.trust_anchor import CSMS_ROOT, check_installable_root, check_installable_rollover_root
+from policies.trust_anchor import CSMS_ROOT, check_installable_rollover_root, check_installable_root
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
 

@@ -27,11 +27,11 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.core.context import open_context  # noqa: E402
 from api.core.audit import Actor
+from api.core.context import open_context  # noqa: E402
+from api.core.settings import load_settings  # noqa: E402
 from api.csms.security.authority_service import sign_csr
 from api.operations.stations import add_station
-from api.core.settings import load_settings  # noqa: E402
 from pki.authorities import init_pki  # noqa: E402
 from storage.db import session_scope  # noqa: E402
 

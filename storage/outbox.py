@@ -6,9 +6,8 @@ go through here, so a call survives a restart and its outcome can be polled.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Column, Text
 from sqlalchemy.sql import ColumnElement

@@ -14,17 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pki_fixtures as fx
 import pytest
+from softhsm import new_token
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-import pki_fixtures as fx
 from api.core.context import Context, open_context
 from api.core.settings import load_settings
 from pki.authorities import Hierarchy, active_authority, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
-from softhsm import new_token
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
 from storage.db import make_engine, migrate, session_scope
 

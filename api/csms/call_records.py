@@ -15,6 +15,7 @@ from storage import audit
 from storage.outbox import OutboundCall
 from storage.stations import Station
 
+
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
                        check: Callable[[Session, Station, str, dict[str, Any]], None],
                        persist: bool) -> OutboundCall | None:

@@ -21,11 +21,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
-from api.csms.call_records import append_call_result, begin_station_call, record_call_result
-from api.core.audit import Actor
+from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
-from api.csms.security import trust_anchors
+from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
@@ -39,13 +37,14 @@ from api.csms.call_rules import (
     holders,
     may,
 )
-from api.ocpp.gateway import Gateway
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import REFUSED, Failure, Kind
 from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.routes import CSMS_ACTIONS
-from api.ocpp.session import ANSWERED, CallOutcome
+from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
+from api.ocpp.gateway import Gateway
+from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation
 from pki.authorities import organization
 from pki.hashdata import CertificateHashData

@@ -13,32 +13,32 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
-from api.ocpp.command import CommandType
-from api.ocpp.handler import Handler
 from api.csms.authorization import commands as authorization_commands
+from api.csms.authorization import handlers as authorization
 from api.csms.availability import commands as availability_commands
+from api.csms.availability import handlers as availability
 from api.csms.data_transfer import commands as data_transfer_commands
+from api.csms.data_transfer import handlers as data_transfer
 from api.csms.diagnostics import commands as diagnostics_commands
+from api.csms.diagnostics import handlers as diagnostics
 from api.csms.display import commands as display
 from api.csms.firmware import commands as firmware_commands
+from api.csms.firmware import handlers as firmware
 from api.csms.local_list import commands as local_list
+from api.csms.meter_values import handlers as meter_values
 from api.csms.provisioning import commands as provisioning_commands
+from api.csms.provisioning import handlers as provisioning
 from api.csms.remote_control import commands as remote_control
 from api.csms.reservations import commands as reservations
+from api.csms.security import certificate_handlers as certificates
 from api.csms.security import commands as security_commands
+from api.csms.security import handlers as security
 from api.csms.smart_charging import commands as smart_charging
 from api.csms.tariff_cost import commands as tariff_cost
 from api.csms.transactions import commands as transactions_commands
-from api.csms.authorization import handlers as authorization
-from api.csms.availability import handlers as availability
-from api.csms.security import certificate_handlers as certificates
-from api.csms.data_transfer import handlers as data_transfer
-from api.csms.diagnostics import handlers as diagnostics
-from api.csms.firmware import handlers as firmware
-from api.csms.meter_values import handlers as meter_values
-from api.csms.provisioning import handlers as provisioning
-from api.csms.security import handlers as security
 from api.csms.transactions import handlers as transactions
+from api.ocpp.command import CommandType
+from api.ocpp.handler import Handler
 
 ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     # B — provisioning

@@ -11,6 +11,7 @@ from api.core.refusal import Refusal
 from storage.tokens import ApiToken
 from storage.types import utcnow
 
+
 @dataclass(frozen=True)
 class NewToken:
     record: ApiToken

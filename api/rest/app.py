@@ -19,9 +19,23 @@ from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
-from api.rest.routers import (audit, authorities, certificates, commands, metrics, policy, profile_upgrade, revocation,
-                              rotations, security_events, station_certificates, station_ops, stations, tokens,
-                              trust_anchors)
+from api.rest.routers import (
+    audit,
+    authorities,
+    certificates,
+    commands,
+    metrics,
+    policy,
+    profile_upgrade,
+    revocation,
+    rotations,
+    security_events,
+    station_certificates,
+    station_ops,
+    stations,
+    tokens,
+    trust_anchors,
+)
 
 # The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
 BODY_MAX = 64 * 1024

@@ -28,9 +28,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.core.audit import Actor, record_denied, run_in_session
 from api.core.context import Context
 from api.core.credentials import split_token, verify_secret
-from api.core.audit import Actor, record_denied, run_in_session
 from api.ocpp.admission.throttle import retry_after_header
 from api.rest.auth_failures import AuthFailures, source_key
 from api.rest.errors import ApiError

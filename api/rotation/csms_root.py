@@ -18,21 +18,19 @@ the new root could not verify the new server certificate.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import asyncio
-
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
-from api.csms.security.authority_service import activate_generation, retire_generation, stage_generation
+from api.core.audit import Actor, run_in_session
 from api.core.context import Context
+from api.core.refusal import Refusal
+from api.csms.security.authority_service import activate_generation, retire_generation, stage_generation
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.listener import Listeners
-from api.core.audit import Actor
-from api.core.refusal import Refusal
 from api.rotation.report import ALREADY, DONE, PENDING, PLANNED, Progress, Report, RotationRefused
 from api.rotation.root_steps import DeleteOldRootStep, InstallRootStep, delete_plans, install_plans
 from api.rotation.runner import PLAN_DONE, Deadline, run_steps

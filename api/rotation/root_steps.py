@@ -21,14 +21,19 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
+from api.core.audit import Actor, run_in_session
 from api.csms.security.authority_service import root_for_station
-from api.ocpp.gateway import Gateway
 from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory
 from api.csms.security.renewal import current_certificates
+from api.csms.security.trust_anchors import (
+    StationAnswer,
+    additional_root_check,
+    by_row_id,
+    delete_certificate,
+    install_root,
+)
+from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED
-from api.csms.security.trust_anchors import StationAnswer, additional_root_check, by_row_id, delete_certificate, install_root
-from api.core.audit import Actor
 from api.rotation.report import FAILED, PENDING, Progress
 from api.rotation.runner import Plan, blocked, done, todo
 from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data

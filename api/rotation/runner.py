@@ -22,8 +22,8 @@ from typing import Protocol
 
 from sqlmodel import Session
 
-from api.core.context import Context
 from api.core.audit import run_in_session
+from api.core.context import Context
 from api.core.refusal import Refusal
 from api.ocpp.gateway import StationNotConnected
 from api.rotation.report import ALREADY, DONE, FAILED, PENDING, PLANNED, REFUSED, Progress

@@ -13,11 +13,10 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
-from api.csms.security.authority_service import renew_server_certificates
+from api.core.audit import Actor, run_in_session
 from api.core.context import Context
+from api.csms.security.authority_service import renew_server_certificates
 from api.ocpp.transport.listener import Listeners
-from api.core.audit import Actor
 from api.rotation.report import ALREADY, DONE, PLANNED, SKIPPED, Progress, Report, RotationRefused
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow

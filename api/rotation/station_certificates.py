@@ -20,13 +20,18 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
-from api.csms.security.service import request_certificate_renewal
+from api.core.audit import Actor, run_in_session
 from api.core.context import Context
 from api.csms.outbox import signal as outbox_signal
+from api.csms.security.renewal import (
+    CHARGING_STATION_CERTIFICATE,
+    DELIVERY_PURPOSE,
+    PURPOSE,
+    TRIGGERS,
+    current_certificates,
+)
+from api.csms.security.service import request_certificate_renewal
 from api.ocpp.gateway import Gateway
-from api.csms.security.renewal import DELIVERY_PURPOSE, PURPOSE, TRIGGERS, CHARGING_STATION_CERTIFICATE, current_certificates
-from api.core.audit import Actor
 from api.rotation.report import DONE, Progress, Report, RotationRefused
 from api.rotation.runner import Deadline, Plan, done, run_steps, stuck, todo, waiting
 from pki.authorities import active_authority

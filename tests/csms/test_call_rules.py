@@ -14,15 +14,24 @@ from cryptography import x509
 from ocpp_support import tls_csms  # noqa: F401 - fixture
 from ocpp_transport_helpers import issue_client_certificate
 from pki_fixtures import make_root, make_sub_ca
-from trust_anchor_support import (CSMS_ROOT, MANUFACTURER_ROOT, booted, candidate_root, csms_root, inventory, pem,
-                                  refresh, requests)
+from sqlmodel import select
+from trust_anchor_support import (
+    CSMS_ROOT,
+    MANUFACTURER_ROOT,
+    booted,
+    candidate_root,
+    csms_root,
+    inventory,
+    pem,
+    refresh,
+    requests,
+)
 
 from api.core.audit import Actor, run_in_session
-from api.csms.security.authority_service import revoke_certificate
 from api.csms.call_rules import DEDICATED, OFFICER, OPERATOR, ROUTED, call_rule, check_organization
+from api.csms.security.authority_service import revoke_certificate
 from pki.hashdata import certificate_hash_data
 from storage.audit import AuditEntry
-from sqlmodel import select
 
 FIRMWARE = {"requestId": 1, "firmware": {"location": "https://fw.test/1.bin",
                                          "retrieveDateTime": "2030-01-01T00:00:00Z"}}

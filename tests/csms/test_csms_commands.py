@@ -52,12 +52,11 @@ from ocpp.v201.enums import (
     ResetEnumType,
     TriggerMessageStatusEnumType,
 )
-
 from schema_fit import misfits, schema
 
-from api.csms.routes import ANSWERS, COMMANDS, NOT_ROUTED, ROUTES
-from api.csms.remote_control.commands import RequestStartTransaction, TriggerMessage
 from api.csms.provisioning.commands import GetVariables, Reset
+from api.csms.remote_control.commands import RequestStartTransaction, TriggerMessage
+from api.csms.routes import ANSWERS, COMMANDS, NOT_ROUTED, ROUTES
 from api.ocpp.command import BadAnswer, spec_names
 from api.ocpp.validation import SchemaViolation
 

@@ -8,8 +8,8 @@ import pytest
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
 
 from api.core.audit import Actor
-from api.csms.security.authority_service import sign_csr
 from api.csms.provisioning.handlers import DEVICE_MODEL_COLUMNS, SERIAL_MISMATCH_EVENT, _record_boot
+from api.csms.security.authority_service import sign_csr
 from simulator.station import CallError
 from storage.db import make_engine, migrate, session_scope
 from storage.stations import Station

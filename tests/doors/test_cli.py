@@ -213,9 +213,9 @@ def test_init_adds_server_names_and_rotation_keeps_them(run, tmp_path, monkeypat
     assert _server_names(tmp_path / "data", monkeypatch) == [expected, expected], "ECDSA and RSA alike"
 
     from api.core.audit import Actor
-    from api.csms.security.authority_service import renew_server_certificates
     from api.core.context import open_context
     from api.core.settings import load_settings
+    from api.csms.security.authority_service import renew_server_certificates
 
     monkeypatch.setenv("CHARGECA_KEY_PASSPHRASE", "cli-test-passphrase-123")
     monkeypatch.delenv("CHARGECA_DATABASE_URL", raising=False)

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography import x509
-
 from serve_support import CLI, Ports, Served, start_serve
+
 from simulator.station import SimulatedStation, TlsOptions
 
 

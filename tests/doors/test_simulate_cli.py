@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import TEST_FQDN, TEST_ORG
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
-from api.core.audit import Actor
-from api.csms.security.authority_service import revoke_certificate, sign_csr
-from conftest import TEST_FQDN, TEST_ORG
 from csr_factory import make_csr
 from ocpp_support import tls_csms  # noqa: F401 - fixture
 from serve_support import CLI, start_serve
+
+from api.core.audit import Actor
+from api.csms.security.authority_service import revoke_certificate, sign_csr
 
 
 def _station_files(csms, tmp_path: Path, station_id: str) -> tuple[Path, Path]:

@@ -8,6 +8,15 @@ from http import HTTPStatus
 
 import pytest
 from cryptography import x509
+from ocpp_transport_helpers import (
+    events,
+    issue_client_certificate,
+    register,
+    rogue_certificate,
+    station_ca_certificate,
+    station_row,
+    update_station,
+)
 from sqlmodel import select
 
 from api.core.credentials import RecentVerifications, hash_secret, verify_secret
@@ -36,22 +45,13 @@ from api.ocpp.admission.filters import (
     parse_identity,
 )
 from api.ocpp.admission.store import DatabaseAdmissionStore
+from api.ocpp.admission.throttle import AuthenticationThrottle, FailureThrottle, ThrottleSettings
 from api.ocpp.transport.connection import StationConnection
 from api.ocpp.transport.registry import ConnectionRegistry
-from api.ocpp.admission.throttle import AuthenticationThrottle, FailureThrottle, ThrottleSettings
 from pki.revocation import revoke
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.db import session_scope
 from storage.types import utcnow
-from ocpp_transport_helpers import (
-    events,
-    issue_client_certificate,
-    register,
-    rogue_certificate,
-    station_ca_certificate,
-    station_row,
-    update_station,
-)
 
 PASSWORD = "Correct-Horse-Battery-42"
 NEW_PASSWORD = "Brand-New-Password-0815"
@@ -496,7 +496,7 @@ async def test_a_newly_issued_certificate_becomes_active_when_used(sqlite_pki, t
 
 
 async def test_refusals_are_counted_into_one_row_per_source_and_rule_and_window(engine):
-    from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog, RefusalLogSettings
+    from api.ocpp.admission.refusal_log import RefusalLog, RefusalLogSettings, RefusalRecord
     from storage.security_events import SecurityEvent
 
     clock = Clock()
@@ -536,7 +536,7 @@ async def test_a_refusal_write_cut_short_by_a_stop_is_not_written_twice(engine):
     import asyncio
     import threading
 
-    from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog
+    from api.ocpp.admission.refusal_log import RefusalLog, RefusalRecord
     from storage.security_events import SecurityEvent
 
     started, go_on = threading.Event(), threading.Event()

@@ -11,13 +11,13 @@ import string
 from dataclasses import replace
 
 import pytest
+from ocpp_transport_helpers import events, register, running_gateway, station_row, update_station
 
 from api.core.credentials import hash_secret
 from api.ocpp.admission.filters import FAILED_AUTHENTICATION, SECURITY_PROFILE_MISMATCH, UNKNOWN_STATION
 from api.ocpp.admission.throttle import ThrottleSettings
 from policies.model import AdmissionPolicy
 from simulator import StationRefused
-from ocpp_transport_helpers import events, register, running_gateway, station_row, update_station
 
 PASSWORD = "Station-Password-0123"
 

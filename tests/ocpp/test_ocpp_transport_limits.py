@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 
 import pytest
+from ocpp_transport_helpers import events, register, running_gateway
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from api.core import credentials
 from api.ocpp.admission.filters import AUTHENTICATION_THROTTLED, FAILED_AUTHENTICATION, UNKNOWN_STATION
+from api.ocpp.admission.throttle import ThrottleSettings
 from api.ocpp.transport.connection_limits import ConnectionLimits
 from api.ocpp.transport.listener import CONNECTION_LIMIT_REACHED
-from api.ocpp.admission.throttle import ThrottleSettings
-from ocpp_transport_helpers import events, register, running_gateway
 
 PASSWORD = "Station-Password-0123"
 WRONG = "Wrong-Password-00000000"

@@ -13,6 +13,19 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from ocpp_transport_helpers import (
+    FQDN,
+    events,
+    issue_client_certificate,
+    pem,
+    register,
+    rogue_certificate,
+    running_gateway,
+    station_ca_certificate,
+    station_row,
+    update_station,
+    write_pair,
+)
 from sqlmodel import select
 
 from api.ocpp.admission.filters import INVALID_STATION_CERTIFICATE, SECURITY_PROFILE_MISMATCH
@@ -27,19 +40,6 @@ from simulator import StationRefused
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
 from storage.types import utcnow
-from ocpp_transport_helpers import (
-    FQDN,
-    events,
-    issue_client_certificate,
-    pem,
-    register,
-    rogue_certificate,
-    running_gateway,
-    station_ca_certificate,
-    station_row,
-    update_station,
-    write_pair,
-)
 
 PASSWORD = "Station-Password-0123"
 TLS12 = ssl.TLSVersion.TLSv1_2
@@ -317,8 +317,8 @@ def _families(pki) -> dict[str, str]:
 
 def _scan(port: int):
     from sslyze import (
-        Scanner,
         ScanCommand,
+        Scanner,
         ServerNetworkConfiguration,
         ServerNetworkLocation,
         ServerScanRequest,

@@ -7,15 +7,15 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from conftest import both_keystores
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from csr_factory import make_csr, openssl_csr
 
 from api.core.audit import Actor
 from api.csms.security.authority_service import sign_csr
 from api.operations.stations import add_station
-from conftest import both_keystores
-from csr_factory import make_csr, openssl_csr
 from pki.lint import errors, lint_certificate
 
 ACTOR = Actor("test:officer")

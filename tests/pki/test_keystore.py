@@ -9,15 +9,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import both_keystores
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
+from softhsm import TOKEN_PIN
 
 from api.core.settings import SettingsError, load_settings, write_config
-from conftest import both_keystores
 from pki.keystore import EncryptedFileKeyStore, KeyStoreError
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
-from softhsm import TOKEN_PIN
 
 pytestmark = pytest.mark.fast
 

@@ -1,15 +1,14 @@
 import datetime
 
+import pki_fixtures as fx
 import pytest
+from conftest import both_keystores
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from pki.crl import REVOCATION_REASONS, RevokedEntry, build_crl, parse_reason
 from pki.lint import LintError, errors, lint_crl, sign_crl_linted
-
-import pki_fixtures as fx
-from conftest import both_keystores
 
 pytestmark = pytest.mark.fast
 

@@ -1,6 +1,7 @@
 import functools
 import re
 
+import pki_fixtures as fx
 import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -8,8 +9,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
 from pki.hashdata import HASH_ALGORITHMS, CertificateHashData, certificate_hash_data
-
-import pki_fixtures as fx
 
 pytestmark = pytest.mark.fast
 

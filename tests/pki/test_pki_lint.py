@@ -1,6 +1,7 @@
 import concurrent.futures
 import datetime
 
+import pki_fixtures as fx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -16,8 +17,6 @@ from pki.lint import (
     sign_linted,
     signature_hash_for,
 )
-
-import pki_fixtures as fx
 
 pytestmark = pytest.mark.fast
 

@@ -2,16 +2,15 @@ import datetime
 import pathlib
 from dataclasses import dataclass
 
+import pki_fixtures as fx
 import pytest
+from conftest import both_keystores
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
 from pki.lint import errors, lint_ocsp_response
 from pki.ocsp import CertStatus, Issuer, respond
-
-import pki_fixtures as fx
-from conftest import both_keystores
 
 pytestmark = pytest.mark.skipif(fx.OPENSSL is None, reason="openssl command line not installed")
 

@@ -7,15 +7,15 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from conftest import both_keystores
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
+from csr_factory import make_csr
 
 from api.core.audit import Actor
 from api.csms.security.authority_service import crl_der, revoke_certificate, sign_csr
 from api.operations.stations import add_station
-from conftest import both_keystores
-from csr_factory import make_csr
 from pki import revocation
 from pki.lint import errors, lint_crl, lint_ocsp_response
 from pki.revocation import AlreadyRevoked

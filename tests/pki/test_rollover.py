@@ -9,14 +9,15 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
+from conftest import TEST_ORG
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from csr_factory import make_csr
+from pki_fixtures import openssl
 from sqlmodel import select
 
 from api.core.context import open_context
 from api.core.settings import load_settings, write_config
-from conftest import TEST_ORG
-from csr_factory import make_csr
 from pki.authorities import active_authority, authority_by_id, ca_name, new_authority, trusted_authorities
 from pki.delivery import csms_anchors, identify_anchor, inventory_matches, served_anchor_hashes, station_inventory
 from pki.hashdata import certificate_hash_data
@@ -35,7 +36,6 @@ from pki.rollover import (
     switch_server_certificates,
 )
 from pki.v2g import ensure_v2g_ca, v2g_authority
-from pki_fixtures import openssl
 from policies.trust_anchor import check_delete, check_installable_rollover_root, check_installable_root
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope

@@ -11,19 +11,19 @@ import sys
 from datetime import timedelta
 
 import pytest
+from conftest import TEST_ORG
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID
+from csr_factory import make_csr, new_key
+from pki_fixtures import openssl
+from rest_support import sqlite_api  # noqa: F401 - fixture
 from sqlmodel import select
 
-from conftest import TEST_ORG
-from csr_factory import make_csr, new_key
 from pki.issuance import CsrRefused, UnknownStation, sign_station_csr
 from pki.lint import errors, lint_certificate
 from pki.v2g import V2gNotConfigured, ensure_v2g_ca, sign_v2g_csr, v2g_authority
-from pki_fixtures import openssl
-from rest_support import sqlite_api  # noqa: F401 - fixture
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
 from storage.stations import Station

@@ -6,17 +6,17 @@ import secrets
 import subprocess
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from asn1crypto import csr as asn1_csr
 from asn1crypto import keys as asn1_keys
-from cryptography.hazmat.primitives.asymmetric import dsa, ed25519, rsa
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ed25519, rsa
 from cryptography.x509.oid import NameOID
+from csr_factory import make_csr, new_key
 
 from api.core.audit import Actor
 from api.csms.security.authority_service import sign_csr
 from api.operations.stations import add_station
-from csr_factory import make_csr, new_key
 from pki.issuance import CsrRefused, UnknownStation
 from policies.csr import check_csr, key_fingerprint
 from policies.loader import PolicyError, load_policy

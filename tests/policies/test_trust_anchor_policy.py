@@ -10,9 +10,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ObjectIdentifier
+from pki_fixtures import NOW, ca_builder, hash_for, make_root, make_sub_ca, name, new_key, openssl, write_pem
 
 from pki.hashdata import CertificateHashData, certificate_hash_data
-from pki_fixtures import NOW, ca_builder, hash_for, make_root, make_sub_ca, name, new_key, openssl, write_pem
 from policies.trust_anchor import (
     FORCED,
     INSTALL_FORCED,

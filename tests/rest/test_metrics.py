@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 import websockets
+from csr_factory import make_csr
+from ocpp_support import SETUP, Csms, open_csms
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import select
 
 from api.core.audit import run_in_session
 from api.csms.security.authority_service import revoke_certificate
-from csr_factory import make_csr
-from ocpp_support import SETUP, Csms, open_csms
 from storage.certificates import IssuedCertificate
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow

@@ -11,13 +11,13 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from conftest import PG_URL, make_pki, require_postgres
 from cryptography.x509 import ocsp
 from fastapi.testclient import TestClient
+from rest_support import open_api, sqlite_api  # noqa: F401 - fixtures
 
 import api.rest.routers.stations as stations_router
 from api.rest.app import create_app
-from conftest import PG_URL, make_pki, require_postgres
-from rest_support import open_api, sqlite_api  # noqa: F401 - fixtures
 
 ROUTES = {
     ("POST", "/api/v1/stations"), ("GET", "/api/v1/stations"), ("GET", "/api/v1/stations/{station_id}"),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import text
-
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+from sqlalchemy import text
 
 
 def _entries(api, query: str = "", role: str = "auditor") -> dict:

@@ -7,12 +7,12 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from rest_support import ROLES, new_token, shared_api, sqlite_api  # noqa: F401 - fixtures
 
 import api.rest.auth as auth
-from api.rest.app import create_app
 from api.csms.routes import COMMANDS
+from api.rest.app import create_app
 from api.rest.auth import VerifiedTokens
-from rest_support import ROLES, new_token, shared_api, sqlite_api  # noqa: F401 - fixtures
 
 ALL = frozenset(ROLES)
 STATION_OPS = frozenset({"officer", "operator"})

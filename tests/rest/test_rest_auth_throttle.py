@@ -12,13 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from rest_support import SETUP_ACTOR, running_server
 from sqlmodel import select
 
 from api.core.audit import run_in_session
 from api.operations.tokens import create_token
 from api.rest.auth_failures import AUDIT_ACTION, OTHER_SOURCES, FailureLedger, SourceBackoff
 from policies.model import RestPolicy
-from rest_support import SETUP_ACTOR, running_server
 from storage.audit import AuditEntry
 
 GUESSES = 200

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
-
 from csr_factory import make_csr, new_key
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+
 from storage.audit import Outcome
 
 ORG = "Test CSO"

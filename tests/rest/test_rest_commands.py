@@ -8,8 +8,8 @@ import asyncio
 import json
 
 from ocpp_support import tls_csms  # noqa: F401 - fixture
-from sqlmodel import select
 from pki_fixtures import make_root
+from sqlmodel import select
 from trust_anchor_support import MANUFACTURER_ROOT, booted, pem, requests
 
 from api.core.audit import run_in_session

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
+from rest_support import sqlite_api  # noqa: F401 - fixture
 
 from pki.revocation import REVOKE_REASONS
-from rest_support import sqlite_api  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

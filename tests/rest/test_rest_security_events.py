@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from api.core.audit import run_in_session
 from rest_support import sqlite_api  # noqa: F401 - fixtures
+
+from api.core.audit import run_in_session
 from storage.security_events import SecurityEvent
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -10,7 +10,6 @@ import asyncio
 import time
 
 import httpx
-
 from rest_support import running_server
 
 TIMEOUT = 2

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from rest_support import api, sqlite_api  # noqa: F401 - fixtures
 
 from api.core.audit import run_in_session
 from api.core.credentials import verify_secret
-from rest_support import api, sqlite_api  # noqa: F401 - fixtures
 from storage.audit import Outcome
 from storage.stations import Station
 

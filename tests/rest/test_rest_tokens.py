@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+
 from storage.audit import Outcome
 
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from conftest import Pki
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from conftest import Pki
 from ocpp_support import Csms, open_csms
 from ocpp_transport_helpers import issue_client_certificate
 from sqlmodel import select

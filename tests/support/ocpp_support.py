@@ -14,9 +14,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,16 +24,16 @@ from conftest import TEST_FQDN, TEST_ORG
 from cryptography.hazmat.primitives.serialization import Encoding
 from websockets.asyncio.client import ClientConnection, connect
 
-from api.core.audit import Actor, ROLES, run_in_session
-from api.operations.stations import add_station
-from api.operations.tokens import create_token
+from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
+from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.listener import ListenerConfig, Listeners
-from api.csms.routes import ROUTES
+from api.operations.stations import add_station
+from api.operations.tokens import create_token
 from api.rest.app import create_app
 from api.stack import running_stack
 from simulator.station import SimulatedStation, TlsOptions

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlmodel import select
 
+from api.core.audit import Actor
+from api.ocpp.admission.throttle import ThrottleSettings
 from api.ocpp.transport.connection import StationConnection
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
-from api.ocpp.admission.throttle import ThrottleSettings
-from api.core.audit import Actor
 from api.operations.stations import add_station
 from pki import profiles
 from pki.issuance import sign_station_csr

@@ -15,10 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from api.core.audit import run_in_session
-from api.operations.tokens import create_token
+from api.core.audit import Actor, run_in_session
 from api.core.context import Context
-from api.core.audit import Actor
+from api.operations.tokens import create_token
 from api.rest.app import create_app
 from storage.audit import AuditEntry
 

@@ -30,14 +30,14 @@ from conftest import TEST_FQDN, TEST_ORG
 from ocpp_transport_helpers import issue_client_certificate
 from sqlmodel import select
 
-from api.core.audit import Actor, ROLES, run_in_session
-from api.operations.stations import add_station
-from api.operations.tokens import create_token
+from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
 from api.csms.security.certificate_workers import CertificateWorkers
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.listener import ListenerConfig, Listeners
+from api.operations.stations import add_station
+from api.operations.tokens import create_token
 from api.rest.app import create_app
 from api.stack import running_stack
 from simulator.certificate_store import CSMS_ROOT

@@ -3,10 +3,9 @@ the trust-anchor REST calls an officer or operator makes, and what the station r
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime
 import os
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes

@@ -10,10 +10,10 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import bindparam, case, func, null, update
 from sqlmodel import Session
 
-from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
 from api.csms.provisioning.device_report import certificate_capacity, store_certificate_capacity
-from api.ocpp.handler import StationCall, now_iso
 from api.csms.security.handlers import record_csms_event
+from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
+from api.ocpp.handler import StationCall, now_iso
 from storage.db import DatabaseUnavailable
 from storage.stations import Station
 from storage.types import utcnow

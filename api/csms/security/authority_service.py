@@ -24,6 +24,7 @@ from pki.issuance import IssuedChain, sign_station_csr
 from storage.certificates import CaRole, IssuedCertificate
 from storage.db import session_scope
 
+
 def issue_from_csr(session: Session, ctx: Context, station_id: str, csr_pem: str,
                    certificate_type: str | None = None, *, lint: bool = True) -> tuple[IssuedChain, dict[str, Any]]:
     """Sign a station's CSR (a V2G one with the V2G sub-CA) in ``session``; the chain and what the

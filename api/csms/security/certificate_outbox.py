@@ -27,10 +27,9 @@ from sqlmodel import Session
 
 from api.core.refusal import Refusal
 from api.csms.outbox.engine import Failure, Kind, NotNow
-from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, RENEWAL_FAILED, raise_alert
 from api.csms.provisioning.device_variables import read_variable
+from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, RENEWAL_FAILED, raise_alert
 from api.csms.security.handlers import record_csms_event
-from api.ocpp.gateway import Gateway
 from api.csms.security.renewal import (
     CHARGING_STATION_CERTIFICATE,
     DELIVERY_PURPOSE,
@@ -39,6 +38,7 @@ from api.csms.security.renewal import (
     certificate_type_of,
     retry_after_failure,
 )
+from api.ocpp.gateway import Gateway
 from policies.chain import check_chain_size, station_max_plausible
 from policies.model import Policy
 from storage import audit

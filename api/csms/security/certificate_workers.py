@@ -23,12 +23,12 @@ from datetime import datetime
 
 from api.core.context import Context
 from api.csms.outbox import signal as outbox_signal
+from api.csms.outbox.engine import Kind, Outbox
 from api.csms.security.certificate_outbox import CertificateDelivery, RenewalTrigger
 from api.csms.security.certificate_signing import UNSIGNED_GRACE, finish_accepted
-from api.ocpp.transport.disconnects import disconnect_revoked
-from api.ocpp.gateway import Gateway
-from api.csms.outbox.engine import Kind, Outbox
 from api.csms.security.renewal import RenewalBatch, schedule_expiring
+from api.ocpp.gateway import Gateway
+from api.ocpp.transport.disconnects import disconnect_revoked
 from pki.supersession import SUPERSEDED_REASON, revoke_superseded
 from storage import audit
 from storage.db import session_scope

@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from api.csms.outbox import signal as outbox_signal
 from api.csms.security.event_spool import as_entry
+from api.csms.security.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
 from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.handler import StationCall, parse_datetime
-from api.csms.security.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
 from storage.db import DatabaseUnavailable
 from storage.security_events import SecurityEvent
 from storage.types import utcnow

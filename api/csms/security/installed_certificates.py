@@ -20,10 +20,10 @@ from typing import Any
 from ocpp.v201.enums import GetCertificateIdUseEnumType, GetInstalledCertificateStatusEnumType
 from sqlmodel import Session, select
 
-from api.csms.security.service import record_trust_anchor_result
 from api.core.audit import Actor, require_station
 from api.core.refusal import Refusal
 from api.csms.security.commands import GetInstalledCertificateIds
+from api.csms.security.service import record_trust_anchor_result
 from api.ocpp.command import Answer, send_command
 from api.ocpp.gateway import Gateway
 from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data

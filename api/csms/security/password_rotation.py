@@ -14,11 +14,16 @@ from dataclasses import dataclass
 from ocpp.v201.datatypes import ComponentType, SetVariableDataType, VariableType
 from ocpp.v201.enums import SetVariableStatusEnumType
 
-from api.core.credentials import PASSWORD_MAX
-from api.csms.security.service import begin_password_rotation, finish_password_rotation
 from api.core.audit import Actor
-from api.csms.security.service import ROTATION_ACCEPTED, ROTATION_REJECTED, ROTATION_UNKNOWN
+from api.core.credentials import PASSWORD_MAX
 from api.csms.provisioning.commands import SetVariables
+from api.csms.security.service import (
+    ROTATION_ACCEPTED,
+    ROTATION_REJECTED,
+    ROTATION_UNKNOWN,
+    begin_password_rotation,
+    finish_password_rotation,
+)
 from api.ocpp.command import Answer, send_command
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ERROR, TIMEOUT

@@ -24,15 +24,14 @@ from ocpp.v201.enums import (
 )
 from sqlmodel import Session, select
 
-from api.core.audit import run_in_session
-from api.csms.security.service import arm_profile_upgrade, begin_profile_upgrade
-from api.csms.provisioning.device_variables import read_variable
-from api.ocpp.gateway import Gateway
-from api.csms.security.installed_certificates import refresh_inventory, stored_rows
-from api.csms.provisioning.commands import Reset, SetNetworkProfile, SetVariables
-from api.ocpp.command import Answer, send_command
-from api.core.audit import Actor
+from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal
+from api.csms.provisioning.commands import Reset, SetNetworkProfile, SetVariables
+from api.csms.provisioning.device_variables import read_variable
+from api.csms.security.installed_certificates import refresh_inventory, stored_rows
+from api.csms.security.service import arm_profile_upgrade, begin_profile_upgrade
+from api.ocpp.command import Answer, send_command
+from api.ocpp.gateway import Gateway
 from pki.authorities import trusted_authorities
 from pki.delivery import csms_anchors, identify_anchor, reported_hash_data, served_generations
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate

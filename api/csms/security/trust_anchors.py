@@ -47,16 +47,15 @@ from ocpp.v201.datatypes import CertificateHashDataType
 from ocpp.v201.enums import InstallCertificateUseEnumType
 from sqlmodel import Session
 
-from api.core.audit import require_station, run_in_session
-from api.csms.security.service import begin_trust_anchor_change, record_trust_anchor_result
+from api.core.audit import Actor, require_station, run_in_session
 from api.core.context import Context
-from api.core.audit import Actor
 from api.core.refusal import Refusal
 from api.csms.provisioning.device_variables import read_variable
-from api.ocpp.gateway import Gateway
-from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory, stored_rows
 from api.csms.security.commands import DeleteCertificate, InstallCertificate
+from api.csms.security.installed_certificates import InventoryRefresh, refresh_inventory, stored_rows
+from api.csms.security.service import begin_trust_anchor_change, record_trust_anchor_result
 from api.ocpp.command import Answer, from_payload, send_command, to_payload
+from api.ocpp.gateway import Gateway
 from api.ocpp.session import CallOutcome
 from pki.authorities import active_authority, authority_by_id
 from pki.delivery import (
@@ -70,6 +69,7 @@ from pki.delivery import (
 )
 from pki.hashdata import CertificateHashData
 from pki.rollover import RolloverError, root_to_install
+from policies.model import Decision
 from policies.trust_anchor import (
     CSMS_ROOT,
     FORCED,
@@ -79,7 +79,6 @@ from policies.trust_anchor import (
     check_installable_rollover_root,
     check_installable_root,
 )
-from policies.model import Decision
 from storage.certificates import CaRole
 from storage.stations import InstalledCertificate, Station
 from storage.types import utcnow

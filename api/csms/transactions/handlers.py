@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.ocpp.handler import StationCall
 from api.csms.authorization.handlers import id_token_info
+from api.ocpp.handler import StationCall
 
 
 async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:

@@ -37,10 +37,14 @@ from cryptography import x509
 
 from api.core.credentials import RecentVerifications, verify_secret
 from api.core.refusal import Refusal
-from api.ocpp.admission.client_certificates import CertificateRefused, VerifiedStationCertificate, verify_station_certificate
+from api.ocpp.admission.client_certificates import (
+    CertificateRefused,
+    VerifiedStationCertificate,
+    verify_station_certificate,
+)
 from api.ocpp.admission.refusal_log import RefusalLog, RefusalRecord
-from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.admission.throttle import AuthenticationThrottle, Throttled, retry_after_header
+from api.ocpp.transport.registry import ConnectionRegistry
 from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificates import CertStatus
 from storage.types import utcnow

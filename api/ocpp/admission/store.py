@@ -22,8 +22,8 @@ from api.ocpp.admission.refusal_log import RefusalRow
 from pki.authorities import organization
 from pki.supersession import activate_certificate
 from storage import audit
-from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.batching import Batcher
+from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import read_scope, session_scope
 from storage.security_events import SecurityEvent
 from storage.stations import Station

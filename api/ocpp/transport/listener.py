@@ -27,17 +27,22 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.http11 import Request, Response
 
 from api.core.context import Context
+from api.core.settings import Settings
 from api.ocpp.admission.filters import Admission, Admitted, ConnectAttempt, Refused, default_filters
+from api.ocpp.admission.refusal_log import RefusalLog, RefusalLogSettings, RefusalRecord
 from api.ocpp.admission.store import DatabaseAdmissionStore
-from api.ocpp.transport.connection import SessionHandler, StationConnection
-from api.ocpp.transport.connection_limits import ConnectionLimits, ConnectionTracker, ensure_descriptor_limit, quiet_accept_errors
-from api.ocpp.transport.log_redaction import redacting_logger
-from api.ocpp.admission.refusal_log import RefusalRecord, RefusalLog, RefusalLogSettings
-from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.admission.throttle import AuthenticationThrottle, ThrottleSettings
+from api.ocpp.transport.connection import SessionHandler, StationConnection
+from api.ocpp.transport.connection_limits import (
+    ConnectionLimits,
+    ConnectionTracker,
+    ensure_descriptor_limit,
+    quiet_accept_errors,
+)
+from api.ocpp.transport.log_redaction import redacting_logger
+from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.transport.tls_material import TlsMaterial
 from api.ocpp.transport.tls_refusals import watch_handshakes
-from api.core.settings import Settings
 from policies.tls import effective_tls13_suites
 from storage.db import DatabaseUnavailable
 

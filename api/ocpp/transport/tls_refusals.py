@@ -22,8 +22,8 @@ import ssl
 from collections.abc import Callable
 
 from api.ocpp.admission.filters import INVALID_STATION_CERTIFICATE
-from api.ocpp.transport.connection_limits import accepted_peer
 from api.ocpp.admission.refusal_log import RefusalRecord
+from api.ocpp.transport.connection_limits import accepted_peer
 
 INVALID_TLS_VERSION = "InvalidTLSVersion"            # OCPP's security-event names for the
 INVALID_TLS_CIPHER_SUITE = "InvalidTLSCipherSuite"   # same situations on the station side

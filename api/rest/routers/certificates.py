@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from sqlmodel import select
 
 from api.core.audit import run_in_session
-from api.csms.security.authority_service import sign_csr
 from api.csms.security import authority_service
+from api.csms.security.authority_service import sign_csr
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.numbers import Offset

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.core.audit import run_in_session
-from api.csms.security.authority_service import crl_der
 from api.core.context import Context
+from api.csms.security.authority_service import crl_der
 from api.rest import errors
 from api.rest.auth import Ctx
 from api.rest.errors import ApiError

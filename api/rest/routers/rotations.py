@@ -26,8 +26,8 @@ from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel, Field
 
 from api.core.audit import record_denied, run_in_session
-from api.ocpp.transport.listener import Listeners
 from api.core.refusal import Refusal
+from api.ocpp.transport.listener import Listeners
 from api.rest import errors
 from api.rest.auth import OFFICER, AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError

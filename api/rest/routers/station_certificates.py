@@ -16,9 +16,9 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
 from api.csms.outbox import signal as outbox_signal
 from api.csms.security.renewal import CHARGING_STATION_CERTIFICATE, TRIGGERS, NoSuchIssuer, RenewalBatch, Selection
+from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
 from api.rest import errors
 from api.rest.auth import OFFICER, OPERATOR, AnyRole, Ctx, StationOps, require_role
 from api.rest.errors import ApiError

@@ -19,12 +19,12 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import Actor
 from api.core.credentials import PASSWORD_MAX
+from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
 from api.csms.provisioning import service as provisioning
+from api.csms.security.password_rotation import RotationResult, rotate_password
 from api.csms.security.service import PASSWORD_LENGTH_MAX
 from api.ocpp.config import BOOT_STATUSES
 from api.ocpp.gateway import Gateway
-from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
-from api.csms.security.password_rotation import RotationResult, rotate_password
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
 from api.rest.auth import AnyRole, StationOps

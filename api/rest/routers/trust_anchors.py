@@ -34,7 +34,6 @@ from api.csms.security.installed_certificates import (
     refresh_inventory,
     stored_inventory,
 )
-from api.ocpp.session import ERROR, NOT_CONNECTED, TIMEOUT
 from api.csms.security.trust_anchors import (
     DeleteResult,
     InstallResult,
@@ -45,6 +44,7 @@ from api.csms.security.trust_anchors import (
     delete_matching,
     install_root,
 )
+from api.ocpp.session import ERROR, NOT_CONNECTED, TIMEOUT
 from api.rest import errors
 from api.rest.auth import AnyRole, OfficerOnly, StationOps
 from api.rest.errors import ApiError

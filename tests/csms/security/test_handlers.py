@@ -11,7 +11,8 @@ import pytest
 from csr_factory import make_csr
 from fake_connection import FakeStation, register, rows, unreachable_database
 
-from api.csms.security.renewal import DELIVERY_PURPOSE, PURPOSE as RENEWAL_PURPOSE
+from api.csms.security.renewal import DELIVERY_PURPOSE
+from api.csms.security.renewal import PURPOSE as RENEWAL_PURPOSE
 from api.ocpp.framing import ErrorCode, OcppError
 from storage.audit import AuditEntry, Outcome
 from storage.certificate_requests import CertificateRequest, RequestStatus

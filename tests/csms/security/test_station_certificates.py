@@ -31,8 +31,8 @@ from ocpp_transport_helpers import issue_client_certificate
 
 from api.core.audit import run_in_session
 from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, SIGNING_FAILED
-from api.ocpp.handler import now_iso
 from api.csms.security.renewal import CHARGING_STATION_CERTIFICATE
+from api.ocpp.handler import now_iso
 from pki.keystore import EncryptedFileKeyStore
 from pki.serials import serial_hex
 from pki.v2g import ensure_v2g_ca
