@@ -70,6 +70,7 @@ class Station(asyncio.Protocol):
         self._sequence = 0
         self.closed = False
         self.booted = False
+        self.charging: Charging | None = None
 
     # --- asyncio callbacks --------------------------------------------------------------------
 
@@ -315,9 +316,11 @@ class Fleet:
 
     # --- traffic ------------------------------------------------------------------------------
 
-    async def paced(self, rate: float, seconds: float, warmup: float) -> dict:
-        """Heartbeats at ``rate`` per second in total, spread over the open stations round-robin;
-        a station still waiting for its previous answer skips its turn (counted)."""
+    async def paced(self, rate: float, seconds: float, warmup: float, message: str = "Heartbeat") -> dict:
+        """Heartbeats (or, with ``message`` "TransactionEvent", the next Updated event of each
+        station's running transaction) at ``rate`` per second in total, spread over the open
+        stations round-robin; a station still waiting for its previous answer skips its turn
+        (counted)."""
         stations = [s for s in self.stations.values() if not s.closed]
         latencies: list[float] = []
         skipped = errors = 0
@@ -330,7 +333,10 @@ class Fleet:
             busy.add(station)
             sent = time.perf_counter()
             try:
-                answer = await asyncio.wait_for(station.call("Heartbeat", HEARTBEAT), 10)
+                if message == "TransactionEvent":
+                    answer = await asyncio.wait_for(station.call("TransactionEvent", station.charging.updated()), 10)
+                else:
+                    answer = await asyncio.wait_for(station.call("Heartbeat", HEARTBEAT), 10)
                 if record and answer.startswith(b"[3"):
                     latencies.append(time.perf_counter() - sent)
                 elif not answer.startswith(b"[3"):
@@ -365,7 +371,7 @@ class Fleet:
         _event("steady_end")
         await asyncio.gather(*tasks, return_exceptions=True)
         latencies.sort()
-        return {"messages": len(latencies), "skipped": skipped, "errors": errors,
+        return {"messages": len(latencies), "skipped": skipped, "errors": errors, "sent": sent_total - skipped,
                 "p50_ms": _percentile(latencies, 0.50) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000,
                 "max_ms": (latencies[-1] * 1000) if latencies else None}
 
@@ -398,6 +404,28 @@ class Fleet:
         await asyncio.wait(tasks, timeout=30)
         return {"messages": counts["answered"], "errors": counts["errors"], "per_second": counts["answered"] / elapsed}
 
+    async def transactions(self, event: str, concurrency: int) -> dict:
+        """Every open station starts (``event`` "Started") or ends ("Ended") its transaction."""
+        limit = asyncio.Semaphore(concurrency)
+        errors: Counter[str] = Counter()
+        stations = [s for s in self.stations.values() if not s.closed]
+
+        async def one(station: Station) -> None:
+            try:
+                async with limit:
+                    if event == "Started":
+                        station.charging = Charging(station.identity)
+                    answer = await asyncio.wait_for(station.call("TransactionEvent", station.charging.event(event)), 30)
+                if not answer.startswith(b"[3"):
+                    raise Refused(f"TransactionEvent {event} answered {answer[:120]!r}")
+            except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - counted, not fatal
+                errors[_reason(exc)] += 1
+
+        await asyncio.gather(*(one(station) for station in stations))
+        return {"ok": len(stations) - sum(errors.values()), "failed": sum(errors.values()),
+                "errors": dict(errors.most_common(5)),
+                "updated": sum(s.charging.updates for s in stations if s.charging)}
+
     async def close(self, identities: list[str]) -> dict:
         for identity in identities:
             station = self.stations.pop(identity, None)
@@ -413,6 +441,58 @@ class Fleet:
         self.stations.clear()
         await asyncio.sleep(1)
         return {"closed": count}
+
+
+class Charging:
+    """One station's running transaction: what a meter sampled every second would report (E02,
+    J02): the energy register, power, current and voltage, as TransactionEvent Updated."""
+
+    def __init__(self, identity: str) -> None:
+        self.transaction_id = f"{identity}-{os.urandom(4).hex()}"
+        self.seq_no = 0
+        self.updates = 0
+        self.energy_wh = 1000.0
+
+    def event(self, event_type: str) -> bytes:
+        trigger = {"Started": "CablePluggedIn", "Ended": "StopAuthorized"}[event_type]
+        body = {"eventType": event_type, "timestamp": _now(), "triggerReason": trigger, "seqNo": self._next(),
+                "transactionInfo": {"transactionId": self.transaction_id, "chargingState": "Charging"
+                                    if event_type == "Started" else "Idle"},
+                "evse": {"id": 1, "connectorId": 1}}
+        if event_type == "Ended":
+            body["transactionInfo"]["stoppedReason"] = "Local"
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def updated(self) -> bytes:
+        self.updates += 1
+        self.energy_wh += 3.05  # 11 kW for one second
+        now = _now()
+        sampled = [
+            {"value": round(self.energy_wh, 2), "measurand": "Energy.Active.Import.Register",
+             "context": "Sample.Periodic", "unitOfMeasure": {"unit": "Wh"}},
+            {"value": 11000.0, "measurand": "Power.Active.Import", "context": "Sample.Periodic",
+             "unitOfMeasure": {"unit": "W"}},
+            {"value": 15.9, "measurand": "Current.Import", "phase": "L1", "context": "Sample.Periodic",
+             "unitOfMeasure": {"unit": "A"}},
+            {"value": 230.1, "measurand": "Voltage", "phase": "L1-N", "context": "Sample.Periodic",
+             "unitOfMeasure": {"unit": "V"}},
+        ]
+        body = {"eventType": "Updated", "timestamp": now, "triggerReason": "MeterValuePeriodic",
+                "seqNo": self._next(), "transactionInfo": {"transactionId": self.transaction_id,
+                                                           "chargingState": "Charging"},
+                "meterValue": [{"timestamp": now, "sampledValue": sampled}]}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _next(self) -> int:
+        self.seq_no += 1
+        return self.seq_no - 1
+
+
+SAMPLED_PER_UPDATE = 4
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
 
 def _reason(exc: BaseException) -> str:
