@@ -37,13 +37,14 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from ocpp.v201.enums import InstallCertificateUseEnumType
 
 from policies.keys import check_public_key
 from policies.model import Decision, KeyPolicy
 
-CSMS_ROOT = "CSMSRootCertificate"
-INSTALLABLE_TYPES: tuple[str, ...] = (
-    CSMS_ROOT, "ManufacturerRootCertificate", "V2GRootCertificate", "MORootCertificate")
+CSMS_ROOT: str = InstallCertificateUseEnumType.csms_root_certificate.value
+INSTALLABLE_TYPES: tuple[str, ...] = (CSMS_ROOT, *(use.value for use in InstallCertificateUseEnumType
+                                                  if use is not InstallCertificateUseEnumType.csms_root_certificate))
 # InstallCertificateRequest.certificate is string[..5500] in the OCPP 2.0.1 schema.
 MAX_CERTIFICATE_CHARS = 5500
 FORCED = "delete.forced"

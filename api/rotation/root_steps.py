@@ -38,10 +38,10 @@ from api.rotation.report import FAILED, PENDING, Progress
 from api.rotation.runner import Plan, blocked, done, todo
 from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_hash_data
 from pki.rollover import load_generation
+from policies.trust_anchor import CSMS_ROOT
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.stations import InstalledCertificate, Station
 
-CSMS_ROOT = "CSMSRootCertificate"
 INSTALL, DELETE = "install-root", "delete-old-root"
 _CHUNK = 500
 
