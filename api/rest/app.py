@@ -26,6 +26,7 @@ from api.rest.routers import (
     certificates,
     commands,
     id_tokens,
+    local_list,
     metrics,
     policy,
     profile_upgrade,
@@ -100,7 +101,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens):
+                   id_tokens, local_list):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app
