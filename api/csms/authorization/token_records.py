@@ -185,6 +185,12 @@ def changed(token: TokenFields, changes: Mapping[str, Any]) -> TokenFields:
                            "cannot be changed; delete the token and add a new one")
     current = {name: getattr(token, name) for name in FIELD_NAMES}
     current["evse_ids"] = list(token.evse_ids) if token.evse_ids else None
+    # Clearing a field clears the fields that only qualify it.
+    for cleared, dependents in (("group_id_token", ("group_type",)),
+                                ("message_content", ("message_format", "message_language"))):
+        if cleared in changes and changes[cleared] is None:
+            for dependent in dependents:
+                current[dependent] = None
     return token_fields({**current, **changes})
 
 
