@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from api.core.audit import Actor, require_station, run_in_session
 from api.core.context import Context
-from api.core.refusal import Conflict
+from api.core.refusal import Conflict, Refusal
 from api.csms.local_list import service
 from api.csms.local_list.commands import GetLocalListVersion, SendLocalList
 from api.csms.local_list.service import DIFFERENTIAL, FULL
@@ -118,18 +118,23 @@ async def send_local_list(ctx: Context, gateway: Gateway, actor: Actor, station_
         raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
     limits = await _limits(ctx, gateway, station_id, ask=not dry_run)
     result = UpdateResult(station_id, update_type, dry_run, limits)
-    messages = await _db(ctx, lambda s: _plan(s, station_id, update_type, limits))
     if dry_run:
+        messages = await _db(ctx, lambda s: _plan(s, station_id, update_type, limits))
         result.messages = [_shown(message, None) for message in messages]
         return result
+    error: Exception | None = None
     try:
+        messages = await _db(ctx, lambda s: _plan(s, station_id, update_type, limits))
         await _send(ctx, gateway, station_id, messages, result, timeout)
         if result.outcome == VERSION_MISMATCH and update_type == DIFFERENTIAL:
             await read_version(ctx, gateway, station_id, timeout)
             messages = await _db(ctx, lambda s: _plan(s, station_id, FULL, limits))
             await _send(ctx, gateway, station_id, messages, result, timeout)
+    except Exception as exc:
+        error = exc
+        raise
     finally:
-        await _db(ctx, lambda s: _audit(s, actor, result))
+        await _db(ctx, lambda s: _audit(s, actor, result, error))
     return result
 
 
@@ -157,11 +162,15 @@ async def _send(ctx: Context, gateway: Gateway, station_id: str, messages: list[
             return
 
 
-def _audit(session: Session, actor: Actor, result: UpdateResult) -> None:
-    audit.append(session, actor=actor.name, action="local_list.send", target=result.station_id,
-                 outcome=audit.Outcome.SUCCESS if result.outcome in (ACCEPTED, "nothing to send")
-                 else audit.Outcome.FAILED,
-                 detail={"requested": result.requested, "outcome": result.outcome, "version": result.version,
+def _audit(session: Session, actor: Actor, result: UpdateResult, error: Exception | None) -> None:
+    if isinstance(error, Refusal):
+        outcome = audit.Outcome.REFUSED
+    elif error is None and result.outcome in (ACCEPTED, "nothing to send"):
+        outcome = audit.Outcome.SUCCESS
+    else:
+        outcome = audit.Outcome.FAILED
+    audit.append(session, actor=actor.name, action="local_list.send", target=result.station_id, outcome=outcome,
+                 detail={**({"error": str(error)[:500]} if error else {}),"requested": result.requested, "outcome": result.outcome, "version": result.version,
                          "messages": [{k: m[k] for k in ("update_type", "version", "entries", "status")}
                                       for m in result.messages],
                          "limits": result.as_json()["limits"]})
