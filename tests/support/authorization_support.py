@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from trust_anchor_support import booted
+from trust_anchor_support import audit, booted, requests
 
 from simulator.station import SimulatedStation
 
-__all__ = ["booted_station", "add_token", "transaction_event", "master_pass", "stop", "StationList"]
+__all__ = ["booted_station", "add_token", "transaction_event", "master_pass", "stop", "clear_cache", "StationList"]
 
 
 async def booted_station(csms, station_id: str) -> SimulatedStation:
@@ -56,6 +56,18 @@ async def stop(station, transaction: str, evse: int) -> dict:
     """The station ends ``transaction`` because the master pass was presented."""
     return await station.call("TransactionEvent", transaction_event(
         "Ended", "StopAuthorized", 1, transaction, id_token="04MASTER", evse_id=evse, stoppedReason="MasterPass"))
+
+
+
+async def clear_cache(csms, station_id: str, station_answer: str) -> tuple[dict, list[dict], list]:
+    """TC_C_37/38: the operator's ClearCache through REST, the station answering ``station_answer``;
+    the REST answer, what the station received, and the audit entries of the call's result."""
+    station = await booted_station(csms, station_id)
+    station.handlers["ClearCache"] = lambda _st, _payload: {"status": station_answer}
+    answer = await csms.rest.post(f"/api/v1/stations/{station_id}/commands/ClearCache",
+                                  headers=csms.headers("operator"))
+    assert answer.status_code == 200, answer.text
+    return answer.json(), requests(station, "ClearCache"), audit(csms, "station.call.result", station_id)
 
 
 class StationList:
