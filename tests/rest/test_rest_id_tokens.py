@@ -114,7 +114,8 @@ def test_master_pass_groups(sqlite_api):
     api = sqlite_api
     api.register_station("CS-1")
     for body in ({"group_id_token": "MP"}, {"group_id_token": "MP-1", "station_id": "CS-1"}):
-        assert api.client.put(f"{BASE}/master-pass-groups", json=body, headers=api.headers("operator")).status_code == 200
+        answer = api.client.put(f"{BASE}/master-pass-groups", json=body, headers=api.headers("operator"))
+        assert answer.status_code == 200
     assert api.client.get(f"{BASE}/master-pass-groups", headers=api.headers("auditor")).json() == \
         {"*": "MP", "CS-1": "MP-1"}
     cleared = api.client.put(f"{BASE}/master-pass-groups", json={"group_id_token": None, "station_id": "CS-1"},

@@ -170,7 +170,8 @@ def _audit(session: Session, actor: Actor, result: UpdateResult, error: Exceptio
     else:
         outcome = audit.Outcome.FAILED
     audit.append(session, actor=actor.name, action="local_list.send", target=result.station_id, outcome=outcome,
-                 detail={**({"error": str(error)[:500]} if error else {}),"requested": result.requested, "outcome": result.outcome, "version": result.version,
+                 detail={**({"error": str(error)[:500]} if error else {}), "requested": result.requested,
+                         "outcome": result.outcome, "version": result.version,
                          "messages": [{k: m[k] for k in ("update_type", "version", "entries", "status")}
                                       for m in result.messages],
                          "limits": result.as_json()["limits"]})

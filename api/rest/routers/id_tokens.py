@@ -36,7 +36,7 @@ class IdTokenChange(BaseModel):
     cache_expiry: AwareDatetime | None = Field(None, description="cacheExpiryDateTime; after it the token is "
                                                                  "answered Expired.")
     group_id_token: str | None = Field(None, max_length=36, description="groupIdToken (C09); equal to the "
-                                                                        "MasterPassGroupId it makes a master pass (C16).")
+                                       "MasterPassGroupId it makes a master pass (C16).")
     group_type: TokenType | None = Field(None, description="Type of the groupIdToken; default Central.")
     evse_ids: list[int] | None = Field(None, min_length=1, max_length=64,
                                        description="The EVSEs the token is allowed at; elsewhere NotAllowedTypeEVSE.")
