@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from api.core.refusal import Conflict, Refusal
@@ -223,6 +223,3 @@ def set_master_pass_group(session: Session, scope: str, group_id_token: str | No
 def master_pass_groups(session: Session) -> dict[str, str]:
     return {row.scope: row.group_id_token for row in session.exec(select(MasterPassGroup))}
 
-
-def count_tokens(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(IdToken)).one()

@@ -88,3 +88,24 @@ def test_an_entry_larger_than_bytes_per_message_is_refused_by_name():
     with pytest.raises(Refusal) as refused:
         split(FULL, 1, _entries(1, "x" * 500), items=10, size=300)
     assert refused.value.rule == "local_list.entry_too_large" and "TOKEN-0000" in str(refused.value)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_what_a_station_accepted_is_kept_on_both_databases(tmp_path, monkeypatch, request, db):
+    from conftest import make_context
+    url = f"sqlite:///{tmp_path / 'll.db'}" if db == "sqlite" else request.getfixturevalue("postgres_url")
+    store = make_context(tmp_path, url, monkeypatch)
+    try:
+        _add(store, "A")
+        _add(store, "B")
+        full = _planned(store, "CS-1", FULL)
+        run_in_session(store, lambda s: service.record_accepted(s, "CS-1", FULL, 4, full))
+        removal = [Entry("a", "ISO14443", None)]
+        run_in_session(store, lambda s: service.record_accepted(s, "CS-1", DIFFERENTIAL, 5, removal))
+        view = run_in_session(store, lambda s: service.view(s, "CS-1"))
+        assert view["version"] == 5
+        assert view["entries"] == [{"idToken": {"idToken": "B", "type": "ISO14443"},
+                                    "idTokenInfo": {"status": "Accepted"}}]
+        assert [e.id_token for e in _planned(store, "CS-1", DIFFERENTIAL)] == ["A"]
+    finally:
+        store.engine.dispose()
