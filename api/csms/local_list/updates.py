@@ -20,6 +20,7 @@ instead, numbered above both versions.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ from api.ocpp.gateway import Gateway
 from storage import audit
 
 T = TypeVar("T")
+_updating: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
 CONTROLLER = "LocalAuthListCtrlr"
 FALLBACK_ITEMS, FALLBACK_BYTES = 20, 4096
@@ -123,13 +125,17 @@ async def send_local_list(ctx: Context, gateway: Gateway, actor: Actor, station_
         result.messages = [_shown(message, None) for message in messages]
         return result
     error: Exception | None = None
+    # Two updates planned from the same kept state would send the same versions: one at a time
+    # per station (in this process, the one holding the station's connection).
+    lock = _updating.setdefault(station_id, asyncio.Lock())
     try:
-        messages = await _db(ctx, lambda s: _plan(s, station_id, update_type, limits))
-        await _send(ctx, gateway, station_id, messages, result, timeout)
-        if result.outcome == VERSION_MISMATCH and update_type == DIFFERENTIAL:
-            await read_version(ctx, gateway, station_id, timeout)
-            messages = await _db(ctx, lambda s: _plan(s, station_id, FULL, limits))
+        async with lock:
+            messages = await _db(ctx, lambda s: _plan(s, station_id, update_type, limits))
             await _send(ctx, gateway, station_id, messages, result, timeout)
+            if result.outcome == VERSION_MISMATCH and update_type == DIFFERENTIAL:
+                await read_version(ctx, gateway, station_id, timeout)
+                messages = await _db(ctx, lambda s: _plan(s, station_id, FULL, limits))
+                await _send(ctx, gateway, station_id, messages, result, timeout)
     except Exception as exc:
         error = exc
         raise
