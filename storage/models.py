@@ -2,6 +2,15 @@
 
 from sqlmodel import SQLModel
 
-from storage import audit, certificate_requests, certificates, outbox, security_events, stations, tokens  # noqa: F401
+from storage import (  # noqa: F401
+    audit,
+    certificate_requests,
+    certificates,
+    id_tokens,
+    outbox,
+    security_events,
+    stations,
+    tokens,
+)
 
 metadata = SQLModel.metadata

@@ -40,18 +40,25 @@ def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
 
 
 def record_call_result(ctx: Context, actor: Actor, station_id: str, action: str, status: str, *,
-                       error_code: str | None = None, call_id: int | None = None) -> None:
+                       error_code: str | None = None, call_id: int | None = None,
+                       answer: dict[str, Any] | None = None) -> None:
     with audited(ctx, actor, "station.call.result", station_id) as (_session, detail):
-        detail.update(_result(action, status, error_code, call_id))
+        detail.update(_result(action, status, error_code, call_id, answer))
 
 
 def append_call_result(session: Session, actor_name: str, station_id: str, action: str, status: str, *,
-                       error_code: str | None = None, call_id: int | None = None) -> None:
+                       error_code: str | None = None, call_id: int | None = None,
+                       answer: dict[str, Any] | None = None) -> None:
     """The outcome of a stored job, in the caller's transaction (the one that settles the job)."""
     audit.append(session, actor=actor_name, action="station.call.result", target=station_id,
-                 outcome=audit.Outcome.SUCCESS, detail=_result(action, status, error_code, call_id))
+                 outcome=audit.Outcome.SUCCESS, detail=_result(action, status, error_code, call_id, answer))
 
 
-def _result(action: str, status: str, error_code: str | None, call_id: int | None) -> dict[str, Any]:
+def _result(action: str, status: str, error_code: str | None, call_id: int | None,
+            answer: dict[str, Any] | None = None) -> dict[str, Any]:
+    # The station's own status (Accepted, Rejected, ...) is what an operator looks for later;
+    # the rest of the answer stays out of the audit log (it may be large).
+    answered = answer.get("status") if isinstance(answer, dict) else None
     return {"action": action, "status": status, **({"error_code": error_code} if error_code else {}),
-            **({"call_id": call_id} if call_id is not None else {})}
+            **({"call_id": call_id} if call_id is not None else {}),
+            **({"answer_status": answered[:50]} if isinstance(answered, str) else {})}

@@ -166,7 +166,7 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
         return await workflow(gateway, actor, station_id, payload, timeout)
     outcome = await gateway.send_call(station_id, action, payload, timeout)
     await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
-                            error_code=outcome.error_code)
+                            error_code=outcome.error_code, answer=outcome.response)
     return outcome
 
 
@@ -226,7 +226,8 @@ class OperatorJobs(Kind):
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         self._timeouts.pop(row.id, None)
-        append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id)
+        append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id,
+                           answer=response)
 
     def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
         self._timeouts.pop(row.id, None)

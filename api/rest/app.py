@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.core.context import Context
+from api.operations.id_tokens import IMPORT_BYTES_MAX
 from api.rest import errors
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
@@ -24,6 +25,8 @@ from api.rest.routers import (
     authorities,
     certificates,
     commands,
+    id_tokens,
+    local_list,
     metrics,
     policy,
     profile_upgrade,
@@ -39,7 +42,7 @@ from api.rest.routers import (
 
 # The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
 BODY_MAX = 64 * 1024
-_BODY_MAX_BY_PATH = {"/ocsp": revocation.OCSP_REQUEST_MAX}
+_BODY_MAX_BY_PATH = {"/ocsp": revocation.OCSP_REQUEST_MAX, "/api/v1/id-tokens/import": IMPORT_BYTES_MAX}
 
 _TAGS = [
     {"name": "stations", "description": "Charging station registry."},
@@ -54,6 +57,9 @@ _TAGS = [
     {"name": "commands", "description": "One typed command per CSMS-initiated OCPP 2.0.1 action, sent now or as a "
                                         "job, with the same roles, rule checks and audit as the raw call."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
+    {"name": "id tokens", "description": "The tokens Authorize and TransactionEvent are answered from (C): CRUD, "
+                                         "bulk import and export, master-pass groups."},
+    {"name": "local list", "description": "Stations' local authorization lists (D01/D02)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
@@ -94,7 +100,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
+                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
+                   id_tokens, local_list):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

@@ -135,7 +135,8 @@ async def test_sync_call_is_audited_before_and_after_without_its_payload(csms, s
         select(AuditEntry).where(AuditEntry.target == "CS-S").order_by(AuditEntry.seq))))
     calls = [(e.action, json.loads(e.detail)) for e in entries if e.action.startswith("station.call")]
     assert calls == [("station.call", {"action": "TriggerMessage", "mode": "sync", "role": "operator"}),
-                     ("station.call.result", {"action": "TriggerMessage", "status": "answered"})]
+                     ("station.call.result", {"action": "TriggerMessage", "status": "answered",
+                                              "answer_status": "Accepted"})]
 
 
 async def test_async_call_is_stored_sent_and_polled(csms, station):

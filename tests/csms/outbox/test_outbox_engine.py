@@ -173,7 +173,8 @@ async def test_an_answer_ends_the_row_after_one_attempt_and_audits_one_result(be
     await bench.run(answered())
     row = bench.row(job)
     assert (row.status, json.loads(row.response), row.attempts, row.lease_node) == ("answered", ACCEPTED, 1, None)
-    assert bench.results() == [{"action": "TriggerMessage", "status": "answered", "call_id": job}]
+    assert bench.results() == [{"action": "TriggerMessage", "status": "answered", "call_id": job,
+                                "answer_status": "Accepted"}]
     await bench.run()  # nothing is due any more
     assert bench.gateway.sent == [("TriggerMessage", TRIGGER)]
 
@@ -237,7 +238,8 @@ async def test_a_row_left_sent_by_a_dead_process_of_this_node_is_sent_again_at_o
     await bench.run(answered())
     row = bench.row(job)
     assert (row.status, row.attempts) == ("answered", 1)
-    assert bench.results() == [{"action": "TriggerMessage", "status": "answered", "call_id": job}]
+    assert bench.results() == [{"action": "TriggerMessage", "status": "answered", "call_id": job,
+                                "answer_status": "Accepted"}]
 
 
 async def test_another_node_takes_a_row_over_only_when_its_lease_has_expired(bench):

@@ -1,0 +1,81 @@
+"""`chargeca id-token …` in process: the same operations and audit as REST, exit codes and one
+line on refusal (1 refused, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from api.cli import main
+from api.core.audit import run_in_session
+from storage.audit import AuditEntry
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture
+def cli(ctx, tmp_path, capsys):
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data", str(tmp_path / "data"), "id-token", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def _audit(ctx, action: str) -> list[AuditEntry]:
+    return run_in_session(ctx, lambda s: list(s.exec(select(AuditEntry).where(AuditEntry.action == action))))
+
+
+def test_add_set_list_delete(cli, ctx):
+    code, out, _ = cli("add", "ISO14443", "04AB", "--group", "FLEET", "--evse", "1;2", "--local-list", "*")
+    assert code == 0 and out.startswith("id token ISO14443 04AB added")
+    code, out, _ = cli("set", "ISO14443", "04ab", "--status", "Blocked", "--group", "")
+    assert code == 0 and "group_id_token, status" in out
+    code, out, _ = cli("list")
+    assert code == 0 and out.split("\t")[1:4] == ["ISO14443", "04AB", "Blocked"] and "FLEET" not in out
+    assert cli("delete", "ISO14443", "04AB")[0] == 0
+    assert cli("list")[1] == ""
+    assert _audit(ctx, "id_token.add")[0].actor.startswith("cli:")
+    assert len(_audit(ctx, "id_token.change")) == len(_audit(ctx, "id_token.delete")) == 1
+
+
+def test_refusals_exit_1_with_one_line(cli, ctx):
+    cli("add", "ISO14443", "04AB")
+    code, _, err = cli("add", "ISO14443", "04ab")
+    assert code == 1 and err.strip().count("\n") == 0 and "id_token.exists" in err
+    code, _, err = cli("add", "KeyCode", "K1", "--cache-expiry", "soon")
+    assert code == 1 and "cache_expiry" in err
+    code, _, err = cli("delete", "ISO14443", "NOPE")
+    assert code == 1 and "no ISO14443 token 'NOPE'" in err
+    code, _, err = cli("set", "ISO14443", "04AB")
+    assert code == 2 and "nothing to change" in err
+
+
+def test_import_and_export_files(cli, ctx, tmp_path):
+    good = tmp_path / "tokens.csv"
+    good.write_text("id_token,type,status\nA,ISO14443,Accepted\nB,eMAID,Blocked\n")
+    code, out, _ = cli("import", str(good))
+    assert code == 0 and out.strip() == "imported 2 id token(s): 2 added, 0 replaced"
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"id_token": "C", "type": "ISO14443"}, {"id_token": "D", "type": "Nope"}]))
+    code, _, err = cli("import", str(bad))
+    assert code == 1 and "row 2: type" in err and "nothing changed" in err
+    assert [e.outcome for e in _audit(ctx, "id_token.import")] == ["success", "refused"]
+
+    out_file = tmp_path / "export.json"
+    assert cli("export", "--out", str(out_file))[0] == 0
+    assert [t["id_token"] for t in json.loads(out_file.read_text())["tokens"]] == ["A", "B"]
+    code, out, _ = cli("export", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].startswith("id,id_token,type,status")
+    assert cli("import", str(tmp_path / "missing.csv"))[0] == 1
+
+
+def test_master_pass_group(cli, ctx):
+    code, out, _ = cli("master-pass", "MASTER")
+    assert code == 0 and "every station: MASTER" in out
+    assert cli("master-pass")[0] == 2
+    assert cli("master-pass", "--clear")[0] == 0
+    assert len(_audit(ctx, "id_token.master_pass_group")) == 2

@@ -1,0 +1,124 @@
+"""REST for id tokens: CRUD with roles and named refusals, bulk import (CSV and JSON, all or
+nothing, per-row problems, size limits), export, master-pass groups — each change audited."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_support import sqlite_api  # noqa: F401 - fixture
+
+from storage.audit import Outcome
+
+BASE = "/api/v1/id-tokens"
+
+
+def _import(api, body: str, content_type: str, role: str = "operator"):
+    return api.client.post(f"{BASE}/import", content=body.encode(),
+                           headers={**api.headers(role), "Content-Type": content_type})
+
+
+def test_create_read_update_delete(sqlite_api):
+    api = sqlite_api
+    created = api.client.post(BASE, json={"id_token": "04AB", "type": "ISO14443", "evse_ids": [1, 2],
+                                          "cache_expiry": "2030-01-01T00:00:00+01:00"}, headers=api.headers("operator"))
+    assert created.status_code == 201, created.text
+    token = created.json()
+    assert (token["status"], token["evse_ids"], token["cache_expiry"]) == ("Accepted", [1, 2], "2029-12-31T23:00:00Z")
+
+    assert api.client.get(f"{BASE}/{token['id']}", headers=api.headers("auditor")).json() == token
+    changed = api.client.patch(f"{BASE}/{token['id']}", json={"status": "Blocked", "evse_ids": None},
+                               headers=api.headers("officer"))
+    assert changed.status_code == 200 and (changed.json()["status"], changed.json()["evse_ids"]) == ("Blocked", None)
+    assert api.client.delete(f"{BASE}/{token['id']}", headers=api.headers("operator")).status_code == 200
+    assert api.client.get(f"{BASE}/{token['id']}", headers=api.headers("auditor")).status_code == 404
+    assert [e.outcome for e in api.audit("id_token.add")] == [Outcome.SUCCESS]
+    assert len(api.audit("id_token.change")) == len(api.audit("id_token.delete")) == 1
+
+
+def test_refusals_are_named(sqlite_api):
+    api = sqlite_api
+    body = {"id_token": "04AB", "type": "ISO14443"}
+    assert api.client.post(BASE, json=body, headers=api.headers("operator")).status_code == 201
+    duplicate = api.client.post(BASE, json={**body, "id_token": "04ab"}, headers=api.headers("operator"))
+    assert duplicate.status_code == 409 and duplicate.json()["rule"] == "id_token.exists"
+    too_long = api.client.post(BASE, json={**body, "id_token": "x" * 37}, headers=api.headers("operator"))
+    assert too_long.status_code == 422 and too_long.json()["field"] == "body.id_token"
+    half_message = api.client.post(BASE, json={**body, "id_token": "B", "message_content": "hi"},
+                                   headers=api.headers("operator"))
+    assert half_message.status_code == 422 and half_message.json()["rule"] == "id_token.field"
+    assert half_message.json()["field"] == "message_format"
+    assert api.client.post(BASE, json={**body, "id_token": "C"}, headers=api.headers("auditor")).status_code == 403
+
+
+def test_list_filters_and_pages(sqlite_api):
+    api = sqlite_api
+    rows = [{"id_token": f"T{i:03d}", "type": "ISO14443", "status": "Blocked" if i % 3 == 0 else "Accepted"}
+            for i in range(30)]
+    assert _import(api, json.dumps(rows), "application/json").status_code == 200
+    page = api.client.get(BASE, params={"status": "Blocked", "limit": 4, "offset": 2}, headers=api.headers("auditor"))
+    assert [t["id_token"] for t in page.json()] == ["T006", "T009", "T012", "T015"]
+    prefix = api.client.get(BASE, params={"id_token": "t02"}, headers=api.headers("auditor")).json()
+    assert len(prefix) == 10
+
+
+def test_csv_import_all_or_nothing_with_rows_named(sqlite_api):
+    api = sqlite_api
+    good = "id_token,type,status,evse_ids\nA1,ISO14443,Accepted,1;2\nA2,KeyCode,,\n"
+    answer = _import(api, good, "text/csv")
+    assert answer.status_code == 200 and answer.json() == {"rows": 2, "created": 2, "updated": 0}
+    bad = "id_token,type,status\nA1,ISO14443,Blocked\nA3,Badge,Accepted\nA4,ISO14443,Nope\n"
+    refused = _import(api, bad, "text/csv")
+    assert refused.status_code == 422
+    body = refused.json()
+    assert body["rule"] == "id_token.import" and body["bad_rows"] == 2
+    assert [(p["row"], p["field"]) for p in body["problems"]] == [(2, "type"), (3, "status")]
+    tokens = api.client.get(BASE, headers=api.headers("auditor")).json()
+    assert [(t["id_token"], t["status"], t["evse_ids"]) for t in tokens] == [("A1", "Accepted", [1, 2]),
+                                                                              ("A2", "Accepted", None)]
+    assert [e.outcome for e in api.audit("id_token.import")] == [Outcome.SUCCESS, Outcome.REFUSED]
+
+
+def test_import_content_types_and_size(sqlite_api):
+    api = sqlite_api
+    assert _import(api, "id_token,type\n", "text/plain").status_code == 415
+    assert _import(api, "{not json", "application/json").status_code == 422
+    assert _import(api, "[]", "application/json", role="auditor").status_code == 403
+    huge = api.client.post(f"{BASE}/import", content=b"x" * 10,
+                           headers={**api.headers("operator"), "Content-Type": "text/csv",
+                                    "Content-Length": str(17 * 1024 * 1024)})
+    assert huge.status_code == 413
+
+
+def test_thousands_of_rows_in_one_request(sqlite_api):
+    api = sqlite_api
+    text = "id_token,type\n" + "".join(f"04{i:08X},ISO14443\n" for i in range(5000))
+    answer = _import(api, text, "text/csv")
+    assert answer.status_code == 200 and answer.json()["created"] == 5000
+    (entry,) = api.audit("id_token.import")
+    assert '"created": 5000' in entry.detail or json.loads(entry.detail)["created"] == 5000
+
+
+@pytest.mark.parametrize(("kind", "media"), [("csv", "text/csv"), ("json", "application/json")])
+def test_export_round_trip(sqlite_api, kind, media):
+    api = sqlite_api
+    api.client.post(BASE, json={"id_token": "A", "type": "eMAID", "group_id_token": "G", "language1": "nl",
+                                "local_list": "*"}, headers=api.headers("operator"))
+    exported = api.client.get(f"{BASE}/export", params={"format": kind}, headers=api.headers("auditor"))
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith(media)
+    again = _import(api, exported.text, media)
+    assert again.json() == {"rows": 1, "created": 0, "updated": 1}
+
+
+def test_master_pass_groups(sqlite_api):
+    api = sqlite_api
+    api.register_station("CS-1")
+    for body in ({"group_id_token": "MP"}, {"group_id_token": "MP-1", "station_id": "CS-1"}):
+        answer = api.client.put(f"{BASE}/master-pass-groups", json=body, headers=api.headers("operator"))
+        assert answer.status_code == 200
+    assert api.client.get(f"{BASE}/master-pass-groups", headers=api.headers("auditor")).json() == \
+        {"*": "MP", "CS-1": "MP-1"}
+    cleared = api.client.put(f"{BASE}/master-pass-groups", json={"group_id_token": None, "station_id": "CS-1"},
+                             headers=api.headers("operator"))
+    assert cleared.json() == {"*": "MP"}
+    assert len(api.audit("id_token.master_pass_group")) == 3
