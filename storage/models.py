@@ -2,6 +2,16 @@
 
 from sqlmodel import SQLModel
 
-from storage import audit, certificate_requests, certificates, outbox, security_events, stations, tokens  # noqa: F401
+from storage import (  # noqa: F401
+    audit,
+    certificate_requests,
+    certificates,
+    meter_values,
+    outbox,
+    security_events,
+    stations,
+    tokens,
+    transactions,
+)
 
 metadata = SQLModel.metadata
