@@ -34,6 +34,7 @@ from api.rest.routers import (
     station_ops,
     stations,
     tokens,
+    transactions,
     trust_anchors,
 )
 
@@ -54,6 +55,7 @@ _TAGS = [
     {"name": "commands", "description": "One typed command per CSMS-initiated OCPP 2.0.1 action, sent now or as a "
                                         "job, with the same roles, rule checks and audit as the raw call."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
+    {"name": "transactions", "description": "Transactions and meter values as stations reported them (E, J)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
@@ -94,7 +96,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
+                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
+                   transactions):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
 from api.csms.meter_values.samples import Sample
-from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent
+from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer
 from storage.types import utcnow
 
 STARTED = TransactionEventEnumType.started.value
@@ -44,14 +44,14 @@ def view(row: Transaction) -> TransactionView:
                            row.ended_at, row.energy_wh, row.id_token)
 
 
-def _row(session: Session, station_id: str, transaction_id: str) -> Transaction | None:
+def transaction_row(session: Session, station_id: str, transaction_id: str) -> Transaction | None:
     return session.exec(select(Transaction).where(Transaction.station_id == station_id,
                                                   Transaction.transaction_id == transaction_id)).first()
 
 
 def find(session: Session, station_id: str, transaction_id: str) -> TransactionView | None:
     """The transaction ``transaction_id`` of ``station_id``, or None when it was never reported."""
-    row = _row(session, station_id, transaction_id)
+    row = transaction_row(session, station_id, transaction_id)
     return None if row is None else view(row)
 
 
@@ -90,7 +90,7 @@ class Recorded:
 def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
     """Store ``event`` and bring its transaction's summary up to date, in ``session``."""
     received_at = received_at or utcnow()
-    row = _row(session, station_id, event.transaction_id)
+    row = transaction_row(session, station_id, event.transaction_id)
     if row is None:
         row = Transaction(station_id=station_id, transaction_id=event.transaction_id,
                           unknown_start=event.event_type != STARTED, created_at=received_at)
@@ -177,3 +177,75 @@ def _energy(row: Transaction, samples: Sequence[Sample]) -> None:
             row.meter_last_wh, row.meter_last_at = wh, sample.sampled_at
     if row.meter_first_wh is not None and row.meter_last_wh is not None:
         row.energy_wh = row.meter_last_wh - row.meter_first_wh
+
+
+# --- reading, for the doors -------------------------------------------------------------------
+
+ONGOING, FINISHED = "ongoing", "ended"
+# A transaction's detail lists at most this many of its missing seqNos (the count is always whole).
+MISSING_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class TransactionQuery:
+    station_id: str | None = None
+    id_token: str | None = None
+    state: str | None = None           # ONGOING or FINISHED
+    since: datetime | None = None      # started at or after
+    until: datetime | None = None      # started before
+
+
+def query(criteria: TransactionQuery):
+    statement = select(Transaction)
+    if criteria.station_id is not None:
+        statement = statement.where(Transaction.station_id == criteria.station_id)
+    if criteria.id_token is not None:
+        statement = statement.where(Transaction.id_token == criteria.id_token)
+    if criteria.state == ONGOING:
+        statement = statement.where(Transaction.ended_at.is_(None))  # type: ignore[union-attr]
+    elif criteria.state == FINISHED:
+        statement = statement.where(Transaction.ended_at.is_not(None))  # type: ignore[union-attr]
+    if criteria.since is not None:
+        statement = statement.where(Transaction.started_at >= criteria.since)
+    if criteria.until is not None:
+        statement = statement.where(Transaction.started_at < criteria.until)
+    return statement
+
+
+@dataclass(frozen=True)
+class Detail:
+    transaction: Transaction
+    events: list[TransactionEvent]           # by seqNo, then arrival
+    missing_seq_nos: list[int]               # the first MISSING_LISTED
+    charging_states: list[tuple[datetime, str]]  # the timeline, by the station's timestamps
+
+
+def detail(session: Session, station_id: str, transaction_id: str) -> Detail | None:
+    row = transaction_row(session, station_id, transaction_id)
+    if row is None:
+        return None
+    events = list(session.exec(select(TransactionEvent).where(TransactionEvent.transaction_pk == row.id)
+                               .order_by(TransactionEvent.seq_no, TransactionEvent.id)))
+    seen = {event.seq_no for event in events}
+    missing: list[int] = []
+    if events:
+        for seq_no in range(min(seen), max(seen) + 1):
+            if len(missing) == MISSING_LISTED:
+                break
+            if seq_no not in seen:
+                missing.append(seq_no)
+    timeline: list[tuple[datetime, str]] = []
+    for event in sorted(events, key=lambda e: (e.timestamp, e.seq_no)):
+        if event.charging_state is not None and (not timeline or timeline[-1][1] != event.charging_state):
+            timeline.append((event.timestamp, event.charging_state))
+    return Detail(row, events, missing, timeline)
+
+
+def record_status_answer(session: Session, station_id: str, transaction_id: str | None, answer: dict[str, Any],
+                         asked_by: str) -> TransactionStatusAnswer:
+    """Keep a GetTransactionStatus answer (E14)."""
+    row = TransactionStatusAnswer(station_id=station_id, transaction_id=transaction_id,
+                                  messages_in_queue=answer["messagesInQueue"],
+                                  ongoing_indicator=answer.get("ongoingIndicator"), asked_by=asked_by)
+    session.add(row)
+    return row
