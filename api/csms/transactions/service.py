@@ -218,6 +218,7 @@ class Detail:
     events: list[TransactionEvent]           # by seqNo, then arrival
     missing_seq_nos: list[int]               # the first MISSING_LISTED
     charging_states: list[tuple[datetime, str]]  # the timeline, by the station's timestamps
+    status_answers: list[TransactionStatusAnswer]  # GetTransactionStatus answers about it, oldest first
 
 
 def detail(session: Session, station_id: str, transaction_id: str) -> Detail | None:
@@ -238,13 +239,16 @@ def detail(session: Session, station_id: str, transaction_id: str) -> Detail | N
     for event in sorted(events, key=lambda e: (e.timestamp, e.seq_no)):
         if event.charging_state is not None and (not timeline or timeline[-1][1] != event.charging_state):
             timeline.append((event.timestamp, event.charging_state))
-    return Detail(row, events, missing, timeline)
+    answers = list(session.exec(select(TransactionStatusAnswer).where(
+        TransactionStatusAnswer.station_id == station_id, TransactionStatusAnswer.transaction_id == transaction_id)
+        .order_by(TransactionStatusAnswer.id)))
+    return Detail(row, events, missing, timeline, answers)
 
 
-def record_status_answer(session: Session, station_id: str, transaction_id: str | None, answer: dict[str, Any],
-                         asked_by: str) -> TransactionStatusAnswer:
-    """Keep a GetTransactionStatus answer (E14)."""
-    row = TransactionStatusAnswer(station_id=station_id, transaction_id=transaction_id,
+def keep_status_answer(session: Session, station_id: str, request: dict[str, Any], answer: dict[str, Any],
+                       asked_by: str) -> TransactionStatusAnswer:
+    """Keep a station's GetTransactionStatus answer (E14) to ``request``."""
+    row = TransactionStatusAnswer(station_id=station_id, transaction_id=request.get("transactionId"),
                                   messages_in_queue=answer["messagesInQueue"],
                                   ongoing_indicator=answer.get("ongoingIndicator"), asked_by=asked_by)
     session.add(row)

@@ -135,10 +135,19 @@ class ChargingStateOut(BaseModel):
     charging_state: str
 
 
+class StatusAnswerOut(BaseModel):
+    answered_at: datetime
+    messages_in_queue: bool
+    ongoing_indicator: bool | None
+    asked_by: str
+
+
 class TransactionDetailOut(TransactionOut):
     missing_seq_nos: list[int] = Field(description="The first 1000 missing seqNos.")
     charging_states: list[ChargingStateOut] = Field(description="The charging-state timeline.")
     event_list: list[EventOut] = Field(description="By seqNo, then arrival.")
+    status_answers: list[StatusAnswerOut] = Field(description="The station's GetTransactionStatus answers about "
+                                                              "it (E14), oldest first.")
     meter_values: list[MeterValueOut] = Field(description="The first 10,000 by time; the rest through "
                                                           "/api/v1/meter-values.")
 
@@ -184,6 +193,8 @@ def get_transaction(_principal: AnyRole, ctx: Ctx, station_id: str, transaction_
             **TransactionOut.of(found.transaction).model_dump(), missing_seq_nos=found.missing_seq_nos,
             charging_states=[ChargingStateOut(at=at, charging_state=state) for at, state in found.charging_states],
             event_list=[EventOut.of(event) for event in found.events],
+            status_answers=[StatusAnswerOut(**{name: getattr(answer, name) for name in StatusAnswerOut.model_fields})
+                            for answer in found.status_answers],
             meter_values=[MeterValueOut.of(row) for row in values])
 
     detail = run_in_session(ctx, read)
