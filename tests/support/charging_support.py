@@ -100,3 +100,40 @@ async def shown(csms, station_id: str, transaction_id: str) -> dict[str, Any]:
 def trail(events: list[TransactionEvent]) -> list[tuple[str, str, str | None]]:
     """(eventType, triggerReason, chargingState) of each event."""
     return [(event.event_type, event.trigger_reason, event.charging_state) for event in events]
+
+
+# --- GetTransactionStatus (E14) ---------------------------------------------------------------
+
+def answers_status(charging: Charging, *, ongoing: set[str]) -> None:
+    """The station answers GetTransactionStatus from what it holds: messagesInQueue while it has
+    queued events (of that transaction, or of any without an id), ongoingIndicator for an id."""
+
+    def get_transaction_status(_station, payload):
+        transaction_id = payload.get("transactionId")
+        queued = [event for event in charging.queued
+                  if transaction_id is None or event["transactionInfo"]["transactionId"] == transaction_id]
+        answer: dict[str, Any] = {"messagesInQueue": bool(queued)}
+        if transaction_id is not None:
+            answer["ongoingIndicator"] = transaction_id in ongoing
+        return answer
+
+    charging.station.handlers["GetTransactionStatus"] = get_transaction_status
+
+
+async def ask_status(csms, station_id: str, transaction_id: str | None = None) -> dict[str, Any]:
+    """The operator's GetTransactionStatus (REST typed command); the station's answer as read."""
+    body = {"transaction_id": transaction_id} if transaction_id is not None else {}
+    answer = await csms.rest.post(f"/api/v1/stations/{station_id}/commands/GetTransactionStatus", json=body,
+                                  headers=csms.headers("operator"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "answered", answer.text
+    return answer.json()["result"]
+
+
+def status_answers(csms, station_id: str) -> list[tuple[str | None, bool, bool | None]]:
+    """(transactionId asked about, messagesInQueue, ongoingIndicator) of each answer kept."""
+    from storage.transactions import TransactionStatusAnswer
+
+    rows = run_in_session(csms.ctx, lambda s: list(s.exec(select(TransactionStatusAnswer).where(
+        TransactionStatusAnswer.station_id == station_id).order_by(TransactionStatusAnswer.id))))
+    return [(row.transaction_id, row.messages_in_queue, row.ongoing_indicator) for row in rows]
