@@ -4,11 +4,11 @@ retention (storage/partitions.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 
 from api.core.context import Context
+from api.core.periodic import every
 from storage.db import session_scope
 from storage.partitions import Maintenance, maintain
 from storage.types import utcnow
@@ -31,9 +31,4 @@ def maintain_meter_values(ctx: Context, now: datetime | None = None) -> Maintena
 async def run_meter_value_maintenance(ctx: Context, interval: float | None = None) -> None:
     """A pass at start, then every ``interval`` seconds (the policy's by default), until cancelled."""
     interval = interval or ctx.policy.meter_values.maintenance_interval_minutes * 60
-    while True:
-        try:
-            await asyncio.to_thread(maintain_meter_values, ctx)
-        except Exception:  # noqa: BLE001 - a failed pass is retried at the next interval
-            log.exception("meter value maintenance failed; retrying in %d s", interval)
-        await asyncio.sleep(interval)
+    await every(interval, lambda: maintain_meter_values(ctx), "meter value maintenance")

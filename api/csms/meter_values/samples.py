@@ -4,12 +4,14 @@ signed meter value copied as sent."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import MeasurandEnumType, ReadingContextEnumType
 
+from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.handler import parse_datetime
 
 DEFAULT_MEASURAND = MeasurandEnumType.energy_active_import_register.value
@@ -47,11 +49,16 @@ class Sample:
 
 def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAULT_CONTEXT) -> list[Sample]:
     """Every sampledValue of ``meter_values`` (MeterValueType items, schema-checked); a timestamp
-    that is no date-time raises OcppError naming the item."""
+    that is no date-time, or a value that is no finite number (JSON parsers let 1e400 and NaN
+    through as numbers), raises OcppError naming the item."""
     read = []
     for index, meter_value in enumerate(meter_values):
         at = parse_datetime(meter_value["timestamp"], f"meterValue[{index}].timestamp")
-        for sampled in meter_value["sampledValue"]:
+        for position, sampled in enumerate(meter_value["sampledValue"]):
+            if not math.isfinite(sampled["value"]):
+                where = f"meterValue[{index}].sampledValue[{position}].value"
+                raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{where} is not a finite number",
+                                {"field": where})
             unit = sampled.get("unitOfMeasure", {})
             signed = sampled.get("signedMeterValue", {})
             read.append(Sample(

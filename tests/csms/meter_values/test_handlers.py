@@ -50,3 +50,15 @@ async def test_meter_values_the_database_cannot_take_are_not_acknowledged(ctx, t
     payload = {"evseId": 1, "meterValue": [{"timestamp": "2025-06-01T12:00:00Z", "sampledValue": [{"value": 1}]}]}
     with pytest.raises(DatabaseUnavailable):
         await station.send("MeterValues", payload)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+async def test_a_value_that_is_no_finite_number_is_refused_and_nothing_is_kept(ctx, value):
+    from api.ocpp.framing import OcppError
+
+    payload = {"evseId": 1, "meterValue": [{"timestamp": "2025-06-01T12:00:00Z",
+                                            "sampledValue": [{"value": 1}, {"value": value}]}]}
+    with pytest.raises(OcppError) as refused:
+        await FakeStation(ctx, "CS-1").send("MeterValues", payload)
+    assert refused.value.details == {"field": "meterValue[0].sampledValue[1].value"}
+    assert rows(ctx, MeterValue) == []
