@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import TransactionEventEnumType
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
@@ -99,15 +100,17 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
     duplicate = row.seq_received > 0 and session.exec(
         select(TransactionEvent.id).where(TransactionEvent.transaction_pk == row.id,
                                           TransactionEvent.seq_no == event.seq_no).limit(1)).first() is not None
-    session.add(TransactionEvent(
-        transaction_pk=row.id, station_id=station_id, transaction_id=event.transaction_id, seq_no=event.seq_no,
-        event_type=event.event_type, trigger_reason=event.trigger_reason, timestamp=event.timestamp,
-        received_at=received_at, offline=event.offline, number_of_phases_used=event.number_of_phases_used,
-        cable_max_current=event.cable_max_current, reservation_id=event.reservation_id,
-        charging_state=event.charging_state, time_spent_charging=event.time_spent_charging,
-        stopped_reason=event.stopped_reason, remote_start_id=event.remote_start_id, id_token=event.id_token,
-        id_token_type=event.id_token_type, evse_id=event.evse_id, connector_id=event.connector_id,
-        duplicate=duplicate))
+    # A Core insert: the event is written once and never loaded back in this transaction, and
+    # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
+    session.connection().execute(insert(TransactionEvent.__table__), {
+        "transaction_pk": row.id, "station_id": station_id, "transaction_id": event.transaction_id,
+        "seq_no": event.seq_no, "event_type": event.event_type, "trigger_reason": event.trigger_reason,
+        "timestamp": event.timestamp, "received_at": received_at, "offline": event.offline,
+        "number_of_phases_used": event.number_of_phases_used, "cable_max_current": event.cable_max_current,
+        "reservation_id": event.reservation_id, "charging_state": event.charging_state,
+        "time_spent_charging": event.time_spent_charging, "stopped_reason": event.stopped_reason,
+        "remote_start_id": event.remote_start_id, "id_token": event.id_token, "id_token_type": event.id_token_type,
+        "evse_id": event.evse_id, "connector_id": event.connector_id, "duplicate": duplicate})
     _summarise(row, event, duplicate)
     row.updated_at = received_at
     if not duplicate:
