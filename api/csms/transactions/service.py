@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,10 @@ class Event:
     samples: Sequence[Sample] = ()
 
 
+# The Event's fields that are transaction_event's columns of the same name.
+_EVENT_COLUMNS = tuple(f.name for f in fields(Event) if f.name != "samples")
+
+
 @dataclass(frozen=True)
 class Recorded:
     transaction: TransactionView
@@ -103,14 +107,8 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
     # A Core insert: the event is written once and never loaded back in this transaction, and
     # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
     session.connection().execute(insert(TransactionEvent.__table__), {
-        "transaction_pk": row.id, "station_id": station_id, "transaction_id": event.transaction_id,
-        "seq_no": event.seq_no, "event_type": event.event_type, "trigger_reason": event.trigger_reason,
-        "timestamp": event.timestamp, "received_at": received_at, "offline": event.offline,
-        "number_of_phases_used": event.number_of_phases_used, "cable_max_current": event.cable_max_current,
-        "reservation_id": event.reservation_id, "charging_state": event.charging_state,
-        "time_spent_charging": event.time_spent_charging, "stopped_reason": event.stopped_reason,
-        "remote_start_id": event.remote_start_id, "id_token": event.id_token, "id_token_type": event.id_token_type,
-        "evse_id": event.evse_id, "connector_id": event.connector_id, "duplicate": duplicate})
+        **{name: getattr(event, name) for name in _EVENT_COLUMNS},
+        "transaction_pk": row.id, "station_id": station_id, "received_at": received_at, "duplicate": duplicate})
     _summarise(row, event, duplicate)
     row.updated_at = received_at
     if not duplicate:
