@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import TransactionEventEnumType
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
@@ -45,9 +45,16 @@ def view(row: Transaction) -> TransactionView:
                            row.ended_at, row.energy_wh, row.id_token)
 
 
+# Built once: a station sends an event a second while charging, and building the statement each
+# time cost as much as running it.
+_ROW = select(Transaction).where(Transaction.station_id == bindparam("station_id"),
+                                 Transaction.transaction_id == bindparam("transaction_id"))
+_SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
+                                          TransactionEvent.seq_no == bindparam("seq_no")).limit(1)
+
+
 def transaction_row(session: Session, station_id: str, transaction_id: str) -> Transaction | None:
-    return session.exec(select(Transaction).where(Transaction.station_id == station_id,
-                                                  Transaction.transaction_id == transaction_id)).first()
+    return session.exec(_ROW, params={"station_id": station_id, "transaction_id": transaction_id}).first()
 
 
 def find(session: Session, station_id: str, transaction_id: str) -> TransactionView | None:
@@ -101,9 +108,10 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
                           unknown_start=event.event_type != STARTED, created_at=received_at)
         session.add(row)
         session.flush()
-    duplicate = row.seq_received > 0 and session.exec(
-        select(TransactionEvent.id).where(TransactionEvent.transaction_pk == row.id,
-                                          TransactionEvent.seq_no == event.seq_no).limit(1)).first() is not None
+    # Only a seqNo within those seen can be a repeat: the usual next one needs no lookup.
+    within = row.seq_min is not None and row.seq_max is not None and row.seq_min <= event.seq_no <= row.seq_max
+    duplicate = within and session.exec(_SEEN, params={"transaction_pk": row.id,
+                                                        "seq_no": event.seq_no}).first() is not None
     # A Core insert: the event is written once and never loaded back in this transaction, and
     # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
     session.connection().execute(insert(TransactionEvent.__table__), {
@@ -116,8 +124,7 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
         meter_values.store(session, station_id, event.evse_id if event.evse_id is not None else row.evse_id,
                            event.samples, transaction_pk=row.id, transaction_id=event.transaction_id,
                            received_at=received_at)
-    session.add(row)
-    session.flush()
+    session.add(row)  # written at the commit
     start = row.started_at or event.timestamp
     seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start).total_seconds())
     return Recorded(view(row), duplicate, row.seq_missing, seconds)
