@@ -18,19 +18,17 @@ the server has one core of its own. Then, in one run:
 3. resident memory per idle plain-ws connection (profile 1, Basic auth), measured the same way
    right after (--plain stations), before anything is closed;
 4. Heartbeat round trip p50/p99 at --rate msg/s with --stations connected, and server CPU per
-   message over the steady phase (utime+stime of the server process / messages);
+   message over the steady phase (utime+stime of the server process / messages); then charging:
+   each station starts a transaction, TransactionEvent Updated with 4 sampled values at
+   --charging-rate, round trip and server CPU per event against the Heartbeat's, and the meter
+   values the server acknowledged against those it stored (``--only-charging``: this phase and
+   its Heartbeat reference alone; ``--database-url postgresql://…/db``: the server on a fresh
+   PostgreSQL database made beside ``db`` and dropped after);
 5. capacity: every station sends its next Heartbeat as soon as it has the answer (server core
    saturated), msg/s;
 6. boot storm: --storm profile-3 stations connect (--storm-concurrency handshakes in flight)
    and boot; time until all booted, failures, and the kernel's ListenOverflows/ListenDrops;
-7. charging: every station of phase 4 starts a transaction, then TransactionEvent Updated with 4
-   sampled measurands (energy register, power, current, voltage) at --charging-rate msg/s in
-   total: round trip p50/p99, server CPU per message against phase 4's per Heartbeat, and, once
-   the server has stopped, the sampled values stored against those the stations sent;
-   ``--only-charging`` runs phase 4 (the Heartbeat reference) and this one alone, and
-   ``--database-url postgresql://…/db`` runs the server on a fresh PostgreSQL database created
-   beside ``db`` (and dropped after);
-8. phases 4-6 against a bare reference server on the same core (scripts/
+7. phases 4-6 against a bare reference server on the same core (scripts/
    bench_reference_server.py: the `ocpp` library's example pattern, no auth, no storage), and
    ChargeCA's storm relative to it. This machine's speed varies with its host's load; the ratio,
    measured minutes apart, is what compares across runs.
@@ -83,9 +81,6 @@ FQDN = "csms.bench.localhost"
 PASSWORD = "Bench-Password-0123456789"
 PASSPHRASE = "bench-passphrase-0123456789"
 HOST = "127.0.0.1"
-# Where the server keeps sampled meter values (storage/meter_values.py), counted after the run.
-METER_VALUE_TABLE = "meter_value"
-SAMPLED_PER_UPDATE = 4   # as scripts/gateway_load.py's Charging.updated() sends
 
 
 # --- setup ----------------------------------------------------------------------------------
@@ -112,8 +107,6 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     data, certs = workdir / "data", workdir / "certs"
     certs.mkdir(parents=True, exist_ok=True)
     os.environ["CHARGECA_KEY_PASSPHRASE"] = PASSPHRASE
-    if args.database_url:
-        os.environ["CHARGECA_DATABASE_URL"] = args.database_url
     ctx = open_context(load_settings(data))
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=ORG, fqdn=FQDN, policy=ctx.policy, urls=ctx.urls)
@@ -171,8 +164,8 @@ def _reference_material(workdir: Path, hierarchy, ctx, validity: profiles.Validi
 
 @contextmanager
 def fresh_database(url: str | None) -> Iterator[str | None]:
-    """A new PostgreSQL database beside the one ``url`` names, dropped afterwards; None stays None
-    (SQLite in the data directory)."""
+    """A new PostgreSQL database beside the one ``url`` names, dropped afterwards, so that a run
+    never counts an earlier run's rows; None stays None (SQLite in the data directory)."""
     if not url:
         yield None
         return
@@ -180,13 +173,13 @@ def fresh_database(url: str | None) -> Iterator[str | None]:
 
     base, _ = url.rsplit("/", 1)
     name = f"chargeca_bench_{os.getpid()}"
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as admin:
+    admin_url = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(plain, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -216,18 +209,19 @@ class Server:
         return self.process.pid
 
 
-def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None,
-                 database_url: str | None = None) -> Server:
+def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None) -> Server:
     ws_port, wss_port, rest_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
-    if database_url:
-        env["CHARGECA_DATABASE_URL"] = database_url
     env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
                CHARGECA_REST_PORT=str(rest_port), CHARGECA_OCPP_HOST=HOST,
                CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port))
+    if "CHARGECA_DATABASE_URL" in os.environ:  # --database-url
+        env["CHARGECA_DATABASE_URL"] = os.environ["CHARGECA_DATABASE_URL"]
     command = [sys.executable]
     if profile_out is not None:
-        command += ["-m", "cProfile", "-o", str(profile_out), str(ROOT / "api" / "cli.py")]
+        # As a module, as below: run as a file, api/ would come first on the path and its
+        # ocpp package would hide the ocpp library.
+        command += ["-m", "cProfile", "-o", str(profile_out), "-m", "api.cli"]
     else:
         command += ["-m", "api.cli"]
     command += ["serve", "--no-dev-init"]
@@ -359,7 +353,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     load_before = os.getloadavg()
-    server = start_server(data, server_cpu, workdir / "server.log", args.profile_out, args.database_url)
+    server = start_server(data, server_cpu, workdir / "server.log", args.profile_out)
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
     load = Load(target, client_cpu, server.pid)
@@ -378,14 +372,12 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=True,
                      heartbeat=True, keep=True, timeout=60)
             heartbeats = heartbeat_phases(load, args)
-            charging = charging_phase(load, args)
-            load.quit()
-            stop_server(server)
-            return [f"machine: {cores} cores, Python {platform.python_version()}, {database_label(args)}",
-                    f"parameters: --stations {args.stations} --rate {args.rate} --charging-rate "
-                    f"{args.charging_rate} --seconds {args.seconds}",
-                    _heartbeat_lines(heartbeats, len(fleet) + len(warm), args),
-                    _charging_lines(charging, heartbeats, len(fleet) + len(warm), args, stored_sampled_values(data, args))]
+            charging = charging_phase(load, data, args)
+            return [f"machine: {cores} cores, Python {platform.python_version()}, {_database(args)}",
+                    f"parameters: --stations {args.stations} --rate {args.rate} --charging-rate {args.charging_rate} "
+                    f"--seconds {args.seconds}",
+                    _heartbeat_lines(heartbeats, len(warm) + len(fleet), args),
+                    _charging_lines(charging, heartbeats, len(warm) + len(fleet), args)]
 
         # 1. profile 2: first connects, then reconnects of the same stations. Also grows the
         #    worker threads' malloc arenas to argon2's size before any memory is measured.
@@ -419,8 +411,8 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         # 4. Heartbeat round trip at --rate with --stations connected, server CPU per message;
         # 5. capacity.
         heartbeats = heartbeat_phases(load, args)
-        # 7. charging.
-        charging = charging_phase(load, args)
+        # 4b. charging: a transaction per station, TransactionEvent Updated at --rate.
+        charging = charging_phase(load, data, args)
         load.run("close_all")
         time.sleep(2)
 
@@ -453,7 +445,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     pin = (f"server pinned to CPU {server_cpu}, load generator to CPU {client_cpu} (taskset)"
            if server_cpu is not None else "not pinned")
-    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {database_label(args)}; {pin}")
+    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {_database(args)}; {pin}")
     say(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
         f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)")
     say(f"parameters: --stations {args.stations} --storm {args.storm} --storm-concurrency {args.storm_concurrency} "
@@ -468,7 +460,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"({_busy(sp3_cpu, sp3)}% busy, load generator {_busy(sp3_load_cpu, sp3)}%)   "
         f"{_failures(sp3, booted, sp3_more)}")
     say(_heartbeat_lines(heartbeats, len(fleet), args))
-    say(_charging_lines(charging, heartbeats, len(fleet) + len(warm), args, stored_sampled_values(data, args)))
+    say(_charging_lines(charging, heartbeats, len(fleet), args))
     if bare_heartbeats is not None:
         say(_heartbeat_lines(bare_heartbeats, len(fleet), args, label="reference: "))
     say(f"resident memory per idle connection (booted, one Heartbeat): profile 3 (wss, client certificate) "
@@ -492,6 +484,47 @@ class Heartbeats:
     capacity_steady: tuple[float, float, float]
 
 
+@dataclass(frozen=True)
+class Charging:
+    result: dict
+    steady: tuple[float, float, float]
+    stored_values: int
+
+
+def _database(args: argparse.Namespace) -> str:
+    return "PostgreSQL" if args.database_url else "SQLite WAL"
+
+
+def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging:
+    """Every connected station runs a transaction; Updated events at --rate; then the meter values
+    stored, counted in the server's database."""
+    result, marks = load.run("charging", rate=args.charging_rate, seconds=args.seconds, warmup=2)
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(load_settings(data).database_url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM meter_value")).scalar_one()
+    engine.dispose()
+    return Charging(result, steady(marks), stored)
+
+
+def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args: argparse.Namespace) -> str:
+    paced, (wall, server_s, _) = run.result, run.steady
+    per_event = server_s / max(1, paced["messages"])
+    per_heartbeat = heartbeats.paced_steady[1] / max(1, heartbeats.paced["messages"])
+    return "\n".join((
+        f"TransactionEvent Updated ({args.measurands} sampled values) round trip at {args.rate}/s with {connected} "
+        f"transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
+        f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
+        f"errors {paced['errors'] + paced['edge_errors']})",
+        f"server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = "
+        f"{per_event / max(per_heartbeat, 1e-9):.2f}x a Heartbeat's (target <= 2x)",
+        f"meter values: {paced['sampled_values']} sent and acknowledged, {run.stored_values} stored "
+        f"({'all' if run.stored_values == paced['sampled_values'] else 'NOT all'} stored)"))
+
+
 def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
     """Round trip at --rate with the connected stations, then every station sending on answer."""
     paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
@@ -511,63 +544,6 @@ def _heartbeat_lines(run: Heartbeats, connected: int, args: argparse.Namespace, 
         f"{label}capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
         f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
         f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}"))
-
-
-@dataclass(frozen=True)
-class ChargingRun:
-    started: dict
-    paced: dict
-    paced_steady: tuple[float, float, float]
-    ended: dict
-
-
-def charging_phase(load: Load, args: argparse.Namespace) -> ChargingRun:
-    """Every open station starts a transaction, sends Updated events at --charging-rate in total
-    (after the same warm-up as the Heartbeat phase), then ends it."""
-    started, _ = load.run("transactions", event="Started", concurrency=args.storm_concurrency)
-    paced, marks = load.run("paced", rate=args.charging_rate, seconds=args.seconds, warmup=2,
-                            message="TransactionEvent")
-    ended, _ = load.run("transactions", event="Ended", concurrency=args.storm_concurrency)
-    return ChargingRun(started, paced, steady(marks), ended)
-
-
-def _charging_lines(run: ChargingRun, heartbeats: Heartbeats, connected: int, args: argparse.Namespace,
-                    stored: int | None) -> str:
-    paced, (wall, server_s, _) = run.paced, run.paced_steady
-    per_event = server_s / max(1, paced["messages"])
-    heartbeat_server_s = heartbeats.paced_steady[1]
-    per_heartbeat = heartbeat_server_s / max(1, heartbeats.paced["messages"])
-    sent = SAMPLED_PER_UPDATE * run.ended["updated"]
-    kept = "not counted" if stored is None else f"{stored} of {sent} stored"
-    return "\n".join((
-        f"charging: {run.started['ok']} of {connected} stations started a transaction "
-        f"({_failures(run.started, run.ended)}); TransactionEvent Updated with {SAMPLED_PER_UPDATE} sampled values "
-        f"at {args.charging_rate}/s: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  "
-        f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
-        f"errors {paced['errors']})   target p99 <= 10 ms",
-        f"charging: server CPU per TransactionEvent {1e6 * per_event:.0f} µs = {per_event / per_heartbeat:.2f}x "
-        f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, same run)   target <= 2x; "
-        f"sampled values: {kept} (every Updated sent, warm-up included)"))
-
-
-def database_label(args: argparse.Namespace) -> str:
-    return "PostgreSQL" if args.database_url else "SQLite WAL"
-
-
-def stored_sampled_values(data: Path, args: argparse.Namespace) -> int | None:
-    """Sampled values the server stored from the bench's TransactionEvents, read once it has stopped."""
-    from sqlalchemy import create_engine, text
-
-    url = args.database_url or f"sqlite:///{data / 'chargeca.db'}"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(f"SELECT count(*) FROM {METER_VALUE_TABLE}")).scalar_one()
-    except Exception as exc:  # noqa: BLE001 - a bench reports, it does not stop
-        print(f"could not count stored sampled values: {exc}", file=sys.stderr)
-        return None
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -643,13 +619,17 @@ def main() -> None:
                         help="TransactionEvent Updated per second in the charging phase")
     parser.add_argument("--only-charging", action="store_true",
                         help="run only the Heartbeat reference phase and the charging phase")
-    parser.add_argument("--database-url", help="postgresql://…/db: the server runs on a fresh database beside db")
+    parser.add_argument("--database-url", help="the server's database (default: SQLite in the data directory); "
+                                               "postgresql://…/db: a fresh database created beside db, dropped after")
     parser.add_argument("--no-reference", action="store_true", help="skip the storm against the bare reference server")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
     args = parser.parse_args()
+    args.measurands = 4  # scripts/gateway_load.py MEASURANDS
     with fresh_database(args.database_url) as args.database_url:
+        if args.database_url:
+            os.environ["CHARGECA_DATABASE_URL"] = args.database_url  # read by prepare() and the server
         measure(args)
 
 

@@ -25,7 +25,9 @@ import sys
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 # Same reason as the server (api/server.py): asyncio gives every TLS connection a 256 KiB read
@@ -52,6 +54,32 @@ class Refused(Exception):
     pass
 
 
+# The sampled values of each TransactionEvent of the charging phase (issue 11: 4 measurands).
+MEASURANDS = (("Energy.Active.Import.Register", "Wh"), ("Power.Active.Import", "W"),
+              ("Current.Import", "A"), ("Voltage", "V"))
+
+
+class _Session:
+    """One station's transaction in the charging phase: seqNo and meter register kept here."""
+
+    def __init__(self, transaction_id: str) -> None:
+        self.transaction_id = transaction_id
+        self.seq_no = 0
+        self.register = 0.0
+
+    def event(self, event_type: str, trigger: str) -> tuple[bytes, int]:
+        """The next TransactionEvent's payload and how many sampled values it carries."""
+        self.register += 2.0   # ~7 kW for one second
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        values = [{"value": self.register if unit == "Wh" else 7200.0 if unit == "W" else 16.0 if unit == "A" else 230.0,
+                   "measurand": measurand, "unitOfMeasure": {"unit": unit}} for measurand, unit in MEASURANDS]
+        payload = {"eventType": event_type, "timestamp": now, "triggerReason": trigger, "seqNo": self.seq_no,
+                   "transactionInfo": {"transactionId": self.transaction_id, "chargingState": "Charging"},
+                   "evse": {"id": 1, "connectorId": 1}, "meterValue": [{"timestamp": now, "sampledValue": values}]}
+        self.seq_no += 1
+        return json.dumps(payload, separators=(",", ":")).encode(), len(values)
+
+
 class Station(asyncio.Protocol):
     """One OCPP-J client connection: the opening handshake, then frames. One CALL at a time."""
 
@@ -70,7 +98,6 @@ class Station(asyncio.Protocol):
         self._sequence = 0
         self.closed = False
         self.booted = False
-        self.charging: Charging | None = None
 
     # --- asyncio callbacks --------------------------------------------------------------------
 
@@ -316,12 +343,46 @@ class Fleet:
 
     # --- traffic ------------------------------------------------------------------------------
 
-    async def paced(self, rate: float, seconds: float, warmup: float, message: str = "Heartbeat") -> dict:
-        """Heartbeats (or, with ``message`` "TransactionEvent", the next Updated event of each
-        station's running transaction) at ``rate`` per second in total, spread over the open
-        stations round-robin; a station still waiting for its previous answer skips its turn
-        (counted)."""
+    async def paced(self, rate: float, seconds: float, warmup: float) -> dict:
+        """Heartbeats at ``rate`` per second in total, spread over the open stations round-robin;
+        a station still waiting for its previous answer skips its turn (counted)."""
+        return await self._paced(rate, seconds, warmup, "Heartbeat", lambda _station: HEARTBEAT)
+
+    async def charging(self, rate: float, seconds: float, warmup: float) -> dict:
+        """Every open station starts a transaction (TransactionEvent Started), then Updated events
+        with MEASURANDS sampled values go out at ``rate`` per second in total as Heartbeats do in
+        ``paced``, then every transaction ends. ``sampled_values`` counts those the CSMS answered
+        (Started, Updated and Ended), to compare with the rows it stored."""
         stations = [s for s in self.stations.values() if not s.closed]
+        sessions = {station: _Session(f"{station.identity}-tx") for station in stations}
+        answered = {"sampled_values": 0, "errors": 0}
+        slots = asyncio.Semaphore(100)
+
+        async def one(station: Station, event_type: str, trigger: str) -> None:
+            async with slots:
+                payload, values = sessions[station].event(event_type, trigger)
+                try:
+                    answer = await asyncio.wait_for(station.call("TransactionEvent", payload), 30)
+                except (Exception, asyncio.TimeoutError):  # noqa: BLE001
+                    answer = b""
+                if answer.startswith(b"[3"):
+                    answered["sampled_values"] += values
+                else:
+                    answered["errors"] += 1
+
+        await asyncio.gather(*(one(station, "Started", "CablePluggedIn") for station in stations))
+        result = await self._paced(rate, seconds, warmup, "TransactionEvent",
+                                   lambda station: sessions[station].event("Updated", "MeterValuePeriodic")[0],
+                                   on_answer=lambda _station: len(MEASURANDS))
+        await asyncio.gather(*(one(station, "Ended", "EVCommunicationLost") for station in stations))
+        result["sampled_values"] = answered["sampled_values"] + result.pop("answered_values")
+        result["edge_errors"] = answered["errors"]
+        return result
+
+    async def _paced(self, rate: float, seconds: float, warmup: float, action: str,
+                     payload: Callable[[Station], bytes], on_answer: Callable[[Station], int] | None = None) -> dict:
+        stations = [s for s in self.stations.values() if not s.closed]
+        answered_values = 0
         latencies: list[float] = []
         skipped = errors = 0
         busy: set[Station] = set()
@@ -329,14 +390,13 @@ class Fleet:
         tasks: set[asyncio.Task] = set()
 
         async def beat(station: Station, record: bool) -> None:
-            nonlocal errors
+            nonlocal errors, answered_values
             busy.add(station)
             sent = time.perf_counter()
             try:
-                if message == "TransactionEvent":
-                    answer = await asyncio.wait_for(station.call("TransactionEvent", station.charging.updated()), 10)
-                else:
-                    answer = await asyncio.wait_for(station.call("Heartbeat", HEARTBEAT), 10)
+                answer = await asyncio.wait_for(station.call(action, payload(station)), 10)
+                if answer.startswith(b"[3") and on_answer is not None:
+                    answered_values += on_answer(station)
                 if record and answer.startswith(b"[3"):
                     latencies.append(time.perf_counter() - sent)
                 elif not answer.startswith(b"[3"):
@@ -371,9 +431,9 @@ class Fleet:
         _event("steady_end")
         await asyncio.gather(*tasks, return_exceptions=True)
         latencies.sort()
-        return {"messages": len(latencies), "skipped": skipped, "errors": errors, "sent": sent_total - skipped,
+        return {"messages": len(latencies), "skipped": skipped, "errors": errors,
                 "p50_ms": _percentile(latencies, 0.50) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000,
-                "max_ms": (latencies[-1] * 1000) if latencies else None}
+                "max_ms": (latencies[-1] * 1000) if latencies else None, "answered_values": answered_values}
 
     async def closed_loop(self, seconds: float, warmup: float) -> dict:
         """Every open station sends its next Heartbeat as soon as the previous one is answered."""
@@ -404,28 +464,6 @@ class Fleet:
         await asyncio.wait(tasks, timeout=30)
         return {"messages": counts["answered"], "errors": counts["errors"], "per_second": counts["answered"] / elapsed}
 
-    async def transactions(self, event: str, concurrency: int) -> dict:
-        """Every open station starts (``event`` "Started") or ends ("Ended") its transaction."""
-        limit = asyncio.Semaphore(concurrency)
-        errors: Counter[str] = Counter()
-        stations = [s for s in self.stations.values() if not s.closed]
-
-        async def one(station: Station) -> None:
-            try:
-                async with limit:
-                    if event == "Started":
-                        station.charging = Charging(station.identity)
-                    answer = await asyncio.wait_for(station.call("TransactionEvent", station.charging.event(event)), 30)
-                if not answer.startswith(b"[3"):
-                    raise Refused(f"TransactionEvent {event} answered {answer[:120]!r}")
-            except (Exception, asyncio.TimeoutError) as exc:  # noqa: BLE001 - counted, not fatal
-                errors[_reason(exc)] += 1
-
-        await asyncio.gather(*(one(station) for station in stations))
-        return {"ok": len(stations) - sum(errors.values()), "failed": sum(errors.values()),
-                "errors": dict(errors.most_common(5)),
-                "updated": sum(s.charging.updates for s in stations if s.charging)}
-
     async def close(self, identities: list[str]) -> dict:
         for identity in identities:
             station = self.stations.pop(identity, None)
@@ -441,58 +479,6 @@ class Fleet:
         self.stations.clear()
         await asyncio.sleep(1)
         return {"closed": count}
-
-
-class Charging:
-    """One station's running transaction: what a meter sampled every second would report (E02,
-    J02): the energy register, power, current and voltage, as TransactionEvent Updated."""
-
-    def __init__(self, identity: str) -> None:
-        self.transaction_id = f"{identity}-{os.urandom(4).hex()}"
-        self.seq_no = 0
-        self.updates = 0
-        self.energy_wh = 1000.0
-
-    def event(self, event_type: str) -> bytes:
-        trigger = {"Started": "CablePluggedIn", "Ended": "StopAuthorized"}[event_type]
-        body = {"eventType": event_type, "timestamp": _now(), "triggerReason": trigger, "seqNo": self._next(),
-                "transactionInfo": {"transactionId": self.transaction_id, "chargingState": "Charging"
-                                    if event_type == "Started" else "Idle"},
-                "evse": {"id": 1, "connectorId": 1}}
-        if event_type == "Ended":
-            body["transactionInfo"]["stoppedReason"] = "Local"
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    def updated(self) -> bytes:
-        self.updates += 1
-        self.energy_wh += 3.05  # 11 kW for one second
-        now = _now()
-        sampled = [
-            {"value": round(self.energy_wh, 2), "measurand": "Energy.Active.Import.Register",
-             "context": "Sample.Periodic", "unitOfMeasure": {"unit": "Wh"}},
-            {"value": 11000.0, "measurand": "Power.Active.Import", "context": "Sample.Periodic",
-             "unitOfMeasure": {"unit": "W"}},
-            {"value": 15.9, "measurand": "Current.Import", "phase": "L1", "context": "Sample.Periodic",
-             "unitOfMeasure": {"unit": "A"}},
-            {"value": 230.1, "measurand": "Voltage", "phase": "L1-N", "context": "Sample.Periodic",
-             "unitOfMeasure": {"unit": "V"}},
-        ]
-        body = {"eventType": "Updated", "timestamp": now, "triggerReason": "MeterValuePeriodic",
-                "seqNo": self._next(), "transactionInfo": {"transactionId": self.transaction_id,
-                                                           "chargingState": "Charging"},
-                "meterValue": [{"timestamp": now, "sampledValue": sampled}]}
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    def _next(self) -> int:
-        self.seq_no += 1
-        return self.seq_no - 1
-
-
-SAMPLED_PER_UPDATE = 4
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
 
 def _reason(exc: BaseException) -> str:

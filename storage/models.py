@@ -7,10 +7,12 @@ from storage import (  # noqa: F401
     certificate_requests,
     certificates,
     id_tokens,
+    meter_values,
     outbox,
     security_events,
     stations,
     tokens,
+    transactions,
 )
 
 metadata = SQLModel.metadata

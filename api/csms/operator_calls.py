@@ -43,6 +43,7 @@ from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.routes import CSMS_ACTIONS
 from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
+from api.csms.transactions.service import keep_status_answer
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation
@@ -165,9 +166,19 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
         # The workflow audits its own decision and the station's answer.
         return await workflow(gateway, actor, station_id, payload, timeout)
     outcome = await gateway.send_call(station_id, action, payload, timeout)
+    keep = _ANSWER_KEEPERS.get(action)
+    if keep is not None and outcome.status == ANSWERED and outcome.response is not None:
+        response = outcome.response
+        await asyncio.to_thread(run_in_session, ctx, lambda s: keep(s, station_id, payload, response, actor.name))
     await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
                             error_code=outcome.error_code, answer=outcome.response)
     return outcome
+
+
+# Answers whose content is kept (beyond the audit of the outcome), by action: the keeper gets the
+# station, the request, the (schema-valid) answer and who asked, in the transaction that records it.
+_ANSWER_KEEPERS: Mapping[str, Callable[[Session, str, dict[str, Any], dict[str, Any], str], Any]] = \
+    MappingProxyType({"GetTransactionStatus": keep_status_answer})
 
 
 # --- ROUTED actions: the generic call runs the rule-checked workflow ------------------------------
@@ -226,6 +237,9 @@ class OperatorJobs(Kind):
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         self._timeouts.pop(row.id, None)
+        keep = _ANSWER_KEEPERS.get(row.action)
+        if keep is not None:
+            keep(session, row.station_id, json.loads(row.payload), response, row.created_by)
         append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id,
                            answer=response)
 

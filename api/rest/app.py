@@ -37,6 +37,7 @@ from api.rest.routers import (
     station_ops,
     stations,
     tokens,
+    transactions,
     trust_anchors,
 )
 
@@ -60,6 +61,7 @@ _TAGS = [
     {"name": "id tokens", "description": "The tokens Authorize and TransactionEvent are answered from (C): CRUD, "
                                          "bulk import and export, master-pass groups."},
     {"name": "local list", "description": "Stations' local authorization lists (D01/D02)."},
+    {"name": "transactions", "description": "Transactions and meter values as stations reported them (E, J)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
@@ -101,7 +103,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list):
+                   id_tokens, local_list, transactions):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app
