@@ -73,7 +73,8 @@ async def test_an_evse_restriction_answers_not_allowed_elsewhere(ctx):
              "seqNo": 0, "transactionInfo": {"transactionId": "T-1"},
              "idToken": {"idToken": "EVSE-2-ONLY", "type": "ISO14443"}}
     at_1 = await station.send("TransactionEvent", {**event, "evse": {"id": 1, "connectorId": 1}})
-    at_2 = await station.send("TransactionEvent", {**event, "evse": {"id": 2, "connectorId": 1}})
+    at_2 = await station.send("TransactionEvent", {**event, "transactionInfo": {"transactionId": "T-2"},
+                                                   "evse": {"id": 2, "connectorId": 1}})
     assert at_1["idTokenInfo"]["status"] == "NotAllowedTypeEVSE"
     assert at_2["idTokenInfo"] == {"status": "Accepted", "evseId": [2]}
     # Authorize names no EVSE: the station learns where the token is allowed.
