@@ -3,8 +3,9 @@ simulated station driving one EVSE (simulator/charging.py), the reusable states 
 cases (P6e3 §3.18) built from it, and what the CSMS stored, read back over REST and from the
 database.
 
-The token the cases call "<Configured valid_idtoken>" is checked against the CSMS's own verdict
-(``verdict``): which tokens are Accepted is the authorization block's store, not this one's.
+The token the cases call "<Configured valid_idtoken>" is registered as Accepted in the token
+store before each case, as the lab configures it (through the REST API), so every answer that
+carries it must say Accepted (``ACCEPTED``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from sqlmodel import select
 from trust_anchor_support import booted
 
 from api.core.audit import run_in_session
-from api.csms.authorization import service as authorization
 from simulator.charging import Charging
 from storage.meter_values import MeterValue
 from storage.transactions import Transaction, TransactionEvent
@@ -26,17 +26,20 @@ SIGNED = {"signedMeterData": "T0NNRnx7IkZWIjoiMS4wIiwiR0kiOiJTSU0ifXx7IlNBIjoiRU
           "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq+/sim=="}
 
 
+ACCEPTED = {"status": "Accepted"}
+
+
 async def charging_station(csms, station_id: str, **options: Any) -> Charging:
-    """State Booted: connected on profile 1, BootNotification Accepted, the connector Available."""
+    """State Booted: connected on profile 1, BootNotification Accepted, the connector Available;
+    the configured valid token known to the CSMS as Accepted."""
+    answer = await csms.rest.post("/api/v1/id-tokens", json={"id_token": VALID_TOKEN["idToken"],
+                                                             "type": VALID_TOKEN["type"], "status": "Accepted"},
+                                  headers=csms.headers("operator"))
+    assert answer.status_code in (201, 409), answer.text
     station = await booted(csms, station_id, profile=1)
     charging = Charging(station, **options)
     await charging.connector("Available")
     return charging
-
-
-def verdict(csms, station_id: str, token: dict[str, Any]) -> dict[str, Any]:
-    """The idTokenInfo the CSMS gives ``token`` at ``station_id`` (C01/C12)."""
-    return run_in_session(csms.ctx, lambda s: authorization.id_token_info(s, station_id, token))
 
 
 async def ev_connected_pre_session(charging: Charging) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """TC_E_02 — Start transaction options: EnergyTransfer (E01 S6).
 
-Authorize (the CSMS answers its verdict on the valid token), the connector Occupied, then
+Authorize (the CSMS answers Accepted on the valid token), the connector Occupied, then
 Started with triggerReason ChargingStateChanged, chargingState Charging, the token, evse and a
 Transaction.Begin register reading. Stored: the transaction started at the event's time, the
 reading as its first register value.
@@ -8,13 +8,13 @@ reading as its first register value.
 
 from __future__ import annotations
 
-from charging_support import VALID_TOKEN, charging_station, stored, verdict
+from charging_support import ACCEPTED, VALID_TOKEN, charging_station, stored
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
 async def test_tc_e_02_start_when_energy_flows(csms):
     charging = await charging_station(csms, "TC-E-02", register_wh=12_000)
-    expected = verdict(csms, "TC-E-02", VALID_TOKEN)
+    expected = ACCEPTED
 
     assert await charging.authorize(VALID_TOKEN) == {"idTokenInfo": expected}
     await charging.connector("Occupied")
