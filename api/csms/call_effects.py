@@ -1,0 +1,54 @@
+"""What an operator's CSMS call leaves in the blocks' records, beside the audit entry: the
+request when it is accepted to leave (in the transaction that audits it, so nothing is sent
+that was not recorded first), and the station's answer once it comes (sync or as a job).
+
+One table, action → (requested, answered); api/csms/operator_calls.py runs it for every door.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sqlmodel import Session
+
+from api.csms.availability import service as availability
+from api.csms.remote_control import service as remote_control
+from api.csms.reservations import service as reservations
+
+Requested = Callable[[Session, str, str, Mapping[str, Any]], None]
+Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Effect:
+    requested: Requested | None = None
+    answered: Answered | None = None
+
+
+EFFECTS: Mapping[str, Effect] = MappingProxyType({
+    "RequestStartTransaction": Effect(remote_control.requested, remote_control.answered),
+    "ChangeAvailability": Effect(availability.change_requested, availability.change_answered),
+    "ReserveNow": Effect(reservations.requested, reservations.answered),
+    "CancelReservation": Effect(None, reservations.cancel_answered),
+})
+
+
+def requested(session: Session, station_id: str, actor_name: str, action: str, payload: Mapping[str, Any]) -> None:
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.requested is not None:
+        effect.requested(session, station_id, actor_name, payload)
+
+
+def answered(session: Session, station_id: str, action: str, payload: Mapping[str, Any],
+             response: Mapping[str, Any] | None) -> None:
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.answered is not None and response is not None:
+        effect.answered(session, station_id, payload, response)
+
+
+def has_answer_effect(action: str) -> bool:
+    effect = EFFECTS.get(action)
+    return effect is not None and effect.answered is not None
