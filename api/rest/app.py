@@ -22,17 +22,21 @@ from api.rest.auth_failures import AuthFailures
 from api.rest.routers import (
     audit,
     authorities,
+    availability,
     certificates,
     commands,
     metrics,
     policy,
     profile_upgrade,
+    remote_control,
+    reservations,
     revocation,
     rotations,
     security_events,
     station_certificates,
     station_ops,
     stations,
+    tariffs,
     tokens,
     trust_anchors,
 )
@@ -55,6 +59,10 @@ _TAGS = [
                                         "job, with the same roles, rule checks and audit as the raw call."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
+    {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
+    {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
+    {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
+    {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -94,7 +102,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     errors.install(app)
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
-                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics):
+                   station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
+                   remote_control, availability, reservations, tariffs):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app
