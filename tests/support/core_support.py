@@ -134,3 +134,22 @@ async def trigger(csms, station, requested: str, evse: dict[str, int] | None = N
 def meter_values(evse_id: int, context: str = "Trigger") -> dict[str, Any]:
     return {"evseId": evse_id, "meterValue": [{"timestamp": now(), "sampledValue": [
         {"value": 1234.0, "measurand": "Energy.Active.Import.Register", "context": context}]}]}
+
+
+async def change_availability(csms, station, operational_status: str, evse: dict[str, int] | None = None, *,
+                              status: str = "Accepted", then=None) -> httpx.Response:
+    """The operator's ChangeAvailability; the station answers ``status``, then does ``then``."""
+    answer(station, "ChangeAvailability", {"status": status}, then=then)
+    body: dict[str, Any] = {"operational_status": operational_status}
+    if evse is not None:
+        body["evse"] = evse
+    return await command(csms, station.identity, "ChangeAvailability", body)
+
+
+async def states(csms, station_id: str) -> dict[tuple[int, int], str | None]:
+    rows = await get(csms, f"/api/v1/stations/{station_id}/connectors")
+    return {(row["evse_id"], row["connector_id"]): row["status"] for row in rows}
+
+
+async def latest_change(csms, station_id: str) -> dict[str, Any]:
+    return (await get(csms, f"/api/v1/stations/{station_id}/availability-changes"))[0]
