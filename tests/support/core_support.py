@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -153,3 +153,21 @@ async def states(csms, station_id: str) -> dict[tuple[int, int], str | None]:
 
 async def latest_change(csms, station_id: str) -> dict[str, Any]:
     return (await get(csms, f"/api/v1/stations/{station_id}/availability-changes"))[0]
+
+
+def in_minutes(minutes: int) -> str:
+    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+
+async def reserve(csms, station, *, status: str = "Accepted", **body: Any) -> httpx.Response:
+    """The operator's reservation (ReserveNow with an id the CSMS draws); the station answers ``status``."""
+    answer(station, "ReserveNow", {"status": status})
+    return await csms.rest.post(f"/api/v1/stations/{station.identity}/reservations",
+                                json={"expiry_date_time": in_minutes(30), "id_token": rest_token(), **body},
+                                headers=csms.headers())
+
+
+async def reservation(csms, station_id: str, reservation_id: int) -> dict[str, Any]:
+    rows = await get(csms, f"/api/v1/stations/{station_id}/reservations")
+    (row,) = [r for r in rows if r["reservation_id"] == reservation_id]
+    return row
