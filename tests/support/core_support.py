@@ -171,3 +171,11 @@ async def reservation(csms, station_id: str, reservation_id: int) -> dict[str, A
     rows = await get(csms, f"/api/v1/stations/{station_id}/reservations")
     (row,) = [r for r in rows if r["reservation_id"] == reservation_id]
     return row
+
+
+async def set_tariff(csms, station_id: str | None, **prices: str) -> httpx.Response:
+    """An officer sets the station's tariff (or the default one, ``station_id`` None)."""
+    path = f"/api/v1/stations/{station_id}/tariff" if station_id else "/api/v1/tariffs/default"
+    response = await csms.rest.put(path, json={"currency": "EUR", **prices}, headers=csms.headers("officer"))
+    assert response.status_code in (200, 201), response.text
+    return response
