@@ -179,3 +179,69 @@ async def set_tariff(csms, station_id: str | None, **prices: str) -> httpx.Respo
     response = await csms.rest.put(path, json={"currency": "EUR", **prices}, headers=csms.headers("officer"))
     assert response.status_code in (200, 201), response.text
     return response
+
+
+async def availability_case(csms, case: str, operational_status: str, evse: dict[str, int] | None, *,
+                            answered: str = "Accepted", before: str = "Available", after: str,
+                            transaction: bool = False) -> dict[str, Any]:
+    """A ChangeAvailability case of §5.5: the station booted (connector 1 ``before``, a transaction
+    running with ``transaction``), the operator's request, the station's answer ``answered`` and its
+    report of connector 1 as ``after``. Checks that the CSMS kept the answer with the request and
+    the reported status; returns the request the station received."""
+    station = await booted_station(csms, case)
+    if before != "Available":
+        await report(station, 1, 1, before)
+    if transaction:
+        await Transactions(station).send("Started", "CablePluggedIn", info={"chargingState": "Charging"})
+
+    sent = await change_availability(csms, station, operational_status, evse, status=answered,
+                                     then=lambda st, _payload: report(st, 1, 1, after))
+
+    assert sent.status_code == 200 and sent.json()["result"]["status"] == answered, sent.text
+    (request,) = received(station, "ChangeAvailability")
+    change = await latest_change(csms, case)
+    assert (change["answer"], change["operational_status"]) == (answered, operational_status)
+    assert (change["evse_id"], change["connector_id"]) == ((evse or {}).get("id"), (evse or {}).get("connector_id"))
+
+    async def reported():
+        return (await states(csms, case)).get((1, 1)) == after
+    await eventually(reported)
+    return request
+
+
+async def triggered(csms, case: str, requested: str, evse: dict[str, int] | None = None, *, then,
+                    setup=None) -> tuple[list, list]:
+    """A TriggerMessage case of §5.4: a booted station (``setup(station)`` first, when given)
+    accepts the trigger and sends what ``then(station, payload)`` sends. Returns the
+    TriggerMessage requests it received and the CSMS's answers to what it sent."""
+    station = await booted_station(csms, case)
+    if setup is not None:
+        await setup(station)
+    sent, answers = await trigger(csms, station, requested, evse, then=then)
+    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
+
+    async def done():
+        return answers
+    await eventually(done)
+    return received(station, "TriggerMessage"), answers
+
+
+async def status_trigger_case(csms, case: str, status: str) -> list:
+    """TC_F_23/24: StatusNotification of connector 1 (reported ``status`` before and after)."""
+    async def setup(station):
+        await report(station, 1, 1, status)
+    requests, _ = await triggered(csms, case, "StatusNotification", {"id": 1, "connector_id": 1}, setup=setup,
+                                  then=lambda st, _p: report(st, 1, 1, status))
+    assert await states(csms, case) == {(1, 1): status}
+    return requests
+
+
+async def transaction_trigger_case(csms, case: str, evse: dict[str, int] | None) -> tuple[list, list]:
+    """TC_F_13/14: a running transaction; the triggered TransactionEvent Updated (trigger Trigger)."""
+    transaction: dict[str, Transactions] = {}
+
+    async def setup(station):
+        transaction["it"] = Transactions(station)
+        await transaction["it"].send("Started", "CablePluggedIn", info={"chargingState": "Charging"})
+    return await triggered(csms, case, "TransactionEvent", evse, setup=setup, then=lambda _st, _p: transaction[
+        "it"].send("Updated", "Trigger", energy_wh=1500.0, info={"chargingState": "Charging"}))

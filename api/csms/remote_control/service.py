@@ -1,15 +1,11 @@
 """Block F's database work: the remote starts we sent (F01/F02) and what became of them.
 
-remoteStartId is ours. ``new_remote_start_id`` draws it at random from the 31-bit range rather
-than counting: any door on any node can draw one without a shared counter to lock, and the
-unique (station, id) constraint with the ``remote_start.id_taken`` refusal catches the rare
-collision, after which the door draws again. A caller of the typed command may still pick its
-own id; the same refusal keeps it unique per station.
+remoteStartId is ours, drawn at random (api/csms/ids.py); the ``remote_start.id_taken`` refusal
+keeps it unique per station, also for a caller of the typed command who picks their own.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,13 +14,6 @@ from sqlmodel import Session, select
 from api.core.refusal import Conflict
 from storage.remote_starts import STARTED, RemoteStart
 from storage.types import utcnow
-
-_ID_MAX = 2 ** 31 - 1
-
-
-def new_remote_start_id() -> int:
-    return secrets.randbelow(_ID_MAX) + 1
-
 
 def find(session: Session, station_id: str, remote_start_id: int) -> RemoteStart | None:
     return session.exec(select(RemoteStart).where(RemoteStart.station_id == station_id,

@@ -1,15 +1,13 @@
 """Block H's database work: reservations we asked for (H01), cancelled (H02), used (H03),
 ended by the station (H04).
 
-Reservation ids are ours, drawn at random from the 31-bit range (as remote-start ids are, see
-api/csms/remote_control/service.py): no shared counter, and the unique (station, id) constraint
-catches a collision. A ReserveNow with an id already there is, by H01, a replacement of that
-reservation, so the typed command may repeat one: the row is then updated, not doubled.
+Reservation ids are ours, drawn at random (api/csms/ids.py). A ReserveNow with an id already
+there is, by H01, a replacement of that reservation, so the typed command may repeat one: the
+row is then updated, not doubled.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,13 +18,8 @@ from api.ocpp.handler import parse_datetime
 from storage.reservations import CANCELLED, REQUESTED, USED, Reservation
 from storage.types import utcnow
 
-_ID_MAX = 2 ** 31 - 1
 # What a station's answer to CancelReservation means for the row.
 _ACCEPTED = "Accepted"
-
-
-def new_reservation_id() -> int:
-    return secrets.randbelow(_ID_MAX) + 1
 
 
 def find(session: Session, station_id: str, reservation_id: int) -> Reservation | None:

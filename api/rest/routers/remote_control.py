@@ -17,6 +17,7 @@ from ocpp.v201.datatypes import ChargingProfileType, IdTokenType
 from pydantic import BaseModel, Field
 
 from api.core.audit import require_station, run_in_session
+from api.csms.ids import ID_MAX, draw_id
 from api.core.refusal import Conflict
 from api.csms.remote_control import commands, service
 from api.rest import errors
@@ -32,7 +33,7 @@ _DRAWS = 3
 
 class RemoteStartIn(BaseModel):
     id_token: IdTokenType
-    evse_id: int | None = Field(None, ge=1, le=2 ** 31 - 1)
+    evse_id: int | None = Field(None, ge=1, le=ID_MAX)
     group_id_token: IdTokenType | None = None
     charging_profile: ChargingProfileType | None = Field(None, description="TxProfile only, without transactionId.")
 
@@ -62,7 +63,7 @@ async def remote_start(station_id: str, body: RemoteStartIn, principal: StationO
     answer as the typed command gives it, plus `remote_start_id`. Follow it with
     `GET …/remote-starts`. Roles: officer, operator."""
     for _ in range(_DRAWS):
-        remote_start_id = service.new_remote_start_id()
+        remote_start_id = draw_id()
         command = commands.RequestStartTransaction(id_token=body.id_token, remote_start_id=remote_start_id,
                                                    evse_id=body.evse_id, group_id_token=body.group_id_token,
                                                    charging_profile=body.charging_profile)

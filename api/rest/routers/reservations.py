@@ -13,6 +13,7 @@ from ocpp.v201.enums import ConnectorEnumType
 from pydantic import BaseModel, Field
 
 from api.core.audit import require_station, run_in_session
+from api.csms.ids import ID_MAX, draw_id
 from api.core.refusal import NotFound
 from api.csms.reservations import commands, service
 from api.rest import errors
@@ -28,7 +29,7 @@ router = APIRouter(tags=["reservations"])
 class ReservationIn(BaseModel):
     expiry_date_time: datetime = Field(description="When the reservation ends if unused; in the future.")
     id_token: IdTokenType
-    evse_id: int | None = Field(None, ge=1, le=2 ** 31 - 1, description="Omit for any EVSE of the station.")
+    evse_id: int | None = Field(None, ge=1, le=ID_MAX, description="Omit for any EVSE of the station.")
     connector_type: ConnectorEnumType | None = Field(None, description="Reserve a connector of this type.")
     group_id_token: IdTokenType | None = None
 
@@ -66,7 +67,7 @@ async def reserve(station_id: str, body: ReservationIn, principal: StationOps, g
     if body.expiry_date_time.tzinfo is None:
         raise errors.ApiError(422, "expiry_date_time needs a time zone", rule="call.reservation.expiry",
                               field="body.expiry_date_time")
-    reservation_id = service.new_reservation_id()
+    reservation_id = draw_id()
     command = commands.ReserveNow(id=reservation_id, expiry_date_time=_iso(body.expiry_date_time),
                                   id_token=body.id_token, connector_type=body.connector_type, evse_id=body.evse_id,
                                   group_id_token=body.group_id_token)

@@ -1,38 +1,13 @@
-"""TC_G_08_CSMS — ChangeAvailability of a connector to Operative (G03-G05): the operator's request
-names evse.id 1 and evse.connectorId 1 and operationalStatus Operative; the station
-answers Accepted, which the CSMS keeps with the request, and reports the new connector status, which the CSMS keeps too."""
+"""TC_G_08_CSMS — Change availability of an inoperative connector back to Operative: evse.id and
+evse.connectorId; the answer and the new status are kept."""
 
 from __future__ import annotations
 
-from core_support import (
-    booted_station,
-    change_availability,
-    eventually,
-    latest_change,
-    received,
-    report,
-    states,
-)
+from core_support import availability_case
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
-async def test_tc_g_08_change_availability(csms):
-    station = await booted_station(csms, "TC-G-08")
-    await report(station, 1, 1, "Unavailable")
-
-    async def reports(st, _payload):
-        await report(st, 1, 1, "Available")
-
-    sent = await change_availability(csms, station, "Operative", {"id": 1, "connector_id": 1},
-                                     status="Accepted", then=reports)
-
-    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
-    (request,) = received(station, "ChangeAvailability")
+async def test_tc_g_08(csms):
+    request = await availability_case(csms, "TC-G-08", "Operative", {"id": 1, "connector_id": 1},
+                                      before="Unavailable", after="Available")
     assert request == {"operationalStatus": "Operative", "evse": {"id": 1, "connectorId": 1}}
-    change = await latest_change(csms, "TC-G-08")
-    assert change["answer"] == "Accepted" and change["operational_status"] == "Operative"
-    assert (change["evse_id"], change["connector_id"]) == (1, 1)
-
-    async def reported():
-        return (await states(csms, "TC-G-08")).get((1, 1)) == "Available"
-    await eventually(reported)

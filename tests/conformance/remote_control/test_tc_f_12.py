@@ -1,22 +1,17 @@
 """TC_F_12_CSMS — TriggerMessage MeterValues for all EVSEs (F06, C-29.1): no `evse` in the
-request; the station sends MeterValues for each EVSE, each answered."""
+request; the station sends MeterValues for each of its EVSEs, each answered."""
 
 from __future__ import annotations
 
-from core_support import booted_station, eventually, meter_values, received, trigger
+from core_support import meter_values, triggered
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
+async def _every_evse(station, _payload):
+    return [await station.call("MeterValues", meter_values(evse_id)) for evse_id in (1, 2)]
+
+
 async def test_tc_f_12_trigger_meter_values_of_every_evse(csms):
-    station = await booted_station(csms, "TC-F-12", connectors=2)
-
-    async def every_evse(st, _payload):
-        return [await st.call("MeterValues", meter_values(evse_id)) for evse_id in (1, 2)]
-    sent, answers = await trigger(csms, station, "MeterValues", then=every_evse)
-
-    assert sent.json()["result"]["status"] == "Accepted", sent.text
-    assert received(station, "TriggerMessage") == [{"requestedMessage": "MeterValues"}]
-
-    async def done():
-        return answers
-    assert await eventually(done) == [[{}, {}]]
+    requests, answers = await triggered(csms, "TC-F-12", "MeterValues", then=_every_evse)
+    assert requests == [{"requestedMessage": "MeterValues"}]
+    assert answers == [[{}, {}]]

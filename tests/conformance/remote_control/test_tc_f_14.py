@@ -1,24 +1,13 @@
-"""TC_F_14_CSMS — TriggerMessage TransactionEvent for every EVSE (no `evse`) (F06, C-29.2): while a transaction
-runs, the station answers Accepted and sends a TransactionEvent Updated with triggerReason
-Trigger and a meter value of context Trigger; the CSMS answers it."""
+"""TC_F_14_CSMS — TriggerMessage TransactionEvent for all EVSEs (F06, C-29.2): no `evse` in the
+request; the running transaction's triggered Updated event is answered."""
 
 from __future__ import annotations
 
-from core_support import Transactions, booted_station, eventually, received, trigger
+from core_support import transaction_trigger_case
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
-async def test_tc_f_14_trigger_transaction_event(csms):
-    station = await booted_station(csms, "TC-F-14")
-    transaction = Transactions(station)
-    await transaction.send("Started", "CablePluggedIn", info={"chargingState": "Charging"})
-
-    sent, answers = await trigger(csms, station, "TransactionEvent", then=lambda _st, _p: transaction.send(
-        "Updated", "Trigger", energy_wh=1500.0, info={"chargingState": "Charging"}))
-
-    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
-    assert received(station, "TriggerMessage") == [{"requestedMessage": "TransactionEvent"}]
-
-    async def done():
-        return answers
-    assert await eventually(done) == [{}]
+async def test_tc_f_14_trigger_transaction_event_of_every_evse(csms):
+    requests, answers = await transaction_trigger_case(csms, "TC-F-14", None)
+    assert requests == [{"requestedMessage": "TransactionEvent"}]
+    assert answers == [{}]

@@ -1,30 +1,17 @@
-"""TC_F_23_CSMS — TriggerMessage StatusNotification of a specific EVSE, Available (F06, C-29.5):
-F06.FR.13 asks for `evse`, here with `id` and `connectorId`; the station reports the
-connector (Available) both ways and the CSMS answers and keeps it. Without the connector the
-request never leaves (rule `call.trigger.evse`)."""
+"""TC_F_23_CSMS — TriggerMessage StatusNotification of a specific EVSE, Available (F06,
+C-29.5): F06.FR.13 asks for `evse`, here with `id` and `connectorId`; the station reports the
+connector both ways and the CSMS answers and keeps it. Without the connector the request never
+leaves (rule `call.trigger.evse`)."""
 
 from __future__ import annotations
 
-from core_support import booted_station, command, eventually, get, received, report, trigger
+from core_support import booted_station, command, received, status_trigger_case
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
-async def test_tc_f_23_trigger_status_notification_of_one_connector(csms):
-    station = await booted_station(csms, "TC-F-23")
-    await report(station, 1, 1, "Available")
-
-    sent, answers = await trigger(csms, station, "StatusNotification", {"id": 1, "connector_id": 1},
-                                  then=lambda st, _p: report(st, 1, 1, "Available"))
-
-    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
-    assert received(station, "TriggerMessage") == [{"requestedMessage": "StatusNotification",
-                                                    "evse": {"id": 1, "connectorId": 1}}]
-
-    async def done():
-        return answers
-    await eventually(done)
-    states = await get(csms, "/api/v1/stations/TC-F-23/connectors")
-    assert [(s["evse_id"], s["connector_id"], s["status"]) for s in states] == [(1, 1, "Available")]
+async def test_tc_f_23_trigger_status_notification_available(csms):
+    requests = await status_trigger_case(csms, "TC-F-23", "Available")
+    assert requests == [{"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}}]
 
 
 async def test_a_status_notification_trigger_without_the_connector_never_leaves(csms):

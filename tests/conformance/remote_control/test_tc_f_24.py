@@ -1,36 +1,12 @@
-"""TC_F_24_CSMS — TriggerMessage StatusNotification of a specific EVSE, Occupied (F06, C-29.5):
-F06.FR.13 asks for `evse`, here with `id` and `connectorId`; the station reports the
-connector (Occupied) both ways and the CSMS answers and keeps it. Without the connector the
-request never leaves (rule `call.trigger.evse`)."""
+"""TC_F_24_CSMS — TriggerMessage StatusNotification of a specific EVSE, Occupied (F06, C-29.5,
+F06.FR.13): evse.id and evse.connectorId; the Occupied report that follows is answered and kept."""
 
 from __future__ import annotations
 
-from core_support import booted_station, command, eventually, get, received, report, trigger
+from core_support import status_trigger_case
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
-async def test_tc_f_24_trigger_status_notification_of_one_connector(csms):
-    station = await booted_station(csms, "TC-F-24")
-    await report(station, 1, 1, "Occupied")
-
-    sent, answers = await trigger(csms, station, "StatusNotification", {"id": 1, "connector_id": 1},
-                                  then=lambda st, _p: report(st, 1, 1, "Occupied"))
-
-    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
-    assert received(station, "TriggerMessage") == [{"requestedMessage": "StatusNotification",
-                                                    "evse": {"id": 1, "connectorId": 1}}]
-
-    async def done():
-        return answers
-    await eventually(done)
-    states = await get(csms, "/api/v1/stations/TC-F-24/connectors")
-    assert [(s["evse_id"], s["connector_id"], s["status"]) for s in states] == [(1, 1, "Occupied")]
-
-
-async def test_a_status_notification_trigger_without_the_connector_never_leaves(csms):
-    station = await booted_station(csms, "TC-F-24-X")
-    for evse in (None, {"id": 1}):
-        body = {"requested_message": "StatusNotification", **({"evse": evse} if evse else {})}
-        refused = await command(csms, "TC-F-24-X", "TriggerMessage", body)
-        assert refused.status_code == 422 and refused.json()["rule"] == "call.trigger.evse", refused.text
-    assert received(station, "TriggerMessage") == []
+async def test_tc_f_24_trigger_status_notification_occupied(csms):
+    requests = await status_trigger_case(csms, "TC-F-24", "Occupied")
+    assert requests == [{"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}}]
