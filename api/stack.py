@@ -23,6 +23,7 @@ from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
+from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
@@ -63,6 +64,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
         retention = asyncio.create_task(run_security_event_retention(ctx), name="security-event-retention")
         stop.callback(retention.cancel)
+        meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
+        stop.callback(meter_values.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

@@ -15,6 +15,7 @@ from policies.model import (
     CsrPolicy,
     DeliveryPolicy,
     KeyPolicy,
+    MeterValuePolicy,
     OutagePolicy,
     Policy,
     RenewalPolicy,
@@ -37,6 +38,7 @@ _SECTIONS: dict[str, type] = {
     "outage": OutagePolicy,
     "rest": RestPolicy,
     "security_events": SecurityEventPolicy,
+    "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
 }
 

@@ -173,6 +173,20 @@ class SecurityEventPolicy:
 
 
 @dataclass(frozen=True)
+class MeterValuePolicy:
+    """Retention of meter values; on PostgreSQL, monthly partitions made ahead and dropped whole."""
+
+    retention_days: int = 400
+    partitions_ahead_months: int = 2
+    maintenance_interval_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if self.retention_days < 1 or self.partitions_ahead_months < 1 or self.maintenance_interval_minutes < 1:
+            raise ValueError("[meter_values]: retention_days, partitions_ahead_months and "
+                             "maintenance_interval_minutes must be >= 1")
+
+
+@dataclass(frozen=True)
 class RestPolicy:
     """The REST listener: bearer-token guessing, slow clients and how many clients at once."""
 
@@ -235,4 +249,5 @@ class Policy:
     outage: OutagePolicy = field(default_factory=OutagePolicy)
     rest: RestPolicy = field(default_factory=RestPolicy)
     security_events: SecurityEventPolicy = field(default_factory=SecurityEventPolicy)
+    meter_values: MeterValuePolicy = field(default_factory=MeterValuePolicy)
     sessions: SessionsPolicy = field(default_factory=SessionsPolicy)

@@ -2,7 +2,20 @@
 
 from sqlmodel import SQLModel
 
-from storage import audit, certificate_requests, certificates, outbox, security_events, stations, tokens  # noqa: F401
-from storage import connector_status, remote_starts, reservations, tariffs  # noqa: F401
+from storage import (  # noqa: F401
+    audit,
+    certificate_requests,
+    certificates,
+    connector_status,
+    meter_values,
+    outbox,
+    remote_starts,
+    reservations,
+    security_events,
+    stations,
+    tariffs,
+    tokens,
+    transactions,
+)
 
 metadata = SQLModel.metadata

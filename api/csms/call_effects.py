@@ -3,6 +3,7 @@ request when it is accepted to leave (in the transaction that audits it, so noth
 that was not recorded first), and the station's answer once it comes (sync or as a job).
 
 One table, action → (requested, answered); api/csms/operator_calls.py runs it for every door.
+A block keeps only what its answer says (GetTransactionStatus: the queue state, block E).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from sqlmodel import Session
 from api.csms.availability import service as availability
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
+from api.csms.transactions import service as transactions
 
 Requested = Callable[[Session, str, str, Mapping[str, Any]], None]
-Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any]], None]
+# (session, station, request, answer, who asked)
+Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any], str], Any]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "ChangeAvailability": Effect(availability.change_requested, availability.change_answered),
     "ReserveNow": Effect(reservations.requested, reservations.answered),
     "CancelReservation": Effect(None, reservations.cancel_answered),
+    "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
 })
 
 
@@ -43,10 +47,10 @@ def requested(session: Session, station_id: str, actor_name: str, action: str, p
 
 
 def answered(session: Session, station_id: str, action: str, payload: Mapping[str, Any],
-             response: Mapping[str, Any] | None) -> None:
+             response: Mapping[str, Any] | None, asked_by: str) -> None:
     effect = EFFECTS.get(action)
     if effect is not None and effect.answered is not None and response is not None:
-        effect.answered(session, station_id, payload, response)
+        effect.answered(session, station_id, payload, response, asked_by)
 
 
 def has_answer_effect(action: str) -> bool:

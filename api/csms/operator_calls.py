@@ -199,23 +199,23 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
         # The workflow audits its own decision and the station's answer.
         return await workflow(gateway, actor, station_id, payload, timeout)
     outcome = await gateway.send_call(station_id, action, payload, timeout)
-    await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
-                            error_code=outcome.error_code)
     if outcome.status == ANSWERED and call_effects.has_answer_effect(action):
         await asyncio.to_thread(run_in_session, ctx, lambda session: _record_answer(
-            session, station_id, action, payload, outcome.response))
+            session, station_id, action, payload, outcome.response, actor.name))
+    await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
+                            error_code=outcome.error_code)
     return outcome
 
 
 def _record_answer(session: Session, station_id: str, action: str, payload: dict[str, Any],
-                   response: dict[str, Any] | None) -> None:
-    """The station's answer in the blocks' records; an answer that breaks its schema is not one
-    (the door reports it as an error) and changes nothing."""
+                   response: dict[str, Any] | None, asked_by: str) -> None:
+    """The station's answer in the blocks' records (api/csms/call_effects.py); an answer that
+    breaks its schema is not one (the door reports it as an error) and changes nothing."""
     try:
         ANSWERS[action](response or {})
     except BadAnswer:
         return
-    call_effects.answered(session, station_id, action, payload, response)
+    call_effects.answered(session, station_id, action, payload, response, asked_by)
 
 
 # --- ROUTED actions: the generic call runs the rule-checked workflow ------------------------------
@@ -274,8 +274,8 @@ class OperatorJobs(Kind):
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         self._timeouts.pop(row.id, None)
+        _record_answer(session, row.station_id, row.action, json.loads(row.payload), response, row.created_by)
         append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id)
-        _record_answer(session, row.station_id, row.action, json.loads(row.payload), response)
 
     def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
         self._timeouts.pop(row.id, None)

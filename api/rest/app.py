@@ -38,6 +38,7 @@ from api.rest.routers import (
     stations,
     tariffs,
     tokens,
+    transactions,
     trust_anchors,
 )
 
@@ -58,6 +59,7 @@ _TAGS = [
     {"name": "commands", "description": "One typed command per CSMS-initiated OCPP 2.0.1 action, sent now or as a "
                                         "job, with the same roles, rule checks and audit as the raw call."},
     {"name": "trust anchors", "description": "Roots installed on stations: inventory, install, delete (M03-M05)."},
+    {"name": "transactions", "description": "Transactions and meter values as stations reported them (E, J)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
@@ -103,7 +105,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   remote_control, availability, reservations, tariffs):
+                   transactions, remote_control, availability, reservations, tariffs):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

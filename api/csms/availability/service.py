@@ -73,7 +73,8 @@ def change_requested(session: Session, station_id: str, actor_name: str, payload
                                    operational_status=payload["operationalStatus"], requested_by=actor_name[:100]))
 
 
-def change_answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+def change_answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
+                    _asked_by: str = "") -> None:
     """The station's answer to the latest unanswered request of this scope."""
     evse = payload.get("evse") or {}
     row = session.exec(select(AvailabilityChange).where(

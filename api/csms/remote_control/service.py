@@ -34,7 +34,8 @@ def requested(session: Session, station_id: str, actor_name: str, payload: Mappi
     session.flush()
 
 
-def answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+def answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
+             _asked_by: str = "") -> None:
     row = find(session, station_id, payload["remoteStartId"])
     if row is None or row.status == STARTED:
         return

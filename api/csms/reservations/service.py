@@ -42,13 +42,14 @@ def requested(session: Session, station_id: str, actor_name: str, payload: Mappi
     session.flush()
 
 
-def answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+def answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
+             _asked_by: str = "") -> None:
     """ReserveNow's answer: Accepted, Faulted, Occupied, Rejected, Unavailable."""
     _set(session, station_id, payload["id"], response["status"])
 
 
 def cancel_answered(session: Session, station_id: str, payload: Mapping[str, Any],
-                    response: Mapping[str, Any]) -> None:
+                    response: Mapping[str, Any], _asked_by: str = "") -> None:
     """CancelReservation's answer: Accepted cancels it; Rejected (unknown to the station) leaves it."""
     if response["status"] == _ACCEPTED:
         _set(session, station_id, payload["reservationId"], CANCELLED)

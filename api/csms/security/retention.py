@@ -4,11 +4,11 @@ make us record grows the database without end."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from api.core.context import Context
+from api.core.periodic import every
 from storage.db import session_scope
 from storage.security_events import prune
 
@@ -29,9 +29,4 @@ def prune_security_events(ctx: Context) -> int:
 async def run_security_event_retention(ctx: Context, interval: float | None = None) -> None:
     """Prune at start, then every ``interval`` seconds (the policy's by default), until cancelled."""
     interval = interval or ctx.policy.security_events.prune_interval_minutes * 60
-    while True:
-        try:
-            await asyncio.to_thread(prune_security_events, ctx)
-        except Exception:  # noqa: BLE001 - a failed pass is retried at the next interval
-            log.exception("pruning security events failed; retrying in %d s", interval)
-        await asyncio.sleep(interval)
+    await every(interval, lambda: prune_security_events(ctx), "pruning security events")

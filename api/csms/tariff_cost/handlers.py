@@ -5,8 +5,9 @@
 - I02: while a transaction runs, its running cost goes to the station as CostUpdated, after a
   TransactionEvent Updated, at most once per ``COST_UPDATE_INTERVAL`` per transaction (the
   station sends Updated events far more often than a driver needs a new figure). The call is an
-  outbox row, stored with the event's answer, so a lost connection delays it, never loses it.
-- I03: the TransactionEventResponse of the Ended event carries the final totalCost.
+  outbox row, stored before it is sent, so a lost connection delays it, never loses it.
+- I03: block E's handler prices the events itself (``totalCost`` on Updated and Ended, from
+  ``service.cost_of``, in the transaction that stores the event); this module reuses that figure.
 
 No tariff, no cost: the answers stay as the other blocks made them.
 """
@@ -16,8 +17,6 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ocpp.v201.enums import AuthorizationStatusEnumType, MessageFormatEnumType, TransactionEventEnumType
@@ -26,9 +25,9 @@ from sqlmodel import Session
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.tariff_cost import service
-from api.csms.transactions import service as transactions
-from api.ocpp.handler import Handler, StationCall, parse_datetime
+from api.ocpp.handler import Handler, StationCall
 from storage.outbox import OutboundCall
+from storage.stations import Station
 
 COST_UPDATE_INTERVAL = 60.0
 # Who the audit names for the CostUpdated calls the CSMS sends on its own.
@@ -77,43 +76,29 @@ class _Due:
 _cost_updates = _Due()
 
 
-@dataclass(frozen=True)
-class Cost:
-    total: Decimal | None
-    update_queued: bool
-
-
-def price_event(session: Session, station_id: str, payload: dict[str, Any], *, send_update: bool) -> Cost:
-    """The cost of the transaction an Updated or Ended event belongs to, as our records have it
-    now (api/csms/transactions/service.py: find); with ``send_update``, a CostUpdated stored for it."""
-    transaction_id = payload["transactionInfo"]["transactionId"]
-    view = transactions.find(session, station_id, transaction_id)
-    if view is None or view.started_at is None:
-        return Cost(None, False)
-    until = view.ended_at or parse_datetime(payload["timestamp"], "timestamp")
-    total = service.cost_of(session, station_id, energy_wh=view.energy_wh or 0.0,
-                            seconds=max((until - view.started_at).total_seconds(), 0.0))
-    if total is None or not send_update:
-        return Cost(total, False)
+def queue_cost_update(session: Session, station_id: str, transaction_id: str, total_cost: float) -> bool:
+    """Store a CostUpdated for the outbox; False when the station is not registered (nothing to send to)."""
+    if session.get(Station, station_id) is None:
+        return False
     session.add(OutboundCall(station_id=station_id, action="CostUpdated", purpose=OPERATOR_JOB,
-                             payload=json.dumps({"totalCost": float(total), "transactionId": transaction_id}),
+                             payload=json.dumps({"totalCost": total_cost, "transactionId": transaction_id}),
                              created_by=COST_SENDER))
-    return Cost(total, True)
+    return True
 
 
 async def cost_of_event(call: StationCall, payload: dict[str, Any], answer: dict[str, Any]) -> None:
-    """I02/I03 for one TransactionEvent whose answer ``answer`` is about to leave."""
-    event = payload["eventType"]
-    if event == TransactionEventEnumType.started:
-        return
-    key = (call.station_id, payload["transactionInfo"]["transactionId"])
-    send_update = event == TransactionEventEnumType.updated and _cost_updates.due(key)
-    cost = await call.db(lambda session: price_event(session, call.station_id, payload, send_update=send_update))
-    if event == TransactionEventEnumType.ended:
+    """I02 for one TransactionEvent whose answer ``answer`` is about to leave: block E priced the
+    event (``totalCost``, from ``service.cost_of``); on Updated that running cost also goes out as
+    CostUpdated, for stations that show it only from there."""
+    transaction_id = payload["transactionInfo"]["transactionId"]
+    key = (call.station_id, transaction_id)
+    if payload["eventType"] == TransactionEventEnumType.ended:
         _cost_updates.ended(key)
-        if cost.total is not None and "totalCost" not in answer:
-            answer["totalCost"] = float(cost.total)
-    elif cost.update_queued:
+        return
+    total = answer.get("totalCost")
+    if payload["eventType"] != TransactionEventEnumType.updated or total is None or not _cost_updates.due(key):
+        return
+    if await call.db(lambda session: queue_cost_update(session, call.station_id, transaction_id, total)):
         _cost_updates.sent(key)
         call.after(_ring)
 

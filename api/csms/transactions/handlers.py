@@ -1,21 +1,65 @@
-"""Functional block E — Transactions: TransactionEvent (E01–E15), minimal.
+"""Functional block E — Transactions: TransactionEvent (E01-E15).
 
-The response carries idTokenInfo exactly when the request carried an idToken: that is the
-authorization question the event asks. Nothing is stored yet.
+Every event is stored before it is answered (the answer leaves after the commit): the station
+may drop it from its queue once answered. The answer carries idTokenInfo exactly when the
+request carried an idToken (the authorization question the event asks), and totalCost on
+Updated (the running cost) and Ended (the final one) when a tariff applies (I02, I03).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ocpp.v201.enums import ReadingContextEnumType, TransactionEventEnumType
+from sqlmodel import Session
+
 from api.csms.authorization import service as authorization
-from api.ocpp.handler import StationCall
+from api.csms.meter_values.samples import samples
+from api.csms.tariff_cost import service as tariff_cost
+from api.csms.transactions import service
+from api.ocpp.handler import StationCall, parse_datetime
+
+_COSTED = frozenset({TransactionEventEnumType.updated.value, TransactionEventEnumType.ended.value})
+# A sampledValue without a context: the event tells which reading it is.
+_CONTEXT_OF = {TransactionEventEnumType.started.value: ReadingContextEnumType.transaction_begin.value,
+               TransactionEventEnumType.ended.value: ReadingContextEnumType.transaction_end.value}
+
+
+def read_event(payload: dict[str, Any]) -> service.Event:
+    """The request as stored; raises OcppError for a timestamp that is no date-time."""
+    info = payload["transactionInfo"]
+    evse = payload.get("evse", {})
+    token = payload.get("idToken", {})
+    event_type = payload["eventType"]
+    context = _CONTEXT_OF.get(event_type, ReadingContextEnumType.sample_periodic.value)
+    return service.Event(
+        event_type=event_type, trigger_reason=payload["triggerReason"], seq_no=payload["seqNo"],
+        timestamp=parse_datetime(payload["timestamp"], "timestamp"), transaction_id=info["transactionId"],
+        offline=payload.get("offline", False), charging_state=info.get("chargingState"),
+        time_spent_charging=info.get("timeSpentCharging"), stopped_reason=info.get("stoppedReason"),
+        remote_start_id=info.get("remoteStartId"), number_of_phases_used=payload.get("numberOfPhasesUsed"),
+        cable_max_current=payload.get("cableMaxCurrent"), reservation_id=payload.get("reservationId"),
+        id_token=token.get("idToken"), id_token_type=token.get("type"), evse_id=evse.get("id"),
+        connector_id=evse.get("connectorId"),
+        samples=samples(payload.get("meterValue", []), default_context=context))
 
 
 async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    if "idToken" in payload:
-        evse_id = payload.get("evse", {}).get("id")
-        info = await call.db(lambda session: authorization.id_token_info(
-            session, call.station_id, payload["idToken"], evse_id=evse_id))
-        return {"idTokenInfo": info}
-    return {}
+    event = read_event(payload)
+    station_id = call.station_id
+
+    def work(session: Session) -> dict[str, Any]:
+        recorded = service.record(session, station_id, event)
+        answer: dict[str, Any] = {}
+        if "idToken" in payload:
+            evse_id = recorded.transaction.evse_id
+            answer["idTokenInfo"] = authorization.id_token_info(session, station_id, payload["idToken"],
+                                                                evse_id=evse_id, at=event.timestamp)
+        if event.event_type in _COSTED:
+            cost = tariff_cost.cost_of(session, station_id, energy_wh=recorded.transaction.energy_wh or 0.0,
+                                       seconds=recorded.seconds)
+            if cost is not None:
+                answer["totalCost"] = float(cost)
+        return answer
+
+    return await call.db_grouped(work)

@@ -1,11 +1,31 @@
-"""Transactions as the stations reported them (E01-E15): what other blocks may ask of them."""
+"""Transactions as the stations reported them (E01-E15): recording their events, and what other
+blocks and the doors may ask of them. No OCPP here: the handler reads the payload.
+
+Events are taken as they come, never refused for their order: a seqNo seen before is kept and
+counted as a duplicate, a gap is counted as missing seqNos, an Updated or Ended of a transaction
+never started here is kept on a transaction flagged ``unknown_start``, and an offline event that
+arrives late only moves the totals it is earlier or later than.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session
+from ocpp.v201.enums import TransactionEventEnumType
+from sqlalchemy import insert
+from sqlmodel import Session, select
+
+from api.csms.meter_values import service as meter_values
+from api.csms.meter_values.samples import Sample
+from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer
+from storage.types import utcnow
+
+STARTED = TransactionEventEnumType.started.value
+ENDED = TransactionEventEnumType.ended.value
 
 
 @dataclass(frozen=True)
@@ -20,6 +40,219 @@ class TransactionView:
     id_token: str | None
 
 
+def view(row: Transaction) -> TransactionView:
+    return TransactionView(row.station_id, row.transaction_id, row.evse_id, row.connector_id, row.started_at,
+                           row.ended_at, row.energy_wh, row.id_token)
+
+
+def transaction_row(session: Session, station_id: str, transaction_id: str) -> Transaction | None:
+    return session.exec(select(Transaction).where(Transaction.station_id == station_id,
+                                                  Transaction.transaction_id == transaction_id)).first()
+
+
 def find(session: Session, station_id: str, transaction_id: str) -> TransactionView | None:
     """The transaction ``transaction_id`` of ``station_id``, or None when it was never reported."""
-    return None
+    row = transaction_row(session, station_id, transaction_id)
+    return None if row is None else view(row)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One TransactionEventRequest, read (the handler's job) into what is stored of it."""
+
+    event_type: str
+    trigger_reason: str
+    seq_no: int
+    timestamp: datetime
+    transaction_id: str
+    offline: bool = False
+    charging_state: str | None = None
+    time_spent_charging: int | None = None
+    stopped_reason: str | None = None
+    remote_start_id: int | None = None
+    number_of_phases_used: int | None = None
+    cable_max_current: int | None = None
+    reservation_id: int | None = None
+    id_token: str | None = None
+    id_token_type: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    samples: Sequence[Sample] = ()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    transaction: TransactionView
+    duplicate: bool
+    seq_missing: int
+    seconds: float               # from the start to the latest event (what a running cost covers)
+
+
+def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
+    """Store ``event`` and bring its transaction's summary up to date, in ``session``."""
+    received_at = received_at or utcnow()
+    row = transaction_row(session, station_id, event.transaction_id)
+    if row is None:
+        row = Transaction(station_id=station_id, transaction_id=event.transaction_id,
+                          unknown_start=event.event_type != STARTED, created_at=received_at)
+        session.add(row)
+        session.flush()
+    duplicate = row.seq_received > 0 and session.exec(
+        select(TransactionEvent.id).where(TransactionEvent.transaction_pk == row.id,
+                                          TransactionEvent.seq_no == event.seq_no).limit(1)).first() is not None
+    # A Core insert: the event is written once and never loaded back in this transaction, and
+    # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
+    session.connection().execute(insert(TransactionEvent.__table__), {
+        "transaction_pk": row.id, "station_id": station_id, "transaction_id": event.transaction_id,
+        "seq_no": event.seq_no, "event_type": event.event_type, "trigger_reason": event.trigger_reason,
+        "timestamp": event.timestamp, "received_at": received_at, "offline": event.offline,
+        "number_of_phases_used": event.number_of_phases_used, "cable_max_current": event.cable_max_current,
+        "reservation_id": event.reservation_id, "charging_state": event.charging_state,
+        "time_spent_charging": event.time_spent_charging, "stopped_reason": event.stopped_reason,
+        "remote_start_id": event.remote_start_id, "id_token": event.id_token, "id_token_type": event.id_token_type,
+        "evse_id": event.evse_id, "connector_id": event.connector_id, "duplicate": duplicate})
+    _summarise(row, event, duplicate)
+    row.updated_at = received_at
+    if not duplicate:
+        # A repeated event is a retry of one already stored: its samples are stored already too.
+        meter_values.store(session, station_id, event.evse_id if event.evse_id is not None else row.evse_id,
+                           event.samples, transaction_pk=row.id, transaction_id=event.transaction_id,
+                           received_at=received_at)
+    session.add(row)
+    session.flush()
+    start = row.started_at or event.timestamp
+    seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start).total_seconds())
+    return Recorded(view(row), duplicate, row.seq_missing, seconds)
+
+
+def _summarise(row: Transaction, event: Event, duplicate: bool) -> None:
+    row.events += 1
+    row.offline_events += event.offline
+    if duplicate:
+        row.seq_duplicates += 1
+    else:
+        row.seq_received += 1
+        row.seq_min = event.seq_no if row.seq_min is None else min(row.seq_min, event.seq_no)
+        row.seq_max = event.seq_no if row.seq_max is None else max(row.seq_max, event.seq_no)
+    if event.evse_id is not None and row.evse_id is None:
+        row.evse_id = event.evse_id
+    if event.connector_id is not None and row.connector_id is None:
+        row.connector_id = event.connector_id
+    if event.id_token is not None:
+        _seen_token(row, event.id_token, event.id_token_type)
+    if event.event_type == STARTED:
+        row.started_at, row.start_trigger, row.unknown_start = event.timestamp, event.trigger_reason, False
+    elif row.unknown_start and (row.started_at is None or event.timestamp < row.started_at):
+        row.started_at = event.timestamp  # the earliest we know of until the Started arrives
+    if event.event_type == ENDED:
+        row.ended_at, row.stop_trigger = event.timestamp, event.trigger_reason
+        row.stopped_reason = event.stopped_reason or row.stopped_reason
+    latest = row.last_event_at is None or event.timestamp >= row.last_event_at
+    if latest:
+        row.last_event_at = event.timestamp
+    for name in ("charging_state", "time_spent_charging"):
+        value = getattr(event, name)
+        if value is not None and (latest or getattr(row, name) is None):
+            setattr(row, name, value)
+    for name in ("remote_start_id", "reservation_id"):
+        if getattr(event, name) is not None:
+            setattr(row, name, getattr(event, name))
+    _energy(row, event.samples)
+
+
+def _seen_token(row: Transaction, id_token: str, id_token_type: str | None) -> None:
+    if row.id_token is None:
+        row.id_token, row.id_token_type = id_token, id_token_type
+    seen: list[dict[str, Any]] = json.loads(row.id_tokens_seen)
+    entry = {"idToken": id_token, "type": id_token_type}
+    if entry not in seen and len(seen) < ID_TOKENS_KEPT:
+        row.id_tokens_seen = json.dumps([*seen, entry])
+
+
+def _energy(row: Transaction, samples: Sequence[Sample]) -> None:
+    for sample in samples:
+        wh = sample.register_wh
+        if wh is None:
+            continue
+        if row.meter_first_at is None or sample.sampled_at < row.meter_first_at:
+            row.meter_first_wh, row.meter_first_at = wh, sample.sampled_at
+        if row.meter_last_at is None or sample.sampled_at >= row.meter_last_at:
+            row.meter_last_wh, row.meter_last_at = wh, sample.sampled_at
+    if row.meter_first_wh is not None and row.meter_last_wh is not None:
+        row.energy_wh = row.meter_last_wh - row.meter_first_wh
+
+
+# --- reading, for the doors -------------------------------------------------------------------
+
+ONGOING, FINISHED = "ongoing", "ended"
+# A transaction's detail lists at most this many of its missing seqNos (the count is always whole).
+MISSING_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class TransactionQuery:
+    station_id: str | None = None
+    id_token: str | None = None
+    state: str | None = None           # ONGOING or FINISHED
+    since: datetime | None = None      # started at or after
+    until: datetime | None = None      # started before
+
+
+def query(criteria: TransactionQuery):
+    statement = select(Transaction)
+    if criteria.station_id is not None:
+        statement = statement.where(Transaction.station_id == criteria.station_id)
+    if criteria.id_token is not None:
+        statement = statement.where(Transaction.id_token == criteria.id_token)
+    if criteria.state == ONGOING:
+        statement = statement.where(Transaction.ended_at.is_(None))  # type: ignore[union-attr]
+    elif criteria.state == FINISHED:
+        statement = statement.where(Transaction.ended_at.is_not(None))  # type: ignore[union-attr]
+    if criteria.since is not None:
+        statement = statement.where(Transaction.started_at >= criteria.since)
+    if criteria.until is not None:
+        statement = statement.where(Transaction.started_at < criteria.until)
+    return statement
+
+
+@dataclass(frozen=True)
+class Detail:
+    transaction: Transaction
+    events: list[TransactionEvent]           # by seqNo, then arrival
+    missing_seq_nos: list[int]               # the first MISSING_LISTED
+    charging_states: list[tuple[datetime, str]]  # the timeline, by the station's timestamps
+    status_answers: list[TransactionStatusAnswer]  # GetTransactionStatus answers about it, oldest first
+
+
+def detail(session: Session, station_id: str, transaction_id: str) -> Detail | None:
+    row = transaction_row(session, station_id, transaction_id)
+    if row is None:
+        return None
+    events = list(session.exec(select(TransactionEvent).where(TransactionEvent.transaction_pk == row.id)
+                               .order_by(TransactionEvent.seq_no, TransactionEvent.id)))
+    seen = {event.seq_no for event in events}
+    missing: list[int] = []
+    if events:
+        for seq_no in range(min(seen), max(seen) + 1):
+            if len(missing) == MISSING_LISTED:
+                break
+            if seq_no not in seen:
+                missing.append(seq_no)
+    timeline: list[tuple[datetime, str]] = []
+    for event in sorted(events, key=lambda e: (e.timestamp, e.seq_no)):
+        if event.charging_state is not None and (not timeline or timeline[-1][1] != event.charging_state):
+            timeline.append((event.timestamp, event.charging_state))
+    answers = list(session.exec(select(TransactionStatusAnswer).where(
+        TransactionStatusAnswer.station_id == station_id, TransactionStatusAnswer.transaction_id == transaction_id)
+        .order_by(TransactionStatusAnswer.id)))
+    return Detail(row, events, missing, timeline, answers)
+
+
+def keep_status_answer(session: Session, station_id: str, request: dict[str, Any], answer: dict[str, Any],
+                       asked_by: str) -> TransactionStatusAnswer:
+    """Keep a station's GetTransactionStatus answer (E14) to ``request``."""
+    row = TransactionStatusAnswer(station_id=station_id, transaction_id=request.get("transactionId"),
+                                  messages_in_queue=answer["messagesInQueue"],
+                                  ongoing_indicator=answer.get("ongoingIndicator"), asked_by=asked_by)
+    session.add(row)
+    return row

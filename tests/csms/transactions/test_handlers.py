@@ -1,15 +1,38 @@
-"""Block E handler called directly (no socket): TransactionEvent answers the token question
-exactly when the event asks it (it carries an idToken)."""
+"""Block E handler called directly (no socket): every TransactionEvent is stored before it is
+answered; the transaction row follows its events whatever their order (gaps, duplicates, late
+offline events, an Updated for a transaction never started here); the answer carries the token
+verdict exactly when the event carries a token, and the cost when a tariff applies."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
-from fake_connection import FakeStation
+from fake_connection import FakeStation, rows, unreachable_database
+
+from api.csms.transactions import service
+from storage.db import DatabaseUnavailable, session_scope
+from storage.meter_values import MeterValue
+from storage.transactions import Transaction, TransactionEvent
 
 pytestmark = pytest.mark.fast
 
 STARTED = {"eventType": "Started", "timestamp": "2025-06-01T12:00:00Z", "triggerReason": "Authorized",
            "seqNo": 0, "transactionInfo": {"transactionId": "tx-1"}}
+
+
+def event(event_type: str, seq_no: int, at: str, trigger: str = "MeterValuePeriodic", tx: str = "tx-1",
+          wh: float | None = None, **extra) -> dict:
+    payload = {"eventType": event_type, "timestamp": at, "triggerReason": trigger, "seqNo": seq_no,
+               "transactionInfo": {"transactionId": tx, **extra.pop("info", {})}, **extra}
+    if wh is not None:
+        payload["meterValue"] = [{"timestamp": at, "sampledValue": [{"value": wh}]}]
+    return payload
+
+
+def the_transaction(ctx, tx: str = "tx-1") -> Transaction:
+    (row,) = rows(ctx, Transaction, Transaction.transaction_id == tx)
+    return row
 
 
 @pytest.mark.parametrize("token, status", [
@@ -23,5 +46,108 @@ async def test_an_event_with_a_token_gets_its_verdict(ctx, token, status):
 
 @pytest.mark.parametrize("event_type, trigger", [("Updated", "MeterValuePeriodic"), ("Ended", "EVDeparted")])
 async def test_an_event_without_a_token_gets_an_empty_answer(ctx, event_type, trigger):
-    event = {**STARTED, "eventType": event_type, "triggerReason": trigger, "seqNo": 1}
-    assert await FakeStation(ctx, "CS-1").send("TransactionEvent", event) == {}
+    payload = {**STARTED, "eventType": event_type, "triggerReason": trigger, "seqNo": 1}
+    assert await FakeStation(ctx, "CS-1").send("TransactionEvent", payload) == {}
+
+
+async def test_a_whole_transaction_is_summarised_on_its_row(ctx):
+    station = FakeStation(ctx, "CS-1")
+    token = {"idToken": "04A1B2C3", "type": "ISO14443"}
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", "CablePluggedIn", wh=1000,
+                                                 evse={"id": 2, "connectorId": 1},
+                                                 info={"chargingState": "EVConnected"}))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:00:05Z", "Authorized", idToken=token,
+                                                 info={"chargingState": "Charging"}))
+    await station.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:30:00Z", wh=5500))
+    await station.send("TransactionEvent", event("Ended", 3, "2025-06-01T13:00:00Z", "StopAuthorized", wh=8000.0,
+                                                 idToken=token, info={"stoppedReason": "Local",
+                                                                      "chargingState": "EVConnected"}))
+    row = the_transaction(ctx)
+    assert (row.evse_id, row.connector_id, row.id_token, row.id_token_type) == (2, 1, "04A1B2C3", "ISO14443")
+    assert (row.start_trigger, row.stop_trigger, row.stopped_reason) == ("CablePluggedIn", "StopAuthorized", "Local")
+    assert row.started_at.isoformat() == "2025-06-01T12:00:00+00:00"
+    assert row.ended_at.isoformat() == "2025-06-01T13:00:00+00:00"
+    assert (row.meter_first_wh, row.meter_last_wh, row.energy_wh) == (1000, 8000, 7000)
+    assert (row.events, row.seq_missing, row.seq_duplicates, row.unknown_start) == (4, 0, 0, False)
+    events = rows(ctx, TransactionEvent)
+    assert [e.charging_state for e in events] == ["EVConnected", "Charging", None, "EVConnected"]
+    meter = rows(ctx, MeterValue)
+    assert [(m.context, m.value, m.evse_id, m.transaction_pk) for m in meter] == [
+        ("Transaction.Begin", 1000, 2, row.id), ("Sample.Periodic", 5500, 2, row.id),
+        ("Transaction.End", 8000, 2, row.id)]
+    with session_scope(ctx.engine) as session:
+        found = service.find(session, "CS-1", "tx-1")
+        assert service.find(session, "CS-2", "tx-1") is None
+    assert (found.evse_id, found.energy_wh, found.id_token, found.ended_at) == (2, 7000, "04A1B2C3", row.ended_at)
+
+
+async def test_gaps_and_duplicates_are_counted_never_refused(ctx):
+    station = FakeStation(ctx, "CS-1")
+    for seq_no in (0, 1, 1, 4, 1):
+        kind = "Started" if seq_no == 0 else "Updated"
+        assert await station.send("TransactionEvent", event(kind, seq_no, "2025-06-01T12:00:00Z", wh=100)) == {}
+    row = the_transaction(ctx)
+    assert (row.events, row.seq_missing, row.seq_duplicates) == (5, 2, 2)  # 2 and 3 missing; 1 twice again
+    assert [e.duplicate for e in rows(ctx, TransactionEvent)] == [False, False, True, False, True]
+    # A retried event's meter values are not stored twice.
+    assert len(rows(ctx, MeterValue)) == 3
+    await station.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:00:00Z"))
+    assert the_transaction(ctx).seq_missing == 1
+
+
+async def test_an_update_of_an_unknown_transaction_is_stored_and_flagged(ctx):
+    station = FakeStation(ctx, "CS-1")
+    assert await station.send("TransactionEvent", event("Updated", 7, "2025-06-01T12:10:00Z", tx="never")) == {}
+    row = the_transaction(ctx, "never")
+    assert row.unknown_start and row.started_at.isoformat() == "2025-06-01T12:10:00+00:00"
+    assert await station.send("TransactionEvent", event("Ended", 8, "2025-06-01T12:20:00Z", "EVDeparted",
+                                                        tx="never")) == {}
+    assert the_transaction(ctx, "never").unknown_start and the_transaction(ctx, "never").ended_at is not None
+
+
+async def test_offline_events_arriving_late_fill_in_without_moving_the_latest_state(ctx):
+    station = FakeStation(ctx, "CS-1")
+    await station.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:20:00Z", wh=3000,
+                                                 info={"chargingState": "SuspendedEV"}))
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", "CablePluggedIn", wh=1000,
+                                                 offline=True, info={"chargingState": "Charging"}))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", wh=2000, offline=True,
+                                                 info={"chargingState": "Charging"}))
+    row = the_transaction(ctx)
+    assert not row.unknown_start and row.started_at.isoformat() == "2025-06-01T12:00:00+00:00"
+    assert row.charging_state == "SuspendedEV"        # the latest by time, not by arrival
+    assert (row.energy_wh, row.offline_events, row.seq_missing) == (2000, 2, 0)
+
+
+async def test_a_new_transaction_may_start_again_at_seq_no_zero(ctx):
+    station = FakeStation(ctx, "CS-1")
+    for tx in ("tx-1", "tx-2"):
+        await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", tx=tx))
+        await station.send("TransactionEvent", event("Ended", 1, "2025-06-01T12:05:00Z", "EVDeparted", tx=tx))
+    assert [(r.transaction_id, r.seq_missing, r.seq_duplicates) for r in rows(ctx, Transaction)] == [
+        ("tx-1", 0, 0), ("tx-2", 0, 0)]
+
+
+async def test_the_cost_is_in_the_answer_to_updated_and_ended_when_a_tariff_applies(ctx, monkeypatch):
+    from api.csms.tariff_cost import service as tariff_cost
+
+    asked = []
+
+    def cost_of(session, station_id, *, energy_wh, seconds):
+        asked.append((station_id, energy_wh, seconds))
+        return Decimal("2.50")
+
+    monkeypatch.setattr(tariff_cost, "cost_of", cost_of)
+    station = FakeStation(ctx, "CS-1")
+    assert await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000)) == {}
+    assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", wh=4000)) == \
+        {"totalCost": 2.5}
+    assert await station.send("TransactionEvent", event("Ended", 2, "2025-06-01T12:20:00Z", "EVDeparted",
+                                                        wh=6000)) == {"totalCost": 2.5}
+    assert asked == [("CS-1", 3000, 600), ("CS-1", 5000, 1200)]
+
+
+async def test_an_event_the_database_cannot_take_is_not_acknowledged(ctx, tmp_path):
+    station = FakeStation(unreachable_database(ctx, tmp_path), "CS-1")
+    with pytest.raises(DatabaseUnavailable):
+        await station.send("TransactionEvent", STARTED)

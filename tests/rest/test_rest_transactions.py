@@ -1,0 +1,92 @@
+"""Reading transactions and meter values over REST: filters, paging, one transaction with its
+events, gaps and meter values, meter values as JSON pages and streamed CSV, roles."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+
+from api.core.audit import run_in_session
+from api.csms.transactions import service
+from api.csms.transactions.handlers import read_event
+
+SIGNED = {"signedMeterData": "PD94bWwgdmVyc2lvbj0iMS4wIj8+\r\nAA==", "signingMethod": "ECDSA-secp256r1-SHA256",
+          "encodingMethod": "OCMF", "publicKey": "MFkwEwYH/+=="}
+
+
+def _event(ctx, station_id: str, tx: str, event_type: str, seq_no: int, at: str, wh: float, **extra) -> None:
+    sampled = {"value": wh, **({"signedMeterValue": SIGNED} if extra.pop("signed", False) else {})}
+    payload = {"eventType": event_type, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq_no,
+               "transactionInfo": {"transactionId": tx}, "evse": {"id": 1, "connectorId": 1},
+               "meterValue": [{"timestamp": at, "sampledValue": [
+                   sampled, {"value": 230.1, "measurand": "Voltage", "phase": "L1-N", "unitOfMeasure": {"unit": "V"}}]}],
+               **extra}
+    run_in_session(ctx, lambda s: service.record(s, station_id, read_event(payload)))
+
+
+def _charge(a) -> None:
+    token = {"idToken": "04A1B2C3", "type": "ISO14443"}
+    _event(a.ctx, "CS-1", "tx-1", "Started", 0, "2025-06-01T12:00:00Z", 1000, idToken=token, signed=True)
+    _event(a.ctx, "CS-1", "tx-1", "Updated", 3, "2025-06-01T12:30:00Z", 4000)
+    _event(a.ctx, "CS-1", "tx-1", "Ended", 4, "2025-06-01T13:00:00Z", 6000, signed=True)
+    _event(a.ctx, "CS-2", "tx-1", "Started", 0, "2025-06-02T08:00:00Z", 50)
+
+
+def test_transactions_filtered_paged_and_one_in_detail(api):
+    _charge(api)
+    get = lambda path: api.client.get(path, headers=api.headers("auditor"))  # noqa: E731
+    every = get("/api/v1/transactions").json()
+    assert [(t["station_id"], t["state"]) for t in every["transactions"]] == [("CS-2", "ongoing"), ("CS-1", "ended")]
+    assert [t["station_id"] for t in get("/api/v1/transactions?state=ended").json()["transactions"]] == ["CS-1"]
+    assert [t["station_id"] for t in get("/api/v1/transactions?id_token=04A1B2C3").json()["transactions"]] == ["CS-1"]
+    since = get("/api/v1/transactions?since=2025-06-02T00:00:00Z").json()["transactions"]
+    assert [t["station_id"] for t in since] == ["CS-2"]
+    first = get("/api/v1/transactions?limit=1").json()
+    assert len(first["transactions"]) == 1 and first["next_before"] is not None
+    rest = get(f"/api/v1/transactions?limit=1&before={first['next_before']}").json()
+    assert [t["station_id"] for t in rest["transactions"]] == ["CS-1"] and rest["next_before"] is None
+
+    detail = get("/api/v1/transactions/CS-1/tx-1")
+    assert detail.status_code == 200, detail.text
+    body = detail.json()
+    assert (body["energy_wh"], body["seq_missing"], body["missing_seq_nos"]) == (5000, 2, [1, 2])
+    assert [e["seq_no"] for e in body["event_list"]] == [0, 3, 4]
+    signed = [m for m in body["meter_values"] if m["signed_meter_data"]]
+    assert [m["signed_meter_data"] for m in signed] == [SIGNED["signedMeterData"]] * 2
+    assert get("/api/v1/transactions/CS-1/nope").status_code == 404
+
+
+def test_meter_values_as_json_pages_and_as_csv(sqlite_api):
+    _charge(sqlite_api)
+    get = lambda path, **kw: sqlite_api.client.get(path, headers=sqlite_api.headers("operator"), **kw)  # noqa: E731
+    page = get("/api/v1/meter-values?station_id=CS-1&measurand=Energy.Active.Import.Register&limit=2").json()
+    assert [m["value"] for m in page["meter_values"]] == [1000, 4000] and page["next_after"]
+    more = get(f"/api/v1/meter-values?station_id=CS-1&measurand=Energy.Active.Import.Register&limit=2"
+               f"&after={page['next_after']}").json()
+    assert [m["value"] for m in more["meter_values"]] == [6000] and more["next_after"] is None
+    in_tx = get("/api/v1/meter-values?station_id=CS-2&transaction_id=tx-1").json()["meter_values"]
+    assert {m["station_id"] for m in in_tx} == {"CS-2"} and len(in_tx) == 2
+    ranged = get("/api/v1/meter-values?since=2025-06-01T12:15:00Z&until=2025-06-01T13:00:00Z").json()
+    assert [m["value"] for m in ranged["meter_values"]] == [4000, 230.1]
+
+    as_csv = sqlite_api.client.get("/api/v1/meter-values?station_id=CS-1",
+                                   headers={**sqlite_api.headers("operator"), "Accept": "text/csv"})
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert len(table) == 6 and table[0]["signed_meter_data"] == SIGNED["signedMeterData"]
+    assert get("/api/v1/meter-values?format=csv").text.count("\n") > 6
+
+
+@pytest.mark.parametrize("path, status", [("/api/v1/meter-values?transaction_id=tx-1", 422),
+                                          ("/api/v1/meter-values?station_id=CS-9&transaction_id=tx-1", 404)])
+def test_a_transaction_filter_must_name_a_known_transaction(sqlite_api, path, status):
+    answer = sqlite_api.client.get(path, headers=sqlite_api.headers("operator"))
+    assert answer.status_code == status and answer.json()["rule"]
+
+
+def test_reading_needs_a_role(sqlite_api):
+    assert sqlite_api.client.get("/api/v1/transactions").status_code == 401
+    assert sqlite_api.client.get("/api/v1/meter-values").status_code == 401

@@ -1,0 +1,78 @@
+"""Meter-value retention on real databases: on PostgreSQL monthly partitions made ahead and
+dropped whole once older than the retention, rows outside them caught and kept; on SQLite the
+same retention by DELETE."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, insert, text
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.meter_values import MeterValue
+from storage.partitions import PARTITION_SCHEMA, maintain, partitions
+
+NOW = datetime(2031, 3, 15, 12, tzinfo=timezone.utc)
+
+
+def _row(received_at: datetime, value: float = 1.0) -> dict:
+    return {"station_id": "CS-1", "sampled_at": received_at, "received_at": received_at,
+            "measurand": "Energy.Active.Import.Register", "context": "Sample.Periodic", "multiplier": 0,
+            "value": value}
+
+
+def _values(engine) -> list[float]:
+    with session_scope(engine) as session:
+        return sorted(session.exec(select(MeterValue.value)))
+
+
+def test_retention_deletes_what_is_older_on_either_database(engine):
+    with session_scope(engine) as session:
+        session.execute(insert(MeterValue), [_row(NOW - timedelta(days=40), 1), _row(NOW - timedelta(days=5), 2)])
+    with session_scope(engine) as session:
+        done = maintain(session, now=NOW, months_ahead=1, retention_days=30)
+    assert done.deleted_rows == 1
+    assert _values(engine) == [2]
+
+
+@pytest.mark.postgres
+def test_partitions_are_made_ahead_and_dropped_whole(postgres_url):
+    from storage.db import make_engine
+
+    engine = make_engine(postgres_url)
+    try:
+        with session_scope(engine) as session:
+            # Rows of a month with no partition yet land in the DEFAULT partition...
+            session.execute(insert(MeterValue), [_row(datetime(2031, 1, 20, tzinfo=timezone.utc), 1),
+                                                 _row(datetime(2031, 3, 1, tzinfo=timezone.utc), 2)])
+        with session_scope(engine) as session:
+            done = maintain(session, now=NOW, months_ahead=2, retention_days=3650)
+        assert done.created == ["meter_value_y2031m03", "meter_value_y2031m04", "meter_value_y2031m05"]
+        with session_scope(engine) as session:
+            connection = session.connection()
+            assert {"meter_value_y2031m03", "meter_value_y2031m05"} <= set(partitions(connection))
+            # ... and move into their month's partition when it is made.
+            in_march = connection.execute(text(
+                f'SELECT count(*) FROM "{PARTITION_SCHEMA}".meter_value_y2031m03')).scalar()
+            assert in_march == 1
+            session.execute(text(f'CREATE TABLE "{PARTITION_SCHEMA}".meter_value_y2030m12 PARTITION OF meter_value '
+                                 "FOR VALUES FROM ('2030-12-01T00:00:00+00:00') TO ('2031-01-01T00:00:00+00:00')"))
+            session.execute(insert(MeterValue), [_row(datetime(2030, 12, 10, tzinfo=timezone.utc), 0)])
+        assert _values(engine) == [0, 1, 2]
+
+        # 60 days before NOW is 2031-01-14: December is older as a whole and goes with its
+        # partition; January's row before the cutoff is deleted from the DEFAULT partition.
+        with session_scope(engine) as session:
+            done = maintain(session, now=NOW, months_ahead=2, retention_days=60)
+        # (The migration made the partitions of the real month and the next: they go as well.)
+        assert done.dropped[-1] == "meter_value_y2030m12" and done.created == []
+        assert all(name < "meter_value_y2031m01" for name in done.dropped)
+        assert _values(engine) == [1, 2]
+        with session_scope(engine) as session:
+            done = maintain(session, now=NOW + timedelta(days=30), months_ahead=2, retention_days=60)
+            assert session.exec(select(func.count()).select_from(MeterValue)).one() == 1
+        assert done.deleted_rows == 1 and done.created == ["meter_value_y2031m06"]
+    finally:
+        engine.dispose()
