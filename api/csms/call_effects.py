@@ -25,16 +25,22 @@ Requested = Callable[[Session, str, str, Mapping[str, Any]], None]
 Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any], str], Any]
 
 
+# (session, station, request, how the call ended: error, timeout, not_connected, refused)
+Unanswered = Callable[[Session, str, Mapping[str, Any], str], None]
+
+
 @dataclass(frozen=True)
 class Effect:
     requested: Requested | None = None
     answered: Answered | None = None
+    unanswered: Unanswered | None = None
 
 
 EFFECTS: Mapping[str, Effect] = MappingProxyType({
-    "RequestStartTransaction": Effect(remote_control.requested, remote_control.answered),
-    "ChangeAvailability": Effect(availability.change_requested, availability.change_answered),
-    "ReserveNow": Effect(reservations.requested, reservations.answered),
+    "RequestStartTransaction": Effect(remote_control.requested, remote_control.answered, remote_control.unanswered),
+    "ChangeAvailability": Effect(availability.change_requested, availability.change_answered,
+                                 availability.change_unanswered),
+    "ReserveNow": Effect(reservations.requested, reservations.answered, reservations.unanswered),
     "CancelReservation": Effect(None, reservations.cancel_answered),
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
 })
@@ -51,6 +57,18 @@ def answered(session: Session, station_id: str, action: str, payload: Mapping[st
     effect = EFFECTS.get(action)
     if effect is not None and effect.answered is not None and response is not None:
         effect.answered(session, station_id, payload, response, asked_by)
+
+
+def unanswered(session: Session, station_id: str, action: str, payload: Mapping[str, Any], outcome: str) -> None:
+    """The call ended without an answer: what was recorded as requested says so (a timeout may
+    still have reached the station; what it does next, e.g. a transaction started, wins)."""
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.unanswered is not None:
+        effect.unanswered(session, station_id, payload, outcome)
+
+
+def has_effect(action: str) -> bool:
+    return action in EFFECTS
 
 
 def has_answer_effect(action: str) -> bool:

@@ -202,6 +202,9 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
     if outcome.status == ANSWERED and call_effects.has_answer_effect(action):
         await asyncio.to_thread(run_in_session, ctx, lambda session: _record_answer(
             session, station_id, action, payload, outcome.response, actor.name))
+    elif outcome.status != ANSWERED and call_effects.has_effect(action):
+        await asyncio.to_thread(run_in_session, ctx, lambda session: call_effects.unanswered(
+            session, station_id, action, payload, outcome.status))
     await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
                             error_code=outcome.error_code)
     return outcome
@@ -279,6 +282,7 @@ class OperatorJobs(Kind):
 
     def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
         self._timeouts.pop(row.id, None)
+        call_effects.unanswered(session, row.station_id, row.action, json.loads(row.payload), failure.status)
         append_call_result(session, row.created_by, row.station_id, row.action, failure.status,
                            error_code=failure.rule if failure.status == REFUSED else failure.error_code,
                            call_id=row.id)

@@ -76,6 +76,14 @@ def change_requested(session: Session, station_id: str, actor_name: str, payload
 def change_answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
                     _asked_by: str = "") -> None:
     """The station's answer to the latest unanswered request of this scope."""
+    _settle(session, station_id, payload, response.get("status"))
+
+
+def change_unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
+    _settle(session, station_id, payload, outcome)
+
+
+def _settle(session: Session, station_id: str, payload: Mapping[str, Any], answer: str | None) -> None:
     evse = payload.get("evse") or {}
     row = session.exec(select(AvailabilityChange).where(
         AvailabilityChange.station_id == station_id, AvailabilityChange.evse_id == evse.get("id"),
@@ -83,7 +91,7 @@ def change_answered(session: Session, station_id: str, payload: Mapping[str, Any
         AvailabilityChange.operational_status == payload["operationalStatus"],
         AvailabilityChange.answer.is_(None)).order_by(AvailabilityChange.id.desc())).first()
     if row is not None:
-        row.answer, row.answered_at = response.get("status"), utcnow()
+        row.answer, row.answered_at = answer, utcnow()
         session.add(row)
 
 

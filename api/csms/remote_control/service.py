@@ -12,7 +12,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from api.core.refusal import Conflict
-from storage.remote_starts import STARTED, RemoteStart
+from storage.remote_starts import REQUESTED, STARTED, RemoteStart
 from storage.types import utcnow
 
 def find(session: Session, station_id: str, remote_start_id: int) -> RemoteStart | None:
@@ -45,6 +45,13 @@ def answered(session: Session, station_id: str, payload: Mapping[str, Any], resp
     row.transaction_id = response.get("transactionId") or row.transaction_id
     row.updated_at = utcnow()
     session.add(row)
+
+
+def unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
+    row = find(session, station_id, payload["remoteStartId"])
+    if row is not None and row.status == REQUESTED:
+        row.status, row.updated_at = outcome, utcnow()
+        session.add(row)
 
 
 def transaction_started(session: Session, station_id: str, remote_start_id: int, transaction_id: str) -> None:

@@ -48,6 +48,12 @@ def answered(session: Session, station_id: str, payload: Mapping[str, Any], resp
     _set(session, station_id, payload["id"], response["status"])
 
 
+def unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
+    row = find(session, station_id, payload["id"])
+    if row is not None and row.status == REQUESTED:
+        _set(session, station_id, payload["id"], outcome)
+
+
 def cancel_answered(session: Session, station_id: str, payload: Mapping[str, Any],
                     response: Mapping[str, Any], _asked_by: str = "") -> None:
     """CancelReservation's answer: Accepted cancels it; Rejected (unknown to the station) leaves it."""

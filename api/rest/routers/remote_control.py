@@ -45,7 +45,8 @@ class RemoteStartOut(BaseModel):
     evse_id: int | None
     with_charging_profile: bool
     status: str = Field(description="requested (no answer yet), Accepted, Rejected, started (its transaction "
-                                    "began: `transaction_id`).")
+                                    "began: `transaction_id`); without an answer: error (CALLERROR), timeout "
+                                    "(it may still have reached the station), not_connected, refused.")
     status_reason: str | None
     transaction_id: str | None
     requested_by: str

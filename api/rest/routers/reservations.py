@@ -44,7 +44,7 @@ class ReservationOut(BaseModel):
     expires_at: datetime
     status: str = Field(description="requested (no answer yet); the station's answer Accepted, Faulted, "
                                     "Occupied, Rejected, Unavailable; then cancelled, Expired, Removed or used "
-                                    "(`transaction_id`).")
+                                    "(`transaction_id`); without an answer: error, timeout, not_connected, refused.")
     transaction_id: str | None
     requested_by: str
     created_at: datetime

@@ -79,3 +79,15 @@ async def test_a_remote_start_id_is_never_used_twice_for_a_station(csms):
     assert first.status_code == 200, first.text
     assert again.status_code == 409 and again.json()["rule"] == "remote_start.id_taken"
     assert len(received(station, "RequestStartTransaction")) == 1
+
+
+async def test_a_remote_start_to_a_station_not_connected_says_so(csms):
+    station = await booted_station(csms, "TC-F-03-N")
+    await station.close()
+    await csms.until(lambda: csms.gateway.session("TC-F-03-N") is None)
+
+    refused = await remote_start(csms, "TC-F-03-N", evse_id=1)
+
+    assert refused.status_code == 409 and refused.json()["rule"] == "station.not_connected", refused.text
+    row = await remote_start_row(csms, "TC-F-03-N", "not_connected")
+    assert row["transaction_id"] is None
