@@ -265,7 +265,10 @@ def check_certificate_signed(chain: list[x509.Certificate], station_id: str, lea
 def check_remote_start(payload: Mapping[str, Any]) -> Decision:
     """RequestStartTransaction (F01/F02): a charging profile that travels with a remote start is
     the profile of the transaction about to begin, so it is a TxProfile, and it cannot name a
-    transactionId, which does not exist yet."""
+    transactionId, which does not exist yet. An evseId, when given, is a real EVSE (from 1)."""
+    if payload.get("evseId") is not None and payload["evseId"] < 1:
+        return Decision.refuse("call.remote_start.evse", "evseId must be 1 or more; leave it out to let the "
+                                                         "station choose")
     profile = payload.get("chargingProfile")
     if profile is None:
         return Decision.allow()

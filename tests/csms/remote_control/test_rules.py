@@ -34,6 +34,7 @@ def test_these_actions_are_checked_on_every_door(action):
 
 def test_a_remote_start_profile_must_be_a_tx_profile_without_transaction():
     assert check_remote_start({"remoteStartId": 1})
+    assert check_remote_start({"remoteStartId": 1, "evseId": 0}).rule == "call.remote_start.evse"
     assert check_remote_start({"chargingProfile": _PROFILE})
     assert check_remote_start({"chargingProfile": {**_PROFILE, "chargingProfilePurpose": "TxDefaultProfile"}}).rule \
         == "call.remote_start.profile_purpose"
