@@ -23,6 +23,11 @@ it interrupts every EVSE and applies a pending network profile); SetVariables wr
 SecurityCtrlr component or OCPPCommCtrlr.NetworkConfigurationPriority. A fleet-wide Reset is a
 loop over stations, each call checked here.
 
+Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
+(a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
+TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability and
+ReserveNow (real EVSE ids, an expiry ahead).
+
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
 the database are gathered by api/csms/operator_calls.py.
 """
