@@ -25,6 +25,7 @@ from sqlmodel import Session
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.tariff_cost import service
+from api.csms.tariff_cost.commands import CostUpdated
 from api.ocpp.handler import Handler, StationCall
 from storage.outbox import OutboundCall
 from storage.stations import Station
@@ -80,9 +81,9 @@ def queue_cost_update(session: Session, station_id: str, transaction_id: str, to
     """Store a CostUpdated for the outbox; False when the station is not registered (nothing to send to)."""
     if session.get(Station, station_id) is None:
         return False
-    session.add(OutboundCall(station_id=station_id, action="CostUpdated", purpose=OPERATOR_JOB,
-                             payload=json.dumps({"totalCost": total_cost, "transactionId": transaction_id}),
-                             created_by=COST_SENDER))
+    command = CostUpdated(total_cost=total_cost, transaction_id=transaction_id)
+    session.add(OutboundCall(station_id=station_id, action=command.action, purpose=OPERATOR_JOB,
+                             payload=json.dumps(command.request()), created_by=COST_SENDER))
     return True
 
 
