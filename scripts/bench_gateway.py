@@ -18,7 +18,10 @@ the server has one core of its own. Then, in one run:
 3. resident memory per idle plain-ws connection (profile 1, Basic auth), measured the same way
    right after (--plain stations), before anything is closed;
 4. Heartbeat round trip p50/p99 at --rate msg/s with --stations connected, and server CPU per
-   message over the steady phase (utime+stime of the server process / messages);
+   message over the steady phase (utime+stime of the server process / messages); then charging:
+   each station starts a transaction, TransactionEvent Updated with 4 sampled values at --rate,
+   round trip and server CPU per event against the Heartbeat's, and the meter values the server
+   acknowledged against those it stored;
 5. capacity: every station sends its next Heartbeat as soon as it has the answer (server core
    saturated), msg/s;
 6. boot storm: --storm profile-3 stations connect (--storm-concurrency handshakes in flight)
@@ -369,6 +372,8 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         # 4. Heartbeat round trip at --rate with --stations connected, server CPU per message;
         # 5. capacity.
         heartbeats = heartbeat_phases(load, args)
+        # 4b. charging: a transaction per station, TransactionEvent Updated at --rate.
+        charging = charging_phase(load, data, args)
         load.run("close_all")
         time.sleep(2)
 
@@ -401,7 +406,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     pin = (f"server pinned to CPU {server_cpu}, load generator to CPU {client_cpu} (taskset)"
            if server_cpu is not None else "not pinned")
-    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, SQLite WAL; {pin}")
+    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {'PostgreSQL' if args.database_url else 'SQLite WAL'}; {pin}")
     say(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
         f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)")
     say(f"parameters: --stations {args.stations} --storm {args.storm} --storm-concurrency {args.storm_concurrency} "
@@ -416,6 +421,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"({_busy(sp3_cpu, sp3)}% busy, load generator {_busy(sp3_load_cpu, sp3)}%)   "
         f"{_failures(sp3, booted, sp3_more)}")
     say(_heartbeat_lines(heartbeats, len(fleet), args))
+    say(_charging_lines(charging, heartbeats, len(fleet), args))
     if bare_heartbeats is not None:
         say(_heartbeat_lines(bare_heartbeats, len(fleet), args, label="reference: "))
     say(f"resident memory per idle connection (booted, one Heartbeat): profile 3 (wss, client certificate) "
@@ -437,6 +443,43 @@ class Heartbeats:
     paced_steady: tuple[float, float, float]     # wall, server CPU, load-generator CPU seconds
     capacity: dict
     capacity_steady: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Charging:
+    result: dict
+    steady: tuple[float, float, float]
+    stored_values: int
+
+
+def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging:
+    """Every connected station runs a transaction; Updated events at --rate; then the meter values
+    stored, counted in the server's database."""
+    result, marks = load.run("charging", rate=args.rate, seconds=args.seconds, warmup=2)
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(load_settings(data).database_url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM meter_value")).scalar_one()
+    engine.dispose()
+    return Charging(result, steady(marks), stored)
+
+
+def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args: argparse.Namespace) -> str:
+    paced, (wall, server_s, _) = run.result, run.steady
+    per_event = server_s / max(1, paced["messages"])
+    per_heartbeat = heartbeats.paced_steady[1] / max(1, heartbeats.paced["messages"])
+    return "\n".join((
+        f"TransactionEvent Updated ({args.measurands} sampled values) round trip at {args.rate}/s with {connected} "
+        f"transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
+        f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
+        f"errors {paced['errors'] + paced['edge_errors']})",
+        f"server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = "
+        f"{per_event / max(per_heartbeat, 1e-9):.2f}x a Heartbeat's (target <= 2x)",
+        f"meter values: {paced['sampled_values']} sent and acknowledged, {run.stored_values} stored "
+        f"({'all' if run.stored_values == paced['sampled_values'] else 'NOT all'} stored)"))
 
 
 def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
@@ -529,11 +572,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="profile-3 stations connected before measuring")
     parser.add_argument("--rate", type=int, default=1000, help="Heartbeats per second in the latency phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each steady phase")
+    parser.add_argument("--database-url", help="the server's database (default: SQLite in the data directory); "
+                                               "an empty PostgreSQL database, e.g. postgresql://postgres@127.0.0.1/bench")
     parser.add_argument("--no-reference", action="store_true", help="skip the storm against the bare reference server")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
     args = parser.parse_args()
+    args.measurands = 4  # scripts/gateway_load.py MEASURANDS
+    if args.database_url:
+        os.environ["CHARGECA_DATABASE_URL"] = args.database_url  # read by prepare() and the server
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
         lines = run(args, args.keep)

@@ -25,7 +25,9 @@ import sys
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 # Same reason as the server (api/server.py): asyncio gives every TLS connection a 256 KiB read
@@ -50,6 +52,32 @@ class Target:
 
 class Refused(Exception):
     pass
+
+
+# The sampled values of each TransactionEvent of the charging phase (issue 11: 4 measurands).
+MEASURANDS = (("Energy.Active.Import.Register", "Wh"), ("Power.Active.Import", "W"),
+              ("Current.Import", "A"), ("Voltage", "V"))
+
+
+class _Session:
+    """One station's transaction in the charging phase: seqNo and meter register kept here."""
+
+    def __init__(self, transaction_id: str) -> None:
+        self.transaction_id = transaction_id
+        self.seq_no = 0
+        self.register = 0.0
+
+    def event(self, event_type: str, trigger: str) -> tuple[bytes, int]:
+        """The next TransactionEvent's payload and how many sampled values it carries."""
+        self.register += 2.0   # ~7 kW for one second
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        values = [{"value": self.register if unit == "Wh" else 7200.0 if unit == "W" else 16.0 if unit == "A" else 230.0,
+                   "measurand": measurand, "unitOfMeasure": {"unit": unit}} for measurand, unit in MEASURANDS]
+        payload = {"eventType": event_type, "timestamp": now, "triggerReason": trigger, "seqNo": self.seq_no,
+                   "transactionInfo": {"transactionId": self.transaction_id, "chargingState": "Charging"},
+                   "evse": {"id": 1, "connectorId": 1}, "meterValue": [{"timestamp": now, "sampledValue": values}]}
+        self.seq_no += 1
+        return json.dumps(payload, separators=(",", ":")).encode(), len(values)
 
 
 class Station(asyncio.Protocol):
@@ -318,7 +346,43 @@ class Fleet:
     async def paced(self, rate: float, seconds: float, warmup: float) -> dict:
         """Heartbeats at ``rate`` per second in total, spread over the open stations round-robin;
         a station still waiting for its previous answer skips its turn (counted)."""
+        return await self._paced(rate, seconds, warmup, "Heartbeat", lambda _station: HEARTBEAT)
+
+    async def charging(self, rate: float, seconds: float, warmup: float) -> dict:
+        """Every open station starts a transaction (TransactionEvent Started), then Updated events
+        with MEASURANDS sampled values go out at ``rate`` per second in total as Heartbeats do in
+        ``paced``, then every transaction ends. ``sampled_values`` counts those the CSMS answered
+        (Started, Updated and Ended), to compare with the rows it stored."""
         stations = [s for s in self.stations.values() if not s.closed]
+        sessions = {station: _Session(f"{station.identity}-tx") for station in stations}
+        answered = {"sampled_values": 0, "errors": 0}
+        slots = asyncio.Semaphore(100)
+
+        async def one(station: Station, event_type: str, trigger: str) -> None:
+            async with slots:
+                payload, values = sessions[station].event(event_type, trigger)
+                try:
+                    answer = await asyncio.wait_for(station.call("TransactionEvent", payload), 30)
+                except (Exception, asyncio.TimeoutError):  # noqa: BLE001
+                    answer = b""
+                if answer.startswith(b"[3"):
+                    answered["sampled_values"] += values
+                else:
+                    answered["errors"] += 1
+
+        await asyncio.gather(*(one(station, "Started", "CablePluggedIn") for station in stations))
+        result = await self._paced(rate, seconds, warmup, "TransactionEvent",
+                                   lambda station: sessions[station].event("Updated", "MeterValuePeriodic")[0],
+                                   on_answer=lambda _station: len(MEASURANDS))
+        await asyncio.gather(*(one(station, "Ended", "EVCommunicationLost") for station in stations))
+        result["sampled_values"] = answered["sampled_values"] + result.pop("answered_values")
+        result["edge_errors"] = answered["errors"]
+        return result
+
+    async def _paced(self, rate: float, seconds: float, warmup: float, action: str,
+                     payload: Callable[[Station], bytes], on_answer: Callable[[Station], int] | None = None) -> dict:
+        stations = [s for s in self.stations.values() if not s.closed]
+        answered_values = 0
         latencies: list[float] = []
         skipped = errors = 0
         busy: set[Station] = set()
@@ -326,11 +390,13 @@ class Fleet:
         tasks: set[asyncio.Task] = set()
 
         async def beat(station: Station, record: bool) -> None:
-            nonlocal errors
+            nonlocal errors, answered_values
             busy.add(station)
             sent = time.perf_counter()
             try:
-                answer = await asyncio.wait_for(station.call("Heartbeat", HEARTBEAT), 10)
+                answer = await asyncio.wait_for(station.call(action, payload(station)), 10)
+                if answer.startswith(b"[3") and on_answer is not None:
+                    answered_values += on_answer(station)
                 if record and answer.startswith(b"[3"):
                     latencies.append(time.perf_counter() - sent)
                 elif not answer.startswith(b"[3"):
@@ -367,7 +433,7 @@ class Fleet:
         latencies.sort()
         return {"messages": len(latencies), "skipped": skipped, "errors": errors,
                 "p50_ms": _percentile(latencies, 0.50) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000,
-                "max_ms": (latencies[-1] * 1000) if latencies else None}
+                "max_ms": (latencies[-1] * 1000) if latencies else None, "answered_values": answered_values}
 
     async def closed_loop(self, seconds: float, warmup: float) -> dict:
         """Every open station sends its next Heartbeat as soon as the previous one is answered."""

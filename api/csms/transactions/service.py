@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import TransactionEventEnumType
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
@@ -45,9 +45,16 @@ def view(row: Transaction) -> TransactionView:
                            row.ended_at, row.energy_wh, row.id_token)
 
 
+# Built once: a station sends an event a second while charging, and building the statement each
+# time cost as much as running it.
+_ROW = select(Transaction).where(Transaction.station_id == bindparam("station_id"),
+                                 Transaction.transaction_id == bindparam("transaction_id"))
+_SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
+                                          TransactionEvent.seq_no == bindparam("seq_no")).limit(1)
+
+
 def transaction_row(session: Session, station_id: str, transaction_id: str) -> Transaction | None:
-    return session.exec(select(Transaction).where(Transaction.station_id == station_id,
-                                                  Transaction.transaction_id == transaction_id)).first()
+    return session.exec(_ROW, params={"station_id": station_id, "transaction_id": transaction_id}).first()
 
 
 def find(session: Session, station_id: str, transaction_id: str) -> TransactionView | None:
@@ -80,6 +87,10 @@ class Event:
     samples: Sequence[Sample] = ()
 
 
+# The Event's fields that are transaction_event's columns of the same name.
+_EVENT_COLUMNS = tuple(f.name for f in fields(Event) if f.name != "samples")
+
+
 @dataclass(frozen=True)
 class Recorded:
     transaction: TransactionView
@@ -97,20 +108,15 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
                           unknown_start=event.event_type != STARTED, created_at=received_at)
         session.add(row)
         session.flush()
-    duplicate = row.seq_received > 0 and session.exec(
-        select(TransactionEvent.id).where(TransactionEvent.transaction_pk == row.id,
-                                          TransactionEvent.seq_no == event.seq_no).limit(1)).first() is not None
+    # Only a seqNo within those seen can be a repeat: the usual next one needs no lookup.
+    within = row.seq_min is not None and row.seq_max is not None and row.seq_min <= event.seq_no <= row.seq_max
+    duplicate = within and session.exec(_SEEN, params={"transaction_pk": row.id,
+                                                        "seq_no": event.seq_no}).first() is not None
     # A Core insert: the event is written once and never loaded back in this transaction, and
     # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
     session.connection().execute(insert(TransactionEvent.__table__), {
-        "transaction_pk": row.id, "station_id": station_id, "transaction_id": event.transaction_id,
-        "seq_no": event.seq_no, "event_type": event.event_type, "trigger_reason": event.trigger_reason,
-        "timestamp": event.timestamp, "received_at": received_at, "offline": event.offline,
-        "number_of_phases_used": event.number_of_phases_used, "cable_max_current": event.cable_max_current,
-        "reservation_id": event.reservation_id, "charging_state": event.charging_state,
-        "time_spent_charging": event.time_spent_charging, "stopped_reason": event.stopped_reason,
-        "remote_start_id": event.remote_start_id, "id_token": event.id_token, "id_token_type": event.id_token_type,
-        "evse_id": event.evse_id, "connector_id": event.connector_id, "duplicate": duplicate})
+        **{name: getattr(event, name) for name in _EVENT_COLUMNS},
+        "transaction_pk": row.id, "station_id": station_id, "received_at": received_at, "duplicate": duplicate})
     _summarise(row, event, duplicate)
     row.updated_at = received_at
     if not duplicate:
@@ -118,8 +124,7 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
         meter_values.store(session, station_id, event.evse_id if event.evse_id is not None else row.evse_id,
                            event.samples, transaction_pk=row.id, transaction_id=event.transaction_id,
                            received_at=received_at)
-    session.add(row)
-    session.flush()
+    session.add(row)  # written at the commit
     start = row.started_at or event.timestamp
     seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start).total_seconds())
     return Recorded(view(row), duplicate, row.seq_missing, seconds)

@@ -21,3 +21,16 @@ async def test_tc_e_30_status_of_an_ended_transaction(csms):
     assert (result["ongoing_indicator"], result["messages_in_queue"]) == (False, False)
     assert status_answers(csms, "TC-E-30") == [(charging.transaction_id, False, False)]
     assert (await shown(csms, "TC-E-30", charging.transaction_id))["state"] == "ended"
+
+
+async def test_tc_e_30_asked_as_a_stored_job_the_answer_is_kept_too(csms):
+    charging = await session_started(csms, "TC-E-30-JOB")
+    await charging.stop("StopAuthorized", "Local")
+    answers_status(charging, ongoing=set())
+
+    stored = await csms.rest.post("/api/v1/stations/TC-E-30-JOB/commands/GetTransactionStatus?mode=job",
+                                  json={"transaction_id": charging.transaction_id}, headers=csms.headers("operator"))
+    assert stored.status_code == 202, stored.text
+
+    await csms.until(lambda: status_answers(csms, "TC-E-30-JOB") != [])
+    assert status_answers(csms, "TC-E-30-JOB") == [(charging.transaction_id, False, False)]

@@ -151,3 +151,16 @@ async def test_an_event_the_database_cannot_take_is_not_acknowledged(ctx, tmp_pa
     station = FakeStation(unreachable_database(ctx, tmp_path), "CS-1")
     with pytest.raises(DatabaseUnavailable):
         await station.send("TransactionEvent", STARTED)
+
+
+async def test_on_either_database_events_and_meter_values_land_where_they_belong(pki):
+    # PostgreSQL: the meter values go through the partitioned table, the events through Core inserts.
+    station = FakeStation(pki.ctx, "CS-PG")
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", "CablePluggedIn", wh=10,
+                                                 evse={"id": 1, "connectorId": 2}))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:00:00Z", wh=10))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:00:00Z", wh=10))
+    await station.send("TransactionEvent", event("Ended", 3, "2025-06-01T12:30:00Z", "EVDeparted", wh=2010))
+    row = the_transaction(pki.ctx)
+    assert (row.connector_id, row.energy_wh, row.seq_missing, row.seq_duplicates) == (2, 2000, 1, 1)
+    assert [m.value for m in rows(pki.ctx, MeterValue)] == [10, 10, 2010]
