@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from ocpp.v201.datatypes import IdTokenType
 from ocpp.v201.enums import ConnectorEnumType
 from pydantic import BaseModel, Field
@@ -18,12 +18,13 @@ from api.core.refusal import NotFound
 from api.csms.reservations import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
-from api.rest.numbers import INT64_MAX
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 from storage.types import utcnow
 
 router = APIRouter(tags=["reservations"])
+
+ReservationId = Annotated[int, Path(ge=1, le=ID_MAX, description="A reservation id ChargeCA drew (1 to 2^31-1).")]
 
 
 class ReservationIn(BaseModel):
@@ -80,13 +81,13 @@ async def reserve(station_id: str, body: ReservationIn, principal: StationOps, g
                responses={409: {"model": errors.ErrorBody, "description": "station not connected."},
                           504: {"model": errors.ErrorBody, "description": "no answer in time."},
                           **errors.responses(401, 403, 404, 422, 503)})
-async def cancel(station_id: str, reservation_id: int, principal: StationOps, gateway: GatewayDep, jobs: JobsDep,
+async def cancel(station_id: str, reservation_id: ReservationId, principal: StationOps, gateway: GatewayDep, jobs: JobsDep,
                  ctx: Ctx) -> Any:
     """CancelReservation (H02) of one of our reservations; Accepted marks it cancelled.
     Roles: officer, operator."""
     def known(session):
         require_station(session, station_id)
-        if reservation_id > INT64_MAX or service.find(session, station_id, reservation_id) is None:
+        if service.find(session, station_id, reservation_id) is None:
             raise NotFound("reservation.unknown", f"no reservation {reservation_id} for station {station_id!r}")
     await asyncio.to_thread(run_in_session, ctx, known)
     command = commands.CancelReservation(reservation_id=reservation_id)
