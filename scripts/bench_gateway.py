@@ -190,6 +190,8 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
     env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
                CHARGECA_REST_PORT=str(rest_port), CHARGECA_OCPP_HOST=HOST,
                CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port))
+    if "CHARGECA_DATABASE_URL" in os.environ:  # --database-url
+        env["CHARGECA_DATABASE_URL"] = os.environ["CHARGECA_DATABASE_URL"]
     command = [sys.executable]
     if profile_out is not None:
         command += ["-m", "cProfile", "-o", str(profile_out), str(ROOT / "api" / "cli.py")]

@@ -70,9 +70,14 @@ class Transaction(SQLModel, table=True):
 
     @property
     def seq_missing(self) -> int:
-        if self.seq_min is None or self.seq_max is None:
-            return 0
-        return max(0, self.seq_max - self.seq_min + 1 - self.seq_received)
+        return seq_missing(self.seq_min, self.seq_max, self.seq_received)
+
+
+def seq_missing(seq_min: int | None, seq_max: int | None, seq_received: int) -> int:
+    """How many seqNos between the lowest and the highest received never arrived."""
+    if seq_min is None or seq_max is None:
+        return 0
+    return max(0, seq_max - seq_min + 1 - seq_received)
 
 
 class TransactionEvent(SQLModel, table=True):

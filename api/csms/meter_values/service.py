@@ -15,6 +15,9 @@ from storage.meter_values import MeterValue
 from storage.types import utcnow
 
 
+_INSERT = insert(MeterValue.__table__)
+
+
 def store(session: Session, station_id: str, evse_id: int | None, samples: Sequence[Sample], *,
           transaction_pk: int | None = None, transaction_id: str | None = None,
           received_at: datetime | None = None) -> int:
@@ -25,7 +28,7 @@ def store(session: Session, station_id: str, evse_id: int | None, samples: Seque
     rows = [{**sample.columns(), "station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
              "transaction_id": transaction_id, "received_at": received_at} for sample in samples]
     # A Core executemany: the ORM's bulk path would cost more than the insert itself.
-    session.connection().execute(insert(MeterValue.__table__), rows)
+    session.connection().execute(_INSERT, rows)
     return len(rows)
 
 

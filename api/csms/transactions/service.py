@@ -13,15 +13,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from ocpp.v201.enums import TransactionEventEnumType
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
 from api.csms.meter_values.samples import Sample
-from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer
+from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer, seq_missing
 from storage.types import utcnow
 
 STARTED = TransactionEventEnumType.started.value
@@ -49,6 +50,12 @@ def view(row: Transaction) -> TransactionView:
 # time cost as much as running it.
 _ROW = select(Transaction).where(Transaction.station_id == bindparam("station_id"),
                                  Transaction.transaction_id == bindparam("transaction_id"))
+_TABLE = Transaction.__table__
+_ROW_CORE = select(_TABLE).where(_TABLE.c.station_id == bindparam("station_id"),
+                                 _TABLE.c.transaction_id == bindparam("transaction_id"))
+_INSERT_ROW = insert(_TABLE)
+_UPDATE_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_pk"))  # SET: the columns given
+_INSERT_EVENT = insert(TransactionEvent.__table__)
 _SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
                                           TransactionEvent.seq_no == bindparam("seq_no")).limit(1)
 
@@ -100,37 +107,47 @@ class Recorded:
 
 
 def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
-    """Store ``event`` and bring its transaction's summary up to date, in ``session``."""
+    """Store ``event`` and bring its transaction's summary up to date, in ``session``.
+
+    Core statements throughout, the summary row read as a plain namespace and written back as
+    one UPDATE of the columns that changed: this runs for every event of every charging
+    station, and the ORM's bookkeeping cost more than the statements themselves."""
     received_at = received_at or utcnow()
-    row = transaction_row(session, station_id, event.transaction_id)
-    if row is None:
-        row = Transaction(station_id=station_id, transaction_id=event.transaction_id,
-                          unknown_start=event.event_type != STARTED, created_at=received_at)
-        session.add(row)
-        session.flush()
+    connection = session.connection()
+    found = connection.execute(_ROW_CORE, {"station_id": station_id,
+                                           "transaction_id": event.transaction_id}).mappings().first()
+    if found is None:
+        before = Transaction(station_id=station_id, transaction_id=event.transaction_id,
+                             unknown_start=event.event_type != STARTED, created_at=received_at).model_dump()
+        del before["id"]
+        inserted = connection.execute(_INSERT_ROW, before)
+        before["id"] = inserted.inserted_primary_key[0]
+    else:
+        before = dict(found)
+    row = SimpleNamespace(**before)
     # Only a seqNo within those seen can be a repeat: the usual next one needs no lookup.
     within = row.seq_min is not None and row.seq_max is not None and row.seq_min <= event.seq_no <= row.seq_max
-    duplicate = within and session.exec(_SEEN, params={"transaction_pk": row.id,
-                                                        "seq_no": event.seq_no}).first() is not None
-    # A Core insert: the event is written once and never loaded back in this transaction, and
-    # the ORM's object bookkeeping would cost more than the insert (a station sends one a second).
-    session.connection().execute(insert(TransactionEvent.__table__), {
+    duplicate = within and connection.execute(_SEEN, {"transaction_pk": row.id,
+                                                      "seq_no": event.seq_no}).first() is not None
+    connection.execute(_INSERT_EVENT, {
         **{name: getattr(event, name) for name in _EVENT_COLUMNS},
         "transaction_pk": row.id, "station_id": station_id, "received_at": received_at, "duplicate": duplicate})
     _summarise(row, event, duplicate)
     row.updated_at = received_at
+    changed = {name: value for name, value in vars(row).items() if value != before[name]}
+    connection.execute(_UPDATE_ROW, {"row_pk": row.id, **changed})
     if not duplicate:
         # A repeated event is a retry of one already stored: its samples are stored already too.
         meter_values.store(session, station_id, event.evse_id if event.evse_id is not None else row.evse_id,
                            event.samples, transaction_pk=row.id, transaction_id=event.transaction_id,
                            received_at=received_at)
-    session.add(row)  # written at the commit
     start = row.started_at or event.timestamp
     seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start).total_seconds())
-    return Recorded(view(row), duplicate, row.seq_missing, seconds)
+    missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
+    return Recorded(view(row), duplicate, missing, seconds)  # type: ignore[arg-type]
 
 
-def _summarise(row: Transaction, event: Event, duplicate: bool) -> None:
+def _summarise(row: Any, event: Event, duplicate: bool) -> None:
     row.events += 1
     row.offline_events += event.offline
     if duplicate:
@@ -165,7 +182,7 @@ def _summarise(row: Transaction, event: Event, duplicate: bool) -> None:
     _energy(row, event.samples)
 
 
-def _seen_token(row: Transaction, id_token: str, id_token_type: str | None) -> None:
+def _seen_token(row: Any, id_token: str, id_token_type: str | None) -> None:
     if row.id_token is None:
         row.id_token, row.id_token_type = id_token, id_token_type
     seen: list[dict[str, Any]] = json.loads(row.id_tokens_seen)
@@ -174,7 +191,7 @@ def _seen_token(row: Transaction, id_token: str, id_token_type: str | None) -> N
         row.id_tokens_seen = json.dumps([*seen, entry])
 
 
-def _energy(row: Transaction, samples: Sequence[Sample]) -> None:
+def _energy(row: Any, samples: Sequence[Sample]) -> None:
     for sample in samples:
         wh = sample.register_wh
         if wh is None:
