@@ -194,7 +194,9 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
         env["CHARGECA_DATABASE_URL"] = os.environ["CHARGECA_DATABASE_URL"]
     command = [sys.executable]
     if profile_out is not None:
-        command += ["-m", "cProfile", "-o", str(profile_out), str(ROOT / "api" / "cli.py")]
+        # As a module, as below: run as a file, api/ would come first on the path and its
+        # ocpp package would hide the ocpp library.
+        command += ["-m", "cProfile", "-o", str(profile_out), "-m", "api.cli"]
     else:
         command += ["-m", "api.cli"]
     command += ["serve", "--no-dev-init"]
