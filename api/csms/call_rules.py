@@ -23,6 +23,11 @@ it interrupts every EVSE and applies a pending network profile); SetVariables wr
 SecurityCtrlr component or OCPPCommCtrlr.NetworkConfigurationPriority. A fleet-wide Reset is a
 loop over stations, each call checked here.
 
+Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
+(a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
+TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability and
+ReserveNow (real EVSE ids, an expiry ahead).
+
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
 the database are gathered by api/csms/operator_calls.py.
 """
@@ -31,11 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from ocpp.v201.enums import ChargingProfilePurposeEnumType, MessageTriggerEnumType
 
 from policies.model import Decision
 
@@ -88,6 +95,12 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "UpdateFirmware": CallRule(OFFICER, CHECKED, "replaces the station's firmware"),
     # Firmware the station publishes to others (local controller, L03/L04).
     "PublishFirmware": CallRule(OFFICER, GENERIC, "publishes firmware to other stations"),
+    # F, G, H: operators' station operations whose arguments a rule checks.
+    "RequestStartTransaction": CallRule(OPERATOR, CHECKED),
+    "RequestStopTransaction": CallRule(OPERATOR, CHECKED),
+    "TriggerMessage": CallRule(OPERATOR, CHECKED),
+    "ChangeAvailability": CallRule(OPERATOR, CHECKED),
+    "ReserveNow": CallRule(OPERATOR, CHECKED),
     "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
 })
 
@@ -249,4 +262,75 @@ def check_certificate_signed(chain: list[x509.Certificate], station_id: str, lea
         return Decision.refuse("call.certificate_signed.chain",
                                "the chain must be the leaf followed by the ChargeCA CA that issued it, "
                                "and nothing else")
+    return Decision.allow()
+
+
+# --- F, G, H: remote control, availability, reservations (pure) -----------------------------------
+
+def check_remote_start(payload: Mapping[str, Any]) -> Decision:
+    """RequestStartTransaction (F01/F02): a charging profile that travels with a remote start is
+    the profile of the transaction about to begin, so it is a TxProfile, and it cannot name a
+    transactionId, which does not exist yet. An evseId, when given, is a real EVSE (from 1)."""
+    if payload.get("evseId") is not None and payload["evseId"] < 1:
+        return Decision.refuse("call.remote_start.evse", "evseId must be 1 or more; leave it out to let the "
+                                                         "station choose")
+    profile = payload.get("chargingProfile")
+    if profile is None:
+        return Decision.allow()
+    if profile.get("chargingProfilePurpose") != ChargingProfilePurposeEnumType.tx_profile:
+        return Decision.refuse("call.remote_start.profile_purpose",
+                               f"the chargingProfile of a RequestStartTransaction must have chargingProfilePurpose "
+                               f"TxProfile, not {profile.get('chargingProfilePurpose')}")
+    if "transactionId" in profile:
+        return Decision.refuse("call.remote_start.profile_transaction",
+                               "the chargingProfile of a RequestStartTransaction must not carry a transactionId: "
+                               "the transaction does not exist yet")
+    return Decision.allow()
+
+
+@dataclass(frozen=True)
+class KnownTransaction:
+    """What our records say about a transaction a RequestStopTransaction names."""
+
+    ended: bool
+
+
+def check_remote_stop(transaction_id: str, known: KnownTransaction | None) -> Decision:
+    """RequestStopTransaction (F03): only a transaction the station reported to us and that has
+    not ended; anything else is refused before it leaves."""
+    if known is None:
+        return Decision.refuse("call.remote_stop.unknown_transaction",
+                               f"transaction {transaction_id!r} was never reported by this station")
+    if known.ended:
+        return Decision.refuse("call.remote_stop.ended", f"transaction {transaction_id!r} has already ended")
+    return Decision.allow()
+
+
+def check_trigger(payload: Mapping[str, Any]) -> Decision:
+    """TriggerMessage (F06): a StatusNotification is about one connector, so F06.FR.13 asks for
+    ``evse`` with its ``connectorId``."""
+    if payload.get("requestedMessage") == MessageTriggerEnumType.status_notification:
+        evse = payload.get("evse") or {}
+        if "connectorId" not in evse:
+            return Decision.refuse("call.trigger.evse",
+                                   "TriggerMessage StatusNotification needs evse with id and connectorId (F06.FR.13)")
+    return Decision.allow()
+
+
+def check_availability(payload: Mapping[str, Any]) -> Decision:
+    """ChangeAvailability (G03-G05): the whole station is named by leaving ``evse`` out
+    (TC_G_05); EVSE ids start at 1, so an evse.id of 0 is a mistake, not the station."""
+    evse = payload.get("evse")
+    if evse is not None and evse.get("id", 0) < 1:
+        return Decision.refuse("call.availability.evse",
+                               "evse.id must be 1 or more; leave evse out to change the whole station")
+    return Decision.allow()
+
+
+def check_reservation(payload: Mapping[str, Any], expires_at: datetime, now: datetime) -> Decision:
+    """ReserveNow (H01): an expiry in the future, and an EVSE id from 1 when one is named."""
+    if expires_at <= now:
+        return Decision.refuse("call.reservation.expiry", "expiryDateTime must lie in the future")
+    if payload.get("evseId") is not None and payload["evseId"] < 1:
+        return Decision.refuse("call.reservation.evse", "evseId must be 1 or more; leave it out for any EVSE")
     return Decision.allow()

@@ -24,27 +24,37 @@ from sqlmodel import Session, select
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
 from api.csms.call_records import append_call_result, begin_station_call, record_call_result
+from api.csms import call_effects
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
     ROUTED,
     IssuedForStation,
+    KnownTransaction,
     call_rule,
+    check_availability,
     check_certificate_signed,
     check_firmware_signed,
     check_network_profile,
     check_organization,
+    check_remote_start,
+    check_remote_stop,
+    check_reservation,
+    check_trigger,
     holders,
     may,
 )
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import REFUSED, Failure, Kind
 from api.csms.outbox.purposes import OPERATOR_JOB
-from api.csms.routes import CSMS_ACTIONS
+from api.csms.routes import ANSWERS, CSMS_ACTIONS
 from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
-from api.csms.transactions.service import keep_status_answer
+from api.csms.transactions import service as transactions
+from api.ocpp.command import BadAnswer
+from api.ocpp.framing import OcppError
 from api.ocpp.gateway import Gateway
+from api.ocpp.handler import parse_datetime
 from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation
 from pki.authorities import organization
@@ -54,6 +64,7 @@ from policies.model import Decision
 from storage.certificates import CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.outbox import OutboundCall
 from storage.stations import Station
+from storage.types import utcnow
 
 
 class InvalidCallPayload(Refusal):
@@ -100,6 +111,8 @@ class CallChecker:
             # The schemas allow it, but the reports and notifications that follow carry it back,
             # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
             raise Refusal("call.request_id", "requestId must be 0 or more")
+        # Recorded in the transaction that audits the call, so nothing leaves unrecorded.
+        call_effects.requested(session, station.id, self._actor.name, action, payload)
 
 
 def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
@@ -114,7 +127,27 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         chain = _parse_chain(payload["certificateChain"])
         return check_certificate_signed(chain, station.id, _issued_leaf(session, chain),
                                         deliverable=(CertStatus.ISSUED, CertStatus.ACTIVE))
+    if action == "RequestStartTransaction":
+        return check_remote_start(payload)
+    if action == "RequestStopTransaction":
+        return check_remote_stop(payload["transactionId"], _known_transaction(session, station.id,
+                                                                               payload["transactionId"]))
+    if action == "TriggerMessage":
+        return check_trigger(payload)
+    if action == "ChangeAvailability":
+        return check_availability(payload)
+    if action == "ReserveNow":
+        try:
+            expires_at = parse_datetime(payload["expiryDateTime"], "expiryDateTime")
+        except OcppError as exc:
+            return Decision.refuse("call.reservation.expiry", exc.description)
+        return check_reservation(payload, expires_at, utcnow())
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
+
+
+def _known_transaction(session: Session, station_id: str, transaction_id: str) -> KnownTransaction | None:
+    view = transactions.find(session, station_id, transaction_id)
+    return None if view is None else KnownTransaction(ended=view.ended_at is not None)
 
 
 def rule_check(session: Session, station_id: str, action: str, payload: dict[str, Any]) -> Decision:
@@ -166,19 +199,26 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
         # The workflow audits its own decision and the station's answer.
         return await workflow(gateway, actor, station_id, payload, timeout)
     outcome = await gateway.send_call(station_id, action, payload, timeout)
-    keep = _ANSWER_KEEPERS.get(action)
-    if keep is not None and outcome.status == ANSWERED and outcome.response is not None:
-        response = outcome.response
-        await asyncio.to_thread(run_in_session, ctx, lambda s: keep(s, station_id, payload, response, actor.name))
+    if outcome.status == ANSWERED and call_effects.has_answer_effect(action):
+        await asyncio.to_thread(run_in_session, ctx, lambda session: _record_answer(
+            session, station_id, action, payload, outcome.response, actor.name))
+    elif outcome.status != ANSWERED and call_effects.has_effect(action):
+        await asyncio.to_thread(run_in_session, ctx, lambda session: call_effects.unanswered(
+            session, station_id, action, payload, outcome.status))
     await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
                             error_code=outcome.error_code, answer=outcome.response)
     return outcome
 
 
-# Answers whose content is kept (beyond the audit of the outcome), by action: the keeper gets the
-# station, the request, the (schema-valid) answer and who asked, in the transaction that records it.
-_ANSWER_KEEPERS: Mapping[str, Callable[[Session, str, dict[str, Any], dict[str, Any], str], Any]] = \
-    MappingProxyType({"GetTransactionStatus": keep_status_answer})
+def _record_answer(session: Session, station_id: str, action: str, payload: dict[str, Any],
+                   response: dict[str, Any] | None, asked_by: str) -> None:
+    """The station's answer in the blocks' records (api/csms/call_effects.py); an answer that
+    breaks its schema is not one (the door reports it as an error) and changes nothing."""
+    try:
+        ANSWERS[action](response or {})
+    except BadAnswer:
+        return
+    call_effects.answered(session, station_id, action, payload, response, asked_by)
 
 
 # --- ROUTED actions: the generic call runs the rule-checked workflow ------------------------------
@@ -237,14 +277,13 @@ class OperatorJobs(Kind):
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         self._timeouts.pop(row.id, None)
-        keep = _ANSWER_KEEPERS.get(row.action)
-        if keep is not None:
-            keep(session, row.station_id, json.loads(row.payload), response, row.created_by)
+        _record_answer(session, row.station_id, row.action, json.loads(row.payload), response, row.created_by)
         append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id,
                            answer=response)
 
     def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
         self._timeouts.pop(row.id, None)
+        call_effects.unanswered(session, row.station_id, row.action, json.loads(row.payload), failure.status)
         append_call_result(session, row.created_by, row.station_id, row.action, failure.status,
                            error_code=failure.rule if failure.status == REFUSED else failure.error_code,
                            call_id=row.id)

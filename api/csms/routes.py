@@ -30,11 +30,14 @@ from api.csms.provisioning import commands as provisioning_commands
 from api.csms.provisioning import handlers as provisioning
 from api.csms.remote_control import commands as remote_control
 from api.csms.reservations import commands as reservations
+from api.csms.reservations import handlers as reservations_handlers
 from api.csms.security import certificate_handlers as certificates
 from api.csms.security import commands as security_commands
 from api.csms.security import handlers as security
 from api.csms.smart_charging import commands as smart_charging
+from api.csms import transaction_followers
 from api.csms.tariff_cost import commands as tariff_cost
+from api.csms.tariff_cost import handlers as tariff_cost_handlers
 from api.csms.transactions import commands as transactions_commands
 from api.csms.transactions import handlers as transactions
 from api.ocpp.command import CommandType
@@ -47,12 +50,14 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     # G — availability
     "Heartbeat": availability.heartbeat,
     "StatusNotification": availability.status_notification,
+    # H — reservations
+    "ReservationStatusUpdate": reservations_handlers.reservation_status_update,
     # A — security
     "SecurityEventNotification": security.security_event_notification,
     "SignCertificate": certificates.sign_certificate,
-    # C — authorization, E — transactions, J — meter values
-    "Authorize": authorization.authorize,
-    "TransactionEvent": transactions.transaction_event,
+    # C — authorization (I01: with the tariff), E — transactions (F, H, I follow it), J — meter values
+    "Authorize": tariff_cost_handlers.showing_tariff(authorization.authorize),
+    "TransactionEvent": transaction_followers.following(transactions.transaction_event),
     "MeterValues": meter_values.meter_values,
     # L — firmware, N — diagnostics, P — data transfer
     "FirmwareStatusNotification": firmware.firmware_status_notification,
@@ -111,7 +116,6 @@ NOT_ROUTED: MappingProxyType[str, str] = MappingProxyType({
     "NotifyEVChargingSchedule": "smart charging with ISO 15118 (K15-K17) is not implemented yet",
     "ReportChargingProfiles": "smart charging (K) is not implemented yet: GetChargingProfiles answers are "
                               "read, the reports that follow are not kept",
-    "ReservationStatusUpdate": "reservations (H) are not kept yet",
     "NotifyDisplayMessages": "display messages (O) are not kept yet",
     "NotifyMonitoringReport": "monitoring (N02) reports are not kept yet",
     "PublishFirmwareStatusNotification": "local controllers publishing firmware (L03) are not served yet",

@@ -23,6 +23,7 @@ from api.rest.auth_failures import AuthFailures
 from api.rest.routers import (
     audit,
     authorities,
+    availability,
     certificates,
     commands,
     id_tokens,
@@ -30,12 +31,15 @@ from api.rest.routers import (
     metrics,
     policy,
     profile_upgrade,
+    remote_control,
+    reservations,
     revocation,
     rotations,
     security_events,
     station_certificates,
     station_ops,
     stations,
+    tariffs,
     tokens,
     transactions,
     trust_anchors,
@@ -63,6 +67,10 @@ _TAGS = [
     {"name": "local list", "description": "Stations' local authorization lists (D01/D02)."},
     {"name": "transactions", "description": "Transactions and meter values as stations reported them (E, J)."},
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
+    {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
+    {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
+    {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
+    {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -103,7 +111,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions):
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

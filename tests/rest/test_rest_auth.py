@@ -76,6 +76,25 @@ MATRIX = [
     ("POST", "/api/v1/stations/NO-SUCH/certificate-renewal", {}, STATION_OPS),
     ("POST", "/api/v1/certificate-renewals", {"expiring_within_days": 30}, STATION_OPS),
     ("POST", "/api/v1/certificate-renewals", {"all": True}, OFFICER),
+    # Blocks F-I (remote_control, availability, reservations, tariffs routers): sending is a station
+    # operation, reading is everyone's, tariffs are set by officers.
+    ("POST", "/api/v1/stations/NO-SUCH/remote-starts", {"id_token": {"id_token": "T", "type": "Central"}},
+     STATION_OPS),
+    ("GET", "/api/v1/stations/NO-SUCH/remote-starts", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/connectors", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/connectors/history", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/availability-changes", None, ALL),
+    ("POST", "/api/v1/stations/NO-SUCH/reservations",
+     {"expiry_date_time": "2030-01-01T00:00:00Z", "id_token": {"id_token": "T", "type": "Central"}}, STATION_OPS),
+    ("GET", "/api/v1/stations/NO-SUCH/reservations", None, ALL),
+    ("DELETE", "/api/v1/stations/NO-SUCH/reservations/1", None, STATION_OPS),
+    ("GET", "/api/v1/tariffs", None, ALL),
+    ("GET", "/api/v1/tariffs/default", None, ALL),
+    ("PUT", "/api/v1/tariffs/default", {"currency": "EUR"}, OFFICER),
+    ("DELETE", "/api/v1/tariffs/default", None, OFFICER),
+    ("GET", "/api/v1/stations/NO-SUCH/tariff", None, ALL),
+    ("PUT", "/api/v1/stations/NO-SUCH/tariff", {"currency": "EUR"}, OFFICER),
+    ("DELETE", "/api/v1/stations/NO-SUCH/tariff", None, OFFICER),
     # Prometheus metrics (api/rest/routers/metrics.py): aggregate figures, no station named.
     ("GET", "/metrics", None, ALL),
 ]

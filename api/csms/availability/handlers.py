@@ -1,10 +1,17 @@
-"""Functional block G — Availability: StatusNotification (G01) and Heartbeat (G02)."""
+"""Functional block G — Availability: StatusNotification (G01), Heartbeat (G02), and the
+connector and EVSE states a NotifyEvent reports (G01 through the device model, G05 lock
+failures; TC_G_20).
+
+Every report is kept (api/csms/availability/service.py: current state and a bounded history);
+the connection listing still shows the latest status from the live state, without a database read.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.ocpp.handler import StationCall, now_iso
+from api.csms.availability import service
+from api.ocpp.handler import StationCall, now_iso, parse_datetime
 
 
 async def heartbeat(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
@@ -13,5 +20,24 @@ async def heartbeat(call: StationCall, payload: dict[str, Any]) -> dict[str, Any
 
 
 async def status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    call.live.connectors[(payload["evseId"], payload["connectorId"])] = payload["connectorStatus"]
+    evse_id, connector_id, status = payload["evseId"], payload["connectorId"], payload["connectorStatus"]
+    reported_at = parse_datetime(payload["timestamp"], "timestamp")
+    await call.db_grouped(lambda session: service.record_status(session, call.station_id, evse_id, connector_id,
+                                                                status, reported_at))
+    call.live.connectors[(evse_id, connector_id)] = status
     return {}
+
+
+async def connector_events(call: StationCall, payload: dict[str, Any]) -> None:
+    """The EVSE and connector part of a NotifyEvent (the N block's handler hands it over)."""
+    events = []
+    for event in payload["eventData"]:
+        said = service.connector_event(event)
+        if said is None:
+            continue
+        events.append((said, parse_datetime(event["timestamp"], "eventData.timestamp")))
+        evse_id, connector_id, kind, value, _cleared = said
+        if kind == service.AVAILABILITY and event["component"]["name"] == service.CONNECTOR:
+            call.live.connectors[(evse_id, connector_id)] = value
+    if events:
+        await call.db_grouped(lambda session: service.record_events(session, call.station_id, events))

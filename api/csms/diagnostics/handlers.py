@@ -6,17 +6,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from api.csms.availability import handlers as availability
 from api.ocpp.handler import StationCall
 
 log = logging.getLogger("chargeca.ocpp.diagnostics")
 
 
 async def notify_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    for event in payload["eventData"]:
-        # Connector availability arrives here as well as through StatusNotification (TC_G_20).
-        if event["component"]["name"] == "Connector" and event["variable"]["name"] == "AvailabilityState":
-            evse = event["component"].get("evse", {})
-            call.live.connectors[(evse.get("id", 0), evse.get("connectorId", 0))] = event["actualValue"]
+    # Connector availability and lock problems arrive here as well as through StatusNotification
+    # (TC_G_20): block G keeps them.
+    await availability.connector_events(call, payload)
     return {}
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
-from api.ocpp.session import ANSWERED
+from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation
 from api.rest import errors
 from api.rest.auth import StationOps
@@ -53,7 +53,7 @@ def _snake(field: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", field).lower()
 
 
-def _build(command_type: CommandType, body: Any) -> dict[str, Any]:
+def build(command_type: CommandType, body: Any) -> dict[str, Any]:
     """The request, schema-checked here so a refusal names the body's own field."""
     try:
         return (body or command_type()).request()
@@ -61,6 +61,18 @@ def _build(command_type: CommandType, body: Any) -> dict[str, Any]:
         raise ApiError(422, violation.description, rule="call.schema",
                        field=f"body.{_snake(violation.field)}" if violation.field else "body",
                        ocpp_error_code=violation.code) from None
+
+
+def answered_outcome(action: str, answered: CallOutcome) -> CommandOutcome:
+    """A call sent now, as its command's typed outcome."""
+    if answered.status != ANSWERED:
+        return CommandOutcome(action=action, status="error", error_code=answered.error_code,
+                              description=answered.description, sent=answered.sent)
+    try:
+        result = ANSWERS[action](answered.response)
+    except BadAnswer as exc:
+        return CommandOutcome(action=action, status="error", description=str(exc))
+    return CommandOutcome(action=action, status="answered", result=result)
 
 
 def _route(command_type: CommandType) -> None:
@@ -75,19 +87,12 @@ def _route(command_type: CommandType) -> None:
                                                           "(202) and send it when the station is connected."),
                    timeout: float | None = Query(None, gt=0, le=300, description="Seconds to wait for the "
                                                  "answer, queueing included. Default: the gateway's.")) -> Any:
-        payload = _build(command_type, body)
+        payload = build(command_type, body)
         answered = await send_operator_call(gateway, jobs, principal.actor, station_id, action, payload,
                                             job=mode == "job", timeout=timeout)
         if isinstance(answered, JSONResponse):
             return answered
-        if answered.status != ANSWERED:
-            return CommandOutcome(action=action, status="error", error_code=answered.error_code,
-                                 description=answered.description, sent=answered.sent)
-        try:
-            result = ANSWERS[action](answered.response)
-        except BadAnswer as exc:
-            return CommandOutcome(action=action, status="error", description=str(exc))
-        return CommandOutcome(action=action, status="answered", result=result)
+        return answered_outcome(action, answered)
 
     doc = (command_type.__doc__ or action).strip()
     router.post(

@@ -34,3 +34,17 @@ async def test_status_notifications_keep_the_latest_status_of_each_connector(ctx
     await station.send("StatusNotification", _status(2, 1, "Faulted"))
     await station.send("StatusNotification", _status(1, 1, "Occupied"))
     assert station.live.connectors == {(1, 1): "Occupied", (2, 1): "Faulted"}
+
+
+async def test_status_notifications_are_kept_as_state_and_history(ctx):
+    from api.core.audit import run_in_session
+    from api.csms.availability import service
+
+    station = FakeStation(ctx, "CS-1")
+    await station.send("StatusNotification", _status(1, 1, "Available"))
+    await station.send("StatusNotification", _status(1, 1, "Occupied"))
+    current = run_in_session(ctx, lambda s: [(r.evse_id, r.connector_id, r.status) for r in service.current(s, "CS-1")])
+    history = run_in_session(ctx, lambda s: [e.value for e in service.history(s, "CS-1", evse_id=None, limit=10,
+                                                                              before_id=None)])
+    assert current == [(1, 1, "Occupied")]
+    assert history == ["Occupied", "Available"]

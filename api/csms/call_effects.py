@@ -1,0 +1,76 @@
+"""What an operator's CSMS call leaves in the blocks' records, beside the audit entry: the
+request when it is accepted to leave (in the transaction that audits it, so nothing is sent
+that was not recorded first), and the station's answer once it comes (sync or as a job).
+
+One table, action → (requested, answered); api/csms/operator_calls.py runs it for every door.
+A block keeps only what its answer says (GetTransactionStatus: the queue state, block E).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sqlmodel import Session
+
+from api.csms.availability import service as availability
+from api.csms.remote_control import service as remote_control
+from api.csms.reservations import service as reservations
+from api.csms.transactions import service as transactions
+
+Requested = Callable[[Session, str, str, Mapping[str, Any]], None]
+# (session, station, request, answer, who asked)
+Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any], str], Any]
+
+
+# (session, station, request, how the call ended: error, timeout, not_connected, refused)
+Unanswered = Callable[[Session, str, Mapping[str, Any], str], None]
+
+
+@dataclass(frozen=True)
+class Effect:
+    requested: Requested | None = None
+    answered: Answered | None = None
+    unanswered: Unanswered | None = None
+
+
+EFFECTS: Mapping[str, Effect] = MappingProxyType({
+    "RequestStartTransaction": Effect(remote_control.requested, remote_control.answered, remote_control.unanswered),
+    "ChangeAvailability": Effect(availability.change_requested, availability.change_answered,
+                                 availability.change_unanswered),
+    "ReserveNow": Effect(reservations.requested, reservations.answered, reservations.unanswered),
+    "CancelReservation": Effect(None, reservations.cancel_answered),
+    "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
+})
+
+
+def requested(session: Session, station_id: str, actor_name: str, action: str, payload: Mapping[str, Any]) -> None:
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.requested is not None:
+        effect.requested(session, station_id, actor_name, payload)
+
+
+def answered(session: Session, station_id: str, action: str, payload: Mapping[str, Any],
+             response: Mapping[str, Any] | None, asked_by: str) -> None:
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.answered is not None and response is not None:
+        effect.answered(session, station_id, payload, response, asked_by)
+
+
+def unanswered(session: Session, station_id: str, action: str, payload: Mapping[str, Any], outcome: str) -> None:
+    """The call ended without an answer: what was recorded as requested says so (a timeout may
+    still have reached the station; what it does next, e.g. a transaction started, wins)."""
+    effect = EFFECTS.get(action)
+    if effect is not None and effect.unanswered is not None:
+        effect.unanswered(session, station_id, payload, outcome)
+
+
+def has_effect(action: str) -> bool:
+    return action in EFFECTS
+
+
+def has_answer_effect(action: str) -> bool:
+    effect = EFFECTS.get(action)
+    return effect is not None and effect.answered is not None

@@ -1,0 +1,108 @@
+"""Functional block I — Tariff and cost, on the answers of other blocks' messages.
+
+- I01: an Accepted AuthorizeResponse carries the station's tariff as the idTokenInfo's
+  personalMessage (unless the token has a personal message of its own, which wins).
+- I02: while a transaction runs, its running cost goes to the station as CostUpdated, after a
+  TransactionEvent Updated, at most once per ``COST_UPDATE_INTERVAL`` per transaction (the
+  station sends Updated events far more often than a driver needs a new figure). The call is an
+  outbox row, stored before it is sent, so a lost connection delays it, never loses it.
+- I03: block E's handler prices the events itself (``totalCost`` on Updated and Ended, from
+  ``service.cost_of``, in the transaction that stores the event); this module reuses that figure.
+
+No tariff, no cost: the answers stay as the other blocks made them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from typing import Any
+
+from ocpp.v201.enums import AuthorizationStatusEnumType, MessageFormatEnumType, TransactionEventEnumType
+from sqlmodel import Session
+
+from api.csms.outbox import signal as outbox_signal
+from api.csms.outbox.purposes import OPERATOR_JOB
+from api.csms.tariff_cost import service
+from api.csms.tariff_cost.commands import CostUpdated
+from api.ocpp.handler import Handler, StationCall
+from storage.outbox import OutboundCall
+from storage.stations import Station
+
+COST_UPDATE_INTERVAL = 60.0
+# Who the audit names for the CostUpdated calls the CSMS sends on its own.
+COST_SENDER = "chargeca:cost"
+_TRACKED_MAX = 10_000
+_PERSONAL_MESSAGE_MAX = 512
+
+
+def showing_tariff(authorize: Handler) -> Handler:
+    """I01: ``authorize``'s answer, with the tariff shown to an accepted driver."""
+
+    async def authorize_with_tariff(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+        answer = await authorize(call, payload)
+        info = answer.get("idTokenInfo", {})
+        if info.get("status") != AuthorizationStatusEnumType.accepted or "personalMessage" in info:
+            return answer
+        prices = await call.db(lambda session: service.tariff_for(session, call.station_id))
+        if prices is not None:
+            info["personalMessage"] = {"format": MessageFormatEnumType.utf8,
+                                       "content": prices.text()[:_PERSONAL_MESSAGE_MAX]}
+        return answer
+
+    return authorize_with_tariff
+
+
+class _Due:
+    """When each running transaction may get its next CostUpdated (this process only; bounded)."""
+
+    def __init__(self) -> None:
+        self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def due(self, key: tuple[str, str]) -> bool:
+        last = self._last.get(key)
+        return last is None or time.monotonic() - last >= COST_UPDATE_INTERVAL
+
+    def sent(self, key: tuple[str, str]) -> None:
+        self._last[key] = time.monotonic()
+        self._last.move_to_end(key)
+        while len(self._last) > _TRACKED_MAX:
+            self._last.popitem(last=False)
+
+    def ended(self, key: tuple[str, str]) -> None:
+        self._last.pop(key, None)
+
+
+_cost_updates = _Due()
+
+
+def queue_cost_update(session: Session, station_id: str, transaction_id: str, total_cost: float) -> bool:
+    """Store a CostUpdated for the outbox; False when the station is not registered (nothing to send to)."""
+    if session.get(Station, station_id) is None:
+        return False
+    command = CostUpdated(total_cost=total_cost, transaction_id=transaction_id)
+    session.add(OutboundCall(station_id=station_id, action=command.action, purpose=OPERATOR_JOB,
+                             payload=json.dumps(command.request()), created_by=COST_SENDER))
+    return True
+
+
+async def cost_of_event(call: StationCall, payload: dict[str, Any], answer: dict[str, Any]) -> None:
+    """I02 for one TransactionEvent whose answer ``answer`` is about to leave: block E priced the
+    event (``totalCost``, from ``service.cost_of``); on Updated that running cost also goes out as
+    CostUpdated, for stations that show it only from there."""
+    transaction_id = payload["transactionInfo"]["transactionId"]
+    key = (call.station_id, transaction_id)
+    if payload["eventType"] == TransactionEventEnumType.ended:
+        _cost_updates.ended(key)
+        return
+    total = answer.get("totalCost")
+    if payload["eventType"] != TransactionEventEnumType.updated or total is None or not _cost_updates.due(key):
+        return
+    if await call.db(lambda session: queue_cost_update(session, call.station_id, transaction_id, total)):
+        _cost_updates.sent(key)
+        call.after(_ring)
+
+
+async def _ring() -> None:
+    outbox_signal.ring()

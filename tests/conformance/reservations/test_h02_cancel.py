@@ -1,0 +1,38 @@
+"""H02 — Cancel a reservation: CancelReservation with our id; Accepted marks it cancelled, a
+Rejected (the station does not know it) leaves it as it was; an id we never issued is refused
+before anything is sent."""
+
+from __future__ import annotations
+
+from core_support import answer, booted_station, received, reservation, reserve
+from ocpp_support import csms  # noqa: F401 - fixture
+
+
+async def test_h02_cancel_a_reservation(csms):
+    station = await booted_station(csms, "H02")
+    reservation_id = (await reserve(csms, station, evse_id=1)).json()["reservation_id"]
+    answer(station, "CancelReservation", {"status": "Accepted"})
+
+    cancelled = await csms.rest.delete(f"/api/v1/stations/H02/reservations/{reservation_id}", headers=csms.headers())
+
+    assert cancelled.status_code == 200 and cancelled.json()["result"]["status"] == "Accepted", cancelled.text
+    assert received(station, "CancelReservation") == [{"reservationId": reservation_id}]
+    assert (await reservation(csms, "H02", reservation_id))["status"] == "cancelled"
+
+
+async def test_h02_a_cancel_the_station_rejects_changes_nothing(csms):
+    station = await booted_station(csms, "H02-R")
+    reservation_id = (await reserve(csms, station, evse_id=1)).json()["reservation_id"]
+    answer(station, "CancelReservation", {"status": "Rejected"})
+
+    rejected = await csms.rest.delete(f"/api/v1/stations/H02-R/reservations/{reservation_id}", headers=csms.headers())
+
+    assert rejected.json()["result"]["status"] == "Rejected"
+    assert (await reservation(csms, "H02-R", reservation_id))["status"] == "Accepted"
+
+
+async def test_h02_an_unknown_reservation_is_refused_before_sending(csms):
+    station = await booted_station(csms, "H02-U")
+    refused = await csms.rest.delete("/api/v1/stations/H02-U/reservations/12345", headers=csms.headers())
+    assert refused.status_code == 404 and refused.json()["rule"] == "reservation.unknown"
+    assert received(station, "CancelReservation") == []
