@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import Actor
 from api.core.credentials import PASSWORD_MAX
+from api.core.settings import boot_statuses
 from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
 from api.csms.provisioning import service as provisioning
 from api.csms.security.password_rotation import RotationResult, rotate_password
 from api.csms.security.service import PASSWORD_LENGTH_MAX
-from api.ocpp.config import BOOT_STATUSES
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
@@ -219,7 +219,7 @@ async def get_call(station_id: str, call_id: RowId, _principal: AnyRole, jobs: J
 # --- boot policy ------------------------------------------------------------------------------
 
 class BootPolicyIn(BaseModel):
-    status: Literal[BOOT_STATUSES] | None = Field(  # type: ignore[valid-type]
+    status: Literal[boot_statuses()] | None = Field(  # type: ignore[valid-type]
         description="The answer to the station's next BootNotifications; null: the gateway default.")
 
 
