@@ -364,7 +364,20 @@ def _is_slow(item) -> bool:
         for value in vars(module).values())
 
 
+# Run first: the modules whose tests run real processes one after another (CLI, serve, crash
+# recovery, the README's quickstart: 5-25 s a test). pytest-xdist's worksteal hands each worker a
+# contiguous half of this order and lets an idle one take the far end of a busy one's queue, so
+# with the long tests at the front the last minutes are short tests spread over every worker,
+# not one worker finishing a 25 s test alone (pyproject's addopts).
+_FIRST_FOLDERS = ("doors",)
+
+
+def _runs_first(item) -> bool:
+    return item.path.is_relative_to(_TESTS) and item.path.relative_to(_TESTS).parts[0] in _FIRST_FOLDERS
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if not item.get_closest_marker("slow") and _is_slow(item):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: not _runs_first(item))  # stable: each module's tests stay together
