@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pki_fixtures as fx
 import pytest
+from argon2 import PasswordHasher
 from softhsm import new_token
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from api.core import credentials
 from api.core.context import Context, open_context
 from api.core.settings import load_settings
 from pki.authorities import Hierarchy, active_authority, init_pki
@@ -306,6 +308,18 @@ def engine(db_url: str) -> Iterator[Engine]:
     made = make_engine(db_url)
     yield made
     made.dispose()
+
+
+# argon2 at test-cheap parameters (t=1, m=8 KiB: well under a millisecond a hash, against 10 ms and
+# more at the production t=2, m=19 MiB; the hashes of the tokens and station passwords that tests
+# make were an eighth of the time of tests/rest and the security conformance cases). What a test
+# proves of hashing does not depend on the cost: the hash is still argon2id, salted, verified.
+# The production parameters stay in api/core/credentials.py; tests marked ``production_argon2``
+# run with them and check them, as does every `chargeca` a test starts in a process of its own.
+@pytest.fixture(autouse=True)
+def _cheap_argon2(request, monkeypatch) -> None:
+    if request.node.get_closest_marker("production_argon2") is None:
+        monkeypatch.setattr(credentials, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 # RSA keys made once per worker: generating the servers' RSA-3072 key is most of a test PKI's
