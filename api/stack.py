@@ -19,13 +19,13 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.core.context import Context
+from api.core.settings import GatewayConfig
 from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.security.retention import run_security_event_retention
-from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.disconnects import DisconnectWatch

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pki_fixtures as fx
 import pytest
+from argon2 import PasswordHasher
 from softhsm import new_token
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from api.core import credentials
 from api.core.context import Context, open_context
 from api.core.settings import load_settings
 from pki.authorities import Hierarchy, active_authority, init_pki
@@ -308,6 +310,18 @@ def engine(db_url: str) -> Iterator[Engine]:
     made.dispose()
 
 
+# argon2 at test-cheap parameters (t=1, m=8 KiB: well under a millisecond a hash, against 10 ms and
+# more at the production t=2, m=19 MiB; the hashes of the tokens and station passwords that tests
+# make were an eighth of the time of tests/rest and the security conformance cases). What a test
+# proves of hashing does not depend on the cost: the hash is still argon2id, salted, verified.
+# The production parameters stay in api/core/credentials.py; tests marked ``production_argon2``
+# run with them and check them, as does every `chargeca` a test starts in a process of its own.
+@pytest.fixture(autouse=True)
+def _cheap_argon2(request, monkeypatch) -> None:
+    if request.node.get_closest_marker("production_argon2") is None:
+        monkeypatch.setattr(credentials, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 # RSA keys made once per worker: generating the servers' RSA-3072 key is most of a test PKI's
 # set-up (0.5-1 s of a ~2 s init). Each test draws them in order from the start, so within a
 # test every key is new and distinct; across tests, which share nothing else, keys repeat.
@@ -339,7 +353,7 @@ def _rsa_keys_from_a_pool(monkeypatch) -> None:
 # REST servers on loopback or other processes, makes a PostgreSQL database or a SoftHSM2 token
 # of its own. Marked here by what the test uses, so a new test is marked as its neighbours are;
 # a test that starts a process without any of these carries ``@pytest.mark.slow`` itself.
-# ``pytest -m "not slow"`` is then what runs in process (about 80 s of CPU, two workers).
+# ``pytest -m "not slow"`` is then what runs in process (about 35 s of CPU, two workers).
 # ``cli`` is the fixture of the modules that run `chargeca` in a process of its own.
 _SLOW_FIXTURES = frozenset({"csms", "tls_csms", "postgres_url", "softhsm_token", "cli"})
 # Support modules, and functions of others, that start servers or processes: a test module
@@ -364,7 +378,20 @@ def _is_slow(item) -> bool:
         for value in vars(module).values())
 
 
+# Run first: the modules whose tests run real processes one after another (CLI, serve, crash
+# recovery, the README's quickstart: 5-25 s a test). pytest-xdist's worksteal hands each worker a
+# contiguous half of this order and lets an idle one take the far end of a busy one's queue, so
+# with the long tests at the front the last minutes are short tests spread over every worker,
+# not one worker finishing a 25 s test alone (pyproject's addopts).
+_FIRST_FOLDERS = ("doors",)
+
+
+def _runs_first(item) -> bool:
+    return item.path.is_relative_to(_TESTS) and item.path.relative_to(_TESTS).parts[0] in _FIRST_FOLDERS
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if not item.get_closest_marker("slow") and _is_slow(item):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: not _runs_first(item))  # stable: each module's tests stay together

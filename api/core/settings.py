@@ -16,10 +16,9 @@ import socket
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-from ocpp.v201.enums import RegistrationStatusEnumType
 
 from pki.pkcs11_keystore import Pkcs11Settings
 from policies.loader import load_policy
@@ -37,8 +36,18 @@ class SettingsError(RuntimeError):
     pass
 
 
-# How a BootNotification may be answered (OCPP 2.0.1 RegistrationStatusEnumType).
-BOOT_STATUSES = tuple(status.value for status in RegistrationStatusEnumType)
+@cache
+def boot_statuses() -> tuple[str, ...]:
+    """How a BootNotification may be answered (OCPP 2.0.1 RegistrationStatusEnumType).
+
+    Imported when first asked: ``ocpp.v201`` loads the whole library (a tenth of a second), which
+    a `chargeca` command that sends no OCPP message should not pay at every start."""
+    from ocpp.v201.enums import RegistrationStatusEnumType
+
+    return tuple(status.value for status in RegistrationStatusEnumType)
+
+
+DEFAULT_BOOT_STATUS = "Accepted"  # one of boot_statuses() (tests/doors/test_configuration.py checks)
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class GatewayConfig:
     four come from CHARGECA_OCPP_* or config.toml through ``load_settings``."""
 
     # BootNotification answer for stations without a policy of their own (Station.boot_policy).
-    default_boot_status: str = "Accepted"
+    default_boot_status: str = DEFAULT_BOOT_STATUS
     # BootNotificationResponse.interval: the heartbeat interval once Accepted ...
     heartbeat_interval: int = 300
     # ... and the wait before the next BootNotification while Pending or Rejected (B02/B03).
@@ -62,8 +71,9 @@ class GatewayConfig:
     max_pending_station_calls: int = 16
 
     def __post_init__(self) -> None:
-        if self.default_boot_status not in BOOT_STATUSES:
-            raise ValueError(f"default boot status must be one of {', '.join(BOOT_STATUSES)}, "
+        # The default needs no look-up (and no import of the spec's enums at every start).
+        if self.default_boot_status != DEFAULT_BOOT_STATUS and self.default_boot_status not in boot_statuses():
+            raise ValueError(f"default boot status must be one of {', '.join(boot_statuses())}, "
                              f"not {self.default_boot_status!r}")
         if self.call_timeout <= 0 or self.heartbeat_interval < 0 or self.boot_retry_interval < 0:
             raise ValueError("timeouts and intervals must not be negative")

@@ -19,8 +19,8 @@ from sqlmodel import Session
 
 from api.core.context import Context
 from api.core.refusal import Conflict
+from api.core.settings import GatewayConfig
 from api.ocpp.boot import ACCEPTED, BootGate
-from api.ocpp.config import GatewayConfig
 from api.ocpp.handler import Connection, Handler
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.transport.registry import ConnectionRegistry

@@ -19,8 +19,8 @@ from sqlmodel import Session
 from api.core.audit import run_in_session
 from api.core.context import Context
 from api.core.refusal import Refusal
+from api.core.settings import GatewayConfig
 from api.ocpp.boot import BootGate
-from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import CallError, ErrorCode, OcppError
 from storage.spool import Spool
 

@@ -28,9 +28,9 @@ from websockets.exceptions import ConnectionClosed
 
 from api.core.context import Context
 from api.core.refusal import Refusal
+from api.core.settings import GatewayConfig
 from api.ocpp import framing, metrics
 from api.ocpp.boot import BootGate
-from api.ocpp.config import GatewayConfig
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
 from api.ocpp.handler import Connection, Handler, LiveState, StationCall, refusal_error
 from api.ocpp.validation import Schemas

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from ocpp_support import BOOT, Csms
 
-from api.core.settings import GatewayConfig, SettingsError, load_settings
+from ocpp.v201.enums import RegistrationStatusEnumType
+
+from api.core.settings import DEFAULT_BOOT_STATUS, GatewayConfig, SettingsError, boot_statuses, load_settings
 from api.ocpp.transport.listener import ListenerConfig
 from api.rest.app import create_app
 from api.stack import running_stack
@@ -88,6 +90,14 @@ def test_gateway_knobs_come_from_the_environment_over_config_toml_over_defaults(
     assert (gateway.default_boot_status, gateway.heartbeat_interval, gateway.boot_retry_interval,
             gateway.call_timeout) == ("Pending", 17, 60, 12.0)
     assert gateway.max_call_timeout == GatewayConfig().max_call_timeout, "not an operator's knob"
+
+
+@pytest.mark.fast
+def test_the_default_boot_status_is_one_the_spec_allows():
+    """GatewayConfig takes its default without looking it up (the spec's enums load the whole
+    OCPP library, which most `chargeca` commands never need)."""
+    assert DEFAULT_BOOT_STATUS == GatewayConfig().default_boot_status == RegistrationStatusEnumType.accepted.value
+    assert boot_statuses() == tuple(status.value for status in RegistrationStatusEnumType)
 
 
 @pytest.mark.fast

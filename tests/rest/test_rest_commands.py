@@ -76,6 +76,8 @@ async def test_a_command_as_a_job_is_stored_then_sent(tls_csms):
             break
         await asyncio.sleep(0.02)
     assert job["status"] == "answered" and job["response"] == {"status": "Accepted"}, job
+    assert job["result"] == {"status": "Accepted", "status_info": None, "custom_data": None}, job
+    assert job["result_error"] is None
     assert requests(station, "Reset") == [{"type": "OnIdle", "evseId": 1}]
     assert ("station.call", "async") in [(a, d.get("mode")) for a, d in _audit(tls_csms, "CMD-JOB")]
 

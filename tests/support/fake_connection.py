@@ -20,9 +20,9 @@ from sqlmodel import select
 
 from api.core.audit import Actor
 from api.core.context import Context
+from api.core.settings import GatewayConfig
 from api.csms.routes import ROUTES
 from api.ocpp.boot import ACCEPTED, BootGate
-from api.ocpp.config import GatewayConfig
 from api.ocpp.handler import LiveState, StationCall
 from api.ocpp.validation import schemas
 from api.operations.stations import add_station

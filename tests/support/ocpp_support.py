@@ -26,9 +26,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
+from api.core.settings import GatewayConfig
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers
-from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.listener import ListenerConfig, Listeners

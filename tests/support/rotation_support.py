@@ -32,8 +32,8 @@ from sqlmodel import select
 
 from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
+from api.core.settings import GatewayConfig
 from api.csms.security.certificate_workers import CertificateWorkers
-from api.ocpp.config import GatewayConfig
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.listener import ListenerConfig, Listeners
 from api.operations.stations import add_station

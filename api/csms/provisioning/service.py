@@ -5,15 +5,15 @@ from __future__ import annotations
 from api.core.audit import Actor, audited, require_station
 from api.core.context import Context
 from api.core.refusal import Refusal
-from api.core.settings import BOOT_STATUSES as BOOT_POLICIES
+from api.core.settings import boot_statuses
 from storage.stations import Station
 from storage.types import utcnow
 
 
 def set_boot_policy(ctx: Context, actor: Actor, station_id: str, status: str | None) -> Station:
     """How the station's next BootNotification is answered; None: the gateway default."""
-    if status is not None and status not in BOOT_POLICIES:
-        raise Refusal("station.boot_policy", f"boot policy must be one of {', '.join(BOOT_POLICIES)}")
+    if status is not None and status not in boot_statuses():
+        raise Refusal("station.boot_policy", f"boot policy must be one of {', '.join(boot_statuses())}")
     with audited(ctx, actor, "station.boot_policy", station_id) as (session, detail):
         station = require_station(session, station_id)
         station.boot_policy = status

@@ -19,18 +19,20 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import Actor
 from api.core.credentials import PASSWORD_MAX
+from api.core.settings import boot_statuses
 from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
 from api.csms.provisioning import service as provisioning
+from api.csms.routes import ANSWERS
 from api.csms.security.password_rotation import RotationResult, rotate_password
 from api.csms.security.service import PASSWORD_LENGTH_MAX
-from api.ocpp.config import BOOT_STATUSES
+from api.ocpp.command import BadAnswer
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
 from api.rest.auth import AnyRole, StationOps
 from api.rest.errors import ApiError
 from api.rest.numbers import RowId
-from storage.outbox import OutboundCall
+from storage.outbox import CallStatus, OutboundCall
 
 router = APIRouter(tags=["station operations"])
 
@@ -131,7 +133,11 @@ class CallJobOut(BaseModel):
     action: str
     status: str = Field(description="pending, sent, answered or failed (`error` says why: a CALLERROR, no answer "
                         "after [delivery] max_attempts, or the rule that refused it as it left).")
-    response: dict[str, Any] | None
+    response: dict[str, Any] | None = Field(description="The station's answer as it came (the OCPP payload).")
+    result: Any = Field(None, description="The same answer read into the command's typed result, its fields in "
+                        "snake_case as a typed command answers them (`POST …/commands/{action}`); null until "
+                        "answered, and when the answer breaks the action's response schema (`result_error` says how).")
+    result_error: str | None = None
     error: str | None
     attempts: int
     created_by: str
@@ -141,10 +147,22 @@ class CallJobOut(BaseModel):
 
     @classmethod
     def of(cls, row: OutboundCall) -> "CallJobOut":
+        response = json.loads(row.response) if row.response else None
+        result, result_error = _read_answer(row.action, response) if row.status == CallStatus.ANSWERED else (None, None)
         return cls(id=row.id, station_id=row.station_id, action=row.action, status=row.status,
-                   response=json.loads(row.response) if row.response else None, error=row.error,
+                   response=response, result=result, result_error=result_error, error=row.error,
                    attempts=row.attempts, created_by=row.created_by, created_at=row.created_at,
                    updated_at=row.updated_at, url=_job_url(row))
+
+
+def _read_answer(action: str, response: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """A job's answer read as the action's command reads it (api/csms/routes.py ANSWERS)."""
+    if response is None or action not in ANSWERS:
+        return None, None
+    try:
+        return ANSWERS[action](response), None
+    except BadAnswer as exc:
+        return None, str(exc)
 
 
 def _job_url(row: OutboundCall) -> str:
@@ -219,7 +237,7 @@ async def get_call(station_id: str, call_id: RowId, _principal: AnyRole, jobs: J
 # --- boot policy ------------------------------------------------------------------------------
 
 class BootPolicyIn(BaseModel):
-    status: Literal[BOOT_STATUSES] | None = Field(  # type: ignore[valid-type]
+    status: Literal[boot_statuses()] | None = Field(  # type: ignore[valid-type]
         description="The answer to the station's next BootNotifications; null: the gateway default.")
 
 

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from fake_connection import FakeStation, register, rows, unreachable_database
 
+from api.core.settings import GatewayConfig
 from api.csms.provisioning.handlers import SERIAL_MISMATCH_EVENT
 from api.ocpp.boot import UNKNOWN
-from api.ocpp.config import GatewayConfig
 from storage.security_events import SecurityEvent
 from storage.stations import Station
 
