@@ -95,6 +95,25 @@ MATRIX = [
     ("GET", "/api/v1/stations/NO-SUCH/tariff", None, ALL),
     ("PUT", "/api/v1/stations/NO-SUCH/tariff", {"currency": "EUR"}, OFFICER),
     ("DELETE", "/api/v1/stations/NO-SUCH/tariff", None, OFFICER),
+    # Id tokens and local lists (C, D): reading is everyone's, changing them a station operation.
+    ("GET", "/api/v1/id-tokens", None, ALL),
+    ("POST", "/api/v1/id-tokens", lambda: {"id_token": f"M-{next(_unique)}", "type": "ISO14443"}, STATION_OPS),
+    ("GET", "/api/v1/id-tokens/999999", None, ALL),
+    ("PATCH", "/api/v1/id-tokens/999999", {"status": "Blocked"}, STATION_OPS),
+    ("DELETE", "/api/v1/id-tokens/999999", None, STATION_OPS),
+    ("GET", "/api/v1/id-tokens/export", None, ALL),
+    ("POST", "/api/v1/id-tokens/import", lambda: [{"id_token": f"M-{next(_unique)}", "type": "ISO14443"}],
+     STATION_OPS),
+    ("GET", "/api/v1/id-tokens/master-pass-groups", None, ALL),
+    ("PUT", "/api/v1/id-tokens/master-pass-groups", {"group_id_token": None, "station_id": "NO-SUCH"},
+     STATION_OPS),
+    ("GET", "/api/v1/stations/NO-SUCH/local-list", None, ALL),
+    ("POST", "/api/v1/stations/NO-SUCH/local-list", {"dry_run": True}, STATION_OPS),
+    ("POST", "/api/v1/stations/NO-SUCH/local-list/version", None, STATION_OPS),
+    # Transactions and meter values (E, J): read-only, everyone's.
+    ("GET", "/api/v1/transactions", None, ALL),
+    ("GET", "/api/v1/transactions/NO-SUCH/T-1", None, ALL),
+    ("GET", "/api/v1/meter-values", None, ALL),
     # Prometheus metrics (api/rest/routers/metrics.py): aggregate figures, no station named.
     ("GET", "/metrics", None, ALL),
 ]

@@ -18,4 +18,4 @@ async def test_tc_f_27_trigger_message_not_implemented(csms):
     assert (await station.heartbeat())["currentTime"]  # the connection carries on
     page = await get(csms, "/api/v1/audit?action=station.call.result")
     (result,) = [e for e in page["entries"] if e["target"] == "TC-F-27"]
-    assert result["detail"] == {"action": "TriggerMessage", "status": "answered"}
+    assert result["detail"] == {"action": "TriggerMessage", "status": "answered", "answer_status": "NotImplemented"}
