@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api.core.audit import Actor, audited, note_reason, operator_reason, require_station
 from api.core.context import Context
@@ -20,9 +20,12 @@ from pki import revocation
 from policies.names import IDENTITY_MAX, check_station_identity
 from storage.certificate_requests import CertificateRequest
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
+from storage.connector_status import ConnectorState, ConnectorStatusEvent
 from storage.db import session_scope
+from storage.id_tokens import LocalListEntry, LocalListState, MasterPassGroup
 from storage.outbox import OutboundCall
 from storage.stations import InstalledCertificate, Station
+from storage.tariffs import Tariff
 from storage.types import utcnow
 
 STATION_ID_MAX = IDENTITY_MAX
@@ -110,11 +113,25 @@ def delete_station(ctx: Context, actor: Actor, station_id: str, reason: str | No
         session.execute(delete(InstalledCertificate).where(InstalledCertificate.station_id == station_id))
         session.execute(delete(OutboundCall).where(OutboundCall.station_id == station_id))
         session.execute(delete(CertificateRequest).where(CertificateRequest.station_id == station_id))
+        _forget_station_settings(session, station_id)
         session.execute(delete(Station).where(Station.id == station_id))
         request_disconnect(session, station_id, "station deleted by an officer")
         detail["revoked"] = revoked[:100]
         note_reason(detail, reason)
     return revoked
+
+
+def _forget_station_settings(session: Session, station_id: str) -> None:
+    """What described this station's device and its settings goes with it: a station registered
+    again under the identity is a new device (its local list starts with a full update, it
+    reports its own connectors, it gets the default tariff and master-pass group). Its records
+    (transactions, meter values, reservations, remote starts, availability changes) stay, as the
+    audit log does."""
+    for table, column in ((LocalListEntry, LocalListEntry.station_id), (LocalListState, LocalListState.station_id),
+                          (ConnectorStatusEvent, ConnectorStatusEvent.station_id),
+                          (ConnectorState, ConnectorState.station_id),
+                          (MasterPassGroup, MasterPassGroup.scope), (Tariff, Tariff.scope)):
+        session.execute(delete(table).where(column == station_id))
 
 
 def set_station_password(ctx: Context, actor: Actor, station_id: str, password: str) -> Station:

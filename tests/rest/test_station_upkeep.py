@@ -19,9 +19,13 @@ from simulator.station import CallError, StationRefused
 from storage.audit import AuditEntry
 from storage.certificate_requests import CertificateRequest
 from storage.certificates import CertStatus, IssuedCertificate
+from storage.connector_status import ConnectorState
 from storage.db import session_scope
+from storage.id_tokens import LocalListState, MasterPassGroup
 from storage.outbox import OutboundCall
 from storage.stations import InstalledCertificate, Station, StationDisconnect
+from storage.tariffs import Tariff
+from storage.types import utcnow
 
 CLOSED_BY_POLICY = 1008
 GOOD_PASSWORD = "Factory-Provisioned-0123456789"
@@ -172,6 +176,13 @@ def test_delete_removes_what_refers_to_the_station_on_both_databases(pki, tmp_pa
                                          serial_number="02", parent_id=leaf.id))
         session.add(OutboundCall(station_id="UK-DB", action="Reset", payload="{}", created_by="test"))
         session.add(CertificateRequest(station_id="UK-DB", csr_pem="-----BEGIN CERTIFICATE REQUEST-----"))
+        # The device's settings: a new station under this identity must not inherit them.
+        session.add(LocalListState(station_id="UK-DB", version=7))
+        session.add(ConnectorState(station_id="UK-DB", evse_id=1, connector_id=1, status="Faulted",
+                                   reported_at=utcnow()))
+        session.add(MasterPassGroup(scope="UK-DB", group_id_token="OLD-MASTER"))
+        session.add(Tariff(scope="UK-DB", currency="EUR", price_per_kwh="0.30", price_per_minute="0",
+                           flat_fee="0", updated_by="test"))
 
     assert delete_station(pki.ctx, actor, "UK-DB", "decommissioned") == [serial]
 
@@ -180,6 +191,8 @@ def test_delete_removes_what_refers_to_the_station_on_both_databases(pki, tmp_pa
         assert session.exec(select(InstalledCertificate)).all() == []
         assert session.exec(select(OutboundCall)).all() == []
         assert session.exec(select(CertificateRequest)).all() == []
+        for table in (LocalListState, ConnectorState, MasterPassGroup, Tariff):
+            assert session.exec(select(table)).all() == [], table.__name__
         (request,) = session.exec(select(StationDisconnect)).all()
         assert request.station_id == "UK-DB" and request.serial_hex is None
     with pytest.raises(LookupError):
