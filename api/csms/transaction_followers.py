@@ -33,7 +33,7 @@ def following(handler: Handler) -> Handler:
         answer = await handler(call, payload)
         if "remoteStartId" in payload["transactionInfo"] or "reservationId" in payload:
             await call.db(lambda session: link(session, call.station_id, payload))
-        await cost_of_event(call, payload, answer)
+        await cost_of_event(call, payload)
         return answer
 
     transaction_event.__doc__ = handler.__doc__

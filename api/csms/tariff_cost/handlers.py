@@ -6,8 +6,9 @@
   TransactionEvent Updated, at most once per ``COST_UPDATE_INTERVAL`` per transaction (the
   station sends Updated events far more often than a driver needs a new figure). The call is an
   outbox row, stored before it is sent, so a lost connection delays it, never loses it.
-- I03: block E's handler prices the events itself (``totalCost`` on Updated and Ended, from
-  ``service.cost_of``, in the transaction that stores the event); this module reuses that figure.
+- I03: block E's handler prices the Ended event itself (``totalCost``, from ``service.cost_of``,
+  in the transaction that stores the event): the schema allows totalCost only once charging has
+  ended, so the running cost of I02 is priced here from the stored transaction.
 
 No tariff, no cost: the answers stay as the other blocks made them.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import AuthorizationStatusEnumType, MessageFormatEnumType, TransactionEventEnumType
@@ -26,7 +28,8 @@ from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.tariff_cost import service
 from api.csms.tariff_cost.commands import CostUpdated
-from api.ocpp.handler import Handler, StationCall
+from api.csms.transactions import service as transactions
+from api.ocpp.handler import Handler, StationCall, parse_datetime
 from storage.outbox import OutboundCall
 from storage.stations import Station
 
@@ -87,19 +90,29 @@ def queue_cost_update(session: Session, station_id: str, transaction_id: str, to
     return True
 
 
-async def cost_of_event(call: StationCall, payload: dict[str, Any], answer: dict[str, Any]) -> None:
-    """I02 for one TransactionEvent whose answer ``answer`` is about to leave: block E priced the
-    event (``totalCost``, from ``service.cost_of``); on Updated that running cost also goes out as
-    CostUpdated, for stations that show it only from there."""
+def queue_running_cost(session: Session, station_id: str, transaction_id: str, at: datetime) -> bool:
+    """Price the stored transaction up to ``at`` and queue it as CostUpdated; False when no
+    tariff applies or there is nothing to send to."""
+    transaction = transactions.find(session, station_id, transaction_id)
+    if transaction is None or transaction.started_at is None:
+        return False
+    seconds = max(0.0, (at - transaction.started_at).total_seconds())
+    total = service.cost_of(session, station_id, energy_wh=transaction.energy_wh or 0.0, seconds=seconds)
+    return total is not None and queue_cost_update(session, station_id, transaction_id, float(total))
+
+
+async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
+    """I02 for one TransactionEvent just stored and answered: after an Updated, the running cost
+    goes out as CostUpdated when one is due."""
     transaction_id = payload["transactionInfo"]["transactionId"]
     key = (call.station_id, transaction_id)
     if payload["eventType"] == TransactionEventEnumType.ended:
         _cost_updates.ended(key)
         return
-    total = answer.get("totalCost")
-    if payload["eventType"] != TransactionEventEnumType.updated or total is None or not _cost_updates.due(key):
+    if payload["eventType"] != TransactionEventEnumType.updated or not _cost_updates.due(key):
         return
-    if await call.db(lambda session: queue_cost_update(session, call.station_id, transaction_id, total)):
+    at = parse_datetime(payload["timestamp"], "timestamp")
+    if await call.db(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
         _cost_updates.sent(key)
         call.after(_ring)
 

@@ -19,7 +19,9 @@ from api.csms.tariff_cost import service as tariff_cost
 from api.csms.transactions import service
 from api.ocpp.handler import StationCall, parse_datetime
 
-_COSTED = frozenset({TransactionEventEnumType.updated.value, TransactionEventEnumType.ended.value})
+# totalCost "SHALL only be sent when charging has ended" (TransactionEventResponse schema): the
+# final cost (I03). The running cost goes by CostUpdated (I04, api/csms/tariff_cost).
+_COSTED = frozenset({TransactionEventEnumType.ended.value})
 # A sampledValue without a context: the event tells which reading it is.
 _CONTEXT_OF = {TransactionEventEnumType.started.value: ReadingContextEnumType.transaction_begin.value,
                TransactionEventEnumType.ended.value: ReadingContextEnumType.transaction_end.value}

@@ -128,7 +128,7 @@ async def test_a_new_transaction_may_start_again_at_seq_no_zero(ctx):
         ("tx-1", 0, 0), ("tx-2", 0, 0)]
 
 
-async def test_the_cost_is_in_the_answer_to_updated_and_ended_when_a_tariff_applies(ctx, monkeypatch):
+async def test_the_final_cost_is_in_the_answer_to_ended_only_when_a_tariff_applies(ctx, monkeypatch):
     from api.csms.tariff_cost import service as tariff_cost
 
     asked = []
@@ -140,10 +140,11 @@ async def test_the_cost_is_in_the_answer_to_updated_and_ended_when_a_tariff_appl
     monkeypatch.setattr(tariff_cost, "cost_of", cost_of)
     station = FakeStation(ctx, "CS-1")
     assert await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000)) == {}
-    assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", wh=4000)) == \
-        {"totalCost": 2.5}
+    # totalCost "SHALL only be sent when charging has ended"; the running cost goes by CostUpdated.
+    assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", wh=4000)) == {}
     assert await station.send("TransactionEvent", event("Ended", 2, "2025-06-01T12:20:00Z", "EVDeparted",
                                                         wh=6000)) == {"totalCost": 2.5}
+    # Priced twice: the running cost after Updated (sent as CostUpdated), the final one at Ended.
     assert asked == [("CS-1", 3000, 600), ("CS-1", 5000, 1200)]
 
 
