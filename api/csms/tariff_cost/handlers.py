@@ -58,7 +58,8 @@ def showing_tariff(authorize: Handler) -> Handler:
 
 
 class _Due:
-    """When each running transaction may get its next CostUpdated (this process only; bounded)."""
+    """When each running transaction's cost may next be looked at for a CostUpdated (this
+    process only; bounded)."""
 
     def __init__(self) -> None:
         self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
@@ -111,9 +112,11 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
         return
     if payload["eventType"] != TransactionEventEnumType.updated or not _cost_updates.due(key):
         return
+    # Marked before asking, whatever the answer: without a tariff every Updated would otherwise
+    # cost a database lookup; a tariff set mid-transaction shows within the interval.
+    _cost_updates.sent(key)
     at = parse_datetime(payload["timestamp"], "timestamp")
     if await call.db(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
-        _cost_updates.sent(key)
         call.after(_ring)
 
 
