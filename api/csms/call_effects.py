@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from api.csms.availability import service as availability
+from api.csms.local_list import service as local_list
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
 from api.csms.transactions import service as transactions
@@ -27,6 +28,11 @@ Answered = Callable[[Session, str, Mapping[str, Any], Mapping[str, Any], str], A
 
 # (session, station, request, how the call ended: error, timeout, not_connected, refused)
 Unanswered = Callable[[Session, str, Mapping[str, Any], str], None]
+
+
+def _keep_local_list_version(session: Session, station_id: str, _request: Mapping[str, Any],
+                             answer: Mapping[str, Any], _asked_by: str) -> None:
+    local_list.record_reported_version(session, station_id, answer["versionNumber"])
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "ReserveNow": Effect(reservations.requested, reservations.answered, reservations.unanswered),
     "CancelReservation": Effect(None, reservations.cancel_answered),
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
+    "GetLocalListVersion": Effect(None, _keep_local_list_version),
 })
 
 

@@ -30,3 +30,6 @@ async def test_d02_typed_command_reaches_the_station_too(csms):
     answer = await csms.rest.post("/api/v1/stations/D02-TYPED/commands/GetLocalListVersion",
                                   headers=csms.headers("operator"))
     assert answer.json()["result"]["version_number"] == 3
+    # Kept as the REST route keeps it: whichever door asked, the answer is the station's version.
+    kept = (await csms.rest.get("/api/v1/stations/D02-TYPED/local-list", headers=csms.headers("auditor"))).json()
+    assert kept["reported_version"] == 3
