@@ -68,7 +68,7 @@ class _Due:
         last = self._last.get(key)
         return last is None or time.monotonic() - last >= COST_UPDATE_INTERVAL
 
-    def sent(self, key: tuple[str, str]) -> None:
+    def looked_at(self, key: tuple[str, str]) -> None:
         self._last[key] = time.monotonic()
         self._last.move_to_end(key)
         while len(self._last) > _TRACKED_MAX:
@@ -114,7 +114,7 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
         return
     # Marked before asking, whatever the answer: without a tariff every Updated would otherwise
     # cost a database lookup; a tariff set mid-transaction shows within the interval.
-    _cost_updates.sent(key)
+    _cost_updates.looked_at(key)
     at = parse_datetime(payload["timestamp"], "timestamp")
     if await call.db(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
         call.after(_ring)
