@@ -304,6 +304,7 @@ class Load:
     def run(self, cmd: str, **arguments) -> tuple[dict, dict]:
         """(result, marks): marks are server and load-generator CPU seconds sampled at the
         load generator's steady_start/steady_end events."""
+        print(f"[{time.strftime('%H:%M:%S')}] {cmd} (server pid {self._server_pid})", file=sys.stderr, flush=True)
         self.process.stdin.write(json.dumps({"cmd": cmd, **arguments}) + "\n")
         self.process.stdin.flush()
         marks: dict[str, tuple[float, float, float]] = {}

@@ -11,6 +11,9 @@ the same latency as a direct call; a busy one sees batches grow with the load.
 ``GroupCommit``: run several callers' units of work ``work(session)`` in one transaction. When the
 shared transaction fails, it is rolled back and each unit runs again alone, so one caller's error
 never becomes another's (units must therefore be safe to run twice: they only touch the session).
+``GroupCommit.each(work_many, item)`` goes further for the hottest writes: the items of a group that
+share ``work_many`` are handed to it together, so that it can write them as one multi-row statement
+per table instead of a few statements per caller.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -70,27 +74,60 @@ class Batcher(Generic[T, R]):
             self._runner = None
 
 
+@dataclass(frozen=True)
+class _Each:
+    """One caller's item for a ``work_many(session, items) -> results`` shared by the group."""
+
+    work_many: Callable[[Session, list[Any]], Sequence[Any]]
+    item: Any
+
+
 class GroupCommit:
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self._engine = engine
-        self._batch: Batcher[Callable[[Session], Any], Any] = Batcher(self._run, max_batch=max_batch)
+        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(self._run, max_batch=max_batch)
 
     async def __call__(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a transaction, possibly shared with other callers' work."""
         return await self._batch(work)
 
-    def _run(self, units: list[Callable[[Session], Any]]) -> list[Any]:
+    async def each(self, work_many: Callable[[Session, list[T]], Sequence[R]], item: T) -> R:
+        """``work_many(session, items)[i]`` for this caller's ``item``, in a transaction shared with
+        the other callers of the group; ``work_many`` runs once for all the group's items (one
+        result per item, in order). Like a unit, it may run again for ``[item]`` alone."""
+        return await self._batch(_Each(work_many, item))
+
+    def _run(self, units: list[Callable[[Session], Any] | _Each]) -> list[Any]:
         if len(units) > 1:
             try:
                 with session_scope(self._engine) as session:
-                    return [unit(session) for unit in units]
+                    return _together(session, units)
             except Exception:  # noqa: BLE001 - rolled back as a whole; find out whose it was
                 log.debug("group of %d units failed; running each alone", len(units), exc_info=True)
         return [self._alone(unit) for unit in units]
 
-    def _alone(self, unit: Callable[[Session], Any]) -> Any:
+    def _alone(self, unit: Callable[[Session], Any] | _Each) -> Any:
         try:
             with session_scope(self._engine) as session:
-                return unit(session)
+                return _together(session, [unit])[0]
         except Exception as exc:  # noqa: BLE001 - handed to that unit's caller
             return exc
+
+
+def _together(session: Session, units: list[Callable[[Session], Any] | _Each]) -> list[Any]:
+    """Every unit's result; the items of one ``work_many`` go to it at once, where its first
+    item stands (one station's calls come one after the other, never two in one group)."""
+    results: list[Any] = [None] * len(units)
+    shared: dict[Callable[[Session, list[Any]], Sequence[Any]], list[int]] = {}
+    for index, unit in enumerate(units):
+        if isinstance(unit, _Each):
+            shared.setdefault(unit.work_many, []).append(index)
+    for index, unit in enumerate(units):
+        if not isinstance(unit, _Each):
+            results[index] = unit(session)
+        elif shared[unit.work_many][0] == index:
+            positions = shared[unit.work_many]
+            outcomes = unit.work_many(session, [units[at].item for at in positions])  # type: ignore[union-attr]
+            for at, outcome in zip(positions, outcomes, strict=True):
+                results[at] = outcome
+    return results

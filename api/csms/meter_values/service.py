@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, select
@@ -14,7 +15,6 @@ from storage.filters import where_given
 from storage.meter_values import MeterValue
 from storage.types import utcnow
 
-
 _INSERT = insert(MeterValue.__table__)
 
 
@@ -22,14 +22,23 @@ def store(session: Session, station_id: str, evse_id: int | None, samples: Seque
           transaction_pk: int | None = None, transaction_id: str | None = None,
           received_at: datetime | None = None) -> int:
     """One row per sample, in one multi-row insert; how many."""
-    if not samples:
-        return 0
-    received_at = received_at or utcnow()
-    rows = [{**sample.columns(), "station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
+    found = rows(station_id, evse_id, samples, transaction_pk=transaction_pk, transaction_id=transaction_id,
+                 received_at=received_at or utcnow())
+    insert_rows(session, found)
+    return len(found)
+
+
+def rows(station_id: str, evse_id: int | None, samples: Sequence[Sample], *, transaction_pk: int | None,
+         transaction_id: str | None, received_at: datetime) -> list[dict[str, Any]]:
+    """The meter_value rows of ``samples``, for ``insert_rows`` (several messages' at once)."""
+    return [{**sample.columns(), "station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
              "transaction_id": transaction_id, "received_at": received_at} for sample in samples]
-    # A Core executemany: the ORM's bulk path would cost more than the insert itself.
-    session.connection().execute(_INSERT, rows)
-    return len(rows)
+
+
+def insert_rows(session: Session, found: list[dict[str, Any]]) -> None:
+    if found:
+        # A Core executemany: the ORM's bulk path would cost more than the insert itself.
+        session.connection().execute(_INSERT, found)
 
 
 @dataclass(frozen=True)

@@ -47,21 +47,25 @@ def read_event(payload: dict[str, Any]) -> service.Event:
 
 
 async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    event = read_event(payload)
-    station_id = call.station_id
+    return await call.db_grouped_each(answer_events, (call.station_id, read_event(payload), payload))
 
-    def work(session: Session) -> dict[str, Any]:
-        recorded = service.record(session, station_id, event)
-        answer: dict[str, Any] = {}
-        if "idToken" in payload:
-            evse_id = recorded.transaction.evse_id
-            answer["idTokenInfo"] = authorization.id_token_info(session, station_id, payload["idToken"],
-                                                                evse_id=evse_id, at=event.timestamp)
-        if event.event_type in _COSTED:
-            cost = tariff_cost.cost_of(session, station_id, energy_wh=recorded.transaction.energy_wh or 0.0,
-                                       seconds=recorded.seconds)
-            if cost is not None:
-                answer["totalCost"] = float(cost)
-        return answer
 
-    return await call.db_grouped(work)
+def answer_events(session: Session, items: list[tuple[str, service.Event, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Store a group of stations' events at once (service.record_many), then answer each."""
+    recorded = service.record_many(session, [(station_id, event) for station_id, event, _ in items])
+    return [_answer(session, station_id, event, payload, done)
+            for (station_id, event, payload), done in zip(items, recorded, strict=True)]
+
+
+def _answer(session: Session, station_id: str, event: service.Event, payload: dict[str, Any],
+            recorded: service.Recorded) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    if "idToken" in payload:
+        answer["idTokenInfo"] = authorization.id_token_info(session, station_id, payload["idToken"],
+                                                            evse_id=recorded.transaction.evse_id, at=event.timestamp)
+    if event.event_type in _COSTED:
+        cost = tariff_cost.cost_of(session, station_id, energy_wh=recorded.transaction.energy_wh or 0.0,
+                                   seconds=recorded.seconds)
+        if cost is not None:
+            answer["totalCost"] = float(cost)
+    return answer

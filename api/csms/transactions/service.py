@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ocpp.v201.enums import TransactionEventEnumType
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, tuple_, update
 from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
@@ -51,10 +51,14 @@ def view(row: Transaction) -> TransactionView:
 _ROW = select(Transaction).where(Transaction.station_id == bindparam("station_id"),
                                  Transaction.transaction_id == bindparam("transaction_id"))
 _TABLE = Transaction.__table__
-_ROW_CORE = select(_TABLE).where(_TABLE.c.station_id == bindparam("station_id"),
-                                 _TABLE.c.transaction_id == bindparam("transaction_id"))
+_ROWS_CORE = select(_TABLE).where(tuple_(_TABLE.c.station_id, _TABLE.c.transaction_id).in_(bindparam("keys")))
 _INSERT_ROW = insert(_TABLE)
-_UPDATE_ROW = update(_TABLE).where(_TABLE.c.id == bindparam("row_pk"))  # SET: the columns given
+# What an event may change of its transaction's row: every column but the keys, all written back
+# at once (one multi-row UPDATE for a whole group of events needs the same columns in every row).
+_SUMMARY = tuple(column.name for column in _TABLE.c if column.name not in ("id", "station_id", "transaction_id",
+                                                                             "created_at"))
+_UPDATE_ROWS = update(_TABLE).where(_TABLE.c.id == bindparam("row_pk")).values(
+    {name: bindparam(name) for name in _SUMMARY})
 _INSERT_EVENT = insert(TransactionEvent.__table__)
 _SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
                                           TransactionEvent.seq_no == bindparam("seq_no")).limit(1)
@@ -107,44 +111,73 @@ class Recorded:
 
 
 def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
-    """Store ``event`` and bring its transaction's summary up to date, in ``session``.
+    """Store ``event`` and bring its transaction's summary up to date, in ``session``."""
+    return record_many(session, [(station_id, event)], received_at=received_at)[0]
 
-    Core statements throughout, the summary row read as a plain namespace and written back as
-    one UPDATE of the columns that changed: this runs for every event of every charging
-    station, and the ORM's bookkeeping cost more than the statements themselves."""
+
+def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
+                received_at: datetime | None = None) -> list[Recorded]:
+    """Store ``events`` (station, event), in order, and bring their transactions' summaries up
+    to date, in ``session``: one statement per table for the lot (a SELECT of the summaries, a
+    multi-row INSERT of the events and of their meter values, a multi-row UPDATE of the
+    summaries), whatever their number. This runs for every event of every charging station: a
+    group of stations' events costs about what one event did."""
     received_at = received_at or utcnow()
     connection = session.connection()
-    found = connection.execute(_ROW_CORE, {"station_id": station_id,
-                                           "transaction_id": event.transaction_id}).mappings().first()
-    if found is None:
-        before = Transaction(station_id=station_id, transaction_id=event.transaction_id,
-                             unknown_start=event.event_type != STARTED, created_at=received_at).model_dump()
-        del before["id"]
-        inserted = connection.execute(_INSERT_ROW, before)
-        before["id"] = inserted.inserted_primary_key[0]
-    else:
-        before = dict(found)
-    row = SimpleNamespace(**before)
-    # Only a seqNo within those seen can be a repeat: the usual next one needs no lookup.
-    within = row.seq_min is not None and row.seq_max is not None and row.seq_min <= event.seq_no <= row.seq_max
-    duplicate = within and connection.execute(_SEEN, {"transaction_pk": row.id,
-                                                      "seq_no": event.seq_no}).first() is not None
-    connection.execute(_INSERT_EVENT, {
-        **{name: getattr(event, name) for name in _EVENT_COLUMNS},
-        "transaction_pk": row.id, "station_id": station_id, "received_at": received_at, "duplicate": duplicate})
-    _summarise(row, event, duplicate)
-    row.updated_at = received_at
-    changed = {name: value for name, value in vars(row).items() if value != before[name]}
-    connection.execute(_UPDATE_ROW, {"row_pk": row.id, **changed})
-    if not duplicate:
-        # A repeated event is a retry of one already stored: its samples are stored already too.
-        meter_values.store(session, station_id, event.evse_id if event.evse_id is not None else row.evse_id,
-                           event.samples, transaction_pk=row.id, transaction_id=event.transaction_id,
-                           received_at=received_at)
-    start = row.started_at or event.timestamp
-    seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start).total_seconds())
-    missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
-    return Recorded(view(row), duplicate, missing, seconds)  # type: ignore[arg-type]
+    keys = list(dict.fromkeys((station_id, event.transaction_id) for station_id, event in events))
+    found = {(row["station_id"], row["transaction_id"]): dict(row)
+             for row in connection.execute(_ROWS_CORE, {"keys": keys}).mappings()}
+    rows: dict[tuple[str, str], SimpleNamespace] = {}
+    before: dict[tuple[str, str], dict[str, Any]] = {}
+    seen_here: set[tuple[int, int]] = set()
+    event_rows: list[dict[str, Any]] = []
+    sample_rows: list[dict[str, Any]] = []
+    recorded: list[Recorded] = []
+    for station_id, event in events:
+        key = (station_id, event.transaction_id)
+        row = rows.get(key)
+        if row is None:
+            start = found.get(key) or _new_row(connection, station_id, event, received_at)
+            before[key], row = start, SimpleNamespace(**start)
+            rows[key] = row
+        duplicate = _repeated(connection, row, event.seq_no, seen_here)
+        seen_here.add((row.id, event.seq_no))
+        event_rows.append({**{name: getattr(event, name) for name in _EVENT_COLUMNS},
+                           "transaction_pk": row.id, "station_id": station_id, "received_at": received_at,
+                           "duplicate": duplicate})
+        _summarise(row, event, duplicate)
+        row.updated_at = received_at
+        if not duplicate:
+            # A repeated event is a retry of one already stored: its samples are stored already too.
+            sample_rows += meter_values.rows(station_id, event.evse_id if event.evse_id is not None else row.evse_id,
+                                             event.samples, transaction_pk=row.id,
+                                             transaction_id=event.transaction_id, received_at=received_at)
+        start_at = row.started_at or event.timestamp
+        seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
+        missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
+        recorded.append(Recorded(view(row), duplicate, missing, seconds))  # type: ignore[arg-type]
+    connection.execute(_INSERT_EVENT, event_rows)
+    meter_values.insert_rows(session, sample_rows)
+    connection.execute(_UPDATE_ROWS, [{"row_pk": row.id, **{name: getattr(row, name) for name in _SUMMARY}}
+                                      for row in rows.values()])
+    return recorded
+
+
+def _new_row(connection: Any, station_id: str, event: Event, received_at: datetime) -> dict[str, Any]:
+    row = Transaction(station_id=station_id, transaction_id=event.transaction_id,
+                      unknown_start=event.event_type != STARTED, created_at=received_at).model_dump()
+    del row["id"]
+    row["id"] = connection.execute(_INSERT_ROW, row).inserted_primary_key[0]
+    return row
+
+
+def _repeated(connection: Any, row: Any, seq_no: int, seen_here: set[tuple[int, int]]) -> bool:
+    """Was ``seq_no`` stored for ``row`` before? Only a seqNo within those seen can be a repeat:
+    the usual next one needs no lookup."""
+    if (row.id, seq_no) in seen_here:
+        return True
+    within = row.seq_min is not None and row.seq_max is not None and row.seq_min <= seq_no <= row.seq_max
+    return within and connection.execute(_SEEN, {"transaction_pk": row.id, "seq_no": seq_no}).first() is not None
 
 
 def _summarise(row: Any, event: Event, duplicate: bool) -> None:

@@ -11,6 +11,7 @@ import pytest
 from fake_connection import FakeStation, rows, unreachable_database
 
 from api.csms.transactions import service
+from api.csms.transactions.handlers import read_event
 from storage.db import DatabaseUnavailable, session_scope
 from storage.meter_values import MeterValue
 from storage.transactions import Transaction, TransactionEvent
@@ -165,3 +166,29 @@ async def test_on_either_database_events_and_meter_values_land_where_they_belong
     row = the_transaction(pki.ctx)
     assert (row.connector_id, row.energy_wh, row.seq_missing, row.seq_duplicates) == (2, 2000, 1, 1)
     assert [m.value for m in rows(pki.ctx, MeterValue)] == [10, 10, 2010]
+
+
+async def test_a_group_of_events_recorded_at_once_leaves_what_one_by_one_leaves(ctx):
+    """The gateway hands a group of stations' events to record_many together (GroupCommit.each):
+    within one group a transaction may start, repeat a seqNo and skip one, across stations."""
+    def events(tx: str) -> list[service.Event]:
+        script = [("Started", 0, "12:00:00", 1000), ("Updated", 1, "12:00:30", 1200), ("Updated", 1, "12:00:30", 1200),
+                  ("Updated", 3, "12:01:30", 1500), ("Ended", 4, "12:02:00", 1600)]
+        return [read_event(event(kind, seq_no, f"2025-06-01T{at}Z", tx=tx, wh=wh)) for kind, seq_no, at, wh in script]
+
+    with session_scope(ctx.engine) as session:
+        singles = [service.record(session, "CS-1", one) for one in events("one-by-one")]
+    with session_scope(ctx.engine) as session:
+        together = service.record_many(session, [(station, one) for one in events("together")
+                                                 for station in ("CS-1", "CS-2")])
+    assert [(r.duplicate, r.seq_missing, r.seconds) for r in together[::2]] == [
+        (r.duplicate, r.seq_missing, r.seconds) for r in singles]
+    kept = ("events", "seq_received", "seq_duplicates", "seq_missing", "energy_wh", "started_at", "ended_at",
+            "stop_trigger", "unknown_start")
+    reference = the_transaction(ctx, "one-by-one")
+    for station in ("CS-1", "CS-2"):
+        (row,) = rows(ctx, Transaction, Transaction.transaction_id == "together", Transaction.station_id == station)
+        assert {name: getattr(row, name) for name in kept} == {name: getattr(reference, name) for name in kept}
+        assert [e.duplicate for e in rows(ctx, TransactionEvent, TransactionEvent.transaction_pk == row.id)] == [
+            False, False, True, False, False]
+        assert len(rows(ctx, MeterValue, MeterValue.transaction_pk == row.id)) == 4  # the repeat's not again
