@@ -94,12 +94,15 @@ def queue_cost_update(session: Session, station_id: str, transaction_id: str, to
 def queue_running_cost(session: Session, station_id: str, transaction_id: str, at: datetime) -> bool:
     """Price the stored transaction up to ``at`` and queue it as CostUpdated; False when no
     tariff applies or there is nothing to send to."""
+    prices = service.tariff_for(session, station_id)  # first: most stations have none, and then that is all
+    if prices is None:
+        return False
     transaction = transactions.find(session, station_id, transaction_id)
     if transaction is None or transaction.started_at is None:
         return False
     seconds = max(0.0, (at - transaction.started_at).total_seconds())
-    total = service.cost_of(session, station_id, energy_wh=transaction.energy_wh or 0.0, seconds=seconds)
-    return total is not None and queue_cost_update(session, station_id, transaction_id, float(total))
+    total = prices.cost(transaction.energy_wh or 0.0, seconds)
+    return queue_cost_update(session, station_id, transaction_id, float(total))
 
 
 async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
@@ -116,7 +119,8 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
     # cost a database lookup; a tariff set mid-transaction shows within the interval.
     _cost_updates.looked_at(key)
     at = parse_datetime(payload["timestamp"], "timestamp")
-    if await call.db(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
+    # Grouped: at the start of a charging wave every running transaction is due at once.
+    if await call.db_grouped(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
         call.after(_ring)
 
 

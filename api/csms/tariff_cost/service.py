@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from api.core.refusal import NotFound, Refusal
@@ -51,9 +52,14 @@ class Prices:
         return "Tariff: " + " + ".join(parts)
 
 
+# One statement for both scopes: this is asked for every running transaction once a minute.
+_BOTH_SCOPES = select(Tariff).where(Tariff.scope.in_(bindparam("scopes")))  # type: ignore[attr-defined]
+
+
 def tariff_for(session: Session, station_id: str) -> Prices | None:
     """The tariff that applies at ``station_id``: its own, else the default, else None."""
-    row = session.get(Tariff, station_id) or session.get(Tariff, DEFAULT_SCOPE)
+    found = {row.scope: row for row in session.exec(_BOTH_SCOPES, params={"scopes": [station_id, DEFAULT_SCOPE]})}
+    row = found.get(station_id) or found.get(DEFAULT_SCOPE)
     return Prices.of(row) if row is not None else None
 
 
