@@ -516,7 +516,7 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
     per_event = server_s / max(1, paced["messages"])
     per_heartbeat = heartbeats.paced_steady[1] / max(1, heartbeats.paced["messages"])
     return "\n".join((
-        f"TransactionEvent Updated ({args.measurands} sampled values) round trip at {args.rate}/s with {connected} "
+        f"TransactionEvent Updated ({paced['measurands']} sampled values) round trip at {args.charging_rate}/s with {connected} "
         f"transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
         f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
         f"errors {paced['errors'] + paced['edge_errors']})",
@@ -627,7 +627,6 @@ def main() -> None:
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
     args = parser.parse_args()
-    args.measurands = 4  # scripts/gateway_load.py MEASURANDS
     with fresh_database(args.database_url) as args.database_url:
         if args.database_url:
             os.environ["CHARGECA_DATABASE_URL"] = args.database_url  # read by prepare() and the server

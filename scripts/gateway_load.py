@@ -377,6 +377,7 @@ class Fleet:
         await asyncio.gather(*(one(station, "Ended", "EVCommunicationLost") for station in stations))
         result["sampled_values"] = answered["sampled_values"] + result.pop("answered_values")
         result["edge_errors"] = answered["errors"]
+        result["measurands"] = len(MEASURANDS)
         return result
 
     async def _paced(self, rate: float, seconds: float, warmup: float, action: str,
