@@ -516,8 +516,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
     per_event = server_s / max(1, paced["messages"])
     per_heartbeat = heartbeats.paced_steady[1] / max(1, heartbeats.paced["messages"])
     return "\n".join((
-        f"TransactionEvent Updated ({paced['measurands']} sampled values) round trip at {args.charging_rate}/s with {connected} "
-        f"transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
+        f"TransactionEvent Updated ({paced['measurands']} sampled values) round trip at {args.charging_rate}/s "
+        f"with {connected} transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
         f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
         f"errors {paced['errors'] + paced['edge_errors']})",
         f"server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = "
