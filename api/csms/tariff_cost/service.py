@@ -4,7 +4,8 @@ A tariff is three prices in one currency: per kWh, per minute, and a flat fee pe
 A station's own tariff applies, else the default one, else none (then no cost is shown or sent).
 
 Money is Decimal end to end. The cost is computed exactly from the exact energy (Wh → kWh) and
-time (s → min) and rounded once, at the end, half-up to the cent (``CENT``): the rounding a
+time (s → min) and rounded once, at the end, half-up to the currency's minor unit (the cent;
+the yen for JPY, ``minor_unit``): the rounding a
 driver expects from a receipt, and never a sum of rounded parts drifting from the whole.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+import iso4217
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
@@ -20,7 +22,6 @@ from api.core.refusal import NotFound, Refusal
 from storage.tariffs import DEFAULT_SCOPE, Tariff
 from storage.types import utcnow
 
-CENT = Decimal("0.01")
 PRICE_MAX = Decimal("100000")
 _WH_PER_KWH, _S_PER_MIN = Decimal(1000), Decimal(60)
 
@@ -37,10 +38,11 @@ class Prices:
         return cls(row.currency, Decimal(row.price_per_kwh), Decimal(row.price_per_minute), Decimal(row.flat_fee))
 
     def cost(self, energy_wh: float, seconds: float) -> Decimal:
+        """Rounded once, half-up, to the currency's minor unit (EUR cents, JPY yen, BHD fils)."""
         energy = Decimal(str(max(energy_wh, 0))) / _WH_PER_KWH
         minutes = Decimal(str(max(seconds, 0))) / _S_PER_MIN
         exact = self.flat_fee + energy * self.per_kwh + minutes * self.per_minute
-        return exact.quantize(CENT, rounding=ROUND_HALF_UP)
+        return exact.quantize(minor_unit(self.currency), rounding=ROUND_HALF_UP)
 
     def text(self) -> str:
         """The tariff as a driver reads it (I01), within personalMessage's 512 characters."""
@@ -84,10 +86,20 @@ def price(value: str, field: str) -> Decimal:
 
 
 def currency(code: str) -> str:
-    if len(code) != 3 or not code.isascii() or not code.isalpha() or not code.isupper():
-        raise Refusal("tariff.currency", f"currency {code!r} is not an ISO 4217 code (three capital letters)",
-                      details={"field": "currency"})
+    """An ISO 4217 currency that has a minor unit (not XAU, XXX…: a price cannot be rounded in them)."""
+    try:
+        exponent = iso4217.Currency(code).exponent
+    except ValueError:
+        exponent = None
+    if exponent is None:
+        raise Refusal("tariff.currency", f"currency {code!r} is not an ISO 4217 currency of money (e.g. EUR, "
+                      "USD, JPY)", details={"field": "currency"})
     return code
+
+
+def minor_unit(code: str) -> Decimal:
+    """0.01 for EUR, 1 for JPY, 0.001 for BHD: what a cost in ``code`` is rounded to."""
+    return Decimal(1).scaleb(-(iso4217.Currency(code).exponent or 0))
 
 
 def put(session: Session, scope: str, *, currency_code: str, per_kwh: str, per_minute: str, flat_fee: str,

@@ -63,6 +63,7 @@ def test_negative_readings_cost_nothing_extra(ctx):
     ("per_kwh", "-1", "tariff.price"), ("per_kwh", "abc", "tariff.price"), ("per_kwh", "NaN", "tariff.price"),
     ("per_minute", "0.0000001", "tariff.price"), ("flat_fee", "100001", "tariff.price"),
     ("currency_code", "eur", "tariff.currency"), ("currency_code", "EURO", "tariff.currency"),
+    ("currency_code", "ABC", "tariff.currency"), ("currency_code", "XAU", "tariff.currency"),
 ])
 def test_bad_prices_are_refused_by_name_and_change_nothing(ctx, field, value, rule):
     _put(ctx, DEFAULT_SCOPE, per_kwh="0.30")
@@ -80,3 +81,10 @@ def test_reading_a_missing_tariff_is_not_found(ctx):
 def test_the_tariff_text_a_driver_reads():
     prices = service.Prices("EUR", Decimal("0.30"), Decimal("0"), Decimal("1.00"))
     assert prices.text() == "Tariff: 0.30 EUR/kWh + 1.00 EUR per session"
+
+
+@pytest.mark.parametrize(("currency", "cost"), [("EUR", Decimal("0.67")), ("JPY", Decimal("1")),
+                                                ("BHD", Decimal("0.667"))])
+def test_a_cost_is_rounded_to_its_currency_minor_unit(ctx, currency, cost):
+    _put(ctx, DEFAULT_SCOPE, currency_code=currency, per_kwh="1")
+    assert _cost(ctx, "CS-1", 666.6, 0) == cost
