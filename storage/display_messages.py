@@ -20,8 +20,8 @@ MESSAGES_MAX = 256
 CSMS, STATION = "csms", "station"
 # Our statuses beside the station's answers (SetDisplayMessage: Accepted, NotSupportedMessageFormat,
 # Rejected, NotSupportedPriority, NotSupportedState, UnknownTransaction): sent without an answer yet,
-# and removed (ClearDisplayMessage Accepted).
-REQUESTED, CLEARED = "requested", "cleared"
+# removed (ClearDisplayMessage Accepted), and a message the station reported that we never set.
+REQUESTED, CLEARED, REPORTED = "requested", "cleared", "reported"
 
 
 class DisplayMessage(SQLModel, table=True):

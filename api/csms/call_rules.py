@@ -102,6 +102,11 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "ChangeAvailability": CallRule(OPERATOR, CHECKED),
     "ReserveNow": CallRule(OPERATOR, CHECKED),
     "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
+    # N09/N10: a customer's personal data, read out of the station or erased there.
+    "CustomerInformation": CallRule(OFFICER, CHECKED, "reads or erases a customer's personal data"),
+    # N04/N05: severities 0 to 9.
+    "SetVariableMonitoring": CallRule(OPERATOR, CHECKED),
+    "SetMonitoringLevel": CallRule(OPERATOR, CHECKED),
 })
 
 _WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restarts the whole station, "
