@@ -49,9 +49,10 @@ def monitor(component: str, variable: str, kind: str, value: float, severity: in
 
 
 def message(message_id: int, content: str, *, priority: str = "NormalCycle", fmt: str = "UTF8",
-            **extra: Any) -> dict[str, Any]:
+            language: str | None = None, **extra: Any) -> dict[str, Any]:
     """A MessageInfo as the typed SetDisplayMessage takes it."""
-    return {"id": message_id, "priority": priority, "message": {"format": fmt, "content": content}, **extra}
+    text = {"format": fmt, "content": content, **({"language": language} if language else {})}
+    return {"id": message_id, "priority": priority, "message": text, **extra}
 
 
 async def display_messages(csms, station_id: str) -> dict[int, dict[str, Any]]:

@@ -79,9 +79,10 @@ def _active_count(session: Session, station_id: str) -> int:
 
 
 def _by_monitor_id(session: Session, station_id: str, monitor_id: int) -> VariableMonitor | None:
+    """The monitor the station holds under ``monitor_id`` (Accepted by it, or reported by it)."""
     return session.exec(select(VariableMonitor).where(VariableMonitor.station_id == station_id,
                                                       VariableMonitor.monitor_id == monitor_id,
-                                                      VariableMonitor.status != CLEARED)
+                                                      VariableMonitor.status == _ACCEPTED)
                         .order_by(VariableMonitor.id.desc())).first()
 
 
@@ -92,11 +93,12 @@ def set_requested(session: Session, station_id: str, actor_name: str, payload: M
     station reports."""
     for entry in payload["setMonitoringData"]:
         place = Place.of(entry["component"], entry["variable"])
-        # A SetMonitoringData with an id replaces that monitor (N04.FR.13): the new row takes over.
+        # A SetMonitoringData with an id replaces that monitor (N04.FR.13): once Accepted, this row
+        # takes the id over (set_answered).
         session.add(VariableMonitor(station_id=station_id, **place.columns(), type=entry["type"],
                                     value=entry["value"], severity=entry["severity"],
                                     transaction=entry.get("transaction", False), source=SET,
-                                    monitor_id=entry.get("id"), requested_by=actor_name[:100]))
+                                    requested_by=actor_name[:100]))
     session.flush()
 
 
@@ -117,8 +119,10 @@ def set_answered(session: Session, station_id: str, _payload: Mapping[str, Any],
         if row is None:
             continue
         if result["status"] == _ACCEPTED and result.get("id") is not None:
-            replaced = _by_monitor_id(session, station_id, result["id"])
-            if replaced is not None and replaced.id != row.id:
+            # The id is the station's: whatever we knew under it before is what this one replaced.
+            for replaced in session.exec(select(VariableMonitor).where(
+                    VariableMonitor.station_id == station_id, VariableMonitor.monitor_id == result["id"],
+                    VariableMonitor.status != CLEARED, VariableMonitor.id != row.id)):
                 replaced.status, replaced.updated_at = CLEARED, now
                 session.add(replaced)
             row.monitor_id = result["id"]
