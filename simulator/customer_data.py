@@ -69,7 +69,6 @@ class CustomerData:
                 for part in parts:
                     await station.call("NotifyCustomerInformation", part)
             station.after_reply(report)
-        if payload["clear"]:
-            if self.records.pop(key, None) is not None:
-                self.cleared.append(key)
+        if payload["clear"] and self.records.pop(key, None) is not None:
+            self.cleared.append(key)
         return {"status": "Accepted"}

@@ -59,4 +59,4 @@ async def display_messages(csms, station_id: str) -> dict[int, dict[str, Any]]:
     return {row["message_id"]: row for row in await get(csms, f"/api/v1/stations/{station_id}/display-messages")}
 
 
-__all__ = ["received", "eventually", "get"]
+__all__ = ["eventually", "get", "received"]

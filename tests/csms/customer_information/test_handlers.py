@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from fake_connection import FakeStation, register, rows
 
+from api.core.audit import run_in_session
 from api.csms.customer_information import service
 from api.csms.customer_information.retention import prune_customer_information
-from api.core.audit import run_in_session
 from policies.model import CustomerInformationPolicy
 from storage.customer_information import CustomerInformationPart
 from storage.report_requests import ReportRequest
