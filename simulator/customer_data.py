@@ -13,6 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from simulator.reports import send_after_reply
+
 PART_SIZE = 512
 
 
@@ -63,12 +65,8 @@ class CustomerData:
         if key is None:
             return {"status": "Invalid"}
         if payload["report"]:
-            parts = self.parts(payload["requestId"], self.records.get(key, ""))
-
-            async def report() -> None:
-                for part in parts:
-                    await station.call("NotifyCustomerInformation", part)
-            station.after_reply(report)
+            send_after_reply(station, "NotifyCustomerInformation", self.parts(payload["requestId"],
+                                                                              self.records.get(key, "")))
         if payload["clear"] and self.records.pop(key, None) is not None:
             self.cleared.append(key)
         return {"status": "Accepted"}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.reports import in_groups, send_after_reply
+
 _FORMATS = {"ASCII", "UTF8", "URI"}
 
 
@@ -48,14 +50,10 @@ class Display:
                   and payload.get("state", m.get("state")) == m.get("state")]
         if not chosen:
             return {"status": "Unknown"}
-        groups = [chosen[i:i + self.per_part] for i in range(0, len(chosen), self.per_part)]
-        parts = [{"requestId": payload["requestId"], "tbc": number < len(groups) - 1, "messageInfo": group}
-                 for number, group in enumerate(groups)]
-
-        async def report() -> None:
-            for part in parts:
-                await station.call("NotifyDisplayMessages", part)
-        station.after_reply(report)
+        groups = in_groups(chosen, self.per_part)
+        send_after_reply(station, "NotifyDisplayMessages", [
+            {"requestId": payload["requestId"], "tbc": number < len(groups) - 1, "messageInfo": list(group)}
+            for number, group in enumerate(groups)])
         return {"status": "Accepted"}
 
     def clear_display_message(self, _station: Any, payload: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import itertools
 from datetime import datetime, timezone
 from typing import Any
 
+from simulator.reports import in_groups, send_after_reply
+
 # The variables that can be monitored, by component.
 DEFAULT_VARIABLES: dict[str, set[str]] = {
     "ChargingStation": {"Power", "Problem"},
@@ -135,19 +137,15 @@ class Monitors:
         chosen = self._selected(payload)
         if not chosen:
             return {"status": "EmptyResultSet"}
-        groups = [chosen[i:i + self.per_report_part] for i in range(0, len(chosen), self.per_report_part)]
-        parts = [{"requestId": payload["requestId"], "seqNo": number, "tbc": number < len(groups) - 1,
-                  "generatedAt": _now(), "monitor": [{
-                      "component": held["component"], "variable": held["variable"],
-                      "variableMonitoring": [{"id": monitor_id, "transaction": held["transaction"],
-                                              "value": held["value"], "type": held["type"],
-                                              "severity": held["severity"]}]} for monitor_id, held in group]}
-                 for number, group in enumerate(groups)]
-
-        async def report() -> None:
-            for part in parts:
-                await station.call("NotifyMonitoringReport", part)
-        station.after_reply(report)
+        groups = in_groups(chosen, self.per_report_part)
+        send_after_reply(station, "NotifyMonitoringReport", [
+            {"requestId": payload["requestId"], "seqNo": number, "tbc": number < len(groups) - 1,
+             "generatedAt": _now(), "monitor": [{
+                 "component": held["component"], "variable": held["variable"],
+                 "variableMonitoring": [{"id": monitor_id, "transaction": held["transaction"], "value": held["value"],
+                                         "type": held["type"], "severity": held["severity"]}]}
+                 for monitor_id, held in group]}
+            for number, group in enumerate(groups)])
         return {"status": "Accepted"}
 
     # --- N07, N08: events -----------------------------------------------------------------------

@@ -28,18 +28,23 @@ SET, REPORTED = "set", "reported"
 REQUESTED, CLEARED = "requested", "cleared"
 
 
-class VariableMonitor(SQLModel, table=True):
-    __tablename__ = "variable_monitor"
+class Place(SQLModel):
+    """Where on the station's device model: a component (with its EVSE and connector) and a variable."""
 
-    id: int | None = Field(default=None, primary_key=True)
-    station_id: str = Field(index=True, max_length=48)
-    monitor_id: int | None = None           # the station's id; None until it assigns one
     component_name: str = Field(max_length=50)
     component_instance: str | None = Field(default=None, max_length=50)
     evse_id: int | None = None
     connector_id: int | None = None
     variable_name: str = Field(max_length=50)
     variable_instance: str | None = Field(default=None, max_length=50)
+
+
+class VariableMonitor(Place, table=True):
+    __tablename__ = "variable_monitor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(index=True, max_length=48)
+    monitor_id: int | None = None           # the station's id; None until it assigns one
     type: str = Field(max_length=24)        # MonitorEnumType
     value: float
     severity: int
@@ -62,7 +67,7 @@ class MonitoringSetting(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
-class StationEvent(SQLModel, table=True):
+class StationEvent(Place, table=True):
     __tablename__ = "station_event"
     __table_args__ = (Index("ix_station_event_station_time", "station_id", "timestamp"),)
 
@@ -79,12 +84,6 @@ class StationEvent(SQLModel, table=True):
     transaction_id: str | None = Field(default=None, max_length=36)
     variable_monitoring_id: int | None = None
     event_notification_type: str = Field(max_length=24)
-    component_name: str = Field(max_length=50)
-    component_instance: str | None = Field(default=None, max_length=50)
-    evse_id: int | None = None
-    connector_id: int | None = None
-    variable_name: str = Field(max_length=50)
-    variable_instance: str | None = Field(default=None, max_length=50)
     # The severity of the monitor that raised it, when we know that monitor.
     severity: int | None = None
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

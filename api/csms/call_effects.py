@@ -54,17 +54,17 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
     "GetLocalListVersion": Effect(None, _keep_local_list_version),
     # N — customer information, monitoring; O — display messages
-    "CustomerInformation": Effect(customer_information.requested, customer_information.answered,
-                                  customer_information.unanswered),
+    "CustomerInformation": Effect(customer_information.STREAM.requested, customer_information.STREAM.answered,
+                                  customer_information.STREAM.unanswered),
     "SetVariableMonitoring": Effect(monitoring.set_requested, monitoring.set_answered, monitoring.set_unanswered),
     "ClearVariableMonitoring": Effect(None, monitoring.clear_answered),
     "SetMonitoringBase": Effect(None, monitoring.base_answered),
     "SetMonitoringLevel": Effect(None, monitoring.level_answered),
-    "GetMonitoringReport": Effect(monitoring.report_requested, monitoring.report_answered,
-                                  monitoring.report_unanswered),
+    "GetMonitoringReport": Effect(monitoring.REPORT.requested, monitoring.REPORT.answered,
+                                  monitoring.REPORT.unanswered),
     "SetDisplayMessage": Effect(display.set_requested, display.set_answered, display.set_unanswered),
     "ClearDisplayMessage": Effect(None, display.clear_answered),
-    "GetDisplayMessages": Effect(display.get_requested, display.get_answered, display.get_unanswered),
+    "GetDisplayMessages": Effect(display.REPORT.requested, display.REPORT.answered, display.REPORT.unanswered),
 })
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
@@ -88,3 +89,24 @@ def listed(session: Session, station_id: str, kind: str, *, limit: int = 100,
     if before_id is not None:
         query = query.where(ReportRequest.id < before_id)
     return list(session.exec(query.order_by(ReportRequest.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One kind of request as api/csms/call_effects.py runs it: recorded before it leaves with
+    the request's ``subject_keys`` (what was asked), then its answer's status, or how it ended
+    without one."""
+
+    kind: str
+    subject_keys: tuple[str, ...] = ()
+
+    def requested(self, session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
+        asked = {key: payload[key] for key in self.subject_keys if payload.get(key) is not None}
+        requested(session, station_id, self.kind, payload["requestId"], actor_name, asked)
+
+    def answered(self, session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
+                 _asked_by: str = "") -> None:
+        answered(session, station_id, self.kind, payload["requestId"], response["status"])
+
+    def unanswered(self, session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
+        unanswered(session, station_id, self.kind, payload["requestId"], outcome)

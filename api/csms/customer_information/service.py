@@ -40,27 +40,8 @@ def check_request(payload: Mapping[str, Any]) -> Decision:
     return Decision.allow()
 
 
-def _subject(payload: Mapping[str, Any]) -> dict[str, Any]:
-    subject: dict[str, Any] = {"report": payload["report"], "clear": payload["clear"]}
-    for key in _IDENTIFIERS:
-        if payload.get(key) is not None:
-            subject[key] = payload[key]
-    return subject
-
-
-def requested(session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
-    report_streams.requested(session, station_id, CUSTOMER_INFORMATION, payload["requestId"], actor_name,
-                             _subject(payload))
-
-
-def answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
-             _asked_by: str = "") -> None:
-    """Accepted, Rejected or Invalid."""
-    report_streams.answered(session, station_id, CUSTOMER_INFORMATION, payload["requestId"], response["status"])
-
-
-def unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
-    report_streams.unanswered(session, station_id, CUSTOMER_INFORMATION, payload["requestId"], outcome)
+# CustomerInformation's answer: Accepted, Rejected or Invalid.
+STREAM = report_streams.Stream(CUSTOMER_INFORMATION, ("report", "clear", *_IDENTIFIERS))
 
 
 @dataclass(frozen=True)

@@ -81,19 +81,8 @@ def _set_status(session: Session, station_id: str, message_id: int, status: str,
         session.add(row)
 
 
-def get_requested(session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
-    subject = {key: payload[key] for key in ("id", "priority", "state") if key in payload}
-    report_streams.requested(session, station_id, DISPLAY_MESSAGES, payload["requestId"], actor_name, subject)
-
-
-def get_answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
-                 _asked_by: str = "") -> None:
-    """Accepted (NotifyDisplayMessages follows) or Unknown (no message matches)."""
-    report_streams.answered(session, station_id, DISPLAY_MESSAGES, payload["requestId"], response["status"])
-
-
-def get_unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
-    report_streams.unanswered(session, station_id, DISPLAY_MESSAGES, payload["requestId"], outcome)
+# GetDisplayMessages' answer: Accepted (NotifyDisplayMessages follows) or Unknown (no message matches).
+REPORT = report_streams.Stream(DISPLAY_MESSAGES, ("id", "priority", "state"))
 
 
 def record_report(session: Session, station_id: str, payload: Mapping[str, Any]) -> bool:

@@ -21,7 +21,16 @@ from sqlmodel import Session, select
 
 from api.csms import report_streams
 from policies.model import Decision, MonitoringPolicy
-from storage.monitoring import CLEARED, REPORTED, REQUESTED, SET, MonitoringSetting, StationEvent, VariableMonitor
+from storage.monitoring import (
+    CLEARED,
+    REPORTED,
+    REQUESTED,
+    SET,
+    MonitoringSetting,
+    Place,
+    StationEvent,
+    VariableMonitor,
+)
 from storage.report_requests import MONITORING_REPORT
 from storage.types import utcnow
 
@@ -49,28 +58,17 @@ def check_monitors(payload: Mapping[str, Any]) -> Decision:
 
 # --- where a monitor or an event is --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Place:
-    component_name: str
-    component_instance: str | None
-    evse_id: int | None
-    connector_id: int | None
-    variable_name: str
-    variable_instance: str | None
-
-    @classmethod
-    def of(cls, component: Mapping[str, Any], variable: Mapping[str, Any]) -> Place:
-        evse = component.get("evse") or {}
-        return cls(component["name"], component.get("instance"), evse.get("id"), evse.get("connectorId"),
-                   variable["name"], variable.get("instance"))
-
-    def columns(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+def place(component: Mapping[str, Any], variable: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns of storage.monitoring.Place for a ComponentType and VariableType."""
+    evse = component.get("evse") or {}
+    return Place(component_name=component["name"], component_instance=component.get("instance"),
+                 evse_id=evse.get("id"), connector_id=evse.get("connectorId"), variable_name=variable["name"],
+                 variable_instance=variable.get("instance")).model_dump()
 
 
-def _at(model: Any, place: Place) -> list[Any]:
+def _at(model: Any, where: Mapping[str, Any]) -> list[Any]:
     return [getattr(model, name) == value if value is not None else getattr(model, name).is_(None)
-            for name, value in place.columns().items()]
+            for name, value in where.items()]
 
 
 def _active_count(session: Session, station_id: str) -> int:
@@ -92,21 +90,21 @@ def set_requested(session: Session, station_id: str, actor_name: str, payload: M
     """Operators make these rows (as they make reservations); the policy's bound is on what a
     station reports."""
     for entry in payload["setMonitoringData"]:
-        place = Place.of(entry["component"], entry["variable"])
+        where = place(entry["component"], entry["variable"])
         # A SetMonitoringData with an id replaces that monitor (N04.FR.13): once Accepted, this row
         # takes the id over (set_answered).
-        session.add(VariableMonitor(station_id=station_id, **place.columns(), type=entry["type"],
+        session.add(VariableMonitor(station_id=station_id, **where, type=entry["type"],
                                     value=entry["value"], severity=entry["severity"],
                                     transaction=entry.get("transaction", False), source=SET,
                                     requested_by=actor_name[:100]))
     session.flush()
 
 
-def _requested_row(session: Session, station_id: str, place: Place, kind: str, severity: int
+def _requested_row(session: Session, station_id: str, where: Mapping[str, Any], kind: str, severity: int
                    ) -> VariableMonitor | None:
     return session.exec(select(VariableMonitor).where(
         VariableMonitor.station_id == station_id, VariableMonitor.status == REQUESTED, VariableMonitor.source == SET,
-        VariableMonitor.type == kind, VariableMonitor.severity == severity, *_at(VariableMonitor, place))
+        VariableMonitor.type == kind, VariableMonitor.severity == severity, *_at(VariableMonitor, where))
         .order_by(VariableMonitor.id)).first()
 
 
@@ -114,7 +112,7 @@ def set_answered(session: Session, station_id: str, _payload: Mapping[str, Any],
                  _asked_by: str = "") -> None:
     now = utcnow()
     for result in response["setMonitoringResult"]:
-        row = _requested_row(session, station_id, Place.of(result["component"], result["variable"]),
+        row = _requested_row(session, station_id, place(result["component"], result["variable"]),
                              result["type"], result["severity"])
         if row is None:
             continue
@@ -135,7 +133,7 @@ def set_answered(session: Session, station_id: str, _payload: Mapping[str, Any],
 
 def set_unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
     for entry in payload["setMonitoringData"]:
-        row = _requested_row(session, station_id, Place.of(entry["component"], entry["variable"]), entry["type"],
+        row = _requested_row(session, station_id, place(entry["component"], entry["variable"]), entry["type"],
                              entry["severity"])
         if row is not None:
             row.status, row.updated_at = outcome, utcnow()
@@ -190,19 +188,8 @@ def setting(session: Session, station_id: str) -> MonitoringSetting | None:
 
 # --- GetMonitoringReport (N02) --------------------------------------------------------------------
 
-def report_requested(session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
-    subject = {key: payload[key] for key in ("componentVariable", "monitoringCriteria") if key in payload}
-    report_streams.requested(session, station_id, MONITORING_REPORT, payload["requestId"], actor_name, subject)
-
-
-def report_answered(session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
-                    _asked_by: str = "") -> None:
-    """Accepted, Rejected, NotSupported or EmptyResultSet."""
-    report_streams.answered(session, station_id, MONITORING_REPORT, payload["requestId"], response["status"])
-
-
-def report_unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
-    report_streams.unanswered(session, station_id, MONITORING_REPORT, payload["requestId"], outcome)
+# GetMonitoringReport's answer: Accepted, Rejected, NotSupported or EmptyResultSet.
+REPORT = report_streams.Stream(MONITORING_REPORT, ("componentVariable", "monitoringCriteria"))
 
 
 def record_report(session: Session, station_id: str, payload: Mapping[str, Any], policy: MonitoringPolicy) -> bool:
@@ -214,7 +201,7 @@ def record_report(session: Session, station_id: str, payload: Mapping[str, Any],
     room = policy.monitors_per_station - _active_count(session, station_id)
     now = utcnow()
     for monitoring in payload.get("monitor", ()):
-        place = Place.of(monitoring["component"], monitoring["variable"])
+        where = place(monitoring["component"], monitoring["variable"])
         for monitor in monitoring["variableMonitoring"]:
             row = _by_monitor_id(session, station_id, monitor["id"])
             if row is None:
@@ -223,8 +210,8 @@ def record_report(session: Session, station_id: str, payload: Mapping[str, Any],
                 room -= 1
                 row = VariableMonitor(station_id=station_id, monitor_id=monitor["id"], source=REPORTED,
                                       type=monitor["type"], value=monitor["value"], severity=monitor["severity"],
-                                      **place.columns())
-            for name, value in place.columns().items():
+                                      **where)
+            for name, value in where.items():
                 setattr(row, name, value)
             row.type, row.value, row.severity = monitor["type"], monitor["value"], monitor["severity"]
             row.transaction, row.status, row.updated_at = monitor["transaction"], _ACCEPTED, now
@@ -248,7 +235,7 @@ def record_events(session: Session, station_id: str, events: Iterable[tuple[Mapp
     now, kept = utcnow(), 0
     severities: dict[int, int | None] = {}
     for event, timestamp in events:
-        place = Place.of(event["component"], event["variable"])
+        where = place(event["component"], event["variable"])
         monitor_id = event.get("variableMonitoringId")
         if monitor_id is not None and monitor_id not in severities:
             row = _by_monitor_id(session, station_id, monitor_id)
@@ -259,7 +246,7 @@ def record_events(session: Session, station_id: str, events: Iterable[tuple[Mapp
             tech_info=event.get("techInfo"), cleared=event.get("cleared"), transaction_id=event.get("transactionId"),
             variable_monitoring_id=monitor_id, event_notification_type=event["eventNotificationType"],
             severity=severities.get(monitor_id) if monitor_id is not None else None, received_at=now,
-            **place.columns()))
+            **where))
         kept += 1
     session.flush()
     _prune_station(session, station_id, policy.events_per_station)

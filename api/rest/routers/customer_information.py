@@ -12,24 +12,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import JSONResponse
 from ocpp.v201.datatypes import CertificateHashDataType, IdTokenType
 from pydantic import BaseModel, Field
 
 from api.core.audit import audited, require_station
-from api.core.refusal import Conflict, NotFound
+from api.core.refusal import NotFound
 from api.csms import report_streams
 from api.csms.customer_information import commands, service
-from api.csms.ids import ID_MAX, draw_id
+from api.csms.ids import ID_MAX
 from api.rest import errors
 from api.rest.auth import Ctx, OfficerOnly, Oversight
 from api.rest.numbers import INT64_MAX
-from api.rest.routers.commands import answered_outcome, build
-from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
+from api.rest.routers.drawn_ids import send_with_drawn_id
+from api.rest.routers.station_ops import GatewayDep, JobsDep
 
 router = APIRouter(tags=["customer information"])
 
-_DRAWS = 3
 RequestId = Annotated[int, Path(ge=0, le=ID_MAX, description="The CustomerInformation requestId.")]
 
 
@@ -82,22 +80,12 @@ async def request_customer_information(station_id: str, body: CustomerInformatio
     customer named by exactly one of `id_token`, `customer_certificate`, `customer_identifier`.
     The station's answer as the typed command gives it, plus `request_id`; follow the report
     with `GET …/customer-information/{request_id}`. Role: officer."""
-    for _ in range(_DRAWS):
-        request_id = draw_id()
-        command = commands.CustomerInformation(request_id=request_id, report=body.report, clear=body.clear,
-                                               id_token=body.id_token, customer_certificate=body.customer_certificate,
-                                               customer_identifier=body.customer_identifier)
-        try:
-            answered = await send_operator_call(gateway, jobs, principal.actor, station_id, command.action,
-                                                build(type(command), command), job=False, timeout=None)
-        except Conflict as exc:
-            if exc.rule == "report.request_id_taken":
-                continue
-            raise
-        if isinstance(answered, JSONResponse):  # pragma: no cover - only jobs answer so
-            return answered
-        return {"request_id": request_id, **answered_outcome(command.action, answered).model_dump()}
-    raise Conflict("report.request_id_taken", "no free requestId was drawn; try again")
+    def make(request_id: int) -> commands.CustomerInformation:
+        return commands.CustomerInformation(request_id=request_id, report=body.report, clear=body.clear,
+                                            id_token=body.id_token, customer_certificate=body.customer_certificate,
+                                            customer_identifier=body.customer_identifier)
+    return await send_with_drawn_id(gateway, jobs, principal.actor, station_id, make, "report.request_id_taken",
+                                    "request_id")
 
 
 @router.get("/api/v1/stations/{station_id}/customer-information",

@@ -23,14 +23,17 @@ from storage.report_requests import MONITORING_REPORT
 router = APIRouter(tags=["monitoring"])
 
 
-class MonitorOut(BaseModel):
-    monitor_id: int | None = Field(description="The station's id; null until it assigned one.")
+class PlaceOut(BaseModel):
     component_name: str
     component_instance: str | None
     evse_id: int | None
     connector_id: int | None
     variable_name: str
     variable_instance: str | None
+
+
+class MonitorOut(PlaceOut):
+    monitor_id: int | None = Field(description="The station's id; null until it assigned one.")
     type: str
     value: float
     severity: int
@@ -64,7 +67,7 @@ class MonitoringOut(BaseModel):
     reports: list[ReportOut]
 
 
-class EventOut(BaseModel):
+class EventOut(PlaceOut):
     id: int
     station_id: str
     event_id: int
@@ -78,12 +81,6 @@ class EventOut(BaseModel):
     transaction_id: str | None
     variable_monitoring_id: int | None
     event_notification_type: str
-    component_name: str
-    component_instance: str | None
-    evse_id: int | None
-    connector_id: int | None
-    variable_name: str
-    variable_instance: str | None
     severity: int | None = Field(description="The severity of the monitor that raised it, when known.")
     received_at: datetime
 

@@ -25,7 +25,7 @@ NOW = "2025-06-01T12:00:00Z"
 
 
 def _ask(ctx, station_id: str, request_id: int) -> None:
-    run_in_session(ctx, lambda session: service.requested(session, station_id, "token:t", {
+    run_in_session(ctx, lambda session: service.STREAM.requested(session, station_id, "token:t", {
         "requestId": request_id, "report": True, "clear": False, "customerIdentifier": "0815"}))
 
 

@@ -27,7 +27,7 @@ async def test_a_report_we_never_asked_for_is_not_kept(ctx):
 async def test_parts_count_in_order_and_the_bound_holds(ctx, monkeypatch):
     monkeypatch.setattr(service, "MESSAGES_MAX", 2)
     register(ctx, "DM-2")
-    run_in_session(ctx, lambda session: service.get_requested(session, "DM-2", "token:t", {"requestId": 1}))
+    run_in_session(ctx, lambda session: service.REPORT.requested(session, "DM-2", "token:t", {"requestId": 1}))
     station = FakeStation(ctx, "DM-2")
     assert await station.send("NotifyDisplayMessages", {"requestId": 1, "tbc": True,
                                                         "messageInfo": [_info(1), _info(2)]}) == {}

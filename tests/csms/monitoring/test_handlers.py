@@ -101,7 +101,7 @@ async def test_a_report_we_never_asked_for_is_not_kept(ctx):
 
 async def test_reported_monitors_are_kept_up_to_the_bound(ctx):
     register(ctx, "MR-2")
-    run_in_session(ctx, lambda session: service.report_requested(session, "MR-2", "token:t", {"requestId": 1}))
+    run_in_session(ctx, lambda session: service.REPORT.requested(session, "MR-2", "token:t", {"requestId": 1}))
     station = FakeStation(_bounded(ctx, monitors_per_station=3), "MR-2")
     assert await station.send("NotifyMonitoringReport", _report(1, 0, True, 1, 2)) == {}
     assert await station.send("NotifyMonitoringReport", _report(1, 1, False, 2, 3, 4)) == {}
