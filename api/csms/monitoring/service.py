@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, select
 
 from api.csms import report_streams
@@ -231,26 +231,31 @@ def monitors(session: Session, station_id: str, *, active: bool = True, limit: i
 
 def record_events(session: Session, station_id: str, events: Iterable[tuple[Mapping[str, Any], datetime]],
                   policy: MonitoringPolicy) -> int:
-    """Keep each eventData (with its parsed timestamp); the station's oldest beyond the policy go."""
-    now, kept = utcnow(), 0
-    severities: dict[int, int | None] = {}
+    """Keep each eventData (with its parsed timestamp); the station's oldest beyond the policy go.
+    One Core insert for the message: building an ORM object per event cost more than storing it."""
+    now, events = utcnow(), list(events)
+    monitor_ids = {event["variableMonitoringId"] for event, _ in events if "variableMonitoringId" in event}
+    severities = dict(session.execute(select(VariableMonitor.monitor_id, VariableMonitor.severity).where(
+        VariableMonitor.station_id == station_id, VariableMonitor.monitor_id.in_(monitor_ids),
+        VariableMonitor.status == _ACCEPTED)).all()) if monitor_ids else {}
+    rows = []
     for event, timestamp in events:
-        where = place(event["component"], event["variable"])
         monitor_id = event.get("variableMonitoringId")
-        if monitor_id is not None and monitor_id not in severities:
-            row = _by_monitor_id(session, station_id, monitor_id)
-            severities[monitor_id] = row.severity if row is not None else None
-        session.add(StationEvent(
-            station_id=station_id, event_id=event["eventId"], timestamp=timestamp, trigger=event["trigger"],
-            cause=event.get("cause"), actual_value=event["actualValue"], tech_code=event.get("techCode"),
-            tech_info=event.get("techInfo"), cleared=event.get("cleared"), transaction_id=event.get("transactionId"),
-            variable_monitoring_id=monitor_id, event_notification_type=event["eventNotificationType"],
-            severity=severities.get(monitor_id) if monitor_id is not None else None, received_at=now,
-            **where))
-        kept += 1
-    session.flush()
-    _prune_station(session, station_id, policy.events_per_station)
-    return kept
+        evse = event["component"].get("evse") or {}
+        rows.append({
+            "station_id": station_id, "event_id": event["eventId"], "timestamp": timestamp,
+            "trigger": event["trigger"], "cause": event.get("cause"), "actual_value": event["actualValue"],
+            "tech_code": event.get("techCode"), "tech_info": event.get("techInfo"), "cleared": event.get("cleared"),
+            "transaction_id": event.get("transactionId"), "variable_monitoring_id": monitor_id,
+            "event_notification_type": event["eventNotificationType"],
+            "severity": severities.get(monitor_id), "received_at": now,
+            "component_name": event["component"]["name"], "component_instance": event["component"].get("instance"),
+            "evse_id": evse.get("id"), "connector_id": evse.get("connectorId"),
+            "variable_name": event["variable"]["name"], "variable_instance": event["variable"].get("instance")})
+    if rows:
+        session.execute(insert(StationEvent), rows)
+        _prune_station(session, station_id, policy.events_per_station)
+    return len(rows)
 
 
 def _prune_station(session: Session, station_id: str, keep: int) -> None:
