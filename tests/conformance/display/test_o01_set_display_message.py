@@ -5,7 +5,7 @@ NotSupportedState, Rejected."""
 from __future__ import annotations
 
 import pytest
-from core_support import answer, booted_station, received
+from core_support import answer, booted_station, eventually, get, received
 from customer_support import display_messages, message, sent
 from ocpp_support import csms  # noqa: F401 - fixture
 
@@ -48,3 +48,18 @@ async def test_o01_a_message_not_taken_is_kept_with_the_answer(csms, status, bod
 
     kept = (await display_messages(csms, case))[body["id"]]
     assert kept["status"] == status and station.display.messages == {}
+
+
+async def test_o01_a_message_sent_as_a_job_is_kept_with_its_answer(csms):
+    station = await booted_station(csms, "O01-JOB")
+    stored = await csms.rest.post("/api/v1/stations/O01-JOB/commands/SetDisplayMessage?mode=job",
+                                  json={"message": message(40, "queued")}, headers=csms.headers())
+    assert stored.status_code == 202, stored.text
+    assert (await display_messages(csms, "O01-JOB"))[40]["status"] in ("requested", "Accepted")
+
+    async def answered():
+        job = await get(csms, stored.headers["Location"])
+        return job["status"] == "answered" and job
+    assert (await eventually(answered))["result"]["status"] == "Accepted"
+    assert (await display_messages(csms, "O01-JOB"))[40]["status"] == "Accepted"
+    assert received(station, "SetDisplayMessage")[0]["message"]["id"] == 40
