@@ -108,3 +108,11 @@ async def test_reported_monitors_are_kept_up_to_the_bound(ctx):
     kept = rows(ctx, VariableMonitor)
     assert [(m.monitor_id, m.evse_id, m.source, m.status) for m in kept] == [
         (1, 1, "reported", "Accepted"), (2, 1, "reported", "Accepted"), (3, 1, "reported", "Accepted")]
+
+
+@pytest.mark.parametrize(("severity", "allowed"), [(0, True), (9, True), (-1, False), (10, False)])
+def test_severities_run_from_0_to_9(severity, allowed):
+    entry = {"component": {"name": "EVSE"}, "variable": {"name": "Power"}, "type": "Delta", "value": 1,
+             "severity": severity}
+    assert bool(service.check_level({"severity": severity})) is allowed
+    assert bool(service.check_monitors({"setMonitoringData": [entry]})) is allowed
