@@ -5,7 +5,7 @@ more than one (N09.FR.09), nothing asked (report and clear false), an operator's
 from __future__ import annotations
 
 from core_support import booted_station, command, received
-from customer_support import CERTIFICATE, REST_ID_TOKEN, customer_information
+from customer_support import CERTIFICATE, REST_ID_TOKEN, customer_information, customer_report
 from ocpp_support import csms  # noqa: F401 - fixture
 
 
@@ -43,3 +43,14 @@ async def test_a_request_id_used_before_is_refused(csms):
     assert first.status_code == 200, first.text
     assert again.status_code == 409 and again.json()["rule"] == "report.request_id_taken", again.text
     assert len(received(station, "CustomerInformation")) == 1
+
+
+async def test_the_raw_call_door_keeps_the_request_and_its_report_too(csms):
+    station = await booted_station(csms, "N09-RAW")
+    station.customers.keep("Jane Doe", customer_identifier="0815")
+    raw = await csms.post_call("N09-RAW", "CustomerInformation", {"requestId": 11, "report": True, "clear": False,
+                                                                  "customerIdentifier": "0815"}, role="officer")
+    assert raw.status_code == 200, raw.text
+    report = await customer_report(csms, "N09-RAW", 11)
+    assert (report["status"], report["data"], report["requested_by"].startswith("token:")) == (
+        "Accepted", "Jane Doe", True)
