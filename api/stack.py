@@ -24,7 +24,9 @@ from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
+from api.csms.customer_information.retention import run_customer_information_retention
 from api.csms.meter_values.retention import run_meter_value_maintenance
+from api.csms.monitoring.retention import run_station_event_retention
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
@@ -66,6 +68,10 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(retention.cancel)
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
+        for upkeep, name in ((run_station_event_retention, "station-event-retention"),
+                             (run_customer_information_retention, "customer-information-retention")):
+            task = asyncio.create_task(upkeep(ctx), name=name)
+            stop.callback(task.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

@@ -13,9 +13,11 @@ from policies.model import (
     AdmissionPolicy,
     ChainPolicy,
     CsrPolicy,
+    CustomerInformationPolicy,
     DeliveryPolicy,
     KeyPolicy,
     MeterValuePolicy,
+    MonitoringPolicy,
     OutagePolicy,
     Policy,
     RenewalPolicy,
@@ -39,6 +41,8 @@ _SECTIONS: dict[str, type] = {
     "rest": RestPolicy,
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
+    "monitoring": MonitoringPolicy,
+    "customer_information": CustomerInformationPolicy,
     "sessions": SessionsPolicy,
 }
 

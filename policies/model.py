@@ -187,6 +187,36 @@ class MeterValuePolicy:
 
 
 @dataclass(frozen=True)
+class MonitoringPolicy:
+    """What stations' monitoring may make us keep (N02-N08): events per station (the oldest go
+    first) and by age, monitors per station."""
+
+    event_retention_days: int = 90
+    events_per_station: int = 10000
+    monitors_per_station: int = 1000
+    prune_interval_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if min(self.event_retention_days, self.events_per_station, self.monitors_per_station,
+               self.prune_interval_minutes) < 1:
+            raise ValueError("[monitoring]: every figure must be at least 1")
+
+
+@dataclass(frozen=True)
+class CustomerInformationPolicy:
+    """Customer data reported by stations (N09/N10) is personal data: kept retention_days, at most
+    parts_per_request parts (512 characters each) per request."""
+
+    retention_days: int = 30
+    parts_per_request: int = 1000
+    prune_interval_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if min(self.retention_days, self.parts_per_request, self.prune_interval_minutes) < 1:
+            raise ValueError("[customer_information]: every figure must be at least 1")
+
+
+@dataclass(frozen=True)
 class RestPolicy:
     """The REST listener: bearer-token guessing, slow clients and how many clients at once."""
 
@@ -250,4 +280,6 @@ class Policy:
     rest: RestPolicy = field(default_factory=RestPolicy)
     security_events: SecurityEventPolicy = field(default_factory=SecurityEventPolicy)
     meter_values: MeterValuePolicy = field(default_factory=MeterValuePolicy)
+    monitoring: MonitoringPolicy = field(default_factory=MonitoringPolicy)
+    customer_information: CustomerInformationPolicy = field(default_factory=CustomerInformationPolicy)
     sessions: SessionsPolicy = field(default_factory=SessionsPolicy)

@@ -32,7 +32,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from simulator import keys
 from simulator.certificate_store import CertificateStore
+from simulator.customer_data import CustomerData
+from simulator.data_transfer import VendorData
 from simulator.device_model import DeviceModel
+from simulator.display import Display
+from simulator.monitoring import Monitors
 from simulator.network_profiles import NetworkProfiles
 
 log = logging.getLogger("chargeca.simulator")
@@ -134,6 +138,8 @@ class SimulatedStation:
         self.network = NetworkProfiles(profile)
         self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()},
                                         self.certificates.max_limits())
+        # Customer data (N09/N10), monitors (N02-N08), display messages (O), vendor messages (P).
+        self.customers, self.monitoring, self.display, self.vendors = CustomerData(), Monitors(), Display(), VendorData()
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -425,4 +431,14 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "DeleteCertificate": lambda station, payload: station.certificates.delete(payload),
     "GetVariables": lambda station, payload: station.device_model.get_variables(payload),
     "GetBaseReport": _get_base_report,
+    "CustomerInformation": lambda station, payload: station.customers.handle(station, payload),
+    "SetVariableMonitoring": lambda station, payload: station.monitoring.set_variable_monitoring(station, payload),
+    "ClearVariableMonitoring": lambda station, payload: station.monitoring.clear_variable_monitoring(station, payload),
+    "SetMonitoringBase": lambda station, payload: station.monitoring.set_monitoring_base(station, payload),
+    "SetMonitoringLevel": lambda station, payload: station.monitoring.set_monitoring_level(station, payload),
+    "GetMonitoringReport": lambda station, payload: station.monitoring.get_monitoring_report(station, payload),
+    "SetDisplayMessage": lambda station, payload: station.display.set_display_message(station, payload),
+    "GetDisplayMessages": lambda station, payload: station.display.get_display_messages(station, payload),
+    "ClearDisplayMessage": lambda station, payload: station.display.clear_display_message(station, payload),
+    "DataTransfer": lambda station, payload: station.vendors.data_transfer(station, payload),
 }

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from storage.db import session_scope
+
 log = logging.getLogger("chargeca.retention")
 
 
@@ -19,3 +21,13 @@ async def every(interval: float, work: Callable[[], Any], what: str) -> None:
         except Exception:  # noqa: BLE001 - retried at the next interval
             log.exception("%s failed; retrying in %d s", what, interval)
         await asyncio.sleep(interval)
+
+
+def pruned(engine: Any, work: Callable[[Any], int], what: str) -> int:
+    """One retention pass, blocking, in one transaction: ``work(session)`` deletes and says how
+    many rows went; a pass that deleted something says so in the log."""
+    with session_scope(engine) as session:
+        deleted = work(session)
+    if deleted:
+        log.info("deleted %d %s", deleted, what)
+    return deleted

@@ -16,7 +16,10 @@ from typing import Any
 from sqlmodel import Session
 
 from api.csms.availability import service as availability
+from api.csms.customer_information import service as customer_information
+from api.csms.display import service as display
 from api.csms.local_list import service as local_list
+from api.csms.monitoring import service as monitoring
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
 from api.csms.transactions import service as transactions
@@ -50,6 +53,18 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "CancelReservation": Effect(None, reservations.cancel_answered),
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
     "GetLocalListVersion": Effect(None, _keep_local_list_version),
+    # N — customer information, monitoring; O — display messages
+    "CustomerInformation": Effect(customer_information.STREAM.requested, customer_information.STREAM.answered,
+                                  customer_information.STREAM.unanswered),
+    "SetVariableMonitoring": Effect(monitoring.set_requested, monitoring.set_answered, monitoring.set_unanswered),
+    "ClearVariableMonitoring": Effect(None, monitoring.clear_answered),
+    "SetMonitoringBase": Effect(None, monitoring.base_answered),
+    "SetMonitoringLevel": Effect(None, monitoring.level_answered),
+    "GetMonitoringReport": Effect(monitoring.REPORT.requested, monitoring.REPORT.answered,
+                                  monitoring.REPORT.unanswered),
+    "SetDisplayMessage": Effect(display.set_requested, display.set_answered, display.set_unanswered),
+    "ClearDisplayMessage": Effect(None, display.clear_answered),
+    "GetDisplayMessages": Effect(display.REPORT.requested, display.REPORT.answered, display.REPORT.unanswered),
 })
 
 

@@ -26,7 +26,9 @@ loop over stations, each call checked here.
 Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
 (a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
 TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability and
-ReserveNow (real EVSE ids, an expiry ahead).
+ReserveNow (real EVSE ids, an expiry ahead), SetVariableMonitoring and SetMonitoringLevel
+(severities 0-9). CustomerInformation reads or erases a customer's personal data: an officer's,
+naming exactly one customer (N09.FR.09).
 
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
 the database are gathered by api/csms/operator_calls.py.
@@ -102,6 +104,11 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "ChangeAvailability": CallRule(OPERATOR, CHECKED),
     "ReserveNow": CallRule(OPERATOR, CHECKED),
     "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
+    # N09/N10: a customer's personal data, read out of the station or erased there.
+    "CustomerInformation": CallRule(OFFICER, CHECKED, "reads or erases a customer's personal data"),
+    # N04/N05: severities 0 to 9.
+    "SetVariableMonitoring": CallRule(OPERATOR, CHECKED),
+    "SetMonitoringLevel": CallRule(OPERATOR, CHECKED),
 })
 
 _WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restarts the whole station, "

@@ -44,6 +44,8 @@ from api.csms.call_rules import (
     holders,
     may,
 )
+from api.csms.customer_information import service as customer_information
+from api.csms.monitoring import service as monitoring
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import REFUSED, Failure, Kind
 from api.csms.outbox.purposes import OPERATOR_JOB
@@ -142,6 +144,12 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         except OcppError as exc:
             return Decision.refuse("call.reservation.expiry", exc.description)
         return check_reservation(payload, expires_at, utcnow())
+    if action == "CustomerInformation":
+        return customer_information.check_request(payload)
+    if action == "SetVariableMonitoring":
+        return monitoring.check_monitors(payload)
+    if action == "SetMonitoringLevel":
+        return monitoring.check_level(payload)
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
 
 

@@ -19,13 +19,18 @@ from api.csms.availability import commands as availability_commands
 from api.csms.availability import handlers as availability
 from api.csms.data_transfer import commands as data_transfer_commands
 from api.csms.data_transfer import handlers as data_transfer
+from api.csms.customer_information import commands as customer_information_commands
+from api.csms.customer_information import handlers as customer_information
 from api.csms.diagnostics import commands as diagnostics_commands
 from api.csms.diagnostics import handlers as diagnostics
 from api.csms.display import commands as display
+from api.csms.display import handlers as display_handlers
 from api.csms.firmware import commands as firmware_commands
 from api.csms.firmware import handlers as firmware
 from api.csms.local_list import commands as local_list
 from api.csms.meter_values import handlers as meter_values
+from api.csms.monitoring import commands as monitoring_commands
+from api.csms.monitoring import handlers as monitoring
 from api.csms.provisioning import commands as provisioning_commands
 from api.csms.provisioning import handlers as provisioning
 from api.csms.remote_control import commands as remote_control
@@ -59,11 +64,14 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "Authorize": tariff_cost_handlers.showing_tariff(authorization.authorize),
     "TransactionEvent": transaction_followers.following(transactions.transaction_event),
     "MeterValues": meter_values.meter_values,
-    # L — firmware, N — diagnostics, P — data transfer
+    # L — firmware, N — diagnostics
     "FirmwareStatusNotification": firmware.firmware_status_notification,
-    "NotifyEvent": diagnostics.notify_event,
     "LogStatusNotification": diagnostics.log_status_notification,
-    "NotifyCustomerInformation": diagnostics.notify_customer_information,
+    # N — monitoring (G reads the connector events), customer information; O — display; P — data transfer
+    "NotifyEvent": monitoring.notify_event,
+    "NotifyMonitoringReport": monitoring.notify_monitoring_report,
+    "NotifyCustomerInformation": customer_information.notify_customer_information,
+    "NotifyDisplayMessages": display_handlers.notify_display_messages,
     "DataTransfer": data_transfer.data_transfer,
 })
 
@@ -91,10 +99,12 @@ COMMANDS: MappingProxyType[str, CommandType] = MappingProxyType({command.action:
     smart_charging.GetCompositeSchedule, smart_charging.SetChargingProfile,
     # L — firmware
     firmware_commands.PublishFirmware, firmware_commands.UnpublishFirmware, firmware_commands.UpdateFirmware,
-    # N — diagnostics
-    diagnostics_commands.ClearVariableMonitoring, diagnostics_commands.CustomerInformation,
-    diagnostics_commands.GetLog, diagnostics_commands.GetMonitoringReport, diagnostics_commands.SetMonitoringBase,
-    diagnostics_commands.SetMonitoringLevel, diagnostics_commands.SetVariableMonitoring,
+    # N — diagnostics, monitoring, customer information
+    diagnostics_commands.GetLog,
+    monitoring_commands.ClearVariableMonitoring, monitoring_commands.GetMonitoringReport,
+    monitoring_commands.SetMonitoringBase, monitoring_commands.SetMonitoringLevel,
+    monitoring_commands.SetVariableMonitoring,
+    customer_information_commands.CustomerInformation,
     # O — display, P — data transfer
     display.ClearDisplayMessage, display.GetDisplayMessages, display.SetDisplayMessage,
     data_transfer_commands.DataTransfer,
@@ -116,7 +126,5 @@ NOT_ROUTED: MappingProxyType[str, str] = MappingProxyType({
     "NotifyEVChargingSchedule": "smart charging with ISO 15118 (K15-K17) is not implemented yet",
     "ReportChargingProfiles": "smart charging (K) is not implemented yet: GetChargingProfiles answers are "
                               "read, the reports that follow are not kept",
-    "NotifyDisplayMessages": "display messages (O) are not kept yet",
-    "NotifyMonitoringReport": "monitoring (N02) reports are not kept yet",
     "PublishFirmwareStatusNotification": "local controllers publishing firmware (L03) are not served yet",
 })

@@ -26,9 +26,12 @@ from api.rest.routers import (
     availability,
     certificates,
     commands,
+    customer_information,
+    display,
     id_tokens,
     local_list,
     metrics,
+    monitoring,
     policy,
     profile_upgrade,
     remote_control,
@@ -71,6 +74,11 @@ _TAGS = [
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
+    {"name": "customer information", "description": "What stations keep about a customer: reported, erased "
+                                                    "(N09/N10); personal data, every read audited."},
+    {"name": "monitoring", "description": "Monitors on stations' variables, monitoring base and level, reports, "
+                                          "and the events stations send (N02-N08)."},
+    {"name": "display messages", "description": "Messages shown on stations' displays (O01-O06)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -111,7 +119,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs):
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
+                   customer_information, monitoring, display):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

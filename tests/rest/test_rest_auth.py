@@ -95,6 +95,17 @@ MATRIX = [
     ("GET", "/api/v1/stations/NO-SUCH/tariff", None, ALL),
     ("PUT", "/api/v1/stations/NO-SUCH/tariff", {"currency": "EUR"}, OFFICER),
     ("DELETE", "/api/v1/stations/NO-SUCH/tariff", None, OFFICER),
+    # Blocks N, O (customer_information, monitoring, display routers): customer data is personal
+    # data (sending an officer's, reading an officer's or an auditor's); the rest is read by all.
+    ("POST", "/api/v1/stations/NO-SUCH/customer-information",
+     {"report": True, "clear": False, "customer_identifier": "C-1"}, OFFICER),
+    ("GET", "/api/v1/stations/NO-SUCH/customer-information", None, OVERSIGHT),
+    ("GET", "/api/v1/stations/NO-SUCH/customer-information/1", None, OVERSIGHT),
+    ("GET", "/api/v1/stations/NO-SUCH/monitors", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/monitoring", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/events", None, ALL),
+    ("GET", "/api/v1/events", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/display-messages", None, ALL),
     # Id tokens and local lists (C, D): reading is everyone's, changing them a station operation.
     ("GET", "/api/v1/id-tokens", None, ALL),
     ("POST", "/api/v1/id-tokens", lambda: {"id_token": f"M-{next(_unique)}", "type": "ISO14443"}, STATION_OPS),

@@ -1,0 +1,1 @@
+"""P — data transfer."""

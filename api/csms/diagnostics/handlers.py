@@ -1,30 +1,17 @@
-"""Functional block N — Diagnostics: NotifyEvent (N07), LogStatusNotification (N01),
-NotifyCustomerInformation (N09/N10). Acknowledged; their storage comes with N01/N09 work."""
+"""Functional block N — Diagnostics: LogStatusNotification (N01). Acknowledged; its storage
+comes with the N01 work. (NotifyEvent: api/csms/monitoring/; NotifyCustomerInformation:
+api/csms/customer_information/.)"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from api.csms.availability import handlers as availability
 from api.ocpp.handler import StationCall
 
 log = logging.getLogger("chargeca.ocpp.diagnostics")
 
 
-async def notify_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    # Connector availability and lock problems arrive here as well as through StatusNotification
-    # (TC_G_20): block G keeps them.
-    await availability.connector_events(call, payload)
-    return {}
-
-
 async def log_status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     log.info("log upload %s of %s: %s", payload.get("requestId"), call.station_id, payload["status"])
-    return {}
-
-
-async def notify_customer_information(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    # Customer data is personal data: only its bookkeeping goes to the log.
-    log.info("customer information %s part %s from %s", payload["requestId"], payload["seqNo"], call.station_id)
     return {}

@@ -12,23 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from ocpp.v201.datatypes import ChargingProfileType, IdTokenType
 from pydantic import BaseModel, Field
 
 from api.core.audit import require_station, run_in_session
-from api.csms.ids import ID_MAX, draw_id
-from api.core.refusal import Conflict
+from api.csms.ids import ID_MAX
 from api.csms.remote_control import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
-from api.rest.routers.commands import answered_outcome, build
-from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
+from api.rest.routers.drawn_ids import send_with_drawn_id
+from api.rest.routers.station_ops import GatewayDep, JobsDep
 
 router = APIRouter(tags=["remote control"])
-
-# A drawn id that collides with one in use is drawn again; a 31-bit draw rarely needs a second.
-_DRAWS = 3
 
 
 class RemoteStartIn(BaseModel):
@@ -63,22 +58,12 @@ async def remote_start(station_id: str, body: RemoteStartIn, principal: StationO
     """RequestStartTransaction (F01/F02) with a remoteStartId ChargeCA draws; the station's
     answer as the typed command gives it, plus `remote_start_id`. Follow it with
     `GET …/remote-starts`. Roles: officer, operator."""
-    for _ in range(_DRAWS):
-        remote_start_id = draw_id()
-        command = commands.RequestStartTransaction(id_token=body.id_token, remote_start_id=remote_start_id,
-                                                   evse_id=body.evse_id, group_id_token=body.group_id_token,
-                                                   charging_profile=body.charging_profile)
-        try:
-            answered = await send_operator_call(gateway, jobs, principal.actor, station_id, command.action,
-                                                build(type(command), command), job=False, timeout=None)
-        except Conflict as exc:
-            if exc.rule == "remote_start.id_taken":
-                continue
-            raise
-        if isinstance(answered, JSONResponse):  # pragma: no cover - only jobs answer so
-            return answered
-        return {"remote_start_id": remote_start_id, **answered_outcome(command.action, answered).model_dump()}
-    raise Conflict("remote_start.id_taken", "no free remoteStartId was drawn; try again")
+    def make(remote_start_id: int) -> commands.RequestStartTransaction:
+        return commands.RequestStartTransaction(id_token=body.id_token, remote_start_id=remote_start_id,
+                                                evse_id=body.evse_id, group_id_token=body.group_id_token,
+                                                charging_profile=body.charging_profile)
+    return await send_with_drawn_id(gateway, jobs, principal.actor, station_id, make, "remote_start.id_taken",
+                                    "remote_start_id")
 
 
 @router.get("/api/v1/stations/{station_id}/remote-starts", response_model=list[RemoteStartOut],

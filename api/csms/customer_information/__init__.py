@@ -1,0 +1,1 @@
+"""N09/N10 — customer information."""

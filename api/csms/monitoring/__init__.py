@@ -1,0 +1,1 @@
+"""N02–N08 — monitoring and events."""

@@ -1,0 +1,34 @@
+"""Functional block N — monitoring: NotifyEvent (N07 alert events, N08 periodic events, and the
+hard-wired notifications of every block) and NotifyMonitoringReport (N02).
+
+Every event is kept (api/csms/monitoring/service.py, bounded per station); the connector and
+EVSE states among them also go to block G (TC_G_20)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from api.csms.availability import handlers as availability
+from api.csms.monitoring import service
+from api.ocpp.handler import StationCall, parse_datetime
+
+log = logging.getLogger("chargeca.ocpp.monitoring")
+
+
+async def notify_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    # Parsed first: a bad timestamp is the station's CALLERROR before anything is kept.
+    events = [(event, parse_datetime(event["timestamp"], "eventData.timestamp")) for event in payload["eventData"]]
+    policy = call.ctx.policy.monitoring
+    await call.db_grouped(lambda session: service.record_events(session, call.station_id, events, policy))
+    await availability.connector_events(call, payload)
+    return {}
+
+
+async def notify_monitoring_report(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    policy = call.ctx.policy.monitoring
+    known = await call.db(lambda session: service.record_report(session, call.station_id, payload, policy))
+    if not known:
+        log.warning("%s sent a monitoring report for request %s, which we never sent: not kept", call.station_id,
+                    payload["requestId"])
+    return {}

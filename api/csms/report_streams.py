@@ -1,0 +1,112 @@
+"""Requests answered by a stream of numbered parts (seqNo from 0, tbc true on all but the last):
+CustomerInformation → NotifyCustomerInformation (N09/N10), GetMonitoringReport →
+NotifyMonitoringReport (N02), GetDisplayMessages → NotifyDisplayMessages (O03).
+
+The request is recorded before it leaves (``requested``, from api/csms/call_effects.py); its
+requestId must be new for the station and kind, so a stream is never mixed with an older one's.
+Each part that comes is counted against it (``part``): a seqNo other than the next one expected
+marks the stream as having a gap, and the part with tbc false completes it only when none was
+missing. A part for a requestId we never sent is not kept (the caller says so in the log).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from api.core.refusal import Conflict
+from storage.report_requests import REQUESTED, ReportRequest
+from storage.types import utcnow
+
+
+def find(session: Session, station_id: str, kind: str, request_id: int) -> ReportRequest | None:
+    return session.exec(select(ReportRequest).where(ReportRequest.station_id == station_id,
+                                                    ReportRequest.kind == kind,
+                                                    ReportRequest.request_id == request_id)).first()
+
+
+def requested(session: Session, station_id: str, kind: str, request_id: int, actor_name: str,
+              subject: Mapping[str, Any] | None = None) -> ReportRequest:
+    """Record the request before it leaves; refused (409) when its requestId is taken."""
+    if find(session, station_id, kind, request_id) is not None:
+        raise Conflict("report.request_id_taken", f"requestId {request_id} was already used for a {kind} of station "
+                                                  f"{station_id}; each request needs its own",
+                       details={"request_id": request_id})
+    row = ReportRequest(station_id=station_id, kind=kind, request_id=request_id, requested_by=actor_name[:100],
+                        subject=json.dumps(dict(subject or {}), separators=(",", ":")))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def answered(session: Session, station_id: str, kind: str, request_id: int, status: str) -> ReportRequest | None:
+    row = find(session, station_id, kind, request_id)
+    if row is not None:
+        row.status, row.answered_at = status, utcnow()
+        session.add(row)
+    return row
+
+
+def unanswered(session: Session, station_id: str, kind: str, request_id: int, outcome: str) -> None:
+    row = find(session, station_id, kind, request_id)
+    if row is not None and row.status == REQUESTED:
+        row.status = outcome
+        session.add(row)
+
+
+def part(session: Session, station_id: str, kind: str, request_id: int, seq_no: int | None, tbc: bool
+         ) -> ReportRequest | None:
+    """Count one part of the stream (``seq_no`` None: a stream without one, each part the next);
+    None when we never sent that request."""
+    row = find(session, station_id, kind, request_id)
+    if row is None:
+        return None
+    if seq_no is None:
+        seq_no = row.next_seq_no
+    if seq_no != row.next_seq_no:
+        row.gap = True
+    row.next_seq_no = max(row.next_seq_no, seq_no + 1)
+    row.parts += 1
+    row.last_part_at = utcnow()
+    if not tbc:
+        row.complete = not row.gap and row.parts == row.next_seq_no
+    session.add(row)
+    return row
+
+
+def subject(row: ReportRequest) -> dict[str, Any]:
+    return json.loads(row.subject)
+
+
+def listed(session: Session, station_id: str, kind: str, *, limit: int = 100,
+           before_id: int | None = None) -> list[ReportRequest]:
+    """Newest first."""
+    query = select(ReportRequest).where(ReportRequest.station_id == station_id, ReportRequest.kind == kind)
+    if before_id is not None:
+        query = query.where(ReportRequest.id < before_id)
+    return list(session.exec(query.order_by(ReportRequest.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One kind of request as api/csms/call_effects.py runs it: recorded before it leaves with
+    the request's ``subject_keys`` (what was asked), then its answer's status, or how it ended
+    without one."""
+
+    kind: str
+    subject_keys: tuple[str, ...] = ()
+
+    def requested(self, session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
+        asked = {key: payload[key] for key in self.subject_keys if payload.get(key) is not None}
+        requested(session, station_id, self.kind, payload["requestId"], actor_name, asked)
+
+    def answered(self, session: Session, station_id: str, payload: Mapping[str, Any], response: Mapping[str, Any],
+                 _asked_by: str = "") -> None:
+        answered(session, station_id, self.kind, payload["requestId"], response["status"])
+
+    def unanswered(self, session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
+        unanswered(session, station_id, self.kind, payload["requestId"], outcome)
