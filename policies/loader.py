@@ -14,7 +14,9 @@ from policies.model import (
     ChainPolicy,
     CsrPolicy,
     DeliveryPolicy,
+    FileTransferPolicy,
     KeyPolicy,
+    LogPolicy,
     MeterValuePolicy,
     OutagePolicy,
     Policy,
@@ -40,6 +42,8 @@ _SECTIONS: dict[str, type] = {
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
+    "file_transfer": FileTransferPolicy,
+    "logs": LogPolicy,
 }
 
 
