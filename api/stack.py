@@ -22,6 +22,7 @@ from api.core.context import Context
 from api.core.settings import GatewayConfig
 from api.csms.file_transfer.retention import run_file_grant_retention
 from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
+from api.csms.logs.retention import run_log_retention
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
@@ -72,6 +73,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(retention.cancel)
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
+        logs = asyncio.create_task(run_log_retention(ctx), name="log-retention")
+        stop.callback(logs.cancel)
         files = None
         if file_service is not None:
             # The HTTPS file server presents the wss listener's certificates (rotations included).

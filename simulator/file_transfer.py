@@ -6,8 +6,9 @@ HTTPS trusts only the CSMS root the station was given (``ca_file``) and checks t
 (``server_hostname`` when the URL's host is an address the certificate does not name). The HTTP
 client is a small one of our own, not a library's: a station sends ``Expect: 100-continue`` and
 streams its file, chunked or with a length, raw or as multipart/form-data, and this one must show
-exactly what goes over the wire. FTP: passive mode, binary, ``ftp://user:password@host:port/path``;
-an upload to a URL ending in "/" stores the station's own file name there.
+exactly what goes over the wire. FTP: passive mode, binary, ``ftp://user:password@host:port/path``.
+An upload to a URL ending in "/" stores the station's own file name there (HTTPS: appended to the
+path, unless the name travels in a multipart part).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 _CHUNK = 256 * 1024
 
@@ -281,6 +282,8 @@ def upload(url: str, data: bytes | Path, *, ca_file: str | Path | None = None, s
     """Upload to an https:// or ftp:// URL, as a station does with remoteLocation."""
     if url.startswith("ftp://"):
         return ftp_upload(url, data, file_name=file_name)
+    if url.endswith("/") and not options.get("multipart"):
+        url += quote(file_name)
     return https_upload(url, data, ca_file=ca_file, server_hostname=server_hostname, file_name=file_name, **options)
 
 

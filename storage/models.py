@@ -9,6 +9,7 @@ from storage import (  # noqa: F401
     connector_status,
     file_transfer,
     id_tokens,
+    logs,
     meter_values,
     outbox,
     remote_starts,

@@ -28,6 +28,7 @@ from api.rest.routers import (
     commands,
     id_tokens,
     local_list,
+    logs,
     metrics,
     policy,
     profile_upgrade,
@@ -70,6 +71,8 @@ _TAGS = [
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
+    {"name": "logs", "description": "Station logs (N01): GetLog with an upload location ChargeCA runs, status "
+                                  "reports, the files with their checksums."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
@@ -111,7 +114,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs):
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs, logs):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.file_transfer.service import FileService, FileServiceConfig
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers
 from api.ocpp.gateway import Gateway
@@ -140,6 +141,7 @@ class Csms:
     tokens: dict[str, str] = field(default_factory=dict)
     stations: list[RawStation | SimulatedStation] = field(default_factory=list)
     certificates: CertificateWorkers | None = None
+    files: FileService | None = None
 
     @property
     def ws_url(self) -> str:
@@ -195,9 +197,11 @@ class Csms:
 
 async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool = False,
                     routes: Mapping[str, Handler] = ROUTES,
-                    certificate_workers: Mapping[str, Any] | None = None) -> AsyncIterator[Csms]:
+                    certificate_workers: Mapping[str, Any] | None = None,
+                    files: bool = False) -> AsyncIterator[Csms]:
     """``certificate_workers``: options of the certificate workers ``chargeca serve`` runs
-    (CertificateSigned outbox, renewals); by default no periodic lifecycle pass."""
+    (CertificateSigned outbox, renewals); by default no periodic lifecycle pass. ``files``: the
+    file service too (HTTPS and FTP on loopback, URLs naming 127.0.0.1)."""
     ctx = pki.ctx
     listener_config = ListenerConfig(host="127.0.0.1", ws_port=0, wss_port=0 if tls else None,
                                      ping_interval=None, tls_watch_interval=None)
@@ -207,11 +211,14 @@ async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool 
     certificate_options = {"scan_interval": 0.2, "pass_interval": None, **(certificate_workers or {})}
     async with running_stack(ctx, app, gateway_config=config or GatewayConfig(boot_retry_interval=1, call_timeout=5),
                              listener_config=listener_config, routes=routes,
-                             certificate_options=certificate_options) as stack, \
+                             certificate_options=certificate_options,
+                             file_service=FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1",
+                                                            https_port=0, ftp_host="127.0.0.1", ftp_port=0)
+                             if files else None) as stack, \
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
         csms = Csms(ctx, stack.gateway, stack.listeners, rest, root_pem,
                     {role: create_token(ctx, SETUP, role, role).token for role in ROLES},
-                    certificates=stack.certificates)
+                    certificates=stack.certificates, files=stack.files)
         try:
             yield csms
         finally:
