@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.file_transfer.process import FileServiceProcess
 from api.csms.file_transfer.retention import run_file_grant_retention
 from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
 from api.csms.logs.retention import run_log_retention
@@ -45,7 +46,7 @@ class Stack:
     certificates: CertificateWorkers
     jobs: CallJobs
     disconnects: DisconnectWatch
-    files: FileService | None = None
+    files: FileService | FileServiceProcess | None = None
 
 
 @contextlib.asynccontextmanager
@@ -78,7 +79,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         files = None
         if file_service is not None:
             # The HTTPS file server presents the wss listener's certificates (rotations included).
-            tls = listeners.tls or (TlsMaterial(ctx) if file_service.https_port is not None else None)
+            tls = None if file_service.own_process or file_service.https_port is None \
+                else listeners.tls or TlsMaterial(ctx)
             files = await start_file_service(ctx, file_service, tls.listening_context() if tls else None)
             stop.push_async_callback(files.stop_async)
             app.state.file_service = files

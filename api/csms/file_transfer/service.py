@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from api.core.context import Context
 from api.core.settings import Settings
@@ -19,6 +20,9 @@ from api.csms.file_transfer.grants import Endpoints
 from api.csms.file_transfer.https import HttpsFileServer
 from api.csms.file_transfer.store import FileStore
 from policies.model import FileTransferPolicy
+
+if TYPE_CHECKING:
+    from api.csms.file_transfer.process import FileServiceProcess
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,9 @@ class FileServiceConfig:
     ftp_masquerade_address: str | None = None
     max_connections: int = 200
     idle_timeout: float = 60.0
+    # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it;
+    # tests run the servers on threads of their own process.
+    own_process: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: FileTransferPolicy) -> FileServiceConfig:
@@ -42,7 +49,8 @@ class FileServiceConfig:
                    ftp_port=settings.ftp_port if policy.ftp_enabled else None,
                    ftp_passive_ports=parse_port_range(settings.ftp_passive_ports),
                    ftp_masquerade_address=settings.ftp_masquerade_address,
-                   max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds))
+                   max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds),
+                   own_process=True)
 
 
 def parse_port_range(text: str) -> range | None:
@@ -93,6 +101,11 @@ class FileService:
         await asyncio.to_thread(self.stop)
 
 
-async def start_file_service(ctx: Context, config: FileServiceConfig, tls: ssl.SSLContext | None) -> FileService:
-    """Bind and start both servers off the event loop (binding and the FTP loop's set-up block)."""
+async def start_file_service(ctx: Context, config: FileServiceConfig,
+                             tls: ssl.SSLContext | None) -> FileService | FileServiceProcess:
+    """Bind and start both servers off the event loop (binding and the FTP loop's set-up block),
+    in a process of their own when the configuration says so (``tls`` is then the child's own)."""
+    if config.own_process:
+        from api.csms.file_transfer.process import FileServiceProcess
+        return await asyncio.to_thread(lambda: FileServiceProcess(ctx, config).start())
     return await asyncio.to_thread(lambda: FileService(ctx, config, tls).start())

@@ -4,7 +4,8 @@ answer, revokes the upload credentials it made for the request, and nothing is u
 from __future__ import annotations
 
 import pytest
-from logs_support import PROTOCOLS, files_csms, log_request, log_station, request_log  # noqa: F401
+from logs_support import PROTOCOLS, log_request, log_station, request_log
+from logs_support import files_csms  # noqa: F401 - fixture
 
 from simulator.file_transfer import TransferFailed, upload
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from logs_support import PROTOCOLS, downloaded, files_csms, log_request, log_station, request_log, settled  # noqa: F401
+from logs_support import PROTOCOLS, downloaded, log_request, log_station, request_log, settled
+from logs_support import files_csms  # noqa: F401 - fixture
 
 from simulator.file_transfer import TransferFailed, upload
 from simulator.logs import sample_log
