@@ -78,10 +78,9 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(logs.cancel)
         files = None
         if file_service is not None:
-            # The HTTPS file server presents the wss listener's certificates (rotations included).
-            tls = None if file_service.own_process or file_service.https_port is None \
-                else listeners.tls or TlsMaterial(ctx)
-            files = await start_file_service(ctx, file_service, tls.listening_context() if tls else None)
+            # HTTPS and FTPS present the wss listener's certificates (rotations included).
+            tls = None if file_service.own_process else listeners.tls or TlsMaterial(ctx)
+            files = await start_file_service(ctx, file_service, tls)
             stop.push_async_callback(files.stop_async)
             app.state.file_service = files
             grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")

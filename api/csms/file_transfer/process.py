@@ -96,8 +96,8 @@ def _serve_files(settings: Settings, config: FileServiceConfig, control: Connect
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         ctx = open_context(settings, run_migrations=False)
-        tls = TlsMaterial(ctx) if config.https_port is not None else None
-        service = FileService(ctx, config, tls.listening_context() if tls else None).start()
+        tls = TlsMaterial(ctx)
+        service = FileService(ctx, config, tls).start()
     except Exception as exc:  # noqa: BLE001 - the parent reports it
         control.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -110,11 +110,11 @@ def _serve_files(settings: Settings, config: FileServiceConfig, control: Connect
                 except EOFError:
                     pass
                 break
-            if tls is not None:
-                try:
-                    if tls.changed():
-                        tls.reload()
-                except Exception:
-                    log.exception("reloading the file service's TLS material failed")
+            try:
+                if tls.changed():
+                    tls.reload()
+                    service.reload_tls(tls)
+            except Exception:
+                log.exception("reloading the file service's TLS material failed")
     finally:
         service.stop()
