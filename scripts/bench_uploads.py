@@ -44,15 +44,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-HOST = "127.0.0.1"
+from bench_gateway import HOST, _accepts, free_port  # the same server start-up checks
+
 PASSPHRASE = "bench-uploads-passphrase-0123456789"
 PASSWORD = "BenchUploadsPassword-0123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def free_range(count: int) -> str:
@@ -128,14 +123,6 @@ def start_server(data: Path, ports: dict[str, int], passive: str, log: Path) -> 
 
 def pinned(cpu: int, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if (os.cpu_count() or 1) >= 2 else command
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -223,6 +210,12 @@ async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, id
             "failures": failures}
 
 
+def start_watchers(ws_url: str, args: argparse.Namespace, samples_file: Path) -> subprocess.Popen:
+    return subprocess.Popen(pinned(1, [sys.executable, __file__, "--watch", ws_url, str(args.watchers),
+                                       str(args.interval), str(samples_file)]),
+                            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     data = workdir / "data"
     token = prepare(data, args)
@@ -230,9 +223,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     server = start_server(data, ports, free_range(args.stations + 50), workdir / "server.log")
     ws_url, rest_url = f"ws://{HOST}:{ports['ws']}/ocpp", f"http://{HOST}:{ports['rest']}"
     samples_file = workdir / "watch.json"
-    watcher = subprocess.Popen(pinned(1, [sys.executable, __file__, "--watch", ws_url, str(args.watchers),
-                                          str(args.interval), str(samples_file)]),
-                               cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    watcher = start_watchers(ws_url, args, samples_file)
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
     os.nice(5)
