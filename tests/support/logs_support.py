@@ -1,28 +1,20 @@
-"""N01 cases: the CSMS with its file service, a booted simulated station that uploads logs."""
+"""N01 cases: a booted simulated station that uploads logs to the CSMS's file service
+(``files_csms`` of ocpp_support)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from conftest import TEST_FQDN
 from core_support import booted_station, eventually
-from ocpp_support import Csms, open_csms
+from ocpp_support import Csms
 
 from simulator.logs import LogUploads
 from simulator.station import SimulatedStation
 
 PROTOCOLS = ["https", "ftp"]
-
-
-@pytest.fixture
-async def files_csms(sqlite_pki) -> AsyncIterator[Csms]:
-    """The CSMS on ws with the HTTPS and FTP file servers on loopback."""
-    async for made in open_csms(sqlite_pki, files=True):
-        yield made
 
 
 async def log_station(csms: Csms, station_id: str, **options: Any) -> tuple[SimulatedStation, LogUploads]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from logs_support import PROTOCOLS, log_request, log_station, request_log
-from logs_support import files_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 from simulator.file_transfer import TransferFailed, upload
 

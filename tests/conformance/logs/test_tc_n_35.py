@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from core_support import received
 from logs_support import PROTOCOLS, downloaded, log_station, request_log, settled
-from logs_support import files_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 from simulator.logs import sample_log
 

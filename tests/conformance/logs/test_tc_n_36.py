@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 from logs_support import PROTOCOLS, downloaded, log_request, log_station, request_log, settled
-from logs_support import files_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 from simulator.file_transfer import TransferFailed, upload
 from simulator.logs import sample_log
