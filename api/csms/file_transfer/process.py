@@ -30,7 +30,7 @@ from api.ocpp.transport.tls_material import TlsMaterial
 
 log = logging.getLogger("chargeca.files")
 
-NICENESS = 10
+NICENESS = 19
 TLS_POLL_SECONDS = 60.0
 START_TIMEOUT = 120.0
 
