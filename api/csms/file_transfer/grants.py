@@ -227,9 +227,11 @@ def claim_upload(session: Session, grant_id: str, now: datetime | None = None) -
     return grant
 
 
-def record_received(session: Session, grant: FileGrant, *, file_name: str, relative_path: str, size: int,
-                    sha256: str, protocol: str) -> None:
-    session.add(ReceivedFile(grant_id=grant.id, station_id=grant.station_id, purpose=grant.purpose,
-                             request_id=grant.request_id, file_name=file_name, path=relative_path, size=size,
-                             sha256=sha256, protocol=protocol))
+def record_received(session: Session, grant: FileGrant, data_dir: Path, *, file_name: str, relative_path: str,
+                    size: int, sha256: str, protocol: str) -> Received:
+    row = ReceivedFile(grant_id=grant.id, station_id=grant.station_id, purpose=grant.purpose,
+                       request_id=grant.request_id, file_name=file_name, path=relative_path, size=size,
+                       sha256=sha256, protocol=protocol)
+    session.add(row)
     session.flush()
+    return _received(row, data_dir)

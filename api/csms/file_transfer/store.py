@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from api.csms.file_transfer.grants import Received, Refused, claim_upload, received_file, record_received, safe_name
+from api.csms.file_transfer.grants import Received, claim_upload, record_received, safe_name
 from storage.db import session_scope
 from storage.file_transfer import FileGrant
 
@@ -117,17 +117,13 @@ class Receiving:
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
                 final = directory / name
                 os.replace(self.temp, final)
-                record_received(session, grant, file_name=name,
-                                relative_path=str(final.relative_to(self.store.data_dir)), size=self.size,
-                                sha256=self._hash.hexdigest(), protocol=protocol)
+                received = record_received(session, grant, self.store.data_dir, file_name=name,
+                                           relative_path=str(final.relative_to(self.store.data_dir)),
+                                           size=self.size, sha256=self._hash.hexdigest(), protocol=protocol)
         except BaseException:
             # The row and the grant's use roll back together; the file must go with them.
             self.temp.unlink(missing_ok=True)
             if final is not None:
                 final.unlink(missing_ok=True)
             raise
-        with session_scope(engine) as session:
-            received = received_file(session, self.grant_id, self.store.data_dir)
-        if received is None:  # pragma: no cover - written just above
-            raise Refused(500, "upload not recorded")
         return received

@@ -10,5 +10,6 @@ from api.ocpp.handler import StationCall
 
 async def log_status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     station_id, status, request_id = call.station_id, payload["status"], payload.get("requestId")
-    await call.db(lambda session: service.status_reported(session, station_id, status, request_id))
+    # Group commit: a fleet's uploads report in waves (Uploading, then Uploaded).
+    await call.db_grouped(lambda session: service.status_reported(session, station_id, status, request_id))
     return {}
