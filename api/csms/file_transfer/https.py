@@ -181,8 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
     # --- upload --------------------------------------------------------------------------------
 
     def do_PUT(self) -> None:
+        # Checked before the 100 Continue, or now; never carried over to the next request of a
+        # kept-alive connection.
+        grant, self._grant = self._grant, None
         try:
-            grant = self._grant or self._upload_checked()
+            grant = grant or self._upload_checked()
         except Refused as refused:
             self._refuse(refused)
             return

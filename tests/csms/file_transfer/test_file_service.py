@@ -327,3 +327,25 @@ def test_ftps_station_verifies_the_server(service, image):
     download = service.download(image)
     with pytest.raises(station.TransferFailed, match="CERTIFICATE_VERIFY_FAILED"):
         station.download(download.ftp_url, ftps=True, ca_file=None, server_hostname=TEST_FQDN)
+
+
+def test_a_kept_alive_connection_checks_every_request(service):
+    """Two uploads on one connection: the second one's own credentials decide, not the first's."""
+    import http.client
+    import ssl
+    from urllib.parse import urlsplit
+
+    first, second = service.upload(), service.upload()
+    context = ssl.create_default_context(cafile=str(service.root))
+    context.check_hostname = False
+    parts = urlsplit(first.https_url)
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port, context=context, timeout=10)
+    connection.request("PUT", parts.path + "a.log", body=b"first", headers={"Expect": "100-continue"})
+    assert connection.getresponse().status == 201
+    wrong = urlsplit(second.https_url).path.replace(second.https_url.split("/")[5], "B" * 43)
+    connection.request("PUT", wrong + "b.log", body=b"second")
+    answer = connection.getresponse()
+    assert answer.status == 401
+    connection.close()
+    assert service.received(first.grant_id).path.read_bytes() == b"first"
+    assert service.received(second.grant_id) is None
