@@ -20,18 +20,23 @@ from fastapi import FastAPI
 
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.customer_information.retention import run_customer_information_retention
+from api.csms.file_transfer.process import FileServiceProcess
+from api.csms.file_transfer.retention import run_file_grant_retention
+from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
+from api.csms.logs.retention import run_log_retention
+from api.csms.meter_values.retention import run_meter_value_maintenance
+from api.csms.monitoring.retention import run_station_event_retention
 from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
-from api.csms.customer_information.retention import run_customer_information_retention
-from api.csms.meter_values.retention import run_meter_value_maintenance
-from api.csms.monitoring.retention import run_station_event_retention
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
+from api.ocpp.transport.tls_material import TlsMaterial
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
 
@@ -43,14 +48,17 @@ class Stack:
     certificates: CertificateWorkers
     jobs: CallJobs
     disconnects: DisconnectWatch
+    files: FileService | FileServiceProcess | None = None
 
 
 @contextlib.asynccontextmanager
 async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
                         listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
-                        certificate_options: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+                        certificate_options: Mapping[str, Any] | None = None,
+                        file_service: FileServiceConfig | None = None) -> AsyncIterator[Stack]:
     """Defaults: the configuration of ``chargeca serve``, all from ``ctx.settings`` (its ``gateway``
-    and listener knobs)."""
+    and listener knobs), except the file service: ``chargeca serve`` passes its configuration
+    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it)."""
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
@@ -69,10 +77,20 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
         for upkeep, name in ((run_station_event_retention, "station-event-retention"),
-                             (run_customer_information_retention, "customer-information-retention")):
+                             (run_customer_information_retention, "customer-information-retention"),
+                             (run_log_retention, "log-retention")):
             task = asyncio.create_task(upkeep(ctx), name=name)
             stop.callback(task.cancel)
+        files = None
+        if file_service is not None:
+            # HTTPS and FTPS present the wss listener's certificates (rotations included).
+            tls = None if file_service.own_process else listeners.tls or TlsMaterial(ctx)
+            files = await start_file_service(ctx, file_service, tls)
+            stop.push_async_callback(files.stop_async)
+            app.state.file_service = files
+            grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
+            stop.callback(grants.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
-        yield Stack(gateway, listeners, certificates, jobs, disconnects)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects, files)

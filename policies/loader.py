@@ -15,7 +15,9 @@ from policies.model import (
     CsrPolicy,
     CustomerInformationPolicy,
     DeliveryPolicy,
+    FileTransferPolicy,
     KeyPolicy,
+    LogPolicy,
     MeterValuePolicy,
     MonitoringPolicy,
     OutagePolicy,
@@ -44,6 +46,8 @@ _SECTIONS: dict[str, type] = {
     "monitoring": MonitoringPolicy,
     "customer_information": CustomerInformationPolicy,
     "sessions": SessionsPolicy,
+    "file_transfer": FileTransferPolicy,
+    "logs": LogPolicy,
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 from websockets.exceptions import ConnectionClosed
 
+from simulator.logs import LogUploads
 from simulator.station import CallError, SimulatedStation, StationRefused, TlsOptions
 
 
@@ -108,9 +109,12 @@ def register(config: FleetConfig) -> dict[str, str | None]:
 
 def _station(config: FleetConfig, identity: str, password: str | None) -> SimulatedStation:
     cert, key = (config.certificate_files(identity) if config.profile == 3 else None) or (None, None)
-    return SimulatedStation(identity, config.url, profile=config.profile, password=password,
-                            client_cert=cert, client_key=key,
-                            tls=TlsOptions(ca_file=config.ca_file, server_hostname=config.server_name))
+    station = SimulatedStation(identity, config.url, profile=config.profile, password=password,
+                               client_cert=cert, client_key=key,
+                               tls=TlsOptions(ca_file=config.ca_file, server_hostname=config.server_name))
+    # GetLog: the station uploads a sample log to the location it is given (N01).
+    LogUploads(station, ca_file=config.ca_file, server_hostname=config.server_name)
+    return station
 
 
 def _closed(station: SimulatedStation) -> str:

@@ -19,6 +19,7 @@ from api.csms.availability import service as availability
 from api.csms.customer_information import service as customer_information
 from api.csms.display import service as display
 from api.csms.local_list import service as local_list
+from api.csms.logs import service as logs
 from api.csms.monitoring import service as monitoring
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
@@ -65,6 +66,8 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "SetDisplayMessage": Effect(display.set_requested, display.set_answered, display.set_unanswered),
     "ClearDisplayMessage": Effect(None, display.clear_answered),
     "GetDisplayMessages": Effect(display.REPORT.requested, display.REPORT.answered, display.REPORT.unanswered),
+    # N — logs
+    "GetLog": Effect(logs.requested, logs.answered, logs.unanswered),
 })
 
 

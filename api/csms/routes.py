@@ -13,21 +13,22 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
+from api.csms import transaction_followers
 from api.csms.authorization import commands as authorization_commands
 from api.csms.authorization import handlers as authorization
 from api.csms.availability import commands as availability_commands
 from api.csms.availability import handlers as availability
-from api.csms.data_transfer import commands as data_transfer_commands
-from api.csms.data_transfer import handlers as data_transfer
 from api.csms.customer_information import commands as customer_information_commands
 from api.csms.customer_information import handlers as customer_information
-from api.csms.diagnostics import commands as diagnostics_commands
-from api.csms.diagnostics import handlers as diagnostics
+from api.csms.data_transfer import commands as data_transfer_commands
+from api.csms.data_transfer import handlers as data_transfer
 from api.csms.display import commands as display
 from api.csms.display import handlers as display_handlers
 from api.csms.firmware import commands as firmware_commands
 from api.csms.firmware import handlers as firmware
 from api.csms.local_list import commands as local_list
+from api.csms.logs import commands as logs_commands
+from api.csms.logs import handlers as logs
 from api.csms.meter_values import handlers as meter_values
 from api.csms.monitoring import commands as monitoring_commands
 from api.csms.monitoring import handlers as monitoring
@@ -40,7 +41,6 @@ from api.csms.security import certificate_handlers as certificates
 from api.csms.security import commands as security_commands
 from api.csms.security import handlers as security
 from api.csms.smart_charging import commands as smart_charging
-from api.csms import transaction_followers
 from api.csms.tariff_cost import commands as tariff_cost
 from api.csms.tariff_cost import handlers as tariff_cost_handlers
 from api.csms.transactions import commands as transactions_commands
@@ -64,9 +64,9 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "Authorize": tariff_cost_handlers.showing_tariff(authorization.authorize),
     "TransactionEvent": transaction_followers.following(transactions.transaction_event),
     "MeterValues": meter_values.meter_values,
-    # L — firmware, N — diagnostics
+    # L — firmware, N — logs
     "FirmwareStatusNotification": firmware.firmware_status_notification,
-    "LogStatusNotification": diagnostics.log_status_notification,
+    "LogStatusNotification": logs.log_status_notification,
     # N — monitoring (G reads the connector events), customer information; O — display; P — data transfer
     "NotifyEvent": monitoring.notify_event,
     "NotifyMonitoringReport": monitoring.notify_monitoring_report,
@@ -99,8 +99,8 @@ COMMANDS: MappingProxyType[str, CommandType] = MappingProxyType({command.action:
     smart_charging.GetCompositeSchedule, smart_charging.SetChargingProfile,
     # L — firmware
     firmware_commands.PublishFirmware, firmware_commands.UnpublishFirmware, firmware_commands.UpdateFirmware,
-    # N — diagnostics, monitoring, customer information
-    diagnostics_commands.GetLog,
+    # N — logs, monitoring, customer information
+    logs_commands.GetLog,
     monitoring_commands.ClearVariableMonitoring, monitoring_commands.GetMonitoringReport,
     monitoring_commands.SetMonitoringBase, monitoring_commands.SetMonitoringLevel,
     monitoring_commands.SetVariableMonitoring,

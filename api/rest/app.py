@@ -30,6 +30,7 @@ from api.rest.routers import (
     display,
     id_tokens,
     local_list,
+    logs,
     metrics,
     monitoring,
     policy,
@@ -73,6 +74,8 @@ _TAGS = [
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
+    {"name": "logs", "description": "Station logs (N01): GetLog with an upload location ChargeCA runs, status "
+                                  "reports, the files with their checksums."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "customer information", "description": "What stations keep about a customer: reported, erased "
                                                     "(N09/N10); personal data, every read audited."},
@@ -120,7 +123,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
-                   customer_information, monitoring, display):
+                   customer_information, monitoring, display, logs):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

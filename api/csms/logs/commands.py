@@ -1,5 +1,4 @@
-"""N01 — diagnostics: logs (monitoring: api/csms/monitoring/, customer information:
-api/csms/customer_information/)."""
+"""N01 — the station's logs, uploaded to a location ChargeCA runs."""
 
 from __future__ import annotations
 

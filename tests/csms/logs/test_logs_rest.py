@@ -1,0 +1,47 @@
+"""Block N01 over REST, beside the conformance cases: what a request leaves when it cannot go,
+refusals by name, and the file route before a file exists."""
+
+from __future__ import annotations
+
+from logs_support import log_request, log_station, request_log
+from ocpp_support import files_csms  # noqa: F401 - fixture
+from sqlmodel import select
+
+from api.core.audit import run_in_session
+from storage.file_transfer import FileGrant
+
+
+async def test_a_station_not_connected_leaves_a_request_without_live_credentials(files_csms):
+    csms = files_csms
+    csms.add_station("N-OFF")
+
+    made = await request_log(csms, "N-OFF", "SecurityLog", "https")
+
+    assert made.status_code == 409, made.text
+    grants = run_in_session(csms.ctx, lambda s: s.exec(select(FileGrant)).all())
+    assert len(grants) == 1 and grants[0].revoked_at is not None
+    listed = (await csms.rest.get("/api/v1/stations/N-OFF/logs", headers=csms.headers("auditor"))).json()
+    assert [(r["log_type"], r["answer"]) for r in listed] == [("SecurityLog", "not_connected")]
+
+
+async def test_refusals_are_named_and_send_nothing(files_csms):
+    csms = files_csms
+    station, _ = await log_station(csms, "N-REF")
+    naive = await request_log(csms, "N-REF", "DiagnosticsLog", "https", oldest_timestamp="2025-01-01T00:00:00")
+    assert naive.status_code == 422 and naive.json()["rule"] == "call.log.timestamp"
+    unknown = await request_log(csms, "NO-SUCH", "DiagnosticsLog", "https")
+    assert unknown.status_code == 404
+    assert [a for a, _ in station.received if a == "GetLog"] == []
+
+
+async def test_no_file_yet_is_404_and_the_auditor_may_not_ask(files_csms):
+    csms = files_csms
+    await log_station(csms, "N-WAIT", answer="Rejected")
+    made = await request_log(csms, "N-WAIT", "DiagnosticsLog", "ftp")
+    request_id = made.json()["request_id"]
+    file = await csms.rest.get(f"/api/v1/stations/N-WAIT/logs/{request_id}/file", headers=csms.headers("auditor"))
+    assert file.status_code == 404 and file.json()["rule"] == "log.no_file"
+    assert (await log_request(csms, "N-WAIT", request_id))["protocol"] == "ftp"
+    refused = await csms.rest.post("/api/v1/stations/N-WAIT/logs", json={"log_type": "DiagnosticsLog"},
+                                   headers=csms.headers("auditor"))
+    assert refused.status_code == 403
