@@ -14,6 +14,7 @@ from policies.model import (
     ChainPolicy,
     CsrPolicy,
     DeliveryPolicy,
+    FirmwarePolicy,
     KeyPolicy,
     MeterValuePolicy,
     OutagePolicy,
@@ -40,6 +41,7 @@ _SECTIONS: dict[str, type] = {
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
+    "firmware": FirmwarePolicy,
 }
 
 

@@ -52,8 +52,8 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "StatusNotification": availability.status_notification,
     # H — reservations
     "ReservationStatusUpdate": reservations_handlers.reservation_status_update,
-    # A — security
-    "SecurityEventNotification": security.security_event_notification,
+    # A — security (L raises an alert on the firmware events)
+    "SecurityEventNotification": firmware.alerting(security.security_event_notification),
     "SignCertificate": certificates.sign_certificate,
     # C — authorization (I01: with the tariff), E — transactions (F, H, I follow it), J — meter values
     "Authorize": tariff_cost_handlers.showing_tariff(authorization.authorize),
@@ -61,6 +61,7 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "MeterValues": meter_values.meter_values,
     # L — firmware, N — diagnostics, P — data transfer
     "FirmwareStatusNotification": firmware.firmware_status_notification,
+    "PublishFirmwareStatusNotification": firmware.publish_firmware_status_notification,
     "NotifyEvent": diagnostics.notify_event,
     "LogStatusNotification": diagnostics.log_status_notification,
     "NotifyCustomerInformation": diagnostics.notify_customer_information,
@@ -118,5 +119,4 @@ NOT_ROUTED: MappingProxyType[str, str] = MappingProxyType({
                               "read, the reports that follow are not kept",
     "NotifyDisplayMessages": "display messages (O) are not kept yet",
     "NotifyMonitoringReport": "monitoring (N02) reports are not kept yet",
-    "PublishFirmwareStatusNotification": "local controllers publishing firmware (L03) are not served yet",
 })
