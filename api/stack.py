@@ -3,7 +3,8 @@
 The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
 outage, the certificate workers (renewals, grace revocation, and the one outbox engine that sends
 every stored call: CertificateSigned deliveries, renewal requests and operator jobs), the watch
-that closes connections a change ends (revocation, kill switch) and the REST routes' handles on
+that closes connections a change ends (revocation, kill switch), the firmware campaigns' worker,
+and the REST routes' handles on
 them (operator call jobs, listener reloads). The server and the tests start exactly this; only the options differ. Stopped in the
 reverse order: no new connection first, then the work that might still talk to stations.
 """
@@ -30,8 +31,10 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
+from api.rest.routers.firmware import attach_campaigns
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
+from api.rotation.firmware_campaigns import CampaignWorker
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Stack:
     certificates: CertificateWorkers
     jobs: CallJobs
     disconnects: DisconnectWatch
+    campaigns: CampaignWorker
 
 
 @contextlib.asynccontextmanager
@@ -69,4 +73,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
-        yield Stack(gateway, listeners, certificates, jobs, disconnects)
+        # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
+        campaigns = attach_campaigns(app, CampaignWorker(gateway).start())
+        stop.push_async_callback(campaigns.aclose)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects, campaigns)

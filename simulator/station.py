@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from simulator import keys
 from simulator.certificate_store import CertificateStore
 from simulator.device_model import DeviceModel
+from simulator.firmware import FirmwareUpdater
 from simulator.network_profiles import NetworkProfiles
 
 log = logging.getLogger("chargeca.simulator")
@@ -134,6 +135,7 @@ class SimulatedStation:
         self.network = NetworkProfiles(profile)
         self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()},
                                         self.certificates.max_limits())
+        self.firmware = FirmwareUpdater(self)  # L01: UpdateFirmware, download, signature check, reboot
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -425,4 +427,5 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "DeleteCertificate": lambda station, payload: station.certificates.delete(payload),
     "GetVariables": lambda station, payload: station.device_model.get_variables(payload),
     "GetBaseReport": _get_base_report,
+    "UpdateFirmware": lambda station, payload: station.firmware.handle(station, payload),
 }

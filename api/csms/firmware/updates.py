@@ -25,7 +25,7 @@ from api.csms.firmware.commands import UpdateFirmware
 from api.csms.firmware.location import download_location
 from api.csms.ids import draw_id
 from api.ocpp.framing import OcppError
-from api.ocpp.gateway import Gateway
+from api.ocpp.gateway import Gateway, StationNotConnected
 from api.ocpp.handler import parse_datetime
 from api.ocpp.session import ANSWERED, CallOutcome
 from storage.firmware import FirmwareUpdate
@@ -111,7 +111,10 @@ def _finish(gateway: Gateway, actor: Actor, station_id: str, update: FirmwareUpd
 async def update_firmware(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateRequest,
                           timeout: float | None = None) -> UpdateResult:
     """Check, record and send one UpdateFirmware; its answer recorded. Raises Refusal before
-    anything is sent or recorded (audited as refused)."""
+    anything is sent or recorded (audited as refused); StationNotConnected, with nothing
+    recorded, when the station has no session here."""
+    if gateway.session(station_id) is None:
+        raise StationNotConnected(station_id)
     update, payload = await asyncio.to_thread(_begin, gateway, actor, station_id, wanted)
     outcome = await gateway.send_call(station_id, UpdateFirmware.action, payload, timeout)
     finished = await asyncio.to_thread(_finish, gateway, actor, station_id, update, outcome)
