@@ -25,6 +25,8 @@ from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
+from api.csms.firmware.location import public_host, serving
+from api.csms.firmware.stopgap_downloads import StopgapDownloads
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
@@ -73,6 +75,12 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
+        # STOP-GAP until the file-transfer service is merged: firmware downloads (HTTPS, FTP).
+        downloads = await StopgapDownloads(ctx.settings.data_dir / "firmware-downloads", listeners.config.host,
+                                           public_host(listeners.config.host),
+                                           listeners.tls.listening_context() if listeners.tls else None).start()
+        stop.push_async_callback(downloads.aclose)
+        stop.enter_context(serving(downloads))
         # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
         campaigns = attach_campaigns(app, CampaignWorker(gateway).start())
         stop.push_async_callback(campaigns.aclose)

@@ -80,6 +80,7 @@ class FirmwareUpdater:
     hold: asyncio.Event = field(default_factory=asyncio.Event)
     statuses: list[tuple[int, str]] = field(default_factory=list)
     downloaded: list[tuple[str, bytes]] = field(default_factory=list)
+    boots: list[str] = field(default_factory=list)           # the CSMS's answers after each reboot
     current: Job | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -207,7 +208,7 @@ class FirmwareUpdater:
     async def _reboot(self, job: Job) -> None:
         self.station.firmware_version = self.next_version or f"{self.station.firmware_version}+fw{job.request_id}"
         await self.station.reconnect()
-        await self.station.boot("FirmwareUpdate")
+        self.boots.append((await self.station.boot("FirmwareUpdate"))["status"])
 
     # --- download ------------------------------------------------------------------------------
 

@@ -7,9 +7,13 @@ HTTPS or FTP, for one station and one request.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from api.core.context import Context
 from api.core.refusal import Refusal
@@ -36,6 +40,30 @@ def download_location(ctx: Context, path: Path, *, station_id: str, request_id: 
     return Download(url, expires_at)
 
 
+class Grants(Protocol):
+    def grant(self, path: Path, *, protocol: str, expires_at: datetime, name: str) -> str: ...
+
+
+_served: list[Grants] = []
+
+
+@contextmanager
+def serving(grants: Grants) -> Iterator[None]:
+    """While the stack runs: where download locations come from."""
+    _served.append(grants)
+    try:
+        yield
+    finally:
+        _served.remove(grants)
+
+
 def _grant(ctx: Context, path: Path, *, station_id: str, request_id: int, protocol: str, name: str,
            expires_at: datetime) -> str:
-    raise Refusal("firmware.file_transfer", "no file-transfer service runs to serve firmware images")
+    if not _served:
+        raise Refusal("firmware.file_transfer", "no download server runs in this process to serve firmware images")
+    return _served[-1].grant(path, protocol=protocol, expires_at=expires_at, name=name)
+
+
+def public_host(bound: str) -> str:
+    """The host name a station reaches a server bound to ``bound`` by."""
+    return socket.getfqdn() if bound in ("0.0.0.0", "::", "") else bound
