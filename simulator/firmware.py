@@ -14,7 +14,8 @@ version → Installed. Every notification carries the request's requestId.
 Conformance cases that need a station doing otherwise set: ``answer`` (a forced UpdateFirmware
 answer, e.g. RevokedCertificate), ``fail_at`` ("download", "verification", "installation"),
 ``on_new_request`` ("cancel": AcceptedCanceled, L01.FR.24; "reject": Rejected, L01.FR.27),
-``hold`` (cleared: the update waits before installing), ``busy`` (a transaction runs).
+``hold`` (cleared: the update waits before installing), ``busy`` (a transaction runs),
+``tamper`` (the downloaded bytes are damaged before the signature check).
 
 Its own code, apart from the CSMS's: a station that shared the CSMS's checks would hide their bugs.
 """
@@ -73,6 +74,7 @@ class FirmwareUpdater:
     station: SimulatedStation
     answer: str | None = None                 # forced UpdateFirmware answer
     fail_at: str | None = None                # download | verification | installation
+    tamper: bool = False                      # the bytes are damaged after the download (TC_L_06)
     on_new_request: str = "cancel"            # cancel (AcceptedCanceled) | reject (Rejected)
     revoked_serials: set[int] = field(default_factory=set)
     busy: Callable[[], bool] = lambda: False  # a transaction runs (TC_L_13)
@@ -178,6 +180,8 @@ class FirmwareUpdater:
             await self._status(job, "DownloadFailed")
             return
         self.downloaded.append((job.firmware["location"], image))
+        if self.tamper:
+            image = bytes([image[0] ^ 0xFF]) + image[1:]
         await self._status(job, "Downloaded")
         if not verify_signature(certificate, image, job.firmware.get("signature", "")):
             await self._status(job, "InvalidSignature")

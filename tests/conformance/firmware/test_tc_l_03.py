@@ -1,0 +1,26 @@
+"""TC_L_03_CSMS — Secure firmware update with DownloadScheduled (C-15): firmware.retrieveDateTime
+lies in the future; the station reports DownloadScheduled, downloads at that time (HTTPS or
+FTP), verifies, installs, reboots (BootNotification Accepted), Installed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from firmware_support import HAPPY, PROTOCOLS, downloaded_over, in_seconds, reaches, ready, sent, update
+from ocpp_support import tls_csms  # noqa: F401 - fixture
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_tc_l_03_download_scheduled(tls_csms, protocol):
+    station, image = await ready(tls_csms, "TC-L-03")
+
+    answer = await update(tls_csms, "TC-L-03", image["id"], protocol, retrieve_date_time=in_seconds(2))
+
+    assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
+    (request,) = sent(station)
+    assert datetime.fromisoformat(request["firmware"]["retrieveDateTime"]) > datetime.now(UTC)
+    seen = await reaches(tls_csms, "TC-L-03", request["requestId"], "Installed")
+    assert seen == ["DownloadScheduled", *HAPPY]
+    await downloaded_over(station, protocol, image["sha256"])
+    assert station.firmware.boots == ["Accepted"]
