@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import signal
+from dataclasses import replace
 
 import uvicorn
 
@@ -50,6 +51,10 @@ def ensure_pki(ctx: Context, dev: bool) -> None:
         audit.append(session, actor="system:first-run", action="pki.init", target=DEV_ORGANIZATION,
                      outcome=audit.Outcome.SUCCESS, detail={"fqdn": ctx.settings.fqdn, "root": hierarchy.root.id,
                                                             "development": True})
+    if not ctx.settings.policy_file.exists():
+        # A development fleet often includes stations that only speak FTP; production turns it on itself.
+        write_private(ctx.settings.policy_file, "# Written by the development first run.\n"
+                      "[file_transfer]\nftp_enabled = true\n")
     token = create_token(ctx, Actor("system:first-run"), "officer", "first-run officer")
     ctx.settings.first_token_file.unlink(missing_ok=True)  # left from a data directory whose database went
     write_private(ctx.settings.first_token_file, token.token + "\n")
@@ -62,6 +67,7 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx = open_context(settings, create_dev_passphrase=dev)
     ensure_pki(ctx, dev)
+    ctx = replace(ctx, policy=settings.policy())   # the first run may have written the policy file
     if dev_passphrase_in_use(settings):
         log.warning("CA keys are encrypted with the development passphrase file in %s/secrets; "
                     "set CHARGECA_KEY_PASSPHRASE or CHARGECA_KEY_PASSPHRASE_FILE in production", settings.data_dir)
@@ -77,6 +83,7 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
 
 
 async def _run(ctx: Context) -> None:
+    from api.csms.file_transfer.service import FileServiceConfig
     from api.rest.app import create_app
     from api.rest.serving import server_config
     from api.stack import running_stack
@@ -85,9 +92,13 @@ async def _run(ctx: Context) -> None:
     config = server_config(app, host=ctx.settings.rest_host, port=ctx.settings.rest_port, policy=ctx.policy.rest,
                            log_level="info", lifespan="on")
     rest = uvicorn.Server(config)
-    async with running_stack(ctx, app) as stack:
+    files = FileServiceConfig.from_settings(ctx.settings, ctx.policy.file_transfer)
+    async with running_stack(ctx, app, file_service=files) as stack:
         log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",
                  stack.listeners.ws_port, stack.listeners.wss_port)
+        if stack.files is not None:
+            log.info("file service: HTTPS port %s, FTP port %s", stack.files.endpoints.https_port,
+                     stack.files.endpoints.ftp_port or "off")
         # What start-up built (modules, compiled schemas, the app) lives as long as the process. Frozen,
         # it is out of the cyclic collector's sight: a full collection then walks only what stations
         # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).

@@ -21,18 +21,20 @@ from fastapi import FastAPI
 
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.file_transfer.retention import run_file_grant_retention
+from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
+from api.csms.firmware.location import serving
+from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
-from api.csms.firmware.location import public_host, serving
-from api.csms.firmware.stopgap_downloads import StopgapDownloads
-from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
+from api.ocpp.transport.tls_material import TlsMaterial
 from api.rest.routers.firmware import attach_campaigns
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
@@ -46,15 +48,18 @@ class Stack:
     certificates: CertificateWorkers
     jobs: CallJobs
     disconnects: DisconnectWatch
-    campaigns: CampaignWorker
+    files: FileService | None = None
+    campaigns: CampaignWorker | None = None
 
 
 @contextlib.asynccontextmanager
 async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
                         listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
-                        certificate_options: Mapping[str, Any] | None = None) -> AsyncIterator[Stack]:
+                        certificate_options: Mapping[str, Any] | None = None,
+                        file_service: FileServiceConfig | None = None) -> AsyncIterator[Stack]:
     """Defaults: the configuration of ``chargeca serve``, all from ``ctx.settings`` (its ``gateway``
-    and listener knobs)."""
+    and listener knobs), except the file service: ``chargeca serve`` passes its configuration
+    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it)."""
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
@@ -72,16 +77,20 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(retention.cancel)
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
+        files = None
+        if file_service is not None:
+            # The HTTPS file server presents the wss listener's certificates (rotations included).
+            tls = listeners.tls or (TlsMaterial(ctx) if file_service.https_port is not None else None)
+            files = await start_file_service(ctx, file_service, tls.listening_context() if tls else None)
+            stop.push_async_callback(files.stop_async)
+            app.state.file_service = files
+            grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
+            stop.callback(grants.cancel)
+            stop.enter_context(serving(files.endpoints))  # where firmware download locations point
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
-        # STOP-GAP until the file-transfer service is merged: firmware downloads (HTTPS, FTP).
-        downloads = await StopgapDownloads(ctx.settings.data_dir / "firmware-downloads", listeners.config.host,
-                                           public_host(listeners.config.host),
-                                           listeners.tls.listening_context() if listeners.tls else None).start()
-        stop.push_async_callback(downloads.aclose)
-        stop.enter_context(serving(downloads))
         # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
         campaigns = attach_campaigns(app, CampaignWorker(gateway).start())
         stop.push_async_callback(campaigns.aclose)
-        yield Stack(gateway, listeners, certificates, jobs, disconnects, campaigns)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects, files, campaigns)

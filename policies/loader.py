@@ -14,8 +14,10 @@ from policies.model import (
     ChainPolicy,
     CsrPolicy,
     DeliveryPolicy,
+    FileTransferPolicy,
     FirmwarePolicy,
     KeyPolicy,
+    LogPolicy,
     MeterValuePolicy,
     OutagePolicy,
     Policy,
@@ -41,6 +43,8 @@ _SECTIONS: dict[str, type] = {
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
+    "file_transfer": FileTransferPolicy,
+    "logs": LogPolicy,
     "firmware": FirmwarePolicy,
 }
 

@@ -237,6 +237,50 @@ class SessionsPolicy:
 
 
 @dataclass(frozen=True)
+class FileTransferPolicy:
+    """The file service stations download from and upload to (api/csms/file_transfer)."""
+
+    https_enabled: bool = True
+    # FTP sends credentials and files in clear text: off unless a fleet needs it (the development
+    # first run turns it on in its policy file).
+    ftp_enabled: bool = False
+    # Connections at once per protocol; beyond, new ones are closed.
+    max_connections: int = 200
+    # A connection that sends or receives nothing for this long is closed.
+    idle_timeout_seconds: int = 60
+    # Expired grants (and their FTP homes) are deleted this long after they expired.
+    keep_expired_grants_days: int = 7
+    prune_interval_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if min(self.max_connections, self.idle_timeout_seconds, self.keep_expired_grants_days,
+               self.prune_interval_minutes) < 1:
+            raise ValueError("[file_transfer]: every figure must be at least 1")
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """GetLog (N01): where stations upload logs, how much, and how long we keep them."""
+
+    # Which protocol the upload URL uses: "https" or "ftp" (a station's own choice overrides it,
+    # see policies/logs.py).
+    protocol: str = "https"
+    max_bytes: int = 50 * 1024 * 1024
+    # How long the one-time upload credentials last.
+    upload_minutes: int = 60
+    # Log files and their requests are deleted this long after they arrived.
+    retention_days: int = 90
+    # At most this many log files per station; the oldest go first.
+    max_files_per_station: int = 100
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("https", "ftp"):
+            raise ValueError("[logs]: protocol must be \"https\" or \"ftp\"")
+        if min(self.max_bytes, self.upload_minutes, self.retention_days, self.max_files_per_station) < 1:
+            raise ValueError("[logs]: max_bytes, upload_minutes, retention_days and max_files_per_station must be >= 1")
+
+
+@dataclass(frozen=True)
 class FirmwarePolicy:
     """Firmware (L01): how large an image may be, how long a download location lives, how many
     statuses a station's history keeps, how fast a campaign may go."""
@@ -268,4 +312,6 @@ class Policy:
     security_events: SecurityEventPolicy = field(default_factory=SecurityEventPolicy)
     meter_values: MeterValuePolicy = field(default_factory=MeterValuePolicy)
     sessions: SessionsPolicy = field(default_factory=SessionsPolicy)
+    file_transfer: FileTransferPolicy = field(default_factory=FileTransferPolicy)
+    logs: LogPolicy = field(default_factory=LogPolicy)
     firmware: FirmwarePolicy = field(default_factory=FirmwarePolicy)

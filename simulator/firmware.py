@@ -4,7 +4,7 @@ On UpdateFirmware it checks the signing certificate against the ManufacturerRoot
 holds (none verifies: InvalidCertificate and a SecurityEventNotification
 InvalidFirmwareSigningCertificate), answers, and then runs the update as its own task:
 DownloadScheduled (a retrieveDateTime ahead) → Downloading → the image fetched from the location
-(HTTPS, trusting the CSMS root the station was given; FTP, or FTPS) → Downloaded or
+(simulator/file_transfer.py: HTTPS trusting the CSMS root the station was given, or FTP) → Downloaded or
 DownloadFailed → the signature checked over the bytes (InvalidSignature and a
 SecurityEventNotification InvalidFirmwareSignature, or SignatureVerified) → InstallScheduled (an
 installDateTime ahead) → connectors Unavailable while a transaction runs → Installing →
@@ -25,20 +25,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import ftplib
-import http.client
 import logging
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from simulator import file_transfer
 
 if TYPE_CHECKING:
     from simulator.station import SimulatedStation
@@ -46,8 +45,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("chargeca.simulator.firmware")
 
 MANUFACTURER_ROOT = "ManufacturerRootCertificate"
-FETCH_TIMEOUT = 30.0
-SIZE_MAX = 512 * 1024 * 1024
 
 
 def _now() -> str:
@@ -175,7 +172,7 @@ class FirmwareUpdater:
             if self.fail_at == "download":
                 raise DownloadError("download failure on purpose")
             image = await asyncio.to_thread(self.fetch, job.firmware["location"])
-        except (DownloadError, OSError, ftplib.Error, http.client.HTTPException, ssl.SSLError) as exc:
+        except (DownloadError, file_transfer.TransferFailed, OSError, ftplib.Error, ssl.SSLError) as exc:
             log.info("%s: download failed: %s", self.station.identity, exc)
             await self._status(job, "DownloadFailed")
             return
@@ -217,66 +214,10 @@ class FirmwareUpdater:
     # --- download ------------------------------------------------------------------------------
 
     def fetch(self, location: str) -> bytes:
-        """The image at ``location``: https (the CSMS root the station trusts), ftp or ftps."""
-        parts = urlsplit(location)
-        if parts.scheme == "https":
-            return self._https(parts)
-        if parts.scheme in ("ftp", "ftps"):
-            return self._ftp(parts)
-        raise DownloadError(f"unsupported location scheme {parts.scheme!r}")
-
-    def _tls(self) -> ssl.SSLContext:
+        """The image at ``location``: https (trusting only the CSMS root the station holds) or ftp."""
         tls = self.station.tls
-        return ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
-
-    def _https(self, parts) -> bytes:
-        connection = _HttpsTo(parts.hostname, parts.port or 443, self._tls(),
-                              self.station.tls.server_hostname or parts.hostname)
-        try:
-            connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
-            response = connection.getresponse()
-            if response.status != 200:
-                raise DownloadError(f"HTTP {response.status}")
-            return _bounded(response.read(SIZE_MAX + 1))
-        finally:
-            connection.close()
-
-    def _ftp(self, parts) -> bytes:
-        if parts.scheme == "ftps":
-            client: ftplib.FTP = ftplib.FTP_TLS(context=self._tls(), timeout=FETCH_TIMEOUT)
-        else:
-            client = ftplib.FTP(timeout=FETCH_TIMEOUT)
-        chunks: list[bytes] = []
-        try:
-            client.connect(parts.hostname, parts.port or 21)
-            client.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
-            if isinstance(client, ftplib.FTP_TLS):
-                client.prot_p()
-            client.retrbinary(f"RETR {unquote(parts.path)}", chunks.append)
-        finally:
-            try:
-                client.quit()
-            except (OSError, ftplib.Error, EOFError):
-                client.close()
-        return _bounded(b"".join(chunks))
-
-
-def _bounded(data: bytes) -> bytes:
-    if len(data) > SIZE_MAX:
-        raise DownloadError("the image is larger than the station can store")
-    return data
-
-
-class _HttpsTo(http.client.HTTPSConnection):
-    """HTTPS to an address, checking the certificate for ``server_hostname`` (a lab without DNS)."""
-
-    def __init__(self, host: str, port: int, context: ssl.SSLContext, server_hostname: str) -> None:
-        super().__init__(host, port, timeout=FETCH_TIMEOUT, context=context)
-        self._tls_context, self._server_hostname = context, server_hostname
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._tls_context.wrap_socket(sock, server_hostname=self._server_hostname)
+        _, data = file_transfer.download(location, ca_file=tls.ca_file, server_hostname=tls.server_hostname)
+        return data
 
 
 def verify_signature(certificate: x509.Certificate, image: bytes, signature: str) -> bool:

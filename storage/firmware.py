@@ -93,6 +93,7 @@ class FirmwareUpdate(SQLModel, table=True):
     image_id: int = Field(foreign_key="firmware_image.id", index=True)
     campaign_id: int | None = Field(default=None, index=True)
     location: str = Field(max_length=512)
+    grant_id: str | None = Field(default=None, max_length=32)     # the file service's download grant
     retrieve_at: datetime = Field(sa_type=UtcDateTime)
     install_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     answer: str | None = Field(default=None, max_length=32)    # UpdateFirmwareStatusEnumType

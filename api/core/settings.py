@@ -89,6 +89,16 @@ class Settings:
     ocpp_host: str = "0.0.0.0"
     ocpp_ws_port: int = 9000
     ocpp_wss_port: int = 9443
+    # The file service (api/csms/file_transfer): HTTPS on its own port with the wss listener's
+    # certificates, FTP when the [file_transfer] policy turns it on. Addresses default to
+    # ocpp_host; files_public_name (the host in the URLs stations get) to fqdn.
+    files_host: str | None = None
+    files_https_port: int = 9444
+    files_public_name: str | None = None
+    ftp_host: str | None = None
+    ftp_port: int = 2121
+    ftp_passive_ports: str = "60000-60099"    # "first-last"; "" = any port the system gives
+    ftp_masquerade_address: str | None = None  # the address a NAT shows stations in PASV answers
     # RFC 6761 reserves .localhost for loopback; a single-label "localhost" is not a valid
     # dNSName for a certificate (pkilint refuses it), so the development default has two labels.
     fqdn: str = DEV_FQDN
@@ -180,6 +190,13 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ocpp_host=pick("CHARGECA_OCPP_HOST", "ocpp_host", _DEFAULTS["ocpp_host"]),
         ocpp_ws_port=pick("CHARGECA_OCPP_WS_PORT", "ocpp_ws_port", _DEFAULTS["ocpp_ws_port"], int),
         ocpp_wss_port=pick("CHARGECA_OCPP_WSS_PORT", "ocpp_wss_port", _DEFAULTS["ocpp_wss_port"], int),
+        files_host=pick("CHARGECA_FILES_HOST", "files_host", None),
+        files_https_port=pick("CHARGECA_FILES_HTTPS_PORT", "files_https_port", _DEFAULTS["files_https_port"], int),
+        files_public_name=pick("CHARGECA_FILES_PUBLIC_NAME", "files_public_name", None),
+        ftp_host=pick("CHARGECA_FTP_HOST", "ftp_host", None),
+        ftp_port=pick("CHARGECA_FTP_PORT", "ftp_port", _DEFAULTS["ftp_port"], int),
+        ftp_passive_ports=pick("CHARGECA_FTP_PASSIVE_PORTS", "ftp_passive_ports", _DEFAULTS["ftp_passive_ports"]),
+        ftp_masquerade_address=pick("CHARGECA_FTP_MASQUERADE_ADDRESS", "ftp_masquerade_address", None),
         fqdn=section.get("fqdn", DEV_FQDN),
         node_id=pick("CHARGECA_NODE_ID", "node_id", None) or socket.gethostname(),
         pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),

@@ -35,6 +35,7 @@ from api.ocpp.transport.listener import ListenerConfig, Listeners
 from api.operations.stations import add_station
 from api.operations.tokens import create_token
 from api.rest.app import create_app
+from api.csms.file_transfer.service import FileServiceConfig
 from api.stack import running_stack
 from simulator.station import SimulatedStation, TlsOptions
 from storage.stations import Station
@@ -195,9 +196,11 @@ class Csms:
 
 async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool = False,
                     routes: Mapping[str, Handler] = ROUTES,
-                    certificate_workers: Mapping[str, Any] | None = None) -> AsyncIterator[Csms]:
+                    certificate_workers: Mapping[str, Any] | None = None,
+                    file_service: FileServiceConfig | None = None) -> AsyncIterator[Csms]:
     """``certificate_workers``: options of the certificate workers ``chargeca serve`` runs
-    (CertificateSigned outbox, renewals); by default no periodic lifecycle pass."""
+    (CertificateSigned outbox, renewals); by default no periodic lifecycle pass.
+    ``file_service``: the HTTPS/FTP file servers, when a case moves files."""
     ctx = pki.ctx
     listener_config = ListenerConfig(host="127.0.0.1", ws_port=0, wss_port=0 if tls else None,
                                      ping_interval=None, tls_watch_interval=None)
@@ -207,7 +210,7 @@ async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool 
     certificate_options = {"scan_interval": 0.2, "pass_interval": None, **(certificate_workers or {})}
     async with running_stack(ctx, app, gateway_config=config or GatewayConfig(boot_retry_interval=1, call_timeout=5),
                              listener_config=listener_config, routes=routes,
-                             certificate_options=certificate_options) as stack, \
+                             certificate_options=certificate_options, file_service=file_service) as stack, \
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
         csms = Csms(ctx, stack.gateway, stack.listeners, rest, root_pem,
                     {role: create_token(ctx, SETUP, role, role).token for role in ROLES},
@@ -230,4 +233,16 @@ async def csms(sqlite_pki) -> AsyncIterator[Csms]:
 async def tls_csms(sqlite_pki) -> AsyncIterator[Csms]:
     """The CSMS on ws and wss (profiles 1-3)."""
     async for made in open_csms(sqlite_pki, tls=True):
+        yield made
+
+
+# The file servers on loopback, both protocols, at ports of their own.
+LOOPBACK_FILES = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
+                                   ftp_host="127.0.0.1", ftp_port=0)
+
+
+@pytest.fixture
+async def files_csms(sqlite_pki) -> AsyncIterator[Csms]:
+    """The CSMS on ws and wss with its file service (HTTPS and FTP downloads and uploads)."""
+    async for made in open_csms(sqlite_pki, tls=True, file_service=LOOPBACK_FILES):
         yield made

@@ -22,6 +22,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from api.core.context import Context
+from api.csms.file_transfer import revoke
 from api.csms.firmware import registry
 from api.csms.security import alerts
 from api.csms.security.installed_certificates import stored_rows
@@ -111,10 +112,10 @@ def check_update(ctx: Context, session: Session, station_id: str, image: Firmwar
 # --- update requests ----------------------------------------------------------------------------
 
 def record_request(session: Session, *, station_id: str, request_id: int, image: FirmwareImage, location: str,
-                   retrieve_at: datetime, install_at: datetime | None, requested_by: str,
+                   grant_id: str, retrieve_at: datetime, install_at: datetime | None, requested_by: str,
                    campaign_id: int | None = None) -> FirmwareUpdate:
     row = FirmwareUpdate(station_id=station_id, request_id=request_id, image_id=image.id, location=location,
-                         retrieve_at=retrieve_at, install_at=install_at, requested_by=requested_by,
+                         grant_id=grant_id, retrieve_at=retrieve_at, install_at=install_at, requested_by=requested_by,
                          campaign_id=campaign_id)
     session.add(row)
     session.flush()
@@ -142,6 +143,9 @@ def record_answer(session: Session, update_id: int, answer: str | None, call_sta
         for previous in _open_updates(session, row.station_id, row.id):
             previous.status, previous.updated_at = CANCELLED, now
             session.add(previous)
+            _close_location(session, previous)
+    if answer in REFUSED_ANSWERS:
+        _close_location(session, row)
     if answer in (UpdateFirmwareStatusEnumType.invalid_certificate.value,
                   UpdateFirmwareStatusEnumType.revoked_certificate.value):
         alerts.raise_alert(session, station_id=row.station_id, event_type="InvalidFirmwareSigningCertificate",
@@ -150,6 +154,11 @@ def record_answer(session: Session, update_id: int, answer: str | None, call_sta
                            actor="system:firmware", detail={"request_id": row.request_id, "image_id": row.image_id})
     session.flush()
     return row
+
+
+def _close_location(session: Session, row: FirmwareUpdate) -> None:
+    if row.grant_id is not None:
+        revoke(session, row.grant_id)
 
 
 def record_status(session: Session, station_id: str, status: str, request_id: int | None) -> FirmwareUpdate | None:
@@ -165,6 +174,8 @@ def record_status(session: Session, station_id: str, status: str, request_id: in
     if row is not None and row.status != CANCELLED:
         row.status, row.updated_at = status, now
         session.add(row)
+        if status in SUCCEEDED | FAILED_STATUSES or status == Status.downloaded.value:
+            _close_location(session, row)  # downloaded or over: nobody needs the image from it again
     if status == Status.invalid_signature.value:
         alerts.raise_alert(session, station_id=station_id, event_type="InvalidFirmwareSignature", rule=ALERT_RULE,
                            reason=f"the station reports InvalidSignature for firmware request {request_id}",

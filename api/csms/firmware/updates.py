@@ -10,8 +10,9 @@ A refusal sends nothing and records nothing but its audit entry.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocpp.v201.datatypes import FirmwareType
@@ -55,6 +56,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def redacted(url: str, grant_id: str) -> str:
+    """The location without its secret (it follows the grant id in both URL forms), for the records."""
+    return re.sub(rf"({re.escape(grant_id)}[/:])[^/@]+", r"\1***", url)
+
+
 def _begin(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateRequest) -> tuple[FirmwareUpdate, dict]:
     for attempt in range(_DRAWS):
         try:
@@ -76,9 +82,11 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
         registry.refuse(service.check_update(ctx, session, station_id, image))
         request_id = draw_id()
         retrieve_at = wanted.retrieve_at or utcnow()
-        download = download_location(ctx, registry.image_path(ctx, image), station_id=station_id,
+        # Valid from now until the download window after the retrieve time has passed.
+        ttl = max(retrieve_at - utcnow(), timedelta(0)) + timedelta(minutes=ctx.policy.firmware.download_minutes)
+        download = download_location(session, registry.image_path(ctx, image), station_id=station_id,
                                      request_id=request_id, protocol=wanted.protocol,
-                                     name=f"{image.name}-{image.version}.bin")
+                                     name=f"{image.name}-{image.version}.bin", ttl=ttl)
         command = UpdateFirmware(request_id=request_id, retries=wanted.retries, retry_interval=wanted.retry_interval,
                                  firmware=FirmwareType(location=download.url, retrieve_date_time=_iso(retrieve_at),
                                                        install_date_time=_iso(wanted.install_at)
@@ -87,7 +95,8 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
                                                        signature=image.signature))
         payload = command.request()
         row = service.record_request(session, station_id=station_id, request_id=request_id, image=image,
-                                     location=download.url, retrieve_at=retrieve_at, install_at=wanted.install_at,
+                                     location=redacted(download.url, download.grant_id), grant_id=download.grant_id, retrieve_at=retrieve_at,
+                                     install_at=wanted.install_at,
                                      requested_by=actor.name, campaign_id=wanted.campaign_id)
         detail.update(request_id=request_id, update_id=row.id, location_expires_at=_iso(download.expires_at))
         session.expunge(row)

@@ -227,7 +227,7 @@ class UpdateOut(BaseModel):
     request_id: int
     image_id: int
     campaign_id: int | None
-    location: str
+    location: str = Field(description="The download location sent, its secret replaced by ***.")
     retrieve_at: datetime
     install_at: datetime | None
     answer: str | None = Field(description="The station's UpdateFirmware answer.")

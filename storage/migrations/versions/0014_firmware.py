@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column('image_id', sa.Integer(), nullable=False),
         sa.Column('campaign_id', sa.Integer(), nullable=True),
         sa.Column('location', _text(512), nullable=False),
+        sa.Column('grant_id', _text(32), nullable=True),
         sa.Column('retrieve_at', _time(), nullable=False),
         sa.Column('install_at', _time(), nullable=True),
         sa.Column('answer', _text(32), nullable=True),

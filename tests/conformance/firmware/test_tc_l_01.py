@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import pytest
 from firmware_support import HAPPY, PROTOCOLS, downloaded_over, reaches, ready, sent, update, updates
-from ocpp_support import tls_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_tc_l_01_secure_firmware_update(tls_csms, protocol):
-    station, image = await ready(tls_csms, "TC-L-01")
+async def test_tc_l_01_secure_firmware_update(files_csms, protocol):
+    station, image = await ready(files_csms, "TC-L-01")
 
-    answer = await update(tls_csms, "TC-L-01", image["id"], protocol)
+    answer = await update(files_csms, "TC-L-01", image["id"], protocol)
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["result"]["status"] == "Accepted"
@@ -27,9 +27,9 @@ async def test_tc_l_01_secure_firmware_update(tls_csms, protocol):
     assert firmware["signingCertificate"] == image["signing_certificate"]
     assert firmware["signature"] == image["signature"]
     assert firmware["location"].startswith(f"{protocol}://") and "retrieveDateTime" in firmware
-    assert await reaches(tls_csms, "TC-L-01", request_id, "Installed") == HAPPY
+    assert await reaches(files_csms, "TC-L-01", request_id, "Installed") == HAPPY
     assert station.firmware.statuses == [(request_id, status) for status in HAPPY]
     await downloaded_over(station, protocol, image["sha256"])
     assert station.firmware.boots == ["Accepted"]
-    (kept,) = await updates(tls_csms, "TC-L-01")
+    (kept,) = await updates(files_csms, "TC-L-01")
     assert (kept["answer"], kept["status"]) == ("Accepted", "Installed")

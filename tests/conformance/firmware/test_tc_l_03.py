@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 
 import pytest
 from firmware_support import HAPPY, PROTOCOLS, downloaded_over, in_seconds, reaches, ready, sent, update
-from ocpp_support import tls_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_tc_l_03_download_scheduled(tls_csms, protocol):
-    station, image = await ready(tls_csms, "TC-L-03")
+async def test_tc_l_03_download_scheduled(files_csms, protocol):
+    station, image = await ready(files_csms, "TC-L-03")
 
-    answer = await update(tls_csms, "TC-L-03", image["id"], protocol, retrieve_date_time=in_seconds(2))
+    answer = await update(files_csms, "TC-L-03", image["id"], protocol, retrieve_date_time=in_seconds(2))
 
     assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
     (request,) = sent(station)
     assert datetime.fromisoformat(request["firmware"]["retrieveDateTime"]) > datetime.now(UTC)
-    seen = await reaches(tls_csms, "TC-L-03", request["requestId"], "Installed")
+    seen = await reaches(files_csms, "TC-L-03", request["requestId"], "Installed")
     assert seen == ["DownloadScheduled", *HAPPY]
     await downloaded_over(station, protocol, image["sha256"])
     assert station.firmware.boots == ["Accepted"]

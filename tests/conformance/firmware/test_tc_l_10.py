@@ -7,24 +7,24 @@ from __future__ import annotations
 
 import pytest
 from firmware_support import HAPPY, PROTOCOLS, reaches, ready, update, updates
-from ocpp_support import tls_csms  # noqa: F401 - fixture
+from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_tc_l_10_second_update_cancels_the_first(tls_csms, protocol):
-    station, image = await ready(tls_csms, "TC-L-10")
+async def test_tc_l_10_second_update_cancels_the_first(files_csms, protocol):
+    station, image = await ready(files_csms, "TC-L-10")
     station.firmware.hold.clear()  # the first update waits before installing
-    first = await update(tls_csms, "TC-L-10", image["id"], protocol)
+    first = await update(files_csms, "TC-L-10", image["id"], protocol)
     first_id = first.json()["update"]["request_id"]
-    await reaches(tls_csms, "TC-L-10", first_id, "SignatureVerified")
+    await reaches(files_csms, "TC-L-10", first_id, "SignatureVerified")
 
-    second = await update(tls_csms, "TC-L-10", image["id"], protocol)
+    second = await update(files_csms, "TC-L-10", image["id"], protocol)
     station.firmware.hold.set()
 
     assert second.status_code == 200 and second.json()["result"]["status"] == "AcceptedCanceled", second.text
     second_id = second.json()["update"]["request_id"]
-    assert await reaches(tls_csms, "TC-L-10", second_id, "Installed") == HAPPY
-    kept = {u["request_id"]: u for u in await updates(tls_csms, "TC-L-10")}
+    assert await reaches(files_csms, "TC-L-10", second_id, "Installed") == HAPPY
+    kept = {u["request_id"]: u for u in await updates(files_csms, "TC-L-10")}
     assert (kept[first_id]["answer"], kept[first_id]["status"]) == ("Accepted", "cancelled")
     assert (kept[second_id]["answer"], kept[second_id]["status"]) == ("AcceptedCanceled", "Installed")
     assert [location.split("://")[0] for location, _ in station.firmware.downloaded] == [protocol, protocol]

@@ -1,0 +1,214 @@
+"""The FTP file server (pyftpdlib): one virtual user per grant, on a thread of its own.
+
+The user name is the grant id and the password its secret. A download grant's user sees one
+file, read only (``elr``); an upload grant's user may store one file (``ew``) and nothing else:
+no listing, no reading back, no append or resume (a resumed upload could not be hashed as it
+arrives), and a second STOR once one upload completed is refused. The grant's expiry and use are
+checked at login and again when a transfer opens. The size limit is enforced as the data arrives
+(the receiving file refuses the chunk that crosses it, the transfer is aborted with 426 and the
+partial file deleted), and a complete upload is kept, and the grant used up, before the 226 goes
+out, so a station told "complete" has its file stored.
+
+pyftpdlib runs its own select/epoll loop; it runs here on one thread, never on the asyncio loop
+that serves OCPP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+# pyftpdlib 2.x still builds on asyncore/asynchat, which Python 3.11 flags as deprecated on import;
+# the library is the one the project keeps for FTP (issue 12), and its loop is its own business.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", r"The asyn(core|chat) module is deprecated", DeprecationWarning)
+    from pyftpdlib.authorizers import AuthenticationFailed
+    from pyftpdlib.filesystems import AbstractedFS
+    from pyftpdlib.handlers import DTPHandler, FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.store import FileStore, Receiving
+from storage.db import DatabaseUnavailable, session_scope
+from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.files.ftp")
+# pyftpdlib logs every command at INFO; the user name is a grant id, harmless, but a fleet's
+# uploads would flood the service log.
+logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+
+_PERMS = {DOWNLOAD: "elr", UPLOAD: "ew"}
+
+
+class _GrantAuthorizer:
+    """pyftpdlib's authorizer interface over the grant table."""
+
+    def __init__(self, engine: Engine, store: FileStore) -> None:
+        self.engine = engine
+        self.store = store
+
+    def validate_authentication(self, username: str, password: str, handler: _Handler) -> None:
+        try:
+            with session_scope(self.engine) as session:
+                grant = check(session, username, password, None)
+        except Refused as refused:
+            raise AuthenticationFailed(refused.reason) from None
+        except DatabaseUnavailable:
+            raise AuthenticationFailed("service unavailable, try later") from None
+        handler.grant = grant
+        self.store.ftp_home(grant)
+
+    def get_home_dir(self, username: str) -> str:
+        return str(self.store.ftp_homes / username)
+
+    def impersonate_user(self, username: str, password: str) -> None:
+        return
+
+    def terminate_impersonation(self, username: str) -> None:
+        return
+
+    def has_user(self, username: str) -> bool:
+        return False   # no static users: every login goes through validate_authentication
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        # Called by the handler only after a successful login; the handler knows the direction.
+        return False
+
+    def get_perms(self, username: str) -> str:
+        return ""
+
+    def get_msg_login(self, username: str) -> str:
+        return "Login successful."
+
+    def get_msg_quit(self, username: str) -> str:
+        return "Goodbye."
+
+
+class _GrantFS(AbstractedFS):
+    """The home of one grant: uploads open a ``Receiving`` (limit and hash as data arrives)."""
+
+    cmd_channel: _Handler
+
+    def open(self, filename: str, mode: str) -> Any:
+        channel = self.cmd_channel
+        grant = channel.grant
+        if grant is None or grant.expires_at <= utcnow():
+            raise PermissionError("grant expired")
+        if grant.direction == DOWNLOAD:
+            if "r" not in mode or "+" in mode:
+                raise PermissionError("read only")
+            with session_scope(channel.server_engine) as session:
+                count_download(session, grant.id)
+            return super().open(filename, mode)
+        if mode != "wb":
+            raise PermissionError("only a whole new file may be stored")
+        if channel.upload_done:
+            raise PermissionError("this grant's file has been stored")
+        receiving = channel.store.receive(grant)
+        channel.upload_name = Path(filename).name
+        return receiving
+
+
+class _Dtp(DTPHandler):
+    def close(self) -> None:
+        receiving = self.file_obj
+        if not self._closed and self.receive and self.transfer_finished and isinstance(receiving, Receiving):
+            channel: _Handler = self.cmd_channel
+            try:
+                receiving.finish(channel.server_engine, channel.upload_name, "ftp")
+                channel.upload_done = True
+            except (Refused, DatabaseUnavailable, OSError) as exc:
+                self.transfer_finished = False
+                self._resp = (f"550 Upload not kept: {exc}.", log.info)
+        elif isinstance(receiving, Receiving) and not self.transfer_finished:
+            receiving.abort()
+        super().close()
+
+
+class _Handler(FTPHandler):
+    dtp_handler = _Dtp
+    abstracted_fs = _GrantFS
+    banner = "ChargeCA file service ready."
+    # Set per server (FtpFileServer): pyftpdlib builds handlers from the class alone.
+    server_engine: Engine
+    store: FileStore
+
+    grant: FileGrant | None = None
+    upload_done = False
+    upload_name: str | None = None
+
+    def has_perm_for(self, perm: str, path: str | None) -> bool:
+        if self.grant is None or perm not in _PERMS[self.grant.direction]:
+            return False
+        if path is None:
+            return True
+        home = Path(self.fs.root).resolve()
+        try:
+            return Path(self.fs.realpath(path)).resolve().is_relative_to(home)
+        except (OSError, ValueError):
+            return False
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
+        super().__init__(conn, server, ioloop)
+        # The stock authorizer's permission hook sees no handler; the grant (its direction) lives here.
+        self.authorizer = _HandlerPerms(self)
+
+    def on_incomplete_file_received(self, file: str) -> None:
+        Path(file).unlink(missing_ok=True)
+
+
+class _HandlerPerms:
+    """The authorizer as seen by one logged-in handler: permissions follow its grant."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self._handler = handler
+        self._base: _GrantAuthorizer = type(handler).shared_authorizer  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        return self._handler.has_perm_for(perm, path)
+
+
+class FtpFileServer:
+    """pyftpdlib on its own thread; ``port`` is the one actually bound."""
+
+    def __init__(self, engine: Engine, store: FileStore, *, host: str, port: int,
+                 passive_ports: range | None, masquerade_address: str | None, max_connections: int,
+                 idle_timeout: float) -> None:
+        authorizer = _GrantAuthorizer(engine, store)
+        handler = type("GrantFtpHandler", (_Handler,), {
+            "server_engine": engine, "store": store, "authorizer": authorizer, "shared_authorizer": authorizer,
+            "passive_ports": list(passive_ports) if passive_ports else None,
+            "masquerade_address": masquerade_address, "timeout": idle_timeout,
+            "dtp_handler": type("GrantDtp", (_Dtp,), {"timeout": idle_timeout}),
+            "permit_foreign_addresses": False, "permit_privileged_ports": False,
+            "max_login_attempts": 1, "auth_failed_timeout": 1})
+        self._server = FTPServer((host, port), handler)
+        self._server.max_cons = max_connections
+        self._server.max_cons_per_ip = 0
+        self.port: int = self._server.address[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chargeca-files-ftp", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._server.serve_forever(timeout=0.2, blocking=False, handle_exit=False)
+        finally:
+            self._server.close_all()
+
+    def start(self) -> FtpFileServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

@@ -1,0 +1,339 @@
+"""The HTTPS file server: GET a granted file, PUT or POST an upload, on its own port.
+
+Why not the routes of an existing server: the REST API is plain HTTP bound to loopback (behind a
+proxy), and the wss listener (websockets) reads a request head only, never a body. This server
+uses the wss listener's TLS material (the same server certificates, chained to the CSMS root the
+station already trusts for OCPP, and reloaded with it on rotation), on threads of its own: the
+TLS decryption, hashing and disk writes of a fleet uploading logs never run on the event loop
+that answers OCPP (ssl, hashlib and file writes release the GIL for large buffers).
+
+Credentials are in the path, ``/files/<grant>/<secret>/<name>``: remoteLocation and location are
+one string of at most 512 characters, and station HTTP clients differ in whether (and how) they
+turn ``user:password@`` into Basic auth (RFC 3986 §3.2.1 deprecates it), while every client sends
+the path as given. The secret is one-time, bound to one station and request, and never logged:
+this server writes no access log. Unknown credentials: 401; known but expired, used, revoked or
+for the other direction: 403; a body beyond the grant's limit: 413, nothing kept. The limit is
+enforced while receiving (Content-Length is checked before the body, a chunked or multipart body
+as it arrives); with ``Expect: 100-continue`` a refusal comes before the station sends anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy.engine import Engine
+
+from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.store import FileStore, TooLarge
+from storage.db import session_scope
+from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
+
+log = logging.getLogger("chargeca.files.https")
+
+_CHUNK = 256 * 1024
+_MULTIPART_ALLOWANCE = 16 * 1024
+_BOUNDARY = re.compile(r'boundary="?([^";]{1,70})"?', re.IGNORECASE)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], engine: Engine, store: FileStore, context: ssl.SSLContext, *,
+                 max_connections: int, idle_timeout: float) -> None:
+        self.engine = engine
+        self.store = store
+        self.context = context
+        self.idle_timeout = idle_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # over the limit: closed before any TLS work
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # The TLS handshake runs here, on the connection's thread: a slow client never holds the accept loop.
+        try:
+            request.settimeout(self.idle_timeout)
+            try:
+                wrapped = self.context.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                self.shutdown_request(request)
+                return
+            super().process_request_thread(wrapped, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("file connection from %s ended with an error", client_address[0])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "ChargeCA-files"
+    sys_version = ""
+    _grant: FileGrant | None = None
+    _name: str | None = None
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    # --- credentials ---------------------------------------------------------------------------
+
+    def _parse(self) -> tuple[str, str, str | None]:
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
+        parts = path.split("/")
+        # "", "files", grant, secret[, name]
+        if len(parts) < 4 or parts[0] or parts[1] != "files" or len(parts) > 5:
+            raise Refused(404, "not found")
+        name = unquote(parts[4]) if len(parts) == 5 and parts[4] else None
+        return parts[2], parts[3], name
+
+    def _authorize(self, direction: str) -> FileGrant:
+        grant_id, secret, name = self._parse()
+        with session_scope(self.server.engine) as session:
+            grant = check(session, grant_id, secret, direction)
+        if direction == DOWNLOAD and name is not None and name != grant.file_name:
+            raise Refused(404, "not found")
+        self._name = name
+        return grant
+
+    def _upload_checked(self) -> FileGrant:
+        grant = self._authorize(UPLOAD)
+        length = self.headers.get("Content-Length")
+        assert grant.max_bytes is not None
+        if length is not None:
+            if not length.isdigit():
+                raise Refused(400, "bad Content-Length")
+            if int(length) > grant.max_bytes + _multipart_allowance(self.headers):
+                raise Refused(413, f"larger than the limit of {grant.max_bytes} bytes")
+        elif "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+            raise Refused(411, "Content-Length or chunked transfer encoding required")
+        return grant
+
+    def handle_expect_100(self) -> bool:
+        if self.command in ("PUT", "POST"):
+            try:
+                self._grant = self._upload_checked()
+            except Refused as refused:
+                self._refuse(refused)
+                return False
+        return super().handle_expect_100()
+
+    def _refuse(self, refused: Refused) -> None:
+        self.close_connection = True  # the body (if any) is not read
+        self._json(refused.status, {"error": refused.reason})
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    # --- download ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        try:
+            grant = self._authorize(DOWNLOAD)
+            assert grant.blob_path is not None
+            blob = open(grant.blob_path, "rb")  # noqa: SIM115 - closed below
+        except Refused as refused:
+            self._refuse(refused)
+            return
+        except OSError:
+            self._refuse(Refused(404, "the stored file is gone"))
+            return
+        with session_scope(self.server.engine) as session:
+            count_download(session, grant.id)   # counted as it starts: a broken download is one too
+        with blob:
+            size = Path(grant.blob_path).stat().st_size
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            while chunk := blob.read(_CHUNK):
+                self.wfile.write(chunk)
+
+    do_HEAD = do_GET
+
+    # --- upload --------------------------------------------------------------------------------
+
+    def do_PUT(self) -> None:
+        try:
+            grant = self._grant or self._upload_checked()
+        except Refused as refused:
+            self._refuse(refused)
+            return
+        receiving = self.server.store.receive(grant)
+        try:
+            name = self._name
+            chunks = self._body()
+            boundary = _multipart_boundary(self.headers)
+            if boundary is not None:
+                parts = _MultipartFile(chunks, boundary)
+                for chunk in parts.data():
+                    receiving.write(chunk)
+                name = parts.file_name or name
+            else:
+                for chunk in chunks:
+                    receiving.write(chunk)
+            received = receiving.finish(self.server.engine, name, "https")
+        except TooLarge as exceeded:
+            receiving.abort()
+            self._refuse(Refused(413, str(exceeded)))
+            return
+        except Refused as refused:
+            receiving.abort()
+            self._refuse(refused)
+            return
+        except (OSError, ValueError):
+            receiving.abort()
+            self.close_connection = True
+            log.info("upload with grant %s broke off", grant.id)
+            return
+        self._json(201, {"size": received.size, "sha256": received.sha256})
+
+    do_POST = do_PUT
+
+    def _body(self) -> Iterator[bytes]:
+        length = self.headers.get("Content-Length")
+        if length is not None:
+            remaining = int(length)
+            while remaining:
+                chunk = self.rfile.read1(min(_CHUNK, remaining))
+                if not chunk:
+                    raise ValueError("body ended early")
+                remaining -= len(chunk)
+                yield chunk
+            return
+        yield from _chunked(self.rfile.readline, self.rfile.read)
+
+
+def _chunked(readline: Callable[[int], bytes], read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """RFC 9112 §7.1 chunked transfer coding, chunk by chunk (extensions and trailers ignored)."""
+    while True:
+        line = readline(1024)
+        size_text = line.split(b";", 1)[0].strip()
+        if not line.endswith(b"\n") or not size_text or len(size_text) > 16:
+            raise ValueError("bad chunk size line")
+        size = int(size_text, 16)
+        if size == 0:
+            while readline(1024) not in (b"\r\n", b"\n", b""):
+                pass
+            return
+        while size:
+            chunk = read(min(_CHUNK, size))
+            if not chunk:
+                raise ValueError("body ended early")
+            size -= len(chunk)
+            yield chunk
+        if readline(3) not in (b"\r\n", b"\n"):
+            raise ValueError("chunk not followed by CRLF")
+
+
+def _multipart_boundary(headers: Any) -> bytes | None:
+    content_type = headers.get("Content-Type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    match = _BOUNDARY.search(content_type)
+    if not match:
+        raise ValueError("multipart without boundary")
+    return match.group(1).encode()
+
+
+def _multipart_allowance(headers: Any) -> int:
+    """What multipart framing may add around the file (the limit is the file's, not the body's)."""
+    return _MULTIPART_ALLOWANCE if headers.get("Content-Type", "").lower().startswith("multipart/form-data") else 0
+
+
+class _MultipartFile:
+    """The first part of a multipart/form-data body that carries a file (or the first part), as
+    it streams; the rest of the body is read and dropped (at most the framing allowance)."""
+
+    _HEAD_LIMIT = 8 * 1024
+
+    def __init__(self, chunks: Iterator[bytes], boundary: bytes) -> None:
+        self._chunks = chunks
+        self._delimiter = b"\r\n--" + boundary
+        self.file_name: str | None = None
+
+    def data(self) -> Iterator[bytes]:
+        buffer = b"\r\n"   # so that the first boundary looks like every other one
+        chunks = self._chunks
+        buffer = self._until(buffer, self._delimiter)[1]
+        head, buffer = self._until(buffer, b"\r\n\r\n", limit=self._HEAD_LIMIT)
+        match = re.search(rb'filename="([^"]*)"', head)
+        self.file_name = match.group(1).decode("utf-8", "replace") if match else None
+        keep = len(self._delimiter) - 1
+        while True:
+            index = buffer.find(self._delimiter)
+            if index >= 0:
+                if index:
+                    yield buffer[:index]
+                dropped = len(buffer) - index
+                for chunk in chunks:   # epilogue and further parts: bounded, then dropped
+                    dropped += len(chunk)
+                    if dropped > _MULTIPART_ALLOWANCE:
+                        raise ValueError("multipart body beyond its first file part")
+                return
+            if len(buffer) > keep:
+                yield buffer[:-keep]
+                buffer = buffer[-keep:]
+            chunk = next(chunks, None)
+            if chunk is None:
+                raise ValueError("multipart body ended inside its file part")
+            buffer += chunk
+
+    def _until(self, buffer: bytes, marker: bytes, limit: int = 64 * 1024) -> tuple[bytes, bytes]:
+        while (index := buffer.find(marker)) < 0:
+            if len(buffer) > limit:
+                raise ValueError("multipart framing too long")
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                raise ValueError("multipart body ended early")
+            buffer += chunk
+        return buffer[:index], buffer[index + len(marker):]
+
+
+class HttpsFileServer:
+    """Runs the server on a thread of its own; ``port`` is the one actually bound."""
+
+    def __init__(self, engine: Engine, store: FileStore, context: ssl.SSLContext, *, host: str, port: int,
+                 max_connections: int, idle_timeout: float) -> None:
+        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
+        self._server = server_class((host, port), engine, store, context, max_connections=max_connections,
+                               idle_timeout=idle_timeout)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="chargeca-files-https", daemon=True)
+
+    def start(self) -> HttpsFileServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,301 @@
+"""The file service with real servers on loopback (HTTPS with the wss certificates, FTP) and the
+simulated station's own clients: downloads, uploads, limits, expiry, direction, traversal."""
+
+from __future__ import annotations
+
+import ftplib
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import TEST_FQDN
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlmodel import select
+
+from api.core.audit import run_in_session
+from api.csms.file_transfer import GrantError, grant_download, grant_upload, received_file, revoke
+from api.csms.file_transfer.service import FileService, FileServiceConfig
+from api.ocpp.transport.tls_material import TlsMaterial
+from simulator import file_transfer as station
+from storage.file_transfer import FileGrant, ReceivedFile
+from storage.types import utcnow
+
+
+class Service:
+    def __init__(self, pki, files: FileService, root: Path) -> None:
+        self.ctx = pki.ctx
+        self.files = files
+        self.root = root
+
+    def upload(self, max_bytes: int = 1 << 20, ttl: timedelta = timedelta(minutes=5), request_id: int = 1):
+        return run_in_session(self.ctx, lambda s: grant_upload(
+            s, self.files.endpoints, station_id="CS-1", purpose="log", request_id=request_id, max_bytes=max_bytes,
+            ttl=ttl))
+
+    def download(self, path: Path, ttl: timedelta = timedelta(minutes=5)):
+        return run_in_session(self.ctx, lambda s: grant_download(
+            s, self.files.endpoints, station_id="CS-1", path=path, purpose="firmware", request_id=1, ttl=ttl))
+
+    def received(self, grant_id: str):
+        return run_in_session(self.ctx, lambda s: received_file(s, grant_id, self.ctx.settings.data_dir))
+
+    def expire(self, grant_id: str) -> None:
+        def work(session):
+            grant = session.get(FileGrant, grant_id)
+            grant.expires_at = utcnow() - timedelta(seconds=1)
+            session.add(grant)
+        run_in_session(self.ctx, work)
+
+    def tls(self) -> dict:
+        return {"ca_file": self.root, "server_hostname": TEST_FQDN}
+
+    def leftovers(self) -> list[Path]:
+        """Files anywhere under incoming/ and received/ (nothing may stay of a refused upload)."""
+        store = self.files.store
+        return [p for d in (store.incoming, store.received) for p in d.rglob("*") if p.is_file()]
+
+
+@pytest.fixture
+def service(sqlite_pki) -> Iterator[Service]:
+    ctx = sqlite_pki.ctx
+    root = ctx.settings.data_dir / "root.pem"
+    root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
+    config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
+                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10)
+    files = FileService(ctx, config, TlsMaterial(ctx).listening_context()).start()
+    try:
+        yield Service(sqlite_pki, files, root)
+    finally:
+        files.stop()
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "image v1.bin"
+    path.write_bytes(os.urandom(300_000))
+    return path
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+def test_download_over_https_is_the_stored_file(service, image):
+    locations = service.download(image)
+    assert locations.https_url.endswith("/image_v1.bin")
+    got, data = station.download(locations.https_url, **service.tls())
+    assert data == image.read_bytes() and got.sha256 == _sha(data)
+    assert run_in_session(service.ctx, lambda s: s.get(FileGrant, locations.grant_id).downloads) == 1
+
+
+def test_download_over_ftp_is_the_stored_file(service, image):
+    locations = service.download(image)
+    assert locations.ftp_url.startswith(f"ftp://{locations.grant_id}:")
+    _, data = station.download(locations.ftp_url)
+    assert data == image.read_bytes()
+    # retried downloads are allowed until the grant expires
+    assert station.download(locations.ftp_url)[1] == data
+
+
+def test_https_refuses_a_station_that_does_not_trust_the_server(service, image, tmp_path):
+    locations = service.download(image)
+    with pytest.raises(station.TransferFailed, match="TLS"):
+        station.download(locations.https_url, ca_file=None, server_hostname=TEST_FQDN)
+
+
+def test_a_grant_needs_a_stored_file(service, tmp_path):
+    with pytest.raises(GrantError):
+        service.download(tmp_path / "missing.bin")
+
+
+# --- uploads ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [
+    {"method": "PUT"}, {"method": "POST"}, {"method": "PUT", "chunked": True, "expect_continue": False},
+    {"method": "POST", "multipart": True}, {"method": "POST", "multipart": True, "chunked": True},
+], ids=["put", "post", "put-chunked", "post-multipart", "post-multipart-chunked"])
+def test_upload_over_https_is_kept_with_its_checksum(service, options):
+    data = os.urandom(700_001)
+    locations = service.upload()
+    sent = station.upload(locations.https_url, data, file_name="diag 1.log", **service.tls(), **options)
+    assert sent.status == 201
+    kept = service.received(locations.grant_id)
+    assert kept.size == len(data) and kept.sha256 == _sha(data) and kept.protocol == "https"
+    assert kept.path.read_bytes() == data
+    assert kept.station_id == "CS-1" and kept.request_id == 1
+    if options.get("multipart"):
+        assert kept.file_name == "diag_1.log"
+    assert not list(service.files.store.incoming.iterdir())
+
+
+def test_upload_over_ftp_is_kept_with_its_checksum(service):
+    data = os.urandom(900_000)
+    locations = service.upload()
+    assert station.upload(locations.ftp_url, data, file_name="diag.log").status == 226
+    kept = service.received(locations.grant_id)
+    assert kept.path.read_bytes() == data and kept.sha256 == _sha(data) and kept.file_name == "diag.log"
+    assert kept.protocol == "ftp"
+
+
+@pytest.mark.parametrize("protocol", ["https", "ftp"])
+def test_an_upload_grant_is_used_once(service, protocol):
+    locations = service.upload()
+    station.upload(locations.url(protocol), b"first", **service.tls())
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(locations.url(protocol), b"second", **service.tls())
+    assert refused.value.status == (403 if protocol == "https" else 530)
+    assert service.received(locations.grant_id).path.read_bytes() == b"first"
+
+
+# --- the size limit --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [{}, {"expect_continue": False}, {"chunked": True, "expect_continue": False},
+                                     {"multipart": True, "method": "POST"}],
+                         ids=["declared", "declared-no-expect", "chunked", "multipart"])
+def test_https_upload_beyond_the_limit_is_refused_and_nothing_kept(service, options):
+    locations = service.upload(max_bytes=100_000)
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(locations.https_url, os.urandom(2_000_000), **service.tls(), **options)
+    assert refused.value.status in (413, None)   # None: closed while the station still sent
+    if not options.get("chunked"):
+        assert refused.value.status == 413
+    assert service.received(locations.grant_id) is None
+    assert service.leftovers() == []
+    # the grant is not used up: a file within the limit still goes
+    station.upload(locations.https_url, b"x" * 100_000, **service.tls())
+    assert service.received(locations.grant_id).size == 100_000
+
+
+def test_ftp_upload_beyond_the_limit_is_aborted_and_nothing_kept(service):
+    locations = service.upload(max_bytes=100_000)
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(locations.ftp_url, os.urandom(2_000_000))
+    assert refused.value.status == 426
+    assert service.received(locations.grant_id) is None
+    assert service.leftovers() == []
+    station.upload(locations.ftp_url, b"y" * 100_000)
+    assert service.received(locations.grant_id).size == 100_000
+
+
+# --- credentials -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["https", "ftp"])
+def test_expired_credentials_are_refused_and_nothing_written(service, image, protocol):
+    upload, download = service.upload(), service.download(image)
+    service.expire(upload.grant_id)
+    service.expire(download.grant_id)
+    expected = 403 if protocol == "https" else 530
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(upload.url(protocol), b"late", **service.tls())
+    assert refused.value.status == expected
+    with pytest.raises(station.TransferFailed) as refused:
+        station.download(download.url(protocol), **service.tls())
+    assert refused.value.status == expected
+    assert service.leftovers() == []
+
+
+@pytest.mark.parametrize("protocol", ["https", "ftp"])
+def test_unknown_or_wrong_secrets_are_refused(service, protocol):
+    locations = service.upload()
+    good = locations.url(protocol)
+    secret = good.split("/files/")[1].split("/")[1] if protocol == "https" else good.split(":")[2].split("@")[0]
+    wrong = good.replace(secret, "A" * len(secret))
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(wrong, b"data", **service.tls())
+    assert refused.value.status == (401 if protocol == "https" else 530)
+    assert service.leftovers() == []
+
+
+def test_revoked_grants_are_refused(service):
+    locations = service.upload()
+    assert run_in_session(service.ctx, lambda s: revoke(s, locations.grant_id))
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(locations.https_url, b"data", **service.tls())
+    assert refused.value.status == 403
+
+
+def test_https_wrong_direction_is_refused(service, image):
+    upload, download = service.upload(), service.download(image)
+    with pytest.raises(station.TransferFailed) as refused:
+        station.download(upload.https_url, **service.tls())
+    assert refused.value.status == 403
+    url = download.https_url.rsplit("/", 1)[0] + "/"
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(url, b"overwrite", **service.tls())
+    assert refused.value.status == 403
+    assert image.read_bytes() != b"overwrite" and service.leftovers() == []
+
+
+def _ftp_login(url: str) -> ftplib.FTP:
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    ftp = ftplib.FTP(timeout=10)
+    ftp.connect(parts.hostname, parts.port)
+    ftp.login(parts.username, parts.password)
+    return ftp
+
+
+def test_ftp_wrong_direction_is_refused(service, image):
+    upload, download = service.upload(), service.download(image)
+    ftp = _ftp_login(download.ftp_url)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.storbinary("STOR evil.bin", __import__("io").BytesIO(b"overwrite"))
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.delete(download.ftp_url.rsplit("/", 1)[1])
+    ftp.close()
+    ftp = _ftp_login(upload.ftp_url)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.retrbinary("RETR anything", lambda _: None)
+    with pytest.raises(ftplib.error_perm, match="^550"):
+        ftp.nlst()
+    ftp.close()
+    assert image.read_bytes() != b"overwrite" and service.leftovers() == []
+
+
+# --- path traversal --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", ["../../../../etc/passwd", "..%2f..%2fchargeca.db", "%2e%2e/x", "a/b"])
+def test_https_paths_reach_only_the_granted_file(service, image, suffix):
+    locations = service.download(image)
+    url = locations.https_url.rsplit("/", 1)[0] + "/" + suffix
+    with pytest.raises(station.TransferFailed) as refused:
+        station.download(url, **service.tls())
+    assert refused.value.status in (404, 401)
+
+
+def test_https_grant_id_traversal_is_unknown(service, image):
+    locations = service.download(image)
+    url = locations.https_url.replace(f"/files/{locations.grant_id}/", "/files/../../")
+    with pytest.raises(station.TransferFailed) as refused:
+        station.download(url, **service.tls())
+    assert refused.value.status in (401, 404)
+
+
+def test_ftp_cannot_leave_the_grants_home(service, image):
+    download = service.download(image)
+    ftp = _ftp_login(download.ftp_url)
+    for path in ("../../chargeca.db", "/../../../etc/passwd", "../" + image.name):
+        with pytest.raises(ftplib.error_perm):
+            ftp.retrbinary(f"RETR {path}", lambda _: None)
+    ftp.cwd("../..")   # the home is the root: above it is the root again
+    assert ftp.pwd() == "/" and ftp.nlst() == ["image_v1.bin"]
+    ftp.close()
+    upload = service.upload()
+    station.upload(upload.ftp_url.rstrip("/") + "/../../../escape.log", b"inside")
+    kept = service.received(upload.grant_id)
+    assert kept.file_name == "escape.log"
+    assert kept.path.is_relative_to(service.files.store.received)
+    assert not (service.ctx.settings.data_dir / "escape.log").exists()
+
+
+def test_a_grant_is_bound_to_its_station_and_request(service):
+    service.upload(request_id=41)
+    rows = run_in_session(service.ctx, lambda s: s.exec(select(FileGrant)).all())
+    assert [(r.station_id, r.purpose, r.request_id, r.direction) for r in rows] == [("CS-1", "log", 41, "upload")]
+    assert all(len(r.secret_hash) == 64 for r in rows)
+    assert run_in_session(service.ctx, lambda s: s.exec(select(ReceivedFile)).all()) == []
