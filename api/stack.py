@@ -35,7 +35,6 @@ from api.ocpp.handler import Handler
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
 from api.ocpp.transport.tls_material import TlsMaterial
-from api.rest.routers.firmware import attach_campaigns
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
 from api.rotation.firmware_campaigns import CampaignWorker
@@ -91,6 +90,6 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
         # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
-        campaigns = attach_campaigns(app, CampaignWorker(gateway).start())
+        campaigns = CampaignWorker(gateway).start()
         stop.push_async_callback(campaigns.aclose)
         yield Stack(gateway, listeners, certificates, jobs, disconnects, files, campaigns)

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 from api.core.audit import Actor, audited, run_in_session
 from api.core.context import Context
 from api.core.refusal import Conflict, NotFound, Refusal
-from api.csms.firmware import registry, service
+from api.csms.firmware import registry, service, signal
 from api.csms.firmware.location import PROTOCOLS
 from api.csms.firmware.updates import UpdateRequest, update_firmware
 from api.ocpp.gateway import Gateway, StationNotConnected
@@ -137,7 +137,9 @@ def create(ctx: Context, actor: Actor, spec: CampaignSpec) -> CampaignView:
         session.flush()
         detail.update(campaign_id=campaign.id, image_id=image.id, stations=len(rows), per_minute=spec.per_minute,
                       max_failures=spec.max_failures)
-        return CampaignView(campaign, rows)
+        shown = CampaignView(campaign, rows)
+    signal.ring()
+    return shown
 
 
 def _campaign(session: Session, campaign_id: int) -> FirmwareCampaign:
@@ -176,7 +178,9 @@ def set_status(ctx: Context, actor: Actor, campaign_id: int, status: str, *,
         campaign.status, campaign.detail, campaign.updated_at = status, f"{action.split('.')[-1]} by {actor.name}", utcnow()
         session.add(campaign)
         session.flush()
-        return view(session, campaign_id)
+        shown = view(session, campaign_id)
+    signal.ring()
+    return shown
 
 
 # --- the worker --------------------------------------------------------------------------------
@@ -206,7 +210,7 @@ def _settle(session: Session, campaign: FirmwareCampaign, now: datetime) -> list
             row.state = FAILED
         else:
             continue
-        row.detail, row.updated_at = f"request {update.request_id}: {update.status}", now
+        row.detail, row.updated_at = f"request {update.request_id}: {update.status}"[:500], now
         session.add(row)
     return rows
 
@@ -247,15 +251,15 @@ class CampaignWorker:
         self._interval = interval or gateway.ctx.policy.firmware.campaign_interval_seconds
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self._unlisten = lambda: None
 
     def start(self) -> CampaignWorker:
+        self._unlisten = signal.listen(signal.event_waker(self._wake, asyncio.get_running_loop()))
         self._task = asyncio.create_task(self._run(), name="firmware-campaigns")
         return self
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def aclose(self) -> None:
+        self._unlisten()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

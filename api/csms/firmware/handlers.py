@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from api.csms.firmware import service
+from api.csms.firmware import service, signal
 from api.ocpp.handler import Handler, StationCall
 from storage.db import DatabaseUnavailable
 
@@ -16,7 +16,9 @@ log = logging.getLogger("chargeca.ocpp.firmware")
 
 async def firmware_status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     status, request_id = payload["status"], payload.get("requestId")
-    await call.db(lambda session: service.record_status(session, call.station_id, status, request_id))
+    update = await call.db(lambda session: service.record_status(session, call.station_id, status, request_id))
+    if update is not None and update.campaign_id is not None and status in service.ENDED:
+        signal.ring()  # its campaign may go on at once
     log.info("firmware update %s of %s: %s", request_id, call.station_id, status)
     return {}
 

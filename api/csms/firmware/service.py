@@ -182,6 +182,8 @@ def record_status(session: Session, station_id: str, status: str, request_id: in
                            actor="system:firmware", detail={"request_id": request_id})
     session.flush()
     _prune(session, FirmwareStatusEvent, station_id, STATUS_HISTORY_MAX)
+    if row is not None:
+        session.expunge(row)
     return row
 
 

@@ -21,7 +21,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -44,21 +44,8 @@ from storage.firmware import RUNNING, STOPPED
 router = APIRouter(tags=["firmware"])
 
 IMAGES_PATH = "/api/v1/firmware/images"
-_CAMPAIGNS = "campaign_worker"
 _WRITE_BATCH = 1 << 20
 Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
-
-
-def attach_campaigns(app: FastAPI, worker: campaigns.CampaignWorker) -> campaigns.CampaignWorker:
-    """The campaign worker of this process, woken when a campaign is created or resumed."""
-    setattr(app.state, _CAMPAIGNS, worker)
-    return worker
-
-
-def _wake(request: Request) -> None:
-    worker = getattr(request.app.state, _CAMPAIGNS, None)
-    if worker is not None:
-        worker.wake()
 
 
 # --- registry ----------------------------------------------------------------------------------
@@ -352,7 +339,7 @@ class ResumeIn(BaseModel):
 
 
 @router.post("/api/v1/firmware/campaigns", responses=errors.responses(401, 403, 404, 422, 503))
-async def create_campaign(body: CampaignIn, request: Request, principal: OfficerOnly, ctx: Ctx) -> Any:
+async def create_campaign(body: CampaignIn, principal: OfficerOnly, ctx: Ctx) -> Any:
     """Start a campaign (201 with it), or with ``dry_run`` its plan (200). Role: officer."""
     spec = campaigns.CampaignSpec(image_id=body.image_id, station_filter=body.station_filter,
                                   per_minute=body.per_minute, max_failures=body.max_failures,
@@ -362,7 +349,6 @@ async def create_campaign(body: CampaignIn, request: Request, principal: Officer
         return {"dry_run": True, "stations": [{"station_id": p.station_id, "ready": p.ready, "detail": p.detail}
                                               for p in planned]}
     made = await asyncio.to_thread(campaigns.create, ctx, principal.actor, spec)
-    _wake(request)
     return JSONResponse(jsonable_encoder(CampaignOut.of(made)), status_code=201)
 
 
@@ -387,10 +373,9 @@ async def stop_campaign(campaign_id: RowId, principal: OfficerOnly, ctx: Ctx) ->
 
 @router.post("/api/v1/firmware/campaigns/{campaign_id}/resume", response_model=CampaignOut,
              responses=errors.responses(401, 403, 404, 409, 422, 503))
-async def resume_campaign(campaign_id: RowId, request: Request, principal: OfficerOnly, ctx: Ctx,
+async def resume_campaign(campaign_id: RowId, principal: OfficerOnly, ctx: Ctx,
                           body: ResumeIn | None = None) -> CampaignOut:
     """Resume a stopped or halted campaign, optionally with a new failure threshold. Role: officer."""
     shown = await asyncio.to_thread(campaigns.set_status, ctx, principal.actor, campaign_id, RUNNING,
                                     max_failures=body.max_failures if body else None)
-    _wake(request)
     return CampaignOut.of(shown)
