@@ -315,12 +315,17 @@ def cmd_firmware_add(args: argparse.Namespace) -> None:
     _register_image(args, firmware_registry.ImageIn(args.name, args.version, signature, certificate))
 
 
-def cmd_firmware_list(args: argparse.Namespace) -> None:
+def _print_table(args: argparse.Namespace, read: Callable, columns: Sequence[str], line: Callable) -> None:
     with read_scope(_context(args).engine) as session:
-        rows = firmware_registry.images(session)
-    print("id\tname\tversion\tsize\tsigned_by\troot\tsha256")
+        rows = read(session)
+    print("\t".join(columns))
     for row in rows:
-        print(f"{row.id}\t{row.name}\t{row.version}\t{row.size}\t{row.signed_by}\t{row.root_id}\t{row.sha256}")
+        print("\t".join(str(value) for value in line(row)))
+
+
+def cmd_firmware_list(args: argparse.Namespace) -> None:
+    _print_table(args, firmware_registry.images, ("id", "name", "version", "size", "signed_by", "root", "sha256"),
+                 lambda r: (r.id, r.name, r.version, r.size, r.signed_by, r.root_id, r.sha256))
 
 
 def cmd_firmware_signer(args: argparse.Namespace) -> None:
@@ -339,11 +344,8 @@ def cmd_firmware_root_add(args: argparse.Namespace) -> None:
 
 
 def cmd_firmware_root_list(args: argparse.Namespace) -> None:
-    with read_scope(_context(args).engine) as session:
-        rows = firmware_registry.roots(session)
-    print("id\tsubject\tmanaged\tnot_after\tsha256")
-    for row in rows:
-        print(f"{row.id}\t{row.subject}\t{row.authority_id is not None}\t{row.not_after.isoformat()}\t{row.sha256}")
+    _print_table(args, firmware_registry.roots, ("id", "subject", "managed", "not_after", "sha256"),
+                 lambda r: (r.id, r.subject, r.authority_id is not None, r.not_after.isoformat(), r.sha256))
 
 
 def cmd_firmware_revoke(args: argparse.Namespace) -> None:

@@ -100,7 +100,8 @@ def _matching(session: Session, pattern: str) -> list[str]:
     ids = session.exec(select(Station.id).where(Station.enabled == True)).all()
     chosen = sorted(sid for sid in ids if fnmatchcase(sid, pattern))
     if len(chosen) > STATIONS_MAX:
-        raise Refusal("campaign.size", f"the filter matches {len(chosen)} stations; at most {STATIONS_MAX} per campaign")
+        raise Refusal("campaign.size", f"the filter matches {len(chosen)} stations; at most {STATIONS_MAX} "
+                                       "per campaign")
     return chosen
 
 
@@ -175,7 +176,8 @@ def set_status(ctx: Context, actor: Actor, campaign_id: int, status: str, *,
                 raise Refusal("campaign.threshold", "max_failures must be at least 1")
             campaign.max_failures = max_failures
         detail.update(previous=campaign.status, max_failures=campaign.max_failures)
-        campaign.status, campaign.detail, campaign.updated_at = status, f"{action.split('.')[-1]} by {actor.name}", utcnow()
+        campaign.status, campaign.updated_at = status, utcnow()
+        campaign.detail = f"{action.split('.')[-1]} by {actor.name}"
         session.add(campaign)
         session.flush()
         shown = view(session, campaign_id)
@@ -222,7 +224,8 @@ def _due(session: Session, campaign: FirmwareCampaign, rows: list[FirmwareCampai
     if failed >= campaign.max_failures:
         campaign.status, campaign.detail = HALTED, f"{failed} station(s) failed (threshold {campaign.max_failures})"
     elif all(r.state in _SETTLED for r in rows):
-        campaign.status, campaign.detail = FINISHED, f"{sum(r.state == INSTALLED for r in rows)} installed, {failed} failed"
+        installed = sum(r.state == INSTALLED for r in rows)
+        campaign.status, campaign.detail = FINISHED, f"{installed} installed, {failed} failed"
     if campaign.status != RUNNING:
         campaign.updated_at = now
         session.add(campaign)

@@ -146,3 +146,46 @@ async def downloaded_over(station: SimulatedStation, protocol: str, data_sha256:
 
 
 __all__ = ["HAPPY", "PROTOCOLS", "httpx"]
+
+
+async def accepted_update(csms, case: str, protocol: str, *, prepare=None, **body: Any):
+    """A case's usual start: a station holding the root of a ChargeCA-signed image (``prepare``
+    sets it up further), UpdateFirmware sent over ``protocol`` and Accepted (a callable in
+    ``body`` is called just before: a time relative to the sending). Returns the station, the
+    image and the request the station received."""
+    station, image = await ready(csms, case)
+    if prepare is not None:
+        prepare(station)
+    answer = await update(csms, case, image["id"], protocol,
+                          **{key: value() if callable(value) else value for key, value in body.items()})
+    assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
+    (request,) = sent(station)
+    assert request["requestId"] == answer.json()["update"]["request_id"]
+    return station, image, request
+
+
+async def failing_case(csms, case: str, protocol: str, fail_at: str, expected: list[str]) -> None:
+    """TC_L_08/09: the station downloads and verifies, then fails at ``fail_at``; the CSMS keeps
+    every status and the update ends there (no reboot)."""
+    def fail(station):
+        station.firmware.fail_at = fail_at
+    station, image, request = await accepted_update(csms, case, protocol, prepare=fail)
+    assert await reaches(csms, case, request["requestId"], expected[-1]) == expected
+    await downloaded_over(station, protocol, image["sha256"])
+    assert station.firmware.boots == []
+    (kept,) = await updates(csms, case)
+    assert kept["status"] == expected[-1]
+
+
+async def second_while_first_runs(csms, case: str, protocol: str, on_new_request: str):
+    """TC_L_10/11: a first update downloaded and verified, held before installing; a second one
+    sent meanwhile. Returns the station, the first requestId and the second's REST answer."""
+    station, image = await ready(csms, case)
+    station.firmware.on_new_request = on_new_request
+    station.firmware.hold.clear()
+    first = await update(csms, case, image["id"], protocol)
+    first_id = first.json()["update"]["request_id"]
+    await reaches(csms, case, first_id, "SignatureVerified")
+    second = await update(csms, case, image["id"], protocol)
+    station.firmware.hold.set()
+    return station, image, first_id, second

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from cryptography import x509
 from sqlmodel import Session, select
@@ -36,6 +37,7 @@ from storage.firmware import (
 from storage.types import utcnow
 
 CHUNK = 1 << 16
+T = TypeVar("T")
 ROOTS_ROUTE = "POST /api/v1/firmware/roots"
 
 
@@ -130,17 +132,22 @@ def add_root(ctx: Context, actor: Actor, certificate_pem: str) -> FirmwareRoot:
         return _keep_root(session, certificate, actor.name, None)
 
 
-def _keep_root(session: Session, certificate: x509.Certificate, added_by: str,
-               authority_id: str | None) -> FirmwareRoot:
-    sha = signing.sha256_hex(certificate)
-    row = session.exec(select(FirmwareRoot).where(FirmwareRoot.sha256 == sha)).first()
+def _once(session: Session, table: type[T], sha: str, make: Callable[[], T]) -> T:
+    """The row of ``table`` for the certificate whose SHA-256 is ``sha``; made when there is none."""
+    row = session.exec(select(table).where(table.sha256 == sha)).first()
     if row is None:
-        row = FirmwareRoot(sha256=sha, subject=certificate.subject.rfc4514_string()[:300],
-                           certificate_pem=signing.pem(certificate), authority_id=authority_id,
-                           not_after=certificate.not_valid_after_utc, added_by=added_by)
+        row = make()
         session.add(row)
         session.flush()
     return row
+
+
+def _keep_root(session: Session, certificate: x509.Certificate, added_by: str,
+               authority_id: str | None) -> FirmwareRoot:
+    sha = signing.sha256_hex(certificate)
+    return _once(session, FirmwareRoot, sha, lambda: FirmwareRoot(
+        sha256=sha, subject=certificate.subject.rfc4514_string()[:300], certificate_pem=signing.pem(certificate),
+        authority_id=authority_id, not_after=certificate.not_valid_after_utc, added_by=added_by))
 
 
 def roots(session: Session) -> list[FirmwareRoot]:
@@ -178,15 +185,9 @@ def revoke_certificate(ctx: Context, actor: Actor, certificate_pem: str, reason:
         certificate = _certificate(certificate_pem, "the signing certificate", "firmware.certificate.format")
         sha = signing.sha256_hex(certificate)
         detail.update(subject=certificate.subject.rfc4514_string(), sha256=sha)
-        existing = session.exec(select(FirmwareCertificateRevocation)
-                                .where(FirmwareCertificateRevocation.sha256 == sha)).first()
-        if existing is not None:
-            return existing
-        row = FirmwareCertificateRevocation(sha256=sha, subject=certificate.subject.rfc4514_string()[:300],
-                                            reason=reason.strip()[:500] or "unspecified", revoked_by=actor.name)
-        session.add(row)
-        session.flush()
-        return row
+        return _once(session, FirmwareCertificateRevocation, sha, lambda: FirmwareCertificateRevocation(
+            sha256=sha, subject=certificate.subject.rfc4514_string()[:300],
+            reason=reason.strip()[:500] or "unspecified", revoked_by=actor.name))
 
 
 # --- images ------------------------------------------------------------------------------------

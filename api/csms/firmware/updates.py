@@ -95,7 +95,8 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
                                                        signature=image.signature))
         payload = command.request()
         row = service.record_request(session, station_id=station_id, request_id=request_id, image=image,
-                                     location=redacted(download.url, download.grant_id), grant_id=download.grant_id, retrieve_at=retrieve_at,
+                                     location=redacted(download.url, download.grant_id),
+                                     grant_id=download.grant_id, retrieve_at=retrieve_at,
                                      install_at=wanted.install_at,
                                      requested_by=actor.name, campaign_id=wanted.campaign_id)
         detail.update(request_id=request_id, update_id=row.id, location_expires_at=_iso(download.expires_at))

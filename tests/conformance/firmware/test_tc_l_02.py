@@ -7,18 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from firmware_support import PROTOCOLS, downloaded_over, in_seconds, reaches, ready, sent, update
+from firmware_support import PROTOCOLS, accepted_update, downloaded_over, in_seconds, reaches
 from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_tc_l_02_install_scheduled(files_csms, protocol):
-    station, image = await ready(files_csms, "TC-L-02")
+    station, image, request = await accepted_update(files_csms, "TC-L-02", protocol,
+                                                    install_date_time=lambda: in_seconds(2))
 
-    answer = await update(files_csms, "TC-L-02", image["id"], protocol, install_date_time=in_seconds(2))
-
-    assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
-    (request,) = sent(station)
     install_at = datetime.fromisoformat(request["firmware"]["installDateTime"])
     assert install_at > datetime.fromisoformat(request["firmware"]["retrieveDateTime"])
     seen = await reaches(files_csms, "TC-L-02", request["requestId"], "Installed")

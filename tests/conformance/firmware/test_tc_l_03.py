@@ -4,22 +4,20 @@ FTP), verifies, installs, reboots (BootNotification Accepted), Installed."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
-from firmware_support import HAPPY, PROTOCOLS, downloaded_over, in_seconds, reaches, ready, sent, update
+from firmware_support import HAPPY, PROTOCOLS, accepted_update, downloaded_over, in_seconds, reaches, updates
 from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_tc_l_03_download_scheduled(files_csms, protocol):
-    station, image = await ready(files_csms, "TC-L-03")
+    station, image, request = await accepted_update(files_csms, "TC-L-03", protocol,
+                                                    retrieve_date_time=lambda: in_seconds(2))
 
-    answer = await update(files_csms, "TC-L-03", image["id"], protocol, retrieve_date_time=in_seconds(2))
-
-    assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
-    (request,) = sent(station)
-    assert datetime.fromisoformat(request["firmware"]["retrieveDateTime"]) > datetime.now(UTC)
+    (kept,) = await updates(files_csms, "TC-L-03")
+    assert datetime.fromisoformat(request["firmware"]["retrieveDateTime"]) > datetime.fromisoformat(kept["created_at"])
     seen = await reaches(files_csms, "TC-L-03", request["requestId"], "Installed")
     assert seen == ["DownloadScheduled", *HAPPY]
     await downloaded_over(station, protocol, image["sha256"])

@@ -1,24 +1,15 @@
-"""TC_L_08_CSMS — Secure firmware update, verification failed: the station downloads the image (HTTPS or FTP), verifies its signature, then reports InstallVerificationFailed;
-the CSMS keeps every status under the requestId and the update ends there (no reboot)."""
+"""TC_L_08_CSMS — Secure firmware update, verification failed: the station downloads the image
+(HTTPS or FTP), verifies its signature, then reports InstallVerificationFailed; the CSMS keeps every
+status under the requestId and the update ends there (no reboot)."""
 
 from __future__ import annotations
 
 import pytest
-from firmware_support import PROTOCOLS, downloaded_over, reaches, ready, update, updates
+from firmware_support import PROTOCOLS, failing_case
 from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_tc_l_08_verification_failed(files_csms, protocol):
-    station, image = await ready(files_csms, "TC-L-08")
-    station.firmware.fail_at = "verification"
-
-    answer = await update(files_csms, "TC-L-08", image["id"], protocol)
-
-    assert answer.status_code == 200 and answer.json()["result"]["status"] == "Accepted", answer.text
-    request_id = answer.json()["update"]["request_id"]
-    assert await reaches(files_csms, "TC-L-08", request_id, "InstallVerificationFailed") == ["Downloading", "Downloaded", "SignatureVerified", "InstallVerificationFailed"]
-    await downloaded_over(station, protocol, image["sha256"])
-    assert station.firmware.boots == []
-    (kept,) = await updates(files_csms, "TC-L-08")
-    assert kept["status"] == "InstallVerificationFailed"
+    await failing_case(files_csms, "TC-L-08", protocol, "verification", [
+        "Downloading", "Downloaded", "SignatureVerified", "InstallVerificationFailed"])

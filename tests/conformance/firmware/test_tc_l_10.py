@@ -6,20 +6,13 @@ FTP, verified, reboot, BootNotification Accepted)."""
 from __future__ import annotations
 
 import pytest
-from firmware_support import HAPPY, PROTOCOLS, reaches, ready, update, updates
+from firmware_support import HAPPY, PROTOCOLS, reaches, second_while_first_runs, updates
 from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_tc_l_10_second_update_cancels_the_first(files_csms, protocol):
-    station, image = await ready(files_csms, "TC-L-10")
-    station.firmware.hold.clear()  # the first update waits before installing
-    first = await update(files_csms, "TC-L-10", image["id"], protocol)
-    first_id = first.json()["update"]["request_id"]
-    await reaches(files_csms, "TC-L-10", first_id, "SignatureVerified")
-
-    second = await update(files_csms, "TC-L-10", image["id"], protocol)
-    station.firmware.hold.set()
+    station, _image, first_id, second = await second_while_first_runs(files_csms, "TC-L-10", protocol, "cancel")
 
     assert second.status_code == 200 and second.json()["result"]["status"] == "AcceptedCanceled", second.text
     second_id = second.json()["update"]["request_id"]

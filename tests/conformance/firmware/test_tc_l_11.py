@@ -5,21 +5,13 @@ Installed (downloaded over HTTPS or FTP, verified, reboot, BootNotification Acce
 from __future__ import annotations
 
 import pytest
-from firmware_support import HAPPY, PROTOCOLS, downloaded_over, reaches, ready, update, updates
+from firmware_support import HAPPY, PROTOCOLS, downloaded_over, reaches, second_while_first_runs, updates
 from ocpp_support import files_csms  # noqa: F401 - fixture
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_tc_l_11_second_update_rejected(files_csms, protocol):
-    station, image = await ready(files_csms, "TC-L-11")
-    station.firmware.on_new_request = "reject"
-    station.firmware.hold.clear()
-    first = await update(files_csms, "TC-L-11", image["id"], protocol)
-    first_id = first.json()["update"]["request_id"]
-    await reaches(files_csms, "TC-L-11", first_id, "SignatureVerified")
-
-    second = await update(files_csms, "TC-L-11", image["id"], protocol)
-    station.firmware.hold.set()
+    station, image, first_id, second = await second_while_first_runs(files_csms, "TC-L-11", protocol, "reject")
 
     assert second.status_code == 200 and second.json()["result"]["status"] == "Rejected", second.text
     assert await reaches(files_csms, "TC-L-11", first_id, "Installed") == HAPPY

@@ -49,7 +49,8 @@ async def test_a_dry_run_plans_and_changes_nothing(files_csms):
     by_station = {p["station_id"]: p for p in planned.json()["stations"]}
     assert [by_station[s]["ready"] for s in ("CAMP-A", "CAMP-B", "CAMP-C")] == [True, True, False]
     assert by_station["CAMP-C"]["detail"].startswith("firmware.root_not_installed")
-    assert run_in_session(files_csms.ctx, lambda s: s.exec(select(func.count()).select_from(FirmwareCampaign)).one()) == 0
+    count = select(func.count()).select_from(FirmwareCampaign)
+    assert run_in_session(files_csms.ctx, lambda s: s.exec(count).one()) == 0
     assert all(sent(station) == [] for station in stations.values())
 
 
