@@ -185,6 +185,7 @@ async def list_images(_principal: AnyRole, ctx: Ctx) -> list[ImageOut]:
 
 @router.get(IMAGES_PATH + "/{image_id}", response_model=ImageOut, responses=errors.responses(401, 403, 404, 503))
 async def get_image(image_id: RowId, _principal: AnyRole, ctx: Ctx) -> ImageOut:
+    """One registered image. Roles: officer, operator, auditor."""
     return await asyncio.to_thread(run_in_session, ctx, lambda s: ImageOut.of(registry.image(s, image_id)))
 
 
@@ -354,6 +355,7 @@ async def create_campaign(body: CampaignIn, principal: OfficerOnly, ctx: Ctx) ->
 
 @router.get("/api/v1/firmware/campaigns", response_model=list[CampaignOut], responses=errors.responses(401, 403, 503))
 async def list_campaigns(_principal: AnyRole, ctx: Ctx) -> list[CampaignOut]:
+    """Campaigns, newest first, each with its stations' progress. Roles: all."""
     return await asyncio.to_thread(run_in_session, ctx, lambda s: [CampaignOut.of(v) for v in campaigns.listed(s)])
 
 
