@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import os
 
+from cryptography import x509
 from firmware_support import (
     chargeca_image,
     image_bytes,
@@ -24,7 +25,8 @@ from ocpp_support import files_csms  # noqa: F401 - fixture
 from sqlmodel import func, select
 from trust_anchor_support import pem
 
-from api.core.audit import run_in_session
+from api.core.audit import Actor, run_in_session
+from api.csms.security.authority_service import revoke_certificate
 from storage.audit import AuditEntry
 from storage.file_transfer import FileGrant
 from storage.firmware import FirmwareImage, FirmwareUpdate
@@ -153,3 +155,19 @@ async def test_the_generic_call_and_the_typed_command_take_the_checked_workflow(
     assert (as_job.status_code, as_job.json()["rule"]) == (422, "call.sync_only")
     assert (forged.status_code, forged.json()["rule"]) == (422, "call.firmware.unregistered")
     assert len(sent(station)) == 2
+
+
+async def test_chargeca_s_own_signing_certificate_revoked_stops_its_images(files_csms):
+    station, image = await ready(files_csms, "FW-OURS")
+    serial = format(x509.load_pem_x509_certificate(image["signing_certificate"].encode()).serial_number, "x")
+    revoke_certificate(files_csms.ctx, Actor("cli:test", "officer"), serial, "keyCompromise")
+
+    refused = await update(files_csms, "FW-OURS", image["id"])
+    resigned = await upload(files_csms, image_bytes(1000), sign=True)
+
+    assert refused.status_code == 422 and refused.json()["rule"] == "firmware.certificate.revoked"
+    assert sent(station) == []
+    # A new build gets a new signing certificate under the same manufacturer root.
+    assert resigned.status_code == 201, resigned.text
+    assert resigned.json()["signing_certificate"] != image["signing_certificate"]
+    assert resigned.json()["root_id"] == image["root_id"]
