@@ -25,6 +25,7 @@ from api.core.context import Context
 from api.core.refusal import Conflict, NotFound, Refusal
 from pki import firmware as signing
 from pki.serials import serial_hex
+from policies.keys import check_public_key
 from policies.model import Decision
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.firmware import (
@@ -233,6 +234,9 @@ def register_image(ctx: Context, actor: Actor, staged: Staged, image: ImageIn) -
                 certificate = _certificate(image.signing_certificate, "the signing certificate",
                                            "firmware.certificate.format")
                 signature = image.signature.strip()
+                key = check_public_key(certificate.public_key(), ctx.policy.keys)
+                if not key:
+                    raise Refusal(f"firmware.{key.rule}", f"the signing certificate's key: {key.reason}")
                 root = issuing_root(session, certificate)
                 if root is None:
                     raise Refusal("firmware.root.unknown",

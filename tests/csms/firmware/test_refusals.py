@@ -9,7 +9,10 @@ import base64
 import os
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from firmware_support import (
+    Manufacturer,
     chargeca_image,
     image_bytes,
     manufacturer,
@@ -22,6 +25,7 @@ from firmware_support import (
     upload,
 )
 from ocpp_support import files_csms  # noqa: F401 - fixture
+from pki_fixtures import Issued, leaf_builder
 from sqlmodel import func, select
 from trust_anchor_support import pem
 
@@ -171,3 +175,17 @@ async def test_chargeca_s_own_signing_certificate_revoked_stops_its_images(files
     assert resigned.status_code == 201, resigned.text
     assert resigned.json()["signing_certificate"] != image["signing_certificate"]
     assert resigned.json()["root_id"] == image["root_id"]
+
+
+async def test_a_signing_key_the_key_policy_refuses_is_refused(files_csms):
+    maker = manufacturer(serial=0x7301)
+    await manufacturer_image(files_csms, maker)
+    key = ec.generate_private_key(ec.SECP521R1())
+    weak = Issued(leaf_builder(maker.root, key, serial=0x7302).sign(maker.root.key, hashes.SHA256()), key)
+    data = image_bytes(1000)
+
+    refused = await upload(files_csms, data, signature=Manufacturer(maker.root, weak).sign(data),
+                           certificate=weak.certificate)
+
+    assert refused.status_code == 422 and refused.json()["rule"] == "firmware.key.ec_curve", refused.text
+    assert _count(files_csms, FirmwareImage) == 1
