@@ -21,9 +21,11 @@ from fastapi import FastAPI
 
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.file_transfer.process import FileServiceProcess
 from api.csms.file_transfer.retention import run_file_grant_retention
 from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
 from api.csms.firmware.location import serving
+from api.csms.logs.retention import run_log_retention
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.operator_calls import CallJobs
 from api.csms.routes import ROUTES
@@ -47,7 +49,7 @@ class Stack:
     certificates: CertificateWorkers
     jobs: CallJobs
     disconnects: DisconnectWatch
-    files: FileService | None = None
+    files: FileService | FileServiceProcess | None = None
     campaigns: CampaignWorker | None = None
 
 
@@ -76,16 +78,18 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(retention.cancel)
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
+        logs = asyncio.create_task(run_log_retention(ctx), name="log-retention")
+        stop.callback(logs.cancel)
         files = None
         if file_service is not None:
-            # The HTTPS file server presents the wss listener's certificates (rotations included).
-            tls = listeners.tls or (TlsMaterial(ctx) if file_service.https_port is not None else None)
-            files = await start_file_service(ctx, file_service, tls.listening_context() if tls else None)
+            # HTTPS and FTPS present the wss listener's certificates (rotations included).
+            tls = None if file_service.own_process else listeners.tls or TlsMaterial(ctx)
+            files = await start_file_service(ctx, file_service, tls)
             stop.push_async_callback(files.stop_async)
             app.state.file_service = files
             grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
             stop.callback(grants.cancel)
-            stop.enter_context(serving(files.endpoints))  # where firmware download locations point
+            stop.enter_context(serving(files))  # where firmware download locations point
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

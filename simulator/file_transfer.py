@@ -6,8 +6,10 @@ HTTPS trusts only the CSMS root the station was given (``ca_file``) and checks t
 (``server_hostname`` when the URL's host is an address the certificate does not name). The HTTP
 client is a small one of our own, not a library's: a station sends ``Expect: 100-continue`` and
 streams its file, chunked or with a length, raw or as multipart/form-data, and this one must show
-exactly what goes over the wire. FTP: passive mode, binary, ``ftp://user:password@host:port/path``;
-an upload to a URL ending in "/" stores the station's own file name there.
+exactly what goes over the wire. FTP: passive mode, binary, explicit FTPS (AUTH TLS, PROT P) when
+the station supports it (``ftps=True``), ``ftp://user:password@host:port/path``.
+An upload to a URL ending in "/" stores the station's own file name there (HTTPS: appended to the
+path, unless the name travels in a multipart part).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 _CHUNK = 256 * 1024
 
@@ -201,19 +203,35 @@ def _answered(http: _Http, status: int, headers: dict[str, str], size: int, data
 
 # --- FTP --------------------------------------------------------------------------------------
 
-def _ftp(url: str, timeout: float) -> tuple[ftplib.FTP, str]:
+def _ftp(url: str, timeout: float, tls: _Tls | None = None) -> tuple[ftplib.FTP, str]:
+    """Logged in, passive; with ``tls`` explicit FTPS (AUTH TLS, then PROT P for the data)."""
     parts = urlsplit(url)
     if parts.scheme != "ftp":
         raise TransferFailed(None, f"not an ftp URL: {parts.scheme}")
-    ftp = ftplib.FTP(timeout=timeout)
+    ftp = ftplib.FTP_TLS(context=tls.context(), timeout=timeout) if tls else ftplib.FTP(timeout=timeout)
     try:
         ftp.connect(parts.hostname or "", parts.port or 21)
+        if isinstance(ftp, ftplib.FTP_TLS) and tls is not None:
+            # ftplib checks the certificate against self.host; data connections go to the PASV peer.
+            ftp.host = tls.server_hostname or ftp.host
+            ftp.auth()
         ftp.login(unquote(parts.username or "anonymous"), unquote(parts.password or ""))
-    except ftplib.all_errors as exc:
+        if isinstance(ftp, ftplib.FTP_TLS):
+            ftp.prot_p()
+    except (*ftplib.all_errors, ssl.SSLError) as exc:
         ftp.close()
         raise TransferFailed(_code(exc), str(exc)) from exc
     ftp.set_pasv(True)
     return ftp, unquote(parts.path)
+
+
+@dataclass(frozen=True)
+class _Tls:
+    ca_file: str | Path | None
+    server_hostname: str | None
+
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
 
 
 def _code(exc: BaseException) -> int | None:
@@ -221,8 +239,9 @@ def _code(exc: BaseException) -> int | None:
     return int(text[:3]) if text[:3].isdigit() else None
 
 
-def ftp_download(url: str, destination: Path | None = None, *, timeout: float = 30) -> tuple[Transferred, bytes]:
-    ftp, path = _ftp(url, timeout)
+def ftp_download(url: str, destination: Path | None = None, *, timeout: float = 30, ftps: bool = False,
+                 ca_file: str | Path | None = None, server_hostname: str | None = None) -> tuple[Transferred, bytes]:
+    ftp, path = _ftp(url, timeout, _Tls(ca_file, server_hostname) if ftps else None)
     digest, kept = hashlib.sha256(), bytearray()
     size = 0
     sink = open(destination, "wb") if destination else None  # noqa: SIM115
@@ -248,9 +267,11 @@ def ftp_download(url: str, destination: Path | None = None, *, timeout: float = 
     return Transferred(size, digest.hexdigest(), 226), bytes(kept)
 
 
-def ftp_upload(url: str, data: bytes | Path, *, file_name: str = "log.txt", timeout: float = 30) -> Transferred:
-    """STOR the file at the URL's path, or under ``file_name`` when the path ends in "/"."""
-    ftp, path = _ftp(url, timeout)
+def ftp_upload(url: str, data: bytes | Path, *, file_name: str = "log.txt", timeout: float = 30, ftps: bool = False,
+               ca_file: str | Path | None = None, server_hostname: str | None = None) -> Transferred:
+    """STOR the file at the URL's path, or under ``file_name`` when the path ends in "/";
+    ``ftps``: over explicit FTPS, trusting ``ca_file``."""
+    ftp, path = _ftp(url, timeout, _Tls(ca_file, server_hostname) if ftps else None)
     target = path.lstrip("/")
     if not target or target.endswith("/"):
         target += file_name
@@ -280,14 +301,18 @@ def upload(url: str, data: bytes | Path, *, ca_file: str | Path | None = None, s
            file_name: str = "log.txt", **options: Any) -> Transferred:
     """Upload to an https:// or ftp:// URL, as a station does with remoteLocation."""
     if url.startswith("ftp://"):
-        return ftp_upload(url, data, file_name=file_name)
+        return ftp_upload(url, data, file_name=file_name, ftps=options.get("ftps", False), ca_file=ca_file,
+                          server_hostname=server_hostname)
+    options.pop("ftps", None)
+    if url.endswith("/") and not options.get("multipart"):
+        url += quote(file_name)
     return https_upload(url, data, ca_file=ca_file, server_hostname=server_hostname, file_name=file_name, **options)
 
 
 def download(url: str, destination: Path | None = None, *, ca_file: str | Path | None = None,
-             server_hostname: str | None = None) -> tuple[Transferred, bytes]:
+             server_hostname: str | None = None, ftps: bool = False) -> tuple[Transferred, bytes]:
     if url.startswith("ftp://"):
-        return ftp_download(url, destination)
+        return ftp_download(url, destination, ftps=ftps, ca_file=ca_file, server_hostname=server_hostname)
     return https_download(url, destination, ca_file=ca_file, server_hostname=server_hostname)
 
 

@@ -10,6 +10,7 @@ from storage import (  # noqa: F401
     file_transfer,
     firmware,
     id_tokens,
+    logs,
     meter_values,
     outbox,
     remote_starts,

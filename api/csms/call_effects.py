@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.csms.availability import service as availability
 from api.csms.local_list import service as local_list
+from api.csms.logs import service as logs
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
 from api.csms.transactions import service as transactions
@@ -50,6 +51,7 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "CancelReservation": Effect(None, reservations.cancel_answered),
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
     "GetLocalListVersion": Effect(None, _keep_local_list_version),
+    "GetLog": Effect(logs.requested, logs.answered, logs.unanswered),
 })
 
 

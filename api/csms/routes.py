@@ -25,6 +25,7 @@ from api.csms.display import commands as display
 from api.csms.firmware import commands as firmware_commands
 from api.csms.firmware import handlers as firmware
 from api.csms.local_list import commands as local_list
+from api.csms.logs import handlers as logs
 from api.csms.meter_values import handlers as meter_values
 from api.csms.provisioning import commands as provisioning_commands
 from api.csms.provisioning import handlers as provisioning
@@ -63,7 +64,7 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "FirmwareStatusNotification": firmware.firmware_status_notification,
     "PublishFirmwareStatusNotification": firmware.publish_firmware_status_notification,
     "NotifyEvent": diagnostics.notify_event,
-    "LogStatusNotification": diagnostics.log_status_notification,
+    "LogStatusNotification": logs.log_status_notification,
     "NotifyCustomerInformation": diagnostics.notify_customer_information,
     "DataTransfer": data_transfer.data_transfer,
 })

@@ -29,6 +29,7 @@ from api.rest.routers import (
     firmware,
     id_tokens,
     local_list,
+    logs,
     metrics,
     policy,
     profile_upgrade,
@@ -71,6 +72,8 @@ _TAGS = [
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
+    {"name": "logs", "description": "Station logs (N01): GetLog with an upload location ChargeCA runs, status "
+                                  "reports, the files with their checksums."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "firmware", "description": "Firmware (L): manufacturer roots, signed images, ChargeCA's own signer, "
                                         "UpdateFirmware and its statuses, campaigns."},
@@ -116,7 +119,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
         **_BODY_MAX_BY_PATH, firmware.IMAGES_PATH: ctx.policy.firmware.max_image_mb * 1024 * 1024})
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs, logs,
                    firmware):
         app.include_router(module.router)
     errors.document_common_answers(app)

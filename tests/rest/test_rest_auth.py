@@ -114,6 +114,11 @@ MATRIX = [
     ("GET", "/api/v1/transactions", None, ALL),
     ("GET", "/api/v1/transactions/NO-SUCH/T-1", None, ALL),
     ("GET", "/api/v1/meter-values", None, ALL),
+    # Logs (N01): asking for one is a station operation; requests and files are everyone's to read.
+    ("POST", "/api/v1/stations/NO-SUCH/logs", {"log_type": "DiagnosticsLog"}, STATION_OPS),
+    ("GET", "/api/v1/stations/NO-SUCH/logs", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/logs/1", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/logs/1/file", None, ALL),
     # Firmware (L): reading is everyone's; the registry, sending firmware and campaigns an officer's.
     ("GET", "/api/v1/firmware/roots", None, ALL),
     ("POST", "/api/v1/firmware/roots", {"certificate": "not a pem"}, OFFICER),

@@ -1,5 +1,5 @@
-"""Functional block N — Diagnostics: NotifyEvent (N07), LogStatusNotification (N01),
-NotifyCustomerInformation (N09/N10). Acknowledged; their storage comes with N01/N09 work."""
+"""Functional block N — Diagnostics: NotifyEvent (N07), NotifyCustomerInformation (N09/N10).
+Acknowledged; their storage comes with N09 work. LogStatusNotification (N01): api/csms/logs."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ async def notify_event(call: StationCall, payload: dict[str, Any]) -> dict[str, 
     # Connector availability and lock problems arrive here as well as through StatusNotification
     # (TC_G_20): block G keeps them.
     await availability.connector_events(call, payload)
-    return {}
-
-
-async def log_status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    log.info("log upload %s of %s: %s", payload.get("requestId"), call.station_id, payload["status"])
     return {}
 
 

@@ -11,16 +11,25 @@ out, so a station told "complete" has its file stored.
 
 pyftpdlib runs its own select/epoll loop; it runs here on one thread, never on the asyncio loop
 that serves OCPP.
+
+FTPS: explicit (RFC 4217, ``AUTH TLS`` on the same port) whenever the server has TLS material,
+with the wss listener's server certificates and the [tls] policy's minimum version and TLS 1.2
+suites; a station that speaks it protects its credentials and data (``PROT P``), one that does
+not is served in clear as before. pyftpdlib takes a pyOpenSSL context, hence ``ftps_context``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import threading
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from OpenSSL import SSL
 from sqlalchemy.engine import Engine
 
 # pyftpdlib 2.x still builds on asyncore/asynchat, which Python 3.11 flags as deprecated on import;
@@ -28,12 +37,14 @@ from sqlalchemy.engine import Engine
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", r"The asyn(core|chat) module is deprecated", DeprecationWarning)
     from pyftpdlib.authorizers import AuthenticationFailed
+    from pyftpdlib.exceptions import _FileReadWriteError
     from pyftpdlib.filesystems import AbstractedFS
-    from pyftpdlib.handlers import DTPHandler, FTPHandler
+    from pyftpdlib.handlers import DTPHandler, FTPHandler, TLS_DTPHandler, TLS_FTPHandler
     from pyftpdlib.servers import FTPServer
 
 from api.csms.file_transfer.grants import Refused, check, count_download
 from api.csms.file_transfer.store import FileStore, Receiving
+from policies.model import TlsPolicy
 from storage.db import DatabaseUnavailable, session_scope
 from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
 from storage.types import utcnow
@@ -177,26 +188,70 @@ class _HandlerPerms:
         return self._handler.has_perm_for(perm, path)
 
 
+class _TlsDtp(TLS_DTPHandler, _Dtp):
+    def handle_error(self) -> None:
+        # The TLS mixin logs any error and closes without a reply; an upload past its limit must
+        # still get its 426 on the control connection, as in clear.
+        try:
+            raise  # noqa: PLE0704 - called from asyncore's except clause
+        except _FileReadWriteError as exc:
+            self._error = True   # no TLS shutdown on a data channel we abandon
+            self._resp = (f"426 {os.strerror(exc.errno or errno.EIO)}; transfer aborted.", log.info)
+            self.close()
+        except Exception:  # noqa: BLE001 - the mixin's own handling for everything else
+            super().handle_error()
+
+
+class _TlsHandler(TLS_FTPHandler, _Handler):
+    dtp_handler = _TlsDtp
+
+
+_OPENSSL_VERSIONS = {"TLSv1.2": SSL.TLS1_2_VERSION, "TLSv1.3": SSL.TLS1_3_VERSION}
+
+
+def ftps_context(certificates: Sequence[tuple[Path, Path, bytes]], policy: TlsPolicy) -> SSL.Context:
+    """A pyOpenSSL server context: (chain file, encrypted key file, its passphrase) per server
+    certificate (one EC, one RSA: OpenSSL keeps one per key type), the policy's versions and suites."""
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    context.set_min_proto_version(_OPENSSL_VERSIONS[policy.min_version])
+    context.set_max_proto_version(_OPENSSL_VERSIONS[policy.max_version])
+    context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
+    context.set_cipher_list(":".join(policy.tls12_ciphers).encode())
+    for chain, key, passphrase in certificates:
+        context.set_passwd_cb(lambda *_args, secret=passphrase: secret)
+        context.use_certificate_chain_file(str(chain))
+        context.use_privatekey_file(str(key))
+    return context
+
+
 class FtpFileServer:
-    """pyftpdlib on its own thread; ``port`` is the one actually bound."""
+    """pyftpdlib on its own thread; ``port`` is the one actually bound. ``tls``: FTPS offered."""
 
     def __init__(self, engine: Engine, store: FileStore, *, host: str, port: int,
                  passive_ports: range | None, masquerade_address: str | None, max_connections: int,
-                 idle_timeout: float) -> None:
+                 idle_timeout: float, tls: SSL.Context | None = None) -> None:
         authorizer = _GrantAuthorizer(engine, store)
-        handler = type("GrantFtpHandler", (_Handler,), {
+        base = _TlsHandler if tls is not None else _Handler
+        dtp = base.dtp_handler
+        handler = type("GrantFtpHandler", (base,), {
             "server_engine": engine, "store": store, "authorizer": authorizer, "shared_authorizer": authorizer,
             "passive_ports": list(passive_ports) if passive_ports else None,
             "masquerade_address": masquerade_address, "timeout": idle_timeout,
-            "dtp_handler": type("GrantDtp", (_Dtp,), {"timeout": idle_timeout}),
+            "dtp_handler": type("GrantDtp", (dtp,), {"timeout": idle_timeout}), "ssl_context": tls,
             "permit_foreign_addresses": False, "permit_privileged_ports": False,
             "max_login_attempts": 1, "auth_failed_timeout": 1})
+        self._handler = handler
         self._server = FTPServer((host, port), handler)
         self._server.max_cons = max_connections
         self._server.max_cons_per_ip = 0
         self.port: int = self._server.address[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chargeca-files-ftp", daemon=True)
+
+    def use_tls(self, context: SSL.Context) -> None:
+        """New connections negotiate with ``context`` (rotated certificates); open ones keep theirs."""
+        if issubclass(self._handler, TLS_FTPHandler):
+            self._handler.ssl_context = context
 
     def _run(self) -> None:
         try:

@@ -9,16 +9,22 @@ the ports actually bound.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from OpenSSL import SSL
 
 from api.core.context import Context
 from api.core.settings import Settings
-from api.csms.file_transfer.ftp import FtpFileServer
+from api.csms.file_transfer.ftp import FtpFileServer, ftps_context
 from api.csms.file_transfer.grants import Endpoints
 from api.csms.file_transfer.https import HttpsFileServer
 from api.csms.file_transfer.store import FileStore
+from api.ocpp.transport.tls_material import TlsMaterial
 from policies.model import FileTransferPolicy
+
+if TYPE_CHECKING:
+    from api.csms.file_transfer.process import FileServiceProcess
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,9 @@ class FileServiceConfig:
     ftp_masquerade_address: str | None = None
     max_connections: int = 200
     idle_timeout: float = 60.0
+    # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it;
+    # tests run the servers on threads of their own process.
+    own_process: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: FileTransferPolicy) -> FileServiceConfig:
@@ -42,7 +51,8 @@ class FileServiceConfig:
                    ftp_port=settings.ftp_port if policy.ftp_enabled else None,
                    ftp_passive_ports=parse_port_range(settings.ftp_passive_ports),
                    ftp_masquerade_address=settings.ftp_masquerade_address,
-                   max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds))
+                   max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds),
+                   own_process=True)
 
 
 def parse_port_range(text: str) -> range | None:
@@ -60,7 +70,7 @@ class FileService:
     """Both servers, started together; ``endpoints`` for the grants. Blocking start and stop:
     from the event loop use ``start_async``/``stop_async``."""
 
-    def __init__(self, ctx: Context, config: FileServiceConfig, tls: ssl.SSLContext | None) -> None:
+    def __init__(self, ctx: Context, config: FileServiceConfig, tls: TlsMaterial | None) -> None:
         self.config = config
         self.store = FileStore(ctx.settings.data_dir)
         self.https: HttpsFileServer | None = None
@@ -68,13 +78,15 @@ class FileService:
         if config.https_port is not None:
             if tls is None:
                 raise ValueError("the HTTPS file server needs the wss listener's TLS material")
-            self.https = HttpsFileServer(ctx.engine, self.store, tls, host=config.https_host, port=config.https_port,
+            self.https = HttpsFileServer(ctx.engine, self.store, tls.listening_context(), host=config.https_host, port=config.https_port,
                                          max_connections=config.max_connections, idle_timeout=config.idle_timeout)
         if config.ftp_port is not None:
             self.ftp = FtpFileServer(ctx.engine, self.store, host=config.ftp_host, port=config.ftp_port,
                                      passive_ports=config.ftp_passive_ports,
                                      masquerade_address=config.ftp_masquerade_address,
-                                     max_connections=config.max_connections, idle_timeout=config.idle_timeout)
+                                     max_connections=config.max_connections, idle_timeout=config.idle_timeout,
+                                     tls=ftps(ctx, tls) if tls is not None else None)
+        self._ctx = ctx
         self.endpoints = Endpoints(config.public_name, self.https.port if self.https else None,
                                    self.ftp.port if self.ftp else None)
 
@@ -93,6 +105,17 @@ class FileService:
         await asyncio.to_thread(self.stop)
 
 
-async def start_file_service(ctx: Context, config: FileServiceConfig, tls: ssl.SSLContext | None) -> FileService:
-    """Bind and start both servers off the event loop (binding and the FTP loop's set-up block)."""
+def ftps(ctx: Context, tls: TlsMaterial) -> SSL.Context:
+    """The FTPS context of the wss listener's current server certificates."""
+    certificates = [(c.chain_file, *ctx.keystore.file_for_tls(c.key_label)) for c in tls.material.server_certificates]
+    return ftps_context(certificates, ctx.policy.tls)
+
+
+async def start_file_service(ctx: Context, config: FileServiceConfig,
+                             tls: TlsMaterial | None) -> FileService | FileServiceProcess:
+    """Bind and start both servers off the event loop (binding and the FTP loop's set-up block),
+    in a process of their own when the configuration says so (``tls`` is then the child's own)."""
+    if config.own_process:
+        from api.csms.file_transfer.process import FileServiceProcess
+        return await asyncio.to_thread(lambda: FileServiceProcess(ctx, config).start())
     return await asyncio.to_thread(lambda: FileService(ctx, config, tls).start())

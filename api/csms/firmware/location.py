@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from sqlmodel import Session
 
@@ -27,17 +28,21 @@ class Download:
     expires_at: datetime
 
 
-_served: list[Endpoints] = []
+class FileServers(Protocol):
+    endpoints: Endpoints   # read at each grant: a service in a child process learns its ports late
+
+
+_served: list[FileServers] = []
 
 
 @contextmanager
-def serving(endpoints: Endpoints) -> Iterator[None]:
-    """While the file service runs in this process (api/stack.py): where its servers are."""
-    _served.append(endpoints)
+def serving(files: FileServers) -> Iterator[None]:
+    """While the file service runs (api/stack.py): whose download grants locations are."""
+    _served.append(files)
     try:
         yield
     finally:
-        _served.remove(endpoints)
+        _served.remove(files)
 
 
 def download_location(session: Session, path: Path, *, station_id: str, request_id: int, protocol: str, name: str,
@@ -48,7 +53,7 @@ def download_location(session: Session, path: Path, *, station_id: str, request_
         raise Conflict("firmware.file_service", "the file-transfer service does not run in this process, so no "
                                                 "download location can be given")
     try:
-        locations = grant_download(session, _served[-1], station_id=station_id, path=path, purpose=PURPOSE,
+        locations = grant_download(session, _served[-1].endpoints, station_id=station_id, path=path, purpose=PURPOSE,
                                    request_id=request_id, ttl=ttl, file_name=name)
     except GrantError as exc:
         raise Conflict("firmware.file_service", str(exc)) from None

@@ -1,5 +1,5 @@
-"""Block N handlers called directly (no socket): NotifyEvent, LogStatusNotification and
-NotifyCustomerInformation."""
+"""Block N handlers called directly (no socket): NotifyEvent and NotifyCustomerInformation
+(LogStatusNotification: tests/csms/logs)."""
 
 from __future__ import annotations
 
@@ -28,13 +28,6 @@ async def test_connector_availability_events_update_the_live_connector_status(ct
     ]})
     assert answer == {}
     assert station.live.connectors == {(2, 1): "Unavailable"}
-
-
-async def test_log_upload_progress_is_acknowledged_and_logged(ctx, caplog):
-    caplog.set_level(logging.INFO, logger="chargeca.ocpp.diagnostics")
-    answer = await FakeStation(ctx, "CS-LOG").send("LogStatusNotification", {"status": "Uploaded", "requestId": 4})
-    assert answer == {}
-    assert "log upload 4 of CS-LOG: Uploaded" in caplog.messages
 
 
 async def test_customer_information_is_acknowledged_without_its_data_in_the_log(ctx, caplog):

@@ -65,7 +65,7 @@ def service(sqlite_pki) -> Iterator[Service]:
     root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
     config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
                                ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10)
-    files = FileService(ctx, config, TlsMaterial(ctx).listening_context()).start()
+    files = FileService(ctx, config, TlsMaterial(ctx)).start()
     try:
         yield Service(sqlite_pki, files, root)
     finally:
@@ -299,3 +299,31 @@ def test_a_grant_is_bound_to_its_station_and_request(service):
     assert [(r.station_id, r.purpose, r.request_id, r.direction) for r in rows] == [("CS-1", "log", 41, "upload")]
     assert all(len(r.secret_hash) == 64 for r in rows)
     assert run_in_session(service.ctx, lambda s: s.exec(select(ReceivedFile)).all()) == []
+
+
+# --- FTPS (explicit, same port) --------------------------------------------------------------
+
+def test_ftps_download_and_upload(service, image):
+    download = service.download(image)
+    assert station.download(download.ftp_url, ftps=True, **service.tls())[1] == image.read_bytes()
+    upload = service.upload()
+    data = os.urandom(200_000)
+    assert station.upload(upload.ftp_url, data, ftps=True, **service.tls()).status == 226
+    assert service.received(upload.grant_id).sha256 == _sha(data)
+
+
+def test_ftps_limit_and_credentials_hold_as_in_clear(service):
+    upload = service.upload(max_bytes=10_000)
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(upload.ftp_url, os.urandom(500_000), ftps=True, **service.tls())
+    assert refused.value.status == 426 and service.leftovers() == []
+    service.expire(upload.grant_id)
+    with pytest.raises(station.TransferFailed) as refused:
+        station.upload(upload.ftp_url, b"late", ftps=True, **service.tls())
+    assert refused.value.status == 530
+
+
+def test_ftps_station_verifies_the_server(service, image):
+    download = service.download(image)
+    with pytest.raises(station.TransferFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        station.download(download.ftp_url, ftps=True, ca_file=None, server_hostname=TEST_FQDN)

@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""Log uploads at fleet scale on this machine. Prints numbers; asserts nothing.
+
+    .venv/bin/python scripts/bench_uploads.py [--stations 100] [--megabytes 10] [--watchers 20]
+
+Starts a real ChargeCA server (`python -m api.cli serve`: REST, OCPP ws/wss, the HTTPS and FTP
+file servers) on a fresh data directory with SQLite and a real PKI, on 127.0.0.1 only. Then:
+
+1. --watchers other stations (a separate process, scripts/bench_uploads.py --watch) send one
+   Heartbeat each every --interval s for the whole run and record each round trip;
+2. idle: --idle seconds of those heartbeats alone;
+3. for FTP, then HTTPS: --stations stations (simulated, profile 1) are each asked for a log at once
+   (POST /api/v1/stations/{id}/logs) and upload --megabytes MB to the one-time location they get;
+   done when every station has reported Uploaded or UploadFailure. Then every request is read back
+   over REST: the file's size and the SHA-256 ChargeCA computed while receiving must equal the
+   station's;
+4. the heartbeat round trip p50/p99 of the watchers during each upload phase against idle: over
+   the whole phase (the burst of 100 GetLog requests included) and over the uploads alone (from
+   the last GetLog answer to the last Uploaded).
+
+With two or more cores the server (its OCPP process and its file-service child) is pinned to CPU
+0, the uploading stations and the watchers to CPU 1, as remote stations would not share the
+server's core; the uploading stations (this process: their TLS and hashing) run at nice 5, so
+that the watchers measure the server's latency rather than this process's. On a shared machine
+the numbers move with the neighbours' load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench_gateway import HOST, _accepts, free_port  # the same server start-up checks
+
+PASSPHRASE = "bench-uploads-passphrase-0123456789"
+PASSWORD = "BenchUploadsPassword-0123"
+
+
+def free_range(count: int) -> str:
+    """``count`` consecutive ports that are free now (for FTP passive data connections)."""
+    for start in range(40000, 60000, count):
+        try:
+            sockets = []
+            for port in range(start, start + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind((HOST, port))
+            return f"{start}-{start + count - 1}"
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise SystemExit("no free port range")
+
+
+def uploader_ids(count: int) -> list[str]:
+    return [f"UP-{i:04d}" for i in range(count)]
+
+
+def watcher_ids(count: int) -> list[str]:
+    return [f"HB-{i:04d}" for i in range(count)]
+
+
+def prepare(data: Path, args: argparse.Namespace) -> str:
+    """PKI, stations and an officer token in a fresh data directory; the token."""
+    from api.core.audit import Actor
+    from api.core.context import open_context
+    from api.core.credentials import hash_secret
+    from api.core.settings import load_settings
+    from api.operations.tokens import create_token
+    from pki.authorities import init_pki
+    from storage.db import session_scope
+    from storage.stations import Station
+
+    os.environ["CHARGECA_KEY_PASSPHRASE"] = PASSPHRASE
+    ctx = open_context(load_settings(data))
+    with session_scope(ctx.engine) as session:
+        hierarchy = init_pki(session, ctx.keystore, organization="Bench Uploads", fqdn="csms.bench",
+                             policy=ctx.policy, urls=ctx.urls, extra_names=(HOST,))
+    (data / "root.pem").write_text(hierarchy.root.record.certificate_pem)
+    (data / "policy.toml").write_text("[file_transfer]\nftp_enabled = true\nmax_connections = 400\n")
+    password_hash = hash_secret(PASSWORD)
+    with session_scope(ctx.engine) as session:
+        session.add_all(Station(id=i, security_profile=1, password_hash=password_hash)
+                        for i in uploader_ids(args.stations) + watcher_ids(args.watchers))
+    return create_token(ctx, Actor("bench"), "officer", "bench").token
+
+
+def start_server(data: Path, ports: dict[str, int], passive: str, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+    env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
+               CHARGECA_REST_PORT=str(ports["rest"]), CHARGECA_OCPP_HOST=HOST,
+               CHARGECA_OCPP_WS_PORT=str(ports["ws"]), CHARGECA_OCPP_WSS_PORT=str(ports["wss"]),
+               CHARGECA_FILES_HTTPS_PORT=str(ports["https"]), CHARGECA_FTP_PORT=str(ports["ftp"]),
+               CHARGECA_FTP_PASSIVE_PORTS=passive, CHARGECA_FILES_PUBLIC_NAME=HOST)
+    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "api.cli", "serve", "--no-dev-init"]), cwd=ROOT, env=env,
+                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early:\n{log.read_text()}")
+        if all(_accepts(port) for port in ports.values()):
+            return process
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not start in time")
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command] if (os.cpu_count() or 1) >= 2 else command
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# --- the watchers' process ----------------------------------------------------------------------
+
+async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None:
+    from simulator.station import SimulatedStation
+
+    stations = [SimulatedStation(i, f"{ws_url}/{i}", profile=1, password=PASSWORD, call_timeout=30) for i in ids]
+    for station in stations:
+        await station.connect()
+        await station.boot()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    samples: list[tuple[float, float]] = []
+
+    async def beat(station: SimulatedStation, offset: float) -> None:
+        await asyncio.sleep(offset)
+        while not stop.is_set():
+            sent = time.time()
+            start = time.perf_counter()
+            await station.heartbeat()
+            samples.append((sent, time.perf_counter() - start))
+            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - start)))
+
+    (out.parent / "watch.ready").write_text("ok")
+    tasks = [asyncio.create_task(beat(s, n * interval / len(stations))) for n, s in enumerate(stations)]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+    out.write_text(json.dumps(samples))
+
+
+# --- the uploads --------------------------------------------------------------------------------
+
+async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, ids: list[str], content: bytes,
+                       root: Path) -> dict:
+    import httpx
+
+    from simulator.logs import LogUploads
+    from simulator.station import SimulatedStation
+
+    stations = [SimulatedStation(i, f"{ws_url}/{i}", profile=1, password=PASSWORD, call_timeout=120) for i in ids]
+    await asyncio.gather(*(s.connect() for s in stations))
+    await asyncio.gather(*(s.boot() for s in stations))
+    uploads = {s.identity: LogUploads(s, ca_file=root, content=lambda _t, _r: content, file_name="bench.log")
+               for s in stations}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=rest_url, headers=headers, timeout=120) as rest:
+        # One request first: a token is hashed once, then known (a burst of unverified ones is throttled).
+        (await rest.get(f"/api/v1/stations/{ids[0]}/logs")).raise_for_status()
+        started = time.time()
+        answers = await asyncio.gather(*(rest.post(f"/api/v1/stations/{i}/logs",
+                                                   json={"log_type": "DiagnosticsLog", "protocol": protocol})
+                                         for i in ids))
+        answered = time.time()
+        request_ids = {i: a.json().get("request_id") for i, a in zip(ids, answers, strict=True)}
+        refused = [i for i, a in zip(ids, answers, strict=True) if a.status_code != 200]
+
+        def finished() -> int:
+            return sum(1 for u in uploads.values()
+                       if any(status in ("Uploaded", "UploadFailure") for _r, status, _a in u.reports))
+        while finished() < len(ids) - len(refused):
+            await asyncio.sleep(0.1)
+        ended = time.time()
+        expected = hashlib.sha256(content).hexdigest()
+        matching = 0
+        for i in ids:
+            if request_ids[i] is None:
+                continue
+            row = (await rest.get(f"/api/v1/stations/{i}/logs/{request_ids[i]}")).json()
+            file = row.get("file") or {}
+            if file.get("sha256") == expected and file.get("size") == len(content) and row["status"] == "Uploaded":
+                matching += 1
+    for station in stations:
+        await station.close()
+    failures = sum(len(u.failed) for u in uploads.values())
+    return {"protocol": protocol, "started": started, "answered": answered, "ended": ended, "matching": matching, "refused": len(refused),
+            "failures": failures}
+
+
+def start_watchers(ws_url: str, args: argparse.Namespace, samples_file: Path) -> subprocess.Popen:
+    return subprocess.Popen(pinned(1, [sys.executable, __file__, "--watch", ws_url, str(args.watchers),
+                                       str(args.interval), str(samples_file)]),
+                            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> None:
+    data = workdir / "data"
+    token = prepare(data, args)
+    ports = {name: free_port() for name in ("rest", "ws", "wss", "https", "ftp")}
+    server = start_server(data, ports, free_range(args.stations + 50), workdir / "server.log")
+    ws_url, rest_url = f"ws://{HOST}:{ports['ws']}/ocpp", f"http://{HOST}:{ports['rest']}"
+    samples_file = workdir / "watch.json"
+    watcher = start_watchers(ws_url, args, samples_file)
+    if (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {1})
+    os.nice(5)
+    try:
+        while not (workdir / "watch.ready").exists():
+            if watcher.poll() is not None:
+                raise SystemExit("the watchers did not start")
+            await asyncio.sleep(0.1)
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=args.stations + 16))
+        content = os.urandom(args.megabytes * 1024 * 1024)
+        await asyncio.sleep(1)
+        idle_start = time.time()
+        await asyncio.sleep(args.idle)
+        idle_end = time.time()
+        phases = []
+        for offset, protocol in enumerate(("ftp", "https")):
+            ids = uploader_ids(args.stations)
+            # Each phase gets fresh requests; the stations are the same fleet.
+            phases.append(await upload_phase(protocol, ws_url, rest_url, token, ids, content, data / "root.pem"))
+            await asyncio.sleep(2 + offset)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        watcher.wait(timeout=30)
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    samples = json.loads(samples_file.read_text())
+
+    def window(start: float, end: float) -> list[float]:
+        return [rtt * 1000 for sent, rtt in samples if start <= sent <= end]
+
+    idle = window(idle_start, idle_end)
+    print(f"machine: {os.cpu_count()} cores (shared); {args.stations} stations x {args.megabytes} MB, "
+          f"{args.watchers} watchers with a Heartbeat every {args.interval} s each")
+    print(f"idle heartbeat: n={len(idle)} p50={percentile(idle, 0.5):.1f} ms p99={percentile(idle, 0.99):.1f} ms")
+    for phase in phases:
+        seconds = phase["ended"] - phase["started"]
+        print(f"{phase['protocol'].upper():5} uploads: {phase['matching']}/{args.stations} stored with a matching "
+              f"sha256 (refused {phase['refused']}, failed {phase['failures']}); {seconds:.1f} s, "
+              f"{args.stations * args.megabytes / seconds:.0f} MB/s")
+        for name, start in (("whole phase", phase["started"]), ("uploads only", phase["answered"])):
+            during = window(start, phase["ended"])
+            p99 = percentile(during, 0.99)
+            print(f"      heartbeat, {name:12}: n={len(during)} p50={percentile(during, 0.5):.1f} ms "
+                  f"p99={p99:.1f} ms = {p99 / percentile(idle, 0.99):.2f}x idle p99")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--watch":
+        _, _, ws_url, count, interval, out = sys.argv
+        asyncio.run(watch(ws_url, watcher_ids(int(count)), float(interval), Path(out)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stations", type=int, default=100)
+    parser.add_argument("--megabytes", type=int, default=10)
+    parser.add_argument("--watchers", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between a watcher's Heartbeats")
+    parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle heartbeats measured")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-uploads-"))
+    try:
+        asyncio.run(run(args, workdir))
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            subprocess.run(["rm", "-rf", str(workdir)], check=False)
+
+
+if __name__ == "__main__":
+    main()
