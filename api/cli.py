@@ -23,6 +23,7 @@ from api.core.context import Context, open_context
 from api.core.refusal import Refusal
 from api.core.settings import Settings, SettingsError, load_settings, write_config
 from api.csms.authorization.service import TokenFilter
+from api.csms.firmware import registry as firmware_registry
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
@@ -37,6 +38,7 @@ from api.operations.stations import (
     set_station_password,
 )
 from api.operations import id_tokens
+from api.rotation import firmware_campaigns
 from api.operations.tokens import create_token, revoke_token
 from pki.authorities import Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, init_pki
 from pki.keystore import KeyStoreError
@@ -46,6 +48,7 @@ from pki.revocation import REVOKE_REASONS
 from policies.loader import PolicyError
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
+from storage.firmware import RUNNING, STOPPED
 from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.filters import where_given
 from storage.types import utcnow
@@ -279,6 +282,118 @@ def cmd_ca_v2g_create(args: argparse.Namespace) -> None:
     state = "created" if made.created else "exists already, unchanged"
     print(f"V2G CA {authority.id} {state}: {authority.certificate.subject.rfc4514_string()}, "
           f"valid until {authority.certificate.not_valid_after_utc:%Y-%m-%d}")
+
+
+# --- firmware (block L) -------------------------------------------------------------------
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="ascii") if path != "-" else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def _register_image(args: argparse.Namespace, image: firmware_registry.ImageIn) -> None:
+    ctx = _context(args)
+    try:
+        with open(args.file, "rb") as source:
+            staged = firmware_registry.stage_file(ctx, source)
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc}") from exc
+    row = firmware_registry.register_image(ctx, _actor(), staged, image)
+    print(f"image {row.id}\t{row.name} {row.version}\t{row.size} bytes\tsha256 {row.sha256}\tsigned by {row.signed_by}")
+    print(f"signature {row.signature}")
+
+
+def cmd_firmware_sign(args: argparse.Namespace) -> None:
+    _register_image(args, firmware_registry.ImageIn(args.name, args.version, sign=True))
+
+
+def cmd_firmware_add(args: argparse.Namespace) -> None:
+    signature = _read_text(args.signature, "signature").strip()
+    certificate = _read_text(args.certificate, "signing certificate")
+    _register_image(args, firmware_registry.ImageIn(args.name, args.version, signature, certificate))
+
+
+def _print_table(args: argparse.Namespace, read: Callable, columns: Sequence[str], line: Callable) -> None:
+    with read_scope(_context(args).engine) as session:
+        rows = read(session)
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join(str(value) for value in line(row)))
+
+
+def cmd_firmware_list(args: argparse.Namespace) -> None:
+    _print_table(args, firmware_registry.images, ("id", "name", "version", "size", "signed_by", "root", "sha256"),
+                 lambda r: (r.id, r.name, r.version, r.size, r.signed_by, r.root_id, r.sha256))
+
+
+def cmd_firmware_signer(args: argparse.Namespace) -> None:
+    signer = firmware_registry.signer_view(_context(args), _actor())
+    root_pem = signer.root.record.certificate_pem
+    if args.out:
+        Path(args.out).write_text(root_pem)
+        print(f"manufacturer root written to {args.out}; firmware-signing certificate {signer.record.serial_hex}")
+    else:
+        sys.stdout.write(root_pem)
+
+
+def cmd_firmware_root_add(args: argparse.Namespace) -> None:
+    row = firmware_registry.add_root(_context(args), _actor(), _read_text(args.pem, "root certificate"))
+    print(f"root {row.id}\t{row.subject}\tsha256 {row.sha256}")
+
+
+def cmd_firmware_root_list(args: argparse.Namespace) -> None:
+    _print_table(args, firmware_registry.roots, ("id", "subject", "managed", "not_after", "sha256"),
+                 lambda r: (r.id, r.subject, r.authority_id is not None, r.not_after.isoformat(), r.sha256))
+
+
+def cmd_firmware_revoke(args: argparse.Namespace) -> None:
+    row = firmware_registry.revoke_certificate(_context(args), _actor(), _read_text(args.pem, "certificate"),
+                                               args.reason)
+    print(f"revoked {row.subject} (sha256 {row.sha256})")
+
+
+def _print_campaign(shown: firmware_campaigns.CampaignView) -> None:
+    c = shown.campaign
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(shown.counts.items()))
+    print(f"campaign {c.id}\timage {c.image_id}\t{c.station_filter}\t{c.status}\t{counts}\t{c.detail}")
+
+
+def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
+    # Stored; the running service's campaign worker sends (this works with the service down too).
+    ctx = _context(args)
+    spec = firmware_campaigns.CampaignSpec(image_id=args.image, station_filter=args.filter,
+                                           per_minute=args.per_minute, max_failures=args.max_failures,
+                                           install_delay_minutes=args.install_delay, protocol=args.protocol)
+    if args.dry_run:
+        for planned in firmware_campaigns.plan(ctx, spec):
+            print(f"{planned.station_id}\t{'ready' if planned.ready else 'refused'}\t{planned.detail}")
+        return
+    _print_campaign(firmware_campaigns.create(ctx, _actor(), spec))
+
+
+def cmd_firmware_campaign_list(args: argparse.Namespace) -> None:
+    with read_scope(_context(args).engine) as session:
+        for shown in firmware_campaigns.listed(session):
+            _print_campaign(shown)
+
+
+def cmd_firmware_campaign_show(args: argparse.Namespace) -> None:
+    with read_scope(_context(args).engine) as session:
+        shown = firmware_campaigns.view(session, args.id)
+    _print_campaign(shown)
+    for row in shown.stations:
+        print(f"{row.station_id}\t{row.state}\t{row.detail}")
+
+
+def cmd_firmware_campaign_stop(args: argparse.Namespace) -> None:
+    _print_campaign(firmware_campaigns.set_status(_context(args), _actor(), args.id, STOPPED))
+
+
+def cmd_firmware_campaign_resume(args: argparse.Namespace) -> None:
+    _print_campaign(firmware_campaigns.set_status(_context(args), _actor(), args.id, RUNNING,
+                                                  max_failures=args.max_failures))
 
 
 # --- id tokens (block C) ------------------------------------------------------------------
@@ -538,6 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id")
 
     _id_token_parser(commands, command)
+    _firmware_parser(commands, command)
 
     simulate = command("simulate", cmd_simulate, "run simulated charging stations against a CSMS")
     simulate.add_argument("--url", help="CSMS endpoint, the station identity is appended (default: "
@@ -614,6 +730,54 @@ def _id_token_parser(commands, command) -> None:
     master.add_argument("group", nargs="?", help="the group idToken")
     master.add_argument("--station", help="only this station")
     master.add_argument("--clear", action="store_true", help="remove it")
+
+def _firmware_parser(commands, command) -> None:
+    firmware = commands.add_parser("firmware", help="firmware images, signing and campaigns (block L)").add_subparsers(
+        dest="firmware_command", required=True, metavar="ACTION")
+
+    def image_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("file", help="the firmware image")
+        sub.add_argument("--name", required=True)
+        sub.add_argument("--version", required=True, help="the firmwareVersion the station reports once installed")
+
+    image_options(command("sign", cmd_firmware_sign, "register an image signed by ChargeCA's firmware-signing key "
+                          "(a CSO's own build); the key and its manufacturer root are made on first use", firmware))
+    add = command("add", cmd_firmware_add, "register a manufacturer's image with its signature and signing "
+                  "certificate", firmware)
+    image_options(add)
+    add.add_argument("--signature", required=True, metavar="FILE", help="the Base64 signature (- for stdin)")
+    add.add_argument("--certificate", required=True, metavar="PEM", help="the signing certificate")
+    command("list", cmd_firmware_list, "list registered images", firmware)
+    signer = command("signer", cmd_firmware_signer, "make ChargeCA's firmware signer if needed and print its "
+                     "manufacturer root (install it on stations as ManufacturerRootCertificate)", firmware)
+    signer.add_argument("--out", metavar="FILE")
+    root = firmware.add_parser("root", help="manufacturer roots firmware may chain to").add_subparsers(
+        dest="firmware_root_command", required=True, metavar="ACTION")
+    command("add", cmd_firmware_root_add, "add a manufacturer's root", root).add_argument("pem")
+    command("list", cmd_firmware_root_list, "list manufacturer roots", root)
+    revoke = command("revoke-certificate", cmd_firmware_revoke, "declare a manufacturer's signing certificate "
+                     "revoked", firmware)
+    revoke.add_argument("pem")
+    revoke.add_argument("--reason", default="")
+    campaign = firmware.add_parser("campaign", help="firmware campaigns across the fleet").add_subparsers(
+        dest="firmware_campaign_command", required=True, metavar="ACTION")
+    create = command("create", cmd_firmware_campaign_create, "start a campaign (the running service sends it)",
+                     campaign)
+    create.add_argument("image", type=int, help="image id")
+    create.add_argument("--filter", default="*", help="glob over station ids (default: every enabled station)")
+    create.add_argument("--per-minute", dest="per_minute", type=int, default=10)
+    create.add_argument("--max-failures", dest="max_failures", type=int, default=1)
+    create.add_argument("--install-delay", dest="install_delay", type=int, default=0, metavar="MINUTES")
+    create.add_argument("--protocol", choices=("https", "ftp"), default="https")
+    create.add_argument("--dry-run", dest="dry_run", action="store_true", help="show the plan; store nothing")
+    command("list", cmd_firmware_campaign_list, "list campaigns", campaign)
+    for name, handler, help_text in (("show", cmd_firmware_campaign_show, "a campaign and each station's progress"),
+                                     ("stop", cmd_firmware_campaign_stop, "stop sending")):
+        command(name, handler, help_text, campaign).add_argument("id", type=int)
+    resume = command("resume", cmd_firmware_campaign_resume, "resume a stopped or halted campaign", campaign)
+    resume.add_argument("id", type=int)
+    resume.add_argument("--max-failures", dest="max_failures", type=int)
+
 
 
 # Errors that carry no rule yet still refuse the request (not a crash): the message alone.

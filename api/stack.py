@@ -3,9 +3,11 @@
 The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
 outage, the certificate workers (renewals, grace revocation, and the one outbox engine that sends
 every stored call: CertificateSigned deliveries, renewal requests and operator jobs), the watch
-that closes connections a change ends (revocation, kill switch) and the REST routes' handles on
-them (operator call jobs, listener reloads). The server and the tests start exactly this; only the options differ. Stopped in the
-reverse order: no new connection first, then the work that might still talk to stations.
+that closes connections a change ends (revocation, kill switch), the firmware campaigns' worker,
+the file service stations download from and upload to, the retention of what stations send, and
+the REST routes' handles on them (operator call jobs, listener reloads). The server and the tests
+start exactly this; only the options differ. Stopped in the reverse order: no new connection
+first, then the work that might still talk to stations.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from api.csms.customer_information.retention import run_customer_information_ret
 from api.csms.file_transfer.process import FileServiceProcess
 from api.csms.file_transfer.retention import run_file_grant_retention
 from api.csms.file_transfer.service import FileService, FileServiceConfig, start_file_service
+from api.csms.firmware.location import serving
 from api.csms.logs.retention import run_log_retention
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.monitoring.retention import run_station_event_retention
@@ -39,6 +42,7 @@ from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listene
 from api.ocpp.transport.tls_material import TlsMaterial
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
+from api.rotation.firmware_campaigns import CampaignWorker
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Stack:
     jobs: CallJobs
     disconnects: DisconnectWatch
     files: FileService | FileServiceProcess | None = None
+    campaigns: CampaignWorker | None = None
 
 
 @contextlib.asynccontextmanager
@@ -90,7 +95,11 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
             app.state.file_service = files
             grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
             stop.callback(grants.cancel)
+            stop.enter_context(serving(files))  # where firmware download locations point
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
-        yield Stack(gateway, listeners, certificates, jobs, disconnects, files)
+        # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
+        campaigns = CampaignWorker(gateway).start()
+        stop.push_async_callback(campaigns.aclose)
+        yield Stack(gateway, listeners, certificates, jobs, disconnects, files, campaigns)

@@ -16,6 +16,7 @@ from policies.model import (
     CustomerInformationPolicy,
     DeliveryPolicy,
     FileTransferPolicy,
+    FirmwarePolicy,
     KeyPolicy,
     LogPolicy,
     MeterValuePolicy,
@@ -48,6 +49,7 @@ _SECTIONS: dict[str, type] = {
     "sessions": SessionsPolicy,
     "file_transfer": FileTransferPolicy,
     "logs": LogPolicy,
+    "firmware": FirmwarePolicy,
 }
 
 

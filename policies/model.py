@@ -311,6 +311,23 @@ class LogPolicy:
 
 
 @dataclass(frozen=True)
+class FirmwarePolicy:
+    """Firmware (L01): how large an image may be, how long a download location lives, how many
+    statuses a station's history keeps, how fast a campaign may go."""
+
+    max_image_mb: int = 256
+    download_minutes: int = 60
+    campaign_max_per_minute: int = 600
+    campaign_interval_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if min(self.max_image_mb, self.download_minutes, self.campaign_max_per_minute) < 1 \
+                or not 0.1 <= self.campaign_interval_seconds <= 600:
+            raise ValueError("[firmware]: max_image_mb, download_minutes and campaign_max_per_minute must be >= 1, "
+                             "campaign_interval_seconds 0.1 to 600")
+
+
+@dataclass(frozen=True)
 class Policy:
     tls: TlsPolicy = field(default_factory=TlsPolicy)
     keys: KeyPolicy = field(default_factory=KeyPolicy)
@@ -329,3 +346,4 @@ class Policy:
     sessions: SessionsPolicy = field(default_factory=SessionsPolicy)
     file_transfer: FileTransferPolicy = field(default_factory=FileTransferPolicy)
     logs: LogPolicy = field(default_factory=LogPolicy)
+    firmware: FirmwarePolicy = field(default_factory=FirmwarePolicy)

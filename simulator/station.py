@@ -36,6 +36,7 @@ from simulator.customer_data import CustomerData
 from simulator.data_transfer import VendorData
 from simulator.device_model import DeviceModel
 from simulator.display import Display
+from simulator.firmware import FirmwareUpdater
 from simulator.monitoring import Monitors
 from simulator.network_profiles import NetworkProfiles
 
@@ -139,7 +140,9 @@ class SimulatedStation:
         self.device_model = DeviceModel({**self.certificates.variables(), **self.network.variables()},
                                         self.certificates.max_limits())
         # Customer data (N09/N10), monitors (N02-N08), display messages (O), vendor messages (P).
-        self.customers, self.monitoring, self.display, self.vendors = CustomerData(), Monitors(), Display(), VendorData()
+        self.customers, self.monitoring = CustomerData(), Monitors()
+        self.display, self.vendors = Display(), VendorData()
+        self.firmware = FirmwareUpdater(self)  # L01: UpdateFirmware, download, signature check, reboot
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -441,4 +444,5 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "GetDisplayMessages": lambda station, payload: station.display.get_display_messages(station, payload),
     "ClearDisplayMessage": lambda station, payload: station.display.clear_display_message(station, payload),
     "DataTransfer": lambda station, payload: station.vendors.data_transfer(station, payload),
+    "UpdateFirmware": lambda station, payload: station.firmware.handle(station, payload),
 }

@@ -10,6 +10,7 @@ from storage import (  # noqa: F401
     customer_information,
     display_messages,
     file_transfer,
+    firmware,
     id_tokens,
     logs,
     meter_values,

@@ -10,7 +10,8 @@ call, sync or as a stored job; scripts use that same REST door; the CLI has no g
     ROUTED    not sent raw: the generic call hands it to the rule-checked workflow that owns it
               (InstallCertificate / DeleteCertificate → api/csms/security/trust_anchors.py, with the
               trust-anchor safety rules: one self-signed CA only, never the last CSMS root, the
-              station's capacity). Such a workflow decides on the station's live state, so it
+              station's capacity; UpdateFirmware → api/csms/firmware/updates.py: a registered image,
+              signed, its root held by the station, with a one-time location of ours). Such a workflow decides on the station's live state, so it
               runs synchronously only, never as a stored job;
     DEDICATED refused on the generic call: ``route`` names the workflow that keeps the station
               able to reconnect (password rotation A01, profile upgrade A05, …).
@@ -18,7 +19,8 @@ call, sync or as a stored job; scripts use that same REST door; the CLI has no g
 Security-relevant actions are officer-only and never pass raw: InstallCertificate,
 DeleteCertificate (ROUTED); CertificateSigned (only a chain we issued for that station, still
 valid); SetNetworkProfile (never below the station's current profile, the URL scheme matching
-the profile); UpdateFirmware (signed firmware only); a Reset of the whole station (no evseId:
+the profile); UpdateFirmware (ROUTED: signed firmware only, a registered image whose root the
+station holds); a Reset of the whole station (no evseId:
 it interrupts every EVSE and applies a pending network profile); SetVariables writing the
 SecurityCtrlr component or OCPPCommCtrlr.NetworkConfigurationPriority. A fleet-wide Reset is a
 loop over stations, each call checked here.
@@ -62,6 +64,7 @@ PASSWORD_ROUTE = "POST /api/v1/stations/{id}/password-rotation"
 UPGRADE_ROUTE = "POST /api/v1/stations/{id}/security-profile-upgrade"
 PROFILE_ROUTE = "PUT /api/v1/stations/{id}/security-profile"
 RENEWAL_ROUTE = "POST /api/v1/stations/{id}/certificate-renewal"
+FIRMWARE_ROUTE = "POST /api/v1/stations/{id}/firmware-updates"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
                                   route=RENEWAL_ROUTE),
     "SetNetworkProfile": CallRule(OFFICER, CHECKED, "changes where and how the station connects",
                                   route=UPGRADE_ROUTE),
-    "UpdateFirmware": CallRule(OFFICER, CHECKED, "replaces the station's firmware"),
+    "UpdateFirmware": CallRule(OFFICER, ROUTED, "replaces the station's firmware", route=FIRMWARE_ROUTE),
     # Firmware the station publishes to others (local controller, L03/L04).
     "PublishFirmware": CallRule(OFFICER, GENERIC, "publishes firmware to other stations"),
     # F, G, H: operators' station operations whose arguments a rule checks.

@@ -25,6 +25,7 @@ from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
 from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms import call_effects
+from api.csms.firmware import updates as firmware_updates
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
@@ -34,7 +35,6 @@ from api.csms.call_rules import (
     call_rule,
     check_availability,
     check_certificate_signed,
-    check_firmware_signed,
     check_network_profile,
     check_organization,
     check_remote_start,
@@ -121,8 +121,6 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
     """The rule of a CHECKED action, on the database's state now."""
     if action == "SetNetworkProfile":
         return check_network_profile(payload, station.security_profile)
-    if action == "UpdateFirmware":
-        return check_firmware_signed(payload)
     if action == "SetVariables":
         return check_organization(payload, organization(session))
     if action == "CertificateSigned":
@@ -258,7 +256,8 @@ async def _delete(gateway: Gateway, actor: Actor, station_id: str, payload: dict
 
 
 _WORKFLOWS: Mapping[str, Callable[[Gateway, Actor, str, dict[str, Any], float | None], Awaitable[CallOutcome]]] = \
-    MappingProxyType({"InstallCertificate": _install, "DeleteCertificate": _delete})
+    MappingProxyType({"InstallCertificate": _install, "DeleteCertificate": _delete,
+                      "UpdateFirmware": firmware_updates.from_call_payload})
 
 
 class OperatorJobs(Kind):

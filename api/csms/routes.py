@@ -57,8 +57,8 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "StatusNotification": availability.status_notification,
     # H — reservations
     "ReservationStatusUpdate": reservations_handlers.reservation_status_update,
-    # A — security
-    "SecurityEventNotification": security.security_event_notification,
+    # A — security (L raises an alert on the firmware events)
+    "SecurityEventNotification": firmware.alerting(security.security_event_notification),
     "SignCertificate": certificates.sign_certificate,
     # C — authorization (I01: with the tariff), E — transactions (F, H, I follow it), J — meter values
     "Authorize": tariff_cost_handlers.showing_tariff(authorization.authorize),
@@ -66,6 +66,7 @@ ROUTES: MappingProxyType[str, Handler] = MappingProxyType({
     "MeterValues": meter_values.meter_values,
     # L — firmware, N — logs
     "FirmwareStatusNotification": firmware.firmware_status_notification,
+    "PublishFirmwareStatusNotification": firmware.publish_firmware_status_notification,
     "LogStatusNotification": logs.log_status_notification,
     # N — monitoring (G reads the connector events), customer information; O — display; P — data transfer
     "NotifyEvent": monitoring.notify_event,
@@ -126,5 +127,4 @@ NOT_ROUTED: MappingProxyType[str, str] = MappingProxyType({
     "NotifyEVChargingSchedule": "smart charging with ISO 15118 (K15-K17) is not implemented yet",
     "ReportChargingProfiles": "smart charging (K) is not implemented yet: GetChargingProfiles answers are "
                               "read, the reports that follow are not kept",
-    "PublishFirmwareStatusNotification": "local controllers publishing firmware (L03) are not served yet",
 })

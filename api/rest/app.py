@@ -28,6 +28,7 @@ from api.rest.routers import (
     commands,
     customer_information,
     display,
+    firmware,
     id_tokens,
     local_list,
     logs,
@@ -82,6 +83,8 @@ _TAGS = [
     {"name": "monitoring", "description": "Monitors on stations' variables, monitoring base and level, reports, "
                                           "and the events stations send (N02-N08)."},
     {"name": "display messages", "description": "Messages shown on stations' displays (O01-O06)."},
+    {"name": "firmware", "description": "Firmware (L): manufacturer roots, signed images, ChargeCA's own signer, "
+                                        "UpdateFirmware and its statuses, campaigns."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -119,11 +122,13 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
     app.state.auth_failures = auth_failures
     errors.install(app)
-    app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
+    # A firmware image is streamed to disk within its own limit (the policy's).
+    app.add_middleware(BodyLimit, default=BODY_MAX, by_path={
+        **_BODY_MAX_BY_PATH, firmware.IMAGES_PATH: ctx.policy.firmware.max_image_mb * 1024 * 1024})
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
-                   customer_information, monitoring, display, logs):
+                   customer_information, monitoring, display, logs, firmware):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

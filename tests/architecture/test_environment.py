@@ -20,6 +20,7 @@ EXCEPTIONS = {
     "scripts/bench_gateway.py": "sets the environment of the server it starts",
     "scripts/bench_issuance.py": "sets the passphrase and database of the service it runs in-process",
     "scripts/bench_uploads.py": "sets the environment of the server it starts and of its watchers",
+    "scripts/bench_firmware.py": "sets the passphrase of the service it runs in-process",
 }
 
 

@@ -43,10 +43,11 @@ async def test_security_events_are_stored_with_standard_types_marked_critical(ct
 async def test_a_critical_event_is_a_warning_for_officers(ctx, caplog):
     register(ctx, "CS-1")
     station = FakeStation(ctx, "CS-1")
-    await station.send("SecurityEventNotification", _event("InvalidFirmwareSignature"))
+    # (A firmware event is an alert of block L besides: tests/csms/firmware/test_handlers.py.)
+    await station.send("SecurityEventNotification", _event("TamperDetectionActivated"))
     await station.send("SecurityEventNotification", _event("com.vendor.Info"))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "InvalidFirmwareSignature" in warnings[0] and "CS-1" in warnings[0]
+    assert len(warnings) == 1 and "TamperDetectionActivated" in warnings[0] and "CS-1" in warnings[0]
 
 
 async def test_a_timestamp_out_of_range_is_a_callerror_naming_the_field(ctx):

@@ -1,0 +1,323 @@
+"""Firmware campaigns: one image to every station a filter matches, paced, stopped on a failure
+threshold, resumable.
+
+A campaign is rows, not a running task: the campaign and one row per station it chose when it
+was created (a glob over station ids, enabled stations only). A worker in ``chargeca serve``
+(``CampaignWorker``) looks at the running campaigns every ``[firmware] campaign_interval_seconds``:
+it settles each station from its UpdateFirmware's status (Installed → installed; a failure
+status, a refusal in the answer, no answer, or a refusal before sending → failed), halts the
+campaign once ``max_failures`` stations failed, and sends the next waiting stations that are
+connected and booted, at most ``per_minute`` a minute. Everything it needs is in the database,
+so a restart resumes where it stood; an officer may stop a campaign and resume it.
+
+The sending itself is block L's one workflow (api/csms/firmware/updates.py): each station's
+UpdateFirmware is checked as any other (its root held, the signature over the image).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+
+from sqlmodel import Session, select
+
+from api.core.audit import Actor, audited, run_in_session
+from api.core.context import Context
+from api.core.refusal import Conflict, NotFound, Refusal
+from api.csms.firmware import registry, service, signal
+from api.csms.firmware.location import PROTOCOLS
+from api.csms.firmware.updates import UpdateRequest, update_firmware
+from api.ocpp.gateway import Gateway, StationNotConnected
+from storage.firmware import (
+    FAILED,
+    FINISHED,
+    HALTED,
+    INSTALLED,
+    RUNNING,
+    SENT,
+    STOPPED,
+    WAITING,
+    FirmwareCampaign,
+    FirmwareCampaignStation,
+    FirmwareUpdate,
+)
+from storage.stations import Station
+from storage.types import utcnow
+
+log = logging.getLogger("chargeca.firmware.campaigns")
+
+CAMPAIGN_ACTOR = Actor("system:firmware-campaign", "officer")
+STATIONS_MAX = 100_000
+_SETTLED = (INSTALLED, FAILED)
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    image_id: int
+    station_filter: str = "*"
+    per_minute: int = 10
+    max_failures: int = 1
+    install_delay_minutes: int = 0
+    protocol: str = "https"
+
+
+@dataclass(frozen=True)
+class PlannedStation:
+    station_id: str
+    ready: bool          # the check before sending passes now
+    detail: str          # why not, or what would be sent
+
+
+@dataclass
+class CampaignView:
+    campaign: FirmwareCampaign
+    stations: list[FirmwareCampaignStation] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(s.state for s in self.stations))
+
+
+def _check_spec(ctx: Context, spec: CampaignSpec) -> None:
+    if not 0 < len(spec.station_filter) <= 200:
+        raise Refusal("campaign.filter", "station_filter must be a glob of 1 to 200 characters, e.g. DEPOT-A-*")
+    if not 1 <= spec.per_minute <= ctx.policy.firmware.campaign_max_per_minute:
+        raise Refusal("campaign.pacing", f"per_minute must be 1 to {ctx.policy.firmware.campaign_max_per_minute} "
+                                         "([firmware] campaign_max_per_minute)")
+    if spec.max_failures < 1:
+        raise Refusal("campaign.threshold", "max_failures must be at least 1")
+    if not 0 <= spec.install_delay_minutes <= 60 * 24 * 30:
+        raise Refusal("campaign.install_delay", "install_delay_minutes must be 0 to 43200 (30 days)")
+    if spec.protocol not in PROTOCOLS:
+        raise Refusal("campaign.protocol", f"protocol must be one of {', '.join(PROTOCOLS)}")
+
+
+def _matching(session: Session, pattern: str) -> list[str]:
+    ids = session.exec(select(Station.id).where(Station.enabled == True)).all()
+    chosen = sorted(sid for sid in ids if fnmatchcase(sid, pattern))
+    if len(chosen) > STATIONS_MAX:
+        raise Refusal("campaign.size", f"the filter matches {len(chosen)} stations; at most {STATIONS_MAX} "
+                                       "per campaign")
+    return chosen
+
+
+def plan(ctx: Context, spec: CampaignSpec) -> list[PlannedStation]:
+    """Dry run: the stations the filter matches and whether each passes the check now. Nothing
+    is stored or sent."""
+    _check_spec(ctx, spec)
+
+    def read(session: Session) -> list[PlannedStation]:
+        image = registry.image(session, spec.image_id)
+        planned = []
+        for station_id in _matching(session, spec.station_filter):
+            decision = service.check_update(ctx, session, station_id, image)
+            planned.append(PlannedStation(station_id, bool(decision), f"UpdateFirmware {image.name} {image.version}"
+                                          if decision else f"{decision.rule}: {decision.reason}"))
+        return planned
+    return run_in_session(ctx, read)
+
+
+def create(ctx: Context, actor: Actor, spec: CampaignSpec) -> CampaignView:
+    _check_spec(ctx, spec)
+    with audited(ctx, actor, "firmware.campaign.create", spec.station_filter[:200]) as (session, detail):
+        image = registry.image(session, spec.image_id)
+        chosen = _matching(session, spec.station_filter)
+        if not chosen:
+            raise Refusal("campaign.empty", f"no enabled station matches {spec.station_filter!r}")
+        campaign = FirmwareCampaign(image_id=image.id, station_filter=spec.station_filter, per_minute=spec.per_minute,
+                                    max_failures=spec.max_failures, install_delay_minutes=spec.install_delay_minutes,
+                                    protocol=spec.protocol, created_by=actor.name)
+        session.add(campaign)
+        session.flush()
+        rows = [FirmwareCampaignStation(campaign_id=campaign.id, station_id=sid) for sid in chosen]
+        session.add_all(rows)
+        session.flush()
+        detail.update(campaign_id=campaign.id, image_id=image.id, stations=len(rows), per_minute=spec.per_minute,
+                      max_failures=spec.max_failures)
+        shown = CampaignView(campaign, rows)
+    signal.ring()
+    return shown
+
+
+def _campaign(session: Session, campaign_id: int) -> FirmwareCampaign:
+    campaign = session.get(FirmwareCampaign, campaign_id)
+    if campaign is None:
+        raise NotFound("campaign.unknown", f"no firmware campaign {campaign_id}")
+    return campaign
+
+
+def view(session: Session, campaign_id: int) -> CampaignView:
+    campaign = _campaign(session, campaign_id)
+    rows = session.exec(select(FirmwareCampaignStation).where(FirmwareCampaignStation.campaign_id == campaign_id)
+                        .order_by(FirmwareCampaignStation.station_id)).all()
+    return CampaignView(campaign, list(rows))
+
+
+def listed(session: Session) -> list[CampaignView]:
+    return [view(session, c.id) for c in session.exec(select(FirmwareCampaign).order_by(FirmwareCampaign.id.desc()))]
+
+
+def set_status(ctx: Context, actor: Actor, campaign_id: int, status: str, *,
+               max_failures: int | None = None) -> CampaignView:
+    """Stop a running (or halted) campaign, or resume a stopped or halted one (optionally with a
+    higher failure threshold: a halted campaign resumed as it was would halt again at once)."""
+    action = "firmware.campaign.stop" if status == STOPPED else "firmware.campaign.resume"
+    with audited(ctx, actor, action, str(campaign_id)) as (session, detail):
+        campaign = _campaign(session, campaign_id)
+        allowed = (RUNNING, HALTED) if status == STOPPED else (STOPPED, HALTED)
+        if campaign.status not in allowed:
+            raise Conflict("campaign.status", f"campaign {campaign_id} is {campaign.status}")
+        if max_failures is not None:
+            if max_failures < 1:
+                raise Refusal("campaign.threshold", "max_failures must be at least 1")
+            campaign.max_failures = max_failures
+        detail.update(previous=campaign.status, max_failures=campaign.max_failures)
+        campaign.status, campaign.updated_at = status, utcnow()
+        campaign.detail = f"{action.split('.')[-1]} by {actor.name}"
+        session.add(campaign)
+        session.flush()
+        shown = view(session, campaign_id)
+    signal.ring()
+    return shown
+
+
+# --- the worker --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Due:
+    campaign_id: int
+    image_id: int
+    protocol: str
+    install_delay_minutes: int
+    station_ids: list[str]
+
+
+def _settle(session: Session, campaign: FirmwareCampaign, now: datetime) -> list[FirmwareCampaignStation]:
+    rows = list(session.exec(select(FirmwareCampaignStation)
+                             .where(FirmwareCampaignStation.campaign_id == campaign.id)))
+    sent = [r for r in rows if r.state == SENT and r.update_id is not None]
+    updates = {u.id: u for u in session.exec(select(FirmwareUpdate).where(
+        FirmwareUpdate.id.in_([r.update_id for r in sent])))} if sent else {}
+    for row in sent:
+        update = updates.get(row.update_id)
+        if update is None:
+            continue
+        if update.status in service.SUCCEEDED:
+            row.state = INSTALLED
+        elif update.status in service.ENDED:
+            row.state = FAILED
+        else:
+            continue
+        row.detail, row.updated_at = f"request {update.request_id}: {update.status}"[:500], now
+        session.add(row)
+    return rows
+
+
+def _due(session: Session, campaign: FirmwareCampaign, rows: list[FirmwareCampaignStation], now: datetime,
+         connected: set[str], interval: float) -> _Due | None:
+    """Settle the campaign's state and say which stations to send to now (pacing)."""
+    failed = sum(r.state == FAILED for r in rows)
+    if failed >= campaign.max_failures:
+        campaign.status, campaign.detail = HALTED, f"{failed} station(s) failed (threshold {campaign.max_failures})"
+    elif all(r.state in _SETTLED for r in rows):
+        installed = sum(r.state == INSTALLED for r in rows)
+        campaign.status, campaign.detail = FINISHED, f"{installed} installed, {failed} failed"
+    if campaign.status != RUNNING:
+        campaign.updated_at = now
+        session.add(campaign)
+        log.info("firmware campaign %s %s: %s", campaign.id, campaign.status, campaign.detail)
+        return None
+    gap = 60.0 / campaign.per_minute
+    last = session.exec(select(FirmwareUpdate.created_at).where(FirmwareUpdate.campaign_id == campaign.id)
+                        .order_by(FirmwareUpdate.id.desc())).first()
+    # At most one pass's worth at this pace (a station sent long ago earns no burst).
+    budget = int(max(1.0, min(interval, (now - last).total_seconds()) / gap)) if last is not None else 1
+    if last is not None and now - last < timedelta(seconds=gap):
+        return None
+    waiting = [r.station_id for r in sorted(rows, key=lambda r: r.station_id)
+               if r.state == WAITING and r.station_id in connected]
+    if not waiting:
+        return None
+    return _Due(campaign.id, campaign.image_id, campaign.protocol, campaign.install_delay_minutes, waiting[:budget])
+
+
+class CampaignWorker:
+    """Runs the running campaigns, pass by pass (see the module docstring)."""
+
+    def __init__(self, gateway: Gateway, interval: float | None = None) -> None:
+        self._gateway = gateway
+        self._ctx = gateway.ctx
+        self._interval = interval or gateway.ctx.policy.firmware.campaign_interval_seconds
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._unlisten = lambda: None
+
+    def start(self) -> CampaignWorker:
+        self._unlisten = signal.listen(signal.event_waker(self._wake, asyncio.get_running_loop()))
+        self._task = asyncio.create_task(self._run(), name="firmware-campaigns")
+        return self
+
+    async def aclose(self) -> None:
+        self._unlisten()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:
+                log.exception("firmware campaign pass failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    def _connected(self) -> set[str]:
+        return {s.station_id for s in self._gateway.sessions() if s.boot.status == "Accepted"}
+
+    async def run_pass(self) -> None:
+        connected = self._connected()
+
+        def settle(session: Session) -> list[_Due]:
+            now = utcnow()
+            due = []
+            for campaign in session.exec(select(FirmwareCampaign).where(FirmwareCampaign.status == RUNNING)):
+                rows = _settle(session, campaign, now)
+                found = _due(session, campaign, rows, now, connected, self._interval)
+                if found is not None:
+                    due.append(found)
+            return due
+
+        for due in await asyncio.to_thread(run_in_session, self._ctx, settle):
+            for station_id in due.station_ids:
+                await self._send(due, station_id)
+
+    async def _send(self, due: _Due, station_id: str) -> None:
+        install_at = utcnow() + timedelta(minutes=due.install_delay_minutes) if due.install_delay_minutes else None
+        wanted = UpdateRequest(image_id=due.image_id, install_at=install_at, protocol=due.protocol,
+                               campaign_id=due.campaign_id)
+        try:
+            result = await update_firmware(self._gateway, CAMPAIGN_ACTOR, station_id, wanted)
+        except StationNotConnected:
+            return  # still waiting: sent when it is back
+        except Refusal as exc:
+            await asyncio.to_thread(self._mark, due.campaign_id, station_id, FAILED, None, f"{exc.rule}: {exc}")
+            return
+        update = result.update
+        state = SENT if update.status not in service.ENDED else FAILED
+        await asyncio.to_thread(self._mark, due.campaign_id, station_id, state, update.id,
+                                f"request {update.request_id}: {update.status}")
+
+    def _mark(self, campaign_id: int, station_id: str, state: str, update_id: int | None, detail: str) -> None:
+        def mark(session: Session) -> None:
+            row = session.get(FirmwareCampaignStation, (campaign_id, station_id))
+            row.state, row.update_id, row.detail, row.updated_at = state, update_id, detail[:500], utcnow()
+            session.add(row)
+        run_in_session(self._ctx, mark)

@@ -1,0 +1,106 @@
+"""Firmware campaigns (api/rotation/firmware_campaigns.py) over REST: a dry run plans without
+storing or sending; a campaign sends to every matching station at its pace, records each
+station's progress from its statuses, fails a station refused by the check (its root missing),
+halts at the failure threshold, stops, and resumes from its rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core_support import eventually
+from firmware_support import chargeca_image, sent, station_holding
+from ocpp_support import files_csms  # noqa: F401 - fixture
+from sqlmodel import func, select
+
+from api.core.audit import run_in_session
+from storage.firmware import FirmwareCampaign
+
+
+async def _fleet(csms, *, without_root: str):
+    image, root = await chargeca_image(csms)
+    stations = {}
+    for station_id in ("CAMP-A", "CAMP-B", "CAMP-C"):
+        stations[station_id] = await station_holding(csms, station_id, None if station_id == without_root else root)
+    # The one without the root has reported its (empty) inventory.
+    refreshed = await csms.rest.post(f"/api/v1/stations/{without_root}/installed-certificates/refresh",
+                                     headers=csms.headers("officer"))
+    assert refreshed.status_code == 200, refreshed.text
+    return image, stations
+
+
+def _campaign(csms, **body):
+    return csms.rest.post("/api/v1/firmware/campaigns", json=body, headers=csms.headers("officer"))
+
+
+async def _settled(csms, campaign_id: int, status: str, timeout: float = 30):
+    async def reached():
+        shown = (await csms.rest.get(f"/api/v1/firmware/campaigns/{campaign_id}",
+                                     headers=csms.headers("auditor"))).json()
+        return shown if shown["status"] == status else None
+    return await eventually(reached, timeout)
+
+
+async def test_a_dry_run_plans_and_changes_nothing(files_csms):
+    image, stations = await _fleet(files_csms, without_root="CAMP-C")
+
+    planned = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", dry_run=True)
+
+    assert planned.status_code == 200, planned.text
+    by_station = {p["station_id"]: p for p in planned.json()["stations"]}
+    assert [by_station[s]["ready"] for s in ("CAMP-A", "CAMP-B", "CAMP-C")] == [True, True, False]
+    assert by_station["CAMP-C"]["detail"].startswith("firmware.root_not_installed")
+    count = select(func.count()).select_from(FirmwareCampaign)
+    assert run_in_session(files_csms.ctx, lambda s: s.exec(count).one()) == 0
+    assert all(sent(station) == [] for station in stations.values())
+
+
+async def test_a_campaign_installs_where_it_may_and_fails_the_station_without_the_root(files_csms):
+    image, stations = await _fleet(files_csms, without_root="CAMP-B")
+
+    made = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", per_minute=600, max_failures=2)
+
+    assert made.status_code == 201, made.text
+    shown = await _settled(files_csms, made.json()["id"], "finished")
+    states = {s["station_id"]: s for s in shown["stations"]}
+    assert {k: v["state"] for k, v in states.items()} == {"CAMP-A": "installed", "CAMP-B": "failed",
+                                                          "CAMP-C": "installed"}
+    assert states["CAMP-B"]["detail"].startswith("firmware.root_not_installed")
+    assert shown["counts"] == {"installed": 2, "failed": 1}
+    assert [len(sent(stations[s])) for s in ("CAMP-A", "CAMP-B", "CAMP-C")] == [1, 0, 1]
+    assert stations["CAMP-A"].firmware.boots == ["Accepted"]
+
+
+async def test_the_failure_threshold_halts_and_a_resume_goes_on(files_csms):
+    image, stations = await _fleet(files_csms, without_root="CAMP-A")
+
+    made = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", per_minute=600, max_failures=1)
+    halted = await _settled(files_csms, made.json()["id"], "halted")
+
+    assert halted["counts"] == {"failed": 1, "waiting": 2} and "threshold 1" in halted["detail"]
+    assert all(sent(stations[s]) == [] for s in ("CAMP-B", "CAMP-C"))
+    stopped = await files_csms.rest.post(f"/api/v1/firmware/campaigns/{made.json()['id']}/stop",
+                                         headers=files_csms.headers("officer"))
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    await asyncio.sleep(0.3)
+    assert all(sent(stations[s]) == [] for s in ("CAMP-B", "CAMP-C"))
+
+    resumed = await files_csms.rest.post(f"/api/v1/firmware/campaigns/{made.json()['id']}/resume",
+                                         json={"max_failures": 5}, headers=files_csms.headers("officer"))
+
+    assert resumed.status_code == 200 and resumed.json()["status"] == "running", resumed.text
+    finished = await _settled(files_csms, made.json()["id"], "finished")
+    assert finished["counts"] == {"failed": 1, "installed": 2}
+    again = await files_csms.rest.post(f"/api/v1/firmware/campaigns/{made.json()['id']}/resume",
+                                       headers=files_csms.headers("officer"))
+    assert again.status_code == 409 and again.json()["rule"] == "campaign.status"
+
+
+async def test_campaign_input_is_refused_by_name(files_csms):
+    image, _ = await chargeca_image(files_csms)
+    empty = await _campaign(files_csms, image_id=image["id"], station_filter="NOBODY-*")
+    too_fast = await _campaign(files_csms, image_id=image["id"], per_minute=100_000)
+    unknown = await _campaign(files_csms, image_id=999999)
+
+    assert (empty.status_code, empty.json()["rule"]) == (422, "campaign.empty")
+    assert (too_fast.status_code, too_fast.json()["rule"]) == (422, "campaign.pacing")
+    assert (unknown.status_code, unknown.json()["rule"]) == (404, "firmware.image.unknown")
