@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from api.core.context import Context
 from api.core.settings import GatewayConfig
 from api.csms.operator_calls import CallJobs
+from api.csms.provisioning.onboarding import Onboarding
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
@@ -55,6 +56,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)
         jobs = attach_gateway(app, gateway)
+        Onboarding(gateway).attach()
         # Started before any station can connect; rows a dead process left "sent" are due again
         # by their lease (storage/leases.py), nothing to recover first.
         certificates = start_certificate_workers(gateway, other_kinds=[jobs.kind], **(certificate_options or {}))

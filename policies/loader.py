@@ -13,9 +13,11 @@ from policies.model import (
     AdmissionPolicy,
     ChainPolicy,
     CsrPolicy,
+    DeviceModelPolicy,
     DeliveryPolicy,
     KeyPolicy,
     MeterValuePolicy,
+    OnboardingPolicy,
     OutagePolicy,
     Policy,
     RenewalPolicy,
@@ -40,6 +42,8 @@ _SECTIONS: dict[str, type] = {
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
+    "device_model": DeviceModelPolicy,
+    "onboarding": OnboardingPolicy,
 }
 
 

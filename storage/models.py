@@ -7,6 +7,7 @@ from storage import (  # noqa: F401
     certificate_requests,
     certificates,
     connector_status,
+    device_model,
     id_tokens,
     meter_values,
     outbox,
