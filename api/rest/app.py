@@ -24,6 +24,7 @@ from api.rest.routers import (
     audit,
     authorities,
     availability,
+    provisioning,
     certificates,
     commands,
     id_tokens,
@@ -69,6 +70,7 @@ _TAGS = [
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
+    {"name": "provisioning", "description": "Device model, report requests, resets, network profiles, onboarding (B)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
@@ -111,7 +113,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs):
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
+                   provisioning):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

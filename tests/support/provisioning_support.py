@@ -1,0 +1,56 @@
+"""Shared steps of the provisioning cases (B): a booted simulated station whose device model
+ChargeCA has (its FullInventory asked and stored), the operator's typed commands, and what the
+CSMS kept, read over REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core_support import booted_station, command, eventually, get, received
+
+from simulator.station import SimulatedStation
+
+
+async def inventoried(csms, station_id: str, prepare=None) -> SimulatedStation:
+    """Booted; ``prepare(station)`` sets its device model; then its FullInventory stored."""
+    station = await booted_station(csms, station_id)
+    if prepare is not None:
+        prepare(station)
+    await full_inventory(csms, station_id)
+    return station
+
+
+async def full_inventory(csms, station_id: str, request_id: int = 1) -> dict[str, Any]:
+    """GetBaseReport FullInventory by the typed command; the report row once it has ended."""
+    sent = await command(csms, station_id, "GetBaseReport", {"request_id": request_id,
+                                                             "report_base": "FullInventory"})
+    assert sent.status_code == 200 and sent.json()["result"]["status"] == "Accepted", sent.text
+    return await report_row(csms, station_id, request_id)
+
+
+async def report_row(csms, station_id: str, request_id: int, ended=("complete", "incomplete", "truncated")):
+    async def ended_row():
+        rows = await get(csms, f"/api/v1/stations/{station_id}/device-reports")
+        return next((r for r in rows if r["request_id"] == request_id and r["status"] in ended), None)
+    return await eventually(ended_row)
+
+
+async def stored(csms, station_id: str, component: str, variable: str) -> dict[str, Any]:
+    (row,) = await get(csms, f"/api/v1/stations/{station_id}/device-model?component={component}&variable={variable}")
+    return row
+
+
+def actual(row: dict[str, Any]) -> str | None:
+    return next((a["value"] for a in row["attributes"] if a["type"] == "Actual"), None)
+
+
+def entry(component: str, variable: str, value: str | None = None, **more: Any) -> dict[str, Any]:
+    """A get/set_variable_data entry as the typed commands take it (snake_case)."""
+    data: dict[str, Any] = {"component": {"name": component}, "variable": {"name": variable}, **more}
+    if value is not None:
+        data["attribute_value"] = value
+    return data
+
+
+__all__ = ["booted_station", "command", "eventually", "get", "received", "inventoried", "full_inventory",
+           "report_row", "stored", "actual", "entry"]
