@@ -4,6 +4,7 @@ CSMS kept, read over REST."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from core_support import booted_station, command, eventually, get, received
@@ -54,3 +55,44 @@ def entry(component: str, variable: str, value: str | None = None, **more: Any) 
 
 __all__ = ["booted_station", "command", "eventually", "get", "received", "inventoried", "full_inventory",
            "report_row", "stored", "actual", "entry"]
+
+
+async def reset_case(csms, case: str, reset_type: str, evse_id: int | None, *, transaction: bool,
+                     answer_status: str, boot_reason: str | None) -> dict[str, Any]:
+    """A Reset case of §5.1: the station booted (a transaction running with ``transaction``), the
+    operator's Reset (an officer's for the whole station), the station's answer, then what it
+    does: ends the transaction (stoppedReason by the type), and boots again with ``boot_reason``
+    (None: an EVSE reset, no reboot). Returns the kept Reset once the CSMS recorded its end."""
+    from core_support import Transactions, answer
+
+    station = await booted_station(csms, case)
+    transactions = Transactions(station) if transaction else None
+    if transactions is not None:
+        await transactions.send("Started", "CablePluggedIn", info={"chargingState": "Charging"})
+
+    ended = asyncio.Event()
+
+    async def then(_st, _payload):
+        if transactions is not None:
+            stopped = "ImmediateReset" if reset_type == "Immediate" else "Local"
+            await transactions.send("Ended", "ResetCommand" if reset_type == "Immediate" else "StopAuthorized",
+                                    info={"stoppedReason": stopped})
+        ended.set()
+    answer(station, "Reset", {"status": answer_status}, then=then)
+    body: dict[str, Any] = {"type": reset_type}
+    if evse_id is not None:
+        body["evse_id"] = evse_id
+    sent = await command(csms, case, "Reset", body, role="officer" if evse_id is None else "operator")
+    assert sent.status_code == 200 and sent.json()["result"]["status"] == answer_status, sent.text
+    (request,) = received(station, "Reset")
+    assert request == {"type": reset_type, **({"evseId": evse_id} if evse_id is not None else {})}
+    await asyncio.wait_for(ended.wait(), 5)
+    if boot_reason is not None:  # the station restarts: a new connection, a new boot
+        await station.reconnect()
+        assert (await station.boot(boot_reason))["status"] == "Accepted"
+    final = "rebooted" if boot_reason is not None else answer_status
+
+    async def kept():
+        rows = await get(csms, f"/api/v1/stations/{case}/resets")
+        return rows[0] if rows and rows[0]["status"] == final else None
+    return await eventually(kept)
