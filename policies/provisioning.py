@@ -63,7 +63,7 @@ def check_value(name: str, value: str, known: Characteristics) -> Decision:
         return Decision.refuse("variables.data_type", f"{name} takes true or false, not {value!r}")
     if kind == "dateTime":
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            datetime.fromisoformat(value)
         except ValueError:
             return Decision.refuse("variables.data_type", f"{name} takes a dateTime, not {value!r}")
     if kind in ("string", "SequenceList", "MemberList") and known.max_limit is not None \

@@ -23,8 +23,8 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
-from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms import call_effects
+from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,

@@ -53,8 +53,19 @@ def entry(component: str, variable: str, value: str | None = None, **more: Any) 
     return data
 
 
-__all__ = ["booted_station", "command", "eventually", "get", "received", "inventoried", "full_inventory",
-           "report_row", "stored", "actual", "entry"]
+__all__ = [
+    "actual",
+    "booted_station",
+    "command",
+    "entry",
+    "eventually",
+    "full_inventory",
+    "get",
+    "inventoried",
+    "received",
+    "report_row",
+    "stored",
+]
 
 
 async def reset_case(csms, case: str, reset_type: str, evse_id: int | None, *, transaction: bool,

@@ -59,7 +59,7 @@ class VariableId:
     variable_instance: str = ""
 
     @classmethod
-    def of(cls, component: Mapping[str, Any], variable: Mapping[str, Any]) -> "VariableId":
+    def of(cls, component: Mapping[str, Any], variable: Mapping[str, Any]) -> VariableId:
         evse = component.get("evse") or {}
         return cls(component["name"], variable["name"], component.get("instance") or "",
                    evse.get("id", NO_EVSE), evse.get("connectorId", NO_EVSE) if evse else NO_EVSE,

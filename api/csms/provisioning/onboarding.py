@@ -82,7 +82,7 @@ class Onboarding:
         self._ctx = gateway.ctx
         self._running: set[str] = set()
 
-    def attach(self) -> "Onboarding":
+    def attach(self) -> Onboarding:
         self._gateway.on_ready(self._ready)
         return self
 
@@ -105,7 +105,7 @@ class Onboarding:
 
     async def run(self, station_id: str, policy: OnboardingPolicy) -> str:
         """The whole onboarding of one connected Pending station; its final state."""
-        from api.csms.operator_calls import call_now   # operator_calls imports this block's commands
+        from api.csms.operator_calls import call_now  # operator_calls imports this block's commands
 
         request_id = 1 + secrets.randbelow(2 ** 31 - 1)
         await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_REPORTING, report_request_id=request_id)

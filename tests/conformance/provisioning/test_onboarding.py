@@ -18,7 +18,9 @@ from policies.model import OnboardingPolicy
 async def test_first_boot_pending_inventory_baseline_then_accepted(sqlite_pki):
     policy = dataclasses.replace(sqlite_pki.ctx.policy, onboarding=OnboardingPolicy(enabled=True))
     pki = dataclasses.replace(sqlite_pki, ctx=dataclasses.replace(sqlite_pki.ctx, policy=policy))
-    async for csms in open_csms(pki):
+    running = open_csms(pki)
+    csms = await anext(running)
+    try:
         password = csms.add_station("ONBOARD-1")
         station = csms.simulator("ONBOARD-1", password=password)
         station.device_model.define("OCPPCommCtrlr", "HeartbeatInterval", 5, data_type="integer",
@@ -57,6 +59,8 @@ async def test_first_boot_pending_inventory_baseline_then_accepted(sqlite_pki):
         # The boot interval within the limits the station reported for HeartbeatInterval.
         assert again["status"] == "Accepted" and again["interval"] == 10
 
+    finally:
+        await running.aclose()
 
 async def test_off_by_default_the_first_boot_is_accepted_with_the_interval_clamped(csms_default):
     csms = csms_default
