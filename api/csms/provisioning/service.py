@@ -69,18 +69,24 @@ def reset_answered(session: Session, station_id: str, request: Mapping[str, Any]
                    _asked_by: str) -> None:
     """Accepted: the station reboots now; Scheduled (B11.FR.08/B12.FR.06): once its transactions
     end. Either stays open until the reboot's BootNotification closes it (``close_resets``)."""
-    row = _latest_reset(session, station_id, request)
-    if row is not None:
-        row.status = row.answer = answer["status"]
-        row.answered_at = utcnow()
-        session.add(row)
+    _settle(session, _latest_reset(session, station_id, request), answer["status"], answered=True)
 
 
 def reset_unanswered(session: Session, station_id: str, request: Mapping[str, Any], outcome: str) -> None:
-    row = _latest_reset(session, station_id, request)
-    if row is not None:
-        row.status = outcome
-        session.add(row)
+    _settle(session, _latest_reset(session, station_id, request), outcome, answered=False)
+
+
+def _settle(session: Session, row: StationReset | NetworkProfileRequest | None, status: str, *,
+            answered: bool) -> None:
+    """A request's row gets the station's answer, or how the call ended without one."""
+    if row is None:
+        return
+    row.status = status
+    if answered:
+        row.answered_at = utcnow()
+        if isinstance(row, StationReset):
+            row.answer = status
+    session.add(row)
 
 
 def close_resets(session: Session, station_id: str, boot_reason: str) -> None:
@@ -115,18 +121,11 @@ def _latest_profile(session: Session, station_id: str, request: Mapping[str, Any
 def network_profile_answered(session: Session, station_id: str, request: Mapping[str, Any],
                              answer: Mapping[str, Any], _asked_by: str) -> None:
     """Accepted, Rejected or Failed (B09.FR.02/03, TC_B_44): kept as the station said it."""
-    row = _latest_profile(session, station_id, request)
-    if row is not None:
-        row.status = answer["status"]
-        row.answered_at = utcnow()
-        session.add(row)
+    _settle(session, _latest_profile(session, station_id, request), answer["status"], answered=True)
 
 
 def network_profile_unanswered(session: Session, station_id: str, request: Mapping[str, Any], outcome: str) -> None:
-    row = _latest_profile(session, station_id, request)
-    if row is not None:
-        row.status = outcome
-        session.add(row)
+    _settle(session, _latest_profile(session, station_id, request), outcome, answered=False)
 
 
 # Operators make these rows, one per call; the newest are kept.
