@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -81,9 +82,25 @@ class VariableId:
         return f"{text}.{self.variable}" + (f"[{self.variable_instance}]" if self.variable_instance else "")
 
 
-def _insert(session: Session, table: Any):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+_ATTRIBUTE_COLUMNS = ("value", "mutability", "persistent", "constant", "source", "updated_at")
+_VALUE_COLUMNS = ("value", "source", "updated_at")
+
+
+@cache
+def _upsert(dialect: str, model: Any, columns: tuple[str, ...] | None) -> Any:
+    """INSERT … ON CONFLICT on the model's key, updating ``columns`` (None: do nothing), built once
+    per dialect: building it cost more than running it, part after part of a report."""
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+    key = ["station_id", "var_key"] + (["type"] if model is DeviceAttribute else [])
+    if columns is None:
+        return statement.on_conflict_do_nothing(index_elements=key)
+    return statement.on_conflict_do_update(index_elements=key,
+                                           set_={column: statement.excluded[column] for column in columns})
+
+
+def _execute_upsert(session: Session, model: Any, columns: tuple[str, ...] | None, rows: list[dict]) -> None:
+    if rows:
+        session.connection().execute(_upsert(session.get_bind().dialect.name, model, columns), rows)
 
 
 # --- report requests ----------------------------------------------------------------------------
@@ -100,13 +117,13 @@ def report_requested(session: Session, station_id: str, requested_by: str, kind:
 
 
 def report_answered(session: Session, station_id: str, request_id: int, status: str) -> None:
-    """The station's answer to the request: only Accepted is followed by NotifyReports."""
+    """The station's answer to the request: only Accepted is followed by NotifyReports (which
+    may have come before the answer was recorded: the status they set stays)."""
     values: dict[str, Any] = {"answer": status, "updated_at": utcnow()}
     if status != "Accepted":
         values["status"] = REFUSED
     session.execute(update(DeviceReport).where(DeviceReport.station_id == station_id,
-                                               DeviceReport.request_id == request_id,
-                                               DeviceReport.status == REQUESTED).values(**values))
+                                               DeviceReport.request_id == request_id).values(**values))
 
 
 def report_unanswered(session: Session, station_id: str, request_id: int, outcome: str) -> None:
@@ -131,59 +148,70 @@ def _drop_reports(session: Session, ids: Iterable[int]) -> None:
 
 # --- NotifyReport parts -------------------------------------------------------------------------
 
+_REPORT = DeviceReport.__table__
+_PART = DeviceReportPart.__table__
+_STREAM_COLUMNS = ("id", "status", "parts", "entries", "last_seq_no", "out_of_order", "error")
+
+
 def store_report_part(session: Session, station_id: str, payload: Mapping[str, Any],
-                      policy: DeviceModelPolicy) -> DeviceReport:
-    """One NotifyReport part: its place in the stream, then what it reports."""
-    report = session.execute(select(DeviceReport).where(DeviceReport.station_id == station_id,
-                                                     DeviceReport.request_id == payload["requestId"])
-                          ).scalar_one_or_none()
-    if report is None:
-        report = DeviceReport(station_id=station_id, request_id=payload["requestId"], kind=STATION_KIND,
-                              requested_by=f"station:{station_id}")
-        session.add(report)
-        session.flush()
-    if report.parts == 0:
+                      policy: DeviceModelPolicy) -> None:
+    """One NotifyReport part: its place in the stream, then what it reports. Core statements on
+    the session's connection: a FullInventory is hundreds of parts in a row, and the ORM's unit
+    of work cost more than the statements themselves."""
+    connection = session.connection()
+    where = (_REPORT.c.station_id == station_id) & (_REPORT.c.request_id == payload["requestId"])
+    row = connection.execute(select(*(_REPORT.c[name] for name in _STREAM_COLUMNS)).where(where)).mappings().first()
+    if row is None:
+        now = utcnow()
+        connection.execute(_REPORT.insert().values(
+            station_id=station_id, request_id=payload["requestId"], kind=STATION_KIND, status=STREAMING, parts=0,
+            entries=0, out_of_order=False, requested_by=f"station:{station_id}", requested_at=now, updated_at=now))
+        row = connection.execute(select(*(_REPORT.c[name] for name in _STREAM_COLUMNS)).where(where)).mappings().one()
+    report = dict(row)
+    if report["parts"] == 0:
         # Pruned as a report starts to stream: requests (an operator's or onboarding's) and
         # reports a station sends unasked alike.
         _prune_reports(session, station_id, policy.max_reports_per_station)
     entries = payload.get("reportData") or []
-    _record_part(session, report, payload["seqNo"], bool(payload.get("tbc", False)), len(entries), policy)
+    _record_part(connection, report, payload["seqNo"], bool(payload.get("tbc", False)), len(entries), policy)
     if entries:
-        stored = store_entries(session, station_id, entries, report.id, policy)
+        stored = store_entries(session, station_id, entries, report["id"], policy)
         if stored < len(entries):
-            report.status = TRUNCATED
-            report.error = (f"{MAX_VARIABLES_RULE}: the station reports more than the "
-                            f"{policy.max_variables_per_station} variables kept per station; "
-                            f"{len(entries) - stored} of part {payload['seqNo']} not stored")
-    report.entries += len(entries)
-    report.updated_at = utcnow()
-    session.add(report)
-    return report
+            report["status"] = TRUNCATED
+            report["error"] = (f"{MAX_VARIABLES_RULE}: the station reports more than the "
+                               f"{policy.max_variables_per_station} variables kept per station; "
+                               f"{len(entries) - stored} of part {payload['seqNo']} not stored")
+    report["entries"] += len(entries)
+    connection.execute(update(_REPORT).where(_REPORT.c.id == report.pop("id"))
+                       .values(**report, updated_at=utcnow()))
 
 
-def _record_part(session: Session, report: DeviceReport, seq_no: int, tbc: bool, entries: int,
+def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool, entries: int,
                  policy: DeviceModelPolicy) -> None:
-    received = set(session.execute(select(DeviceReportPart.seq_no)
-                                .where(DeviceReportPart.report_id == report.id)).scalars())
+    received = set(connection.execute(select(_PART.c.seq_no).where(_PART.c.report_id == report["id"])).scalars())
     if seq_no in received:
-        report.out_of_order = True    # sent twice: its first copy counts
+        report["out_of_order"] = True    # sent twice: its first copy counts
+        return
+    if len(received) >= policy.max_parts_per_report:
+        report["error"] = (f"device_model.max_parts: more than {policy.max_parts_per_report} parts; "
+                           "the rest are stored but not tracked")
         return
     if received and seq_no < max(received):
-        report.out_of_order = True
-    if len(received) < policy.max_parts_per_report:
-        session.add(DeviceReportPart(report_id=report.id, seq_no=seq_no, tbc=tbc, entries=entries))
+        report["out_of_order"] = True
+    connection.execute(_PART.insert().values(report_id=report["id"], seq_no=seq_no, tbc=tbc, entries=entries,
+                                             received_at=utcnow()))
     received.add(seq_no)
-    report.parts = len(received)
+    report["parts"] = len(received)
     if not tbc:
-        report.last_seq_no = seq_no
-    if report.last_seq_no is None:
-        if report.status != TRUNCATED:
-            report.status = STREAMING
+        report["last_seq_no"] = seq_no
+    if report["last_seq_no"] is None:
+        if report["status"] != TRUNCATED:
+            report["status"] = STREAMING
         return
-    missing = sorted(set(range(report.last_seq_no + 1)) - received)
-    report.missing = _missing_text(missing)
-    if report.status != TRUNCATED:
-        report.status = INCOMPLETE if missing else COMPLETE
+    missing = sorted(set(range(report["last_seq_no"] + 1)) - received)
+    report["missing"] = _missing_text(missing)
+    if report["status"] != TRUNCATED:
+        report["status"] = INCOMPLETE if missing else COMPLETE
 
 
 def _missing_text(missing: list[int]) -> str | None:
@@ -213,13 +241,8 @@ def store_entries(session: Session, station_id: str, entries: list[Mapping[str, 
     if len(allowed) < len(variables):
         variables = {key: variables[key] for key in allowed}
         attributes = {k: v for k, v in attributes.items() if k[0] in allowed}
-    _upsert_variables(session, list(variables.values()))
-    if attributes:
-        statement = _insert(session, DeviceAttribute)
-        columns = ("value", "mutability", "persistent", "constant", "source", "updated_at")
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["station_id", "var_key", "type"],
-            set_={column: statement.excluded[column] for column in columns}), list(attributes.values()))
+    _execute_upsert(session, DeviceVariable, _VARIABLE_COLUMNS, list(variables.values()))
+    _execute_upsert(session, DeviceAttribute, _ATTRIBUTE_COLUMNS, list(attributes.values()))
     return len(variables)
 
 
@@ -234,21 +257,9 @@ def _variable_row(station_id: str, ident: VariableId, chars: Mapping[str, Any], 
             "supports_monitoring": chars.get("supportsMonitoring"), "report_id": report_id, "updated_at": now}
 
 
+_VARIABLE = DeviceVariable.__table__
 _VARIABLE_COLUMNS = ("unit", "data_type", "min_limit", "max_limit", "values_list", "supports_monitoring",
                      "report_id", "updated_at")
-
-
-def _upsert_variables(session: Session, rows: list[dict[str, Any]], only_new: bool = False) -> None:
-    if not rows:
-        return
-    statement = _insert(session, DeviceVariable)
-    if only_new:
-        statement = statement.on_conflict_do_nothing(index_elements=["station_id", "var_key"])
-    else:
-        statement = statement.on_conflict_do_update(
-            index_elements=["station_id", "var_key"],
-            set_={column: statement.excluded[column] for column in _VARIABLE_COLUMNS})
-    session.execute(statement, rows)
 
 
 def _limit(value: Any) -> float | None:
@@ -257,12 +268,13 @@ def _limit(value: Any) -> float | None:
 
 def _within_limit(session: Session, station_id: str, keys: list[str], limit: int) -> list[str]:
     """The keys that may be stored: all that exist already, and new ones while room is left."""
-    count = session.execute(select(func.count()).select_from(DeviceVariable)
-                         .where(DeviceVariable.station_id == station_id)).scalar_one()
+    connection = session.connection()
+    count = connection.execute(select(func.count()).select_from(_VARIABLE)
+                               .where(_VARIABLE.c.station_id == station_id)).scalar_one()
     if count + len(keys) <= limit:
         return keys    # the usual case: no need to know which are new
-    known = set(session.execute(select(DeviceVariable.var_key).where(DeviceVariable.station_id == station_id,
-                                                                 DeviceVariable.var_key.in_(keys))).scalars())
+    known = set(connection.execute(select(_VARIABLE.c.var_key).where(_VARIABLE.c.station_id == station_id,
+                                                                     _VARIABLE.c.var_key.in_(keys))).scalars())
     room = max(0, limit - count)
     allowed = []
     for key in keys:
@@ -311,19 +323,14 @@ def _keep_values(session: Session, station_id: str, values: list[tuple[Any, Any,
     now = utcnow()
     entries = [{"component": component, "variable": variable} for component, variable, _, _ in values]
     # Variables the station never reported get a row without characteristics.
-    _upsert_variables(session, [_variable_row(station_id, VariableId.of(e["component"], e["variable"]), {}, None, now)
-                                for e in entries], only_new=True)
+    _execute_upsert(session, DeviceVariable, None, [
+        _variable_row(station_id, VariableId.of(e["component"], e["variable"]), {}, None, now) for e in entries])
     rows = {}
     for component, variable, kind, value in values:
         key = VariableId.of(component, variable).key
         rows[(key, kind)] = {"station_id": station_id, "var_key": key, "type": kind,
                              "value": value[:_VALUE_MAX], "source": source, "updated_at": now}
-    if rows:
-        statement = _insert(session, DeviceAttribute)
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["station_id", "var_key", "type"],
-            set_={column: statement.excluded[column] for column in ("value", "source", "updated_at")}),
-            list(rows.values()))
+    _execute_upsert(session, DeviceAttribute, _VALUE_COLUMNS, list(rows.values()))
 
 
 # --- what the CSMS reads before it sends ---------------------------------------------------------
