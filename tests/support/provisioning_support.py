@@ -12,6 +12,19 @@ from core_support import booted_station, command, eventually, get, received
 from simulator.station import SimulatedStation
 
 
+async def booted_with_policy(csms, station_id: str, policy: str | None = None) -> SimulatedStation:
+    """Connected (not booted yet), its boot policy set by the operator first when given."""
+    password = csms.add_station(station_id)
+    if policy:
+        answer = await csms.rest.put(f"/api/v1/stations/{station_id}/boot-policy", json={"status": policy},
+                                     headers=csms.headers())
+        assert answer.status_code == 200 and answer.json()["boot_policy"] == policy
+    station = csms.simulator(station_id, password=password)
+    await station.connect()
+    await csms.connected(station_id)
+    return station
+
+
 async def inventoried(csms, station_id: str, prepare=None) -> SimulatedStation:
     """Booted; ``prepare(station)`` sets its device model; then its FullInventory stored."""
     station = await booted_station(csms, station_id)
@@ -56,6 +69,7 @@ def entry(component: str, variable: str, value: str | None = None, **more: Any) 
 __all__ = [
     "actual",
     "booted_station",
+    "booted_with_policy",
     "command",
     "entry",
     "eventually",
@@ -63,8 +77,10 @@ __all__ = [
     "get",
     "inventoried",
     "received",
+    "report_part",
     "report_row",
     "stored",
+    "streams_its_report",
 ]
 
 
@@ -107,3 +123,29 @@ async def reset_case(csms, case: str, reset_type: str, evse_id: int | None, *, t
         rows = await get(csms, f"/api/v1/stations/{case}/resets")
         return rows[0] if rows and rows[0]["status"] == final else None
     return await eventually(kept)
+
+
+def report_part(request_id: int, seq_no: int, tbc: bool, variable: str, value: str) -> dict:
+    return {"requestId": request_id, "generatedAt": "2025-01-01T00:00:00Z", "seqNo": seq_no, "tbc": tbc,
+            "reportData": [{"component": {"name": "SecurityCtrlr"}, "variable": {"name": variable},
+                            "variableAttribute": [{"type": "Actual", "value": value, "mutability": "ReadOnly"}],
+                            "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False}}]}
+
+
+def streams_its_report(station, parts: int) -> asyncio.Future:
+    """GetBaseReport handler: Accepted, then ``parts`` NotifyReports; the future gets the answers."""
+    acknowledged: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    def get_base_report(st, payload):
+        async def stream():
+            await asyncio.sleep(0)  # after the answer is on the wire
+            answers = []
+            for seq_no in range(parts):
+                answers.append(await st.call("NotifyReport", report_part(payload["requestId"], seq_no, seq_no < parts - 1,
+                                                                   f"Variable{seq_no}", str(seq_no))))
+            acknowledged.set_result(answers)
+        st._spawn(stream())
+        return {"status": "Accepted"}
+
+    station.handlers["GetBaseReport"] = get_base_report
+    return acknowledged
