@@ -66,3 +66,15 @@ async def test_one_entry_beyond_bytes_per_message_is_refused_by_name(csms):
     assert answer.json()["rule"] == "call.variables.bytes_per_message"
     assert "DisplayCtrlr.Greeting" in answer.json()["error"] and "300" in answer.json()["error"]
     assert received(station, "SetVariables") == []
+
+
+async def test_a_job_that_would_need_several_messages_is_refused(csms):
+    station = await inventoried(csms, "TC-B-08-JOB", lambda st: st.device_model.limit_messages("GetVariables",
+                                                                                                 items=2))
+    answer = await csms.rest.post("/api/v1/stations/TC-B-08-JOB/commands/GetVariables?mode=job", json={
+        "get_variable_data": [entry("OCPPCommCtrlr", name) for name in ("A", "B", "C")]}, headers=csms.headers())
+    assert answer.status_code == 422 and answer.json()["rule"] == "call.variables.split_sync_only", answer.text
+    one = await csms.rest.post("/api/v1/stations/TC-B-08-JOB/commands/GetVariables?mode=job", json={
+        "get_variable_data": [entry("OCPPCommCtrlr", "OfflineThreshold")]}, headers=csms.headers())
+    assert one.status_code == 202
+    assert received(station, "GetVariables") == [] or len(received(station, "GetVariables")[0]["getVariableData"]) == 1
