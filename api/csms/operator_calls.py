@@ -40,6 +40,7 @@ from api.csms.call_rules import (
     check_remote_start,
     check_remote_stop,
     check_reservation,
+    check_reset,
     check_trigger,
     holders,
     may,
@@ -153,6 +154,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return check_trigger(payload)
     if action == "ChangeAvailability":
         return check_availability(payload)
+    if action == "Reset":
+        return check_reset(payload)
     if action == "ReserveNow":
         try:
             expires_at = parse_datetime(payload["expiryDateTime"], "expiryDateTime")
