@@ -112,8 +112,12 @@ def report_requested(session: Session, station_id: str, requested_by: str, kind:
                                                      DeviceReport.request_id == request_id)).scalar_one_or_none()
     if old is not None:
         _drop_reports(session, [old])
+    text = json.dumps(criteria) if criteria else None
+    if text is not None and len(text) > 4000:
+        # Kept whole or not at all: a cut JSON text could not be read back.
+        text = json.dumps({"omitted": f"{len(text)} characters"})
     session.add(DeviceReport(station_id=station_id, request_id=request_id, kind=kind, report_base=report_base,
-                             criteria=json.dumps(criteria)[:4000] if criteria else None, requested_by=requested_by))
+                             criteria=text, requested_by=requested_by))
 
 
 def report_answered(session: Session, station_id: str, request_id: int, status: str) -> None:
@@ -218,7 +222,9 @@ def _missing_text(missing: list[int]) -> str | None:
     if not missing:
         return None
     shown = ",".join(str(seq) for seq in missing[:_MISSING_SHOWN])
-    return shown + (f" (+{len(missing) - _MISSING_SHOWN} more)" if len(missing) > _MISSING_SHOWN else "")
+    text = shown + (f" (+{len(missing) - _MISSING_SHOWN} more)" if len(missing) > _MISSING_SHOWN else "")
+    # seqNos are 32-bit: a hundred of them may pass the column's 1000 characters.
+    return text if len(text) <= 1000 else f"{shown[:900].rsplit(',', 1)[0]} (+ more: {len(missing)} in all)"
 
 
 def store_entries(session: Session, station_id: str, entries: list[Mapping[str, Any]], report_id: int | None,

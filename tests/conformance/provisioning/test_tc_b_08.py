@@ -78,3 +78,23 @@ async def test_a_job_that_would_need_several_messages_is_refused(csms):
         "get_variable_data": [entry("OCPPCommCtrlr", "OfflineThreshold")]}, headers=csms.headers())
     assert one.status_code == 202
     assert received(station, "GetVariables") == [] or len(received(station, "GetVariables")[0]["getVariableData"]) == 1
+
+
+async def test_a_station_of_20_items_and_2000_bytes_per_message(csms):
+    # The certified station: at most 20 items and 2,000 bytes per Get/SetVariables. The
+    # simulator answers a larger message with a CALLERROR, so an answer for every entry shows
+    # that each message fitted.
+    def limits(st):
+        for action in ("GetVariables", "SetVariables"):
+            st.device_model.limit_messages(action, items=20, size=2000)
+    station = await inventoried(csms, "TC-B-08-TRIALOG", limits)
+    names = [f"LongVariableNameNumber{n:03}" for n in range(45)]
+
+    answer = await command(csms, "TC-B-08-TRIALOG", "GetVariables",
+                           {"get_variable_data": [entry("SampledDataCtrlr", name) for name in names]})
+
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["result"]["get_variable_result"]) == 45
+    sent = received(station, "GetVariables")
+    assert len(sent) >= 3 and all(len(r["getVariableData"]) <= 20 for r in sent)
+    assert [d["variable"]["name"] for r in sent for d in r["getVariableData"]] == names
