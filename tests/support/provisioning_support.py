@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from core_support import booted_station, command, eventually, get, received
+from trust_anchor_support import booted, requests
 
 from simulator.station import SimulatedStation
 
@@ -68,6 +69,7 @@ def entry(component: str, variable: str, value: str | None = None, **more: Any) 
 
 __all__ = [
     "actual",
+    "base_report_case",
     "booted_station",
     "booted_with_policy",
     "command",
@@ -149,3 +151,24 @@ def streams_its_report(station, parts: int) -> asyncio.Future:
 
     station.handlers["GetBaseReport"] = get_base_report
     return acknowledged
+
+
+async def base_report_case(tls_csms, case: str, report_base: str, parts: int) -> None:
+    """TC_B_12/13: GetBaseReport by the operator (raw call), the station's stream of ``parts``
+    NotifyReports acknowledged, the report kept complete with what it listed."""
+    station = await booted(tls_csms, case)
+    acknowledged = streams_its_report(station, parts)
+
+    answer = await tls_csms.post_call(case, "GetBaseReport", {"requestId": 12, "reportBase": report_base})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"] == {"status": "Accepted"}
+    (sent,) = requests(station, "GetBaseReport")
+    assert sent["requestId"] >= 0 and sent["reportBase"] == report_base
+    assert await asyncio.wait_for(acknowledged, 5) == [{}] * parts  # every part acknowledged
+    report = await report_row(tls_csms, case, 12)
+    assert (report["kind"], report["report_base"], report["answer"], report["status"], report["parts"]) == \
+        ("GetBaseReport", report_base, "Accepted", "complete", parts)
+    stored = await get(tls_csms, f"/api/v1/stations/{case}/device-model?component=SecurityCtrlr")
+    assert sorted(row["variable"] for row in stored) == [f"Variable{n}" for n in range(parts)]
+    assert all(row["attributes"][0]["mutability"] == "ReadOnly" for row in stored)
