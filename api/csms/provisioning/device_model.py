@@ -154,7 +154,7 @@ def _drop_reports(session: Session, ids: Iterable[int]) -> None:
 
 _REPORT = DeviceReport.__table__
 _PART = DeviceReportPart.__table__
-_STREAM_COLUMNS = ("id", "status", "parts", "entries", "last_seq_no", "out_of_order", "error")
+_STREAM_COLUMNS = ("id", "status", "parts", "entries", "last_seq_no", "out_of_order", "missing", "error")
 
 
 def store_report_part(session: Session, station_id: str, payload: Mapping[str, Any],
@@ -164,14 +164,18 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
     of work cost more than the statements themselves."""
     connection = session.connection()
     where = (_REPORT.c.station_id == station_id) & (_REPORT.c.request_id == payload["requestId"])
-    row = connection.execute(select(*(_REPORT.c[name] for name in _STREAM_COLUMNS)).where(where)).mappings().first()
+    # One read for the stream's state and the count that holds the variables' bound.
+    read = select(*(_REPORT.c[name] for name in _STREAM_COLUMNS),
+                  _variable_count(station_id).scalar_subquery().label("variables")).where(where)
+    row = connection.execute(read).mappings().first()
     if row is None:
         now = utcnow()
         connection.execute(_REPORT.insert().values(
             station_id=station_id, request_id=payload["requestId"], kind=STATION_KIND, status=STREAMING, parts=0,
             entries=0, out_of_order=False, requested_by=f"station:{station_id}", requested_at=now, updated_at=now))
-        row = connection.execute(select(*(_REPORT.c[name] for name in _STREAM_COLUMNS)).where(where)).mappings().one()
+        row = connection.execute(read).mappings().one()
     report = dict(row)
+    variables = report.pop("variables")
     if report["parts"] == 0:
         # Pruned as a report starts to stream: requests (an operator's or onboarding's) and
         # reports a station sends unasked alike.
@@ -179,7 +183,7 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
     entries = payload.get("reportData") or []
     _record_part(connection, report, payload["seqNo"], bool(payload.get("tbc", False)), len(entries), policy)
     if entries:
-        stored = store_entries(session, station_id, entries, report["id"], policy)
+        stored = store_entries(session, station_id, entries, report["id"], policy, variables)
         if stored < len(entries):
             report["status"] = TRUNCATED
             report["error"] = (f"{MAX_VARIABLES_RULE}: the station reports more than the "
@@ -192,6 +196,17 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
 
 def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool, entries: int,
                  policy: DeviceModelPolicy) -> None:
+    if seq_no == report["parts"] and report["missing"] is None and not report["out_of_order"] \
+            and report["parts"] < policy.max_parts_per_report:
+        # In order so far (parts 0 … n-1 all here, none missing): this one is new and next; no read.
+        connection.execute(_PART.insert().values(report_id=report["id"], seq_no=seq_no, tbc=tbc, entries=entries,
+                                                 received_at=utcnow()))
+        report["parts"] += 1
+        if not tbc:
+            report["last_seq_no"] = seq_no
+        if report["status"] != TRUNCATED:
+            report["status"] = STREAMING if report["last_seq_no"] is None else COMPLETE
+        return
     received = set(connection.execute(select(_PART.c.seq_no).where(_PART.c.report_id == report["id"])).scalars())
     if seq_no in received:
         report["out_of_order"] = True    # sent twice: its first copy counts
@@ -208,12 +223,14 @@ def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool
     report["parts"] = len(received)
     if not tbc:
         report["last_seq_no"] = seq_no
+    # Not received so far: below the highest seqNo while streaming, up to the last once it came.
+    end = report["last_seq_no"] if report["last_seq_no"] is not None else max(received)
+    missing = sorted(set(range(end + 1)) - received)
+    report["missing"] = _missing_text(missing)
     if report["last_seq_no"] is None:
         if report["status"] != TRUNCATED:
             report["status"] = STREAMING
         return
-    missing = sorted(set(range(report["last_seq_no"] + 1)) - received)
-    report["missing"] = _missing_text(missing)
     if report["status"] != TRUNCATED:
         report["status"] = INCOMPLETE if missing else COMPLETE
 
@@ -228,7 +245,7 @@ def _missing_text(missing: list[int]) -> str | None:
 
 
 def store_entries(session: Session, station_id: str, entries: list[Mapping[str, Any]], report_id: int | None,
-                  policy: DeviceModelPolicy) -> int:
+                  policy: DeviceModelPolicy, count: int | None = None) -> int:
     """ReportDataType entries upserted; how many were kept (the rest would pass the limit)."""
     now = utcnow()
     variables: dict[str, dict[str, Any]] = {}
@@ -243,7 +260,7 @@ def store_entries(session: Session, station_id: str, entries: list[Mapping[str, 
                 "station_id": station_id, "var_key": key, "type": kind, "value": attribute.get("value"),
                 "mutability": attribute.get("mutability", "ReadWrite"), "persistent": attribute.get("persistent", False),
                 "constant": attribute.get("constant", False), "source": "report", "updated_at": now}
-    allowed = _within_limit(session, station_id, list(variables), policy.max_variables_per_station)
+    allowed = _within_limit(session, station_id, list(variables), policy.max_variables_per_station, count)
     if len(allowed) < len(variables):
         variables = {key: variables[key] for key in allowed}
         attributes = {k: v for k, v in attributes.items() if k[0] in allowed}
@@ -272,11 +289,16 @@ def _limit(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _within_limit(session: Session, station_id: str, keys: list[str], limit: int) -> list[str]:
-    """The keys that may be stored: all that exist already, and new ones while room is left."""
+def _variable_count(station_id: Any) -> Any:
+    return select(func.count()).select_from(_VARIABLE).where(_VARIABLE.c.station_id == station_id)
+
+
+def _within_limit(session: Session, station_id: str, keys: list[str], limit: int, count: int | None) -> list[str]:
+    """The keys that may be stored: all that exist already, and new ones while room is left.
+    ``count``: the station's variables now, when the caller read it already."""
     connection = session.connection()
-    count = connection.execute(select(func.count()).select_from(_VARIABLE)
-                               .where(_VARIABLE.c.station_id == station_id)).scalar_one()
+    if count is None:
+        count = connection.execute(_variable_count(station_id)).scalar_one()
     if count + len(keys) <= limit:
         return keys    # the usual case: no need to know which are new
     known = set(connection.execute(select(_VARIABLE.c.var_key).where(_VARIABLE.c.station_id == station_id,
