@@ -60,6 +60,10 @@ async def test_a_lost_part_is_detected_and_recorded(any_ctx):
     station = FakeStation(any_ctx, "DM-LOST")
     await station.send("NotifyReport", _part(0, True, _entry("A")))
     await station.send("NotifyReport", _part(2, True, _entry("C")))      # part 1 never comes
+    report = _report(any_ctx, "DM-LOST")
+    assert (report.status, report.missing) == ("streaming", "1")     # a gap shows while streaming
+    await station.send("NotifyReport", _part(2, True, _entry("C")))      # and part 2 sent twice
+    assert _report(any_ctx, "DM-LOST").parts == 2
     await station.send("NotifyReport", _part(3, False, _entry("D")))
     report = _report(any_ctx, "DM-LOST")
     assert (report.status, report.missing, report.last_seq_no) == ("incomplete", "1", 3)
