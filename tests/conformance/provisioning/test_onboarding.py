@@ -6,6 +6,7 @@ station can take. Off by default (the other cases boot Accepted)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 from ocpp_support import csms as csms_default  # noqa: F401 - fixture
@@ -15,12 +16,20 @@ from provisioning_support import eventually, get, received
 from policies.model import OnboardingPolicy
 
 
-async def test_first_boot_pending_inventory_baseline_then_accepted(sqlite_pki):
+@contextlib.asynccontextmanager
+async def onboarding_csms(sqlite_pki):
+    """The CSMS with the [onboarding] policy on."""
     policy = dataclasses.replace(sqlite_pki.ctx.policy, onboarding=OnboardingPolicy(enabled=True))
     pki = dataclasses.replace(sqlite_pki, ctx=dataclasses.replace(sqlite_pki.ctx, policy=policy))
     running = open_csms(pki)
-    csms = await anext(running)
     try:
+        yield await anext(running)
+    finally:
+        await running.aclose()
+
+
+async def test_first_boot_pending_inventory_baseline_then_accepted(sqlite_pki):
+    async with onboarding_csms(sqlite_pki) as csms:
         password = csms.add_station("ONBOARD-1")
         station = csms.simulator("ONBOARD-1", password=password)
         station.device_model.define("OCPPCommCtrlr", "HeartbeatInterval", 5, data_type="integer",
@@ -80,3 +89,20 @@ async def test_off_by_default_the_first_boot_is_accepted_with_the_interval_clamp
     await eventually(complete)
     assert (await station.boot())["interval"] == 10   # 300 configured, the station takes at most 10
     assert (await csms.rest.get("/api/v1/stations/ONBOARD-OFF/onboarding", headers=csms.headers())).status_code == 404
+
+
+async def test_a_station_that_cannot_report_stays_pending_with_the_reason(sqlite_pki):
+    async with onboarding_csms(sqlite_pki) as csms:
+        password = csms.add_station("ONBOARD-FAIL")
+        station = csms.simulator("ONBOARD-FAIL", password=password)
+        station.handlers["GetBaseReport"] = lambda st, payload: {"status": "NotSupported"}
+        await station.connect()
+        assert (await station.boot())["status"] == "Pending"
+
+        async def failed():
+            answer = await csms.rest.get("/api/v1/stations/ONBOARD-FAIL/onboarding", headers=csms.headers())
+            return answer.status_code == 200 and answer.json()["state"] == "failed" and answer.json()
+        onboarding = await eventually(failed, 10)
+        assert "NotSupported" in onboarding["detail"]["error"]
+        assert received(station, "SetVariables") == []
+        assert (await station.boot())["status"] == "Pending"   # not let in without its onboarding
