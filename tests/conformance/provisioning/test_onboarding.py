@@ -68,9 +68,6 @@ async def test_first_boot_pending_inventory_baseline_then_accepted(sqlite_pki):
         # The boot interval within the limits the station reported for HeartbeatInterval.
         assert again["status"] == "Accepted" and again["interval"] == 10
 
-    finally:
-        await running.aclose()
-
 async def test_off_by_default_the_first_boot_is_accepted_with_the_interval_clamped(csms_default):
     csms = csms_default
     password = csms.add_station("ONBOARD-OFF")
