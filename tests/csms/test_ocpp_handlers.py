@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
+from sqlmodel import select
 
 from api.core.audit import Actor
 from api.csms.provisioning.device_model import store_entries
@@ -14,7 +15,7 @@ from api.csms.security.authority_service import sign_csr
 from policies.model import DeviceModelPolicy, OnboardingPolicy
 from simulator.station import CallError
 from storage.db import make_engine, migrate, session_scope
-from storage.device_model import StationOnboarding
+from storage.device_model import StationOnboarding, StationReset
 from storage.stations import Station
 
 NOW = "2025-06-01T12:00:00Z"
@@ -181,4 +182,13 @@ def test_the_boot_record_on_each_database(db_url):
     with session_scope(engine) as session:
         assert session.get(Station, "CS-DB").last_boot_at is None
         assert session.get(StationOnboarding, "CS-DB").state == "pending"
+        session.add(StationReset(station_id="CS-DB", type="OnIdle", status="Scheduled", requested_by="t"))
+    with session_scope(engine) as session:
+        _record_boot(session, "CS-DB", info, "Triggered", "Accepted", off)   # no reboot
+    with session_scope(engine) as session:
+        assert session.exec(select(StationReset)).one().status == "Scheduled"
+        _record_boot(session, "CS-DB", info, "ScheduledReset", "Accepted", off)
+    with session_scope(engine) as session:
+        reset = session.exec(select(StationReset)).one()
+        assert (reset.status, reset.boot_reason) == ("rebooted", "ScheduledReset")
     engine.dispose()

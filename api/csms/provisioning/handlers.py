@@ -7,20 +7,20 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import bindparam, case, func, null, select, update
+from sqlalchemy import bindparam, case, exists, func, null, select, update
 from sqlmodel import Session
 
 from api.csms.provisioning import device_model, onboarding
 from api.csms.provisioning.device_model import VariableId
 from api.csms.provisioning.device_report import certificate_capacity, store_certificate_capacity
-from api.csms.provisioning.service import close_resets
+from api.csms.provisioning.service import AWAITING_REBOOT, close_resets
 from api.csms.security.handlers import record_csms_event
 from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
 from api.ocpp.handler import StationCall, now_iso
 from policies.model import OnboardingPolicy
 from policies.provisioning import heartbeat_interval
 from storage.db import DatabaseUnavailable
-from storage.device_model import DeviceVariable, StationOnboarding
+from storage.device_model import DeviceVariable, StationOnboarding, StationReset
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -72,8 +72,8 @@ def _record_boot(session: Session, station_id: str, info: dict[str, Any], reason
         "firmware": info.get("firmwareVersion")}).first()
     if row is None:
         return REJECTED, (None, None)  # deleted while connected, nothing to boot into
-    status, min_limit, max_limit, onboarding_state = row
-    if reason != "Triggered":
+    status, min_limit, max_limit, onboarding_state, reset_open = row
+    if reset_open and reason != "Triggered":
         # A reboot ends the Resets it was asked for (B11/B12); a triggered boot is no reboot.
         close_resets(session, station_id, reason)
     if status == ACCEPTED and onboarding.holds_back(policy, onboarding_state):
@@ -98,13 +98,16 @@ def _record_boot_statement():
               for column in (variable.min_limit, variable.max_limit)]
     onboarding_state = select(StationOnboarding.__table__.c.state).where(
         StationOnboarding.__table__.c.station_id == bindparam("station")).scalar_subquery()
+    # Whether a Reset awaits this boot: asked here so that a boot without one costs no statement more.
+    reset = StationReset.__table__.c
+    reset_open = exists().where(reset.station_id == bindparam("station"), reset.status.in_(AWAITING_REBOOT))
     return (update(Station.__table__).where(station.id == bindparam("station"))
             .values(serial_number=bindparam("serial"), model=bindparam("model"), vendor_name=bindparam("vendor"),
                     firmware_version=bindparam("firmware"), **reported,
                     # last_boot_at doubles as "was accepted": a station that reconnects without
                     # booting again (P4 §5.3) is let in only if its last BootNotification was Accepted.
                     last_boot_at=case((status == ACCEPTED, now), else_=null()), updated_at=now)
-            .returning(status, *limits, onboarding_state))
+            .returning(status, *limits, onboarding_state, reset_open))
 
 
 _RECORD_BOOT = _record_boot_statement()

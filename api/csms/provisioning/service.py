@@ -92,12 +92,12 @@ def _settle(session: Session, row: StationReset | NetworkProfileRequest | None, 
 def close_resets(session: Session, station_id: str, boot_reason: str) -> None:
     """A BootNotification: the Resets the station accepted or scheduled have happened."""
     session.execute(update(StationReset).where(StationReset.station_id == station_id,
-                                               StationReset.status.in_(_AWAITING_REBOOT))
+                                               StationReset.status.in_(AWAITING_REBOOT))
                     .values(status=RESET_REBOOTED, rebooted_at=utcnow(), boot_reason=boot_reason),
                     execution_options={"synchronize_session": False})
 
 
-_AWAITING_REBOOT = ("Accepted", "Scheduled")
+AWAITING_REBOOT = ("Accepted", "Scheduled")
 
 
 def network_profile_requested(session: Session, station_id: str, actor_name: str, payload: Mapping[str, Any]) -> None:
