@@ -31,6 +31,7 @@ from api.csms.logs.retention import run_log_retention
 from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.monitoring.retention import run_station_event_retention
 from api.csms.operator_calls import CallJobs
+from api.csms.provisioning.onboarding import Onboarding
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
@@ -70,6 +71,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)
         jobs = attach_gateway(app, gateway)
+        Onboarding(gateway).attach()
         # Started before any station can connect; rows a dead process left "sent" are due again
         # by their lease (storage/leases.py), nothing to recover first.
         certificates = start_certificate_workers(gateway, other_kinds=[jobs.kind], **(certificate_options or {}))

@@ -15,12 +15,14 @@ from policies.model import (
     CsrPolicy,
     CustomerInformationPolicy,
     DeliveryPolicy,
+    DeviceModelPolicy,
     FileTransferPolicy,
     FirmwarePolicy,
     KeyPolicy,
     LogPolicy,
     MeterValuePolicy,
     MonitoringPolicy,
+    OnboardingPolicy,
     OutagePolicy,
     Policy,
     RenewalPolicy,
@@ -50,6 +52,8 @@ _SECTIONS: dict[str, type] = {
     "file_transfer": FileTransferPolicy,
     "logs": LogPolicy,
     "firmware": FirmwarePolicy,
+    "device_model": DeviceModelPolicy,
+    "onboarding": OnboardingPolicy,
 }
 
 

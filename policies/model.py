@@ -328,6 +328,45 @@ class FirmwarePolicy:
 
 
 @dataclass(frozen=True)
+class DeviceModelPolicy:
+    """What a station's reports may make us store (block B)."""
+
+    # Variables kept per station; a report beyond is stored up to it, the rest refused by name.
+    max_variables_per_station: int = 20000
+    # NotifyReport parts recorded per report request, and report requests kept per station.
+    max_parts_per_report: int = 2000
+    max_reports_per_station: int = 50
+
+    def __post_init__(self) -> None:
+        if min(self.max_variables_per_station, self.max_parts_per_report, self.max_reports_per_station) < 1:
+            raise ValueError("[device_model]: every figure must be at least 1")
+
+
+@dataclass(frozen=True)
+class OnboardingPolicy:
+    """A station's first BootNotification answered Pending until ChargeCA has its FullInventory
+    and has set the baseline variables (B01-B03 with B07 and B05)."""
+
+    enabled: bool = False
+    # Component.Variable=value, set once the inventory is in. HeartbeatInterval and any integer
+    # are clamped within the limits the station reported for them.
+    baseline: tuple[str, ...] = ("OCPPCommCtrlr.HeartbeatInterval=300", "OCPPCommCtrlr.OfflineThreshold=600",
+                                 "ClockCtrlr.TimeSource=Heartbeat")
+    # How long to wait for the whole inventory before giving up (the station stays Pending and
+    # onboarding starts again at its next boot).
+    report_timeout_seconds: int = 120
+
+    def __post_init__(self) -> None:
+        for entry in self.baseline:
+            name, _, _value = entry.partition("=")
+            component, _, variable = name.partition(".")
+            if "=" not in entry or not component or not variable:
+                raise ValueError(f"[onboarding].baseline: {entry!r} is not Component.Variable=value")
+        if self.report_timeout_seconds < 1:
+            raise ValueError("[onboarding].report_timeout_seconds must be at least 1")
+
+
+@dataclass(frozen=True)
 class Policy:
     tls: TlsPolicy = field(default_factory=TlsPolicy)
     keys: KeyPolicy = field(default_factory=KeyPolicy)
@@ -347,3 +386,5 @@ class Policy:
     file_transfer: FileTransferPolicy = field(default_factory=FileTransferPolicy)
     logs: LogPolicy = field(default_factory=LogPolicy)
     firmware: FirmwarePolicy = field(default_factory=FirmwarePolicy)
+    device_model: DeviceModelPolicy = field(default_factory=DeviceModelPolicy)
+    onboarding: OnboardingPolicy = field(default_factory=OnboardingPolicy)

@@ -34,7 +34,7 @@ from simulator import keys
 from simulator.certificate_store import CertificateStore
 from simulator.customer_data import CustomerData
 from simulator.data_transfer import VendorData
-from simulator.device_model import DeviceModel
+from simulator.device_model import DeviceModel, StationCallError, define_standard
 from simulator.display import Display
 from simulator.firmware import FirmwareUpdater
 from simulator.monitoring import Monitors
@@ -143,6 +143,8 @@ class SimulatedStation:
         self.customers, self.monitoring = CustomerData(), Monitors()
         self.display, self.vendors = Display(), VendorData()
         self.firmware = FirmwareUpdater(self)  # L01: UpdateFirmware, download, signature check, reboot
+        define_standard(self.device_model)
+        self.reset_answer = "Accepted"       # what Reset is answered (a test sets Scheduled, Rejected)
         self._tasks: set[asyncio.Task] = set()
         self._follow_ups: list[Callable[[], Awaitable[Any]]] = []
 
@@ -280,6 +282,8 @@ class SimulatedStation:
                 if inspect.isawaitable(result):
                     result = await result
                 reply = [CALLRESULT, message_id, result]
+            except StationCallError as exc:
+                reply = [CALLERROR, message_id, exc.code, str(exc)[:255], {}]
             except Exception as exc:  # noqa: BLE001 - the CSMS must get an answer
                 reply = [CALLERROR, message_id, "InternalError", str(exc)[:255], {}]
         try:
@@ -378,16 +382,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def _set_variables(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
-    results = []
-    for item in payload.get("setVariableData", []):
-        component, variable = item["component"], item["variable"]
-        status = "Accepted"
-        if component.get("name") == "SecurityCtrlr" and variable.get("name") == "BasicAuthPassword":
+    def special(item: dict[str, Any]) -> str | None:
+        names = (item["component"].get("name"), item["variable"].get("name"))
+        if names == ("SecurityCtrlr", "BasicAuthPassword"):
             station.password = item["attributeValue"]  # used from the next connection on (A01)
-        elif component.get("name") == "OCPPCommCtrlr" and variable.get("name") == "NetworkConfigurationPriority":
-            status = station.network.set_priority(item["attributeValue"])
-        results.append({"attributeStatus": status, "component": component, "variable": variable})
-    return {"setVariableResult": results}
+            return "Accepted"
+        if names == ("OCPPCommCtrlr", "NetworkConfigurationPriority"):
+            return station.network.set_priority(item["attributeValue"])
+        return None
+    return station.device_model.set_variables(payload, special)
 
 
 def _certificate_signed(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
@@ -395,13 +398,40 @@ def _certificate_signed(station: SimulatedStation, payload: dict[str, Any]) -> d
 
 
 def _get_base_report(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
-    if payload["reportBase"] != "FullInventory":
-        return {"status": "NotSupported"}  # no mutability is modelled to pick the configurable variables by
-    report = {"requestId": payload["requestId"], "generatedAt": _now(), "seqNo": 0, "tbc": False,
-              "reportData": station.device_model.report()}
-    if not report["reportData"]:
+    if payload["reportBase"] == "SummaryInventory":
+        entries = [e for e in station.device_model.report() if e["component"]["name"] in ("EVSE", "Connector",
+                                                                                          "ChargingStation")]
+    else:
+        entries = station.device_model.report(payload["reportBase"])
+    return _stream_report(station, payload["requestId"], entries)
+
+
+def _get_report(station: SimulatedStation, payload: dict[str, Any]) -> dict[str, Any]:
+    entries = station.device_model.report()
+    wanted = payload.get("componentVariable")
+    if wanted:
+        def asked(entry: dict[str, Any]) -> bool:
+            return any(w["component"]["name"] == entry["component"]["name"] and
+                       ("variable" not in w or w["variable"]["name"] == entry["variable"]["name"]) for w in wanted)
+        entries = [e for e in entries if asked(e)]
+    if payload.get("componentCriteria"):
+        # Every modelled component is Available, Enabled and Present; none reports Problem.
+        entries = [] if payload["componentCriteria"] == ["Problem"] else entries
+    return _stream_report(station, payload["requestId"], entries)
+
+
+def _stream_report(station: SimulatedStation, request_id: int, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Accepted, then NotifyReport parts of at most ItemsPerMessage[GetReport] entries (B07.FR.07)."""
+    if not entries:
         return {"status": "EmptyResultSet"}
-    station.after_reply(lambda: station.call("NotifyReport", report))
+    size = int(station.device_model.value("DeviceDataCtrlr", "ItemsPerMessage", "GetReport") or 20)
+    parts = [entries[i:i + size] for i in range(0, len(entries), size)]
+
+    async def stream() -> None:
+        for seq_no, part in enumerate(parts):
+            await station.call("NotifyReport", {"requestId": request_id, "generatedAt": _now(), "seqNo": seq_no,
+                                                "tbc": seq_no < len(parts) - 1, "reportData": part})
+    station.after_reply(stream)
     return {"status": "Accepted"}
 
 
@@ -427,7 +457,7 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "SetVariables": _set_variables,
     "CertificateSigned": _certificate_signed,
     "TriggerMessage": _trigger_message,
-    "Reset": lambda _station, _payload: {"status": "Accepted"},
+    "Reset": lambda station, _payload: {"status": station.reset_answer},
     "SetNetworkProfile": lambda station, payload: station.network.set_network_profile(payload),
     "GetInstalledCertificateIds": lambda station, payload: station.certificates.report(payload),
     "InstallCertificate": lambda station, payload: station.certificates.install(payload),
@@ -445,4 +475,5 @@ DEFAULT_HANDLERS: dict[str, StationHandler] = {
     "ClearDisplayMessage": lambda station, payload: station.display.clear_display_message(station, payload),
     "DataTransfer": lambda station, payload: station.vendors.data_transfer(station, payload),
     "UpdateFirmware": lambda station, payload: station.firmware.handle(station, payload),
+    "GetReport": _get_report,
 }

@@ -8,6 +8,7 @@ from storage import (  # noqa: F401
     certificates,
     connector_status,
     customer_information,
+    device_model,
     display_messages,
     file_transfer,
     firmware,

@@ -21,6 +21,8 @@ from api.csms.display import service as display
 from api.csms.local_list import service as local_list
 from api.csms.logs import service as logs
 from api.csms.monitoring import service as monitoring
+from api.csms.provisioning import device_model
+from api.csms.provisioning import service as provisioning
 from api.csms.remote_control import service as remote_control
 from api.csms.reservations import service as reservations
 from api.csms.transactions import service as transactions
@@ -68,6 +70,17 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "GetDisplayMessages": Effect(display.REPORT.requested, display.REPORT.answered, display.REPORT.unanswered),
     # N — logs
     "GetLog": Effect(logs.requested, logs.answered, logs.unanswered),
+    # B — provisioning: report requests until their NotifyReports, values read or written kept
+    # in the device model, Resets until the reboot, network profiles with their answers.
+    "GetBaseReport": Effect(provisioning.report_requested, provisioning.report_answered,
+                            provisioning.report_unanswered),
+    "GetReport": Effect(provisioning.report_requested, provisioning.report_answered,
+                        provisioning.report_unanswered),
+    "GetVariables": Effect(None, device_model.keep_get_variables_answer),
+    "SetVariables": Effect(None, device_model.keep_set_variables_answer),
+    "Reset": Effect(provisioning.reset_requested, provisioning.reset_answered, provisioning.reset_unanswered),
+    "SetNetworkProfile": Effect(provisioning.network_profile_requested, provisioning.network_profile_answered,
+                                provisioning.network_profile_unanswered),
 })
 
 

@@ -27,10 +27,10 @@ loop over stations, each call checked here.
 
 Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
 (a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
-TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability and
-ReserveNow (real EVSE ids, an expiry ahead), SetVariableMonitoring and SetMonitoringLevel
-(severities 0-9). CustomerInformation reads or erases a customer's personal data: an officer's,
-naming exactly one customer (N09.FR.09).
+TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability,
+ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), SetVariableMonitoring and
+SetMonitoringLevel (severities 0-9). CustomerInformation reads or erases a customer's personal
+data: an officer's, naming exactly one customer (N09.FR.09).
 
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
 the database are gathered by api/csms/operator_calls.py.
@@ -118,8 +118,11 @@ _WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restar
                                                   "every EVSE and any pending network profile")
 
 
+_EVSE_RESET = CallRule(OPERATOR, CHECKED)
+
+
 def _reset(payload: Mapping[str, Any]) -> CallRule:
-    return _OPERATOR if "evseId" in payload else _WHOLE_STATION_RESET
+    return _EVSE_RESET if "evseId" in payload else _WHOLE_STATION_RESET
 
 
 # SetVariables: what one (component, variable) write needs. SecurityCtrlr holds the station's
@@ -324,6 +327,15 @@ def check_trigger(payload: Mapping[str, Any]) -> Decision:
         if "connectorId" not in evse:
             return Decision.refuse("call.trigger.evse",
                                    "TriggerMessage StatusNotification needs evse with id and connectorId (F06.FR.13)")
+    return Decision.allow()
+
+
+def check_reset(payload: Mapping[str, Any]) -> Decision:
+    """Reset of an EVSE (B12): EVSE ids start at 1; the whole station is named by leaving evseId
+    out, and that is an officer's (it restarts every EVSE and applies a pending network profile)."""
+    if payload.get("evseId", 1) < 1:
+        return Decision.refuse("call.reset.evse", "evseId must be 1 or more; leave it out to reset the whole "
+                                                  "station (an officer's)")
     return Decision.allow()
 
 

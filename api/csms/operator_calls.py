@@ -23,9 +23,8 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
-from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms import call_effects
-from api.csms.firmware import updates as firmware_updates
+from api.csms.call_records import append_call_result, begin_station_call, record_call_result
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
@@ -40,16 +39,20 @@ from api.csms.call_rules import (
     check_remote_start,
     check_remote_stop,
     check_reservation,
+    check_reset,
     check_trigger,
     holders,
     may,
 )
 from api.csms.customer_information import service as customer_information
+from api.csms.firmware import updates as firmware_updates
 from api.csms.monitoring import service as monitoring
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import REFUSED, Failure, Kind
 from api.csms.outbox.purposes import OPERATOR_JOB
-from api.csms.routes import ANSWERS, CSMS_ACTIONS
+from api.csms.provisioning import splitting
+from api.csms.provisioning.splitting import Splittable
+from api.csms.routes import ANSWERS, COMMANDS, CSMS_ACTIONS
 from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
 from api.csms.transactions import service as transactions
@@ -78,15 +81,22 @@ class InvalidCallPayload(Refusal):
         self.code = violation.code
 
 
+# Commands the station may need in several messages (Get/SetVariables, B06.FR.05).
+SPLITTABLE: Mapping[str, type[Splittable]] = MappingProxyType(
+    {action: command for action, command in COMMANDS.items() if issubclass(command, Splittable)})
+
+
 class CallChecker:
     """What an actor may send through the generic call (api/csms/call_rules.py): a CSMS-initiated
     action, schema-valid, the role its rule asks for, and that rule's check; ROUTED actions only
-    synchronously (``persist`` False), where ``call_now`` hands them to their workflow."""
+    synchronously (``persist`` False), where ``call_now`` hands them to their workflow. For a
+    SPLITTABLE action, ``parts`` is then the messages it goes as (its values checked)."""
 
     def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool) -> None:
         self._schemas = gateway.schemas
         self._actor = actor
         self._persist = persist
+        self.parts: list[dict[str, Any]] | None = None
 
     def __call__(self, session: Session, station: Station, action: str, payload: dict[str, Any]) -> None:
         if action not in CSMS_ACTIONS:
@@ -113,6 +123,14 @@ class CallChecker:
             # The schemas allow it, but the reports and notifications that follow carry it back,
             # and B07/B08/N01 (TC_B_12, TC_B_13, TC_N_25) expect a requestId >= 0.
             raise Refusal("call.request_id", "requestId must be 0 or more")
+        splittable = SPLITTABLE.get(action)
+        if splittable is not None:
+            self.parts = splitting.plan(session, station.id, splittable, payload)
+            if self._persist and len(self.parts) > 1:
+                # A job is one outbox row, one message: the answers of several could not be one result.
+                raise Refusal("call.variables.split_sync_only",
+                              f"the station takes this {action} only in {len(self.parts)} messages "
+                              "(DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage); send it with mode sync")
         # Recorded in the transaction that audits the call, so nothing leaves unrecorded.
         call_effects.requested(session, station.id, self._actor.name, action, payload)
 
@@ -136,6 +154,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return check_trigger(payload)
     if action == "ChangeAvailability":
         return check_availability(payload)
+    if action == "Reset":
+        return check_reset(payload)
     if action == "ReserveNow":
         try:
             expires_at = parse_datetime(payload["expiryDateTime"], "expiryDateTime")
@@ -161,6 +181,14 @@ def rule_check(session: Session, station_id: str, action: str, payload: dict[str
     station = session.get(Station, station_id)
     if station is None:
         return Decision.refuse("station.unknown", f"station {station_id!r} is not registered any more")
+    splittable = SPLITTABLE.get(action)
+    if splittable is not None:
+        try:
+            if len(splitting.plan(session, station_id, splittable, payload)) > 1:
+                return Decision.refuse("call.variables.split_sync_only",
+                                       f"the station now takes this {action} only in several messages")
+        except Refusal as refusal:
+            return Decision.refuse(refusal.rule, refusal.reason)
     if call_rule(action, payload).door != CHECKED:
         return Decision.allow()
     return _check(session, station, action, payload)
@@ -198,13 +226,16 @@ def _der(pem: str) -> bytes:
 async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None) -> CallOutcome:
     ctx = gateway.ctx
-    await asyncio.to_thread(begin_station_call, ctx, actor, station_id, action, payload,
-                            check=CallChecker(gateway, actor, persist=False), persist=False)
+    checker = CallChecker(gateway, actor, persist=False)
+    await asyncio.to_thread(begin_station_call, ctx, actor, station_id, action, payload, check=checker, persist=False)
     workflow = _WORKFLOWS.get(action)
     if workflow is not None:
         # The workflow audits its own decision and the station's answer.
         return await workflow(gateway, actor, station_id, payload, timeout)
-    outcome = await gateway.send_call(station_id, action, payload, timeout)
+    if checker.parts is not None:
+        outcome = await SPLITTABLE[action].send_split(gateway, station_id, checker.parts, timeout)
+    else:
+        outcome = await gateway.send_call(station_id, action, payload, timeout)
     if outcome.status == ANSWERED and call_effects.has_answer_effect(action):
         await asyncio.to_thread(run_in_session, ctx, lambda session: _record_answer(
             session, station_id, action, payload, outcome.response, actor.name))

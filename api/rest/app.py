@@ -36,6 +36,7 @@ from api.rest.routers import (
     monitoring,
     policy,
     profile_upgrade,
+    provisioning,
     remote_control,
     reservations,
     revocation,
@@ -74,6 +75,7 @@ _TAGS = [
     {"name": "metrics", "description": "Prometheus metrics (any role; give Prometheus an auditor token)."},
     {"name": "remote control", "description": "Remote starts with ids ChargeCA draws, and what became of them (F)."},
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
+    {"name": "provisioning", "description": "Device model, report requests, resets, network profiles, onboarding (B)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
     {"name": "logs", "description": "Station logs (N01): GetLog with an upload location ChargeCA runs, status "
                                   "reports, the files with their checksums."},
@@ -128,7 +130,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
-                   customer_information, monitoring, display, logs, firmware):
+                   customer_information, monitoring, display, logs, firmware,
+                   provisioning):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

@@ -28,7 +28,7 @@ from trust_anchor_support import (
 )
 
 from api.core.audit import Actor, run_in_session
-from api.csms.call_rules import DEDICATED, OFFICER, OPERATOR, ROUTED, call_rule, check_organization
+from api.csms.call_rules import DEDICATED, OFFICER, OPERATOR, ROUTED, call_rule, check_organization, check_reset
 from api.csms.security.authority_service import revoke_certificate
 from pki.hashdata import certificate_hash_data
 from storage.audit import AuditEntry
@@ -71,6 +71,8 @@ def test_the_table_names_every_security_relevant_action_officer_only():
     assert call_rule("InstallCertificate", {}).role == OFFICER and call_rule("InstallCertificate", {}).door == ROUTED
     assert call_rule("Reset", {"type": "Immediate"}).role == OFFICER
     assert call_rule("Reset", {"type": "Immediate", "evseId": 1}).role == OPERATOR
+    assert check_reset({"type": "OnIdle", "evseId": 1}) and check_reset({"type": "OnIdle"})
+    assert check_reset({"type": "OnIdle", "evseId": 0}).rule == "call.reset.evse"
     assert call_rule("SetVariables", _set("OCPPCommCtrlr", "NetworkConfigurationPriority")).door == DEDICATED
     mixed = {"setVariableData": [*_set("SecurityCtrlr", "OrganizationName")["setVariableData"],
                                  *_set("SecurityCtrlr", "BasicAuthPassword")["setVariableData"]]}

@@ -6,12 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
+from sqlmodel import select
 
 from api.core.audit import Actor
+from api.csms.provisioning.device_model import store_entries
 from api.csms.provisioning.handlers import DEVICE_MODEL_COLUMNS, SERIAL_MISMATCH_EVENT, _record_boot
 from api.csms.security.authority_service import sign_csr
+from policies.model import DeviceModelPolicy, OnboardingPolicy
 from simulator.station import CallError
 from storage.db import make_engine, migrate, session_scope
+from storage.device_model import StationOnboarding, StationReset
 from storage.stations import Station
 
 NOW = "2025-06-01T12:00:00Z"
@@ -149,10 +153,11 @@ def test_the_boot_record_on_each_database(db_url):
     with session_scope(engine) as session:
         session.add(Station(id="CS-DB", max_chain_size=800, additional_root_check=True, certificate_capacity=10))
         session.add(Station(id="CS-PENDING", boot_policy="Pending", max_chain_size=800))
+    off, on = OnboardingPolicy(), OnboardingPolicy(enabled=True)
     with session_scope(engine) as session:
-        assert _record_boot(session, "CS-DB", info, "Accepted") == "Accepted"
-        assert _record_boot(session, "CS-PENDING", info, "Accepted") == "Pending"
-        assert _record_boot(session, "CS-GONE", info, "Accepted") == "Rejected"
+        assert _record_boot(session, "CS-DB", info, "PowerUp", "Accepted", off) == ("Accepted", (None, None))
+        assert _record_boot(session, "CS-PENDING", info, "PowerUp", "Accepted", off)[0] == "Pending"
+        assert _record_boot(session, "CS-GONE", info, "PowerUp", "Accepted", off)[0] == "Rejected"
     with session_scope(engine) as session:
         booted, pending = session.get(Station, "CS-DB"), session.get(Station, "CS-PENDING")
         assert (booted.model, booted.vendor_name, booted.serial_number, booted.firmware_version) == ("M", "V", "SN-1", "1.0")
@@ -161,7 +166,29 @@ def test_the_boot_record_on_each_database(db_url):
         assert [getattr(booted, name) for name in DEVICE_MODEL_COLUMNS] == [None, None, None]
         booted.max_chain_size, booted.additional_root_check, booted.certificate_capacity = 800, True, 10
     with session_scope(engine) as session:
-        _record_boot(session, "CS-DB", info, "Accepted")  # same firmware: kept
+        _record_boot(session, "CS-DB", info, "PowerUp", "Accepted", off)  # same firmware: kept
     with session_scope(engine) as session:
         assert [getattr(session.get(Station, "CS-DB"), name) for name in DEVICE_MODEL_COLUMNS] == [800, True, 10]
+        # The HeartbeatInterval limits it reported come back with the status (block B).
+        store_entries(session, "CS-DB", [{"component": {"name": "OCPPCommCtrlr"},
+                                          "variable": {"name": "HeartbeatInterval"},
+                                          "variableCharacteristics": {"dataType": "integer", "minLimit": 1,
+                                                                      "maxLimit": 10, "supportsMonitoring": False}}],
+                      None, DeviceModelPolicy())
+    with session_scope(engine) as session:
+        assert _record_boot(session, "CS-DB", info, "PowerUp", "Accepted", off) == ("Accepted", (1, 10))
+        # Onboarding on: held Pending, not "accepted before" (a reconnect must boot again).
+        assert _record_boot(session, "CS-DB", info, "PowerUp", "Accepted", on)[0] == "Pending"
+    with session_scope(engine) as session:
+        assert session.get(Station, "CS-DB").last_boot_at is None
+        assert session.get(StationOnboarding, "CS-DB").state == "pending"
+        session.add(StationReset(station_id="CS-DB", type="OnIdle", status="Scheduled", requested_by="t"))
+    with session_scope(engine) as session:
+        _record_boot(session, "CS-DB", info, "Triggered", "Accepted", off)   # no reboot
+    with session_scope(engine) as session:
+        assert session.exec(select(StationReset)).one().status == "Scheduled"
+        _record_boot(session, "CS-DB", info, "ScheduledReset", "Accepted", off)
+    with session_scope(engine) as session:
+        reset = session.exec(select(StationReset)).one()
+        assert (reset.status, reset.boot_reason) == ("rebooted", "ScheduledReset")
     engine.dispose()

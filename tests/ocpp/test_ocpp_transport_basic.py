@@ -136,20 +136,16 @@ async def test_throttling_after_repeated_failures(sqlite_pki, tmp_path):
     assert "auth.throttled" in events(sqlite_pki, "CP_1")[-1].tech_info
 
 
-async def test_tc_b_58_without_ocpp201_the_handshake_completes_then_closes(sqlite_pki, tmp_path):
+async def test_tc_b_58_without_ocpp201_the_upgrade_is_refused(sqlite_pki, tmp_path):
+    # ERR2509 §5.10: a 4xx answer, never a 101 followed by a close.
     register(sqlite_pki, "CP_1", 2, PASSWORD)
     async with running_gateway(sqlite_pki, tmp_path) as gateway:
-        only_old = gateway.station("CP_1", password=PASSWORD, subprotocols=["ocpp0.1"])
-        await only_old.connect()  # 101, without Sec-WebSocket-Protocol ...
-        assert only_old.subprotocol is None
-        assert "Sec-WebSocket-Protocol" not in only_old.websocket.response.headers
-        code, _ = await only_old.wait_closed()  # ... and closed at once
-        assert code == 1002
+        for offered in (["ocpp0.1"], [], ["ocpp1.6", "ocpp2.0"]):
+            station = gateway.station("CP_1", password=PASSWORD, subprotocols=offered)
+            with pytest.raises(StationRefused) as refused:
+                await station.connect()
+            assert refused.value.status == 400, offered
         assert gateway.handler.served == []
-
-        none_offered = gateway.station("CP_1", password=PASSWORD, subprotocols=[])
-        await none_offered.connect()
-        assert (await none_offered.wait_closed())[0] == 1002
 
         both = gateway.station("CP_1", password=PASSWORD, subprotocols=["ocpp0.1", "ocpp2.0.1"])
         await both.connect()

@@ -110,10 +110,11 @@ async def test_frames_near_the_size_limit_cross_wss_whole_in_both_directions(sql
         assert await station.call("DataTransfer", {"vendorId": "bench", "data": data}) == {}
         [(_, action, payload)] = gateway.handler.received
         assert (action, payload["data"]) == ("DataTransfer", data)
-        # ... and from the CSMS to the station (the simulator answers NotImplemented, whole).
+        # ... and from the CSMS to the station (the simulator knows no vendor "bench": UnknownVendorId).
         [connection] = gateway.handler.served
         answer = await gateway.handler.call(connection, "DataTransfer", {"vendorId": "bench", "data": data})
-        assert answer[0] == 4 and station.received == [("DataTransfer", {"vendorId": "bench", "data": data})]
+        assert answer[0] == 3 and answer[2] == {"status": "UnknownVendorId"}
+        assert station.received == [("DataTransfer", {"vendorId": "bench", "data": data})]
         await station.close()
 
 

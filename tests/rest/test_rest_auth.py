@@ -84,6 +84,12 @@ MATRIX = [
     ("GET", "/api/v1/stations/NO-SUCH/connectors", None, ALL),
     ("GET", "/api/v1/stations/NO-SUCH/connectors/history", None, ALL),
     ("GET", "/api/v1/stations/NO-SUCH/availability-changes", None, ALL),
+    # Block B (provisioning router): what stations reported and what was sent, read by every role.
+    ("GET", "/api/v1/stations/NO-SUCH/device-model", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/device-reports", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/resets", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/network-profiles", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/onboarding", None, ALL),
     ("POST", "/api/v1/stations/NO-SUCH/reservations",
      {"expiry_date_time": "2030-01-01T00:00:00Z", "id_token": {"id_token": "T", "type": "Central"}}, STATION_OPS),
     ("GET", "/api/v1/stations/NO-SUCH/reservations", None, ALL),

@@ -1,7 +1,5 @@
-"""What ChargeCA keeps of a station's device-model reports (NotifyReport, B07/B08).
-
-Storing the device model is a later issue; a report is acknowledged and dropped, except for the
-values a workflow here depends on that no other message carries:
+"""The one value of a station's reports (NotifyReport, B07/B08) kept on its station row as well
+as in the device model (api/csms/provisioning/device_model.py), for the workflow that reads it:
 
 * SecurityCtrlr.CertificateEntries maxLimit → Station.certificate_capacity, how many certificates
   the station can store (api/csms/security/trust_anchors.py does not send an install beyond it). A

@@ -7,14 +7,20 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from sqlalchemy import bindparam, case, func, null, update
+from sqlalchemy import bindparam, case, exists, func, null, select, update
 from sqlmodel import Session
 
+from api.csms.provisioning import device_model, onboarding
+from api.csms.provisioning.device_model import VariableId
 from api.csms.provisioning.device_report import certificate_capacity, store_certificate_capacity
+from api.csms.provisioning.service import AWAITING_REBOOT, close_resets
 from api.csms.security.handlers import record_csms_event
 from api.ocpp.boot import ACCEPTED, PENDING, REJECTED
 from api.ocpp.handler import StationCall, now_iso
+from policies.model import OnboardingPolicy
+from policies.provisioning import heartbeat_interval
 from storage.db import DatabaseUnavailable
+from storage.device_model import DeviceVariable, StationOnboarding, StationReset
 from storage.stations import Station
 from storage.types import utcnow
 
@@ -33,9 +39,10 @@ async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[
         await call.db(lambda session: record_csms_event(session, call.station_id, SERIAL_MISMATCH_EVENT, mismatch))
         call.disconnect(mismatch)
         return {}
+    policy = call.ctx.policy.onboarding
     try:
-        status = await call.db_grouped(lambda session: _record_boot(session, call.station_id, info,
-                                                                    call.config.default_boot_status))
+        status, limits = await call.db_grouped(lambda session: _record_boot(
+            session, call.station_id, info, payload["reason"], call.config.default_boot_status, policy))
     except DatabaseUnavailable as exc:
         # Nothing to decide with (the boot policy) nor to record in: Pending makes the station
         # boot again after the retry interval (B02), when the database may be back.
@@ -50,16 +57,29 @@ async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[
     # turned away is worth a line at INFO.
     log.log(logging.DEBUG if status == ACCEPTED else logging.INFO, "BootNotification from %s (%s): %s",
             call.station_id, payload["reason"], status)
-    interval = call.config.heartbeat_interval if status == ACCEPTED else call.config.boot_retry_interval
+    # The heartbeat interval within the limits the station reported for HeartbeatInterval.
+    interval = heartbeat_interval(call.config.heartbeat_interval, *limits) if status == ACCEPTED \
+        else call.config.boot_retry_interval
     return {"currentTime": now_iso(), "interval": interval, "status": status}
 
 
-def _record_boot(session: Session, station_id: str, info: dict[str, Any], default_status: str) -> str:
+def _record_boot(session: Session, station_id: str, info: dict[str, Any], reason: str, default_status: str,
+                 policy: OnboardingPolicy) -> tuple[str, tuple[float | None, float | None]]:
+    """(how to answer, the station's (minLimit, maxLimit) of OCPPCommCtrlr.HeartbeatInterval)."""
     row = session.connection().execute(_RECORD_BOOT, {
-        "station": station_id, "default_status": default_status, "now": utcnow(),
+        "station": station_id, "default_status": default_status, "now": utcnow(), "heartbeat": _HEARTBEAT_KEY,
         "serial": info.get("serialNumber"), "model": info["model"], "vendor": info["vendorName"],
         "firmware": info.get("firmwareVersion")}).first()
-    return REJECTED if row is None else row[0]  # None: deleted while connected, nothing to boot into
+    if row is None:
+        return REJECTED, (None, None)  # deleted while connected, nothing to boot into
+    status, min_limit, max_limit, onboarding_state, reset_open = row
+    if reset_open and reason != "Triggered":
+        # A reboot ends the Resets it was asked for (B11/B12); a triggered boot is no reboot.
+        close_resets(session, station_id, reason)
+    if status == ACCEPTED and onboarding.holds_back(policy, onboarding_state):
+        onboarding.hold(session, station_id, onboarding_state)
+        status = PENDING
+    return status, (min_limit, max_limit)
 
 
 def _record_boot_statement():
@@ -72,16 +92,26 @@ def _record_boot_statement():
     # for again when needed (GetVariables) or unknown until the next report.
     firmware_changed = station.firmware_version.is_distinct_from(bindparam("firmware"))
     reported = {name: case((firmware_changed, null()), else_=station[name]) for name in DEVICE_MODEL_COLUMNS}
+    variable = DeviceVariable.__table__.c
+    limits = [select(column).where(variable.station_id == bindparam("station"),
+                                   variable.var_key == bindparam("heartbeat")).scalar_subquery()
+              for column in (variable.min_limit, variable.max_limit)]
+    onboarding_state = select(StationOnboarding.__table__.c.state).where(
+        StationOnboarding.__table__.c.station_id == bindparam("station")).scalar_subquery()
+    # Whether a Reset awaits this boot: asked here so that a boot without one costs no statement more.
+    reset = StationReset.__table__.c
+    reset_open = exists().where(reset.station_id == bindparam("station"), reset.status.in_(AWAITING_REBOOT))
     return (update(Station.__table__).where(station.id == bindparam("station"))
             .values(serial_number=bindparam("serial"), model=bindparam("model"), vendor_name=bindparam("vendor"),
                     firmware_version=bindparam("firmware"), **reported,
                     # last_boot_at doubles as "was accepted": a station that reconnects without
                     # booting again (P4 §5.3) is let in only if its last BootNotification was Accepted.
                     last_boot_at=case((status == ACCEPTED, now), else_=null()), updated_at=now)
-            .returning(status))
+            .returning(status, *limits, onboarding_state, reset_open))
 
 
 _RECORD_BOOT = _record_boot_statement()
+_HEARTBEAT_KEY = VariableId("OCPPCommCtrlr", "HeartbeatInterval").key
 
 
 def _serial_mismatch(call: StationCall, serial_number: str | None) -> str | None:
@@ -109,12 +139,17 @@ def certificate_cn(certificate: Any) -> str | None:
 
 
 async def notify_report(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    # Acknowledging every part keeps the stream going; only what api/csms/provisioning/device_report.py names
-    # is kept, and a part without any of it costs no transaction.
+    # Every part is acknowledged, even one beyond what we keep or out of its order: a CALLERROR
+    # would only make the station send it again (api/csms/provisioning/device_model.py).
     report_data = payload.get("reportData", [])
-    log.info("NotifyReport %s part %s from %s (%d entries)", payload["requestId"], payload["seqNo"],
-             call.station_id, len(report_data))
+    log.debug("NotifyReport %s part %s from %s (%d entries)", payload["requestId"], payload["seqNo"],
+              call.station_id, len(report_data))
     capacity = certificate_capacity(report_data)
-    if capacity is not None:
-        await call.db(lambda session: store_certificate_capacity(session, call.station_id, capacity))
+    policy = call.ctx.policy.device_model
+
+    def store(session: Session) -> None:
+        device_model.store_report_part(session, call.station_id, payload, policy)
+        if capacity is not None:
+            store_certificate_capacity(session, call.station_id, capacity)
+    await call.db(store)
     return {}

@@ -6,9 +6,9 @@ upgrade. Both listeners run on the caller's event loop, next to uvicorn.
 
 A connection goes: TCP accept (within the connection limits, api/ocpp/transport/connection_limits.py) →
 TLS handshake (wss; a refused one is recorded, api/ocpp/transport/tls_refusals.py) → HTTP upgrade → admission
-(``process_request``; a refusal is an HTTP answer, never a 101) → subprotocol: ``ocpp2.0.1`` or,
-if the station did not offer it, a 101 without subprotocol followed by an immediate close
-(P4 §3.2, TC_B_58) → registry → ``session_handler(StationConnection)`` until it returns.
+(``process_request``; a refusal is an HTTP answer, never a 101), which first refuses with 400 a
+station that does not offer ``ocpp2.0.1`` (ERR2509 §5.10, TC_B_58, superseding P4 §3.2's "complete
+the upgrade, then close") → registry → ``session_handler(StationConnection)`` until it returns.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from http import HTTPStatus
 
 from cryptography import x509
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 
 from api.core.context import Context
@@ -134,8 +136,19 @@ _ws_log.addFilter(_QuietConnections(_ws_log))
 
 
 def select_subprotocol(_connection: ServerConnection, offered: Sequence[str]) -> str | None:
-    # None completes the handshake without the header; the handler then closes (TC_B_58).
-    return OCPP201 if OCPP201 in offered else None
+    # process_request has refused a request without ocpp2.0.1 already; raising here keeps a 400
+    # (never a 101 without the header) should that order ever change (TC_B_58).
+    if OCPP201 not in offered:
+        raise NegotiationError(f"this CSMS speaks {OCPP201} only")
+    return OCPP201
+
+
+def offers_ocpp201(request: Request) -> bool:
+    """The upgrade request offers ``ocpp2.0.1`` among its subprotocols (every header line)."""
+    try:
+        return any(OCPP201 in parse_subprotocol(value) for value in request.headers.get_all("Sec-WebSocket-Protocol"))
+    except InvalidHeader:
+        return False
 
 
 def _transport_facts(connection: ServerConnection) -> tuple[int, x509.Certificate | None]:
@@ -290,6 +303,12 @@ class Listeners:
     # --- per connection -----------------------------------------------------------------------
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not offers_ocpp201(request):
+            # Before admission: a version we cannot speak costs no database read nor password check.
+            log.info("upgrade to %s refused: no supported OCPP version offered (%s)", request.path,
+                     request.headers.get("Sec-WebSocket-Protocol"))
+            return _answer(connection, HTTPStatus.BAD_REQUEST, f"no supported subprotocol offered: this CSMS "
+                                                               f"speaks {OCPP201}", {})
         profile, certificate = _transport_facts(connection)
         attempt = ConnectAttempt(request.path, request.headers.get("Authorization"), profile, certificate,
                                  _remote(connection))
@@ -307,11 +326,6 @@ class Listeners:
         admitted = self._admitted.pop(websocket, None)
         if admitted is None:  # pragma: no cover - process_request always runs first
             await websocket.close(CLOSE_INTERNAL_ERROR, "not admitted")
-            return
-        if websocket.subprotocol != OCPP201:
-            log.info("%s offered no supported OCPP version (%s); closing",
-                     admitted.station_id, websocket.request.headers.get("Sec-WebSocket-Protocol"))
-            await websocket.close(CLOSE_PROTOCOL_ERROR, f"this CSMS speaks {OCPP201} only")
             return
         tls_version, cipher = _tls_facts(websocket)
         connection = StationConnection(admitted.station_id, admitted.security_profile, websocket, OCPP201,

@@ -48,7 +48,7 @@ async def test_parts_in_order_complete_the_request(ctx):
 
     request = _request(ctx, "CI-1", 3)
     assert (request.parts, request.complete, request.gap) == (2, True, False)
-    _request, parts = run_in_session(ctx, lambda session: service.one(session, "CI-1", 3))
+    _kept, parts = run_in_session(ctx, lambda session: service.one(session, "CI-1", 3))
     assert "".join(p.data for p in parts) == "Jane Doe"
 
 

@@ -5,15 +5,16 @@ verdict exactly when the event carries a token, and the cost when a tariff appli
 
 from __future__ import annotations
 
-from decimal import Decimal
+import json
 
 import pytest
-from fake_connection import FakeStation, rows, unreachable_database
+from fake_connection import FakeStation, register, rows, unreachable_database
 
 from api.csms.transactions import service
 from api.csms.transactions.handlers import read_event
 from storage.db import DatabaseUnavailable, session_scope
 from storage.meter_values import MeterValue
+from storage.outbox import OutboundCall
 from storage.transactions import Transaction, TransactionEvent
 
 pytestmark = pytest.mark.fast
@@ -129,24 +130,24 @@ async def test_a_new_transaction_may_start_again_at_seq_no_zero(ctx):
         ("tx-1", 0, 0), ("tx-2", 0, 0)]
 
 
-async def test_the_final_cost_is_in_the_answer_to_ended_only_when_a_tariff_applies(ctx, monkeypatch):
+async def test_the_final_cost_is_in_the_answer_to_ended_only_when_a_tariff_applies(ctx):
     from api.csms.tariff_cost import service as tariff_cost
 
-    asked = []
-
-    def cost_of(session, station_id, *, energy_wh, seconds):
-        asked.append((station_id, energy_wh, seconds))
-        return Decimal("2.50")
-
-    monkeypatch.setattr(tariff_cost, "cost_of", cost_of)
+    register(ctx, "CS-1")
     station = FakeStation(ctx, "CS-1")
-    assert await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000)) == {}
+    tx = "tx-final-cost"  # the running cost is due once per transaction and process: a name of its own
+    assert await station.send("TransactionEvent", event("Ended", 9, "2025-06-01T11:00:00Z", "EVDeparted",
+                                                        tx="no-tariff-yet", wh=1000)) == {}
+    with session_scope(ctx.engine) as session:
+        tariff_cost.put(session, "CS-1", currency_code="EUR", per_kwh="0.50", per_minute="0", flat_fee="0",
+                        actor_name="test")
+    assert await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", tx=tx, wh=1000)) == {}
     # totalCost "SHALL only be sent when charging has ended"; the running cost goes by CostUpdated.
-    assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", wh=4000)) == {}
-    assert await station.send("TransactionEvent", event("Ended", 2, "2025-06-01T12:20:00Z", "EVDeparted",
-                                                        wh=6000)) == {"totalCost": 2.5}
-    # Priced twice: the running cost after Updated (sent as CostUpdated), the final one at Ended.
-    assert asked == [("CS-1", 3000, 600), ("CS-1", 5000, 1200)]
+    assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:10:00Z", tx=tx, wh=4000)) == {}
+    assert await station.send("TransactionEvent", event("Ended", 2, "2025-06-01T12:20:00Z", "EVDeparted", tx=tx,
+                                                        wh=6000)) == {"totalCost": 2.5}  # 5 kWh at 0.50
+    (queued,) = rows(ctx, OutboundCall, OutboundCall.action == "CostUpdated")
+    assert json.loads(queued.payload) == {"totalCost": 1.5, "transactionId": tx}  # 3 kWh when Updated came
 
 
 async def test_an_event_the_database_cannot_take_is_not_acknowledged(ctx, tmp_path):
