@@ -214,7 +214,8 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
     env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
                CHARGECA_REST_PORT=str(rest_port), CHARGECA_OCPP_HOST=HOST,
-               CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port))
+               CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port),
+               CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="")
     if "CHARGECA_DATABASE_URL" in os.environ:  # --database-url
         env["CHARGECA_DATABASE_URL"] = os.environ["CHARGECA_DATABASE_URL"]
     command = [sys.executable]

@@ -58,7 +58,8 @@ class Server:
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
         self._env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(directory / "data"), CHARGECA_DATABASE_URL=db_url,
                          CHARGECA_KEY_PASSPHRASE=TEST_PASSPHRASE, CHARGECA_REST_PORT="0",
-                         CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0")
+                         CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
+                         CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="")
         self._directory = directory
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task | None = None

@@ -34,7 +34,9 @@ class Ports:
         """The environment of a user's shell: no CHARGECA_* of ours, but these ports."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
         env.update(PYTHONUNBUFFERED="1", CHARGECA_REST_PORT=str(self.rest), CHARGECA_OCPP_HOST="127.0.0.1",
-                   CHARGECA_OCPP_WS_PORT=str(self.ws), CHARGECA_OCPP_WSS_PORT=str(self.wss))
+                   CHARGECA_OCPP_WS_PORT=str(self.ws), CHARGECA_OCPP_WSS_PORT=str(self.wss),
+                   # the file service too: several services run at once here
+                   CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="")
         return env
 
 
