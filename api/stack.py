@@ -28,6 +28,7 @@ from api.csms.meter_values.retention import run_meter_value_maintenance
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
+from api.ocpp.message_log.retention import run_message_log_retention
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
 from api.rest.routers.rotations import attach_listeners
@@ -66,6 +67,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         stop.callback(retention.cancel)
         meter_values = asyncio.create_task(run_meter_value_maintenance(ctx), name="meter-value-maintenance")
         stop.callback(meter_values.cancel)
+        message_log = asyncio.create_task(run_message_log_retention(ctx), name="message-log-retention")
+        stop.callback(message_log.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

@@ -15,6 +15,7 @@ from policies.model import (
     CsrPolicy,
     DeliveryPolicy,
     KeyPolicy,
+    MessageLogPolicy,
     MeterValuePolicy,
     OutagePolicy,
     Policy,
@@ -40,6 +41,7 @@ _SECTIONS: dict[str, type] = {
     "security_events": SecurityEventPolicy,
     "meter_values": MeterValuePolicy,
     "sessions": SessionsPolicy,
+    "message_log": MessageLogPolicy,
 }
 
 

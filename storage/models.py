@@ -8,6 +8,7 @@ from storage import (  # noqa: F401
     certificates,
     connector_status,
     id_tokens,
+    message_log,
     meter_values,
     outbox,
     remote_starts,

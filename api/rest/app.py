@@ -28,6 +28,7 @@ from api.rest.routers import (
     commands,
     id_tokens,
     local_list,
+    message_log,
     metrics,
     policy,
     profile_upgrade,
@@ -71,6 +72,8 @@ _TAGS = [
     {"name": "availability", "description": "EVSE and connector states, their history, availability changes (G)."},
     {"name": "reservations", "description": "Reservations: reserve, cancel, and what became of them (H)."},
     {"name": "tariffs", "description": "A tariff per station and a default one; the cost shown to drivers (I)."},
+    {"name": "message log", "description": "Every OCPP frame in and out of every station session, redacted: "
+                                          "browse, filter, export."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -111,7 +114,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path=_BODY_MAX_BY_PATH)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
-                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs):
+                   id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
+                   message_log):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app
