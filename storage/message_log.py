@@ -8,13 +8,14 @@ and serves as the paging key. Retention deletes by time and by a ceiling on the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, Text, delete, func, insert
+from sqlalchemy import BigInteger, Index, Integer, Text, delete, func
 from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -46,14 +47,34 @@ class OcppMessage(SQLModel, table=True):
     truncated: bool = Field(default=False)
 
 
-_INSERT = insert(OcppMessage.__table__)
+# The columns a row tuple of ``insert_rows`` carries, in order.
+COLUMNS = ("station_id", "direction", "kind", "message_id", "action", "at", "size", "frame", "truncated")
+_AT = COLUMNS.index("at")
 
 
-def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """One executemany of prepared rows (column name → value); how many were written."""
-    if rows:
-        session.connection().execute(_INSERT, list(rows))
+def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
+    """One executemany of row tuples (``COLUMNS`` order); how many were written.
+
+    A driver-level statement: at a gateway's thousands of frames a second, building and binding
+    a Core insert per row cost twice the insert itself. The time column still goes through its
+    type's own bind processing for the dialect, so rows read back as any other's."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    statement, bind_at = _statements(dialect)
+    if bind_at is not None:
+        rows = [(*row[:_AT], bind_at(row[_AT]), *row[_AT + 1:]) for row in rows]
+    connection.exec_driver_sql(statement, list(rows))
     return len(rows)
+
+
+@functools.cache
+def _statements(dialect: Any) -> tuple[str, Callable[[Any], Any] | None]:
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    statement = (f"INSERT INTO {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) "
+                 f"VALUES ({', '.join([marker] * len(COLUMNS))})")
+    return statement, OcppMessage.__table__.c.at.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from api.ocpp.metrics import EVENTS
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import MessageLogPolicy
 from storage.db import session_scope
-from storage.message_log import OcppMessage, insert_rows, prune
+from storage.message_log import COLUMNS, OcppMessage, insert_rows, prune
 from storage.types import utcnow
 
 KEY = b"k" * 32
@@ -124,7 +124,11 @@ class Sink:
         await self.open.wait()
         if self.fail:
             raise RuntimeError("database away")
-        self.rows.extend(rows)
+        self.rows.extend(_named(row) for row in rows)
+
+
+def _named(row: tuple) -> dict:
+    return dict(zip(COLUMNS, row, strict=True))
 
 
 def _heartbeat(log: MessageLog, station: str = "CS-1", n: int = 1) -> None:
@@ -189,14 +193,14 @@ def test_rows_are_cut_to_the_policy_size_and_broken_frames_to_their_allowance():
     long_call = Call("1", "DataTransfer", {"vendorId": "v", "data": "é" * 200})
     text = framing.serialize(long_call)
     broken = "\x00" + "x" * 5000
-    rows = log.rows([("CS", "in", "CALL", "1", "DataTransfer", 0.0, text),
-                     ("CS", "in", "MALFORMED", None, None, 0.0, broken.encode())])
+    rows = [_named(row) for row in log.rows([("CS", "in", "CALL", "1", "DataTransfer", 0.0, text),
+                                             ("CS", "in", "MALFORMED", None, None, 0.0, broken.encode())])]
     assert rows[0]["truncated"] and len(rows[0]["frame"].encode()) <= 100
     assert rows[0]["size"] == len(text.encode()) and rows[0]["size"] > 400
     assert rows[1]["size"] == 5001 and rows[1]["frame"].startswith("\ufffd")
     assert len(rows[1]["frame"].encode()) <= min(100, MALFORMED_KEEP_BYTES)
     wide = MessageLog(_policy(), Sink())
-    (row,) = wide.rows([("CS", "in", "MALFORMED", None, None, 0.0, "y" * 5000)])
+    (row,) = map(_named, wide.rows([("CS", "in", "MALFORMED", None, None, 0.0, "y" * 5000)]))
     assert row["truncated"] and len(row["frame"]) == MALFORMED_KEEP_BYTES
 
 
@@ -223,9 +227,8 @@ def test_the_policy_section_is_read_and_checked():
 
 # --- storage and retention on real databases ----------------------------------------------------
 
-def _row(station: str, at, n: int) -> dict:
-    return {"station_id": station, "direction": "in", "kind": "CALL", "message_id": str(n), "action": "Heartbeat",
-            "at": at, "size": 30, "frame": f'[2,"{n}","Heartbeat",{{}}]', "truncated": False}
+def _row(station: str, at, n: int) -> tuple:
+    return (station, "in", "CALL", str(n), "Heartbeat", at, 30, f'[2,"{n}","Heartbeat",{{}}]', False)
 
 
 def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):
@@ -239,4 +242,5 @@ def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):
     with session_scope(engine) as session:
         left = session.exec(select(OcppMessage).order_by(OcppMessage.id)).all()
     assert [row.message_id for row in left] == ["7", "8", "9", "10", "11"]  # the newest five, in order
+    assert left[0].at.tzinfo is not None and left[-1].at == now - timedelta(minutes=11) and left[0].truncated is False
     assert prune(session_for, older_than=timedelta(days=14), max_rows=5) == 0

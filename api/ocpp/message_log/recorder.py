@@ -16,6 +16,7 @@ drops its batch and counts it: the log is a diagnostic, not a record the station
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -28,11 +29,11 @@ from api.ocpp import metrics
 from api.ocpp.framing import UNKNOWN_ID, Call, CallError, CallResult, FrameError
 from api.ocpp.message_log.redaction import Redactor
 from policies.model import MessageLogPolicy
-from storage.message_log import CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
+from storage.message_log import ACTION_MAX, CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
 
 log = logging.getLogger("chargeca.ocpp.message_log")
 
-Write = Callable[[Sequence[dict[str, Any]]], Awaitable[Any]]
+Write = Callable[[Sequence[tuple]], Awaitable[Any]]
 # A broken frame is kept for diagnosis, not whole: its first bytes show what went wrong.
 MALFORMED_KEEP_BYTES = 2048
 QUEUE_FULL, STATION_QUOTA, WRITE_FAILED = "queue_full", "station_quota", "write_failed"
@@ -40,7 +41,7 @@ _DAY = 86400
 
 
 class MessageLog:
-    def __init__(self, policy: MessageLogPolicy, write: Write, *, flush_interval: float = 0.25,
+    def __init__(self, policy: MessageLogPolicy, write: Write, *, flush_interval: float = 0.5,
                  key: bytes | None = None) -> None:
         self._policy = policy
         self._write = write
@@ -48,7 +49,8 @@ class MessageLog:
         self._redactor = Redactor(key or secrets.token_bytes(32))
         self._queue: deque[tuple] = deque()
         self._max_queued = policy.max_queued_frames
-        self._day = 0
+        self._day_ends = 0.0
+        self._max_per_day = policy.max_frames_per_station_per_day
         self._frames_today: dict[str, int] = {}
         self._malformed_today: dict[str, int] = {}
         self._writer: asyncio.Task | None = None
@@ -85,25 +87,25 @@ class MessageLog:
 
     def _enqueue(self, station_id: str, direction: str, kind: str, message_id: str | None, action: str | None,
                  text: str | bytes) -> None:
-        if len(self._queue) >= self._max_queued:
+        queue = self._queue
+        if len(queue) >= self._max_queued:
             self._drop(QUEUE_FULL)
             return
         now = time.time()
-        day = int(now // _DAY)
-        if day != self._day:
-            self._day = day
+        if now >= self._day_ends:
+            self._day_ends = (now // _DAY + 1) * _DAY
             self._frames_today.clear()
             self._malformed_today.clear()
-        if kind == MALFORMED:
+        if kind is MALFORMED:
             counts, allowance = self._malformed_today, self._policy.max_malformed_per_station_per_day
         else:
-            counts, allowance = self._frames_today, self._policy.max_frames_per_station_per_day
+            counts, allowance = self._frames_today, self._max_per_day
         count = counts.get(station_id, 0)
         if count >= allowance:
             self._drop(STATION_QUOTA)
             return
         counts[station_id] = count + 1
-        self._queue.append((station_id, direction, kind, message_id, action, now, text))
+        queue.append((station_id, direction, kind, message_id, action, now, text))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain(), name="message-log-writer")
 
@@ -138,18 +140,19 @@ class MessageLog:
         self.written += len(rows)
         metrics.message_log_written(len(rows))
 
-    def rows(self, batch: Sequence[tuple]) -> list[dict[str, Any]]:
-        """The rows to insert: redacted, cut to the policy's size. Blocking CPU work: a worker
-        thread's, never the event loop's."""
+    def rows(self, batch: Sequence[tuple]) -> list[tuple]:
+        """The rows to insert (storage/message_log.py ``COLUMNS``): redacted, cut to the
+        policy's size. Blocking CPU work: a worker thread's, never the event loop's."""
         rows = []
         frame_limit = self._policy.max_frame_bytes
+        redact = self._redactor.frame_text
         for station_id, direction, kind, message_id, action, at, raw in batch:
             if isinstance(raw, bytes):
                 size, text = len(raw), raw.decode("utf-8", "replace")
             else:
                 text = raw
                 size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-            text = self._redactor.frame_text(text, action)
+            text = redact(text, action)
             if "\x00" in text:  # only a frame that is no JSON can hold one; PostgreSQL text cannot
                 text = text.replace("\x00", "\ufffd")
             limit = min(frame_limit, MALFORMED_KEEP_BYTES) if kind == MALFORMED else frame_limit
@@ -160,9 +163,8 @@ class MessageLog:
                     text, truncated = encoded[:limit].decode("utf-8", "ignore"), True
                 elif not text.isascii():
                     text = encoded.decode("utf-8")
-            rows.append({"station_id": station_id, "direction": direction, "kind": kind, "message_id": message_id,
-                         "action": action[:64] if action else None, "at": datetime.fromtimestamp(at, timezone.utc),
-                         "size": size, "frame": text, "truncated": truncated})
+            rows.append((station_id, direction, kind, message_id, action[:ACTION_MAX] if action else None,
+                         datetime.fromtimestamp(at, timezone.utc), size, text, truncated))
         return rows
 
     async def flush(self) -> None:
@@ -175,3 +177,5 @@ class MessageLog:
 
     async def aclose(self) -> None:
         await self.flush()
+        level = logging.WARNING if any(self.dropped.values()) else logging.INFO
+        log.log(level, "message log: %d frames written, dropped %s", self.written, json.dumps(self.dropped))
