@@ -15,13 +15,15 @@ from storage.types import utcnow
 
 def _log_frames(data: Path) -> None:
     engine = make_engine(f"sqlite:///{data / 'chargeca.db'}")
-    now = utcnow()
+    def ago(minutes: int):
+        return utcnow() - timedelta(minutes=minutes)
+
     with session_scope(engine) as session:
         insert_rows(session, [
-            ("CLI-1", "in", "CALL", "m1", "Heartbeat", now - timedelta(minutes=3), 25, '[2,"m1","Heartbeat",{}]', False),
-            ("CLI-1", "out", "CALLRESULT", "m1", "Heartbeat", now - timedelta(minutes=3), 20, '[3,"m1",{}]', False),
-            ("CLI-2", "in", "CALL", "m2", "Heartbeat", now - timedelta(minutes=2), 25, '[2,"m2","Heartbeat",{}]', False),
-            ("CLI-1", "in", "CALL", "m3", "DataTransfer", now - timedelta(minutes=1), 9000, '[2,"m3","DataTr', True)])
+            ("CLI-1", "in", "CALL", "m1", "Heartbeat", ago(3), 25, '[2,"m1","Heartbeat",{}]', False),
+            ("CLI-1", "out", "CALLRESULT", "m1", "Heartbeat", ago(3), 20, '[3,"m1",{}]', False),
+            ("CLI-2", "in", "CALL", "m2", "Heartbeat", ago(2), 25, '[2,"m2","Heartbeat",{}]', False),
+            ("CLI-1", "in", "CALL", "m3", "DataTransfer", ago(1), 9000, '[2,"m3","DataTr', True)])
     engine.dispose()
 
 
@@ -39,7 +41,8 @@ def test_station_messages_prints_the_stations_frames_oldest_first_and_filters_th
 
     lines = _messages(data, "CLI-1")
     assert [(line[2], line[3], line[4], line[5]) for line in lines] == [
-        ("in", "CALL", "Heartbeat", "m1"), ("out", "CALLRESULT", "Heartbeat", "m1"), ("in", "CALL", "DataTransfer", "m3")]
+        ("in", "CALL", "Heartbeat", "m1"), ("out", "CALLRESULT", "Heartbeat", "m1"),
+        ("in", "CALL", "DataTransfer", "m3")]
     assert lines[0][6] == '[2,"m1","Heartbeat",{}]' and lines[2][6].endswith("[truncated]")
     assert [line[5] for line in _messages(data, "CLI-1", "--direction", "in", "--limit", "1")] == ["m3"]
     assert [line[5] for line in _messages(data, "CLI-1", "--action", "Heartbeat", "--kind", "CALLRESULT")] == ["m1"]

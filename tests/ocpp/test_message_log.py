@@ -4,6 +4,7 @@ per-station allowance, frame size) and failures, and retention on real databases
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 from datetime import timedelta
@@ -16,6 +17,7 @@ from api.ocpp import framing
 from api.ocpp.framing import Call, CallResult, ErrorCode, FrameError
 from api.ocpp.message_log.recorder import MALFORMED_KEEP_BYTES, MessageLog
 from api.ocpp.message_log.redaction import REDACTED, Redactor
+from api.ocpp.message_log.retention import prune_message_log
 from api.ocpp.metrics import EVENTS
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import MessageLogPolicy
@@ -48,8 +50,8 @@ def test_a_basic_auth_password_set_through_set_variables_never_reaches_the_log()
 
 def test_network_profile_credentials_are_redacted_wherever_they_sit():
     frame = [2, "2", "SetNetworkProfile", {"configurationSlot": 1, "connectionData": {
-        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "wss://csms.example/ocpp", "messageTimeout": 30,
-        "securityProfile": 2, "ocppInterface": "Wireless0",
+        "ocppVersion": "OCPP20", "ocppTransport": "JSON", "ocppCsmsUrl": "wss://csms.example/ocpp",
+        "messageTimeout": 30, "securityProfile": 2, "ocppInterface": "Wireless0",
         "vpn": {"server": "vpn.example", "user": "u", "password": "vpn-secret", "key": "psk-secret", "type": "IPSec"},
         "apn": {"apn": "internet", "apnPassword": "apn-secret", "simPin": 1234, "apnAuthentication": "AUTO"}}}]
     text = Redactor(KEY).frame_text(_text(frame), "SetNetworkProfile")
@@ -244,3 +246,14 @@ def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):
     assert [row.message_id for row in left] == ["7", "8", "9", "10", "11"]  # the newest five, in order
     assert left[0].at.tzinfo is not None and left[-1].at == now - timedelta(minutes=11) and left[0].truncated is False
     assert prune(session_for, older_than=timedelta(days=14), max_rows=5) == 0
+
+
+def test_the_retention_pass_follows_the_policy(ctx):
+    policy = dataclasses.replace(ctx.policy, message_log=MessageLogPolicy(retention_days=1, max_rows=3))
+    now = utcnow()
+    with session_scope(ctx.engine) as session:
+        insert_rows(session, [_row("CS", now - timedelta(days=2), n) for n in range(2)]
+                    + [_row("CS", now, n) for n in range(2, 7)])
+    assert prune_message_log(dataclasses.replace(ctx, policy=policy)) == 4
+    with session_scope(ctx.engine) as session:
+        assert [row.message_id for row in session.exec(select(OcppMessage))] == ["4", "5", "6"]
