@@ -9,11 +9,11 @@ and serves as the paging key. Retention deletes by time and by a ceiling on the 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import BigInteger, Index, Integer, Text, delete, func
 from sqlmodel import Field, Session, SQLModel, select
@@ -53,28 +53,43 @@ _AT = COLUMNS.index("at")
 
 
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
-    """One executemany of row tuples (``COLUMNS`` order); how many were written.
+    """One executemany of row tuples (``COLUMNS`` order, ``at`` as POSIX seconds); how many were
+    written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
-    a Core insert per row cost twice the insert itself. The time column still goes through its
-    type's own bind processing for the dialect, so rows read back as any other's."""
+    a Core insert per row cost twice the insert itself, and the time column's bind processing
+    alone a quarter of it. The time goes in as each dialect stores a UtcDateTime: on SQLite the
+    text SQLAlchemy's DATETIME writes (UTC, microseconds), elsewhere an aware datetime; rows
+    read back through the model like any other's (tests/ocpp/test_message_log.py)."""
     if not rows:
         return 0
     connection = session.connection()
-    dialect = connection.dialect
-    statement, bind_at = _statements(dialect)
-    if bind_at is not None:
-        rows = [(*row[:_AT], bind_at(row[_AT]), *row[_AT + 1:]) for row in rows]
-    connection.exec_driver_sql(statement, list(rows))
+    statement = _statement(connection.dialect.paramstyle)
+    stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
+    connection.exec_driver_sql(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in rows])
     return len(rows)
 
 
 @functools.cache
-def _statements(dialect: Any) -> tuple[str, Callable[[Any], Any] | None]:
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    statement = (f"INSERT INTO {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) "
-                 f"VALUES ({', '.join([marker] * len(COLUMNS))})")
-    return statement, OcppMessage.__table__.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+def _statement(paramstyle: str) -> str:
+    marker = "?" if paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(COLUMNS))})")
+
+
+def _aware_time(at: float) -> datetime:
+    return datetime.fromtimestamp(at, timezone.utc)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_second(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+
+
+def _sqlite_time(at: float) -> str:
+    # Frames of one batch share a handful of seconds: the date part is formatted once per second.
+    second = int(at)
+    return f"{_sqlite_second(second)}.{min(999999, round((at - second) * 1e6)):06d}"
 
 
 @dataclass(frozen=True)

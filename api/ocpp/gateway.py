@@ -73,7 +73,7 @@ class Gateway:
         self.message_log = MessageLog(ctx.policy.message_log, self._write_messages) \
             if ctx.policy.message_log.enabled else None
 
-    async def _write_messages(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def _write_messages(self, rows: Sequence[tuple]) -> None:
         await self.group(lambda db: insert_rows(db, rows))
 
     # --- for the listener --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from storage.types import utcnow
 def _log_frames(data: Path) -> None:
     engine = make_engine(f"sqlite:///{data / 'chargeca.db'}")
     def ago(minutes: int):
-        return utcnow() - timedelta(minutes=minutes)
+        return (utcnow() - timedelta(minutes=minutes)).timestamp()
 
     with session_scope(engine) as session:
         insert_rows(session, [

@@ -230,7 +230,7 @@ def test_the_policy_section_is_read_and_checked():
 # --- storage and retention on real databases ----------------------------------------------------
 
 def _row(station: str, at, n: int) -> tuple:
-    return (station, "in", "CALL", str(n), "Heartbeat", at, 30, f'[2,"{n}","Heartbeat",{{}}]', False)
+    return (station, "in", "CALL", str(n), "Heartbeat", at.timestamp(), 30, f'[2,"{n}","Heartbeat",{{}}]', False)
 
 
 def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):

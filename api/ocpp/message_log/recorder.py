@@ -22,7 +22,6 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from api.ocpp import metrics
@@ -164,7 +163,7 @@ class MessageLog:
                 elif not text.isascii():
                     text = encoded.decode("utf-8")
             rows.append((station_id, direction, kind, message_id, action[:ACTION_MAX] if action else None,
-                         datetime.fromtimestamp(at, timezone.utc), size, text, truncated))
+                         at, size, text, truncated))
         return rows
 
     async def flush(self) -> None:
