@@ -161,6 +161,19 @@ async def test_when_the_writer_falls_behind_frames_are_dropped_and_counted_never
     assert len(sink.rows) == 20 and log.written == 20 and log.queued == 0
 
 
+async def test_a_full_batch_is_written_without_waiting_for_the_interval():
+    sink = Sink()
+    log = MessageLog(_policy(), sink, flush_interval=60, flush_rows=3)
+    _heartbeat(log, n=2)
+    await asyncio.sleep(0.1)
+    assert sink.rows == []  # two frames wait for the interval
+    _heartbeat(log, n=1)
+    async with asyncio.timeout(5):
+        while len(sink.rows) < 3:
+            await asyncio.sleep(0.01)
+    await log.flush()
+
+
 async def test_a_station_has_a_daily_allowance_and_broken_frames_a_smaller_one_of_their_own():
     sink = Sink()
     log = MessageLog(_policy(max_frames_per_station_per_day=3, max_malformed_per_station_per_day=1), sink,
