@@ -11,6 +11,7 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -51,6 +52,7 @@ from storage.certificates import CaRole, IssuedCertificate
 from storage.firmware import RUNNING, STOPPED
 from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.filters import where_given
+from storage.message_log import MessageQuery, OcppMessage
 from storage.types import utcnow
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
@@ -174,6 +176,27 @@ def cmd_station_add(args: argparse.Namespace) -> None:
 def cmd_station_list(args: argparse.Namespace) -> None:
     for station in list_stations(_context(args)):
         print(f"{station.id}\tprofile={station.security_profile}\tenabled={station.enabled}")
+
+
+def cmd_station_messages(args: argparse.Namespace) -> None:
+    """The newest logged OCPP frames of one station, printed oldest first (README "OCPP message log")."""
+    criteria = MessageQuery(station_id=args.id, action=args.action, direction=args.direction, kind=args.kind,
+                            message_id=args.message_id, since=args.since, until=args.until)
+    with read_scope(_context(args).engine) as session:
+        rows = session.exec(criteria.select().order_by(OcppMessage.id.desc()).limit(args.limit)).all()
+    for row in reversed(rows):
+        print(f"{row.id}\t{row.at.isoformat()}\t{row.direction}\t{row.kind}\t{row.action or '-'}\t"
+              f"{row.message_id or '-'}\t{row.frame}{' [truncated]' if row.truncated else ''}")
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z or {text}+00:00)")
+    return value
 
 
 def cmd_station_disable(args: argparse.Namespace) -> None:
@@ -607,6 +630,16 @@ def build_parser() -> argparse.ArgumentParser:
     set_profile.add_argument("id")
     set_profile.add_argument("profile", type=int, choices=(1, 2, 3))
     set_profile.add_argument("--reason", help="required to lower the profile; kept in the audit log")
+    messages = command("messages", cmd_station_messages, "the station's logged OCPP frames, redacted, oldest of "
+                       "the newest --limit first", station)
+    messages.add_argument("id")
+    messages.add_argument("--action", help="e.g. BootNotification; an answer carries its CALL's action")
+    messages.add_argument("--direction", choices=("in", "out"), help="in: from the station; out: to it")
+    messages.add_argument("--kind", choices=("CALL", "CALLRESULT", "CALLERROR", "MALFORMED"))
+    messages.add_argument("--message-id", help="a CALL and its answer share it")
+    messages.add_argument("--since", type=_aware_time, help="ISO 8601 time with a zone (server clock)")
+    messages.add_argument("--until", type=_aware_time, help="ISO 8601 time with a zone, excluded")
+    messages.add_argument("--limit", type=int, default=50)
 
     cert = commands.add_parser("cert", help="certificates").add_subparsers(
         dest="cert_command", required=True, metavar="ACTION")

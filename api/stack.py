@@ -38,6 +38,7 @@ from api.csms.security.event_spool import SpoolWriter, open_spool
 from api.csms.security.retention import run_security_event_retention
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
+from api.ocpp.message_log.retention import run_message_log_retention
 from api.ocpp.transport.disconnects import DisconnectWatch
 from api.ocpp.transport.listener import ListenerConfig, Listeners, start_listeners
 from api.ocpp.transport.tls_material import TlsMaterial
@@ -98,6 +99,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
             grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
             stop.callback(grants.cancel)
             stop.enter_context(serving(files))  # where firmware download locations point
+        message_log = asyncio.create_task(run_message_log_retention(ctx), name="message-log-retention")
+        stop.callback(message_log.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

@@ -20,6 +20,7 @@ from policies.model import (
     FirmwarePolicy,
     KeyPolicy,
     LogPolicy,
+    MessageLogPolicy,
     MeterValuePolicy,
     MonitoringPolicy,
     OnboardingPolicy,
@@ -54,6 +55,7 @@ _SECTIONS: dict[str, type] = {
     "firmware": FirmwarePolicy,
     "device_model": DeviceModelPolicy,
     "onboarding": OnboardingPolicy,
+    "message_log": MessageLogPolicy,
 }
 
 

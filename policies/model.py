@@ -217,6 +217,33 @@ class CustomerInformationPolicy:
 
 
 @dataclass(frozen=True)
+class MessageLogPolicy:
+    """The per-station OCPP message log: whether frames are kept, for how long, and the bounds on
+    what a station (or a writer falling behind) can make us keep."""
+
+    enabled: bool = True
+    retention_days: int = 14
+    # The oldest frames beyond max_rows go at each prune, whatever their age.
+    max_rows: int = 5_000_000
+    prune_interval_minutes: int = 60
+    # A frame longer than this (UTF-8 bytes, after redaction) is kept cut, flagged truncated.
+    max_frame_bytes: int = 16384
+    # Frames kept per station and UTC day; beyond, dropped and counted. Broken frames have a
+    # smaller allowance of their own (a station can send nothing but garbage).
+    max_frames_per_station_per_day: int = 200_000
+    max_malformed_per_station_per_day: int = 1000
+    # Frames waiting in memory for the writer; when it falls behind, new frames are dropped and
+    # counted, and the station never waits.
+    max_queued_frames: int = 50_000
+
+    def __post_init__(self) -> None:
+        if min(self.retention_days, self.max_rows, self.prune_interval_minutes, self.max_frame_bytes,
+               self.max_frames_per_station_per_day, self.max_malformed_per_station_per_day,
+               self.max_queued_frames) < 1:
+            raise ValueError("[message_log]: every figure must be at least 1")
+
+
+@dataclass(frozen=True)
 class RestPolicy:
     """The REST listener: bearer-token guessing, slow clients and how many clients at once."""
 
@@ -388,3 +415,4 @@ class Policy:
     firmware: FirmwarePolicy = field(default_factory=FirmwarePolicy)
     device_model: DeviceModelPolicy = field(default_factory=DeviceModelPolicy)
     onboarding: OnboardingPolicy = field(default_factory=OnboardingPolicy)
+    message_log: MessageLogPolicy = field(default_factory=MessageLogPolicy)

@@ -33,6 +33,12 @@ the server has one core of its own. Then, in one run:
    ChargeCA's storm relative to it. This machine's speed varies with its host's load; the ratio,
    measured minutes apart, is what compares across runs.
 
+``--message-log off`` runs all of it with the OCPP message log turned off by policy (``on``, the
+default, as shipped); ``--message-log both`` runs only the log's cost: the Heartbeat phase (4) and
+the boot storm (6) with the log off, then on (``--repeat`` times, alternating, each on a fresh
+server process over the same data), and prints server CPU per Heartbeat and per booted station
+for each and the ratio on/off, with the frames the log wrote and dropped.
+
 Station certificates for profile 3 are issued before the run straight through the CA
 (pki.records.sign_and_record, no lint) and recorded as active, as after the stations' earlier
 connections: the storm is a CSMS restart, not a first installation. The load generator builds
@@ -49,6 +55,7 @@ import shutil
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -209,6 +216,11 @@ class Server:
         return self.process.pid
 
 
+def set_message_log(data: Path, enabled: bool) -> None:
+    """The server's policy override: the message log on or off (the server reads it at start)."""
+    (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if enabled else 'false'}\n")
+
+
 def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None) -> Server:
     ws_port, wss_port, rest_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
@@ -355,6 +367,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     load_before = os.getloadavg()
+    set_message_log(data, args.message_log == "on")
     server = start_server(data, server_cpu, workdir / "server.log", args.profile_out)
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
@@ -447,7 +460,8 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     pin = (f"server pinned to CPU {server_cpu}, load generator to CPU {client_cpu} (taskset)"
            if server_cpu is not None else "not pinned")
-    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {_database(args)}; {pin}")
+    say(f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, {_database(args)}; {pin}; "
+        f"message log {args.message_log}")
     say(f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
         f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)")
     say(f"parameters: --stations {args.stations} --storm {args.storm} --storm-concurrency {args.storm_concurrency} "
@@ -476,6 +490,97 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         say(f"boot storm relative to the reference: {storm.result['seconds'] / reference.result['seconds']:.2f}x "
             f"the wall time, {storm.cpu_per_station / reference.cpu_per_station:.2f}x the server CPU per station")
     return out
+
+
+def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """The Heartbeat phase and the boot storm with the message log off, then on, on fresh server
+    processes over the same data; server CPU per message and per station, and the ratios."""
+    data, certs = prepare(workdir, args)
+    cores = os.cpu_count() or 1
+    server_cpu, client_cpu = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
+    if server_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    ids3 = sp3_ids(sp3_count(args))
+    warm, fleet = ids3[:args.warmup], ids3[args.warmup:args.warmup + args.stations]
+    load_before = os.getloadavg()
+    runs: dict[str, list[tuple[float, float, dict, Storm]]] = {"off": [], "on": []}
+    logged = {"rows": 0, "dropped": 0}
+    for round_no in range(args.repeat):
+        for mode in ("off", "on"):
+            set_message_log(data, mode == "on")
+            rows_before = _message_log_rows(data)
+            server = start_server(data, server_cpu, workdir / f"server-{mode}-{round_no}.log", None)
+            target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
+                          root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
+            load = Load(target, client_cpu, server.pid)
+            try:
+                load.run("prepare_tls", identities=ids3[:max(args.storm, len(warm) + len(fleet))])
+                load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True,
+                         keep=True, timeout=30)
+                load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=True,
+                         heartbeat=True, keep=True, timeout=60)
+                paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
+                wall, server_s, _ = steady(marks)
+                load.run("close_all")
+                time.sleep(2)
+                storm = boot_storm(load, server.pid, ids3[:args.storm], args)
+            finally:
+                load.quit()
+                stop_server(server)  # the log's writer flushes what it holds before the process ends
+            runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
+            if mode == "on":
+                logged["rows"] += _message_log_rows(data) - rows_before
+                logged["dropped"] += _dropped_in_log(workdir / f"server-{mode}-{round_no}.log")
+    load_after = os.getloadavg()
+
+    def per_heartbeat(mode: str) -> list[float]:
+        return [run[0] for run in runs[mode]]
+
+    def per_station(mode: str) -> list[float]:
+        return [run[3].cpu_per_station for run in runs[mode]]
+
+    out = [f"machine: {cores} cores, Python {platform.python_version()}, {_database(args)}; load average before "
+           f"{load_before[0]:.2f}, after {load_after[0]:.2f} (others share this machine)",
+           f"parameters: --stations {args.stations} --rate {args.rate} --seconds {args.seconds} --storm {args.storm} "
+           f"--storm-concurrency {args.storm_concurrency} --repeat {args.repeat} (rounds alternate off, on)"]
+    for mode in ("off", "on"):
+        for i, (per_msg, busy, paced, storm) in enumerate(runs[mode]):
+            out.append(f"message log {mode:3} round {i + 1}: server CPU per Heartbeat {1e6 * per_msg:.0f} µs "
+                       f"(core {100 * busy:.0f}% busy, p50 {paced['p50_ms']:.2f} ms, p99 {paced['p99_ms']:.2f} ms); "
+                       f"boot storm {storm.result['ok']} booted in {storm.result['seconds']:.1f} s, "
+                       f"{1000 * storm.cpu_per_station:.2f} ms server CPU/station, lost {storm.result['failed']}")
+    for label, series, unit, scale in (("server CPU per Heartbeat", per_heartbeat, "µs", 1e6),
+                                       ("boot storm server CPU per station", per_station, "ms", 1e3)):
+        parts = []
+        for name, pick in (("mean", statistics.fmean), ("median", statistics.median)):
+            on, off = pick(series("on")), pick(series("off"))
+            parts.append(f"{name} {scale * on:.2f} / {scale * off:.2f} {unit} = {on / max(off, 1e-12):.3f}x "
+                         f"({100 * (on / max(off, 1e-12) - 1):+.1f} %)")
+        out.append(f"message log on/off, {label}: {'; '.join(parts)} (target: <= +10 %)")
+    out.append(f"frames the log wrote in the 'on' rounds: {logged['rows']}; dropped: {logged['dropped']}")
+    return out
+
+
+def _message_log_rows(data: Path) -> int:
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    engine = make_engine(load_settings(data).database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT count(*) FROM ocpp_message")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def _dropped_in_log(log: Path) -> int:
+    """Frames the log dropped (queue full, a station's allowance, failed writes), as the server's
+    last word on its message log says at shutdown."""
+    for line in reversed(log.read_text().splitlines()):
+        if "message log: " in line and "frames written, dropped " in line:
+            return sum(json.loads(line.split("frames written, dropped ", 1)[1]).values())
+    return -1  # not found: the server did not stop cleanly
 
 
 @dataclass(frozen=True)
@@ -627,6 +732,10 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
+    parser.add_argument("--message-log", choices=("on", "off", "both"), default="on",
+                        help="the OCPP message log on or off for the whole run; both: only its cost (Heartbeat "
+                             "phase and boot storm, off then on, compared)")
+    parser.add_argument("--repeat", type=int, default=1, help="with --message-log both: rounds of off, on")
     args = parser.parse_args()
     with fresh_database(args.database_url) as args.database_url:
         if args.database_url:
@@ -635,12 +744,13 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
+    what = message_log_cost if args.message_log == "both" else run
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
-        lines = run(args, args.keep)
+        lines = what(args, args.keep)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-            lines = run(args, Path(tmp))
+            lines = what(args, Path(tmp))
     print("\n".join(lines))
 
 

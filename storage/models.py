@@ -14,6 +14,7 @@ from storage import (  # noqa: F401
     firmware,
     id_tokens,
     logs,
+    message_log,
     meter_values,
     monitoring,
     outbox,

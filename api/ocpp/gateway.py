@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -22,11 +22,13 @@ from api.core.refusal import Conflict
 from api.core.settings import GatewayConfig
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.handler import Connection, Handler
+from api.ocpp.message_log.recorder import MessageLog
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
 from storage.leases import LeaseOwner
+from storage.message_log import insert_rows
 from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
@@ -66,6 +68,13 @@ class Gateway:
         # Where handlers keep what stations report while the database is away (the blocks decide
         # what goes there and who writes it back; the engine only carries it to them).
         self.spool = spool
+        # Every frame of every session, written in the background (None: the policy turned it off,
+        # and sessions queue nothing).
+        self.message_log = MessageLog(ctx.policy.message_log, self._write_messages) \
+            if ctx.policy.message_log.enabled else None
+
+    async def _write_messages(self, rows: Sequence[tuple]) -> None:
+        await self.group(lambda db: insert_rows(db, rows))
 
     # --- for the listener --------------------------------------------------------------------
 
@@ -78,7 +87,8 @@ class Gateway:
             return
         session = OcppSession(connection, ctx=self.ctx, config=self.config, schemas=self.schemas,
                               routes=self._routes, boot=BootGate.resume(accepted_before),
-                              on_ready=self._session_ready, group=self.group, spool=self.spool)
+                              on_ready=self._session_ready, group=self.group, spool=self.spool,
+                              message_log=self.message_log)
         # A newer connection of the same station replaces the older one in the registry (the
         # listener closes the older one): the station's session is then the newer one's.
         self.registry.attach(connection, session)
@@ -134,6 +144,8 @@ class Gateway:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.message_log is not None:
+            await self.message_log.aclose()
 
 
 def _note_connect(db: Session, station_id: str, default_boot_status: str) -> bool | None:

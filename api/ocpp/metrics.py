@@ -1,7 +1,8 @@
 """Counts of what happens on the OCPP side, for the Prometheus endpoint (api/metrics.py).
 
 One place increments each count: the session when it answers a station's CALL, the refusal log where
-it counts a refusal (admission, TLS handshake and connection limits alike). Label values are bounded: an action the OCPP schemas do not know counts as
+it counts a refusal (admission, TLS handshake and connection limits alike), the message log's
+recorder what it writes and drops. Label values are bounded: an action the OCPP schemas do not know counts as
 "other" (a station chooses the action name), refusal reasons and error codes are our own names.
 Counts live for the process, in a registry of their own (not the client library's global one).
 """
@@ -19,6 +20,11 @@ _messages = Counter("chargeca_ocpp_messages", "CALLs received from stations, by 
                     registry=EVENTS)
 _errors = Counter("chargeca_ocpp_message_errors", "CALLs from stations answered with a CALLERROR, by action "
                   "and OCPP error code.", ["action", "code"], registry=EVENTS)
+_log_written = Counter("chargeca_message_log_written", "OCPP frames written to the message log.",
+                       registry=EVENTS)
+_log_dropped = Counter("chargeca_message_log_dropped", "OCPP frames the message log dropped, by reason: "
+                       "queue_full (the writer fell behind), station_quota (a station's frames of the day), "
+                       "write_failed (the database refused the batch).", ["reason"], registry=EVENTS)
 _refusals = Counter("chargeca_admission_refusals", "Connection attempts refused before the WebSocket upgrade, "
                     "by the rule that refused them.", ["reason"], registry=EVENTS)
 
@@ -32,3 +38,11 @@ def station_call_answered(action: str, known: bool, reply: Frame) -> None:
 
 def admission_refused(rule: str) -> None:
     _refusals.labels(rule).inc()
+
+
+def message_log_written(count: int) -> None:
+    _log_written.inc(count)
+
+
+def message_log_dropped(reason: str, count: int) -> None:
+    _log_dropped.labels(reason).inc(count)

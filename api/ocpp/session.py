@@ -33,6 +33,7 @@ from api.ocpp import framing, metrics
 from api.ocpp.boot import BootGate
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
 from api.ocpp.handler import Connection, Handler, LiveState, StationCall, refusal_error
+from api.ocpp.message_log.recorder import MessageLog
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
 from storage.spool import Spool
@@ -69,7 +70,8 @@ class OcppSession:
     def __init__(self, connection: Connection, *, ctx: Context, config: GatewayConfig,
                  schemas: Schemas, routes: Mapping[str, Handler], boot: BootGate,
                  on_ready: Callable[[OcppSession], None] = lambda session: None,
-                 group: GroupCommit | None = None, spool: Spool | None = None) -> None:
+                 group: GroupCommit | None = None, spool: Spool | None = None,
+                 message_log: MessageLog | None = None) -> None:
         self.connection = connection
         self.boot = boot
         self.live = LiveState()
@@ -86,6 +88,8 @@ class OcppSession:
         self._worker: asyncio.Task | None = None
         self._slot = asyncio.Lock()  # FIFO: CSMS calls leave in the order they were made
         self._outstanding: tuple[str, asyncio.Future] | None = None
+        self._outstanding_action: str | None = None
+        self._log = message_log
         self._tasks: set[asyncio.Task] = set()
         self._closed = False
 
@@ -122,16 +126,34 @@ class OcppSession:
         self._closed = True
         await self._ws.close(POLICY_VIOLATION, reason[:120])
 
-    async def _send(self, frame: framing.Frame) -> None:
-        await self._ws.send(framing.serialize(frame))
+    async def _send(self, frame: framing.Frame, action: str | None) -> None:
+        """The one way out; ``action``: the CALL's, or that of the station CALL it answers."""
+        text = framing.serialize(frame)
+        if self._log is not None:
+            self._log.sent(self.station_id, text, frame, action)
+        await self._ws.send(text)
+
+    def _read(self, raw: str | bytes) -> framing.Frame | FrameError:
+        """The one way in: the frame, or why it cannot be used."""
+        try:
+            frame: framing.Frame | FrameError = framing.parse(raw)
+        except FrameError as exc:
+            frame = exc
+        if self._log is not None:
+            answered = None
+            if not isinstance(frame, Call) and self._outstanding is not None \
+                    and self._outstanding[0] == frame.message_id:
+                answered = self._outstanding_action
+            self._log.received(self.station_id, raw, frame, answered)
+        return frame
 
     async def _on_frame(self, raw: str | bytes) -> None:
-        try:
-            frame = framing.parse(raw)
-        except FrameError as exc:
+        frame = self._read(raw)
+        if isinstance(frame, FrameError):
+            exc = frame
             log.info("broken frame from %s: %s %s", self.station_id, exc.code, exc.description)
             if exc.answerable:
-                await self._send(framing.error_for(exc.message_id, exc))
+                await self._send(framing.error_for(exc.message_id, exc), None)
             else:
                 # A broken answer still ends the call it answers, as an error.
                 self._resolve(CallError(exc.message_id, exc.code, f"station sent a broken answer: {exc.description}"))
@@ -139,7 +161,8 @@ class OcppSession:
         if isinstance(frame, Call):
             if len(self._inbox) >= self._config.max_pending_station_calls:
                 await self._send(CallError(frame.message_id, ErrorCode.RPC_FRAMEWORK_ERROR,
-                                           "too many CALLs without waiting for their answers (P4 §4.1.1)"))
+                                           "too many CALLs without waiting for their answers (P4 §4.1.1)"),
+                                 frame.action)
                 return
             self._inbox.append(frame)
             if self._worker is None:
@@ -177,7 +200,7 @@ class OcppSession:
             await self.close(station_call.disconnect_reason)
             return False
         try:
-            await self._send(reply)
+            await self._send(reply, call.action)
         except ConnectionClosed:
             return False
         for follow_up in station_call.follow_ups:
@@ -252,9 +275,10 @@ class OcppSession:
         message_id = str(uuid.uuid4())
         answer: asyncio.Future = asyncio.get_running_loop().create_future()
         self._outstanding = (message_id, answer)
+        self._outstanding_action = action
         self.boot.call_sent(action, payload)
         try:
-            await self._send(Call(message_id, action, payload))
+            await self._send(Call(message_id, action, payload), action)
         except ConnectionClosed:
             self.boot.call_answered(action, payload, None)
             return CallOutcome(NOT_CONNECTED, description="station disconnected before the call was sent")

@@ -32,6 +32,7 @@ from api.rest.routers import (
     id_tokens,
     local_list,
     logs,
+    message_log,
     metrics,
     monitoring,
     policy,
@@ -87,6 +88,8 @@ _TAGS = [
     {"name": "display messages", "description": "Messages shown on stations' displays (O01-O06)."},
     {"name": "firmware", "description": "Firmware (L): manufacturer roots, signed images, ChargeCA's own signer, "
                                         "UpdateFirmware and its statuses, campaigns."},
+    {"name": "message log", "description": "Every OCPP frame in and out of every station session, redacted: "
+                                          "browse, filter, export."},
     {"name": "rotations", "description": "Scripted rotations in resumable passes: station certificates, CSMS server "
                                          "certificates, CSMS root rollover."},
 ]
@@ -131,7 +134,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
                    customer_information, monitoring, display, logs, firmware,
-                   provisioning):
+                   provisioning, message_log):
         app.include_router(module.router)
     errors.document_common_answers(app)
     return app

@@ -46,6 +46,9 @@ MATRIX = [
     ("DELETE", "/api/v1/tokens/0000000000000000", None, OFFICER),
     ("GET", "/api/v1/policy", None, ALL),
     ("GET", "/api/v1/security-events", None, ALL),
+    # The OCPP message log (api/rest/routers/message_log.py): redacted, but every customer's sessions.
+    ("GET", "/api/v1/message-log", None, OVERSIGHT),
+    ("GET", "/api/v1/message-log/export", None, OVERSIGHT),
     # Station operations over OCPP (api/rest/routers/station_ops.py); without a gateway in the
     # process the allowed roles get 503.
     ("GET", "/api/v1/connections", None, ALL),

@@ -1,0 +1,130 @@
+"""The per-station OCPP message log: browse, filter, export (reading only).
+
+Roles: officer and auditor, as the audit log. The frames are redacted (no password, key or
+idToken; README "OCPP message log"), but they still show what each customer's sessions did, when
+and where (pseudonymised tokens, transactions, customer-information requests): that is oversight,
+not station operations.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlmodel import Session
+
+from api.core.audit import run_in_session
+from api.core.context import Context
+from api.rest import errors
+from api.rest.auth import Ctx, Oversight
+from api.rest.paging import Before, Limit, newest_first
+from storage.message_log import MessageQuery, OcppMessage, oldest_first
+
+router = APIRouter(prefix="/api/v1/message-log", tags=["message log"])
+
+Direction = Literal["in", "out"]
+Kind = Literal["CALL", "CALLRESULT", "CALLERROR", "MALFORMED"]
+_EXPORT_CHUNK = 1000
+
+
+class MessageOut(BaseModel):
+    id: int = Field(description="Grows with the order the gateway saw the frames in; the paging key.")
+    station_id: str
+    direction: Direction = Field(description="`in`: from the station; `out`: to it.")
+    kind: Kind
+    message_id: str | None
+    action: str | None = Field(description="A CALL's action; for a CALLRESULT or CALLERROR, the action of the "
+                                           "CALL it answers (null when it answers none we know).")
+    at: datetime = Field(description="When the gateway read or wrote it (server clock).")
+    size: int = Field(description="Bytes of the frame on the wire.")
+    frame: str = Field(description="The frame's text, redacted; cut when `truncated`.")
+    truncated: bool
+
+    @classmethod
+    def of(cls, row: OcppMessage) -> MessageOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageOut]
+    next_before: int | None = Field(description="Pass as `before` for the next (older) page; null on the last.")
+
+
+def _criteria(station_id: str | None, action: str | None, direction: Direction | None, kind: Kind | None,
+              message_id: str | None, since: datetime | None, until: datetime | None) -> MessageQuery:
+    return MessageQuery(station_id=station_id, action=action, direction=direction, kind=kind,
+                        message_id=message_id, since=since, until=until)
+
+
+@router.get("", response_model=MessagePage, responses=errors.responses(401, 403, 422, 503))
+def list_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None, action: str | None = None,
+                  direction: Direction | None = None, kind: Kind | None = None, message_id: str | None = None,
+                  since: AwareDatetime | None = None, until: AwareDatetime | None = None, before: Before = None,
+                  limit: Limit = 100) -> MessagePage:
+    """Logged OCPP frames, newest first. Filters: `station_id`, `action`, `direction`, `kind`,
+    `message_id` (a CALL and its answer share it), `since`/`until` (server time, ISO 8601 with a
+    time zone; `until` excluded). Page with `before`. Roles: officer, auditor."""
+    query = _criteria(station_id, action, direction, kind, message_id, since, until).select()
+
+    def page(session: Session) -> MessagePage:
+        rows, next_before = newest_first(session, query, OcppMessage.id, before=before, limit=limit)
+        return MessagePage(messages=[MessageOut.of(row) for row in rows], next_before=next_before)
+
+    return run_in_session(ctx, page)
+
+
+@router.get("/export", responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
+                                  **errors.responses(401, 403, 422, 503)})
+def export_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None, action: str | None = None,
+                    direction: Direction | None = None, kind: Kind | None = None, message_id: str | None = None,
+                    since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+                    format: Annotated[Literal["jsonl", "csv"], Query(description="JSON lines or CSV.")] = "jsonl",
+                    ) -> StreamingResponse:
+    """Every logged frame the filters select, oldest first, as a download: JSON lines (one
+    object per frame, the fields of the listing) or CSV with the same columns. Streamed chunk by
+    chunk, each read in its own short transaction. Roles: officer, auditor."""
+    criteria = _criteria(station_id, action, direction, kind, message_id, since, until)
+    if format == "csv":
+        return StreamingResponse(_csv(ctx, criteria), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="ocpp-messages.csv"'})
+    return StreamingResponse(_jsonl(ctx, criteria), media_type="application/x-ndjson",
+                             headers={"Content-Disposition": 'attachment; filename="ocpp-messages.jsonl"'})
+
+
+def _chunks(ctx: Context, criteria: MessageQuery) -> Iterator[list[MessageOut]]:
+    after_id = None
+    while True:
+        rows = run_in_session(ctx, functools.partial(oldest_first, criteria=criteria, after_id=after_id,
+                                                     limit=_EXPORT_CHUNK))
+        yield [MessageOut.of(row) for row in rows]
+        if len(rows) < _EXPORT_CHUNK:
+            return
+        after_id = rows[-1].id
+
+
+def _jsonl(ctx: Context, criteria: MessageQuery) -> Iterator[str]:
+    for chunk in _chunks(ctx, criteria):
+        yield "".join(message.model_dump_json() + "\n" for message in chunk)
+
+
+_COLUMNS = list(MessageOut.model_fields)
+
+
+def _csv(ctx: Context, criteria: MessageQuery) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_COLUMNS)
+    for chunk in _chunks(ctx, criteria):
+        for message in chunk:
+            row = message.model_dump(mode="json")
+            writer.writerow(row[column] for column in _COLUMNS)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

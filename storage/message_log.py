@@ -1,0 +1,151 @@
+"""The per-station OCPP message log: every frame in and out of a station session, as written by
+the gateway's background writer (api/ocpp/message_log/recorder.py), already redacted.
+
+Rows are appended only; ``id`` grows with insertion, so it orders frames as the gateway saw them
+and serves as the paging key. Retention deletes by time and by a ceiling on the row count
+(``prune``), in chunks, so that a large pass never holds the write lock for long.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import BigInteger, Index, Integer, Text, delete, func
+from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from storage.types import UtcDateTime, utcnow
+
+IN, OUT = "in", "out"
+CALL, CALLRESULT, CALLERROR, MALFORMED = "CALL", "CALLRESULT", "CALLERROR", "MALFORMED"
+ACTION_MAX = 64
+
+
+class OcppMessage(SQLModel, table=True):
+    __tablename__ = "ocpp_message"
+    __table_args__ = (
+        Index("ix_ocpp_message_station_id", "station_id", "id"),
+        Index("ix_ocpp_message_at", "at"),
+    )
+
+    # BIGINT on PostgreSQL: a fleet's frames outgrow 2^31 within months.
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
+    station_id: str = Field(max_length=48)
+    direction: str = Field(max_length=3)                # "in": from the station, "out": to it
+    kind: str = Field(max_length=10)                    # CALL, CALLRESULT, CALLERROR, MALFORMED
+    message_id: str | None = Field(default=None, max_length=36)
+    # A CALL's action; for a CALLRESULT/CALLERROR, the action of the CALL it answers (when known).
+    action: str | None = Field(default=None, max_length=ACTION_MAX)
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)  # the gateway's clock
+    size: int                                           # bytes of the frame on the wire (UTF-8)
+    frame: str = Field(sa_type=Text)                    # redacted, cut to the policy's max_frame_bytes
+    truncated: bool = Field(default=False)
+
+
+# The columns a row tuple of ``insert_rows`` carries, in order.
+COLUMNS = ("station_id", "direction", "kind", "message_id", "action", "at", "size", "frame", "truncated")
+_AT = COLUMNS.index("at")
+
+
+def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
+    """One executemany of row tuples (``COLUMNS`` order, ``at`` as POSIX seconds); how many were
+    written.
+
+    A driver-level statement: at a gateway's thousands of frames a second, building and binding
+    a Core insert per row cost twice the insert itself, and the time column's bind processing
+    alone a quarter of it. The time goes in as each dialect stores a UtcDateTime: on SQLite the
+    text SQLAlchemy's DATETIME writes (UTC, microseconds), elsewhere an aware datetime; rows
+    read back through the model like any other's (tests/ocpp/test_message_log.py)."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    statement = _statement(connection.dialect.paramstyle)
+    stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
+    connection.exec_driver_sql(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in rows])
+    return len(rows)
+
+
+@functools.cache
+def _statement(paramstyle: str) -> str:
+    marker = "?" if paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(COLUMNS))})")
+
+
+def _aware_time(at: float) -> datetime:
+    return datetime.fromtimestamp(at, timezone.utc)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_second(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+
+
+def _sqlite_time(at: float) -> str:
+    # Frames of one batch share a handful of seconds: the date part is formatted once per second.
+    second = int(at)
+    return f"{_sqlite_second(second)}.{min(999999, round((at - second) * 1e6)):06d}"
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    station_id: str | None = None
+    action: str | None = None
+    direction: str | None = None
+    kind: str | None = None
+    message_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def select(self) -> SelectOfScalar[OcppMessage]:
+        query = select(OcppMessage)
+        for column, value in ((OcppMessage.station_id, self.station_id), (OcppMessage.action, self.action),
+                              (OcppMessage.direction, self.direction), (OcppMessage.kind, self.kind),
+                              (OcppMessage.message_id, self.message_id)):
+            if value is not None:
+                query = query.where(column == value)
+        if self.since is not None:
+            query = query.where(OcppMessage.at >= self.since)
+        if self.until is not None:
+            query = query.where(OcppMessage.at < self.until)
+        return query
+
+
+def oldest_first(session: Session, criteria: MessageQuery, *, after_id: int | None, limit: int) -> list[OcppMessage]:
+    query = criteria.select()
+    if after_id is not None:
+        query = query.where(OcppMessage.id > after_id)
+    return list(session.exec(query.order_by(OcppMessage.id).limit(limit)))
+
+
+def prune(session_for: Callable[[], ContextManager[Session]], *, older_than: timedelta, max_rows: int,
+          chunk: int = 5000, now: datetime | None = None) -> int:
+    """Delete frames logged before ``now - older_than`` and the oldest beyond ``max_rows``, one
+    chunk per transaction (``session_for()`` opens one), so that a large pass never holds the
+    write lock for long. Returns how many rows went."""
+    cutoff = (now or utcnow()) - older_than
+    deleted = _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.at < cutoff), chunk)
+    with session_for() as session:
+        newest = session.exec(select(func.max(OcppMessage.id))).one()
+    if newest is not None and newest > max_rows:
+        # Ids grow with insertion, so the newest max_rows rows sit at or above this id (gaps only
+        # make us keep fewer): one index lookup instead of counting millions of rows.
+        deleted += _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.id <= newest - max_rows),
+                                  chunk)
+    return deleted
+
+
+def _delete_chunks(session_for: Callable[[], ContextManager[Session]], ids: SelectOfScalar, chunk: int) -> int:
+    deleted = 0
+    while True:
+        with session_for() as session:
+            batch = ids.limit(chunk).scalar_subquery()
+            gone = session.exec(delete(OcppMessage).where(OcppMessage.id.in_(batch))).rowcount or 0
+        deleted += gone
+        if gone < chunk:
+            return deleted

@@ -1,0 +1,53 @@
+"""`chargeca station messages`: a station's logged frames from the command line, filtered."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
+
+from storage.db import make_engine, session_scope
+from storage.message_log import insert_rows
+from storage.types import utcnow
+
+
+def _log_frames(data: Path) -> None:
+    engine = make_engine(f"sqlite:///{data / 'chargeca.db'}")
+    def ago(minutes: int):
+        return (utcnow() - timedelta(minutes=minutes)).timestamp()
+
+    with session_scope(engine) as session:
+        insert_rows(session, [
+            ("CLI-1", "in", "CALL", "m1", "Heartbeat", ago(3), 25, '[2,"m1","Heartbeat",{}]', False),
+            ("CLI-1", "out", "CALLRESULT", "m1", "Heartbeat", ago(3), 20, '[3,"m1",{}]', False),
+            ("CLI-2", "in", "CALL", "m2", "Heartbeat", ago(2), 25, '[2,"m2","Heartbeat",{}]', False),
+            ("CLI-1", "in", "CALL", "m3", "DataTransfer", ago(1), 9000, '[2,"m3","DataTr', True)])
+    engine.dispose()
+
+
+def _messages(data: Path, *arguments: str) -> list[list[str]]:
+    result = subprocess.run([*CLI, "station", "messages", *arguments], capture_output=True, text=True,
+                            env=cli_env(data), timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line.split("\t") for line in result.stdout.splitlines()]
+
+
+def test_station_messages_prints_the_stations_frames_oldest_first_and_filters_them(acme_init, tmp_path):
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    _log_frames(data)
+
+    lines = _messages(data, "CLI-1")
+    assert [(line[2], line[3], line[4], line[5]) for line in lines] == [
+        ("in", "CALL", "Heartbeat", "m1"), ("out", "CALLRESULT", "Heartbeat", "m1"),
+        ("in", "CALL", "DataTransfer", "m3")]
+    assert lines[0][6] == '[2,"m1","Heartbeat",{}]' and lines[2][6].endswith("[truncated]")
+    assert [line[5] for line in _messages(data, "CLI-1", "--direction", "in", "--limit", "1")] == ["m3"]
+    assert [line[5] for line in _messages(data, "CLI-1", "--action", "Heartbeat", "--kind", "CALLRESULT")] == ["m1"]
+    since = (utcnow() - timedelta(seconds=90)).isoformat()
+    assert [line[5] for line in _messages(data, "CLI-1", "--since", since)] == ["m3"]
+    refused = subprocess.run([*CLI, "station", "messages", "CLI-1", "--since", "2025-01-01T00:00:00"],
+                             capture_output=True, text=True, env=cli_env(data), timeout=60)
+    assert refused.returncode == 2 and "time zone" in refused.stderr
