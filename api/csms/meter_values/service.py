@@ -11,11 +11,12 @@ from sqlalchemy import insert
 from sqlmodel import Session, select
 
 from api.csms.meter_values.samples import Sample
+from storage.driver import DriverWrite
 from storage.filters import where_given
 from storage.meter_values import MeterValue
 from storage.types import utcnow
 
-_INSERT = insert(MeterValue.__table__)
+_INSERT = DriverWrite(insert(MeterValue.__table__))
 
 
 def store(session: Session, station_id: str, evse_id: int | None, samples: Sequence[Sample], *,
@@ -36,9 +37,8 @@ def rows(station_id: str, evse_id: int | None, samples: Sequence[Sample], *, tra
 
 
 def insert_rows(session: Session, found: list[dict[str, Any]]) -> None:
-    if found:
-        # A Core executemany: the ORM's bulk path would cost more than the insert itself.
-        session.connection().execute(_INSERT, found)
+    # Driver-level (storage/driver.py): even a Core executemany cost more than the insert itself.
+    _INSERT.run(session.connection(), found)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
 from api.csms.meter_values.samples import Sample
+from storage.driver import DriverWrite
 from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer, seq_missing
 from storage.types import utcnow
 
@@ -57,9 +58,9 @@ _INSERT_ROW = insert(_TABLE)
 # at once (one multi-row UPDATE for a whole group of events needs the same columns in every row).
 _SUMMARY = tuple(column.name for column in _TABLE.c if column.name not in ("id", "station_id", "transaction_id",
                                                                              "created_at"))
-_UPDATE_ROWS = update(_TABLE).where(_TABLE.c.id == bindparam("row_pk")).values(
-    {name: bindparam(name) for name in _SUMMARY})
-_INSERT_EVENT = insert(TransactionEvent.__table__)
+_UPDATE_ROWS = DriverWrite(update(_TABLE).where(_TABLE.c.id == bindparam("row_pk")).values(
+    {name: bindparam(name) for name in _SUMMARY}))
+_INSERT_EVENTS = DriverWrite(insert(TransactionEvent.__table__))
 _SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
                                           TransactionEvent.seq_no == bindparam("seq_no")).limit(1)
 
@@ -156,10 +157,10 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
         seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
         missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
         recorded.append(Recorded(view(row), duplicate, missing, seconds))  # type: ignore[arg-type]
-    connection.execute(_INSERT_EVENT, event_rows)
+    _INSERT_EVENTS.run(connection, event_rows)
     meter_values.insert_rows(session, sample_rows)
-    connection.execute(_UPDATE_ROWS, [{"row_pk": row.id, **{name: getattr(row, name) for name in _SUMMARY}}
-                                      for row in rows.values()])
+    _UPDATE_ROWS.run(connection, [{"row_pk": row.id, **{name: getattr(row, name) for name in _SUMMARY}}
+                                  for row in rows.values()])
     return recorded
 
 

@@ -1,0 +1,67 @@
+"""Rows written by DriverWrite (driver-level executemany) read back as the Core statement's would,
+on both databases: times, booleans, NULLs, text; an UPDATE touches only its row; a row that
+lacks a parameter is refused by name before anything is written."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import bindparam, insert, text, update
+from sqlmodel import select
+
+from storage.db import session_scope
+from storage.driver import DriverWrite
+from storage.meter_values import MeterValue
+from storage.transactions import Transaction
+
+pytestmark = pytest.mark.fast
+
+_AT = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
+_ROW = {"station_id": "CS-1", "evse_id": 1, "transaction_pk": None, "transaction_id": "tx-1", "received_at": _AT,
+        "sampled_at": _AT, "measurand": "Energy.Active.Import.Register", "phase": None, "location": "Outlet",
+        "unit": "Wh", "multiplier": 0, "context": "Sample.Periodic", "value": 1234.5, "signed_meter_data": None,
+        "signing_method": None, "encoding_method": None, "public_key": None}
+
+
+def _columns(row: MeterValue) -> dict:
+    return {name: getattr(row, name) for name in _ROW}
+
+
+def test_inserted_rows_read_back_as_a_core_insert_writes_them(engine):
+    core, driver = dict(_ROW, transaction_id="core"), dict(_ROW, transaction_id="driver")
+    with session_scope(engine) as session:
+        session.connection().execute(insert(MeterValue.__table__), [core])
+        DriverWrite(insert(MeterValue.__table__)).run(session.connection(), [driver, dict(driver, value=2.0)])
+    with session_scope(engine) as session:
+        rows = {row.transaction_id + str(row.value): _columns(row) for row in session.exec(select(MeterValue))}
+    assert rows["driver1234.5"] == {**rows["core1234.5"], "transaction_id": "driver"}
+    assert rows["driver1234.5"]["sampled_at"] == _AT and rows["driver2.0"]["value"] == 2.0
+    # Stored alike, not only read back alike: a range query compares what is stored.
+    with session_scope(engine) as session:
+        stored = session.connection().execute(text("SELECT DISTINCT sampled_at, received_at FROM meter_value")).all()
+    assert len(stored) == 1
+
+
+def test_an_update_sets_its_columns_on_its_row_only(engine):
+    with session_scope(engine) as session:
+        for tx in ("tx-1", "tx-2"):
+            session.add(Transaction(station_id="CS-1", transaction_id=tx))
+    with session_scope(engine) as session:
+        ids = {row.transaction_id: row.id for row in session.exec(select(Transaction))}
+        table = Transaction.__table__
+        write = DriverWrite(update(table).where(table.c.id == bindparam("row_pk"))
+                            .values(ended_at=bindparam("ended_at"), unknown_start=bindparam("unknown_start")))
+        write.run(session.connection(), [{"row_pk": ids["tx-2"], "ended_at": _AT, "unknown_start": True}])
+    with session_scope(engine) as session:
+        rows = {row.transaction_id: row for row in session.exec(select(Transaction))}
+    assert (rows["tx-2"].ended_at, rows["tx-2"].unknown_start) == (_AT, True)
+    assert (rows["tx-1"].ended_at, rows["tx-1"].unknown_start) == (None, False)
+
+
+def test_a_row_without_a_parameter_is_refused_by_name_and_nothing_is_written(engine):
+    table = Transaction.__table__
+    write = DriverWrite(update(table).where(table.c.id == bindparam("row_pk")).values(ended_at=bindparam("ended_at")))
+    with pytest.raises(ValueError, match="row_pk"):
+        with session_scope(engine) as session:
+            write.run(session.connection(), [{"ended_at": _AT}])
