@@ -36,17 +36,24 @@ R = TypeVar("R")
 
 
 class Batcher(Generic[T, R]):
-    def __init__(self, work: Callable[[list[T]], Sequence[R | BaseException]], *, max_batch: int = 256) -> None:
+    """``concurrency`` batches may run at once: 1 where writers queue for one lock anyway
+    (SQLite), more where they do not (PostgreSQL: a batch's round trips then overlap another's
+    instead of every caller waiting for the batch ahead). A new batch starts only while every
+    running one is busy, so a quiet server still sees one call served at once."""
+
+    def __init__(self, work: Callable[[list[T]], Sequence[R | BaseException]], *, max_batch: int = 256,
+                 concurrency: int = 1) -> None:
         self._work = work
         self._max_batch = max_batch
+        self._concurrency = concurrency
         self._queue: list[tuple[T, asyncio.Future]] = []
-        self._runner: asyncio.Task | None = None
+        self._runners: set[asyncio.Task] = set()
 
     async def __call__(self, item: T) -> R:
         future = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if self._runner is None:
-            self._runner = asyncio.create_task(self._drain())
+        if len(self._runners) < self._concurrency:
+            self._runners.add(asyncio.create_task(self._drain()))
         return await future
 
     async def _drain(self) -> None:
@@ -67,11 +74,17 @@ class Batcher(Generic[T, R]):
                         future.set_result(result)
                 batch = []
         finally:
-            # Only left non-empty when this task itself was cancelled (loop shutting down).
-            for _, future in batch + self._queue:
+            # Gone from the runners before anyone else runs (not in a done callback): a call that
+            # came in between would otherwise find no room for a runner and wait forever.
+            self._runners.discard(asyncio.current_task())  # type: ignore[arg-type]
+            # Only left non-empty when this task itself was cancelled (loop shutting down); the
+            # queue is the other runners' while any is left.
+            for _, future in batch:
                 future.cancel()
-            self._queue.clear()
-            self._runner = None
+            if not self._runners:
+                for _, future in self._queue:
+                    future.cancel()
+                self._queue.clear()
 
 
 @dataclass(frozen=True)
@@ -83,9 +96,13 @@ class _Each:
 
 
 class GroupCommit:
-    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 256, concurrency: int | None = None) -> None:
         self._engine = engine
-        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(self._run, max_batch=max_batch)
+        if concurrency is None:
+            # SQLite has one writer at a time: a second group would only wait for the lock.
+            concurrency = 1 if engine.dialect.name == "sqlite" else 4
+        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(self._run, max_batch=max_batch,
+                                                                                concurrency=concurrency)
 
     async def __call__(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a transaction, possibly shared with other callers' work."""

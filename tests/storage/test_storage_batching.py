@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from sqlalchemy import text
@@ -135,3 +136,25 @@ async def test_group_commit_hands_a_shared_writer_every_item_at_once_and_isolate
     assert "CP_BAD refused" in str(results[1])
     with session_scope(engine) as session:
         assert sorted(session.exec(select(Station.id))) == sorted(f"CP_{n}" for n in range(7))
+
+
+@pytest.mark.parametrize("concurrency, overlapped", [(1, False), (2, True)])
+async def test_a_second_batch_runs_beside_a_busy_one_only_when_allowed(concurrency, overlapped):
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def work(items: list[int]) -> list[int]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)  # a batch's round trips to the database
+        with lock:
+            running -= 1
+        return items
+
+    batch = Batcher(work, concurrency=concurrency)
+    first = asyncio.ensure_future(batch(1))
+    await asyncio.sleep(0.05)  # the first batch is on its thread now
+    assert await asyncio.gather(first, batch(2), batch(3)) == [1, 2, 3]
+    assert (most == 2) is overlapped
