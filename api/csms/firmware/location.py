@@ -16,6 +16,8 @@ from sqlmodel import Session
 
 from api.core.refusal import Conflict, Refusal
 from api.csms.file_transfer import Endpoints, GrantError, grant_download
+from api.csms.provisioning import device_model
+from policies.file_transfer import choose_protocol, station_protocols
 
 PROTOCOLS = ("https", "ftp")
 PURPOSE = "firmware"
@@ -49,6 +51,14 @@ def download_location(session: Session, path: Path, *, station_id: str, request_
                       ttl: timedelta) -> Download:
     if protocol not in PROTOCOLS:
         raise Refusal("firmware.protocol", f"protocol must be one of {', '.join(PROTOCOLS)}")
+    # A station that reported what it can download with (OCPPCommCtrlr.FileTransferProtocols) is
+    # sent nothing it cannot fetch: an FTP-only station's update is refused over https, by name.
+    reported = device_model.reported_value(session, station_id, "OCPPCommCtrlr", "FileTransferProtocols")
+    if reported:
+        _, decision = choose_protocol(asked=protocol, preferred=protocol, running=PROTOCOLS,
+                                      station=station_protocols(reported.split(",")))
+        if not decision.allowed:
+            raise Refusal.of(decision)
     if not _served:
         raise Conflict("firmware.file_service", "the file-transfer service does not run in this process, so no "
                                                 "download location can be given")

@@ -376,6 +376,15 @@ def message_limits(session: Session, station_id: str, action: str) -> tuple[int 
     return found.get("ItemsPerMessage"), found.get("BytesPerMessage")
 
 
+def reported_value(session: Session, station_id: str, component: str, variable: str) -> str | None:
+    """The Actual value the station reported for ``component.variable`` (no instances, no
+    EVSE), or None when it reported none."""
+    key = VariableId.of({"name": component}, {"name": variable}).key
+    return session.execute(select(DeviceAttribute.value).where(
+        DeviceAttribute.station_id == station_id, DeviceAttribute.var_key == key,
+        DeviceAttribute.type == "Actual")).scalar_one_or_none()
+
+
 def _positive(value: str | None) -> int | None:
     try:
         number = int(value) if value is not None else 0

@@ -30,6 +30,7 @@ from sqlmodel import func, select
 from trust_anchor_support import pem
 
 from api.core.audit import Actor, run_in_session
+from api.csms.provisioning import device_model
 from api.csms.security.authority_service import revoke_certificate
 from storage.audit import AuditEntry
 from storage.file_transfer import FileGrant
@@ -189,3 +190,16 @@ async def test_a_signing_key_the_key_policy_refuses_is_refused(files_csms):
 
     assert refused.status_code == 422 and refused.json()["rule"] == "firmware.key.ec_curve", refused.text
     assert _count(files_csms, FirmwareImage) == 1
+
+
+async def test_an_ftp_only_station_is_not_sent_an_https_location(files_csms):
+    station, image = await ready(files_csms, "FW-FTP-ONLY")
+    run_in_session(files_csms.ctx, lambda session: device_model.store_entries(session, "FW-FTP-ONLY", [{
+        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "FileTransferProtocols"},
+        "variableAttribute": [{"type": "Actual", "value": "FTP,FTPS", "mutability": "ReadOnly"}]}], None,
+        files_csms.ctx.policy.device_model))
+
+    refused = await update(files_csms, "FW-FTP-ONLY", image["id"], protocol="https")
+
+    assert refused.status_code == 422 and refused.json()["rule"] == "files.protocol_unsupported", refused.text
+    assert sent(station) == [] and _count(files_csms, FirmwareUpdate) == 0

@@ -8,6 +8,7 @@ from ocpp_support import files_csms  # noqa: F401 - fixture
 from sqlmodel import select
 
 from api.core.audit import run_in_session
+from api.csms.provisioning import device_model
 from storage.file_transfer import FileGrant
 
 
@@ -45,3 +46,21 @@ async def test_no_file_yet_is_404_and_the_auditor_may_not_ask(files_csms):
     refused = await csms.rest.post("/api/v1/stations/N-WAIT/logs", json={"log_type": "DiagnosticsLog"},
                                    headers=csms.headers("auditor"))
     assert refused.status_code == 403
+
+
+async def test_a_station_that_uploads_only_by_ftp_gets_an_ftp_location_and_https_is_refused(files_csms):
+    # Station stacks exist whose only file-transfer protocol is FTP: what they report decides.
+    csms = files_csms
+    station, _ = await log_station(csms, "N-FTP", answer="Rejected")
+    run_in_session(csms.ctx, lambda session: device_model.store_entries(session, "N-FTP", [{
+        "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "FileTransferProtocols"},
+        "variableAttribute": [{"type": "Actual", "value": "FTP", "mutability": "ReadOnly"}]}], None,
+        csms.ctx.policy.device_model))
+
+    chosen = await csms.rest.post("/api/v1/stations/N-FTP/logs", json={"log_type": "DiagnosticsLog"},
+                                  headers=csms.headers())
+    assert chosen.status_code == 200 and chosen.json()["protocol"] == "ftp", chosen.text
+    (sent,) = [payload for action, payload in station.received if action == "GetLog"]
+    assert sent["log"]["remoteLocation"].startswith("ftp://")
+    asked = await request_log(csms, "N-FTP", "DiagnosticsLog", "https")
+    assert asked.status_code == 422 and asked.json()["rule"] == "files.protocol_unsupported", asked.text
