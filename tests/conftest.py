@@ -353,13 +353,14 @@ def _rsa_keys_from_a_pool(monkeypatch) -> None:
 # REST servers on loopback or other processes, makes a PostgreSQL database or a SoftHSM2 token
 # of its own. Marked here by what the test uses, so a new test is marked as its neighbours are;
 # a test that starts a process without any of these carries ``@pytest.mark.slow`` itself.
-# ``pytest -m "not slow"`` is then what runs in process (about 35 s of CPU, two workers).
+# ``pytest -m "not slow"`` is then what runs in process (about 80 s of CPU, two workers).
 # ``cli`` is the fixture of the modules that run `chargeca` in a process of its own.
 _SLOW_FIXTURES = frozenset({"csms", "tls_csms", "postgres_url", "softhsm_token", "cli"})
 # Support modules, and functions of others, that start servers or processes: a test module
 # using any of them is slow.
 _SERVER_HARNESSES = frozenset({"ocpp_support", "ocpp_transport_helpers", "serve_support", "rotation_support"})
-_SERVER_STARTERS = frozenset({"open_csms", "certificate_csms", "running_server"})
+_SERVER_STARTERS = frozenset({"open_csms", "certificate_csms", "running_server", "FileService", "FileServiceProcess",
+                              "start_file_service"})
 _SLOW_FOLDERS = frozenset({"doors", "rotation", "conformance"})  # processes, fleets, whole workflows
 _TESTS = Path(__file__).parent
 
