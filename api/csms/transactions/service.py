@@ -129,7 +129,6 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
     found = {(row["station_id"], row["transaction_id"]): dict(row)
              for row in connection.execute(_ROWS_CORE, {"keys": keys}).mappings()}
     rows: dict[tuple[str, str], SimpleNamespace] = {}
-    before: dict[tuple[str, str], dict[str, Any]] = {}
     seen_here: set[tuple[int, int]] = set()
     event_rows: list[dict[str, Any]] = []
     sample_rows: list[dict[str, Any]] = []
@@ -138,9 +137,8 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
         key = (station_id, event.transaction_id)
         row = rows.get(key)
         if row is None:
-            start = found.get(key) or _new_row(connection, station_id, event, received_at)
-            before[key], row = start, SimpleNamespace(**start)
-            rows[key] = row
+            row = rows[key] = SimpleNamespace(**(found.get(key) or _new_row(connection, station_id, event,
+                                                                              received_at)))
         duplicate = _repeated(connection, row, event.seq_no, seen_here)
         seen_here.add((row.id, event.seq_no))
         event_rows.append({**{name: getattr(event, name) for name in _EVENT_COLUMNS},
