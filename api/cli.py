@@ -24,11 +24,12 @@ from api.core.context import Context, open_context
 from api.core.refusal import Refusal
 from api.core.settings import Settings, SettingsError, load_settings, write_config
 from api.csms.authorization.service import TokenFilter
-from api.csms.firmware import registry as firmware_registry
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
+from api.csms.firmware import registry as firmware_registry
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
+from api.operations import id_tokens
 from api.operations.stations import (
     add_station,
     delete_station,
@@ -38,9 +39,8 @@ from api.operations.stations import (
     set_security_profile,
     set_station_password,
 )
-from api.operations import id_tokens
-from api.rotation import firmware_campaigns
 from api.operations.tokens import create_token, revoke_token
+from api.rotation import firmware_campaigns
 from pki.authorities import Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, init_pki
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
@@ -49,10 +49,10 @@ from pki.revocation import REVOKE_REASONS
 from policies.loader import PolicyError
 from storage import audit
 from storage.certificates import CaRole, IssuedCertificate
-from storage.firmware import RUNNING, STOPPED
 from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.filters import where_given
-from storage.message_log import MessageQuery, OcppMessage
+from storage.firmware import RUNNING, STOPPED
+from storage.message_log import MessageQuery, OcppMessage, message_log_engine
 from storage.types import utcnow
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
@@ -182,7 +182,7 @@ def cmd_station_messages(args: argparse.Namespace) -> None:
     """The newest logged OCPP frames of one station, printed oldest first (README "OCPP message log")."""
     criteria = MessageQuery(station_id=args.id, action=args.action, direction=args.direction, kind=args.kind,
                             message_id=args.message_id, since=args.since, until=args.until)
-    with read_scope(_context(args).engine) as session:
+    with read_scope(message_log_engine(_context(args).engine)) as session:
         rows = session.exec(criteria.select().order_by(OcppMessage.id.desc()).limit(args.limit)).all()
     for row in reversed(rows):
         print(f"{row.id}\t{row.at.isoformat()}\t{row.direction}\t{row.kind}\t{row.action or '-'}\t"

@@ -1,6 +1,11 @@
 """The per-station OCPP message log: every frame in and out of a station session, as written by
 the gateway's background writer (api/ocpp/message_log/recorder.py), already redacted.
 
+Where it lives (``message_log_engine``): in the database itself, except on a SQLite file, where
+the log has a file of its own beside the database. SQLite has one writer at a time per file, and
+a log batch (thousands of frames, tens of milliseconds) holding the database's write lock made
+every station's TransactionEvent wait behind it; in a file of its own it writes beside them.
+
 Rows are appended only; ``id`` grows with insertion, so it orders frames as the gateway saw them
 and serves as the paging key. Retention deletes by time and by a ceiling on the row count
 (``prune``), in chunks, so that a large pass never holds the write lock for long.
@@ -10,15 +15,19 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from sqlalchemy import BigInteger, Index, Integer, Text, delete, func
+from sqlalchemy import BigInteger, Index, Integer, Text, delete, event, func
+from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from storage.db import make_engine, restrict_sqlite_files
 from storage.types import UtcDateTime, utcnow
 
 IN, OUT = "in", "out"
@@ -45,6 +54,54 @@ class OcppMessage(SQLModel, table=True):
     size: int                                           # bytes of the frame on the wire (UTF-8)
     frame: str = Field(sa_type=Text)                    # redacted, cut to the policy's max_frame_bytes
     truncated: bool = Field(default=False)
+
+
+_LOG_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def message_log_engine(engine: Engine) -> Engine:
+    """The engine the message log is written to and read from, for the database ``engine``
+    serves: ``engine`` itself, or on a SQLite file the engine of ``<name>.messages<suffix>``
+    beside it, made (owner-only, the table created) on first use. Frames an earlier version
+    kept in the database file itself are moved there then."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    found = _LOG_ENGINES.get(engine)
+    if found is None:
+        found = _LOG_ENGINES[engine] = _own_sqlite_file(engine)
+        if found is not engine:
+            event.listen(engine, "engine_disposed", lambda _engine: found.dispose())
+    return found
+
+
+def _own_sqlite_file(engine: Engine) -> Engine:
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+        return engine  # nothing beside it to put a file in (tests' throwaway databases)
+    path = Path(database)
+    url = engine.url.set(database=str(path.with_name(f"{path.stem}.messages{path.suffix}")))
+    log_engine = make_engine(url.render_as_string(hide_password=False))
+    OcppMessage.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
+    restrict_sqlite_files(str(url))
+    _move_frames_kept_in(path, log_engine)
+    return log_engine
+
+
+def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
+    columns = ", ".join(COLUMNS)
+    with log_engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        raw.execute("ATTACH DATABASE ? AS kept", (str(database),))
+        try:
+            if raw.execute("SELECT 1 FROM kept.sqlite_master WHERE name = 'ocpp_message'").fetchone() and \
+                    raw.execute("SELECT 1 FROM kept.ocpp_message LIMIT 1").fetchone():
+                raw.execute("BEGIN IMMEDIATE")
+                raw.execute(f"INSERT INTO main.ocpp_message ({columns}) SELECT {columns} FROM kept.ocpp_message "
+                            "ORDER BY id")
+                raw.execute("DELETE FROM kept.ocpp_message")
+                raw.execute("COMMIT")
+        finally:
+            raw.execute("DETACH DATABASE kept")
 
 
 # The columns a row tuple of ``insert_rows`` carries, in order.

@@ -27,8 +27,9 @@ from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
+from storage.db import session_scope
 from storage.leases import LeaseOwner
-from storage.message_log import insert_rows
+from storage.message_log import insert_rows, message_log_engine
 from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
@@ -74,7 +75,13 @@ class Gateway:
             if ctx.policy.message_log.enabled else None
 
     async def _write_messages(self, rows: Sequence[tuple]) -> None:
-        await self.group(lambda db: insert_rows(db, rows))
+        # Not through the group commit: a log batch is one large transaction already, and it
+        # must not hold up the stations' own writes (on SQLite it goes to a file of its own).
+        await asyncio.to_thread(self._insert_messages, rows)
+
+    def _insert_messages(self, rows: Sequence[tuple]) -> None:
+        with session_scope(message_log_engine(self.ctx.engine)) as session:
+            insert_rows(session, rows)
 
     # --- for the listener --------------------------------------------------------------------
 

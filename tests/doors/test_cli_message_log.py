@@ -9,7 +9,7 @@ from pathlib import Path
 from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
 
 from storage.db import make_engine, session_scope
-from storage.message_log import insert_rows
+from storage.message_log import insert_rows, message_log_engine
 from storage.types import utcnow
 
 
@@ -18,7 +18,7 @@ def _log_frames(data: Path) -> None:
     def ago(minutes: int):
         return (utcnow() - timedelta(minutes=minutes)).timestamp()
 
-    with session_scope(engine) as session:
+    with session_scope(message_log_engine(engine)) as session:
         insert_rows(session, [
             ("CLI-1", "in", "CALL", "m1", "Heartbeat", ago(3), 25, '[2,"m1","Heartbeat",{}]', False),
             ("CLI-1", "out", "CALLRESULT", "m1", "Heartbeat", ago(3), 20, '[3,"m1",{}]', False),

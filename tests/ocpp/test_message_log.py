@@ -22,7 +22,7 @@ from api.ocpp.metrics import EVENTS
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import MessageLogPolicy
 from storage.db import session_scope
-from storage.message_log import COLUMNS, OcppMessage, insert_rows, prune
+from storage.message_log import COLUMNS, OcppMessage, insert_rows, message_log_engine, prune
 from storage.types import utcnow
 
 KEY = b"k" * 32
@@ -264,9 +264,9 @@ def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):
 def test_the_retention_pass_follows_the_policy(ctx):
     policy = dataclasses.replace(ctx.policy, message_log=MessageLogPolicy(retention_days=1, max_rows=3))
     now = utcnow()
-    with session_scope(ctx.engine) as session:
+    with session_scope(message_log_engine(ctx.engine)) as session:
         insert_rows(session, [_row("CS", now - timedelta(days=2), n) for n in range(2)]
                     + [_row("CS", now, n) for n in range(2, 7)])
     assert prune_message_log(dataclasses.replace(ctx, policy=policy)) == 4
-    with session_scope(ctx.engine) as session:
+    with session_scope(message_log_engine(ctx.engine)) as session:
         assert [row.message_id for row in session.exec(select(OcppMessage))] == ["4", "5", "6"]

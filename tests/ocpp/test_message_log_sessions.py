@@ -17,8 +17,8 @@ from sqlalchemy import func
 from sqlmodel import select
 from trust_anchor_support import booted
 
-from api.core.audit import run_in_session
-from storage.message_log import OcppMessage
+from storage.db import read_scope
+from storage.message_log import OcppMessage, message_log_engine
 
 ID_TOKEN = {"idToken": "04A2B3C4D5E6F7", "type": "ISO14443"}
 
@@ -28,6 +28,11 @@ async def _log(csms, role: str = "auditor", **query) -> list[dict]:
     response = await csms.rest.get("/api/v1/message-log", params={"limit": 500, **query}, headers=csms.headers(role))
     assert response.status_code == 200, response.text
     return response.json()["messages"]
+
+
+def _stored(ctx, work):
+    with read_scope(message_log_engine(ctx.engine)) as session:
+        return work(session)
 
 
 def _shape(messages: list[dict]) -> list[tuple]:
@@ -72,7 +77,7 @@ async def test_a_password_set_through_set_variables_never_reaches_the_log(csms):
     assert _shape(messages) == [("in", "CALLRESULT", "SetVariables"), ("out", "CALL", "SetVariables")]
     sent = json.loads(messages[1]["frame"])[3]["setVariableData"][0]
     assert sent["variable"] == {"name": "BasicAuthPassword"} and sent["attributeValue"] == "[redacted]"
-    everything = run_in_session(csms.ctx, lambda s: [row.frame for row in s.exec(select(OcppMessage))])
+    everything = _stored(csms.ctx, lambda s: [row.frame for row in s.exec(select(OcppMessage))])
     assert everything and not any(password in frame for frame in everything)
 
 
@@ -114,7 +119,7 @@ async def test_with_the_policy_off_nothing_is_queued_or_written(sqlite_pki):
         await station.heartbeat()
         response = await made.rest.get("/api/v1/message-log", headers=made.headers("auditor"))
         assert response.status_code == 200 and response.json()["messages"] == []
-    count = run_in_session(sqlite_pki.ctx, lambda s: s.exec(select(func.count()).select_from(OcppMessage)).one())
+    count = _stored(sqlite_pki.ctx, lambda s: s.exec(select(func.count()).select_from(OcppMessage)).one())
     assert count == 0
 
 
@@ -153,6 +158,10 @@ async def test_filters_paging_and_both_export_formats(csms):
     assert "attachment" in as_csv.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(rows) == 8 and rows[0]["action"] == "BootNotification" and json.loads(rows[0]["frame"])[0] == 2
+    audit = (await csms.rest.get("/api/v1/audit", params={"action": "message_log.export"},
+                                 headers=csms.headers("officer"))).json()["entries"]
+    assert [(e["target"], e["detail"]["format"], e["detail"]["filters"]) for e in audit] == \
+        [("LOG-F2", "csv", {"station_id": "LOG-F2"}), ("LOG-F1", "jsonl", {"station_id": "LOG-F1"})]
 
 
 @pytest.mark.parametrize("role", ["operator"])

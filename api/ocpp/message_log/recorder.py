@@ -4,9 +4,8 @@ The session hands each frame to ``received`` (station → CSMS, once per frame r
 included) or ``sent`` (CSMS → station, once per frame written); nothing else in the engine
 knows the log exists. On the event loop a frame costs a quota check and a tuple appended to a
 deque: redaction, truncation and the insert happen in the background writer, one batch per
-``flush_interval`` (5 s, or sooner once 8,000 frames wait) on a worker thread and through the
-gateway's group commit (so that on SQLite the log shares the write lock's turns with the connect
-and boot writes instead of fighting them).
+``flush_interval`` (5 s, or sooner once 8,000 frames wait) on a worker thread, in a transaction
+of its own (on SQLite in a file of its own: storage/message_log.py ``message_log_engine``).
 
 Bounded everywhere (README "OCPP message log"): frames per station and UTC day (broken frames on
 an allowance of their own), frames waiting for the writer (when it falls behind, a frame is

@@ -10,7 +10,7 @@ from datetime import timedelta
 from api.core.context import Context
 from api.core.periodic import every
 from storage.db import session_scope
-from storage.message_log import prune
+from storage.message_log import message_log_engine, prune
 
 log = logging.getLogger("chargeca.retention")
 
@@ -18,8 +18,8 @@ log = logging.getLogger("chargeca.retention")
 def prune_message_log(ctx: Context) -> int:
     """One pass, blocking; returns how many frames were deleted."""
     policy = ctx.policy.message_log
-    deleted = prune(functools.partial(session_scope, ctx.engine), older_than=timedelta(days=policy.retention_days),
-                    max_rows=policy.max_rows)
+    deleted = prune(functools.partial(session_scope, message_log_engine(ctx.engine)),
+                    older_than=timedelta(days=policy.retention_days), max_rows=policy.max_rows)
     if deleted:
         log.info("deleted %d logged OCPP frames beyond the retention policy (%d days, %d rows)", deleted,
                  policy.retention_days, policy.max_rows)

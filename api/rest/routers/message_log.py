@@ -9,29 +9,32 @@ not station operations.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import Session
 
-from api.core.audit import run_in_session
+from api.core.audit import audited
 from api.core.context import Context
 from api.rest import errors
-from api.rest.auth import Ctx, Oversight
+from api.rest.auth import Ctx, Oversight, Principal
 from api.rest.paging import Before, Limit, newest_first
-from storage.message_log import MessageQuery, OcppMessage, oldest_first
+from storage.db import read_scope
+from storage.message_log import MessageQuery, OcppMessage, message_log_engine, oldest_first
 
 router = APIRouter(prefix="/api/v1/message-log", tags=["message log"])
 
 Direction = Literal["in", "out"]
 Kind = Literal["CALL", "CALLRESULT", "CALLERROR", "MALFORMED"]
 _EXPORT_CHUNK = 1000
+T = TypeVar("T")
 
 
 class MessageOut(BaseModel):
@@ -77,12 +80,12 @@ def list_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None
         rows, next_before = newest_first(session, query, OcppMessage.id, before=before, limit=limit)
         return MessagePage(messages=[MessageOut.of(row) for row in rows], next_before=next_before)
 
-    return run_in_session(ctx, page)
+    return _read(ctx, page)
 
 
 @router.get("/export", responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
                                   **errors.responses(401, 403, 422, 503)})
-def export_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None, action: str | None = None,
+def export_messages(principal: Oversight, ctx: Ctx, station_id: str | None = None, action: str | None = None,
                     direction: Direction | None = None, kind: Kind | None = None, message_id: str | None = None,
                     since: AwareDatetime | None = None, until: AwareDatetime | None = None,
                     format: Annotated[Literal["jsonl", "csv"], Query(description="JSON lines or CSV.")] = "jsonl",
@@ -91,6 +94,7 @@ def export_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = No
     object per frame, the fields of the listing) or CSV with the same columns. Streamed chunk by
     chunk, each read in its own short transaction. Roles: officer, auditor."""
     criteria = _criteria(station_id, action, direction, kind, message_id, since, until)
+    _audit_export(ctx, principal, criteria, format)
     if format == "csv":
         return StreamingResponse(_csv(ctx, criteria), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="ocpp-messages.csv"'})
@@ -98,11 +102,24 @@ def export_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = No
                              headers={"Content-Disposition": 'attachment; filename="ocpp-messages.jsonl"'})
 
 
+def _read(ctx: Context, work: Callable[[Session], T]) -> T:
+    with read_scope(message_log_engine(ctx.engine)) as session:
+        return work(session)
+
+
+def _audit_export(ctx: Context, principal: Principal, criteria: MessageQuery, format: str) -> None:
+    """A download takes every customer's sessions out of the system: who took which, and when."""
+    chosen = {name: value.isoformat() if isinstance(value, datetime) else value
+              for name, value in dataclasses.asdict(criteria).items() if value is not None}
+    with audited(ctx, principal.actor, "message_log.export", criteria.station_id or "*") as (_session, detail):
+        detail.update(filters=chosen, format=format)
+
+
 def _chunks(ctx: Context, criteria: MessageQuery) -> Iterator[list[MessageOut]]:
     after_id = None
     while True:
-        rows = run_in_session(ctx, functools.partial(oldest_first, criteria=criteria, after_id=after_id,
-                                                     limit=_EXPORT_CHUNK))
+        rows = _read(ctx, functools.partial(oldest_first, criteria=criteria, after_id=after_id,
+                                            limit=_EXPORT_CHUNK))
         yield [MessageOut.of(row) for row in rows]
         if len(rows) < _EXPORT_CHUNK:
             return
