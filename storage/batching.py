@@ -39,13 +39,24 @@ class Batcher(Generic[T, R]):
     """``concurrency`` batches may run at once: 1 where writers queue for one lock anyway
     (SQLite), more where they do not (PostgreSQL: a batch's round trips then overlap another's
     instead of every caller waiting for the batch ahead). A new batch starts only while every
-    running one is busy, so a quiet server still sees one call served at once."""
+    running one is busy, so a quiet server still sees one call served at once.
+
+    ``gather`` (seconds): under steady traffic from several callers — a batch of more than one
+    call ended less than ``gather`` ago, or more than one call waits — a batch waits that long for
+    company before it starts, as PostgreSQL's commit_delay (with commit_siblings) does. At a
+    thousand calls a second, batches otherwise hold one or two calls each and every call pays a
+    commit (on SQLite, the WAL pages its rows touch: measured about 500 µs of CPU a call alone
+    against about 250 µs in batches of eight). A quiet server never waits, nor does one caller
+    sending call after call (a station emptying its offline queue)."""
 
     def __init__(self, work: Callable[[list[T]], Sequence[R | BaseException]], *, max_batch: int = 256,
-                 concurrency: int = 1) -> None:
+                 concurrency: int = 1, gather: float = 0.0) -> None:
         self._work = work
         self._max_batch = max_batch
         self._concurrency = concurrency
+        self._gather = gather
+        self._last_end = float("-inf")
+        self._last_size = 0
         self._queue: list[tuple[T, asyncio.Future]] = []
         self._runners: set[asyncio.Task] = set()
 
@@ -59,8 +70,13 @@ class Batcher(Generic[T, R]):
     async def _drain(self) -> None:
         batch: list[tuple[T, asyncio.Future]] = []
         try:
+            loop = asyncio.get_running_loop()
             while self._queue:
+                if self._gather and (self._last_size > 1 or 1 < len(self._queue) < self._max_batch) and \
+                        loop.time() - self._last_end < self._gather:
+                    await asyncio.sleep(self._gather)
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+                self._last_size = len(batch)
                 try:
                     results: Sequence[Any] = await asyncio.to_thread(self._work, [item for item, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it
@@ -73,6 +89,7 @@ class Batcher(Generic[T, R]):
                     else:
                         future.set_result(result)
                 batch = []
+                self._last_end = loop.time()
         finally:
             # Gone from the runners before anyone else runs (not in a done callback): a call that
             # came in between would otherwise find no room for a runner and wait forever.
@@ -96,13 +113,14 @@ class _Each:
 
 
 class GroupCommit:
-    def __init__(self, engine: Engine, *, max_batch: int = 256, concurrency: int | None = None) -> None:
+    def __init__(self, engine: Engine, *, max_batch: int = 256, concurrency: int | None = None,
+                 gather: float = 0.0) -> None:
         self._engine = engine
         if concurrency is None:
             # SQLite has one writer at a time: a second group would only wait for the lock.
             concurrency = 1 if engine.dialect.name == "sqlite" else 4
-        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(self._run, max_batch=max_batch,
-                                                                                concurrency=concurrency)
+        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(
+            self._run, max_batch=max_batch, concurrency=concurrency, gather=gather)
 
     async def __call__(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a transaction, possibly shared with other callers' work."""

@@ -52,8 +52,8 @@ DEFAULT_BOOT_STATUS = "Accepted"  # one of boot_statuses() (tests/doors/test_con
 
 @dataclass(frozen=True)
 class GatewayConfig:
-    """The OCPP gateway's knobs (api/ocpp/gateway.py). Defaults suit a production CSMS; the first
-    four come from CHARGECA_OCPP_* or config.toml through ``load_settings``."""
+    """The OCPP gateway's knobs (api/ocpp/gateway.py). Defaults suit a production CSMS; those in
+    ``_GATEWAY_SOURCES`` come from CHARGECA_OCPP_* or config.toml through ``load_settings``."""
 
     # BootNotification answer for stations without a policy of their own (Station.boot_policy).
     default_boot_status: str = DEFAULT_BOOT_STATUS
@@ -69,6 +69,9 @@ class GatewayConfig:
     # Station CALLs waiting for their handler. P4 allows one outstanding CALL per direction;
     # this tolerates stations that pipeline a few StatusNotifications, and bounds the rest.
     max_pending_station_calls: int = 16
+    # Under steady traffic, how long a group commit of stations' writes waits for company
+    # (storage/batching.py): fewer commits, at most this much added latency. 0 turns it off.
+    commit_gather_ms: float = 2.0
 
     def __post_init__(self) -> None:
         # The default needs no look-up (and no import of the spec's enums at every start).
@@ -77,6 +80,8 @@ class GatewayConfig:
                              f"not {self.default_boot_status!r}")
         if self.call_timeout <= 0 or self.heartbeat_interval < 0 or self.boot_retry_interval < 0:
             raise ValueError("timeouts and intervals must not be negative")
+        if not 0 <= self.commit_gather_ms <= 50:
+            raise ValueError(f"commit_gather_ms must be between 0 and 50, not {self.commit_gather_ms}")
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,7 @@ _GATEWAY_SOURCES = (
     ("heartbeat_interval", "CHARGECA_OCPP_HEARTBEAT_INTERVAL", "ocpp_heartbeat_interval", int),
     ("boot_retry_interval", "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "ocpp_boot_retry_interval", int),
     ("call_timeout", "CHARGECA_OCPP_CALL_TIMEOUT", "ocpp_call_timeout", float),
+    ("commit_gather_ms", "CHARGECA_OCPP_COMMIT_GATHER_MS", "ocpp_commit_gather_ms", float),
 )
 
 

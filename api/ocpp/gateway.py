@@ -63,7 +63,7 @@ class Gateway:
         self._ready_hooks: list[ReadyHook] = []
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.
-        self.group = GroupCommit(ctx.engine)
+        self.group = GroupCommit(ctx.engine, gather=self.config.commit_gather_ms / 1000)
         # This running process, as the holder of the outbox rows it sends (storage/leases.py).
         self.owner = LeaseOwner.start(ctx.settings.node_id)
         # Where handlers keep what stations report while the database is away (the blocks decide

@@ -46,6 +46,33 @@ async def test_calls_arriving_while_a_batch_runs_share_the_next_one():
     assert work.batches == [[0], [2, 4, 6]]
 
 
+async def _paced(batch: Batcher, items: range, every: float) -> list[int]:
+    calls = []
+    for item in items:
+        calls.append(asyncio.ensure_future(batch(item * 2)))
+        await asyncio.sleep(every)
+    return list(await asyncio.gather(*calls))
+
+
+async def test_under_steady_traffic_a_batch_waits_for_company_and_a_lone_caller_does_not():
+    work = Recorder()
+    batch = Batcher(work, gather=0.03)
+    started = time.monotonic()
+    for item in range(5):  # one caller, call after call (a station emptying its queue)
+        assert await batch(item * 2) == item * 20
+    assert time.monotonic() - started < 0.1 and work.batches == [[0], [2], [4], [6], [8]]
+
+    work.batches.clear()
+    assert await asyncio.gather(batch(0), batch(2)) == [0, 20]  # callers together
+    # Then a call every 5 ms: each batch waits 30 ms for company and takes several.
+    assert await _paced(batch, range(1, 13), 0.005) == [item * 20 for item in range(1, 13)]
+    assert len(work.batches) <= 1 + 4 and max(len(b) for b in work.batches[1:]) >= 3
+
+    plain = Recorder()
+    await _paced(Batcher(plain), range(12), 0.005)
+    assert len(plain.batches) >= 10  # without it, each call is a batch of its own
+
+
 async def test_each_caller_gets_its_own_result_or_error():
     batch = Batcher(Recorder())
     results = await asyncio.gather(*(batch(item) for item in range(4)), return_exceptions=True)
