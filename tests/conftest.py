@@ -85,6 +85,15 @@ def _pg_template() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _json_codec() -> None:
+    """CHARGECA_JSON_CODEC=msgspec runs the tests on the fast OCPP-J codec, as `chargeca serve` would
+    (api/ocpp/json_codec.py); unset, on the standard library's."""
+    from api.ocpp import json_codec
+
+    json_codec.use(os.environ.get("CHARGECA_JSON_CODEC") or json_codec.STDLIB)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _drop_pg_template() -> Iterator[None]:
     yield
     if _PG_TEMPLATE:
