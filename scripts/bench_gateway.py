@@ -666,7 +666,7 @@ def per_core(args: argparse.Namespace, workdir: Path) -> list[str]:
                                                                           1e-12)
             ratios.append((name, ratio))
         worst_gain = min(1 - ratio for _, ratio in ratios)
-        verdict = "adopt" if worst_gain >= ADOPT_GAIN else "below the 10 % bar"
+        verdict = "gains the 10 % bar" if worst_gain >= ADOPT_GAIN else "below the 10 % bar"
         out.append(f"{label} / {variants[0][0]} (medians): "
                    + "; ".join(f"{name} {ratio:.3f}x ({100 * (1 - ratio):+.1f} % gain)" for name, ratio in ratios)
                    + f" -> {verdict}")

@@ -93,6 +93,14 @@ def _json_codec() -> None:
     json_codec.use(os.environ.get("CHARGECA_JSON_CODEC") or json_codec.STDLIB)
 
 
+if os.environ.get("CHARGECA_EVENT_LOOP") == "uvloop":
+    def pytest_asyncio_loop_factories(config, item):
+        """CHARGECA_EVENT_LOOP=uvloop runs the asynchronous tests on uvloop, as `chargeca serve` would."""
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_pg_template() -> Iterator[None]:
     yield
