@@ -76,10 +76,32 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
                          "put it behind a TLS-terminating proxy bound to 127.0.0.1")
     from api.ocpp.transport.connection_limits import DescriptorLimitError
 
+    loop_factory = _fast_paths(settings)
     try:
-        asyncio.run(_run(ctx))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(_run(ctx))
     except DescriptorLimitError as exc:
         raise SystemExit(f"chargeca: error: {exc}") from None
+
+
+def _fast_paths(settings: Settings):
+    """Apply the settings' JSON codec; the event loop factory (None: asyncio's own). A choice whose
+    package is missing refuses to start, naming the package: it was asked for by name."""
+    from api.ocpp import json_codec
+
+    try:
+        json_codec.use(settings.json_codec)
+    except LookupError as exc:
+        raise SystemExit(f"chargeca: error: CHARGECA_JSON_CODEC: {exc}") from None
+    if settings.event_loop == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        raise SystemExit("chargeca: error: CHARGECA_EVENT_LOOP: uvloop is not installed "
+                         "(pip install 'chargeca[fast]')") from None
+    log.info("event loop: uvloop %s; OCPP-J codec: %s", uvloop.__version__, settings.json_codec)
+    return uvloop.new_event_loop
 
 
 async def _run(ctx: Context) -> None:

@@ -94,6 +94,8 @@ HOST = "127.0.0.1"
 
 
 def sp3_count(args: argparse.Namespace) -> int:
+    if args.idle:
+        return args.warmup + args.idle
     return max(args.warmup + 2 * args.stations, args.storm)
 
 
@@ -221,9 +223,11 @@ def set_message_log(data: Path, enabled: bool) -> None:
     (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if enabled else 'false'}\n")
 
 
-def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None) -> Server:
+def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None,
+                 extra_env: dict[str, str] | None = None) -> Server:
     ws_port, wss_port, rest_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+    env.update(extra_env or {})
     env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(data), CHARGECA_KEY_PASSPHRASE=PASSPHRASE,
                CHARGECA_REST_PORT=str(rest_port), CHARGECA_OCPP_HOST=HOST,
                CHARGECA_OCPP_WS_PORT=str(ws_port), CHARGECA_OCPP_WSS_PORT=str(wss_port),
@@ -317,9 +321,16 @@ class Load:
     def run(self, cmd: str, **arguments) -> tuple[dict, dict]:
         """(result, marks): marks are server and load-generator CPU seconds sampled at the
         load generator's steady_start/steady_end events."""
+        self.send(cmd, **arguments)
+        return self.result(cmd)
+
+    def send(self, cmd: str, **arguments) -> None:
+        """Start ``cmd`` without waiting (several generators at once); ``result`` collects it."""
         print(f"[{time.strftime('%H:%M:%S')}] {cmd} (server pid {self._server_pid})", file=sys.stderr, flush=True)
         self.process.stdin.write(json.dumps({"cmd": cmd, **arguments}) + "\n")
         self.process.stdin.flush()
+
+    def result(self, cmd: str) -> tuple[dict, dict]:
         marks: dict[str, tuple[float, float, float]] = {}
         while True:
             line = self.process.stdout.readline()
@@ -501,7 +512,6 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     ids3 = sp3_ids(sp3_count(args))
-    warm, fleet = ids3[:args.warmup], ids3[args.warmup:args.warmup + args.stations]
     load_before = os.getloadavg()
     runs: dict[str, list[tuple[float, float, dict, Storm]]] = {"off": [], "on": []}
     logged = {"rows": 0, "dropped": 0}
@@ -509,24 +519,9 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
         for mode in ("off", "on"):
             set_message_log(data, mode == "on")
             rows_before = _message_log_rows(data)
-            server = start_server(data, server_cpu, workdir / f"server-{mode}-{round_no}.log", None)
-            target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
-                          root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
-            load = Load(target, client_cpu, server.pid)
-            try:
-                load.run("prepare_tls", identities=ids3[:max(args.storm, len(warm) + len(fleet))])
-                load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True,
-                         keep=True, timeout=30)
-                load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=True,
-                         heartbeat=True, keep=True, timeout=60)
-                paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
-                wall, server_s, _ = steady(marks)
-                load.run("close_all")
-                time.sleep(2)
-                storm = boot_storm(load, server.pid, ids3[:args.storm], args)
-            finally:
-                load.quit()
-                stop_server(server)  # the log's writer flushes what it holds before the process ends
+            measured = _fresh_server_round(data, certs, workdir, f"{mode}-{round_no}", ids3, args,
+                                           (server_cpu, client_cpu))
+            paced, (wall, server_s, _), storm = measured.paced, measured.paced_steady, measured.storm
             runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
             if mode == "on":
                 logged["rows"] += _message_log_rows(data) - rows_before
@@ -559,6 +554,248 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
         out.append(f"message log on/off, {label}: {'; '.join(parts)} (target: <= +10 %)")
     out.append(f"frames the log wrote in the 'on' rounds: {logged['rows']}; dropped: {logged['dropped']}")
     return out
+
+
+@dataclass(frozen=True)
+class Round:
+    """One fresh server process measured: Heartbeats at --rate, optionally capacity, boot storm."""
+    paced: dict
+    paced_steady: tuple[float, float, float]
+    capacity: dict | None
+    capacity_steady: tuple[float, float, float] | None
+    storm: Storm
+
+    @property
+    def cpu_per_heartbeat(self) -> float:
+        return self.paced_steady[1] / max(1, self.paced["messages"])
+
+    @property
+    def cpu_per_capacity_message(self) -> float:
+        return self.capacity_steady[1] / max(1, self.capacity["messages"])
+
+
+def _fresh_server_round(data: Path, certs: Path, workdir: Path, label: str, ids3: list[str],
+                        args: argparse.Namespace, cpus: tuple[int | None, int | None],
+                        env: dict[str, str] | None = None, capacity: bool = False) -> Round:
+    """Start a server on ``data`` (with ``env``), connect the warm-up and --stations fleet, measure
+    the paced Heartbeats (and the closed-loop capacity), close them, run the boot storm, stop."""
+    server_cpu, client_cpu = cpus
+    warm, fleet = ids3[:args.warmup], ids3[args.warmup:args.warmup + args.stations]
+    server = start_server(data, server_cpu, workdir / f"server-{label}.log", None, env)
+    target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
+                  root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
+    load = Load(target, client_cpu, server.pid)
+    try:
+        load.run("prepare_tls", identities=ids3[:max(args.storm, len(warm) + len(fleet))])
+        load.run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True,
+                 keep=True, timeout=30)
+        load.run("connect", identities=fleet, profile=3, concurrency=args.storm_concurrency, boot=True,
+                 heartbeat=True, keep=True, timeout=60)
+        paced, marks = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2)
+        closed, closed_steady = None, None
+        if capacity:
+            closed, cmarks = load.run("closed_loop", seconds=args.seconds, warmup=2)
+            closed_steady = steady(cmarks)
+        load.run("close_all")
+        time.sleep(2)
+        storm = boot_storm(load, server.pid, ids3[:args.storm], args)
+    finally:
+        load.quit()
+        stop_server(server)  # the message log's writer flushes what it holds before the process ends
+    return Round(paced, steady(marks), closed, closed_steady, storm)
+
+
+# --- faster per core: uvloop and msgspec against the standard library, in one run -------------
+
+# (label, server environment, the package it needs or None)
+PER_CORE_VARIANTS = (
+    ("asyncio + json", {"CHARGECA_EVENT_LOOP": "asyncio", "CHARGECA_JSON_CODEC": "stdlib"}, None),
+    ("asyncio + msgspec", {"CHARGECA_EVENT_LOOP": "asyncio", "CHARGECA_JSON_CODEC": "msgspec"}, "msgspec"),
+    ("uvloop + json", {"CHARGECA_EVENT_LOOP": "uvloop", "CHARGECA_JSON_CODEC": "stdlib"}, "uvloop"),
+    ("uvloop + msgspec", {"CHARGECA_EVENT_LOOP": "uvloop", "CHARGECA_JSON_CODEC": "msgspec"}, "uvloop"),
+)
+ADOPT_GAIN = 0.10
+
+
+def per_core(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """Each event loop / JSON codec pair on fresh server processes over the same data, --repeat
+    rounds with the pairs in turn (so drift hits them alike): server CPU per Heartbeat at --rate,
+    capacity (msg/s, CPU per message), boot-storm CPU per station; then each pair's median against
+    the standard library's (first line), and whether it gains the 10 % that adoption asks."""
+    import importlib.util
+
+    data, certs = prepare(workdir, args)
+    cores = os.cpu_count() or 1
+    cpus = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
+    if cpus[1] is not None:
+        os.sched_setaffinity(0, {cpus[1]})
+    set_message_log(data, args.message_log != "off")
+    variants = [v for v in PER_CORE_VARIANTS if v[2] is None or importlib.util.find_spec(v[2]) is not None]
+    missing = sorted({v[2] for v in PER_CORE_VARIANTS if v not in variants})
+    ids3 = sp3_ids(sp3_count(args))
+    load_before = os.getloadavg()
+    rounds: dict[str, list[Round]] = {label: [] for label, _, _ in variants}
+    for round_no in range(args.repeat):
+        for label, env, _ in variants:
+            rounds[label].append(_fresh_server_round(data, certs, workdir, f"{label.replace(' + ', '-')}-{round_no}",
+                                                     ids3, args, cpus, env, capacity=True))
+    load_after = os.getloadavg()
+    out = [f"machine: {cores} cores, Python {platform.python_version()}, {_database(args)}; load average before "
+           f"{load_before[0]:.2f}, after {load_after[0]:.2f} (others share this machine)",
+           f"parameters: --per-core --stations {args.stations} --rate {args.rate} --seconds {args.seconds} "
+           f"--storm {args.storm} --storm-concurrency {args.storm_concurrency} --repeat {args.repeat} "
+           f"--message-log {'off' if args.message_log == 'off' else 'on'} (the pairs in turn in every round)"]
+    if missing:
+        out.append(f"not measured (not installed): {', '.join(missing)}; pip install -c requirements.lock -e '.[fast]'")
+    for label in rounds:
+        for i, r in enumerate(rounds[label]):
+            out.append(f"{label:17} round {i + 1}: {1e6 * r.cpu_per_heartbeat:.0f} µs CPU/Heartbeat at {args.rate}/s "
+                       f"(p99 {r.paced['p99_ms']:.1f} ms); capacity {r.capacity['per_second']:.0f}/s at "
+                       f"{1e6 * r.cpu_per_capacity_message:.0f} µs/msg; storm {r.storm.result['ok']} booted in "
+                       f"{r.storm.result['seconds'] or 0:.1f} s at "
+                       f"{1000 * r.storm.cpu_per_station:.2f} ms CPU/station, lost {r.storm.result['failed']}; "
+                       f"errors {r.paced['errors'] + r.capacity['errors']}")
+    base = rounds[variants[0][0]]
+    metrics = (("CPU/Heartbeat", lambda r: r.cpu_per_heartbeat),
+               ("capacity CPU/msg", lambda r: r.cpu_per_capacity_message),
+               ("storm CPU/station", lambda r: r.storm.cpu_per_station))
+    for label in list(rounds)[1:]:
+        ratios = []
+        for name, pick in metrics:
+            ratio = statistics.median(pick(r) for r in rounds[label]) / max(statistics.median(pick(r) for r in base),
+                                                                          1e-12)
+            ratios.append((name, ratio))
+        worst_gain = min(1 - ratio for _, ratio in ratios)
+        verdict = "gains the 10 % bar" if worst_gain >= ADOPT_GAIN else "below the 10 % bar"
+        out.append(f"{label} / {variants[0][0]} (medians): "
+                   + "; ".join(f"{name} {ratio:.3f}x ({100 * (1 - ratio):+.1f} % gain)" for name, ratio in ratios)
+                   + f" -> {verdict}")
+    return out
+
+
+# --- idle connections: resident memory per connection at fleet size --------------------------
+
+# Sockets per load-generator process: under its descriptor limit and the ~28,000 ports of one
+# source address.
+IDLE_PER_GENERATOR = 15_000
+
+
+def rss_total_kib(pids: list[int]) -> int:
+    """Resident memory of the server processes together (one, or every worker of --workers)."""
+    return sum(rss_kib(pid) for pid in pids)
+
+
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def descriptor_room(connections: int, reserve: int = 1024) -> str | None:
+    """Why this process's children cannot hold ``connections`` sockets, or None. A server process
+    needs one descriptor per connection plus the policy's reserve; the hard limit is what an
+    unprivileged process can raise its soft limit to (connection_limits.ensure_descriptor_limit)."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and connections + reserve > hard:
+        return (f"--idle {connections} needs {connections + reserve} file descriptors in one server process "
+                f"(connections + [admission] file_descriptor_reserve {reserve}), but the hard RLIMIT_NOFILE here is "
+                f"{hard} (ulimit -Hn; raising it needs CAP_SYS_RESOURCE): at most {hard - reserve} per server "
+                f"process; hold more across several worker processes")
+    return None
+
+
+def set_idle_policy(data: Path, connections: int, message_log: bool) -> None:
+    """The policy override of an idle run: room for every connection at once, the log as asked."""
+    (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if message_log else 'false'}\n\n"
+                                      f"[admission]\nmax_connections = {connections}\n"
+                                      f"max_pending_connections = {min(2048, connections)}\n")
+
+
+def idle_connections(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """--idle N profile-3 stations connect (TLS with client certificates), boot, send one
+    Heartbeat and go quiet, from several load-generator processes bound to their own loopback
+    source addresses; the servers' resident memory per connection (RSS growth / N) after they
+    held the connections through a keepalive round (--idle-hold seconds)."""
+    count = args.idle
+    refusal = descriptor_room(count + args.warmup)
+    if refusal:
+        raise SystemExit(f"bench_gateway: {refusal}")
+    data, certs = prepare(workdir, args)
+    cores = os.cpu_count() or 1
+    server_cpu, client_cpu = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
+    if server_cpu is not None:
+        os.sched_setaffinity(0, {client_cpu})
+    set_idle_policy(data, count + args.warmup + 100, args.message_log != "off")
+    server = start_server(data, server_cpu, workdir / "server.log", None)
+    return _hold_idle(args, workdir, certs, [server], (server_cpu, client_cpu))
+
+
+def _hold_idle(args: argparse.Namespace, workdir: Path, certs: Path, servers: list[Server],
+               cpus: tuple[int | None, int | None]) -> list[str]:
+    """The idle measurement against running ``servers`` (one, or workers sharing one port: the
+    first's ports are used); stops them at the end."""
+    count = args.idle
+    pids = [server.pid for server in servers]
+    ids3 = sp3_ids(sp3_count(args))
+    warm, fleet = ids3[:args.warmup], ids3[args.warmup:]
+    generators = max(1, -(-count // args.idle_per_generator))
+    sources = [f"127.0.0.{2 + i}" for i in range(generators)]
+    first = servers[0]
+    loads = [Load(dict(host=HOST, ws_port=first.ws_port, wss_port=first.wss_port, fqdn=FQDN,
+                       root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD, source=source),
+                  cpus[1], first.pid) for source in sources]
+    shares = [fleet[i::generators] for i in range(generators)]
+    load_before = os.getloadavg()
+    try:
+        for load, share in zip(loads, shares):
+            load.send("prepare_tls", identities=share + (warm if load is loads[0] else []))
+        for load in loads:
+            load.result("prepare_tls")
+        # Warm-up: first handshakes, imports, allocator arenas; stays connected, not counted.
+        loads[0].run("connect", identities=warm, profile=3, concurrency=50, boot=True, heartbeat=True, keep=True,
+                     timeout=30)
+        time.sleep(2)
+        before = rss_total_kib(pids)
+        started = time.perf_counter()
+        cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        for load, share in zip(loads, shares):
+            load.send("connect", identities=share, profile=3, concurrency=args.storm_concurrency, boot=True,
+                      heartbeat=True, keep=True, timeout=120)
+        results = [load.result("connect")[0] for load in loads]
+        connect_seconds = time.perf_counter() - started
+        connect_cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
+        connected = rss_total_kib(pids)
+        for load in loads:
+            load.send("hold", seconds=args.idle_hold)
+        held = [load.result("hold")[0] for load in loads]
+        after = rss_total_kib(pids)
+        descriptors = sum(open_descriptors(pid) for pid in pids)
+        generator_rss = sum(rss_kib(load.process.pid) for load in loads)
+    finally:
+        for load in loads:
+            load.quit()
+        for server in servers:
+            stop_server(server)
+    load_after = os.getloadavg()
+    booted = sum(r["ok"] for r in results)
+    still_open = sum(h["open"] for h in held)
+    per_connection = (after - before) / max(1, booted)
+    return [
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {_database(args)}; load average before "
+        f"{load_before[0]:.2f}, after {load_after[0]:.2f} (others share this machine)",
+        f"parameters: --idle {count} --idle-hold {args.idle_hold} --storm-concurrency {args.storm_concurrency} per "
+        f"generator --message-log {'off' if args.message_log == 'off' else 'on'}; {len(servers)} server "
+        f"process(es) {pids}, {generators} load generator(s) from {', '.join(sources)}",
+        f"idle profile-3 connections: {booted}/{count} connected, booted and sent a Heartbeat in "
+        f"{connect_seconds:.0f} s ({booted / max(connect_seconds, 1e-9):.0f}/s, server CPU "
+        f"{1000 * connect_cpu / max(1, booted):.2f} ms each), {_failures(*results)}; after {args.idle_hold:.0f} s "
+        f"quiet {still_open} of {count + len(warm)} (with the warm-up) still open; server descriptors "
+        f"{descriptors}",
+        f"server resident memory: {before / 1024:.0f} MiB with the {len(warm)} warm-up stations, "
+        f"{connected / 1024:.0f} MiB once all connected, {after / 1024:.0f} MiB after the quiet hold; "
+        f"per idle connection {per_connection:.1f} KiB (target <= 64 KiB: "
+        f"{'met' if per_connection <= 64 else 'NOT met'}); load generators {generator_rss / 1024:.0f} MiB",
+    ]
 
 
 def _message_log_rows(data: Path) -> int:
@@ -735,7 +972,19 @@ def main() -> None:
     parser.add_argument("--message-log", choices=("on", "off", "both"), default="on",
                         help="the OCPP message log on or off for the whole run; both: only its cost (Heartbeat "
                              "phase and boot storm, off then on, compared)")
-    parser.add_argument("--repeat", type=int, default=1, help="with --message-log both: rounds of off, on")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="with --message-log both: rounds of off, on; with --per-core: rounds of every pair")
+    parser.add_argument("--idle", type=int, default=0, metavar="N",
+                        help="only idle connections: N profile-3 stations connect, boot and go quiet (several load "
+                             "generators, source addresses 127.0.0.2, …); server RSS per connection")
+    parser.add_argument("--idle-hold", type=float, default=40.0,
+                        help="with --idle: seconds the connections stay quiet before memory is read (a keepalive "
+                             "ping round is 30 s)")
+    parser.add_argument("--idle-per-generator", type=int, default=IDLE_PER_GENERATOR,
+                        help="with --idle: connections per load-generator process (each has its source address)")
+    parser.add_argument("--per-core", action="store_true",
+                        help="only the event loop / JSON codec comparison (asyncio or uvloop, json or msgspec): "
+                             "Heartbeat CPU, capacity and boot storm on fresh servers, ratios to asyncio + json")
     args = parser.parse_args()
     with fresh_database(args.database_url) as args.database_url:
         if args.database_url:
@@ -744,7 +993,8 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    what = message_log_cost if args.message_log == "both" else run
+    what = (idle_connections if args.idle else per_core if args.per_core
+            else message_log_cost if args.message_log == "both" else run)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
         lines = what(args, args.keep)

@@ -48,6 +48,9 @@ class Target:
     cert_dir: str      # profile 3: <identity>.pem (leaf + station CA) and <identity>.key
     password: str      # profiles 1/2: every bench station has this Basic-auth password
     deflate: bool = True   # offer permessage-deflate, as most OCPP-J client libraries do
+    # The loopback address connections come from (127.0.0.2, …): one source address offers the
+    # ~28,000 ports of ip_local_port_range towards one server port; None: the kernel's choice.
+    source: str | None = None
 
 
 class Refused(Exception):
@@ -270,6 +273,8 @@ class Fleet:
         if profile != 1:
             options = dict(ssl=self._tls(identity, profile), server_hostname=self.target.fqdn,
                            ssl_handshake_timeout=timeout)
+        if self.target.source:
+            options["local_addr"] = (self.target.source, 0)
         async with asyncio.timeout(timeout):
             await loop.create_connection(lambda: station, self.target.host, port, **options)
             await station.opened
@@ -464,6 +469,11 @@ class Fleet:
         _event("steady_end")
         await asyncio.wait(tasks, timeout=30)
         return {"messages": counts["answered"], "errors": counts["errors"], "per_second": counts["answered"] / elapsed}
+
+    async def hold(self, seconds: float) -> dict:
+        """Stay quiet for ``seconds`` (answering the server's pings); how many connections are still open."""
+        await asyncio.sleep(seconds)
+        return {"open": sum(1 for s in self.stations.values() if not s.closed), "kept": len(self.stations)}
 
     async def close(self, identities: list[str]) -> dict:
         for identity in identities:

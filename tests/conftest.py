@@ -85,6 +85,23 @@ def _pg_template() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _json_codec() -> None:
+    """CHARGECA_JSON_CODEC=msgspec runs the tests on the fast OCPP-J codec, as `chargeca serve` would
+    (api/ocpp/json_codec.py); unset, on the standard library's."""
+    from api.ocpp import json_codec
+
+    json_codec.use(os.environ.get("CHARGECA_JSON_CODEC") or json_codec.STDLIB)
+
+
+if os.environ.get("CHARGECA_EVENT_LOOP") == "uvloop":
+    def pytest_asyncio_loop_factories(config, item):
+        """CHARGECA_EVENT_LOOP=uvloop runs the asynchronous tests on uvloop, as `chargeca serve` would."""
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _drop_pg_template() -> Iterator[None]:
     yield
     if _PG_TEMPLATE:

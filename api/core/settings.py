@@ -28,6 +28,8 @@ DEFAULT_DATA_DIR = Path("chargeca-data")
 DEV_FQDN = "chargeca.localhost"
 _DEV_PASSPHRASE_FILE = "secrets/key-passphrase"
 _FIRST_TOKEN_FILE = "secrets/first-officer-token"
+EVENT_LOOPS = ("asyncio", "uvloop")
+JSON_CODECS = ("stdlib", "msgspec")   # api/ocpp/json_codec.CODECS
 # Group and others get nothing: the database holds password and token hashes and the audit log.
 PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 
@@ -114,6 +116,17 @@ class Settings:
     # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
     pkcs11: Pkcs11Settings | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    # `chargeca serve`'s event loop ("asyncio" or "uvloop") and OCPP-J frame codec ("stdlib" or
+    # "msgspec", api/ocpp/json_codec.py); the others need the optional extra "fast". The defaults
+    # are what measured best (README, "Faster per core").
+    event_loop: str = "asyncio"
+    json_codec: str = "stdlib"
+
+    def __post_init__(self) -> None:
+        if self.event_loop not in EVENT_LOOPS:
+            raise SettingsError(f"event loop must be one of {', '.join(EVENT_LOOPS)}, not {self.event_loop!r}")
+        if self.json_codec not in JSON_CODECS:
+            raise SettingsError(f"JSON codec must be one of {', '.join(JSON_CODECS)}, not {self.json_codec!r}")
 
     @property
     def keystore_backend(self) -> str:
@@ -207,6 +220,8 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         node_id=pick("CHARGECA_NODE_ID", "node_id", None) or socket.gethostname(),
         pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
         gateway=gateway_config,
+        event_loop=pick("CHARGECA_EVENT_LOOP", "event_loop", _DEFAULTS["event_loop"]),
+        json_codec=pick("CHARGECA_JSON_CODEC", "json_codec", _DEFAULTS["json_codec"]),
     )
 
 

@@ -25,10 +25,11 @@ has to think about JSON. Error-code choice (P4 §4.3 definitions):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from api.ocpp import json_codec
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 MESSAGE_ID_MAX = 36
@@ -117,9 +118,11 @@ def parse(text: str | bytes) -> Frame:
         except UnicodeDecodeError:
             raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not valid UTF-8") from None
     try:
-        frame = json.loads(text)
+        frame = json_codec.loads(text)
     except ValueError as exc:
-        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, f"frame is not valid JSON: {exc.msg}") from None
+        # JSONDecodeError has .msg; a bare ValueError (an integer over Python's 4,300-digit limit) has not.
+        reason = getattr(exc, "msg", None) or str(exc)
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, f"frame is not valid JSON: {reason}") from None
     except RecursionError:
         raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is nested too deeply to be read") from None
     if not isinstance(frame, list) or not frame:
@@ -212,9 +215,7 @@ def serialize(frame: Frame) -> str:
         body = [CALLRESULT, frame.message_id, frame.payload]
     else:
         body = [CALLERROR, frame.message_id, frame.code, frame.description[:DESCRIPTION_MAX], frame.details]
-    # Compact separators: stations on metered mobile links pay per byte; ensure_ascii=False keeps
-    # UTF-8 text as UTF-8 (P4 asks for UTF-8, not \u escapes, though both are legal JSON).
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return json_codec.dumps(body)
 
 
 def error_for(message_id: str, error: OcppError) -> CallError:

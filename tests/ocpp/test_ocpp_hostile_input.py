@@ -104,3 +104,12 @@ async def test_a_frame_nested_too_deeply_is_an_rpc_framework_error(station, text
     assert frame[:3] == [4, "-1", "RpcFrameworkError"], frame
     assert "nested" in frame[3]
     await _still_usable(station)
+
+
+async def test_an_integer_over_pythons_digit_limit_is_an_rpc_framework_error(station):
+    # Python refuses to read an integer of more than 4,300 digits: that refusal is a CALLERROR too,
+    # whichever codec reads the frame (it used to escape the parser as an AttributeError).
+    frame = await station.send_raw('[2,"big-1","DataTransfer",{"vendorId":"v","data":' + "7" * 5000 + "}]")
+    assert frame[:3] == [4, "-1", "RpcFrameworkError"], frame
+    assert "not valid JSON" in frame[3]
+    await _still_usable(station)
