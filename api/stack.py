@@ -20,6 +20,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.cluster.bus import Bus
+from api.cluster.config import ClusterConfig
+from api.cluster.node import running_node
+from api.cluster.notices import Notices
 from api.core.context import Context
 from api.core.settings import GatewayConfig
 from api.csms.customer_information.retention import run_customer_information_retention
@@ -62,13 +66,19 @@ class Stack:
 async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
                         listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
                         certificate_options: Mapping[str, Any] | None = None,
-                        file_service: FileServiceConfig | None = None) -> AsyncIterator[Stack]:
+                        file_service: FileServiceConfig | None = None,
+                        cluster: tuple[ClusterConfig, Bus] | None = None) -> AsyncIterator[Stack]:
     """Defaults: the configuration of ``chargeca serve``, all from ``ctx.settings`` (its ``gateway``
     and listener knobs), except the file service: ``chargeca serve`` passes its configuration
-    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it)."""
+    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it). ``cluster``:
+    this process is a node of a cluster (api/cluster/), on the NATS connection given."""
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
+        node = None
+        if cluster is not None:
+            # Before any station can connect: every connection is claimed for this node.
+            node = await stop.enter_async_context(running_node(*cluster, gateway))
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)
         jobs = attach_gateway(app, gateway)
@@ -104,6 +114,9 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
+        if node is not None:
+            notices = await Notices(node.bus, cluster[0].node_id).start(listeners, disconnects)
+            stop.push_async_callback(notices.aclose)
         # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
         campaigns = CampaignWorker(gateway).start()
         stop.push_async_callback(campaigns.aclose)
