@@ -1,0 +1,227 @@
+"""Two and three `chargeca serve` nodes on one PostgreSQL and one NATS, as an operator runs them:
+real processes, a real station (the simulator, profile 2 over wss), the REST API of any node.
+
+- a station connected to node A gets what an operator sends through node B (a typed command, a
+  raw call, a job), and an answer comes back the same way; a station connected nowhere is 409;
+- a station reconnecting to another node is served there, the old node closes its connection,
+  and the database never gives the station to both;
+- node A killed (SIGKILL) while a CertificateSigned is on the wire: the station reconnects to
+  node B, which sends it again at once; it is answered exactly once;
+- a job is sent once, whichever node the operator used and however many nodes scan the outbox;
+- a rotation pass runs on one node at a time across the cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cluster_support import Node, private_nats
+from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
+from sqlalchemy import text
+from sqlmodel import select
+
+from api.core.audit import Actor, run_in_session
+from api.operations.stations import add_station
+from api.operations.tokens import create_token
+from simulator.device_model import StationCallError
+from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
+from storage.certificates import IssuedCertificate
+from storage.outbox import OutboundCall
+
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
+
+
+@pytest.fixture
+def nats():
+    yield from private_nats()
+
+
+class Cluster:
+    def __init__(self, tmp_path: Path, pki, nats_url: str, db_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.pki = pki
+        self.nodes = {name: Node(name, tmp_path, db_url, nats_url, TEST_PASSPHRASE) for name in ("node-a", "node-b")}
+        token = create_token(pki.ctx, Actor("cli:test"), "officer", "officer").token
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.stations: list[SimulatedStation] = []
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def rest(self, node: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.nodes[node].rest_url, headers=self.headers, timeout=30)
+
+    def station(self, station_id: str, password: str | None = None) -> SimulatedStation:
+        if password is None:
+            password = add_station(self.pki.ctx, Actor("cli:test"), station_id, security_profile=2).password
+        root = self.tmp_path / "root.pem"
+        root.write_text(self.pki.hierarchy.root.record.certificate_pem)
+        os.makedirs(self.tmp_path / station_id, exist_ok=True)
+        station = SimulatedStation(station_id, "wss://placeholder/ocpp", profile=2, password=password,
+                                   organization=TEST_ORG, tls=TlsOptions(ca_file=root, server_hostname=TEST_FQDN),
+                                   call_timeout=10, workdir=self.tmp_path / station_id)
+        self.stations.append(station)
+        return station
+
+    async def connect(self, station: SimulatedStation, node: str) -> None:
+        """The station (re)connects to ``node`` and boots there."""
+        await station.close()
+        station._ws = station._reader = None
+        station.url = self.nodes[node].wss_url(station.identity)
+        await station.connect()
+        assert (await station.boot())["status"] == "Accepted"
+
+    def query(self, statement, **params) -> list:
+        if isinstance(statement, str):
+            return run_in_session(self.pki.ctx, lambda s: list(s.execute(text(statement), params)))
+        return run_in_session(self.pki.ctx, lambda s: list(s.exec(statement)))
+
+    def holder(self, station_id: str) -> list[tuple]:
+        return self.query("SELECT p.node_id, p.epoch FROM station_presence p JOIN cluster_node n "
+                          "ON n.node_id = p.node_id AND n.process = p.process WHERE p.station_id = :s",
+                          s=station_id)
+
+
+@pytest.fixture
+async def cluster(tmp_path, postgres_url, monkeypatch, nats) -> AsyncIterator[Cluster]:
+    pki = make_pki(tmp_path, postgres_url, monkeypatch)
+    running = Cluster(tmp_path, pki, nats.url, postgres_url)
+    try:
+        await asyncio.gather(*(node.start() for node in running.nodes.values()))
+        yield running
+    finally:
+        for station in running.stations:
+            await station.close()
+        await asyncio.gather(*(node.stop() for node in running.nodes.values()))
+        pki.ctx.engine.dispose()
+
+
+async def until(condition, timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+def received(station: SimulatedStation, action: str) -> int:
+    return sum(1 for name, _ in station.received if name == action)
+
+
+async def test_a_station_on_node_a_gets_what_an_operator_sends_through_node_b(cluster):
+    station = cluster.station("CL-1")
+    await cluster.connect(station, "node-a")
+    async with cluster.rest("node-b") as rest:
+        raw = await rest.post("/api/v1/stations/CL-1/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}})
+        assert raw.status_code == 200, raw.text
+        assert raw.json()["status"] == "answered" and raw.json()["response"] == {"status": "Accepted"}
+        typed = await rest.post("/api/v1/stations/CL-1/commands/TriggerMessage",
+                                json={"requested_message": "BootNotification"})
+        assert typed.status_code == 200, typed.text
+        assert typed.json()["status"] == "answered"
+        # A CALLERROR from the station comes back as one, through the relay.
+        station.handlers["Reset"] = _refuse_with_callerror
+        refused = await rest.post("/api/v1/stations/CL-1/calls", json={"action": "Reset",
+                                                                        "payload": {"type": "OnIdle"}})
+        assert refused.status_code == 200, refused.text
+        assert (refused.json()["status"], refused.json()["error_code"]) == ("error", "NotSupported")
+        # Connected nowhere: the same 409 as on one node.
+        cluster.station("CL-NOWHERE")
+        nowhere = await rest.post("/api/v1/stations/CL-NOWHERE/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}})
+        assert nowhere.status_code == 409, nowhere.text
+        # A job stored through B is sent by A (which holds the station) once, and answered.
+        job = await rest.post("/api/v1/stations/CL-1/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}, "mode": "async"})
+        assert job.status_code == 202, job.text
+        async with asyncio.timeout(20):
+            while (polled := (await rest.get(job.json()["url"])).json())["status"] != "answered":
+                await asyncio.sleep(0.1)
+        assert polled["response"] == {"status": "Accepted"}
+    assert [name for name, _ in station.received] == ["TriggerMessage", "TriggerMessage", "Reset", "TriggerMessage"]
+    assert cluster.holder("CL-1") == [("node-a", 1)]
+    await asyncio.sleep(6)   # longer than the outbox's scan on both nodes: nothing goes out again
+    assert received(station, "TriggerMessage") == 3
+
+
+async def _refuse_with_callerror(_station, _payload):
+    raise StationCallError("NotSupported", "not on this station")
+
+
+async def test_a_station_that_reconnects_to_another_node_is_served_there_and_the_old_node_lets_go(cluster):
+    first = cluster.station("CL-2")
+    await cluster.connect(first, "node-a")
+    assert cluster.holder("CL-2") == [("node-a", 1)]
+    # The same station opens a second connection, to node B (a station whose old TCP connection
+    # has not died yet, as after a network change): B claims it, A closes its connection.
+    second = cluster.station("CL-2", password=first.password)
+    await cluster.connect(second, "node-b")
+    code, reason = await first.wait_closed(timeout=10)
+    assert (code, reason) == (1000, "replaced by a newer connection of this station")
+    assert cluster.holder("CL-2") == [("node-b", 2)]
+    # A relays to B now: the call reaches the live connection, not the closed one.
+    async with cluster.rest("node-a") as rest:
+        answer = await rest.post("/api/v1/stations/CL-2/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}})
+    assert answer.status_code == 200 and answer.json()["status"] == "answered", answer.text
+    assert (received(first, "TriggerMessage"), received(second, "TriggerMessage")) == (0, 1)
+    # Back to A: B lets go in turn; the epoch only grows.
+    await second.close()
+    await cluster.connect(first, "node-a")
+    await until(lambda: cluster.holder("CL-2") == [("node-a", 3)])
+    await asyncio.sleep(cluster_lease_renewal())   # a heartbeat of each node: nothing changes
+    assert cluster.holder("CL-2") == [("node-a", 3)]
+    assert first.connected
+
+
+def cluster_lease_renewal() -> float:
+    from api.cluster.config import ClusterConfig
+    return ClusterConfig("", "").renew_every + 1
+
+
+async def _silent(_station, _payload: dict) -> dict:
+    await asyncio.Event().wait()   # never answers: the node dies first
+    return {}
+
+
+async def test_node_a_killed_mid_delivery_the_station_moves_to_node_b_and_the_delivery_ends_once(cluster):
+    station = cluster.station("CL-3")
+    station.handlers["CertificateSigned"] = _silent
+    await cluster.connect(station, "node-a")
+    assert await station.sign_certificate() == {"status": "Accepted"}
+    await until(lambda: received(station, "CertificateSigned") == 1)
+    await cluster["node-a"].kill()   # CertificateSigned on the wire, its answer never sent
+    station.handlers["CertificateSigned"] = DEFAULT_HANDLERS["CertificateSigned"]
+    await cluster.connect(station, "node-b")   # node A's leases have not expired
+    await until(lambda: received(station, "CertificateSigned") == 2, timeout=15)
+    await until(lambda: cluster.query(select(OutboundCall.status)
+                                      .where(OutboundCall.purpose == "certificate_delivery")) == ["answered"])
+    issued = cluster.query(select(IssuedCertificate).where(IssuedCertificate.station_id == "CL-3"))
+    assert len(issued) == 1
+    signed = [payload["certificateChain"] for name, payload in station.received if name == "CertificateSigned"]
+    assert len(set(signed)) == 1   # the same chain both times
+    await asyncio.sleep(6)
+    assert received(station, "CertificateSigned") == 2
+    assert cluster.holder("CL-3") == [("node-b", 2)]
+
+
+async def test_one_rotation_pass_at_a_time_across_the_cluster(cluster):
+    # node A holds the cluster-wide lock of the server-certificate rotation (as a pass would):
+    # a pass asked of node B is refused by name, and runs once it is free.
+    from storage import advisory_locks
+    lock = advisory_locks.SessionLock(cluster.pki.ctx.engine, advisory_locks.rotation("server-certificate"))
+    assert lock.acquire()
+    try:
+        async with cluster.rest("node-b") as rest:
+            busy = await rest.post("/api/v1/rotations/server-certificate", json={"dry_run": True})
+        assert busy.status_code == 409, busy.text
+        assert busy.json()["rule"] == "rotation.busy" and "another node" in busy.json()["error"]
+    finally:
+        lock.release()
+    async with cluster.rest("node-b") as rest:
+        free = await rest.post("/api/v1/rotations/server-certificate", json={"dry_run": True})
+    assert free.status_code == 200, free.text
