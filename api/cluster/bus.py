@@ -15,6 +15,7 @@ Payloads are JSON objects.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -68,6 +69,8 @@ class Bus:
             pass
 
         async def disconnected() -> None:
+            if not client.is_connected and client.is_closed:
+                return   # closed by us (a refused start, a stop): nothing is being lost
             log.warning("lost NATS at %s; reconnecting (relayed calls fail until then)", config.nats_url)
 
         async def reconnected() -> None:
@@ -75,16 +78,19 @@ class Bus:
 
         client = Client()
         try:
-            await client.connect(config.nats_url, name=f"chargeca-{config.node_id}", no_echo=True,
-                                 connect_timeout=config.connect_timeout, allow_reconnect=True,
-                                 max_reconnect_attempts=-1, reconnect_time_wait=1, error_cb=quiet,
-                                 disconnected_cb=disconnected, reconnected_cb=reconnected)
+            # Reconnects are unbounded once connected (a NATS restart must not stop the node),
+            # and nats-py applies that to the first connect too: the start-up budget bounds it.
+            async with asyncio.timeout(config.connect_timeout):
+                await client.connect(config.nats_url, name=f"chargeca-{config.node_id}", no_echo=True,
+                                     connect_timeout=config.connect_timeout, allow_reconnect=True,
+                                     max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=quiet,
+                                     disconnected_cb=disconnected, reconnected_cb=reconnected)
         except (OSError, TimeoutError, nats.errors.Error) as exc:
-            # nats-py retries the first connect too when reconnects are allowed: it raises once
-            # its servers are exhausted, or after connect_timeout.
             await client.close()
-            raise ClusterRefused(f"cannot reach NATS at {config.nats_url} (CHARGECA_NATS_URL): "
-                                 f"{type(exc).__name__} {exc}".rstrip()) from None
+            detail = f": {type(exc).__name__} {exc}".rstrip() if not isinstance(exc, TimeoutError) else ""
+            raise ClusterRefused(f"cannot reach NATS at {config.nats_url} (CHARGECA_NATS_URL) within "
+                                 f"{config.connect_timeout:g} s{detail}; start it, or unset CHARGECA_NATS_URL "
+                                 f"to run one process") from None
         return cls(client)
 
     async def subscribe(self, subject: str, handler: Handler) -> None:
