@@ -247,6 +247,9 @@ class Outbox:
     def _claim(self, row_id: int) -> OutboundCall | None:
         now = self._clock()
         with session_scope(self._ctx.engine) as session:
+            if self._gateway.cluster is not None and not session.execute(
+                    select(OutboundCall.id).where(OutboundCall.id == row_id).with_for_update(skip_locked=True)).first():
+                return None  # another node is claiming it this instant: not ours, and no waiting for it
             claimed = session.execute(update(OutboundCall).where(OutboundCall.id == row_id, self._due(now))
                                       .values(status=CallStatus.SENT, updated_at=now,
                                               **self._owner.values(now + self._lease(None))))
