@@ -4,7 +4,8 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
 - a station connected to node A gets what an operator sends through node B (a typed command, a
   raw call, a job), and an answer comes back the same way; a station connected nowhere is 409;
 - a station reconnecting to another node is served there, the old node closes its connection,
-  and the database never gives the station to both;
+  and the database never gives the station to both; hopping across three nodes, it is listed
+  as connected by one node at a time, and a call from any node reaches its one live connection;
 - node A killed (SIGKILL) while a CertificateSigned is on the wire: the station reconnects to
   node B, which sends it again at once; it is answered exactly once;
 - a job is sent once, whichever node the operator used and however many nodes scan the outbox;
@@ -14,6 +15,7 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -42,10 +44,10 @@ def nats():
 
 
 class Cluster:
-    def __init__(self, tmp_path: Path, pki, nats_url: str, db_url: str) -> None:
+    def __init__(self, tmp_path: Path, pki, nats_url: str, db_url: str, names: tuple[str, ...]) -> None:
         self.tmp_path = tmp_path
         self.pki = pki
-        self.nodes = {name: Node(name, tmp_path, db_url, nats_url, TEST_PASSPHRASE) for name in ("node-a", "node-b")}
+        self.nodes = {name: Node(name, tmp_path, db_url, nats_url, TEST_PASSPHRASE) for name in names}
         token = create_token(pki.ctx, Actor("cli:test"), "officer", "officer").token
         self.headers = {"Authorization": f"Bearer {token}"}
         self.stations: list[SimulatedStation] = []
@@ -89,8 +91,20 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path, postgres_url, monkeypatch, nats) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path, postgres_url, monkeypatch, nats, ("node-a", "node-b")) as running:
+        yield running
+
+
+@pytest.fixture
+async def three_nodes(tmp_path, postgres_url, monkeypatch, nats) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path, postgres_url, monkeypatch, nats, ("node-a", "node-b", "node-c")) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path, postgres_url, monkeypatch, nats, names) -> AsyncIterator[Cluster]:
     pki = make_pki(tmp_path, postgres_url, monkeypatch)
-    running = Cluster(tmp_path, pki, nats.url, postgres_url)
+    running = Cluster(tmp_path, pki, nats.url, postgres_url, names)
     try:
         await asyncio.gather(*(node.start() for node in running.nodes.values()))
         yield running
@@ -225,3 +239,43 @@ async def test_one_rotation_pass_at_a_time_across_the_cluster(cluster):
     async with cluster.rest("node-b") as rest:
         free = await rest.post("/api/v1/rotations/server-certificate", json={"dry_run": True})
     assert free.status_code == 200, free.text
+
+
+async def connected_on(cluster: Cluster, station_id: str) -> list[str]:
+    """The nodes whose REST API lists the station among its live connections."""
+    found = []
+    for name in cluster.nodes:
+        async with cluster.rest(name) as rest:
+            listed = (await rest.get("/api/v1/connections")).json()
+        if any(connection["station_id"] == station_id for connection in listed):
+            found.append(name)
+    return found
+
+
+async def test_a_station_hopping_across_three_nodes_is_held_by_one_node_at_a_time(three_nodes):
+    cluster = three_nodes
+    first = cluster.station("CL-4")
+    connections = [first] + [cluster.station("CL-4", password=first.password) for _ in range(3)]
+    hops = ["node-a", "node-b", "node-c", "node-a"]
+    for epoch, (station, node) in enumerate(zip(connections, hops), start=1):
+        # The new connection opens while the previous one is still up (a station whose old TCP
+        # connection has not died yet): the new node claims it, the previous node lets go.
+        await cluster.connect(station, node)
+        if epoch > 1:
+            await connections[epoch - 2].wait_closed(timeout=10)
+        assert cluster.holder("CL-4") == [(node, epoch)]
+        await until_async(lambda n=node: connected_on(cluster, "CL-4"), [node])
+    # A call from each node reaches the one live connection.
+    for name in cluster.nodes:
+        async with cluster.rest(name) as rest:
+            answer = await rest.post("/api/v1/stations/CL-4/calls", json={
+                "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}})
+        assert answer.status_code == 200 and answer.json()["status"] == "answered", answer.text
+    assert [received(station, "TriggerMessage") for station in connections] == [0, 0, 0, 3]
+
+
+async def until_async(probe, expected, timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while (found := await probe()) != expected:
+            await asyncio.sleep(0.1)
+    assert found == expected
