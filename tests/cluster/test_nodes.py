@@ -279,3 +279,33 @@ async def until_async(probe, expected, timeout: float = 15) -> None:
         while (found := await probe()) != expected:
             await asyncio.sleep(0.1)
     assert found == expected
+
+
+def served_serial(port: int, root: Path) -> int:
+    """The serial of the server certificate a new TLS handshake with ``port`` gets (EC offered)."""
+    import socket
+    import ssl
+
+    from cryptography import x509
+    context = ssl.create_default_context(cafile=str(root))
+    context.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname=TEST_FQDN) as tls:
+        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
+
+
+async def test_a_server_certificate_rotation_on_node_b_reloads_node_a_at_once(cluster):
+    root = cluster.tmp_path / "root.pem"
+    root.write_text(cluster.pki.hierarchy.root.record.certificate_pem)
+    before = await asyncio.to_thread(served_serial, cluster["node-a"].wss_port, root)
+    async with cluster.rest("node-b") as rest:
+        rotated = await rest.post("/api/v1/rotations/server-certificate", json={})
+    assert rotated.status_code == 200, rotated.text
+    active = {int(record.serial_hex, 16) for record in cluster.query(
+        select(IssuedCertificate).where(IssuedCertificate.kind == "server", IssuedCertificate.status == "active"))}
+    assert before not in active
+    # Node A's own watch looks every 60 s: well before that, the notice made it reload.
+    async with asyncio.timeout(5):
+        while (served := await asyncio.to_thread(served_serial, cluster["node-a"].wss_port, root)) not in active:
+            await asyncio.sleep(0.1)
+    assert served in active and served != before
