@@ -121,6 +121,11 @@ def holder(db: Connection, station_id: str) -> Holder | None:
     return Holder(row.node_id, row.epoch) if row is not None else None
 
 
+def live_nodes(db: Connection) -> set[str]:
+    """The nodes whose lease runs now."""
+    return set(db.execute(text("SELECT node_id FROM cluster_node WHERE lease_expires_at > now()")).scalars())
+
+
 def live(db: Connection) -> dict[str, Holder]:
     """Every station a live node holds."""
     return {row.station_id: Holder(row.node_id, row.epoch) for row in db.execute(text(_LIVE))}

@@ -25,6 +25,7 @@ from api.cluster.config import ClusterConfig
 from api.core.context import Context
 from api.ocpp.transport.connection import StationConnection
 from storage import presence
+from storage.batching import GroupCommit
 from storage.db import session_scope
 from storage.leases import LeaseOwner
 
@@ -37,8 +38,12 @@ PresenceListener = Callable[[str, str, str, int], None]
 
 
 class Holdings:
-    def __init__(self, ctx: Context, config: ClusterConfig, owner: LeaseOwner, bus: Bus) -> None:
+    def __init__(self, ctx: Context, config: ClusterConfig, owner: LeaseOwner, bus: Bus,
+                 group: GroupCommit | None = None) -> None:
+        """``group``: the gateway's, so that the claims of a connect storm share transactions
+        with each other (and with the connects' own writes)."""
         self._ctx = ctx
+        self._group = group or GroupCommit(ctx.engine)
         self._config = config
         self.owner = owner
         self._bus = bus
@@ -83,7 +88,7 @@ class Holdings:
     async def claim(self, connection: StationConnection) -> int:
         """The station's new epoch; from now on other nodes close their older connections."""
         station_id = connection.station_id
-        epoch = await asyncio.to_thread(self._run, lambda db: presence.claim(db, self.owner, station_id))
+        epoch = await self._group(lambda db: presence.claim(db.connection(), self.owner, station_id))
         current = self._held.get(station_id)
         if current is None or current[1] < epoch:   # a later claim of ours may have finished first
             self._held[station_id] = (connection, epoch)

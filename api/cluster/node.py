@@ -56,9 +56,10 @@ async def connect(config: ClusterConfig) -> Bus:
 async def running_node(config: ClusterConfig, bus: Bus, gateway: Gateway) -> AsyncIterator[ClusterNode]:
     async with contextlib.AsyncExitStack() as stop:
         stop.push_async_callback(bus.close)
-        holdings = await Holdings(gateway.ctx, config, gateway.owner, bus).start()
+        holdings = await Holdings(gateway.ctx, config, gateway.owner, bus, gateway.group).start()
         stop.push_async_callback(holdings.aclose)
-        relay = await Relay(gateway.ctx, bus, holdings, gateway.session, gateway.config.call_timeout).start()
+        relay = Relay(gateway.ctx, bus, holdings, gateway.session, gateway.config.call_timeout)
+        await relay.start(config.renew_every)
         stop.push_async_callback(relay.aclose)
         node = ClusterNode(bus, holdings, relay)
         gateway.cluster = node

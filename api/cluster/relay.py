@@ -51,15 +51,34 @@ class Relay:
         self._me = holdings.owner.node
         self._holders: dict[str, Holder] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._refresh: asyncio.Task | None = None
         holdings.on_presence(self._heard)
 
-    async def start(self) -> "Relay":
+    async def start(self, refresh_every: float) -> "Relay":
         snapshot = await asyncio.to_thread(self._read, presence.live)
         self._holders.update({s: h for s, h in snapshot.items() if h.node != self._me})
         await self._bus.subscribe(call_subject(self._me), self._serve)
+        self._refresh = asyncio.create_task(self._forget_dead_nodes(refresh_every), name="cluster-relay-nodes")
         return self
 
+    async def _forget_dead_nodes(self, every: float) -> None:
+        # A node that dies announces no releases: its stations leave the cache when its lease
+        # has expired (one small read per interval, whatever the number of stations).
+        while True:
+            await asyncio.sleep(every)
+            try:
+                alive = await asyncio.to_thread(self._read, presence.live_nodes)
+            except Exception:  # noqa: BLE001 - the next round reads again
+                log.warning("could not read which nodes are alive", exc_info=True)
+                continue
+            for station_id, holder in list(self._holders.items()):
+                if holder.node not in alive:
+                    del self._holders[station_id]
+
     async def aclose(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -134,6 +153,9 @@ class Relay:
             outcome = await session.call(request["action"], request["payload"], float(request["timeout"]))
         except SchemaViolation as exc:   # the asker checked already; versions may differ in a rolling upgrade
             outcome = CallOutcome(ERROR, description=f"refused by node {self._me}: {exc.description}")
+        except Exception:  # noqa: BLE001 - the asker must not wait out its timeout for our bug
+            log.exception("relayed %s to %s failed", request["action"], station_id)
+            outcome = CallOutcome(ERROR, description=f"node {self._me} failed to send it (see its log)")
         await msg.respond(encode({"outcome": asdict(outcome)}))
 
     def _read(self, work):

@@ -71,9 +71,11 @@ def test_a_node_that_stops_renewing_loses_its_stations_with_its_lease(engine):
     run(engine, lambda db: presence.join(db, a, 0.5))
     run(engine, lambda db: presence.claim(db, a, "CS3"))
     assert run(engine, lambda db: presence.live(db)) == {"CS3": Holder("node-a", 1)}
+    assert run(engine, presence.live_nodes) == {"node-a"}
     time.sleep(0.7)
     assert run(engine, lambda db: presence.holder(db, "CS3")) is None
     assert run(engine, lambda db: presence.live(db)) == {}
+    assert run(engine, presence.live_nodes) == set()
 
 
 def test_a_restarted_node_does_not_inherit_what_its_previous_process_held(engine):
