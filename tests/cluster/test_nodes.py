@@ -6,8 +6,9 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
 - a station reconnecting to another node is served there, the old node closes its connection,
   and the database never gives the station to both; hopping across three nodes, it is listed
   as connected by one node at a time, and a call from any node reaches its one live connection;
-- node A killed (SIGKILL) while a CertificateSigned is on the wire: the station reconnects to
-  node B, which sends it again at once; it is answered exactly once;
+- node A killed (SIGKILL) while a CertificateSigned and an operator's job (stored through node
+  B) are on the wire: the stations reconnect to node B, which sends each again at once; each is
+  answered exactly once, and nothing answered goes out again;
 - a job is sent once, whichever node the operator used and however many nodes scan the outbox;
 - a rotation pass runs on one node at a time across the cluster.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from api.operations.stations import add_station
 from api.operations.tokens import create_token
 from simulator.device_model import StationCallError
 from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
+from storage.audit import AuditEntry
 from storage.certificates import IssuedCertificate
 from storage.outbox import OutboundCall
 
@@ -115,7 +118,8 @@ async def running_cluster(tmp_path, postgres_url, monkeypatch, nats, names) -> A
         pki.ctx.engine.dispose()
 
 
-async def until(condition, timeout: float = 20) -> None:
+async def until(condition, timeout: float = 40) -> None:
+    # Generous: signing a certificate and starting nodes take seconds on a loaded 2-core machine.
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.05)
@@ -203,24 +207,40 @@ async def _silent(_station, _payload: dict) -> dict:
 
 
 async def test_node_a_killed_mid_delivery_the_station_moves_to_node_b_and_the_delivery_ends_once(cluster):
-    station = cluster.station("CL-3")
+    station, jobs_station = cluster.station("CL-3"), cluster.station("CL-3J")
     station.handlers["CertificateSigned"] = _silent
+    jobs_station.handlers["TriggerMessage"] = _silent
     await cluster.connect(station, "node-a")
+    await cluster.connect(jobs_station, "node-a")
     assert await station.sign_certificate() == {"status": "Accepted"}
-    await until(lambda: received(station, "CertificateSigned") == 1)
-    await cluster["node-a"].kill()   # CertificateSigned on the wire, its answer never sent
+    # An operator's job stored through node B: node A, which holds the station, sends it.
+    async with cluster.rest("node-b") as rest:
+        job = await rest.post("/api/v1/stations/CL-3J/calls", json={
+            "action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}, "mode": "async"})
+        assert job.status_code == 202, job.text
+    await until(lambda: received(station, "CertificateSigned") == 1 and received(jobs_station, "TriggerMessage") == 1)
+
+    await cluster["node-a"].kill()   # both calls on the wire, neither answer ever sent
     station.handlers["CertificateSigned"] = DEFAULT_HANDLERS["CertificateSigned"]
+    jobs_station.handlers["TriggerMessage"] = DEFAULT_HANDLERS["TriggerMessage"]
     await cluster.connect(station, "node-b")   # node A's leases have not expired
-    await until(lambda: received(station, "CertificateSigned") == 2, timeout=15)
-    await until(lambda: cluster.query(select(OutboundCall.status)
-                                      .where(OutboundCall.purpose == "certificate_delivery")) == ["answered"])
+    await cluster.connect(jobs_station, "node-b")
+    await until(lambda: received(station, "CertificateSigned") == 2 and received(jobs_station, "TriggerMessage") == 2)
+    await until(lambda: cluster.query(select(OutboundCall.purpose, OutboundCall.status).order_by(OutboundCall.id))
+                == [("operator", "answered"), ("certificate_delivery", "answered")])
+    async with cluster.rest("node-b") as rest:
+        polled = (await rest.get(job.json()["url"])).json()
+    assert (polled["status"], polled["response"]) == ("answered", {"status": "Accepted"})
     issued = cluster.query(select(IssuedCertificate).where(IssuedCertificate.station_id == "CL-3"))
     assert len(issued) == 1
     signed = [payload["certificateChain"] for name, payload in station.received if name == "CertificateSigned"]
     assert len(set(signed)) == 1   # the same chain both times
-    await asyncio.sleep(6)
-    assert received(station, "CertificateSigned") == 2
-    assert cluster.holder("CL-3") == [("node-b", 2)]
+    await asyncio.sleep(6)   # longer than the outbox's scan: nothing answered goes out again
+    # Each sent once on the connection node A served (unanswered) and once on node B's; never more.
+    assert (received(station, "CertificateSigned"), received(jobs_station, "TriggerMessage")) == (2, 2)
+    results = cluster.query(select(AuditEntry).where(AuditEntry.action == "station.call.result"))
+    assert [json.loads(entry.detail)["status"] for entry in results] == ["answered"]
+    assert (cluster.holder("CL-3"), cluster.holder("CL-3J")) == ([("node-b", 2)], [("node-b", 2)])
 
 
 async def test_one_rotation_pass_at_a_time_across_the_cluster(cluster):
