@@ -11,7 +11,8 @@ The outcome is the gateway's ``CallOutcome`` whatever the road: answered, error 
 timeout (``sent`` as the holder saw it), not_connected. Two roads end in outcomes of their own:
 no node subscribed to the holder's subject (it died before its lease expired) is not_connected,
 nothing sent; no reply from the holder within the call's timeout is a timeout that may have been
-sent (the holder may have put it on the wire).
+sent (the holder may have put it on the wire); NATS itself unreachable is not_connected, nothing
+sent.
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ class Relay:
     async def call(self, station_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None) -> CallOutcome:
         timeout = timeout or self._call_timeout
+        if not self._bus.client.is_connected:
+            # nats-py would buffer the request until it reconnects: the caller would wait out its
+            # timeout for a call that never left.
+            return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is not connected here, and NATS "
+                                                          f"(the way to the other nodes) is unreachable now")
         holder = self._holders.get(station_id)
         for _ in range(2):
             if holder is None:
@@ -111,6 +117,9 @@ class Relay:
             except nats.errors.TimeoutError:
                 return CallOutcome(TIMEOUT, description=f"node {holder.node}, which holds the station, did not "
                                                         f"reply in time", sent=True)
+            except nats.errors.Error as exc:   # NATS itself is away (reconnecting, closed): nothing left here
+                return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is held by node {holder.node}, "
+                                                              f"unreachable now ({type(exc).__name__})")
             if reply.get("status") == STALE:
                 self._forget(station_id, holder)
                 holder = None

@@ -10,7 +10,10 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
   B) are on the wire: the stations reconnect to node B, which sends each again at once; each is
   answered exactly once, and nothing answered goes out again;
 - a job is sent once, whichever node the operator used and however many nodes scan the outbox;
-- a rotation pass runs on one node at a time across the cluster.
+- a rotation pass runs on one node at a time across the cluster; a server-certificate rotation
+  on one node reloads the others' TLS at once;
+- NATS gone: each node still serves its own stations, and a call for another node's station is
+  409 at once, nothing sent.
 """
 
 from __future__ import annotations
@@ -329,3 +332,23 @@ async def test_a_server_certificate_rotation_on_node_b_reloads_node_a_at_once(cl
         while (served := await asyncio.to_thread(served_serial, cluster["node-a"].wss_port, root)) not in active:
             await asyncio.sleep(0.1)
     assert served in active and served != before
+
+
+async def test_without_nats_each_node_still_serves_its_own_stations_and_says_the_others_are_unreachable(cluster,
+                                                                                                      nats):
+    station = cluster.station("CL-5")
+    await cluster.connect(station, "node-a")
+    nats.stop()
+    await asyncio.sleep(1)   # both nodes notice the lost connection
+    call = {"action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}}
+    async with cluster.rest("node-b") as rest:
+        started = asyncio.get_running_loop().time()
+        relayed = await rest.post("/api/v1/stations/CL-5/calls", json=call)
+        # Answered at once (nothing was sent), not after the call's 30 s timeout.
+        assert asyncio.get_running_loop().time() - started < 5
+    assert relayed.status_code == 409, relayed.text
+    body = relayed.json()
+    assert (body["rule"], body["sent"]) == ("station.not_connected", False) and "NATS" in body["error"], body
+    async with cluster.rest("node-a") as rest:
+        local = await rest.post("/api/v1/stations/CL-5/calls", json=call)
+    assert local.status_code == 200 and local.json()["status"] == "answered", local.text
