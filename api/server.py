@@ -8,6 +8,7 @@ import ipaddress
 import logging
 import signal
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -19,6 +20,9 @@ from api.operations.tokens import create_token
 from pki.authorities import init_pki, is_initialized
 from storage import audit
 from storage.db import session_scope
+
+if TYPE_CHECKING:
+    from api.cluster.config import ClusterConfig
 
 log = logging.getLogger("chargeca")
 
@@ -65,6 +69,9 @@ def ensure_pki(ctx: Context, dev: bool) -> None:
 
 def serve(settings: Settings, *, dev: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from api.cluster.config import ClusterConfig
+
+    cluster = ClusterConfig.of(settings)   # refused on SQLite before anything is created
     ctx = open_context(settings, create_dev_passphrase=dev)
     ensure_pki(ctx, dev)
     ctx = replace(ctx, policy=settings.policy())   # the first run may have written the policy file
@@ -79,7 +86,7 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
     loop_factory = _fast_paths(settings)
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(_run(ctx))
+            runner.run(_run(ctx, cluster))
     except DescriptorLimitError as exc:
         raise SystemExit(f"chargeca: error: {exc}") from None
 
@@ -104,7 +111,7 @@ def _fast_paths(settings: Settings):
     return uvloop.new_event_loop
 
 
-async def _run(ctx: Context) -> None:
+async def _run(ctx: Context, cluster: "ClusterConfig | None") -> None:
     from api.csms.file_transfer.service import FileServiceConfig
     from api.rest.app import create_app
     from api.rest.serving import server_config
@@ -115,7 +122,13 @@ async def _run(ctx: Context) -> None:
                            log_level="info", lifespan="on")
     rest = uvicorn.Server(config)
     files = FileServiceConfig.from_settings(ctx.settings, ctx.policy.file_transfer)
-    async with running_stack(ctx, app, file_service=files) as stack:
+    if cluster is not None:
+        from api.cluster.node import connect
+
+        bus = await connect(cluster)   # NATS unreachable: refused here, naming the URL
+        log.info("cluster mode: node %s, NATS %s", cluster.node_id, cluster.nats_url)
+    async with running_stack(ctx, app, file_service=files,
+                             cluster=(cluster, bus) if cluster is not None else None) as stack:
         log.info("OCPP listening: ws port %s (profile 1), wss port %s (profiles 2 and 3)",
                  stack.listeners.ws_port, stack.listeners.wss_port)
         if stack.files is not None:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -46,6 +46,10 @@ from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
 from api.rotation.firmware_campaigns import CampaignWorker
 
+if TYPE_CHECKING:   # imported only in cluster mode: one process loads no NATS client
+    from api.cluster.bus import Bus
+    from api.cluster.config import ClusterConfig
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -62,13 +66,21 @@ class Stack:
 async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayConfig | None = None,
                         listener_config: ListenerConfig | None = None, routes: Mapping[str, Handler] = ROUTES,
                         certificate_options: Mapping[str, Any] | None = None,
-                        file_service: FileServiceConfig | None = None) -> AsyncIterator[Stack]:
+                        file_service: FileServiceConfig | None = None,
+                        cluster: tuple["ClusterConfig", "Bus"] | None = None) -> AsyncIterator[Stack]:
     """Defaults: the configuration of ``chargeca serve``, all from ``ctx.settings`` (its ``gateway``
     and listener knobs), except the file service: ``chargeca serve`` passes its configuration
-    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it)."""
+    (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it). ``cluster``:
+    this process is a node of a cluster (api/cluster/), on the NATS connection given."""
     async with contextlib.AsyncExitStack() as stop:
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
+        node = None
+        if cluster is not None:
+            from api.cluster.node import running_node
+
+            # Before any station can connect: every connection is claimed for this node.
+            node = await stop.enter_async_context(running_node(*cluster, gateway))
         spool_writer = SpoolWriter(ctx, gateway.spool).start()
         stop.push_async_callback(spool_writer.aclose)
         jobs = attach_gateway(app, gateway)
@@ -104,6 +116,11 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)
+        if node is not None:
+            from api.cluster.notices import Notices
+
+            notices = await Notices(node.bus, cluster[0].node_id).start(listeners, disconnects)
+            stop.push_async_callback(notices.aclose)
         # Firmware campaigns resume from their rows (api/rotation/firmware_campaigns.py).
         campaigns = CampaignWorker(gateway).start()
         stop.push_async_callback(campaigns.aclose)

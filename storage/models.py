@@ -18,6 +18,7 @@ from storage import (  # noqa: F401
     meter_values,
     monitoring,
     outbox,
+    presence,
     remote_starts,
     report_requests,
     reservations,

@@ -113,6 +113,9 @@ class Settings:
     # call on the wire) is taken up at once by the next process with the same name. One running
     # process per name.
     node_id: str = field(default_factory=socket.gethostname)
+    # Cluster mode when set: this node shares its stations with the others on one PostgreSQL
+    # through this NATS server (api/cluster/). Unset: one process, SQLite or PostgreSQL, no NATS.
+    nats_url: str | None = None
     # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
     pkcs11: Pkcs11Settings | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
@@ -218,6 +221,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ftp_masquerade_address=pick("CHARGECA_FTP_MASQUERADE_ADDRESS", "ftp_masquerade_address", None),
         fqdn=section.get("fqdn", DEV_FQDN),
         node_id=pick("CHARGECA_NODE_ID", "node_id", None) or socket.gethostname(),
+        nats_url=pick("CHARGECA_NATS_URL", "nats_url", None),
         pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
         gateway=gateway_config,
         event_loop=pick("CHARGECA_EVENT_LOOP", "event_loop", _DEFAULTS["event_loop"]),

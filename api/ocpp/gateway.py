@@ -2,9 +2,10 @@
 
 The listener (api/ocpp/transport/listener.py) admits a connection and hands it to ``session_handler``;
 REST and the certificate workflows reach stations through ``send_call``. This node's sessions
-are found through the connection registry (api/ocpp/transport/registry.py); a call for a station
-connected to another node is ``not_connected`` until the broker relays it (docs/architecture.md,
-"More than one node").
+are found through the connection registry (api/ocpp/transport/registry.py). In cluster mode
+(api/cluster/) a ``ClusterLink`` is hung on the gateway: each connection is claimed for this node
+while its session runs, and a call for a station with no session here is relayed to the node
+that holds it (docs/architecture.md, "More than one node"). Without one nothing of that runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
@@ -48,6 +49,22 @@ class StationNotConnected(Conflict):
         self.station_id = station_id
 
 
+class ClusterLink(Protocol):
+    """What the gateway asks of the cluster (api/cluster/node.py), only when there is one."""
+
+    async def claim(self, connection: Connection) -> None:
+        """This node holds the station from now on; the others close their connections to it."""
+
+    def release(self, connection: Connection) -> None:
+        """The connection's session ended."""
+
+    def holds_elsewhere(self, station_id: str) -> bool:
+        """Whether another node holds the station, as far as this one has heard."""
+
+    async def call(self, station_id: str, action: str, payload: dict[str, Any], timeout: float) -> CallOutcome:
+        """The call sent through the node that holds the station."""
+
+
 class Gateway:
     def __init__(self, ctx: Context, config: GatewayConfig | None = None, *,
                  routes: Mapping[str, Handler], spool: Spool | None = None, compiled: Schemas | None = None,
@@ -73,6 +90,8 @@ class Gateway:
         # and sessions queue nothing).
         self.message_log = MessageLog(ctx.policy.message_log, self._write_messages) \
             if ctx.policy.message_log.enabled else None
+        # Set by api/cluster/node.py in cluster mode; None: this process is the only node.
+        self.cluster: ClusterLink | None = None
 
     async def _write_messages(self, rows: Sequence[tuple]) -> None:
         # Not through the group commit: a log batch is one large transaction already, and it
@@ -99,7 +118,15 @@ class Gateway:
         # A newer connection of the same station replaces the older one in the registry (the
         # listener closes the older one): the station's session is then the newer one's.
         self.registry.attach(connection, session)
-        await session.run()
+        cluster = self.cluster
+        if cluster is None:
+            await session.run()
+            return
+        await cluster.claim(connection)
+        try:
+            await session.run()
+        finally:
+            cluster.release(connection)
 
     # --- for REST and workflows --------------------------------------------------------------
 
@@ -114,6 +141,17 @@ class Gateway:
             raise StationNotConnected(station_id)
         return session
 
+    def reachable(self, station_id: str) -> bool:
+        """Whether a call to the station can go out now: it has a session here, or another node
+        of the cluster holds it."""
+        return self.session(station_id) is not None or (
+            self.cluster is not None and self.cluster.holds_elsewhere(station_id))
+
+    def require_reachable(self, station_id: str) -> None:
+        """Raises StationNotConnected unless ``reachable``."""
+        if not self.reachable(station_id):
+            raise StationNotConnected(station_id)
+
     def sessions(self) -> list[OcppSession]:
         return [session for session in self.registry.sessions() if not session.closed]
 
@@ -126,6 +164,8 @@ class Gateway:
         session = self.session(station_id)
         if session is None:
             self.schemas.validate_request(action, payload)
+            if self.cluster is not None:
+                return await self.cluster.call(station_id, action, payload, timeout or self.config.call_timeout)
             return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is not connected")
         return await session.call(action, payload, timeout or self.config.call_timeout)
 

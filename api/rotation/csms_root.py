@@ -118,7 +118,7 @@ class _Pass:
         return await asyncio.to_thread(run_in_session, self.ctx, work)
 
     async def stations(self, steps, station_ids: list[str]) -> list[Progress]:
-        records = await run_steps(self.ctx, steps, station_ids, connected=lambda s: self.gateway.session(s) is not None,
+        records = await run_steps(self.ctx, steps, station_ids, connected=self.gateway.reachable,
                                   deadline=self.deadline, dry_run=self.report.dry_run, concurrency=self.concurrency)
         self.report.extend(records)
         return records

@@ -243,6 +243,6 @@ async def rotate_station_certificates(gateway: Gateway, actor: Actor, wanted: Ce
     stations = await asyncio.to_thread(run_in_session, ctx, select_stations)
     report.add(Progress(None, "select", DONE, f"{len(stations)} station(s) use a certificate {wanted.describe()}"))
     step = RenewalStep(gateway, actor, wanted.matches, wanted.describe())
-    report.extend(await run_steps(ctx, [step], stations, connected=lambda sid: gateway.session(sid) is not None,
+    report.extend(await run_steps(ctx, [step], stations, connected=gateway.reachable,
                                   deadline=deadline, dry_run=dry_run, concurrency=concurrency))
     return report.finish(phase=RENEW, complete=not report.pending)

@@ -22,6 +22,7 @@ EXCEPTIONS = {
     "scripts/bench_uploads.py": "sets the environment of the server it starts and of its watchers",
     "scripts/bench_firmware.py": "sets the passphrase of the service it runs in-process",
     "scripts/bench_device_model.py": "sets the passphrase and database of the service it runs in-process",
+    "scripts/bench_relay.py": "sets the passphrase and database of the PKI it prepares for the nodes it starts",
 }
 
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("doors", ("api.cli", "api.server", "api.stack", "api.rest", "api.operations", "api.metrics",
                "api.next_steps", "api.__main__")),
+    ("cluster", ("api.cluster",)),
     ("rotation", ("api.rotation",)),
     ("csms", ("api.csms",)),
     ("ocpp", ("api.ocpp",)),

@@ -26,7 +26,7 @@ from api.csms.firmware.commands import UpdateFirmware
 from api.csms.firmware.location import download_location
 from api.csms.ids import draw_id
 from api.ocpp.framing import OcppError
-from api.ocpp.gateway import Gateway, StationNotConnected
+from api.ocpp.gateway import Gateway
 from api.ocpp.handler import parse_datetime
 from api.ocpp.session import ANSWERED, CallOutcome
 from storage.firmware import FirmwareUpdate
@@ -123,8 +123,7 @@ async def update_firmware(gateway: Gateway, actor: Actor, station_id: str, wante
     """Check, record and send one UpdateFirmware; its answer recorded. Raises Refusal before
     anything is sent or recorded (audited as refused); StationNotConnected, with nothing
     recorded, when the station has no session here."""
-    if gateway.session(station_id) is None:
-        raise StationNotConnected(station_id)
+    gateway.require_reachable(station_id)
     update, payload = await asyncio.to_thread(_begin, gateway, actor, station_id, wanted)
     outcome = await gateway.send_call(station_id, UpdateFirmware.action, payload, timeout)
     finished = await asyncio.to_thread(_finish, gateway, actor, station_id, update, outcome)

@@ -116,7 +116,7 @@ async def send_local_list(ctx: Context, gateway: Gateway, actor: Actor, station_
     """Bring the station's local list up to date with the token store (``mode`` Full or Differential)."""
     update_type = UpdateEnumType(mode).value
     await _db(ctx, lambda s: require_station(s, station_id))
-    if not dry_run and gateway.session(station_id) is None:
+    if not dry_run and not gateway.reachable(station_id):
         raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
     limits = await _limits(ctx, gateway, station_id, ask=not dry_run)
     result = UpdateResult(station_id, update_type, dry_run, limits)
@@ -197,7 +197,7 @@ async def ask_version(ctx: Context, gateway: Gateway, actor: Actor, station_id: 
                       timeout: float | None = None) -> int | None:
     """An operator's GetLocalListVersion: read, stored, audited."""
     await _db(ctx, lambda s: require_station(s, station_id))
-    if gateway.session(station_id) is None:
+    if not gateway.reachable(station_id):
         raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
     version = await read_version(ctx, gateway, station_id, timeout)
     await _db(ctx, lambda s: audit.append(

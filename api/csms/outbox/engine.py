@@ -8,7 +8,8 @@ end a row is declared per purpose in api/csms/outbox/purposes.py. One state mach
        ▲                 │
        └──── retried ────┤──── final, refused, attempts used up ──▶ failed
 
-Rows are sent when their station is connected to this node (booted Accepted or Pending) and
+Rows are sent by the node the station is connected to (booted Accepted or Pending; in cluster
+mode the other nodes relay nothing of the outbox, they only ring, api/cluster/notices.py) when
 the row is due: at once when a station becomes ready (gateway ``on_ready``), when something
 rings the doorbell (api/csms/outbox/signal.py), and on a periodic scan that also finds rows
 other nodes stored. A row is claimed (pending → sent) by exactly one sender, which holds it
@@ -168,11 +169,18 @@ class Outbox:
     # --- which rows, when ---------------------------------------------------------------------
 
     def _due(self, now: datetime):
+        left = abandoned(OutboundCall, self._owner, now)
+        if self._gateway.cluster is not None:
+            # Rows are only ever looked up for stations connected here. A call another node sent
+            # went out on a connection the station has since left for this node: its answer can
+            # never come, whether that node is alive (it settles the row as unanswered and finds
+            # it taken over, see _settle) or dead (no need to wait for its lease).
+            left = or_(left, OutboundCall.lease_node != self._owner.node)
         return and_(OutboundCall.purpose.in_(list(self._kinds)),
                     or_(and_(OutboundCall.status == CallStatus.PENDING,
                              or_(OutboundCall.next_attempt_at == None,  # noqa: E711
                                  OutboundCall.next_attempt_at <= now)),
-                        and_(OutboundCall.status == CallStatus.SENT, abandoned(OutboundCall, self._owner, now))))
+                        and_(OutboundCall.status == CallStatus.SENT, left)))
 
     def _due_stations(self, station_ids: list[str], now: datetime) -> list[str]:
         found: set[str] = set()
@@ -239,6 +247,9 @@ class Outbox:
     def _claim(self, row_id: int) -> OutboundCall | None:
         now = self._clock()
         with session_scope(self._ctx.engine) as session:
+            if self._gateway.cluster is not None and not session.execute(
+                    select(OutboundCall.id).where(OutboundCall.id == row_id).with_for_update(skip_locked=True)).first():
+                return None  # another node is claiming it this instant: not ours, and no waiting for it
             claimed = session.execute(update(OutboundCall).where(OutboundCall.id == row_id, self._due(now))
                                       .values(status=CallStatus.SENT, updated_at=now,
                                               **self._owner.values(now + self._lease(None))))

@@ -30,7 +30,7 @@ from api.csms.security.renewal import RenewalBatch, schedule_expiring
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.disconnects import disconnect_revoked
 from pki.supersession import SUPERSEDED_REASON, revoke_superseded
-from storage import audit
+from storage import advisory_locks, audit
 from storage.db import session_scope
 from storage.types import utcnow
 
@@ -48,7 +48,16 @@ class Pass:
 
 
 def lifecycle_pass(ctx: Context, now: datetime) -> Pass:
-    """Blocking: schedule renewals, then revoke what the grace period releases (each audited)."""
+    """Blocking: schedule renewals, then revoke what the grace period releases (each audited).
+    With several nodes on one database, one of them runs a pass at a time; the others' passes
+    at the same moment do nothing (the next one looks again)."""
+    with advisory_locks.hold(ctx.engine, advisory_locks.LIFECYCLE_PASS) as mine:
+        if not mine:
+            return Pass(RenewalBatch([], []), [])
+        return _lifecycle_pass(ctx, now)
+
+
+def _lifecycle_pass(ctx: Context, now: datetime) -> Pass:
     with session_scope(ctx.engine) as session:
         renewals = schedule_expiring(session, policy=ctx.policy, now=now)
     with session_scope(ctx.engine) as session:

@@ -39,7 +39,7 @@ class RotationResult:
 
 async def rotate_password(gateway: Gateway, actor: Actor, station_id: str, *, length: int = PASSWORD_MAX,
                           timeout: float | None = None) -> RotationResult:
-    gateway.require_session(station_id)
+    gateway.require_reachable(station_id)
     password = await asyncio.to_thread(begin_password_rotation, gateway.ctx, actor, station_id, length)
     sent = await send_command(gateway, station_id, SetVariables(set_variable_data=[SetVariableDataType(
         attribute_value=password, component=ComponentType(name="SecurityCtrlr"),

@@ -105,7 +105,7 @@ def free_slot(priority: str | None) -> tuple[int, list[str]]:
 
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
-    gateway.require_session(station_id)
+    gateway.require_reachable(station_id)
     ctx = gateway.ctx
     station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
     target = request.target or (station.security_profile + 1 if station else 0)

@@ -162,7 +162,7 @@ class StationCallFailed(RuntimeError):
 
 async def _require_station(gateway: Gateway, station_id: str) -> None:
     await asyncio.to_thread(run_in_session, gateway.ctx, lambda s: require_station(s, station_id))
-    gateway.require_session(station_id)
+    gateway.require_reachable(station_id)
 
 
 def _refuse(decision: Decision) -> None:
@@ -183,7 +183,7 @@ def _allowed(decision: Decision, forced_rule: str, reason: str | None, detail: d
 async def _refresh_after(gateway: Gateway, actor: Actor, station_id: str, certificate_type: str,
                          outcome: CallOutcome, timeout: float | None) -> InventoryRefresh | None:
     # Whatever the answer, the station may have changed once it saw the request.
-    if not outcome.sent or gateway.session(station_id) is None:
+    if not outcome.sent or not gateway.reachable(station_id):
         return None
     return await refresh_inventory(gateway, actor, station_id, [certificate_type], timeout)
 

@@ -11,10 +11,9 @@ matching connections with WebSocket close code 1008 (policy violation) and the r
 - A change made by another process (the CLI) is found by the poll, every
   ``[sessions] disconnect_poll_seconds``.
 - Several nodes sharing the database each poll and close what they hold, so the request reaches
-  the node holding the connection. The multi-node broker (NATS request/reply per station
-  subject, issue 13; docs/architecture.md, "More than one node") can relay the request instead
-  of the poll: it only needs another ``SessionCloser`` (``close_station`` on every node), the
-  rows stay the record of intent.
+  the node holding the connection. In cluster mode a request stored here is also announced over
+  NATS (api/cluster/notices.py): every node's watch looks at once (``wake``), not at its poll;
+  the rows stay the record of intent.
 
 Admission refuses the next connect by itself (revoked certificate, disabled or unknown station,
 other profile); closing the live connection is what this module adds.
@@ -46,6 +45,8 @@ REASON_MAX = 120   # characters stored; the close frame carries at most 123 byte
 _BATCH = 1000
 
 _bell = Doorbell()
+# "a request was stored in this process": for whoever tells other processes (api/cluster/notices.py)
+listen_stored = _bell.listen
 _PENDING, _LISTENING = "chargeca.disconnect_pending", "chargeca.disconnect_listening"
 
 
@@ -141,6 +142,10 @@ class DisconnectWatch:
         self._unlisten = _bell.listen(event_waker(self._wake, asyncio.get_running_loop()))
         self._task = asyncio.create_task(self._run(), name="station-disconnects")
         return self
+
+    def wake(self) -> None:
+        """Look now, not at the next poll (another node stored a request)."""
+        self._wake.set()
 
     async def run_once(self) -> int:
         """Act on every request stored since the last look; how many connections it closed."""

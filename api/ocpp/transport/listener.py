@@ -17,7 +17,7 @@ import asyncio
 import asyncio.sslproto
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 
@@ -221,6 +221,9 @@ class Listeners:
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
         self._servers: list[Server] = []
         self._tasks: set[asyncio.Task] = set()
+        # Run after an explicit reload (a rotation here), not after the watch's: in cluster mode
+        # the other nodes are told (api/cluster/notices.py).
+        self.on_tls_reload: list[Callable[[], Awaitable[None]]] = []
         self.ws_port: int | None = None
         self.wss_port: int | None = None
 
@@ -261,6 +264,8 @@ class Listeners:
         """New server certificates / station CAs for new handshakes; open connections stay."""
         if self.tls is not None:
             await self.tls.reload_async()
+            for hook in self.on_tls_reload:
+                await hook()
 
     async def _watch_tls(self, interval: float) -> None:
         assert self.tls is not None

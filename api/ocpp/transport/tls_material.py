@@ -86,7 +86,9 @@ def _version(session: Session) -> tuple[str, ...]:
 
 
 def _write_atomically(path: Path, data: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
+    # Named per process: nodes sharing a data directory (workers, cluster tests) write the same
+    # files at start, and one's rename must not take the other's half-written file away.
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temporary.write_text(data, encoding="ascii")
     os.replace(temporary, path)
 

@@ -40,6 +40,7 @@ from api.rotation import (
     rotate_server_certificate,
     rotate_station_certificates,
 )
+from storage import advisory_locks
 
 router = APIRouter(prefix="/api/v1/rotations", tags=["rotations"])
 
@@ -69,12 +70,20 @@ async def _one_pass(request: Request, rotation: str, work) -> "ReportOut":
     if lock.locked():
         raise ApiError(409, f"a {rotation} pass is running already; wait for its report", rule="rotation.busy")
     async with lock:
+        # With several nodes: one pass of a rotation in the whole cluster (a PostgreSQL advisory
+        # lock, dropped with its connection if this node dies mid-pass).
+        cluster_lock = advisory_locks.SessionLock(request.app.state.ctx.engine, advisory_locks.rotation(rotation))
+        if not await asyncio.to_thread(cluster_lock.acquire):
+            raise ApiError(409, f"a {rotation} pass is running already on another node; wait for its report",
+                           rule="rotation.busy")
         try:
             return ReportOut.of(await work())
         except Refusal:
             raise  # the app's handler answers with its rule (RotationRefused: 409)
         except ValueError as exc:
             raise ApiError(422, str(exc), rule="rotation.invalid") from None
+        finally:
+            await asyncio.to_thread(cluster_lock.release)
 
 
 # --- what a pass returns --------------------------------------------------------------------------

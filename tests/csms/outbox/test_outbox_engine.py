@@ -53,6 +53,7 @@ class Gateway:
         self.connected = {STATION}
         self.outcomes: deque[CallOutcome] = deque()
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.cluster = None   # one node (tests/cluster runs the engine on several)
 
     def on_ready(self, hook) -> None:
         pass

@@ -1,0 +1,120 @@
+"""Presence and fencing on the real PostgreSQL (storage/presence.py, storage/advisory_locks.py):
+who holds a station, under which epoch, and when a holder's claim stops counting."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+
+from storage import advisory_locks, presence
+from storage.db import make_engine, session_scope
+from storage.leases import LeaseOwner
+from storage.presence import Holder
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def engine(postgres_url):
+    engine = make_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def run(engine, work):
+    with session_scope(engine) as session:
+        return work(session.connection())
+
+
+def test_each_claim_raises_the_epoch_and_only_the_latest_holder_is_live(engine):
+    a, b = LeaseOwner.start("node-a"), LeaseOwner.start("node-b")
+    run(engine, lambda db: presence.join(db, a, 30))
+    run(engine, lambda db: presence.join(db, b, 30))
+    assert run(engine, lambda db: presence.holder(db, "CS1")) is None
+
+    first = run(engine, lambda db: presence.claim(db, a, "CS1"))
+    assert run(engine, lambda db: presence.holder(db, "CS1")) == Holder("node-a", first)
+    second = run(engine, lambda db: presence.claim(db, b, "CS1"))
+    assert second == first + 1
+    assert run(engine, lambda db: presence.holder(db, "CS1")) == Holder("node-b", second)
+
+    # A's renewal no longer lists the station: A closes its stale connection (api/cluster/holding.py).
+    assert run(engine, lambda db: presence.renew(db, a, 30)) == {}
+    assert run(engine, lambda db: presence.renew(db, b, 30)) == {"CS1": second}
+    # A's late release, made under the old epoch, changes nothing.
+    assert not run(engine, lambda db: presence.release(db, a, "CS1", first))
+    assert run(engine, lambda db: presence.holder(db, "CS1")) == Holder("node-b", second)
+    assert run(engine, lambda db: presence.release(db, b, "CS1", second))
+    assert run(engine, lambda db: presence.holder(db, "CS1")) is None
+    # The epoch survives the release: the next claim is still newer than every earlier one.
+    assert run(engine, lambda db: presence.claim(db, a, "CS1")) == second + 1
+
+
+def test_concurrent_claims_get_distinct_epochs_and_one_holder(engine):
+    owners = [LeaseOwner.start(f"node-{i}") for i in range(4)]
+    for owner in owners:
+        run(engine, lambda db, o=owner: presence.join(db, o, 30))
+    with ThreadPoolExecutor(4) as pool:
+        epochs = list(pool.map(lambda o: run(engine, lambda db: presence.claim(db, o, "CS2")), owners * 5))
+    assert sorted(epochs) == list(range(1, 21))
+    holder = run(engine, lambda db: presence.holder(db, "CS2"))
+    assert holder.epoch == 20
+    held = [o.node for o in owners if run(engine, lambda db, o=o: presence.renew(db, o, 30))]
+    assert held == [holder.node]
+
+
+def test_a_node_that_stops_renewing_loses_its_stations_with_its_lease(engine):
+    a = LeaseOwner.start("node-a")
+    run(engine, lambda db: presence.join(db, a, 0.5))
+    run(engine, lambda db: presence.claim(db, a, "CS3"))
+    assert run(engine, lambda db: presence.live(db)) == {"CS3": Holder("node-a", 1)}
+    assert run(engine, presence.live_nodes) == {"node-a"}
+    time.sleep(0.7)
+    assert run(engine, lambda db: presence.holder(db, "CS3")) is None
+    assert run(engine, lambda db: presence.live(db)) == {}
+    assert run(engine, presence.live_nodes) == set()
+
+
+def test_a_restarted_node_does_not_inherit_what_its_previous_process_held(engine):
+    old = LeaseOwner.start("node-a")
+    run(engine, lambda db: presence.join(db, old, 30))
+    run(engine, lambda db: presence.claim(db, old, "CS4"))
+    new = LeaseOwner.start("node-a")
+    run(engine, lambda db: presence.join(db, new, 30))
+    assert run(engine, lambda db: presence.holder(db, "CS4")) is None
+    assert run(engine, lambda db: presence.renew(db, old, 30)) is None   # the old process learns it is out
+    assert run(engine, lambda db: presence.renew(db, new, 30)) == {}
+
+
+def test_a_clean_leave_frees_every_station_at_once(engine):
+    a = LeaseOwner.start("node-a")
+    run(engine, lambda db: presence.join(db, a, 30))
+    for station in ("CS5", "CS6"):
+        run(engine, lambda db, s=station: presence.claim(db, a, s))
+    run(engine, lambda db: presence.leave(db, a))
+    assert run(engine, lambda db: presence.live(db)) == {}
+    assert run(engine, lambda db: db.execute(text("SELECT count(*) FROM cluster_node")).scalar_one()) == 0
+
+
+def test_an_advisory_lock_is_held_by_one_node_and_dropped_with_its_connection(engine, postgres_url):
+    other = make_engine(postgres_url)
+    try:
+        with advisory_locks.hold(engine, "rotation:csms_root") as mine:
+            assert mine
+            with advisory_locks.hold(other, "rotation:csms_root") as theirs:
+                assert not theirs
+            with advisory_locks.hold(other, "rotation:server_certificate") as unrelated:
+                assert unrelated
+        with advisory_locks.hold(other, "rotation:csms_root") as theirs:
+            assert theirs
+        lock = advisory_locks.SessionLock(engine, "certificate-lifecycle-pass")
+        assert lock.acquire()
+        lock._connection.invalidate()   # the holder's connection is gone, as when its node dies
+        lock._connection = None
+        with advisory_locks.hold(other, "certificate-lifecycle-pass") as theirs:
+            assert theirs
+    finally:
+        other.dispose()

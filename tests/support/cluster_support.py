@@ -1,0 +1,142 @@
+"""Several `chargeca serve` nodes on one PostgreSQL and a private NATS server, for tests and the
+relay benchmark: real processes on loopback, a real station (the simulator, profile 2 over wss).
+
+Each test gets its own nats-server on a free port: nodes of different tests (all named node-a,
+node-b, ...) never hear each other's subjects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
+_REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
+
+
+def nats_server_binary() -> str | None:
+    return shutil.which("nats-server") or next(
+        (path for path in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if os.access(path, os.X_OK)), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class NatsServer:
+    """A private nats-server on loopback; ``stop`` ends it."""
+
+    def __init__(self, binary: str) -> None:
+        self.port = _free_port()
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self._process = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(self.port)],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"nats-server did not listen on port {self.port}")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10)
+
+
+def private_nats() -> Iterator[NatsServer]:
+    """A generator for a fixture: skips without nats-server (fails under CI=true)."""
+    import pytest
+
+    binary = nats_server_binary()
+    if binary is None:
+        reason = "nats-server is not installed (Debian package nats-server)"
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    server = NatsServer(binary)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Node:
+    """One `chargeca serve` process of the cluster; ``start`` again after ``kill`` restarts it."""
+
+    def __init__(self, name: str, directory: Path, db_url: str, nats_url: str | None, passphrase: str,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.name = name
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
+        env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(directory / "data"), CHARGECA_DATABASE_URL=db_url,
+                   CHARGECA_KEY_PASSPHRASE=passphrase, CHARGECA_REST_PORT="0", CHARGECA_NODE_ID=name,
+                   CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
+                   CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="",
+                   **({"CHARGECA_NATS_URL": nats_url} if nats_url else {}), **(extra_env or {}))
+        self._env = env
+        self._directory = directory
+        self._process: asyncio.subprocess.Process | None = None
+        self._drain: asyncio.Task | None = None
+        self.output: list[str] = []
+        self.ws_port = self.wss_port = 0
+        self.rest_url = ""
+
+    def wss_url(self, station_id: str) -> str:
+        return f"wss://127.0.0.1:{self.wss_port}/ocpp/{station_id}"
+
+    async def start(self, timeout: float = 120) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api.cli", "serve", cwd=self._directory, env=self._env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        self.rest_url = ""
+        self.wss_port = 0
+        async with asyncio.timeout(timeout):
+            while not (self.wss_port and self.rest_url):
+                line = (await self._process.stdout.readline()).decode(errors="replace")
+                if not line:
+                    raise RuntimeError(f"node {self.name} exited early:\n" + "".join(self.output))
+                self.output.append(line)
+                if listening := _LISTENING.search(line):
+                    self.ws_port, self.wss_port = int(listening.group(1)), int(listening.group(2))
+                if rest := _REST.search(line):
+                    self.rest_url = rest.group(1)
+        self._drain = asyncio.create_task(self._read_rest(self._process))
+
+    async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
+        while line := await process.stdout.readline():
+            self.output.append(line.decode(errors="replace"))
+
+    async def kill(self) -> None:
+        """SIGKILL: no handler runs, nothing is released or flushed by the process."""
+        self._process.kill()
+        await self._process.wait()
+        await self._drain
+
+    async def stop(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.terminate()
+            try:
+                async with asyncio.timeout(30):
+                    await self._process.wait()
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+            if self._drain is not None:
+                await self._drain
+
+    def log(self) -> str:
+        return "".join(self.output)
