@@ -188,18 +188,23 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "ca.error", f"{type(exc).__name__}: {exc}"
 
 
-def record_failure(ctx: Context, request_id: int, exc: Exception) -> None:
+def fail_request(session: Session, request: CertificateRequest, exc: Exception) -> None:
     """The request could not be signed: it fails, with an alert (the station was told Accepted)."""
     rule, reason = _failure(exc)
+    request.status, request.settled_at, request.error = RequestStatus.FAILED, utcnow(), f"{rule}: {reason}"[:500]
+    session.add(request)
+    raise_alert(session, station_id=request.station_id, event_type=SIGNING_FAILED, rule=rule,
+                reason=f"SignCertificate was accepted but not signed: {reason}", actor=ACTOR,
+                detail={"certificate_type": request.certificate_type, "request": request.id})
+
+
+def record_failure(ctx: Context, request_id: int, exc: Exception) -> None:
+    """``fail_request`` in a transaction of its own, unless the request was settled meanwhile."""
     with session_scope(ctx.engine) as session:
         request = session.get(CertificateRequest, request_id)
         if request is None or request.status != RequestStatus.ACCEPTED:
             return
-        request.status, request.settled_at, request.error = RequestStatus.FAILED, utcnow(), f"{rule}: {reason}"[:500]
-        session.add(request)
-        raise_alert(session, station_id=request.station_id, event_type=SIGNING_FAILED, rule=rule,
-                    reason=f"SignCertificate was accepted but not signed: {reason}", actor=ACTOR,
-                    detail={"certificate_type": request.certificate_type, "request": request.id})
+        fail_request(session, request, exc)
 
 
 async def sign_and_queue(ctx: Context, request_id: int) -> int | None:
@@ -227,14 +232,3 @@ def unsigned_requests(ctx: Context, accepted_before: datetime | None) -> list[in
         query = query.where(CertificateRequest.accepted_at < accepted_before)
     with read_scope(ctx.engine) as session:
         return list(session.exec(query.order_by(CertificateRequest.id)))
-
-
-async def finish_accepted(ctx: Context, accepted_before: datetime | None = None) -> list[int]:
-    """Sign what was accepted and is still unsigned (one at a time: a station's resent CSR must
-    find its first request's certificate); the deliveries stored."""
-    deliveries = []
-    for request_id in await asyncio.to_thread(unsigned_requests, ctx, accepted_before):
-        delivery = await sign_and_queue(ctx, request_id)
-        if delivery is not None:
-            deliveries.append(delivery)
-    return deliveries
