@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from api.core.context import Context
@@ -113,15 +113,17 @@ def _delivery(request: CertificateRequest, issued: IssuedChain) -> dict:
             "status": CallStatus.PENDING, "attempts": 0, "created_at": utcnow(), "updated_at": utcnow()}
 
 
+_SET_DELIVERY = (update(CertificateRequest.__table__)
+                 .where(CertificateRequest.__table__.c.id == bindparam("request"))
+                 .values(delivery_id=bindparam("delivery")))
+
+
 def _store_deliveries(session: Session, signed: list[tuple[CertificateRequest, IssuedChain]],
                       dropped: dict[str, list[int]], result: BatchResult) -> None:
     ids = list(session.scalars(insert(OutboundCall.__table__).returning(OutboundCall.__table__.c.id,
                                                                         sort_by_parameter_order=True),
                                [_delivery(request, issued) for request, issued in signed]))
-    requests = CertificateRequest.__table__
-    delivery_of = {r.id: d for (r, _), d in zip(signed, ids)}
-    session.execute(update(requests).where(requests.c.id.in_(list(delivery_of)))
-                    .values(delivery_id=case(delivery_of, value=requests.c.id)))
+    session.execute(_SET_DELIVERY, [{"request": r.id, "delivery": d} for (r, _), d in zip(signed, ids)])
     audit.append_many(session, [audit.Record(
         ACTOR, "certificate.sign", request.station_id, audit.Outcome.SUCCESS,
         {"via": "SignCertificate", "certificate_type": request.certificate_type, "request": request.id,
