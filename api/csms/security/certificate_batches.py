@@ -196,8 +196,12 @@ class SigningQueue:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        self._loop = asyncio.get_running_loop()
         self._waiting: list[tuple[int, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
+
+    def serves(self, ctx: Context, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._ctx is ctx and self._loop is loop
 
     async def sign(self, request_id: int) -> None:
         """Return once the batch holding ``request_id`` went through a signer (signed, failed with
@@ -222,13 +226,15 @@ class SigningQueue:
                         done.set_result(None)
 
 
+# By engine (weakly: a closed context's queue goes with it); not by loop, which uvloop's may not
+# let us reference weakly.
 _QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def signing_queue(ctx: Context) -> SigningQueue:
-    """The queue of ``ctx`` on the running event loop (one per loop and database)."""
-    per_loop = _QUEUES.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
-    queue = per_loop.get(ctx.engine)
-    if queue is None or queue._ctx is not ctx:  # noqa: SLF001 - a context reopened on the same engine
-        queue = per_loop[ctx.engine] = SigningQueue(ctx)
+    """The queue of ``ctx`` on the running event loop."""
+    loop = asyncio.get_running_loop()
+    queue = _QUEUES.get(ctx.engine)
+    if queue is None or not queue.serves(ctx, loop):
+        queue = _QUEUES[ctx.engine] = SigningQueue(ctx)
     return queue

@@ -5,6 +5,7 @@ acknowledged — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import textwrap
 from pathlib import Path
 
 from csr_factory import make_csr
+from fake_connection import FakeStation, register
 from sqlmodel import select
 
 from api.core.audit import Actor
+from api.csms.security import certificate_batches
 from api.csms.security.certificate_batches import finish_accepted, sign_batch
 from api.operations.stations import add_station
 from storage import audit
@@ -112,3 +115,24 @@ async def test_a_process_killed_mid_batch_loses_nothing_acknowledged(pki, tmp_pa
     assert chain.ok, chain
     assert sorted(certificates) == [f"CP-{i}" for i in range(6)] and len(signs) == 6
     assert {r.status for r in requests.values()} == {RequestStatus.SIGNED}
+
+
+async def test_a_storm_of_sign_certificate_is_signed_in_batches(sqlite_pki, monkeypatch):
+    batches = []
+    signed = certificate_batches.sign_batch
+    monkeypatch.setattr(certificate_batches, "sign_batch",
+                        lambda ctx, ids: batches.append(len(ids)) or signed(ctx, ids))
+    names = [f"CS-{i}" for i in range(12)]
+    stations = []
+    for name in names:
+        register(sqlite_pki.ctx, name)
+        stations.append(station := FakeStation(sqlite_pki.ctx, name))
+        answer = await station.send("SignCertificate", {"csr": make_csr(name)[0],
+                                                        "certificateType": "ChargingStationCertificate"})
+        assert answer == {"status": "Accepted"}
+    # Every answer is out before any signing, as when a fleet answers a rollover's triggers at once.
+    await asyncio.gather(*(station.run_follow_ups() for station in stations))
+
+    _, certificates, signs, chain = _state(sqlite_pki.ctx)
+    assert sorted(certificates) == sorted(names) and len(signs) == 12 and chain.ok
+    assert sum(batches) == 12 and len(batches) < 12 and max(batches) > 1
