@@ -2,7 +2,7 @@
 """Issuance throughput on this machine. Prints numbers; asserts nothing.
 
     .venv/bin/python scripts/bench_issuance.py [--count N] [--workers N] [--database-url URL]
-                                               [--single-count N]
+                                               [--single-count N] [--softhsm N]
 
 The numbers are noisy on a shared machine, so each is printed with its ratio to a reference
 measured in the same run: raw ECDSA P-256 signatures/s on one core (the ceiling of a P-256 CA).
@@ -14,7 +14,8 @@ measured in the same run: raw ECDSA P-256 signatures/s on one core (the ceiling 
    (as the stations' SignCertificate leaves them, not timed), then signed in batches
    (api/csms/security/certificate_batches.py: CSR check, build, lint, sign, store the certificate
    and its CertificateSigned delivery, audit — every step, every certificate) by 1 process, then
-   by ``--workers`` processes sharing the requests.
+   by ``--workers`` processes sharing the requests;
+4. with ``--softhsm N``: the fleet path in one process with the CA keys in a SoftHSM2 token.
 
 With a postgresql:// URL a scratch database is made on that server and dropped afterwards;
 without one, SQLite in a temporary directory (where writers queue on one lock).
@@ -26,6 +27,8 @@ import argparse
 import multiprocessing
 import os
 import secrets
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +49,7 @@ from api.core.settings import load_settings  # noqa: E402
 from api.csms.security.authority_service import sign_csr  # noqa: E402
 from api.csms.security.certificate_batches import MAX_BATCH, sign_batch  # noqa: E402
 from pki.authorities import init_pki  # noqa: E402
+from pki.pkcs11_keystore import Pkcs11Settings  # noqa: E402
 from storage import audit  # noqa: E402
 from storage.certificate_requests import CertificateRequest, RequestStatus  # noqa: E402
 from storage.db import session_scope  # noqa: E402
@@ -140,6 +144,50 @@ def batched(data_dir: str, request_ids: list[int], workers: int) -> tuple[float,
     return signed / elapsed, signed
 
 
+def softhsm_token(directory: Path) -> Pkcs11Settings | None:
+    """A fresh SoftHSM2 token (SOFTHSM2_CONF set for this process), or None without SoftHSM2."""
+    module = next((Path(m) for m in ("/usr/lib/softhsm/libsofthsm2.so",
+                                     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so") if Path(m).exists()), None)
+    if module is None or shutil.which("softhsm2-util") is None:
+        return None
+    tokens = directory / "tokens"
+    tokens.mkdir(parents=True)
+    config = directory / "softhsm2.conf"
+    config.write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = str(config)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "bench", "--pin", "1234-bench-pin",
+                    "--so-pin", "5678-bench-so-pin"], check=True, capture_output=True)
+    pin_file = directory / "pin"
+    pin_file.write_text("1234-bench-pin\n")
+    pin_file.chmod(0o600)
+    return Pkcs11Settings(module, "bench", pin_file)
+
+
+def in_token(tmp: str, url: str | None, count: int) -> float | None:
+    """Certificates/s of the fleet path in this process with the CA keys in a SoftHSM2 token."""
+    token = softhsm_token(Path(tmp) / "softhsm")
+    if token is None:
+        return None
+    drop = None
+    if url and url.startswith("postgresql"):
+        url, drop = scratch_postgres(url)
+    try:
+        os.environ["CHARGECA_DATABASE_URL"] = url or f"sqlite:///{Path(tmp) / 'token.db'}"
+        ctx = open_context(load_settings(Path(tmp) / "token-data").with_overrides(pkcs11=token))
+        with session_scope(ctx.engine) as session:
+            init_pki(session, ctx.keystore, organization=ORG, fqdn="csms.bench", policy=ctx.policy, urls=ctx.urls)
+        request_ids = accepted_requests(ctx, "HSM", count)
+        start = time.perf_counter()
+        for at in range(0, len(request_ids), MAX_BATCH):
+            sign_batch(ctx, request_ids[at:at + MAX_BATCH])
+        rate = count / (time.perf_counter() - start)
+        ctx.engine.dispose()
+        return rate
+    finally:
+        if drop is not None:
+            drop()
+
+
 def scratch_postgres(url: str):
     import psycopg
 
@@ -159,6 +207,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4000, help="certificates per fleet run")
     parser.add_argument("--single-count", type=int, default=300, help="certificates of the per-certificate run")
     parser.add_argument("--workers", type=int, default=2, help="processes of the fleet run")
+    parser.add_argument("--softhsm", type=int, default=0, metavar="N",
+                        help="also sign N certificates with the CA keys in a SoftHSM2 token (1 process)")
     parser.add_argument("--database-url", help="postgresql://… server (a scratch database is made there); "
                                                "default: SQLite in a temporary directory")
     args = parser.parse_args()
@@ -182,6 +232,7 @@ def main() -> None:
             single = per_certificate(ctx, "ONE", args.single_count)
             one_process, _ = batched(data_dir, accepted_requests(ctx, "P1", args.count), 1)
             many, signed = batched(data_dir, accepted_requests(ctx, "PN", args.count), args.workers)
+            token = in_token(tmp, args.database_url, args.softhsm) if args.softhsm else None
             with session_scope(ctx.engine) as session:
                 chain = audit.verify_chain(session)
                 left = len(session.exec(select(CertificateRequest.id).where(
@@ -201,6 +252,9 @@ def main() -> None:
     print(f"fleet batches, {args.workers} processes                      cert/s {many:10.1f}   "
           f"ratio to raw {many / raw:.4f}   x{many / single:.1f} the per-certificate path, "
           f"x{many / one_process:.2f} 1 process")
+    if args.softhsm:
+        print("fleet batches, 1 process, CA key in SoftHSM2   cert/s "
+              + (f"{token:10.1f}   ratio to raw {token / raw:.4f}" if token else "  (SoftHSM2 is not installed)"))
     print(f"signed {signed}/{args.count} in the {args.workers}-process run; requests left unsigned: {left}; "
           f"audit chain {'verifies' if chain.ok else 'BROKEN at ' + str(chain.first_bad_seq)} "
           f"({chain.entries} entries)")
