@@ -20,7 +20,8 @@ obey the rules pkilint applies to them, checked here on each certificate:
   parsed, so validated on the curve, by cryptography when the CSR was read;
 - SKI: SHA-1 of that key's BIT STRING (RFC 5280 method 1), recomputed here.
 
-Anything else (an RSA key, another CN alphabet, a certificate whose structure is not the one
+The lengths stay in the shape: a serial drawn shorter (1 in 256 of them) or a longer station
+identity makes another shape, linted in full the first time. Anything else (an RSA key, another CN alphabet, a certificate whose structure is not the one
 walked below) has no shape: it is linted in full, as before. Only DER TLV headers are read to
 find the four values; nothing is decoded into objects.
 """
