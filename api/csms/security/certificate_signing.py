@@ -17,6 +17,9 @@ and stores the chain as a pending delivery, all in one transaction (persist firs
 the outbox worker sends CertificateSigned. What a dead process accepted and did not sign is
 signed when the next one starts, or by any node once it has waited ``UNSIGNED_GRACE``. A resent
 CSR is not signed again: its waiting chain is made due instead.
+
+The requests accepted together (a fleet answering a rollover's triggers) are signed together:
+api/csms/security/certificate_batches.py; what it does not batch is signed here, one at a time.
 """
 
 from __future__ import annotations
