@@ -10,7 +10,7 @@ hash chain for the batch); or none of it, and the requests stay accepted for the
 acknowledged). A request the CA refuses (a rule of the CSR policy, a certificate that does not
 lint) fails in that same transaction with its alert, named by its rule; the others are signed.
 
-Not batched, signed one at a time as before (``sign_and_queue``): V2G requests, and a station's
+Not batched, signed one at a time as before (``sign_or_fail``): V2G requests, and a station's
 request while it has a certificate whose chain may still be waiting (a possible resend). A
 station's second request in a batch waits for the next one, so it finds its first request's
 certificate.
@@ -25,17 +25,19 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from api.core.context import Context
 from api.csms.outbox import signal as outbox_signal
-from api.csms.security.certificate_signing import ACTOR, fail_request, sign_and_queue, unsigned_requests
+from api.csms.security.certificate_signing import ACTOR, fail_request, sign_or_fail, unsigned_requests
 from api.csms.security.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from pki.fleet_issuance import StationCsr, issue_station_batch
 from pki.issuance import IssuedChain
 from storage import audit
+from storage.batching import Batcher
 from storage.certificate_requests import CertificateRequest, RequestStatus
 from storage.certificates import CertKind, CertStatus, IssuedCertificate
 from storage.db import DatabaseUnavailable, session_scope
@@ -51,7 +53,7 @@ MAX_BATCH = 500
 class BatchResult:
     deliveries: dict[int, int] = field(default_factory=dict)    # request id → its delivery
     failed: dict[int, Exception] = field(default_factory=dict)  # request id → why (failed, alert raised)
-    single: list[int] = field(default_factory=list)             # to sign one at a time (sign_and_queue)
+    single: list[int] = field(default_factory=list)             # to sign one at a time (sign_or_fail)
     later: list[int] = field(default_factory=list)              # a station's further requests: next batch
 
 
@@ -157,84 +159,53 @@ def sign_batch(ctx: Context, request_ids: Sequence[int]) -> BatchResult:
     return result
 
 
-async def sign_in_batches(ctx: Context, request_ids: Sequence[int]) -> list[int]:
-    """Sign these accepted requests, ``MAX_BATCH`` at a time; the deliveries stored. A batch that
-    fails as a whole is signed one request at a time, so that only the culprit fails (with its
-    alert); one the database did not take stays accepted."""
-    deliveries: list[int] = []
+def sign_all(ctx: Context, request_ids: Sequence[int]) -> list[int | None]:
+    """Blocking: sign these accepted requests, ``MAX_BATCH`` at a time where they can be batched,
+    one at a time where not; each one's delivery (None: failed with an alert, signed by another,
+    or left accepted while the database is away). A batch that fails as a whole is signed one
+    request at a time, so that only the culprit fails."""
+    deliveries: dict[int, int | None] = {}
     pending = list(request_ids)
     while pending:
         chunk, pending = pending[:MAX_BATCH], pending[MAX_BATCH:]
         try:
-            result = await asyncio.to_thread(sign_batch, ctx, chunk)
+            result = sign_batch(ctx, chunk)
         except DatabaseUnavailable as exc:
             log.warning("%d certificate requests not signed yet, the database is unavailable: %s", len(chunk), exc)
             continue
         except Exception:  # noqa: BLE001 - narrowed down below, one request at a time
             log.exception("signing a batch of %d certificate requests failed; signing them one by one", len(chunk))
             result = BatchResult(single=chunk)
-        deliveries.extend(result.deliveries.values())
-        if result.deliveries:
-            outbox_signal.ring()
+        deliveries.update(result.deliveries)
         for request_id in result.single:
-            delivery = await sign_and_queue(ctx, request_id)
-            if delivery is not None:
-                deliveries.append(delivery)
+            deliveries[request_id] = sign_or_fail(ctx, request_id)
         pending = result.later + pending
-    return deliveries
+    return [deliveries.get(request_id) for request_id in request_ids]
 
 
 async def finish_accepted(ctx: Context, accepted_before: datetime | None = None) -> list[int]:
     """Sign what was accepted and is still unsigned (all of it, or what was accepted before);
     the deliveries stored."""
-    return await sign_in_batches(ctx, await asyncio.to_thread(unsigned_requests, ctx, accepted_before))
+    request_ids = await asyncio.to_thread(unsigned_requests, ctx, accepted_before)
+    deliveries = [d for d in await asyncio.to_thread(sign_all, ctx, request_ids) if d is not None]
+    if deliveries:
+        outbox_signal.ring()
+    return deliveries
 
 
-class SigningQueue:
-    """Requests accepted on this event loop, signed in batches: what is accepted while a batch is
-    signed makes the next one, so a lone request is signed at once and a storm in large batches."""
-
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        self._loop = asyncio.get_running_loop()
-        self._waiting: list[tuple[int, asyncio.Future]] = []
-        self._task: asyncio.Task | None = None
-
-    def serves(self, ctx: Context, loop: asyncio.AbstractEventLoop) -> bool:
-        return self._ctx is ctx and self._loop is loop
-
-    async def sign(self, request_id: int) -> None:
-        """Return once the batch holding ``request_id`` went through a signer (signed, failed with
-        an alert, or left accepted for the unsigned-request worker when the database was away)."""
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._waiting.append((request_id, done))
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._drain(), name="certificate-signing")
-        await done
-
-    async def _drain(self) -> None:
-        while self._waiting:
-            taken, self._waiting = self._waiting, []
-            try:
-                await sign_in_batches(self._ctx, [request_id for request_id, _ in taken])
-            except Exception:  # noqa: BLE001 - what stays accepted is signed by the unsigned-request worker
-                log.exception("signing %d accepted certificate requests failed", len(taken))
-            finally:
-                for _, done in taken:
-                    if not done.done():
-                        done.set_result(None)
-
-
-# By engine (weakly: a closed context's queue goes with it); not by loop, which uvloop's may not
-# let us reference weakly.
+# One per engine (weakly: a closed context's goes with it), on the loop that made it.
 _QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def signing_queue(ctx: Context) -> SigningQueue:
-    """The queue of ``ctx`` on the running event loop."""
+async def sign_accepted(ctx: Context, request_id: int) -> int | None:
+    """Sign a request just accepted, with whatever else is accepted meanwhile: what arrives while a
+    batch is signed makes the next one (storage/batching.py), so a lone request is signed at once
+    and a rollover's storm in large batches. Its delivery, as ``sign_all`` says."""
     loop = asyncio.get_running_loop()
-    queue = _QUEUES.get(ctx.engine)
-    if queue is None or not queue.serves(ctx, loop):
-        queue = _QUEUES[ctx.engine] = SigningQueue(ctx)
-    return queue
+    held = _QUEUES.get(ctx.engine)
+    if held is None or held[0] is not ctx or held[1] is not loop:
+        held = _QUEUES[ctx.engine] = (ctx, loop, Batcher(partial(sign_all, ctx), max_batch=MAX_BATCH))
+    delivery = await held[2](request_id)
+    if delivery is not None:
+        outbox_signal.ring()
+    return delivery

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from api.csms.security.certificate_batches import signing_queue
+from api.csms.security.certificate_batches import sign_accepted
 from api.csms.security.certificate_signing import decide_request
 from api.ocpp.handler import StationCall, status_info
 
@@ -38,9 +38,6 @@ async def sign_certificate(call: StationCall, payload: dict[str, Any]) -> dict[s
         log.info("SignCertificate from %s rejected: %s", call.station_id, decision.rule)
         return {"status": "Rejected", "statusInfo": status_info(_reason_code(decision.rule), decision.rule, decision.reason)}
     # Signed with whatever else was accepted meanwhile (a rollover's storm of CSRs: one batch).
-    call.after(lambda: _submit(call, decided.request_id))
+    call.after(lambda: sign_accepted(call.ctx, decided.request_id))
     return {"status": "Accepted"}
 
-
-async def _submit(call: StationCall, request_id: int) -> None:
-    await signing_queue(call.ctx).sign(request_id)

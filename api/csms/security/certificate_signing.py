@@ -210,19 +210,24 @@ def record_failure(ctx: Context, request_id: int, exc: Exception) -> None:
         fail_request(session, request, exc)
 
 
-async def sign_and_queue(ctx: Context, request_id: int) -> int | None:
-    """Sign an accepted request; the pending delivery's id, or None (signed by another, failed
-    with an alert, or left accepted while the database is away)."""
+def sign_or_fail(ctx: Context, request_id: int) -> int | None:
+    """Blocking: sign an accepted request; the pending delivery's id, or None (signed by another,
+    failed with an alert, or left accepted while the database is away)."""
     try:
-        delivery = await asyncio.to_thread(sign_and_store, ctx, request_id)
+        return sign_and_store(ctx, request_id)
     except DatabaseUnavailable as exc:
         # Nothing was stored, the request is still accepted: signed when the database is back.
         log.warning("certificate request %s not signed yet, the database is unavailable: %s", request_id, exc)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure after Accepted must reach an officer
         log.exception("signing certificate request %s failed", request_id)
-        await asyncio.to_thread(record_failure, ctx, request_id, exc)
+        record_failure(ctx, request_id, exc)
         return None
+
+
+async def sign_and_queue(ctx: Context, request_id: int) -> int | None:
+    """``sign_or_fail`` on a worker thread, and the outbox rung for the delivery."""
+    delivery = await asyncio.to_thread(sign_or_fail, ctx, request_id)
     if delivery is not None:
         outbox_signal.ring()
     return delivery
