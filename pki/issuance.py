@@ -11,15 +11,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import Session, select
 
 from pki import profiles
-from pki.authorities import Authority, active_authority, organization
+from pki.authorities import Authority, organization
 from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.csr import CsrCheck, check_csr, key_fingerprint
 from policies.model import Decision, Policy
 from policies.refusal import NotFound, Refusal
-from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
+from storage.certificates import CertStatus, IssuedCertificate
 from storage.stations import Station
-from storage.types import utcnow
 
 
 class CsrRefused(Refusal):
@@ -105,17 +104,16 @@ def issue_station_chain(session: Session, keystore: KeyStore, *, station_id: str
 def sign_station_csr(session: Session, keystore: KeyStore, *, station_id: str, csr_pem: str,
                      policy: Policy, urls: profiles.PublicUrls, lint: bool = True,
                      now: datetime | None = None) -> IssuedChain:
-    """Check the CSR, build the certificate from our profile, lint, sign and record it.
+    """Check the CSR, build the certificate from our profile, lint, sign and record it: the fleet
+    engine (pki/fleet_issuance.py) with a batch of one, raising what refused it.
 
     A renewal supersedes the station's earlier certificates; they stay valid (a station keeps
     using the old one until it reconnects with the new one, A02.FR.10) until revoked or expired.
     """
-    check = checked_station_csr(session, station_id=station_id, csr_pem=csr_pem, policy=policy)
-    issuer = active_authority(session, CaRole.STATION)
-    now = now or utcnow()
-    validity = profiles.Validity.starting(now, policy.validity.station_days, policy.validity.backdate_minutes,
-                                          issuer.certificate.not_valid_after_utc)
-    builder = profiles.charging_station(station_id, organization(session), check.csr.public_key(), validity,
-                                        issuer.certificate, issuer.id, urls)
-    return issue_station_chain(session, keystore, station_id=station_id, issuer=issuer, builder=builder,
-                               kind=CertKind.STATION, lint=lint, ignored_extensions=check.ignored_extensions)
+    from pki.fleet_issuance import StationCsr, issue_station_batch  # it builds on this module
+
+    outcome = issue_station_batch(session, keystore, [StationCsr(station_id, csr_pem)], policy=policy, urls=urls,
+                                  lint=lint, now=now)
+    if station_id in outcome.refused:
+        raise outcome.refused[station_id]
+    return outcome.issued[station_id]

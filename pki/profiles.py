@@ -11,6 +11,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -80,11 +81,21 @@ def _base(subject: x509.Name, issuer: x509.Name, public_key, validity: Validity,
     )
 
 
+@lru_cache(maxsize=32)
+def _issuer_facts(issuer: x509.Certificate) -> tuple[x509.Name, x509.AuthorityKeyIdentifier]:
+    # cryptography builds .subject and .extensions anew from the DER at every access; a fleet
+    # re-issue asks the same issuer thousands of times.
+    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    return issuer.subject, x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
+def _issuer_name(issuer: x509.Certificate) -> x509.Name:
+    return _issuer_facts(issuer)[0]
+
+
 def _issued_by(builder: x509.CertificateBuilder, issuer: x509.Certificate, issuer_ca_id: str,
                urls: PublicUrls) -> x509.CertificateBuilder:
-    ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = builder.add_extension(
-        x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+    builder = builder.add_extension(_issuer_facts(issuer)[1], critical=False)
     crl = urls.crl_url(issuer_ca_id)
     if crl:
         builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
@@ -109,7 +120,7 @@ def root_ca(subject: x509.Name, public_key, validity: Validity) -> x509.Certific
 def sub_ca(subject: x509.Name, public_key, validity: Validity, issuer: x509.Certificate,
            issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
     builder = (
-        _base(subject, issuer.subject, public_key, validity)
+        _base(subject, _issuer_name(issuer), public_key, validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
     )
@@ -130,7 +141,7 @@ def cross_certificate(certified: x509.Certificate, validity: Validity, issuer: x
         raise ValueError(f"{certified.subject.rfc4514_string()!r} is not a CA; only CAs are cross-certified")
     ski = certified.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
-        _base(certified.subject, issuer.subject, certified.public_key(), validity, ski)
+        _base(certified.subject, _issuer_name(issuer), certified.public_key(), validity, ski)
         .add_extension(x509.BasicConstraints(ca=True, path_length=constraints.path_length), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
     )
@@ -155,7 +166,7 @@ def csms_server(fqdn: str, organization: str, public_key, validity: Validity,
     # TLS_RSA_* key transport encrypts the premaster secret to the RSA server key.
     key_encipherment = isinstance(public_key, rsa.RSAPublicKey)
     builder = (
-        _base(name(fqdn, organization), issuer.subject, public_key, validity)
+        _base(name(fqdn, organization), _issuer_name(issuer), public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(key_encipherment), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -169,7 +180,7 @@ def charging_station(station_id: str, organization: str, public_key, validity: V
                      issuer: x509.Certificate, issuer_ca_id: str, urls: PublicUrls) -> x509.CertificateBuilder:
     """A00.FR.509/511: O = the CSO, CN = the station; no SAN (the CN is not a host name)."""
     builder = (
-        _base(name(station_id, organization), issuer.subject, public_key, validity)
+        _base(name(station_id, organization), _issuer_name(issuer), public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -193,7 +204,7 @@ def v2g_secc(secc_id: str, organization: str, public_key, validity: Validity,
         data_encipherment=False, key_agreement=True, key_cert_sign=False, crl_sign=False,
         encipher_only=False, decipher_only=False)
     builder = (
-        _base(subject, issuer.subject, public_key, validity)
+        _base(subject, _issuer_name(issuer), public_key, validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
     )

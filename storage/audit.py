@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text, UniqueConstraint, text
+from sqlalchemy import Column, Text, UniqueConstraint, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -87,6 +88,39 @@ def append(session: Session, *, actor: str, action: str, target: str, outcome: s
         savepoint.commit()
         return entry
     raise RuntimeError("audit log: could not extend the hash chain under contention") from last_error
+
+
+@dataclass(frozen=True)
+class Record:
+    """One entry to append with ``append_many``."""
+
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    detail: dict[str, Any]
+
+
+def append_many(session: Session, records: Sequence[Record]) -> list[str]:
+    """Add ``records`` in order inside the caller's transaction: one lock, one read of the head and
+    one multi-row INSERT for all of them, each linked to the one before as ``append`` links it.
+    Their entry hashes, in order. The UNIQUE link is still the backstop: a writer that extended
+    the head meanwhile (there is none while the lock is held) fails the whole INSERT."""
+    if not records:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    prev, rows = _head(session), []
+    for record in records:
+        at = utcnow()
+        detail_text = json.dumps(record.detail or {}, sort_keys=True, separators=(",", ":"), default=str)
+        entry_hash = _digest(prev, at, record.actor, record.action, record.target, record.outcome, detail_text)
+        rows.append({"at": at, "actor": record.actor, "action": record.action, "target": record.target,
+                     "outcome": record.outcome, "detail": detail_text, "prev_hash": prev, "entry_hash": entry_hash})
+        prev = entry_hash
+    # Core, not ORM: the entries are not read back, and seq order is the order of the rows.
+    session.execute(insert(AuditEntry.__table__), rows)
+    return [row["entry_hash"] for row in rows]
 
 
 @dataclass(frozen=True)

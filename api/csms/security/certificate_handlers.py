@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from api.csms.security.certificate_signing import decide_request, sign_and_queue
+from api.csms.security.certificate_batches import sign_accepted
+from api.csms.security.certificate_signing import decide_request
 from api.ocpp.handler import StationCall, status_info
 
 log = logging.getLogger("chargeca.ocpp.certificates")
@@ -36,5 +37,7 @@ async def sign_certificate(call: StationCall, payload: dict[str, Any]) -> dict[s
     if not decision:
         log.info("SignCertificate from %s rejected: %s", call.station_id, decision.rule)
         return {"status": "Rejected", "statusInfo": status_info(_reason_code(decision.rule), decision.rule, decision.reason)}
-    call.after(lambda: sign_and_queue(call.ctx, decided.request_id))
+    # Signed with whatever else was accepted meanwhile (a rollover's storm of CSRs: one batch).
+    call.after(lambda: sign_accepted(call.ctx, decided.request_id))
     return {"status": "Accepted"}
+

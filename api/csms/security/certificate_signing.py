@@ -17,6 +17,9 @@ and stores the chain as a pending delivery, all in one transaction (persist firs
 the outbox worker sends CertificateSigned. What a dead process accepted and did not sign is
 signed when the next one starts, or by any node once it has waited ``UNSIGNED_GRACE``. A resent
 CSR is not signed again: its waiting chain is made due instead.
+
+The requests accepted together (a fleet answering a rollover's triggers) are signed together:
+api/csms/security/certificate_batches.py; what it does not batch is signed here, one at a time.
 """
 
 from __future__ import annotations
@@ -188,33 +191,43 @@ def _failure(exc: Exception) -> tuple[str, str]:
     return "ca.error", f"{type(exc).__name__}: {exc}"
 
 
-def record_failure(ctx: Context, request_id: int, exc: Exception) -> None:
+def fail_request(session: Session, request: CertificateRequest, exc: Exception) -> None:
     """The request could not be signed: it fails, with an alert (the station was told Accepted)."""
     rule, reason = _failure(exc)
+    request.status, request.settled_at, request.error = RequestStatus.FAILED, utcnow(), f"{rule}: {reason}"[:500]
+    session.add(request)
+    raise_alert(session, station_id=request.station_id, event_type=SIGNING_FAILED, rule=rule,
+                reason=f"SignCertificate was accepted but not signed: {reason}", actor=ACTOR,
+                detail={"certificate_type": request.certificate_type, "request": request.id})
+
+
+def record_failure(ctx: Context, request_id: int, exc: Exception) -> None:
+    """``fail_request`` in a transaction of its own, unless the request was settled meanwhile."""
     with session_scope(ctx.engine) as session:
         request = session.get(CertificateRequest, request_id)
         if request is None or request.status != RequestStatus.ACCEPTED:
             return
-        request.status, request.settled_at, request.error = RequestStatus.FAILED, utcnow(), f"{rule}: {reason}"[:500]
-        session.add(request)
-        raise_alert(session, station_id=request.station_id, event_type=SIGNING_FAILED, rule=rule,
-                    reason=f"SignCertificate was accepted but not signed: {reason}", actor=ACTOR,
-                    detail={"certificate_type": request.certificate_type, "request": request.id})
+        fail_request(session, request, exc)
 
 
-async def sign_and_queue(ctx: Context, request_id: int) -> int | None:
-    """Sign an accepted request; the pending delivery's id, or None (signed by another, failed
-    with an alert, or left accepted while the database is away)."""
+def sign_or_fail(ctx: Context, request_id: int) -> int | None:
+    """Blocking: sign an accepted request; the pending delivery's id, or None (signed by another,
+    failed with an alert, or left accepted while the database is away)."""
     try:
-        delivery = await asyncio.to_thread(sign_and_store, ctx, request_id)
+        return sign_and_store(ctx, request_id)
     except DatabaseUnavailable as exc:
         # Nothing was stored, the request is still accepted: signed when the database is back.
         log.warning("certificate request %s not signed yet, the database is unavailable: %s", request_id, exc)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure after Accepted must reach an officer
         log.exception("signing certificate request %s failed", request_id)
-        await asyncio.to_thread(record_failure, ctx, request_id, exc)
+        record_failure(ctx, request_id, exc)
         return None
+
+
+async def sign_and_queue(ctx: Context, request_id: int) -> int | None:
+    """``sign_or_fail`` on a worker thread, and the outbox rung for the delivery."""
+    delivery = await asyncio.to_thread(sign_or_fail, ctx, request_id)
     if delivery is not None:
         outbox_signal.ring()
     return delivery
@@ -227,14 +240,3 @@ def unsigned_requests(ctx: Context, accepted_before: datetime | None) -> list[in
         query = query.where(CertificateRequest.accepted_at < accepted_before)
     with read_scope(ctx.engine) as session:
         return list(session.exec(query.order_by(CertificateRequest.id)))
-
-
-async def finish_accepted(ctx: Context, accepted_before: datetime | None = None) -> list[int]:
-    """Sign what was accepted and is still unsigned (one at a time: a station's resent CSR must
-    find its first request's certificate); the deliveries stored."""
-    deliveries = []
-    for request_id in await asyncio.to_thread(unsigned_requests, ctx, accepted_before):
-        delivery = await sign_and_queue(ctx, request_id)
-        if delivery is not None:
-            deliveries.append(delivery)
-    return deliveries

@@ -24,8 +24,9 @@ from datetime import datetime
 from api.core.context import Context
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import Kind, Outbox
+from api.csms.security.certificate_batches import finish_accepted
 from api.csms.security.certificate_outbox import CertificateDelivery, RenewalTrigger
-from api.csms.security.certificate_signing import UNSIGNED_GRACE, finish_accepted
+from api.csms.security.certificate_signing import UNSIGNED_GRACE
 from api.csms.security.renewal import RenewalBatch, schedule_expiring
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.disconnects import disconnect_revoked
