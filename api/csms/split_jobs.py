@@ -23,6 +23,7 @@ import json
 from datetime import datetime
 from typing import Any, Protocol
 
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from api.csms.outbox import signal as outbox_signal
@@ -52,7 +53,8 @@ def parts_of(session: Session, job: OutboundCall) -> list[OutboundCall]:
     """The parts of a split job in the order they are sent; [] for any other row."""
     if job.purpose != OPERATOR_SPLIT:
         return []
-    return list(session.exec(select(OutboundCall).where(OutboundCall.purpose == OPERATOR_PART,
+    return list(session.exec(select(OutboundCall).where(OutboundCall.station_id == job.station_id,
+                                                        OutboundCall.purpose == OPERATOR_PART,
                                                         OutboundCall.reference == str(job.id))
                              .order_by(OutboundCall.id)))
 
@@ -94,7 +96,9 @@ class OperatorParts(Kind):
         if held:
             held[0].status, held[0].updated_at = CallStatus.PENDING, now
             session.add(held[0])
-            outbox_signal.ring()   # the engine looks for the released part at once
+            # The engine looks for the released part at once, once it is committed (a ring
+            # before would find it not yet there, and it would wait for the next scan).
+            event.listen(session, "after_commit", lambda _session: outbox_signal.ring(), once=True)
             return
         command: type[Splittable] = COMMANDS[job.action]
         merged = command.merge([json.loads(part.response or "{}") for part in parts])
