@@ -388,7 +388,8 @@ def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
     ctx = _context(args)
     spec = firmware_campaigns.CampaignSpec(image_id=args.image, station_filter=args.filter,
                                            per_minute=args.per_minute, max_failures=args.max_failures,
-                                           install_delay_minutes=args.install_delay, protocol=args.protocol)
+                                           install_delay_minutes=args.install_delay, protocol=args.protocol,
+                                           final_status_minutes=args.final_status)
     if args.dry_run:
         for planned in firmware_campaigns.plan(ctx, spec):
             print(f"{planned.station_id}\t{'ready' if planned.ready else 'refused'}\t{planned.detail}")
@@ -801,7 +802,11 @@ def _firmware_parser(commands, command) -> None:
     create.add_argument("--per-minute", dest="per_minute", type=int, default=10)
     create.add_argument("--max-failures", dest="max_failures", type=int, default=1)
     create.add_argument("--install-delay", dest="install_delay", type=int, default=0, metavar="MINUTES")
-    create.add_argument("--protocol", choices=("https", "ftp"), default="https")
+    create.add_argument("--protocol", choices=("https", "ftp", "auto"), default="auto",
+                        help="auto: each station's from what it reported (FileTransferProtocols), https first")
+    create.add_argument("--final-status", dest="final_status", type=int, metavar="MINUTES",
+                        help="a station with no final status this long after its request fails "
+                             "(default: the [firmware] policy's campaign_final_status_minutes)")
     create.add_argument("--dry-run", dest="dry_run", action="store_true", help="show the plan; store nothing")
     command("list", cmd_firmware_campaign_list, "list campaigns", campaign)
     for name, handler, help_text in (("show", cmd_firmware_campaign_show, "a campaign and each station's progress"),

@@ -87,7 +87,7 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         Onboarding(gateway).attach()
         # Started before any station can connect; rows a dead process left "sent" are due again
         # by their lease (storage/leases.py), nothing to recover first.
-        certificates = start_certificate_workers(gateway, other_kinds=[jobs.kind], **(certificate_options or {}))
+        certificates = start_certificate_workers(gateway, other_kinds=jobs.kinds, **(certificate_options or {}))
         stop.push_async_callback(certificates.aclose)
         listeners = await start_listeners(ctx, gateway.session_handler, listener_config, registry=gateway.registry)
         stop.push_async_callback(listeners.close)

@@ -346,11 +346,16 @@ class FirmwarePolicy:
     download_minutes: int = 60
     campaign_max_per_minute: int = 600
     campaign_interval_seconds: float = 5.0
+    # A campaign's station that reports no final status (Installed or a failure) this long after
+    # its UpdateFirmware (or its install time) counts as failed; a campaign may set its own.
+    campaign_final_status_minutes: int = 240
 
     def __post_init__(self) -> None:
-        if min(self.max_image_mb, self.download_minutes, self.campaign_max_per_minute) < 1 \
+        if min(self.max_image_mb, self.download_minutes, self.campaign_max_per_minute,
+               self.campaign_final_status_minutes) < 1 \
                 or not 0.1 <= self.campaign_interval_seconds <= 600:
-            raise ValueError("[firmware]: max_image_mb, download_minutes and campaign_max_per_minute must be >= 1, "
+            raise ValueError("[firmware]: max_image_mb, download_minutes, campaign_max_per_minute and "
+                             "campaign_final_status_minutes must be >= 1, "
                              "campaign_interval_seconds 0.1 to 600")
 
 

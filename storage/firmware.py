@@ -125,7 +125,11 @@ class FirmwareCampaign(SQLModel, table=True):
     per_minute: int                                            # pacing: UpdateFirmware sent per minute
     max_failures: int                                          # halted once this many stations failed
     install_delay_minutes: int = 0
+    # "https", "ftp", or "auto": chosen per station from what it reported (FileTransferProtocols).
     protocol: str = Field(default="https", max_length=8)
+    # A station sent its UpdateFirmware that reports no final status within this (after its
+    # install time, if any) counts as failed; None: the [firmware] policy's.
+    final_status_minutes: int | None = None
     status: str = Field(default=RUNNING, max_length=16, index=True)
     detail: str = Field(default="", max_length=500)
     created_by: str = Field(max_length=100)

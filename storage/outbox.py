@@ -18,13 +18,15 @@ from storage.types import UtcDateTime, utcnow
 
 class CallStatus:
     """pending → sent → answered | failed (api/csms/outbox/engine.py); a retried call goes back
-    to pending. Rows of versions before 0008 may say "error" or "timeout": migration 0008 makes
+    to pending; a split job's later parts are held until the part before is answered
+    (api/csms/split_jobs.py). Rows of versions before 0008 may say "error" or "timeout": migration 0008 makes
     them "failed"."""
 
     PENDING = "pending"        # stored, not yet sent (or to be sent again: see next_attempt_at)
     SENT = "sent"              # on the wire, answer awaited (by the lease's holder)
     ANSWERED = "answered"      # CALLRESULT received; see response
     FAILED = "failed"          # ended without an answer (why in error): a CALLERROR, attempts used up, refused
+    HELD = "held"              # a part of a split job, stored, waiting for the part before it (never due)
 
 
 class OutboundCall(SQLModel, table=True):

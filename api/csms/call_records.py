@@ -16,25 +16,34 @@ from storage.outbox import OutboundCall
 from storage.stations import Station
 
 
+def one_job(session: Session, station_id: str, action: str, payload: dict[str, Any], created_by: str) -> OutboundCall:
+    row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload), purpose=OPERATOR_JOB,
+                       created_by=created_by)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
                        check: Callable[[Session, Station, str, dict[str, Any]], None],
-                       persist: bool) -> OutboundCall | None:
+                       persist: bool,
+                       store: Callable[[Session, str, str, dict[str, Any]], OutboundCall] | None = None,
+                       ) -> OutboundCall | None:
     """Record an operator's CSMS-initiated call before it is sent.
 
     ``check(session, station, action, payload)`` raises Refusal (RoleRequired for a
     missing role) for a call that must not go out (audited as refused).
     With ``persist`` the call is stored as a pending OutboundCall (persist first, then push) and
-    returned. The payload is never copied into the audit entry: it may carry credentials.
+    returned; ``store(session, station_id, action, payload)`` stores it otherwise (a split job).
+    The payload is never copied into the audit entry: it may carry credentials.
     """
     with audited(ctx, actor, "station.call", station_id) as (session, detail):
         detail.update(action=action, mode="async" if persist else "sync", role=actor.role)
         check(session, require_station(session, station_id), action, payload)
         if not persist:
             return None
-        row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload),
-                           purpose=OPERATOR_JOB, created_by=actor.name)
-        session.add(row)
-        session.flush()
+        row = store(session, station_id, action, payload) if store is not None else \
+            one_job(session, station_id, action, payload, actor.name)
         detail["call_id"] = row.id
         return row
 

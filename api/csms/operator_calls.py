@@ -5,7 +5,9 @@ A job is an OutboundCall row of purpose ``operator``, sent by the outbox engine 
 stored call (api/csms/outbox/engine.py: pending → sent → answered | failed): when its station is
 connected and booted, its rule checked again as it leaves; a CALLERROR ends it, no answer is
 retried with back-off (api/csms/outbox/purposes.py), and one left "sent" by a process that died
-is sent again once its lease is abandoned — until the station answers.
+is sent again once its lease is abandoned — until the station answers. A Get/SetVariables job the
+station takes only in several messages is a job and its parts (api/csms/split_jobs.py), the
+parts sent the same way one after the other and the answers merged.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
-from api.csms import call_effects
-from api.csms.call_records import append_call_result, begin_station_call, record_call_result
+from api.csms import call_effects, split_jobs
+from api.csms.call_records import append_call_result, begin_station_call, one_job, record_call_result
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
@@ -90,7 +92,8 @@ class CallChecker:
     """What an actor may send through the generic call (api/csms/call_rules.py): a CSMS-initiated
     action, schema-valid, the role its rule asks for, and that rule's check; ROUTED actions only
     synchronously (``persist`` False), where ``call_now`` hands them to their workflow. For a
-    SPLITTABLE action, ``parts`` is then the messages it goes as (its values checked)."""
+    SPLITTABLE action, ``parts`` is then the messages it goes as (its values checked); a job
+    of several parts is stored as one job and its parts (``store``)."""
 
     def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool) -> None:
         self._schemas = gateway.schemas
@@ -126,13 +129,15 @@ class CallChecker:
         splittable = SPLITTABLE.get(action)
         if splittable is not None:
             self.parts = splitting.plan(session, station.id, splittable, payload)
-            if self._persist and len(self.parts) > 1:
-                # A job is one outbox row, one message: the answers of several could not be one result.
-                raise Refusal("call.variables.split_sync_only",
-                              f"the station takes this {action} only in {len(self.parts)} messages "
-                              "(DeviceDataCtrlr.ItemsPerMessage/BytesPerMessage); send it with mode sync")
         # Recorded in the transaction that audits the call, so nothing leaves unrecorded.
         call_effects.requested(session, station.id, self._actor.name, action, payload)
+
+    def store(self, session: Session, station_id: str, action: str, payload: dict[str, Any]) -> OutboundCall:
+        """The job, once checked: one row, or a job and its parts when the station takes it only in
+        several messages (api/csms/split_jobs.py)."""
+        if self.parts is not None and len(self.parts) > 1:
+            return split_jobs.store(session, station_id, action, payload, self.parts, self._actor.name)
+        return one_job(session, station_id, action, payload, self._actor.name)
 
 
 def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
@@ -184,9 +189,11 @@ def rule_check(session: Session, station_id: str, action: str, payload: dict[str
     splittable = SPLITTABLE.get(action)
     if splittable is not None:
         try:
+            # A job was split when it was stored; a message that no longer fits (the station
+            # lowered its limits meanwhile) is refused, not split again.
             if len(splitting.plan(session, station_id, splittable, payload)) > 1:
-                return Decision.refuse("call.variables.split_sync_only",
-                                       f"the station now takes this {action} only in several messages")
+                return Decision.refuse("call.variables.split_changed",
+                                       f"the station now takes this {action} message only in several messages")
         except Refusal as refusal:
             return Decision.refuse(refusal.rule, refusal.reason)
     if call_rule(action, payload).door != CHECKED:
@@ -305,8 +312,11 @@ class OperatorJobs(Kind):
     def wait(self, row_id: int, timeout: float) -> None:
         self._timeouts[row_id] = timeout
 
+    def timeout_for(self, job_id: int) -> float | None:
+        return self._timeouts.get(job_id)
+
     def timeout(self, row: OutboundCall) -> float | None:
-        return self._timeouts.get(row.id)
+        return self.timeout_for(row.id)
 
     def check(self, session: Session, row: OutboundCall) -> None:
         # A stored job may leave days later: its rule decides on the state of now (a chain
@@ -335,11 +345,14 @@ class CallJobs:
         self._gateway = gateway
         self._ctx = gateway.ctx
         self.kind = OperatorJobs()
+        # The outbox kinds that send them: one-message jobs, and the parts of split ones.
+        self.kinds = (self.kind, split_jobs.OperatorParts(self.kind))
 
     async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                      timeout: float | None = None) -> OutboundCall:
+        checker = CallChecker(self._gateway, actor, persist=True)
         row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
-                                      payload, check=CallChecker(self._gateway, actor, persist=True), persist=True)
+                                      payload, check=checker, persist=True, store=checker.store)
         if timeout is not None:
             self.kind.wait(row.id, timeout)
         outbox_signal.ring()
@@ -348,3 +361,7 @@ class CallJobs:
     def get(self, station_id: str, call_id: int) -> OutboundCall | None:
         row = run_in_session(self._ctx, lambda s: s.get(OutboundCall, call_id))
         return row if row is not None and row.station_id == station_id else None
+
+    def parts(self, row: OutboundCall) -> list[OutboundCall]:
+        """A split job's parts in order ([] for a one-message job)."""
+        return run_in_session(self._ctx, lambda s: split_jobs.parts_of(s, row))

@@ -7,12 +7,17 @@ requestId must be new for the station and kind, so a stream is never mixed with 
 Each part that comes is counted against it (``part``): a seqNo other than the next one expected
 marks the stream as having a gap, and the part with tbc false completes it only when none was
 missing. A part for a requestId we never sent is not kept (the caller says so in the log).
+
+Where a part falls in its stream — twice, out of order, which seqNos are missing — is decided
+here for every stream, this one's and the device model's NotifyReport (``place``): each keeps
+what it needs of the answer (api/csms/provisioning/device_model.py keeps every seqNo and lists
+the missing ones; these rows keep counters and one flag).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +26,55 @@ from sqlmodel import Session, select
 from api.core.refusal import Conflict
 from storage.report_requests import REQUESTED, ReportRequest
 from storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where one part falls, given the seqNos received before it."""
+
+    duplicate: bool            # received before: its first copy counts
+    out_of_order: bool         # below a seqNo already received
+    last_seq_no: int | None    # of the part with tbc false, once it came
+    missing_count: int         # not received: below the highest while streaming, up to the last once it came
+    missing: tuple[int, ...]   # the first of them, at most ``shown``
+
+    @property
+    def in_order(self) -> bool:
+        return not (self.duplicate or self.out_of_order or self.missing_count)
+
+
+def place(seq_no: int, tbc: bool, received: Collection[int], last_seq_no: int | None = None, *,
+          shown: int = 100) -> Placed:
+    """``received``: the seqNos before this part (``range(n)`` for a stream in order so far, so
+    the common case reads and counts nothing); ``last_seq_no``: the last part's, if it came
+    before. Never more than one pass over ``received``, whatever the seqNos (a station may send
+    any 32-bit number)."""
+    if seq_no in received:
+        return Placed(True, True, last_seq_no, 0, ())
+    highest = _highest(received)
+    last = seq_no if not tbc else last_seq_no
+    end = last if last is not None else max(highest, seq_no)
+    missing_count = max(end + 1, 0) - _count_upto(received, end) - (0 <= seq_no <= end)
+    first: list[int] = []
+    candidate = 0
+    while len(first) < min(shown, missing_count):
+        if candidate != seq_no and candidate not in received:
+            first.append(candidate)
+        candidate += 1
+    return Placed(False, seq_no < highest, last, missing_count, tuple(first))
+
+
+def _highest(received: Collection[int]) -> int:
+    if isinstance(received, range):
+        return received[-1] if received else -1
+    return max(received, default=-1)
+
+
+def _count_upto(received: Collection[int], end: int) -> int:
+    """How many of ``received`` are in 0 … end."""
+    if isinstance(received, range) and received.start == 0 and received.step == 1:
+        return max(0, min(end + 1, received.stop))
+    return sum(1 for s in received if 0 <= s <= end)
 
 
 def find(session: Session, station_id: str, kind: str, request_id: int) -> ReportRequest | None:
@@ -67,7 +121,8 @@ def part(session: Session, station_id: str, kind: str, request_id: int, seq_no: 
         return None
     if seq_no is None:
         seq_no = row.next_seq_no
-    if seq_no != row.next_seq_no:
+    # The seqNos before it, as far as a counter knows them: once there is a gap it stays.
+    if not place(seq_no, tbc, range(row.next_seq_no), shown=0).in_order:
         row.gap = True
     row.next_seq_no = max(row.next_seq_no, seq_no + 1)
     row.parts += 1

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, PayloadTooBig
 
 from api.core.context import Context
 from api.core.refusal import Refusal
@@ -43,6 +43,7 @@ log = logging.getLogger("chargeca.ocpp")
 ANSWERED, ERROR, TIMEOUT, NOT_CONNECTED = "answered", "error", "timeout", "not_connected"
 # WebSocket close code 1008: policy violation (RFC 6455 §7.4.1).
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class CallOutcome:
     error_code: str | None = None
     description: str = ""
     sent: bool = False
+
+
+def _larger(raw: str | bytes, limit: int) -> bool:
+    # Characters never outnumber UTF-8 bytes, nor do bytes exceed four per character.
+    if len(raw) > limit or isinstance(raw, bytes):
+        return len(raw) > limit
+    return len(raw) * 4 > limit and len(raw.encode("utf-8", "surrogatepass")) > limit
 
 
 class _Lost(Exception):
@@ -114,6 +122,7 @@ class OcppSession:
             pass
         finally:
             self._closed = True
+            self._log_unread_frame()
             if self._worker is not None:
                 self._worker.cancel()
             if self._outstanding is not None and not self._outstanding[1].done():
@@ -147,7 +156,21 @@ class OcppSession:
             self._log.received(self.station_id, raw, frame, answered)
         return frame
 
+    def _log_unread_frame(self) -> None:
+        # A frame over the listener's read ceiling closed the connection unread: its size is all
+        # there is to log of it.
+        refused = getattr(getattr(self._ws, "protocol", None), "parser_exc", None)
+        if self._log is not None and isinstance(refused, PayloadTooBig):
+            self._log.unread(self.station_id, refused.size or refused.max_size or 0)
+
     async def _on_frame(self, raw: str | bytes) -> None:
+        limit = self.connection.max_frame
+        if limit is not None and _larger(raw, limit):
+            self._read(raw)  # logged as any frame read, cut to the log's max_frame_bytes
+            log.warning("%s sent a frame over %d bytes; closing", self.station_id, limit)
+            self._closed = True
+            await self._ws.close(MESSAGE_TOO_BIG, f"frame over {limit} bytes")
+            return
         frame = self._read(raw)
         if isinstance(frame, FrameError):
             exc = frame

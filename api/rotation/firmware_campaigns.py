@@ -5,7 +5,10 @@ A campaign is rows, not a running task: the campaign and one row per station it 
 was created (a glob over station ids, enabled stations only). A worker in ``chargeca serve``
 (``CampaignWorker``) looks at the running campaigns every ``[firmware] campaign_interval_seconds``:
 it settles each station from its UpdateFirmware's status (Installed → installed; a failure
-status, a refusal in the answer, no answer, or a refusal before sending → failed), halts the
+status, a refusal in the answer, no answer, or a refusal before sending → failed; no final
+status within the campaign's ``final_status_minutes``, by default ``[firmware]
+campaign_final_status_minutes``, after the request or its install time → failed, rule
+``firmware.no_final_status``: a station gone silent counts towards the threshold), halts the
 campaign once ``max_failures`` stations failed, and sends the next waiting stations that are
 connected and booted, at most ``per_minute`` a minute. Everything it needs is in the database,
 so a restart resumes where it stood; an officer may stop a campaign and resume it.
@@ -52,6 +55,8 @@ log = logging.getLogger("chargeca.firmware.campaigns")
 
 CAMPAIGN_ACTOR = Actor("system:firmware-campaign", "officer")
 STATIONS_MAX = 100_000
+AUTO = "auto"   # a campaign's protocol: each station's chosen from what it reported
+NO_FINAL_STATUS = "firmware.no_final_status"
 _SETTLED = (INSTALLED, FAILED)
 
 
@@ -62,7 +67,8 @@ class CampaignSpec:
     per_minute: int = 10
     max_failures: int = 1
     install_delay_minutes: int = 0
-    protocol: str = "https"
+    protocol: str = AUTO
+    final_status_minutes: int | None = None   # None: the policy's
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,10 @@ def _check_spec(ctx: Context, spec: CampaignSpec) -> None:
         raise Refusal("campaign.threshold", "max_failures must be at least 1")
     if not 0 <= spec.install_delay_minutes <= 60 * 24 * 30:
         raise Refusal("campaign.install_delay", "install_delay_minutes must be 0 to 43200 (30 days)")
-    if spec.protocol not in PROTOCOLS:
-        raise Refusal("campaign.protocol", f"protocol must be one of {', '.join(PROTOCOLS)}")
+    if spec.protocol not in (*PROTOCOLS, AUTO):
+        raise Refusal("campaign.protocol", f"protocol must be one of {', '.join((*PROTOCOLS, AUTO))}")
+    if spec.final_status_minutes is not None and not 1 <= spec.final_status_minutes <= 60 * 24 * 30:
+        raise Refusal("campaign.final_status", "final_status_minutes must be 1 to 43200 (30 days)")
 
 
 def _matching(session: Session, pattern: str) -> list[str]:
@@ -130,7 +138,8 @@ def create(ctx: Context, actor: Actor, spec: CampaignSpec) -> CampaignView:
             raise Refusal("campaign.empty", f"no enabled station matches {spec.station_filter!r}")
         campaign = FirmwareCampaign(image_id=image.id, station_filter=spec.station_filter, per_minute=spec.per_minute,
                                     max_failures=spec.max_failures, install_delay_minutes=spec.install_delay_minutes,
-                                    protocol=spec.protocol, created_by=actor.name)
+                                    protocol=spec.protocol, final_status_minutes=spec.final_status_minutes,
+                                    created_by=actor.name)
         session.add(campaign)
         session.flush()
         rows = [FirmwareCampaignStation(campaign_id=campaign.id, station_id=sid) for sid in chosen]
@@ -196,7 +205,14 @@ class _Due:
     station_ids: list[str]
 
 
-def _settle(session: Session, campaign: FirmwareCampaign, now: datetime) -> list[FirmwareCampaignStation]:
+def final_status_minutes(ctx: Context, campaign: FirmwareCampaign) -> int:
+    return campaign.final_status_minutes or ctx.policy.firmware.campaign_final_status_minutes
+
+
+def _settle(session: Session, campaign: FirmwareCampaign, now: datetime,
+            wait: timedelta) -> list[FirmwareCampaignStation]:
+    """Each sent station's state from its update's status; one with no final status ``wait``
+    after its request (or its install time) has failed."""
     rows = list(session.exec(select(FirmwareCampaignStation)
                              .where(FirmwareCampaignStation.campaign_id == campaign.id)))
     sent = [r for r in rows if r.state == SENT and r.update_id is not None]
@@ -206,13 +222,18 @@ def _settle(session: Session, campaign: FirmwareCampaign, now: datetime) -> list
         update = updates.get(row.update_id)
         if update is None:
             continue
+        detail = f"request {update.request_id}: {update.status}"
         if update.status in service.SUCCEEDED:
             row.state = INSTALLED
         elif update.status in service.ENDED:
             row.state = FAILED
+        elif now >= max(update.created_at, update.install_at or update.created_at) + wait:
+            row.state = FAILED
+            detail = (f"{NO_FINAL_STATUS}: request {update.request_id} has no final status "
+                      f"{int(wait.total_seconds() // 60)} minute(s) on (last: {update.status})")
         else:
             continue
-        row.detail, row.updated_at = f"request {update.request_id}: {update.status}"[:500], now
+        row.detail, row.updated_at = detail[:500], now
         session.add(row)
     return rows
 
@@ -289,7 +310,8 @@ class CampaignWorker:
             now = utcnow()
             due = []
             for campaign in session.exec(select(FirmwareCampaign).where(FirmwareCampaign.status == RUNNING)):
-                rows = _settle(session, campaign, now)
+                rows = _settle(session, campaign, now,
+                               timedelta(minutes=final_status_minutes(self._ctx, campaign)))
                 found = _due(session, campaign, rows, now, connected, self._interval)
                 if found is not None:
                     due.append(found)
@@ -301,7 +323,8 @@ class CampaignWorker:
 
     async def _send(self, due: _Due, station_id: str) -> None:
         install_at = utcnow() + timedelta(minutes=due.install_delay_minutes) if due.install_delay_minutes else None
-        wanted = UpdateRequest(image_id=due.image_id, install_at=install_at, protocol=due.protocol,
+        wanted = UpdateRequest(image_id=due.image_id, install_at=install_at,
+                               protocol=None if due.protocol == AUTO else due.protocol,
                                campaign_id=due.campaign_id)
         try:
             result = await update_firmware(self._gateway, CAMPAIGN_ACTOR, station_id, wanted)

@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import io
 import json
+import secrets
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -168,3 +169,34 @@ async def test_filters_paging_and_both_export_formats(csms):
 async def test_the_log_is_for_oversight_only(csms, role):
     for path in ("/api/v1/message-log", "/api/v1/message-log/export"):
         assert (await csms.rest.get(path, headers=csms.headers(role))).status_code == 403
+
+
+async def test_a_frame_over_the_size_limit_is_logged_cut_with_its_true_size_then_closed(csms):
+    password = csms.add_station("LOG-BIG")
+    raw = await csms.connect_raw("LOG-BIG", password)
+    limit = csms.listeners.config.max_size
+    # Random text: compression must not shrink it under the limit.
+    big = '[2,"big-1","DataTransfer",{"vendorId":"x","data":"%s"}]' % secrets.token_hex(limit)
+    await raw.ws.send(big)
+    await raw.wait_closed()
+    assert raw.ws.close_code == 1009
+
+    (logged,) = await _log(csms, station_id="LOG-BIG")
+    assert (logged["direction"], logged["kind"], logged["action"]) == ("in", "CALL", "DataTransfer")
+    assert logged["message_id"] == "big-1" and logged["size"] == len(big) and logged["truncated"]
+    kept = csms.ctx.policy.message_log.max_frame_bytes
+    assert len(logged["frame"]) == kept and big.startswith(logged["frame"])
+
+
+async def test_a_frame_over_the_read_ceiling_is_logged_as_its_size_alone(csms):
+    password = csms.add_station("LOG-HUGE")
+    raw = await csms.connect_raw("LOG-HUGE", password)
+    ceiling = csms.listeners.config.read_ceiling
+    await raw.ws.send('[2,"huge-1","DataTransfer",{"vendorId":"x","data":"%s"}]' % secrets.token_hex(ceiling))
+    await raw.wait_closed()
+    assert raw.ws.close_code == 1009
+    await csms.until(lambda: csms.gateway.session("LOG-HUGE") is None)  # its session has ended
+
+    (logged,) = await _log(csms, station_id="LOG-HUGE")
+    assert (logged["direction"], logged["kind"], logged["frame"]) == ("in", "MALFORMED", "")
+    assert logged["size"] >= ceiling and logged["truncated"]

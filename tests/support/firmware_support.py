@@ -92,10 +92,12 @@ async def ready(csms, station_id: str) -> tuple[SimulatedStation, dict[str, Any]
     return await station_holding(csms, station_id, root), image
 
 
-def update(csms, station_id: str, image_id: int, protocol: str = "https", role: str = "officer",
+def update(csms, station_id: str, image_id: int, protocol: str | None = "https", role: str = "officer",
            **body: Any) -> Any:
+    """POST …/firmware-updates; ``protocol`` None: the body names none (ChargeCA chooses)."""
+    chosen = {"protocol": protocol} if protocol else {}
     return csms.rest.post(f"/api/v1/stations/{station_id}/firmware-updates",
-                          json={"image_id": image_id, "protocol": protocol, **body}, headers=csms.headers(role))
+                          json={"image_id": image_id, **chosen, **body}, headers=csms.headers(role))
 
 
 def in_seconds(seconds: float) -> str:

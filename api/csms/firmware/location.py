@@ -16,16 +16,17 @@ from sqlmodel import Session
 
 from api.core.refusal import Conflict, Refusal
 from api.csms.file_transfer import Endpoints, GrantError, grant_download
-from api.csms.provisioning import device_model
-from policies.file_transfer import choose_protocol, station_protocols
+from api.csms.file_transfer.protocols import protocol_for
 
 PROTOCOLS = ("https", "ftp")
 PURPOSE = "firmware"
+PREFERRED = "https"   # when the officer names none and the station allows both
 
 
 @dataclass(frozen=True)
 class Download:
     url: str
+    protocol: str
     grant_id: str
     expires_at: datetime
 
@@ -47,28 +48,24 @@ def serving(files: FileServers) -> Iterator[None]:
         _served.remove(files)
 
 
-def download_location(session: Session, path: Path, *, station_id: str, request_id: int, protocol: str, name: str,
-                      ttl: timedelta) -> Download:
-    if protocol not in PROTOCOLS:
+def download_location(session: Session, path: Path, *, station_id: str, request_id: int, protocol: str | None,
+                      name: str, ttl: timedelta) -> Download:
+    """A one-time location for ``path``; ``protocol`` None: chosen among the servers that run
+    and what the station reported it can download with (OCPPCommCtrlr.FileTransferProtocols),
+    HTTPS first, as a log's upload location is (api/csms/file_transfer/protocols.py). A
+    protocol given is checked the same way: an FTP-only station is refused an https location."""
+    if protocol is not None and protocol not in PROTOCOLS:
         raise Refusal("firmware.protocol", f"protocol must be one of {', '.join(PROTOCOLS)}")
-    # A station that reported what it can download with (OCPPCommCtrlr.FileTransferProtocols) is
-    # sent nothing it cannot fetch: an FTP-only station's update is refused over https, by name.
-    reported = device_model.reported_value(session, station_id, "OCPPCommCtrlr", "FileTransferProtocols")
-    if reported:
-        _, decision = choose_protocol(asked=protocol, preferred=protocol, running=PROTOCOLS,
-                                      station=station_protocols(reported.split(",")))
-        if not decision.allowed:
-            raise Refusal.of(decision)
     if not _served:
         raise Conflict("firmware.file_service", "the file-transfer service does not run in this process, so no "
                                                 "download location can be given")
+    endpoints = _served[-1].endpoints
+    chosen = protocol_for(session, endpoints, station_id, asked=protocol, preferred=PREFERRED)
     try:
-        locations = grant_download(session, _served[-1].endpoints, station_id=station_id, path=path, purpose=PURPOSE,
+        locations = grant_download(session, endpoints, station_id=station_id, path=path, purpose=PURPOSE,
                                    request_id=request_id, ttl=ttl, file_name=name)
     except GrantError as exc:
         raise Conflict("firmware.file_service", str(exc)) from None
-    url = locations.url(protocol)
-    if url is None:
-        raise Refusal("firmware.protocol", f"the file service does not serve {protocol} here (see the "
-                                           "[file_transfer] policy)")
-    return Download(url, locations.grant_id, locations.expires_at)
+    url = locations.url(chosen)
+    assert url is not None  # protocol_for chose among the servers that run
+    return Download(url, chosen, locations.grant_id, locations.expires_at)

@@ -42,7 +42,7 @@ class UpdateRequest:
     install_at: datetime | None = None
     retries: int | None = None
     retry_interval: int | None = None
-    protocol: str = "https"
+    protocol: str | None = None             # None: chosen from what the station reported
     campaign_id: int | None = None
 
 
@@ -77,7 +77,7 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
     with audited(ctx, actor, "firmware.update", station_id) as (session, detail):
         require_station(session, station_id)
         image = registry.image(session, wanted.image_id)
-        detail.update(image_id=image.id, version=image.version, protocol=wanted.protocol,
+        detail.update(image_id=image.id, version=image.version, protocol=wanted.protocol or "auto",
                       **({"campaign_id": wanted.campaign_id} if wanted.campaign_id else {}))
         registry.refuse(service.check_update(ctx, session, station_id, image))
         request_id = draw_id()
@@ -99,7 +99,8 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
                                      grant_id=download.grant_id, retrieve_at=retrieve_at,
                                      install_at=wanted.install_at,
                                      requested_by=actor.name, campaign_id=wanted.campaign_id)
-        detail.update(request_id=request_id, update_id=row.id, location_expires_at=_iso(download.expires_at))
+        detail.update(request_id=request_id, update_id=row.id, protocol=download.protocol,
+                      location_expires_at=_iso(download.expires_at))
         session.expunge(row)
         return row, payload
 

@@ -15,7 +15,7 @@ station sends one only after its retries (N01.FR.10), so its grant is revoked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,9 +26,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from api.csms.file_transfer import Endpoints, Received, grant_upload, received_file, revoke
-from policies.file_transfer import choose_protocol
+from api.csms.file_transfer.protocols import protocol_for
 from policies.model import LogPolicy
-from policies.refusal import Refusal
 from storage.file_transfer import FileGrant, ReceivedFile
 from storage.logs import MAX_EVENTS_PER_REQUEST, LogRequest, LogStatusEvent
 from storage.types import utcnow
@@ -57,16 +56,12 @@ def find(session: Session, station_id: str, request_id: int) -> LogRequest | Non
 
 
 def prepare(session: Session, endpoints: Endpoints, policy: LogPolicy, *, station_id: str, request_id: int,
-            log_type: str, requested_by: str, protocol: str | None = None,
-            station_protocols: Iterable[str] | None = None, oldest: datetime | None = None,
+            log_type: str, requested_by: str, protocol: str | None = None, oldest: datetime | None = None,
             latest: datetime | None = None) -> Prepared:
     """Store the request with a fresh upload grant; the remoteLocation to send. ``Refusal``
-    when no protocol fits (the asked one is off, the station supports none we run)."""
-    running = [name for name, port in (("https", endpoints.https_port), ("ftp", endpoints.ftp_port)) if port]
-    chosen, decision = choose_protocol(asked=protocol, preferred=policy.protocol, running=running,
-                                       station=station_protocols)
-    if chosen is None:
-        raise Refusal.of(decision)
+    when no protocol fits (api/csms/file_transfer/protocols.py: the asked one is off, the
+    station supports none we run)."""
+    chosen = protocol_for(session, endpoints, station_id, asked=protocol, preferred=policy.protocol)
     locations = grant_upload(session, endpoints, station_id=station_id, purpose=PURPOSE, request_id=request_id,
                              max_bytes=policy.max_bytes, ttl=timedelta(minutes=policy.upload_minutes))
     row = LogRequest(station_id=station_id, request_id=request_id, log_type=log_type, protocol=chosen,

@@ -24,6 +24,10 @@ from types import MappingProxyType
 CERTIFICATE_DELIVERY = "certificate_delivery"   # CertificateSigned with a chain we signed (A02/A03)
 CERTIFICATE_RENEWAL = "certificate_renewal"     # TriggerMessage Sign…Certificate (A02 renewal round)
 OPERATOR_JOB = "operator"                       # an operator's call stored as a job (POST …/calls, async)
+OPERATOR_PART = "operator_part"                 # one message of an operator's job sent in several
+# The job those parts make up (api/csms/split_jobs.py): polled by the operator, never sent
+# itself, so it has no kind and no endings.
+OPERATOR_SPLIT = "operator_split"
 
 RETRY, FINAL = "retry", "final"
 
@@ -47,4 +51,5 @@ ENDINGS: Mapping[str, Endings] = MappingProxyType({
     # was out: either way nobody knows whether the station acted, and the job is delivered at
     # least once until the station answers.
     OPERATOR_JOB: Endings(callerror=FINAL, no_answer=RETRY),
+    OPERATOR_PART: Endings(callerror=FINAL, no_answer=RETRY),
 })

@@ -11,7 +11,9 @@ variables per station (beyond: stored up to the limit, the report marked truncat
 Parts: seqNo counts from 0 and the last one has tbc false. A part whose seqNo is below one
 already received is out of order; once the last came, any seqNo up to it never received is
 missing (lost), and the report is ``incomplete`` until it comes — every part is acknowledged
-either way, since a CALLERROR would only make the station send it again.
+either way, since a CALLERROR would only make the station send it again. Where a part falls is
+decided by the one stream tracker (api/csms/report_streams.py ``place``); this keeps every
+seqNo received, so it can list the missing ones.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from api.csms.report_streams import Placed, place
 from policies.model import DeviceModelPolicy
 from policies.provisioning import Characteristics
 from storage.device_model import (
@@ -196,52 +199,37 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
 
 def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool, entries: int,
                  policy: DeviceModelPolicy) -> None:
-    if seq_no == report["parts"] and report["missing"] is None and not report["out_of_order"] \
-            and report["parts"] < policy.max_parts_per_report:
-        # In order so far (parts 0 … n-1 all here, none missing): this one is new and next; no read.
-        connection.execute(_PART.insert().values(report_id=report["id"], seq_no=seq_no, tbc=tbc, entries=entries,
-                                                 received_at=utcnow()))
-        report["parts"] += 1
-        if not tbc:
-            report["last_seq_no"] = seq_no
-        if report["status"] != TRUNCATED:
-            report["status"] = STREAMING if report["last_seq_no"] is None else COMPLETE
-        return
-    received = set(connection.execute(select(_PART.c.seq_no).where(_PART.c.report_id == report["id"])).scalars())
-    if seq_no in received:
+    # In order so far (none missing, none out of order), the parts received are 0 … n-1: no read.
+    in_order = report["missing"] is None and not report["out_of_order"]
+    received = range(report["parts"]) if in_order else \
+        set(connection.execute(select(_PART.c.seq_no).where(_PART.c.report_id == report["id"])).scalars())
+    placed = place(seq_no, tbc, received, report["last_seq_no"], shown=_MISSING_SHOWN)
+    if placed.duplicate:
         report["out_of_order"] = True    # sent twice: its first copy counts
         return
     if len(received) >= policy.max_parts_per_report:
         report["error"] = (f"device_model.max_parts: more than {policy.max_parts_per_report} parts; "
                            "the rest are stored but not tracked")
         return
-    if received and seq_no < max(received):
+    if placed.out_of_order:
         report["out_of_order"] = True
     connection.execute(_PART.insert().values(report_id=report["id"], seq_no=seq_no, tbc=tbc, entries=entries,
                                              received_at=utcnow()))
-    received.add(seq_no)
-    report["parts"] = len(received)
-    if not tbc:
-        report["last_seq_no"] = seq_no
-    # Not received so far: below the highest seqNo while streaming, up to the last once it came.
-    end = report["last_seq_no"] if report["last_seq_no"] is not None else max(received)
-    missing = sorted(set(range(end + 1)) - received)
-    report["missing"] = _missing_text(missing)
-    if report["last_seq_no"] is None:
-        if report["status"] != TRUNCATED:
-            report["status"] = STREAMING
-        return
+    report["parts"] = len(received) + 1
+    report["last_seq_no"] = placed.last_seq_no
+    report["missing"] = _missing_text(placed)
     if report["status"] != TRUNCATED:
-        report["status"] = INCOMPLETE if missing else COMPLETE
+        report["status"] = STREAMING if placed.last_seq_no is None else INCOMPLETE if placed.missing_count else COMPLETE
 
 
-def _missing_text(missing: list[int]) -> str | None:
-    if not missing:
+def _missing_text(placed: Placed) -> str | None:
+    if not placed.missing_count:
         return None
-    shown = ",".join(str(seq) for seq in missing[:_MISSING_SHOWN])
-    text = shown + (f" (+{len(missing) - _MISSING_SHOWN} more)" if len(missing) > _MISSING_SHOWN else "")
+    shown = ",".join(str(seq) for seq in placed.missing)
+    more = placed.missing_count - len(placed.missing)
+    text = shown + (f" (+{more} more)" if more else "")
     # seqNos are 32-bit: a hundred of them may pass the column's 1000 characters.
-    return text if len(text) <= 1000 else f"{shown[:900].rsplit(',', 1)[0]} (+ more: {len(missing)} in all)"
+    return text if len(text) <= 1000 else f"{shown[:900].rsplit(',', 1)[0]} (+ more: {placed.missing_count} in all)"
 
 
 def store_entries(session: Session, station_id: str, entries: list[Mapping[str, Any]], report_id: int | None,

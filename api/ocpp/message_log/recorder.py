@@ -22,6 +22,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from api.ocpp import metrics
@@ -37,6 +38,13 @@ Write = Callable[[Sequence[tuple]], Awaitable[Any]]
 MALFORMED_KEEP_BYTES = 2048
 QUEUE_FULL, STATION_QUOTA, WRITE_FAILED = "queue_full", "station_quota", "write_failed"
 _DAY = 86400
+
+
+@dataclass(frozen=True)
+class Unread:
+    """In place of a frame's text: one the WebSocket layer refused to read, and its size."""
+
+    size: int
 
 
 class MessageLog:
@@ -80,6 +88,11 @@ class MessageLog:
             message_id = None if frame.message_id == UNKNOWN_ID else frame.message_id
             self._enqueue(station_id, IN, MALFORMED, message_id, None, raw)
 
+    def unread(self, station_id: str, size: int) -> None:
+        """A frame refused unread (over the listener's read ceiling): kept as its size, flagged
+        truncated, no text."""
+        self._enqueue(station_id, IN, MALFORMED, None, None, Unread(size))
+
     def sent(self, station_id: str, text: str, frame: Call | CallResult | CallError, action: str | None) -> None:
         """A frame about to be written to the station; ``action``: the CALL's, or the action of
         the station's CALL a CALLRESULT/CALLERROR answers."""
@@ -88,7 +101,7 @@ class MessageLog:
         self._enqueue(station_id, OUT, kind, message_id, action, text)
 
     def _enqueue(self, station_id: str, direction: str, kind: str, message_id: str | None, action: str | None,
-                 text: str | bytes) -> None:
+                 text: str | bytes | Unread) -> None:
         queue = self._queue
         if len(queue) >= self._max_queued:
             self._drop(QUEUE_FULL)
@@ -159,6 +172,9 @@ class MessageLog:
         frame_limit = self._policy.max_frame_bytes
         redact = self._redactor.frame_text
         for station_id, direction, kind, message_id, action, at, raw in batch:
+            if isinstance(raw, Unread):
+                rows.append((station_id, direction, kind, message_id, action, at, raw.size, "", True))
+                continue
             if isinstance(raw, bytes):
                 size, text = len(raw), raw.decode("utf-8", "replace")
             else:

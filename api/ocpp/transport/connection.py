@@ -47,6 +47,9 @@ class StationConnection:
     cipher: str | None = None
     client_certificate: x509.Certificate | None = None
     connected_at: datetime = field(default_factory=utcnow)
+    # Larger frames close the connection with 1009 (the session does, after the message log
+    # took them); None: the WebSocket layer's own limit is the only one.
+    max_frame: int | None = None
     # The OCPP session serving this connection, once the gateway made one (api/ocpp/gateway.py):
     # the registry's one map (station → connection) then finds sessions too.
     session: Any = field(default=None, repr=False)

@@ -63,6 +63,12 @@ class ListenerConfig:
     ws_port: int | None = 9000       # profile 1; None: no plain listener (SP1 is optional, C-61)
     wss_port: int | None = 9443      # profiles 2 and 3; None: no TLS listener
     max_size: int = 64 * 1024        # larger frames/messages close the connection with 1009
+    # With the message log on, a frame over max_size is still read up to this, so the log keeps
+    # its beginning and true size before the session closes with 1009 (the session handler
+    # enforces max_size then: StationConnection.max_frame); beyond, it is refused unread (the
+    # log keeps its size only). Bounds what one connection can make us buffer. None: every frame
+    # over max_size is refused unread by the WebSocket layer.
+    read_ceiling: int | None = 1024 * 1024
     backlog: int = 4096              # boot storms: every station reconnects at once
     open_timeout: float = 10.0       # HTTP upgrade, admission included
     tls_handshake_timeout: float = 10.0
@@ -224,6 +230,8 @@ class Listeners:
         # Run after an explicit reload (a rotation here), not after the watch's: in cluster mode
         # the other nodes are told (api/cluster/notices.py).
         self.on_tls_reload: list[Callable[[], Awaitable[None]]] = []
+        self._read_limit = max(config.max_size, config.read_ceiling) \
+            if config.read_ceiling and ctx.policy.message_log.enabled else config.max_size
         self.ws_port: int | None = None
         self.wss_port: int | None = None
 
@@ -253,7 +261,7 @@ class Listeners:
         server = await serve(
             self._handle, sock=listening, ssl=ssl_context, process_request=self._process_request,
             select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
-            max_size=config.max_size,
+            max_size=self._read_limit,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout, close_timeout=config.close_timeout,
             backlog=config.backlog, server_header=None, logger=_ws_log, **extra)
@@ -347,7 +355,9 @@ class Listeners:
             return
         tls_version, cipher = _tls_facts(websocket)
         connection = StationConnection(admitted.station_id, admitted.security_profile, websocket, OCPP201,
-                                       _remote(websocket), tls_version, cipher, admitted.client_certificate)
+                                       _remote(websocket), tls_version, cipher, admitted.client_certificate,
+                                       max_frame=self.config.max_size if self._read_limit > self.config.max_size
+                                       else None)
         _forget_upgrade_headers(websocket)
         displaced = self.registry.register(connection)
         if displaced is not None:

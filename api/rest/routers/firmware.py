@@ -206,7 +206,9 @@ class UpdateIn(BaseModel):
     install_date_time: datetime | None = Field(None, description="When to install (InstallScheduled).")
     retries: int | None = Field(None, ge=0, le=INT32_MAX)
     retry_interval: int | None = Field(None, ge=0, le=INT32_MAX)
-    protocol: Protocol = Field("https", description="How the station downloads it: https or ftp.")
+    protocol: Protocol | None = Field(None, description="How the station downloads it: https or ftp; default: "
+                                      "chosen among the file servers that run and what the station reported "
+                                      "(OCPPCommCtrlr.FileTransferProtocols), https first.")
     timeout: float | None = Field(None, gt=0, le=300)
 
 
@@ -297,14 +299,21 @@ class CampaignIn(BaseModel):
     per_minute: int = Field(10, ge=1, le=100_000, description="Pacing: UpdateFirmware sent per minute at most.")
     max_failures: int = Field(1, ge=1, le=1_000_000, description="Halt once this many stations failed.")
     install_delay_minutes: int = Field(0, ge=0, le=43200)
-    protocol: Protocol = "https"
+    protocol: Protocol | None = Field(None, description="https or ftp for every station; default: each station's "
+                                      "chosen from what it reported (OCPPCommCtrlr.FileTransferProtocols), https "
+                                      "first (shown as `auto`).")
+    final_status_minutes: int | None = Field(None, ge=1, le=43200, description="A station that reports no final "
+                                             "status (Installed or a failure) this long after its UpdateFirmware "
+                                             "(or its install time) counts as failed (`firmware.no_final_status`); "
+                                             "default: the [firmware] policy's campaign_final_status_minutes.")
     dry_run: bool = Field(False, description="Return the plan (each station, whether it would pass the check); "
                                              "nothing is stored or sent.")
 
 
 class CampaignStationOut(BaseModel):
     station_id: str
-    state: str = Field(description="waiting, sent, installed, failed.")
+    state: str = Field(description="waiting, sent, installed, failed (`detail` says why: the check's rule, the "
+                                   "station's status, or firmware.no_final_status for a station gone silent).")
     update_id: int | None
     detail: str
     updated_at: datetime
@@ -318,6 +327,8 @@ class CampaignOut(BaseModel):
     max_failures: int
     install_delay_minutes: int
     protocol: str
+    final_status_minutes: int | None = Field(description="null: the [firmware] policy's "
+                                             "campaign_final_status_minutes.")
     status: str = Field(description="running, stopped, halted (failure threshold reached), finished.")
     detail: str
     counts: dict[str, int]
@@ -330,7 +341,7 @@ class CampaignOut(BaseModel):
         c = shown.campaign
         return cls(id=c.id, image_id=c.image_id, station_filter=c.station_filter, per_minute=c.per_minute,
                    max_failures=c.max_failures, install_delay_minutes=c.install_delay_minutes, protocol=c.protocol,
-                   status=c.status, detail=c.detail, counts=shown.counts,
+                   final_status_minutes=c.final_status_minutes, status=c.status, detail=c.detail, counts=shown.counts,
                    stations=[CampaignStationOut.model_validate(s, from_attributes=True) for s in shown.stations],
                    created_by=c.created_by, created_at=c.created_at)
 
@@ -344,7 +355,9 @@ async def create_campaign(body: CampaignIn, principal: OfficerOnly, ctx: Ctx) ->
     """Start a campaign (201 with it), or with ``dry_run`` its plan (200). Role: officer."""
     spec = campaigns.CampaignSpec(image_id=body.image_id, station_filter=body.station_filter,
                                   per_minute=body.per_minute, max_failures=body.max_failures,
-                                  install_delay_minutes=body.install_delay_minutes, protocol=body.protocol)
+                                  install_delay_minutes=body.install_delay_minutes,
+                                  protocol=body.protocol or campaigns.AUTO,
+                                  final_status_minutes=body.final_status_minutes)
     if body.dry_run:
         planned = await asyncio.to_thread(campaigns.plan, ctx, spec)
         return {"dry_run": True, "stations": [{"station_id": p.station_id, "ready": p.ready, "detail": p.detail}

@@ -18,12 +18,10 @@ from api.core.refusal import NotFound
 from api.csms.file_transfer import Endpoints
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.logs import commands, service
-from api.csms.provisioning import device_model
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
-from policies.file_transfer import station_protocols
 
 router = APIRouter(tags=["logs"])
 
@@ -122,13 +120,11 @@ async def request_log(station_id: str, body: LogRequestIn, request: Request, pri
 
     def prepare(session):
         require_station(session, station_id)
-        # What the station said it can upload with (OCPPCommCtrlr.FileTransferProtocols), when it did:
-        # an FTP-only station gets an ftp:// location.
-        reported = device_model.reported_value(session, station_id, "OCPPCommCtrlr", "FileTransferProtocols")
+        # Among what the station said it can upload with (OCPPCommCtrlr.FileTransferProtocols),
+        # when it did: an FTP-only station gets an ftp:// location.
         return service.prepare(session, endpoints, ctx.policy.logs, station_id=station_id, request_id=request_id,
                                log_type=body.log_type.value, requested_by=principal.actor.name,
-                               protocol=body.protocol, oldest=body.oldest_timestamp, latest=body.latest_timestamp,
-                               station_protocols=station_protocols(reported.split(",")) if reported else None)
+                               protocol=body.protocol, oldest=body.oldest_timestamp, latest=body.latest_timestamp)
     prepared = await asyncio.to_thread(run_in_session, ctx, prepare)
     command = commands.GetLog(
         log=LogParametersType(remote_location=prepared.remote_location, oldest_timestamp=oldest,

@@ -127,6 +127,14 @@ class CallOutcomeOut(BaseModel):
                    description=outcome.description, sent=outcome.sent)
 
 
+class CallPartOut(BaseModel):
+    id: int
+    status: str = Field(description="held (waiting for the part before it), pending, sent, answered or failed.")
+    items: int = Field(description="Entries this message carries.")
+    attempts: int
+    error: str | None
+
+
 class CallJobOut(BaseModel):
     id: int
     station_id: str
@@ -140,19 +148,29 @@ class CallJobOut(BaseModel):
     result_error: str | None = None
     error: str | None
     attempts: int
+    parts: list[CallPartOut] | None = Field(None, description="A Get/SetVariables job the station takes only in "
+                                            "several messages (its DeviceDataCtrlr limits): each message, sent one "
+                                            "after the other; the job is answered with their answers merged in the "
+                                            "order asked, or fails with the first part that fails. Null: one message.")
     created_by: str
     created_at: datetime
     updated_at: datetime
     url: str
 
     @classmethod
-    def of(cls, row: OutboundCall) -> "CallJobOut":
+    def of(cls, row: OutboundCall, parts: list[OutboundCall] = ()) -> "CallJobOut":
         response = json.loads(row.response) if row.response else None
         result, result_error = _read_answer(row.action, response) if row.status == CallStatus.ANSWERED else (None, None)
         return cls(id=row.id, station_id=row.station_id, action=row.action, status=row.status,
                    response=response, result=result, result_error=result_error, error=row.error,
-                   attempts=row.attempts, created_by=row.created_by, created_at=row.created_at,
-                   updated_at=row.updated_at, url=_job_url(row))
+                   attempts=row.attempts, parts=[_part(part) for part in parts] or None, created_by=row.created_by,
+                   created_at=row.created_at, updated_at=row.updated_at, url=_job_url(row))
+
+
+def _part(row: OutboundCall) -> CallPartOut:
+    payload = json.loads(row.payload)
+    items = next((len(value) for value in payload.values() if isinstance(value, list)), 0)
+    return CallPartOut(id=row.id, status=row.status, items=items, attempts=row.attempts, error=row.error)
 
 
 def _read_answer(action: str, response: dict[str, Any] | None) -> tuple[Any, str | None]:
@@ -212,7 +230,8 @@ async def send_operator_call(gateway: Gateway, jobs: CallJobs, actor: Actor, sta
     try:
         if job:
             row = await jobs.submit(actor, station_id, action, payload, timeout)
-            return JSONResponse(jsonable_encoder(CallJobOut.of(row)), status_code=202,
+            parts = await asyncio.to_thread(jobs.parts, row)
+            return JSONResponse(jsonable_encoder(CallJobOut.of(row, parts)), status_code=202,
                                 headers={"Location": _job_url(row)})
         outcome = await call_now(gateway, actor, station_id, action, payload, timeout)
     except InvalidCallPayload as exc:
@@ -231,7 +250,7 @@ async def get_call(station_id: str, call_id: RowId, _principal: AnyRole, jobs: J
     row = await asyncio.to_thread(jobs.get, station_id, call_id)
     if row is None:
         raise ApiError(404, f"no call {call_id} for station {station_id!r}")
-    return CallJobOut.of(row)
+    return CallJobOut.of(row, await asyncio.to_thread(jobs.parts, row))
 
 
 # --- boot policy ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ SetVariables gets as many messages as that takes."""
 
 from __future__ import annotations
 
+from core_support import eventually
 from ocpp_support import csms  # noqa: F401 - fixture
 from provisioning_support import command, entry, inventoried, received
 
@@ -68,16 +69,21 @@ async def test_one_entry_beyond_bytes_per_message_is_refused_by_name(csms):
     assert received(station, "SetVariables") == []
 
 
-async def test_a_job_that_would_need_several_messages_is_refused(csms):
+async def test_a_job_is_split_the_same_way(csms):
+    # As a job the parts are stored and sent by the outbox (tests/csms/provisioning/test_split_jobs.py).
     station = await inventoried(csms, "TC-B-08-JOB", lambda st: st.device_model.limit_messages("GetVariables",
-                                                                                                 items=2))
+                                                                                                 items=4))
+    names = ["OfflineThreshold", "HeartbeatInterval", "NetworkConfigurationPriority", "Missing1", "Missing2"]
     answer = await csms.rest.post("/api/v1/stations/TC-B-08-JOB/commands/GetVariables?mode=job", json={
-        "get_variable_data": [entry("OCPPCommCtrlr", name) for name in ("A", "B", "C")]}, headers=csms.headers())
-    assert answer.status_code == 422 and answer.json()["rule"] == "call.variables.split_sync_only", answer.text
-    one = await csms.rest.post("/api/v1/stations/TC-B-08-JOB/commands/GetVariables?mode=job", json={
-        "get_variable_data": [entry("OCPPCommCtrlr", "OfflineThreshold")]}, headers=csms.headers())
-    assert one.status_code == 202
-    assert received(station, "GetVariables") == [] or len(received(station, "GetVariables")[0]["getVariableData"]) == 1
+        "get_variable_data": [entry("OCPPCommCtrlr", name) for name in names]}, headers=csms.headers())
+    assert answer.status_code == 202 and [p["items"] for p in answer.json()["parts"]] == [4, 1], answer.text
+
+    async def answered():
+        shown = (await csms.rest.get(answer.headers["Location"], headers=csms.headers("auditor"))).json()
+        return shown if shown["status"] == "answered" else None
+    shown = await eventually(answered, 10)
+    assert [len(r["getVariableData"]) for r in received(station, "GetVariables")] == [4, 1]
+    assert [r["variable"]["name"] for r in shown["result"]["get_variable_result"]] == names
 
 
 async def test_a_station_of_20_items_and_2000_bytes_per_message(csms):

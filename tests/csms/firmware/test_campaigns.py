@@ -6,6 +6,7 @@ halts at the failure threshold, stops, and resumes from its rows."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from core_support import eventually
 from firmware_support import chargeca_image, sent, station_holding
@@ -13,7 +14,8 @@ from ocpp_support import files_csms  # noqa: F401 - fixture
 from sqlmodel import func, select
 
 from api.core.audit import run_in_session
-from storage.firmware import FirmwareCampaign
+from api.csms.firmware import signal
+from storage.firmware import FirmwareCampaign, FirmwareUpdate
 
 
 async def _fleet(csms, *, without_root: str):
@@ -104,3 +106,58 @@ async def test_campaign_input_is_refused_by_name(files_csms):
     assert (empty.status_code, empty.json()["rule"]) == (422, "campaign.empty")
     assert (too_fast.status_code, too_fast.json()["rule"]) == (422, "campaign.pacing")
     assert (unknown.status_code, unknown.json()["rule"]) == (404, "firmware.image.unknown")
+
+
+async def test_a_station_gone_silent_fails_after_the_campaigns_timeout_and_counts_towards_the_threshold(files_csms):
+    image, root = await chargeca_image(files_csms)
+    silent = await station_holding(files_csms, "CAMP-SILENT", root)
+    silent.firmware.hold.clear()   # it verifies the signature, then never reports again
+    made = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-SILENT", per_minute=600,
+                           max_failures=1, final_status_minutes=30)
+    assert made.status_code == 201 and made.json()["final_status_minutes"] == 30, made.text
+    campaign_id = made.json()["id"]
+    await eventually(lambda: _last_status(silent, "SignatureVerified"), 15)
+    await asyncio.sleep(0.3)
+    shown = (await files_csms.rest.get(f"/api/v1/firmware/campaigns/{campaign_id}",
+                                       headers=files_csms.headers("auditor"))).json()
+    assert shown["status"] == "running" and shown["counts"] == {"sent": 1}
+
+    # 31 minutes on, still silent: the station has failed, and the campaign halts on it.
+    run_in_session(files_csms.ctx, lambda s: _age_updates(s, minutes=31))
+    signal.ring()
+    halted = await _settled(files_csms, campaign_id, "halted")
+
+    (station,) = halted["stations"]
+    assert station["state"] == "failed" and halted["counts"] == {"failed": 1}
+    assert station["detail"].startswith("firmware.no_final_status") and "SignatureVerified" in station["detail"]
+    assert "threshold 1" in halted["detail"]
+
+
+async def test_the_timeout_is_the_policys_unless_the_campaign_sets_one(files_csms):
+    image, root = await chargeca_image(files_csms)
+    station = await station_holding(files_csms, "CAMP-QUIET", root)
+    station.firmware.hold.clear()
+    made = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-QUIET", per_minute=600)
+    assert made.json()["final_status_minutes"] is None and made.json()["protocol"] == "auto"
+    await eventually(lambda: _last_status(station, "SignatureVerified"), 15)
+
+    # Past a 30-minute timeout, not past the policy's 240: still waiting for it.
+    run_in_session(files_csms.ctx, lambda s: _age_updates(s, minutes=31))
+    signal.ring()
+    await asyncio.sleep(0.5)
+    shown = (await files_csms.rest.get(f"/api/v1/firmware/campaigns/{made.json()['id']}",
+                                       headers=files_csms.headers("auditor"))).json()
+    assert shown["counts"] == {"sent": 1} and shown["status"] == "running"
+    too_long = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-QUIET", final_status_minutes=0)
+    assert too_long.status_code == 422
+
+
+async def _last_status(station, status: str) -> bool:
+    return bool(station.firmware.statuses) and station.firmware.statuses[-1][1] == status
+
+
+def _age_updates(session, *, minutes: int) -> None:
+    """As if the UpdateFirmware had left ``minutes`` ago."""
+    for row in session.exec(select(FirmwareUpdate)):
+        row.created_at -= timedelta(minutes=minutes)
+        session.add(row)

@@ -1,0 +1,24 @@
+"""firmware campaigns: how long a station may go without a final firmware status
+
+Revision ID: 0020
+Revises: 0019
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0020'
+down_revision = '0019'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Null: the [firmware] policy's campaign_final_status_minutes.
+    with op.batch_alter_table('firmware_campaign') as batch_op:
+        batch_op.add_column(sa.Column('final_status_minutes', sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('firmware_campaign') as batch_op:
+        batch_op.drop_column('final_status_minutes')
