@@ -106,6 +106,12 @@ class Settings:
     # call on the wire) is taken up at once by the next process with the same name. One running
     # process per name.
     node_id: str = field(default_factory=socket.gethostname)
+    # The cluster's message bus (NATS), which carries CSMS calls to the process holding a station:
+    # several processes on one database need it (`chargeca serve --workers N`, api/workers.py).
+    nats_url: str | None = None
+    # Listening sockets bound with SO_REUSEPORT, so that the worker processes of one machine share
+    # each port (the kernel spreads new connections over them). Set by the supervisor, never by hand.
+    shared_ports: bool = False
     # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
     pkcs11: Pkcs11Settings | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
@@ -113,6 +119,10 @@ class Settings:
     @property
     def keystore_backend(self) -> str:
         return "pkcs11" if self.pkcs11 else "file"
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres:"))
 
     @property
     def keys_dir(self) -> Path:
@@ -199,6 +209,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         ftp_masquerade_address=pick("CHARGECA_FTP_MASQUERADE_ADDRESS", "ftp_masquerade_address", None),
         fqdn=section.get("fqdn", DEV_FQDN),
         node_id=pick("CHARGECA_NODE_ID", "node_id", None) or socket.gethostname(),
+        nats_url=pick("CHARGECA_NATS_URL", "nats_url", None),
         pkcs11=_pkcs11_settings(config.get("keystore", {}), config_file),
         gateway=gateway_config,
     )
