@@ -935,7 +935,8 @@ def workers_scaling(args: argparse.Namespace, workdir: Path) -> list[str]:
         out.append(
             f"{r.workers} worker{'s' if r.workers > 1 else ' '}: boot storm {r.storm_ok}/{r.storm_ok + r.storm_failed} "
             f"profile-3 stations in {r.storm_seconds:.1f} s = {r.storm_rate:6.1f}/s "
-            f"(server {100 * r.storm_server_cpu / r.storm_seconds:.0f}% of a core, generators {100 * r.storm_load_cpu / r.storm_seconds:.0f}%, "
+            f"(server {100 * r.storm_server_cpu / r.storm_seconds:.0f}% of a core, "
+            f"generators {100 * r.storm_load_cpu / r.storm_seconds:.0f}%, "
             f"{1000 * r.storm_server_cpu / max(1, r.storm_ok):.2f} ms server CPU/station); "
             f"Heartbeat capacity {r.heartbeat_rate:7.0f}/s with {r.storm_ok + len(warm)} stations (server "
             f"{100 * r.heartbeat_server_cpu / r.heartbeat_seconds:.0f}%, generators "
