@@ -381,5 +381,4 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
 
 
 __all__ = ["HEALTH_PATH", "ListenerConfig", "Listeners", "OCPP201", "TLS_READ_BUFFER", "select_subprotocol",
-           "start_listeners",
-           "use_small_tls_buffers"]
+           "start_listeners", "use_small_tls_buffers"]
