@@ -124,8 +124,14 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from api.server import serve  # imported here: the other commands need no server stack
+    from api.workers import WorkersRefused, worker_count
 
-    serve(_settings(args), dev=not args.no_dev_init)
+    settings = _settings(args)
+    try:
+        workers = worker_count(settings, args.workers)
+    except WorkersRefused as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    serve(settings, dev=not args.no_dev_init, workers=workers)
 
 
 # --- certificate authorities ---------------------------------------------------------------
@@ -595,6 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
     serve.add_argument("--no-dev-init", action="store_true",
                        help="do not create a development PKI when none exists")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="processes sharing the ports and the database (default: one per core on PostgreSQL "
+                            "with CHARGECA_NATS_URL set, else 1; more than 1 needs both)")
 
     ca = commands.add_parser("ca", help="certificate authorities").add_subparsers(
         dest="ca_command", required=True, metavar="ACTION")

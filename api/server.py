@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -67,11 +68,13 @@ def ensure_pki(ctx: Context, dev: bool) -> None:
     print(f"Officer API token written to {ctx.settings.first_token_file} (readable only by you).", flush=True)
 
 
-def serve(settings: Settings, *, dev: bool = True) -> None:
+def serve(settings: Settings, *, dev: bool = True, workers: int = 1) -> None:
+    """``workers`` > 1: that many processes on the same ports (api/workers.py), after the first
+    run's PKI and the migrations, which happen here, once."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from api.cluster.config import ClusterConfig
 
-    cluster = ClusterConfig.of(settings)   # refused on SQLite before anything is created
+    ClusterConfig.of(settings)   # refused on SQLite before anything is created
     ctx = open_context(settings, create_dev_passphrase=dev)
     ensure_pki(ctx, dev)
     ctx = replace(ctx, policy=settings.policy())   # the first run may have written the policy file
@@ -81,12 +84,50 @@ def serve(settings: Settings, *, dev: bool = True) -> None:
     if not _is_loopback(settings.rest_host):
         raise SystemExit("chargeca: error: the REST API serves plain HTTP and only binds to loopback; "
                          "put it behind a TLS-terminating proxy bound to 127.0.0.1")
+    if workers > 1:
+        _supervise(ctx, workers)
+        return
+    _run_here(ctx, lambda ports: print_next_steps(ctx, *ports))
+
+
+def serve_worker(settings: Settings, ready: Callable[[], None]) -> None:
+    """One worker of `chargeca serve --workers N`: the supervisor made the PKI and ran the migrations."""
+    ctx = open_context(settings, run_migrations=False)
+    _run_here(ctx, lambda _ports: ready())
+
+
+def _supervise(ctx: Context, count: int) -> None:
+    from api.workers import PortReservation, Supervisor, WorkersRefused, plan_workers
+
+    ports = PortReservation()
+    try:
+        try:
+            plan = plan_workers(ctx.settings, count, ctx.policy.file_transfer, ports)
+        except WorkersRefused as exc:
+            raise SystemExit(f"chargeca: error: {exc}") from None
+        ctx.engine.dispose()   # the workers open their own; this process only supervises them
+        shown = replace(ctx, settings=plan.base)
+
+        def announce() -> None:
+            print_next_steps(shown, plan.base.ocpp_ws_port, plan.base.ocpp_wss_port)
+            print(f"  {count} workers share these ports: {', '.join(plan.node_ids())}", flush=True)
+
+        code = Supervisor(plan, on_ready=announce).run()
+    finally:
+        ports.close()
+    if code:
+        raise SystemExit(code)
+
+
+def _run_here(ctx: Context, started: Callable[[tuple[int | None, int | None]], None]) -> None:
+    from api.cluster.config import ClusterConfig
     from api.ocpp.transport.connection_limits import DescriptorLimitError
 
-    loop_factory = _fast_paths(settings)
+    cluster = ClusterConfig.of(ctx.settings)
+    loop_factory = _fast_paths(ctx.settings)
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(_run(ctx, cluster))
+            runner.run(_run(ctx, cluster, started))
     except DescriptorLimitError as exc:
         raise SystemExit(f"chargeca: error: {exc}") from None
 
@@ -111,10 +152,12 @@ def _fast_paths(settings: Settings):
     return uvloop.new_event_loop
 
 
-async def _run(ctx: Context, cluster: "ClusterConfig | None") -> None:
+async def _run(ctx: Context, cluster: "ClusterConfig | None",
+               started: Callable[[tuple[int | None, int | None]], None]) -> None:
+    """``started``: called off the loop once REST and OCPP listen, with the (ws, wss) ports."""
     from api.csms.file_transfer.service import FileServiceConfig
     from api.rest.app import create_app
-    from api.rest.serving import server_config
+    from api.rest.serving import server_config, shared_socket
     from api.stack import running_stack
 
     app = create_app(ctx)
@@ -146,12 +189,15 @@ async def _run(ctx: Context, cluster: "ClusterConfig | None") -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        rest_task = asyncio.create_task(rest.serve())
+        # Workers share the REST port (SO_REUSEPORT) as they share the OCPP ones: any of them answers.
+        sockets = ([shared_socket(ctx.settings.rest_host, ctx.settings.rest_port, config.backlog)]
+                   if ctx.settings.shared_ports else None)
+        rest_task = asyncio.create_task(rest.serve(sockets=sockets))
         try:
             while not (rest.started or rest_task.done()):
                 await asyncio.sleep(0.05)
             if rest.started:
-                await asyncio.to_thread(print_next_steps, ctx, stack.listeners.ws_port, stack.listeners.wss_port)
+                await asyncio.to_thread(started, (stack.listeners.ws_port, stack.listeners.wss_port))
             await asyncio.wait([rest_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
         finally:
             rest.should_exit = True

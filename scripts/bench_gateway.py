@@ -223,8 +223,8 @@ def set_message_log(data: Path, enabled: bool) -> None:
     (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if enabled else 'false'}\n")
 
 
-def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None,
-                 extra_env: dict[str, str] | None = None) -> Server:
+def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None, *,
+                 serve_args: tuple[str, ...] = (), extra_env: dict[str, str] | None = None) -> Server:
     ws_port, wss_port, rest_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
     env.update(extra_env or {})
@@ -234,6 +234,7 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
                CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="")
     if "CHARGECA_DATABASE_URL" in os.environ:  # --database-url
         env["CHARGECA_DATABASE_URL"] = os.environ["CHARGECA_DATABASE_URL"]
+    env.update(extra_env or {})
     command = [sys.executable]
     if profile_out is not None:
         # As a module, as below: run as a file, api/ would come first on the path and its
@@ -241,7 +242,7 @@ def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | Non
         command += ["-m", "cProfile", "-o", str(profile_out), "-m", "api.cli"]
     else:
         command += ["-m", "api.cli"]
-    command += ["serve", "--no-dev-init"]
+    command += ["serve", "--no-dev-init", *serve_args]
     process = subprocess.Popen(pinned(cpu, command), cwd=ROOT, env=env, stdout=log.open("w"),
                                stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(process, ws_port, wss_port, rest_port, log)
@@ -581,7 +582,7 @@ def _fresh_server_round(data: Path, certs: Path, workdir: Path, label: str, ids3
     the paced Heartbeats (and the closed-loop capacity), close them, run the boot storm, stop."""
     server_cpu, client_cpu = cpus
     warm, fleet = ids3[:args.warmup], ids3[args.warmup:args.warmup + args.stations]
-    server = start_server(data, server_cpu, workdir / f"server-{label}.log", None, env)
+    server = start_server(data, server_cpu, workdir / f"server-{label}.log", None, extra_env=env)
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
     load = Load(target, client_cpu, server.pid)
@@ -926,8 +927,9 @@ def _storm_line(label: str, storm: Storm, args: argparse.Namespace) -> str:
             f"and booted in {result['seconds']:.1f} s (all connected after {result['open_seconds']:.1f} s), "
             f"{args.storm_concurrency} handshakes in flight; server CPU {storm.server_cpu:.1f} s = "
             f"{1000 * storm.cpu_per_station:.2f} ms/station ({_busy(storm.server_cpu, result)}% busy, "
-            f"load generator {_busy(storm.load_cpu, result)}%); lost {result['failed']} {result['errors'] or ''}; "
-            f"ListenOverflows +{storm.overflows}, ListenDrops +{storm.drops}; server RSS {storm.rss_kib / 1024:.0f} MiB")
+            f"load generator {_busy(storm.load_cpu, result)}%); "
+            f"lost {result['failed']} {result['errors'] or ''}; ListenOverflows +{storm.overflows}, "
+            f"ListenDrops +{storm.drops}; server RSS {storm.rss_kib / 1024:.0f} MiB")
 
 
 def _busy(cpu: float, result: dict) -> int:
@@ -973,7 +975,8 @@ def main() -> None:
                         help="the OCPP message log on or off for the whole run; both: only its cost (Heartbeat "
                              "phase and boot storm, off then on, compared)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="with --message-log both: rounds of off, on; with --per-core: rounds of every pair")
+                        help="with --message-log both: rounds of off, on; with --per-core: rounds of every pair; "
+                             "with --workers: rounds of 1 worker, N workers")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="only idle connections: N profile-3 stations connect, boot and go quiet (several load "
                              "generators, source addresses 127.0.0.2, …); server RSS per connection")
@@ -985,6 +988,11 @@ def main() -> None:
     parser.add_argument("--per-core", action="store_true",
                         help="only the event loop / JSON codec comparison (asyncio or uvloop, json or msgspec): "
                              "Heartbeat CPU, capacity and boot storm on fresh servers, ratios to asyncio + json")
+    parser.add_argument("--workers", type=int, help="only the scaling over cores: the profile-3 boot storm (--storm "
+                                                    "stations) and Heartbeat capacity with 1 worker, then N "
+                                                    "(`chargeca serve --workers N`), and the ratio; needs "
+                                                    "--database-url (see workers_scaling)")
+    parser.add_argument("--generators", type=int, default=2, help="with --workers: load generator processes")
     args = parser.parse_args()
     with fresh_database(args.database_url) as args.database_url:
         if args.database_url:
@@ -993,7 +1001,7 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    what = (idle_connections if args.idle else per_core if args.per_core
+    what = (idle_connections if args.idle else per_core if args.per_core else workers_scaling if args.workers
             else message_log_cost if args.message_log == "both" else run)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)
@@ -1002,6 +1010,195 @@ def measure(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
             lines = what(args, Path(tmp))
     print("\n".join(lines))
+
+
+# --- --workers N: scaling over the cores of this machine ---------------------------------------
+#
+# The same server (`chargeca serve` on PostgreSQL) with 1 worker, then N; the profile-3 boot storm
+# and the Heartbeat capacity of each, and the ratios. With 1 worker the server is pinned to CPU 0
+# and the load generators to CPU 1, as in the main run; with N nothing is pinned: the workers and
+# the generators share every core, so the generators are the cheapest we can make
+# (scripts/gateway_load_lean.py) and their share of the CPU is printed beside each figure.
+# PostgreSQL runs on the same cores too (its CPU is not counted in the server's).
+
+NATS_URL = "nats://127.0.0.1:4222"   # several workers need a message bus configured (api/workers.py)
+
+
+class LeanLoad:
+    """Several scripts/gateway_load_lean.py processes, each with a slice of the stations, driven
+    together: every command goes to all of them and the answers come back as a list."""
+
+    def __init__(self, target: dict, count: int, cpu: int | None) -> None:
+        config = json.dumps(dict(host=HOST, port=target["wss_port"], fqdn=FQDN, root=target["root"],
+                                 cert_dir=target["cert_dir"]))
+        self.processes = [subprocess.Popen(pinned(cpu, [sys.executable, str(ROOT / "scripts" / "gateway_load_lean.py"),
+                                                        config]), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                           text=True, bufsize=1) for _ in range(count)]
+
+    def slices(self, identities: list[str]) -> list[list[str]]:
+        return [identities[i::len(self.processes)] for i in range(len(self.processes))]
+
+    def run(self, cmd: str, per_process: list[dict] | None = None, **arguments) -> list[dict]:
+        print(f"[{time.strftime('%H:%M:%S')}] lean {cmd}", file=sys.stderr, flush=True)
+        for i, process in enumerate(self.processes):
+            process.stdin.write(json.dumps({"cmd": cmd, **arguments, **(per_process[i] if per_process else {})}) + "\n")
+            process.stdin.flush()
+        answers = []
+        for process in self.processes:
+            line = process.stdout.readline()
+            if not line:
+                raise SystemExit(f"a load generator died during {cmd}")
+            answers.append(json.loads(line))
+        return answers
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def quit(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+                process.stdin.flush()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every process below it (a supervisor, its workers, their file services)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+@dataclass(frozen=True)
+class ScalingRound:
+    workers: int
+    storm_ok: int
+    storm_failed: int
+    storm_seconds: float
+    storm_server_cpu: float
+    storm_load_cpu: float
+    heartbeats: int
+    heartbeat_seconds: float
+    heartbeat_server_cpu: float
+    heartbeat_load_cpu: float
+    errors: dict
+
+    @property
+    def storm_rate(self) -> float:
+        return self.storm_ok / self.storm_seconds if self.storm_seconds else 0.0
+
+    @property
+    def heartbeat_rate(self) -> float:
+        return self.heartbeats / self.heartbeat_seconds if self.heartbeat_seconds else 0.0
+
+
+def scaling_round(workers: int, data: Path, certs: Path, workdir: Path, ids: list[str], warm: list[str],
+                  args: argparse.Namespace) -> ScalingRound:
+    pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") and not args.no_pin and workers == 1
+    server_cpu, client_cpu = (0, 1) if pin else (None, None)
+    log = workdir / f"server-w{workers}-{time.monotonic_ns()}.log"
+    server = start_server(data, server_cpu, log, None, serve_args=("--workers", str(workers)),
+                          extra_env={"CHARGECA_NATS_URL": NATS_URL, "CHARGECA_NODE_ID": "bench"})
+    deadline = time.monotonic() + 120
+    while "ChargeCA is running." not in log.read_text():   # every worker listens
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the server with {workers} workers did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    target = dict(wss_port=server.wss_port, root=str(workdir / "root.pem"), cert_dir=str(certs))
+    load = LeanLoad(target, args.generators, client_cpu)
+    try:
+        load.run("prepare", per_process=[{"identities": s} for s in load.slices(warm + ids)])
+        per = max(1, args.storm_concurrency // args.generators)
+        load.run("storm", per_process=[{"identities": s} for s in load.slices(warm)], concurrency=per, timeout=60)
+        cpu0, load0 = tree_cpu(server.pid), sum(cpu_seconds(p) for p in load.pids)
+        storm = load.run("storm", per_process=[{"identities": s} for s in load.slices(ids)], concurrency=per,
+                         timeout=300)
+        cpu1, load1 = tree_cpu(server.pid), sum(cpu_seconds(p) for p in load.pids)
+        # The Heartbeat window: every generator counts the same --seconds after the same warm-up.
+        beats = load.run("heartbeats", seconds=args.seconds, warmup=2.0)
+        cpu2, load2 = tree_cpu(server.pid), sum(cpu_seconds(p) for p in load.pids)
+        load.run("close")
+    finally:
+        load.quit()
+        stop_server(server)
+    errors: dict = {}
+    for answer in storm + beats:
+        for reason, count in answer["errors"].items():
+            errors[reason] = errors.get(reason, 0) + count
+    # CPU of the Heartbeat phase: its window plus warm-up and drain; scaled to the window.
+    beat_wall = 2.0 + max(b["seconds"] for b in beats)
+    window = max(b["seconds"] for b in beats)
+    return ScalingRound(workers, sum(a["ok"] for a in storm), sum(a["failed"] for a in storm),
+                        max(a["seconds"] for a in storm), cpu1 - cpu0, load1 - load0,
+                        sum(b["messages"] for b in beats), window,
+                        (cpu2 - cpu1) * window / beat_wall, (load2 - load1) * window / beat_wall, errors)
+
+
+def workers_scaling(args: argparse.Namespace, workdir: Path) -> list[str]:
+    """Boot storm and Heartbeat capacity with 1 worker and with --workers N, --repeat rounds alternating."""
+    if not args.database_url:
+        raise SystemExit("--workers needs --database-url postgresql://…/db: several workers need PostgreSQL")
+    warm_count = 50 * args.generators
+    args.stations, args.warmup = 0, warm_count + args.storm   # prepare() makes certificates for all of them
+    args.storm = max(args.storm, 1)
+    data, certs = prepare(workdir, args)
+    every = sp3_ids(args.warmup)
+    warm, ids = every[:warm_count], every[warm_count:]
+    set_message_log(data, args.message_log != "off")
+    cores = os.cpu_count() or 1
+    load_before = os.getloadavg()
+    rounds: list[ScalingRound] = []
+    for _ in range(args.repeat):
+        for workers in (1, args.workers):
+            rounds.append(scaling_round(workers, data, certs, workdir, ids, warm, args))
+    load_after = os.getloadavg()
+    out = [f"machine: {cores} cores, Python {platform.python_version()}, {ssl.OPENSSL_VERSION}, PostgreSQL (same "
+           f"cores, its CPU not counted below); message log {'off' if args.message_log == 'off' else 'on'}",
+           f"load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after "
+           f"{load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)",
+           f"parameters: --workers {args.workers} --storm {len(ids)} (+{len(warm)} warm-up stations connected first) "
+           f"--storm-concurrency {args.storm_concurrency} --seconds {args.seconds} --generators {args.generators} "
+           f"--repeat {args.repeat}; 1 worker pinned to CPU 0 and the generators to CPU 1, "
+           f"{args.workers} workers and the generators unpinned",
+           "load generator: scripts/gateway_load_lean.py (selectors + non-blocking ssl sockets, frames encoded "
+           "ahead, no permessage-deflate offered)"]
+    for r in rounds:
+        out.append(
+            f"{r.workers} worker{'s' if r.workers > 1 else ' '}: boot storm {r.storm_ok}/{r.storm_ok + r.storm_failed} "
+            f"profile-3 stations in {r.storm_seconds:.1f} s = {r.storm_rate:6.1f}/s "
+            f"(server {100 * r.storm_server_cpu / r.storm_seconds:.0f}% of a core, "
+            f"generators {100 * r.storm_load_cpu / r.storm_seconds:.0f}%, "
+            f"{1000 * r.storm_server_cpu / max(1, r.storm_ok):.2f} ms server CPU/station); "
+            f"Heartbeat capacity {r.heartbeat_rate:7.0f}/s with {r.storm_ok + len(warm)} stations (server "
+            f"{100 * r.heartbeat_server_cpu / r.heartbeat_seconds:.0f}%, generators "
+            f"{100 * r.heartbeat_load_cpu / r.heartbeat_seconds:.0f}%, "
+            f"{1e6 * r.heartbeat_server_cpu / max(1, r.heartbeats):.0f} µs server CPU/msg); errors {r.errors or 0}")
+    ones = [r for r in rounds if r.workers == 1]
+    many = [r for r in rounds if r.workers == args.workers]
+    for label, pick in (("boot storm", lambda r: r.storm_rate), ("Heartbeat capacity", lambda r: r.heartbeat_rate)):
+        one, n = statistics.median(map(pick, ones)), statistics.median(map(pick, many))
+        out.append(f"{label}: {n:.1f}/s with {args.workers} workers vs {one:.1f}/s with 1 = {n / max(one, 1e-9):.2f}x "
+                   f"(medians of {len(ones)} rounds; target >= 1.8x with 2 on 2 cores)")
+    return out
 
 
 if __name__ == "__main__":

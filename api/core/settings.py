@@ -115,7 +115,11 @@ class Settings:
     node_id: str = field(default_factory=socket.gethostname)
     # Cluster mode when set: this node shares its stations with the others on one PostgreSQL
     # through this NATS server (api/cluster/). Unset: one process, SQLite or PostgreSQL, no NATS.
+    # Several worker processes on one machine are nodes too (`chargeca serve --workers N`).
     nats_url: str | None = None
+    # Listening sockets bound with SO_REUSEPORT, so that the worker processes of one machine share
+    # each port (the kernel spreads new connections over them). Set by the supervisor, never by hand.
+    shared_ports: bool = False
     # CA keys in a PKCS#11 token when set; otherwise every key is an encrypted file.
     pkcs11: Pkcs11Settings | None = None
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
@@ -134,6 +138,10 @@ class Settings:
     @property
     def keystore_backend(self) -> str:
         return "pkcs11" if self.pkcs11 else "file"
+
+    @property
+    def uses_postgresql(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres:"))
 
     @property
     def keys_dir(self) -> Path:

@@ -16,6 +16,7 @@ The h11 implementation is chosen explicitly so the deadline applies whatever els
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import h11
 import uvicorn
@@ -84,3 +85,9 @@ def server_config(app: object, *, host: str, port: int, policy: RestPolicy, **op
     return uvicorn.Config(app, host=host, port=port, http=deadline_protocol(policy.request_timeout_seconds), ws="none",
                           timeout_keep_alive=policy.keep_alive_seconds, limit_concurrency=policy.max_concurrency,
                           backlog=policy.backlog, **options)  # type: ignore[arg-type]
+
+
+def shared_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """The REST port bound with SO_REUSEPORT, shared by the workers of one machine (api/workers.py)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=backlog, reuse_port=True)

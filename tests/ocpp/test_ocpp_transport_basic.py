@@ -224,3 +224,27 @@ async def test_credentials_never_reach_the_logs(sqlite_pki, tmp_path, caplog):
     for secret in (PASSWORD, wrong):  # ... but not its value
         assert secret not in text
         assert base64.b64encode(f"CP_1:{secret}".encode()).decode() not in text
+
+
+async def test_a_load_balancers_health_check_gets_200_on_both_ports_and_leaves_no_trace(sqlite_pki, tmp_path):
+    import ssl
+
+    async def get_health(port: int, context: ssl.SSLContext | None) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: csms\r\n\r\n")
+        answer = await reader.read(4096)
+        writer.close()
+        return answer
+
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE   # as `check-ssl verify none` does
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        for port, context in ((gateway.listeners.ws_port, None), (gateway.listeners.wss_port, unchecked)):
+            answer = await get_health(port, context)
+            assert answer.startswith(b"HTTP/1.1 200 OK"), answer
+            assert answer.endswith(b"ok\n")
+        await gateway.listeners.refusals.flush()
+        assert events(sqlite_pki) == [], "a health check is neither a refusal nor a security event"
+        # A station's upgrade to the same path is a station's connection, admitted (here refused) as any other.
+        refusal = await refused(gateway.station("health", path="/", password=PASSWORD))
+        assert refusal.status == 404

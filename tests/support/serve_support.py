@@ -102,3 +102,27 @@ def start_serve(cwd: Path, ports: Ports | None = None, *args: str, extra_env: di
                                    env={**ports.env(), **(extra_env or {})}, stdout=handle,
                                    stderr=subprocess.STDOUT, text=True, umask=0o022)
     return Served(process, log, ports)
+
+
+def pid_serving(pids: list[int], client_port: int) -> int | None:
+    """Which of ``pids`` holds the server end of the loopback TCP connection whose client end is
+    bound to ``client_port`` (from /proc: a socket's inode names the process holding it)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as handle:
+            for line in list(handle)[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == client_port and fields[9] != "0":
+                    inodes.add(f"socket:[{fields[9]}]")
+    for pid in pids:
+        try:
+            descriptors = os.listdir(f"/proc/{pid}/fd")
+        except FileNotFoundError:
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                    return pid
+            except FileNotFoundError:
+                continue
+    return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import socket
 import threading
 import warnings
 from collections.abc import Sequence
@@ -229,7 +230,7 @@ class FtpFileServer:
 
     def __init__(self, engine: Engine, store: FileStore, *, host: str, port: int,
                  passive_ports: range | None, masquerade_address: str | None, max_connections: int,
-                 idle_timeout: float, tls: SSL.Context | None = None) -> None:
+                 idle_timeout: float, tls: SSL.Context | None = None, reuse_port: bool = False) -> None:
         authorizer = _GrantAuthorizer(engine, store)
         base = _TlsHandler if tls is not None else _Handler
         dtp = base.dtp_handler
@@ -241,7 +242,11 @@ class FtpFileServer:
             "permit_foreign_addresses": False, "permit_privileged_ports": False,
             "max_login_attempts": 1, "auth_failed_timeout": 1})
         self._handler = handler
-        self._server = FTPServer((host, port), handler)
+        # Shared with the other workers (SO_REUSEPORT): only the control port; each worker's passive
+        # ports are its own slice of the range, so a data connection reaches the worker that offered it.
+        address = (socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                        reuse_port=True) if reuse_port else (host, port))
+        self._server = FTPServer(address, handler)
         self._server.max_cons = max_connections
         self._server.max_cons_per_ip = 0
         self.port: int = self._server.address[1]

@@ -324,8 +324,9 @@ class HttpsFileServer:
     """Runs the server on a thread of its own; ``port`` is the one actually bound."""
 
     def __init__(self, engine: Engine, store: FileStore, context: ssl.SSLContext, *, host: str, port: int,
-                 max_connections: int, idle_timeout: float) -> None:
-        server_class = type("_Server6", (_Server,), {"address_family": socket.AF_INET6}) if ":" in host else _Server
+                 max_connections: int, idle_timeout: float, reuse_port: bool = False) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("_Server", (_Server,), {"allow_reuse_port": reuse_port, "address_family": family})
         self._server = server_class((host, port), engine, store, context, max_connections=max_connections,
                                idle_timeout=idle_timeout)
         self.port: int = self._server.server_address[1]

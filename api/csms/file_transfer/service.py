@@ -41,6 +41,8 @@ class FileServiceConfig:
     # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it;
     # tests run the servers on threads of their own process.
     own_process: bool = False
+    # SO_REUSEPORT on both servers' ports: the workers of one machine share them (api/workers.py).
+    reuse_port: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, policy: FileTransferPolicy) -> FileServiceConfig:
@@ -52,7 +54,7 @@ class FileServiceConfig:
                    ftp_passive_ports=parse_port_range(settings.ftp_passive_ports),
                    ftp_masquerade_address=settings.ftp_masquerade_address,
                    max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds),
-                   own_process=True)
+                   own_process=True, reuse_port=settings.shared_ports)
 
 
 def parse_port_range(text: str) -> range | None:
@@ -78,14 +80,15 @@ class FileService:
         if config.https_port is not None:
             if tls is None:
                 raise ValueError("the HTTPS file server needs the wss listener's TLS material")
-            self.https = HttpsFileServer(ctx.engine, self.store, tls.listening_context(), host=config.https_host, port=config.https_port,
-                                         max_connections=config.max_connections, idle_timeout=config.idle_timeout)
+            self.https = HttpsFileServer(ctx.engine, self.store, tls.listening_context(), host=config.https_host,
+                                         port=config.https_port, max_connections=config.max_connections,
+                                         idle_timeout=config.idle_timeout, reuse_port=config.reuse_port)
         if config.ftp_port is not None:
             self.ftp = FtpFileServer(ctx.engine, self.store, host=config.ftp_host, port=config.ftp_port,
                                      passive_ports=config.ftp_passive_ports,
                                      masquerade_address=config.ftp_masquerade_address,
                                      max_connections=config.max_connections, idle_timeout=config.idle_timeout,
-                                     tls=ftps(ctx, tls) if tls is not None else None)
+                                     tls=ftps(ctx, tls) if tls is not None else None, reuse_port=config.reuse_port)
         self._ctx = ctx
         self.endpoints = Endpoints(config.public_name, self.https.port if self.https else None,
                                    self.ftp.port if self.ftp else None)

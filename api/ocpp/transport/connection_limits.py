@@ -90,9 +90,10 @@ class ConnectionTracker:
         self._pending_by_source: dict[str, int] = {}
         self._pending: dict[tuple, _TrackedSocket] = {}
 
-    def listening_socket(self, host: str, port: int, backlog: int) -> socket.socket:
+    def listening_socket(self, host: str, port: int, backlog: int, *, reuse_port: bool = False) -> socket.socket:
+        """``reuse_port``: SO_REUSEPORT, the port shared with the other workers of this machine."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        plain = socket.create_server((host, port), family=family, backlog=backlog,
+        plain = socket.create_server((host, port), family=family, backlog=backlog, reuse_port=reuse_port,
                                      dualstack_ipv6=family == socket.AF_INET6 and host in ("::", ""))
         return _Listener(self, plain)
 

@@ -55,6 +55,10 @@ OCPP201 = "ocpp2.0.1"
 # RFC 6455 §7.4.1
 CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INTERNAL_ERROR = 1000, 1002, 1011
 CONNECTION_LIMIT_REACHED = "ConnectionLimitReached"   # security-event type of connections closed at accept
+# A load balancer's health check (deploy/haproxy.cfg): a plain GET, no upgrade, answered 200 before
+# any admission work, so that checking a node every few seconds costs it neither a database read
+# nor a refusal record. A station's upgrade request to the same path is admitted as any other.
+HEALTH_PATH = "/health"
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,12 @@ class ListenerConfig:
     throttle: ThrottleSettings | None = None
     limits: ConnectionLimits | None = None
     refusal_log: RefusalLogSettings | None = None
+    reuse_port: bool = False         # SO_REUSEPORT: the ports shared by the workers of a machine
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides) -> "ListenerConfig":
         return replace(cls(host=settings.ocpp_host, ws_port=settings.ocpp_ws_port,
-                           wss_port=settings.ocpp_wss_port), **overrides)
+                           wss_port=settings.ocpp_wss_port, reuse_port=settings.shared_ports), **overrides)
 
 
 # asyncio gives every TLS connection a read buffer of SSLProtocol.max_size, 256 KiB on Python
@@ -257,7 +262,7 @@ class Listeners:
 
     async def _serve(self, port: int, ssl_context, **extra) -> Server:
         config = self.config
-        listening = self.connections.listening_socket(config.host, port, config.backlog)
+        listening = self.connections.listening_socket(config.host, port, config.backlog, reuse_port=config.reuse_port)
         server = await serve(
             self._handle, sock=listening, ssl=ssl_context, process_request=self._process_request,
             select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
@@ -329,6 +334,8 @@ class Listeners:
     # --- per connection -----------------------------------------------------------------------
 
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == HEALTH_PATH and "Upgrade" not in request.headers:
+            return connection.respond(HTTPStatus.OK, "ok\n")
         if not offers_ocpp201(request):
             # Before admission: a version we cannot speak costs no database read nor password check.
             log.info("upgrade to %s refused: no supported OCPP version offered (%s)", request.path,
@@ -402,5 +409,5 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
     return listeners
 
 
-__all__ = ["ListenerConfig", "Listeners", "OCPP201", "TLS_READ_BUFFER", "select_subprotocol", "start_listeners",
-           "use_small_tls_buffers"]
+__all__ = ["HEALTH_PATH", "ListenerConfig", "Listeners", "OCPP201", "TLS_READ_BUFFER", "select_subprotocol",
+           "start_listeners", "use_small_tls_buffers"]

@@ -1,0 +1,185 @@
+"""HAProxy in front of two `chargeca serve` nodes on one PostgreSQL, as deploy/haproxy.cfg ships.
+
+A profile-3 station connects to the load balancer with its client certificate (TCP passthrough:
+the node checks the certificate), boots, and is held by one node. That node is killed outright
+(SIGKILL); the station's connection drops, it reconnects to the same load-balancer address, lands
+on the other node and boots again. Runs the distribution's HAProxy; without it the test skips,
+under CI=true it fails (.ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import IN_CI
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from serve_support import CLI, Ports, Served, free_port, start_serve
+
+from simulator.station import SimulatedStation, TlsOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
+STATION = "CP_LB_1"
+
+
+@pytest.fixture
+def haproxy() -> str:
+    path = shutil.which("haproxy")
+    if path is None:
+        reason = "haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it)"
+        if IN_CI:
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(reason)
+    return path
+
+
+@dataclass
+class Node:
+    served: Served
+    files_port: int
+    env: dict[str, str]     # what a `chargeca` command on this node's machine runs with
+
+
+def _node(directory: Path, postgres_url: str, name: str, *args: str) -> Node:
+    ports, files_port = Ports(), free_port()
+    env = {"CHARGECA_DATABASE_URL": postgres_url, "CHARGECA_NODE_ID": name,
+           "CHARGECA_FILES_HTTPS_PORT": str(files_port)}
+    return Node(start_serve(directory, ports, *args, extra_env=env), files_port, {**ports.env(), **env})
+
+
+def _start_haproxy(haproxy: str, nodes: list[Node], workdir: Path) -> tuple[subprocess.Popen, dict[str, int], Path]:
+    ports = {"wss": free_port(), "ws": free_port(), "files": free_port()}
+    env = {**os.environ, "LB_WSS_BIND": f"127.0.0.1:{ports['wss']}", "LB_WS_BIND": f"127.0.0.1:{ports['ws']}",
+           "LB_FILES_BIND": f"127.0.0.1:{ports['files']}"}
+    for i, node in enumerate(nodes, start=1):
+        env.update({f"NODE{i}_HOST": "127.0.0.1", f"NODE{i}_WSS": str(node.served.ports.wss),
+                    f"NODE{i}_WS": str(node.served.ports.ws), f"NODE{i}_FILES": str(node.files_port)})
+    log = workdir / "haproxy.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen([haproxy, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not _accepts(ports["wss"]):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"haproxy did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    return process, ports, log
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _station_certificate(node_dir: Path, node: Node, workdir: Path) -> tuple[Path, Path]:
+    """A key and CSR made as a station makes them, signed by the CSMS's station CA (`chargeca cert sign`)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, STATION)])).sign(key, hashes.SHA256())
+    (workdir / "station.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    signed = subprocess.run([*CLI, "cert", "sign", "--station", STATION, "--csr", str(workdir / "station.csr")],
+                            cwd=node_dir, env=node.env, capture_output=True, text=True, timeout=120)
+    assert signed.returncode == 0, signed.stderr
+    (workdir / "station.pem").write_text(signed.stdout)
+    (workdir / "station.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return workdir / "station.pem", workdir / "station.key"
+
+
+def _holder(nodes: dict[str, Served], headers: dict) -> list[str]:
+    """The nodes whose REST API lists the station among the connections it holds."""
+    holding = []
+    for name, node in nodes.items():
+        if node.process.poll() is not None:
+            continue
+        answer = httpx.get(f"{node.rest_url}/api/v1/connections", headers=headers, timeout=10)
+        assert answer.status_code == 200, answer.text
+        if any(c["station_id"] == STATION and c["security_profile"] == 3 and c["client_certificate_serial"]
+               for c in answer.json()):
+            holding.append(name)
+    return holding
+
+
+def test_a_profile3_station_boots_through_haproxy_and_again_on_the_other_node_when_its_node_is_killed(
+        tmp_path, postgres_url, haproxy):
+    dir_a, dir_b = tmp_path / "node-a", tmp_path / "node-b"
+    dir_a.mkdir()
+    node_a = _node(dir_a, postgres_url, "node-a")
+    nodes: dict[str, Node] = {"node-a": node_a}
+    balancer = None
+    try:
+        node_a.served.wait_running()
+        # A second machine gets the first one's keys and secrets (or both use one HSM); the
+        # database is the shared one, so it makes nothing of its own.
+        shutil.copytree(dir_a / "chargeca-data", dir_b / "chargeca-data", ignore=shutil.ignore_patterns("files"))
+        node_b = nodes["node-b"] = _node(dir_b, postgres_url, "node-b", "--no-dev-init")
+        node_b.served.wait_running()
+        token = (dir_a / "chargeca-data" / "secrets" / "first-officer-token").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        added = httpx.post(f"{node_b.served.rest_url}/api/v1/stations", json={"id": STATION, "security_profile": 3},
+                           headers=headers)
+        assert added.status_code == 201, added.text
+        cert, key = _station_certificate(dir_a, node_a, tmp_path)
+        root = tmp_path / "root.pem"
+        root.write_text(httpx.get(f"{node_a.served.rest_url}/api/v1/ca/root.pem", headers=headers).text)
+
+        balancer, lb_ports, lb_log = _start_haproxy(haproxy, list(nodes.values()), tmp_path)
+        served = {name: node.served for name, node in nodes.items()}
+        asyncio.run(_boot_kill_reconnect(served, headers, lb_ports["wss"], cert, key, root, lb_log))
+    finally:
+        if balancer is not None:
+            balancer.terminate()
+            balancer.wait(timeout=10)
+        for node in nodes.values():
+            node.served.stop()
+
+
+async def _boot_kill_reconnect(nodes: dict[str, Served], headers: dict, lb_wss: int, cert: Path, key: Path,
+                               root: Path, lb_log: Path) -> None:
+    station = SimulatedStation(STATION, f"wss://127.0.0.1:{lb_wss}/ocpp", profile=3, client_cert=cert,
+                               client_key=key, tls=TlsOptions(ca_file=root, server_hostname="chargeca.localhost"))
+    await _connect_patiently(station)
+    assert (await station.boot())["status"] == "Accepted"
+    [first] = await asyncio.to_thread(_holder, nodes, headers)
+    assert f"chargeca_wss/{'node1' if first == 'node-a' else 'node2'}" in lb_log.read_text(), \
+        "HAProxy says which node it chose"
+
+    nodes[first].process.send_signal(signal.SIGKILL)
+    nodes[first].process.wait(timeout=10)
+    await station.wait_closed(timeout=30)
+    await _connect_patiently(station)      # as a station does: the same address again
+    assert (await station.boot())["status"] == "Accepted"
+    [second] = await asyncio.to_thread(_holder, nodes, headers)
+    assert second != first
+    await station.heartbeat()
+    await station.close()
+
+
+async def _connect_patiently(station: SimulatedStation, timeout: float = 30) -> None:
+    """Connect, retrying for a while (HAProxy may need a check or two to see a node up or down)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await station.connect()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
