@@ -74,7 +74,7 @@ def serve(settings: Settings, *, dev: bool = True, workers: int = 1) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from api.cluster.config import ClusterConfig
 
-    ClusterConfig.of(settings)   # refused on SQLite before anything is created
+    cluster = ClusterConfig.of(settings)   # refused on SQLite before anything is created
     ctx = open_context(settings, create_dev_passphrase=dev)
     ensure_pki(ctx, dev)
     ctx = replace(ctx, policy=settings.policy())   # the first run may have written the policy file
@@ -85,9 +85,17 @@ def serve(settings: Settings, *, dev: bool = True, workers: int = 1) -> None:
         raise SystemExit("chargeca: error: the REST API serves plain HTTP and only binds to loopback; "
                          "put it behind a TLS-terminating proxy bound to 127.0.0.1")
     if workers > 1:
+        if cluster is not None:
+            asyncio.run(_reach_nats(cluster))   # refused once, here, not by every worker in turn
         _supervise(ctx, workers)
         return
     _run_here(ctx, lambda ports: print_next_steps(ctx, *ports))
+
+
+async def _reach_nats(cluster: "ClusterConfig") -> None:
+    from api.cluster.node import connect
+
+    await (await connect(cluster)).close()
 
 
 def serve_worker(settings: Settings, ready: Callable[[], None]) -> None:

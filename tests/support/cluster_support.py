@@ -100,7 +100,7 @@ class Node:
 
     async def start(self, timeout: float = 120) -> None:
         self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", cwd=self._directory, env=self._env,
+            sys.executable, "-m", "api.cli", "serve", "--workers", "1", cwd=self._directory, env=self._env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         self.rest_url = ""
         self.wss_port = 0
