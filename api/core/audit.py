@@ -18,6 +18,7 @@ from sqlmodel import Session
 from api.core.context import Context
 from pki.issuance import UnknownStation
 from storage import audit
+from storage.batching import Batcher
 from storage.db import session_scope
 from storage.stations import Station
 
@@ -48,15 +49,44 @@ def audited(ctx: Context, actor: Actor, action: str, target: str) -> Iterator[tu
             audit.append(session, actor=actor.name, action=action, target=target,
                          outcome=audit.Outcome.SUCCESS, detail=detail)
     except Exception as exc:
-        outcome = audit.Outcome.REFUSED if isinstance(exc, (ValueError, LookupError)) else audit.Outcome.FAILED
-        rule = getattr(exc, "rule", None) or getattr(getattr(exc, "decision", None), "rule", None)
-        try:
-            with session_scope(ctx.engine) as session:
-                audit.append(session, actor=actor.name, action=action, target=target, outcome=outcome,
-                             detail={**detail, "error": str(exc)[:500], **({"rule": rule} if rule else {})})
-        except Exception:  # noqa: BLE001 - the database may be the thing that failed
-            pass
+        record_failure(ctx, actor, action, target, detail, exc)
         raise
+
+
+def record_failure(ctx: Context, actor: Actor, action: str, target: str, detail: dict[str, Any],
+                   exc: Exception) -> None:
+    """Audit ``action`` as refused (a refusal, a lookup that found nothing) or failed, in a
+    transaction of its own; best effort, since the database may be what failed."""
+    outcome = audit.Outcome.REFUSED if isinstance(exc, (ValueError, LookupError)) else audit.Outcome.FAILED
+    rule = getattr(exc, "rule", None) or getattr(getattr(exc, "decision", None), "rule", None)
+    try:
+        with session_scope(ctx.engine) as session:
+            audit.append(session, actor=actor.name, action=action, target=target, outcome=outcome,
+                         detail={**detail, "error": str(exc)[:500], **({"rule": rule} if rule else {})})
+    except Exception:  # noqa: BLE001 - the database may be the thing that failed
+        pass
+
+
+class AuditWriter:
+    """Successful entries that belong to no action's transaction (a call sent at once: its record
+    before it leaves, its outcome after), written in batches: one chain lock, one read of the head
+    and one multi-row INSERT for every entry that arrives together (storage/audit.py
+    ``append_many``). One transaction per entry made the chain's lock the REST API's limit: on
+    PostgreSQL, writers queued on it with a worker thread each, and 100 operator calls a second
+    (two entries each) piled up for seconds. An entry is committed when the call returns; a batch
+    that fails fails every caller in it (nothing is sent unrecorded)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._engine = ctx.engine
+        self._batch: Batcher[audit.Record, None] = Batcher(self._write)
+
+    async def success(self, actor: Actor, action: str, target: str, detail: dict[str, Any]) -> None:
+        await self._batch(audit.Record(actor.name, action, target, audit.Outcome.SUCCESS, detail))
+
+    def _write(self, records: list[audit.Record]) -> list[None]:
+        with session_scope(self._engine) as session:
+            audit.append_many(session, records)
+        return [None] * len(records)
 
 
 def record_denied(ctx: Context, actor: Actor, request: str, required_roles: list[str]) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api.core.audit import Actor, audited, require_station
+from api.core.audit import Actor, audited, record_failure, require_station
 from api.core.context import Context
 from api.csms.outbox.purposes import OPERATOR_JOB
 from storage import audit
+from storage.db import session_scope
 from storage.outbox import OutboundCall
 from storage.stations import Station
 
@@ -24,42 +25,57 @@ def one_job(session: Session, station_id: str, action: str, payload: dict[str, A
     return row
 
 
+Check = Callable[[Session, Station, str, dict[str, Any]], None]
+CALL, CALL_RESULT = "station.call", "station.call.result"
+
+
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
-                       check: Callable[[Session, Station, str, dict[str, Any]], None],
-                       persist: bool,
+                       check: Check,
                        store: Callable[[Session, str, str, dict[str, Any]], OutboundCall] | None = None,
-                       ) -> OutboundCall | None:
-    """Record an operator's CSMS-initiated call before it is sent.
+                       ) -> OutboundCall:
+    """Check and store an operator's CSMS-initiated call as a job, with its audit entry, in one
+    transaction, before it is sent.
 
     ``check(session, station, action, payload)`` raises Refusal (RoleRequired for a
     missing role) for a call that must not go out (audited as refused).
-    With ``persist`` the call is stored as a pending OutboundCall (persist first, then push) and
-    returned; ``store(session, station_id, action, payload)`` stores it otherwise (a split job).
+    The call is stored as a pending OutboundCall (persist first, then push) and returned;
+    ``store(session, station_id, action, payload)`` stores it otherwise (a split job).
     The payload is never copied into the audit entry: it may carry credentials.
     """
-    with audited(ctx, actor, "station.call", station_id) as (session, detail):
-        detail.update(action=action, mode="async" if persist else "sync", role=actor.role)
+    with audited(ctx, actor, CALL, station_id) as (session, detail):
+        detail.update(action=action, mode="async", role=actor.role)
         check(session, require_station(session, station_id), action, payload)
-        if not persist:
-            return None
         row = store(session, station_id, action, payload) if store is not None else \
             one_job(session, station_id, action, payload, actor.name)
         detail["call_id"] = row.id
         return row
 
 
-def record_call_result(ctx: Context, actor: Actor, station_id: str, action: str, status: str, *,
-                       error_code: str | None = None, call_id: int | None = None,
-                       answer: dict[str, Any] | None = None) -> None:
-    with audited(ctx, actor, "station.call.result", station_id) as (_session, detail):
-        detail.update(_result(action, status, error_code, call_id, answer))
+def check_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
+                       check: Check) -> dict[str, Any]:
+    """Check an operator's call to be sent at once; the detail of its audit entry, which the
+    caller writes (``AuditWriter``) before sending. A refusal is audited here, as refused."""
+    detail: dict[str, Any] = {"action": action, "mode": "sync", "role": actor.role}
+    try:
+        with session_scope(ctx.engine) as session:
+            check(session, require_station(session, station_id), action, payload)
+    except Exception as exc:
+        record_failure(ctx, actor, CALL, station_id, detail, exc)
+        raise
+    return detail
+
+
+def call_result_detail(action: str, status: str, *, error_code: str | None = None, call_id: int | None = None,
+                       answer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The detail of a call's outcome entry (``CALL_RESULT``)."""
+    return _result(action, status, error_code, call_id, answer)
 
 
 def append_call_result(session: Session, actor_name: str, station_id: str, action: str, status: str, *,
                        error_code: str | None = None, call_id: int | None = None,
                        answer: dict[str, Any] | None = None) -> None:
     """The outcome of a stored job, in the caller's transaction (the one that settles the job)."""
-    audit.append(session, actor=actor_name, action="station.call.result", target=station_id,
+    audit.append(session, actor=actor_name, action=CALL_RESULT, target=station_id,
                  outcome=audit.Outcome.SUCCESS, detail=_result(action, status, error_code, call_id, answer))
 
 

@@ -26,7 +26,15 @@ from sqlmodel import Session, select
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal, RoleRequired
 from api.csms import call_effects, split_jobs
-from api.csms.call_records import append_call_result, begin_station_call, one_job, record_call_result
+from api.csms.call_records import (
+    CALL,
+    CALL_RESULT,
+    append_call_result,
+    begin_station_call,
+    call_result_detail,
+    check_station_call,
+    one_job,
+)
 from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
@@ -234,7 +242,8 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
                    timeout: float | None = None) -> CallOutcome:
     ctx = gateway.ctx
     checker = CallChecker(gateway, actor, persist=False)
-    await asyncio.to_thread(begin_station_call, ctx, actor, station_id, action, payload, check=checker, persist=False)
+    detail = await asyncio.to_thread(check_station_call, ctx, actor, station_id, action, payload, check=checker)
+    await gateway.audit.success(actor, CALL, station_id, detail)
     workflow = _WORKFLOWS.get(action)
     if workflow is not None:
         # The workflow audits its own decision and the station's answer.
@@ -249,8 +258,8 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
     elif outcome.status != ANSWERED and call_effects.has_effect(action):
         await asyncio.to_thread(run_in_session, ctx, lambda session: call_effects.unanswered(
             session, station_id, action, payload, outcome.status))
-    await asyncio.to_thread(record_call_result, ctx, actor, station_id, action, outcome.status,
-                            error_code=outcome.error_code, answer=outcome.response)
+    await gateway.audit.success(actor, CALL_RESULT, station_id, call_result_detail(
+        action, outcome.status, error_code=outcome.error_code, answer=outcome.response))
     return outcome
 
 
@@ -352,7 +361,7 @@ class CallJobs:
                      timeout: float | None = None) -> OutboundCall:
         checker = CallChecker(self._gateway, actor, persist=True)
         row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
-                                      payload, check=checker, persist=True, store=checker.store)
+                                      payload, check=checker, store=checker.store)
         if timeout is not None:
             self.kind.wait(row.id, timeout)
         outbox_signal.ring()

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
+from api.core.audit import AuditWriter
 from api.core.context import Context
 from api.core.refusal import Conflict
 from api.core.settings import GatewayConfig
@@ -81,6 +82,8 @@ class Gateway:
         self._tasks: set[asyncio.Task] = set()
         # Small per-connect and per-boot writes of many stations share transactions under load.
         self.group = GroupCommit(ctx.engine, gather=self.config.commit_gather_ms / 1000)
+        # Operators' calls sent at once are audited in batches (api/core/audit.py).
+        self.audit = AuditWriter(ctx)
         # This running process, as the holder of the outbox rows it sends (storage/leases.py).
         self.owner = LeaseOwner.start(ctx.settings.node_id)
         # Where handlers keep what stations report while the database is away (the blocks decide
