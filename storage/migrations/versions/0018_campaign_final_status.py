@@ -1,14 +1,14 @@
 """firmware campaigns: how long a station may go without a final firmware status
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020'
-down_revision = '0019'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
