@@ -1,10 +1,12 @@
 """HAProxy in front of two `chargeca serve` nodes on one PostgreSQL, as deploy/haproxy.cfg ships.
 
-A profile-3 station connects to the load balancer with its client certificate (TCP passthrough:
-the node checks the certificate), boots, and is held by one node. That node is killed outright
-(SIGKILL); the station's connection drops, it reconnects to the same load-balancer address, lands
-on the other node and boots again. Runs the distribution's HAProxy; without it the test skips,
-under CI=true it fails (.ci/run installs it).
+The nodes are a cluster (a private NATS server). A profile-3 station connects to the load
+balancer with its client certificate (TCP passthrough: the node checks the certificate), boots,
+and is held by one node; an operator's call made through the other node's REST reaches it
+(relayed). That node is killed outright (SIGKILL); the station's connection drops, it reconnects
+to the same load-balancer address, lands on the other node and boots again, and a call through
+that node reaches it there. Runs the distribution's HAProxy; without it the test skips, under
+CI=true it fails (.ci/run installs it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cluster_support import private_nats
 from conftest import IN_CI
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -53,11 +56,18 @@ class Node:
     env: dict[str, str]     # what a `chargeca` command on this node's machine runs with
 
 
-def _node(directory: Path, postgres_url: str, name: str, *args: str) -> Node:
+@pytest.fixture
+def nats():
+    yield from private_nats()
+
+
+def _node(directory: Path, postgres_url: str, nats_url: str, name: str, *args: str) -> Node:
     ports, files_port = Ports(), free_port()
-    env = {"CHARGECA_DATABASE_URL": postgres_url, "CHARGECA_NODE_ID": name,
+    env = {"CHARGECA_DATABASE_URL": postgres_url, "CHARGECA_NATS_URL": nats_url, "CHARGECA_NODE_ID": name,
            "CHARGECA_FILES_HTTPS_PORT": str(files_port)}
-    return Node(start_serve(directory, ports, *args, extra_env=env), files_port, {**ports.env(), **env})
+    # One process a node: a second machine is what this test plays (workers have their own test).
+    return Node(start_serve(directory, ports, "--workers", "1", *args, extra_env=env), files_port,
+                {**ports.env(), **env})
 
 
 def _start_haproxy(haproxy: str, nodes: list[Node], workdir: Path) -> tuple[subprocess.Popen, dict[str, int], Path]:
@@ -118,10 +128,10 @@ def _holder(nodes: dict[str, Served], headers: dict) -> list[str]:
 
 
 def test_a_profile3_station_boots_through_haproxy_and_again_on_the_other_node_when_its_node_is_killed(
-        tmp_path, postgres_url, haproxy):
+        tmp_path, postgres_url, haproxy, nats):
     dir_a, dir_b = tmp_path / "node-a", tmp_path / "node-b"
     dir_a.mkdir()
-    node_a = _node(dir_a, postgres_url, "node-a")
+    node_a = _node(dir_a, postgres_url, nats.url, "node-a")
     nodes: dict[str, Node] = {"node-a": node_a}
     balancer = None
     try:
@@ -129,7 +139,7 @@ def test_a_profile3_station_boots_through_haproxy_and_again_on_the_other_node_wh
         # A second machine gets the first one's keys and secrets (or both use one HSM); the
         # database is the shared one, so it makes nothing of its own.
         shutil.copytree(dir_a / "chargeca-data", dir_b / "chargeca-data", ignore=shutil.ignore_patterns("files"))
-        node_b = nodes["node-b"] = _node(dir_b, postgres_url, "node-b", "--no-dev-init")
+        node_b = nodes["node-b"] = _node(dir_b, postgres_url, nats.url, "node-b", "--no-dev-init")
         node_b.served.wait_running()
         token = (dir_a / "chargeca-data" / "secrets" / "first-officer-token").read_text().strip()
         headers = {"Authorization": f"Bearer {token}"}
@@ -160,6 +170,8 @@ async def _boot_kill_reconnect(nodes: dict[str, Served], headers: dict, lb_wss: 
     [first] = await asyncio.to_thread(_holder, nodes, headers)
     assert f"chargeca_wss/{'node1' if first == 'node-a' else 'node2'}" in lb_log.read_text(), \
         "HAProxy says which node it chose"
+    [other] = [name for name in nodes if name != first]
+    await _triggered_through(nodes[other], headers, station)   # relayed to the node holding it
 
     nodes[first].process.send_signal(signal.SIGKILL)
     nodes[first].process.wait(timeout=10)
@@ -169,7 +181,17 @@ async def _boot_kill_reconnect(nodes: dict[str, Served], headers: dict, lb_wss: 
     [second] = await asyncio.to_thread(_holder, nodes, headers)
     assert second != first
     await station.heartbeat()
+    await _triggered_through(nodes[second], headers, station)
     await station.close()
+
+
+async def _triggered_through(node: Served, headers: dict, station: SimulatedStation) -> None:
+    """An operator's TriggerMessage sent through ``node``'s REST API reaches the station."""
+    async with httpx.AsyncClient(timeout=30) as rest:
+        answer = await rest.post(f"{node.rest_url}/api/v1/stations/{STATION}/calls", headers=headers,
+                                 json={"action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}})
+    assert answer.status_code == 200 and answer.json()["response"] == {"status": "Accepted"}, answer.text
+    assert station.received and station.received[-1][0] == "TriggerMessage"
 
 
 async def _connect_patiently(station: SimulatedStation, timeout: float = 30) -> None:
