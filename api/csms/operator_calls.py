@@ -137,7 +137,8 @@ class CallChecker:
         splittable = SPLITTABLE.get(action)
         if splittable is not None:
             self.parts = splitting.plan(session, station.id, splittable, payload)
-        # Recorded in the transaction that audits the call, so nothing leaves unrecorded.
+        # Recorded before the call leaves (and before its audit entry is written), so nothing
+        # leaves unrecorded.
         call_effects.requested(session, station.id, self._actor.name, action, payload)
 
     def store(self, session: Session, station_id: str, action: str, payload: dict[str, Any]) -> OutboundCall:
