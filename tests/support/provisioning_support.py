@@ -47,7 +47,9 @@ async def report_row(csms, station_id: str, request_id: int, ended=("complete", 
     async def ended_row():
         rows = await get(csms, f"/api/v1/stations/{station_id}/device-reports")
         return next((r for r in rows if r["request_id"] == request_id and r["status"] in ended), None)
-    return await eventually(ended_row)
+    # The report arrives in parts after the answer, each stored before the next is sent: under a
+    # loaded CI machine that took more than eventually's default 5 s (twice in a full run).
+    return await eventually(ended_row, timeout=15)
 
 
 async def stored(csms, station_id: str, component: str, variable: str) -> dict[str, Any]:
