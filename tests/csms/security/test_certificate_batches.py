@@ -12,6 +12,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from csr_factory import make_csr
 from fake_connection import FakeStation, register
 from sqlmodel import select
@@ -95,6 +96,7 @@ _KILLED_MID_BATCH = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # it starts a process and kills it (tests/conftest.py: such tests are slow)
 async def test_a_process_killed_mid_batch_loses_nothing_acknowledged(pki, tmp_path):
     ids = _accepted(pki.ctx, [f"CP-{i}" for i in range(6)])
     first = sign_batch(pki.ctx, ids[:3])   # committed: what was acknowledged
