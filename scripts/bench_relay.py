@@ -127,15 +127,7 @@ async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds:
             await one(station_id)
         times.clear()
         errors.clear()
-        tasks = []
-        count = int(rate * seconds)
-        start = time.perf_counter()
-        for i in range(count):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(ids[i % len(ids)])))
-        await asyncio.gather(*tasks)
+        count = await _open_loop(one, ids, rate, seconds)
     return _summary(label, count, times, errors)
 
 
@@ -169,16 +161,23 @@ async def _hops(nats_url: str, database_url: str, ids: list[str], rate: float, s
             errors[str(reply)[:80]] = errors.get(str(reply)[:80], 0) + 1
 
     try:
-        tasks, count, start = [], int(rate * seconds), time.perf_counter()
-        for i in range(count):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(ids[i % len(ids)])))
-        await asyncio.gather(*tasks)
+        count = await _open_loop(one, ids, rate, seconds)
     finally:
         await client.close()
     return _summary("relay hop alone (NATS to A)", count, times, errors)
+
+
+async def _open_loop(one, ids: list[str], rate: float, seconds: float) -> int:
+    """``one(station_id)`` started at ``rate`` a second for ``seconds``, round robin over ``ids``
+    (open loop: a slow answer delays no later start); how many were started, once all ended."""
+    tasks, count, start = [], int(rate * seconds), time.perf_counter()
+    for i in range(count):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(ids[i % len(ids)])))
+    await asyncio.gather(*tasks)
+    return count
 
 
 def _summary(label: str, sent: int, times: list[float], errors: dict[str, int]) -> RoundTrips:
