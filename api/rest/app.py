@@ -135,7 +135,11 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
                    customer_information, monitoring, display, logs, firmware,
                    provisioning, message_log):
-        app.include_router(module.router)
+        # The routers' own routes, not include_router: an included router builds its routes
+        # again for each application, on its first request (request models, dependencies:
+        # ~20 ms a router), while these were built once, when their module was imported. Nothing
+        # is added at inclusion here (no prefix, tags or dependencies of the application's own).
+        app.router.routes.extend(module.router.routes)
     errors.document_common_answers(app)
     return app
 
