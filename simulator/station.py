@@ -450,7 +450,7 @@ async def _logged(follow_up: Callable[[], Awaitable[Any]]) -> None:
     try:
         await follow_up()
     except Exception as exc:  # noqa: BLE001 - a demo station keeps running
-        log.warning("follow-up message failed: %s", exc)
+        log.warning("follow-up message failed: %s: %s", type(exc).__name__, exc)
 
 
 DEFAULT_HANDLERS: dict[str, StationHandler] = {

@@ -25,7 +25,6 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
@@ -193,7 +192,8 @@ async def finish_accepted(ctx: Context, accepted_before: datetime | None = None)
     return deliveries
 
 
-# One per engine (weakly: a closed context's goes with it), on the loop that made it.
+# One per engine, on the loop that made it. Weakly, both ways: the entry holds only a weak
+# reference to its context, or the context would keep its engine, the key, alive for ever.
 _QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -203,8 +203,9 @@ async def sign_accepted(ctx: Context, request_id: int) -> int | None:
     and a rollover's storm in large batches. Its delivery, as ``sign_all`` says."""
     loop = asyncio.get_running_loop()
     held = _QUEUES.get(ctx.engine)
-    if held is None or held[0] is not ctx or held[1] is not loop:
-        held = _QUEUES[ctx.engine] = (ctx, loop, Batcher(partial(sign_all, ctx), max_batch=MAX_BATCH))
+    if held is None or held[0]() is not ctx or held[1] is not loop:
+        context = weakref.ref(ctx)
+        held = _QUEUES[ctx.engine] = (context, loop, Batcher(lambda ids: sign_all(context(), ids), max_batch=MAX_BATCH))
     delivery = await held[2](request_id)
     if delivery is not None:
         outbox_signal.ring()
