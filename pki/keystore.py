@@ -42,13 +42,14 @@ def generate_private_key(spec: str) -> PrivateKeyTypes:
     raise KeyStoreError(f"unknown key type {spec!r} (one of {', '.join(KEY_SPECS)})")
 
 
-def encrypt_pkcs8(key: PrivateKeyTypes, passphrase: bytes, rounds: int = _KDF_ROUNDS) -> bytes:
+def encrypt_pkcs8(key: PrivateKeyTypes, passphrase: bytes, rounds: int | None = None) -> bytes:
     """PEM EncryptedPrivateKeyInfo with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC).
 
     Written here rather than with BestAvailableEncryption because that leaves the PBKDF2
     iteration count to OpenSSL's default of 2048, far too cheap for a CA key's passphrase.
     Any PKCS#8 reader (OpenSSL, cryptography) can decrypt the result.
     """
+    rounds = _KDF_ROUNDS if rounds is None else rounds
     plain = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption())
     salt, iv = os.urandom(16), os.urandom(16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,9 +11,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 
@@ -115,6 +119,23 @@ def restrict_sqlite_files(url: str, mode: int = 0o600) -> None:
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision; safe to run on every start."""
     try:
+        if _current_revision(url) == _head_revision():
+            return  # alembic would load every revision script to find nothing to do
         command.upgrade(alembic_config(url), "head")
     except OperationalError as exc:
         raise DatabaseUnavailable(_describe(exc)) from exc
+
+
+@functools.cache
+def _head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def _current_revision(url: str) -> str | None:
+    """The database's revision (None: not migrated yet), read without alembic's environment."""
+    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -24,6 +24,7 @@ from sqlmodel import select
 from api.core import credentials
 from api.core.context import Context, open_context
 from api.core.settings import load_settings
+from pki import keystore as key_files
 from pki.authorities import Hierarchy, active_authority, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
@@ -337,6 +338,16 @@ def engine(db_url: str) -> Iterator[Engine]:
 def _cheap_argon2(request, monkeypatch) -> None:
     if request.node.get_closest_marker("production_argon2") is None:
         monkeypatch.setattr(credentials, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+# Key files at a test-cheap PBKDF2 count, for the same reason: the wss listener's TLS context loads
+# two encrypted server keys each time a test starts a CSMS, and each CA key is decrypted once per
+# test, at 200,000 rounds about 0.1 s each here. The encryption is still PBES2 with AES-256; tests
+# marked ``production_kdf`` use the production count and check it.
+@pytest.fixture(autouse=True)
+def _cheap_key_encryption(request, monkeypatch) -> None:
+    if request.node.get_closest_marker("production_kdf") is None:
+        monkeypatch.setattr(key_files, "_KDF_ROUNDS", 1_000)
 
 
 # RSA keys made once per worker: generating the servers' RSA-3072 key is most of a test PKI's

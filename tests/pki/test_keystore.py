@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from asn1crypto import pem
+from asn1crypto.keys import EncryptedPrivateKeyInfo
 from conftest import both_keystores
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.fast
 PASS = b"correct horse battery staple"
 
 
+@pytest.mark.production_kdf
 @pytest.mark.parametrize("spec", ["ec-p256", "ec-p384", "rsa-3072"])
 def test_key_file_is_encrypted_and_private(tmp_path, spec):
     store = EncryptedFileKeyStore(tmp_path / "keys", PASS)
@@ -39,6 +42,8 @@ def test_key_file_is_encrypted_and_private(tmp_path, spec):
     parsed = subprocess.run(["openssl", "asn1parse", "-in", str(path)], capture_output=True, text=True,
                             check=True).stdout
     assert "PBKDF2" in parsed and "aes-256-cbc" in parsed
+    kdf = EncryptedPrivateKeyInfo.load(pem.unarmor(data)[2])["encryption_algorithm"]["parameters"]
+    assert kdf["key_derivation_func"]["parameters"]["iteration_count"].native == 200_000
     out = subprocess.run(["openssl", "pkey", "-in", str(path), "-passin", f"pass:{PASS.decode()}", "-pubout"],
                          capture_output=True, text=True, check=True).stdout
     assert out.encode() == key.public_key().public_bytes(serialization.Encoding.PEM,
