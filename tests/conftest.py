@@ -408,11 +408,11 @@ def _is_slow(item) -> bool:
 
 
 # Run first: the modules whose tests run real processes one after another (CLI, serve, crash
-# recovery, the README's quickstart: 5-25 s a test). pytest-xdist's worksteal hands each worker a
+# recovery, the README's quickstart, the cluster's nodes: 5-60 s a test). pytest-xdist's worksteal hands each worker a
 # contiguous half of this order and lets an idle one take the far end of a busy one's queue, so
 # with the long tests at the front the last minutes are short tests spread over every worker,
 # not one worker finishing a 25 s test alone (pyproject's addopts).
-_FIRST_FOLDERS = ("doors",)
+_FIRST_FOLDERS = ("doors", "cluster")
 
 
 def _runs_first(item) -> bool:
