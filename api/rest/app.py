@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from importlib import metadata
 
 from fastapi import FastAPI
-from fastapi_offline import FastAPIOffline
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +28,7 @@ from api.rest.routers import (
     commands,
     customer_information,
     display,
+    docs,
     firmware,
     id_tokens,
     local_list,
@@ -110,10 +111,10 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
         async with auth_failures.writing():
             yield
 
-    # FastAPI's own /docs and /redoc pages load their scripts from a CDN and stay blank offline
-    # (an operator's lab, an air-gapped CA): fastapi-offline serves the same pages with the
-    # Swagger UI and ReDoc files from its package (under /static-offline-docs).
-    app = FastAPIOffline(
+    # /docs and /redoc are ours (api/rest/routers/docs.py): FastAPI's own load from a CDN.
+    app = FastAPI(
+        docs_url=None,
+        redoc_url=None,
         title="ChargeCA",
         lifespan=lifespan,
         version=_version(),
@@ -123,6 +124,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
                     "Every error is JSON: `{\"error\": ..., \"rule\"?: ..., \"field\"?: ...}`.",
         openapi_tags=_TAGS,
     )
+    app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_PATH), name="static-offline-docs")
     app.state.ctx = ctx
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
     app.state.auth_failures = auth_failures
@@ -134,7 +136,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,
                    customer_information, monitoring, display, logs, firmware,
-                   provisioning, message_log):
+                   provisioning, message_log, docs):
         # The routers' own routes, not include_router: an included router builds its routes
         # again for each application, on its first request (request models, dependencies:
         # ~20 ms a router), while these were built once, when their module was imported. Nothing

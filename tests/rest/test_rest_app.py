@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import httpx
@@ -225,3 +227,18 @@ def test_the_app_serves_real_http_under_uvicorn(sqlite_api):
         server.should_exit = True
         thread.join(10)
         listener.close()
+
+
+def test_an_application_and_its_context_are_freed_once_dropped(tmp_path, monkeypatch):
+    """Tests build an application per test and a process may build several: whatever caches a
+    library or we keep across applications (FastAPI's, the certificate batches') must not hold a
+    dropped application's context, its database engine and its keys."""
+    pki = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    with TestClient(create_app(pki.ctx)) as client:
+        for page in ("/docs", "/redoc", "/openapi.json", "/api/v1/policy"):
+            assert client.get(page).status_code in (200, 401), page
+    gone = weakref.ref(pki.ctx)
+    pki.ctx.engine.dispose()
+    del pki, client
+    gc.collect()
+    assert gone() is None

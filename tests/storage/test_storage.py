@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from storage.certificates import IssuedCertificate
-from storage.db import DatabaseUnavailable, make_engine, migrate, session_scope
+from storage.db import DatabaseUnavailable, alembic_config, make_engine, migrate, session_scope
 from storage.models import metadata
 from storage.types import utcnow
 
@@ -24,6 +26,24 @@ def test_migrations_match_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_migrate_runs_alembic_until_the_newest_revision_and_not_after(tmp_path, monkeypatch):
+    """Every start and every test context runs ``migrate``: at the newest revision it must not
+    load alembic's environment and every revision script (seconds a process)."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    upgrades = []
+    real_upgrade = command.upgrade
+    monkeypatch.setattr(command, "upgrade", lambda *args: upgrades.append(args) or real_upgrade(*args))
+    migrate(url)
+    assert len(upgrades) == 1
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == \
+            ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine.dispose()
+    migrate(url)
+    assert len(upgrades) == 1
 
 
 def _copy(record: IssuedCertificate, **changes) -> IssuedCertificate:
