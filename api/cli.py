@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -25,7 +27,6 @@ from api.core.refusal import Refusal
 from api.core.settings import Settings, SettingsError, load_settings, write_config
 from api.csms.authorization.service import TokenFilter
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
-from api.csms.firmware import registry as firmware_registry
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
@@ -40,7 +41,6 @@ from api.operations.stations import (
     set_station_password,
 )
 from api.operations.tokens import create_token, revoke_token
-from api.rotation import firmware_campaigns
 from pki.authorities import Authority, PkiAlreadyInitialized, PkiNotInitialized, active_authority, init_pki
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
@@ -54,6 +54,10 @@ from storage.filters import where_given
 from storage.firmware import RUNNING, STOPPED
 from storage.message_log import MessageQuery, OcppMessage, message_log_engine
 from storage.types import utcnow
+
+if TYPE_CHECKING:
+    from api.csms.firmware.registry import ImageIn
+    from api.rotation.firmware_campaigns import CampaignView
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 
@@ -322,26 +326,40 @@ def _read_text(path: str, what: str) -> str:
         raise CliError(f"cannot read {what} {path}: {exc}") from exc
 
 
-def _register_image(args: argparse.Namespace, image: firmware_registry.ImageIn) -> None:
+def _registry() -> ModuleType:
+    """The firmware commands' module, imported when one runs: every other command starts without it."""
+    from api.csms.firmware import registry
+
+    return registry
+
+
+def _campaigns() -> ModuleType:
+    """The campaign commands' module, imported when one runs (api.rotation alone costs about 0.5 s)."""
+    from api.rotation import firmware_campaigns
+
+    return firmware_campaigns
+
+
+def _register_image(args: argparse.Namespace, image: ImageIn) -> None:
     ctx = _context(args)
     try:
         with open(args.file, "rb") as source:
-            staged = firmware_registry.stage_file(ctx, source)
+            staged = _registry().stage_file(ctx, source)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc}") from exc
-    row = firmware_registry.register_image(ctx, _actor(), staged, image)
+    row = _registry().register_image(ctx, _actor(), staged, image)
     print(f"image {row.id}\t{row.name} {row.version}\t{row.size} bytes\tsha256 {row.sha256}\tsigned by {row.signed_by}")
     print(f"signature {row.signature}")
 
 
 def cmd_firmware_sign(args: argparse.Namespace) -> None:
-    _register_image(args, firmware_registry.ImageIn(args.name, args.version, sign=True))
+    _register_image(args, _registry().ImageIn(args.name, args.version, sign=True))
 
 
 def cmd_firmware_add(args: argparse.Namespace) -> None:
     signature = _read_text(args.signature, "signature").strip()
     certificate = _read_text(args.certificate, "signing certificate")
-    _register_image(args, firmware_registry.ImageIn(args.name, args.version, signature, certificate))
+    _register_image(args, _registry().ImageIn(args.name, args.version, signature, certificate))
 
 
 def _print_table(args: argparse.Namespace, read: Callable, columns: Sequence[str], line: Callable) -> None:
@@ -353,12 +371,12 @@ def _print_table(args: argparse.Namespace, read: Callable, columns: Sequence[str
 
 
 def cmd_firmware_list(args: argparse.Namespace) -> None:
-    _print_table(args, firmware_registry.images, ("id", "name", "version", "size", "signed_by", "root", "sha256"),
+    _print_table(args, _registry().images, ("id", "name", "version", "size", "signed_by", "root", "sha256"),
                  lambda r: (r.id, r.name, r.version, r.size, r.signed_by, r.root_id, r.sha256))
 
 
 def cmd_firmware_signer(args: argparse.Namespace) -> None:
-    signer = firmware_registry.signer_view(_context(args), _actor())
+    signer = _registry().signer_view(_context(args), _actor())
     root_pem = signer.root.record.certificate_pem
     if args.out:
         Path(args.out).write_text(root_pem)
@@ -368,22 +386,22 @@ def cmd_firmware_signer(args: argparse.Namespace) -> None:
 
 
 def cmd_firmware_root_add(args: argparse.Namespace) -> None:
-    row = firmware_registry.add_root(_context(args), _actor(), _read_text(args.pem, "root certificate"))
+    row = _registry().add_root(_context(args), _actor(), _read_text(args.pem, "root certificate"))
     print(f"root {row.id}\t{row.subject}\tsha256 {row.sha256}")
 
 
 def cmd_firmware_root_list(args: argparse.Namespace) -> None:
-    _print_table(args, firmware_registry.roots, ("id", "subject", "managed", "not_after", "sha256"),
+    _print_table(args, _registry().roots, ("id", "subject", "managed", "not_after", "sha256"),
                  lambda r: (r.id, r.subject, r.authority_id is not None, r.not_after.isoformat(), r.sha256))
 
 
 def cmd_firmware_revoke(args: argparse.Namespace) -> None:
-    row = firmware_registry.revoke_certificate(_context(args), _actor(), _read_text(args.pem, "certificate"),
+    row = _registry().revoke_certificate(_context(args), _actor(), _read_text(args.pem, "certificate"),
                                                args.reason)
     print(f"revoked {row.subject} (sha256 {row.sha256})")
 
 
-def _print_campaign(shown: firmware_campaigns.CampaignView) -> None:
+def _print_campaign(shown: CampaignView) -> None:
     c = shown.campaign
     counts = ", ".join(f"{n} {state}" for state, n in sorted(shown.counts.items()))
     print(f"campaign {c.id}\timage {c.image_id}\t{c.station_filter}\t{c.status}\t{counts}\t{c.detail}")
@@ -392,37 +410,37 @@ def _print_campaign(shown: firmware_campaigns.CampaignView) -> None:
 def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
     # Stored; the running service's campaign worker sends (this works with the service down too).
     ctx = _context(args)
-    spec = firmware_campaigns.CampaignSpec(image_id=args.image, station_filter=args.filter,
+    spec = _campaigns().CampaignSpec(image_id=args.image, station_filter=args.filter,
                                            per_minute=args.per_minute, max_failures=args.max_failures,
                                            install_delay_minutes=args.install_delay, protocol=args.protocol,
                                            final_status_minutes=args.final_status)
     if args.dry_run:
-        for planned in firmware_campaigns.plan(ctx, spec):
+        for planned in _campaigns().plan(ctx, spec):
             print(f"{planned.station_id}\t{'ready' if planned.ready else 'refused'}\t{planned.detail}")
         return
-    _print_campaign(firmware_campaigns.create(ctx, _actor(), spec))
+    _print_campaign(_campaigns().create(ctx, _actor(), spec))
 
 
 def cmd_firmware_campaign_list(args: argparse.Namespace) -> None:
     with read_scope(_context(args).engine) as session:
-        for shown in firmware_campaigns.listed(session):
+        for shown in _campaigns().listed(session):
             _print_campaign(shown)
 
 
 def cmd_firmware_campaign_show(args: argparse.Namespace) -> None:
     with read_scope(_context(args).engine) as session:
-        shown = firmware_campaigns.view(session, args.id)
+        shown = _campaigns().view(session, args.id)
     _print_campaign(shown)
     for row in shown.stations:
         print(f"{row.station_id}\t{row.state}\t{row.detail}")
 
 
 def cmd_firmware_campaign_stop(args: argparse.Namespace) -> None:
-    _print_campaign(firmware_campaigns.set_status(_context(args), _actor(), args.id, STOPPED))
+    _print_campaign(_campaigns().set_status(_context(args), _actor(), args.id, STOPPED))
 
 
 def cmd_firmware_campaign_resume(args: argparse.Namespace) -> None:
-    _print_campaign(firmware_campaigns.set_status(_context(args), _actor(), args.id, RUNNING,
+    _print_campaign(_campaigns().set_status(_context(args), _actor(), args.id, RUNNING,
                                                   max_failures=args.max_failures))
 
 
