@@ -341,13 +341,13 @@ def _campaigns() -> ModuleType:
 
 
 def _register_image(args: argparse.Namespace, image: ImageIn) -> None:
-    ctx = _context(args)
+    ctx, registry = _context(args), _registry()
     try:
         with open(args.file, "rb") as source:
-            staged = _registry().stage_file(ctx, source)
+            staged = registry.stage_file(ctx, source)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc}") from exc
-    row = _registry().register_image(ctx, _actor(), staged, image)
+    row = registry.register_image(ctx, _actor(), staged, image)
     print(f"image {row.id}\t{row.name} {row.version}\t{row.size} bytes\tsha256 {row.sha256}\tsigned by {row.signed_by}")
     print(f"signature {row.signature}")
 
@@ -397,7 +397,7 @@ def cmd_firmware_root_list(args: argparse.Namespace) -> None:
 
 def cmd_firmware_revoke(args: argparse.Namespace) -> None:
     row = _registry().revoke_certificate(_context(args), _actor(), _read_text(args.pem, "certificate"),
-                                               args.reason)
+                                         args.reason)
     print(f"revoked {row.subject} (sha256 {row.sha256})")
 
 
@@ -411,9 +411,9 @@ def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
     # Stored; the running service's campaign worker sends (this works with the service down too).
     ctx = _context(args)
     spec = _campaigns().CampaignSpec(image_id=args.image, station_filter=args.filter,
-                                           per_minute=args.per_minute, max_failures=args.max_failures,
-                                           install_delay_minutes=args.install_delay, protocol=args.protocol,
-                                           final_status_minutes=args.final_status)
+                                     per_minute=args.per_minute, max_failures=args.max_failures,
+                                     install_delay_minutes=args.install_delay, protocol=args.protocol,
+                                     final_status_minutes=args.final_status)
     if args.dry_run:
         for planned in _campaigns().plan(ctx, spec):
             print(f"{planned.station_id}\t{'ready' if planned.ready else 'refused'}\t{planned.detail}")
@@ -441,7 +441,7 @@ def cmd_firmware_campaign_stop(args: argparse.Namespace) -> None:
 
 def cmd_firmware_campaign_resume(args: argparse.Namespace) -> None:
     _print_campaign(_campaigns().set_status(_context(args), _actor(), args.id, RUNNING,
-                                                  max_failures=args.max_failures))
+                                            max_failures=args.max_failures))
 
 
 # --- id tokens (block C) ------------------------------------------------------------------

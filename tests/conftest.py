@@ -342,8 +342,9 @@ def _cheap_argon2(request, monkeypatch) -> None:
 
 # Key files at a test-cheap PBKDF2 count, for the same reason: the wss listener's TLS context loads
 # two encrypted server keys each time a test starts a CSMS, and each CA key is decrypted once per
-# test, at 200,000 rounds about 0.1 s each here. The encryption is still PBES2 with AES-256; tests
-# marked ``production_kdf`` use the production count and check it.
+# test; at 200,000 rounds that was 18 % of the CPU of the security and provisioning tests (py-spy).
+# The encryption is still PBES2 with AES-256; tests marked ``production_kdf`` use the production
+# count and check it.
 @pytest.fixture(autouse=True)
 def _cheap_key_encryption(request, monkeypatch) -> None:
     if request.node.get_closest_marker("production_kdf") is None:
@@ -408,10 +409,10 @@ def _is_slow(item) -> bool:
 
 
 # Run first: the modules whose tests run real processes one after another (CLI, serve, crash
-# recovery, the README's quickstart, the cluster's nodes: 5-60 s a test). pytest-xdist's worksteal hands each worker a
-# contiguous half of this order and lets an idle one take the far end of a busy one's queue, so
-# with the long tests at the front the last minutes are short tests spread over every worker,
-# not one worker finishing a 25 s test alone (pyproject's addopts).
+# recovery, the README's quickstart, the cluster's nodes: 5-60 s a test). pytest-xdist's
+# worksteal hands each worker a contiguous half of this order and lets an idle one take the far
+# end of a busy one's queue, so with the long tests at the front the last minutes are short tests
+# spread over every worker, not one worker finishing a minute-long test alone (pyproject's addopts).
 _FIRST_FOLDERS = ("doors", "cluster")
 
 

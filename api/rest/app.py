@@ -138,9 +138,10 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
                    customer_information, monitoring, display, logs, firmware,
                    provisioning, message_log, docs):
         # The routers' own routes, not include_router: an included router builds its routes
-        # again for each application, on its first request (request models, dependencies:
-        # ~20 ms a router), while these were built once, when their module was imported. Nothing
-        # is added at inclusion here (no prefix, tags or dependencies of the application's own).
+        # again for each application, on its first request (request models, dependencies: half
+        # the CPU of the conformance tests, which build an application a test), while these were
+        # built once, when their module was imported. Nothing is added at inclusion here (no
+        # prefix, tags or dependencies of the application's own).
         app.router.routes.extend(module.router.routes)
     errors.document_common_answers(app)
     return app

@@ -6,13 +6,16 @@ acknowledged — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 import pytest
+from conftest import make_pki
 from csr_factory import make_csr
 from fake_connection import FakeStation, register
 from sqlmodel import select
@@ -138,3 +141,16 @@ async def test_a_storm_of_sign_certificate_is_signed_in_batches(sqlite_pki, monk
     _, certificates, signs, chain = _state(sqlite_pki.ctx)
     assert sorted(certificates) == sorted(names) and len(signs) == 12 and chain.ok
     assert sum(batches) == 12 and len(batches) < 12 and max(batches) > 1
+
+
+async def test_a_dropped_context_is_not_kept_by_the_signing_queue(tmp_path, monkeypatch):
+    """The queue of ``sign_accepted`` lives as long as the process; a context it signed for must
+    still be freed once its owner drops it (its engine, its keys)."""
+    made = make_pki(tmp_path, f"sqlite:///{tmp_path / 'chargeca.db'}", monkeypatch)
+    (request_id,) = _accepted(made.ctx, ["CP-GONE"])
+    assert await certificate_batches.sign_accepted(made.ctx, request_id) is not None
+    gone = weakref.ref(made.ctx)
+    made.ctx.engine.dispose()
+    del made
+    gc.collect()
+    assert gone() is None
