@@ -43,6 +43,9 @@ class OutboundCall(SQLModel, table=True):
     purpose: str | None = Field(default=None, index=True, max_length=32)
     reference: str | None = Field(default=None, max_length=64)
     attempts: int = Field(default=0)
+    # Seconds to wait for the station's answer, as the operator asked for a job (None: the
+    # gateway's timeout). Stored, so that it holds after a restart and on whichever node sends it.
+    answer_timeout: float | None = Field(default=None)
     # While status is "sent": who sent it and until when that sender may still be waiting for the
     # answer (storage/leases.py). A row whose lease is abandoned is taken up again.
     lease_node: str | None = Field(default=None, max_length=64)

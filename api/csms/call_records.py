@@ -17,9 +17,10 @@ from storage.outbox import OutboundCall
 from storage.stations import Station
 
 
-def one_job(session: Session, station_id: str, action: str, payload: dict[str, Any], created_by: str) -> OutboundCall:
+def one_job(session: Session, station_id: str, action: str, payload: dict[str, Any], created_by: str,
+            answer_timeout: float | None = None) -> OutboundCall:
     row = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload), purpose=OPERATOR_JOB,
-                       created_by=created_by)
+                       created_by=created_by, answer_timeout=answer_timeout)
     session.add(row)
     session.flush()
     return row

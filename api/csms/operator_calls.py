@@ -103,10 +103,11 @@ class CallChecker:
     SPLITTABLE action, ``parts`` is then the messages it goes as (its values checked); a job
     of several parts is stored as one job and its parts (``store``)."""
 
-    def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool) -> None:
+    def __init__(self, gateway: Gateway, actor: Actor, *, persist: bool, answer_timeout: float | None = None) -> None:
         self._schemas = gateway.schemas
         self._actor = actor
         self._persist = persist
+        self._answer_timeout = answer_timeout
         self.parts: list[dict[str, Any]] | None = None
 
     def __call__(self, session: Session, station: Station, action: str, payload: dict[str, Any]) -> None:
@@ -145,8 +146,9 @@ class CallChecker:
         """The job, once checked: one row, or a job and its parts when the station takes it only in
         several messages (api/csms/split_jobs.py)."""
         if self.parts is not None and len(self.parts) > 1:
-            return split_jobs.store(session, station_id, action, payload, self.parts, self._actor.name)
-        return one_job(session, station_id, action, payload, self._actor.name)
+            return split_jobs.store(session, station_id, action, payload, self.parts, self._actor.name,
+                                    self._answer_timeout)
+        return one_job(session, station_id, action, payload, self._actor.name, self._answer_timeout)
 
 
 def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:
@@ -314,19 +316,8 @@ class OperatorJobs(Kind):
 
     purpose = OPERATOR_JOB
 
-    def __init__(self) -> None:
-        # Per job, the timeout its operator asked for; kept by this process only (after a restart
-        # the gateway's applies).
-        self._timeouts: dict[int, float] = {}
-
-    def wait(self, row_id: int, timeout: float) -> None:
-        self._timeouts[row_id] = timeout
-
-    def timeout_for(self, job_id: int) -> float | None:
-        return self._timeouts.get(job_id)
-
     def timeout(self, row: OutboundCall) -> float | None:
-        return self.timeout_for(row.id)
+        return row.answer_timeout
 
     def check(self, session: Session, row: OutboundCall) -> None:
         # A stored job may leave days later: its rule decides on the state of now (a chain
@@ -334,13 +325,11 @@ class OperatorJobs(Kind):
         _refuse(rule_check(session, row.station_id, row.action, json.loads(row.payload)))
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
-        self._timeouts.pop(row.id, None)
         _record_answer(session, row.station_id, row.action, json.loads(row.payload), response, row.created_by)
         append_call_result(session, row.created_by, row.station_id, row.action, ANSWERED, call_id=row.id,
                            answer=response)
 
     def failed(self, session: Session, row: OutboundCall, failure: Failure, now: datetime) -> None:
-        self._timeouts.pop(row.id, None)
         call_effects.unanswered(session, row.station_id, row.action, json.loads(row.payload), failure.status)
         append_call_result(session, row.created_by, row.station_id, row.action, failure.status,
                            error_code=failure.rule if failure.status == REFUSED else failure.error_code,
@@ -360,11 +349,9 @@ class CallJobs:
 
     async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                      timeout: float | None = None) -> OutboundCall:
-        checker = CallChecker(self._gateway, actor, persist=True)
+        checker = CallChecker(self._gateway, actor, persist=True, answer_timeout=timeout)
         row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
                                       payload, check=checker, store=checker.store)
-        if timeout is not None:
-            self.kind.wait(row.id, timeout)
         outbox_signal.ring()
         return row
 

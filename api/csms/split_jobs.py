@@ -35,14 +35,16 @@ from storage.outbox import CallStatus, OutboundCall
 
 
 def store(session: Session, station_id: str, action: str, payload: dict[str, Any], parts: list[dict[str, Any]],
-          created_by: str) -> OutboundCall:
-    """The job and its parts, in ``session``; the job's row."""
+          created_by: str, answer_timeout: float | None = None) -> OutboundCall:
+    """The job and its parts, in ``session``; the job's row. Each part waits ``answer_timeout``
+    for its answer."""
     job = OutboundCall(station_id=station_id, action=action, payload=json.dumps(payload), purpose=OPERATOR_SPLIT,
-                       created_by=created_by)
+                       created_by=created_by, answer_timeout=answer_timeout)
     session.add(job)
     session.flush()
     session.add_all([OutboundCall(station_id=station_id, action=action, payload=json.dumps(part),
                                   purpose=OPERATOR_PART, reference=str(job.id), created_by=created_by,
+                                  answer_timeout=answer_timeout,
                                   status=CallStatus.PENDING if number == 0 else CallStatus.HELD)
                      for number, part in enumerate(parts)])
     session.flush()
@@ -63,8 +65,6 @@ class JobKind(Protocol):
     """What a split job's parts need of the operators' job kind (api/csms/operator_calls.py)."""
 
     def check(self, session: Session, row: OutboundCall) -> None: ...
-
-    def timeout_for(self, job_id: int) -> float | None: ...
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None: ...
 
@@ -87,7 +87,7 @@ class OperatorParts(Kind):
         self._jobs.check(session, row)
 
     def timeout(self, row: OutboundCall) -> float | None:
-        return self._jobs.timeout_for(int(row.reference))   # the operator gave it for the job
+        return row.answer_timeout
 
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         job = self._job(session, row)

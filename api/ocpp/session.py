@@ -287,12 +287,13 @@ class OcppSession:
         except TimeoutError:
             return CallOutcome(TIMEOUT, description="not sent: an earlier call to the station is still unanswered")
         try:
-            return await self._call_in_slot(action, payload, deadline)
+            return await self._call_in_slot(action, payload, deadline, timeout)
         finally:
             self._outstanding = None
             self._slot.release()
 
-    async def _call_in_slot(self, action: str, payload: dict[str, Any], deadline: float) -> CallOutcome:
+    async def _call_in_slot(self, action: str, payload: dict[str, Any], deadline: float,
+                            timeout: float) -> CallOutcome:
         if self._closed:
             return CallOutcome(NOT_CONNECTED, description="station disconnected before the call was sent")
         message_id = str(uuid.uuid4())
@@ -309,7 +310,7 @@ class OcppSession:
             async with asyncio.timeout_at(deadline):
                 frame = await answer
         except TimeoutError:
-            return CallOutcome(TIMEOUT, description=f"no answer to {action} in time", sent=True)
+            return CallOutcome(TIMEOUT, description=f"no answer to {action} within {timeout:g} s", sent=True)
         except _Lost:
             return CallOutcome(TIMEOUT, description=f"connection closed before the answer to {action}", sent=True)
         outcome = self._outcome(action, frame)

@@ -29,8 +29,9 @@ def _limit(items: int):
     return lambda station: station.device_model.limit_messages("GetVariables", items=items)
 
 
-def _job(csms, station_id: str, names=NAMES, role: str = "operator"):
-    return csms.rest.post(f"/api/v1/stations/{station_id}/commands/GetVariables?mode=job",
+def _job(csms, station_id: str, names=NAMES, role: str = "operator", timeout: float | None = None):
+    wait = "" if timeout is None else f"&timeout={timeout}"
+    return csms.rest.post(f"/api/v1/stations/{station_id}/commands/GetVariables?mode=job{wait}",
                           json={"get_variable_data": [entry("OCPPCommCtrlr", name) for name in names]},
                           headers=csms.headers(role))
 
@@ -159,6 +160,37 @@ async def test_a_restart_in_the_middle_resumes_where_the_parts_stood(sqlite_pki)
         # The part cut off went again, then the held one; the one answered before did not.
         assert [len(r["getVariableData"]) for r in received(again, "GetVariables")] == [2, 1]
         assert [p["status"] for p in shown["parts"]] == ["answered"] * 3
+
+
+async def test_the_answer_timeout_an_operator_gave_a_job_holds_after_a_restart(sqlite_pki):
+    # Stored with the job and its parts: a restart (or another node) sends them with it, not
+    # with the gateway's 5 s.
+    policy = sqlite_pki.ctx.policy
+    quick = dataclasses.replace(policy, delivery=dataclasses.replace(policy.delivery, backoff_seconds=0))
+    pki = dataclasses.replace(sqlite_pki, ctx=dataclasses.replace(sqlite_pki.ctx, policy=quick))
+    async for first in open_csms(pki):
+        station = await inventoried(first, "SPLIT-TIMEOUT", _limit(2))
+        password = station.password
+        await station.close()
+        await first.until(lambda: first.gateway.session("SPLIT-TIMEOUT") is None)
+        job = (await _job(first, "SPLIT-TIMEOUT", timeout=0.5)).json()
+        assert [p["status"] for p in job["parts"]] == ["pending", "held", "held"]
+
+    async for second in open_csms(pki):
+        again = second.simulator("SPLIT-TIMEOUT", password=password)
+        _limit(2)(again)
+        again.handlers["GetVariables"] = _never_answers
+        await again.connect()
+        await again.boot()
+        shown = await _settled(second, "SPLIT-TIMEOUT", job["id"])
+        assert shown["status"] == "failed", shown
+        assert "no answer to GetVariables within 0.5 s" in shown["error"], shown["error"]
+        assert [p["status"] for p in shown["parts"]] == ["failed"] * 3
+        assert len(received(again, "GetVariables")) == quick.delivery.max_attempts   # each part 1, none after
+
+
+async def _never_answers(station, payload):
+    await asyncio.Event().wait()
 
 
 async def _async(value):
