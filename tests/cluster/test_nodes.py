@@ -9,6 +9,10 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
 - node A killed (SIGKILL) while a CertificateSigned and an operator's job (stored through node
   B) are on the wire: the stations reconnect to node B, which sends each again at once; each is
   answered exactly once, and nothing answered goes out again;
+- node A killed (SIGKILL) in a CSMS root rollover it runs, the new root installed on a profile-3
+  station but its answer not yet back: the station reconnects through HAProxy to node B, where
+  the operator's next pass finishes the rollover; the root, the new certificate and the old
+  root's deletion each reach the station once;
 - a job is sent once, whichever node the operator used and however many nodes scan the outbox;
 - a rotation pass runs on one node at a time across the cluster; a server-certificate rotation
   on one node reloads the others' TLS at once;
@@ -27,18 +31,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cluster_support import Node, private_nats
+from cluster_support import Haproxy, Node, haproxy_binary, private_nats
 from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
+from cryptography import x509
+from ocpp_transport_helpers import issue_client_certificate
+from rotation_support import FleetStation, authority, outcomes
 from sqlalchemy import text
 from sqlmodel import select
 
 from api.core.audit import Actor, run_in_session
 from api.operations.stations import add_station
 from api.operations.tokens import create_token
+from simulator.certificate_store import CSMS_ROOT
 from simulator.device_model import StationCallError
 from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
+from simulator.store_trust import InstalledRootsTrust
 from storage.audit import AuditEntry
-from storage.certificates import IssuedCertificate
+from storage.certificates import CaRole, IssuedCertificate
 from storage.outbox import OutboundCall
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
@@ -47,6 +56,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 @pytest.fixture
 def nats():
     yield from private_nats()
+
+
+@pytest.fixture
+def haproxy() -> str:
+    return haproxy_binary()
 
 
 class Cluster:
@@ -244,6 +258,101 @@ async def test_node_a_killed_mid_delivery_the_station_moves_to_node_b_and_the_de
     results = cluster.query(select(AuditEntry).where(AuditEntry.action == "station.call.result"))
     assert [json.loads(entry.detail)["status"] for entry in results] == ["answered"]
     assert (cluster.holder("CL-3"), cluster.holder("CL-3J")) == ([("node-b", 2)], [("node-b", 2)])
+
+
+def _authority(cluster: Cluster, role: str, generation: int) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(authority(cluster.pki.ctx, role, generation).certificate_pem.encode())
+
+
+def _leaf(chain_file: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(chain_file.read_bytes())
+
+
+async def _installs_but_never_answers(station: SimulatedStation, payload: dict) -> dict:
+    station.certificates.install(payload)
+    return await _silent(station, payload)
+
+
+async def test_node_a_killed_mid_root_rollover_the_station_moves_to_node_b_and_the_rollover_ends_once(
+        cluster, haproxy):
+    """The rollover keeps no record of what it sent: each pass re-reads the station's inventory
+    (GetInstalledCertificateIds) and its certificates, and sends only what is still missing. So
+    when node A dies after the station installed the new root but before A heard its answer, the
+    pass the operator runs on node B asks the station, finds the root there and goes on: the
+    root, the new station certificate and the old root's deletion each reach the station once.
+    The station connects only through HAProxy, as deployed; "node A" is the node it got."""
+    balancer = Haproxy(haproxy, [cluster[name].backend() for name in ("node-a", "node-b")], cluster.tmp_path)
+    directory = cluster.tmp_path / "CL-ROOT"
+    directory.mkdir()
+    add_station(cluster.pki.ctx, Actor("cli:test"), "CL-ROOT", security_profile=3)
+    chain, key, _ = issue_client_certificate(cluster.pki, "CL-ROOT", directory)
+    station = SimulatedStation("CL-ROOT", balancer.wss_url(), profile=3, client_cert=chain, client_key=key,
+                               organization=TEST_ORG, call_timeout=10, workdir=directory)
+    station.certificates.add(CSMS_ROOT, cluster.pki.hierarchy.root.certificate)
+    # Its TLS trusts the roots it holds, as a real station's: deleting the old root is felt.
+    station.tls = InstalledRootsTrust(station.certificates, TEST_FQDN)
+    station.handlers["InstallCertificate"] = _installs_but_never_answers
+    at_delete = []
+
+    def delete_noting_the_hierarchy(station_: SimulatedStation, payload: dict) -> dict:
+        at_delete.append((station_.server_certificate.issuer, _leaf(station_.client_cert).issuer))
+        return DEFAULT_HANDLERS["DeleteCertificate"](station_, payload)
+
+    station.handlers["DeleteCertificate"] = delete_noting_the_hierarchy
+    # It reconnects by itself whenever its connection drops, and after accepting a new certificate.
+    keeper = FleetStation(station, online=True)
+    keeper.start()
+    try:
+        await until(lambda: keeper.booted and cluster.holder("CL-ROOT"))
+        [(node_a, _)] = cluster.holder("CL-ROOT")
+        [node_b] = [name for name in cluster.nodes if name != node_a]
+        async with cluster.rest(node_a) as rest:
+            first_pass = asyncio.create_task(rest.post("/api/v1/rotations/csms-root",
+                                                       json={"begin": True, "max_seconds": 60}))
+            await until(lambda: len(station.certificates.certificates(CSMS_ROOT)) == 2)
+            await cluster[node_a].kill()   # the new root is on the station, its answer never sent
+            with pytest.raises(httpx.TransportError):
+                await first_pass   # the operator's request dies with its node
+        station.handlers["InstallCertificate"] = DEFAULT_HANDLERS["InstallCertificate"]
+        await until(lambda: cluster.holder("CL-ROOT") == [(node_b, 2)])
+
+        async with cluster.rest(node_b) as rest:
+            resumed = await rest.post("/api/v1/rotations/csms-root", json={"max_seconds": 60})
+            assert resumed.status_code == 200, resumed.text
+            status = (await rest.get("/api/v1/rotations/csms-root")).json()
+        report = resumed.json()
+        assert (report["phase"], report["complete"], report["pending"]) == ("done", True, []), report
+        assert outcomes(report, "stage") == {None: "already"}
+        assert {g["generation"]: g["state"] for g in status["generations"]} == {1: "retired", 2: "active"}
+        assert status["phase"] == "idle"
+
+        root_2 = _authority(cluster, CaRole.ROOT, 2)
+        assert station.certificates.certificates(CSMS_ROOT) == [root_2]
+        sent = [name for name, _ in station.received]
+        assert (sent.count("InstallCertificate"), sent.count("CertificateSigned"),
+                sent.count("DeleteCertificate")) == (1, 1, 1), sent
+        # The old root went only once the station was on G2: the connection the request came on
+        # had verified a G2 server certificate (opened after the switch), and the station held
+        # its G2 certificate.
+        assert at_delete == [(_authority(cluster, CaRole.SERVER, 2).subject,
+                              _authority(cluster, CaRole.STATION, 2).subject)]
+        assert _leaf(station.client_cert).issuer == _authority(cluster, CaRole.STATION, 2).subject
+        rollover = [e.action for e in cluster.query(select(AuditEntry).where(AuditEntry.action.like("ca.rollover.%"))
+                                                    .order_by(AuditEntry.seq))]
+        assert rollover == ["ca.rollover.stage", "ca.rollover.activate", "ca.rollover.retire"]
+        # Written before each InstallCertificate goes out: node B never tried again.
+        installs = cluster.query(select(AuditEntry).where(AuditEntry.action == "station.certificate.install"))
+        assert len(installs) == 1
+        issued = cluster.query(select(IssuedCertificate).where(IssuedCertificate.station_id == "CL-ROOT"))
+        assert len(issued) == 2   # its factory certificate and the one G2 certificate
+        deliveries = cluster.query(select(OutboundCall.status).where(OutboundCall.station_id == "CL-ROOT",
+                                                                     OutboundCall.purpose == "certificate_delivery"))
+        assert deliveries == ["answered"]
+        # Never turned away, by TLS or by the CSMS: not after the kill, the switch or the deletion.
+        assert keeper.refusals == [] and station.connected and cluster.holder("CL-ROOT")[0][0] == node_b
+    finally:
+        await keeper.close()
+        balancer.stop()
 
 
 async def test_one_rotation_pass_at_a_time_across_the_cluster(cluster):

@@ -12,10 +12,8 @@ CI=true it fails (.ci/run installs it).
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -23,8 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cluster_support import private_nats
-from conftest import IN_CI
+from cluster_support import Backend, Haproxy, haproxy_binary, private_nats
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -33,20 +30,12 @@ from serve_support import CLI, Ports, Served, free_port, start_serve
 
 from simulator.station import SimulatedStation, TlsOptions
 
-ROOT = Path(__file__).resolve().parents[2]
-HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 STATION = "CP_LB_1"
 
 
 @pytest.fixture
 def haproxy() -> str:
-    path = shutil.which("haproxy")
-    if path is None:
-        reason = "haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
-    return path
+    return haproxy_binary()
 
 
 @dataclass
@@ -68,34 +57,6 @@ def _node(directory: Path, postgres_url: str, nats_url: str, name: str, *args: s
     # One process a node: a second machine is what this test plays (workers have their own test).
     return Node(start_serve(directory, ports, "--workers", "1", *args, extra_env=env), files_port,
                 {**ports.env(), **env})
-
-
-def _start_haproxy(haproxy: str, nodes: list[Node], workdir: Path) -> tuple[subprocess.Popen, dict[str, int], Path]:
-    ports = {"wss": free_port(), "ws": free_port(), "files": free_port()}
-    env = {**os.environ, "LB_WSS_BIND": f"127.0.0.1:{ports['wss']}", "LB_WS_BIND": f"127.0.0.1:{ports['ws']}",
-           "LB_FILES_BIND": f"127.0.0.1:{ports['files']}"}
-    for i, node in enumerate(nodes, start=1):
-        env.update({f"NODE{i}_HOST": "127.0.0.1", f"NODE{i}_WSS": str(node.served.ports.wss),
-                    f"NODE{i}_WS": str(node.served.ports.ws), f"NODE{i}_FILES": str(node.files_port)})
-    log = workdir / "haproxy.log"
-    with log.open("w") as handle:
-        process = subprocess.Popen([haproxy, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while not _accepts(ports["wss"]):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"haproxy did not start:\n{log.read_text()}")
-        time.sleep(0.1)
-    return process, ports, log
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def _station_certificate(node_dir: Path, node: Node, workdir: Path) -> tuple[Path, Path]:
@@ -150,25 +111,25 @@ def test_a_profile3_station_boots_through_haproxy_and_again_on_the_other_node_wh
         root = tmp_path / "root.pem"
         root.write_text(httpx.get(f"{node_a.served.rest_url}/api/v1/ca/root.pem", headers=headers).text)
 
-        balancer, lb_ports, lb_log = _start_haproxy(haproxy, list(nodes.values()), tmp_path)
+        balancer = Haproxy(haproxy, [Backend(n.served.ports.wss, n.served.ports.ws, n.files_port)
+                                     for n in nodes.values()], tmp_path)
         served = {name: node.served for name, node in nodes.items()}
-        asyncio.run(_boot_kill_reconnect(served, headers, lb_ports["wss"], cert, key, root, lb_log))
+        asyncio.run(_boot_kill_reconnect(served, headers, balancer, cert, key, root))
     finally:
         if balancer is not None:
-            balancer.terminate()
-            balancer.wait(timeout=10)
+            balancer.stop()
         for node in nodes.values():
             node.served.stop()
 
 
-async def _boot_kill_reconnect(nodes: dict[str, Served], headers: dict, lb_wss: int, cert: Path, key: Path,
-                               root: Path, lb_log: Path) -> None:
-    station = SimulatedStation(STATION, f"wss://127.0.0.1:{lb_wss}/ocpp", profile=3, client_cert=cert,
+async def _boot_kill_reconnect(nodes: dict[str, Served], headers: dict, balancer: Haproxy, cert: Path, key: Path,
+                               root: Path) -> None:
+    station = SimulatedStation(STATION, balancer.wss_url(), profile=3, client_cert=cert,
                                client_key=key, tls=TlsOptions(ca_file=root, server_hostname="chargeca.localhost"))
     await _connect_patiently(station)
     assert (await station.boot())["status"] == "Accepted"
     [first] = await asyncio.to_thread(_holder, nodes, headers)
-    assert f"chargeca_wss/{'node1' if first == 'node-a' else 'node2'}" in lb_log.read_text(), \
+    assert f"chargeca_wss/{'node1' if first == 'node-a' else 'node2'}" in balancer.log.read_text(), \
         "HAProxy says which node it chose"
     [other] = [name for name in nodes if name != first]
     await _triggered_through(nodes[other], headers, station)   # relayed to the node holding it

@@ -1,5 +1,6 @@
 """Several `chargeca serve` nodes on one PostgreSQL and a private NATS server, for tests and the
-relay benchmark: real processes on loopback, a real station (the simulator, profile 2 over wss).
+relay benchmark: real processes on loopback, a real station (the simulator, profile 2 over wss),
+and HAProxy in front of them as deploy/haproxy.cfg ships.
 
 Each test gets its own nats-server on a free port: nodes of different tests (all named node-a,
 node-b, ...) never hear each other's subjects.
@@ -16,10 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+HAPROXY_CFG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
 _LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
+_FILES = re.compile(r"file service: HTTPS port (\d+)")
 _REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
 
 
@@ -32,6 +36,23 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _missing(reason: str) -> None:
+    """Skip the test, or fail it under CI=true (.ci/run installs what the tests need)."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
 
 
 class NatsServer:
@@ -60,14 +81,9 @@ class NatsServer:
 
 def private_nats() -> Iterator[NatsServer]:
     """A generator for a fixture: skips without nats-server (fails under CI=true)."""
-    import pytest
-
     binary = nats_server_binary()
     if binary is None:
-        reason = "nats-server is not installed (Debian package nats-server)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        _missing("nats-server is not installed (Debian package nats-server)")
     server = NatsServer(binary)
     try:
         yield server
@@ -92,7 +108,7 @@ class Node:
         self._process: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task | None = None
         self.output: list[str] = []
-        self.ws_port = self.wss_port = 0
+        self.ws_port = self.wss_port = self.files_port = 0
         self.rest_url = ""
 
     def wss_url(self, station_id: str) -> str:
@@ -109,16 +125,24 @@ class Node:
                 line = (await self._process.stdout.readline()).decode(errors="replace")
                 if not line:
                     raise RuntimeError(f"node {self.name} exited early:\n" + "".join(self.output))
-                self.output.append(line)
-                if listening := _LISTENING.search(line):
-                    self.ws_port, self.wss_port = int(listening.group(1)), int(listening.group(2))
-                if rest := _REST.search(line):
-                    self.rest_url = rest.group(1)
+                self._read(line)
         self._drain = asyncio.create_task(self._read_rest(self._process))
+
+    def _read(self, line: str) -> None:
+        self.output.append(line)
+        if listening := _LISTENING.search(line):
+            self.ws_port, self.wss_port = int(listening.group(1)), int(listening.group(2))
+        if files := _FILES.search(line):
+            self.files_port = int(files.group(1))
+        if rest := _REST.search(line):
+            self.rest_url = rest.group(1)
 
     async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
         while line := await process.stdout.readline():
-            self.output.append(line.decode(errors="replace"))
+            self._read(line.decode(errors="replace"))
+
+    def backend(self) -> Backend:
+        return Backend(self.wss_port, self.ws_port, self.files_port)
 
     async def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is released or flushed by the process."""
@@ -140,3 +164,54 @@ class Node:
 
     def log(self) -> str:
         return "".join(self.output)
+
+
+# --- HAProxy ----------------------------------------------------------------------------------------
+
+
+def haproxy_binary() -> str:
+    """For a fixture: the distribution's HAProxy; skips without it (fails under CI=true)."""
+    path = shutil.which("haproxy")
+    if path is None:
+        _missing("haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it)")
+    return path
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A node's ports, as HAProxy reaches them."""
+
+    wss: int
+    ws: int
+    files: int
+
+
+class Haproxy:
+    """deploy/haproxy.cfg, used as it is, in front of ``backends`` (node1, node2 in that order):
+    stations connect to ``wss_url``; ``log`` holds its lines (which node each connection got)."""
+
+    def __init__(self, binary: str, backends: list[Backend], workdir: Path) -> None:
+        self.ports = {"wss": _free_port(), "ws": _free_port(), "files": _free_port()}
+        env = {**os.environ, "LB_WSS_BIND": f"127.0.0.1:{self.ports['wss']}",
+               "LB_WS_BIND": f"127.0.0.1:{self.ports['ws']}", "LB_FILES_BIND": f"127.0.0.1:{self.ports['files']}"}
+        for i, backend in enumerate(backends, start=1):
+            env.update({f"NODE{i}_HOST": "127.0.0.1", f"NODE{i}_WSS": str(backend.wss),
+                        f"NODE{i}_WS": str(backend.ws), f"NODE{i}_FILES": str(backend.files)})
+        self.log = workdir / "haproxy.log"
+        with self.log.open("w") as handle:
+            self._process = subprocess.Popen([binary, "-db", "-f", str(HAPROXY_CFG)], env=env, stdout=handle,
+                                             stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while not _accepts(self.ports["wss"]):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"haproxy did not start:\n{self.log.read_text()}")
+            time.sleep(0.1)
+
+    def wss_url(self) -> str:
+        return f"wss://127.0.0.1:{self.ports['wss']}/ocpp"
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10)
