@@ -45,10 +45,11 @@ async def reload_listeners(listeners: Listeners | None, *, dry_run: bool = False
                                                "change up on their next TLS watch (tls_watch_interval)")
     if dry_run:
         return Progress(None, RELOAD, PLANNED, "reload the wss listener's TLS material (open connections stay)")
-    if only_if_changed and not await listeners.tls.refresh_if_changed():
+    # A switch saved by a node that died before reloading is news to every node, not only this
+    # one: a reload here tells the others (Listeners.on_tls_reload), a pass that finds nothing
+    # new tells no one.
+    if not await listeners.reload_tls(only_if_changed=only_if_changed):
         return Progress(None, RELOAD, ALREADY, f"the wss listener serves {_serving(listeners)} already")
-    if not only_if_changed:
-        await listeners.reload_tls()
     return Progress(None, RELOAD, DONE, f"new handshakes get {_serving(listeners)}; open connections keep theirs")
 
 

@@ -1,15 +1,27 @@
 """Server certificate rotation (scripts/rotate_server_cert.py, POST /api/v1/rotations/server-certificate):
-both key families renewed and hot reloaded; open connections stay, new handshakes see the new serials."""
+both key families renewed and hot reloaded; open connections stay, new handshakes see the new serials.
+In a cluster, a pass that reloads this node's TLS tells the other nodes over NATS, once."""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
 
+import nats as nats_client
+import pytest
+from cluster_support import private_nats
 from conftest import TEST_FQDN
 from cryptography import x509
-from rotation_support import make_fleet, outcomes, running_service
+from rotation_support import SETUP, make_fleet, outcomes, running_service
 
+from api.cluster.bus import TLS_RELOAD, Bus, decode
+from api.cluster.config import ClusterConfig
+from api.cluster.notices import Notices
+from api.csms.security.authority_service import renew_server_certificates
+from api.ocpp.transport.disconnects import DisconnectWatch
+from api.ocpp.transport.listener import ListenerConfig, start_listeners
+from api.rotation.report import ALREADY, DONE
+from api.rotation.server_certificate import reload_listeners
 from pki.serials import serial_hex
 
 ECDSA_SUITE, RSA_SUITE = "ECDHE-ECDSA-AES128-GCM-SHA256", "AES128-GCM-SHA256"
@@ -62,3 +74,48 @@ async def test_rotation_keeps_connections_and_new_handshakes_see_new_serials(sql
             assert outcomes(again, "issue") == {None: "already"} and _served(service) == new
         finally:
             await fleet.close()
+
+
+@pytest.fixture
+def nats():
+    yield from private_nats()
+
+
+async def _no_session(connection) -> None:
+    await connection.websocket.wait_closed()
+
+
+async def test_a_resumed_pass_that_reloads_here_tells_the_other_nodes_once(sqlite_pki, nats):
+    """The node that saved a switch died before reloading: the pass that resumes on node B finds
+    it unserved and reloads; node C hears it from B at once, not at its 60 s TLS watch."""
+    ctx = sqlite_pki.ctx
+    listeners = await start_listeners(ctx, _no_session, ListenerConfig(
+        host="127.0.0.1", ws_port=None, wss_port=0, tls_watch_interval=None))
+    bus = await Bus.connect(ClusterConfig(nats.url, "node-b"))
+    node_c = await nats_client.connect(nats.url)
+    heard: asyncio.Queue[dict] = asyncio.Queue()
+
+    async def hear(message) -> None:
+        await heard.put(decode(message.data))
+
+    await node_c.subscribe(TLS_RELOAD, cb=hear)
+    await node_c.flush()
+    notices = await Notices(bus, "node-b").start(listeners, DisconnectWatch(ctx, listeners.registry))
+    try:
+        await asyncio.to_thread(renew_server_certificates, ctx, SETUP, TEST_FQDN)   # the dead node's switch
+
+        assert (await reload_listeners(listeners, only_if_changed=True)).outcome == DONE
+        assert (await reload_listeners(listeners, only_if_changed=True)).outcome == ALREADY
+
+        # Node B's messages arrive in the order sent: what came before this mark is all it sent.
+        await bus.publish(TLS_RELOAD, {"node": "mark"})
+        async with asyncio.timeout(5):
+            sent = [await heard.get()]
+            while sent[-1] != {"node": "mark"}:
+                sent.append(await heard.get())
+        assert sent == [{"node": "node-b"}, {"node": "mark"}]
+    finally:
+        await notices.aclose()
+        await node_c.close()
+        await bus.close()
+        await listeners.close()

@@ -232,8 +232,9 @@ class Listeners:
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
         self._servers: list[Server] = []
         self._tasks: set[asyncio.Task] = set()
-        # Run after an explicit reload (a rotation here), not after the watch's: in cluster mode
-        # the other nodes are told (api/cluster/notices.py).
+        # Run after an explicit reload (a rotation pass here, also one that finds a switch
+        # another node saved but never served), not after the watch's: in cluster mode the
+        # other nodes are told (api/cluster/notices.py).
         self.on_tls_reload: list[Callable[[], Awaitable[None]]] = []
         self._read_limit = max(config.max_size, config.read_ceiling) \
             if config.read_ceiling and ctx.policy.message_log.enabled else config.max_size
@@ -273,12 +274,21 @@ class Listeners:
         self._servers.append(server)
         return server
 
-    async def reload_tls(self) -> None:
-        """New server certificates / station CAs for new handshakes; open connections stay."""
-        if self.tls is not None:
+    async def reload_tls(self, *, only_if_changed: bool = False) -> bool:
+        """New server certificates / station CAs for new handshakes; open connections stay.
+        ``only_if_changed``: reload only if the database holds other material than this process
+        serves. Whether it reloaded; the hooks run only then, so a pass that changed nothing
+        tells no one."""
+        if self.tls is None:
+            return False
+        if only_if_changed:
+            if not await self.tls.refresh_if_changed():
+                return False
+        else:
             await self.tls.reload_async()
-            for hook in self.on_tls_reload:
-                await hook()
+        for hook in self.on_tls_reload:
+            await hook()
+        return True
 
     async def _watch_tls(self, interval: float) -> None:
         assert self.tls is not None
