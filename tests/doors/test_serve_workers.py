@@ -156,7 +156,10 @@ def test_two_workers_share_the_ports_survive_a_killed_worker_and_stop_cleanly(tm
 
 async def _fleet_across_a_worker_crash(served: Served, ports: Ports, headers: dict, pids: dict[str, int]) -> None:
     base = f"{served.rest_url}/api/v1"
-    async with httpx.AsyncClient(headers=headers, timeout=30) as rest:
+    # A connection per request: one kept alive to the worker about to be killed would fail as
+    # any client's would, which is not what the check after the kill is about.
+    async with httpx.AsyncClient(headers=headers, timeout=30,
+                                 limits=httpx.Limits(max_keepalive_connections=0)) as rest:
         stations = []
         for i in range(16):
             created = await rest.post(f"{base}/stations", json={"id": f"W-{i:02d}", "security_profile": 1})
