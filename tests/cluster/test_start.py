@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 
 import pytest
+from chargeca_process import chargeca
 from conftest import TEST_PASSPHRASE, make_pki
 
 EXIT_SETUP = 3
@@ -20,8 +20,7 @@ def serve(tmp_path, **env: str) -> subprocess.CompletedProcess:
     base.update(CHARGECA_DATA=str(tmp_path / "data"), CHARGECA_KEY_PASSPHRASE=TEST_PASSPHRASE,
                 CHARGECA_REST_PORT="0", CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0",
                 CHARGECA_OCPP_WSS_PORT="0", CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", **env)
-    return subprocess.run([sys.executable, "-m", "api.cli", "serve"], cwd=tmp_path, env=base, text=True,
-                          capture_output=True, timeout=120)
+    return chargeca("serve", cwd=tmp_path, env=base)
 
 
 def unused_port() -> int:

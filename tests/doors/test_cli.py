@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from chargeca_process import chargeca
 from cli_support import acme_init, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from csr_factory import openssl_csr
 from softhsm import TOKEN_PIN
-
-CLI = [sys.executable, "-m", "api.cli"]
 
 
 @pytest.fixture
@@ -24,8 +22,7 @@ def run(tmp_path):
     env.pop("CHARGECA_DATABASE_URL", None)
 
     def _run(*args: str, stdin: str | None = None, extra_env: dict | None = None):
-        return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin,
-                              env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=120)
+        return chargeca(*args, input=stdin, env={**env, **(extra_env or {})}, cwd=tmp_path)
     return _run
 
 

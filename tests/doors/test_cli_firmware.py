@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from chargeca_process import chargeca
 from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from pki_fixtures import make_leaf, make_root
-
-CLI = [sys.executable, "-m", "api.cli"]
 
 
 @pytest.fixture
@@ -23,8 +20,7 @@ def run(acme_init, tmp_path):  # noqa: F811
     copy_init(acme_init, tmp_path / "data")
 
     def _run(*args: str):
-        return subprocess.run([*CLI, *args], capture_output=True, text=True, env=cli_env(tmp_path / "data"),
-                              cwd=tmp_path, timeout=120)
+        return chargeca(*args, env=cli_env(tmp_path / "data"), cwd=tmp_path)
     return _run
 
 

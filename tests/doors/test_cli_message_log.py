@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
+from chargeca_process import chargeca
+from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 
 from storage.db import make_engine, session_scope
 from storage.message_log import insert_rows, message_log_engine
@@ -28,8 +28,7 @@ def _log_frames(data: Path) -> None:
 
 
 def _messages(data: Path, *arguments: str) -> list[list[str]]:
-    result = subprocess.run([*CLI, "station", "messages", *arguments], capture_output=True, text=True,
-                            env=cli_env(data), timeout=60)
+    result = chargeca("station", "messages", *arguments, env=cli_env(data), timeout=60)
     assert result.returncode == 0, result.stderr
     return [line.split("\t") for line in result.stdout.splitlines()]
 
@@ -48,6 +47,6 @@ def test_station_messages_prints_the_stations_frames_oldest_first_and_filters_th
     assert [line[5] for line in _messages(data, "CLI-1", "--action", "Heartbeat", "--kind", "CALLRESULT")] == ["m1"]
     since = (utcnow() - timedelta(seconds=90)).isoformat()
     assert [line[5] for line in _messages(data, "CLI-1", "--since", since)] == ["m3"]
-    refused = subprocess.run([*CLI, "station", "messages", "CLI-1", "--since", "2025-01-01T00:00:00"],
-                             capture_output=True, text=True, env=cli_env(data), timeout=60)
+    refused = chargeca("station", "messages", "CLI-1", "--since", "2025-01-01T00:00:00", env=cli_env(data),
+                       timeout=60)
     assert refused.returncode == 2 and "time zone" in refused.stderr

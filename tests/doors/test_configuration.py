@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ocpp_support import BOOT, Csms
-
+from chargeca_process import chargeca
 from ocpp.v201.enums import RegistrationStatusEnumType
+from ocpp_support import BOOT, Csms
 
 from api.core.settings import DEFAULT_BOOT_STATUS, GatewayConfig, SettingsError, boot_statuses, load_settings
 from api.ocpp.transport.listener import ListenerConfig
@@ -23,7 +21,6 @@ from api.rest.app import create_app
 from api.stack import running_stack
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "api.cli"]
 GATEWAY_VARIABLES = ("CHARGECA_OCPP_BOOT_STATUS", "CHARGECA_OCPP_HEARTBEAT_INTERVAL",
                      "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "CHARGECA_OCPP_CALL_TIMEOUT",
                      "CHARGECA_OCPP_COMMIT_GATHER_MS")
@@ -119,7 +116,7 @@ def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(c
 def test_serve_with_an_unusable_gateway_value_stops_at_once_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
     env["CHARGECA_OCPP_BOOT_STATUS"] = "accepted"   # the spec's values are case-sensitive
-    served = subprocess.run([*CLI, "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    served = chargeca("serve", cwd=tmp_path, env=env, timeout=60)
     assert served.returncode == 3, served.stderr
     assert served.stderr.strip().splitlines() == [
         "chargeca: error: CHARGECA_OCPP_BOOT_STATUS: default boot status must be one of Accepted, Pending, "

@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cluster_support import Node
 from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
 from sqlmodel import select
 
@@ -44,65 +43,15 @@ ITERATIONS = 2
 # send after the last kill would never happen.
 DELIVERY_ATTEMPTS = 2
 DELIVERY = "certificate_delivery"
-_LISTENING = re.compile(r"OCPP listening: ws port (\d+) .* wss port (\d+)")
-_REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
 ON_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 # Each test restarts `chargeca serve` up to three times: seconds each, far more on a loaded machine.
 pytestmark = pytest.mark.timeout(900)
 
 
-class Server:
-    """`chargeca serve` in its own process; ``start`` again after ``kill`` restarts it."""
-
-    def __init__(self, directory: Path, db_url: str) -> None:
-        self._env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
-        self._env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(directory / "data"), CHARGECA_DATABASE_URL=db_url,
-                         CHARGECA_KEY_PASSPHRASE=TEST_PASSPHRASE, CHARGECA_REST_PORT="0",
-                         CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
-                         CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="")
-        self._directory = directory
-        self._process: asyncio.subprocess.Process | None = None
-        self._drain: asyncio.Task | None = None
-        self.output: list[str] = []
-        self.wss_url = ""
-        self.rest_url = ""
-
-    async def start(self, node: str = "node-a") -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", cwd=self._directory, env={**self._env, "CHARGECA_NODE_ID": node},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        self.wss_url = self.rest_url = ""
-        async with asyncio.timeout(120):
-            while not (self.wss_url and self.rest_url):
-                line = (await self._process.stdout.readline()).decode(errors="replace")
-                if not line:
-                    pytest.fail("serve exited early:\n" + "".join(self.output))
-                self.output.append(line)
-                if listening := _LISTENING.search(line):
-                    self.wss_url = f"wss://127.0.0.1:{listening.group(2)}/ocpp"
-                if rest := _REST.search(line):
-                    self.rest_url = rest.group(1)
-        self._drain = asyncio.create_task(self._read_rest(self._process))
-
-    async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
-        while line := await process.stdout.readline():
-            self.output.append(line.decode(errors="replace"))
-
-    async def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed or recorded by the process."""
-        self._process.kill()
-        await self._process.wait()
-        await self._drain
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            await self.kill()
-
-
 @pytest.fixture
-async def server(tmp_path, db_url, monkeypatch) -> AsyncIterator[tuple[Server, object]]:
+async def server(tmp_path, db_url, monkeypatch) -> AsyncIterator[tuple[Node, object]]:
     pki = make_pki(tmp_path, db_url, monkeypatch)  # the PKI the server finds in tmp_path/data
-    running = Server(tmp_path, db_url)
+    running = Node("node-a", tmp_path, db_url, None, TEST_PASSPHRASE)
     try:
         yield running, pki
     finally:
@@ -120,10 +69,10 @@ def _station(pki, tmp_path: Path, station_id: str) -> SimulatedStation:
                             workdir=tmp_path / "station")
 
 
-async def _connect(station: SimulatedStation, server: Server) -> None:
+async def _connect(station: SimulatedStation, server: Node) -> None:
     """The station finds the (re)started server at its new port, connects and boots."""
     await station.close()  # after a kill: ends what the old connection left running
-    station.url = f"{server.wss_url}/{station.identity}"
+    station.url = server.wss_url(station.identity)
     await station.connect()
     assert (await station.boot())["status"] == "Accepted"
 
@@ -206,7 +155,7 @@ async def test_a_resent_csr_makes_a_delivery_another_node_left_on_the_wire_due_a
     running, pki = server
     station = _station(pki, tmp_path, "KILL-11B")
     station.handlers["CertificateSigned"] = _silent
-    await running.start(node="node-a")
+    await running.start()
     await _connect(station, running)
     assert await station.sign_certificate() == {"status": "Accepted"}
     await _until(lambda: len(_signed(station)) == 1)

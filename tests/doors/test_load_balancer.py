@@ -14,19 +14,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from chargeca_process import chargeca
 from cluster_support import Backend, Haproxy, haproxy_binary, private_nats
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from serve_support import CLI, Ports, Served, free_port, start_serve
+from serve_support import Ports, Served, free_port, start_serve
 
 from simulator.station import SimulatedStation, TlsOptions
 
@@ -65,8 +65,8 @@ def _station_certificate(node_dir: Path, node: Node, workdir: Path) -> tuple[Pat
     csr = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, STATION)])).sign(key, hashes.SHA256())
     (workdir / "station.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
-    signed = subprocess.run([*CLI, "cert", "sign", "--station", STATION, "--csr", str(workdir / "station.csr")],
-                            cwd=node_dir, env=node.env, capture_output=True, text=True, timeout=120)
+    signed = chargeca("cert", "sign", "--station", STATION, "--csr", str(workdir / "station.csr"), cwd=node_dir,
+                      env=node.env)
     assert signed.returncode == 0, signed.stderr
     (workdir / "station.pem").write_text(signed.stdout)
     (workdir / "station.key").write_bytes(key.private_bytes(

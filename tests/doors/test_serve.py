@@ -8,13 +8,13 @@ import asyncio
 import socket
 import ssl
 import stat
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
+from chargeca_process import chargeca
 from cryptography import x509
-from serve_support import CLI, Ports, Served, start_serve
+from serve_support import Ports, Served, start_serve
 
 from simulator.station import SimulatedStation, TlsOptions
 
@@ -85,8 +85,8 @@ def _served_certificate(root: Path, port: int, server_hostname: str) -> x509.Cer
 @pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "chargeca.localhost"])
 def test_lab_connects_by_loopback_name_with_host_checking(dev_server, tmp_path, name):
     root = tmp_path / "root.pem"
-    fetched = subprocess.run([*CLI, "ca", "root", "--out", str(root)], cwd=dev_server.log.parent,
-                             env=dev_server.ports.env(), capture_output=True, text=True, timeout=60)
+    fetched = chargeca("ca", "root", "--out", str(root), cwd=dev_server.log.parent, env=dev_server.ports.env(),
+                       timeout=60)
     assert fetched.returncode == 0, fetched.stderr
     certificate = _served_certificate(root, dev_server.ports.wss, name)
     assert certificate.subject.rfc4514_string().startswith("CN=chargeca.localhost")
@@ -97,8 +97,8 @@ def test_lab_connects_by_loopback_name_with_host_checking(dev_server, tmp_path, 
 def test_serve_after_a_production_init_says_how_to_make_the_first_token(tmp_path):
     ports = Ports()
     passphrase = {"CHARGECA_KEY_PASSPHRASE": "production-passphrase-123"}
-    init = subprocess.run([*CLI, "init", "--org", "Acme CSO", "--fqdn", "csms.acme.test"], cwd=tmp_path,
-                          env={**ports.env(), **passphrase}, capture_output=True, text=True, timeout=120)
+    init = chargeca("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", cwd=tmp_path,
+                    env={**ports.env(), **passphrase})
     assert init.returncode == 0, init.stderr
     served = start_serve(tmp_path, ports, "--no-dev-init", extra_env=passphrase)
     try:
@@ -132,10 +132,8 @@ def test_first_run_creates_a_development_pki_and_serves(tmp_path):
         assert answer.status_code == 200, answer.text
         assert "ChargeCA Development" in answer.text
         asyncio.run(_stations_connect(second, headers, tmp_path))
-        simulated = subprocess.run(
-            [*CLI, "simulate", "--stations", "3", "--prefix", "DEMO", "--register", "--token", token,
-             "--heartbeat", "0.5", "--duration", "2"],
-            env=second.ports.env(), capture_output=True, text=True, timeout=60)
+        simulated = chargeca("simulate", "--stations", "3", "--prefix", "DEMO", "--register", "--token", token,
+                             "--heartbeat", "0.5", "--duration", "2", env=second.ports.env(), timeout=60)
         assert simulated.returncode == 0, simulated.stderr + simulated.stdout
         assert "booted 3/3" in simulated.stdout
         assert "heartbeats 0" not in simulated.stdout

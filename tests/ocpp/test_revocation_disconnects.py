@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 from certificate_support import Clock, certificate_csms
+from chargeca_process import chargeca
 from conftest import TEST_PASSPHRASE
 from ocpp_transport_helpers import issue_client_certificate
 
@@ -51,8 +51,7 @@ async def cli(ctx, *args: str) -> subprocess.CompletedProcess:
     """The real `chargeca` command, in another process, on the running service's database."""
     env = {**os.environ, "CHARGECA_DATA": str(ctx.settings.data_dir), "CHARGECA_KEY_PASSPHRASE": TEST_PASSPHRASE,
            "CHARGECA_DATABASE_URL": ctx.engine.url.render_as_string(hide_password=False)}
-    return await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "api.cli", *args], capture_output=True,
-                                   text=True, env=env, timeout=60)
+    return await asyncio.to_thread(chargeca, *args, env=env, timeout=60)
 
 
 @pytest.mark.parametrize("door", ["cert revoke", "station disable"])

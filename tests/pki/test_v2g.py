@@ -7,10 +7,10 @@ import dataclasses
 import json
 import os
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
+from chargeca_process import chargeca
 from conftest import TEST_ORG
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -192,8 +192,7 @@ def test_officer_creates_the_v2g_ca_from_the_cli(tmp_path):
     env.pop("CHARGECA_DATABASE_URL", None)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
-                              cwd=tmp_path, timeout=120)
+        return chargeca(*args, env=env, cwd=tmp_path)
 
     before_init = run("ca", "v2g", "create")
     assert before_init.returncode == 3 and "not initialised" in before_init.stderr

@@ -8,7 +8,8 @@ import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
+from chargeca_process import chargeca
+from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from rest_support import sqlite_api  # noqa: F401 - fixture
 
 from pki.revocation import REVOKE_REASONS
@@ -34,8 +35,7 @@ def cli(tmp_path, acme_init):  # noqa: F811
     env = cli_env(tmp_path / "data")
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*CLI, *args], capture_output=True, text=True, input=stdin, env=env, cwd=tmp_path,
-                              timeout=120)
+        return chargeca(*args, input=stdin, env=env, cwd=tmp_path)
 
     return run
 

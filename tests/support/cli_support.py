@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from chargeca_process import chargeca
 
-CLI = [sys.executable, "-m", "api.cli"]
 PASSPHRASE = "cli-test-passphrase-123"
 INIT = ("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
 
@@ -30,8 +28,7 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 def acme_init(tmp_path_factory) -> Path:
     """The data directory of one `chargeca init` (INIT), run once per worker."""
     directory = tmp_path_factory.mktemp("acme-init")
-    result = subprocess.run([*CLI, *INIT], capture_output=True, text=True, env=cli_env(directory / "data"),
-                            cwd=directory, timeout=120)
+    result = chargeca(*INIT, env=cli_env(directory / "data"), cwd=directory)
     assert result.returncode == 0, result.stderr
     return directory / "data"
 

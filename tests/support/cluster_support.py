@@ -14,11 +14,12 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from chargeca_process import Forked, start_piped
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HAPROXY_CFG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
@@ -99,13 +100,14 @@ class Node:
         self.name = name
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
         env.update(PYTHONUNBUFFERED="1", CHARGECA_DATA=str(directory / "data"), CHARGECA_DATABASE_URL=db_url,
-                   CHARGECA_KEY_PASSPHRASE=passphrase, CHARGECA_REST_PORT="0", CHARGECA_NODE_ID=name,
+                   CHARGECA_KEY_PASSPHRASE=passphrase, CHARGECA_REST_PORT="0",
                    CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
                    CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="",
                    **({"CHARGECA_NATS_URL": nats_url} if nats_url else {}), **(extra_env or {}))
         self._env = env
         self._directory = directory
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: Forked | None = None
+        self._stdout: asyncio.StreamReader | None = None
         self._drain: asyncio.Task | None = None
         self.output: list[str] = []
         self.ws_port = self.wss_port = self.files_port = 0
@@ -114,19 +116,22 @@ class Node:
     def wss_url(self, station_id: str) -> str:
         return f"wss://127.0.0.1:{self.wss_port}/ocpp/{station_id}"
 
-    async def start(self, timeout: float = 120) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "api.cli", "serve", "--workers", "1", cwd=self._directory, env=self._env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    async def start(self, timeout: float = 120, *, node: str | None = None) -> None:
+        """Start (again, after ``kill``); ``node``: under that node name from now on, as another
+        machine would take over the same database."""
+        if node is not None:
+            self.name = node
+        self._process, self._stdout = await start_piped(["serve", "--workers", "1"], cwd=self._directory,
+                                                        env={**self._env, "CHARGECA_NODE_ID": self.name})
         self.rest_url = ""
         self.wss_port = 0
         async with asyncio.timeout(timeout):
             while not (self.wss_port and self.rest_url):
-                line = (await self._process.stdout.readline()).decode(errors="replace")
+                line = (await self._stdout.readline()).decode(errors="replace")
                 if not line:
                     raise RuntimeError(f"node {self.name} exited early:\n" + "".join(self.output))
                 self._read(line)
-        self._drain = asyncio.create_task(self._read_rest(self._process))
+        self._drain = asyncio.create_task(self._read_rest(self._stdout))
 
     def _read(self, line: str) -> None:
         self.output.append(line)
@@ -137,8 +142,8 @@ class Node:
         if rest := _REST.search(line):
             self.rest_url = rest.group(1)
 
-    async def _read_rest(self, process: asyncio.subprocess.Process) -> None:
-        while line := await process.stdout.readline():
+    async def _read_rest(self, stdout: asyncio.StreamReader) -> None:
+        while line := await stdout.readline():
             self._read(line.decode(errors="replace"))
 
     def backend(self) -> Backend:
@@ -147,7 +152,7 @@ class Node:
     async def kill(self) -> None:
         """SIGKILL: no handler runs, nothing is released or flushed by the process."""
         self._process.kill()
-        await self._process.wait()
+        await self._process.wait_async()
         await self._drain
 
     async def stop(self) -> None:
@@ -155,10 +160,10 @@ class Node:
             self._process.terminate()
             try:
                 async with asyncio.timeout(30):
-                    await self._process.wait()
+                    await self._process.wait_async()
             except TimeoutError:
                 self._process.kill()
-                await self._process.wait()
+                await self._process.wait_async()
             if self._drain is not None:
                 await self._drain
 

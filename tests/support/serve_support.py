@@ -6,15 +6,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from chargeca_process import Forked, spawn
 
-CLI = [sys.executable, "-m", "api.cli"]
 RUNNING = "ChargeCA is running."
 
 
@@ -42,7 +41,7 @@ class Ports:
 
 @dataclass
 class Served:
-    process: subprocess.Popen
+    process: subprocess.Popen | Forked
     log: Path
     ports: Ports
 
@@ -97,10 +96,14 @@ def start_serve(cwd: Path, ports: Ports | None = None, *args: str, extra_env: di
     private it makes private itself."""
     ports = ports or Ports()
     log = cwd / f"serve-{time.monotonic_ns()}.log"
+    env = {**ports.env(), **(extra_env or {})}
     with log.open("w") as handle:
-        process = subprocess.Popen([*(command or CLI), "serve", *args], cwd=cwd,
-                                   env={**ports.env(), **(extra_env or {})}, stdout=handle,
-                                   stderr=subprocess.STDOUT, text=True, umask=0o022)
+        if command is not None:   # an installed entry point, started as a user starts it
+            process = subprocess.Popen([*command, "serve", *args], cwd=cwd, env=env, stdout=handle,
+                                       stderr=subprocess.STDOUT, text=True, umask=0o022)
+        else:
+            process = spawn(["serve", *args], cwd=cwd, env=env, stdout=handle.fileno(), stderr=handle.fileno(),
+                            umask=0o022)
     return Served(process, log, ports)
 
 

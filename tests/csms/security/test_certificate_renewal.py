@@ -9,12 +9,12 @@ the test.
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 
 import pytest
 from certificate_support import RENEWAL, Clock, certificate_csms, requests, with_policy
-from cli_support import CLI, acme_init, cli_env, copy_init  # noqa: F401 - fixture
+from chargeca_process import chargeca
+from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from csr_factory import openssl_csr
 
@@ -209,7 +209,7 @@ def cli(tmp_path, acme_init):  # noqa: F811
     env = cli_env(tmp_path / "data")
 
     def run(*args: str):
-        return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        return chargeca(*args, env=env, cwd=tmp_path)
     return run
 
 
