@@ -89,7 +89,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         # by their lease (storage/leases.py), nothing to recover first.
         certificates = start_certificate_workers(gateway, other_kinds=jobs.kinds, **(certificate_options or {}))
         stop.push_async_callback(certificates.aclose)
-        listeners = await start_listeners(ctx, gateway.session_handler, listener_config, registry=gateway.registry)
+        listeners = await start_listeners(ctx, gateway.session_handler, listener_config, registry=gateway.registry,
+                                          holder_elsewhere=node.holder_elsewhere if node is not None else None)
         stop.push_async_callback(listeners.close)
         attach_listeners(app, listeners)  # rotations reload the wss TLS material at once
         retention = asyncio.create_task(run_security_event_retention(ctx), name="security-event-retention")

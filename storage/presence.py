@@ -18,10 +18,11 @@ leases against one clock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, text
+from sqlalchemy import BigInteger, Column, bindparam, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
@@ -115,10 +116,18 @@ _LIVE = ("SELECT p.station_id, p.node_id, p.epoch FROM station_presence p "
          "JOIN cluster_node n ON n.node_id = p.node_id AND n.process = p.process AND n.lease_expires_at > now() ")
 
 
+_OF_STATIONS = text(_LIVE + "WHERE p.station_id IN :stations").bindparams(bindparam("stations", expanding=True))
+
+
 def holder(db: Connection, station_id: str) -> Holder | None:
     """Who holds the station now, if a live node does."""
-    row = db.execute(text(_LIVE + "WHERE p.station_id = :station"), {"station": station_id}).first()
-    return Holder(row.node_id, row.epoch) if row is not None else None
+    return holders(db, [station_id]).get(station_id)
+
+
+def holders(db: Connection, station_ids: Sequence[str]) -> dict[str, Holder]:
+    """Who holds each of the stations now, for those a live node holds: one read by primary key."""
+    return {row.station_id: Holder(row.node_id, row.epoch)
+            for row in db.execute(_OF_STATIONS, {"stations": list(station_ids)})}
 
 
 def live_nodes(db: Connection) -> set[str]:

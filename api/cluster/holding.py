@@ -10,6 +10,9 @@ every ``renew_every`` seconds it renews this node's lease and reads which statio
 says this node holds, at which epoch; a connection open here whose station is not among them at
 its epoch is closed. A heartbeat that cannot reach the database for a whole lease closes every
 connection: by then the other nodes see this node's stations as free, and may claim them.
+
+Under the policy ``replace_duplicate_connection = false`` the newer connection is refused instead:
+admission asks ``HoldersElsewhere`` whether another node holds the station before letting it in.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import logging
 from collections.abc import Callable
 
 from nats.aio.msg import Msg
+from sqlalchemy.engine import Engine
 
 from api.cluster.bus import PRESENCE, Bus, decode
 from api.cluster.config import ClusterConfig
 from api.core.context import Context
 from api.ocpp.transport.connection import StationConnection
 from storage import presence
-from storage.batching import GroupCommit
-from storage.db import session_scope
+from storage.batching import Batcher, GroupCommit
+from storage.db import read_scope, session_scope
 from storage.leases import LeaseOwner
 
 log = logging.getLogger("chargeca.cluster.holding")
@@ -175,3 +179,27 @@ class Holdings:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class HoldersElsewhere:
+    """Which other node holds a station now, read from PostgreSQL at every ask (admission's
+    DuplicateOnAnotherNode, api/ocpp/admission/filters.py). Not the relay's cache of notices: a
+    lease that ran out must free the station at once, and a claim whose notice is still on its way
+    must count already."""
+
+    def __init__(self, engine: Engine, node: str) -> None:
+        self._engine = engine
+        self._node = node
+        # A reconnect storm's asks share reads, as admission's own lookups do.
+        self._find = Batcher(self._nodes_of)
+
+    async def __call__(self, station_id: str) -> str | None:
+        return await self._find(station_id)
+
+    def _nodes_of(self, station_ids: list[str]) -> list[str | None]:
+        with read_scope(self._engine) as session:
+            live = presence.holders(session.connection(), station_ids)
+        return [self._other(live.get(station_id)) for station_id in station_ids]
+
+    def _other(self, holder: presence.Holder | None) -> str | None:
+        return holder.node if holder is not None and holder.node != self._node else None

@@ -16,7 +16,7 @@ from typing import Any
 
 from api.cluster.bus import Bus
 from api.cluster.config import ClusterConfig
-from api.cluster.holding import Holdings
+from api.cluster.holding import HoldersElsewhere, Holdings
 from api.cluster.relay import Relay
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import CallOutcome
@@ -26,12 +26,14 @@ log = logging.getLogger("chargeca.cluster")
 
 
 class ClusterNode:
-    """The gateway's ``ClusterLink``: its four questions answered by the holdings and the relay."""
+    """The gateway's ``ClusterLink``: its four questions answered by the holdings and the relay;
+    ``holder_elsewhere`` answers admission's (api/stack.py hands it to the listeners)."""
 
-    def __init__(self, bus: Bus, holdings: Holdings, relay: Relay) -> None:
+    def __init__(self, bus: Bus, holdings: Holdings, relay: Relay, holder_elsewhere: HoldersElsewhere) -> None:
         self.bus = bus
         self.holdings = holdings
         self.relay = relay
+        self.holder_elsewhere = holder_elsewhere
 
     async def claim(self, connection: StationConnection) -> None:
         self.relay.claimed_here(connection.station_id)
@@ -61,7 +63,7 @@ async def running_node(config: ClusterConfig, bus: Bus, gateway: Gateway) -> Asy
         relay = Relay(gateway.ctx, bus, holdings, gateway.session, gateway.config.call_timeout)
         await relay.start(config.renew_every)
         stop.push_async_callback(relay.aclose)
-        node = ClusterNode(bus, holdings, relay)
+        node = ClusterNode(bus, holdings, relay, HoldersElsewhere(gateway.ctx.engine, gateway.owner.node))
         gateway.cluster = node
 
         def unhook() -> None:

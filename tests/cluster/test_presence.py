@@ -1,14 +1,26 @@
 """Presence and fencing on the real PostgreSQL (storage/presence.py, storage/advisory_locks.py):
-who holds a station, under which epoch, and when a holder's claim stops counting."""
+who holds a station, under which epoch, and when a holder's claim stops counting; admission's
+reading of it (api/cluster/holding.py HoldersElsewhere) when a second connection must be refused."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
 
+from api.cluster.holding import HoldersElsewhere
+from api.ocpp.admission.filters import (
+    Candidate,
+    ConnectAttempt,
+    DuplicateConnection,
+    DuplicateOnAnotherNode,
+    Refused,
+)
+from api.ocpp.transport.connection import StationConnection
+from api.ocpp.transport.registry import ConnectionRegistry
 from storage import advisory_locks, presence
 from storage.db import make_engine, session_scope
 from storage.leases import LeaseOwner
@@ -97,6 +109,44 @@ def test_a_clean_leave_frees_every_station_at_once(engine):
     run(engine, lambda db: presence.leave(db, a))
     assert run(engine, lambda db: presence.live(db)) == {}
     assert run(engine, lambda db: db.execute(text("SELECT count(*) FROM cluster_node")).scalar_one()) == 0
+
+
+async def admit(filters, station_id: str) -> Refused | None:
+    """The refusal the filters give a connection of the station, in order; None: admitted."""
+    candidate = Candidate(ConnectAttempt(f"/{station_id}", None, 2), identity=station_id)
+    try:
+        for check in filters:
+            await check(candidate)
+    except Refused as refused:
+        return refused
+    return None
+
+
+async def test_admission_refuses_a_duplicate_only_while_another_node_holds_the_station_live(engine):
+    here, a, dead = LeaseOwner.start("node-b"), LeaseOwner.start("node-a"), LeaseOwner.start("node-c")
+    for owner, station in ((a, "CS7"), (dead, "CS8"), (here, "CS9")):
+        run(engine, lambda db, o=owner: presence.join(db, o, 30))
+        run(engine, lambda db, o=owner, s=station: presence.claim(db, o, s))
+    # Node C died: its heartbeat stopped and its lease ran out.
+    run(engine, lambda db: db.execute(text("UPDATE cluster_node SET lease_expires_at = now() - interval '1 second' "
+                                           "WHERE node_id = 'node-c'")))
+    registry = ConnectionRegistry()
+    registry.register(StationConnection("CS9", 2, websocket=None, subprotocol="ocpp2.0.1"))
+    holder_elsewhere = HoldersElsewhere(engine, "node-b")
+    # Asked together (a reconnect storm), answered by one read, each its own answer.
+    assert await asyncio.gather(*(holder_elsewhere(s) for s in ("CS7", "CS8", "CS9", "CS10"))) == \
+        ["node-a", None, None, None]
+
+    strict = [DuplicateConnection(registry, replace=False), DuplicateOnAnotherNode(holder_elsewhere, replace=False)]
+    refused = await admit(strict, "CS7")
+    assert (refused.rule, refused.status, refused.reason) == \
+        ("connection.duplicate", 409, "station 'CS7' is already connected to node 'node-a'")
+    assert await admit(strict, "CS8") is None, "a dead node's lease must not keep the station out"
+    assert (await admit(strict, "CS9")).reason == "station 'CS9' is already connected", "the same-node rule"
+    assert await admit(strict, "CS10") is None
+
+    default = [DuplicateConnection(registry, replace=True), DuplicateOnAnotherNode(holder_elsewhere, replace=True)]
+    assert [await admit(default, s) for s in ("CS7", "CS9")] == [None, None]
 
 
 def test_an_advisory_lock_is_held_by_one_node_and_dropped_with_its_connection(engine, postgres_url):

@@ -35,6 +35,7 @@ from api.ocpp.admission.filters import (
     ClientCertificate,
     ConnectAttempt,
     DuplicateConnection,
+    DuplicateOnAnotherNode,
     KnownStation,
     NotThrottled,
     Refused,
@@ -397,15 +398,49 @@ async def test_duplicate_is_refused_only_when_configured():
     await DuplicateConnection(registry, replace=False)(Candidate(ConnectAttempt("/CP_2", None, 2), identity="CP_2"))
 
 
+class OtherNodes:
+    """A cluster's presence as admission reads it: the stations other live nodes hold."""
+
+    def __init__(self, held: dict[str, str]) -> None:
+        self.held = held
+        self.asked: list[str] = []
+
+    async def __call__(self, station_id: str) -> str | None:
+        self.asked.append(station_id)
+        return self.held.get(station_id)
+
+
+async def test_a_station_held_by_another_node_is_refused_as_a_duplicate_only_when_configured():
+    other_nodes = OtherNodes({"CP_1": "node-a"})
+    candidate = Candidate(ConnectAttempt("/CP_1", None, 2), identity="CP_1")
+    await DuplicateOnAnotherNode(other_nodes, replace=True)(candidate)
+    assert other_nodes.asked == [], "the default policy costs no read"
+
+    refused = await arefusal(DuplicateOnAnotherNode(other_nodes, replace=False)(candidate))
+    registry = ConnectionRegistry()
+    registry.register(StationConnection("CP_1", 2, websocket=None, subprotocol="ocpp2.0.1"))
+    here = await arefusal(DuplicateConnection(registry, replace=False)(candidate))
+    assert (refused.status, refused.event_type, refused.rule, refused.public, refused.counts_for_source) == \
+        (here.status, here.event_type, here.rule, here.public, here.counts_for_source)
+    assert "node-a" in refused.reason and "node-a" not in refused.public
+
+    # Nobody else holds it (never connected, released, or its node's lease ran out).
+    await DuplicateOnAnotherNode(other_nodes, replace=False)(Candidate(ConnectAttempt("/CP_2", None, 2),
+                                                                       identity="CP_2"))
+
+
 # --- the pipeline with the database ---------------------------------------------------------------
 
 
-def pipeline(pki, throttle: AuthenticationThrottle | None = None) -> Admission:
+def pipeline(pki, throttle: AuthenticationThrottle | None = None, *, replace_duplicate: bool = True,
+             holder_elsewhere=None) -> Admission:
     store = DatabaseAdmissionStore(pki.ctx.engine)
     throttle = throttle or AuthenticationThrottle()
     station_ca = pki.hierarchy.station_ca
-    filters = default_filters(store, throttle=throttle, registry=ConnectionRegistry(), replace_duplicate=True,
-                              anchors=lambda: {station_ca.id: station_ca.certificate})
+    filters = default_filters(store, throttle=throttle, registry=ConnectionRegistry(),
+                              replace_duplicate=replace_duplicate,
+                              anchors=lambda: {station_ca.id: station_ca.certificate},
+                              holder_elsewhere=holder_elsewhere)
     return Admission(filters, store, throttle)
 
 
@@ -419,6 +454,22 @@ async def test_refusals_become_security_events_without_the_password(sqlite_pki):
     assert (event.source, event.type) == ("csms", FAILED_AUTHENTICATION)
     assert "wrong password" in event.tech_info and "192.0.2.7" in event.tech_info
     assert wrong not in event.tech_info and PASSWORD not in event.tech_info
+
+
+async def test_a_duplicate_on_another_node_is_recorded_and_spares_the_source_budget(sqlite_pki):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    throttle = AuthenticationThrottle()
+    other_nodes = OtherNodes({"CP_1": "node-a"})
+    attempt = ConnectAttempt("/CP_1", basic("CP_1", PASSWORD), 2, remote_address="192.0.2.7:5555")
+    assert (await pipeline(sqlite_pki, holder_elsewhere=other_nodes).admit(attempt)).station_id == "CP_1"
+    assert other_nodes.asked == []
+
+    refused = await arefusal(pipeline(sqlite_pki, throttle, replace_duplicate=False,
+                                      holder_elsewhere=other_nodes).admit(attempt))
+    assert (refused.status, refused.rule) == (HTTPStatus.CONFLICT, "connection.duplicate")
+    [event] = events(sqlite_pki, "CP_1")
+    assert event.type == DUPLICATE_CONNECTION and "node-a" in event.tech_info
+    assert throttle.sources.tokens("192.0.2.7") == throttle.settings.source_burst
 
 
 async def test_unknown_station_is_recorded_too(sqlite_pki):

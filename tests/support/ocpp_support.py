@@ -197,10 +197,12 @@ class Csms:
 async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool = False,
                     routes: Mapping[str, Handler] = ROUTES,
                     certificate_workers: Mapping[str, Any] | None = None,
-                    file_service: FileServiceConfig | None = None) -> AsyncIterator[Csms]:
+                    file_service: FileServiceConfig | None = None,
+                    cluster: tuple[Any, Any] | None = None) -> AsyncIterator[Csms]:
     """``certificate_workers``: options of the certificate workers ``chargeca serve`` runs
     (CertificateSigned outbox, renewals); by default no periodic lifecycle pass.
-    ``file_service``: the HTTPS/FTP file servers, when a case moves files."""
+    ``file_service``: the HTTPS/FTP file servers, when a case moves files.
+    ``cluster``: (ClusterConfig, Bus), a node of a cluster (``running_stack``'s)."""
     ctx = pki.ctx
     listener_config = ListenerConfig(host="127.0.0.1", ws_port=0, wss_port=0 if tls else None,
                                      ping_interval=None, tls_watch_interval=None)
@@ -210,7 +212,8 @@ async def open_csms(pki: Any, config: GatewayConfig | None = None, *, tls: bool 
     certificate_options = {"scan_interval": 0.2, "pass_interval": None, **(certificate_workers or {})}
     async with running_stack(ctx, app, gateway_config=config or GatewayConfig(boot_retry_interval=1, call_timeout=5),
                              listener_config=listener_config, routes=routes,
-                             certificate_options=certificate_options, file_service=file_service) as stack, \
+                             certificate_options=certificate_options, file_service=file_service,
+                             cluster=cluster) as stack, \
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rest") as rest:
         csms = Csms(ctx, stack.gateway, stack.listeners, rest, root_pem,
                     {role: create_token(ctx, SETUP, role, role).token for role in ROLES},

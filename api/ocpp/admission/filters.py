@@ -6,7 +6,7 @@ answer instead of ``101 Switching Protocols``. ``default_filters`` gives the ord
 
   source address within its refusal budget → identity in the URL → known, enabled station →
   not throttled → profile expected → credentials (Basic for profiles 1/2, client certificate
-  for 3) → duplicate connection.
+  for 3) → duplicate connection → (cluster mode) duplicate on another node.
 
 The source budget comes first so that a flooding address (unknown identities included) costs
 no database lookup. Credentials come before the duplicate check on purpose: only an
@@ -464,6 +464,14 @@ class ClientCertificate:
                                                                                 verified.serial_hex)))
 
 
+def _duplicate(identity: str, where: str = "") -> Refused:
+    # The station is told the same wherever its other connection is: which node holds it is the
+    # operator's business (the reason, logged and recorded), not the client's.
+    public = f"station {identity!r} is already connected"
+    return Refused(HTTPStatus.CONFLICT, DUPLICATE_CONNECTION, "connection.duplicate", public + where,
+                   public=public, counts_for_source=False)
+
+
 class DuplicateConnection:
     """A second live connection of one station: replace the first (default) or refuse this one."""
 
@@ -473,8 +481,30 @@ class DuplicateConnection:
 
     async def __call__(self, candidate: Candidate) -> None:
         if not self._replace and candidate.identity in self._registry:
-            raise Refused(HTTPStatus.CONFLICT, DUPLICATE_CONNECTION, "connection.duplicate",
-                          f"station {candidate.identity!r} is already connected", counts_for_source=False)
+            raise _duplicate(candidate.identity)
+
+
+# The other node of the cluster that holds the station now (its lease runs), or None.
+HolderElsewhere = Callable[[str], Awaitable[str | None]]
+
+
+class DuplicateOnAnotherNode:
+    """The same rule across a cluster: refuse this connection while another node holds the station.
+
+    With ``replace`` nothing is read: the newer connection wins, and the old node lets go when it
+    hears of the claim (api/cluster/holding.py). A holder whose lease ran out (its node died) does
+    not count, so a station never waits for a dead node. One held here is DuplicateConnection's."""
+
+    def __init__(self, holder_elsewhere: HolderElsewhere, replace: bool) -> None:
+        self._holder_elsewhere = holder_elsewhere
+        self._replace = replace
+
+    async def __call__(self, candidate: Candidate) -> None:
+        if self._replace:
+            return
+        node = await self._holder_elsewhere(candidate.identity)
+        if node is not None:
+            raise _duplicate(candidate.identity, f" to node {node!r}")
 
 
 # --- running them -----------------------------------------------------------------------------
@@ -495,8 +525,10 @@ class AdmissionStore(Protocol):
 
 def default_filters(store: AdmissionStore, *, throttle: AuthenticationThrottle, registry: ConnectionRegistry,
                     replace_duplicate: bool,
-                    anchors: Callable[[], Mapping[str, x509.Certificate]]) -> list[Filter]:
-    return [
+                    anchors: Callable[[], Mapping[str, x509.Certificate]],
+                    holder_elsewhere: HolderElsewhere | None = None) -> list[Filter]:
+    """``holder_elsewhere``: cluster mode (api/cluster/holding.py); None on one node."""
+    filters: list[Filter] = [
         SourceAllowed(throttle),
         IdentityFromPath(),
         KnownStation(store.station, store.find_station),
@@ -507,6 +539,9 @@ def default_filters(store: AdmissionStore, *, throttle: AuthenticationThrottle, 
                           find_record=store.find_certificate_record),
         DuplicateConnection(registry, replace_duplicate),
     ]
+    if holder_elsewhere is not None:
+        filters.append(DuplicateOnAnotherNode(holder_elsewhere, replace_duplicate))
+    return filters
 
 
 class Admission:

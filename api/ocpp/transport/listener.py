@@ -31,7 +31,7 @@ from websockets.http11 import Request, Response
 
 from api.core.context import Context
 from api.core.settings import Settings
-from api.ocpp.admission.filters import Admission, Admitted, ConnectAttempt, Refused, default_filters
+from api.ocpp.admission.filters import Admission, Admitted, ConnectAttempt, HolderElsewhere, Refused, default_filters
 from api.ocpp.admission.refusal_log import RefusalLog, RefusalLogSettings, RefusalRecord
 from api.ocpp.admission.store import DatabaseAdmissionStore
 from api.ocpp.admission.throttle import AuthenticationThrottle, ThrottleSettings
@@ -210,7 +210,8 @@ class Listeners:
     """The running listeners; ``close()`` stops them and closes every connection."""
 
     def __init__(self, ctx: Context, session_handler: SessionHandler, config: ListenerConfig,
-                 registry: ConnectionRegistry, tls: TlsMaterial | None) -> None:
+                 registry: ConnectionRegistry, tls: TlsMaterial | None,
+                 holder_elsewhere: HolderElsewhere | None = None) -> None:
         self.config = config
         self.registry = registry
         self.tls = tls
@@ -226,7 +227,7 @@ class Listeners:
         self.admission = Admission(
             default_filters(store, throttle=self.throttle, registry=registry,
                             replace_duplicate=policy.replace_duplicate_connection,
-                            anchors=anchors),
+                            anchors=anchors, holder_elsewhere=holder_elsewhere),
             store, self.throttle, self.refusals)
         self._accept_errors: quiet_accept_errors | None = None
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
@@ -399,9 +400,10 @@ def _warn_about_policy(ctx: Context, tls: TlsMaterial | None) -> None:
 
 async def start_listeners(ctx: Context, session_handler: SessionHandler, config: ListenerConfig | None = None,
                           *, registry: ConnectionRegistry | None = None,
-                          tls: TlsMaterial | None = None) -> Listeners:
+                          tls: TlsMaterial | None = None, holder_elsewhere: HolderElsewhere | None = None) -> Listeners:
     """Start the ws and/or wss listener on the running loop; ports 0 bind free ports (see
-    ``.ws_port`` / ``.wss_port``)."""
+    ``.ws_port`` / ``.wss_port``). ``holder_elsewhere``: this process is a node of a cluster
+    (api/cluster/node.py), whose other nodes' connections count as duplicates too."""
     config = config or ListenerConfig.from_settings(ctx.settings)
     if config.ws_port is None and config.wss_port is None:
         raise ValueError("no OCPP listener configured: give ws_port, wss_port or both")
@@ -410,7 +412,8 @@ async def start_listeners(ctx: Context, session_handler: SessionHandler, config:
         tls = tls or TlsMaterial(ctx)
         await tls.reload_async()
     _warn_about_policy(ctx, tls)
-    listeners = Listeners(ctx, session_handler, config, ConnectionRegistry() if registry is None else registry, tls)
+    listeners = Listeners(ctx, session_handler, config, ConnectionRegistry() if registry is None else registry, tls,
+                          holder_elsewhere)
     try:
         await listeners._start()
     except BaseException:
