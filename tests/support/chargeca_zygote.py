@@ -25,7 +25,10 @@ import socket
 import sys
 import threading
 
-PRELOADED = ("api.cli", "api.server", "api.stack", "simulator.fleet")
+# What `chargeca serve` imports only once it runs (the REST application and its routers, the file
+# service) is preloaded too: a cluster node's start paid more in imports than in its own work.
+PRELOADED = ("api.cli", "api.server", "api.stack", "api.rest.app", "api.rest.serving",
+             "api.csms.file_transfer.service", "api.csms.file_transfer.process", "simulator.fleet")
 
 
 def _serve(path: str) -> dict:
@@ -110,6 +113,9 @@ def main() -> None:
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for module in PRELOADED:
         __import__(module)
+    from api.ocpp.validation import schemas
+
+    schemas()   # compiled once here, not at every gateway's start (a quarter of a node's start)
     # Out of the collector's sight: a child's shutdown would otherwise walk (and copy, page by
     # page) every object the imports made: 0.85 s a child, against 0.14 s frozen.
     gc.freeze()
