@@ -13,6 +13,7 @@ import atexit
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +40,8 @@ class _Zygote:
     def close(self) -> None:
         self._process.stdin.close()   # its cue to exit
         self._process.wait(10)
+        self._process.stdout.close()
+        shutil.rmtree(self._directory, ignore_errors=True)
 
 
 _zygote: _Zygote | None = None
