@@ -120,6 +120,11 @@ def main() -> None:
     # page) every object the imports made: 0.85 s a child, against 0.14 s frozen.
     gc.freeze()
     request = _serve(sys.argv[1])
+    if request["args"][:1] == ["serve"]:
+        # A server freezes what its own start built (api/server.py) and tunes the collector for
+        # itself; handed this process's frozen heap, it served REST calls many times slower
+        # (scripts/bench_relay.py at 50 calls/s: p50 3-5 s, against 23-30 ms unfrozen).
+        gc.unfreeze()
     _become(request)
     from api.cli import main as chargeca
 
