@@ -316,9 +316,6 @@ class OperatorJobs(Kind):
 
     purpose = OPERATOR_JOB
 
-    def timeout(self, row: OutboundCall) -> float | None:
-        return row.answer_timeout
-
     def check(self, session: Session, row: OutboundCall) -> None:
         # A stored job may leave days later: its rule decides on the state of now (a chain
         # revoked meanwhile, a profile raised meanwhile), not of when it was stored.

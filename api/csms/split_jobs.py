@@ -86,9 +86,6 @@ class OperatorParts(Kind):
     def check(self, session: Session, row: OutboundCall) -> None:
         self._jobs.check(session, row)
 
-    def timeout(self, row: OutboundCall) -> float | None:
-        return row.answer_timeout
-
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         job = self._job(session, row)
         parts = parts_of(session, job)

@@ -94,10 +94,6 @@ class Kind:
         """The payload to send now; raises NotNow or Refusal."""
         return json.loads(row.payload)
 
-    def timeout(self, row: OutboundCall) -> float | None:
-        """Seconds to wait for the answer; None: the gateway's."""
-        return None
-
     def answered(self, session: Session, row: OutboundCall, response: dict[str, Any], now: datetime) -> None:
         """Act on the station's answer, in the transaction that settles ``row``."""
 
@@ -257,7 +253,7 @@ class Outbox:
                 return None  # another sender has it, or it is settled
             row = session.get(OutboundCall, row_id)
             kind = self._kinds[row.purpose]
-            row.lease_expires_at = now + self._lease(kind.timeout(row))  # a job may wait longer for its answer
+            row.lease_expires_at = now + self._lease(row.answer_timeout)  # a job may wait longer for its answer
             session.add(row)
             try:
                 # A row may leave long after it was stored: its rules decide on the state of now.
@@ -274,7 +270,7 @@ class Outbox:
         kind = self._kinds[row.purpose]
         try:
             payload = await kind.prepare(self._gateway, row)
-            outcome = await self._gateway.send_call(row.station_id, row.action, payload, kind.timeout(row))
+            outcome = await self._gateway.send_call(row.station_id, row.action, payload, row.answer_timeout)
         except NotNow as exc:
             outcome = CallOutcome(TIMEOUT, description=str(exc), sent=exc.sent)
         except Refusal as exc:
