@@ -109,8 +109,10 @@ class Forked:
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
 
-    async def wait_async(self) -> int:
-        return await asyncio.to_thread(self.wait)
+    async def wait_async(self, timeout: float | None = None) -> int:
+        # The timeout is the thread's own: a wait cancelled from the loop would leave its thread
+        # reading the answer beside the next wait's.
+        return await asyncio.to_thread(self.wait, timeout)
 
 
 def spawn(args: list[str], *, cwd: Path | str, env: Mapping[str, str], stdout: int, stderr: int,

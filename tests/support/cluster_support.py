@@ -159,9 +159,8 @@ class Node:
         if self._process is not None and self._process.returncode is None:
             self._process.terminate()
             try:
-                async with asyncio.timeout(30):
-                    await self._process.wait_async()
-            except TimeoutError:
+                await self._process.wait_async(30)
+            except subprocess.TimeoutExpired:
                 self._process.kill()
                 await self._process.wait_async()
             if self._drain is not None:
