@@ -29,6 +29,7 @@ from pathlib import Path
 import pki_fixtures as fx
 import pytest
 from argon2 import PasswordHasher
+from migrated_template import migrate_for_test, sqlite_file
 from softhsm import new_token
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -227,22 +228,8 @@ def make_context(tmp_path: Path, db_url: str, monkeypatch, public_url: str | Non
     else:
         monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
     settings = load_settings(tmp_path / "data").with_overrides(pkcs11=token)
-    database = _sqlite_file(db_url)
-    if database is not None and not database.exists():
-        _copy_migrated_template(database)
+    migrate_for_test(db_url)
     return open_context(settings)
-
-
-def _copy_migrated_template(database: Path) -> None:
-    """Put a copy of an empty database this worker migrated once where ``database`` will be:
-    running the migrations took a third of the fast tests' CPU (alembic loads and executes every
-    revision script for each new file). open_context then finds it at the newest revision."""
-    if not _MIGRATED_TEMPLATE:
-        template = _SNAPSHOT_ROOT[-1] / "migrated.db"
-        migrate(f"sqlite:///{template}")
-        _MIGRATED_TEMPLATE.append(template)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_MIGRATED_TEMPLATE[0], database)
 
 
 def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",
@@ -250,7 +237,7 @@ def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = 
     """A PKI as ``chargeca init`` makes it. On SQLite with file keys it is a copy of one this
     worker made (the database file and the key files), which costs a few milliseconds instead of
     a few hundred: tests share nothing else, as with the RSA key pool below."""
-    if token is None and _sqlite_file(db_url) is not None:
+    if token is None and sqlite_file(db_url) is not None:
         return _copy_of_snapshot(tmp_path, db_url, monkeypatch, public_url)
     return _init_pki(tmp_path, db_url, monkeypatch, public_url, token)
 
@@ -264,12 +251,6 @@ def _init_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None,
     return Pki(ctx, hierarchy)
 
 
-def _sqlite_file(db_url: str) -> Path | None:
-    if not db_url.startswith("sqlite:///") or db_url == "sqlite:///:memory:":
-        return None
-    return Path(db_url.removeprefix("sqlite:///").split("?", 1)[0])
-
-
 @dataclass(frozen=True)
 class _Snapshot:
     directory: Path           # chargeca.db and data/keys as init_pki left them
@@ -278,7 +259,6 @@ class _Snapshot:
 
 _SNAPSHOTS: dict[str | None, _Snapshot] = {}
 _SNAPSHOT_ROOT: list[Path] = []
-_MIGRATED_TEMPLATE: list[Path] = []
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -303,7 +283,7 @@ def _snapshot(public_url: str | None) -> _Snapshot:
 
 def _copy_of_snapshot(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None) -> Pki:
     snapshot = _snapshot(public_url)
-    database = _sqlite_file(db_url)
+    database = sqlite_file(db_url)
     database.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(snapshot.directory / "chargeca.db", database)
     keys = tmp_path / "data" / "keys"
@@ -350,7 +330,7 @@ def ctx(tmp_path: Path, monkeypatch) -> Iterator[Context]:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """A migrated, empty database on each backend, without a PKI (storage-level tests)."""
-    migrate(db_url)
+    migrate_for_test(db_url)
     made = make_engine(db_url)
     yield made
     made.dispose()

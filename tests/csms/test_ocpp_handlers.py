@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from migrated_template import migrate_for_test
 from ocpp_support import csms, tls_csms  # noqa: F401 - fixtures
 from sqlmodel import select
 
@@ -14,7 +15,7 @@ from api.csms.provisioning.handlers import DEVICE_MODEL_COLUMNS, SERIAL_MISMATCH
 from api.csms.security.authority_service import sign_csr
 from policies.model import DeviceModelPolicy, OnboardingPolicy
 from simulator.station import CallError
-from storage.db import make_engine, migrate, session_scope
+from storage.db import make_engine, session_scope
 from storage.device_model import StationOnboarding, StationReset
 from storage.stations import Station
 
@@ -147,7 +148,7 @@ async def test_profile3_boot_with_another_serial_is_disconnected_and_recorded(tl
 
 def test_the_boot_record_on_each_database(db_url):
     # The statement is hand-built (CASE, IS DISTINCT FROM, RETURNING): both dialects must run it.
-    migrate(db_url)
+    migrate_for_test(db_url)
     engine = make_engine(db_url)
     info = {"model": "M", "vendorName": "V", "serialNumber": "SN-1", "firmwareVersion": "1.0"}
     with session_scope(engine) as session:

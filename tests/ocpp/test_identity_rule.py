@@ -12,13 +12,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from migrated_template import migrate_for_test
 
 from api.core.audit import Actor
 from api.core.context import Context
 from api.core.refusal import Refusal
 from api.ocpp.admission.filters import Refused, parse_identity
 from api.operations.stations import add_station
-from storage.db import make_engine, migrate
+from storage.db import make_engine
 
 pytestmark = pytest.mark.fast
 
@@ -38,7 +39,7 @@ def _random_identities(count: int) -> list[str]:
 @pytest.fixture
 def ctx(tmp_path: Path) -> Context:
     url = f"sqlite:///{tmp_path / 'identities.db'}"
-    migrate(url)
+    migrate_for_test(url)
     engine = make_engine(url)
     yield Context(settings=None, engine=engine, keystore=None, policy=None, urls=None)  # type: ignore[arg-type]
     engine.dispose()

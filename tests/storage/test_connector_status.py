@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from migrated_template import migrate_for_test
 from sqlmodel import func, select
 
 from storage import connector_status
 from storage.connector_status import AVAILABILITY, PROBLEM, ConnectorStatusEvent
-from storage.db import make_engine, migrate, session_scope
+from storage.db import make_engine, session_scope
 
 pytestmark = pytest.mark.fast
 
@@ -18,7 +19,7 @@ _AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 @pytest.fixture
 def engine(db_url):
-    migrate(db_url)
+    migrate_for_test(db_url)
     made = make_engine(db_url)
     yield made
     made.dispose()

@@ -8,11 +8,12 @@ import threading
 import time
 
 import pytest
+from migrated_template import migrate_for_test
 from sqlalchemy import text
 from sqlmodel import select
 
 from storage.batching import Batcher, GroupCommit
-from storage.db import make_engine, migrate, read_scope, session_scope
+from storage.db import make_engine, read_scope, session_scope
 from storage.stations import Station
 
 pytestmark = pytest.mark.fast
@@ -94,7 +95,7 @@ async def test_a_failing_batch_fails_each_of_its_callers():
 @pytest.fixture
 def engine(tmp_path):
     url = f"sqlite:///{tmp_path / 'batching.db'}"
-    migrate(url)
+    migrate_for_test(url)
     engine = make_engine(url)
     yield engine
     engine.dispose()

@@ -9,10 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from migrated_template import migrate_for_test
 from sqlalchemy import func
 from sqlmodel import select
 
-from storage.db import make_engine, migrate, session_scope
+from storage.db import make_engine, session_scope
 from storage.message_log import OcppMessage, insert_rows, message_log_engine
 from storage.types import utcnow
 
@@ -33,7 +34,7 @@ def _count(engine) -> int:
 @pytest.fixture
 def database(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'chargeca.db'}"
-    migrate(url)
+    migrate_for_test(url)
     engine = make_engine(url)
     yield tmp_path, engine
     engine.dispose()
