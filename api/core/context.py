@@ -33,10 +33,12 @@ def open_keystore(settings: Settings, *, create_dev_passphrase: bool = False) ->
 
 
 def open_context(settings: Settings, *, create_dev_passphrase: bool = False, run_migrations: bool = True) -> Context:
+    # The passphrase (and the token) first: a command refused for want of one leaves no data
+    # directory or database behind that a second try would then find half made.
+    keystore = open_keystore(settings, create_dev_passphrase=create_dev_passphrase)
     prepare_data_dir(settings)
     if run_migrations:
         migrate(settings.database_url)
     restrict_sqlite_files(settings.database_url)
-    keystore = open_keystore(settings, create_dev_passphrase=create_dev_passphrase)
     return Context(settings, make_engine(settings.database_url), keystore, settings.policy(),
                    PublicUrls(settings.public_url))

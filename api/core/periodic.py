@@ -1,4 +1,4 @@
-"""Blocking upkeep run on a worker thread at start and then at a fixed interval (retention passes)."""
+"""Blocking upkeep run on a worker thread soon after start and then at a fixed interval (retention passes)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ from storage.db import session_scope
 log = logging.getLogger("chargeca.retention")
 
 
-async def every(interval: float, work: Callable[[], Any], what: str) -> None:
-    """``work()`` now, then every ``interval`` seconds, until cancelled. A failed pass is logged
-    and retried at the next interval: upkeep must never stop for one bad pass."""
+# A restart is followed by every station reconnecting at once; retention deletes then would take
+# the database from that boot storm (and each worker of `serve --workers` would run them together).
+# Nothing is owed at start: what aged out while the service was down waits one minute more.
+FIRST_PASS_AFTER = 60.0
+
+
+async def every(interval: float, work: Callable[[], Any], what: str, *, first_after: float | None = None) -> None:
+    """``work()`` after ``first_after`` seconds (by default the interval or ``FIRST_PASS_AFTER``,
+    whichever is shorter), then every ``interval`` seconds, until cancelled. A failed pass is
+    logged and retried at the next interval: upkeep must never stop for one bad pass."""
+    await asyncio.sleep(min(interval, FIRST_PASS_AFTER) if first_after is None else first_after)
     while True:
         try:
             await asyncio.to_thread(work)

@@ -34,6 +34,7 @@ def test_each_command_sees_only_its_own_environment_and_directory(tmp_path):
     short = chargeca("station", "list", env=_clean_env(CHARGECA_KEY_PASSPHRASE="short"), cwd=first)
     assert (short.returncode, short.stderr.strip()) == (3, "chargeca: error: key passphrase must have at least "
                                                            "16 characters")
+    assert list(first.iterdir()) == [], "a refused command leaves nothing behind"
     # Nothing of the command before: no passphrase now.
     unset = chargeca("station", "list", env=_clean_env(), cwd=second)
     assert (unset.returncode, "no key passphrase" in unset.stderr) == (3, True)

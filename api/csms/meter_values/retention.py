@@ -29,6 +29,7 @@ def maintain_meter_values(ctx: Context, now: datetime | None = None) -> Maintena
 
 
 async def run_meter_value_maintenance(ctx: Context, interval: float | None = None) -> None:
-    """A pass at start, then every ``interval`` seconds (the policy's by default), until cancelled."""
+    """A pass at start (the coming months' partitions are made before values arrive for them),
+    then every ``interval`` seconds (the policy's by default), until cancelled."""
     interval = interval or ctx.policy.meter_values.maintenance_interval_minutes * 60
-    await every(interval, lambda: maintain_meter_values(ctx), "meter value maintenance")
+    await every(interval, lambda: maintain_meter_values(ctx), "meter value maintenance", first_after=0)

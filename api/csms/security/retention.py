@@ -27,6 +27,7 @@ def prune_security_events(ctx: Context) -> int:
 
 
 async def run_security_event_retention(ctx: Context, interval: float | None = None) -> None:
-    """Prune at start, then every ``interval`` seconds (the policy's by default), until cancelled."""
+    """Prune soon after start (api/core/periodic.py), then every ``interval`` seconds (the
+    policy's by default), until cancelled."""
     interval = interval or ctx.policy.security_events.prune_interval_minutes * 60
     await every(interval, lambda: prune_security_events(ctx), "pruning security events")

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from api.core import periodic
 from api.csms.security.retention import run_security_event_retention
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import Policy, SecurityEventPolicy
@@ -56,6 +57,21 @@ async def test_old_events_and_those_beyond_max_rows_are_pruned_periodically(engi
             while "new 2" in remaining(engine):
                 await asyncio.sleep(0.02)
         assert len(remaining(engine)) == 10 and remaining(engine)[-1] == "later 2"
+    finally:
+        task.cancel()
+
+
+async def test_the_first_pass_waits_out_the_boot_storm_a_start_brings(engine, monkeypatch):
+    add_events(engine, 3, age=timedelta(days=40), tag="old")
+    ctx = Ctx(engine, Policy(security_events=SecurityEventPolicy(retention_days=30)))
+    monkeypatch.setattr(periodic, "FIRST_PASS_AFTER", 0.5)
+    task = asyncio.create_task(run_security_event_retention(ctx))   # the policy's interval: an hour
+    try:
+        await asyncio.sleep(0.3)
+        assert len(remaining(engine)) == 3, "nothing deleted at start"
+        async with asyncio.timeout(10):
+            while remaining(engine):
+                await asyncio.sleep(0.02)
     finally:
         task.cancel()
 
