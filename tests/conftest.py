@@ -20,8 +20,7 @@ if sys.dont_write_bytecode:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     os.environ["PYTHONPYCACHEPREFIX"] = _PYCACHE
 
-import secrets  # noqa: E402 - after the bytecode settings, which every import below uses
-import shutil
+import shutil  # noqa: E402 - after the bytecode settings, which every import below uses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ import pki_fixtures as fx
 import pytest
 from argon2 import PasswordHasher
 from migrated_template import migrate_for_test, sqlite_file
+from pg_databases import PG_URL, DatabasePool, admin_connection, url_of
 from softhsm import new_token
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -43,24 +43,17 @@ from pki.authorities import Hierarchy, active_authority, init_pki
 from pki.keystore import EncryptedFileKeyStore
 from pki.pkcs11_keystore import Pkcs11KeyStore, Pkcs11Settings
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
-from storage.db import make_engine, migrate, session_scope
+from storage.db import make_engine, session_scope
 
-PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PASSPHRASE = "test-passphrase-0123456789"
 TEST_ORG = "Test CSO"
 TEST_FQDN = "csms.test"
 
 
-def _pg_admin():
-    import psycopg
-
-    return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-
-
 def _pg_unavailable_reason() -> str | None:
     try:
-        with _pg_admin():
+        with admin_connection():
             return None
     except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
         return f"PostgreSQL not reachable at {PG_URL}: {str(exc).strip().splitlines()[0]}"
@@ -79,24 +72,9 @@ def require_postgres() -> None:
         pytest.skip(reason)
 
 
-def _pg_url(name: str) -> str:
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-
-
-# One migrated database per worker, the template of every test's database: copying it costs a
-# third of creating a database and migrating it (about 0.5 s against 1.5 s on this server).
-_PG_TEMPLATE: list[str] = []
-
-
-def _pg_template() -> str:
-    if not _PG_TEMPLATE:
-        name = f"chargeca_tpl_{secrets.token_hex(6)}"
-        with _pg_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        # The whole chain, from an empty database, as a first start runs it.
-        migrate(_pg_url(name))
-        _PG_TEMPLATE.append(name)
-    return _PG_TEMPLATE[0]
+# This worker's PostgreSQL databases (tests/support/pg_databases.py): copies of one migrated
+# template, each emptied after its test and given to the next.
+_PG_DATABASES = DatabasePool()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -117,11 +95,9 @@ if os.environ.get("CHARGECA_EVENT_LOOP") == "uvloop":
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _drop_pg_template() -> Iterator[None]:
+def _drop_pg_databases() -> Iterator[None]:
     yield
-    if _PG_TEMPLATE:
-        with _pg_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{_PG_TEMPLATE.pop()}" WITH (FORCE)')
+    _PG_DATABASES.close()
 
 
 # SQL compiled once per worker, not once per test. SQLAlchemy caches a statement's compiled form per
@@ -148,19 +124,14 @@ storage_db.create_engine = _compiling_once(storage_db.create_engine)
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, migrated to the head revision (a copy of a
-    template this worker migrated from empty; running the migrations again is a no-op, as at
-    every start)."""
+    """A PostgreSQL database for one test, migrated to the head revision and empty, as a copy of
+    this worker's template is (running the migrations again is a no-op, as at every start)."""
     require_postgres()
-    name = f"chargeca_t_{secrets.token_hex(6)}"
-    template = _pg_template()
-    with _pg_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    name = _PG_DATABASES.take()
     try:
-        yield _pg_url(name)
+        yield url_of(name)
     finally:
-        with _pg_admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _PG_DATABASES.give_back(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
