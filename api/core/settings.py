@@ -30,6 +30,7 @@ _DEV_PASSPHRASE_FILE = "secrets/key-passphrase"
 _FIRST_TOKEN_FILE = "secrets/first-officer-token"
 EVENT_LOOPS = ("asyncio", "uvloop")
 JSON_CODECS = ("stdlib", "msgspec")   # api/ocpp/json_codec.CODECS
+FILES_PROCESSES = ("own", "inline")
 # Group and others get nothing: the database holds password and token hashes and the audit log.
 PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 
@@ -128,8 +129,16 @@ class Settings:
     # are what measured best (README, "Faster per core").
     event_loop: str = "asyncio"
     json_codec: str = "stdlib"
+    # Where `chargeca serve` runs the firmware and log file servers: "own", a niced process of
+    # their own, so that bulk transfers never take the GIL from OCPP (api/csms/file_transfer/
+    # process.py); "inline", on threads of the serve process: one interpreter less (its start,
+    # its memory), for a small site or a lab whose stations move few files.
+    files_process: str = "own"
 
     def __post_init__(self) -> None:
+        if self.files_process not in FILES_PROCESSES:
+            raise SettingsError(f"CHARGECA_FILES_PROCESS (files_process) must be one of "
+                                f"{', '.join(FILES_PROCESSES)}, not {self.files_process!r}")
         if self.event_loop not in EVENT_LOOPS:
             raise SettingsError(f"event loop must be one of {', '.join(EVENT_LOOPS)}, not {self.event_loop!r}")
         if self.json_codec not in JSON_CODECS:
@@ -234,6 +243,7 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
         gateway=gateway_config,
         event_loop=pick("CHARGECA_EVENT_LOOP", "event_loop", _DEFAULTS["event_loop"]),
         json_codec=pick("CHARGECA_JSON_CODEC", "json_codec", _DEFAULTS["json_codec"]),
+        files_process=pick("CHARGECA_FILES_PROCESS", "files_process", _DEFAULTS["files_process"]),
     )
 
 

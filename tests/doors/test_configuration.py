@@ -113,6 +113,21 @@ def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(c
     assert variable in str(refused.value) and says in str(refused.value)
 
 
+@pytest.mark.fast
+def test_the_file_servers_run_in_a_process_of_their_own_unless_told_inline(clean_env, tmp_path):
+    from api.csms.file_transfer.service import FileServiceConfig
+
+    settings = load_settings(tmp_path / "data")
+    assert FileServiceConfig.from_settings(settings, settings.policy().file_transfer).own_process is True
+    clean_env.setenv("CHARGECA_FILES_PROCESS", "inline")
+    settings = load_settings(tmp_path / "data")
+    assert FileServiceConfig.from_settings(settings, settings.policy().file_transfer).own_process is False
+    clean_env.setenv("CHARGECA_FILES_PROCESS", "threads")
+    with pytest.raises(SettingsError, match=r"CHARGECA_FILES_PROCESS \(files_process\) must be one of own, "
+                                            r"inline, not 'threads'"):
+        load_settings(tmp_path / "data")
+
+
 def test_serve_with_an_unusable_gateway_value_stops_at_once_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGECA_")}
     env["CHARGECA_OCPP_BOOT_STATUS"] = "accepted"   # the spec's values are case-sensitive

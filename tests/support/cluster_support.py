@@ -103,6 +103,10 @@ class Node:
                    CHARGECA_KEY_PASSPHRASE=passphrase, CHARGECA_REST_PORT="0",
                    CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
                    CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="",
+                   # On threads of the node: spawned file-service interpreters were 18 % of the suite's
+                   # sampled CPU (py-spy), and no cluster test moves files (test_serve, the README and
+                   # tests/csms/file_transfer run the default, a process of its own).
+                   CHARGECA_FILES_PROCESS="inline",
                    **({"CHARGECA_NATS_URL": nats_url} if nats_url else {}), **(extra_env or {}))
         self._env = env
         self._directory = directory

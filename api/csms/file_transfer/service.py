@@ -38,8 +38,8 @@ class FileServiceConfig:
     ftp_masquerade_address: str | None = None
     max_connections: int = 200
     idle_timeout: float = 60.0
-    # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it;
-    # tests run the servers on threads of their own process.
+    # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it
+    # unless told otherwise (Settings.files_process); else on threads of this process.
     own_process: bool = False
     # SO_REUSEPORT on both servers' ports: the workers of one machine share them (api/workers.py).
     reuse_port: bool = False
@@ -54,7 +54,7 @@ class FileServiceConfig:
                    ftp_passive_ports=parse_port_range(settings.ftp_passive_ports),
                    ftp_masquerade_address=settings.ftp_masquerade_address,
                    max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds),
-                   own_process=True, reuse_port=settings.shared_ports)
+                   own_process=settings.files_process == "own", reuse_port=settings.shared_ports)
 
 
 def parse_port_range(text: str) -> range | None:
