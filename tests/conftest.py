@@ -223,7 +223,7 @@ def make_context(tmp_path: Path, db_url: str, monkeypatch, public_url: str | Non
         monkeypatch.delenv("CHARGECA_PUBLIC_URL", raising=False)
     settings = load_settings(tmp_path / "data").with_overrides(pkcs11=token)
     migrate_for_test(db_url)
-    return open_context(settings)
+    return open_context(settings, run_migrations=False)   # just done
 
 
 def make_pki(tmp_path: Path, db_url: str, monkeypatch, public_url: str | None = "http://ca.test:8080",

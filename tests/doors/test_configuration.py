@@ -16,6 +16,7 @@ from ocpp.v201.enums import RegistrationStatusEnumType
 from ocpp_support import BOOT, Csms
 
 from api.core.settings import DEFAULT_BOOT_STATUS, GatewayConfig, SettingsError, boot_statuses, load_settings
+from api.csms.file_transfer.service import FileServiceConfig
 from api.ocpp.transport.listener import ListenerConfig
 from api.rest.app import create_app
 from api.stack import running_stack
@@ -115,8 +116,6 @@ def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(c
 
 @pytest.mark.fast
 def test_the_file_servers_run_in_a_process_of_their_own_unless_told_inline(clean_env, tmp_path):
-    from api.csms.file_transfer.service import FileServiceConfig
-
     settings = load_settings(tmp_path / "data")
     assert FileServiceConfig.from_settings(settings, settings.policy().file_transfer).own_process is True
     clean_env.setenv("CHARGECA_FILES_PROCESS", "inline")

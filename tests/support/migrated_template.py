@@ -2,9 +2,9 @@
 
 Running the migrations took a third of the fast tests' CPU: alembic loads and executes every
 revision script again for each new database. A new SQLite file is instead a copy of an empty one
-this process migrated once (PostgreSQL databases are copies of a migrated template too:
-tests/conftest.py ``postgres_url``). ``migrate`` then finds it at the head revision, as at every
-start. Tests of the migrations themselves call ``storage.db.migrate`` on a file of their own.
+this process migrated once (PostgreSQL's are reused instead: tests/support/pg_databases.py).
+``migrate`` then finds it at the head revision, as at every start. Tests of the migrations
+themselves call ``storage.db.migrate`` on a file of their own.
 """
 
 from __future__ import annotations

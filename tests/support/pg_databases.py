@@ -19,8 +19,8 @@ from storage.db import migrate
 PG_URL = os.environ.get("CHARGECA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # What a test may not change and leave its database reusable: the schemas, tables (partitions
-# too, whatever their schema) and their columns, indexes, constraints, triggers and functions, the
-# revision, and whether the database takes connections.
+# too, whatever their schema) and their columns, indexes, constraints, triggers and functions, and
+# the revision. (A database left refusing connections is found before: see _emptied.)
 _SHAPE = """
 SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
     SELECT table_schema || '.' || table_name || '.' || column_name || ':' || data_type || ':'
@@ -35,9 +35,9 @@ SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
       WHERE pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
     UNION ALL SELECT 'schema ' || nspname FROM pg_namespace
     UNION ALL SELECT 'revision ' || version_num FROM alembic_version
-    UNION ALL SELECT 'connections ' || datallowconn FROM pg_database WHERE datname = current_database()
 ) shape(item)
 """
+
 
 def admin_connection(database: str | None = None):
     import psycopg

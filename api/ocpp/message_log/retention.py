@@ -27,7 +27,8 @@ def prune_message_log(ctx: Context) -> int:
 
 
 async def run_message_log_retention(ctx: Context, interval: float | None = None) -> None:
-    """Prune soon after start (api/core/periodic.py), then every ``interval`` seconds (the policy's by default), until cancelled.
-    Runs with the log turned off too: what an earlier run kept still ages out."""
+    """Prune soon after start (api/core/periodic.py), then every ``interval`` seconds (the
+    policy's by default), until cancelled. Runs with the log turned off too: what an earlier run
+    kept still ages out."""
     interval = interval or ctx.policy.message_log.prune_interval_minutes * 60
     await every(interval, lambda: prune_message_log(ctx), "pruning the message log")
