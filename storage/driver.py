@@ -8,12 +8,17 @@ keeps the types' bind processors, and hands the rows to the DBAPI cursor's ``exe
 the transaction the connection is in (no SQLAlchemy events fire for these statements). What
 is stored is what the Core statement would store (same SQL, same processors); rows read back
 through the models like any other (tests/storage/test_storage_driver.py).
+
+Times are converted once per distinct value in a call: a group of TransactionEvents shares its
+``received_at`` and each MeterValue's samples share their timestamp, and SQLite's DATETIME
+processor (a string format of seven fields) was a seventh of the meter-value write's Python time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection, Dialect
@@ -27,9 +32,21 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
 
-    def parameters(self, row: Mapping[str, Any]) -> tuple | dict:
-        values = [row[name] if process is None else process(row[name])
-                  for name, process in zip(self.names, self.processors, strict=True)]
+    def parameters(self, row: Mapping[str, Any], converted: dict[datetime, Any]) -> tuple | dict:
+        """The row's bind values; ``converted`` keeps the times already processed in this call
+        (equal instants convert alike: the UTC column type normalises the zone first)."""
+        values = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = row[name]
+            if process is None:
+                values.append(value)
+            elif type(value) is datetime:
+                done = converted.get(value)
+                if done is None:
+                    done = converted[value] = process(value)
+                values.append(done)
+            else:
+                values.append(process(value))
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 
@@ -51,7 +68,8 @@ class DriverWrite:
         # execution context and events around each call, half the cost this saves.
         cursor = connection.connection.cursor()
         try:
-            cursor.executemany(plan.sql, [plan.parameters(row) for row in rows])
+            converted: dict[datetime, Any] = {}
+            cursor.executemany(plan.sql, [plan.parameters(row, converted) for row in rows])
         finally:
             cursor.close()
 

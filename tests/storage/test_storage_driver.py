@@ -4,7 +4,7 @@ lacks a parameter is refused by name before anything is written."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, insert, text, update
@@ -65,3 +65,23 @@ def test_a_row_without_a_parameter_is_refused_by_name_and_nothing_is_written(eng
     with pytest.raises(ValueError, match="row_pk"):
         with session_scope(engine) as session:
             write.run(session.connection(), [{"ended_at": _AT}])
+
+
+def test_times_shared_by_many_rows_are_stored_per_row_and_a_naive_one_is_still_refused(engine):
+    # One call converts each distinct time once: the rows must still get their own, an instant
+    # given in another zone must be stored as the same UTC time, and a naive time that equals an
+    # aware one field for field must not borrow its conversion.
+    later = datetime(2026, 3, 1, 14, 30, 15, 250000, tzinfo=timezone(timedelta(hours=2)))  # == _AT
+    other = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    rows = [dict(_ROW, transaction_id=f"tx-{n}", sampled_at=at) for n, at in enumerate((_AT, other, later, _AT))]
+    with session_scope(engine) as session:
+        DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows)
+    with session_scope(engine) as session:
+        stored = dict(session.connection().execute(text("SELECT transaction_id, sampled_at FROM meter_value")).all())
+        read = {row.transaction_id: row.sampled_at for row in session.exec(select(MeterValue))}
+    assert read == {"tx-0": _AT, "tx-1": other, "tx-2": _AT, "tx-3": _AT}
+    assert stored["tx-0"] == stored["tx-2"] == stored["tx-3"] != stored["tx-1"]
+    naive = dict(_ROW, sampled_at=_AT.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="naive"):
+        with session_scope(engine) as session:
+            DriverWrite(insert(MeterValue.__table__)).run(session.connection(), [dict(_ROW), naive])
