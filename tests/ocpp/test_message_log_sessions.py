@@ -17,6 +17,7 @@ from ocpp_support import csms, open_csms  # noqa: F401 - fixture
 from sqlalchemy import func
 from sqlmodel import select
 from trust_anchor_support import booted
+from websockets.frames import Frame, Opcode
 
 from storage.db import read_scope
 from storage.message_log import OcppMessage, message_log_engine
@@ -186,6 +187,38 @@ async def test_a_frame_over_the_size_limit_is_logged_cut_with_its_true_size_then
     assert logged["message_id"] == "big-1" and logged["size"] == len(big) and logged["truncated"]
     kept = csms.ctx.policy.message_log.max_frame_bytes
     assert len(logged["frame"]) == kept and big.startswith(logged["frame"])
+
+
+async def test_frames_over_the_limit_held_together_stay_within_the_budget_the_one_over_it_is_closed_unread(csms):
+    # Two stations each start a 600 KiB frame (over max_size, read to be logged) and stop at 450
+    # KiB, as a fleet hit by one firmware bug would: each fits the budget, both would not.
+    oversize = csms.listeners.oversize
+    oversize.budget = 700 * 1024
+    limit = csms.listeners.config.max_size
+    frames, raws = {}, {}
+    for name in ("LOG-HOLD-A", "LOG-HOLD-B"):
+        raws[name] = await csms.connect_raw(name, csms.add_station(name))
+        text = '[2,"%s","DataTransfer",{"vendorId":"x","data":"%s"}]' % (name, secrets.token_hex(300 * 1024))
+        frames[name] = Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+    half = 450 * 1024
+    raws["LOG-HOLD-A"].ws.transport.write(frames["LOG-HOLD-A"][:half])
+    await csms.until(lambda: oversize.held > half - limit - 2048)
+    raws["LOG-HOLD-B"].ws.transport.write(frames["LOG-HOLD-B"][:half])
+
+    await raws["LOG-HOLD-B"].wait_closed()
+    assert raws["LOG-HOLD-B"].ws.close_code == 1009
+    await csms.until(lambda: csms.gateway.session("LOG-HOLD-B") is None)
+    (refused,) = await _log(csms, station_id="LOG-HOLD-B")
+    assert (refused["kind"], refused["frame"], refused["truncated"]) == ("MALFORMED", "", True)
+    assert refused["size"] >= half - 2048
+    # The first one was not disturbed: it finishes its frame, which is logged with its beginning.
+    assert csms.gateway.session("LOG-HOLD-A") is not None and oversize.held <= oversize.budget
+    raws["LOG-HOLD-A"].ws.transport.write(frames["LOG-HOLD-A"][half:])
+    await raws["LOG-HOLD-A"].wait_closed()
+    assert raws["LOG-HOLD-A"].ws.close_code == 1009
+    (kept,) = await _log(csms, station_id="LOG-HOLD-A")
+    assert (kept["kind"], kept["message_id"], kept["truncated"]) == ("CALL", "LOG-HOLD-A", True)
+    await csms.until(lambda: oversize.held == 0)
 
 
 async def test_a_frame_over_the_read_ceiling_is_logged_as_its_size_alone(csms):

@@ -43,6 +43,7 @@ from api.ocpp.transport.connection_limits import (
     quiet_accept_errors,
 )
 from api.ocpp.transport.log_redaction import redacting_logger
+from api.ocpp.transport.oversize import DEFAULT_BUDGET, OversizeReads
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.transport.tls_material import TlsMaterial
 from api.ocpp.transport.tls_refusals import watch_handshakes
@@ -73,6 +74,9 @@ class ListenerConfig:
     # log keeps its size only). Bounds what one connection can make us buffer. None: every frame
     # over max_size is refused unread by the WebSocket layer.
     read_ceiling: int | None = 1024 * 1024
+    # What all connections may hold at once of such frames, beyond max_size; one that would go
+    # over is closed with 1009 unread (api/ocpp/transport/oversize.py).
+    oversize_budget: int = DEFAULT_BUDGET
     backlog: int = 4096              # boot storms: every station reconnects at once
     open_timeout: float = 10.0       # HTTP upgrade, admission included
     tls_handshake_timeout: float = 10.0
@@ -239,6 +243,8 @@ class Listeners:
         self.on_tls_reload: list[Callable[[], Awaitable[None]]] = []
         self._read_limit = max(config.max_size, config.read_ceiling) \
             if config.read_ceiling and ctx.policy.message_log.enabled else config.max_size
+        self.oversize = OversizeReads(config.max_size, config.oversize_budget) \
+            if self._read_limit > config.max_size else None
         self.ws_port: int | None = None
         self.wss_port: int | None = None
 
@@ -269,6 +275,7 @@ class Listeners:
             self._handle, sock=listening, ssl=ssl_context, process_request=self._process_request,
             select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
             max_size=self._read_limit,
+            create_connection=self.oversize.connection if self.oversize is not None else None,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout, close_timeout=config.close_timeout,
             backlog=config.backlog, server_header=None, logger=_ws_log, **extra)
