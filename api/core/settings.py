@@ -136,13 +136,12 @@ class Settings:
     files_process: str = "own"
 
     def __post_init__(self) -> None:
-        if self.files_process not in FILES_PROCESSES:
-            raise SettingsError(f"CHARGECA_FILES_PROCESS (files_process) must be one of "
-                                f"{', '.join(FILES_PROCESSES)}, not {self.files_process!r}")
-        if self.event_loop not in EVENT_LOOPS:
-            raise SettingsError(f"event loop must be one of {', '.join(EVENT_LOOPS)}, not {self.event_loop!r}")
-        if self.json_codec not in JSON_CODECS:
-            raise SettingsError(f"JSON codec must be one of {', '.join(JSON_CODECS)}, not {self.json_codec!r}")
+        for variable, name, allowed in (("CHARGECA_FILES_PROCESS", "files_process", FILES_PROCESSES),
+                                        ("CHARGECA_EVENT_LOOP", "event_loop", EVENT_LOOPS),
+                                        ("CHARGECA_JSON_CODEC", "json_codec", JSON_CODECS)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise SettingsError(f"{variable} ({name}) must be one of {', '.join(allowed)}, not {value!r}")
 
     @property
     def keystore_backend(self) -> str:

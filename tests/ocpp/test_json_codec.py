@@ -113,11 +113,12 @@ def test_an_integer_over_pythons_digit_limit_is_an_rpc_framework_error(codec):
     assert refused.value.code == "RpcFrameworkError" and "not valid JSON" in refused.value.description
 
 
-@pytest.mark.parametrize("variable, value, named", [("CHARGECA_JSON_CODEC", "simdjson", "JSON codec"),
-                                                   ("CHARGECA_EVENT_LOOP", "trio", "event loop")])
+@pytest.mark.parametrize("variable, value, named", [("CHARGECA_JSON_CODEC", "simdjson", "json_codec"),
+                                                   ("CHARGECA_EVENT_LOOP", "trio", "event_loop")])
 def test_an_unknown_codec_or_event_loop_setting_is_refused_by_name(monkeypatch, tmp_path, variable, value, named):
     from api.core.settings import SettingsError, load_settings
 
     monkeypatch.setenv(variable, value)
-    with pytest.raises(SettingsError, match=f"{named} must be one of .*not '{value}'"):
+    # The variable the operator set, as for every other setting.
+    with pytest.raises(SettingsError, match=rf"{variable} \({named}\) must be one of .*not '{value}'"):
         load_settings(tmp_path)
