@@ -803,10 +803,12 @@ def _message_log_rows(data: Path) -> int:
     from sqlalchemy import text
 
     from storage.db import make_engine
+    from storage.message_log import message_log_engine
 
     engine = make_engine(load_settings(data).database_url)
     try:
-        with engine.connect() as connection:
+        # On SQLite the log has a file of its own beside the database.
+        with message_log_engine(engine).connect() as connection:
             return connection.execute(text("SELECT count(*) FROM ocpp_message")).scalar_one()
     finally:
         engine.dispose()
