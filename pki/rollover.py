@@ -45,6 +45,7 @@ from pki.records import sign_and_record
 from pki.v2g import v2g_ca_policy
 from policies.csr import key_fingerprint
 from policies.model import Policy
+from policies.refusal import Refusal
 from policies.trust_anchor import CSMS_ROOT, check_installable_rollover_root, check_installable_root
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
@@ -55,8 +56,12 @@ _REQUIRED_ROLES = (CaRole.STATION, CaRole.SERVER)
 _STATIONS_SHOWN = 10
 
 
-class RolloverError(RuntimeError):
-    """A rollover step cannot run in the current state; the message says why and what to do."""
+class RolloverError(Refusal):
+    """A rollover step cannot run in the current state (rule ``rollover.state``); the reason
+    says why and what to do. A refusal like any other: every door translates it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("rollover.state", reason)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from policies.model import Decision, TlsPolicy
+from policies.refusal import Refusal
 from policies.tls13 import set_tls13_ciphersuites
 
 # A00.FR.318 / A00.FR.421: every CSMS offers these four (OpenSSL names).
@@ -51,11 +52,11 @@ MAX_SESSION_TICKETS = 4
 CertificateFiles = tuple[str | Path, str | Path, bytes | str | None]
 
 
-class TlsPolicyError(ValueError):
+class TlsPolicyError(Refusal):
     """The [tls] policy cannot be applied; ``decision`` says which rule and why."""
 
     def __init__(self, decision: Decision) -> None:
-        super().__init__(f"{decision.rule}: {decision.reason}")
+        super().__init__(decision.rule, decision.reason)
         self.decision = decision
 
 

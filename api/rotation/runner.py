@@ -27,7 +27,6 @@ from api.core.context import Context
 from api.core.refusal import Refusal
 from api.ocpp.gateway import StationNotConnected
 from api.rotation.report import ALREADY, DONE, FAILED, PENDING, PLANNED, REFUSED, Progress
-from pki.rollover import RolloverError
 
 log = logging.getLogger("chargeca.rotation")
 
@@ -204,7 +203,7 @@ async def _apply(step: StationStep, station_id: str, slots: asyncio.Semaphore) -
             return Progress(station_id, step.name, PENDING, str(exc))
         except Refusal as exc:
             return Progress(station_id, step.name, REFUSED, f"{exc.rule}: {exc}")
-        except (LookupError, RolloverError) as exc:
+        except LookupError as exc:
             return Progress(station_id, step.name, REFUSED, str(exc))
 
 

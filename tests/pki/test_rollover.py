@@ -36,6 +36,7 @@ from pki.rollover import (
     switch_server_certificates,
 )
 from pki.v2g import ensure_v2g_ca, v2g_authority
+from policies.refusal import Refusal
 from policies.trust_anchor import check_delete, check_installable_rollover_root, check_installable_root
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.db import session_scope
@@ -452,3 +453,10 @@ def test_a_rollover_moves_the_ca_keys_from_files_into_a_token(sqlite_pki, sofths
         "certificates of the file-key generation stay valid"
     assert "rc=0" in _verify("-CAfile", g1_root, _write(tmp_path, "cross.pem", _pem(cross)))
     ctx.engine.dispose()
+
+
+def test_a_rollover_step_refused_is_a_refusal_with_its_rule():
+    # One refusal shape (policies/refusal.py): the doors translate it without knowing rollovers.
+    refused = RolloverError("generation 7 is retired and cannot issue again")
+    assert isinstance(refused, Refusal) and refused.rule == "rollover.state"
+    assert str(refused) == refused.reason == "generation 7 is retired and cannot issue again"

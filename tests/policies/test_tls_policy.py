@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from policies.loader import load_policy
+from policies.refusal import Refusal
 from policies.tls import (
     MANDATORY_TLS12_SUITES,
     TlsPolicyError,
@@ -173,8 +174,11 @@ def test_context_applies_versions_options_and_exact_suites(tmp_path):
 
 
 def test_a_refused_policy_builds_no_context(tmp_path):
-    with pytest.raises(TlsPolicyError, match="tls.version_too_low"):
+    with pytest.raises(TlsPolicyError) as refused:
         server_context(replace(POLICY, min_version="TLSv1.1"), _files(tmp_path, "ec"), None)
+    # A refusal like any other (policies/refusal.py): each door prints its rule and reason.
+    assert isinstance(refused.value, Refusal) and refused.value.rule == "tls.version_too_low"
+    assert "TLSv1.1" in refused.value.reason
 
 
 def test_client_certificates_are_optional_when_a_client_ca_is_given(tmp_path):

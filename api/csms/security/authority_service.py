@@ -6,8 +6,6 @@ these, so each is audited the same way whichever door it came through.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,17 +88,9 @@ def create_v2g_ca(ctx: Context, actor: Actor) -> V2gCa:
     return V2gCa(authority, created)
 
 
-@contextmanager
-def _rollover_step() -> Iterator[None]:
-    try:
-        yield
-    except rollover.RolloverError as exc:
-        raise Refusal("rollover.state", str(exc)) from None
-
-
 def stage_generation(ctx: Context, actor: Actor) -> rollover.StagedGeneration:
     """Root G(n+1) and its sub-CAs, inactive; the staged one again when it exists already."""
-    with audited(ctx, actor, "ca.rollover.stage", "csms-root") as (session, detail), _rollover_step():
+    with audited(ctx, actor, "ca.rollover.stage", "csms-root") as (session, detail):
         staged = rollover.stage_next_generation(session, ctx.keystore, policy=ctx.policy, urls=ctx.urls)
         detail.update(generation=staged.generation, authorities={a.record.role: a.id for a in staged.authorities})
     return staged
@@ -110,7 +100,7 @@ def root_for_station(ctx: Context, actor: Actor, station_id: str, *, generation:
                      station_holds: int) -> rollover.RootToInstall:
     """``generation``'s root cross-signed by the root the station holds (AdditionalRootCertificateCheck);
     the cross certificate is made on first use and kept."""
-    with audited(ctx, actor, "ca.rollover.cross_certificate", station_id) as (session, detail), _rollover_step():
+    with audited(ctx, actor, "ca.rollover.cross_certificate", station_id) as (session, detail):
         root = rollover.root_to_install(session, ctx.keystore, generation=generation, additional_root_check=True,
                                         urls=ctx.urls, station_holds=station_holds)
         detail.update(generation=generation, signed_by_generation=station_holds)
@@ -120,8 +110,7 @@ def root_for_station(ctx: Context, actor: Actor, station_id: str, *, generation:
 def activate_generation(ctx: Context, actor: Actor, generation: int) -> list[IssuedCertificate]:
     """``generation`` issues from now on, and the CSMS serves server certificates of its server CA
     (the ones served already when an earlier run switched)."""
-    with audited(ctx, actor, "ca.rollover.activate", f"generation {generation}") as (session, detail), \
-            _rollover_step():
+    with audited(ctx, actor, "ca.rollover.activate", f"generation {generation}") as (session, detail):
         rollover.activate_generation(session, generation)
         served = rollover.switch_server_certificates(session, ctx.keystore, generation=generation,
                                                      policy=ctx.policy, urls=ctx.urls)
@@ -136,8 +125,7 @@ def retire_generation(ctx: Context, actor: Actor, generation: int, *, force: boo
     if force and not (reason and reason.strip()):
         raise Refusal("rollover.force_reason", "forcing a retirement needs a non-empty reason for the "
                                                         "audit log")
-    with audited(ctx, actor, "ca.rollover.retire", f"generation {generation}") as (session, detail), \
-            _rollover_step():
+    with audited(ctx, actor, "ca.rollover.retire", f"generation {generation}") as (session, detail):
         stations = rollover.retire_generation(session, generation, force=force)
         if force:
             detail.update(forced=True, reason=reason.strip(), stations_still_on_it=stations[:100])
