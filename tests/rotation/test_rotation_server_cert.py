@@ -119,3 +119,36 @@ async def test_a_resumed_pass_that_reloads_here_tells_the_other_nodes_once(sqlit
         await node_c.close()
         await bus.close()
         await listeners.close()
+
+
+async def test_a_switch_only_this_nodes_watch_found_is_told_to_the_other_nodes(sqlite_pki, nats):
+    """The node that saved a switch died before telling anyone, and no pass resumed it: node C's
+    own TLS watch is the first to see it. The others hear it from C at once, not each at its own
+    watch (up to a minute later); a watch that finds nothing new tells no one."""
+    ctx = sqlite_pki.ctx
+    listeners = await start_listeners(ctx, _no_session, ListenerConfig(
+        host="127.0.0.1", ws_port=None, wss_port=0, tls_watch_interval=0.2))
+    bus = await Bus.connect(ClusterConfig(nats.url, "node-c"))
+    other = await nats_client.connect(nats.url)
+    heard: asyncio.Queue[dict] = asyncio.Queue()
+
+    async def hear(message) -> None:
+        await heard.put(decode(message.data))
+
+    await other.subscribe(TLS_RELOAD, cb=hear)
+    await other.flush()
+    notices = await Notices(bus, "node-c").start(listeners, DisconnectWatch(ctx, listeners.registry))
+    try:
+        await asyncio.to_thread(renew_server_certificates, ctx, SETUP, TEST_FQDN)   # the dead node's switch
+        async with asyncio.timeout(5):
+            assert await heard.get() == {"node": "node-c"}
+        await asyncio.sleep(1.0)   # five more watches, nothing new since
+        await bus.publish(TLS_RELOAD, {"node": "mark"})
+        async with asyncio.timeout(5):
+            assert await heard.get() == {"node": "mark"}
+        assert not await listeners.tls.refresh_if_changed()   # the watch serves the new material already
+    finally:
+        await notices.aclose()
+        await other.close()
+        await bus.close()
+        await listeners.close()

@@ -294,18 +294,30 @@ class Listeners:
                 return False
         else:
             await self.tls.reload_async()
+        await self._run_reload_hooks()
+        return True
+
+    async def _run_reload_hooks(self) -> None:
         for hook in self.on_tls_reload:
             await hook()
-        return True
 
     async def _watch_tls(self, interval: float) -> None:
         assert self.tls is not None
         while True:
             await asyncio.sleep(interval)
             try:
-                await self.tls.refresh_if_changed()
+                changed = await self.tls.refresh_if_changed()
             except Exception:  # noqa: BLE001 - keep serving with the material we have
                 log.exception("reloading the wss TLS material failed; the previous material stays in use")
+                continue
+            if changed:
+                # Nobody told this node: the rotation's node died before telling anyone (or its
+                # notice was lost). What changed here changed for every node, so the hooks run as
+                # after a pass's reload: in cluster mode the others hear it now, not at their watch.
+                try:
+                    await self._run_reload_hooks()
+                except Exception:  # noqa: BLE001 - the watch itself must go on
+                    log.exception("telling others of a TLS reload failed; they find it at their own watch")
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
