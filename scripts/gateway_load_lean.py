@@ -160,8 +160,12 @@ class Generator:
                 self._fail(conn, errno.errorcode.get(code, str(code)))
                 return
             self.selector.unregister(conn.sock)
-            conn.sock = self.contexts[conn.identity].wrap_socket(conn.sock, server_hostname=self.fqdn,
-                                                                 do_handshake_on_connect=False)
+            try:
+                conn.sock = self.contexts[conn.identity].wrap_socket(conn.sock, server_hostname=self.fqdn,
+                                                                     do_handshake_on_connect=False)
+            except OSError as exc:   # reset by the server between accept and TLS: a failed connect
+                self._fail(conn, f"before tls: {type(exc).__name__}")
+                return
             conn.state = HANDSHAKE
             self.selector.register(conn.sock, selectors.EVENT_WRITE, conn)
             self._handshake(conn)
