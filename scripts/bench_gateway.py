@@ -705,8 +705,8 @@ def descriptor_room(connections: int, reserve: int = 1024) -> str | None:
     return None
 
 
-def set_idle_policy(data: Path, connections: int, message_log: bool) -> None:
-    """The policy override of an idle run: room for every connection at once, the log as asked."""
+def set_room_policy(data: Path, connections: int, message_log: bool) -> None:
+    """The policy override of a run that holds ``connections`` at once: room for them all, the log as asked."""
     (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if message_log else 'false'}\n\n"
                                       f"[admission]\nmax_connections = {connections}\n"
                                       f"max_pending_connections = {min(2048, connections)}\n")
@@ -726,7 +726,7 @@ def idle_connections(args: argparse.Namespace, workdir: Path) -> list[str]:
     server_cpu, client_cpu = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
-    set_idle_policy(data, count + args.warmup + 100, args.message_log != "off")
+    set_room_policy(data, count + args.warmup + 100, args.message_log != "off")
     server = start_server(data, server_cpu, workdir / "server.log", None)
     return _hold_idle(args, workdir, certs, [server], (server_cpu, client_cpu))
 
@@ -1165,7 +1165,9 @@ def workers_scaling(args: argparse.Namespace, workdir: Path) -> list[str]:
     data, certs = prepare(workdir, args)
     every = sp3_ids(args.warmup)
     warm, ids = every[:warm_count], every[warm_count:]
-    set_message_log(data, args.message_log != "off")
+    # Room for the warm-up and the storm at once: one worker alone holds them all (its default
+    # 10,000 would refuse the last warm-up's worth, as connection.limit).
+    set_room_policy(data, len(every), args.message_log != "off")
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()
     rounds: list[ScalingRound] = []
