@@ -5,6 +5,7 @@ In a cluster, a pass that reloads this node's TLS tells the other nodes over NAT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 
 import nats as nats_client
@@ -85,23 +86,36 @@ async def _no_session(connection) -> None:
     await connection.websocket.wait_closed()
 
 
-async def test_a_resumed_pass_that_reloads_here_tells_the_other_nodes_once(sqlite_pki, nats):
-    """The node that saved a switch died before reloading: the pass that resumes on node B finds
-    it unserved and reloads; node C hears it from B at once, not at its 60 s TLS watch."""
-    ctx = sqlite_pki.ctx
+@contextlib.asynccontextmanager
+async def _node_heard_by_another(ctx, nats, node: str, *, tls_watch_interval: float | None):
+    """A node's wss listener and notices on a real nats-server, and a queue of the TLS_RELOAD
+    notices another node hears, in the order sent."""
     listeners = await start_listeners(ctx, _no_session, ListenerConfig(
-        host="127.0.0.1", ws_port=None, wss_port=0, tls_watch_interval=None))
-    bus = await Bus.connect(ClusterConfig(nats.url, "node-b"))
-    node_c = await nats_client.connect(nats.url)
+        host="127.0.0.1", ws_port=None, wss_port=0, tls_watch_interval=tls_watch_interval))
+    bus = await Bus.connect(ClusterConfig(nats.url, node))
+    other = await nats_client.connect(nats.url)
     heard: asyncio.Queue[dict] = asyncio.Queue()
 
     async def hear(message) -> None:
         await heard.put(decode(message.data))
 
-    await node_c.subscribe(TLS_RELOAD, cb=hear)
-    await node_c.flush()
-    notices = await Notices(bus, "node-b").start(listeners, DisconnectWatch(ctx, listeners.registry))
+    await other.subscribe(TLS_RELOAD, cb=hear)
+    await other.flush()
+    notices = await Notices(bus, node).start(listeners, DisconnectWatch(ctx, listeners.registry))
     try:
+        yield listeners, bus, heard
+    finally:
+        await notices.aclose()
+        await other.close()
+        await bus.close()
+        await listeners.close()
+
+
+async def test_a_resumed_pass_that_reloads_here_tells_the_other_nodes_once(sqlite_pki, nats):
+    """The node that saved a switch died before reloading: the pass that resumes on node B finds
+    it unserved and reloads; node C hears it from B at once, not at its 60 s TLS watch."""
+    ctx = sqlite_pki.ctx
+    async with _node_heard_by_another(ctx, nats, "node-b", tls_watch_interval=None) as (listeners, bus, heard):
         await asyncio.to_thread(renew_server_certificates, ctx, SETUP, TEST_FQDN)   # the dead node's switch
 
         assert (await reload_listeners(listeners, only_if_changed=True)).outcome == DONE
@@ -114,11 +128,6 @@ async def test_a_resumed_pass_that_reloads_here_tells_the_other_nodes_once(sqlit
             while sent[-1] != {"node": "mark"}:
                 sent.append(await heard.get())
         assert sent == [{"node": "node-b"}, {"node": "mark"}]
-    finally:
-        await notices.aclose()
-        await node_c.close()
-        await bus.close()
-        await listeners.close()
 
 
 async def test_a_switch_only_this_nodes_watch_found_is_told_to_the_other_nodes(sqlite_pki, nats):
@@ -126,19 +135,7 @@ async def test_a_switch_only_this_nodes_watch_found_is_told_to_the_other_nodes(s
     own TLS watch is the first to see it. The others hear it from C at once, not each at its own
     watch (up to a minute later); a watch that finds nothing new tells no one."""
     ctx = sqlite_pki.ctx
-    listeners = await start_listeners(ctx, _no_session, ListenerConfig(
-        host="127.0.0.1", ws_port=None, wss_port=0, tls_watch_interval=0.2))
-    bus = await Bus.connect(ClusterConfig(nats.url, "node-c"))
-    other = await nats_client.connect(nats.url)
-    heard: asyncio.Queue[dict] = asyncio.Queue()
-
-    async def hear(message) -> None:
-        await heard.put(decode(message.data))
-
-    await other.subscribe(TLS_RELOAD, cb=hear)
-    await other.flush()
-    notices = await Notices(bus, "node-c").start(listeners, DisconnectWatch(ctx, listeners.registry))
-    try:
+    async with _node_heard_by_another(ctx, nats, "node-c", tls_watch_interval=0.2) as (listeners, bus, heard):
         await asyncio.to_thread(renew_server_certificates, ctx, SETUP, TEST_FQDN)   # the dead node's switch
         async with asyncio.timeout(5):
             assert await heard.get() == {"node": "node-c"}
@@ -147,8 +144,3 @@ async def test_a_switch_only_this_nodes_watch_found_is_told_to_the_other_nodes(s
         async with asyncio.timeout(5):
             assert await heard.get() == {"node": "mark"}
         assert not await listeners.tls.refresh_if_changed()   # the watch serves the new material already
-    finally:
-        await notices.aclose()
-        await other.close()
-        await bus.close()
-        await listeners.close()
