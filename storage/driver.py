@@ -32,18 +32,20 @@ class _Plan:
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
 
-    def parameters(self, row: Mapping[str, Any], converted: dict[datetime, Any]) -> tuple | dict:
-        """The row's bind values; ``converted`` keeps the times already processed in this call
-        (equal instants convert alike: the UTC column type normalises the zone first)."""
+    def parameters(self, row: Mapping[str, Any], converted: dict[tuple[datetime, Any], Any]) -> tuple | dict:
+        """The row's bind values; ``converted`` keeps the times already processed in this call,
+        by instant and zone: equal instants in other zones are kept apart, so that no column type
+        (one that stores the wall clock as given) can receive another row's conversion."""
         values = []
         for name, process in zip(self.names, self.processors, strict=True):
             value = row[name]
             if process is None:
                 values.append(value)
             elif type(value) is datetime:
-                done = converted.get(value)
+                key = (value, value.tzinfo)
+                done = converted.get(key)
                 if done is None:
-                    done = converted[value] = process(value)
+                    done = converted[key] = process(value)
                 values.append(done)
             else:
                 values.append(process(value))
@@ -68,7 +70,7 @@ class DriverWrite:
         # execution context and events around each call, half the cost this saves.
         cursor = connection.connection.cursor()
         try:
-            converted: dict[datetime, Any] = {}
+            converted: dict[tuple[datetime, Any], Any] = {}
             cursor.executemany(plan.sql, [plan.parameters(row, converted) for row in rows])
         finally:
             cursor.close()
