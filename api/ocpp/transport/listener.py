@@ -243,6 +243,7 @@ class Listeners:
         self.on_tls_reload: list[Callable[[], Awaitable[None]]] = []
         self._read_limit = max(config.max_size, config.read_ceiling) \
             if config.read_ceiling and ctx.policy.message_log.enabled else config.max_size
+        # Set exactly when frames over max_size are read (to be logged) before the session refuses them.
         self.oversize = OversizeReads(config.max_size, config.oversize_budget) \
             if self._read_limit > config.max_size else None
         self.ws_port: int | None = None
@@ -393,8 +394,7 @@ class Listeners:
         tls_version, cipher = _tls_facts(websocket)
         connection = StationConnection(admitted.station_id, admitted.security_profile, websocket, OCPP201,
                                        _remote(websocket), tls_version, cipher, admitted.client_certificate,
-                                       max_frame=self.config.max_size if self._read_limit > self.config.max_size
-                                       else None)
+                                       max_frame=self.config.max_size if self.oversize is not None else None)
         _forget_upgrade_headers(websocket)
         displaced = self.registry.register(connection)
         if displaced is not None:

@@ -44,17 +44,16 @@ class OversizeReads:
         self.held += over - connection.held_over
         connection.held_over = over
         if over and self.held > self.budget:
-            self._refuse(connection)
+            self._refuse(connection, held)
 
     def release(self, connection: _CountedConnection) -> None:
         self.held -= connection.held_over
         connection.held_over = 0
 
-    def _refuse(self, connection: _CountedConnection) -> None:
-        size = len(connection.protocol.reader.buffer)
+    def _refuse(self, connection: _CountedConnection, held: int) -> None:
         self.release(connection)
         # As the parser does for a frame over the read ceiling: the session logs its size from this.
-        connection.protocol.parser_exc = PayloadTooBig(size, self.max_size)
+        connection.protocol.parser_exc = PayloadTooBig(held, self.max_size)
         connection.protocol.fail(CloseCode.MESSAGE_TOO_BIG,
                                  f"frame over {self.max_size} bytes while others are read; not read")
         connection.send_data()
