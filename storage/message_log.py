@@ -28,6 +28,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.db import make_engine, restrict_sqlite_files
+from storage.gil_slices import in_slices
 from storage.types import UtcDateTime, utcnow
 
 IN, OUT = "in", "out"
@@ -110,8 +111,8 @@ _AT = COLUMNS.index("at")
 
 
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
-    """One executemany of row tuples (``COLUMNS`` order, ``at`` as POSIX seconds); how many were
-    written.
+    """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany, in the
+    session's transaction; how many were written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
     a Core insert per row cost twice the insert itself, and the time column's bind processing
@@ -123,7 +124,13 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     connection = session.connection()
     statement = _statement(connection.dialect.paramstyle)
     stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
-    connection.exec_driver_sql(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in rows])
+    # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
+    cursor = connection.connection.cursor()
+    try:
+        for part in in_slices(rows):
+            cursor.executemany(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part])
+    finally:
+        cursor.close()
     return len(rows)
 
 

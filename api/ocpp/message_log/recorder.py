@@ -29,6 +29,7 @@ from api.ocpp import metrics
 from api.ocpp.framing import UNKNOWN_ID, Call, CallError, CallResult, FrameError
 from api.ocpp.message_log.redaction import Redactor
 from policies.model import MessageLogPolicy
+from storage.gil_slices import in_slices
 from storage.message_log import ACTION_MAX, CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
 
 log = logging.getLogger("chargeca.ocpp.message_log")
@@ -167,7 +168,14 @@ class MessageLog:
 
     def rows(self, batch: Sequence[tuple]) -> list[tuple]:
         """The rows to insert (storage/message_log.py ``COLUMNS``): redacted, cut to the
-        policy's size. Blocking CPU work: a worker thread's, never the event loop's."""
+        policy's size. Blocking CPU work: a worker thread's, never the event loop's, in slices
+        that let the loop run between them (storage/gil_slices.py)."""
+        rows: list[tuple] = []
+        for part in in_slices(batch if isinstance(batch, list) else list(batch)):
+            rows += self._rows(part)
+        return rows
+
+    def _rows(self, batch: Sequence[tuple]) -> list[tuple]:
         rows = []
         frame_limit = self._policy.max_frame_bytes
         redact = self._redactor.frame_text

@@ -1,0 +1,66 @@
+"""Work cut into slices with a handover between them (storage/gil_slices.py), and the message
+log's writer using it: a batch of many slices is turned into rows and stored whole, in order,
+with the thread stepping aside between slices (the gateway's event loop runs then)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlmodel import select
+
+from api.ocpp.message_log.recorder import MessageLog
+from policies.model import MessageLogPolicy
+from storage import gil_slices
+from storage.db import session_scope
+from storage.gil_slices import SLICE, in_slices
+from storage.message_log import OcppMessage, insert_rows
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture
+def handovers(monkeypatch) -> list[float]:
+    """The sleeps in_slices makes, recorded (and made)."""
+    made: list[float] = []
+    sleep = time.sleep
+
+    def recorded(seconds: float) -> None:
+        made.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(gil_slices.time, "sleep", recorded)
+    return made
+
+
+def test_every_item_comes_once_in_order_with_a_handover_between_slices_and_none_after_the_last(handovers):
+    items = list(range(10))
+    assert [list(part) for part in in_slices(items, 4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert handovers == [gil_slices.HANDOVER_SECONDS] * 2
+    handovers.clear()
+    assert [list(part) for part in in_slices(items, 10)] == [items]
+    assert [list(part) for part in in_slices([], 10)] == []
+    assert handovers == []  # one slice or none: nothing to hand over between
+
+
+def test_a_slice_size_below_one_is_refused_by_name():
+    with pytest.raises(ValueError, match="slice size must be at least 1, not 0"):
+        list(in_slices([1], 0))
+
+
+def _frame(n: int) -> tuple:
+    return (f"CS-{n % 7}", "in", "CALL", f"m{n}", "Heartbeat", 1_764_000_000 + n / 1000, f'[2,"m{n}","Heartbeat",{{}}]')
+
+
+def test_a_log_batch_of_many_slices_is_stored_whole_in_order_handing_over_between_slices(engine, handovers):
+    frames = [_frame(n) for n in range(3 * SLICE + 5)]
+    log = MessageLog(MessageLogPolicy(), lambda rows: None, key=b"k" * 32)
+    rows = log.rows(frames)
+    assert len(handovers) == 3  # four slices of frames turned into rows
+    with session_scope(engine) as session:
+        assert insert_rows(session, rows) == len(frames)
+    assert len(handovers) == 6  # and four slices of rows inserted
+    with session_scope(engine) as session:
+        stored = session.exec(select(OcppMessage).order_by(OcppMessage.id)).all()
+    assert [row.message_id for row in stored] == [f"m{n}" for n in range(len(frames))]
+    assert stored[-1].frame == frames[-1][-1] and stored[-1].station_id == frames[-1][0]
