@@ -682,7 +682,7 @@ IDLE_PER_GENERATOR = 15_000
 
 
 def rss_total_kib(pids: list[int]) -> int:
-    """Resident memory of the server processes together (one, or every worker of --workers)."""
+    """Resident memory of the processes together (a server and what runs below it)."""
     return sum(rss_kib(pid) for pid in pids)
 
 
@@ -717,34 +717,55 @@ def idle_connections(args: argparse.Namespace, workdir: Path) -> list[str]:
     Heartbeat and go quiet, from several load-generator processes bound to their own loopback
     source addresses; the servers' resident memory per connection (RSS growth / N) after they
     held the connections through a keepalive round (--idle-hold seconds)."""
-    count = args.idle
-    refusal = descriptor_room(count + args.warmup)
+    count, workers = args.idle, args.workers or 1
+    if workers > 1 and not args.database_url:
+        raise SystemExit("--idle with --workers needs --database-url postgresql://…/db: "
+                         "several workers need PostgreSQL")
+    # Each worker holds its share (SO_REUSEPORT spreads connections by a hash of their addresses:
+    # nearly, not exactly, even), with room for the spread and the warm-up.
+    per_worker = count + args.warmup + 100 if workers == 1 else -(-(count + args.warmup) // workers) + 1000
+    refusal = descriptor_room(per_worker)
     if refusal:
         raise SystemExit(f"bench_gateway: {refusal}")
     data, certs = prepare(workdir, args)
     cores = os.cpu_count() or 1
-    server_cpu, client_cpu = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
+    pin = cores >= 2 and shutil.which("taskset") and not args.no_pin and workers == 1
+    server_cpu, client_cpu = (0, 1) if pin else (None, None)
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
-    set_room_policy(data, count + args.warmup + 100, args.message_log != "off")
-    server = start_server(data, server_cpu, workdir / "server.log", None)
-    return _hold_idle(args, workdir, certs, [server], (server_cpu, client_cpu))
+    set_room_policy(data, per_worker, args.message_log != "off")
+    log = workdir / "server.log"
+    if workers == 1:
+        server = start_server(data, server_cpu, log, None)
+    else:
+        server = start_server(data, None, log, None, serve_args=("--workers", str(workers)),
+                              extra_env={"CHARGECA_NATS_URL": NATS_URL, "CHARGECA_NODE_ID": "bench"})
+        _wait_running(server, workers)
+    return _hold_idle(args, workdir, certs, server, (server_cpu, client_cpu))
 
 
-def _hold_idle(args: argparse.Namespace, workdir: Path, certs: Path, servers: list[Server],
+def _wait_running(server: Server, workers: int) -> None:
+    deadline = time.monotonic() + 120
+    while "ChargeCA is running." not in server.log.read_text():   # every worker listens
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the server with {workers} workers did not start:\n{server.log.read_text()}")
+        time.sleep(0.2)
+
+
+def _hold_idle(args: argparse.Namespace, workdir: Path, certs: Path, server: Server,
                cpus: tuple[int | None, int | None]) -> list[str]:
-    """The idle measurement against running ``servers`` (one, or workers sharing one port: the
-    first's ports are used); stops them at the end."""
+    """The idle measurement against the running ``server`` (one process, or a supervisor and its
+    workers sharing the ports: memory and descriptors are summed over its process tree); stops it
+    at the end."""
     count = args.idle
-    pids = [server.pid for server in servers]
+    pids = tree_pids(server.pid)
     ids3 = sp3_ids(sp3_count(args))
     warm, fleet = ids3[:args.warmup], ids3[args.warmup:]
     generators = max(1, -(-count // args.idle_per_generator))
     sources = [f"127.0.0.{2 + i}" for i in range(generators)]
-    first = servers[0]
-    loads = [Load(dict(host=HOST, ws_port=first.ws_port, wss_port=first.wss_port, fqdn=FQDN,
+    loads = [Load(dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                        root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD, source=source),
-                  cpus[1], first.pid) for source in sources]
+                  cpus[1], server.pid) for source in sources]
     shares = [fleet[i::generators] for i in range(generators)]
     load_before = os.getloadavg()
     try:
@@ -775,8 +796,7 @@ def _hold_idle(args: argparse.Namespace, workdir: Path, certs: Path, servers: li
     finally:
         for load in loads:
             load.quit()
-        for server in servers:
-            stop_server(server)
+        stop_server(server)
     load_after = os.getloadavg()
     booted = sum(r["ok"] for r in results)
     still_open = sum(h["open"] for h in held)
@@ -785,8 +805,8 @@ def _hold_idle(args: argparse.Namespace, workdir: Path, certs: Path, servers: li
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {_database(args)}; load average before "
         f"{load_before[0]:.2f}, after {load_after[0]:.2f} (others share this machine)",
         f"parameters: --idle {count} --idle-hold {args.idle_hold} --storm-concurrency {args.storm_concurrency} per "
-        f"generator --message-log {'off' if args.message_log == 'off' else 'on'}; {len(servers)} server "
-        f"process(es) {pids}, {generators} load generator(s) from {', '.join(sources)}",
+        f"generator --message-log {'off' if args.message_log == 'off' else 'on'} --workers {args.workers or 1}; "
+        f"server process tree {pids}, {generators} load generator(s) from {', '.join(sources)}",
         f"idle profile-3 connections: {booted}/{count} connected, booted and sent a Heartbeat in "
         f"{connect_seconds:.0f} s ({booted / max(connect_seconds, 1e-9):.0f}/s, server CPU "
         f"{1000 * connect_cpu / max(1, booted):.2f} ms each), {_failures(*results)}; after {args.idle_hold:.0f} s "
@@ -993,7 +1013,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="only the scaling over cores: the profile-3 boot storm (--storm "
                                                     "stations) and Heartbeat capacity with 1 worker, then N "
                                                     "(`chargeca serve --workers N`), and the ratio; needs "
-                                                    "--database-url (see workers_scaling)")
+                                                    "--database-url (see workers_scaling); with --idle: "
+                                                    "the idle connections held by N workers")
     parser.add_argument("--generators", type=int, default=2, help="with --workers: load generator processes")
     args = parser.parse_args()
     with fresh_database(args.database_url) as args.database_url:
@@ -1069,8 +1090,8 @@ class LeanLoad:
                 process.kill()
 
 
-def tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and every process below it (a supervisor, its workers, their file services)."""
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every process below it (a supervisor, its workers, their file services)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -1079,14 +1100,22 @@ def tree_cpu(root: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0.0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and every process below it."""
+    total = 0.0
+    for pid in tree_pids(root):
         try:
             total += cpu_seconds(pid)
         except (OSError, IndexError, ValueError):
-            continue
-        todo.extend(children.get(pid, ()))
+            continue  # ended meanwhile
     return total
 
 
@@ -1120,11 +1149,7 @@ def scaling_round(workers: int, data: Path, certs: Path, workdir: Path, ids: lis
     log = workdir / f"server-w{workers}-{time.monotonic_ns()}.log"
     server = start_server(data, server_cpu, log, None, serve_args=("--workers", str(workers)),
                           extra_env={"CHARGECA_NATS_URL": NATS_URL, "CHARGECA_NODE_ID": "bench"})
-    deadline = time.monotonic() + 120
-    while "ChargeCA is running." not in log.read_text():   # every worker listens
-        if server.process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the server with {workers} workers did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    _wait_running(server, workers)
     target = dict(wss_port=server.wss_port, root=str(workdir / "root.pem"), cert_dir=str(certs))
     load = LeanLoad(target, args.generators, client_cpu)
     try:
