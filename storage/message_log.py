@@ -111,8 +111,8 @@ _AT = COLUMNS.index("at")
 
 
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
-    """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany, in the
-    session's transaction; how many were written.
+    """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany (COPY on
+    PostgreSQL), in the session's transaction; how many were written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
     a Core insert per row cost twice the insert itself, and the time column's bind processing
@@ -122,16 +122,26 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     if not rows:
         return 0
     connection = session.connection()
-    statement = _statement(connection.dialect.paramstyle)
     stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
     # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
     cursor = connection.connection.cursor()
     try:
-        for part in in_slices(rows):
-            cursor.executemany(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part])
+        if connection.dialect.name == "postgresql":
+            # COPY: psycopg's executemany spent ~13 µs of Python per row, COPY ~4-5.
+            with cursor.copy(_COPY) as copy:
+                for part in in_slices(rows):
+                    for row in part:
+                        copy.write_row((*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]))
+        else:
+            statement = _statement(connection.dialect.paramstyle)
+            for part in in_slices(rows):
+                cursor.executemany(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part])
     finally:
         cursor.close()
     return len(rows)
+
+
+_COPY = f"COPY {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
 
 
 @functools.cache
