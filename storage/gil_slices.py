@@ -2,9 +2,9 @@
 
 A worker thread running Python bytecode gives the GIL up only when the interpreter forces a
 switch, every ``sys.getswitchinterval()`` (5 ms): an event loop that wakes to a station's frame
-meanwhile waits that long, and again at each of its next steps. A C call that releases the GIL
-(a SQLite step) does not help: the worker takes the GIL back before the loop's thread, which
-shares its core, is even scheduled. On the gateway benchmark the message log's writer, turning
+meanwhile waits that long, and again at each of its next steps. The GIL released around each
+SQLite step did not help (measured): the worker takes it back as soon as the step returns, mostly
+before the loop's thread, which shares its core, has run. On the gateway benchmark the message log's writer, turning
 thousands of frames into rows every five seconds, took a TransactionEvent's p99 from 14 to
 41-49 ms and a Heartbeat's from 2 to 7.5 ms (issue 11). A short sleep between slices hands the
 GIL over for certain: the waiting thread takes it while this one sleeps.
