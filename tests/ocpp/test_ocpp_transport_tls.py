@@ -148,6 +148,12 @@ async def test_tc_a_07_valid_client_certificate_is_accepted(sqlite_pki, tmp_path
             connection = gateway.handler.served[-1]
             assert (connection.security_profile, connection.client_certificate_serial) == (3, serial)
             assert gateway.listeners.registry.snapshot()[0].client_certificate_serial == serial
+            # Read once at admission: the certificate stays as DER on the SSL object, the ~1.9 KiB
+            # dict asyncio decodes it into is dropped (idle memory per connection).
+            transport = connection.websocket.transport
+            assert transport.get_extra_info("peercert") is None
+            der = transport.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            assert x509.load_der_x509_certificate(der).serial_number == int(serial, 16)
             await station.close()
 
 
