@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 LIFECYCLE_PASS = "certificate-lifecycle-pass"
+METER_VALUE_MAINTENANCE = "meter-value-maintenance"
 
 
 def rotation(name: str) -> str:
@@ -34,6 +35,12 @@ def try_in(session: Session, name: str) -> bool:
     if session.get_bind().dialect.name != "postgresql":
         return True
     return bool(session.execute(select(func.pg_try_advisory_xact_lock(key(name)))).scalar_one())
+
+
+def wait_in(session: Session, name: str) -> None:
+    """In ``session``'s transaction: wait for the lock, then hold it until that transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(key(name))))
 
 
 class SessionLock:

@@ -19,6 +19,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from storage import advisory_locks
 from storage.meter_values import MeterValue
 
 PARTITION_SCHEMA = "meter_value_partitions"
@@ -90,6 +91,9 @@ def maintain(session: Session, *, now: datetime, months_ahead: int, retention_da
     created: list[str] = []
     dropped: list[str] = []
     if is_postgresql(session):
+        # One pass at a time across processes: the workers of `serve --workers` each run one at
+        # start, and two that find the same month missing both created it (DuplicateTable).
+        advisory_locks.wait_in(session, advisory_locks.METER_VALUE_MAINTENANCE)
         connection = session.connection()
         created = ensure_partitions(connection, now, months_ahead)
         for name in partitions(connection):

@@ -4,6 +4,8 @@ same retention by DELETE."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -74,5 +76,39 @@ def test_partitions_are_made_ahead_and_dropped_whole(postgres_url):
             done = maintain(session, now=NOW + timedelta(days=30), months_ahead=2, retention_days=60)
             assert session.exec(select(func.count()).select_from(MeterValue)).one() == 1
         assert done.deleted_rows == 1 and done.created == ["meter_value_y2031m06"]
+    finally:
+        engine.dispose()
+
+
+def _waiting_on_a_lock(engine) -> bool:
+    with session_scope(engine) as session:
+        return bool(session.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar())
+
+
+@pytest.mark.postgres
+def test_two_passes_at_once_make_each_partition_once(postgres_url):
+    """`serve --workers` starts a pass in each worker at once: the second waits for the first and
+    finds the months made, instead of failing on the same CREATE TABLE (DuplicateTable)."""
+    from storage.db import make_engine
+
+    engine = make_engine(postgres_url)
+
+    def second_pass():
+        with session_scope(engine) as session:
+            return maintain(session, now=NOW, months_ahead=1, retention_days=3650)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            with session_scope(engine) as first:
+                made = maintain(first, now=NOW, months_ahead=1, retention_days=3650).created
+                second = pool.submit(second_pass)
+                deadline = time.monotonic() + 10
+                while not _waiting_on_a_lock(engine):   # the second pass waits for the first's
+                    assert time.monotonic() < deadline and not second.done(), second.exception()
+                    time.sleep(0.05)
+            assert made == ["meter_value_y2031m03", "meter_value_y2031m04"]
+            assert second.result(timeout=10).created == []
     finally:
         engine.dispose()
