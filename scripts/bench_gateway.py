@@ -218,9 +218,14 @@ class Server:
         return self.process.pid
 
 
-def set_message_log(data: Path, enabled: bool) -> None:
-    """The server's policy override: the message log on or off (the server reads it at start)."""
-    (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if enabled else 'false'}\n")
+def set_policy(data: Path, *, message_log: bool, connections: int | None = None) -> None:
+    """The server's policy override (read at start): the message log on or off and, for a run
+    that holds ``connections`` at once, room for them all."""
+    text = f"[message_log]\nenabled = {'true' if message_log else 'false'}\n"
+    if connections is not None:
+        text += (f"\n[admission]\nmax_connections = {connections}\n"
+                 f"max_pending_connections = {min(2048, connections)}\n")
+    (data / "policy.toml").write_text(text)
 
 
 def start_server(data: Path, cpu: int | None, log: Path, profile_out: Path | None, *,
@@ -379,7 +384,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
     load_before = os.getloadavg()
-    set_message_log(data, args.message_log == "on")
+    set_policy(data, message_log=args.message_log == "on")
     server = start_server(data, server_cpu, workdir / "server.log", args.profile_out)
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
@@ -518,7 +523,7 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
     logged = {"rows": 0, "dropped": 0}
     for round_no in range(args.repeat):
         for mode in ("off", "on"):
-            set_message_log(data, mode == "on")
+            set_policy(data, message_log=mode == "on")
             rows_before = _message_log_rows(data)
             measured = _fresh_server_round(data, certs, workdir, f"{mode}-{round_no}", ids3, args,
                                            (server_cpu, client_cpu))
@@ -630,7 +635,7 @@ def per_core(args: argparse.Namespace, workdir: Path) -> list[str]:
     cpus = (0, 1) if cores >= 2 and shutil.which("taskset") and not args.no_pin else (None, None)
     if cpus[1] is not None:
         os.sched_setaffinity(0, {cpus[1]})
-    set_message_log(data, args.message_log != "off")
+    set_policy(data, message_log=args.message_log != "off")
     variants = [v for v in PER_CORE_VARIANTS if v[2] is None or importlib.util.find_spec(v[2]) is not None]
     missing = sorted({v[2] for v in PER_CORE_VARIANTS if v not in variants})
     ids3 = sp3_ids(sp3_count(args))
@@ -705,13 +710,6 @@ def descriptor_room(connections: int, reserve: int = 1024) -> str | None:
     return None
 
 
-def set_room_policy(data: Path, connections: int, message_log: bool) -> None:
-    """The policy override of a run that holds ``connections`` at once: room for them all, the log as asked."""
-    (data / "policy.toml").write_text(f"[message_log]\nenabled = {'true' if message_log else 'false'}\n\n"
-                                      f"[admission]\nmax_connections = {connections}\n"
-                                      f"max_pending_connections = {min(2048, connections)}\n")
-
-
 def idle_connections(args: argparse.Namespace, workdir: Path) -> list[str]:
     """--idle N profile-3 stations connect (TLS with client certificates), boot, send one
     Heartbeat and go quiet, from several load-generator processes bound to their own loopback
@@ -733,7 +731,7 @@ def idle_connections(args: argparse.Namespace, workdir: Path) -> list[str]:
     server_cpu, client_cpu = (0, 1) if pin else (None, None)
     if server_cpu is not None:
         os.sched_setaffinity(0, {client_cpu})
-    set_room_policy(data, per_worker, args.message_log != "off")
+    set_policy(data, message_log=args.message_log != "off", connections=per_worker)
     log = workdir / "server.log"
     if workers == 1:
         server = start_server(data, server_cpu, log, None)
@@ -1192,7 +1190,7 @@ def workers_scaling(args: argparse.Namespace, workdir: Path) -> list[str]:
     warm, ids = every[:warm_count], every[warm_count:]
     # Room for the warm-up and the storm at once: one worker alone holds them all (its default
     # 10,000 would refuse the last warm-up's worth, as connection.limit).
-    set_room_policy(data, len(every), args.message_log != "off")
+    set_policy(data, message_log=args.message_log != "off", connections=len(every))
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()
     rounds: list[ScalingRound] = []
