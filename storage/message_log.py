@@ -123,6 +123,10 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
         return 0
     connection = session.connection()
     stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
+
+    def stored(part: Sequence[tuple]) -> list[tuple]:
+        return [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part]
+
     # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
     cursor = connection.connection.cursor()
     try:
@@ -130,12 +134,12 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
             # COPY: psycopg's executemany spent ~13 µs of Python per row, COPY ~4-5.
             with cursor.copy(_COPY) as copy:
                 for part in in_slices(rows):
-                    for row in part:
-                        copy.write_row((*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]))
+                    for row in stored(part):
+                        copy.write_row(row)
         else:
             statement = _statement(connection.dialect.paramstyle)
             for part in in_slices(rows):
-                cursor.executemany(statement, [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part])
+                cursor.executemany(statement, stored(part))
     finally:
         cursor.close()
     return len(rows)
