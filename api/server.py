@@ -105,7 +105,7 @@ def serve_worker(settings: Settings, ready: Callable[[], None]) -> None:
 
 
 def _supervise(ctx: Context, count: int) -> None:
-    from api.workers import PortReservation, Supervisor, WorkersRefused, plan_workers
+    from api.workers import PortReservation, Supervisor, WorkersRefused, plan_workers, unaccepted_connections_advice
 
     ports = PortReservation()
     try:
@@ -119,6 +119,8 @@ def _supervise(ctx: Context, count: int) -> None:
         def announce() -> None:
             print_next_steps(shown, plan.base.ocpp_ws_port, plan.base.ocpp_wss_port)
             print(f"  {count} workers share these ports: {', '.join(plan.node_ids())}", flush=True)
+            if advice := unaccepted_connections_advice():
+                print(f"  note: {advice}", flush=True)
 
         code = Supervisor(plan, on_ready=announce).run()
     finally:

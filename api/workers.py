@@ -117,6 +117,28 @@ class PortReservation:
         self._sockets.clear()
 
 
+_MIGRATE_REQ = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+
+def unaccepted_connections_advice(setting: str = _MIGRATE_REQ) -> str | None:
+    """What the operator should know when a dying worker's queued connections would be reset.
+
+    A connection the kernel has completed but the worker not yet accepted sits in that worker's
+    own SO_REUSEPORT queue; when the worker dies, the kernel resets it unless
+    ``net.ipv4.tcp_migrate_req`` (Linux 5.14 and newer) tells it to hand such connections to
+    another socket of the same port. None when it does, or when this kernel cannot be asked.
+    """
+    try:
+        with open(setting) as f:
+            value = f.read().strip()
+    except OSError:
+        return None
+    if value != "0":
+        return None
+    return ("net.ipv4.tcp_migrate_req is 0: connections a worker has not yet accepted when it dies are reset; "
+            "'sysctl -w net.ipv4.tcp_migrate_req=1' hands them to the other workers")
+
+
 def plan_workers(settings: Settings, count: int, files: FileTransferPolicy, ports: PortReservation) -> WorkerPlan:
     """Reserve every port the workers share (port 0: a free one, the same for all) and split the
     FTP passive range between them."""

@@ -23,7 +23,14 @@ from serve_support import Ports, Served, pid_serving, start_serve
 
 from api.cli import EXIT_USAGE, main
 from api.core.settings import load_settings
-from api.workers import PortReservation, WorkerPlan, WorkersRefused, available_cores, worker_count
+from api.workers import (
+    PortReservation,
+    WorkerPlan,
+    WorkersRefused,
+    available_cores,
+    unaccepted_connections_advice,
+    worker_count,
+)
 from simulator.station import SimulatedStation
 from storage.db import make_engine
 
@@ -91,6 +98,26 @@ def test_a_port_in_use_is_named_at_start():
 
 
 # --- two real workers on PostgreSQL --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "advised"), [("0\n", True), ("1\n", False), (None, False)])
+def test_the_operator_is_told_when_a_dying_worker_would_reset_its_queued_connections(tmp_path, setting, advised):
+    path = tmp_path / "tcp_migrate_req"
+    if setting is not None:
+        path.write_text(setting)
+    advice = unaccepted_connections_advice(str(path))
+    assert (advice is not None) == advised
+    if advised:
+        assert "sysctl -w net.ipv4.tcp_migrate_req=1" in advice
+
+
+def _has_exited(pid: int) -> bool:
+    """Gone, or a zombie: either way the kernel has closed every socket it held."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")
 
 
 def _worker_pids(output: str) -> dict[str, int]:
@@ -177,6 +204,10 @@ async def _fleet_across_a_worker_crash(served: Served, ports: Ports, headers: di
         os.kill(pids[victim], signal.SIGKILL)
         for station in orphans:
             await station.wait_closed()
+        # A connection made while the kernel still tears the victim down can land in its dying
+        # listener's queue and be reset (unless net.ipv4.tcp_migrate_req, see api/workers.py):
+        # "meanwhile" starts once the victim's sockets are closed.
+        await asyncio.to_thread(_wait_for, lambda: _has_exited(pids[victim]), "the victim's exit", served)
         answers = []
         for station in stations:
             try:
