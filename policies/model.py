@@ -308,11 +308,17 @@ class FileTransferPolicy:
     # Expired grants (and their FTP homes) are deleted this long after they expired.
     keep_expired_grants_days: int = 7
     prune_interval_minutes: int = 60
+    # All transfers of a file service together move at most this many MB per second (0: no cap),
+    # so that a fleet's uploads leave the cores to OCPP; what it costs a station, and how the
+    # default was chosen: api/csms/file_transfer/pace.py, README "Logs (N01)".
+    max_megabytes_per_second: int = 20
 
     def __post_init__(self) -> None:
         if min(self.max_connections, self.idle_timeout_seconds, self.keep_expired_grants_days,
                self.prune_interval_minutes) < 1:
             raise ValueError("[file_transfer]: every figure must be at least 1")
+        if self.max_megabytes_per_second < 0:
+            raise ValueError("[file_transfer]: max_megabytes_per_second must be 0 (no cap) or more")
 
 
 @dataclass(frozen=True)

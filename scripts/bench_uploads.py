@@ -93,7 +93,8 @@ def prepare(data: Path, args: argparse.Namespace) -> str:
         hierarchy = init_pki(session, ctx.keystore, organization="Bench Uploads", fqdn="csms.bench",
                              policy=ctx.policy, urls=ctx.urls, extra_names=(HOST,))
     (data / "root.pem").write_text(hierarchy.root.record.certificate_pem)
-    (data / "policy.toml").write_text("[file_transfer]\nftp_enabled = true\nmax_connections = 400\n")
+    pace = "" if args.pace is None else f"max_megabytes_per_second = {args.pace}\n"
+    (data / "policy.toml").write_text(f"[file_transfer]\nftp_enabled = true\nmax_connections = 400\n{pace}")
     password_hash = hash_secret(PASSWORD)
     with session_scope(ctx.engine) as session:
         session.add_all(Station(id=i, security_profile=1, password_hash=password_hash)
@@ -205,9 +206,9 @@ async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, id
                 matching += 1
     for station in stations:
         await station.close()
-    failures = sum(len(u.failed) for u in uploads.values())
-    return {"protocol": protocol, "started": started, "answered": answered, "ended": ended, "matching": matching, "refused": len(refused),
-            "failures": failures}
+    failed = [failure for u in uploads.values() for failure in u.failed.values()]
+    return {"protocol": protocol, "started": started, "answered": answered, "ended": ended, "matching": matching,
+            "refused": len(refused), "failures": len(failed), "reasons": sorted({str(f) for f in failed})[:3]}
 
 
 def start_watchers(ws_url: str, args: argparse.Namespace, samples_file: Path) -> subprocess.Popen:
@@ -266,6 +267,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         print(f"{phase['protocol'].upper():5} uploads: {phase['matching']}/{args.stations} stored with a matching "
               f"sha256 (refused {phase['refused']}, failed {phase['failures']}); {seconds:.1f} s, "
               f"{args.stations * args.megabytes / seconds:.0f} MB/s")
+        for reason in phase["reasons"]:
+            print(f"      a station's failure: {reason}")
         for name, start in (("whole phase", phase["started"]), ("uploads only", phase["answered"])):
             during = window(start, phase["ended"])
             p99 = percentile(during, 0.99)
@@ -284,6 +287,8 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between a watcher's Heartbeats")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle heartbeats measured")
+    parser.add_argument("--pace", type=int, default=None, metavar="MB_PER_S",
+                        help="[file_transfer] max_megabytes_per_second for the run (0: no cap; default: the policy's)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-uploads-"))

@@ -44,6 +44,7 @@ with warnings.catch_warnings():
     from pyftpdlib.servers import FTPServer
 
 from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, Receiving
 from policies.model import TlsPolicy
 from storage.db import DatabaseUnavailable, session_scope
@@ -128,7 +129,40 @@ class _GrantFS(AbstractedFS):
 
 
 class _Dtp(DTPHandler):
+    # Set per server (FtpFileServer); None: transfers go as fast as they can.
+    pace: TransferPace | None = None
+    _resuming: Any = None
+
+    def use_sendfile(self) -> bool:
+        # sendfile moves a download's bytes past ``send``, where the pace counts them.
+        return self.pace is None and super().use_sendfile()
+
+    def recv(self, buffer_size: int) -> bytes:
+        chunk = super().recv(buffer_size)
+        self._keep_pace(len(chunk))
+        return chunk
+
+    def send(self, data: bytes) -> int:
+        sent = super().send(data)
+        self._keep_pace(sent)
+        return sent
+
+    def _keep_pace(self, count: int) -> None:
+        """Off the loop for as long as the pace says: this channel waits, the FTP loop does not."""
+        if self.pace is None or not count or self._resuming is not None:
+            return
+        delay = self.pace.reserve(count)
+        if delay:
+            self.del_channel()
+            self._resuming = self.ioloop.call_later(delay, self._resume, _errback=self.handle_error)
+
+    def _resume(self) -> None:
+        self._resuming = None
+        self.add_channel(events=self.ioloop.READ if self.receive else self.ioloop.WRITE)
+
     def close(self) -> None:
+        if self._resuming is not None and not self._resuming.cancelled:
+            self._resuming.cancel()
         receiving = self.file_obj
         if not self._closed and self.receive and self.transfer_finished and isinstance(receiving, Receiving):
             channel: _Handler = self.cmd_channel
@@ -230,7 +264,8 @@ class FtpFileServer:
 
     def __init__(self, engine: Engine, store: FileStore, *, host: str, port: int,
                  passive_ports: range | None, masquerade_address: str | None, max_connections: int,
-                 idle_timeout: float, tls: SSL.Context | None = None, reuse_port: bool = False) -> None:
+                 idle_timeout: float, tls: SSL.Context | None = None, reuse_port: bool = False,
+                 pace: TransferPace | None = None) -> None:
         authorizer = _GrantAuthorizer(engine, store)
         base = _TlsHandler if tls is not None else _Handler
         dtp = base.dtp_handler
@@ -238,7 +273,7 @@ class FtpFileServer:
             "server_engine": engine, "store": store, "authorizer": authorizer, "shared_authorizer": authorizer,
             "passive_ports": list(passive_ports) if passive_ports else None,
             "masquerade_address": masquerade_address, "timeout": idle_timeout,
-            "dtp_handler": type("GrantDtp", (dtp,), {"timeout": idle_timeout}), "ssl_context": tls,
+            "dtp_handler": type("GrantDtp", (dtp,), {"timeout": idle_timeout, "pace": pace}), "ssl_context": tls,
             "permit_foreign_addresses": False, "permit_privileged_ports": False,
             "max_login_attempts": 1, "auth_failed_timeout": 1})
         self._handler = handler

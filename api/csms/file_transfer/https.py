@@ -34,6 +34,7 @@ from urllib.parse import unquote
 from sqlalchemy.engine import Engine
 
 from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, TooLarge
 from storage.db import session_scope
 from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
@@ -51,8 +52,9 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], engine: Engine, store: FileStore, context: ssl.SSLContext, *,
-                 max_connections: int, idle_timeout: float) -> None:
+                 max_connections: int, idle_timeout: float, pace: TransferPace | None) -> None:
         self.engine = engine
+        self.pace = pace
         self.store = store
         self.context = context
         self.idle_timeout = idle_timeout
@@ -173,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command == "HEAD":
                 return
-            while chunk := blob.read(_CHUNK):
+            for chunk in self._paced(iter(lambda: blob.read(_CHUNK), b"")):
                 self.wfile.write(chunk)
 
     do_HEAD = do_GET
@@ -192,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
         receiving = self.server.store.receive(grant)
         try:
             name = self._name
-            chunks = self._body()
+            chunks = self._paced(self._body())
             boundary = _multipart_boundary(self.headers)
             if boundary is not None:
                 parts = _MultipartFile(chunks, boundary)
@@ -219,6 +221,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(201, {"size": received.size, "sha256": received.sha256})
 
     do_POST = do_PUT
+
+    def _paced(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """Each chunk once the caller has moved the one before within the service's pace."""
+        pace = self.server.pace
+        for chunk in chunks:
+            yield chunk
+            if pace is not None:
+                pace.wait(len(chunk))
 
     def _body(self) -> Iterator[bytes]:
         length = self.headers.get("Content-Length")
@@ -324,11 +334,12 @@ class HttpsFileServer:
     """Runs the server on a thread of its own; ``port`` is the one actually bound."""
 
     def __init__(self, engine: Engine, store: FileStore, context: ssl.SSLContext, *, host: str, port: int,
-                 max_connections: int, idle_timeout: float, reuse_port: bool = False) -> None:
+                 max_connections: int, idle_timeout: float, reuse_port: bool = False,
+                 pace: TransferPace | None = None) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("_Server", (_Server,), {"allow_reuse_port": reuse_port, "address_family": family})
         self._server = server_class((host, port), engine, store, context, max_connections=max_connections,
-                               idle_timeout=idle_timeout)
+                               idle_timeout=idle_timeout, pace=pace)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="chargeca-files-https", daemon=True)

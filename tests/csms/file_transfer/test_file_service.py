@@ -6,7 +6,9 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import os
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -350,3 +352,55 @@ def test_a_kept_alive_connection_checks_every_request(service):
     connection.close()
     assert service.received(first.grant_id).path.read_bytes() == b"first"
     assert service.received(second.grant_id) is None
+
+
+# --- the shared pace ([file_transfer] max_megabytes_per_second) ------------------------------
+
+@pytest.fixture
+def paced(sqlite_pki) -> Iterator[Service]:
+    """1 MB/s for every transfer together, a 100 kB burst."""
+    ctx = sqlite_pki.ctx
+    root = ctx.settings.data_dir / "root.pem"
+    root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
+    config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
+                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10,
+                               max_megabytes_per_second=1)
+    files = FileService(ctx, config, TlsMaterial(ctx)).start()
+    try:
+        yield Service(sqlite_pki, files, root)
+    finally:
+        files.stop()
+
+
+@pytest.mark.parametrize("ftps", [False, True], ids=["ftp", "ftps"])
+def test_uploads_over_both_protocols_share_one_pace_and_arrive_whole(paced, ftps):
+    data = {"https": os.urandom(400_000), "ftp": os.urandom(400_000)}
+    grants = {protocol: paced.upload(request_id=i) for i, protocol in enumerate(data, 1)}
+    start = time.monotonic()
+    with ThreadPoolExecutor(2) as pool:
+        https = pool.submit(station.upload, grants["https"].https_url, data["https"], **paced.tls())
+        ftp = pool.submit(station.upload, grants["ftp"].ftp_url, data["ftp"], ftps=ftps,
+                          **(paced.tls() if ftps else {}))
+        assert (https.result().status, ftp.result().status) == (201, 226)
+    elapsed = time.monotonic() - start
+    # 800 kB at 1 MB/s with 100 kB at once: at least 0.7 s, whichever protocol moved which part.
+    assert elapsed >= 0.65, f"800 kB moved in {elapsed:.2f} s, faster than the 1 MB/s pace allows"
+    for protocol, grant in grants.items():
+        kept = paced.received(grant.grant_id)
+        assert kept.sha256 == _sha(data[protocol]) and kept.protocol == protocol
+
+
+@pytest.mark.parametrize("protocol", ["https", "ftp"])
+def test_downloads_keep_the_pace_and_arrive_whole(paced, tmp_path, protocol):
+    image = tmp_path / "image.bin"
+    image.write_bytes(os.urandom(600_000))
+    locations = paced.download(image)
+    start = time.monotonic()
+    if protocol == "https":
+        _, data = station.download(locations.https_url, **paced.tls())
+    else:
+        _, data = station.download(locations.ftp_url)
+    elapsed = time.monotonic() - start
+    assert data == image.read_bytes()
+    assert elapsed >= 0.45, f"600 kB downloaded in {elapsed:.2f} s, faster than the 1 MB/s pace allows"
+
