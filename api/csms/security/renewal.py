@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy.sql import Select
 from sqlmodel import Session, select
 
 from api.csms.outbox.purposes import CERTIFICATE_DELIVERY, CERTIFICATE_RENEWAL
@@ -112,15 +113,22 @@ def _in_use_rank(record: IssuedCertificate) -> tuple:
     return record.status == CertStatus.ACTIVE, record.activated_at or _EPOCH, record.id
 
 
-def current_certificates(session: Session) -> dict[str, IssuedCertificate]:
+# What a station may be using: its active certificate, or one it connected with since superseded.
+_MAY_BE_IN_USE = (IssuedCertificate.kind == CertKind.STATION, IssuedCertificate.station_id != None,  # noqa: E711
+                  or_(IssuedCertificate.status == CertStatus.ACTIVE,
+                      and_(IssuedCertificate.status == CertStatus.SUPERSEDED,
+                           IssuedCertificate.activated_at != None)))  # noqa: E711
+
+
+def current_certificates(session: Session, among: Select | None = None) -> dict[str, IssuedCertificate]:
     """Per station, the station certificate it uses now: the active one, else the one it last
     connected with (superseded by an issuance it has not used yet, or whose successor it
-    refused: it still needs renewing)."""
-    rows = session.exec(select(IssuedCertificate).where(
-        IssuedCertificate.kind == CertKind.STATION, IssuedCertificate.station_id != None,  # noqa: E711
-        or_(IssuedCertificate.status == CertStatus.ACTIVE,
-            and_(IssuedCertificate.status == CertStatus.SUPERSEDED,
-                 IssuedCertificate.activated_at != None)))).all()  # noqa: E711
+    refused: it still needs renewing). ``among``: only the stations this query of station ids
+    yields (every station otherwise)."""
+    query = select(IssuedCertificate).where(*_MAY_BE_IN_USE)
+    if among is not None:
+        query = query.where(IssuedCertificate.station_id.in_(among))
+    rows = session.exec(query).all()
     current: dict[str, IssuedCertificate] = {}
     for row in rows:
         best = current.get(row.station_id)
@@ -134,8 +142,17 @@ def select_stations(session: Session, selection: Selection, now: datetime) -> li
     if selection.issuer_id is not None and not session.exec(select(IssuedCertificate.id).where(
             IssuedCertificate.issuer_id == selection.issuer_id)).first():
         raise NoSuchIssuer(f"no certificate was issued by {selection.issuer_id!r}")
+    # The scheduler runs this every minute: only stations with a certificate that may match are
+    # read (each with every certificate it may use, to find the current one), not the fleet.
+    narrowed = select(IssuedCertificate.station_id).where(*_MAY_BE_IN_USE)
+    if selection.expiring_within_days is not None:
+        narrowed = narrowed.where(IssuedCertificate.not_after <= now + timedelta(days=selection.expiring_within_days))
+    elif selection.issuer_id is not None:
+        narrowed = narrowed.where(IssuedCertificate.issuer_id == selection.issuer_id)
+    else:
+        narrowed = None
     matches = []
-    for record in current_certificates(session).values():
+    for record in current_certificates(session, narrowed).values():
         if selection.expiring_within_days is not None:
             if record.not_after > now + timedelta(days=selection.expiring_within_days):
                 continue

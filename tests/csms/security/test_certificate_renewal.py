@@ -17,11 +17,12 @@ from chargeca_process import chargeca
 from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from csr_factory import openssl_csr
+from sqlalchemy import event
 
 from api.core.audit import Actor
 from api.csms.security.authority_service import crl_der
 from api.csms.security.service import request_certificate_renewal
-from storage.certificates import CertStatus
+from storage.certificates import CertStatus, IssuedCertificate
 from storage.types import utcnow
 
 
@@ -47,8 +48,15 @@ async def test_the_scheduler_renews_only_expiring_certificates_at_the_fleet_pace
         await _offline_with_certificate(harness, "BUSY", tmp_path, issued_at=long_ago)
         request_certificate_renewal(harness.csms.ctx, Actor("cli:test"), "BUSY")
 
-        done = await harness.workers.run_pass()
+        read = []   # the pass runs every minute: it reads the stations in the window, not the fleet
+        on_load = lambda certificate, _context: read.append(certificate.station_id)  # noqa: E731
+        event.listen(IssuedCertificate, "load", on_load)
+        try:
+            done = await harness.workers.run_pass()
+        finally:
+            event.remove(IssuedCertificate, "load", on_load)
 
+        assert set(read) == {"EXPIRES-10D", "EXPIRES-20D", "BUSY"}
         assert [q.station_id for q in done.renewals.queued] == ["EXPIRES-10D", "EXPIRES-20D"]
         assert [s.station_id for s in done.renewals.skipped] == ["BUSY"]  # a renewal already waits
         first, second = done.renewals.queued
