@@ -60,18 +60,22 @@ class Service:
         return [p for d in (store.incoming, store.received) for p in d.rglob("*") if p.is_file()]
 
 
-@pytest.fixture
-def service(sqlite_pki) -> Iterator[Service]:
+def _running(sqlite_pki, **config) -> Iterator[Service]:
     ctx = sqlite_pki.ctx
     root = ctx.settings.data_dir / "root.pem"
     root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
     config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
-                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10)
+                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10, **config)
     files = FileService(ctx, config, TlsMaterial(ctx)).start()
     try:
         yield Service(sqlite_pki, files, root)
     finally:
         files.stop()
+
+
+@pytest.fixture
+def service(sqlite_pki) -> Iterator[Service]:
+    yield from _running(sqlite_pki)
 
 
 @pytest.fixture
@@ -359,17 +363,7 @@ def test_a_kept_alive_connection_checks_every_request(service):
 @pytest.fixture
 def paced(sqlite_pki) -> Iterator[Service]:
     """1 MB/s for every transfer together, a 100 kB burst."""
-    ctx = sqlite_pki.ctx
-    root = ctx.settings.data_dir / "root.pem"
-    root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
-    config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
-                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10,
-                               max_megabytes_per_second=1)
-    files = FileService(ctx, config, TlsMaterial(ctx)).start()
-    try:
-        yield Service(sqlite_pki, files, root)
-    finally:
-        files.stop()
+    yield from _running(sqlite_pki, max_megabytes_per_second=1)
 
 
 @pytest.mark.parametrize("ftps", [False, True], ids=["ftp", "ftps"])
