@@ -47,7 +47,8 @@ class StationPresence(SQLModel, table=True):
     node_id: str | None = Field(default=None, max_length=64, index=True)
     process: str | None = Field(default=None, max_length=16)
     epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
-    claimed_at: datetime = Field(sa_type=UtcDateTime)
+    # Indexed: each node's renewal reads the claims made since its previous one.
+    claimed_at: datetime = Field(sa_type=UtcDateTime, index=True)
 
 
 @dataclass(frozen=True)
@@ -69,20 +70,44 @@ def join(db: Connection, owner: LeaseOwner, lease_seconds: float) -> None:
         {"node": owner.node, "process": owner.process, "lease": lease_seconds})
 
 
-def renew(db: Connection, owner: LeaseOwner, lease_seconds: float) -> dict[str, int] | None:
-    """Extend the node's lease, and with it every station it holds; the stations the database
-    says it holds, with their epochs. None: another process took the node's name over (this one
-    holds nothing any more)."""
-    renewed = db.execute(text(
+def extend(db: Connection, owner: LeaseOwner, lease_seconds: float) -> datetime | None:
+    """Extend the node's lease, and with it every station it holds; the database's time of it.
+    None: another process took the node's name over (this one holds nothing any more)."""
+    return db.execute(text(
         "UPDATE cluster_node SET lease_expires_at = now() + make_interval(secs => :lease) "
-        "WHERE node_id = :node AND process = :process"),
-        {"node": owner.node, "process": owner.process, "lease": lease_seconds})
-    if renewed.rowcount != 1:
-        return None
+        "WHERE node_id = :node AND process = :process RETURNING now()"),
+        {"node": owner.node, "process": owner.process, "lease": lease_seconds}).scalar_one_or_none()
+
+
+def held_by(db: Connection, owner: LeaseOwner) -> dict[str, int]:
+    """Every station the database says ``owner`` holds, with its epoch."""
     rows = db.execute(text("SELECT station_id, epoch FROM station_presence "
                            "WHERE node_id = :node AND process = :process"),
                       {"node": owner.node, "process": owner.process})
     return {station_id: epoch for station_id, epoch in rows}
+
+
+def renew(db: Connection, owner: LeaseOwner, lease_seconds: float) -> dict[str, int] | None:
+    """``extend``, then ``held_by``; None as ``extend``."""
+    if extend(db, owner, lease_seconds) is None:
+        return None
+    return held_by(db, owner)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A station's presence as a claim since some time left it: its holder now, if any."""
+
+    node: str | None
+    process: str | None
+    epoch: int
+
+
+def claims_since(db: Connection, since: datetime) -> dict[str, Claim]:
+    """The stations claimed (by any node) at or after ``since``, with who holds them now."""
+    rows = db.execute(text("SELECT station_id, node_id, process, epoch FROM station_presence "
+                           "WHERE claimed_at >= :since"), {"since": since})
+    return {row.station_id: Claim(row.node_id, row.process, row.epoch) for row in rows}
 
 
 def claim(db: Connection, owner: LeaseOwner, station_id: str) -> int:

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from api.cluster.holding import HoldersElsewhere
 from api.ocpp.admission.filters import (
@@ -168,3 +168,81 @@ def test_an_advisory_lock_is_held_by_one_node_and_dropped_with_its_connection(en
             assert theirs
     finally:
         other.dispose()
+
+
+# --- the heartbeat's reads (api/cluster/holding.py Holdings.renew) ---------------------------------
+
+def test_claims_since_a_time_name_the_station_s_holder_now(engine):
+    a, b = LeaseOwner.start("node-a"), LeaseOwner.start("node-b")
+    for owner in (a, b):
+        run(engine, lambda db, o=owner: presence.join(db, o, 30))
+    run(engine, lambda db: presence.claim(db, a, "OLD"))
+    since = run(engine, lambda db: presence.extend(db, a, 30))
+    run(engine, lambda db: presence.claim(db, a, "NEW"))
+    run(engine, lambda db: presence.claim(db, b, "OLD"))       # taken over since
+    assert run(engine, lambda db: presence.claims_since(db, since)) == {
+        "NEW": presence.Claim("node-a", a.process, 1), "OLD": presence.Claim("node-b", b.process, 2)}
+    run(engine, lambda db: presence.join(db, LeaseOwner.start("node-a"), 30))   # a's name taken over
+    assert run(engine, lambda db: presence.extend(db, a, 30)) is None
+
+
+class _Connection:
+    """What Holdings needs of a station's connection: its id, and being closed."""
+
+    def __init__(self, station_id: str) -> None:
+        self.station_id = station_id
+        self.closed: tuple[int, str] | None = None
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+class _QuietBus:
+    """NATS that carries nothing: every notice of a claim is lost."""
+
+    async def publish(self, subject: str, message: dict) -> None:
+        pass
+
+
+async def test_the_heartbeat_closes_what_another_node_claimed_unheard_reading_only_recent_claims(engine):
+    from types import SimpleNamespace
+
+    from api.cluster.config import ClusterConfig
+    from api.cluster.holding import FULL_READ_EVERY, Holdings
+
+    a, b = LeaseOwner.start("node-a"), LeaseOwner.start("node-b")
+    for owner in (a, b):
+        run(engine, lambda db, o=owner: presence.join(db, o, 30))
+    holdings = Holdings(SimpleNamespace(engine=engine), ClusterConfig("", "node-a", lease_seconds=30), a, _QuietBus())
+    taken, old_take, kept = _Connection("TAKEN"), _Connection("OLD-TAKE"), _Connection("KEPT")
+    for connection in (taken, old_take, kept):
+        await holdings.claim(connection)
+    await holdings.renew()                  # the first heartbeat reads in full: all three are a's
+    assert holdings.held().keys() == {"TAKEN", "OLD-TAKE", "KEPT"}
+
+    run(engine, lambda db: presence.claim(db, b, "TAKEN"))
+    # A claim the recent-claims read cannot see (its time older than the window): the full read's.
+    run(engine, lambda db: presence.claim(db, b, "OLD-TAKE"))
+    run(engine, lambda db: db.execute(text("UPDATE station_presence SET claimed_at = now() - interval '1 hour' "
+                                           "WHERE station_id = 'OLD-TAKE'")))
+    read = []
+    on_query = lambda *args: read.append(args[2])  # noqa: E731 - the statement
+    event.listen(engine, "before_cursor_execute", on_query)
+    try:
+        await holdings.renew()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_query)
+    await asyncio.sleep(0)
+    assert taken.closed == (1000, "replaced by a newer connection of this station")
+    assert holdings.held().keys() == {"OLD-TAKE", "KEPT"}
+    assert any("WHERE claimed_at" in statement for statement in read)
+    assert not any("FROM station_presence WHERE node_id" in statement for statement in read), \
+        "a heartbeat between full reads reads the recent claims, not every station the node holds"
+
+    for _ in range(FULL_READ_EVERY - 2):
+        await holdings.renew()
+    assert old_take.closed is None          # not seen by the short reads
+    await holdings.renew()                  # the full read, once a minute by default
+    await asyncio.sleep(0)
+    assert old_take.closed is not None and kept.closed is None
+    assert holdings.held() == {"KEPT": 1}
