@@ -87,13 +87,6 @@ def held_by(db: Connection, owner: LeaseOwner) -> dict[str, int]:
     return {station_id: epoch for station_id, epoch in rows}
 
 
-def renew(db: Connection, owner: LeaseOwner, lease_seconds: float) -> dict[str, int] | None:
-    """``extend``, then ``held_by``; None as ``extend``."""
-    if extend(db, owner, lease_seconds) is None:
-        return None
-    return held_by(db, owner)
-
-
 @dataclass(frozen=True)
 class Claim:
     """A station's presence as a claim since some time left it: its holder now, if any."""

@@ -41,6 +41,14 @@ def run(engine, work):
         return work(session.connection())
 
 
+def full_renewal(db, owner: LeaseOwner, lease_seconds: float) -> dict[str, int] | None:
+    """A heartbeat's full read (api/cluster/holding.py): the lease extended, then every station
+    the database gives the owner; None when another process took the owner's name over."""
+    if presence.extend(db, owner, lease_seconds) is None:
+        return None
+    return presence.held_by(db, owner)
+
+
 def test_each_claim_raises_the_epoch_and_only_the_latest_holder_is_live(engine):
     a, b = LeaseOwner.start("node-a"), LeaseOwner.start("node-b")
     run(engine, lambda db: presence.join(db, a, 30))
@@ -54,8 +62,8 @@ def test_each_claim_raises_the_epoch_and_only_the_latest_holder_is_live(engine):
     assert run(engine, lambda db: presence.holder(db, "CS1")) == Holder("node-b", second)
 
     # A's renewal no longer lists the station: A closes its stale connection (api/cluster/holding.py).
-    assert run(engine, lambda db: presence.renew(db, a, 30)) == {}
-    assert run(engine, lambda db: presence.renew(db, b, 30)) == {"CS1": second}
+    assert run(engine, lambda db: full_renewal(db, a, 30)) == {}
+    assert run(engine, lambda db: full_renewal(db, b, 30)) == {"CS1": second}
     # A's late release, made under the old epoch, changes nothing.
     assert not run(engine, lambda db: presence.release(db, a, "CS1", first))
     assert run(engine, lambda db: presence.holder(db, "CS1")) == Holder("node-b", second)
@@ -74,7 +82,7 @@ def test_concurrent_claims_get_distinct_epochs_and_one_holder(engine):
     assert sorted(epochs) == list(range(1, 21))
     holder = run(engine, lambda db: presence.holder(db, "CS2"))
     assert holder.epoch == 20
-    held = [o.node for o in owners if run(engine, lambda db, o=o: presence.renew(db, o, 30))]
+    held = [o.node for o in owners if run(engine, lambda db, o=o: full_renewal(db, o, 30))]
     assert held == [holder.node]
 
 
@@ -97,8 +105,8 @@ def test_a_restarted_node_does_not_inherit_what_its_previous_process_held(engine
     new = LeaseOwner.start("node-a")
     run(engine, lambda db: presence.join(db, new, 30))
     assert run(engine, lambda db: presence.holder(db, "CS4")) is None
-    assert run(engine, lambda db: presence.renew(db, old, 30)) is None   # the old process learns it is out
-    assert run(engine, lambda db: presence.renew(db, new, 30)) == {}
+    assert run(engine, lambda db: full_renewal(db, old, 30)) is None   # the old process learns it is out
+    assert run(engine, lambda db: full_renewal(db, new, 30)) == {}
 
 
 def test_a_clean_leave_frees_every_station_at_once(engine):
