@@ -18,6 +18,11 @@ at --rate calls/s, open loop, for --seconds:
 
 Each round trip is the REST request's: authentication, role and rule checks, the audit entry,
 the call to the station and its answer. The difference between the two is what the relay adds.
+
+Each REST phase first runs --warmup seconds at the same rate, measured apart ("cold"): a node's
+first calls open its HTTP connections, worker threads and database connections, and with 1,000
+calls a phase the ten slowest decide the p99, so a cold start of a few dozen calls would be read
+as the steady state's tail.
 This machine's speed varies with its host's load: compare the ratio, not the absolute figures.
 
 ``relay_round_trips(...)`` runs the same for another script (scripts/bench_gateway.py) and
@@ -66,10 +71,11 @@ class RelayNumbers:
     relayed: RoundTrips
     local: RoundTrips
     hop: RoundTrips
+    cold: tuple[RoundTrips, ...] = ()
 
     def lines(self) -> list[str]:
         ratio = self.relayed.p99_ms / self.local.p99_ms if self.local.p99_ms else float("nan")
-        return [self.relayed.line(), self.local.line(), self.hop.line(),
+        return [*(cold.line() for cold in self.cold), self.relayed.line(), self.local.line(), self.hop.line(),
                 f"relayed/local p50 x{self.relayed.p50_ms / self.local.p50_ms:.2f}, p99 x{ratio:.2f}; "
                 f"relay adds {self.relayed.p50_ms - self.local.p50_ms:+.2f} ms at p50 (target: relayed p99 <= 20 ms)"]
 
@@ -102,7 +108,9 @@ def station_ids(count: int) -> list[str]:
     return [f"RELAY-{i:05d}" for i in range(count)]
 
 
-async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds: float, label: str) -> RoundTrips:
+async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds: float, label: str, *,
+                warmup: float = 0.0) -> tuple[RoundTrips, RoundTrips]:
+    """The cold start (the first ``warmup`` seconds at ``rate``) and the steady phase after it."""
     import httpx
 
     times: list[float] = []
@@ -123,12 +131,12 @@ async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds:
                 key = f"{answer.status_code} {answer.text[:80]}"
                 errors[key] = errors.get(key, 0) + 1
 
-        for station_id in ids[:5]:   # warm the connection pool and both nodes' caches
-            await one(station_id)
+        count = await _open_loop(one, ids, rate, warmup)
+        cold = _summary(f"{label.split(' ', 1)[0]}, first {warmup:g} s (cold)", count, times[:], dict(errors))
         times.clear()
         errors.clear()
         count = await _open_loop(one, ids, rate, seconds)
-    return _summary(label, count, times, errors)
+    return cold, _summary(label, count, times, errors)
 
 
 async def _hops(nats_url: str, database_url: str, ids: list[str], rate: float, seconds: float) -> RoundTrips:
@@ -187,7 +195,7 @@ def _summary(label: str, sent: int, times: list[float], errors: dict[str, int]) 
 
 
 async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, stations: int = 20,
-                            rate: float = 100.0, seconds: float = 10.0) -> RelayNumbers:
+                            rate: float = 100.0, seconds: float = 10.0, warmup: float = 2.0) -> RelayNumbers:
     """Two nodes on ``database_url`` (a database of its own: this fills it) and ``nats_url``;
     relayed (REST on node B) and local (REST on node A) round trips to stations on node A."""
     from cluster_support import Node
@@ -207,15 +215,17 @@ async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, 
             await station.connect()
             await station.boot()
             connected.append(station)
-        relayed = await _load(b.rest_url, token, ids, rate, seconds, "relayed (REST on B, station on A)")
-        local = await _load(a.rest_url, token, ids, rate, seconds, "local (REST on A, station on A)")
+        cold_relayed, relayed = await _load(b.rest_url, token, ids, rate, seconds,
+                                            "relayed (REST on B, station on A)", warmup=warmup)
+        cold_local, local = await _load(a.rest_url, token, ids, rate, seconds,
+                                        "local (REST on A, station on A)", warmup=warmup)
         hop = await _hops(nats_url, database_url, ids, rate, seconds)
         if relayed.errors or local.errors:
             for node in nodes:
                 print(f"--- {node.name}: errors in its log", file=sys.stderr)
                 print("".join(line for line in node.output if " ERROR " in line or "Error" in line)[-4000:],
                       file=sys.stderr)
-        return RelayNumbers(relayed, local, hop)
+        return RelayNumbers(relayed, local, hop, (cold_relayed, cold_local))
     finally:
         for station in connected:
             await station.close()
@@ -230,6 +240,8 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=20)
     parser.add_argument("--rate", type=float, default=100.0, help="calls/s")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds at --rate before each REST phase, measured apart (cold start)")
     args = parser.parse_args()
 
     from bench_gateway import fresh_database
@@ -245,12 +257,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-relay-") as workdir, \
                 fresh_database(args.database_url) as database_url:
             numbers = asyncio.run(relay_round_trips(Path(workdir), database_url, args.nats_url or nats.url,
-                                                    stations=args.stations, rate=args.rate, seconds=args.seconds))
+                                                    stations=args.stations, rate=args.rate, seconds=args.seconds,
+                                                    warmup=args.warmup))
     finally:
         if nats is not None:
             nats.stop()
     print(f"relayed calls: {args.stations} stations on node A, {args.rate:g} calls/s for {args.seconds:g} s "
-          f"(open loop), TriggerMessage Heartbeat via POST /api/v1/stations/{{id}}/calls")
+          f"(open loop, after {args.warmup:g} s of warm-up), TriggerMessage Heartbeat via POST "
+          f"/api/v1/stations/{{id}}/calls")
     for line in numbers.lines():
         print(line)
 

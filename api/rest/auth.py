@@ -3,10 +3,12 @@
 A token is ``cca_<id>_<secret>``. Its row is found by id and the secret checked against the
 argon2id hash, which is slow on purpose; a successful check is therefore remembered for
 ``TOKEN_CACHE_TTL`` seconds, keyed by the SHA-256 of the whole token (the token itself is never
-kept). Failed checks are throttled per source address and audited in aggregate
-(``auth_failures``). Revocation is read from the database on every request, cached or not: a
-token revoked on any node stops working on every node at once, for the price of one primary-key
-lookup.
+kept). One token is hashed by one request at a time: a client that opens with many requests at
+once has the first one checked and the others wait for it, instead of each paying the hash and
+counting, meanwhile, as a failed attempt of its address. Failed checks are throttled per source
+address and audited in aggregate (``auth_failures``). Revocation is read from the database on
+every request, cached or not: a token revoked on any node stops working on every node at once,
+for the price of one primary-key lookup.
 
 Roles:
   officer   everything;
@@ -18,10 +20,11 @@ Roles:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -64,6 +67,7 @@ class VerifiedTokens:
         self._max = max_entries
         self._clock = clock
         self._expiry: dict[bytes, float] = {}
+        self._checking: dict[bytes, threading.Event] = {}  # at most one per request in flight
         self._lock = threading.Lock()  # handlers run in a thread pool
 
     @staticmethod
@@ -88,6 +92,25 @@ class VerifiedTokens:
             if len(self._expiry) >= self._max:
                 self._evict()
             self._expiry[key] = self._clock() + self._ttl
+
+    @contextlib.contextmanager
+    def checking(self, token: str) -> Iterator[None]:
+        """Held while ``token``'s secret is hashed: a second request with the same token waits
+        here until the first one's check ends, then finds it verified, or checks it in turn."""
+        key = self._key(token)
+        while True:
+            with self._lock:
+                running = self._checking.get(key)
+                if running is None:
+                    mine = self._checking[key] = threading.Event()
+                    break
+            running.wait()
+        try:
+            yield
+        finally:
+            with self._lock:
+                del self._checking[key]
+            mine.set()
 
     def _evict(self) -> None:
         now = self._clock()
@@ -120,9 +143,20 @@ def authenticate(request: Request,
     token = credentials.credentials
     parts = split_token(token)
     verified: VerifiedTokens = request.app.state.verified_tokens
-    if parts is not None and verified.recently_verified(token):
+    if parts is None:
+        return _hashed(request, token, parts)
+    if verified.recently_verified(token):
         # No hash to pay for: passes even from a source in back-off; revocation still applies.
         return _principal(request, parts[0])
+    with verified.checking(token):
+        if verified.recently_verified(token):  # by the request this one waited for
+            return _principal(request, parts[0])
+        return _hashed(request, token, parts)
+
+
+def _hashed(request: Request, token: str, parts: tuple[str, str] | None) -> Principal:
+    """The principal of a token not verified recently: its secret checked against the hash, the
+    attempt counted against its source's back-off until it passes."""
     failures: AuthFailures = request.app.state.auth_failures
     source = source_key(request.client.host if request.client else None)
     wait = failures.backoff.begin(source)
@@ -141,7 +175,7 @@ def authenticate(request: Request,
         failures.backoff.release(source)  # not a failed authentication: the database went away
         raise
     failures.backoff.release(source)
-    verified.remember(token)
+    request.app.state.verified_tokens.remember(token)
     return principal
 
 

@@ -7,6 +7,7 @@ The guesser and the legitimate client are different loopback addresses (127.0.0.
 from __future__ import annotations
 
 import json
+import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -88,3 +89,31 @@ def test_the_backoff_table_is_bounded_and_a_success_gives_back_only_its_own_atte
     assert backoff.begin("a") == 0   # the guesser's valid token: counted until it proves good...
     backoff.release("a")             # ...which gives back that attempt only, not the earlier failures
     assert backoff.begin("a") > 0
+
+
+
+def _at_once(url: str, token: str, count: int) -> list[int]:
+    """``count`` GETs sent together on connections opened beforehand (so they overlap within
+    the ~10 ms one hash takes); their statuses."""
+    host, port = url.removeprefix("http://").split(":")
+    request = (f"GET /api/v1/stations HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+               f"Connection: close\r\n\r\n").encode()
+    connections = [socket.create_connection((host, int(port)), timeout=30) for _ in range(count)]
+    try:
+        for connection in connections:
+            connection.sendall(request)
+        return [int(connection.makefile("rb").readline().split()[1]) for connection in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+def test_a_client_opening_with_many_requests_at_once_is_not_taken_for_a_guesser(sqlite_pki):
+    # With no free failures, each hash in flight counts against the address until it passes: had
+    # the 16 requests each hashed the new token, all but the first would have been answered 429.
+    officer = create_token(sqlite_pki.ctx, SETUP_ACTOR, "officer", "automation").token
+    with running_server(sqlite_pki.ctx, "auth_free_failures = 0") as url:
+        assert _at_once(url, officer, 16) == [200] * 16
+        # The same wrong secret sent at once is still checked, and counted, one request at a time.
+        statuses = _at_once(url, f"cca_{officer.split('_')[1]}_wrong", 8)
+        assert statuses.count(401) == 1 and statuses.count(429) == 7
