@@ -33,11 +33,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +109,22 @@ def prepare(data: Path, database_url: str, stations: int) -> str:
 
 def station_ids(count: int) -> list[str]:
     return [f"RELAY-{i:05d}" for i in range(count)]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection in this process while it measures. The load and the simulated
+    stations share its one event loop, and a full collection here (~70 ms measured) stalled them
+    both: the calls started late then went out together, and the stall was read as the nodes' tail.
+    The nodes do their own (frozen start-up objects, a raised threshold: api/server.py)."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds: float, label: str, *,
@@ -215,11 +234,14 @@ async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, 
             await station.connect()
             await station.boot()
             connected.append(station)
-        cold_relayed, relayed = await _load(b.rest_url, token, ids, rate, seconds,
-                                            "relayed (REST on B, station on A)", warmup=warmup)
-        cold_local, local = await _load(a.rest_url, token, ids, rate, seconds,
-                                        "local (REST on A, station on A)", warmup=warmup)
-        hop = await _hops(nats_url, database_url, ids, rate, seconds)
+        with _collector_paused():
+            cold_relayed, relayed = await _load(b.rest_url, token, ids, rate, seconds,
+                                                "relayed (REST on B, station on A)", warmup=warmup)
+        with _collector_paused():
+            cold_local, local = await _load(a.rest_url, token, ids, rate, seconds,
+                                            "local (REST on A, station on A)", warmup=warmup)
+        with _collector_paused():
+            hop = await _hops(nats_url, database_url, ids, rate, seconds)
         if relayed.errors or local.errors:
             for node in nodes:
                 print(f"--- {node.name}: errors in its log", file=sys.stderr)
