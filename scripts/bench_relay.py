@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import gc
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,22 +106,6 @@ def prepare(data: Path, database_url: str, stations: int) -> str:
 
 def station_ids(count: int) -> list[str]:
     return [f"RELAY-{i:05d}" for i in range(count)]
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection in this process while it measures. The load and the simulated
-    stations share its one event loop, and a full collection here (~70 ms measured) stalled them
-    both: the calls started late then went out together, and the stall was read as the nodes' tail.
-    The nodes do their own (frozen start-up objects, a raised threshold: api/server.py)."""
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
 
 
 async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds: float, label: str, *,
@@ -218,6 +199,7 @@ async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, 
     """Two nodes on ``database_url`` (a database of its own: this fills it) and ``nats_url``;
     relayed (REST on node B) and local (REST on node A) round trips to stations on node A."""
     from cluster_support import Node
+    from quiet_collector import collector_paused
 
     from simulator.station import SimulatedStation
 
@@ -234,13 +216,13 @@ async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, 
             await station.connect()
             await station.boot()
             connected.append(station)
-        with _collector_paused():
+        with collector_paused():
             cold_relayed, relayed = await _load(b.rest_url, token, ids, rate, seconds,
                                                 "relayed (REST on B, station on A)", warmup=warmup)
-        with _collector_paused():
+        with collector_paused():
             cold_local, local = await _load(a.rest_url, token, ids, rate, seconds,
                                             "local (REST on A, station on A)", warmup=warmup)
-        with _collector_paused():
+        with collector_paused():
             hop = await _hops(nats_url, database_url, ids, rate, seconds)
         if relayed.errors or local.errors:
             for node in nodes:

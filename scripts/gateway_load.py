@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import asyncio.sslproto
 import base64
+import contextlib
 import json
 import os
 import ssl
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from quiet_collector import collector_paused
 
 # Same reason as the server (api/server.py): asyncio gives every TLS connection a 256 KiB read
 # buffer; 10,000 of them would cost the load generator 2.5 GiB for nothing.
@@ -416,26 +419,28 @@ class Fleet:
         start = loop.time()
         end = start + warmup + seconds
         sent_total, index, tick = 0, 0, 0.002
-        while (now := loop.time()) < end:
-            if not measuring and now >= start + warmup:
-                measuring = True
-                latencies.clear()
-                skipped = errors = 0
-                _event("steady_start")
-            due = int((now - start) * rate) - sent_total
-            for _ in range(max(0, due)):
-                station = stations[index % len(stations)]
-                index += 1
-                sent_total += 1
-                if station in busy or station.closed:
-                    skipped += 1
-                    continue
-                task = asyncio.create_task(beat(station, measuring))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await asyncio.sleep(tick)
-        _event("steady_end")
-        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.ExitStack() as steady:
+            while (now := loop.time()) < end:
+                if not measuring and now >= start + warmup:
+                    measuring = True
+                    steady.enter_context(collector_paused())
+                    latencies.clear()
+                    skipped = errors = 0
+                    _event("steady_start")
+                due = int((now - start) * rate) - sent_total
+                for _ in range(max(0, due)):
+                    station = stations[index % len(stations)]
+                    index += 1
+                    sent_total += 1
+                    if station in busy or station.closed:
+                        skipped += 1
+                        continue
+                    task = asyncio.create_task(beat(station, measuring))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                await asyncio.sleep(tick)
+            _event("steady_end")
+            await asyncio.gather(*tasks, return_exceptions=True)   # their answers are measured too
         latencies.sort()
         return {"messages": len(latencies), "skipped": skipped, "errors": errors,
                 "p50_ms": _percentile(latencies, 0.50) * 1000, "p99_ms": _percentile(latencies, 0.99) * 1000,
