@@ -85,3 +85,13 @@ def test_times_shared_by_many_rows_are_stored_per_row_and_a_naive_one_is_still_r
     with pytest.raises(ValueError, match="naive"):
         with session_scope(engine) as session:
             DriverWrite(insert(MeterValue.__table__)).run(session.connection(), [dict(_ROW), naive])
+
+
+def test_a_row_the_database_refuses_fails_the_write_and_leaves_none_of_its_rows(engine):
+    rows = [dict(_ROW, transaction_id="kept-if-partial"), dict(_ROW, station_id=None)]   # station_id NOT NULL
+    with pytest.raises(Exception) as refused:
+        with session_scope(engine) as session:
+            DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows)
+    assert "null" in str(refused.value).lower()
+    with session_scope(engine) as session:
+        assert session.exec(select(MeterValue)).all() == []
