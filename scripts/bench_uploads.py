@@ -58,6 +58,9 @@ def free_range(count: int) -> str:
             for port in range(start, start + count):
                 sock = socket.socket()
                 sockets.append(sock)
+                # As the FTP server binds them: a port whose earlier connections wait in TIME_WAIT
+                # (thousands, after a benchmark) is free for a listener.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind((HOST, port))
             return f"{start}-{start + count - 1}"
         except OSError:
@@ -109,8 +112,8 @@ def start_server(data: Path, ports: dict[str, int], passive: str, log: Path) -> 
                CHARGECA_OCPP_WS_PORT=str(ports["ws"]), CHARGECA_OCPP_WSS_PORT=str(ports["wss"]),
                CHARGECA_FILES_HTTPS_PORT=str(ports["https"]), CHARGECA_FTP_PORT=str(ports["ftp"]),
                CHARGECA_FTP_PASSIVE_PORTS=passive, CHARGECA_FILES_PUBLIC_NAME=HOST)
-    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "api.cli", "serve", "--no-dev-init"]), cwd=ROOT, env=env,
-                               stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "api.cli", "serve", "--no-dev-init"]), cwd=ROOT,
+                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -136,6 +139,8 @@ def percentile(values: list[float], fraction: float) -> float:
 # --- the watchers' process ----------------------------------------------------------------------
 
 async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None:
+    from quiet_collector import collector_paused
+
     from simulator.station import SimulatedStation
 
     stations = [SimulatedStation(i, f"{ws_url}/{i}", profile=1, password=PASSWORD, call_timeout=30) for i in ids]
@@ -156,10 +161,11 @@ async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - start)))
 
     (out.parent / "watch.ready").write_text("ok")
-    tasks = [asyncio.create_task(beat(s, n * interval / len(stations))) for n, s in enumerate(stations)]
-    await stop.wait()
-    for task in tasks:
-        task.cancel()
+    with collector_paused():   # the watchers' own pauses are not the server's latency
+        tasks = [asyncio.create_task(beat(s, n * interval / len(stations))) for n, s in enumerate(stations)]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
     out.write_text(json.dumps(samples))
 
 
