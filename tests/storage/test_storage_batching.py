@@ -166,26 +166,35 @@ async def test_group_commit_hands_a_shared_writer_every_item_at_once_and_isolate
         assert sorted(session.exec(select(Station.id))) == sorted(f"CP_{n}" for n in range(7))
 
 
-@pytest.mark.parametrize("concurrency, overlapped", [(1, False), (2, True)])
-async def test_a_second_batch_runs_beside_a_busy_one_only_when_allowed(concurrency, overlapped):
-    running, most = 0, 0
-    lock = threading.Lock()
+class Overlapping:
+    """A batch function that takes a while (a batch's round trips to the database) and records
+    the most batches that ran at once and each batch's size."""
 
-    def work(items: list[int]) -> list[int]:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.2)  # a batch's round trips to the database
-        with lock:
-            running -= 1
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.most = 0
+        self._running = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, items: list[int]) -> list[int]:
+        with self._lock:
+            self._running += 1
+            self.most = max(self.most, self._running)
+            self.sizes.append(len(items))
+        time.sleep(0.2)
+        with self._lock:
+            self._running -= 1
         return items
 
+
+@pytest.mark.parametrize("concurrency, overlapped", [(1, False), (2, True)])
+async def test_a_second_batch_runs_beside_a_busy_one_only_when_allowed(concurrency, overlapped):
+    work = Overlapping()
     batch = Batcher(work, concurrency=concurrency)
     first = asyncio.ensure_future(batch(1))
     await asyncio.sleep(0.05)  # the first batch is on its thread now
     assert await asyncio.gather(first, batch(2), batch(3)) == [1, 2, 3]
-    assert (most == 2) is overlapped
+    assert (work.most == 2) is overlapped
 
 
 @pytest.mark.parametrize("waiting, overlapped", [(3, False), (4, True)])
@@ -193,25 +202,11 @@ async def test_a_second_batch_starts_only_once_enough_calls_wait_behind_the_busy
     # On PostgreSQL every concurrent batch took its calls from the others: at a thousand
     # TransactionEvents a second, four runners left batches of one or two, each paying a session,
     # a read and a commit (~60 % more server CPU a TransactionEvent than batches of several).
-    sizes: list[int] = []
-    running, most = 0, 0
-    lock = threading.Lock()
-
-    def work(items: list[int]) -> list[int]:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-            sizes.append(len(items))
-        time.sleep(0.2)
-        with lock:
-            running -= 1
-        return items
-
+    work = Overlapping()
     batch = Batcher(work, concurrency=2, spill=4)
     first = asyncio.ensure_future(batch(0))
     await asyncio.sleep(0.05)  # the first batch is on its thread now
     behind = [batch(n) for n in range(1, waiting + 1)]
     assert await asyncio.gather(first, *behind) == list(range(waiting + 1))
-    assert (most == 2) is overlapped
-    assert sizes == ([1, 4] if overlapped else [1, 3])
+    assert (work.most == 2) is overlapped
+    assert work.sizes == ([1, 4] if overlapped else [1, 3])
