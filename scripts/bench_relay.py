@@ -20,9 +20,11 @@ Each round trip is the REST request's: authentication, role and rule checks, the
 the call to the station and its answer. The difference between the two is what the relay adds.
 
 Each REST phase first runs --warmup seconds at the same rate, measured apart ("cold"): a node's
-first calls open its HTTP connections, worker threads and database connections, and with 1,000
-calls a phase the ten slowest decide the p99, so a cold start of a few dozen calls would be read
-as the steady state's tail.
+first calls check the token with argon2 (the others wait for that check) and open connections,
+and with 1,000 calls a phase the ten slowest decide the p99, so a cold start of a few dozen calls
+would be read as the steady state's tail. The phases run with this process's cyclic garbage
+collector paused (scripts/quiet_collector.py).
+
 This machine's speed varies with its host's load: compare the ratio, not the absolute figures.
 
 ``relay_round_trips(...)`` runs the same for another script (scripts/bench_gateway.py) and
