@@ -61,9 +61,10 @@ class DriverWrite:
         self._statement = statement.inline() if isinstance(statement, Insert) else statement
         self._plans: dict[tuple[str, tuple[str, ...]], _Plan] = {}
 
-    def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    def run(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """How many rows the statement changed (the driver's count, summed over the rows)."""
         if not rows:
-            return
+            return 0
         keys = tuple(rows[0])
         plan = self._plans.get((connection.dialect.name, keys)) or self._plan(connection.dialect, keys)
         # The DBAPI cursor of the connection's transaction: even exec_driver_sql runs SQLAlchemy's
@@ -72,6 +73,7 @@ class DriverWrite:
         try:
             converted: dict[tuple[datetime, Any], Any] = {}
             cursor.executemany(plan.sql, [plan.parameters(row, converted) for row in rows])
+            return cursor.rowcount
         finally:
             cursor.close()
 

@@ -44,6 +44,9 @@ class LiveState:
 
     # (evseId, connectorId) → last reported status, from StatusNotification or NotifyEvent.
     connectors: dict[tuple[int, int], str] = field(default_factory=dict)
+    # transactionId → its summary row as last committed, for the transactions open on this
+    # connection (api/csms/transactions/handlers.py): their next events need no read of the row.
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

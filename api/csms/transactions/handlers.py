@@ -47,14 +47,31 @@ def read_event(payload: dict[str, Any]) -> service.Event:
 
 
 async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
-    return await call.db_grouped_each(answer_events, (call.station_id, read_event(payload), payload))
+    event = read_event(payload)
+    known = call.live.transactions
+    item = (call.station_id, event, payload, known)
+    try:
+        answer, summary = await call.db_grouped_each(answer_events, item)
+    except service.StaleSummary:
+        # Alone in its group, so not run again by the group commit: again, reading the row.
+        answer, summary = await call.db_grouped_each(answer_events, item)
+    # Committed: the next event of this transaction on this connection needs no read of its row.
+    known.pop(event.transaction_id, None)
+    if event.event_type != TransactionEventEnumType.ended.value:
+        known[event.transaction_id] = summary
+        while len(known) > service.KNOWN_PER_STATION:
+            del known[next(iter(known))]
+    return answer
 
 
-def answer_events(session: Session, items: list[tuple[str, service.Event, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Store a group of stations' events at once (service.record_many), then answer each."""
-    recorded = service.record_many(session, [(station_id, event) for station_id, event, _ in items])
-    return [_answer(session, station_id, event, payload, done)
-            for (station_id, event, payload), done in zip(items, recorded, strict=True)]
+def answer_events(session: Session, items: list[tuple[str, service.Event, dict[str, Any], dict[str, Any]]]
+                  ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Store a group of stations' events at once (service.record_many), then answer each; with
+    each answer, its transaction's summary as stored."""
+    recorded = service.record_many(session, [(station_id, event) for station_id, event, _, _ in items],
+                                   known=[known for _, _, _, known in items])
+    return [(_answer(session, station_id, event, payload, done), done.summary)
+            for (station_id, event, payload, _), done in zip(items, recorded, strict=True)]
 
 
 def _answer(session: Session, station_id: str, event: service.Event, payload: dict[str, Any],

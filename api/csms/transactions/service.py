@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -58,7 +58,10 @@ _INSERT_ROW = insert(_TABLE)
 # at once (one multi-row UPDATE for a whole group of events needs the same columns in every row).
 _SUMMARY = tuple(column.name for column in _TABLE.c if column.name not in ("id", "station_id", "transaction_id",
                                                                              "created_at"))
-_UPDATE_ROWS = DriverWrite(update(_TABLE).where(_TABLE.c.id == bindparam("row_pk")).values(
+# Only over the row as it was read (its event count): a row another writer changed meanwhile is
+# found, never overwritten (StaleSummary).
+_UPDATE_ROWS = DriverWrite(update(_TABLE).where(_TABLE.c.id == bindparam("row_pk"),
+                                                _TABLE.c.events == bindparam("events_before")).values(
     {name: bindparam(name) for name in _SUMMARY}))
 _INSERT_EVENTS = DriverWrite(insert(TransactionEvent.__table__))
 _SEEN = select(TransactionEvent.id).where(TransactionEvent.transaction_pk == bindparam("transaction_pk"),
@@ -109,6 +112,18 @@ class Recorded:
     duplicate: bool
     seq_missing: int
     seconds: float               # from the start to the latest event (what a running cost covers)
+    summary: dict[str, Any]      # the transaction's row as stored: what ``known`` may hold once committed
+
+
+class StaleSummary(RuntimeError):
+    """A summary given in ``known`` was not the stored row any more (another writer changed it):
+    nothing of the group is to be committed. The stale summaries are gone from ``known``, so the
+    same events recorded again read the rows."""
+
+
+# Summaries a station's connection keeps of its open transactions (api/csms/transactions/handlers.py):
+# a station has a few EVSEs, so a few at once; a station that opens more keeps only the latest.
+KNOWN_PER_STATION = 8
 
 
 def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
@@ -116,19 +131,33 @@ def record(session: Session, station_id: str, event: Event, *, received_at: date
     return record_many(session, [(station_id, event)], received_at=received_at)[0]
 
 
-def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
-                received_at: datetime | None = None) -> list[Recorded]:
+def record_many(session: Session, events: Sequence[tuple[str, Event]], *, received_at: datetime | None = None,
+                known: Sequence[dict[str, dict[str, Any]] | None] | None = None) -> list[Recorded]:
     """Store ``events`` (station, event), in order, and bring their transactions' summaries up
     to date, in ``session``: one statement per table for the lot (a SELECT of the summaries, a
     multi-row INSERT of the events and of their meter values, a multi-row UPDATE of the
     summaries), whatever their number. This runs for every event of every charging station: a
-    group of stations' events costs about what one event did."""
+    group of stations' events costs about what one event did.
+
+    ``known`` (one per event, or None): the summaries, by transactionId, of the event's station's
+    transactions as this process last committed them (``Recorded.summary``); those need no read.
+    Raises StaleSummary when one of them was not the stored row any more."""
     received_at = received_at or utcnow()
     connection = session.connection()
     keys = list(dict.fromkeys((station_id, event.transaction_id) for station_id, event in events))
-    found = {(row["station_id"], row["transaction_id"]): dict(row)
-             for row in connection.execute(_ROWS_CORE, {"keys": keys}).mappings()}
+    held: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for (station_id, event), summaries in zip(events, known or (), strict=False):
+        summary = summaries.get(event.transaction_id) if summaries else None
+        if summary is not None:
+            held[(station_id, event.transaction_id)] = summaries  # type: ignore[assignment]
+            found[(station_id, event.transaction_id)] = summary
+    unread = [key for key in keys if key not in found]
+    if unread:
+        found.update({(row["station_id"], row["transaction_id"]): dict(row)
+                      for row in connection.execute(_ROWS_CORE, {"keys": unread}).mappings()})
     rows: dict[tuple[str, str], SimpleNamespace] = {}
+    events_before: dict[tuple[str, str], int] = {}
     seen_here: set[tuple[int, int]] = set()
     event_rows: list[dict[str, Any]] = []
     sample_rows: list[dict[str, Any]] = []
@@ -139,6 +168,7 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
         if row is None:
             row = rows[key] = SimpleNamespace(**(found.get(key) or _new_row(connection, station_id, event,
                                                                               received_at)))
+            events_before[key] = row.events
         duplicate = _repeated(connection, row, event.seq_no, seen_here)
         seen_here.add((row.id, event.seq_no))
         event_rows.append({**{name: getattr(event, name) for name in _EVENT_COLUMNS},
@@ -154,12 +184,17 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *,
         start_at = row.started_at or event.timestamp
         seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
         missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
-        recorded.append(Recorded(view(row), duplicate, missing, seconds))  # type: ignore[arg-type]
+        recorded.append(Recorded(view(row), duplicate, missing, seconds, row.__dict__))  # type: ignore[arg-type]
+    updated = _UPDATE_ROWS.run(connection, [{"row_pk": row.id, "events_before": events_before[key],
+                                             **{name: getattr(row, name) for name in _SUMMARY}}
+                                            for key, row in rows.items()])
+    if updated != len(rows):
+        for key, summaries in held.items():
+            summaries.pop(key[1], None)
+        raise StaleSummary(f"{len(rows) - updated} of {len(rows)} transactions changed since they were read")
     _INSERT_EVENTS.run(connection, event_rows)
     meter_values.insert_rows(session, sample_rows)
-    _UPDATE_ROWS.run(connection, [{"row_pk": row.id, **{name: getattr(row, name) for name in _SUMMARY}}
-                                  for row in rows.values()])
-    return recorded
+    return [replace(done, summary=dict(done.summary)) for done in recorded]
 
 
 def _new_row(connection: Any, station_id: str, event: Event, received_at: datetime) -> dict[str, Any]:

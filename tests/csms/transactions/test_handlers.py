@@ -5,13 +5,15 @@ verdict exactly when the event carries a token, and the cost when a tariff appli
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from fake_connection import FakeStation, register, rows, unreachable_database
 
 from api.csms.transactions import service
-from api.csms.transactions.handlers import read_event
+from api.csms.transactions.handlers import read_event, transaction_event
+from api.ocpp.handler import StationCall
 from storage.db import DatabaseUnavailable, session_scope
 from storage.meter_values import MeterValue
 from storage.outbox import OutboundCall
@@ -193,3 +195,73 @@ async def test_a_group_of_events_recorded_at_once_leaves_what_one_by_one_leaves(
         assert [e.duplicate for e in rows(ctx, TransactionEvent, TransactionEvent.transaction_pk == row.id)] == [
             False, False, True, False, False]
         assert len(rows(ctx, MeterValue, MeterValue.transaction_pk == row.id)) == 4  # the repeat's not again
+
+
+def _reads_of_transactions(ctx) -> list[str]:
+    """The reads of summaries by the event path (rows asked for by their (station, transactionId)
+    pairs) on ``ctx``'s engine from now on; the running cost's own lookup, once a minute per
+    transaction, is not one."""
+    from sqlalchemy import event as sa_event
+
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM charging_transaction" in statement and "charging_transaction.transaction_id) IN" in statement:
+            reads.append(statement)
+
+    sa_event.listen(ctx.engine, "before_cursor_execute", seen)
+    return reads
+
+
+async def test_a_connection_keeps_its_open_transactions_summaries_and_reads_none_again(ctx):
+    station = FakeStation(ctx, "CS-1")
+    reads = _reads_of_transactions(ctx)
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000))
+    for seq_no in (1, 2, 3):
+        await station.send("TransactionEvent", event("Updated", seq_no, f"2025-06-01T12:0{seq_no}:00Z",
+                                                     wh=1000 + seq_no))
+    assert len(reads) == 1   # the Started's, which found no row
+    assert set(station.live.transactions) == {"tx-1"}
+    await station.send("TransactionEvent", event("Ended", 4, "2025-06-01T12:05:00Z", wh=1500))
+    assert station.live.transactions == {}   # over: nothing kept for it
+    row = the_transaction(ctx)
+    assert (row.events, row.seq_received, row.meter_last_wh, row.energy_wh) == (5, 5, 1500, 500)
+    # A new connection (a reconnect, here or on another worker) starts with nothing kept.
+    again = FakeStation(ctx, "CS-1")
+    await again.send("TransactionEvent", event("Updated", 5, "2025-06-01T12:06:00Z", tx="tx-2"))
+    assert len(reads) == 2
+
+
+async def test_a_kept_summary_another_writer_changed_is_read_again_and_nothing_is_lost(ctx):
+    # The station's events also went through another connection meanwhile (it reconnected to
+    # another worker and came back before this connection was closed): what this connection
+    # kept is stale, and writing it back would undo the other writer's counts.
+    station = FakeStation(ctx, "CS-1")
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:01:00Z", wh=1100))
+    elsewhere = FakeStation(ctx, "CS-1")
+    await elsewhere.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:02:00Z", wh=1200))
+    assert await station.send("TransactionEvent", event("Updated", 3, "2025-06-01T12:03:00Z", wh=1300)) == {}
+    row = the_transaction(ctx)
+    assert (row.events, row.seq_received, row.seq_missing, row.meter_last_wh, row.energy_wh) == (4, 4, 0, 1300, 300)
+    assert [e.seq_no for e in rows(ctx, TransactionEvent)] == [0, 1, 2, 3]   # none stored twice
+    assert len(rows(ctx, MeterValue)) == 4
+
+
+async def test_in_a_group_a_stale_summary_fails_only_the_group_and_every_event_is_stored_once(ctx):
+    from storage.batching import GroupCommit
+
+    ours, other = FakeStation(ctx, "CS-1"), FakeStation(ctx, "CS-2")
+    for station in (ours, other):
+        await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000))
+    await FakeStation(ctx, "CS-1").send("TransactionEvent", event("Updated", 1, "2025-06-01T12:01:00Z", wh=1100))
+    group = GroupCommit(ctx.engine)
+    calls = [StationCall(ctx, station.config, station.connection, station.boot, station.live, group=group)
+             for station in (ours, other)]
+    answers = await asyncio.gather(*(transaction_event(call, event("Updated", 2, "2025-06-01T12:02:00Z", wh=1200))
+                                     for call in calls))
+    assert answers == [{}, {}]
+    for station_id, events_count in (("CS-1", 3), ("CS-2", 2)):
+        (row,) = rows(ctx, Transaction, Transaction.station_id == station_id)
+        assert (row.events, row.seq_received, row.meter_last_wh) == (events_count, events_count, 1200)
+        assert len(rows(ctx, TransactionEvent, TransactionEvent.transaction_pk == row.id)) == events_count
