@@ -40,7 +40,8 @@ class Connection(Protocol):
 
 @dataclass
 class LiveState:
-    """What a station said that matters only while it is connected (shown in connection listings)."""
+    """What a station said that matters only while it is connected (its connectors are shown in
+    connection listings)."""
 
     # (evseId, connectorId) → last reported status, from StatusNotification or NotifyEvent.
     connectors: dict[tuple[int, int], str] = field(default_factory=dict)
