@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -161,7 +161,9 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
     seen_here: set[tuple[int, int]] = set()
     event_rows: list[dict[str, Any]] = []
     sample_rows: list[dict[str, Any]] = []
-    recorded: list[Recorded] = []
+    # Each event's view of its transaction then, and the transaction: the summary it gets is the
+    # row as this call leaves it.
+    outcomes: list[tuple[TransactionView, bool, int, float, tuple[str, str]]] = []
     for station_id, event in events:
         key = (station_id, event.transaction_id)
         row = rows.get(key)
@@ -184,7 +186,7 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
         start_at = row.started_at or event.timestamp
         seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
         missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
-        recorded.append(Recorded(view(row), duplicate, missing, seconds, row.__dict__))  # type: ignore[arg-type]
+        outcomes.append((view(row), duplicate, missing, seconds, key))  # type: ignore[arg-type]
     updated = _UPDATE_ROWS.run(connection, [{"row_pk": row.id, "events_before": events_before[key],
                                              **{name: getattr(row, name) for name in _SUMMARY}}
                                             for key, row in rows.items()])
@@ -194,7 +196,8 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
         raise StaleSummary(f"{len(rows) - updated} of {len(rows)} transactions changed since they were read")
     _INSERT_EVENTS.run(connection, event_rows)
     meter_values.insert_rows(session, sample_rows)
-    return [replace(done, summary=dict(done.summary)) for done in recorded]
+    stored = {key: dict(vars(row)) for key, row in rows.items()}
+    return [Recorded(*outcome, stored[key]) for *outcome, key in outcomes]
 
 
 def _new_row(connection: Any, station_id: str, event: Event, received_at: datetime) -> dict[str, Any]:
