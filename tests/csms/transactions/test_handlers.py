@@ -265,3 +265,37 @@ async def test_in_a_group_a_stale_summary_fails_only_the_group_and_every_event_i
         (row,) = rows(ctx, Transaction, Transaction.station_id == station_id)
         assert (row.events, row.seq_received, row.meter_last_wh) == (events_count, events_count, 1200)
         assert len(rows(ctx, TransactionEvent, TransactionEvent.transaction_pk == row.id)) == events_count
+
+
+def _summary_updates(ctx) -> list[str]:
+    """The UPDATEs of transaction rows run on ``ctx``'s (SQLite) engine from now on, as SQLite
+    ran them: the event path writes them below SQLAlchemy's events."""
+    from sqlalchemy import event as sa_event
+
+    statements: list[str] = []
+
+    def traced(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda sql: statements.append(sql) if sql.startswith("UPDATE charging_transaction") else None)
+
+    sa_event.listen(ctx.engine, "checkout", traced)
+    return statements
+
+
+async def test_an_event_writes_back_only_the_columns_it_changed(ctx):
+    # Writing a column rewrites its index entries even when the value is the same: an Updated
+    # event must leave the indexed start, end and token of its transaction alone.
+    station = FakeStation(ctx, "CS-1")
+    updates = _summary_updates(ctx)
+    token = {"idToken": "04A1B2C3", "type": "ISO14443"}
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000, idToken=token))
+    await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:01:00Z", wh=1100))
+    await station.send("TransactionEvent", event("Ended", 2, "2025-06-01T12:02:00Z", "EVDeparted", wh=1200))
+    started, updated, ended = (sql.split(" WHERE ")[0] for sql in updates)
+    assert all(column in started for column in ("started_at", "id_token"))
+    assert not any(column in updated for column in ("started_at", "ended_at", "id_token"))
+    assert "meter_last_wh" in updated
+    assert "ended_at" in ended and "started_at" not in ended
+    row = the_transaction(ctx)
+    assert (row.id_token, row.events, row.energy_wh, row.started_at.minute, row.ended_at.minute) == (
+        "04A1B2C3", 3, 200, 0, 2)
