@@ -36,16 +36,41 @@ def handovers(monkeypatch) -> list[float]:
 def test_every_item_comes_once_in_order_with_a_handover_between_slices_and_none_after_the_last(handovers):
     items = list(range(10))
     assert [list(part) for part in in_slices(items, 4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    assert handovers == [gil_slices.HANDOVER_SECONDS] * 2
+    assert len(handovers) == 2 and min(handovers) >= gil_slices.HANDOVER_SECONDS
     handovers.clear()
     assert [list(part) for part in in_slices(items, 10)] == [items]
     assert [list(part) for part in in_slices([], 10)] == []
     assert handovers == []  # one slice or none: nothing to hand over between
 
 
-def test_a_slice_size_below_one_is_refused_by_name():
+def _busy(seconds: float) -> None:
+    """This thread's CPU for ``seconds`` (thread time, as in_slices counts it)."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def test_long_slices_are_spread_so_that_the_thread_keeps_within_its_share_of_the_core(handovers):
+    # The message log's writer beside a busy gateway: its batch is spread over time instead of
+    # taking the core for as long as it lasts.
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    for _ in in_slices(list(range(5)), 1, duty=0.25):
+        _busy(0.004)
+    wall, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    assert len(handovers) == 4 and min(handovers) >= 3 * 0.004   # 4 ms of work, then 12 ms aside
+    assert cpu / wall < 0.3
+    handovers.clear()
+    for _ in in_slices(list(range(3)), 1, duty=1):   # the whole core: only the handover
+        _busy(0.002)
+    assert handovers == [gil_slices.HANDOVER_SECONDS] * 2
+
+
+def test_a_slice_size_below_one_or_a_duty_outside_zero_to_one_is_refused_by_name():
     with pytest.raises(ValueError, match="slice size must be at least 1, not 0"):
         list(in_slices([1], 0))
+    for duty in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=f"duty must be above 0 and at most 1, not {duty}"):
+            list(in_slices([1], 1, duty=duty))
 
 
 def _frame(n: int) -> tuple:
