@@ -407,7 +407,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             charging = charging_phase(load, data, args)
             return [f"machine: {cores} cores, Python {platform.python_version()}, {_database(args)}",
                     f"parameters: --stations {args.stations} --rate {args.rate} --charging-rate {args.charging_rate} "
-                    f"--seconds {args.seconds}",
+                    f"--seconds {args.seconds} --repeat {args.repeat}",
                     _heartbeat_lines(heartbeats, len(warm) + len(fleet), args),
                     _charging_lines(charging, heartbeats, len(warm) + len(fleet), args)]
 
@@ -851,8 +851,10 @@ class Heartbeats:
 
 @dataclass(frozen=True)
 class Charging:
-    result: dict
-    steady: tuple[float, float, float]
+    # Per round: the charging phase's result and steady (wall, server CPU, load-generator CPU)
+    # seconds, and the paced Heartbeat phase run just before it (None: the run's own, round 1).
+    rounds: list[tuple[dict, tuple[float, float, float], tuple[dict, tuple[float, float, float]] | None]]
+    sampled_values: int
     stored_values: int
 
 
@@ -862,8 +864,17 @@ def _database(args: argparse.Namespace) -> str:
 
 def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging:
     """Every connected station runs a transaction; Updated events at --rate; then the meter values
-    stored, counted in the server's database."""
-    result, marks = load.run("charging", rate=args.charging_rate, seconds=args.seconds, warmup=2)
+    stored, counted in the server's database. With --repeat, rounds: before each round but the
+    first, a paced Heartbeat phase, so that every round's CPU per TransactionEvent has a
+    Heartbeat's measured next to it (this machine's speed drifts within minutes)."""
+    rounds: list[tuple[dict, tuple[float, float, float], tuple[dict, tuple[float, float, float]] | None]] = []
+    sampled_values = 0
+    for round_no in range(args.repeat):
+        reference = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2) if round_no else None
+        result, marks = load.run("charging", rate=args.charging_rate, seconds=args.seconds, warmup=2,
+                                 begin=round_no == 0, finish=round_no == args.repeat - 1)
+        sampled_values += result["sampled_values"]
+        rounds.append((result, steady(marks), None if reference is None else (reference[0], steady(reference[1]))))
     from sqlalchemy import text
 
     from storage.db import make_engine
@@ -872,22 +883,30 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM meter_value")).scalar_one()
     engine.dispose()
-    return Charging(result, steady(marks), stored)
+    return Charging(rounds, sampled_values, stored)
 
 
 def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args: argparse.Namespace) -> str:
-    paced, (wall, server_s, _) = run.result, run.steady
-    per_event = server_s / max(1, paced["messages"])
-    per_heartbeat = heartbeats.paced_steady[1] / max(1, heartbeats.paced["messages"])
-    return "\n".join((
-        f"TransactionEvent Updated ({paced['measurands']} sampled values) round trip at {args.charging_rate}/s "
-        f"with {connected} transactions: p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  "
-        f"max {paced['max_ms']:.1f} ms ({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, "
-        f"errors {paced['errors'] + paced['edge_errors']})",
-        f"server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = "
-        f"{per_event / max(per_heartbeat, 1e-9):.2f}x a Heartbeat's (target <= 2x)",
-        f"meter values: {paced['sampled_values']} sent and acknowledged, {run.stored_values} stored "
-        f"({'all' if run.stored_values == paced['sampled_values'] else 'NOT all'} stored)"))
+    lines, ratios = [], []
+    for round_no, (paced, (wall, server_s, _), reference) in enumerate(run.rounds):
+        heartbeat, (_, heartbeat_s, _) = reference or (heartbeats.paced, heartbeats.paced_steady)
+        per_event = server_s / max(1, paced["messages"])
+        per_heartbeat = heartbeat_s / max(1, heartbeat["messages"])
+        ratios.append(per_event / max(per_heartbeat, 1e-9))
+        label = f"round {round_no + 1}: " if len(run.rounds) > 1 else ""
+        lines += [
+            f"{label}TransactionEvent Updated ({paced['measurands']} sampled values) round trip at "
+            f"{args.charging_rate}/s with {connected} transactions: p50 {paced['p50_ms']:.2f} ms  "
+            f"p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  max {paced['max_ms']:.1f} ms ({paced['messages']} "
+            f"messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors'] + paced['edge_errors']})",
+            f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
+            f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it; target <= 2x)"]
+    if len(ratios) > 1:
+        lines.append(f"over {len(ratios)} rounds: {statistics.median(ratios):.2f}x a Heartbeat's (median; "
+                     f"{min(ratios):.2f}-{max(ratios):.2f}x)")
+    lines.append(f"meter values: {run.sampled_values} sent and acknowledged, {run.stored_values} stored "
+                 f"({'all' if run.stored_values == run.sampled_values else 'NOT all'} stored)")
+    return "\n".join(lines)
 
 
 def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
@@ -996,7 +1015,8 @@ def main() -> None:
                              "phase and boot storm, off then on, compared)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="with --message-log both: rounds of off, on; with --per-core: rounds of every pair; "
-                             "with --workers: rounds of 1 worker, N workers")
+                             "with --workers: rounds of 1 worker, N workers; in the charging phase: rounds of "
+                             "Heartbeats then TransactionEvents, each round's ratio from its own pair")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="only idle connections: N profile-3 stations connect, boot and go quiet (several load "
                              "generators, source addresses 127.0.0.2, …); server RSS per connection")

@@ -77,8 +77,9 @@ class _Session:
         """The next TransactionEvent's payload and how many sampled values it carries."""
         self.register += 2.0   # ~7 kW for one second
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        values = [{"value": self.register if unit == "Wh" else 7200.0 if unit == "W" else 16.0 if unit == "A" else 230.0,
-                   "measurand": measurand, "unitOfMeasure": {"unit": unit}} for measurand, unit in MEASURANDS]
+        readings = {"Wh": self.register, "W": 7200.0, "A": 16.0, "V": 230.0}
+        values = [{"value": readings[unit], "measurand": measurand, "unitOfMeasure": {"unit": unit}}
+                  for measurand, unit in MEASURANDS]
         payload = {"eventType": event_type, "timestamp": now, "triggerReason": trigger, "seqNo": self.seq_no,
                    "transactionInfo": {"transactionId": self.transaction_id, "chargingState": "Charging"},
                    "evse": {"id": 1, "connectorId": 1}, "meterValue": [{"timestamp": now, "sampledValue": values}]}
@@ -233,6 +234,7 @@ class Fleet:
         self.stations: dict[str, Station] = {}
         self._shared_tls: ssl.SSLContext | None = None
         self._contexts: dict[str, ssl.SSLContext] = {}
+        self._transactions: dict[Station, _Session] = {}   # the charging phase's, while they run
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -356,13 +358,17 @@ class Fleet:
         a station still waiting for its previous answer skips its turn (counted)."""
         return await self._paced(rate, seconds, warmup, "Heartbeat", lambda _station: HEARTBEAT)
 
-    async def charging(self, rate: float, seconds: float, warmup: float) -> dict:
-        """Every open station starts a transaction (TransactionEvent Started), then Updated events
-        with MEASURANDS sampled values go out at ``rate`` per second in total as Heartbeats do in
-        ``paced``, then every transaction ends. ``sampled_values`` counts those the CSMS answered
-        (Started, Updated and Ended), to compare with the rows it stored."""
-        stations = [s for s in self.stations.values() if not s.closed]
-        sessions = {station: _Session(f"{station.identity}-tx") for station in stations}
+    async def charging(self, rate: float, seconds: float, warmup: float, begin: bool = True,
+                       finish: bool = True) -> dict:
+        """Every open station runs a transaction: TransactionEvent Started (``begin``), then Updated
+        events with MEASURANDS sampled values at ``rate`` per second in total, as Heartbeats go in
+        ``paced``, then Ended (``finish``). Without ``finish`` the transactions stay open for the
+        next call (rounds alternating with Heartbeat phases). ``sampled_values`` counts those the
+        CSMS answered, to compare with the rows it stored."""
+        if begin:
+            self._transactions = {station: _Session(f"{station.identity}-tx")
+                                  for station in self.stations.values() if not station.closed}
+        sessions = self._transactions
         answered = {"sampled_values": 0, "errors": 0}
         slots = asyncio.Semaphore(100)
 
@@ -378,19 +384,23 @@ class Fleet:
                 else:
                     answered["errors"] += 1
 
-        await asyncio.gather(*(one(station, "Started", "CablePluggedIn") for station in stations))
+        if begin:
+            await asyncio.gather(*(one(station, "Started", "CablePluggedIn") for station in sessions))
         result = await self._paced(rate, seconds, warmup, "TransactionEvent",
                                    lambda station: sessions[station].event("Updated", "MeterValuePeriodic")[0],
-                                   on_answer=lambda _station: len(MEASURANDS))
-        await asyncio.gather(*(one(station, "Ended", "EVCommunicationLost") for station in stations))
+                                   on_answer=lambda _station: len(MEASURANDS), among=list(sessions))
+        if finish:
+            await asyncio.gather(*(one(station, "Ended", "EVCommunicationLost") for station in sessions))
+            self._transactions = {}
         result["sampled_values"] = answered["sampled_values"] + result.pop("answered_values")
         result["edge_errors"] = answered["errors"]
         result["measurands"] = len(MEASURANDS)
         return result
 
     async def _paced(self, rate: float, seconds: float, warmup: float, action: str,
-                     payload: Callable[[Station], bytes], on_answer: Callable[[Station], int] | None = None) -> dict:
-        stations = [s for s in self.stations.values() if not s.closed]
+                     payload: Callable[[Station], bytes], on_answer: Callable[[Station], int] | None = None,
+                     among: list[Station] | None = None) -> dict:
+        stations = [s for s in (self.stations.values() if among is None else among) if not s.closed]
         answered_values = 0
         latencies: list[float] = []
         skipped = errors = 0
