@@ -31,9 +31,9 @@ T = TypeVar("T")
 # A slice of the message log's rows costs ~0.3-0.5 ms of Python: the longest a loop then waits.
 SLICE = 256
 HANDOVER_SECONDS = 50e-6
-# At most a quarter of the core: the writer then keeps up with ~12,000 frames a second or more
-# (~20 µs each, redaction and insert), beyond what one gateway process carries (~8,500 Heartbeats
-# a second, two frames each, at full load).
+# At most a quarter of the core: the writer then keeps up with ~25,000 frames a second of ~10 µs
+# each (redaction and insert of a Heartbeat or its answer); one gateway process at full load
+# carries ~17,000 (~8,500 Heartbeats a second, two frames each).
 DUTY = 0.25
 
 
