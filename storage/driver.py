@@ -6,9 +6,8 @@ itself to run it: at a charging fleet's thousand TransactionEvents a second, tha
 most of the event's cost. ``DriverWrite`` compiles its statement once per dialect and column set,
 keeps the types' bind processors, and hands the rows to the DBAPI cursor's ``executemany`` (an
 INSERT on PostgreSQL: ``COPY``), in the transaction the connection is in (no SQLAlchemy events
-fire for these statements). What
-is stored is what the Core statement would store (same SQL, same processors); rows read back
-through the models like any other (tests/storage/test_storage_driver.py).
+fire for these statements). What is stored is what the Core statement would store (same SQL, same
+processors); rows read back through the models like any other (tests/storage/test_storage_driver.py).
 
 Times are converted once per distinct value in a call: a group of TransactionEvents shares its
 ``received_at`` and each MeterValue's samples share their timestamp, and SQLite's DATETIME

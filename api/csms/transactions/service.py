@@ -197,13 +197,14 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
         seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
         missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)
         outcomes.append((view(row), duplicate, missing, seconds, key))  # type: ignore[arg-type]
+    # The rows by the columns their events changed: one statement for each set.
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for key, row in rows.items():
         was, now = before[key], vars(row)
         changed = tuple(name for name in _SUMMARY if now[name] != was[name])
         updates.setdefault(changed, []).append({"row_pk": row.id, "events_before": was["events"],
                                                 **{name: now[name] for name in changed}})
-    updated = sum(_update_rows(changed).run(connection, found_rows) for changed, found_rows in updates.items())
+    updated = sum(_update_rows(changed).run(connection, alike) for changed, alike in updates.items())
     if updated != len(rows):
         for key, summaries in held.items():
             summaries.pop(key[1], None)
