@@ -43,6 +43,20 @@ def test_inserted_rows_read_back_as_a_core_insert_writes_them(engine):
     assert len(stored) == 1
 
 
+def test_text_a_bulk_write_format_treats_specially_is_stored_exactly(engine):
+    # On PostgreSQL the rows go by COPY, whose text format gives tabs, newlines, backslashes and
+    # \N meanings of their own; a signed meter value must still be kept byte for byte (E02).
+    hostile = 'OCMF|{"RD":[{"TM":"2026-03-01T12:30:15,000+0000 S"}]}\t\n\r\\N\\\\x00 \'é€😀"\n\\.\n'
+    rows = [dict(_ROW, signed_meter_data=hostile, signing_method="\\N", encoding_method="",
+                 public_key="\t", transaction_id=f"tx-{n}") for n in range(3)]
+    with session_scope(engine) as session:
+        assert DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows) == 3
+    with session_scope(engine) as session:
+        stored = session.exec(select(MeterValue).order_by(MeterValue.transaction_id)).all()
+    assert [(row.signed_meter_data, row.signing_method, row.encoding_method, row.public_key, row.phase)
+            for row in stored] == [(hostile, "\\N", "", "\t", None)] * 3
+
+
 def test_an_update_sets_its_columns_on_its_row_only(engine):
     with session_scope(engine) as session:
         for tx in ("tx-1", "tx-2"):
