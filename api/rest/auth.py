@@ -144,17 +144,17 @@ def authenticate(request: Request,
     parts = split_token(token)
     verified: VerifiedTokens = request.app.state.verified_tokens
     if parts is None:
-        return _hashed(request, token, parts)
+        return _hashed(request, verified, token, parts)
     if verified.recently_verified(token):
         # No hash to pay for: passes even from a source in back-off; revocation still applies.
         return _principal(request, parts[0])
     with verified.checking(token):
         if verified.recently_verified(token):  # by the request this one waited for
             return _principal(request, parts[0])
-        return _hashed(request, token, parts)
+        return _hashed(request, verified, token, parts)
 
 
-def _hashed(request: Request, token: str, parts: tuple[str, str] | None) -> Principal:
+def _hashed(request: Request, verified: VerifiedTokens, token: str, parts: tuple[str, str] | None) -> Principal:
     """The principal of a token not verified recently: its secret checked against the hash, the
     attempt counted against its source's back-off until it passes."""
     failures: AuthFailures = request.app.state.auth_failures
@@ -175,7 +175,7 @@ def _hashed(request: Request, token: str, parts: tuple[str, str] | None) -> Prin
         failures.backoff.release(source)  # not a failed authentication: the database went away
         raise
     failures.backoff.release(source)
-    request.app.state.verified_tokens.remember(token)
+    verified.remember(token)
     return principal
 
 
