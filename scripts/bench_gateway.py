@@ -849,11 +849,15 @@ class Heartbeats:
     capacity_steady: tuple[float, float, float]
 
 
+# A phase's result and its steady (wall, server CPU, load-generator CPU) seconds.
+Phase = tuple[dict, tuple[float, float, float]]
+
+
 @dataclass(frozen=True)
 class Charging:
-    # Per round: the charging phase's result and steady (wall, server CPU, load-generator CPU)
-    # seconds, and the paced Heartbeat phase run just before it (None: the run's own, round 1).
-    rounds: list[tuple[dict, tuple[float, float, float], tuple[dict, tuple[float, float, float]] | None]]
+    # Per round: the charging phase, and the paced Heartbeat phase run just before it (None: the
+    # run's own, round 1).
+    rounds: list[tuple[dict, tuple[float, float, float], Phase | None]]
     sampled_values: int
     stored_values: int
 
@@ -867,7 +871,7 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
     stored, counted in the server's database. With --repeat, rounds: before each round but the
     first, a paced Heartbeat phase, so that every round's CPU per TransactionEvent has a
     Heartbeat's measured next to it (this machine's speed drifts within minutes)."""
-    rounds: list[tuple[dict, tuple[float, float, float], tuple[dict, tuple[float, float, float]] | None]] = []
+    rounds: list[tuple[dict, tuple[float, float, float], Phase | None]] = []
     sampled_values = 0
     for round_no in range(args.repeat):
         reference = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2) if round_no else None
