@@ -10,7 +10,15 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from storage.certificates import IssuedCertificate
-from storage.db import DatabaseUnavailable, alembic_config, head_revision, make_engine, migrate, session_scope
+from storage.db import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    DatabaseUnavailable,
+    alembic_config,
+    head_revision,
+    make_engine,
+    migrate,
+    session_scope,
+)
 from storage.models import metadata
 from storage.types import utcnow
 
@@ -71,6 +79,23 @@ def test_unreachable_database_is_a_clear_error():
     with pytest.raises(DatabaseUnavailable):
         with session_scope(engine) as session:
             session.get(IssuedCertificate, 1)
+
+
+def test_the_sqlite_wal_is_copied_back_in_small_pieces(tmp_path):
+    """A checkpoint runs on the commit that takes the WAL past WAL_AUTOCHECKPOINT_PAGES, while
+    the writers behind it wait: the WAL, and so each checkpoint's work, stays that small."""
+    database = tmp_path / "small-wal.sqlite"
+    engine = make_engine(f"sqlite:///{database}")
+    with session_scope(engine) as session:
+        session.connection().exec_driver_sql("CREATE TABLE blobs (data BLOB)")
+    # ~1,800 pages in 600 commits: past SQLite's own threshold of 1,000.
+    for _ in range(600):
+        with session_scope(engine) as session:
+            session.connection().exec_driver_sql("INSERT INTO blobs VALUES (randomblob(8000))")
+    with engine.connect() as connection:
+        page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    frame = page_size + 24   # each WAL frame: a page and its header
+    assert (database.parent / (database.name + "-wal")).stat().st_size <= 32 + (WAL_AUTOCHECKPOINT_PAGES + 10) * frame
 
 
 def test_timestamps_come_back_timezone_aware(db_url):
