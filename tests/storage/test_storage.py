@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from storage.certificates import IssuedCertificate
@@ -96,6 +99,32 @@ def test_the_sqlite_wal_is_copied_back_in_small_pieces(tmp_path):
         page_size = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
     frame = page_size + 24   # each WAL frame: a page and its header
     assert (database.parent / (database.name + "-wal")).stat().st_size <= 32 + (WAL_AUTOCHECKPOINT_PAGES + 10) * frame
+
+
+def test_a_sqlite_writer_that_cannot_get_the_write_lock_is_told_so(tmp_path):
+    database = tmp_path / "locked.sqlite"
+    engine = make_engine(f"sqlite:///{database}")
+    with session_scope(engine) as session:
+        session.connection().exec_driver_sql("CREATE TABLE rows (value INTEGER)")
+
+    @event.listens_for(engine, "connect")
+    def _impatient(dbapi_connection, _record):  # after the engine's own: a 50 ms wait, not 30 s
+        dbapi_connection.execute("PRAGMA busy_timeout=50")
+
+    engine.dispose()
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseUnavailable, match="database is locked"):
+            with session_scope(engine) as session:
+                session.connection().exec_driver_sql("INSERT INTO rows VALUES (1)")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with session_scope(engine) as session:  # and once the lock is free, the same engine writes
+        session.connection().exec_driver_sql("INSERT INTO rows VALUES (2)")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT value FROM rows").scalars().all() == [2]
 
 
 def test_timestamps_come_back_timezone_aware(db_url):
