@@ -46,10 +46,10 @@ def make_engine(url: str) -> Engine:
 # past this many pages, in the committing thread: every writer queued behind that commit waits for
 # it. SQLite's default, 1,000 pages, made a checkpoint every quarter second at a charging fleet's
 # thousand TransactionEvents a second (each dirties ~4 pages: its transaction's row and the index
-# leaves of its station and transaction), and the events behind each one waited: p99 12.1-13.7 ms.
-# At 200 pages the same work comes in smaller, more frequent pieces: p99 8.9-9.9 ms and no more CPU;
-# at 50 it rose again, at 10,000 it was 30-51 ms (scripts/bench_gateway.py --only-charging
-# --repeat 3, README "Charging").
+# leaves of its station and transaction), and the events behind each one waited. Alternating runs
+# of scripts/bench_gateway.py --only-charging --repeat 2 (README "Charging phase"), p99 per round:
+# 1,000 pages 11.6-13.9 ms (9 rounds), 200 pages 8.9-13.0 ms (9 rounds, 8 of them under 11), with no
+# more CPU; 100 pages 9.5-10.4 ms, 50 pages 10.2-11.9 ms, 10,000 pages 30-51 ms.
 WAL_AUTOCHECKPOINT_PAGES = 200
 
 
