@@ -74,8 +74,8 @@ def _configure_sqlite(engine: Engine) -> None:
         read_only = connection.get_execution_options().get(_READ_ONLY, False)
         statement = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         # On the driver's connection: through exec_driver_sql, SQLAlchemy's execution machinery
-        # cost ~13 µs of a unit of work's ~75 µs on top of SQLite's own (tens of thousands of
-        # units a second in a boot storm or a charging fleet). Its errors are SQLAlchemy's all the same.
+        # cost ~13 µs of a unit of work's ~75 µs on top of SQLite's own (thousands of units a
+        # second in a boot storm or a charging fleet). Its errors are SQLAlchemy's all the same.
         try:
             connection.connection.dbapi_connection.execute(statement)
         except sqlite3.Error as exc:
