@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from conftest import PG_URL
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from storage import db as storage_db
 from storage.certificates import IssuedCertificate
 from storage.db import (
     WAL_AUTOCHECKPOINT_PAGES,
@@ -20,6 +24,8 @@ from storage.db import (
     head_revision,
     make_engine,
     migrate,
+    read_connection,
+    read_scope,
     session_scope,
 )
 from storage.models import metadata
@@ -125,6 +131,66 @@ def test_a_sqlite_writer_that_cannot_get_the_write_lock_is_told_so(tmp_path):
         session.connection().exec_driver_sql("INSERT INTO rows VALUES (2)")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT value FROM rows").scalars().all() == [2]
+
+
+def _backend_pid(engine) -> int:
+    """The server process of the connection a unit of work gets from ``engine``'s pool."""
+    with session_scope(engine) as session:
+        return session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+
+def _terminate(pid: int) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(postgres_url, monkeypatch):
+    """A connection idle past PING_AFTER_IDLE_SECONDS is pinged before use: one the server closed
+    meanwhile (a restart, a failover, a proxy's idle timeout) is replaced and the work runs."""
+    engine = make_engine(postgres_url)
+    pid = _backend_pid(engine)
+    _terminate(pid)
+    monkeypatch.setattr(storage_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert _backend_pid(engine) != pid
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_that_died_in_use_fails_one_unit_of_work_and_the_pool_recovers(postgres_url, monkeypatch):
+    """A connection that served a moment ago is not pinged (a round trip on every unit of work):
+    if it died meanwhile, that unit fails with DatabaseUnavailable, and the next gets a new one."""
+    monkeypatch.setattr(storage_db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    engine = make_engine(postgres_url)
+    pid = _backend_pid(engine)
+    _terminate(pid)
+    with pytest.raises(DatabaseUnavailable):
+        _backend_pid(engine)
+    assert _backend_pid(engine) != pid
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_read_scope_holds_no_transaction(postgres_url):
+    """Each statement of a read_scope runs on its own (no BEGIN, no COMMIT round trips): now()
+    moves between two of them, where inside a transaction it stands still."""
+    engine = make_engine(postgres_url)
+
+    def two_clocks(scope) -> tuple:
+        with scope(engine) as session:
+            first = session.connection().exec_driver_sql("SELECT now()").scalar_one()
+            time.sleep(0.01)
+            return first, session.connection().exec_driver_sql("SELECT now()").scalar_one()
+
+    first, second = two_clocks(read_scope)
+    assert second > first
+    first, second = two_clocks(session_scope)
+    assert second == first
+    with read_connection(engine) as connection:   # the ORM-less door reads the same way
+        first = connection.exec_driver_sql("SELECT now()").scalar_one()
+        time.sleep(0.01)
+        assert connection.exec_driver_sql("SELECT now()").scalar_one() > first
+    engine.dispose()
 
 
 def test_timestamps_come_back_timezone_aware(db_url):
