@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from storage.types import UtcDateTime, utcnow
@@ -19,3 +22,27 @@ class ApiToken(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+@dataclass(frozen=True)
+class TokenStanding:
+    """What authenticating a request needs of a token's row."""
+
+    id: str
+    name: str
+    role: str
+    secret_hash: str
+    revoked: bool
+
+
+_TOKEN = ApiToken.__table__
+_STANDING = select(_TOKEN.c.id, _TOKEN.c.name, _TOKEN.c.role, _TOKEN.c.secret_hash, _TOKEN.c.revoked_at) \
+    .where(_TOKEN.c.id == bindparam("id"))
+
+
+def token_standing(connection: Connection, token_id: str) -> TokenStanding | None:
+    """The token ``token_id``, read on every REST request (a statement built once, no ORM)."""
+    row = connection.execute(_STANDING, {"id": token_id}).first()
+    if row is None:
+        return None
+    return TokenStanding(row.id, row.name, row.role, row.secret_hash, row.revoked_at is not None)

@@ -37,8 +37,8 @@ from api.core.credentials import split_token, verify_secret
 from api.ocpp.admission.throttle import retry_after_header
 from api.rest.auth_failures import AuthFailures, source_key
 from api.rest.errors import ApiError
-from storage.db import read_scope
-from storage.tokens import ApiToken
+from storage.db import read_connection
+from storage.tokens import token_standing
 
 OFFICER = "officer"
 OPERATOR = "operator"
@@ -182,9 +182,9 @@ def _hashed(request: Request, verified: VerifiedTokens, token: str, parts: tuple
 def _principal(request: Request, token_id: str, *, secret: str | None = None) -> Principal:
     """The token's principal; its ``secret`` checked against the hash unless None (verified recently)."""
     # A read: on SQLite it takes no write lock, so requests never queue behind stations' writes.
-    with read_scope(current_context(request).engine) as session:
-        record = session.get(ApiToken, token_id)
-    if record is None or record.revoked_at is not None:
+    with read_connection(current_context(request).engine) as connection:
+        record = token_standing(connection, token_id)
+    if record is None or record.revoked:
         raise _unauthorized("unknown or revoked API token")
     if secret is not None and not verify_secret(record.secret_hash, secret):
         raise _unauthorized("invalid API token")
