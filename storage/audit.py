@@ -2,9 +2,10 @@
 
 Entries form a hash chain: each carries the SHA-256 of the previous entry. Writers
 are serialised (an advisory lock on PostgreSQL, the write lock on SQLite), and a UNIQUE
-constraint on the link is the backstop: two writers can never both extend the same head. Editing or deleting an entry breaks the chain at that point,
-which `verify_chain` reports. (Someone able to rewrite the whole table can rebuild the chain;
-record the head hash elsewhere to detect that — `chargeca audit verify` prints it.)
+constraint on the link is the backstop: two writers can never both extend the same head.
+Editing or deleting an entry breaks the chain at that point, which `verify_chain` reports.
+(Someone able to rewrite the whole table can rebuild the chain; record the head hash elsewhere
+to detect that — `chargeca audit verify` prints it.)
 """
 
 from __future__ import annotations
@@ -101,6 +102,14 @@ class Record:
     detail: dict[str, Any]
 
 
+# append_many's statements, built once: it runs for every operator call sent at once (twice) and
+# in every certificate batch, and the ORM's execution cost each time was most of a write's CPU.
+_TABLE = AuditEntry.__table__
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_CHAIN_LOCK)
+_HEAD = select(_TABLE.c.entry_hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_INSERT = insert(_TABLE)
+
+
 def append_many(session: Session, records: Sequence[Record]) -> list[str]:
     """Add ``records`` in order inside the caller's transaction: one lock, one read of the head and
     one multi-row INSERT for all of them, each linked to the one before as ``append`` links it.
@@ -108,9 +117,10 @@ def append_many(session: Session, records: Sequence[Record]) -> list[str]:
     the head meanwhile (there is none while the lock is held) fails the whole INSERT."""
     if not records:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    prev, rows = _head(session), []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK)
+    prev, rows = connection.execute(_HEAD).scalar() or GENESIS, []
     for record in records:
         at = utcnow()
         detail_text = json.dumps(record.detail or {}, sort_keys=True, separators=(",", ":"), default=str)
@@ -119,7 +129,7 @@ def append_many(session: Session, records: Sequence[Record]) -> list[str]:
                      "outcome": record.outcome, "detail": detail_text, "prev_hash": prev, "entry_hash": entry_hash})
         prev = entry_hash
     # Core, not ORM: the entries are not read back, and seq order is the order of the rows.
-    session.execute(insert(AuditEntry.__table__), rows)
+    connection.execute(_INSERT, rows)
     return [row["entry_hash"] for row in rows]
 
 
