@@ -40,11 +40,18 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "scripts")]
+
+from bench_gateway import cpu_seconds  # noqa: E402 - found through the path above
+
+if TYPE_CHECKING:
+    from cluster_support import Node
 
 PASSPHRASE = "bench-relay-passphrase"
 PASSWORD = "bench-relay-password-0123456789"
@@ -61,11 +68,13 @@ class RoundTrips:
     p99_ms: float
     max_ms: float
     errors: dict[str, int]
+    cpu_ms: tuple[tuple[str, float], ...] = ()   # (node, its CPU in ms per call sent), steady phases
 
     def line(self) -> str:
         failures = f"   failures: {self.errors}" if self.errors else ""
+        cpu = "".join(f"   {node} {ms:.2f} ms CPU/call" for node, ms in self.cpu_ms)
         return (f"{self.label:<34} {self.answered:>5}/{self.sent:<5} answered   p50 {self.p50_ms:6.2f} ms   "
-                f"p99 {self.p99_ms:6.2f} ms   max {self.max_ms:7.2f} ms{failures}")
+                f"p99 {self.p99_ms:6.2f} ms   max {self.max_ms:7.2f} ms{cpu}{failures}")
 
 
 @dataclass(frozen=True)
@@ -111,8 +120,9 @@ def station_ids(count: int) -> list[str]:
 
 
 async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds: float, label: str, *,
-                warmup: float = 0.0) -> tuple[RoundTrips, RoundTrips]:
-    """The cold start (the first ``warmup`` seconds at ``rate``) and the steady phase after it."""
+                warmup: float = 0.0, nodes: Sequence[Node] = ()) -> tuple[RoundTrips, RoundTrips]:
+    """The cold start (the first ``warmup`` seconds at ``rate``) and the steady phase after it,
+    with the CPU each of ``nodes`` spent on it."""
     import httpx
 
     times: list[float] = []
@@ -137,8 +147,11 @@ async def _load(rest_url: str, token: str, ids: list[str], rate: float, seconds:
         cold = _summary(f"{label.split(' ', 1)[0]}, first {warmup:g} s (cold)", count, times[:], dict(errors))
         times.clear()
         errors.clear()
+        before = [cpu_seconds(node.pid) for node in nodes]
         count = await _open_loop(one, ids, rate, seconds)
-    return cold, _summary(label, count, times, errors)
+        cpu = tuple((node.name, (cpu_seconds(node.pid) - was) * 1000 / count)
+                    for node, was in zip(nodes, before, strict=True))
+    return cold, replace(_summary(label, count, times, errors), cpu_ms=cpu)
 
 
 async def _hops(nats_url: str, database_url: str, ids: list[str], rate: float, seconds: float) -> RoundTrips:
@@ -220,10 +233,10 @@ async def relay_round_trips(workdir: Path, database_url: str, nats_url: str, *, 
             connected.append(station)
         with collector_paused():
             cold_relayed, relayed = await _load(b.rest_url, token, ids, rate, seconds,
-                                                "relayed (REST on B, station on A)", warmup=warmup)
+                                                "relayed (REST on B, station on A)", warmup=warmup, nodes=nodes)
         with collector_paused():
             cold_local, local = await _load(a.rest_url, token, ids, rate, seconds,
-                                            "local (REST on A, station on A)", warmup=warmup)
+                                            "local (REST on A, station on A)", warmup=warmup, nodes=nodes)
         with collector_paused():
             hop = await _hops(nats_url, database_url, ids, rate, seconds)
         if relayed.errors or local.errors:

@@ -120,6 +120,10 @@ class Node:
     def wss_url(self, station_id: str) -> str:
         return f"wss://127.0.0.1:{self.wss_port}/ocpp/{station_id}"
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     async def start(self, timeout: float = 120, *, node: str | None = None) -> None:
         """Start (again, after ``kill``); ``node``: under that node name from now on, as another
         machine would take over the same database."""
