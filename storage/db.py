@@ -7,7 +7,6 @@ import os
 import re
 import sqlite3
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -160,17 +159,15 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         raise DatabaseUnavailable(_describe(exc)) from exc
 
 
-_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
 def _reading(engine: Engine) -> Engine:
-    """``engine`` for read_scope, made once per engine."""
-    reader = _READERS.get(engine)
+    """``engine`` for read_scope, made once per engine and kept on it (a mapping from engines
+    would keep every engine alive: the reader refers to its engine)."""
+    reader = getattr(engine, "_chargeca_reader", None)
     if reader is None:
         options = {_READ_ONLY: True}
         if engine.dialect.name == "postgresql":
             options["isolation_level"] = "AUTOCOMMIT"
-        reader = _READERS[engine] = engine.execution_options(**options)
+        reader = engine._chargeca_reader = engine.execution_options(**options)
     return reader
 
 
