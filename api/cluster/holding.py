@@ -36,7 +36,7 @@ from api.core.context import Context
 from api.ocpp.transport.connection import StationConnection
 from storage import presence
 from storage.batching import Batcher, GroupCommit
-from storage.db import read_scope, session_scope
+from storage.db import read_connection, session_scope
 from storage.leases import LeaseOwner
 
 log = logging.getLogger("chargeca.cluster.holding")
@@ -237,8 +237,8 @@ class HoldersElsewhere:
         return await self._find(station_id)
 
     def _nodes_of(self, station_ids: list[str]) -> list[str | None]:
-        with read_scope(self._engine) as session:
-            live = presence.holders(session.connection(), station_ids)
+        with read_connection(self._engine) as connection:
+            live = presence.holders(connection, station_ids)
         return [self._other(live.get(station_id)) for station_id in station_ids]
 
     def _other(self, holder: presence.Holder | None) -> str | None:

@@ -31,7 +31,7 @@ from api.core.context import Context
 from api.ocpp.session import ERROR, NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.ocpp.validation import SchemaViolation
 from storage import presence
-from storage.db import read_scope
+from storage.db import read_connection
 from storage.presence import Holder
 
 log = logging.getLogger("chargeca.cluster.relay")
@@ -168,5 +168,5 @@ class Relay:
         await msg.respond(encode({"outcome": asdict(outcome)}))
 
     def _read(self, work):
-        with read_scope(self._ctx.engine) as session:
-            return work(session.connection())
+        with read_connection(self._ctx.engine) as connection:
+            return work(connection)
