@@ -18,6 +18,7 @@ at --rate calls/s, open loop, for --seconds:
 
 Each round trip is the REST request's: authentication, role and rule checks, the audit entry,
 the call to the station and its answer. The difference between the two is what the relay adds.
+Each REST phase also prints each node's CPU (from /proc) per call sent, over its steady part.
 
 Each REST phase first runs --warmup seconds at the same rate, measured apart ("cold"): a node's
 first calls check the token with argon2 (the others wait for that check) and open connections,

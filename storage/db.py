@@ -150,8 +150,9 @@ def read_scope(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def read_connection(engine: Engine) -> Iterator[Connection]:
-    """read_scope without the ORM, for reads on every request or connect: a Session's own
-    cost was two thirds of a primary-key lookup's CPU (~500 of ~170 µs on PostgreSQL)."""
+    """read_scope without the ORM, for reads on every request or connect: through a Session,
+    a primary-key lookup cost ~500 µs of CPU on PostgreSQL and ~300 on SQLite; on a connection,
+    a statement built once, ~170 and ~90."""
     try:
         with _reading(engine).connect() as connection:
             yield connection
