@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Text, UniqueConstraint, insert, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
@@ -110,14 +111,14 @@ _HEAD = select(_TABLE.c.entry_hash).order_by(_TABLE.c.seq.desc()).limit(1)
 _INSERT = insert(_TABLE)
 
 
-def append_many(session: Session, records: Sequence[Record]) -> list[str]:
-    """Add ``records`` in order inside the caller's transaction: one lock, one read of the head and
-    one multi-row INSERT for all of them, each linked to the one before as ``append`` links it.
-    Their entry hashes, in order. The UNIQUE link is still the backstop: a writer that extended
-    the head meanwhile (there is none while the lock is held) fails the whole INSERT."""
+def append_many(connection: Connection, records: Sequence[Record]) -> list[str]:
+    """Add ``records`` in order inside the transaction ``connection`` is in (a session's:
+    ``session.connection()``): one lock, one read of the head and one multi-row INSERT for all of
+    them, each linked to the one before as ``append`` links it. Their entry hashes, in order. The
+    UNIQUE link is still the backstop: a writer that extended the head meanwhile (there is none
+    while the lock is held) fails the whole INSERT."""
     if not records:
         return []
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_LOCK)
     prev, rows = connection.execute(_HEAD).scalar() or GENESIS, []

@@ -139,6 +139,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """session_scope without the ORM, for Core writes made many times a second (the audit
+    entries of operator calls): commit on success, roll back on any error."""
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc
+
+
+@contextmanager
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that only reads. On SQLite it takes no write lock, so a burst of reads (a
     reconnect storm's admission checks) neither waits for writers nor makes them wait. On

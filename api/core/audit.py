@@ -19,7 +19,7 @@ from api.core.context import Context
 from pki.issuance import UnknownStation
 from storage import audit
 from storage.batching import Batcher
-from storage.db import session_scope
+from storage.db import session_scope, write_connection
 from storage.stations import Station
 
 T = TypeVar("T")
@@ -84,8 +84,8 @@ class AuditWriter:
         await self._batch(audit.Record(actor.name, action, target, audit.Outcome.SUCCESS, detail))
 
     def _write(self, records: list[audit.Record]) -> list[None]:
-        with session_scope(self._engine) as session:
-            audit.append_many(session, records)
+        with write_connection(self._engine) as connection:
+            audit.append_many(connection, records)
         return [None] * len(records)
 
 

@@ -27,6 +27,7 @@ from storage.db import (
     read_connection,
     read_scope,
     session_scope,
+    write_connection,
 )
 from storage.models import metadata
 from storage.types import utcnow
@@ -88,6 +89,11 @@ def test_unreachable_database_is_a_clear_error():
     with pytest.raises(DatabaseUnavailable):
         with session_scope(engine) as session:
             session.get(IssuedCertificate, 1)
+    # The ORM-less doors say the same.
+    for door in (read_connection, write_connection):
+        with pytest.raises(DatabaseUnavailable, match="127.0.0.1"):
+            with door(engine) as connection:
+                connection.exec_driver_sql("SELECT 1")
 
 
 def test_the_sqlite_wal_is_copied_back_in_small_pieces(tmp_path):

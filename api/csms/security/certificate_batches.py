@@ -125,7 +125,7 @@ def _store_deliveries(session: Session, signed: list[tuple[CertificateRequest, I
                                                                         sort_by_parameter_order=True),
                                [_delivery(request, issued) for request, issued in signed]))
     session.execute(_SET_DELIVERY, [{"request": r.id, "delivery": d} for (r, _), d in zip(signed, ids)])
-    audit.append_many(session, [audit.Record(
+    audit.append_many(session.connection(), [audit.Record(
         ACTOR, "certificate.sign", request.station_id, audit.Outcome.SUCCESS,
         {"via": "SignCertificate", "certificate_type": request.certificate_type, "request": request.id,
          "serial": issued.record.serial_hex, "issuer": issued.issuer.id,
