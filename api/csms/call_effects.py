@@ -109,6 +109,12 @@ def has_effect(action: str) -> bool:
     return action in EFFECTS
 
 
+def has_request_effect(action: str) -> bool:
+    """Whether sending ``action`` writes a record before it leaves (else checking it only reads)."""
+    effect = EFFECTS.get(action)
+    return effect is not None and effect.requested is not None
+
+
 def has_answer_effect(action: str) -> bool:
     effect = EFFECTS.get(action)
     return effect is not None and effect.answered is not None

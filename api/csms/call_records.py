@@ -12,7 +12,7 @@ from api.core.audit import Actor, audited, record_failure, require_station
 from api.core.context import Context
 from api.csms.outbox.purposes import OPERATOR_JOB
 from storage import audit
-from storage.db import session_scope
+from storage.db import read_scope, session_scope
 from storage.outbox import OutboundCall
 from storage.stations import Station
 
@@ -53,12 +53,15 @@ def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
 
 
 def check_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,
-                       check: Check) -> dict[str, Any]:
+                       check: Check, writes: bool = True) -> dict[str, Any]:
     """Check an operator's call to be sent at once; the detail of its audit entry, which the
-    caller writes (``AuditWriter``) before sending. A refusal is audited here, as refused."""
+    caller writes (``AuditWriter``) before sending. A refusal is audited here, as refused.
+    ``writes`` False: ``check`` only reads (no record of the request), so it runs in a read_scope:
+    on SQLite without the write lock the stations' writes queue on, on PostgreSQL without a
+    transaction."""
     detail: dict[str, Any] = {"action": action, "mode": "sync", "role": actor.role}
     try:
-        with session_scope(ctx.engine) as session:
+        with (session_scope if writes else read_scope)(ctx.engine) as session:
             check(session, require_station(session, station_id), action, payload)
     except Exception as exc:
         record_failure(ctx, actor, CALL, station_id, detail, exc)

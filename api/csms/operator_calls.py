@@ -245,7 +245,8 @@ async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str,
                    timeout: float | None = None) -> CallOutcome:
     ctx = gateway.ctx
     checker = CallChecker(gateway, actor, persist=False)
-    detail = await asyncio.to_thread(check_station_call, ctx, actor, station_id, action, payload, check=checker)
+    detail = await asyncio.to_thread(check_station_call, ctx, actor, station_id, action, payload, check=checker,
+                                     writes=call_effects.has_request_effect(action))
     await gateway.audit.success(actor, CALL, station_id, detail)
     workflow = _WORKFLOWS.get(action)
     if workflow is not None:
