@@ -73,13 +73,14 @@ class MasterPassIn(BaseModel):
 _WRITE_ERRORS = errors.responses(401, 403, 404, 409, 415, 422, 503)
 
 
-def _filter(id_token: Annotated[str | None, Query(max_length=36, description="Tokens starting with this "
-                                                                          "(case-insensitive).")] = None,
-            type: Annotated[str | None, Query(max_length=20)] = None,
-            status: Annotated[str | None, Query(max_length=20)] = None,
-            group_id_token: Annotated[str | None, Query(max_length=36)] = None,
-            local_list: Annotated[str | None, Query(max_length=100, description="The selector, exactly.")] = None,
-            ) -> TokenFilter:
+async def _filter(id_token: Annotated[str | None, Query(max_length=36, description="Tokens starting with this "
+                                                                                "(case-insensitive).")] = None,
+                  type: Annotated[str | None, Query(max_length=20)] = None,
+                  status: Annotated[str | None, Query(max_length=20)] = None,
+                  group_id_token: Annotated[str | None, Query(max_length=36)] = None,
+                  local_list: Annotated[str | None, Query(max_length=100,
+                                                          description="The selector, exactly.")] = None,
+                  ) -> TokenFilter:
     return TokenFilter(id_token=id_token, type=type, status=status, group_id_token=group_id_token,
                        local_list=local_list)
 

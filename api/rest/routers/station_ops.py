@@ -47,15 +47,20 @@ def attach_gateway(app: FastAPI, gateway: Gateway) -> CallJobs:
     return jobs
 
 
-def _gateway(request: Request) -> Gateway:
+def _running_gateway(request: Request) -> Gateway:
     gateway = getattr(request.app.state, _GATEWAY, None)
     if gateway is None:
         raise ApiError(503, "the OCPP gateway does not run in this process")
     return gateway
 
 
-def _jobs(request: Request) -> CallJobs:
-    _gateway(request)
+# async: a plain def dependency runs on a worker thread (api/rest/auth.py, _context).
+async def _gateway(request: Request) -> Gateway:
+    return _running_gateway(request)
+
+
+async def _jobs(request: Request) -> CallJobs:
+    _running_gateway(request)
     return getattr(request.app.state, _JOBS)
 
 
@@ -222,7 +227,8 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
 
 
 async def send_operator_call(gateway: Gateway, jobs: CallJobs, actor: Actor, station_id: str, action: str,
-                             payload: dict[str, Any], *, job: bool, timeout: float | None) -> CallOutcome | JSONResponse:
+                             payload: dict[str, Any], *, job: bool,
+                             timeout: float | None) -> CallOutcome | JSONResponse:
     """An operator's CSMS call, raw or as a typed command: one path, so the same role and rule
     checks and the same audit (api/csms/operator_calls.py). A job: 202 with where to poll it.
     Sent now: the answer (answered, or error with its CALLERROR code); 409 not connected, 504
