@@ -58,23 +58,35 @@ def _digest(prev_hash: str, at: datetime, actor: str, action: str, target: str,
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _head(session: Session) -> str:
-    head = session.exec(select(AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
-    return head or GENESIS
+# The chain's statements, built once: append_many runs for every operator call sent at once
+# (twice) and in every certificate batch, and the ORM's execution cost each time was most of a
+# write's CPU.
+_TABLE = AuditEntry.__table__
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_CHAIN_LOCK)
+_HEAD = select(_TABLE.c.entry_hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_INSERT = insert(_TABLE)
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Writers queue here until the holder commits, so each sees the head it extends. (SQLite
+    needs nothing: every writing transaction there starts with BEGIN IMMEDIATE.)"""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK)
+
+
+def _head(connection: Connection) -> str:
+    return connection.execute(_HEAD).scalar() or GENESIS
 
 
 def append(session: Session, *, actor: str, action: str, target: str, outcome: str,
            detail: dict[str, Any] | None = None, attempts: int = 5) -> AuditEntry:
     """Add an entry inside the caller's transaction, so the action and its record commit together."""
     detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
-    if session.get_bind().dialect.name == "postgresql":
-        # Writers queue here until the holder commits, so each sees the head it extends.
-        # (SQLite needs nothing: every transaction there starts with BEGIN IMMEDIATE.)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
+    _lock_chain(session.connection())
     last_error: IntegrityError | None = None
     for _ in range(attempts):
         at = utcnow()
-        prev = _head(session)
+        prev = _head(session.connection())
         entry = AuditEntry(at=at, actor=actor, action=action, target=target, outcome=outcome,
                            detail=detail_text, prev_hash=prev,
                            entry_hash=_digest(prev, at, actor, action, target, outcome, detail_text))
@@ -103,14 +115,6 @@ class Record:
     detail: dict[str, Any]
 
 
-# append_many's statements, built once: it runs for every operator call sent at once (twice) and
-# in every certificate batch, and the ORM's execution cost each time was most of a write's CPU.
-_TABLE = AuditEntry.__table__
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_CHAIN_LOCK)
-_HEAD = select(_TABLE.c.entry_hash).order_by(_TABLE.c.seq.desc()).limit(1)
-_INSERT = insert(_TABLE)
-
-
 def append_many(connection: Connection, records: Sequence[Record]) -> list[str]:
     """Add ``records`` in order inside the transaction ``connection`` is in (a session's:
     ``session.connection()``): one lock, one read of the head and one multi-row INSERT for all of
@@ -119,9 +123,8 @@ def append_many(connection: Connection, records: Sequence[Record]) -> list[str]:
     while the lock is held) fails the whole INSERT."""
     if not records:
         return []
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK)
-    prev, rows = connection.execute(_HEAD).scalar() or GENESIS, []
+    _lock_chain(connection)
+    prev, rows = _head(connection), []
     for record in records:
         at = utcnow()
         detail_text = json.dumps(record.detail or {}, sort_keys=True, separators=(",", ":"), default=str)
