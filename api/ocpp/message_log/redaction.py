@@ -40,8 +40,11 @@ _MESSAGE_KEYS = frozenset({"personalMessage", "updatedPersonalMessage"})
 _VARIABLE_VALUE_KEYS = ("attributeValue", "actualValue")
 _PASSWORD_NAME = re.compile("password", re.IGNORECASE)
 # Redaction needs a parse only when one of these occurs in the text (case as the schemas spell
-# them; "assword" covers password, apnPassword, BasicAuthPassword and vendor variables).
-_TRIGGERS = re.compile('assword|idToken|IdToken|simPin|"key"|customerIdentifier|exiResponse|ersonalMessage')
+# them; "assword" covers password, apnPassword, BasicAuthPassword and vendor variables). Looked
+# for one by one with ``in``: a regular expression of the alternatives tried each at every
+# position of the frame, ~8 µs for a TransactionEvent with four sampled values against ~2.
+_TRIGGERS = ("assword", "idToken", "IdToken", "simPin", '"key"', "customerIdentifier", "exiResponse",
+             "ersonalMessage")
 _CUSTOMER_DATA_ACTIONS = frozenset({"NotifyCustomerInformation"})
 
 
@@ -56,7 +59,7 @@ class Redactor:
     def frame_text(self, text: str, action: str | None) -> str:
         """``text`` with secrets and identifiers replaced; ``text`` itself when it holds none
         (or is no JSON array to look into)."""
-        if action not in _CUSTOMER_DATA_ACTIONS and _TRIGGERS.search(text) is None:
+        if action not in _CUSTOMER_DATA_ACTIONS and not any(trigger in text for trigger in _TRIGGERS):
             return text
         try:
             frame = json.loads(text)
