@@ -1,6 +1,7 @@
 """Cluster-wide locks: PostgreSQL advisory locks, one name per job that must run on one node.
 
-The renewal scheduler's periodic pass and each rotation run on at most one node at a time. A
+The renewal scheduler's periodic pass, each rotation and the firmware campaigns' passes run on
+at most one node at a time. A
 lock is held by a database session: it ends with the holder's transaction (``try_in``) or its
 connection (``hold``), so a node that dies mid-pass drops its locks with its connections, and
 nothing is left to clean up. On SQLite (one process) every lock is granted: the process's own
@@ -19,6 +20,7 @@ from sqlmodel import Session
 
 LIFECYCLE_PASS = "certificate-lifecycle-pass"
 METER_VALUE_MAINTENANCE = "meter-value-maintenance"
+FIRMWARE_CAMPAIGN_PASS = "firmware-campaign-pass"
 
 
 def rotation(name: str) -> str:

@@ -13,6 +13,14 @@ campaign once ``max_failures`` stations failed, and sends the next waiting stati
 connected and booted, at most ``per_minute`` a minute. Everything it needs is in the database,
 so a restart resumes where it stood; an officer may stop a campaign and resume it.
 
+Several nodes (api/cluster/): every node's worker sends to the stations it holds, and one pass
+runs at a time in the whole cluster (a PostgreSQL advisory lock held from the settling to the
+last station marked). A pass thus sees every send of the passes before it, whichever node made
+them: the pace is the campaign's across the cluster, and no station is sent the image twice.
+A station whose UpdateFirmware was recorded but not yet marked when its sender stopped (a process
+killed between the two, a node lost) is adopted from that record by the next pass: settled from
+its statuses like any sent station, never sent again.
+
 The sending itself is block L's one workflow (api/csms/firmware/updates.py): each station's
 UpdateFirmware is checked as any other (its root held, the signature over the image).
 """
@@ -26,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 
+from sqlalchemy import and_
 from sqlmodel import Session, select
 
 from api.core.audit import Actor, audited, run_in_session
@@ -35,6 +44,7 @@ from api.csms.firmware import registry, service, signal
 from api.csms.firmware.location import PROTOCOLS
 from api.csms.firmware.updates import UpdateRequest, update_firmware
 from api.ocpp.gateway import Gateway, StationNotConnected
+from storage import advisory_locks
 from storage.firmware import (
     FAILED,
     FINISHED,
@@ -215,6 +225,7 @@ def _settle(session: Session, campaign: FirmwareCampaign, now: datetime,
     after its request (or its install time) has failed."""
     rows = list(session.exec(select(FirmwareCampaignStation)
                              .where(FirmwareCampaignStation.campaign_id == campaign.id)))
+    _adopt(session, campaign, rows, now)
     sent = [r for r in rows if r.state == SENT and r.update_id is not None]
     updates = {u.id: u for u in session.exec(select(FirmwareUpdate).where(
         FirmwareUpdate.id.in_([r.update_id for r in sent])))} if sent else {}
@@ -236,6 +247,28 @@ def _settle(session: Session, campaign: FirmwareCampaign, now: datetime,
         row.detail, row.updated_at = detail[:500], now
         session.add(row)
     return rows
+
+
+def _adopt(session: Session, campaign: FirmwareCampaign, rows: list[FirmwareCampaignStation], now: datetime) -> None:
+    """Waiting stations with an UpdateFirmware of this campaign recorded: their sender stopped
+    after recording it (the intent, stored before the call left) and before marking the row. The
+    station may hold the request: it is followed, not sent again."""
+    recorded = session.exec(
+        select(FirmwareUpdate).join(FirmwareCampaignStation, and_(
+            FirmwareCampaignStation.campaign_id == FirmwareUpdate.campaign_id,
+            FirmwareCampaignStation.station_id == FirmwareUpdate.station_id))
+        .where(FirmwareUpdate.campaign_id == campaign.id, FirmwareCampaignStation.state == WAITING)
+        .order_by(FirmwareUpdate.id)).all()
+    if not recorded:
+        return
+    waiting = {r.station_id: r for r in rows if r.state == WAITING}
+    for update in recorded:  # by id: a station's latest request is the one followed
+        row = waiting[update.station_id]
+        row.state, row.update_id, row.updated_at = SENT, update.id, now
+        row.detail = f"request {update.request_id}: {update.status} (recorded before its sender stopped)"
+        session.add(row)
+    log.warning("firmware campaign %s: %d station(s) adopted from requests recorded before their sender stopped",
+                campaign.id, len({u.station_id for u in recorded}))
 
 
 def _due(session: Session, campaign: FirmwareCampaign, rows: list[FirmwareCampaignStation], now: datetime,
@@ -304,6 +337,16 @@ class CampaignWorker:
         return {s.station_id for s in self._gateway.sessions() if s.boot.status == "Accepted"}
 
     async def run_pass(self) -> None:
+        """One pass, unless another node's is running (this node's stations wait for its next)."""
+        lock = advisory_locks.SessionLock(self._ctx.engine, advisory_locks.FIRMWARE_CAMPAIGN_PASS)
+        if not await asyncio.to_thread(lock.acquire):
+            return
+        try:
+            await self._pass()
+        finally:
+            await asyncio.to_thread(lock.release)
+
+    async def _pass(self) -> None:
         connected = self._connected()
 
         def settle(session: Session) -> list[_Due]:

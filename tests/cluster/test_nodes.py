@@ -14,6 +14,8 @@ real processes, a real station (the simulator, profile 2 over wss), the REST API
   the operator's next pass finishes the rollover; the root, the new certificate and the old
   root's deletion each reach the station once;
 - a job is sent once, whichever node the operator used and however many nodes scan the outbox;
+- a firmware campaign made through node B runs one pass at a time across the cluster and reaches
+  the stations of both nodes, each from the node that holds it, once;
 - a rotation pass runs on one node at a time across the cluster; a server-certificate rotation
   on one node reloads the others' TLS at once;
 - NATS gone: each node still serves its own stations, and a call for another node's station is
@@ -34,14 +36,18 @@ import pytest
 from cluster_support import Haproxy, Node, haproxy_binary, private_nats
 from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
 from cryptography import x509
+from firmware_support import chargeca_image, sent
 from ocpp_transport_helpers import issue_client_certificate
 from rotation_support import FleetStation, authority, outcomes
 from sqlalchemy import text
 from sqlmodel import select
+from trust_anchor_support import MANUFACTURER_ROOT
 
 from api.core.audit import Actor, run_in_session
+from api.csms.security.installed_certificates import store_report
 from api.operations.stations import add_station
 from api.operations.tokens import create_token
+from pki.hashdata import certificate_hash_data
 from simulator.certificate_store import CSMS_ROOT
 from simulator.device_model import StationCallError
 from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
@@ -372,6 +378,57 @@ async def test_one_rotation_pass_at_a_time_across_the_cluster(cluster):
     async with cluster.rest("node-b") as rest:
         free = await rest.post("/api/v1/rotations/server-certificate", json={"dry_run": True})
     assert free.status_code == 200, free.text
+
+
+class _Door:
+    """One node's REST API as the firmware helpers use a CSMS's (tests/support/firmware_support.py)."""
+
+    def __init__(self, rest: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        self.rest = rest
+        self._headers = headers
+
+    def headers(self, _role: str) -> dict[str, str]:
+        return dict(self._headers)
+
+
+async def test_a_firmware_campaign_runs_one_pass_at_a_time_across_the_cluster_and_reaches_both_nodes_once(cluster):
+    from storage import advisory_locks
+    placed = {"CL-FW-1": "node-a", "CL-FW-2": "node-a", "CL-FW-3": "node-b", "CL-FW-4": "node-b"}
+    lock = advisory_locks.SessionLock(cluster.pki.ctx.engine, advisory_locks.FIRMWARE_CAMPAIGN_PASS)
+    async with cluster.rest("node-b") as rest:
+        image, root_pem = await chargeca_image(_Door(rest, cluster.headers))
+        root = x509.load_pem_x509_certificate(root_pem.encode())
+        stations = {}
+        for station_id, node in placed.items():
+            stations[station_id] = station = cluster.station(station_id)
+            station.certificates.add(MANUFACTURER_ROOT, root)
+            run_in_session(cluster.pki.ctx, lambda s, sid=station_id: store_report(s, sid, (MANUFACTURER_ROOT,), {
+                "status": "Accepted", "certificateHashDataChain": [{
+                    "certificateType": MANUFACTURER_ROOT,
+                    "certificateHashData": certificate_hash_data(root, root).to_ocpp()}]}))
+            await cluster.connect(station, node)
+        # Another pass holds the cluster's campaign lock (as a node's pass would): no node sends.
+        assert lock.acquire()
+        try:
+            made = await rest.post("/api/v1/firmware/campaigns", json={
+                "image_id": image["id"], "station_filter": "CL-FW-*", "per_minute": 600, "max_failures": 1})
+            assert made.status_code == 201, made.text
+            url = f"/api/v1/firmware/campaigns/{made.json()['id']}"
+            await asyncio.sleep(6)   # longer than a campaign pass on both nodes
+            assert (await rest.get(url)).json()["counts"] == {"waiting": 4}
+            assert [len(sent(station)) for station in stations.values()] == [0, 0, 0, 0]
+        finally:
+            lock.release()
+        async with asyncio.timeout(90):
+            while (shown := (await rest.get(url)).json())["status"] == "running":
+                await asyncio.sleep(0.2)
+    assert (shown["status"], shown["counts"]) == ("finished", {"installed": 4}), shown
+    # Each station got it from the node that holds it: the download location is that node's.
+    for station_id, node in placed.items():
+        (request,) = sent(stations[station_id])
+        assert f":{cluster[node].files_port}/" in request["firmware"]["location"], (station_id, node)
+    await asyncio.sleep(6)   # a pass on both nodes later: nothing goes out again
+    assert [len(sent(station)) for station in stations.values()] == [1, 1, 1, 1]
 
 
 async def connected_on(cluster: Cluster, station_id: str) -> list[str]:

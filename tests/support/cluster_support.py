@@ -104,9 +104,11 @@ class Node:
                    CHARGECA_OCPP_HOST="127.0.0.1", CHARGECA_OCPP_WS_PORT="0", CHARGECA_OCPP_WSS_PORT="0",
                    CHARGECA_FILES_HTTPS_PORT="0", CHARGECA_FTP_PORT="0", CHARGECA_FTP_PASSIVE_PORTS="",
                    # On threads of the node: spawned file-service interpreters were 18 % of the suite's
-                   # sampled CPU (py-spy), and no cluster test moves files (test_serve, the README and
-                   # tests/csms/file_transfer run the default, a process of its own).
+                   # sampled CPU (py-spy), and only the campaign test moves files (test_serve, the README
+                   # and tests/csms/file_transfer run the default, a process of its own).
                    CHARGECA_FILES_PROCESS="inline",
+                   # The host in the download and upload locations stations get: where the node listens.
+                   CHARGECA_FILES_PUBLIC_NAME="127.0.0.1",
                    **({"CHARGECA_NATS_URL": nats_url} if nats_url else {}), **(extra_env or {}))
         self._env = env
         self._directory = directory

@@ -1,7 +1,8 @@
 """Firmware campaigns (api/rotation/firmware_campaigns.py) over REST: a dry run plans without
 storing or sending; a campaign sends to every matching station at its pace, records each
 station's progress from its statuses, fails a station refused by the check (its root missing),
-halts at the failure threshold, stops, and resumes from its rows."""
+halts at the failure threshold, stops, and resumes from its rows; a request recorded by a sender
+that stopped before marking its row is followed, never sent again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from ocpp_support import files_csms  # noqa: F401 - fixture
 from sqlmodel import func, select
 
 from api.core.audit import run_in_session
-from api.csms.firmware import signal
+from api.csms.firmware import signal, updates
+from api.csms.firmware.updates import UpdateRequest
+from api.rotation.firmware_campaigns import CAMPAIGN_ACTOR
 from storage.firmware import FirmwareCampaign, FirmwareUpdate
 
 
@@ -150,6 +153,41 @@ async def test_the_timeout_is_the_policys_unless_the_campaign_sets_one(files_csm
     assert shown["counts"] == {"sent": 1} and shown["status"] == "running"
     too_long = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-QUIET", final_status_minutes=0)
     assert too_long.status_code == 422
+
+
+async def test_a_request_recorded_before_its_sender_stopped_is_followed_and_never_sent_again(files_csms):
+    image, root = await chargeca_image(files_csms)
+    station = await station_holding(files_csms, "CAMP-KILLED", root)
+    await station.close()
+    await files_csms.until(lambda: files_csms.gateway.session("CAMP-KILLED") is None)
+    made = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-KILLED", per_minute=600)
+    campaign_id = made.json()["id"]
+    # What a process killed between recording the station's UpdateFirmware (before the call
+    # leaves) and marking its campaign row leaves behind: the request, and the row still waiting.
+    recorded, _ = await asyncio.to_thread(updates._begin, files_csms.gateway, CAMPAIGN_ACTOR, "CAMP-KILLED",
+                                          UpdateRequest(image_id=image["id"], campaign_id=campaign_id))
+
+    signal.ring()
+    adopted = await _station_state(files_csms, campaign_id, "sent")
+    assert f"request {recorded.request_id}" in adopted["detail"]
+
+    # Back, the station reports the request it had received as installed: the campaign ends on it.
+    await station.reconnect()
+    assert (await station.boot())["status"] == "Accepted"
+    await station.call("FirmwareStatusNotification", {"status": "Installed", "requestId": recorded.request_id})
+    signal.ring()
+    shown = await _settled(files_csms, campaign_id, "finished")
+    assert shown["counts"] == {"installed": 1}
+    assert sent(station) == []
+
+
+async def _station_state(csms, campaign_id: int, state: str) -> dict:
+    async def reached():
+        shown = (await csms.rest.get(f"/api/v1/firmware/campaigns/{campaign_id}",
+                                     headers=csms.headers("auditor"))).json()
+        (station,) = shown["stations"]
+        return station if station["state"] == state else None
+    return await eventually(reached, 15)
 
 
 async def _last_status(station, status: str) -> bool:
