@@ -80,7 +80,7 @@ def _ping_idle_connections(engine: Engine) -> None:
 # it. SQLite's default, 1,000 pages, made a checkpoint every quarter second at a charging fleet's
 # thousand TransactionEvents a second (each dirties ~4 pages: its transaction's row and the index
 # leaves of its station and transaction), and the events behind each one waited. Alternating runs
-# of scripts/bench_gateway.py --only-charging --repeat 2 (README "Charging phase"), p99 per round:
+# of scripts/bench_gateway.py --only-charging --repeat 2 (docs/benchmarks.md, "Charging phase"), p99 per round:
 # 1,000 pages 11.6-13.9 ms (9 rounds), 200 pages 8.9-13.0 ms (9 rounds, 8 of them under 11), with no
 # more CPU; 300 pages 10.2-11.2 ms, 100 pages 8.7-10.4 ms, 50 pages 10.2-11.9 ms, 10,000 pages 30-51 ms.
 WAL_AUTOCHECKPOINT_PAGES = 200

@@ -126,7 +126,7 @@ class Settings:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     # `chargeca serve`'s event loop ("asyncio" or "uvloop") and OCPP-J frame codec ("stdlib" or
     # "msgspec", api/ocpp/json_codec.py); the others need the optional extra "fast". The defaults
-    # are what measured best (README, "Faster per core").
+    # are what measured best (docs/benchmarks.md, "Faster per core").
     event_loop: str = "asyncio"
     json_codec: str = "stdlib"
     # Where `chargeca serve` runs the firmware and log file servers: "own", a niced process of

@@ -18,7 +18,7 @@ standard library says about it. So msgspec only ever takes the fast path, never 
   library writes ``NaN``, a token that is not JSON and that a station's parser refuses anyway.
 
 Measured on the gateway (scripts/bench_gateway.py --per-core): the JSON work is a few µs of a
-Heartbeat's ~250 µs of server CPU, so the codec is off by default (README, "Faster per core").
+Heartbeat's ~250 µs of server CPU, so the codec is off by default (docs/benchmarks.md, "Faster per core").
 """
 
 from __future__ import annotations
