@@ -1,0 +1,82 @@
+"""`chargeca`: the command line of security officers and automation. One module per group of
+commands (each adds its own subcommands); here the parser they share and the exit codes.
+
+Exit codes: 0 done; 1 refused (the message names the rule); 2 bad usage; 3 not set up
+(no PKI, no passphrase, bad config); 4 database unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+
+from api.cli import access, authorities, firmware, id_tokens, service, stations
+from api.cli.common import EXIT_DATABASE, EXIT_REFUSED, EXIT_SETUP, EXIT_USAGE, CliError
+from api.core.refusal import Refusal
+from api.core.settings import SettingsError
+from pki.authorities import PkiNotInitialized
+from pki.keystore import KeyStoreError
+from pki.lint import LintError
+from policies.loader import PolicyError
+from storage.db import DatabaseUnavailable
+
+__all__ = ["EXIT_DATABASE", "EXIT_REFUSED", "EXIT_SETUP", "EXIT_USAGE", "build_parser", "main"]
+
+# In the order `chargeca --help` lists them.
+_GROUPS = (service, authorities, stations, access, id_tokens, firmware)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chargeca", description="ChargeCA: PKI and CSMS security for OCPP 2.0.1")
+    parser.add_argument("--version", action="version", version=f"chargeca {metadata.version('chargeca')}")
+    parser.add_argument("--data", help="data directory (default: $CHARGECA_DATA or ./chargeca-data)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable[[argparse.Namespace], None], help_text: str,
+                parent=commands) -> argparse.ArgumentParser:
+        sub = parent.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for group in _GROUPS:
+        group.add_commands(commands, command)
+    return parser
+
+
+# Errors that carry no rule yet still refuse the request (not a crash): the message alone.
+_REFUSALS = (LintError, LookupError, ValueError)
+_SETUP = (PkiNotInitialized, SettingsError, KeyStoreError, PolicyError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Whatever this process creates (database and its -wal/-shm, token and config files, the data
+    # directory) is its owner's alone: they hold password and token hashes and the audit log.
+    os.umask(0o077)
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except CliError as exc:
+        return _fail(str(exc), exc.code)
+    except DatabaseUnavailable as exc:
+        return _fail(f"database unavailable: {exc}", EXIT_DATABASE)
+    except _SETUP as exc:
+        return _fail(str(exc), EXIT_SETUP)
+    except Refusal as exc:
+        return _fail(f"{exc.rule}: {exc}", EXIT_REFUSED)
+    except _REFUSALS as exc:
+        return _fail(str(exc), EXIT_REFUSED)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"chargeca: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""`chargeca token …` and `audit …`: REST API tokens and the audit log."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlmodel import select
+
+from api.cli.common import CliError, Command, context_of, officer
+from api.core.audit import ROLES
+from api.operations.tokens import create_token, revoke_token
+from storage import audit
+from storage.db import session_scope
+
+
+def cmd_token_create(args: argparse.Namespace) -> None:
+    created = create_token(context_of(args), officer(), args.role, args.name or f"{args.role} token")
+    print(f"token id {created.record.id} (role {created.record.role}); shown once:")
+    print(created.token)
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> None:
+    revoke_token(context_of(args), officer(), args.id)
+    print(f"token {args.id} revoked")
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    ctx = context_of(args)
+    with session_scope(ctx.engine) as session:
+        report = audit.verify_chain(session)
+    if not report.ok:
+        raise CliError(f"audit chain broken at entry {report.first_bad_seq}: {report.problem}")
+    print(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
+
+
+def cmd_audit_list(args: argparse.Namespace) -> None:
+    ctx = context_of(args)
+    with session_scope(ctx.engine) as session:
+        rows = session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(args.limit)).all()
+    for row in reversed(rows):
+        print(f"{row.seq}\t{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.outcome}\t{row.detail}")
+
+
+def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:
+    """token (create, revoke), audit (verify, list)."""
+    token = commands.add_parser("token", help="REST API tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION")
+    create = command("create", cmd_token_create, "create an API token (shown once)", token)
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name")
+    token_revoke = command("revoke", cmd_token_revoke, "revoke an API token", token)
+    token_revoke.add_argument("id")
+
+    audit_parser = commands.add_parser("audit", help="audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION")
+    command("verify", cmd_audit_verify, "verify the audit log's hash chain", audit_parser)
+    audit_list = command("list", cmd_audit_list, "show the newest audit entries", audit_parser)
+    audit_list.add_argument("--limit", type=int, default=50)

@@ -1,0 +1,40 @@
+"""What every `chargeca` command shares: its exit codes, its error, who runs it, its settings."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from collections.abc import Callable
+
+from api.core.audit import Actor
+from api.core.context import Context, open_context
+from api.core.settings import Settings, load_settings
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
+
+# ``command(name, handler, help, parent)``: a subcommand of ``parent`` that runs ``handler`` (main's).
+Command = Callable[..., argparse.ArgumentParser]
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def officer() -> Actor:
+    """Who the audit log names for a CLI action."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        user = "unknown"
+    # Whoever runs the CLI holds the data directory and the key passphrase: an officer.
+    return Actor(f"cli:{user}", "officer")
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    return load_settings(args.data)
+
+
+def context_of(args: argparse.Namespace, **kwargs) -> Context:
+    return open_context(settings_of(args), **kwargs)
