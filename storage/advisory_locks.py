@@ -1,11 +1,11 @@
 """Cluster-wide locks: PostgreSQL advisory locks, one name per job that must run on one node.
 
 The renewal scheduler's periodic pass, each rotation and the firmware campaigns' passes run on
-at most one node at a time. A
-lock is held by a database session: it ends with the holder's transaction (``try_in``) or its
-connection (``hold``), so a node that dies mid-pass drops its locks with its connections, and
-nothing is left to clean up. On SQLite (one process) every lock is granted: the process's own
-locks (a rotation's asyncio.Lock) are what counts there. Cluster mode (api/cluster/) requires PostgreSQL.
+at most one node at a time. A lock is held by a database session: it ends with the holder's
+transaction (``try_in``) or its connection (``hold``), so a node that dies mid-pass drops its
+locks with its connections, and nothing is left to clean up. On SQLite (one process) every lock
+is granted: the process's own locks (a rotation's asyncio.Lock) are what counts there. Cluster
+mode (api/cluster/) requires PostgreSQL.
 """
 
 from __future__ import annotations

@@ -139,14 +139,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def _database_unavailable() -> Iterator[None]:
+    """An OperationalError (the database unreachable, or gone mid-statement) as DatabaseUnavailable."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseUnavailable(_describe(exc)) from exc
+
+
+@contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
     """session_scope without the ORM, for Core writes made many times a second (the audit
     entries of operator calls): commit on success, roll back on any error."""
-    try:
-        with engine.begin() as connection:
-            yield connection
-    except OperationalError as exc:
-        raise DatabaseUnavailable(_describe(exc)) from exc
+    with _database_unavailable(), engine.begin() as connection:
+        yield connection
 
 
 @contextmanager
@@ -164,11 +170,8 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
     """read_scope without the ORM, for reads on every request or connect: through a Session,
     a primary-key lookup cost ~500 µs of CPU on PostgreSQL and ~300 on SQLite; on a connection,
     a statement built once, ~170 and ~90."""
-    try:
-        with _reading(engine).connect() as connection:
-            yield connection
-    except OperationalError as exc:
-        raise DatabaseUnavailable(_describe(exc)) from exc
+    with _database_unavailable(), _reading(engine).connect() as connection:
+        yield connection
 
 
 def _reading(engine: Engine) -> Engine:
