@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api.cli.common import CliError, Command, context_of, officer
+from api.cli.common import CliError, Command, context_of, officer, read_text
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
@@ -55,10 +55,7 @@ def cmd_ca_list(args: argparse.Namespace) -> None:
 
 
 def cmd_cert_sign(args: argparse.Namespace) -> None:
-    try:
-        csr_pem = Path(args.csr).read_text(encoding="ascii") if args.csr != "-" else sys.stdin.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read CSR {args.csr}: {exc}") from exc
+    csr_pem = read_text(args.csr, "CSR")
     issued = sign_csr(context_of(args), officer(), args.station, csr_pem, lint=not args.no_lint)
     for name in issued.ignored_extensions:
         print(f"note: CSR extension request ignored: {name}", file=sys.stderr)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from api.core.audit import Actor
 from api.core.context import Context, open_context
@@ -38,3 +40,11 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 def context_of(args: argparse.Namespace, **kwargs) -> Context:
     return open_context(settings_of(args), **kwargs)
+
+
+def read_text(path: str, what: str) -> str:
+    """The ASCII text of ``path`` (``-``: stdin), e.g. a PEM; CliError naming ``what`` otherwise."""
+    try:
+        return Path(path).read_text(encoding="ascii") if path != "-" else sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {what} {path}: {exc}") from exc

@@ -9,20 +9,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from api.cli.common import CliError, Command, context_of, officer
+from api.cli.common import CliError, Command, context_of, officer, read_text
 from storage.db import read_scope
 from storage.firmware import RUNNING, STOPPED
 
 if TYPE_CHECKING:
     from api.csms.firmware.registry import ImageIn
     from api.rotation.firmware_campaigns import CampaignView
-
-
-def _read_text(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="ascii") if path != "-" else sys.stdin.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"cannot read {what} {path}: {exc}") from exc
 
 
 def _registry() -> ModuleType:
@@ -56,8 +49,8 @@ def cmd_firmware_sign(args: argparse.Namespace) -> None:
 
 
 def cmd_firmware_add(args: argparse.Namespace) -> None:
-    signature = _read_text(args.signature, "signature").strip()
-    certificate = _read_text(args.certificate, "signing certificate")
+    signature = read_text(args.signature, "signature").strip()
+    certificate = read_text(args.certificate, "signing certificate")
     _register_image(args, _registry().ImageIn(args.name, args.version, signature, certificate))
 
 
@@ -85,7 +78,7 @@ def cmd_firmware_signer(args: argparse.Namespace) -> None:
 
 
 def cmd_firmware_root_add(args: argparse.Namespace) -> None:
-    row = _registry().add_root(context_of(args), officer(), _read_text(args.pem, "root certificate"))
+    row = _registry().add_root(context_of(args), officer(), read_text(args.pem, "root certificate"))
     print(f"root {row.id}\t{row.subject}\tsha256 {row.sha256}")
 
 
@@ -95,7 +88,7 @@ def cmd_firmware_root_list(args: argparse.Namespace) -> None:
 
 
 def cmd_firmware_revoke(args: argparse.Namespace) -> None:
-    row = _registry().revoke_certificate(context_of(args), officer(), _read_text(args.pem, "certificate"),
+    row = _registry().revoke_certificate(context_of(args), officer(), read_text(args.pem, "certificate"),
                                          args.reason)
     print(f"revoked {row.subject} (sha256 {row.sha256})")
 
