@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from datetime import timedelta
 
 import pytest
@@ -31,6 +32,11 @@ def test_the_child_serves_downloads_and_uploads_and_stops(sqlite_pki, tmp_path):
         child = files._process
         assert child is not None and child.pid != os.getpid()
         assert os.getpriority(os.PRIO_PROCESS, child.pid) >= os.getpriority(os.PRIO_PROCESS, 0) + NICENESS
+        if sys.platform == "linux":
+            # Every thread of it, the servers' included: an OCPP process that wakes preempts them at once.
+            threads = [int(tid) for tid in os.listdir(f"/proc/{child.pid}/task")]
+            assert len(threads) > 1
+            assert {os.sched_getscheduler(tid) for tid in threads} == {os.SCHED_IDLE}
         down = run_in_session(ctx, lambda s: grant_download(s, files.endpoints, station_id="CS-1", path=image,
                                                             purpose="firmware", request_id=1, ttl=timedelta(minutes=1)))
         assert station.download(down.https_url, ca_file=root, server_hostname=TEST_FQDN)[1] == image.read_bytes()
