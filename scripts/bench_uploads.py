@@ -23,7 +23,7 @@ With two or more cores the server (its OCPP process and its file-service child) 
 server's core; the uploading stations (this process: their TLS and hashing) run at nice 5 and,
 on Linux, in the SCHED_IDLE class, so that the watchers measure the server's latency rather than
 this process's: at nice 5 alone a watcher woken by its answer still waited for the uploaders'
-slice on CPU 1 (its p50 rose from 0.6 to 1.4 ms during the uploads; with SCHED_IDLE, 0.7 ms).
+slice on CPU 1 (its p50 rose from 0.6 to 1.4 ms during the uploads; with SCHED_IDLE, to 0.7–1.3 ms).
 Remote stations would not share the watchers' core at all. On a shared machine the numbers move
 with the neighbours' load.
 """

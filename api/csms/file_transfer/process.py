@@ -5,10 +5,10 @@ process that answers OCPP, that work competes for the GIL with the event loop (a
 HTTPS upload threads measured: Heartbeat p99 ×55 during the uploads); in a child process it
 competes for CPU only, and niced (``NICENESS``) and, on Linux, in the SCHED_IDLE class, it yields
 to the OCPP process whenever both want a core, so stations' messages keep their latency and bulk
-transfers take what is left (scripts/bench_uploads.py). The child opens its own context on the same settings (database,
-key store; the passphrase comes from the same environment or file), serves the same directory,
-and picks up rotated server certificates from the database every ``TLS_POLL_SECONDS``, as
-the wss listener does for other processes' rotations.
+transfers take what is left (scripts/bench_uploads.py). The child opens its own context on the
+same settings (database, key store; the passphrase comes from the same environment or file),
+serves the same directory, and picks up rotated server certificates from the database every
+``TLS_POLL_SECONDS``, as the wss listener does for other processes' rotations.
 """
 
 from __future__ import annotations
@@ -95,9 +95,9 @@ def _yield_cpu() -> None:
     Nice 19 alone weighs the scheduler's shares, but an OCPP process waking while a transfer
     runs may still wait for the transfer's slice to end. In SCHED_IDLE a waking normal task
     preempts at once, and the class still gets a sliver of a busy core, so transfers slow down
-    but do not stop. Alternating runs of scripts/bench_uploads.py (2026-12-05 15:56–16:06, the
-    uploading stations in SCHED_IDLE too): Heartbeat p99 during FTP uploads 1.7–2.2x idle with
-    it, 2.7–4.3x without; during HTTPS uploads 1.6–2.1x with it, 1.5–3.5x without."""
+    but do not stop. Runs of scripts/bench_uploads.py (2026-12-05 15:51–16:25, the uploading
+    stations in SCHED_IDLE too), Heartbeat p99 during the uploads against idle: FTP 1.2–2.2x with
+    it (5 runs), 2.7–4.3x without (3 runs); HTTPS 1.4–2.5x with it, 1.5–3.5x without."""
     os.nice(NICENESS)
     if hasattr(os, "sched_setscheduler"):
         try:
@@ -109,8 +109,8 @@ def _yield_cpu() -> None:
 def _serve_files(settings: Settings, config: FileServiceConfig, control: Connection) -> None:
     """The child: serve until the parent says stop or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole group: the parent stops us
-    _yield_cpu()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _yield_cpu()
     try:
         ctx = open_context(settings, run_migrations=False)
         tls = TlsMaterial(ctx)
