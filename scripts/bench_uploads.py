@@ -285,6 +285,20 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             p99 = percentile(during, 0.99)
             print(f"      heartbeat, {name:12}: n={len(during)} p50={percentile(during, 0.5):.1f} ms "
                   f"p99={p99:.1f} ms = {p99 / percentile(idle, 0.99):.2f}x idle p99")
+        print(f"      slowest moments of the uploads: {slowest(samples, phase['answered'], phase['ended'])}")
+
+
+def slowest(samples: list[tuple[float, float]], start: float, end: float, count: int = 5) -> str:
+    """Where the p99 comes from: the ``count`` slowest moments (heartbeats sent within the same
+    10 ms, so one stall of the server shows once with how many watchers it held), as seconds
+    from ``start``: a wave of status reports at the start or the end of the uploads, or stalls
+    spread over them."""
+    moments: dict[int, list[float]] = {}
+    for sent, rtt in samples:
+        if start <= sent <= end:
+            moments.setdefault(int((sent - start) * 100), []).append(rtt * 1000)
+    worst = sorted(moments.items(), key=lambda item: max(item[1]), reverse=True)[:count]
+    return ", ".join(f"+{at / 100:.1f} s {max(rtts):.1f} ms (x{len(rtts)})" for at, rtts in worst)
 
 
 def main() -> None:

@@ -172,3 +172,32 @@ def test_retention_keeps_the_newest_files_within_the_policy(ctx):
     assert _row(ctx, 30) is None and _row(ctx, 31) is not None
     left = run_in_session(ctx, lambda s: sorted(r.request_id for r in s.exec(select(ReceivedFile)).all()))
     assert left == [32, 33]
+
+
+def test_status_reports_on_each_database_keep_their_bound_and_revoke_on_failure(engine):
+    """The statements of status_reported on SQLite and PostgreSQL: reports without a requestId
+    (Idle) are counted and bounded like the others, the request's latest status is set, a failure
+    revokes the grant and Uploaded does not."""
+    from storage.db import session_scope
+
+    def run(work):
+        with session_scope(engine) as session:
+            return work(session)
+
+    for request_id in (1, 2):
+        run(lambda s, r=request_id: service.prepare(s, ENDPOINTS, POLICY, station_id="CS-1", request_id=r,
+                                                    log_type="DiagnosticsLog", requested_by="operator:test"))
+    for _ in range(MAX_EVENTS_PER_REQUEST + 2):
+        run(lambda s: service.status_reported(s, "CS-1", "Idle", None))
+    run(lambda s: service.status_reported(s, "CS-1", "Uploaded", 1))
+    run(lambda s: service.status_reported(s, "CS-1", "UploadFailure", 2))
+    run(lambda s: service.status_reported(s, "CS-2", "UploadFailure", 1))   # another station's: nothing of CS-1's
+
+    idle = run(lambda s: s.exec(select(LogStatusEvent).where(LogStatusEvent.request_id == None)).all())  # noqa: E711
+    assert len(idle) == MAX_EVENTS_PER_REQUEST
+    first, second = (run(lambda s, r=r: service.find(s, "CS-1", r)) for r in (1, 2))
+    assert (first.status, second.status) == ("Uploaded", "UploadFailure")
+    assert first.status_at is not None and second.status_at is not None
+    grants = {r.request_id: run(lambda s, r=r: s.get(FileGrant, r.grant_id)) for r in (first, second)}
+    assert grants[1].revoked_at is None and grants[2].revoked_at is not None
+    assert run(lambda s: service.find(s, "CS-2", 1)) is None
