@@ -95,9 +95,10 @@ def _yield_cpu() -> None:
     Nice 19 alone weighs the scheduler's shares, but an OCPP process waking while a transfer
     runs may still wait for the transfer's slice to end. In SCHED_IDLE a waking normal task
     preempts at once, and the class still gets a sliver of a busy core, so transfers slow down
-    but do not stop. Runs of scripts/bench_uploads.py (2026-12-05 15:51–16:25, the uploading
-    stations in SCHED_IDLE too), Heartbeat p99 during the uploads against idle: FTP 1.2–2.2x with
-    it (5 runs), 2.7–4.3x without (3 runs); HTTPS 1.4–2.5x with it, 1.5–3.5x without."""
+    but do not stop. Runs of scripts/bench_uploads.py (2026-12-05 15:49–17:04, the uploading
+    stations in SCHED_IDLE too), Heartbeat p99 during the uploads against idle: FTP 1.06–2.22x
+    with it (15 runs, median 1.64x), 2.73–4.34x without (3 runs, median 3.46x); HTTPS 1.09–2.64x
+    (median 1.98x) with it, 1.50–3.48x (median 2.27x) without."""
     os.nice(NICENESS)
     if hasattr(os, "sched_setscheduler"):
         try:
