@@ -94,7 +94,7 @@ def answered(session: Session, station_id: str, payload: Mapping[str, Any], resp
     row.file_name = response.get("filename")
     session.add(row)
     if row.answer not in _TAKEN:
-        _end(session, row)
+        _end(session, row.grant_id)
     if row.answer == LogStatusEnumType.accepted_canceled:
         for earlier in session.exec(select(LogRequest).where(
                 LogRequest.station_id == station_id, LogRequest.id != row.id, col(LogRequest.answer).in_(_TAKEN),
@@ -104,7 +104,7 @@ def answered(session: Session, station_id: str, payload: Mapping[str, Any], resp
             if earlier.status not in ENDING or earlier.status == UploadLogStatusEnumType.accepted_canceled:
                 earlier.superseded_by = row.request_id
                 session.add(earlier)
-                _end(session, earlier)
+                _end(session, earlier.grant_id)
 
 
 def unanswered(session: Session, station_id: str, payload: Mapping[str, Any], outcome: str) -> None:
@@ -112,12 +112,13 @@ def unanswered(session: Session, station_id: str, payload: Mapping[str, Any], ou
     if row is not None and row.answer is None:
         row.answer, row.answered_at = outcome, utcnow()
         session.add(row)
-        _end(session, row)
+        _end(session, row.grant_id)
 
 
-def _end(session: Session, row: LogRequest) -> None:
-    if row.grant_id:
-        revoke(session, row.grant_id)
+def _end(session: Session, grant_id: str | None) -> None:
+    """The request is over: its upload credentials, if it has ours, are revoked."""
+    if grant_id:
+        revoke(session, grant_id)
 
 
 # --- LogStatusNotification ----------------------------------------------------------------------
@@ -150,8 +151,8 @@ def status_reported(session: Session, station_id: str, status: str, request_id: 
         return
     row = db.execute(_LATEST, {"station": station_id, "request": request_id, "new_status": status,
                                "new_status_at": now}).first()
-    if row is not None and row.grant_id and status in ENDING and status != UploadLogStatusEnumType.uploaded:
-        revoke(session, row.grant_id)
+    if row is not None and status in ENDING and status != UploadLogStatusEnumType.uploaded:
+        _end(session, row.grant_id)
 
 
 # --- reads ------------------------------------------------------------------------------------
