@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ocpp.v201.enums import TransactionEventEnumType
 from sqlalchemy import bindparam, insert, tuple_, update
@@ -89,9 +89,10 @@ def find(session: Session, station_id: str, transaction_id: str) -> TransactionV
     return None if row is None else view(row)
 
 
-@dataclass(frozen=True)
-class Event:
-    """One TransactionEventRequest, read (the handler's job) into what is stored of it."""
+class Event(NamedTuple):
+    """One TransactionEventRequest, read (the handler's job) into what is stored of it. A
+    NamedTuple for the reason Sample is one (api/csms/meter_values/samples.py): built for every
+    event of every charging station."""
 
     event_type: str
     trigger_reason: str
@@ -114,7 +115,7 @@ class Event:
 
 
 # The Event's fields that are transaction_event's columns of the same name.
-_EVENT_COLUMNS = tuple(f.name for f in fields(Event) if f.name != "samples")
+_EVENT_COLUMNS = tuple(name for name in Event._fields if name != "samples")
 
 
 @dataclass(frozen=True)
