@@ -115,7 +115,9 @@ class Event(NamedTuple):
 
 
 # The Event's fields that are transaction_event's columns of the same name.
+# samples comes last: zip(_EVENT_COLUMNS, event) pairs every other field with its value.
 _EVENT_COLUMNS = tuple(name for name in Event._fields if name != "samples")
+assert Event._fields[-1] == "samples"
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
             row = rows[key] = SimpleNamespace(**before[key])
         duplicate = _repeated(connection, row, event.seq_no, seen_here)
         seen_here.add((row.id, event.seq_no))
-        event_rows.append({**{name: getattr(event, name) for name in _EVENT_COLUMNS},
+        event_rows.append({**dict(zip(_EVENT_COLUMNS, event)),
                            "transaction_pk": row.id, "station_id": station_id, "received_at": received_at,
                            "duplicate": duplicate})
         _summarise(row, event, duplicate)
