@@ -106,7 +106,10 @@ class DriverWrite:
         # DATETIME text), which its generic impl would leave out.
         processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
         copy = None
-        if dialect.name == "postgresql" and isinstance(self._statement, Insert):
+        # Not for an INSERT … ON CONFLICT (the dialects keep that clause here): a COPY can neither
+        # skip nor update a row that is there.
+        upsert = getattr(self._statement, "_post_values_clause", None) is not None
+        if dialect.name == "postgresql" and isinstance(self._statement, Insert) and not upsert:
             # COPY for the rows of an INSERT: psycopg's executemany (a pipeline) spends ~16 µs of
             # Python per row, COPY ~9.
             table = self._statement.table

@@ -8,9 +8,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from storage.db import session_scope
+from storage.device_model import DeviceVariable
 from storage.driver import DriverWrite
 from storage.meter_values import MeterValue
 from storage.transactions import Transaction
@@ -109,3 +111,20 @@ def test_a_row_the_database_refuses_fails_the_write_and_leaves_none_of_its_rows(
     assert "null" in str(refused.value).lower()
     with session_scope(engine) as session:
         assert session.exec(select(MeterValue)).all() == []
+
+
+def test_an_insert_on_conflict_updates_the_row_that_is_there(engine):
+    # On PostgreSQL a plain INSERT goes by COPY, which cannot update a row: an upsert must not.
+    table = DeviceVariable.__table__
+    statement = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(table)
+    upsert = DriverWrite(statement.on_conflict_do_update(index_elements=["station_id", "var_key"],
+                                                         set_={"unit": statement.excluded.unit}))
+    row = {"station_id": "CS-1", "var_key": "k", "component": "C", "component_instance": "", "evse_id": 0,
+           "connector_id": 0, "variable": "V", "variable_instance": "", "unit": "W", "updated_at": _AT}
+    with session_scope(engine) as session:
+        upsert.run(session.connection(), [row])
+    with session_scope(engine) as session:
+        upsert.run(session.connection(), [dict(row, unit="kW"), dict(row, var_key="other")])
+    with session_scope(engine) as session:
+        stored = {v.var_key: v.unit for v in session.exec(select(DeviceVariable))}
+    assert stored == {"k": "kW", "other": "W"}

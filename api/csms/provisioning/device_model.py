@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -44,6 +44,7 @@ from storage.device_model import (
     DeviceReportPart,
     DeviceVariable,
 )
+from storage.driver import DriverWrite
 from storage.types import utcnow
 
 STATION_KIND = "station"   # a report whose request we have no record of
@@ -90,20 +91,22 @@ _VALUE_COLUMNS = ("value", "source", "updated_at")
 
 
 @cache
-def _upsert(dialect: str, model: Any, columns: tuple[str, ...] | None) -> Any:
+def _upsert(dialect: str, model: Any, columns: tuple[str, ...] | None) -> DriverWrite:
     """INSERT … ON CONFLICT on the model's key, updating ``columns`` (None: do nothing), built once
-    per dialect: building it cost more than running it, part after part of a report."""
+    per dialect: building it cost more than running it, part after part of a report. Run by the
+    driver (storage/driver.py): through SQLAlchemy, each of a part's rows cost more in parameter
+    processing than SQLite took to store it."""
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
     key = ["station_id", "var_key"] + (["type"] if model is DeviceAttribute else [])
     if columns is None:
-        return statement.on_conflict_do_nothing(index_elements=key)
-    return statement.on_conflict_do_update(index_elements=key,
-                                           set_={column: statement.excluded[column] for column in columns})
+        return DriverWrite(statement.on_conflict_do_nothing(index_elements=key))
+    return DriverWrite(statement.on_conflict_do_update(index_elements=key,
+                                                       set_={column: statement.excluded[column] for column in columns}))
 
 
 def _execute_upsert(session: Session, model: Any, columns: tuple[str, ...] | None, rows: list[dict]) -> None:
     if rows:
-        session.connection().execute(_upsert(session.get_bind().dialect.name, model, columns), rows)
+        _upsert(session.get_bind().dialect.name, model, columns).run(session.connection(), rows)
 
 
 # --- report requests ----------------------------------------------------------------------------
@@ -157,7 +160,19 @@ def _drop_reports(session: Session, ids: Iterable[int]) -> None:
 
 _REPORT = DeviceReport.__table__
 _PART = DeviceReportPart.__table__
+_VARIABLE = DeviceVariable.__table__
 _STREAM_COLUMNS = ("id", "status", "parts", "entries", "last_seq_no", "out_of_order", "missing", "error")
+# Built once, as the upserts are: a FullInventory is hundreds of parts in a row, and building
+# these statements part after part cost more than running them.
+_COUNT_VARIABLES = select(func.count()).select_from(_VARIABLE).where(_VARIABLE.c.station_id == bindparam("station_id"))
+# One read for the stream's state and the count that holds the variables' bound.
+_READ_STREAM = select(*(_REPORT.c[name] for name in _STREAM_COLUMNS),
+                      _COUNT_VARIABLES.scalar_subquery().label("variables")).where(
+    _REPORT.c.station_id == bindparam("station_id"), _REPORT.c.request_id == bindparam("request_id"))
+_INSERT_REPORT = insert(_REPORT)
+_UPDATE_REPORT = update(_REPORT).where(_REPORT.c.id == bindparam("report_pk"))  # SET: the columns given
+_INSERT_PART = insert(_PART)
+_PARTS_RECEIVED = select(_PART.c.seq_no).where(_PART.c.report_id == bindparam("report_id"))
 
 
 def store_report_part(session: Session, station_id: str, payload: Mapping[str, Any],
@@ -166,17 +181,14 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
     the session's connection: a FullInventory is hundreds of parts in a row, and the ORM's unit
     of work cost more than the statements themselves."""
     connection = session.connection()
-    where = (_REPORT.c.station_id == station_id) & (_REPORT.c.request_id == payload["requestId"])
-    # One read for the stream's state and the count that holds the variables' bound.
-    read = select(*(_REPORT.c[name] for name in _STREAM_COLUMNS),
-                  _variable_count(station_id).scalar_subquery().label("variables")).where(where)
-    row = connection.execute(read).mappings().first()
+    which = {"station_id": station_id, "request_id": payload["requestId"]}
+    row = connection.execute(_READ_STREAM, which).mappings().first()
     if row is None:
         now = utcnow()
-        connection.execute(_REPORT.insert().values(
-            station_id=station_id, request_id=payload["requestId"], kind=STATION_KIND, status=STREAMING, parts=0,
-            entries=0, out_of_order=False, requested_by=f"station:{station_id}", requested_at=now, updated_at=now))
-        row = connection.execute(read).mappings().one()
+        connection.execute(_INSERT_REPORT, {
+            **which, "kind": STATION_KIND, "status": STREAMING, "parts": 0, "entries": 0, "out_of_order": False,
+            "requested_by": f"station:{station_id}", "requested_at": now, "updated_at": now})
+        row = connection.execute(_READ_STREAM, which).mappings().one()
     report = dict(row)
     variables = report.pop("variables")
     if report["parts"] == 0:
@@ -193,8 +205,8 @@ def store_report_part(session: Session, station_id: str, payload: Mapping[str, A
                                f"{policy.max_variables_per_station} variables kept per station; "
                                f"{len(entries) - stored} of part {payload['seqNo']} not stored")
     report["entries"] += len(entries)
-    connection.execute(update(_REPORT).where(_REPORT.c.id == report.pop("id"))
-                       .values(**report, updated_at=utcnow()))
+    report_pk = report.pop("id")
+    connection.execute(_UPDATE_REPORT, {**report, "report_pk": report_pk, "updated_at": utcnow()})
 
 
 def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool, entries: int,
@@ -202,7 +214,7 @@ def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool
     # In order so far (none missing, none out of order), the parts received are 0 … n-1: no read.
     in_order = report["missing"] is None and not report["out_of_order"]
     received = range(report["parts"]) if in_order else \
-        set(connection.execute(select(_PART.c.seq_no).where(_PART.c.report_id == report["id"])).scalars())
+        set(connection.execute(_PARTS_RECEIVED, {"report_id": report["id"]}).scalars())
     placed = place(seq_no, tbc, received, report["last_seq_no"], shown=_MISSING_SHOWN)
     if placed.duplicate:
         report["out_of_order"] = True    # sent twice: its first copy counts
@@ -213,8 +225,8 @@ def _record_part(connection: Any, report: dict[str, Any], seq_no: int, tbc: bool
         return
     if placed.out_of_order:
         report["out_of_order"] = True
-    connection.execute(_PART.insert().values(report_id=report["id"], seq_no=seq_no, tbc=tbc, entries=entries,
-                                             received_at=utcnow()))
+    connection.execute(_INSERT_PART, {"report_id": report["id"], "seq_no": seq_no, "tbc": tbc, "entries": entries,
+                                      "received_at": utcnow()})
     report["parts"] = len(received) + 1
     report["last_seq_no"] = placed.last_seq_no
     report["missing"] = _missing_text(placed)
@@ -246,8 +258,9 @@ def store_entries(session: Session, station_id: str, entries: list[Mapping[str, 
             kind = attribute.get("type", "Actual")
             attributes[(key, kind)] = {
                 "station_id": station_id, "var_key": key, "type": kind, "value": attribute.get("value"),
-                "mutability": attribute.get("mutability", "ReadWrite"), "persistent": attribute.get("persistent", False),
-                "constant": attribute.get("constant", False), "source": "report", "updated_at": now}
+                "mutability": attribute.get("mutability", "ReadWrite"),
+                "persistent": attribute.get("persistent", False), "constant": attribute.get("constant", False),
+                "source": "report", "updated_at": now}
     allowed = _within_limit(session, station_id, list(variables), policy.max_variables_per_station, count)
     if len(allowed) < len(variables):
         variables = {key: variables[key] for key in allowed}
@@ -268,7 +281,6 @@ def _variable_row(station_id: str, ident: VariableId, chars: Mapping[str, Any], 
             "supports_monitoring": chars.get("supportsMonitoring"), "report_id": report_id, "updated_at": now}
 
 
-_VARIABLE = DeviceVariable.__table__
 _VARIABLE_COLUMNS = ("unit", "data_type", "min_limit", "max_limit", "values_list", "supports_monitoring",
                      "report_id", "updated_at")
 
@@ -277,16 +289,12 @@ def _limit(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _variable_count(station_id: Any) -> Any:
-    return select(func.count()).select_from(_VARIABLE).where(_VARIABLE.c.station_id == station_id)
-
-
 def _within_limit(session: Session, station_id: str, keys: list[str], limit: int, count: int | None) -> list[str]:
     """The keys that may be stored: all that exist already, and new ones while room is left.
     ``count``: the station's variables now, when the caller read it already."""
     connection = session.connection()
     if count is None:
-        count = connection.execute(_variable_count(station_id)).scalar_one()
+        count = connection.execute(_COUNT_VARIABLES, {"station_id": station_id}).scalar_one()
     if count + len(keys) <= limit:
         return keys    # the usual case: no need to know which are new
     known = set(connection.execute(select(_VARIABLE.c.var_key).where(_VARIABLE.c.station_id == station_id,
