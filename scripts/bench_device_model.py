@@ -19,8 +19,9 @@ import textwrap
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
+from bench_gateway import fresh_database  # noqa: E402 - never the given database itself
 from fastapi import FastAPI  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
@@ -99,12 +100,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variables", type=int, default=5000)
     parser.add_argument("--parts", type=int, default=250)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory; "
+                        "postgresql://…/db: a fresh database created beside db, dropped after")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url) as database_url:
         os.environ.setdefault("CHARGECA_KEY_PASSPHRASE", "bench-passphrase-0123456789")
-        if args.database_url:
-            os.environ["CHARGECA_DATABASE_URL"] = args.database_url
+        if database_url:
+            os.environ["CHARGECA_DATABASE_URL"] = database_url
         asyncio.run(run(args, Path(tmp) / "data"))
 
 
