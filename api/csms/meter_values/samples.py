@@ -16,6 +16,7 @@ from api.ocpp.handler import parse_datetime
 DEFAULT_MEASURAND = MeasurandEnumType.energy_active_import_register.value
 DEFAULT_CONTEXT = ReadingContextEnumType.sample_periodic.value
 _ENERGY_SCALE = {"Wh": 1.0, "kWh": 1000.0}
+_ABSENT: dict[str, Any] = {}  # never written: an absent optional object, without a new dict each time
 
 
 class Sample(NamedTuple):
@@ -75,5 +76,3 @@ def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAUL
             read.append(sample)
     return read
 
-
-_ABSENT: dict[str, Any] = {}  # never written: the default of an optional object, without a new dict each time
