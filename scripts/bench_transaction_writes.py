@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import tempfile
 import time
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=1000, help="stations, each charging")
     parser.add_argument("--events", type=int, default=8000, help="events measured per line")
     args = parser.parse_args()
-    print(f"SQLite {__import__('sqlite3').sqlite_version}; {args.transactions} transactions, "
+    print(f"SQLite {sqlite3.sqlite_version}; {args.transactions} transactions, "
           f"{args.events} TransactionEvent Updated (4 sampled values) per line")
     for size in (1, 3, 8):
         with tempfile.TemporaryDirectory() as folder:

@@ -18,6 +18,7 @@ from api.csms.logs.retention import prune_logs
 from policies.file_transfer import choose_protocol, station_protocols
 from policies.model import LogPolicy
 from policies.refusal import Refusal
+from storage.db import session_scope
 from storage.file_transfer import FileGrant, ReceivedFile
 from storage.logs import MAX_EVENTS_PER_REQUEST, LogRequest, LogStatusEvent
 from storage.types import utcnow
@@ -178,7 +179,6 @@ def test_status_reports_on_each_database_keep_their_bound_and_revoke_on_failure(
     """The statements of status_reported on SQLite and PostgreSQL: reports without a requestId
     (Idle) are counted and bounded like the others, the request's latest status is set, a failure
     revokes the grant and Uploaded does not."""
-    from storage.db import session_scope
 
     def run(work):
         with session_scope(engine) as session:
