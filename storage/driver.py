@@ -9,6 +9,9 @@ INSERT on PostgreSQL: ``COPY``), in the transaction the connection is in (no SQL
 fire for these statements). What is stored is what the Core statement would store (same SQL, same
 processors); rows read back through the models like any other (tests/storage/test_storage_driver.py).
 
+``RoundTrip`` sends several such writes at once: on PostgreSQL one pipeline, one wait for the
+server instead of one per statement.
+
 Times are converted once per distinct value in a call: a group of TransactionEvents shares its
 ``received_at`` and each MeterValue's samples share their timestamp, and SQLite's DATETIME
 processor (a string format of seven fields) was a seventh of the meter-value write's Python time.
@@ -79,8 +82,7 @@ class DriverWrite:
         """How many rows the statement changed (the driver's count, summed over the rows)."""
         if not rows:
             return 0
-        keys = tuple(rows[0])
-        plan = self._plans.get((connection.dialect.name, keys)) or self._plan(connection.dialect, keys)
+        plan = self._plan_for(connection, rows)
         # The DBAPI cursor of the connection's transaction: even exec_driver_sql runs SQLAlchemy's
         # execution context and events around each call, half the cost this saves.
         cursor = connection.connection.cursor()
@@ -95,6 +97,23 @@ class DriverWrite:
             return cursor.rowcount
         finally:
             cursor.close()
+
+    def send(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """The statement for ``rows`` sent in the connection's pipeline (never a COPY: a pipeline
+        cannot carry one); the cursor, whose count is known once the pipeline has synced."""
+        plan = self._plan_for(connection, rows)
+        cursor = connection.connection.cursor()
+        try:
+            converted: dict[tuple[datetime, Any], Any] = {}
+            cursor.executemany(plan.sql, [plan.parameters(row, converted) for row in rows])
+        except BaseException:
+            cursor.close()
+            raise
+        return cursor
+
+    def _plan_for(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> _Plan:
+        keys = tuple(rows[0])
+        return self._plans.get((connection.dialect.name, keys)) or self._plan(connection.dialect, keys)
 
     def _plan(self, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
         compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
@@ -118,3 +137,66 @@ class DriverWrite:
         plan = _Plan(compiled.string, names, processors, compiled.positional, copy)
         self._plans[(dialect.name, keys)] = plan
         return plan
+
+
+class Count:
+    """How many rows a write of a ``RoundTrip`` changed: known once the round trip has ended."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: int | None = None) -> None:
+        self._value = value
+
+    @property
+    def value(self) -> int:
+        if self._value is None:
+            raise RuntimeError("a write's count is known only once its round trip has ended")
+        return self._value
+
+
+class RoundTrip:
+    """Writes sent to the database together. On PostgreSQL, in psycopg's pipeline mode: every
+    write of the block (and the BEGIN before the first) goes out without waiting for the one
+    before, and one Sync at the end reads every result: one round trip where the BEGIN cost one
+    and each write one or two (a statement, or a COPY's start and end), each one a wait for the
+    server to be scheduled on a busy machine. Measured in-process (groups of four TransactionEvents, their
+    summary UPDATE and their event and meter-value INSERTs): 1.54-1.58 ms of wall time a group
+    before, 1.24-1.27 ms in one round trip, for 2-4 % more client CPU (a pipeline cannot carry a
+    COPY: its inserts go as statements, a few µs more of Python a row). On SQLite, in-process,
+    each write runs as it is given.
+
+        with RoundTrip(connection) as trip:
+            updated = trip.write(UPDATE_ROWS, rows)
+            trip.write(INSERT_EVENTS, events)
+        updated.value
+
+    A write that fails makes the block raise the driver's error at its end (the transaction is
+    then aborted, as after any failed statement)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._pipeline: Any = None
+        self._sent: list[tuple[Count, Any]] = []
+
+    def __enter__(self) -> RoundTrip:
+        if self._connection.dialect.name == "postgresql":
+            self._pipeline = self._connection.connection.dbapi_connection.pipeline()
+            self._pipeline.__enter__()
+        return self
+
+    def write(self, statement: DriverWrite, rows: Sequence[Mapping[str, Any]]) -> Count:
+        if self._pipeline is None or not rows:
+            return Count(statement.run(self._connection, rows))
+        count = Count()
+        self._sent.append((count, statement.send(self._connection, rows)))
+        return count
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self._pipeline is not None:
+                self._pipeline.__exit__(*exc_info)   # the Sync: every result read, or the first error raised
+            for count, cursor in self._sent:
+                count._value = cursor.rowcount
+        finally:
+            for _, cursor in self._sent:
+                cursor.close()

@@ -16,7 +16,7 @@ from storage.filters import where_given
 from storage.meter_values import MeterValue
 from storage.types import utcnow
 
-_INSERT = DriverWrite(insert(MeterValue.__table__))
+INSERT = DriverWrite(insert(MeterValue.__table__))
 
 
 def store(session: Session, station_id: str, evse_id: int | None, samples: Sequence[Sample], *,
@@ -38,7 +38,7 @@ def rows(station_id: str, evse_id: int | None, samples: Sequence[Sample], *, tra
 
 def insert_rows(session: Session, found: list[dict[str, Any]]) -> None:
     # Driver-level (storage/driver.py): even a Core executemany cost more than the insert itself.
-    _INSERT.run(session.connection(), found)
+    INSERT.run(session.connection(), found)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from api.csms.meter_values import service as meter_values
 from api.csms.meter_values.samples import Sample
-from storage.driver import DriverWrite
+from storage.driver import DriverWrite, RoundTrip
 from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, TransactionStatusAnswer, seq_missing
 from storage.types import utcnow
 
@@ -207,13 +207,16 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
         changed = tuple(name for name in _SUMMARY if now[name] != was[name])
         updates.setdefault(changed, []).append({"row_pk": row.id, "events_before": was["events"],
                                                 **{name: now[name] for name in changed}})
-    updated = sum(_update_rows(changed).run(connection, alike) for changed, alike in updates.items())
+    # The three writes in one round trip; a stale summary found after them rolls them back.
+    with RoundTrip(connection) as trip:
+        counts = [trip.write(_update_rows(changed), alike) for changed, alike in updates.items()]
+        trip.write(_INSERT_EVENTS, event_rows)
+        trip.write(meter_values.INSERT, sample_rows)
+    updated = sum(count.value for count in counts)
     if updated != len(rows):
         for key, summaries in held.items():
             summaries.pop(key[1], None)
         raise StaleSummary(f"{len(rows) - updated} of {len(rows)} transactions changed since they were read")
-    _INSERT_EVENTS.run(connection, event_rows)
-    meter_values.insert_rows(session, sample_rows)
     stored = {key: dict(vars(row)) for key, row in rows.items()}
     return [Recorded(*outcome, stored[key]) for *outcome, key in outcomes]
 
