@@ -238,7 +238,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         os.sched_setaffinity(0, {1})
     os.nice(5)
     if hasattr(os, "sched_setscheduler"):   # before the upload threads start: they inherit it
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError as exc:  # a sandbox that forbids it: the run goes on, and says so
+            print(f"note: the uploading stations stay at nice 5 only (SCHED_IDLE refused: {exc}); "
+                  "the watchers' latencies then include their noise", flush=True)
     try:
         while not (workdir / "watch.ready").exists():
             if watcher.poll() is not None:
