@@ -159,11 +159,11 @@ class RoundTrip:
     write of the block (and the BEGIN before the first) goes out without waiting for the one
     before, and one Sync at the end reads every result: one round trip where the BEGIN cost one
     and each write one or two (a statement, or a COPY's start and end), each one a wait for the
-    server to be scheduled on a busy machine. Measured in-process (groups of four TransactionEvents, their
-    summary UPDATE and their event and meter-value INSERTs): 1.54-1.58 ms of wall time a group
-    before, 1.24-1.27 ms in one round trip, for 2-4 % more client CPU (a pipeline cannot carry a
-    COPY: its inserts go as statements, a few µs more of Python a row). On SQLite, in-process,
-    each write runs as it is given.
+    server to be scheduled on a busy machine. Measured in-process (groups of four
+    TransactionEvents: their summaries' UPDATE, their event and meter-value INSERTs): 1.54-1.58 ms
+    of wall time a group before, 1.21-1.32 ms in one round trip, for 2-4 % more client CPU (a
+    pipeline cannot carry a COPY: its inserts go as statements, a few µs more of Python a row).
+    On SQLite, in-process, each write runs as it is given.
 
         with RoundTrip(connection) as trip:
             updated = trip.write(UPDATE_ROWS, rows)
