@@ -179,7 +179,7 @@ class RoundTrip:
         self._sent: list[tuple[Count, Any]] = []
 
     def __enter__(self) -> RoundTrip:
-        if self._connection.dialect.name == "postgresql":
+        if self._connection.dialect.name == "postgresql" and _pipelines_supported():
             self._pipeline = self._connection.connection.dbapi_connection.pipeline()
             self._pipeline.__enter__()
         return self
@@ -200,3 +200,11 @@ class RoundTrip:
         finally:
             for _, cursor in self._sent:
                 cursor.close()
+
+
+def _pipelines_supported() -> bool:
+    """psycopg's pipeline mode needs libpq 14 or later (its binary wheels bring their own); with
+    an older system libpq each write goes alone, as before."""
+    import psycopg  # only where PostgreSQL is used
+
+    return psycopg.Pipeline.is_supported()

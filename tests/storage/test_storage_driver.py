@@ -200,3 +200,18 @@ def test_a_row_refused_before_sending_ends_the_round_trip_and_the_connection_ser
         with RoundTrip(session.connection()) as trip:
             updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-2"], "events_before": 3, "events": 9}])
     assert updated.value == 1
+
+
+def test_without_pipeline_support_each_write_goes_alone_and_counts_at_once(engine, monkeypatch):
+    # A psycopg on a libpq older than 14 has no pipeline mode: the writes must still be made.
+    if engine.dialect.name == "postgresql":
+        import psycopg
+        monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda cls: False))
+    ids = _two_transactions(engine)
+    with session_scope(engine) as session:
+        with RoundTrip(session.connection()) as trip:
+            updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4}])
+            assert updated.value == 1
+            trip.write(DriverWrite(insert(MeterValue.__table__)), [dict(_ROW)])
+    with session_scope(engine) as session:
+        assert len(session.exec(select(MeterValue)).all()) == 1
