@@ -149,7 +149,7 @@ def test_writes_sent_in_one_round_trip_are_stored_and_counted(engine):
     ids = _two_transactions(engine)
     with session_scope(engine) as session:
         with RoundTrip(session.connection()) as trip:
-            # tx-2's row is not as it was read (4 events, not 3): the count says so, as alone.
+            # tx-2's row changed since it was read (3 events now, not 4): the count says so, as a lone write's would.
             updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4},
                                                         {"row_pk": ids["tx-2"], "events_before": 4, "events": 5}])
             inserted = trip.write(DriverWrite(insert(MeterValue.__table__)),
