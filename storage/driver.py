@@ -83,25 +83,32 @@ class DriverWrite:
         if not rows:
             return 0
         plan = self._plan_for(connection, rows)
-        # The DBAPI cursor of the connection's transaction: even exec_driver_sql runs SQLAlchemy's
-        # execution context and events around each call, half the cost this saves.
+        if plan.copy is None:
+            cursor = self._executemany(connection, plan, rows)
+            try:
+                return cursor.rowcount
+            finally:
+                cursor.close()
         cursor = connection.connection.cursor()
         try:
             converted: dict[tuple[datetime, Any], Any] = {}
-            if plan.copy is not None:
-                with cursor.copy(plan.copy) as copy:
-                    for row in rows:
-                        copy.write_row(plan.values(row, converted))
-                return len(rows)
-            cursor.executemany(plan.sql, [plan.parameters(row, converted) for row in rows])
-            return cursor.rowcount
+            with cursor.copy(plan.copy) as copy:
+                for row in rows:
+                    copy.write_row(plan.values(row, converted))
+            return len(rows)
         finally:
             cursor.close()
 
     def send(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
         """The statement for ``rows`` sent in the connection's pipeline (never a COPY: a pipeline
         cannot carry one); the cursor, whose count is known once the pipeline has synced."""
-        plan = self._plan_for(connection, rows)
+        return self._executemany(connection, self._plan_for(connection, rows), rows)
+
+    @staticmethod
+    def _executemany(connection: Connection, plan: _Plan, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """``plan`` run for ``rows`` on the DBAPI cursor of the connection's transaction, which is
+        returned open (even exec_driver_sql runs SQLAlchemy's execution context and events around
+        each call, half the cost this saves)."""
         cursor = connection.connection.cursor()
         try:
             converted: dict[tuple[datetime, Any], Any] = {}

@@ -75,4 +75,3 @@ def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAUL
                     encoding_method=signed["encodingMethod"], public_key=signed["publicKey"])
             read.append(sample)
     return read
-
