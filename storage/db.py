@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+from storage.sqlite_writers import WriterQueuedConnection
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -37,7 +39,8 @@ def _sqlalchemy_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = _sqlalchemy_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
+                                                  "factory": WriterQueuedConnection})
         _configure_sqlite(engine)
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=10)
@@ -109,8 +112,12 @@ def _configure_sqlite(engine: Engine) -> None:
         # On the driver's connection: through exec_driver_sql, SQLAlchemy's execution machinery
         # cost ~13 µs of a unit of work's ~75 µs on top of SQLite's own (thousands of units a
         # second in a boot storm or a charging fleet). Its errors are SQLAlchemy's all the same.
+        dbapi_connection = connection.connection.dbapi_connection
         try:
-            connection.connection.dbapi_connection.execute(statement)
+            if read_only:
+                dbapi_connection.execute(statement)
+            else:
+                dbapi_connection.begin_writing()   # after this process's other writers (sqlite_writers.py)
         except sqlite3.Error as exc:
             raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
 

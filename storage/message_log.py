@@ -96,11 +96,11 @@ def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
         try:
             if raw.execute("SELECT 1 FROM kept.sqlite_master WHERE name = 'ocpp_message'").fetchone() and \
                     raw.execute("SELECT 1 FROM kept.ocpp_message LIMIT 1").fetchone():
-                raw.execute("BEGIN IMMEDIATE")
+                raw.begin_writing()
                 raw.execute(f"INSERT INTO main.ocpp_message ({columns}) SELECT {columns} FROM kept.ocpp_message "
                             "ORDER BY id")
                 raw.execute("DELETE FROM kept.ocpp_message")
-                raw.execute("COMMIT")
+                raw.commit()
         finally:
             raw.execute("DETACH DATABASE kept")
 
