@@ -47,7 +47,7 @@ from api.csms.file_transfer.grants import Refused, check, count_download
 from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, Receiving
 from policies.model import TlsPolicy
-from storage.db import DatabaseUnavailable, session_scope
+from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
 from storage.types import utcnow
 
@@ -68,7 +68,7 @@ class _GrantAuthorizer:
 
     def validate_authentication(self, username: str, password: str, handler: _Handler) -> None:
         try:
-            with session_scope(self.engine) as session:
+            with read_scope(self.engine) as session:
                 grant = check(session, username, password, None)
         except Refused as refused:
             raise AuthenticationFailed(refused.reason) from None

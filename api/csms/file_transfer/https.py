@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from api.csms.file_transfer.grants import Refused, check, count_download
 from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, TooLarge
-from storage.db import session_scope
+from storage.db import read_scope, session_scope
 from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
 
 log = logging.getLogger("chargeca.files.https")
@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authorize(self, direction: str) -> FileGrant:
         grant_id, secret, name = self._parse()
-        with session_scope(self.server.engine) as session:
+        with read_scope(self.server.engine) as session:
             grant = check(session, grant_id, secret, direction)
         if direction == DOWNLOAD and name is not None and name != grant.file_name:
             raise Refused(404, "not found")

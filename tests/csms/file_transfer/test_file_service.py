@@ -6,6 +6,7 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -215,6 +216,32 @@ def test_unknown_or_wrong_secrets_are_refused(service, protocol):
         station.upload(wrong, b"data", **service.tls())
     assert refused.value.status == (401 if protocol == "https" else 530)
     assert service.leftovers() == []
+
+
+def test_credentials_are_checked_while_another_process_writes(service):
+    """Checking a station's credentials only reads: it must not queue for SQLite's write lock
+    behind another process's writer (the file service is one, at the lowest CPU priority)."""
+    upload = service.upload()
+    other = sqlite3.connect(service.ctx.engine.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")   # another process's writer, holding the lock throughout
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            ftp = pool.submit(_ftp_login, upload.ftp_url).result(timeout=5)   # the login is answered
+            ftp.close()
+            wrong = upload.https_url.replace(upload.https_url.split("/files/")[1].split("/")[1], "A" * 20)
+            refused = pool.submit(_refused_status, wrong, service.tls())
+            assert refused.result(timeout=5) == 401
+    finally:
+        other.rollback()
+        other.close()
+
+
+def _refused_status(url: str, tls: dict) -> int | None:
+    try:
+        station.upload(url, b"data", **tls)
+    except station.TransferFailed as refused:
+        return refused.status
+    return None
 
 
 def test_revoked_grants_are_refused(service):
