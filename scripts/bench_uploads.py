@@ -190,11 +190,17 @@ async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, id
     async with httpx.AsyncClient(base_url=rest_url, headers=headers, timeout=120) as rest:
         # One request first: a token is hashed once, then known (a burst of unverified ones is throttled).
         (await rest.get(f"/api/v1/stations/{ids[0]}/logs")).raise_for_status()
+        async def get_log(station_id: str) -> tuple[httpx.Response, float]:
+            asked = time.perf_counter()
+            answer = await rest.post(f"/api/v1/stations/{station_id}/logs",
+                                     json={"log_type": "DiagnosticsLog", "protocol": protocol})
+            return answer, time.perf_counter() - asked
+
         started = time.time()
-        answers = await asyncio.gather(*(rest.post(f"/api/v1/stations/{i}/logs",
-                                                   json={"log_type": "DiagnosticsLog", "protocol": protocol})
-                                         for i in ids))
+        timed = await asyncio.gather(*(get_log(i) for i in ids))
         answered = time.time()
+        answers = [answer for answer, _ in timed]
+        waits = sorted(seconds * 1000 for _, seconds in timed)
         request_ids = {i: a.json().get("request_id") for i, a in zip(ids, answers, strict=True)}
         refused = [i for i, a in zip(ids, answers, strict=True) if a.status_code != 200]
 
@@ -217,7 +223,8 @@ async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, id
         await station.close()
     failed = [failure for u in uploads.values() for failure in u.failed.values()]
     return {"protocol": protocol, "started": started, "answered": answered, "ended": ended, "matching": matching,
-            "refused": len(refused), "failures": len(failed), "reasons": sorted({str(f) for f in failed})[:3]}
+            "refused": len(refused), "failures": len(failed), "reasons": sorted({str(f) for f in failed})[:3],
+            "get_log_ms": waits}
 
 
 def start_watchers(ws_url: str, args: argparse.Namespace, samples_file: Path) -> subprocess.Popen:
@@ -282,6 +289,9 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
         print(f"{phase['protocol'].upper():5} uploads: {phase['matching']}/{args.stations} stored with a matching "
               f"sha256 (refused {phase['refused']}, failed {phase['failures']}); {seconds:.1f} s, "
               f"{args.stations * args.megabytes / seconds:.0f} MB/s")
+        waits = phase["get_log_ms"]
+        print(f"      the {len(waits)} GetLog requests sent at once over REST: answered in {waits[-1] / 1000:.2f} s "
+              f"(each: p50 {percentile(waits, 0.5):.0f} ms, max {waits[-1]:.0f} ms)")
         for reason in phase["reasons"]:
             print(f"      a station's failure: {reason}")
         for name, start in (("whole phase", phase["started"]), ("uploads only", phase["answered"])):
