@@ -16,12 +16,13 @@ import storage.db as db
 from storage.sqlite_writers import WriterQueuedConnection
 
 
-def _engine(path: Path, wait: float = 30.0):
+def _engine(path: Path, wait: float = 30.0, *tables: str):
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": wait,
                                                              "factory": WriterQueuedConnection})
     db._configure_sqlite(engine)
     with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)"))
+        for table in ("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)", *tables):
+            connection.execute(text(table))
     return engine
 
 
@@ -33,6 +34,12 @@ def _values(engine) -> list[str]:
 def _write(engine, value: str) -> None:
     with db.session_scope(engine) as session:
         session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+
+
+def _the_next_writer_gets_through(engine) -> None:
+    """Its row and nothing of the ended transaction's."""
+    _write(engine, "next")
+    assert _values(engine) == ["next"]
 
 
 def test_a_second_writer_starts_when_the_first_commits(tmp_path):
@@ -64,16 +71,13 @@ def test_the_turn_passes_however_the_transaction_ends(tmp_path, ending):
             connection.connection.dbapi_connection.execute("INSERT INTO missing VALUES (1)")
         transaction.rollback()
     connection.close()
-    _write(engine, "next")
-    assert _values(engine) == ["next"]
+    _the_next_writer_gets_through(engine)
 
 
 def test_a_failed_commit_keeps_the_turn_until_its_rollback(tmp_path):
-    engine = _engine(tmp_path / "db.sqlite", wait=0.3)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
-        connection.execute(text("CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER "
-                                "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"))
+    engine = _engine(tmp_path / "db.sqlite", 0.3, "CREATE TABLE parent (id INTEGER PRIMARY KEY)",
+                     "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER "
+                     "REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
     raw = engine.raw_connection()
     driver = raw.dbapi_connection
     driver.begin_writing()
@@ -85,8 +89,7 @@ def test_a_failed_commit_keeps_the_turn_until_its_rollback(tmp_path):
         _write(engine, "meanwhile")
     driver.rollback()
     raw.close()
-    _write(engine, "after")
-    assert _values(engine) == ["after"]
+    _the_next_writer_gets_through(engine)
 
 
 def test_a_writer_that_waits_too_long_is_refused_by_name(tmp_path):
