@@ -16,7 +16,9 @@ file servers) on a fresh data directory with SQLite and a real PKI, on 127.0.0.1
    station's;
 4. the heartbeat round trip p50/p99 of the watchers during each upload phase against idle: over
    the whole phase (the burst of 100 GetLog requests included) and over the uploads alone (from
-   the last GetLog answer to the last Uploaded).
+   the last GetLog answer to the last Uploaded), and the slowest moments of the uploads, each
+   with how busy the server's core and the load's were meanwhile (a small sampler process reading
+   /proc/stat).
 
 With two or more cores the server (its OCPP process and its file-service child) is pinned to CPU
 0, the uploading stations and the watchers to CPU 1, as remote stations would not share the
@@ -51,6 +53,9 @@ from bench_gateway import HOST, _accepts, free_port  # the same server start-up 
 
 PASSPHRASE = "bench-uploads-passphrase-0123456789"
 PASSWORD = "BenchUploadsPassword-0123"
+# With two cores or more: the server's processes on one, the watchers and the uploading stations
+# on another.
+SERVER_CPU, LOAD_CPU = 0, 1
 
 
 def free_range(count: int) -> str:
@@ -115,8 +120,9 @@ def start_server(data: Path, ports: dict[str, int], passive: str, log: Path) -> 
                CHARGECA_OCPP_WS_PORT=str(ports["ws"]), CHARGECA_OCPP_WSS_PORT=str(ports["wss"]),
                CHARGECA_FILES_HTTPS_PORT=str(ports["https"]), CHARGECA_FTP_PORT=str(ports["ftp"]),
                CHARGECA_FTP_PASSIVE_PORTS=passive, CHARGECA_FILES_PUBLIC_NAME=HOST)
-    process = subprocess.Popen(pinned(0, [sys.executable, "-m", "api.cli", "serve", "--no-dev-init"]), cwd=ROOT,
-                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    command = pinned(SERVER_CPU, [sys.executable, "-m", "api.cli", "serve", "--no-dev-init"])
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -170,6 +176,56 @@ async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None
         for task in tasks:
             task.cancel()
     out.write_text(json.dumps(samples))
+
+
+# --- the cores' time ----------------------------------------------------------------------------
+
+SAMPLE_EVERY = 0.005
+
+
+def sample_cores(out: Path) -> None:
+    """Until SIGTERM: each core's busy, niced and total time (/proc/stat, in clock ticks) every
+    5 ms, as (time, [[busy, niced, total] per core]); niced is the part of busy that ran at a
+    positive nice value in user mode (the file process's transfers on the server's core, the
+    uploading stations on the other). A process of its own, on neither core in particular: it
+    must not share the watchers' event loop, nor starve with the uploading stations."""
+    stop = False
+
+    def stopping(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, stopping)
+    rows: list[tuple[float, list[list[int]]]] = []
+    while not stop:
+        cores = []
+        with open("/proc/stat") as stat:
+            for text in stat:
+                if text.startswith("cpu") and not text.startswith("cpu "):
+                    ticks = [int(v) for v in text.split()[1:9]]
+                    cores.append([sum(ticks) - ticks[3] - ticks[4], ticks[1], sum(ticks)])   # idle, iowait
+        rows.append((time.time(), cores))
+        time.sleep(SAMPLE_EVERY)
+    out.write_text(json.dumps(rows))
+
+
+def start_sampler(out: Path) -> subprocess.Popen | None:
+    if (os.cpu_count() or 1) < 2 or not Path("/proc/stat").exists():
+        return None
+    return subprocess.Popen([sys.executable, __file__, "--sample-cores", str(out)], cwd=ROOT)
+
+
+def core_shares(rows: list, core: int, start: float, end: float) -> tuple[float, float] | None:
+    """The shares of [start, end] ``core`` was busy and busy niced, from the samples around it;
+    None for less than 20 ms (the kernel counts in 10 ms ticks: rough even for tens of ms)."""
+    if end - start < 0.02:
+        return None
+    before = [cores[core] for at, cores in rows if at <= start]
+    after = [cores[core] for at, cores in rows if at >= end]
+    if not before or not after or after[0][2] == before[-1][2]:
+        return None
+    total = after[0][2] - before[-1][2]
+    return (after[0][0] - before[-1][0]) / total, (after[0][1] - before[-1][1]) / total
 
 
 # --- the uploads --------------------------------------------------------------------------------
@@ -228,7 +284,7 @@ async def upload_phase(protocol: str, ws_url: str, rest_url: str, token: str, id
 
 
 def start_watchers(ws_url: str, args: argparse.Namespace, samples_file: Path) -> subprocess.Popen:
-    return subprocess.Popen(pinned(1, [sys.executable, __file__, "--watch", ws_url, str(args.watchers),
+    return subprocess.Popen(pinned(LOAD_CPU, [sys.executable, __file__, "--watch", ws_url, str(args.watchers),
                                        str(args.interval), str(samples_file)]),
                             cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -241,8 +297,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     ws_url, rest_url = f"ws://{HOST}:{ports['ws']}/ocpp", f"http://{HOST}:{ports['rest']}"
     samples_file = workdir / "watch.json"
     watcher = start_watchers(ws_url, args, samples_file)
+    core_file = workdir / "cores.json"
+    sampler = start_sampler(core_file)
     if (os.cpu_count() or 1) >= 2:
-        os.sched_setaffinity(0, {1})
+        os.sched_setaffinity(0, {LOAD_CPU})
     os.nice(5)
     if hasattr(os, "sched_setscheduler"):   # before the upload threads start: they inherit it
         try:
@@ -270,12 +328,16 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     finally:
         watcher.send_signal(signal.SIGTERM)
         watcher.wait(timeout=30)
+        if sampler is not None:
+            sampler.send_signal(signal.SIGTERM)
+            sampler.wait(timeout=30)
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
     samples = json.loads(samples_file.read_text())
+    cores = json.loads(core_file.read_text()) if sampler is not None else []
 
     def window(start: float, end: float) -> list[float]:
         return [rtt * 1000 for sent, rtt in samples if start <= sent <= end]
@@ -299,26 +361,40 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             p99 = percentile(during, 0.99)
             print(f"      heartbeat, {name:12}: n={len(during)} p50={percentile(during, 0.5):.1f} ms "
                   f"p99={p99:.1f} ms = {p99 / percentile(idle, 0.99):.2f}x idle p99")
-        print(f"      slowest moments of the uploads: {slowest(samples, phase['answered'], phase['ended'])}")
+        print(f"      slowest moments of the uploads: {slowest(samples, cores, phase['answered'], phase['ended'])}")
 
 
-def slowest(samples: list[tuple[float, float]], start: float, end: float, count: int = 5) -> str:
+def slowest(samples: list[tuple[float, float]], cores: list, start: float, end: float,
+            count: int = 5) -> str:
     """Where the p99 comes from: the ``count`` slowest moments (heartbeats sent within the same
     10 ms, so one stall of the server shows once with how many watchers it held), as seconds
     from ``start``: a wave of status reports at the start or the end of the uploads, or stalls
-    spread over them."""
-    moments: dict[int, list[float]] = {}
+    spread over them. With each (of 20 ms or more), how busy the server's core and the load's
+    were meanwhile: a heartbeat held while the server's core stood mostly idle was not held by
+    the server."""
+    moments: dict[int, list[tuple[float, float]]] = {}
     for sent, rtt in samples:
         if start <= sent <= end:
-            moments.setdefault(int((sent - start) * 100), []).append(rtt * 1000)
-    worst = sorted(moments.items(), key=lambda item: max(item[1]), reverse=True)[:count]
-    return ", ".join(f"+{at / 100:.1f} s {max(rtts):.1f} ms (x{len(rtts)})" for at, rtts in worst)
+            moments.setdefault(int((sent - start) * 100), []).append((sent, rtt))
+    worst = sorted(moments.items(), key=lambda item: max(rtt for _, rtt in item[1]), reverse=True)[:count]
+    said = []
+    for at, held in worst:
+        sent, rtt = max(held, key=lambda sample: sample[1])
+        shares = [(name, core_shares(cores, at_core, sent, sent + rtt))
+                  for name, at_core in (("server", SERVER_CPU), ("load", LOAD_CPU))]
+        share = "".join(f"; {name} core {busy:.0%} busy ({niced:.0%} niced)"
+                        for name, found in shares if found is not None for busy, niced in [found])
+        said.append(f"+{at / 100:.1f} s {rtt * 1000:.1f} ms (x{len(held)}{share})")
+    return ", ".join(said)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--watch":
         _, _, ws_url, count, interval, out = sys.argv
         asyncio.run(watch(ws_url, watcher_ids(int(count)), float(interval), Path(out)))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--sample-cores":
+        sample_cores(Path(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stations", type=int, default=100)
