@@ -55,6 +55,7 @@ PASSPHRASE = "bench-uploads-passphrase-0123456789"
 PASSWORD = "BenchUploadsPassword-0123"
 # With two cores or more: the server's processes on one, the watchers and the uploading stations
 # on another.
+PINNED = (os.cpu_count() or 1) >= 2
 SERVER_CPU, LOAD_CPU = 0, 1
 
 
@@ -135,7 +136,7 @@ def start_server(data: Path, ports: dict[str, int], passive: str, log: Path) -> 
 
 
 def pinned(cpu: int, command: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *command] if (os.cpu_count() or 1) >= 2 else command
+    return ["taskset", "-c", str(cpu), *command] if PINNED else command
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -210,7 +211,7 @@ def sample_cores(out: Path) -> None:
 
 
 def start_sampler(out: Path) -> subprocess.Popen | None:
-    if (os.cpu_count() or 1) < 2 or not Path("/proc/stat").exists():
+    if not PINNED or not Path("/proc/stat").exists():
         return None
     return subprocess.Popen([sys.executable, __file__, "--sample-cores", str(out)], cwd=ROOT)
 
@@ -299,7 +300,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     watcher = start_watchers(ws_url, args, samples_file)
     core_file = workdir / "cores.json"
     sampler = start_sampler(core_file)
-    if (os.cpu_count() or 1) >= 2:
+    if PINNED:
         os.sched_setaffinity(0, {LOAD_CPU})
     os.nice(5)
     if hasattr(os, "sched_setscheduler"):   # before the upload threads start: they inherit it
