@@ -885,7 +885,7 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
 
     engine = make_engine(load_settings(data).database_url)
     with engine.connect() as connection:
-        stored = connection.execute(text("SELECT count(*) FROM meter_value")).scalar_one()
+        stored = connection.execute(text("SELECT coalesce(sum(sampled_count), 0) FROM meter_reading")).scalar_one()
     engine.dispose()
     return Charging(rounds, sampled_values, stored)
 

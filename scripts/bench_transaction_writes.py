@@ -35,7 +35,7 @@ from api.csms.transactions.handlers import answer_events, read_event  # noqa: E4
 from storage.batching import _Each, _together  # noqa: E402
 
 WAL_FRAME = 4096 + 24   # a page and its frame header
-INDEXES = ("ix_meter_value_station_sampled", "ix_meter_value_transaction", "ix_meter_value_received_at")
+INDEXES = ("ix_meter_reading_station_sampled", "ix_meter_reading_transaction", "ix_meter_reading_received_at")
 
 
 class Fleet:

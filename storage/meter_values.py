@@ -1,7 +1,14 @@
-"""Meter values (block J, and the meterValue of TransactionEvent): one row per sampledValue.
+"""Meter values (block J, and the meterValue of TransactionEvent): one row per MeterValue the
+station sent (a reading: a timestamp and its sampledValues), its sampled values kept as JSON.
 
-Signed meter values are kept byte-exact in columns of their own (the text the station sent,
-never decoded or re-encoded), so that whoever bills from them can verify the signature later.
+A reading, not a sampled value, is the row: a charging fleet sends four or more sampled values
+a second per station, and a row each (with its three index entries) was most of what storing a
+TransactionEvent cost; a reading's values share their station, EVSE, transaction and time, which
+is all the indexes look up. ``sampled_values`` is the sampledValue list as read
+(api/csms/meter_values/samples.py: the spec's defaults filled in), in the order sent. Signed meter
+values are in it byte-exact (the text the station sent, never decoded or re-encoded), so that
+whoever bills from them can verify the signature later; the JSON is ASCII (``\\u`` escapes), so any
+string the station sent is stored as it was.
 
 On PostgreSQL the table is partitioned by month of ``received_at`` (declarative range
 partitioning, see ``storage/partitions.py``): retention then drops whole partitions instead of
@@ -17,24 +24,19 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
-from storage.transactions import ENUM_MAX, TRANSACTION_ID_MAX
+from storage.transactions import TRANSACTION_ID_MAX
 from storage.types import UtcDateTime, utcnow
 
-# SignedMeterValueType: signedMeterData and publicKey string[..2500], the methods string[..50].
-SIGNED_DATA_MAX = 2500
-METHOD_MAX = 50
-UNIT_MAX = 20
 
-
-class MeterValue(SQLModel, table=True):
-    __tablename__ = "meter_value"
+class MeterReading(SQLModel, table=True):
+    __tablename__ = "meter_reading"
     __table_args__ = (
-        Index("ix_meter_value_station_sampled", "station_id", "sampled_at"),
-        Index("ix_meter_value_transaction", "transaction_pk"),
-        Index("ix_meter_value_received_at", "received_at"),
+        Index("ix_meter_reading_station_sampled", "station_id", "sampled_at"),
+        Index("ix_meter_reading_transaction", "transaction_pk"),
+        Index("ix_meter_reading_received_at", "received_at"),
     )
 
-    # BIGINT on PostgreSQL (a fleet's meter values outgrow 2^31); SQLite's rowid is 64-bit already
+    # BIGINT on PostgreSQL (a fleet's readings outgrow 2^31); SQLite's rowid is 64-bit already
     # and only an INTEGER primary key is one.
     id: int | None = Field(default=None, primary_key=True,
                            sa_type=BigInteger().with_variant(Integer(), "sqlite"))
@@ -44,14 +46,5 @@ class MeterValue(SQLModel, table=True):
     transaction_id: str | None = Field(default=None, max_length=TRANSACTION_ID_MAX)
     sampled_at: datetime = Field(sa_type=UtcDateTime)    # the MeterValue's timestamp (station clock)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)  # partition key
-    measurand: str = Field(max_length=ENUM_MAX)          # the spec's default filled in
-    phase: str | None = Field(default=None, max_length=ENUM_MAX)
-    location: str | None = Field(default=None, max_length=ENUM_MAX)
-    context: str = Field(max_length=ENUM_MAX)            # the spec's default filled in
-    unit: str | None = Field(default=None, max_length=UNIT_MAX)
-    multiplier: int = Field(default=0)
-    value: float
-    signed_meter_data: str | None = Field(default=None, sa_type=Text)
-    signing_method: str | None = Field(default=None, max_length=METHOD_MAX)
-    encoding_method: str | None = Field(default=None, max_length=METHOD_MAX)
-    public_key: str | None = Field(default=None, sa_type=Text)
+    sampled_count: int                                   # len(sampled_values): counted without parsing
+    sampled_values: str = Field(sa_type=Text)            # JSON list, see the module's docstring

@@ -1,8 +1,8 @@
-"""Monthly range partitions of ``meter_value`` on PostgreSQL, and retention on both databases.
+"""Monthly range partitions of ``meter_reading`` on PostgreSQL, and retention on both databases.
 
 Partitions live in a schema of their own (``PARTITION_SCHEMA``) so that the public schema holds
 exactly the tables the models describe. Each covers one calendar month of ``received_at`` (UTC)
-and is named after it (``meter_value_y2026m12``); a DEFAULT partition catches anything outside
+and is named after it (``meter_reading_y2026m12``); a DEFAULT partition catches anything outside
 them (a maintenance pass that did not run in time), so an insert never fails for want of one.
 ``maintain`` makes the partitions of this month and the next ``months_ahead`` ones and drops
 those entirely older than the retention; rows older than it elsewhere (the DEFAULT partition, the
@@ -20,10 +20,18 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from storage import advisory_locks
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 
-PARTITION_SCHEMA = "meter_value_partitions"
-_NAME = re.compile(r"^meter_value_y(\d{4})m(\d{2})$")
+# The table partitioned; the functions take another for the migrations that made and replaced
+# meter_value (a row per sampled value) before it.
+TABLE = MeterReading.__tablename__
+
+
+def partition_schema(table: str = TABLE) -> str:
+    return f"{table}_partitions"
+
+
+PARTITION_SCHEMA = partition_schema()
 
 
 @dataclass(frozen=True)
@@ -43,44 +51,54 @@ def _month(at: datetime, offset: int = 0) -> datetime:
     return datetime(index // 12, index % 12 + 1, 1, tzinfo=timezone.utc)
 
 
-def partition_name(month: datetime) -> str:
-    return f"meter_value_y{month.year:04d}m{month.month:02d}"
+def partition_name(month: datetime, table: str = TABLE) -> str:
+    return f"{table}_y{month.year:04d}m{month.month:02d}"
 
 
-def create_default_partition(connection: Connection) -> None:
-    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{PARTITION_SCHEMA}"'))
-    connection.execute(text(f'CREATE TABLE IF NOT EXISTS "{PARTITION_SCHEMA}".meter_value_default '
-                            f'PARTITION OF meter_value DEFAULT'))
+def _month_of(name: str, table: str = TABLE) -> datetime | None:
+    """The month a partition's name says, or None for a name that is no monthly partition's."""
+    found = re.fullmatch(rf"{re.escape(table)}_y(\d{{4}})m(\d{{2}})", name)
+    return None if found is None else datetime(int(found[1]), int(found[2]), 1, tzinfo=timezone.utc)
 
 
-def partitions(connection: Connection) -> list[str]:
-    """The monthly partitions of meter_value, oldest first (the DEFAULT one is not listed)."""
+def create_default_partition(connection: Connection, table: str = TABLE) -> None:
+    schema = partition_schema(table)
+    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    connection.execute(text(f'CREATE TABLE IF NOT EXISTS "{schema}".{table}_default PARTITION OF {table} DEFAULT'))
+
+
+def partitions(connection: Connection, table: str = TABLE) -> list[str]:
+    """The monthly partitions of ``table``, oldest first (the DEFAULT one is not listed)."""
     names = connection.execute(text(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'meter_value'")).scalars()
-    return sorted(name for name in names if _NAME.match(name))
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = :table"), {"table": table}).scalars()
+    return sorted(name for name in names if _month_of(name, table) is not None)
 
 
-def ensure_partitions(connection: Connection, now: datetime, months_ahead: int) -> list[str]:
+def ensure_partitions(connection: Connection, now: datetime, months_ahead: int, table: str = TABLE) -> list[str]:
     """Create the partitions of the month of ``now`` and the ``months_ahead`` after it; the
     names of those created."""
-    existing = set(partitions(connection))
+    schema = partition_schema(table)
+    existing = set(partitions(connection, table))
     created = []
     for offset in range(months_ahead + 1):
         start, end = _month(now, offset), _month(now, offset + 1)
-        name = partition_name(start)
+        name = partition_name(start, table)
         if name in existing:
             continue
         # Rows of that month already in the DEFAULT partition would make the new partition's
         # creation fail: move them out first, in this same transaction.
         moved = connection.execute(text(
-            f'DELETE FROM "{PARTITION_SCHEMA}".meter_value_default WHERE received_at >= :start AND received_at < :end '
+            f'DELETE FROM "{schema}".{table}_default WHERE received_at >= :start AND received_at < :end '
             'RETURNING *'), {"start": start, "end": end}).mappings().all()
         connection.execute(text(
-            f'CREATE TABLE "{PARTITION_SCHEMA}".{name} PARTITION OF meter_value '
+            f'CREATE TABLE "{schema}".{name} PARTITION OF {table} '
             f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"))
         if moved:
-            connection.execute(MeterValue.__table__.insert(), [dict(row) for row in moved])
+            columns = list(moved[0].keys())
+            connection.execute(text(f"INSERT INTO {table} ({', '.join(columns)}) "
+                                    f"VALUES ({', '.join(':' + column for column in columns)})"),
+                               [dict(row) for row in moved])
         created.append(name)
     return created
 
@@ -97,9 +115,8 @@ def maintain(session: Session, *, now: datetime, months_ahead: int, retention_da
         connection = session.connection()
         created = ensure_partitions(connection, now, months_ahead)
         for name in partitions(connection):
-            year, month = (int(part) for part in _NAME.match(name).groups())  # type: ignore[union-attr]
-            if _month(datetime(year, month, 1, tzinfo=timezone.utc), 1) <= cutoff:
+            if _month(_month_of(name), 1) <= cutoff:  # type: ignore[arg-type]
                 connection.execute(text(f'DROP TABLE "{PARTITION_SCHEMA}".{name}'))
                 dropped.append(name)
-    deleted = session.exec(delete(MeterValue).where(MeterValue.received_at < cutoff)).rowcount or 0  # type: ignore[call-overload]
+    deleted = session.exec(delete(MeterReading).where(MeterReading.received_at < cutoff)).rowcount or 0  # type: ignore[call-overload]
     return Maintenance(created, dropped, deleted)

@@ -15,34 +15,33 @@ from sqlmodel import select
 from storage.db import session_scope
 from storage.device_model import DeviceVariable
 from storage.driver import DriverWrite, RoundTrip
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 from storage.transactions import Transaction
 
 pytestmark = pytest.mark.fast
 
 _AT = datetime(2026, 3, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
 _ROW = {"station_id": "CS-1", "evse_id": 1, "transaction_pk": None, "transaction_id": "tx-1", "received_at": _AT,
-        "sampled_at": _AT, "measurand": "Energy.Active.Import.Register", "phase": None, "location": "Outlet",
-        "unit": "Wh", "multiplier": 0, "context": "Sample.Periodic", "value": 1234.5, "signed_meter_data": None,
-        "signing_method": None, "encoding_method": None, "public_key": None}
+        "sampled_at": _AT, "sampled_count": 1, "sampled_values": '[{"value":1234.5}]'}
 
 
-def _columns(row: MeterValue) -> dict:
+def _columns(row: MeterReading) -> dict:
     return {name: getattr(row, name) for name in _ROW}
 
 
 def test_inserted_rows_read_back_as_a_core_insert_writes_them(engine):
     core, driver = dict(_ROW, transaction_id="core"), dict(_ROW, transaction_id="driver")
     with session_scope(engine) as session:
-        session.connection().execute(insert(MeterValue.__table__), [core])
-        DriverWrite(insert(MeterValue.__table__)).run(session.connection(), [driver, dict(driver, value=2.0)])
+        session.connection().execute(insert(MeterReading.__table__), [core])
+        DriverWrite(insert(MeterReading.__table__)).run(session.connection(), [driver, dict(driver, sampled_count=2)])
     with session_scope(engine) as session:
-        rows = {row.transaction_id + str(row.value): _columns(row) for row in session.exec(select(MeterValue))}
-    assert rows["driver1234.5"] == {**rows["core1234.5"], "transaction_id": "driver"}
-    assert rows["driver1234.5"]["sampled_at"] == _AT and rows["driver2.0"]["value"] == 2.0
+        rows = {row.transaction_id + str(row.sampled_count): _columns(row)
+                for row in session.exec(select(MeterReading))}
+    assert rows["driver1"] == {**rows["core1"], "transaction_id": "driver"}
+    assert rows["driver1"]["sampled_at"] == _AT and rows["driver2"]["sampled_count"] == 2
     # Stored alike, not only read back alike: a range query compares what is stored.
     with session_scope(engine) as session:
-        stored = session.connection().execute(text("SELECT DISTINCT sampled_at, received_at FROM meter_value")).all()
+        stored = session.connection().execute(text("SELECT DISTINCT sampled_at, received_at FROM meter_reading")).all()
     assert len(stored) == 1
 
 
@@ -50,14 +49,14 @@ def test_text_a_bulk_write_format_treats_specially_is_stored_exactly(engine):
     # On PostgreSQL the rows go by COPY, whose text format gives tabs, newlines, backslashes and
     # \N meanings of their own; a signed meter value must still be kept byte for byte (E02).
     hostile = 'OCMF|{"RD":[{"TM":"2026-03-01T12:30:15,000+0000 S"}]}\t\n\r\\N\\\\x00 \'é€😀"\n\\.\n'
-    rows = [dict(_ROW, signed_meter_data=hostile, signing_method="\\N", encoding_method="",
-                 public_key="\t", transaction_id=f"tx-{n}") for n in range(3)]
+    rows = [dict(_ROW, sampled_values=hostile, station_id="\\N", evse_id=None, transaction_id=f"tx-{n}\t")
+            for n in range(3)]
     with session_scope(engine) as session:
-        assert DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows) == 3
+        assert DriverWrite(insert(MeterReading.__table__)).run(session.connection(), rows) == 3
     with session_scope(engine) as session:
-        stored = session.exec(select(MeterValue).order_by(MeterValue.transaction_id)).all()
-    assert [(row.signed_meter_data, row.signing_method, row.encoding_method, row.public_key, row.phase)
-            for row in stored] == [(hostile, "\\N", "", "\t", None)] * 3
+        stored = session.exec(select(MeterReading).order_by(MeterReading.transaction_id)).all()
+    assert [(row.sampled_values, row.station_id, row.evse_id, row.transaction_id) for row in stored] == \
+        [(hostile, "\\N", None, f"tx-{n}\t") for n in range(3)]
 
 
 def test_an_update_sets_its_columns_on_its_row_only(engine):
@@ -92,26 +91,26 @@ def test_times_shared_by_many_rows_are_stored_per_row_and_a_naive_one_is_still_r
     other = datetime(2026, 3, 2, tzinfo=timezone.utc)
     rows = [dict(_ROW, transaction_id=f"tx-{n}", sampled_at=at) for n, at in enumerate((_AT, other, later, _AT))]
     with session_scope(engine) as session:
-        DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows)
+        DriverWrite(insert(MeterReading.__table__)).run(session.connection(), rows)
     with session_scope(engine) as session:
-        stored = dict(session.connection().execute(text("SELECT transaction_id, sampled_at FROM meter_value")).all())
-        read = {row.transaction_id: row.sampled_at for row in session.exec(select(MeterValue))}
+        stored = dict(session.connection().execute(text("SELECT transaction_id, sampled_at FROM meter_reading")).all())
+        read = {row.transaction_id: row.sampled_at for row in session.exec(select(MeterReading))}
     assert read == {"tx-0": _AT, "tx-1": other, "tx-2": _AT, "tx-3": _AT}
     assert stored["tx-0"] == stored["tx-2"] == stored["tx-3"] != stored["tx-1"]
     naive = dict(_ROW, sampled_at=_AT.replace(tzinfo=None))
     with pytest.raises(ValueError, match="naive"):
         with session_scope(engine) as session:
-            DriverWrite(insert(MeterValue.__table__)).run(session.connection(), [dict(_ROW), naive])
+            DriverWrite(insert(MeterReading.__table__)).run(session.connection(), [dict(_ROW), naive])
 
 
 def test_a_row_the_database_refuses_fails_the_write_and_leaves_none_of_its_rows(engine):
     rows = [dict(_ROW, transaction_id="kept-if-partial"), dict(_ROW, station_id=None)]   # station_id NOT NULL
     with pytest.raises(Exception) as refused:
         with session_scope(engine) as session:
-            DriverWrite(insert(MeterValue.__table__)).run(session.connection(), rows)
+            DriverWrite(insert(MeterReading.__table__)).run(session.connection(), rows)
     assert "null" in str(refused.value).lower()
     with session_scope(engine) as session:
-        assert session.exec(select(MeterValue)).all() == []
+        assert session.exec(select(MeterReading)).all() == []
 
 
 def test_an_insert_on_conflict_updates_the_row_that_is_there(engine):
@@ -152,13 +151,13 @@ def test_writes_sent_in_one_round_trip_are_stored_and_counted(engine):
             # tx-2's row changed since it was read (3 events now, not 4): the count says so, as a lone write's would.
             updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4},
                                                         {"row_pk": ids["tx-2"], "events_before": 4, "events": 5}])
-            inserted = trip.write(DriverWrite(insert(MeterValue.__table__)),
+            inserted = trip.write(DriverWrite(insert(MeterReading.__table__)),
                                   [dict(_ROW, transaction_id=f"tx-{n}") for n in range(3)])
-            nothing = trip.write(DriverWrite(insert(MeterValue.__table__)), [])
+            nothing = trip.write(DriverWrite(insert(MeterReading.__table__)), [])
         assert (updated.value, inserted.value, nothing.value) == (1, 3, 0)
     with session_scope(engine) as session:
         assert {row.transaction_id: row.events for row in session.exec(select(Transaction))} == {"tx-1": 4, "tx-2": 3}
-        assert sorted(row.transaction_id for row in session.exec(select(MeterValue))) == ["tx-0", "tx-1", "tx-2"]
+        assert sorted(row.transaction_id for row in session.exec(select(MeterReading))) == ["tx-0", "tx-1", "tx-2"]
 
 
 def test_a_count_is_known_only_once_its_round_trip_has_ended(engine):
@@ -181,10 +180,10 @@ def test_a_write_refused_in_a_round_trip_fails_it_and_keeps_nothing(engine):
         with session_scope(engine) as session:
             with RoundTrip(session.connection()) as trip:
                 trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4}])
-                trip.write(DriverWrite(insert(MeterValue.__table__)), [dict(_ROW, station_id=None)])  # NOT NULL
+                trip.write(DriverWrite(insert(MeterReading.__table__)), [dict(_ROW, station_id=None)])  # NOT NULL
     assert "null" in str(refused.value).lower()
     with session_scope(engine) as session:
-        assert session.exec(select(MeterValue)).all() == []
+        assert session.exec(select(MeterReading)).all() == []
         assert {row.events for row in session.exec(select(Transaction))} == {3}
 
 
@@ -193,10 +192,10 @@ def test_a_row_refused_before_sending_ends_the_round_trip_and_the_connection_ser
     with pytest.raises(ValueError, match="row_pk"):
         with session_scope(engine) as session:
             with RoundTrip(session.connection()) as trip:
-                trip.write(DriverWrite(insert(MeterValue.__table__)), [dict(_ROW)])
+                trip.write(DriverWrite(insert(MeterReading.__table__)), [dict(_ROW)])
                 trip.write(_UPDATE_IF_UNCHANGED, [{"events_before": 3, "events": 4}])
     with session_scope(engine) as session:
-        assert session.exec(select(MeterValue)).all() == []
+        assert session.exec(select(MeterReading)).all() == []
         with RoundTrip(session.connection()) as trip:
             updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-2"], "events_before": 3, "events": 9}])
     assert updated.value == 1
@@ -212,6 +211,6 @@ def test_without_pipeline_support_each_write_goes_alone_and_counts_at_once(engin
         with RoundTrip(session.connection()) as trip:
             updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4}])
             assert updated.value == 1
-            trip.write(DriverWrite(insert(MeterValue.__table__)), [dict(_ROW)])
+            trip.write(DriverWrite(insert(MeterReading.__table__)), [dict(_ROW)])
     with session_scope(engine) as session:
-        assert len(session.exec(select(MeterValue)).all()) == 1
+        assert len(session.exec(select(MeterReading)).all()) == 1

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from fake_connection import sampled
 from sqlmodel import select
 from trust_anchor_support import booted
 
 from api.core.audit import run_in_session
+from api.csms.meter_values.service import SampledValue
 from simulator.charging import Charging
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 from storage.transactions import Transaction, TransactionEvent
 
 VALID_TOKEN = {"idToken": "04E1C2D3A4B5C6", "type": "ISO14443"}
@@ -77,7 +79,8 @@ async def session_started(csms, station_id: str) -> Charging:
     return charging
 
 
-def stored(csms, station_id: str, transaction_id: str) -> tuple[Transaction, list[TransactionEvent], list[MeterValue]]:
+def stored(csms, station_id: str, transaction_id: str
+           ) -> tuple[Transaction, list[TransactionEvent], list[SampledValue]]:
     """The transaction row, its events (by seqNo) and its meter values (by time), as stored."""
 
     def read(session):
@@ -85,11 +88,11 @@ def stored(csms, station_id: str, transaction_id: str) -> tuple[Transaction, lis
                                                         Transaction.transaction_id == transaction_id)).all()
         events = list(session.exec(select(TransactionEvent).where(TransactionEvent.transaction_pk == row.id)
                                    .order_by(TransactionEvent.seq_no, TransactionEvent.id)))
-        values = list(session.exec(select(MeterValue).where(MeterValue.transaction_pk == row.id)
-                                   .order_by(MeterValue.sampled_at, MeterValue.id)))
-        return row, events, values
+        return row, events
 
-    return run_in_session(csms.ctx, read)
+    row, events = run_in_session(csms.ctx, read)
+    values = sampled(csms.ctx, MeterReading.transaction_pk == row.id)
+    return row, events, sorted(values, key=lambda value: (value.sampled_at, value.id, value.position))
 
 
 async def shown(csms, station_id: str, transaction_id: str) -> dict[str, Any]:

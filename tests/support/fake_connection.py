@@ -21,12 +21,14 @@ from sqlmodel import select
 from api.core.audit import Actor
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.meter_values.service import SampledValue, sampled_values
 from api.csms.routes import ROUTES
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.handler import LiveState, StationCall
 from api.ocpp.validation import schemas
 from api.operations.stations import add_station
 from storage.db import make_engine, session_scope
+from storage.meter_values import MeterReading
 from storage.spool import Spool
 from storage.stations import Station
 
@@ -107,6 +109,12 @@ def rows(ctx: Context, model: type[T], *where: Any) -> list[T]:
         table = model.__table__
         primary_key = list(table.primary_key.columns)[0]
         return list(session.exec(select(model).where(*where).order_by(primary_key)))
+
+
+def sampled(ctx: Context, *where: Any) -> list[SampledValue]:
+    """Every sampled value of the readings stored (``where`` filters the readings), in the order
+    stored: by reading, then by place in it."""
+    return [value for reading in rows(ctx, MeterReading, *where) for value in sampled_values(reading)]
 
 
 def unreachable_database(ctx: Context, tmp_path: Path) -> Context:

@@ -37,8 +37,14 @@ class Sample(NamedTuple):
     encoding_method: str | None = None
     public_key: str | None = None
 
-    def columns(self) -> dict[str, Any]:
-        return dict(zip(self._fields, self))  # _asdict() does the same, slower
+    def stored(self) -> dict[str, Any]:
+        """This sample as it is kept in its reading's ``sampled_values`` (storage/meter_values.py):
+        every field but the reading's time, those without a value left out."""
+        return {name: value for name, value in zip(_STORED, self[1:]) if value is not None}
+
+    @classmethod
+    def of_stored(cls, sampled_at: datetime, stored: dict[str, Any]) -> Sample:
+        return cls(sampled_at, **stored)
 
     @property
     def register_wh(self) -> float | None:
@@ -48,6 +54,11 @@ class Sample(NamedTuple):
             return None
         scale = _ENERGY_SCALE.get(self.unit or "Wh")
         return None if scale is None else self.value * scale * 10 ** self.multiplier
+
+
+# The fields a reading keeps per sample (its time is the reading's).
+_STORED = Sample._fields[1:]
+assert Sample._fields[0] == "sampled_at"
 
 
 def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAULT_CONTEXT) -> list[Sample]:

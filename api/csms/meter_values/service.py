@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -13,32 +14,87 @@ from sqlmodel import Session, select
 from api.csms.meter_values.samples import Sample
 from storage.driver import DriverWrite
 from storage.filters import where_given
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 from storage.types import utcnow
 
-INSERT = DriverWrite(insert(MeterValue.__table__))
+INSERT = DriverWrite(insert(MeterReading.__table__))
 
 
 def store(session: Session, station_id: str, evse_id: int | None, samples: Sequence[Sample], *,
           transaction_pk: int | None = None, transaction_id: str | None = None,
           received_at: datetime | None = None) -> int:
-    """One row per sample, in one multi-row insert; how many."""
+    """One row per reading, in one multi-row insert; how many sampled values."""
     found = rows(station_id, evse_id, samples, transaction_pk=transaction_pk, transaction_id=transaction_id,
                  received_at=received_at or utcnow())
     insert_rows(session, found)
-    return len(found)
+    return len(samples)
 
 
 def rows(station_id: str, evse_id: int | None, samples: Sequence[Sample], *, transaction_pk: int | None,
          transaction_id: str | None, received_at: datetime) -> list[dict[str, Any]]:
-    """The meter_value rows of ``samples``, for ``insert_rows`` (several messages' at once)."""
-    return [{**sample.columns(), "station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
-             "transaction_id": transaction_id, "received_at": received_at} for sample in samples]
+    """The meter_reading rows of ``samples``, for ``insert_rows`` (several messages' at once): one
+    per run of samples with the same time, which is one per MeterValue (two MeterValues of one
+    message with the same timestamp make one reading, their values in the order sent)."""
+    found: list[dict[str, Any]] = []
+    at: datetime | None = None
+    kept: list[dict[str, Any]] = []
+    for sample in samples:
+        if sample.sampled_at != at:
+            kept, at = [], sample.sampled_at
+            found.append({"station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
+                          "transaction_id": transaction_id, "sampled_at": at, "received_at": received_at,
+                          "sampled_values": kept})
+        kept.append(sample.stored())
+    for row in found:
+        row["sampled_count"] = len(row["sampled_values"])
+        row["sampled_values"] = _dumps(row["sampled_values"])
+    return found
 
 
 def insert_rows(session: Session, found: list[dict[str, Any]]) -> None:
     # Driver-level (storage/driver.py): even a Core executemany cost more than the insert itself.
     INSERT.run(session.connection(), found)
+
+
+# Compact, and ASCII (the default): a string that is no valid UTF-8 on its own (a lone surrogate)
+# is kept as its escape.
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class SampledValue:
+    """One sampled value as stored: its reading's columns, then the sample's fields."""
+
+    id: int                      # the reading's
+    position: int                # its place in the reading, from 0
+    station_id: str
+    evse_id: int | None
+    transaction_pk: int | None
+    transaction_id: str | None
+    received_at: datetime
+    sampled_at: datetime         # from here on, Sample's fields in its order
+    measurand: str
+    context: str
+    value: float
+    phase: str | None
+    location: str | None
+    unit: str | None
+    multiplier: int
+    signed_meter_data: str | None
+    signing_method: str | None
+    encoding_method: str | None
+    public_key: str | None
+
+
+assert tuple(field.name for field in fields(SampledValue))[7:] == Sample._fields
+
+
+def sampled_values(reading: MeterReading) -> list[SampledValue]:
+    """The sampled values of ``reading``, in the order the station sent them."""
+    return [SampledValue(reading.id, position, reading.station_id, reading.evse_id,  # type: ignore[arg-type]
+                         reading.transaction_pk, reading.transaction_id, reading.received_at,
+                         *Sample.of_stored(reading.sampled_at, stored))
+            for position, stored in enumerate(json.loads(reading.sampled_values))]
 
 
 @dataclass(frozen=True)
@@ -51,32 +107,55 @@ class MeterValueQuery:
 
 
 def _select(query: MeterValueQuery):
-    statement = where_given(select(MeterValue), (MeterValue.station_id, query.station_id),
-                            (MeterValue.transaction_pk, query.transaction_pk), (MeterValue.measurand, query.measurand))
+    statement = where_given(select(MeterReading), (MeterReading.station_id, query.station_id),
+                            (MeterReading.transaction_pk, query.transaction_pk))
+    if query.measurand is not None:
+        # Only readings that may hold it (the text it has in the JSON); which of their values
+        # do is decided on reading them.
+        pattern = f'"measurand":{_dumps(query.measurand)}'
+        escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(MeterReading.sampled_values.like(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
     if query.since is not None:
-        statement = statement.where(MeterValue.sampled_at >= query.since)
+        statement = statement.where(MeterReading.sampled_at >= query.since)
     if query.until is not None:
-        statement = statement.where(MeterValue.sampled_at < query.until)
-    return statement.order_by(MeterValue.sampled_at, MeterValue.id)
+        statement = statement.where(MeterReading.sampled_at < query.until)
+    return statement.order_by(MeterReading.sampled_at, MeterReading.id)
 
 
-def page(session: Session, query: MeterValueQuery, *, after_id: int | None, limit: int) -> list[MeterValue]:
-    """Up to ``limit`` rows in (sampled_at, id) order; ``after_id`` continues after that row."""
-    statement = _select(query)
-    if after_id is not None:
-        last = session.get(MeterValue, after_id)
-        if last is not None:
-            statement = statement.where((MeterValue.sampled_at > last.sampled_at)
-                                        | ((MeterValue.sampled_at == last.sampled_at) & (MeterValue.id > after_id)))
-    return list(session.exec(statement.limit(limit)))
-
-
-def stream(session: Session, query: MeterValueQuery, *, chunk: int = 1000) -> Iterator[MeterValue]:
-    """Every row of ``query``, read ``chunk`` at a time (a long range never sits in memory whole)."""
-    after_id = None
+def _matching(session: Session, query: MeterValueQuery, after_id: int | None,
+              chunk: int) -> Iterator[SampledValue]:
+    """The values of ``query``'s readings after reading ``after_id``, in (time, reading, position)
+    order, read ``chunk`` readings at a time."""
     while True:
-        rows = page(session, query, after_id=after_id, limit=chunk)
-        yield from rows
-        if len(rows) < chunk:
+        statement = _select(query)
+        if after_id is not None:
+            last = session.get(MeterReading, after_id)
+            if last is not None:
+                statement = statement.where(
+                    (MeterReading.sampled_at > last.sampled_at)
+                    | ((MeterReading.sampled_at == last.sampled_at) & (MeterReading.id > after_id)))
+        readings = list(session.exec(statement.limit(chunk)))
+        for reading in readings:
+            for value in sampled_values(reading):
+                if query.measurand is None or value.measurand == query.measurand:
+                    yield value
+        if len(readings) < chunk:
             return
-        after_id = rows[-1].id
+        after_id = readings[-1].id
+
+
+@dataclass(frozen=True)
+class Page:
+    values: list[SampledValue]
+    next_after: int | None       # the last reading of the page, when more follow; else None
+
+
+def page(session: Session, query: MeterValueQuery, *, after_id: int | None, limit: int) -> Page:
+    """At least ``limit`` values (fewer at the end) in (sampled_at, reading, position) order, and
+    whole readings: a page ends where a reading does. ``after_id`` continues after that reading."""
+    values: list[SampledValue] = []
+    for value in _matching(session, query, after_id, chunk=min(limit + 1, 1000)):
+        if len(values) >= limit and value.id != values[-1].id:
+            return Page(values, values[-1].id)
+        values.append(value)
+    return Page(values, None)

@@ -27,7 +27,6 @@ from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
 from api.rest.numbers import INT64_MAX
 from api.rest.paging import Before, Limit, newest_first
-from storage.meter_values import MeterValue
 from storage.transactions import Transaction, TransactionEvent
 
 router = APIRouter(tags=["transactions"])
@@ -107,7 +106,8 @@ class EventOut(BaseModel):
 
 
 class MeterValueOut(BaseModel):
-    id: int
+    id: int = Field(description="The reading's: the MeterValue (one timestamp) this value came in.")
+    position: int = Field(description="Its place among the reading's values, from 0.")
     station_id: str
     evse_id: int | None
     transaction_id: str | None
@@ -126,7 +126,7 @@ class MeterValueOut(BaseModel):
     public_key: str | None
 
     @classmethod
-    def of(cls, row: MeterValue) -> MeterValueOut:
+    def of(cls, row: meter_values.SampledValue) -> MeterValueOut:
         return cls(**{name: getattr(row, name) for name in cls.model_fields})
 
 
@@ -148,13 +148,14 @@ class TransactionDetailOut(TransactionOut):
     event_list: list[EventOut] = Field(description="By seqNo, then arrival.")
     status_answers: list[StatusAnswerOut] = Field(description="The station's GetTransactionStatus answers about "
                                                               "it (E14), oldest first.")
-    meter_values: list[MeterValueOut] = Field(description="The first 10,000 by time; the rest through "
-                                                          "/api/v1/meter-values.")
+    meter_values: list[MeterValueOut] = Field(description="The first 10,000 by time (whole readings); the rest "
+                                                          "through /api/v1/meter-values.")
 
 
 class MeterValuePage(BaseModel):
     meter_values: list[MeterValueOut] = Field(description="Oldest first (by the station's timestamps).")
-    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end.")
+    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end. A page "
+                                               "ends with a whole reading, so it may hold a few more than `limit`.")
 
 
 _DETAIL_METER_VALUES = 10_000
@@ -188,7 +189,7 @@ def get_transaction(_principal: AnyRole, ctx: Ctx, station_id: str, transaction_
         if found is None:
             return None
         values = meter_values.page(session, meter_values.MeterValueQuery(transaction_pk=found.transaction.id),
-                                   after_id=None, limit=_DETAIL_METER_VALUES)
+                                   after_id=None, limit=_DETAIL_METER_VALUES).values
         return TransactionDetailOut(
             **TransactionOut.of(found.transaction).model_dump(), missing_seq_nos=found.missing_seq_nos,
             charging_states=[ChargingStateOut(at=at, charging_state=state) for at, state in found.charging_states],
@@ -228,22 +229,23 @@ def _csv(ctx: Context, criteria: meter_values.MeterValueQuery) -> Iterator[str]:
     writer.writerow(_CSV_COLUMNS)
     after_id = None
     while True:
-        rows = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after_id, limit=1000))
-        for row in rows:
-            writer.writerow([_csv_cell(getattr(row, name)) for name in _CSV_COLUMNS])
+        found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after_id, limit=1000))
+        for value in found.values:
+            writer.writerow([_csv_cell(getattr(value, name)) for name in _CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
-        if len(rows) < 1000:
+        if found.next_after is None:
             return
-        after_id = rows[-1].id
+        after_id = found.next_after
 
 
 def _csv_cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else ("" if value is None else value)
 
 
-After = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="Only rows after this one (from `next_after`).")]
+After = Annotated[int | None, Query(ge=1, le=INT64_MAX,
+                                    description="Only values after this reading (from `next_after`).")]
 
 
 @router.get("/api/v1/meter-values", response_model=MeterValuePage,
@@ -262,6 +264,6 @@ def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, station_i
     if wants_csv:
         return StreamingResponse(_csv(ctx, criteria), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="meter-values.csv"'})
-    rows = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after, limit=limit + 1))
-    next_after = rows[limit - 1].id if len(rows) > limit else None
-    return MeterValuePage(meter_values=[MeterValueOut.of(row) for row in rows[:limit]], next_after=next_after)
+    found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after, limit=limit))
+    return MeterValuePage(meter_values=[MeterValueOut.of(value) for value in found.values],
+                          next_after=found.next_after)

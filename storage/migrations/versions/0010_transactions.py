@@ -149,8 +149,8 @@ def upgrade() -> None:
         from storage.partitions import create_default_partition, ensure_partitions
 
         connection = op.get_bind()
-        create_default_partition(connection)
-        ensure_partitions(connection, datetime.now(timezone.utc), months_ahead=1)
+        create_default_partition(connection, "meter_value")
+        ensure_partitions(connection, datetime.now(timezone.utc), months_ahead=1, table="meter_value")
 
 
 def downgrade() -> None:

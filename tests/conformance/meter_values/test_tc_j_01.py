@@ -9,11 +9,10 @@ measurand and unit, outside any transaction, readable over REST.
 from __future__ import annotations
 
 from charging_support import charging_station
+from fake_connection import sampled
 from ocpp_support import csms  # noqa: F401 - fixture
-from sqlmodel import select
 
-from api.core.audit import run_in_session
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 
 
 async def test_tc_j_01_clock_aligned_meter_values_without_a_transaction(csms):
@@ -27,8 +26,7 @@ async def test_tc_j_01_clock_aligned_meter_values_without_a_transaction(csms):
             "eventNotificationType": "HardWiredMonitor", "component": {"name": "FiscalMetering"},
             "variable": {"name": "EnergyImport"}}]}) == {}
 
-    rows = run_in_session(csms.ctx, lambda s: list(s.exec(select(MeterValue).where(
-        MeterValue.station_id == "TC-J-01").order_by(MeterValue.id))))
+    rows = sampled(csms.ctx, MeterReading.station_id == "TC-J-01")
     assert [(r.evse_id, r.context, r.measurand, r.unit, r.transaction_pk) for r in rows] == \
         [(evse, "Sample.Clock", "Energy.Active.Import.Register", "Wh", None) for _ in range(3) for evse in (0, 1)]
     times = sorted({r.sampled_at for r in rows})

@@ -9,13 +9,13 @@ import asyncio
 import json
 
 import pytest
-from fake_connection import FakeStation, register, rows, unreachable_database
+from fake_connection import FakeStation, register, rows, sampled, unreachable_database
 
 from api.csms.transactions import service
 from api.csms.transactions.handlers import read_event, transaction_event
 from api.ocpp.handler import StationCall
 from storage.db import DatabaseUnavailable, session_scope
-from storage.meter_values import MeterValue
+from storage.meter_values import MeterReading
 from storage.outbox import OutboundCall
 from storage.transactions import Transaction, TransactionEvent
 
@@ -75,7 +75,7 @@ async def test_a_whole_transaction_is_summarised_on_its_row(ctx):
     assert (row.events, row.seq_missing, row.seq_duplicates, row.unknown_start) == (4, 0, 0, False)
     events = rows(ctx, TransactionEvent)
     assert [e.charging_state for e in events] == ["EVConnected", "Charging", None, "EVConnected"]
-    meter = rows(ctx, MeterValue)
+    meter = sampled(ctx)
     assert [(m.context, m.value, m.evse_id, m.transaction_pk) for m in meter] == [
         ("Transaction.Begin", 1000, 2, row.id), ("Sample.Periodic", 5500, 2, row.id),
         ("Transaction.End", 8000, 2, row.id)]
@@ -94,7 +94,7 @@ async def test_gaps_and_duplicates_are_counted_never_refused(ctx):
     assert (row.events, row.seq_missing, row.seq_duplicates) == (5, 2, 2)  # 2 and 3 missing; 1 twice again
     assert [e.duplicate for e in rows(ctx, TransactionEvent)] == [False, False, True, False, True]
     # A retried event's meter values are not stored twice.
-    assert len(rows(ctx, MeterValue)) == 3
+    assert len(sampled(ctx)) == 3
     await station.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:00:00Z"))
     assert the_transaction(ctx).seq_missing == 1
 
@@ -168,7 +168,7 @@ async def test_on_either_database_events_and_meter_values_land_where_they_belong
     await station.send("TransactionEvent", event("Ended", 3, "2025-06-01T12:30:00Z", "EVDeparted", wh=2010))
     row = the_transaction(pki.ctx)
     assert (row.connector_id, row.energy_wh, row.seq_missing, row.seq_duplicates) == (2, 2000, 1, 1)
-    assert [m.value for m in rows(pki.ctx, MeterValue)] == [10, 10, 2010]
+    assert [m.value for m in sampled(pki.ctx)] == [10, 10, 2010]
 
 
 async def test_a_group_of_events_recorded_at_once_leaves_what_one_by_one_leaves(ctx):
@@ -194,7 +194,7 @@ async def test_a_group_of_events_recorded_at_once_leaves_what_one_by_one_leaves(
         assert {name: getattr(row, name) for name in kept} == {name: getattr(reference, name) for name in kept}
         assert [e.duplicate for e in rows(ctx, TransactionEvent, TransactionEvent.transaction_pk == row.id)] == [
             False, False, True, False, False]
-        assert len(rows(ctx, MeterValue, MeterValue.transaction_pk == row.id)) == 4  # the repeat's not again
+        assert len(sampled(ctx, MeterReading.transaction_pk == row.id)) == 4  # the repeat's not again
 
 
 def _reads_of_transactions(ctx) -> list[str]:
@@ -253,7 +253,7 @@ async def test_a_kept_summary_another_writer_changed_is_read_again_and_nothing_i
     row = the_transaction(ctx)
     assert (row.events, row.seq_received, row.seq_missing, row.meter_last_wh, row.energy_wh) == (4, 4, 0, 1300, 300)
     assert [e.seq_no for e in rows(ctx, TransactionEvent)] == [0, 1, 2, 3]   # none stored twice
-    assert len(rows(ctx, MeterValue)) == 4
+    assert len(sampled(ctx)) == 4
 
 
 async def test_in_a_group_a_stale_summary_fails_only_the_group_and_every_event_is_stored_once(either_ctx):
