@@ -67,6 +67,10 @@ def test_meter_values_as_json_pages_and_as_csv(sqlite_api):
     more = get(f"/api/v1/meter-values?station_id=CS-1&measurand=Energy.Active.Import.Register&limit=2"
                f"&after={page['next_after']}").json()
     assert [m["value"] for m in more["meter_values"]] == [6000] and more["next_after"] is None
+    # A page ends with a whole reading: the first reading's two values, though the limit is one.
+    whole = get("/api/v1/meter-values?station_id=CS-1&limit=1").json()
+    assert [(m["value"], m["position"]) for m in whole["meter_values"]] == [(1000, 0), (230.1, 1)]
+    assert len({m["id"] for m in whole["meter_values"]}) == 1 and whole["next_after"]
     in_tx = get("/api/v1/meter-values?station_id=CS-2&transaction_id=tx-1").json()["meter_values"]
     assert {m["station_id"] for m in in_tx} == {"CS-2"} and len(in_tx) == 2
     ranged = get("/api/v1/meter-values?since=2025-06-01T12:15:00Z&until=2025-06-01T13:00:00Z").json()
