@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import insert
@@ -36,19 +38,15 @@ def rows(station_id: str, evse_id: int | None, samples: Sequence[Sample], *, tra
     per run of samples with the same time, which is one per MeterValue (two MeterValues of one
     message with the same timestamp make one reading, their values in the order sent)."""
     found: list[dict[str, Any]] = []
-    at: datetime | None = None
-    kept: list[dict[str, Any]] = []
-    for sample in samples:
-        if sample.sampled_at != at:
-            kept, at = [], sample.sampled_at
-            found.append({"station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
-                          "transaction_id": transaction_id, "sampled_at": at, "received_at": received_at,
-                          "sampled_values": kept})
-        kept.append(sample.stored())
-    for row in found:
-        row["sampled_count"] = len(row["sampled_values"])
-        row["sampled_values"] = _dumps(row["sampled_values"])
+    for at, same_time in groupby(samples, key=_SAMPLED_AT):
+        kept = [sample.stored() for sample in same_time]
+        found.append({"station_id": station_id, "evse_id": evse_id, "transaction_pk": transaction_pk,
+                      "transaction_id": transaction_id, "sampled_at": at, "received_at": received_at,
+                      "sampled_count": len(kept), "sampled_values": _dumps(kept)})
     return found
+
+
+_SAMPLED_AT = attrgetter("sampled_at")
 
 
 def insert_rows(session: Session, found: list[dict[str, Any]]) -> None:
@@ -126,14 +124,13 @@ def _matching(session: Session, query: MeterValueQuery, after_id: int | None,
               chunk: int) -> Iterator[SampledValue]:
     """The values of ``query``'s readings after reading ``after_id``, in (time, reading, position)
     order, read ``chunk`` readings at a time."""
+    last = None if after_id is None else session.get(MeterReading, after_id)
     while True:
         statement = _select(query)
-        if after_id is not None:
-            last = session.get(MeterReading, after_id)
-            if last is not None:
-                statement = statement.where(
-                    (MeterReading.sampled_at > last.sampled_at)
-                    | ((MeterReading.sampled_at == last.sampled_at) & (MeterReading.id > after_id)))
+        if last is not None:
+            statement = statement.where(
+                (MeterReading.sampled_at > last.sampled_at)
+                | ((MeterReading.sampled_at == last.sampled_at) & (MeterReading.id > last.id)))
         readings = list(session.exec(statement.limit(chunk)))
         for reading in readings:
             for value in sampled_values(reading):
@@ -141,7 +138,7 @@ def _matching(session: Session, query: MeterValueQuery, after_id: int | None,
                     yield value
         if len(readings) < chunk:
             return
-        after_id = readings[-1].id
+        last = readings[-1]
 
 
 @dataclass(frozen=True)

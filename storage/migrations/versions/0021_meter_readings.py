@@ -107,11 +107,11 @@ def upgrade() -> None:
                   'ix_meter_reading_received_at': ['received_at']}, copied_from='meter_value')
     connection = op.get_bind()
     readings: list[dict] = []
-    key = None
+    last = None
     for row in _rows(_old):
         # One reading's values were written together, one after the other.
-        if tuple(row[name] for name in _READING) != key:
-            key = tuple(row[name] for name in _READING)
+        if (key := tuple(row[name] for name in _READING)) != last:
+            last = key
             readings.append({**{name: row[name] for name in _READING}, 'sampled_values': []})
         readings[-1]['sampled_values'].append({name: row[name] for name in _SAMPLE if row[name] is not None})
         if len(readings) > _CHUNK:
