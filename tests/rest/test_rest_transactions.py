@@ -7,11 +7,13 @@ import csv
 import io
 
 import pytest
+from sqlmodel import delete
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
 
 from api.core.audit import run_in_session
 from api.csms.transactions import service
 from api.csms.transactions.handlers import read_event
+from storage.meter_values import MeterReading
 
 SIGNED = {"signedMeterData": "PD94bWwgdmVyc2lvbj0iMS4wIj8+\r\nAA==", "signingMethod": "ECDSA-secp256r1-SHA256",
           "encodingMethod": "OCMF", "publicKey": "MFkwEwYH/+=="}
@@ -82,6 +84,27 @@ def test_meter_values_as_json_pages_and_as_csv(sqlite_api):
     table = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert len(table) == 6 and table[0]["signed_meter_data"] == SIGNED["signedMeterData"]
     assert get("/api/v1/meter-values?format=csv").text.count("\n") > 6
+
+
+def test_a_page_goes_on_after_its_last_reading_is_removed(api):
+    """Retention may remove the reading a page ended with before the next page is asked for."""
+    _charge(api)
+    get = lambda path: api.client.get(path, headers=api.headers("operator")).json()  # noqa: E731
+    first = get("/api/v1/meter-values?station_id=CS-1&limit=1")
+    assert [m["value"] for m in first["meter_values"]] == [1000, 230.1]
+    gone = first["meter_values"][0]["id"]
+    run_in_session(api.ctx, lambda s: s.exec(delete(MeterReading).where(MeterReading.id == gone)))
+    more = get(f"/api/v1/meter-values?station_id=CS-1&limit=1&after={first['next_after']}")
+    assert [m["value"] for m in more["meter_values"]] == [4000, 230.1]
+
+
+@pytest.mark.parametrize("after, says", [("17", "not a position"), ("1.2.3", "not a position"),
+                                         ("1e3.5", "not a position"), ("999999999999999999.1", "years 1 to 9999"),
+                                         ("0.9999999999999999999", "larger than any id"), ("9" * 41, "")])
+def test_an_after_this_service_did_not_give_is_refused_by_name(sqlite_api, after, says):
+    answer = sqlite_api.client.get(f"/api/v1/meter-values?after={after}", headers=sqlite_api.headers("operator"))
+    assert answer.status_code == 422, answer.text
+    assert "after" in answer.text and says in answer.json()["error"]
 
 
 @pytest.mark.parametrize("path, status", [("/api/v1/meter-values?transaction_id=tx-1", 422),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -120,17 +121,51 @@ def _select(query: MeterValueQuery):
     return statement.order_by(MeterReading.sampled_at, MeterReading.id)
 
 
-def _matching(session: Session, query: MeterValueQuery, after_id: int | None,
+@dataclass(frozen=True)
+class Position:
+    """Where a page ended: its last reading's sampling time and id. The pair, not the id alone:
+    by the next page that reading may be gone (retention removes the oldest months), and what
+    comes after it is still defined."""
+
+    sampled_at: datetime
+    reading_id: int
+
+    def token(self) -> str:
+        """The position as a short URL-safe text: microseconds since the epoch, a dot, the id."""
+        return f"{(self.sampled_at - _EPOCH) // _MICROSECOND}.{self.reading_id}"
+
+    @classmethod
+    def of_token(cls, text: str) -> Position:
+        """The position ``token`` gave; ValueError, saying what is wrong, for any other text."""
+        found = _TOKEN.fullmatch(text)
+        if found is None:
+            raise ValueError("not a position this service gave (microseconds, a dot, a reading id)")
+        try:
+            at = _EPOCH + int(found[1]) * _MICROSECOND
+        except OverflowError:
+            raise ValueError("its time is outside the years 1 to 9999") from None
+        reading_id = int(found[2])
+        if reading_id > _ID_MAX:
+            raise ValueError("its reading id is larger than any id")
+        return cls(at, reading_id)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_TOKEN = re.compile(r"(-?[0-9]{1,18})\.([0-9]{1,19})", re.ASCII)
+_ID_MAX = 2**63 - 1
+
+
+def _matching(session: Session, query: MeterValueQuery, after: Position | None,
               chunk: int) -> Iterator[SampledValue]:
-    """The values of ``query``'s readings after reading ``after_id``, in (time, reading, position)
-    order, read ``chunk`` readings at a time."""
-    last = None if after_id is None else session.get(MeterReading, after_id)
+    """The values of ``query``'s readings after ``after``, in (time, reading, position) order,
+    read ``chunk`` readings at a time."""
     while True:
         statement = _select(query)
-        if last is not None:
+        if after is not None:
             statement = statement.where(
-                (MeterReading.sampled_at > last.sampled_at)
-                | ((MeterReading.sampled_at == last.sampled_at) & (MeterReading.id > last.id)))
+                (MeterReading.sampled_at > after.sampled_at)
+                | ((MeterReading.sampled_at == after.sampled_at) & (MeterReading.id > after.reading_id)))
         readings = list(session.exec(statement.limit(chunk)))
         for reading in readings:
             for value in sampled_values(reading):
@@ -138,21 +173,21 @@ def _matching(session: Session, query: MeterValueQuery, after_id: int | None,
                     yield value
         if len(readings) < chunk:
             return
-        last = readings[-1]
+        after = Position(readings[-1].sampled_at, readings[-1].id)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class Page:
     values: list[SampledValue]
-    next_after: int | None       # the last reading of the page, when more follow; else None
+    next_after: Position | None  # the last reading of the page, when more follow; else None
 
 
-def page(session: Session, query: MeterValueQuery, *, after_id: int | None, limit: int) -> Page:
+def page(session: Session, query: MeterValueQuery, *, after: Position | None, limit: int) -> Page:
     """At least ``limit`` values (fewer at the end) in (sampled_at, reading, position) order, and
-    whole readings: a page ends where a reading does. ``after_id`` continues after that reading."""
+    whole readings: a page ends where a reading does. ``after`` continues after that reading."""
     values: list[SampledValue] = []
-    for value in _matching(session, query, after_id, chunk=min(limit + 1, 1000)):
+    for value in _matching(session, query, after, chunk=min(limit + 1, 1000)):
         if len(values) >= limit and value.id != values[-1].id:
-            return Page(values, values[-1].id)
+            return Page(values, Position(values[-1].sampled_at, values[-1].id))
         values.append(value)
     return Page(values, None)

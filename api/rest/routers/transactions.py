@@ -25,7 +25,6 @@ from api.csms.transactions import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
-from api.rest.numbers import INT64_MAX
 from api.rest.paging import Before, Limit, newest_first
 from storage.transactions import Transaction, TransactionEvent
 
@@ -154,8 +153,10 @@ class TransactionDetailOut(TransactionOut):
 
 class MeterValuePage(BaseModel):
     meter_values: list[MeterValueOut] = Field(description="Oldest first (by the station's timestamps).")
-    next_after: int | None = Field(description="Pass as `after` for the next page; null at the end. A page "
-                                               "ends with a whole reading, so it may hold a few more than `limit`.")
+    next_after: str | None = Field(description="Pass as `after` for the next page; null at the end. A page "
+                                               "ends with a whole reading, so it may hold a few more than `limit`. "
+                                               "It names a time and a reading, and stays valid when that reading "
+                                               "is removed by retention meanwhile.")
 
 
 _DETAIL_METER_VALUES = 10_000
@@ -189,7 +190,7 @@ def get_transaction(_principal: AnyRole, ctx: Ctx, station_id: str, transaction_
         if found is None:
             return None
         values = meter_values.page(session, meter_values.MeterValueQuery(transaction_pk=found.transaction.id),
-                                   after_id=None, limit=_DETAIL_METER_VALUES).values
+                                   after=None, limit=_DETAIL_METER_VALUES).values
         return TransactionDetailOut(
             **TransactionOut.of(found.transaction).model_dump(), missing_seq_nos=found.missing_seq_nos,
             charging_states=[ChargingStateOut(at=at, charging_state=state) for at, state in found.charging_states],
@@ -227,9 +228,9 @@ def _csv(ctx: Context, criteria: meter_values.MeterValueQuery) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(_CSV_COLUMNS)
-    after_id = None
+    after = None
     while True:
-        found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after_id, limit=1000))
+        found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after=after, limit=1000))
         for value in found.values:
             writer.writerow([_csv_cell(getattr(value, name)) for name in _CSV_COLUMNS])
         yield buffer.getvalue()
@@ -237,15 +238,15 @@ def _csv(ctx: Context, criteria: meter_values.MeterValueQuery) -> Iterator[str]:
         buffer.truncate()
         if found.next_after is None:
             return
-        after_id = found.next_after
+        after = found.next_after
 
 
 def _csv_cell(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else ("" if value is None else value)
 
 
-After = Annotated[int | None, Query(ge=1, le=INT64_MAX,
-                                    description="Only values after this reading (from `next_after`).")]
+After = Annotated[str | None, Query(max_length=40, description="Only values after this point (a page's "
+                                                                "`next_after`).")]
 
 
 @router.get("/api/v1/meter-values", response_model=MeterValuePage,
@@ -264,6 +265,12 @@ def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, station_i
     if wants_csv:
         return StreamingResponse(_csv(ctx, criteria), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="meter-values.csv"'})
-    found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after_id=after, limit=limit))
+    position = None
+    if after is not None:
+        try:
+            position = meter_values.Position.of_token(after)
+        except ValueError as exc:
+            raise ApiError(422, f"after: {exc}", rule="query.after", field="query.after") from None
+    found = run_in_session(ctx, lambda s: meter_values.page(s, criteria, after=position, limit=limit))
     return MeterValuePage(meter_values=[MeterValueOut.of(value) for value in found.values],
-                          next_after=found.next_after)
+                          next_after=None if found.next_after is None else found.next_after.token())
