@@ -8,8 +8,10 @@ recorder: a quota check and a tuple queued) and what the background writer pays 
 thread (redaction and cut, then the batch insert into SQLite), for a Heartbeat CALL and its CALLRESULT and for
 a frame that needs redaction (a TransactionEvent with an idToken). The best of 7 runs each, CPU
 time of this process (user and system: SQLite's WAL page writes are the kernel's), inserts in
-commits of the writer's batch into a table already holding 100,000 frames of 1,000 stations. `scripts/bench_gateway.py --message-log both` measures the same cost inside
-the gateway, where this machine's load makes it noisier.
+commits of the writer's batch, in the log's own file, into a table already holding 100,000 frames
+of 1,000 stations (`--filled`: as many as a log kept for days holds, where the page cache
+matters). `scripts/bench_gateway.py --message-log both` measures the same cost inside the
+gateway, where this machine's load makes it noisier.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from api.ocpp.framing import Call, CallResult  # noqa: E402
 from api.ocpp.message_log.recorder import MessageLog  # noqa: E402
 from policies.model import MessageLogPolicy  # noqa: E402
 from storage.db import make_engine, migrate, session_scope  # noqa: E402
-from storage.message_log import insert_rows  # noqa: E402
+from storage.message_log import insert_rows, message_log_engine  # noqa: E402
 
 FLUSH_ROWS = 8000  # the writer's batch once that many frames wait (api/ocpp/message_log/recorder.py)
 
@@ -50,7 +52,7 @@ def best(work, count: int) -> float:
     return 1e6 * min(runs) / count
 
 
-def measure(engine, frames: int) -> list[str]:
+def measure(engine, frames: int, filled: int) -> list[str]:
     log = MessageLog(MessageLogPolicy(max_queued_frames=10 ** 9, max_frames_per_station_per_day=10 ** 9), None)
     stations = [f"CS-{i:05d}" for i in range(1000)]
     heartbeat, answer = Call("4b1c6f0e-3a5e-4f7e-9d0a-1c2b3d4e5f60", "Heartbeat", {}), \
@@ -69,9 +71,9 @@ def measure(engine, frames: int) -> list[str]:
 
     loop_cost = asyncio.run(on_the_loop())
     now = time.time()
-    # A table as a running gateway has it: 100,000 frames of the same 1,000 stations already in.
+    # A table as a running gateway has it: frames of the same 1,000 stations already in.
     filler = [(stations[i % 1000], "in", "CALL", "m", "Heartbeat", now - 3600 + i * 1e-3, texts["heartbeat"])
-              for i in range(100_000)]
+              for i in range(filled)]
     with session_scope(engine) as session:
         insert_rows(session, log.rows(filler))
     out = [f"on the event loop, per frame handed to the recorder: {loop_cost:.2f} µs"]
@@ -95,13 +97,15 @@ def measure(engine, frames: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--filled", type=int, default=100_000, help="frames in the table before measuring")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-message-log-") as tmp:
         url = f"sqlite:///{tmp}/bench.db"  # SQLite WAL, as the gateway benchmark's server
         migrate(url)
         engine = make_engine(url)
         try:
-            print("\n".join(measure(engine, args.frames)))
+            # The log's own file beside the database, with its own settings, as the gateway writes it.
+            print("\n".join(measure(message_log_engine(engine), args.frames, args.filled)))
         finally:
             engine.dispose()
 

@@ -82,10 +82,23 @@ def _own_sqlite_file(engine: Engine) -> Engine:
     path = Path(database)
     url = engine.url.set(database=str(path.with_name(f"{path.stem}.messages{path.suffix}")))
     log_engine = make_engine(url.render_as_string(hide_password=False))
+    event.listen(log_engine, "connect", _keep_the_stations_leaves)
     OcppMessage.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
     restrict_sqlite_files(str(url))
     _move_frames_kept_in(path, log_engine)
     return log_engine
+
+
+# The log file's page cache, in KiB. Each batch adds a row under every station in the per-station
+# index, and each station's newest leaf is a page of its own: ~4 MB for 1,000 stations, past
+# SQLite's default 2 MB, so a batch read most of them again from the file. A log holding 1,000,000
+# frames (scripts/bench_message_log.py --filled 1000000, four runs alternating with the default):
+# a Heartbeat and its answer 8.8 + 10.3 µs to insert against 10.2 + 11.2 (docs/benchmarks.md).
+LOG_PAGE_CACHE_KIB = 32 * 1024
+
+
+def _keep_the_stations_leaves(dbapi_connection, _record) -> None:  # noqa: ANN001
+    dbapi_connection.execute(f"PRAGMA cache_size=-{LOG_PAGE_CACHE_KIB}")
 
 
 def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:

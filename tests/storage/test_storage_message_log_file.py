@@ -50,6 +50,17 @@ def test_on_sqlite_frames_go_to_a_file_of_their_own_readable_only_by_its_owner(d
     assert message_log_engine(engine) is log  # one engine per database
 
 
+def test_the_log_file_keeps_every_station_s_newest_index_page_in_its_cache(database):
+    _folder, engine = database
+    log = message_log_engine(engine)
+    with log.connect() as connection:
+        cache_kib = -connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+        page = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    assert cache_kib * 1024 >= 2 * 1000 * page   # a thousand stations' leaves, twice over
+    with engine.connect() as connection:          # the database itself keeps SQLite's default
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -2000
+
+
 def test_a_log_batch_is_written_while_the_database_write_lock_is_held(database):
     folder, engine = database
     log = message_log_engine(engine)
