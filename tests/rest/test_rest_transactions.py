@@ -7,8 +7,8 @@ import csv
 import io
 
 import pytest
-from sqlmodel import delete
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+from sqlmodel import delete
 
 from api.core.audit import run_in_session
 from api.csms.transactions import service
