@@ -12,6 +12,7 @@ Revises: 0020
 """
 import json
 from datetime import datetime, timezone
+from itertools import groupby, islice
 
 import sqlalchemy as sa
 import sqlmodel
@@ -105,27 +106,30 @@ def upgrade() -> None:
                  {'ix_meter_reading_station_sampled': ['station_id', 'sampled_at'],
                   'ix_meter_reading_transaction': ['transaction_pk'],
                   'ix_meter_reading_received_at': ['received_at']}, copied_from='meter_value')
-    connection = op.get_bind()
-    readings: list[dict] = []
-    last = None
-    for row in _rows(_old):
-        # One reading's values were written together, one after the other.
-        if (key := tuple(row[name] for name in _READING)) != last:
-            last = key
-            readings.append({**{name: row[name] for name in _READING}, 'sampled_values': []})
-        readings[-1]['sampled_values'].append({name: row[name] for name in _SAMPLE if row[name] is not None})
-        if len(readings) > _CHUNK:
-            _insert_readings(connection, readings[:-1])
-            del readings[:-1]
-    _insert_readings(connection, readings)
+    _insert(_new, _readings(_rows(_old)))
     _drop_partitioned('meter_value')
 
 
-def _insert_readings(connection: sa.Connection, readings: list[dict]) -> None:
-    if readings:
-        connection.execute(_new.insert(), [{**reading, 'sampled_count': len(reading['sampled_values']),
-                                            'sampled_values': _dumps(reading['sampled_values'])}
-                                           for reading in readings])
+def _readings(values):
+    """meter_reading's rows from meter_value's, in id order: one reading's values were written
+    together, one after the other."""
+    for key, same in groupby(values, key=lambda row: tuple(row[name] for name in _READING)):
+        kept = [{name: row[name] for name in _SAMPLE if row[name] is not None} for row in same]
+        yield {**dict(zip(_READING, key)), 'sampled_count': len(kept), 'sampled_values': _dumps(kept)}
+
+
+def _values(readings):
+    """meter_value's rows from meter_reading's: a row per sampled value."""
+    for reading in readings:
+        for sample in json.loads(reading['sampled_values']):
+            yield {**{name: reading[name] for name in _READING}, **{name: sample.get(name) for name in _SAMPLE}}
+
+
+def _insert(table: sa.TableClause, rows) -> None:
+    """``rows`` into ``table``, ``_CHUNK`` at a time (a large table never sits in memory whole)."""
+    connection = op.get_bind()
+    while chunk := list(islice(rows, _CHUNK)):
+        connection.execute(table.insert(), chunk)
 
 
 def downgrade() -> None:
@@ -144,15 +148,5 @@ def downgrade() -> None:
         {'ix_meter_value_station_sampled': ['station_id', 'sampled_at'],
          'ix_meter_value_transaction': ['transaction_pk'],
          'ix_meter_value_received_at': ['received_at']}, copied_from='meter_reading')
-    connection = op.get_bind()
-    values: list[dict] = []
-    for reading in _rows(_new):
-        for sample in json.loads(reading['sampled_values']):
-            values.append({**{name: reading[name] for name in _READING},
-                           **{name: sample.get(name) for name in _SAMPLE}})
-        if len(values) >= _CHUNK:
-            connection.execute(_old.insert(), values)
-            values = []
-    if values:
-        connection.execute(_old.insert(), values)
+    _insert(_old, _values(_rows(_new)))
     _drop_partitioned('meter_reading')
