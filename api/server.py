@@ -75,7 +75,7 @@ def serve(settings: Settings, *, dev: bool = True, workers: int = 1) -> None:
     from api.cluster.config import ClusterConfig
 
     cluster = ClusterConfig.of(settings)   # refused on SQLite before anything is created
-    ctx = open_context(settings, create_dev_passphrase=dev)
+    ctx = open_context(settings, create_dev_passphrase=dev, serving=True)
     ensure_pki(ctx, dev)
     ctx = replace(ctx, policy=settings.policy())   # the first run may have written the policy file
     if dev_passphrase_in_use(settings):
@@ -100,7 +100,7 @@ async def _reach_nats(cluster: "ClusterConfig") -> None:
 
 def serve_worker(settings: Settings, ready: Callable[[], None]) -> None:
     """One worker of `chargeca serve --workers N`: the supervisor made the PKI and ran the migrations."""
-    ctx = open_context(settings, run_migrations=False)
+    ctx = open_context(settings, run_migrations=False, serving=True)
     _run_here(ctx, lambda _ports: ready())
 
 

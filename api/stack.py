@@ -2,12 +2,12 @@
 
 The OCPP gateway, its ws/wss listeners, the writer of security events spooled through a database
 outage, the certificate workers (renewals, grace revocation, and the one outbox engine that sends
-every stored call: CertificateSigned deliveries, renewal requests and operator jobs), the watch
-that closes connections a change ends (revocation, kill switch), the firmware campaigns' worker,
-the file service stations download from and upload to, the retention of what stations send, and
-the REST routes' handles on them (operator call jobs, listener reloads). The server and the tests
-start exactly this; only the options differ. Stopped in the reverse order: no new connection
-first, then the work that might still talk to stations.
+every stored call: CertificateSigned deliveries, renewal requests and operator jobs), the watch that
+closes connections a change ends (revocation, kill switch), the firmware campaigns' worker, the file
+service stations download from and upload to, the retention of what stations send, the SQLite
+database's WAL checkpointer, and the REST routes' handles on them (operator call jobs, listener
+reloads). The server and the tests start exactly this; only the options differ. Stopped in the
+reverse order: no new connection first, then the work that might still talk to stations.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from api.ocpp.transport.tls_material import TlsMaterial
 from api.rest.routers.rotations import attach_listeners
 from api.rest.routers.station_ops import attach_gateway
 from api.rotation.firmware_campaigns import CampaignWorker
+from storage.wal_checkpointer import checkpointer_for
 
 if TYPE_CHECKING:   # imported only in cluster mode: one process loads no NATS client
     from api.cluster.bus import Bus
@@ -73,6 +74,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
     (``FileServiceConfig.from_settings``), and without one none runs (tests ask for it). ``cluster``:
     this process is a node of a cluster (api/cluster/), on the NATS connection given."""
     async with contextlib.AsyncExitStack() as stop:
+        if (checkpointer := checkpointer_for(ctx.engine)) is not None:
+            stop.enter_context(checkpointer)   # stopped last, once nothing of ours writes any more
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
         node = None

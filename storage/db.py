@@ -36,12 +36,27 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+# SQLite copies the WAL back into the database (a checkpoint) on the commit that takes the WAL
+# past this many pages, in the committing thread: every writer queued behind that commit waits for
+# it. SQLite's default, 1,000 pages, made a checkpoint every quarter second at a charging fleet's
+# thousand TransactionEvents a second (each dirties ~4 pages: its transaction's row and the index
+# leaves of its station and transaction), and the events behind each one waited. Alternating runs
+# of scripts/bench_gateway.py --only-charging --repeat 2 (docs/benchmarks.md, "Charging phase"), p99 per round:
+# 1,000 pages 11.6-13.9 ms (9 rounds), 200 pages 8.9-13.0 ms (9 rounds, 8 of them under 11), with no
+# more CPU; 300 pages 10.2-11.2 ms, 100 pages 8.7-10.4 ms, 50 pages 10.2-11.9 ms, 10,000 pages 30-51 ms.
+# That is for a process writing alone (CLI commands, scripts): a serving process checkpoints from a
+# thread of its own, which no writer waits for (storage/wal_checkpointer.py).
+WAL_AUTOCHECKPOINT_PAGES = 200
+
+
+def make_engine(url: str, *, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> Engine:
+    """``checkpoint_on_commit_pages``: on SQLite, the WAL size at which a commit checkpoints (a
+    serving process, whose own thread checkpoints, passes a backstop: storage/wal_checkpointer.py)."""
     url = _sqlalchemy_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30,
                                                   "factory": WriterQueuedConnection})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, checkpoint_on_commit_pages)
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=10)
     _ping_idle_connections(engine)
@@ -78,18 +93,9 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(f"a pooled connection did not answer: {exc}") from exc
 
 
-# SQLite copies the WAL back into the database (a checkpoint) on the commit that takes the WAL
-# past this many pages, in the committing thread: every writer queued behind that commit waits for
-# it. SQLite's default, 1,000 pages, made a checkpoint every quarter second at a charging fleet's
-# thousand TransactionEvents a second (each dirties ~4 pages: its transaction's row and the index
-# leaves of its station and transaction), and the events behind each one waited. Alternating runs
-# of scripts/bench_gateway.py --only-charging --repeat 2 (docs/benchmarks.md, "Charging phase"), p99 per round:
-# 1,000 pages 11.6-13.9 ms (9 rounds), 200 pages 8.9-13.0 ms (9 rounds, 8 of them under 11), with no
-# more CPU; 300 pages 10.2-11.2 ms, 100 pages 8.7-10.4 ms, 50 pages 10.2-11.9 ms, 10,000 pages 30-51 ms.
-WAL_AUTOCHECKPOINT_PAGES = 200
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
         # Take over transaction control from pysqlite so that BEGIN IMMEDIATE can be issued.
@@ -99,7 +105,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_on_commit_pages}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -191,6 +197,16 @@ def _reading(engine: Engine) -> Engine:
             options["isolation_level"] = "AUTOCOMMIT"
         reader = engine._chargeca_reader = engine.execution_options(**options)
     return reader
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file a SQLite ``engine`` writes; None for PostgreSQL or an in-memory database."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+        return None
+    return Path(database)
 
 
 def _describe(exc: OperationalError) -> str:

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from storage.db import make_engine, restrict_sqlite_files
+from storage.db import make_engine, restrict_sqlite_files, sqlite_file
 from storage.gil_slices import in_slices
 from storage.types import UtcDateTime, utcnow
 
@@ -76,10 +76,9 @@ def message_log_engine(engine: Engine) -> Engine:
 
 
 def _own_sqlite_file(engine: Engine) -> Engine:
-    database = engine.url.database
-    if not database or database == ":memory:" or engine.url.query.get("mode") == "memory":
+    path = sqlite_file(engine)
+    if path is None:
         return engine  # nothing beside it to put a file in (tests' throwaway databases)
-    path = Path(database)
     url = engine.url.set(database=str(path.with_name(f"{path.stem}.messages{path.suffix}")))
     log_engine = make_engine(url.render_as_string(hide_password=False))
     event.listen(log_engine, "connect", _keep_the_stations_leaves)
