@@ -9,6 +9,13 @@ every station's TransactionEvent wait behind it; in a file of its own it writes 
 Rows are appended only; ``id`` grows with insertion, so it orders frames as the gateway saw them
 and serves as the paging key. Retention deletes by time and by a ceiling on the row count
 (``prune``), in chunks, so that a large pass never holds the write lock for long.
+
+A station's frames are found through spans, not an index entry per frame: ``ocpp_message_span``
+holds a row (station, span) when the station has frames among the ids ``[span * SPAN_IDS,
+(span + 1) * SPAN_IDS)``. Each frame's entry in a per-station index was half the cost of logging
+it: every batch added one under each station that spoke, each in a page of its own. A station
+now costs one row per span (65,536 frames of the whole fleet), and a read of its frames scans
+only the spans where it has some (``frames``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import functools
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -38,10 +45,7 @@ ACTION_MAX = 64
 
 class OcppMessage(SQLModel, table=True):
     __tablename__ = "ocpp_message"
-    __table_args__ = (
-        Index("ix_ocpp_message_station_id", "station_id", "id"),
-        Index("ix_ocpp_message_at", "at"),
-    )
+    __table_args__ = (Index("ix_ocpp_message_at", "at"),)
 
     # BIGINT on PostgreSQL: a fleet's frames outgrow 2^31 within months.
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
@@ -55,6 +59,22 @@ class OcppMessage(SQLModel, table=True):
     size: int                                           # bytes of the frame on the wire (UTF-8)
     frame: str = Field(sa_type=Text)                    # redacted, cut to the policy's max_frame_bytes
     truncated: bool = Field(default=False)
+
+
+# Ids per span. A read of one station's frames scans a span's ids whole (~4 ms in SQLite): larger
+# spans make a fleet's log cheaper to write and a station's frames slower to read. Migration 0022
+# built the first spans with this value; changing it means building them again.
+SPAN_IDS = 1 << 16
+_SPAN_SHIFT = SPAN_IDS.bit_length() - 1
+
+
+class OcppMessageSpan(SQLModel, table=True):
+    """The station has frames among the ids ``[span * SPAN_IDS, (span + 1) * SPAN_IDS)``."""
+
+    __tablename__ = "ocpp_message_span"
+
+    station_id: str = Field(primary_key=True, max_length=48)
+    span: int = Field(primary_key=True, sa_type=BigInteger)
 
 
 _LOG_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
@@ -81,23 +101,12 @@ def _own_sqlite_file(engine: Engine) -> Engine:
         return engine  # nothing beside it to put a file in (tests' throwaway databases)
     url = engine.url.set(database=str(path.with_name(f"{path.stem}.messages{path.suffix}")))
     log_engine = make_engine(url.render_as_string(hide_password=False))
-    event.listen(log_engine, "connect", _keep_the_stations_leaves)
     OcppMessage.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
+    OcppMessageSpan.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
     restrict_sqlite_files(str(url))
     _move_frames_kept_in(path, log_engine)
+    _spans_instead_of_the_station_index(log_engine)
     return log_engine
-
-
-# The log file's page cache, in KiB. Each batch adds a row under every station in the per-station
-# index, and each station's newest leaf is a page of its own: ~4 MB for 1,000 stations, past
-# SQLite's default 2 MB, so a batch read most of them again from the file. A log holding 1,000,000
-# frames (scripts/bench_message_log.py --filled 1000000, four runs alternating with the default):
-# a Heartbeat and its answer 8.8 + 10.3 µs to insert against 10.2 + 11.2 (docs/benchmarks.md).
-LOG_PAGE_CACHE_KIB = 32 * 1024
-
-
-def _keep_the_stations_leaves(dbapi_connection, _record) -> None:  # noqa: ANN001
-    dbapi_connection.execute(f"PRAGMA cache_size=-{LOG_PAGE_CACHE_KIB}")
 
 
 def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
@@ -111,10 +120,27 @@ def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
                 raw.begin_writing()
                 raw.execute(f"INSERT INTO main.ocpp_message ({columns}) SELECT {columns} FROM kept.ocpp_message "
                             "ORDER BY id")
+                raw.execute(_SPANS_OF_EVERY_FRAME)
                 raw.execute("DELETE FROM kept.ocpp_message")
                 raw.commit()
         finally:
             raw.execute("DETACH DATABASE kept")
+
+
+_SPANS_OF_EVERY_FRAME = ("INSERT OR IGNORE INTO main.ocpp_message_span (station_id, span) "
+                         f"SELECT DISTINCT station_id, id / {SPAN_IDS} FROM main.ocpp_message")
+
+
+def _spans_instead_of_the_station_index(log_engine: Engine) -> None:
+    """A log file an earlier version wrote has an index entry per frame instead of spans."""
+    with log_engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_ocpp_message_station_id'"
+                       ).fetchone():
+            raw.begin_writing()
+            raw.execute(_SPANS_OF_EVERY_FRAME)
+            raw.execute("DROP INDEX ix_ocpp_message_station_id")
+            raw.commit()
 
 
 # The columns a row tuple of ``insert_rows`` carries, in order.
@@ -124,47 +150,67 @@ _AT = COLUMNS.index("at")
 
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany (COPY on
-    PostgreSQL), in the session's transaction; how many were written.
+    PostgreSQL), in the session's transaction, with the spans of their stations; how many were
+    written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
     a Core insert per row cost twice the insert itself, and the time column's bind processing
     alone a quarter of it. The time goes in as each dialect stores a UtcDateTime: on SQLite the
     text SQLAlchemy's DATETIME writes (UTC, microseconds), elsewhere an aware datetime; rows
-    read back through the model like any other's (tests/ocpp/test_message_log.py)."""
+    read back through the model like any other's (tests/ocpp/test_message_log.py). The ids are
+    given here, in the rows' order, so that each frame's span is known without reading it back."""
     if not rows:
         return 0
     connection = session.connection()
-    stored_time = _sqlite_time if connection.dialect.name == "sqlite" else _aware_time
-
-    def stored(part: Sequence[tuple]) -> list[tuple]:
-        return [(*row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part]
-
-    # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
+    postgresql = connection.dialect.name == "postgresql"
+    stored_time = _aware_time if postgresql else _sqlite_time
     cursor = connection.connection.cursor()
     try:
-        if connection.dialect.name == "postgresql":
+        ids = _new_ids(cursor, len(rows), postgresql)
+        next_id = iter(ids).__next__
+
+        def stored(part: Sequence[tuple]) -> list[tuple]:
+            return [(next_id(), *row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part]
+
+        # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
+        if postgresql:
             # COPY: psycopg's executemany spent ~13 µs of Python per row, COPY ~4-5.
             with cursor.copy(_COPY) as copy:
                 for part in in_slices(rows):
                     for row in stored(part):
                         copy.write_row(row)
         else:
-            statement = _statement(connection.dialect.paramstyle)
             for part in in_slices(rows):
-                cursor.executemany(statement, stored(part))
+                cursor.executemany(_INSERT, stored(part))
+        # Sorted: two processes noting the same spans take their row locks in one order (PostgreSQL).
+        spans = sorted({(row[0], frame_id >> _SPAN_SHIFT) for row, frame_id in zip(rows, ids)})
+        if postgresql:
+            cursor.execute(_NOTE_SPANS_PG, ([station for station, _ in spans], [span for _, span in spans]))
+        else:
+            cursor.executemany(_NOTE_SPANS_SQLITE, spans)
     finally:
         cursor.close()
     return len(rows)
 
 
-_COPY = f"COPY {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) FROM STDIN"
+def _new_ids(cursor, count: int, postgresql: bool) -> Sequence[int]:  # noqa: ANN001
+    if postgresql:
+        # Drawn from the column's own sequence: other processes append beside this one.
+        return [row[0] for row in cursor.execute(_DRAW_IDS_PG, (count,))]
+    # On SQLite this transaction holds the write lock: nothing else appends until it ends.
+    newest = cursor.execute(f"SELECT max(id) FROM {OcppMessage.__tablename__}").fetchone()[0]
+    first = (newest or 0) + 1
+    return range(first, first + count)
 
 
-@functools.cache
-def _statement(paramstyle: str) -> str:
-    marker = "?" if paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {OcppMessage.__tablename__} ({', '.join(COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(COLUMNS))})")
+_NAMES = ", ".join(("id", *COLUMNS))
+_COPY = f"COPY {OcppMessage.__tablename__} ({_NAMES}) FROM STDIN"
+_INSERT = f"INSERT INTO {OcppMessage.__tablename__} ({_NAMES}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+_DRAW_IDS_PG = (f"SELECT nextval(pg_get_serial_sequence('{OcppMessage.__tablename__}', 'id')) "
+                "FROM generate_series(1, %s)")
+_NOTE_SPANS_SQLITE = f"INSERT OR IGNORE INTO {OcppMessageSpan.__tablename__} (station_id, span) VALUES (?, ?)"
+_NOTE_SPANS_PG = (f"INSERT INTO {OcppMessageSpan.__tablename__} (station_id, span) "
+                  "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING")
 
 
 def _aware_time(at: float) -> datetime:
@@ -206,11 +252,41 @@ class MessageQuery:
         return query
 
 
-def oldest_first(session: Session, criteria: MessageQuery, *, after_id: int | None, limit: int) -> list[OcppMessage]:
+def frames(session: Session, criteria: MessageQuery, *, newest_first: bool, beyond: int | None,
+           limit: int) -> list[OcppMessage]:
+    """Up to ``limit`` frames ``criteria`` selects, in id order (``newest_first`` or oldest),
+    with ids past ``beyond`` in that order. One station's are read span by span, in order,
+    until ``limit`` are found."""
+    key = OcppMessage.id
     query = criteria.select()
-    if after_id is not None:
-        query = query.where(OcppMessage.id > after_id)
-    return list(session.exec(query.order_by(OcppMessage.id).limit(limit)))
+    if beyond is not None:
+        query = query.where(key < beyond if newest_first else key > beyond)
+    query = query.order_by(key.desc() if newest_first else key)
+    if criteria.station_id is None:
+        return list(session.exec(query.limit(limit)))
+    found: list[OcppMessage] = []
+    for span in _spans(session, criteria.station_id, newest_first=newest_first, beyond=beyond):
+        first = span << _SPAN_SHIFT
+        found.extend(session.exec(query.where(key >= first, key < first + SPAN_IDS).limit(limit - len(found))))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _spans(session: Session, station_id: str, *, newest_first: bool, beyond: int | None,
+           chunk: int = 256) -> Iterator[int]:
+    """The station's spans in order, from the one holding ``beyond``."""
+    column = OcppMessageSpan.span
+    query = select(column).where(OcppMessageSpan.station_id == station_id)
+    query = query.order_by(column.desc() if newest_first else column).limit(chunk)
+    edge = None if beyond is None else beyond >> _SPAN_SHIFT
+    while True:
+        bounded = query if edge is None else query.where(column <= edge if newest_first else column >= edge)
+        spans = list(session.exec(bounded))
+        yield from spans
+        if len(spans) < chunk:
+            return
+        edge = spans[-1] - 1 if newest_first else spans[-1] + 1
 
 
 def prune(session_for: Callable[[], ContextManager[Session]], *, older_than: timedelta, max_rows: int,
@@ -227,7 +303,17 @@ def prune(session_for: Callable[[], ContextManager[Session]], *, older_than: tim
         # make us keep fewer): one index lookup instead of counting millions of rows.
         deleted += _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.id <= newest - max_rows),
                                   chunk)
+    if deleted:
+        _forget_spans_before_the_oldest_frame(session_for)
     return deleted
+
+
+def _forget_spans_before_the_oldest_frame(session_for: Callable[[], ContextManager[Session]]) -> None:
+    # One statement, one snapshot: a writer's new frames and their spans are both seen, or neither.
+    # An empty log keeps its spans (min is NULL): they cost a scan of nothing until frames return.
+    oldest_span = select(func.min(OcppMessage.id) // SPAN_IDS).scalar_subquery()
+    with session_for() as session:
+        session.exec(delete(OcppMessageSpan).where(OcppMessageSpan.span < oldest_span))
 
 
 def _delete_chunks(session_for: Callable[[], ContextManager[Session]], ids: SelectOfScalar, chunk: int) -> int:

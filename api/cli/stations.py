@@ -18,7 +18,7 @@ from api.operations.stations import (
     set_station_password,
 )
 from storage.db import read_scope
-from storage.message_log import MessageQuery, OcppMessage, message_log_engine
+from storage.message_log import MessageQuery, frames, message_log_engine
 
 
 def cmd_station_add(args: argparse.Namespace) -> None:
@@ -40,7 +40,7 @@ def cmd_station_messages(args: argparse.Namespace) -> None:
     criteria = MessageQuery(station_id=args.id, action=args.action, direction=args.direction, kind=args.kind,
                             message_id=args.message_id, since=args.since, until=args.until)
     with read_scope(message_log_engine(context_of(args).engine)) as session:
-        rows = session.exec(criteria.select().order_by(OcppMessage.id.desc()).limit(args.limit)).all()
+        rows = frames(session, criteria, newest_first=True, beyond=None, limit=args.limit)
     for row in reversed(rows):
         print(f"{row.id}\t{row.at.isoformat()}\t{row.direction}\t{row.kind}\t{row.action or '-'}\t"
               f"{row.message_id or '-'}\t{row.frame}{' [truncated]' if row.truncated else ''}")

@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from storage.db import make_engine, session_scope
-from storage.message_log import OcppMessage, insert_rows, message_log_engine
+from storage.message_log import MessageQuery, OcppMessage, frames, insert_rows, message_log_engine
 from storage.types import utcnow
 
 pytestmark = pytest.mark.fast
@@ -50,15 +50,27 @@ def test_on_sqlite_frames_go_to_a_file_of_their_own_readable_only_by_its_owner(d
     assert message_log_engine(engine) is log  # one engine per database
 
 
-def test_the_log_file_keeps_every_station_s_newest_index_page_in_its_cache(database):
-    _folder, engine = database
+def test_a_log_file_an_earlier_version_wrote_gets_spans_instead_of_its_station_index(database):
+    folder, engine = database
+    old = sqlite3.connect(folder / "chargeca.messages.db", isolation_level=None)
+    old.execute("CREATE TABLE ocpp_message (id INTEGER PRIMARY KEY, station_id VARCHAR(48) NOT NULL, "
+                "direction VARCHAR(3) NOT NULL, kind VARCHAR(10) NOT NULL, message_id VARCHAR(36), action VARCHAR(64), "
+                "at DATETIME NOT NULL, size INTEGER NOT NULL, frame TEXT NOT NULL, truncated BOOLEAN NOT NULL)")
+    old.execute("CREATE INDEX ix_ocpp_message_station_id ON ocpp_message (station_id, id)")
+    old.execute("CREATE INDEX ix_ocpp_message_at ON ocpp_message (at)")
+    old.executemany("INSERT INTO ocpp_message VALUES (?, ?, 'in', 'CALL', ?, 'Heartbeat', "
+                    "'2026-12-01 00:00:00.000000', 30, '[]', 0)", [(frame_id, f"CS-{frame_id % 3}", str(frame_id))
+                                      for frame_id in (1, 2, 3, 70_000, 70_001, 200_000)])
+    old.close()
     log = message_log_engine(engine)
-    with log.connect() as connection:
-        cache_kib = -connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-        page = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
-    assert cache_kib * 1024 >= 2 * 1000 * page   # a thousand stations' leaves, twice over
-    with engine.connect() as connection:          # the database itself keeps SQLite's default
-        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -2000
+    with session_scope(log) as session:
+        indexes = session.connection().exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ocpp_message'").scalars().all()
+        assert indexes == ["ix_ocpp_message_at"]
+        assert [row.id for row in frames(session, MessageQuery(station_id="CS-2"), newest_first=False, beyond=None,
+                                         limit=10)] == [2, 70_001, 200_000]
+        assert [row.id for row in frames(session, MessageQuery(station_id="CS-0"), newest_first=True, beyond=None,
+                                         limit=10)] == [3]
 
 
 def test_a_log_batch_is_written_while_the_database_write_lock_is_held(database):

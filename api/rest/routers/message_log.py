@@ -25,9 +25,9 @@ from api.core.audit import audited
 from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight, Principal
-from api.rest.paging import Before, Limit, newest_first
+from api.rest.paging import Before, Limit
 from storage.db import read_scope
-from storage.message_log import MessageQuery, OcppMessage, message_log_engine, oldest_first
+from storage.message_log import MessageQuery, OcppMessage, frames, message_log_engine
 
 router = APIRouter(prefix="/api/v1/message-log", tags=["message log"])
 
@@ -74,11 +74,13 @@ def list_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None
     """Logged OCPP frames, newest first. Filters: `station_id`, `action`, `direction`, `kind`,
     `message_id` (a CALL and its answer share it), `since`/`until` (server time, ISO 8601 with a
     time zone; `until` excluded). Page with `before`. Roles: officer, auditor."""
-    query = _criteria(station_id, action, direction, kind, message_id, since, until).select()
+    criteria = _criteria(station_id, action, direction, kind, message_id, since, until)
 
     def page(session: Session) -> MessagePage:
-        rows, next_before = newest_first(session, query, OcppMessage.id, before=before, limit=limit)
-        return MessagePage(messages=[MessageOut.of(row) for row in rows], next_before=next_before)
+        rows = frames(session, criteria, newest_first=True, beyond=before, limit=limit + 1)
+        shown = rows[:limit]
+        return MessagePage(messages=[MessageOut.of(row) for row in shown],
+                           next_before=shown[-1].id if len(rows) > limit else None)
 
     return _read(ctx, page)
 
@@ -118,7 +120,7 @@ def _audit_export(ctx: Context, principal: Principal, criteria: MessageQuery, fo
 def _chunks(ctx: Context, criteria: MessageQuery) -> Iterator[list[MessageOut]]:
     after_id = None
     while True:
-        rows = _read(ctx, functools.partial(oldest_first, criteria=criteria, after_id=after_id,
+        rows = _read(ctx, functools.partial(frames, criteria=criteria, newest_first=False, beyond=after_id,
                                             limit=_EXPORT_CHUNK))
         yield [MessageOut.of(row) for row in rows]
         if len(rows) < _EXPORT_CHUNK:
