@@ -93,8 +93,6 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError(f"a pooled connection did not answer: {exc}") from exc
 
 
-
-
 def _configure_sqlite(engine: Engine, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
