@@ -31,13 +31,14 @@ BACKSTOP_PAGES = 1_000
 
 class WalCheckpointer:
     """``start()`` it for a SQLite file, ``stop()`` it before the process ends (also a context
-    manager). ``passes`` and ``pages_copied`` count what it did."""
+    manager). ``passes`` counts its checkpoints; ``largest_wal`` is the most pages one found in the
+    WAL (near BACKSTOP_PAGES: the commits' backstop may have checkpointed too)."""
 
     def __init__(self, database: Path, *, every: float = PASS_EVERY_SECONDS) -> None:
         self.database = database
         self.every = every
         self.passes = 0
-        self.pages_copied = 0
+        self.largest_wal = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"wal-checkpointer:{database.name}", daemon=True)
         self._last_error: str | None = None
@@ -50,6 +51,8 @@ class WalCheckpointer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+            log.info("WAL checkpoints of %s: %d passes, the WAL at most %d pages", self.database.name, self.passes,
+                     self.largest_wal)
 
     def __enter__(self) -> WalCheckpointer:
         return self.start()
@@ -73,10 +76,11 @@ class WalCheckpointer:
                     version = connection.execute("PRAGMA data_version").fetchone()[0]
                     if version == seen:
                         continue
-                    _busy, _frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    # The WAL's pages since it last started over, and how many of them are copied.
+                    _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     seen = version
                     self.passes += 1
-                    self.pages_copied += max(copied, 0)
+                    self.largest_wal = max(self.largest_wal, frames)
                     self._last_error = None
                 except sqlite3.Error as exc:
                     self._report(exc)
