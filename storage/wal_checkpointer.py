@@ -51,7 +51,7 @@ class WalCheckpointer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-            log.info("WAL checkpoints of %s: %d passes, the WAL at most %d pages", self.database.name, self.passes,
+            log.info("WAL checkpoints of %s: %d made, the WAL at most %d pages", self.database.name, self.passes,
                      self.largest_wal)
 
     def __enter__(self) -> WalCheckpointer:
