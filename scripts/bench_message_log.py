@@ -9,9 +9,9 @@ thread (redaction and cut, then the batch insert into SQLite), for a Heartbeat C
 a frame that needs redaction (a TransactionEvent with an idToken). The best of 7 runs each, CPU
 time of this process (user and system: SQLite's WAL page writes are the kernel's), inserts in
 commits of the writer's batch, in the log's own file, into a table already holding 100,000 frames
-of 1,000 stations (`--filled`: as many as a log kept for days holds, where the page cache
-matters). `scripts/bench_gateway.py --message-log both` measures the same cost inside the
-gateway, where this machine's load makes it noisier.
+of 1,000 stations (`--filled`: as many as a log kept for days holds). `scripts/bench_gateway.py
+--message-log both` measures the same cost inside the gateway, where this machine's load makes it
+noisier.
 """
 
 from __future__ import annotations

@@ -65,7 +65,6 @@ class OcppMessage(SQLModel, table=True):
 # spans make a fleet's log cheaper to write and a station's frames slower to read. Migration 0022
 # built the first spans with this value; changing it means building them again.
 SPAN_IDS = 1 << 16
-_SPAN_SHIFT = SPAN_IDS.bit_length() - 1
 
 
 class OcppMessageSpan(SQLModel, table=True):
@@ -183,7 +182,7 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
             for part in in_slices(rows):
                 cursor.executemany(_INSERT, stored(part))
         # Sorted: two processes noting the same spans take their row locks in one order (PostgreSQL).
-        spans = sorted({(row[0], frame_id >> _SPAN_SHIFT) for row, frame_id in zip(rows, ids)})
+        spans = sorted({(row[0], frame_id // SPAN_IDS) for row, frame_id in zip(rows, ids)})
         if postgresql:
             cursor.execute(_NOTE_SPANS_PG, ([station for station, _ in spans], [span for _, span in spans]))
         else:
@@ -198,7 +197,7 @@ def _new_ids(cursor, count: int, postgresql: bool) -> Sequence[int]:  # noqa: AN
         # Drawn from the column's own sequence: other processes append beside this one.
         return [row[0] for row in cursor.execute(_DRAW_IDS_PG, (count,))]
     # On SQLite this transaction holds the write lock: nothing else appends until it ends.
-    newest = cursor.execute(f"SELECT max(id) FROM {OcppMessage.__tablename__}").fetchone()[0]
+    newest = cursor.execute(_NEWEST_ID).fetchone()[0]
     first = (newest or 0) + 1
     return range(first, first + count)
 
@@ -206,6 +205,7 @@ def _new_ids(cursor, count: int, postgresql: bool) -> Sequence[int]:  # noqa: AN
 _NAMES = ", ".join(("id", *COLUMNS))
 _COPY = f"COPY {OcppMessage.__tablename__} ({_NAMES}) FROM STDIN"
 _INSERT = f"INSERT INTO {OcppMessage.__tablename__} ({_NAMES}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+_NEWEST_ID = f"SELECT max(id) FROM {OcppMessage.__tablename__}"
 _DRAW_IDS_PG = (f"SELECT nextval(pg_get_serial_sequence('{OcppMessage.__tablename__}', 'id')) "
                 "FROM generate_series(1, %s)")
 _NOTE_SPANS_SQLITE = f"INSERT OR IGNORE INTO {OcppMessageSpan.__tablename__} (station_id, span) VALUES (?, ?)"
@@ -266,7 +266,7 @@ def frames(session: Session, criteria: MessageQuery, *, newest_first: bool, beyo
         return list(session.exec(query.limit(limit)))
     found: list[OcppMessage] = []
     for span in _spans(session, criteria.station_id, newest_first=newest_first, beyond=beyond):
-        first = span << _SPAN_SHIFT
+        first = span * SPAN_IDS
         found.extend(session.exec(query.where(key >= first, key < first + SPAN_IDS).limit(limit - len(found))))
         if len(found) >= limit:
             break
@@ -279,7 +279,7 @@ def _spans(session: Session, station_id: str, *, newest_first: bool, beyond: int
     column = OcppMessageSpan.span
     query = select(column).where(OcppMessageSpan.station_id == station_id)
     query = query.order_by(column.desc() if newest_first else column).limit(chunk)
-    edge = None if beyond is None else beyond >> _SPAN_SHIFT
+    edge = None if beyond is None else beyond // SPAN_IDS
     while True:
         bounded = query if edge is None else query.where(column <= edge if newest_first else column >= edge)
         spans = list(session.exec(bounded))

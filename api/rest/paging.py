@@ -24,8 +24,13 @@ def newest_first(session: Session, query: SelectOfScalar, key: Any, *, before: i
     """One page and the cursor of the next, or None when this page is the last."""
     if before is not None:
         query = query.where(key < before)
-    rows = list(session.exec(query.order_by(key.desc()).limit(limit + 1)))
+    return page_of(list(session.exec(query.order_by(key.desc()).limit(limit + 1))), limit, key.key)
+
+
+def page_of(rows: list[Any], limit: int, key: str) -> tuple[list[Any], int | None]:
+    """``rows``, read with one more than ``limit`` to tell whether a next page exists, as one page
+    and the cursor of the next (the last row's ``key``), or None when this page is the last."""
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, getattr(rows[-1], key.key)
+    return rows, getattr(rows[-1], key)

@@ -23,7 +23,6 @@ pytestmark = pytest.mark.fast
 def small_spans(monkeypatch):
     """Spans of 4 ids, so that a few dozen frames cross many of them."""
     monkeypatch.setattr(message_log, "SPAN_IDS", 4)
-    monkeypatch.setattr(message_log, "_SPAN_SHIFT", 2)
 
 
 def _row(station: str, n: int, action: str = "Heartbeat", age: timedelta = timedelta()) -> tuple:

@@ -25,7 +25,7 @@ from api.core.audit import audited
 from api.core.context import Context
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight, Principal
-from api.rest.paging import Before, Limit
+from api.rest.paging import Before, Limit, page_of
 from storage.db import read_scope
 from storage.message_log import MessageQuery, OcppMessage, frames, message_log_engine
 
@@ -77,10 +77,9 @@ def list_messages(_principal: Oversight, ctx: Ctx, station_id: str | None = None
     criteria = _criteria(station_id, action, direction, kind, message_id, since, until)
 
     def page(session: Session) -> MessagePage:
-        rows = frames(session, criteria, newest_first=True, beyond=before, limit=limit + 1)
-        shown = rows[:limit]
-        return MessagePage(messages=[MessageOut.of(row) for row in shown],
-                           next_before=shown[-1].id if len(rows) > limit else None)
+        rows, next_before = page_of(frames(session, criteria, newest_first=True, beyond=before, limit=limit + 1),
+                                    limit, "id")
+        return MessagePage(messages=[MessageOut.of(row) for row in rows], next_before=next_before)
 
     return _read(ctx, page)
 
