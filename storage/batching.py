@@ -78,6 +78,8 @@ class Batcher(Generic[T, R]):
                 if self._gather and (self._last_size > 1 or 1 < len(self._queue) < self._max_batch) and \
                         loop.time() - self._last_end < self._gather:
                     await asyncio.sleep(self._gather)
+                    if not self._queue:   # another runner, gathering too, woke first and took them
+                        break
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
                 self._last_size = len(batch)
                 try:
