@@ -41,11 +41,12 @@ INDEXES = ("ix_meter_reading_station_sampled", "ix_meter_reading_transaction", "
 class Fleet:
     """``transactions`` stations, one running transaction each, their events stored in groups."""
 
-    def __init__(self, folder: Path, transactions: int, drop: tuple[str, ...] = ()) -> None:
+    def __init__(self, folder: Path, transactions: int, drop: tuple[str, ...] = (),
+                 checkpoint_pages: int = db.WAL_AUTOCHECKPOINT_PAGES) -> None:
         self.path = folder / "bench.db"
         url = f"sqlite:///{self.path}"
         db.migrate(url)
-        self.engine = db.make_engine(url)
+        self.engine = db.make_engine(url, checkpoint_on_commit_pages=checkpoint_pages)
         with self.engine.begin() as connection:
             for index in drop:
                 connection.exec_driver_sql(f"DROP INDEX {index}")
@@ -101,16 +102,12 @@ def main() -> None:
             fleet = Fleet(Path(folder), args.transactions)
             cpu = cpu_per_event(fleet, args.events, size)
         # Pages per commit, with the checkpoint held off so that the WAL only grows.
-        checkpoint, db.WAL_AUTOCHECKPOINT_PAGES = db.WAL_AUTOCHECKPOINT_PAGES, 0
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                fleet = Fleet(Path(folder), args.transactions)
-                before = fleet.wal_bytes()
-                groups = fleet.groups(args.events, size)
-                fleet.store(groups)
-                pages = (fleet.wal_bytes() - before) / WAL_FRAME / len(groups)
-        finally:
-            db.WAL_AUTOCHECKPOINT_PAGES = checkpoint
+        with tempfile.TemporaryDirectory() as folder:
+            fleet = Fleet(Path(folder), args.transactions, checkpoint_pages=0)
+            before = fleet.wal_bytes()
+            groups = fleet.groups(args.events, size)
+            fleet.store(groups)
+            pages = (fleet.wal_bytes() - before) / WAL_FRAME / len(groups)
         print(f"groups of {size}: {cpu * 1e6:6.0f} µs CPU per event; {pages:5.1f} WAL pages per commit "
               f"({pages / size:.1f} per event)")
     reference = None
