@@ -38,10 +38,10 @@ from pki.serials import random_serial, serial_hex
 from policies.csr import check_csr, key_fingerprint
 from policies.model import Decision, Policy
 from storage.certificates import CaRole, CertKind, CertStatus, IssuedCertificate
+from storage.filters import in_lists
 from storage.stations import Station
 from storage.types import utcnow
 
-_CHUNK = 500
 _SERIAL_ATTEMPTS = 3
 # Process-wide: a shape linted clean stays clean (pkilint is a pure function of the document).
 _SHAPES = LintedShapes()
@@ -67,18 +67,13 @@ class _Checked:
     ignored_extensions: tuple[str, ...]
 
 
-def _chunks(values: Sequence[str]):
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start:start + _CHUNK])
-
-
 def _known_stations(session: Session, ids: Sequence[str]) -> set[str]:
-    return {sid for chunk in _chunks(ids) for sid in session.exec(select(Station.id).where(Station.id.in_(chunk)))}
+    return {sid for chunk in in_lists(ids) for sid in session.exec(select(Station.id).where(Station.id.in_(chunk)))}
 
 
 def _held_keys(session: Session, ids: Sequence[str]) -> dict[str, set[str]]:
     held: dict[str, set[str]] = {sid: set() for sid in ids}
-    for chunk in _chunks(ids):
+    for chunk in in_lists(ids):
         for sid, fingerprint in session.exec(select(IssuedCertificate.station_id, IssuedCertificate.public_key_sha256)
                                              .where(IssuedCertificate.station_id.in_(chunk))):
             held[sid].add(fingerprint)
@@ -88,7 +83,7 @@ def _held_keys(session: Session, ids: Sequence[str]) -> dict[str, set[str]]:
 def _owners(session: Session, fingerprints: Sequence[str]) -> dict[str, set[str]]:
     """The stations each key is certified for already."""
     owners: dict[str, set[str]] = {}
-    for chunk in _chunks(fingerprints):
+    for chunk in in_lists(fingerprints):
         for fingerprint, sid in session.exec(select(IssuedCertificate.public_key_sha256, IssuedCertificate.station_id)
                                              .where(IssuedCertificate.public_key_sha256.in_(chunk))):
             owners.setdefault(fingerprint, set()).add(sid)

@@ -40,10 +40,10 @@ from pki.delivery import KnownAnchor, csms_anchors, identify_anchor, reported_ha
 from pki.rollover import load_generation
 from policies.trust_anchor import CSMS_ROOT
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
+from storage.filters import in_lists
 from storage.stations import InstalledCertificate, Station
 
 INSTALL, DELETE = "install-root", "delete-old-root"
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,7 @@ def station_roots(session: Session, station_ids: Sequence[str]) -> dict[str, Sta
     """Each station's CSMS roots as last reported, told apart against our roots and crosses."""
     anchors = csms_anchors(session)
     roots: dict[str, StationRoots] = {}
-    for start in range(0, len(station_ids), _CHUNK):
-        chunk = list(station_ids[start:start + _CHUNK])
+    for chunk in in_lists(station_ids):
         for station in session.exec(select(Station).where(Station.id.in_(chunk))):
             roots[station.id] = StationRoots(station, [])
         rows = session.exec(select(InstalledCertificate).where(

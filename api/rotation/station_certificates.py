@@ -37,13 +37,13 @@ from api.rotation.runner import Deadline, Plan, done, run_steps, stuck, todo, wa
 from pki.authorities import active_authority
 from policies.model import Policy
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
+from storage.filters import in_lists
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
 
 ROTATION = "station-certificates"
 RENEW = "renew"
 _OPEN = (CallStatus.PENDING, CallStatus.SENT)
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,6 @@ def check_filter(session: Session, wanted: CertificateFilter, policy: Policy) ->
 # --- the step ---------------------------------------------------------------------------------
 
 
-def _chunks(ids: Sequence[str]):
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start:start + _CHUNK])
-
-
 @dataclass(frozen=True)
 class _Renewals:
     """A station's renewal and delivery rows and its certificates, newest first."""
@@ -127,7 +122,7 @@ class _Renewals:
 
 def _renewal_state(session: Session, ids: Sequence[str]) -> dict[str, _Renewals]:
     state = {sid: _Renewals([], []) for sid in ids}
-    for chunk in _chunks(ids):
+    for chunk in in_lists(ids):
         for row in session.exec(select(OutboundCall).where(
                 OutboundCall.station_id.in_(chunk), OutboundCall.purpose.in_([PURPOSE, DELIVERY_PURPOSE]))
                 .order_by(OutboundCall.id.desc())):

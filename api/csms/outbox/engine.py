@@ -49,6 +49,7 @@ from api.ocpp.validation import SchemaViolation
 from policies.delivery import may_try_again, retry_delay
 from storage.batching import Batcher
 from storage.db import read_scope, session_scope
+from storage.filters import in_lists
 from storage.leases import abandoned, release
 from storage.outbox import CallStatus, OutboundCall, call_ids_by_station
 from storage.types import utcnow
@@ -181,9 +182,9 @@ class Outbox:
     def _due_stations(self, station_ids: list[str], now: datetime) -> list[str]:
         found: set[str] = set()
         with read_scope(self._ctx.engine) as session:
-            for start in range(0, len(station_ids), 500):
+            for ids in in_lists(station_ids):
                 found.update(session.exec(
-                    select(OutboundCall.station_id).where(OutboundCall.station_id.in_(station_ids[start:start + 500]),
+                    select(OutboundCall.station_id).where(OutboundCall.station_id.in_(ids),
                                                           self._due(now)).distinct()).all())
         return sorted(found)
 
