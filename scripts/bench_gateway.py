@@ -64,6 +64,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -302,6 +303,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def stolen_seconds() -> float:
+    """The machine's CPU time the hypervisor gave to other guests, every core summed (``steal``
+    in /proc/stat; 0 on bare metal). On this kind of virtual machine it came in bursts that
+    made one run's latencies several times another's with the same code."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -345,7 +354,7 @@ class Load:
             message = json.loads(line)
             if "event" in message:
                 marks[message["event"]] = (time.perf_counter(), cpu_seconds(self._server_pid),
-                                           cpu_seconds(self.process.pid))
+                                           cpu_seconds(self.process.pid), stolen_seconds())
                 continue
             return message["result"], marks
 
@@ -359,10 +368,22 @@ class Load:
                 self.process.kill()
 
 
-def steady(marks: dict) -> tuple[float, float, float]:
-    """(wall seconds, server CPU seconds, load-generator CPU seconds) between the marks."""
-    (t0, s0, c0), (t1, s1, c1) = marks["steady_start"], marks["steady_end"]
-    return t1 - t0, s1 - s0, c1 - c0
+class Steady(NamedTuple):
+    """A phase's steady part, between the load generator's marks."""
+
+    wall: float      # seconds
+    server: float    # server CPU seconds
+    load: float      # load-generator CPU seconds
+    stolen: float    # share of the machine's CPU time (all cores) stolen by the hypervisor meanwhile
+
+
+def steady(marks: dict) -> Steady:
+    (t0, s0, c0, st0), (t1, s1, c1, st1) = marks["steady_start"], marks["steady_end"]
+    return Steady(t1 - t0, s1 - s0, c1 - c0, (st1 - st0) / max(1e-9, (t1 - t0) * (os.cpu_count() or 1)))
+
+
+def stolen_note(phase: Steady) -> str:
+    return f"; {100 * phase.stolen:.0f} % of the machine's CPU time stolen meanwhile" if phase.stolen >= 0.005 else ""
 
 
 def settle_rss(pid: int, seconds: float = 2.0) -> int:
@@ -527,7 +548,7 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
             rows_before = _message_log_rows(data)
             measured = _fresh_server_round(data, certs, workdir, f"{mode}-{round_no}", ids3, args,
                                            (server_cpu, client_cpu))
-            paced, (wall, server_s, _), storm = measured.paced, measured.paced_steady, measured.storm
+            paced, (wall, server_s, _, _), storm = measured.paced, measured.paced_steady, measured.storm
             runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
             if mode == "on":
                 logged["rows"] += _message_log_rows(data) - rows_before
@@ -566,9 +587,9 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
 class Round:
     """One fresh server process measured: Heartbeats at --rate, optionally capacity, boot storm."""
     paced: dict
-    paced_steady: tuple[float, float, float]
+    paced_steady: Steady
     capacity: dict | None
-    capacity_steady: tuple[float, float, float] | None
+    capacity_steady: Steady | None
     storm: Storm
 
     @property
@@ -844,20 +865,20 @@ def _dropped_in_log(log: Path) -> int:
 @dataclass(frozen=True)
 class Heartbeats:
     paced: dict
-    paced_steady: tuple[float, float, float]     # wall, server CPU, load-generator CPU seconds
+    paced_steady: Steady
     capacity: dict
-    capacity_steady: tuple[float, float, float]
+    capacity_steady: Steady
 
 
-# A phase's result and its steady (wall, server CPU, load-generator CPU) seconds.
-Phase = tuple[dict, tuple[float, float, float]]
+# A phase's result and its steady part.
+Phase = tuple[dict, Steady]
 
 
 @dataclass(frozen=True)
 class Charging:
     # Per round: the charging phase, and the paced Heartbeat phase run just before it (None: the
     # run's own, round 1).
-    rounds: list[tuple[dict, tuple[float, float, float], Phase | None]]
+    rounds: list[tuple[dict, Steady, Phase | None]]
     sampled_values: int
     stored_values: int
 
@@ -871,7 +892,7 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
     stored, counted in the server's database. With --repeat, rounds: before each round but the
     first, a paced Heartbeat phase, so that every round's CPU per TransactionEvent has a
     Heartbeat's measured next to it (this machine's speed drifts within minutes)."""
-    rounds: list[tuple[dict, tuple[float, float, float], Phase | None]] = []
+    rounds: list[tuple[dict, Steady, Phase | None]] = []
     sampled_values = 0
     for round_no in range(args.repeat):
         reference = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2) if round_no else None
@@ -892,8 +913,10 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
 
 def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args: argparse.Namespace) -> str:
     lines, ratios = [], []
-    for round_no, (paced, (wall, server_s, _), reference) in enumerate(run.rounds):
-        heartbeat, (_, heartbeat_s, _) = reference or (heartbeats.paced, heartbeats.paced_steady)
+    for round_no, (paced, phase, reference) in enumerate(run.rounds):
+        wall, server_s = phase.wall, phase.server
+        heartbeat, heartbeat_phase = reference or (heartbeats.paced, heartbeats.paced_steady)
+        heartbeat_s = heartbeat_phase.server
         per_event = server_s / max(1, paced["messages"])
         per_heartbeat = heartbeat_s / max(1, heartbeat["messages"])
         ratios.append(per_event / max(per_heartbeat, 1e-9))
@@ -902,9 +925,11 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
             f"{label}TransactionEvent Updated ({paced['measurands']} sampled values) round trip at "
             f"{args.charging_rate}/s with {connected} transactions: p50 {paced['p50_ms']:.2f} ms  "
             f"p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  max {paced['max_ms']:.1f} ms ({paced['messages']} "
-            f"messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors'] + paced['edge_errors']})",
+            f"messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors'] + paced['edge_errors']}"
+            f"{stolen_note(phase)})",
             f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
-            f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it; target <= 2x)"]
+            f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it{stolen_note(heartbeat_phase)}; "
+            "target <= 2x)"]
     if len(ratios) > 1:
         lines.append(f"over {len(ratios)} rounds: {statistics.median(ratios):.2f}x a Heartbeat's (median; "
                      f"{min(ratios):.2f}-{max(ratios):.2f}x)")
@@ -921,14 +946,15 @@ def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
 
 
 def _heartbeat_lines(run: Heartbeats, connected: int, args: argparse.Namespace, label: str = "") -> str:
-    paced, (wall, server_s, _), capacity, (cwall, cserver_s, cclient_s) = (
+    paced, (wall, server_s, _, _), capacity, (cwall, cserver_s, cclient_s, _) = (
         run.paced, run.paced_steady, run.capacity, run.capacity_steady)
     return "\n".join((
         f"{label}Heartbeat round trip at {args.rate}/s with {connected} profile-3 stations connected: "
         f"p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  max {paced['max_ms']:.1f} ms "
         f"({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors']})",
         f"{label}server CPU per Heartbeat (steady phase): {1e6 * server_s / max(1, paced['messages']):.0f} µs "
-        f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s)",
+        f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s"
+        f"{stolen_note(run.paced_steady)})",
         f"{label}capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
         f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
         f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}"))

@@ -185,10 +185,11 @@ SAMPLE_EVERY = 0.005
 
 
 def sample_cores(out: Path) -> None:
-    """Until SIGTERM: each core's busy, niced and total time (/proc/stat, in clock ticks) every
-    5 ms, as (time, [[busy, niced, total] per core]); niced is the part of busy that ran at a
-    positive nice value in user mode (the file process's transfers on the server's core, the
-    uploading stations on the other). A process of its own, on neither core in particular: it
+    """Until SIGTERM: each core's busy, niced, total and stolen time (/proc/stat, in clock ticks)
+    every 5 ms, as (time, [[busy, niced, total, stolen] per core]); niced is the part of busy
+    that ran at a positive nice value in user mode (the file process's transfers on the server's
+    core, the uploading stations on the other); stolen, the time the hypervisor gave to other
+    guests, is not busy (none of ours ran). A process of its own, on neither core in particular: it
     must not share the watchers' event loop, nor starve with the uploading stations."""
     stop = False
 
@@ -204,7 +205,8 @@ def sample_cores(out: Path) -> None:
             for text in stat:
                 if text.startswith("cpu") and not text.startswith("cpu "):
                     ticks = [int(v) for v in text.split()[1:9]]
-                    cores.append([sum(ticks) - ticks[3] - ticks[4], ticks[1], sum(ticks)])   # idle, iowait
+                    # ticks: user nice system idle iowait irq softirq steal
+                    cores.append([sum(ticks) - ticks[3] - ticks[4] - ticks[7], ticks[1], sum(ticks), ticks[7]])
         rows.append((time.time(), cores))
         time.sleep(SAMPLE_EVERY)
     out.write_text(json.dumps(rows))
@@ -216,8 +218,8 @@ def start_sampler(out: Path) -> subprocess.Popen | None:
     return subprocess.Popen([sys.executable, __file__, "--sample-cores", str(out)], cwd=ROOT)
 
 
-def core_shares(rows: list, core: int, start: float, end: float) -> tuple[float, float] | None:
-    """The shares of [start, end] ``core`` was busy and busy niced, from the samples around it;
+def core_shares(rows: list, core: int, start: float, end: float) -> tuple[float, float, float] | None:
+    """The shares of [start, end] ``core`` was busy, busy niced and stolen, from the samples around it;
     None for less than 20 ms (the kernel counts in 10 ms ticks: rough even for tens of ms)."""
     if end - start < 0.02:
         return None
@@ -226,7 +228,19 @@ def core_shares(rows: list, core: int, start: float, end: float) -> tuple[float,
     if not before or not after or after[0][2] == before[-1][2]:
         return None
     total = after[0][2] - before[-1][2]
-    return (after[0][0] - before[-1][0]) / total, (after[0][1] - before[-1][1]) / total
+    return tuple((after[0][at] - before[-1][at]) / total for at in (0, 1, 3))  # type: ignore[return-value]
+
+
+def stolen_share(rows: list, start: float, end: float) -> str:
+    """``; N % of the machine's CPU time stolen`` over [start, end], every core summed; empty
+    when none was (or nothing was sampled)."""
+    before = [cores for at, cores in rows if at <= start]
+    after = [cores for at, cores in rows if at >= end]
+    if not before or not after:
+        return ""
+    total = sum(core[2] for core in after[0]) - sum(core[2] for core in before[-1])
+    stolen = sum(core[3] for core in after[0]) - sum(core[3] for core in before[-1])
+    return f"; {stolen / total:.0%} of the machine's CPU time stolen" if total and stolen / total >= 0.005 else ""
 
 
 # --- the uploads --------------------------------------------------------------------------------
@@ -346,12 +360,14 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     idle = window(idle_start, idle_end)
     print(f"machine: {os.cpu_count()} cores (shared); {args.stations} stations x {args.megabytes} MB, "
           f"{args.watchers} watchers with a Heartbeat every {args.interval} s each")
-    print(f"idle heartbeat: n={len(idle)} p50={percentile(idle, 0.5):.1f} ms p99={percentile(idle, 0.99):.1f} ms")
+    print(f"idle heartbeat: n={len(idle)} p50={percentile(idle, 0.5):.1f} ms p99={percentile(idle, 0.99):.1f} ms"
+          f"{stolen_share(cores, idle_start, idle_end)}")
     for phase in phases:
         seconds = phase["ended"] - phase["started"]
         print(f"{phase['protocol'].upper():5} uploads: {phase['matching']}/{args.stations} stored with a matching "
               f"sha256 (refused {phase['refused']}, failed {phase['failures']}); {seconds:.1f} s, "
-              f"{args.stations * args.megabytes / seconds:.0f} MB/s")
+              f"{args.stations * args.megabytes / seconds:.0f} MB/s"
+              f"{stolen_share(cores, phase['started'], phase['ended'])}")
         waits = phase["get_log_ms"]
         print(f"      the {len(waits)} GetLog requests sent at once over REST: answered in {waits[-1] / 1000:.2f} s "
               f"(each: p50 {percentile(waits, 0.5):.0f} ms, max {waits[-1]:.0f} ms)")
@@ -371,8 +387,8 @@ def slowest(samples: list[tuple[float, float]], cores: list, start: float, end: 
     10 ms, so one stall of the server shows once with how many watchers it held), as seconds
     from ``start``: a wave of status reports at the start or the end of the uploads, or stalls
     spread over them. With each (of 20 ms or more), how busy the server's core and the load's
-    were meanwhile: a heartbeat held while the server's core stood mostly idle was not held by
-    the server."""
+    were meanwhile, and how much of their time the hypervisor took (stolen): a heartbeat held
+    while the server's core stood mostly idle was not held by the server."""
     moments: dict[int, list[tuple[float, float]]] = {}
     for sent, rtt in samples:
         if start <= sent <= end:
@@ -383,8 +399,8 @@ def slowest(samples: list[tuple[float, float]], cores: list, start: float, end: 
         sent, rtt = max(held, key=lambda sample: sample[1])
         shares = [(name, core_shares(cores, at_core, sent, sent + rtt))
                   for name, at_core in (("server", SERVER_CPU), ("load", LOAD_CPU))]
-        share = "".join(f"; {name} core {busy:.0%} busy ({niced:.0%} niced)"
-                        for name, found in shares if found is not None for busy, niced in [found])
+        share = "".join(f"; {name} core {busy:.0%} busy ({niced:.0%} niced{f', {stolen:.0%} stolen' if stolen else ''})"
+                        for name, found in shares if found is not None for busy, niced, stolen in [found])
         said.append(f"+{at / 100:.1f} s {rtt * 1000:.1f} ms (x{len(held)}{share})")
     return ", ".join(said)
 
