@@ -31,6 +31,7 @@ from argon2 import PasswordHasher
 from migrated_template import migrate_for_test, sqlite_file
 from pg_databases import PG_URL, DatabasePool, admin_connection, url_of
 from softhsm import new_token
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -115,8 +116,19 @@ def _compiling_once(create_engine):
                                                 (engine.dialect, engine._compiled_cache))
         engine.dialect, engine._compiled_cache = shared
         engine.pool._dialect = shared[0]
+        event.listen(engine, "engine_connect", _initialise_shared_dialect)
         return engine
     return create
+
+
+def _initialise_shared_dialect(connection) -> None:  # noqa: ANN001
+    """create_engine initialises, on an engine's first connection, the dialect it made: only the
+    engine that made the shared one initialises that one, and it may never connect (an engine
+    made and disposed unused). Then the shared dialect knows no server version, and reflection
+    (alembic's comparison of the models with the database) failed on SQLite, depending on which
+    tests a worker had run before."""
+    if connection.dialect.server_version_info is None:
+        connection.dialect.initialize(connection)
 
 
 storage_db.create_engine = _compiling_once(storage_db.create_engine)
