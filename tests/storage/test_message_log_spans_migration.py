@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from migrated_template import back_at
 
-from storage.db import alembic_config, make_engine, migrate, session_scope
+from storage.db import session_scope
 from storage.message_log import MessageQuery, frames
 from storage.types import UtcDateTime, utcnow
 
@@ -22,11 +23,7 @@ def _indexes(engine) -> set[str]:
 
 
 def test_kept_frames_get_their_spans_and_the_station_index_goes(db_url):
-    migrate(db_url)
-    config = alembic_config(db_url)
-    engine = make_engine(db_url)
-    try:
-        command.downgrade(config, "0021")
+    with back_at(db_url, "0021") as (config, engine):
         with engine.begin() as connection:
             connection.execute(_FRAMES.insert(), [
                 {"id": frame_id, "station_id": station, "direction": "in", "kind": "CALL", "message_id": str(frame_id),
@@ -45,5 +42,3 @@ def test_kept_frames_get_their_spans_and_the_station_index_goes(db_url):
         command.downgrade(config, "0021")
         engine.dispose()
         assert "ix_ocpp_message_station_id" in _indexes(engine)
-    finally:
-        engine.dispose()

@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from migrated_template import back_at
 
 from api.csms.meter_values.service import sampled_values
-from storage.db import alembic_config, make_engine, migrate, session_scope
+from storage.db import session_scope
 from storage.meter_values import MeterReading
 from storage.types import UtcDateTime
 
@@ -52,11 +53,7 @@ OLD_ROWS = [
 
 
 def test_meter_values_become_readings_and_come_back(db_url):
-    migrate(db_url)
-    config = alembic_config(db_url)
-    engine = make_engine(db_url)
-    try:
-        command.downgrade(config, "0020")
+    with back_at(db_url, "0020") as (config, engine):
         with engine.begin() as connection:
             connection.execute(_OLD.insert(), OLD_ROWS)
         command.upgrade(config, "head")
@@ -78,6 +75,3 @@ def test_meter_values_become_readings_and_come_back(db_url):
         with engine.connect() as connection:
             back = [dict(row) for row in connection.execute(sa.select(_OLD).order_by(_OLD.c.id)).mappings()]
         assert [{**row, "id": None} for row in back] == [{**row, "id": None} for row in OLD_ROWS]
-    finally:
-        command.upgrade(config, "head")
-        engine.dispose()

@@ -4,7 +4,7 @@ Running the migrations took a third of the fast tests' CPU: alembic loads and ex
 revision script again for each new database. A new SQLite file is instead a copy of an empty one
 this process migrated once (PostgreSQL's are reused instead: tests/support/pg_databases.py).
 ``migrate`` then finds it at the head revision, as at every start. Tests of the migrations
-themselves call ``storage.db.migrate`` on a file of their own.
+themselves take their database back to an older revision (``back_at``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,15 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from storage.db import migrate
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from storage.db import alembic_config, make_engine, migrate
 
 _TEMPLATE: list[Path] = []
 
@@ -33,6 +39,22 @@ def migrate_for_test(url: str) -> None:
         database.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(_template(), database)
     migrate(url)
+
+
+@contextmanager
+def back_at(url: str, revision: str) -> Iterator[tuple[Config, Engine]]:
+    """The database ``url`` migrated, then taken back to ``revision`` (for a test to fill as that
+    revision had it, then move it on with the config); at the head revision again afterwards,
+    whatever the test did, so that a pooled PostgreSQL database can serve the next test."""
+    migrate(url)
+    config = alembic_config(url)
+    engine = make_engine(url)
+    try:
+        command.downgrade(config, revision)
+        yield config, engine
+    finally:
+        command.upgrade(config, "head")
+        engine.dispose()
 
 
 def _template() -> Path:
