@@ -61,19 +61,19 @@ def revoke_superseded(session: Session, *, grace_hours: int, now: datetime | Non
     if grace_hours <= 0:
         return []
     now = now or utcnow()
-    superseded = session.exec(select(IssuedCertificate.id, IssuedCertificate.station_id).where(
+    superseded = session.exec(select(IssuedCertificate.id, IssuedCertificate.station_id, IssuedCertificate.serial_hex,
+                                     IssuedCertificate.issuer_id).where(
         IssuedCertificate.kind == CertKind.STATION, IssuedCertificate.status == CertStatus.SUPERSEDED,
-        IssuedCertificate.station_id != None, IssuedCertificate.not_after > now)).all()  # noqa: E711
+        IssuedCertificate.station_id != None, IssuedCertificate.not_after > now)  # noqa: E711
+        .order_by(IssuedCertificate.id)).all()
     newest_in_use: dict[str, int] = {}
-    for stations in in_lists(sorted({station_id for _, station_id in superseded})):
+    for stations in in_lists(sorted({row.station_id for row in superseded})):
         newest_in_use.update(session.exec(
             select(IssuedCertificate.station_id, func.max(IssuedCertificate.id)).where(
                 IssuedCertificate.station_id.in_(stations), IssuedCertificate.kind == CertKind.STATION,
                 IssuedCertificate.status == CertStatus.ACTIVE,
                 IssuedCertificate.activated_at <= now - timedelta(hours=grace_hours))
             .group_by(IssuedCertificate.station_id)).all())
-    due = sorted(record_id for record_id, station_id in superseded if newest_in_use.get(station_id, -1) > record_id)
-    records = [record for ids in in_lists(due) for record in session.exec(
-        select(IssuedCertificate).where(IssuedCertificate.id.in_(ids)).order_by(IssuedCertificate.id))]
-    return [revocation.revoke(session, record.serial_hex, SUPERSEDED_REASON, issuer_id=record.issuer_id, now=now)
-            for record in records]
+    # revoke() finds each by its serial: nothing more of the row is needed here.
+    return [revocation.revoke(session, row.serial_hex, SUPERSEDED_REASON, issuer_id=row.issuer_id, now=now)
+            for row in superseded if newest_in_use.get(row.station_id, -1) > row.id]
