@@ -218,29 +218,33 @@ def start_sampler(out: Path) -> subprocess.Popen | None:
     return subprocess.Popen([sys.executable, __file__, "--sample-cores", str(out)], cwd=ROOT)
 
 
+def _counted_across(rows: list, start: float, end: float) -> list[list[int]] | None:
+    """Per core, what its counters advanced by from the last sample before ``start`` to the
+    first after ``end``; None when no sample lies on either side."""
+    before = next((cores for at, cores in reversed(rows) if at <= start), None)
+    after = next((cores for at, cores in rows if at >= end), None)
+    if before is None or after is None:
+        return None
+    return [[a - b for a, b in zip(later, earlier, strict=True)] for later, earlier in zip(after, before, strict=True)]
+
+
 def core_shares(rows: list, core: int, start: float, end: float) -> tuple[float, float, float] | None:
     """The shares of [start, end] ``core`` was busy, busy niced and stolen, from the samples around it;
     None for less than 20 ms (the kernel counts in 10 ms ticks: rough even for tens of ms)."""
-    if end - start < 0.02:
+    counted = _counted_across(rows, start, end) if end - start >= 0.02 else None
+    if counted is None or not counted[core][2]:
         return None
-    before = [cores[core] for at, cores in rows if at <= start]
-    after = [cores[core] for at, cores in rows if at >= end]
-    if not before or not after or after[0][2] == before[-1][2]:
-        return None
-    total = after[0][2] - before[-1][2]
-    return tuple((after[0][at] - before[-1][at]) / total for at in (0, 1, 3))  # type: ignore[return-value]
+    busy, niced, total, stolen = counted[core]
+    return busy / total, niced / total, stolen / total
 
 
 def stolen_share(rows: list, start: float, end: float) -> str:
     """``; N % of the machine's CPU time stolen`` over [start, end], every core summed; empty
     when none was (or nothing was sampled)."""
-    before = [cores for at, cores in rows if at <= start]
-    after = [cores for at, cores in rows if at >= end]
-    if not before or not after:
-        return ""
-    total = sum(core[2] for core in after[0]) - sum(core[2] for core in before[-1])
-    stolen = sum(core[3] for core in after[0]) - sum(core[3] for core in before[-1])
-    return f"; {stolen / total:.0%} of the machine's CPU time stolen" if total and stolen / total >= 0.005 else ""
+    counted = _counted_across(rows, start, end)
+    total = sum(core[2] for core in counted) if counted else 0
+    stolen = sum(core[3] for core in counted) / total if total else 0.0
+    return f"; {stolen:.0%} of the machine's CPU time stolen" if stolen >= 0.005 else ""
 
 
 # --- the uploads --------------------------------------------------------------------------------
