@@ -112,12 +112,22 @@ def test_the_operator_is_told_when_a_dying_worker_would_reset_its_queued_connect
 
 
 def _has_exited(pid: int) -> bool:
-    """Gone, or a zombie: either way the kernel has closed every socket it held."""
+    """Every thread of the process gone or a zombie: only then has the kernel closed the sockets
+    it held. Its threads share one table of descriptors, closed with the last of them; the main
+    thread shows as a zombie as soon as it has exited itself, while others may still be on their
+    way out (one in the middle of a write), its listeners still taking connections."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+        threads = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError):
         return True
-    return state in ("Z", "X")
+    for thread in threads:
+        try:
+            state = Path(f"/proc/{pid}/task/{thread}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            return False
+    return True
 
 
 def _worker_pids(output: str) -> dict[str, int]:
