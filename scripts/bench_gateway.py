@@ -406,7 +406,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         os.sched_setaffinity(0, {client_cpu})
     load_before = os.getloadavg()
     set_policy(data, message_log=args.message_log == "on")
-    server = start_server(data, server_cpu, workdir / "server.log", args.profile_out)
+    server = start_server(data, server_cpu, workdir / "server.log", args.profile_out, extra_env=dict(args.server_env))
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
     load = Load(target, client_cpu, server.pid)
@@ -428,7 +428,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
             charging = charging_phase(load, data, args)
             return [f"machine: {cores} cores, Python {platform.python_version()}, {_database(args)}",
                     f"parameters: --stations {args.stations} --rate {args.rate} --charging-rate {args.charging_rate} "
-                    f"--seconds {args.seconds} --repeat {args.repeat}",
+                    f"--seconds {args.seconds} --repeat {args.repeat}{_settings_given(args)}",
                     _heartbeat_lines(heartbeats, len(warm) + len(fleet), args),
                     _charging_lines(charging, heartbeats, len(warm) + len(fleet), args)]
 
@@ -504,7 +504,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} (others share this machine)")
     say(f"parameters: --stations {args.stations} --storm {args.storm} --storm-concurrency {args.storm_concurrency} "
         f"--sp2 {args.sp2} --sp2-concurrency {args.sp2_concurrency} --plain {args.plain} --rate {args.rate} "
-        f"--seconds {args.seconds} (setup {setup_seconds:.0f} s)")
+        f"--seconds {args.seconds}{_settings_given(args)} (setup {setup_seconds:.0f} s)")
     say(f"wire: {sp3['tls']}, permessage-deflate offered by the stations; kernel somaxconn {somaxconn}, "
         f"listener backlog {backlog} (effective {min(backlog, somaxconn)})")
     say(f"profile 2 connects/s (TLS + Basic auth), {args.sp2} stations:  first connect {_rate(first):8.1f}/s"
@@ -1019,6 +1019,17 @@ def _failures(*results: dict) -> str:
     return f"{failed} failed {errors}"
 
 
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("CHARGECA_"):
+        raise argparse.ArgumentTypeError(f"expected CHARGECA_NAME=VALUE, not {text!r}")
+    return name, value
+
+
+def _settings_given(args: argparse.Namespace) -> str:
+    return "".join(f" --server-env {name}={value}" for name, value in args.server_env)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=1000, help="profile-3 stations kept connected (phases 2-4)")
@@ -1039,6 +1050,9 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the storm against the bare reference server")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
+    parser.add_argument("--server-env", type=_setting, action="append", default=[], metavar="CHARGECA_NAME=VALUE",
+                        help="a setting for the server of the main run (repeatable), e.g. "
+                             "CHARGECA_OCPP_COMMIT_GATHER_MS=4 to compare settings run after run")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")
     parser.add_argument("--message-log", choices=("on", "off", "both"), default="on",
                         help="the OCPP message log on or off for the whole run; both: only its cost (Heartbeat "
