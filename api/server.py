@@ -7,6 +7,7 @@ import gc
 import ipaddress
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ import uvicorn
 
 from api.core.audit import Actor
 from api.core.context import Context, open_context
-from api.core.settings import Settings, dev_passphrase_in_use, write_private
+from api.core.settings import GatewayConfig, Settings, dev_passphrase_in_use, write_private
 from api.next_steps import print_next_steps
 from api.operations.tokens import create_token
 from pki.authorities import init_pki, is_initialized
@@ -162,6 +163,21 @@ def _fast_paths(settings: Settings):
     return uvloop.new_event_loop
 
 
+def _tune_interpreter(gateway: GatewayConfig) -> None:
+    # What start-up built (modules, compiled schemas, the app) lives as long as the process. Frozen,
+    # it is out of the cyclic collector's sight: a full collection then walks only what stations
+    # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).
+    gc.freeze()
+    # Each connection leaves a few hundred long-lived container objects; with the default first
+    # threshold (700) a boot storm runs a young collection every few connections. 20x fewer
+    # collections, each walking only what is young, cost a bounded few MB of later-freed garbage.
+    gc.set_threshold(GC_THRESHOLD, 10, 10)
+    sys.setswitchinterval(gateway.switch_interval_ms / 1000)
+    # As the interpreter has them, not as configured.
+    log.info("interpreter: young collection every %d objects, thread switch interval %g ms",
+             gc.get_threshold()[0], round(sys.getswitchinterval() * 1000, 3))
+
+
 async def _run(ctx: Context, cluster: "ClusterConfig | None",
                started: Callable[[tuple[int | None, int | None]], None]) -> None:
     """``started``: called off the loop once REST and OCPP listen, with the (ws, wss) ports."""
@@ -187,14 +203,7 @@ async def _run(ctx: Context, cluster: "ClusterConfig | None",
         if stack.files is not None:
             log.info("file service: HTTPS port %s, FTP port %s", stack.files.endpoints.https_port,
                      stack.files.endpoints.ftp_port or "off")
-        # What start-up built (modules, compiled schemas, the app) lives as long as the process. Frozen,
-        # it is out of the cyclic collector's sight: a full collection then walks only what stations
-        # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).
-        gc.freeze()
-        # Each connection leaves a few hundred long-lived container objects; with the default first
-        # threshold (700) a boot storm runs a young collection every few connections. 20x fewer
-        # collections, each walking only what is young, cost a bounded few MB of later-freed garbage.
-        gc.set_threshold(GC_THRESHOLD, 10, 10)
+        _tune_interpreter(ctx.settings.gateway)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1022,7 +1022,7 @@ def _failures(*results: dict) -> str:
 def _setting(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.startswith("CHARGECA_"):
-        raise argparse.ArgumentTypeError(f"expected CHARGECA_NAME=VALUE, not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a CHARGECA_* variable as NAME=VALUE, not {text!r}")
     return name, value
 
 
@@ -1050,7 +1050,7 @@ def main() -> None:
     parser.add_argument("--no-reference", action="store_true", help="skip the storm against the bare reference server")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load generator to cores")
     parser.add_argument("--profile-out", type=Path, help="run the server under cProfile, write the stats here")
-    parser.add_argument("--server-env", type=_setting, action="append", default=[], metavar="CHARGECA_NAME=VALUE",
+    parser.add_argument("--server-env", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server of the main run (repeatable), e.g. "
                              "CHARGECA_OCPP_COMMIT_GATHER_MS=4 to compare settings run after run")
     parser.add_argument("--keep", type=Path, help="use this directory and keep it (server log, certificates)")

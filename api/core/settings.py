@@ -75,6 +75,12 @@ class GatewayConfig:
     # Under steady traffic, how long a group commit of stations' writes waits for company
     # (storage/batching.py): fewer commits, at most this much added latency. 0 turns it off.
     commit_gather_ms: float = 2.0
+    # How long the thread holding the interpreter lock keeps it while another waits
+    # (sys.setswitchinterval; Python's default is 5 ms). A group commit's thread waits on the
+    # database two or three times a group (PostgreSQL's round trips), and each time must win the
+    # lock back from the busy event loop: at 1 ms the TransactionEvents' p99 on PostgreSQL fell
+    # from 27.7-50.9 to 16.6-24.2 ms (4 rounds each, alternating), no change on SQLite nor in CPU.
+    switch_interval_ms: float = 1.0
 
     def __post_init__(self) -> None:
         # The default needs no look-up (and no import of the spec's enums at every start).
@@ -85,6 +91,8 @@ class GatewayConfig:
             raise ValueError("timeouts and intervals must not be negative")
         if not 0 <= self.commit_gather_ms <= 50:
             raise ValueError(f"commit_gather_ms must be between 0 and 50, not {self.commit_gather_ms}")
+        if not 0.1 <= self.switch_interval_ms <= 50:
+            raise ValueError(f"switch_interval_ms must be between 0.1 and 50, not {self.switch_interval_ms}")
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,7 @@ _GATEWAY_SOURCES = (
     ("boot_retry_interval", "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "ocpp_boot_retry_interval", int),
     ("call_timeout", "CHARGECA_OCPP_CALL_TIMEOUT", "ocpp_call_timeout", float),
     ("commit_gather_ms", "CHARGECA_OCPP_COMMIT_GATHER_MS", "ocpp_commit_gather_ms", float),
+    ("switch_interval_ms", "CHARGECA_OCPP_SWITCH_INTERVAL_MS", "ocpp_switch_interval_ms", float),
 )
 
 

@@ -24,7 +24,7 @@ from api.stack import running_stack
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_VARIABLES = ("CHARGECA_OCPP_BOOT_STATUS", "CHARGECA_OCPP_HEARTBEAT_INTERVAL",
                      "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "CHARGECA_OCPP_CALL_TIMEOUT",
-                     "CHARGECA_OCPP_COMMIT_GATHER_MS")
+                     "CHARGECA_OCPP_COMMIT_GATHER_MS", "CHARGECA_OCPP_SWITCH_INTERVAL_MS")
 # A name, not the prefix of a family ("CHARGECA_OCPP_*" in prose).
 _NAME = re.compile(r"\bCHARGECA_[A-Z0-9_]*[A-Z0-9]\b(?!_)")
 
@@ -60,7 +60,7 @@ def test_the_readme_table_lists_every_environment_variable_the_code_reads():
 
 @pytest.mark.fast
 def test_the_check_sees_the_gateway_variables_and_not_the_family_prefix():
-    """The scan can fail: it finds the four gateway variables where Settings reads them, and a
+    """The scan can fail: it finds the gateway variables where Settings reads them, and a
     prose mention of the family ("CHARGECA_OCPP_*") is no name."""
     found = names_in_code()
     assert {name: found.get(name) for name in GATEWAY_VARIABLES} == dict.fromkeys(
@@ -105,6 +105,7 @@ def test_the_default_boot_status_is_one_the_spec_allows():
     ("CHARGECA_OCPP_HEARTBEAT_INTERVAL", "5m", "must be a whole number, not '5m'"),
     ("CHARGECA_OCPP_CALL_TIMEOUT", "0", "must not be negative"),
     ("CHARGECA_OCPP_COMMIT_GATHER_MS", "500", "between 0 and 50, not 500"),
+    ("CHARGECA_OCPP_SWITCH_INTERVAL_MS", "0", "between 0.1 and 50, not 0.0"),
 ])
 def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(clean_env, tmp_path, variable,
                                                                                 value, says):

@@ -74,6 +74,13 @@ def test_start_says_what_to_do_next(dev_server):
     assert "token create" not in block, "a token exists: nothing to make"
 
 
+def test_serve_hands_the_interpreter_lock_over_every_millisecond_by_default(dev_server):
+    """Python's 5 ms would let the event loop keep the lock that long from the group commit's
+    thread each time it comes back from the database (api/core/settings.py)."""
+    output = dev_server.wait_running(timeout=10)
+    assert "interpreter: young collection every 15000 objects, thread switch interval 1 ms" in output
+
+
 def _served_certificate(root: Path, port: int, server_hostname: str) -> x509.Certificate:
     context = ssl.create_default_context(cafile=str(root))   # the only trust anchor; names checked
     assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
@@ -100,7 +107,9 @@ def test_serve_after_a_production_init_says_how_to_make_the_first_token(tmp_path
     init = chargeca("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", cwd=tmp_path,
                     env={**ports.env(), **passphrase})
     assert init.returncode == 0, init.stderr
-    served = start_serve(tmp_path, ports, "--no-dev-init", extra_env=passphrase)
+    # A knob set for this run reaches the process (the default is checked above).
+    served = start_serve(tmp_path, ports, "--no-dev-init",
+                         extra_env={**passphrase, "CHARGECA_OCPP_SWITCH_INTERVAL_MS": "2.5"})
     try:
         output = served.wait_running()
     finally:
@@ -109,6 +118,7 @@ def test_serve_after_a_production_init_says_how_to_make_the_first_token(tmp_path
     assert "first-officer-token" not in output
     assert not (tmp_path / "chargeca-data" / "secrets" / "first-officer-token").exists()
     assert "host names        csms.acme.test (in the server certificate)" in output
+    assert "thread switch interval 2.5 ms" in output
 
 
 def test_first_run_creates_a_development_pki_and_serves(tmp_path):
