@@ -4,7 +4,8 @@ remoteLocation it was given (simulator/file_transfer.py), report Uploaded or Upl
 A GetLog that arrives while an upload runs is answered AcceptedCanceled: the running upload
 stops, its request gets LogStatusNotification AcceptedCanceled, then the new one runs (N01.FR.12).
 ``hold`` keeps an upload between Uploading and the transfer until it is set (to put a second
-request in the middle of one, TC_N_36); ``answer`` makes the station refuse (TC_N_34).
+request in the middle of one, TC_N_36): the one in place when the upload starts, whatever ``hold``
+is by the time its Uploading report is answered; ``answer`` makes the station refuse (TC_N_34).
 """
 
 from __future__ import annotations
@@ -73,11 +74,12 @@ class LogUploads:
         self.reports.append((request_id, status, answer))
 
     async def _run(self, log_type: str, request_id: int, url: str, cancelled: int | None) -> None:
+        hold = self.hold
         if cancelled is not None:
             await self._report("AcceptedCanceled", cancelled)
         await self._report("Uploading", request_id)
-        if self.hold is not None:
-            await self.hold.wait()
+        if hold is not None:
+            await hold.wait()
         try:
             sent = await file_transfer.upload_async(
                 url, self.content(log_type, request_id), ca_file=self.ca_file, server_hostname=self.server_hostname,
