@@ -29,6 +29,11 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlsplit
 
 _CHUNK = 256 * 1024
+# How much an upload hands the socket at once, as an embedded station's stack would (a TLS record's
+# worth). On loopback the receiving side's TCP work runs in the sender's system call: a 256 KiB
+# write held its core in the kernel long enough to delay the other simulated stations sharing it
+# (scripts/bench_uploads.py, docs/benchmarks.md 2026-12-06).
+WRITE_SIZE = 16 * 1024
 
 
 class TransferFailed(Exception):
@@ -145,9 +150,10 @@ def https_download(url: str, destination: Path | None = None, *, ca_file: str | 
 
 def https_upload(url: str, data: bytes | Path, *, ca_file: str | Path | None, server_hostname: str | None = None,
                  method: str = "PUT", chunked: bool = False, multipart: bool = False, file_name: str = "log.txt",
-                 expect_continue: bool = True, timeout: float = 30) -> Transferred:
+                 expect_continue: bool = True, timeout: float = 30, write_size: int = WRITE_SIZE) -> Transferred:
     """PUT or POST the file (raw, or as the one file part of multipart/form-data); the server's
-    answer must be 2xx. ``expect_continue``: send the head first and the body only after 100."""
+    answer must be 2xx. ``expect_continue``: send the head first and the body only after 100;
+    ``write_size``: the most handed to the socket at once."""
     source, size = _source(data)
     boundary = uuid.uuid4().hex
     prefix = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
@@ -170,7 +176,7 @@ def https_upload(url: str, data: bytes | Path, *, ca_file: str | Path | None, se
                 if status != 100:
                     return _answered(http, status, answer, size, data)
             try:
-                for piece in _pieces(prefix, source, suffix):
+                for piece in _pieces(prefix, source, suffix, write_size):
                     http.sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 if chunked:
                     http.sock.sendall(b"0\r\n\r\n")
@@ -185,10 +191,10 @@ def https_upload(url: str, data: bytes | Path, *, ca_file: str | Path | None, se
         http.close()
 
 
-def _pieces(prefix: bytes, source: BinaryIO, suffix: bytes) -> Iterator[bytes]:
+def _pieces(prefix: bytes, source: BinaryIO, suffix: bytes, size: int) -> Iterator[bytes]:
     if prefix:
         yield prefix
-    while chunk := source.read(_CHUNK):
+    while chunk := source.read(size):
         yield chunk
     if suffix:
         yield suffix
@@ -268,9 +274,11 @@ def ftp_download(url: str, destination: Path | None = None, *, timeout: float = 
 
 
 def ftp_upload(url: str, data: bytes | Path, *, file_name: str = "log.txt", timeout: float = 30, ftps: bool = False,
-               ca_file: str | Path | None = None, server_hostname: str | None = None) -> Transferred:
+               ca_file: str | Path | None = None, server_hostname: str | None = None,
+               write_size: int = WRITE_SIZE) -> Transferred:
     """STOR the file at the URL's path, or under ``file_name`` when the path ends in "/";
-    ``ftps``: over explicit FTPS, trusting ``ca_file``."""
+    ``ftps``: over explicit FTPS, trusting ``ca_file``; ``write_size``: the most handed to the
+    socket at once."""
     ftp, path = _ftp(url, timeout, _Tls(ca_file, server_hostname) if ftps else None)
     target = path.lstrip("/")
     if not target or target.endswith("/"):
@@ -279,7 +287,7 @@ def ftp_upload(url: str, data: bytes | Path, *, file_name: str = "log.txt", time
     try:
         with source:
             try:
-                answer = ftp.storbinary(f"STOR {target}", source, blocksize=_CHUNK)
+                answer = ftp.storbinary(f"STOR {target}", source, blocksize=write_size)
             except OSError as broken:
                 # The server closed the data connection while we sent: its reason is on the control one.
                 try:
@@ -302,7 +310,7 @@ def upload(url: str, data: bytes | Path, *, ca_file: str | Path | None = None, s
     """Upload to an https:// or ftp:// URL, as a station does with remoteLocation."""
     if url.startswith("ftp://"):
         return ftp_upload(url, data, file_name=file_name, ftps=options.get("ftps", False), ca_file=ca_file,
-                          server_hostname=server_hostname)
+                          server_hostname=server_hostname, write_size=options.get("write_size", WRITE_SIZE))
     options.pop("ftps", None)
     if url.endswith("/") and not options.get("multipart"):
         url += quote(file_name)

@@ -32,8 +32,9 @@ class LogUploads:
     def __init__(self, station: SimulatedStation, *, ca_file: str | Path | None = None,
                  server_hostname: str | None = None, answer: str = "Accepted",
                  content: Callable[[str, int], bytes | Path] = sample_log, file_name: str = "station.log",
-                 http_options: dict[str, Any] | None = None) -> None:
+                 http_options: dict[str, Any] | None = None, write_size: int = file_transfer.WRITE_SIZE) -> None:
         self.station = station
+        self.write_size = write_size
         self.ca_file = ca_file
         self.server_hostname = server_hostname
         self.answer = answer
@@ -83,7 +84,8 @@ class LogUploads:
         try:
             sent = await file_transfer.upload_async(
                 url, self.content(log_type, request_id), ca_file=self.ca_file, server_hostname=self.server_hostname,
-                file_name=self.file_name, **({} if url.startswith("ftp") else self.http_options))
+                file_name=self.file_name, write_size=self.write_size,
+                **({} if url.startswith("ftp") else self.http_options))
         except file_transfer.TransferFailed as failure:
             self.failed[request_id] = failure
             await self._report("UploadFailure", request_id)

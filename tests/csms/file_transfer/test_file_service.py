@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ftplib
 import hashlib
+import io
 import os
 import sqlite3
 import time
@@ -138,6 +139,17 @@ def test_upload_over_https_is_kept_with_its_checksum(service, options):
     if options.get("multipart"):
         assert kept.file_name == "diag_1.log"
     assert not list(service.files.store.incoming.iterdir())
+
+
+def test_a_simulated_upload_hands_its_socket_at_most_its_write_size_at_once():
+    # What scripts/bench_uploads.py relies on: large writes of the uploading stations held up the
+    # other stations simulated on their core (the loopback receive path runs in the writer's call).
+    body = io.BytesIO(b"x" * 40_000)
+
+    pieces = [len(piece) for piece in station._pieces(b"head", body, b"tail", 16_384)]
+
+    assert pieces == [4, 16_384, 16_384, 7_232, 4]
+    assert station.WRITE_SIZE == 16 * 1024
 
 
 def test_upload_over_ftp_is_kept_with_its_checksum(service):
