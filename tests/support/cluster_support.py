@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chargeca_process import Forked, start_piped
+from serve_support import free_port
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 HAPROXY_CFG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
@@ -31,12 +32,6 @@ _REST = re.compile(r"Uvicorn running on (http://127.0.0.1:\d+)")
 def nats_server_binary() -> str | None:
     return shutil.which("nats-server") or next(
         (path for path in ("/usr/sbin/nats-server", "/usr/bin/nats-server") if os.access(path, os.X_OK)), None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _accepts(port: int) -> bool:
@@ -60,7 +55,7 @@ class NatsServer:
     """A private nats-server on loopback; ``stop`` ends it."""
 
     def __init__(self, binary: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self._process = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(self.port)],
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -205,7 +200,7 @@ class Haproxy:
     stations connect to ``wss_url``; ``log`` holds its lines (which node each connection got)."""
 
     def __init__(self, binary: str, backends: list[Backend], workdir: Path) -> None:
-        self.ports = {"wss": _free_port(), "ws": _free_port(), "files": _free_port()}
+        self.ports = {"wss": free_port(), "ws": free_port(), "files": free_port()}
         env = {**os.environ, "LB_WSS_BIND": f"127.0.0.1:{self.ports['wss']}",
                "LB_WS_BIND": f"127.0.0.1:{self.ports['ws']}", "LB_FILES_BIND": f"127.0.0.1:{self.ports['files']}"}
         for i, backend in enumerate(backends, start=1):

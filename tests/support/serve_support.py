@@ -17,10 +17,46 @@ from chargeca_process import Forked, spawn
 RUNNING = "ChargeCA is running."
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# A port the kernel handed out for port 0 lies in the ephemeral range, where any outgoing connection
+# of another test worker may take it before the service binds it (CI, 2026-12-06: "Address already in
+# use" on the WebSocket port). Below that range only an explicit bind takes a port, so each xdist
+# worker gets a band of its own there and walks it.
+_BAND = 1000
+_FLOOR = 10000
+
+
+def _worker_band() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    bands = max(1, (_ephemeral_low() - _FLOOR) // _BAND)
+    start = _FLOOR + (int(worker) if worker.isdigit() else 0) % bands * _BAND
+    return range(start, start + _BAND)
+
+
+_next_in_band: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port no one holds, outside the kernel's ephemeral range, from this worker's band."""
+    band = _worker_band()
+    if not _next_in_band:
+        _next_in_band.append(band.start + os.getpid() % _BAND)
+    for _ in range(_BAND):
+        port = band.start + (_next_in_band[0] - band.start) % _BAND
+        _next_in_band[0] = port + 1
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {band.start}-{band.stop - 1}")
 
 
 @dataclass
