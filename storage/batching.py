@@ -44,12 +44,15 @@ class Batcher(Generic[T, R]):
     thousand calls a second, every call found a runner free and batches held one or two calls.
 
     ``gather`` (seconds): under steady traffic from several callers — a batch of more than one
-    call ended less than ``gather`` ago, or more than one call waits — a batch waits that long for
-    company before it starts, as PostgreSQL's commit_delay (with commit_siblings) does. At a
-    thousand calls a second, batches otherwise hold one or two calls each and every call pays a
-    commit (on SQLite, the WAL pages its rows touch: measured about 500 µs of CPU a call alone
-    against about 250 µs in batches of eight). A quiet server never waits, nor does one caller
-    sending call after call (a station emptying its offline queue)."""
+    call ended less than ``gather`` ago, or more than one call waits — a batch waits for company
+    until its oldest call has waited ``gather``, as PostgreSQL's commit_delay (with
+    commit_siblings) does. At a thousand calls a second, batches otherwise hold one or two calls
+    each and every call pays a commit (on SQLite, the WAL pages its rows touch: measured about
+    500 µs of CPU a call alone against about 250 µs in batches of eight). A quiet server never
+    waits, nor does one caller sending call after call (a station emptying its offline queue).
+    The wait counts from the oldest call's arrival, not from the end of the batch before: calls
+    that queued behind a slow batch (a checkpoint, a busy core) have had their wait already, and
+    sleeping ``gather`` more after it put that batch's whole time on top of theirs."""
 
     def __init__(self, work: Callable[[list[T]], Sequence[R | BaseException]], *, max_batch: int = 256,
                  concurrency: int = 1, gather: float = 0.0, spill: int = 1) -> None:
@@ -61,10 +64,14 @@ class Batcher(Generic[T, R]):
         self._last_end = float("-inf")
         self._last_size = 0
         self._queue: list[tuple[T, asyncio.Future]] = []
+        self._oldest_at = 0.0   # the loop's time when the call at the head of the queue came
         self._runners: set[asyncio.Task] = set()
 
     async def __call__(self, item: T) -> R:
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._queue:
+            self._oldest_at = loop.time()
         self._queue.append((item, future))
         if not self._runners or (len(self._runners) < self._concurrency and len(self._queue) >= self._spill):
             self._runners.add(asyncio.create_task(self._drain()))
@@ -75,12 +82,15 @@ class Batcher(Generic[T, R]):
         try:
             loop = asyncio.get_running_loop()
             while self._queue:
+                now = loop.time()
                 if self._gather and (self._last_size > 1 or 1 < len(self._queue) < self._max_batch) and \
-                        loop.time() - self._last_end < self._gather:
-                    await asyncio.sleep(self._gather)
+                        now - self._last_end < self._gather and now - self._oldest_at < self._gather:
+                    await asyncio.sleep(self._gather - (now - self._oldest_at))
                     if not self._queue:   # another runner, gathering too, woke first and took them
                         break
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]
+                # Calls left behind (past max_batch) are a backlog: company enough, no wait.
+                self._oldest_at = float("-inf")
                 self._last_size = len(batch)
                 try:
                     results: Sequence[Any] = await asyncio.to_thread(self._work, [item for item, _ in batch])

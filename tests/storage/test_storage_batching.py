@@ -74,6 +74,41 @@ async def test_under_steady_traffic_a_batch_waits_for_company_and_a_lone_caller_
     assert len(plain.batches) >= 10  # without it, each call is a batch of its own
 
 
+async def test_calls_that_waited_behind_a_slow_batch_start_as_it_ends_without_gathering_again():
+    # The gather counts from the oldest waiting call's arrival: a call that queued behind a batch
+    # held up for longer than the gather has waited enough (it had waited the whole batch, then
+    # the gather on top of it).
+    work = Recorder()
+    batch = Batcher(work, gather=0.2)
+    assert await asyncio.gather(batch(0), batch(2)) == [0, 20]   # steady traffic from now on
+    work.release.clear()                                          # the next batch is held up
+    slow = asyncio.gather(batch(4), batch(8))
+    await asyncio.sleep(0.25)                                     # its gather is over: on its thread
+    behind = asyncio.ensure_future(batch(6))
+    await asyncio.sleep(0.3)                                      # waited longer than a gather
+    work.release.set()
+    released = time.monotonic()
+    assert await slow == [40, 80] and await behind == 60
+    assert time.monotonic() - released < 0.15, "the call behind gathered once more"
+    assert work.batches == [[0, 2], [4, 8], [6]]
+
+
+async def test_a_call_that_came_during_a_batch_waits_only_the_rest_of_its_gather():
+    work = Recorder()
+    batch = Batcher(work, gather=0.3)
+    assert await asyncio.gather(batch(0), batch(2)) == [0, 20]
+    work.release.clear()
+    slow = asyncio.gather(batch(4), batch(8))
+    await asyncio.sleep(0.35)                                     # on its thread now
+    behind = asyncio.ensure_future(batch(6))
+    await asyncio.sleep(0.2)
+    work.release.set()
+    released = time.monotonic()
+    assert await slow == [40, 80] and await behind == 60
+    waited = time.monotonic() - released
+    assert 0.05 < waited < 0.25, f"{waited:.3f} s after the batch ahead: the rest of 0.3 s is ~0.1 s"
+
+
 async def test_each_caller_gets_its_own_result_or_error():
     batch = Batcher(Recorder())
     results = await asyncio.gather(*(batch(item) for item in range(4)), return_exceptions=True)
