@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from api.core.audit import ROLES, Actor, run_in_session
 from api.core.context import Context
 from api.core.settings import GatewayConfig
+from api.csms.file_transfer.service import FileServiceConfig
 from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers
 from api.ocpp.gateway import Gateway
@@ -35,7 +36,6 @@ from api.ocpp.transport.listener import ListenerConfig, Listeners
 from api.operations.stations import add_station
 from api.operations.tokens import create_token
 from api.rest.app import create_app
-from api.csms.file_transfer.service import FileServiceConfig
 from api.stack import running_stack
 from simulator.station import SimulatedStation, TlsOptions
 from storage.stations import Station

@@ -145,8 +145,8 @@ def streams_its_report(station, parts: int) -> asyncio.Future:
             await asyncio.sleep(0)  # after the answer is on the wire
             answers = []
             for seq_no in range(parts):
-                answers.append(await st.call("NotifyReport", report_part(payload["requestId"], seq_no, seq_no < parts - 1,
-                                                                   f"Variable{seq_no}", str(seq_no))))
+                part = report_part(payload["requestId"], seq_no, seq_no < parts - 1, f"Variable{seq_no}", str(seq_no))
+                answers.append(await st.call("NotifyReport", part))
             acknowledged.set_result(answers)
         st._spawn(stream())
         return {"status": "Accepted"}
