@@ -16,6 +16,12 @@ holds a row (station, span) when the station has frames among the ids ``[span * 
 it: every batch added one under each station that spoke, each in a page of its own. A station
 now costs one row per span (65,536 frames of the whole fleet), and a read of its frames scans
 only the spans where it has some (``frames``).
+
+Frames are found by time the same way: ``ocpp_message_batch`` holds a row per write (its first and
+last id, its earliest and latest frame), not an index entry per frame. The time index was a
+quarter of the cost of logging a Heartbeat and its answer (scripts/bench_message_log.py: ~16-17 µs
+of insert a Heartbeat with it, ~11-12 without); a time filter now reads the batches that overlap
+it, and the frames between their ids, each still held to the filter.
 """
 
 from __future__ import annotations
@@ -45,7 +51,6 @@ ACTION_MAX = 64
 
 class OcppMessage(SQLModel, table=True):
     __tablename__ = "ocpp_message"
-    __table_args__ = (Index("ix_ocpp_message_at", "at"),)
 
     # BIGINT on PostgreSQL: a fleet's frames outgrow 2^31 within months.
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
@@ -76,6 +81,20 @@ class OcppMessageSpan(SQLModel, table=True):
     span: int = Field(primary_key=True, sa_type=BigInteger)
 
 
+class OcppMessageBatch(SQLModel, table=True):
+    """The frames one write added (``insert_rows``): ids ``first_id`` to ``last_id`` (on PostgreSQL
+    another process's frames may lie between), logged from ``earliest`` to ``latest``."""
+
+    __tablename__ = "ocpp_message_batch"
+    __table_args__ = (Index("ix_ocpp_message_batch_earliest", "earliest"),
+                      Index("ix_ocpp_message_batch_latest", "latest"))
+
+    first_id: int = Field(primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False})
+    last_id: int = Field(sa_type=BigInteger)
+    earliest: datetime = Field(sa_type=UtcDateTime)
+    latest: datetime = Field(sa_type=UtcDateTime)
+
+
 _LOG_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
@@ -102,9 +121,11 @@ def _own_sqlite_file(engine: Engine) -> Engine:
     log_engine = make_engine(url.render_as_string(hide_password=False))
     OcppMessage.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
     OcppMessageSpan.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
+    OcppMessageBatch.__table__.create(log_engine, checkfirst=True)  # type: ignore[attr-defined]
     restrict_sqlite_files(str(url))
     _move_frames_kept_in(path, log_engine)
     _spans_instead_of_the_station_index(log_engine)
+    _batches_instead_of_the_time_index(log_engine)
     return log_engine
 
 
@@ -117,9 +138,11 @@ def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
             if raw.execute("SELECT 1 FROM kept.sqlite_master WHERE name = 'ocpp_message'").fetchone() and \
                     raw.execute("SELECT 1 FROM kept.ocpp_message LIMIT 1").fetchone():
                 raw.begin_writing()
+                newest = raw.execute("SELECT coalesce(max(id), 0) FROM main.ocpp_message").fetchone()[0]
                 raw.execute(f"INSERT INTO main.ocpp_message ({columns}) SELECT {columns} FROM kept.ocpp_message "
                             "ORDER BY id")
                 raw.execute(_SPANS_OF_EVERY_FRAME)
+                raw.execute(_BATCHES_OF_FRAMES_AFTER, (newest,))
                 raw.execute("DELETE FROM kept.ocpp_message")
                 raw.commit()
         finally:
@@ -128,6 +151,12 @@ def _move_frames_kept_in(database: Path, log_engine: Engine) -> None:
 
 _SPANS_OF_EVERY_FRAME = ("INSERT OR IGNORE INTO main.ocpp_message_span (station_id, span) "
                          f"SELECT DISTINCT station_id, id / {SPAN_IDS} FROM main.ocpp_message")
+
+
+# Frames written before batches were kept: a batch per span of their ids.
+_BATCHES_OF_FRAMES_AFTER = ("INSERT INTO main.ocpp_message_batch (first_id, last_id, earliest, latest) "
+                            "SELECT min(id), max(id), min(at), max(at) FROM main.ocpp_message WHERE id > ? "
+                            f"GROUP BY id / {SPAN_IDS}")
 
 
 def _spans_instead_of_the_station_index(log_engine: Engine) -> None:
@@ -142,6 +171,17 @@ def _spans_instead_of_the_station_index(log_engine: Engine) -> None:
             raw.commit()
 
 
+def _batches_instead_of_the_time_index(log_engine: Engine) -> None:
+    """A log file an earlier version wrote has an index entry per frame instead of batches."""
+    with log_engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'ix_ocpp_message_at'").fetchone():
+            raw.begin_writing()
+            raw.execute(_BATCHES_OF_FRAMES_AFTER, (0,))
+            raw.execute("DROP INDEX ix_ocpp_message_at")
+            raw.commit()
+
+
 # The columns a row tuple of ``insert_rows`` carries, in order.
 COLUMNS = ("station_id", "direction", "kind", "message_id", "action", "at", "size", "frame", "truncated")
 _AT = COLUMNS.index("at")
@@ -149,8 +189,8 @@ _AT = COLUMNS.index("at")
 
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany (COPY on
-    PostgreSQL), in the session's transaction, with the spans of their stations; how many were
-    written.
+    PostgreSQL), in the session's transaction, with the spans of their stations and the row of
+    their batch; how many were written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
     a Core insert per row cost twice the insert itself, and the time column's bind processing
@@ -187,6 +227,9 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
             cursor.execute(_NOTE_SPANS_PG, ([station for station, _ in spans], [span for _, span in spans]))
         else:
             cursor.executemany(_NOTE_SPANS_SQLITE, spans)
+        times = [row[_AT] for row in rows]
+        cursor.execute(_NOTE_BATCH_PG if postgresql else _NOTE_BATCH_SQLITE,
+                       (min(ids), max(ids), stored_time(min(times)), stored_time(max(times))))
     finally:
         cursor.close()
     return len(rows)
@@ -209,6 +252,9 @@ _NEWEST_ID = f"SELECT max(id) FROM {OcppMessage.__tablename__}"
 _DRAW_IDS_PG = (f"SELECT nextval(pg_get_serial_sequence('{OcppMessage.__tablename__}', 'id')) "
                 "FROM generate_series(1, %s)")
 _NOTE_SPANS_SQLITE = f"INSERT OR IGNORE INTO {OcppMessageSpan.__tablename__} (station_id, span) VALUES (?, ?)"
+_NOTE_BATCH_SQLITE = (f"INSERT INTO {OcppMessageBatch.__tablename__} (first_id, last_id, earliest, latest) "
+                      "VALUES (?, ?, ?, ?)")
+_NOTE_BATCH_PG = _NOTE_BATCH_SQLITE.replace("?", "%s")
 _NOTE_SPANS_PG = (f"INSERT INTO {OcppMessageSpan.__tablename__} (station_id, span) "
                   "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING")
 
@@ -259,6 +305,11 @@ def frames(session: Session, criteria: MessageQuery, *, newest_first: bool, beyo
     until ``limit`` are found."""
     key = OcppMessage.id
     query = criteria.select()
+    if criteria.since is not None or criteria.until is not None:
+        ids = _ids_logged_within(session, criteria.since, criteria.until)
+        if ids is None:
+            return []
+        query = query.where(key >= ids[0], key <= ids[1])
     if beyond is not None:
         query = query.where(key < beyond if newest_first else key > beyond)
     query = query.order_by(key.desc() if newest_first else key)
@@ -271,6 +322,19 @@ def frames(session: Session, criteria: MessageQuery, *, newest_first: bool, beyo
         if len(found) >= limit:
             break
     return found
+
+
+def _ids_logged_within(session: Session, since: datetime | None, until: datetime | None) -> tuple[int, int] | None:
+    """The first and last id of the batches that logged frames in ``[since, until)``; None when
+    none did."""
+    batch = OcppMessageBatch
+    overlapping = []
+    if since is not None:
+        overlapping.append(batch.latest >= since)
+    if until is not None:
+        overlapping.append(batch.earliest < until)
+    first, last = session.exec(select(func.min(batch.first_id), func.max(batch.last_id)).where(*overlapping)).one()
+    return None if first is None else (first, last)
 
 
 def _spans(session: Session, station_id: str, *, newest_first: bool, beyond: int | None,
@@ -295,7 +359,13 @@ def prune(session_for: Callable[[], ContextManager[Session]], *, older_than: tim
     chunk per transaction (``session_for()`` opens one), so that a large pass never holds the
     write lock for long. Returns how many rows went."""
     cutoff = (now or utcnow()) - older_than
-    deleted = _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.at < cutoff), chunk)
+    deleted = 0
+    with session_for() as session:
+        logged_before = session.exec(select(func.max(OcppMessageBatch.last_id))
+                                     .where(OcppMessageBatch.earliest < cutoff)).one()
+    if logged_before is not None:
+        deleted += _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.id <= logged_before,
+                                                                           OcppMessage.at < cutoff), chunk)
     with session_for() as session:
         newest = session.exec(select(func.max(OcppMessage.id))).one()
     if newest is not None and newest > max_rows:
@@ -304,16 +374,26 @@ def prune(session_for: Callable[[], ContextManager[Session]], *, older_than: tim
         deleted += _delete_chunks(session_for, select(OcppMessage.id).where(OcppMessage.id <= newest - max_rows),
                                   chunk)
     if deleted:
-        _forget_spans_before_the_oldest_frame(session_for)
+        _forget_spans_and_batches_of_deleted_frames(session_for, cutoff)
     return deleted
 
 
-def _forget_spans_before_the_oldest_frame(session_for: Callable[[], ContextManager[Session]]) -> None:
-    # One statement, one snapshot: a writer's new frames and their spans are both seen, or neither.
-    # An empty log keeps its spans (min is NULL): they cost a scan of nothing until frames return.
-    oldest_span = select(func.min(OcppMessage.id) // SPAN_IDS).scalar_subquery()
+def _forget_spans_and_batches_of_deleted_frames(session_for: Callable[[], ContextManager[Session]],
+                                                cutoff: datetime) -> None:
+    """The spans and batches before the oldest frame; and the batches that logged frames before
+    ``cutoff`` and have none left (the frames of a batch went by age, one beside it kept some).
+
+    One statement each, one snapshot: a writer's new frames and their spans (their batch) are both
+    seen, or neither. An empty log keeps its spans and batches (min is NULL): they cost a scan of
+    nothing until frames return."""
+    oldest = select(func.min(OcppMessage.id)).scalar_subquery()
+    batch = OcppMessageBatch
+    emptied = ~select(OcppMessage.id).where(OcppMessage.id >= batch.first_id, OcppMessage.id <= batch.last_id).exists()
     with session_for() as session:
-        session.exec(delete(OcppMessageSpan).where(OcppMessageSpan.span < oldest_span))
+        session.exec(delete(OcppMessageSpan).where(OcppMessageSpan.span < oldest // SPAN_IDS))
+    with session_for() as session:
+        session.exec(delete(batch).where(batch.last_id < oldest))
+        session.exec(delete(batch).where(batch.earliest < cutoff, emptied))
 
 
 def _delete_chunks(session_for: Callable[[], ContextManager[Session]], ids: SelectOfScalar, chunk: int) -> int:

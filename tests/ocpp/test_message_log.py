@@ -22,7 +22,16 @@ from api.ocpp.metrics import EVENTS
 from policies.loader import PolicyError, default_policy_data, parse_policy
 from policies.model import MessageLogPolicy
 from storage.db import session_scope
-from storage.message_log import COLUMNS, OcppMessage, insert_rows, message_log_engine, prune
+from storage.message_log import (
+    COLUMNS,
+    MessageQuery,
+    OcppMessage,
+    OcppMessageBatch,
+    frames,
+    insert_rows,
+    message_log_engine,
+    prune,
+)
 from storage.types import utcnow
 
 KEY = b"k" * 32
@@ -259,6 +268,49 @@ def test_retention_deletes_by_age_then_the_oldest_beyond_max_rows(engine):
     assert [row.message_id for row in left] == ["7", "8", "9", "10", "11"]  # the newest five, in order
     assert left[0].at.tzinfo is not None and left[-1].at == now - timedelta(minutes=11) and left[0].truncated is False
     assert prune(session_for, older_than=timedelta(days=14), max_rows=5) == 0
+
+
+def test_frames_are_found_by_time_whatever_order_their_writes_logged_them_in(engine):
+    # Batches overlap in time (two writers, clocks apart) and hold frames out of time order: a time
+    # filter still returns exactly the frames logged within it, and only those.
+    now = utcnow()
+    with session_scope(engine) as session:
+        insert_rows(session, [_row("A", now - timedelta(minutes=m), m) for m in (30, 10, 50)])
+        insert_rows(session, [_row("B", now - timedelta(minutes=m), 100 + m) for m in (40, 20)])
+        insert_rows(session, [_row("C", now - timedelta(minutes=m), 200 + m) for m in (5, 1)])
+
+    def logged(since_minutes, until_minutes) -> list[str]:
+        with session_scope(engine) as session:
+            rows = frames(session, MessageQuery(since=now - timedelta(minutes=since_minutes),
+                                                until=now - timedelta(minutes=until_minutes)),
+                          newest_first=False, beyond=None, limit=100)
+        return [row.message_id for row in rows]
+
+    assert logged(45, 15) == ["30", "140", "120"]
+    assert logged(35, 25) == ["30"]
+    assert logged(8, 0) == ["205", "201"]
+    assert logged(70, 60) == []
+
+
+def test_retention_by_age_spares_newer_frames_of_a_batch_and_forgets_emptied_batches(engine):
+    now = utcnow()
+    with session_scope(engine) as session:
+        insert_rows(session, [_row("CS", now - timedelta(days=d), d) for d in (20, 1, 30)])
+        insert_rows(session, [_row("CS", now - timedelta(days=d), 100 + d) for d in (40, 50)])
+        insert_rows(session, [_row("CS", now, 200)])
+    session_for = functools.partial(session_scope, engine)
+    assert prune(session_for, older_than=timedelta(days=14), max_rows=1000) == 4
+    with session_scope(engine) as session:
+        assert [row.message_id for row in session.exec(select(OcppMessage).order_by(OcppMessage.id))] == ["1", "200"]
+        batches = session.exec(select(OcppMessageBatch).order_by(OcppMessageBatch.first_id)).all()
+    assert len(batches) == 2   # the one whose frames all went is gone; the first keeps its newer frame
+    assert _logged_since(engine, now - timedelta(days=2)) == ["1", "200"]
+
+
+def _logged_since(engine, since) -> list[str]:
+    with session_scope(engine) as session:
+        return [row.message_id for row in frames(session, MessageQuery(since=since), newest_first=False, beyond=None,
+                                                 limit=100)]
 
 
 def test_the_retention_pass_follows_the_policy(ctx):

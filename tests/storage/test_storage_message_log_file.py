@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_on_sqlite_frames_go_to_a_file_of_their_own_readable_only_by_its_owner(d
     assert message_log_engine(engine) is log  # one engine per database
 
 
-def test_a_log_file_an_earlier_version_wrote_gets_spans_instead_of_its_station_index(database):
+def test_a_log_file_an_earlier_version_wrote_gets_spans_and_batches_instead_of_its_indexes(database):
     folder, engine = database
     old = sqlite3.connect(folder / "chargeca.messages.db", isolation_level=None)
     old.execute("CREATE TABLE ocpp_message (id INTEGER PRIMARY KEY, station_id VARCHAR(48) NOT NULL, "
@@ -66,11 +67,17 @@ def test_a_log_file_an_earlier_version_wrote_gets_spans_instead_of_its_station_i
     with session_scope(log) as session:
         indexes = session.connection().exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ocpp_message'").scalars().all()
-        assert indexes == ["ix_ocpp_message_at"]
+        assert indexes == []   # spans for the stations, batches for the times
         assert [row.id for row in frames(session, MessageQuery(station_id="CS-2"), newest_first=False, beyond=None,
                                          limit=10)] == [2, 70_001, 200_000]
         assert [row.id for row in frames(session, MessageQuery(station_id="CS-0"), newest_first=True, beyond=None,
                                          limit=10)] == [3]
+        kept_at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+        that_second = MessageQuery(since=kept_at, until=kept_at + timedelta(seconds=1))
+        assert [row.id for row in frames(session, that_second, newest_first=False, beyond=None,
+                                         limit=10)] == [1, 2, 3, 70_000, 70_001, 200_000]
+        assert frames(session, MessageQuery(since=kept_at + timedelta(seconds=1)), newest_first=False, beyond=None,
+                      limit=10) == []
 
 
 def test_a_log_batch_is_written_while_the_database_write_lock_is_held(database):
@@ -106,6 +113,10 @@ def test_frames_an_earlier_version_kept_in_the_database_file_move_to_the_log_fil
     with session_scope(log) as session:
         moved = session.exec(select(OcppMessage).order_by(OcppMessage.id)).all()
     assert [row.message_id for row in moved] == ["0", "1", "2", "3", "4"] and moved[0].station_id == "OLD"
+    with session_scope(log) as session:   # found by time too
+        found = frames(session, MessageQuery(since=moved[0].at - timedelta(seconds=1)), newest_first=False,
+                       beyond=None, limit=10)
+    assert [row.message_id for row in found] == ["0", "1", "2", "3", "4"]
 
 
 @pytest.mark.postgres

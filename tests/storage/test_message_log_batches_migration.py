@@ -1,0 +1,56 @@
+"""Migration 0023 on real SQLite and PostgreSQL: the message log's time index gives way to a row
+per write (batches), built for the frames already kept; the downgrade gives the index back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from migrated_template import back_at
+
+from storage.db import session_scope
+from storage.message_log import MessageQuery, frames
+from storage.types import UtcDateTime, utcnow
+
+pytestmark = pytest.mark.fast
+
+_FRAMES = sa.table("ocpp_message", sa.column("at", UtcDateTime(timezone=True)), *(sa.column(name) for name in (
+    "id", "station_id", "direction", "kind", "message_id", "action", "size", "frame", "truncated")))
+
+
+def _indexes(engine) -> set[str]:
+    return {index["name"] for index in sa.inspect(engine).get_indexes("ocpp_message")}
+
+
+def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(db_url):
+    now = utcnow()
+    kept = ((5, now - timedelta(days=3)), (6, now - timedelta(days=2)), (70_000, now - timedelta(hours=1)),
+            (70_001, now))
+    with back_at(db_url, "0022") as (config, engine):
+        with engine.begin() as connection:
+            connection.execute(_FRAMES.insert(), [
+                {"id": frame_id, "station_id": "CS-1", "direction": "in", "kind": "CALL", "message_id": str(frame_id),
+                 "action": "Heartbeat", "at": at, "size": 30, "frame": "[]", "truncated": False}
+                for frame_id, at in kept])
+        assert "ix_ocpp_message_at" in _indexes(engine)
+        command.upgrade(config, "0023")
+        engine.dispose()
+        assert "ix_ocpp_message_at" not in _indexes(engine)
+        with session_scope(engine) as session:
+            batches = session.connection().exec_driver_sql(
+                "SELECT first_id, last_id FROM ocpp_message_batch ORDER BY first_id").all()
+            assert [tuple(row) for row in batches] == [(5, 6), (70_000, 70_001)]
+
+            def logged(since, until) -> list[int]:
+                return [row.id for row in frames(session, MessageQuery(since=since, until=until), newest_first=False,
+                                                 beyond=None, limit=10)]
+
+            assert logged(now - timedelta(days=2, hours=1), now - timedelta(minutes=1)) == [6, 70_000]
+            assert logged(now - timedelta(days=1), None) == [70_000, 70_001]
+            assert logged(None, now - timedelta(days=2, hours=1)) == [5]
+            assert logged(now + timedelta(minutes=1), None) == []
+        command.downgrade(config, "0022")
+        engine.dispose()
+        assert "ix_ocpp_message_at" in _indexes(engine)
