@@ -77,9 +77,11 @@ def measure(engine, frames: int, filled: int) -> list[str]:
     with session_scope(engine) as session:
         insert_rows(session, log.rows(filler))
     out = [f"on the event loop, per frame handed to the recorder: {loop_cost:.2f} µs"]
-    for name, kind, action in (("heartbeat", "CALL", "Heartbeat"), ("answer", "CALLRESULT", "Heartbeat"),
-                               ("event", "CALL", "TransactionEvent")):
-        batch = [(stations[i % 1000], "in", kind, "m", action, now + i * 1e-4, texts[name]) for i in range(frames)]
+    # Each as the gateway logs it: the station's CALLs in, ChargeCA's answer out.
+    for name, direction, kind, action in (("heartbeat", "in", "CALL", "Heartbeat"),
+                                          ("answer", "out", "CALLRESULT", "Heartbeat"),
+                                          ("event", "in", "CALL", "TransactionEvent")):
+        batch = [(stations[i % 1000], direction, kind, "m", action, now + i * 1e-4, texts[name]) for i in range(frames)]
         rows = log.rows(batch)
         prepare = best(lambda batch=batch: log.rows(batch), frames)
 

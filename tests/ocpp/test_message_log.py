@@ -8,7 +8,9 @@ import dataclasses
 import functools
 import json
 from datetime import timedelta
+from pathlib import Path
 
+import ocpp.v201
 import pytest
 from prometheus_client import generate_latest
 from sqlmodel import select
@@ -16,7 +18,7 @@ from sqlmodel import select
 from api.ocpp import framing
 from api.ocpp.framing import Call, CallResult, ErrorCode, FrameError
 from api.ocpp.message_log.recorder import MALFORMED_KEEP_BYTES, MessageLog
-from api.ocpp.message_log.redaction import REDACTED, Redactor
+from api.ocpp.message_log.redaction import _TRIGGERS, PLAIN_ANSWERS, REDACTED, Redactor
 from api.ocpp.message_log.retention import prune_message_log
 from api.ocpp.metrics import EVENTS
 from policies.loader import PolicyError, default_policy_data, parse_policy
@@ -114,6 +116,24 @@ def test_a_frame_with_nothing_to_redact_is_kept_byte_for_byte():
     text = '[2, "10", "Heartbeat", {}]'  # spaces and all: not re-serialised
     assert Redactor(KEY).frame_text(text, "Heartbeat") is text
     assert Redactor(KEY).frame_text("not json, idToken", None) == "not json, idToken"
+
+
+@pytest.mark.parametrize("action", sorted(PLAIN_ANSWERS))
+def test_answers_logged_unscanned_have_no_field_redaction_would_touch(action):
+    # The writer skips the scan for ChargeCA's own answers to these CALLs: sound only while their
+    # response schemas hold none of the fields the redaction looks for, however nested.
+    schema = json.loads((Path(ocpp.v201.__file__).parent / "schemas" / f"{action}Response.json").read_text())
+    names = set()
+    stack: list = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            names.update(node.get("properties", {}))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    touched = {name for name in names if any(trigger.strip('"') in name for trigger in _TRIGGERS)}
+    assert not touched and not names & {"data", "variable", "attributeValue", "actualValue", "content"}, touched
 
 
 # --- the recorder ------------------------------------------------------------------------------
@@ -237,6 +257,23 @@ async def test_a_result_is_logged_with_the_action_it_answers():
     assert entry[:5] == ("CS", "out", "CALLRESULT", "abc", "BootNotification")
     await log.flush()
     assert sink.rows[0]["action"] == "BootNotification" and sink.rows[0]["frame"] == '[3,"abc",{"status":"Accepted"}]'
+
+
+async def test_the_writer_redacts_every_frame_but_answers_that_cannot_hold_a_secret():
+    sink = Sink()
+    log = MessageLog(_policy(), sink)
+    authorize = CallResult("a", {"idTokenInfo": {"status": "Accepted",
+                                                 "groupIdToken": {"idToken": "GROUP-1", "type": "Central"}}})
+    beat = CallResult("h", {"currentTime": "2026-12-06T12:00:00.000Z"})
+    vendor = Call("c", "Heartbeat", {"customData": {"vendorId": "ACME", "password": "hunter2"}})
+    log.sent("CS", framing.serialize(authorize), authorize, "Authorize")
+    log.sent("CS", framing.serialize(beat), beat, "Heartbeat")
+    log.received("CS", framing.serialize(vendor), vendor, None)
+    await log.flush()
+    answer, plain, incoming = (row["frame"] for row in sink.rows)
+    assert "GROUP-1" not in answer and "pseudonym:" in answer
+    assert plain == framing.serialize(beat)
+    assert "hunter2" not in incoming and REDACTED in incoming   # a station's Heartbeat is scanned
 
 
 def test_the_policy_section_is_read_and_checked():

@@ -27,7 +27,7 @@ from typing import Any
 
 from api.ocpp import metrics
 from api.ocpp.framing import UNKNOWN_ID, Call, CallError, CallResult, FrameError
-from api.ocpp.message_log.redaction import Redactor
+from api.ocpp.message_log.redaction import PLAIN_ANSWERS, Redactor
 from policies.model import MessageLogPolicy
 from storage.gil_slices import in_slices
 from storage.message_log import ACTION_MAX, CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
@@ -188,7 +188,8 @@ class MessageLog:
             else:
                 text = raw
                 size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-            text = redact(text, action)
+            if not (direction == OUT and kind == CALLRESULT and action in PLAIN_ANSWERS):
+                text = redact(text, action)
             if "\x00" in text:  # only a frame that is no JSON can hold one; PostgreSQL text cannot
                 text = text.replace("\x00", "\ufffd")
             limit = min(frame_limit, MALFORMED_KEEP_BYTES) if kind == MALFORMED else frame_limit
