@@ -1,5 +1,6 @@
-"""Migration 0023 on real SQLite and PostgreSQL: the message log's time index gives way to a row
-per write (batches), built for the frames already kept; the downgrade gives the index back."""
+"""The message log's migrations on real SQLite and PostgreSQL: 0022, the per-station index gives
+way to spans built from the frames already kept; 0023, the time index gives way to a row per write
+(batches), built for the frames already kept. Each downgrade gives its index back."""
 
 from __future__ import annotations
 
@@ -20,8 +21,37 @@ _FRAMES = sa.table("ocpp_message", sa.column("at", UtcDateTime(timezone=True)), 
     "id", "station_id", "direction", "kind", "message_id", "action", "size", "frame", "truncated")))
 
 
+def _keep(engine, kept: list[tuple]) -> None:
+    """Frames (id, station, time) as the revision before kept them."""
+    with engine.begin() as connection:
+        connection.execute(_FRAMES.insert(), [
+            {"id": frame_id, "station_id": station, "direction": "in", "kind": "CALL", "message_id": str(frame_id),
+             "action": "Heartbeat", "at": at, "size": 30, "frame": "[]", "truncated": False}
+            for frame_id, station, at in kept])
+
+
 def _indexes(engine) -> set[str]:
     return {index["name"] for index in sa.inspect(engine).get_indexes("ocpp_message")}
+
+
+def test_kept_frames_get_their_spans_and_the_station_index_goes(db_url):
+    with back_at(db_url, "0021") as (config, engine):
+        now = utcnow()
+        _keep(engine, [(frame_id, station, now)
+                       for frame_id, station in ((5, "CS-1"), (6, "CS-2"), (65_540, "CS-1"), (300_000, "CS-1"))])
+        assert "ix_ocpp_message_station_id" in _indexes(engine)
+        command.upgrade(config, "0022")
+        engine.dispose()
+        assert "ix_ocpp_message_station_id" not in _indexes(engine)
+        with session_scope(engine) as session:
+            spans = session.connection().exec_driver_sql(
+                "SELECT station_id, span FROM ocpp_message_span ORDER BY station_id, span").all()
+            assert [tuple(row) for row in spans] == [("CS-1", 0), ("CS-1", 1), ("CS-1", 4), ("CS-2", 0)]
+            assert [row.id for row in frames(session, MessageQuery(station_id="CS-1"), newest_first=True,
+                                             beyond=None, limit=10)] == [300_000, 65_540, 5]
+        command.downgrade(config, "0021")
+        engine.dispose()
+        assert "ix_ocpp_message_station_id" in _indexes(engine)
 
 
 def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(db_url):
@@ -29,11 +59,7 @@ def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(
     kept = ((5, now - timedelta(days=3)), (6, now - timedelta(days=2)), (70_000, now - timedelta(hours=1)),
             (70_001, now))
     with back_at(db_url, "0022") as (config, engine):
-        with engine.begin() as connection:
-            connection.execute(_FRAMES.insert(), [
-                {"id": frame_id, "station_id": "CS-1", "direction": "in", "kind": "CALL", "message_id": str(frame_id),
-                 "action": "Heartbeat", "at": at, "size": 30, "frame": "[]", "truncated": False}
-                for frame_id, at in kept])
+        _keep(engine, [(frame_id, "CS-1", at) for frame_id, at in kept])
         assert "ix_ocpp_message_at" in _indexes(engine)
         command.upgrade(config, "0023")
         engine.dispose()
