@@ -34,24 +34,31 @@ def _indexes(engine) -> set[str]:
     return {index["name"] for index in sa.inspect(engine).get_indexes("ocpp_message")}
 
 
+def _migrate(config, engine, revision: str, *, dropping: str | None = None, restoring: str | None = None) -> None:
+    """Up or down to ``revision``, which drops the index ``dropping`` or gives ``restoring`` back."""
+    index = dropping or restoring
+    assert (index in _indexes(engine)) is bool(dropping)
+    (command.upgrade if dropping else command.downgrade)(config, revision)
+    engine.dispose()
+    assert (index in _indexes(engine)) is bool(restoring)
+
+
+def _rows(session, sql: str) -> list[tuple]:
+    return [tuple(row) for row in session.connection().exec_driver_sql(sql).all()]
+
+
 def test_kept_frames_get_their_spans_and_the_station_index_goes(db_url):
     with back_at(db_url, "0021") as (config, engine):
         now = utcnow()
         _keep(engine, [(frame_id, station, now)
                        for frame_id, station in ((5, "CS-1"), (6, "CS-2"), (65_540, "CS-1"), (300_000, "CS-1"))])
-        assert "ix_ocpp_message_station_id" in _indexes(engine)
-        command.upgrade(config, "0022")
-        engine.dispose()
-        assert "ix_ocpp_message_station_id" not in _indexes(engine)
+        _migrate(config, engine, "0022", dropping="ix_ocpp_message_station_id")
         with session_scope(engine) as session:
-            spans = session.connection().exec_driver_sql(
-                "SELECT station_id, span FROM ocpp_message_span ORDER BY station_id, span").all()
-            assert [tuple(row) for row in spans] == [("CS-1", 0), ("CS-1", 1), ("CS-1", 4), ("CS-2", 0)]
+            spans = _rows(session, "SELECT station_id, span FROM ocpp_message_span ORDER BY station_id, span")
+            assert spans == [("CS-1", 0), ("CS-1", 1), ("CS-1", 4), ("CS-2", 0)]
             assert [row.id for row in frames(session, MessageQuery(station_id="CS-1"), newest_first=True,
                                              beyond=None, limit=10)] == [300_000, 65_540, 5]
-        command.downgrade(config, "0021")
-        engine.dispose()
-        assert "ix_ocpp_message_station_id" in _indexes(engine)
+        _migrate(config, engine, "0021", restoring="ix_ocpp_message_station_id")
 
 
 def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(db_url):
@@ -60,14 +67,10 @@ def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(
             (70_001, now))
     with back_at(db_url, "0022") as (config, engine):
         _keep(engine, [(frame_id, "CS-1", at) for frame_id, at in kept])
-        assert "ix_ocpp_message_at" in _indexes(engine)
-        command.upgrade(config, "0023")
-        engine.dispose()
-        assert "ix_ocpp_message_at" not in _indexes(engine)
+        _migrate(config, engine, "0023", dropping="ix_ocpp_message_at")
         with session_scope(engine) as session:
-            batches = session.connection().exec_driver_sql(
-                "SELECT first_id, last_id FROM ocpp_message_batch ORDER BY first_id").all()
-            assert [tuple(row) for row in batches] == [(5, 6), (70_000, 70_001)]
+            assert _rows(session, "SELECT first_id, last_id FROM ocpp_message_batch ORDER BY first_id") == [
+                (5, 6), (70_000, 70_001)]
 
             def logged(since, until) -> list[int]:
                 return [row.id for row in frames(session, MessageQuery(since=since, until=until), newest_first=False,
@@ -77,6 +80,4 @@ def test_kept_frames_get_batches_and_stay_found_by_time_and_the_time_index_goes(
             assert logged(now - timedelta(days=1), None) == [70_000, 70_001]
             assert logged(None, now - timedelta(days=2, hours=1)) == [5]
             assert logged(now + timedelta(minutes=1), None) == []
-        command.downgrade(config, "0022")
-        engine.dispose()
-        assert "ix_ocpp_message_at" in _indexes(engine)
+        _migrate(config, engine, "0022", restoring="ix_ocpp_message_at")
