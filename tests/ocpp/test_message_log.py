@@ -269,11 +269,15 @@ async def test_the_writer_redacts_every_frame_but_answers_that_cannot_hold_a_sec
     log.sent("CS", framing.serialize(authorize), authorize, "Authorize")
     log.sent("CS", framing.serialize(beat), beat, "Heartbeat")
     log.received("CS", framing.serialize(vendor), vendor, None)
+    # Ends as an empty payload would, but five elements make it no CALL: broken, and scanned.
+    broken = '[2,"d","Heartbeat",{"password":"hunter3"},{}]'
+    log.received("CS", broken, FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "five elements", "d"), None)
     await log.flush()
-    answer, plain, incoming = (row["frame"] for row in sink.rows)
+    answer, plain, incoming, malformed = (row["frame"] for row in sink.rows)
     assert "GROUP-1" not in answer and "pseudonym:" in answer
     assert plain == framing.serialize(beat)
     assert "hunter2" not in incoming and REDACTED in incoming   # a station's Heartbeat is scanned
+    assert "hunter3" not in malformed and REDACTED in malformed
 
 
 def test_the_policy_section_is_read_and_checked():

@@ -41,6 +41,17 @@ QUEUE_FULL, STATION_QUOTA, WRITE_FAILED = "queue_full", "station_quota", "write_
 _DAY = 86400
 
 
+def _nothing_to_redact(direction: str, kind: str, action: str | None, text: str) -> bool:
+    """A frame the redaction could not change, told without scanning it: ChargeCA's own answer
+    to a CALL whose response holds no secret, or a well-formed CALL or CALLRESULT whose payload
+    is empty (a station's Heartbeat). Only a well-formed one: its text is a JSON array whose last
+    element is the payload, so ``,{}]`` at its end is that payload; a broken frame may end so too
+    after a field that needs redacting."""
+    if direction == OUT and kind == CALLRESULT and action in PLAIN_ANSWERS:
+        return True
+    return kind in (CALL, CALLRESULT) and text.endswith(",{}]")
+
+
 @dataclass(frozen=True)
 class Unread:
     """In place of a frame's text: one the WebSocket layer refused to read, and its size."""
@@ -188,7 +199,7 @@ class MessageLog:
             else:
                 text = raw
                 size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-            if not (direction == OUT and kind == CALLRESULT and action in PLAIN_ANSWERS):
+            if not _nothing_to_redact(direction, kind, action, text):
                 text = redact(text, action)
             if "\x00" in text:  # only a frame that is no JSON can hold one; PostgreSQL text cannot
                 text = text.replace("\x00", "\ufffd")
