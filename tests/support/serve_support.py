@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -39,17 +40,16 @@ def _worker_band() -> range:
     return range(start, start + _BAND)
 
 
-_next_in_band: list[int] = []
+# Where this process walks its band from: another process of the same worker (a test run before)
+# starts elsewhere.
+_offsets = itertools.count(os.getpid() % _BAND)
 
 
 def free_port() -> int:
     """A loopback port no one holds, outside the kernel's ephemeral range, from this worker's band."""
     band = _worker_band()
-    if not _next_in_band:
-        _next_in_band.append(band.start + os.getpid() % _BAND)
     for _ in range(_BAND):
-        port = band.start + (_next_in_band[0] - band.start) % _BAND
-        _next_in_band[0] = port + 1
+        port = band.start + next(_offsets) % _BAND
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
