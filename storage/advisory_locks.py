@@ -10,9 +10,10 @@ mode (api/cluster/) requires PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
@@ -86,3 +87,25 @@ def hold(engine: Engine, name: str) -> Iterator[bool]:
         yield got
     finally:
         lock.release()
+
+
+@contextlib.asynccontextmanager
+async def holding(engine: Engine, name: str) -> AsyncIterator[bool]:
+    """``hold`` for a coroutine, its blocking calls on a thread: whether this node got the lock,
+    held until the block ends. A caller cancelled while the lock is being taken (a node shutting
+    down, a client gone) must still give it back: the thread takes it all the same, and the
+    connection holding it would otherwise stay checked out until collected, keeping the job
+    locked on every node meanwhile."""
+    lock = SessionLock(engine, name)
+    taking = asyncio.ensure_future(asyncio.to_thread(lock.acquire))
+    try:
+        yield await asyncio.shield(taking)
+    finally:
+        # Shielded: a second cancellation cannot stop the release, which runs on its own.
+        await asyncio.shield(asyncio.ensure_future(_release_once_taken(lock, taking)))
+
+
+async def _release_once_taken(lock: SessionLock, taking: asyncio.Future) -> None:
+    with contextlib.suppress(Exception):   # not taken: nothing to give back (release knows)
+        await taking
+    await asyncio.to_thread(lock.release)

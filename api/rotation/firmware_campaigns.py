@@ -338,13 +338,9 @@ class CampaignWorker:
 
     async def run_pass(self) -> None:
         """One pass, unless another node's is running (this node's stations wait for its next)."""
-        lock = advisory_locks.SessionLock(self._ctx.engine, advisory_locks.FIRMWARE_CAMPAIGN_PASS)
-        if not await asyncio.to_thread(lock.acquire):
-            return
-        try:
-            await self._pass()
-        finally:
-            await asyncio.to_thread(lock.release)
+        async with advisory_locks.holding(self._ctx.engine, advisory_locks.FIRMWARE_CAMPAIGN_PASS) as got:
+            if got:
+                await self._pass()
 
     async def _pass(self) -> None:
         connected = self._connected()

@@ -31,6 +31,7 @@ from api.ocpp.transport.listener import Listeners
 from api.rest import errors
 from api.rest.auth import OFFICER, AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
+from api.rest.instants import Instant
 from api.rest.routers.station_ops import GatewayDep
 from api.rotation import (
     CertificateFilter,
@@ -69,11 +70,10 @@ async def _one_pass(request: Request, rotation: str, work) -> "ReportOut":
     lock = _lock(request, rotation)
     if lock.locked():
         raise ApiError(409, f"a {rotation} pass is running already; wait for its report", rule="rotation.busy")
-    async with lock:
-        # With several nodes: one pass of a rotation in the whole cluster (a PostgreSQL advisory
-        # lock, dropped with its connection if this node dies mid-pass).
-        cluster_lock = advisory_locks.SessionLock(request.app.state.ctx.engine, advisory_locks.rotation(rotation))
-        if not await asyncio.to_thread(cluster_lock.acquire):
+    # With several nodes: one pass of a rotation in the whole cluster (a PostgreSQL advisory lock,
+    # dropped with its connection if this node dies mid-pass).
+    async with lock, advisory_locks.holding(request.app.state.ctx.engine, advisory_locks.rotation(rotation)) as got:
+        if not got:
             raise ApiError(409, f"a {rotation} pass is running already on another node; wait for its report",
                            rule="rotation.busy")
         try:
@@ -82,8 +82,6 @@ async def _one_pass(request: Request, rotation: str, work) -> "ReportOut":
             raise  # the app's handler answers with its rule (RotationRefused: 409)
         except ValueError as exc:
             raise ApiError(422, str(exc), rule="rotation.invalid") from None
-        finally:
-            await asyncio.to_thread(cluster_lock.release)
 
 
 # --- what a pass returns --------------------------------------------------------------------------
@@ -131,7 +129,7 @@ class StationCertificatesIn(BaseModel):
                                                                    "issuing now).")
     all: bool = Field(False, description="Every station certificate issued before `issued_before` (after a "
                                          "compromise). Officer only.")
-    issued_before: datetime | None = Field(None, description="With `all`; default: the start of this pass. "
+    issued_before: Instant | None = Field(None, description="With `all`; default: the start of this pass. "
                                                              "Re-runs send the value the first report returned.")
     max_seconds: float = MaxSeconds
 
@@ -160,7 +158,7 @@ async def rotate_station_certs(body: StationCertificatesIn, request: Request, pr
 
 class ServerCertificateIn(BaseModel):
     dry_run: bool = False
-    issued_before: datetime | None = Field(None, description="Replace served certificates issued before this; "
+    issued_before: Instant | None = Field(None, description="Replace served certificates issued before this; "
                                                              "default: the start of this pass. Re-runs send the "
                                                              "value the first report returned (then they only reload).")
     fqdn: str | None = Field(None, max_length=253, description="Default: the name served now.")
