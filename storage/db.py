@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+from policies.refusal import Refusal
 from storage.sqlite_writers import WriterQueuedConnection
 
 if TYPE_CHECKING:
@@ -27,6 +28,23 @@ if TYPE_CHECKING:
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be reached; callers answer 503 / exit non-zero, never lose data silently."""
+
+
+class UnstorableValue(Refusal):
+    """The database refused a value of the request (a DataError: a NUL in PostgreSQL text, a
+    string over its column's length, a number out of its type's range). Nothing was written: the
+    unit of work was rolled back. The doors check their input before this; this is the net under
+    them, so that whatever one let through is a refusal the caller can act on, not a crash."""
+
+    def __init__(self, exc: DataError) -> None:
+        state = getattr(exc.orig, "sqlstate", None)
+        if state is None:
+            # Refused by the driver before sending: its message names the problem, not the value.
+            reason = f"a value cannot be stored: {_describe(exc)}"
+        else:
+            # The server's own message may quote the value (a password, say): its condition only.
+            reason = f"a value cannot be stored (SQLSTATE {state}, {type(exc.orig).__name__})"
+        super().__init__("storage.value", reason)
 
 
 def _sqlalchemy_url(url: str) -> str:
@@ -142,6 +160,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     except OperationalError as exc:
         session.rollback()
         raise DatabaseUnavailable(_describe(exc)) from exc
+    except DataError as exc:
+        session.rollback()
+        raise UnstorableValue(exc) from exc
     except BaseException:
         session.rollback()
         raise
@@ -151,11 +172,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def _database_unavailable() -> Iterator[None]:
-    """An OperationalError (the database unreachable, or gone mid-statement) as DatabaseUnavailable."""
+    """An OperationalError (the database unreachable, or gone mid-statement) as DatabaseUnavailable,
+    a DataError as UnstorableValue."""
     try:
         yield
     except OperationalError as exc:
         raise DatabaseUnavailable(_describe(exc)) from exc
+    except DataError as exc:
+        raise UnstorableValue(exc) from exc
 
 
 @contextmanager
@@ -207,7 +231,7 @@ def sqlite_file(engine: Engine) -> Path | None:
     return Path(database)
 
 
-def _describe(exc: OperationalError) -> str:
+def _describe(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
 
 

@@ -12,6 +12,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` (aware) in UTC. ValueError when that leaves the years a datetime holds: a valid
+    0001-01-01T00:00:00+14:00 falls in year 0 in UTC, 9999-12-31T23:59:59-12:00 in year 10000."""
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("lies outside the years 1 to 9999 once in UTC") from None
+
+
 class UtcDateTime(TypeDecorator):
     """Always timezone-aware UTC in Python; SQLite drops the zone, so put it back on read."""
 

@@ -19,6 +19,7 @@ from api.operations.stations import (
 )
 from storage.db import read_scope
 from storage.message_log import MessageQuery, frames, message_log_engine
+from storage.types import as_utc
 
 
 def cmd_station_add(args: argparse.Namespace) -> None:
@@ -53,7 +54,10 @@ def _aware_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give a time zone (e.g. {text}Z or {text}+00:00)")
-    return value
+    try:
+        return as_utc(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text} {exc}") from None
 
 
 def cmd_station_disable(args: argparse.Namespace) -> None:

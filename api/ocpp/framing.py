@@ -25,10 +25,10 @@ has to think about JSON. Error-code choice (P4 §4.3 definitions):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.core.text import LONE_SURROGATE, NUL
 from api.ocpp import json_codec
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -107,8 +107,7 @@ Frame = Call | CallResult | CallError
 _SHAPES = {CALL: 4, CALLRESULT: 3, CALLERROR: 5}
 # Where the payload sits in each frame type (a CALLERROR's "payload" is its details).
 _PAYLOAD_INDEX = {CALL: 3, CALLRESULT: 2, CALLERROR: 4}
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_NUL, _REPLACEMENT = "\x00", "\ufffd"
+_REPLACEMENT = "\ufffd"
 
 
 def parse(text: str | bytes) -> Frame:
@@ -187,16 +186,16 @@ def _scrub(root: list) -> tuple[Any, ...] | None:
         node, path = stack.pop()
         for key, value in list(node.items() if isinstance(node, dict) else enumerate(node)):
             if isinstance(key, str):
-                if _SURROGATE.search(key):
+                if LONE_SURROGATE.search(key):
                     return (*path, key)
-                if _NUL in key:
-                    node[key.replace(_NUL, _REPLACEMENT)] = node.pop(key)
-                    key = key.replace(_NUL, _REPLACEMENT)
+                if NUL in key:
+                    node[key.replace(NUL, _REPLACEMENT)] = node.pop(key)
+                    key = key.replace(NUL, _REPLACEMENT)
             if isinstance(value, str):
-                if _SURROGATE.search(value):
+                if LONE_SURROGATE.search(value):
                     return (*path, key)
-                if _NUL in value:
-                    node[key] = value.replace(_NUL, _REPLACEMENT)
+                if NUL in value:
+                    node[key] = value.replace(NUL, _REPLACEMENT)
             elif isinstance(value, (dict, list)):
                 stack.append((value, (*path, key)))
     return None

@@ -52,6 +52,7 @@ from api.rest.routers import (
     transactions,
     trust_anchors,
 )
+from api.rest.text_guard import TextGuard
 
 # The largest JSON body is a CSR: 5500 characters by the OCPP schema, so 64 KiB is generous.
 BODY_MAX = 64 * 1024
@@ -129,6 +130,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
     app.state.auth_failures = auth_failures
     errors.install(app)
+    # Inside BodyLimit (added after it, so around it): a JSON body it reads whole is bounded.
+    app.add_middleware(TextGuard)
     # A firmware image is streamed to disk within its own limit (the policy's).
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path={
         **_BODY_MAX_BY_PATH, firmware.IMAGES_PATH: ctx.policy.firmware.max_image_mb * 1024 * 1024})

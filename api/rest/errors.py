@@ -20,12 +20,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.refusal import Conflict, NotFound, Refusal, RoleRequired
 from pki.authorities import PkiNotInitialized
-from storage.db import DatabaseUnavailable
+from storage.db import DatabaseUnavailable, UnstorableValue
 
 log = logging.getLogger("chargeca.rest")
 
@@ -190,6 +190,11 @@ async def _refused(_request: Request, exc: Refusal) -> JSONResponse:
     return error_response(refusal_status(exc), str(exc), rule=exc.rule, field=field, **extra)
 
 
+async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+    # A unit of work outside session_scope (which raises UnstorableValue itself): the same answer.
+    return await _refused(request, UnstorableValue(exc))
+
+
 async def _not_found(request: Request, exc: LookupError) -> JSONResponse:
     if isinstance(exc, (KeyError, IndexError)):
         # These are bugs in our code, not a client asking for something that does not exist.
@@ -226,6 +231,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Refusal, _refused)
     app.add_exception_handler(LookupError, _not_found)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PkiNotInitialized, _not_initialized)

@@ -79,3 +79,19 @@ def test_master_pass_group(cli, ctx):
     assert cli("master-pass")[0] == 2
     assert cli("master-pass", "--clear")[0] == 0
     assert len(_audit(ctx, "id_token.master_pass_group")) == 2
+
+
+def test_an_import_with_values_no_column_can_store_names_the_row(cli, ctx, tmp_path):
+    """A JSON file may carry a lone surrogate (an escape alone), a CSV file a time that is in
+    year 0 once in UTC: no database can store either; the import names the row and field,
+    exits 1, and adds nothing."""
+    bad = tmp_path / "surrogate.json"
+    bad.write_text('[{"id_token": "A", "type": "ISO14443"}, {"id_token": "B\\ud800", "type": "ISO14443"}]')
+    code, _, err = cli("import", str(bad))
+    assert code == 1 and "row 2: id_token" in err and "surrogate" in err and "nothing changed" in err
+    beyond = tmp_path / "beyond.csv"
+    beyond.write_text("id_token,type,cache_expiry\nA,ISO14443,2030-01-01T00:00:00Z\n"
+                      "B,ISO14443,0001-01-01T00:00:00+14:00\n")
+    code, _, err = cli("import", str(beyond))
+    assert code == 1 and "row 2: cache_expiry" in err and "years 1 to 9999" in err
+    assert cli("list")[1] == ""

@@ -50,3 +50,6 @@ def test_station_messages_prints_the_stations_frames_oldest_first_and_filters_th
     refused = chargeca("station", "messages", "CLI-1", "--since", "2025-01-01T00:00:00", env=cli_env(data),
                        timeout=60)
     assert refused.returncode == 2 and "time zone" in refused.stderr
+    beyond = chargeca("station", "messages", "CLI-1", "--until", "0001-01-01T00:00:00+14:00", env=cli_env(data),
+                      timeout=60)
+    assert beyond.returncode == 2 and "years 1 to 9999" in beyond.stderr and "Traceback" not in beyond.stderr

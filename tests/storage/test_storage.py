@@ -12,14 +12,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from conftest import PG_URL
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
+from policies.refusal import Refusal
 from storage import db as storage_db
 from storage.certificates import IssuedCertificate
 from storage.db import (
     WAL_AUTOCHECKPOINT_PAGES,
     DatabaseUnavailable,
+    UnstorableValue,
     alembic_config,
     head_revision,
     make_engine,
@@ -151,6 +153,30 @@ def _terminate(pid: int) -> None:
 
 
 @pytest.mark.postgres
+def test_a_value_the_database_refuses_is_a_refusal_that_does_not_repeat_it(engine):
+    """The net under the doors' own checks (storage/db.py UnstorableValue): a value a column
+    cannot take (here 250 characters in a VARCHAR(10), which PostgreSQL refuses and SQLite
+    stores) is a Refusal with rule storage.value, rolled back, its message free of the value (it
+    may be a password); a NUL character, refused by PostgreSQL's driver, is named."""
+    with write_connection(engine) as connection:
+        connection.exec_driver_sql("CREATE TABLE probe_text (v VARCHAR(10))")
+    insert = text("INSERT INTO probe_text (v) VALUES (:v)")
+    secret = "s3cret-" + "x" * 243
+    if engine.dialect.name == "sqlite":
+        with session_scope(engine) as session:
+            session.execute(insert, {"v": secret})
+        return
+    with pytest.raises(UnstorableValue) as refused, session_scope(engine) as session:
+        session.execute(insert, {"v": "kept?"})
+        session.execute(insert, {"v": secret})
+    assert isinstance(refused.value, Refusal) and refused.value.rule == "storage.value"
+    assert "s3cret" not in str(refused.value) and "22001" in str(refused.value)
+    with pytest.raises(UnstorableValue, match="NUL"), session_scope(engine) as session:
+        session.execute(insert, {"v": "a\x00b"})
+    with read_connection(engine) as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM probe_text").scalar() == 0
+
+
 def test_a_pooled_connection_that_died_while_idle_is_replaced_unseen(postgres_url, monkeypatch):
     """A connection idle past PING_AFTER_IDLE_SECONDS is pinged before use: one the server closed
     meanwhile (a restart, a failover, a proxy's idle timeout) is replaced and the work runs."""

@@ -13,13 +13,15 @@ import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType, MessageFormatEnumType
 
 from api.core.refusal import Refusal
+from api.core.text import unstorable
 from storage.id_tokens import EVSE_IDS_MAX, ID_TOKEN_MAX, LANGUAGE_MAX, MESSAGE_MAX, SELECTOR_MAX, IdToken
+from storage.types import as_utc
 
 TOKEN_TYPES = tuple(t.value for t in IdTokenEnumType)
 STATUSES = tuple(s.value for s in AuthorizationStatusEnumType)
@@ -80,6 +82,9 @@ def _text(field: str, value: Any, limit: int, *, empty: bool = False) -> str:
         raise FieldProblem(field, f"longer than {limit} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise FieldProblem(field, "contains control characters")
+    reason = unstorable(value)   # a lone surrogate, from a JSON file's escape
+    if reason is not None:
+        raise FieldProblem(field, reason)
     return value
 
 
@@ -99,7 +104,10 @@ def _datetime(field: str, value: Any) -> datetime:
             raise FieldProblem(field, "must be an ISO 8601 date and time, e.g. 2030-01-01T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise FieldProblem(field, "needs a time zone (Z or +hh:mm)")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return as_utc(parsed)
+    except ValueError as exc:
+        raise FieldProblem(field, str(exc)) from None
 
 
 def _evse_ids(field: str, value: Any) -> tuple[int, ...]:

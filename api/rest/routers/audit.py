@@ -7,12 +7,12 @@ people it holds to account should not be the ones reviewing it.
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import AwareDatetime
 from sqlmodel import Session, select
 
 from api.core.audit import run_in_session
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight
+from api.rest.instants import AwareInstant
 from api.rest.paging import Before, Limit, newest_first
 from api.rest.schemas import AuditEntryOut, AuditPage
 from storage import audit
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get("", response_model=AuditPage, responses=errors.responses(401, 403, 422, 503))
 def list_entries(_principal: Oversight, ctx: Ctx, actor: str | None = None, action: str | None = None,
-                 since: AwareDatetime | None = None, before: Before = None, limit: Limit = 100) -> AuditPage:
+                 since: AwareInstant | None = None, before: Before = None, limit: Limit = 100) -> AuditPage:
     """Audit entries, newest first. Filters: `actor` (e.g. token:<id>, cli:<user>), `action`
     (e.g. certificate.sign), `since` (ISO 8601 with time zone). Page with `before`.
     Roles: officer, auditor."""

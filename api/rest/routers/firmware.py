@@ -35,6 +35,7 @@ from api.ocpp.command import INT32_MAX
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly
 from api.rest.errors import ApiError
+from api.rest.instants import Instant
 from api.rest.numbers import INT64_MAX, RowId
 from api.rest.routers.commands import answered_outcome
 from api.rest.routers.station_ops import GatewayDep
@@ -201,9 +202,9 @@ async def revoke(body: RevocationIn, principal: OfficerOnly, ctx: Ctx) -> dict[s
 
 class UpdateIn(BaseModel):
     image_id: int = Field(ge=1, le=INT64_MAX)
-    retrieve_date_time: datetime | None = Field(None, description="When to download; default now (a later "
+    retrieve_date_time: Instant | None = Field(None, description="When to download; default now (a later "
                                                 "time: the station reports DownloadScheduled).")
-    install_date_time: datetime | None = Field(None, description="When to install (InstallScheduled).")
+    install_date_time: Instant | None = Field(None, description="When to install (InstallScheduled).")
     retries: int | None = Field(None, ge=0, le=INT32_MAX)
     retry_interval: int | None = Field(None, ge=0, le=INT32_MAX)
     protocol: Protocol | None = Field(None, description="How the station downloads it: https or ftp; default: "

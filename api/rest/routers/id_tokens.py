@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.csms.authorization.service import TokenFilter
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
@@ -20,6 +20,7 @@ from api.operations import id_tokens as operations
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.errors import ApiError
+from api.rest.instants import AwareInstant
 from api.rest.numbers import Offset, RowId
 
 router = APIRouter(prefix="/api/v1/id-tokens", tags=["id tokens"])
@@ -33,7 +34,7 @@ class IdTokenChange(BaseModel):
     """Fields to change; null clears an optional field."""
 
     status: Status | None = Field(None, description="AuthorizationStatusEnumType; default Accepted.")
-    cache_expiry: AwareDatetime | None = Field(None, description="cacheExpiryDateTime; after it the token is "
+    cache_expiry: AwareInstant | None = Field(None, description="cacheExpiryDateTime; after it the token is "
                                                                  "answered Expired.")
     group_id_token: str | None = Field(None, max_length=36, description="groupIdToken (C09); equal to the "
                                        "MasterPassGroupId it makes a master pass (C16).")

@@ -20,6 +20,7 @@ from api.csms.ids import ID_MAX, draw_id
 from api.csms.logs import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
+from api.rest.instants import Instant
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 
@@ -32,8 +33,8 @@ class LogRequestIn(BaseModel):
     log_type: LogEnumType = Field(description="DiagnosticsLog or SecurityLog.")
     protocol: Literal["https", "ftp"] | None = Field(
         None, description="Upload over this protocol; default: the [logs] policy's, among the servers that run.")
-    oldest_timestamp: datetime | None = Field(None, description="Log entries from this time on (with a zone).")
-    latest_timestamp: datetime | None = Field(None, description="Log entries up to this time (with a zone).")
+    oldest_timestamp: Instant | None = Field(None, description="Log entries from this time on (with a zone).")
+    latest_timestamp: Instant | None = Field(None, description="Log entries up to this time (with a zone).")
     retries: int | None = Field(None, ge=0, le=ID_MAX)
     retry_interval: int | None = Field(None, ge=0, le=ID_MAX, description="Seconds between retries.")
 

@@ -17,6 +17,7 @@ from api.csms import report_streams
 from api.csms.monitoring import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
+from api.rest.instants import Instant
 from api.rest.numbers import INT64_MAX
 from storage.report_requests import MONITORING_REPORT
 
@@ -146,7 +147,7 @@ _BEFORE = Query(None, ge=1, le=INT64_MAX, description="Page: events older than t
             responses=errors.responses(401, 403, 404, 422, 503))
 def station_events(station_id: str, _principal: AnyRole, ctx: Ctx, severity: int | None = _SEVERITY,
                    component: str | None = _COMPONENT, variable: str | None = _VARIABLE,
-                   trigger: str | None = _TRIGGER, since: datetime | None = _SINCE, until: datetime | None = _UNTIL,
+                   trigger: str | None = _TRIGGER, since: Instant | None = _SINCE, until: Instant | None = _UNTIL,
                    limit: int = _LIMIT, before_id: int | None = _BEFORE) -> list[EventOut]:
     """The station's events (NotifyEvent), newest first. Roles: officer, operator, auditor."""
     return _events(ctx, station_id, _filter(severity, component, variable, trigger, since, until), limit, before_id)
@@ -155,7 +156,7 @@ def station_events(station_id: str, _principal: AnyRole, ctx: Ctx, severity: int
 @router.get("/api/v1/events", response_model=list[EventOut], responses=errors.responses(401, 403, 422, 503))
 def events(_principal: AnyRole, ctx: Ctx, station_id: str | None = Query(None, max_length=48),
            severity: int | None = _SEVERITY, component: str | None = _COMPONENT, variable: str | None = _VARIABLE,
-           trigger: str | None = _TRIGGER, since: datetime | None = _SINCE, until: datetime | None = _UNTIL,
+           trigger: str | None = _TRIGGER, since: Instant | None = _SINCE, until: Instant | None = _UNTIL,
            limit: int = _LIMIT, before_id: int | None = _BEFORE) -> list[EventOut]:
     """Every station's events (NotifyEvent), newest first, filtered. Roles: officer, operator, auditor."""
     return _events(ctx, station_id, _filter(severity, component, variable, trigger, since, until), limit, before_id)

@@ -13,11 +13,12 @@ from ocpp.v201.enums import ConnectorEnumType
 from pydantic import BaseModel, Field
 
 from api.core.audit import require_station, run_in_session
-from api.csms.ids import ID_MAX, draw_id
 from api.core.refusal import NotFound
+from api.csms.ids import ID_MAX, draw_id
 from api.csms.reservations import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
+from api.rest.instants import Instant
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 from storage.types import utcnow
@@ -28,7 +29,7 @@ ReservationId = Annotated[int, Path(ge=1, le=ID_MAX, description="A reservation 
 
 
 class ReservationIn(BaseModel):
-    expiry_date_time: datetime = Field(description="When the reservation ends if unused; in the future.")
+    expiry_date_time: Instant = Field(description="When the reservation ends if unused; in the future.")
     id_token: IdTokenType
     evse_id: int | None = Field(None, ge=1, le=ID_MAX, description="Omit for any EVSE of the station.")
     connector_type: ConnectorEnumType | None = Field(None, description="Reserve a connector of this type.")

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.core.audit import run_in_session
@@ -25,6 +25,7 @@ from api.csms.transactions import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
+from api.rest.instants import AwareInstant
 from api.rest.paging import Before, Limit, newest_first
 from storage.transactions import Transaction, TransactionEvent
 
@@ -164,8 +165,8 @@ _DETAIL_METER_VALUES = 10_000
 
 @router.get("/api/v1/transactions", response_model=TransactionPage, responses=errors.responses(401, 403, 422, 503))
 def list_transactions(_principal: AnyRole, ctx: Ctx, station_id: str | None = None, id_token: str | None = None,
-                      state: State | None = None, since: AwareDatetime | None = None,
-                      until: AwareDatetime | None = None, before: Before = None,
+                      state: State | None = None, since: AwareInstant | None = None,
+                      until: AwareInstant | None = None, before: Before = None,
                       limit: Limit = 100) -> TransactionPage:
     """Transactions, newest first. Filters: `station_id`, `id_token` (the first token of the
     transaction), `state` (ongoing, ended), `since`/`until` (start time, ISO 8601 with a zone).
@@ -253,7 +254,7 @@ After = Annotated[str | None, Query(max_length=40, description="Only values afte
             responses={200: {"content": {"text/csv": {}}}, **errors.responses(401, 403, 404, 422, 503)})
 def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, station_id: str | None = None,
                       transaction_id: str | None = None, measurand: str | None = None,
-                      since: AwareDatetime | None = None, until: AwareDatetime | None = None,
+                      since: AwareInstant | None = None, until: AwareInstant | None = None,
                       format: Literal["json", "csv"] | None = None,  # noqa: A002
                       after: After = None, limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> Any:
     """Meter values, oldest first by the station's timestamps. Filters: `station_id`,

@@ -1,0 +1,51 @@
+"""Text that no column can store: NUL characters and lone surrogates.
+
+PostgreSQL's text types cannot hold U+0000 (the driver refuses the whole statement), and a lone
+UTF-16 surrogate, what JSON's ``"\\ud800"`` escape decodes to on its own, is no Unicode character:
+UTF-8 cannot encode it, so neither database takes it, nor can an export write it. What people
+and their files send (REST requests, imported files) is refused with the field named; what a
+station sends is read by api/ocpp/framing.py, which keeps the report and replaces NUL instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+NUL = "\x00"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+Path = tuple[str | int, ...]
+
+
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored as it is; None when it can."""
+    if NUL in text:
+        return "holds a NUL character (U+0000), which cannot be stored"
+    if LONE_SURROGATE.search(text):
+        return "holds a lone surrogate (a \\ud800-\\udfff escape not in a pair), which is no Unicode character"
+    return None
+
+
+def first_unstorable(value: Any) -> tuple[Path, str] | None:
+    """Where, in parsed JSON, the first string that cannot be stored stands, and why; None when
+    every string (object keys included) can. A bad key is reported at its object's path (the key
+    itself is no name to show). Without recursion: the value may be nested as deep as the parser
+    allowed."""
+    stack: list[tuple[Any, Path]] = [(value, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            reason = unstorable(node)
+            if reason is not None:
+                return path, reason
+        elif isinstance(node, dict):
+            for key in node:
+                reason = unstorable(key)
+                if reason is not None:
+                    return path, f"has a key that {reason}"
+            # Reversed onto the stack, so that the first in the document comes out first.
+            stack.extend((node[key], (*path, key)) for key in reversed(node))
+        elif isinstance(node, list):
+            stack.extend((node[index], (*path, index)) for index in reversed(range(len(node))))
+    return None
