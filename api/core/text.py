@@ -9,7 +9,9 @@ station sends is read by api/ocpp/framing.py, which keeps the report and replace
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 NUL = "\x00"
@@ -30,22 +32,36 @@ def unstorable(text: str) -> str | None:
 def first_unstorable(value: Any) -> tuple[Path, str] | None:
     """Where, in parsed JSON, the first string that cannot be stored stands, and why; None when
     every string (object keys included) can. A bad key is reported at its object's path (the key
-    itself is no name to show). Without recursion: the value may be nested as deep as the parser
-    allowed."""
+    itself is no name to show)."""
+    return first_where(value, lambda leaf: unstorable(leaf) if isinstance(leaf, str) else None)
+
+
+def non_finite(leaf: Any) -> str | None:
+    """Why a parsed JSON value is no number JSON has: NaN and Infinity, which Python's parser
+    takes (as it takes 1e400, as infinity), are no JSON, and a station would get them as sent."""
+    if isinstance(leaf, float) and not math.isfinite(leaf):
+        return "is not a finite number (NaN, Infinity or beyond a double's range)"
+    return None
+
+
+def first_where(value: Any, reason_of: Callable[[Any], str | None]) -> tuple[Path, str] | None:
+    """The path of the first leaf (or object key) of parsed JSON ``value`` for which ``reason_of``
+    gives a reason, in document order, and that reason. Without recursion: the value may be
+    nested as deep as the parser allowed."""
     stack: list[tuple[Any, Path]] = [(value, ())]
     while stack:
         node, path = stack.pop()
-        if isinstance(node, str):
-            reason = unstorable(node)
-            if reason is not None:
-                return path, reason
-        elif isinstance(node, dict):
+        if isinstance(node, dict):
             for key in node:
-                reason = unstorable(key)
+                reason = reason_of(key)
                 if reason is not None:
                     return path, f"has a key that {reason}"
             # Reversed onto the stack, so that the first in the document comes out first.
             stack.extend((node[key], (*path, key)) for key in reversed(node))
         elif isinstance(node, list):
             stack.extend((node[index], (*path, index)) for index in reversed(range(len(node))))
+        else:
+            reason = reason_of(node)
+            if reason is not None:
+                return path, reason
     return None

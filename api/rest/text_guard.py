@@ -1,10 +1,13 @@
-"""Requests holding text no column can store are refused before any route runs, naming where.
+"""Requests holding text no column can store, or numbers JSON does not have, are refused before
+any route runs, naming where.
 
 A NUL character in a query parameter reached PostgreSQL as a driver error, a 500, on every
 route that filters by text; a lone surrogate (JSON's ``"\\ud800"``) would fail wherever it is
-encoded. Checked here, once for the whole API, a route added later is covered without knowing of
-it: the path, every query parameter, and every string and key of a JSON body
-(api/core/text.py). The answer is the API's 422 (``field`` as FastAPI names it: ``query.action``,
+encoded. NaN and Infinity (and 1e400, read as infinity) are no JSON, yet Python's parser takes
+them, and a typed command sent them on to a station (CostUpdated's totalCost). Checked here,
+once for the whole API, a route added later is covered without knowing of it: the path, every
+query parameter, every string and key of a JSON body (api/core/text.py) and its numbers. The
+answer is the API's 422 (``field`` as FastAPI names it: ``query.action``,
 ``body.id_token.id_token``), and never echoes the text.
 
 A JSON body is read whole here (BodyLimit, around this, bounds it) and handed on as it came.
@@ -21,7 +24,7 @@ from urllib.parse import parse_qsl
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.core.text import first_unstorable, unstorable
+from api.core.text import first_where, non_finite, unstorable
 from api.rest import errors
 
 RULE = "request.text"
@@ -86,11 +89,15 @@ def _in_json(body: bytes) -> tuple[str, str] | None:
         parsed: Any = json.loads(body)
     except ValueError:   # not JSON, or not UTF-8: the route's own answer
         return None
-    found = first_unstorable(parsed)
+    found = first_where(parsed, _unacceptable)
     if found is None:
         return None
     path, reason = found
     return ".".join(["body", *(str(part) for part in path)]), reason
+
+
+def _unacceptable(leaf: Any) -> str | None:
+    return unstorable(leaf) if isinstance(leaf, str) else non_finite(leaf)
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -29,6 +29,11 @@ async def csms(pki) -> AsyncIterator[Csms]:
         yield made
 
 
+def _is_number(doc: dict, schema: dict) -> bool:
+    schema = resolve(doc, schema)
+    return schema.get("type") == "number" or any(_is_number(doc, s) for s in schema.get("anyOf", ()))
+
+
 def _is_date_time(doc: dict, schema: dict) -> bool:
     schema = resolve(doc, schema)
     if schema.get("type") == "string" and schema.get("format") == "date-time":
@@ -51,6 +56,26 @@ async def test_unstorable_text_anywhere_is_refused_naming_the_field(csms: Csms) 
         if (answer.status_code, body.get("rule"), body.get("field")) != (422, "request.text", field):
             failures.append(f"{probe.method} {probe.url} {probe.target}: {answer.status_code} {answer.text[:200]}")
     assert not failures, f"{len(failures)} of {len(seen)}:\n" + "\n".join(failures)
+
+
+async def test_numbers_json_does_not_have_are_refused_naming_the_field(csms: Csms) -> None:
+    """NaN and Infinity, which Python's parser takes: a typed command would send them on."""
+    csms.add_station(STATION)
+    doc = (await csms.rest.get("/openapi.json")).json()
+    seen = list(probes(doc, _is_number, [float("nan"), float("inf"), -float("inf")], places=["body"]))
+    assert "body.total_cost" in {probe.field for probe in seen}
+    failures = []
+    for probe in seen:
+        answer = await send(csms.rest, probe, csms.headers("officer"))
+        if (answer.status_code, answer.json().get("field")) != (422, probe.field):
+            failures.append(f"{probe.method} {probe.url} {probe.target}: {answer.status_code} {answer.text[:200]}")
+    assert not failures, "\n".join(failures)
+    # 1e400 is JSON, but no double: read as infinity.
+    beyond = await csms.rest.post(f"/api/v1/stations/{STATION}/commands/CostUpdated",
+                                  headers={**csms.headers("officer"), "Content-Type": "application/json"},
+                                  content=b'{"total_cost": 1e400, "transaction_id": "T-1"}')
+    assert (beyond.status_code, beyond.json()["field"]) == (422, "body.total_cost")
+    assert "finite" in beyond.json()["error"]
 
 
 async def test_a_refused_request_changes_nothing(csms: Csms) -> None:
