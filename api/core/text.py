@@ -29,13 +29,6 @@ def unstorable(text: str) -> str | None:
     return None
 
 
-def first_unstorable(value: Any) -> tuple[Path, str] | None:
-    """Where, in parsed JSON, the first string that cannot be stored stands, and why; None when
-    every string (object keys included) can. A bad key is reported at its object's path (the key
-    itself is no name to show)."""
-    return first_where(value, lambda leaf: unstorable(leaf) if isinstance(leaf, str) else None)
-
-
 def non_finite(leaf: Any) -> str | None:
     """Why a parsed JSON value is no number JSON has: NaN and Infinity, which Python's parser
     takes (as it takes 1e400, as infinity), are no JSON, and a station would get them as sent."""
@@ -46,8 +39,9 @@ def non_finite(leaf: Any) -> str | None:
 
 def first_where(value: Any, reason_of: Callable[[Any], str | None]) -> tuple[Path, str] | None:
     """The path of the first leaf (or object key) of parsed JSON ``value`` for which ``reason_of``
-    gives a reason, in document order, and that reason. Without recursion: the value may be
-    nested as deep as the parser allowed."""
+    gives a reason, in document order, and that reason. A bad key is reported at its object's
+    path (the key itself is no name to show). Without recursion: the value may be nested as deep
+    as the parser allowed."""
     stack: list[tuple[Any, Path]] = [(value, ())]
     while stack:
         node, path = stack.pop()

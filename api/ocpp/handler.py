@@ -24,6 +24,7 @@ from api.ocpp.boot import BootGate
 from api.ocpp.framing import CallError, ErrorCode, OcppError
 from storage.batching import GroupCommit
 from storage.spool import Spool
+from storage.types import as_utc
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -133,8 +134,8 @@ def parse_datetime(text: str, field: str) -> datetime:
     RFC 3339 allows a lower-case 't'/'z', which fromisoformat refuses. A valid one may still
     lie outside what a datetime holds once in UTC (9999-12-31T23:59:59-23:59)."""
     try:
-        return datetime.fromisoformat(text.upper()).astimezone(timezone.utc)
-    except (ValueError, OverflowError):
+        return as_utc(datetime.fromisoformat(text.upper()))
+    except ValueError:
         raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
                         f"{field} {text[:40]!r} is not a date-time or is out of range (years 1 to 9999 in UTC)",
                         {"field": field}) from None

@@ -67,12 +67,12 @@ def _in_path(scope: Scope) -> tuple[str, str] | None:
 def _in_query(scope: Scope) -> tuple[str, str] | None:
     # Decoded as Starlette decodes it (UTF-8, undecodable bytes replaced): what the routes get.
     for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        reason = unstorable(name)
+        if reason is not None:   # no name to show: the query as a whole
+            return "query", f"has a parameter name that {reason}"
         reason = unstorable(value)
         if reason is not None:
-            return (f"query.{name}" if unstorable(name) is None else "query"), reason
-        reason = unstorable(name)
-        if reason is not None:
-            return "query", f"has a parameter name that {reason}"
+            return f"query.{name}", reason
     return None
 
 
@@ -89,14 +89,15 @@ def _in_json(body: bytes) -> tuple[str, str] | None:
         parsed: Any = json.loads(body)
     except ValueError:   # not JSON, or not UTF-8: the route's own answer
         return None
-    found = first_where(parsed, _unacceptable)
+    found = first_where(parsed, unacceptable)
     if found is None:
         return None
     path, reason = found
     return ".".join(["body", *(str(part) for part in path)]), reason
 
 
-def _unacceptable(leaf: Any) -> str | None:
+def unacceptable(leaf: Any) -> str | None:
+    """Why a leaf or key of a JSON body is refused: text no column stores, a number JSON lacks."""
     return unstorable(leaf) if isinstance(leaf, str) else non_finite(leaf)
 
 

@@ -13,9 +13,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ocpp_support import Csms, open_csms
-from openapi_probes import STATION, checked, is_string, probes, resolve, send
+from openapi_probes import STATION, checked, is_number, is_string, probes, resolve, send
 
-from api.core.text import first_unstorable
+from api.core.text import first_where
+from api.rest.text_guard import unacceptable
 
 NUL_TEXT = "CS\x00-1"
 LONE_SURROGATE = "CS-\ud800"
@@ -27,11 +28,6 @@ EXTREME_DATES = ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-3
 async def csms(pki) -> AsyncIterator[Csms]:
     async for made in open_csms(pki):
         yield made
-
-
-def _is_number(doc: dict, schema: dict) -> bool:
-    schema = resolve(doc, schema)
-    return schema.get("type") == "number" or any(_is_number(doc, s) for s in schema.get("anyOf", ()))
 
 
 def _is_date_time(doc: dict, schema: dict) -> bool:
@@ -62,7 +58,7 @@ async def test_numbers_json_does_not_have_are_refused_naming_the_field(csms: Csm
     """NaN and Infinity, which Python's parser takes: a typed command would send them on."""
     csms.add_station(STATION)
     doc = (await csms.rest.get("/openapi.json")).json()
-    seen = list(probes(doc, _is_number, [float("nan"), float("inf"), -float("inf")], places=["body"]))
+    seen = list(probes(doc, is_number, [float("nan"), float("inf"), -float("inf")], places=["body"]))
     assert "body.total_cost" in {probe.field for probe in seen}
     failures = []
     for probe in seen:
@@ -119,11 +115,11 @@ async def test_dates_at_the_ends_of_the_calendar_get_documented_answers(csms: Cs
 
 
 def test_the_first_unstorable_string_is_found_in_document_order_at_any_depth() -> None:
-    found = first_unstorable({"a": ["ok", {"b": "x\x00"}], "c": "\ud800"})
+    found = first_where({"a": ["ok", {"b": "x\x00"}], "c": "\ud800"}, unacceptable)
     assert found is not None and found[0] == ("a", 1, "b") and "NUL" in found[1]
     deep: list = ["\ud800"]
     for _ in range(100_000):   # far past the interpreter's recursion limit
         deep = [deep]
-    found = first_unstorable(deep)
+    found = first_where(deep, unacceptable)
     assert found is not None and len(found[0]) == 100_001 and "surrogate" in found[1]
-    assert first_unstorable({"plain": ["text", 1, None, {"é": "ü"}]}) is None
+    assert first_where({"plain": ["text", 1, None, {"é": "ü"}]}, unacceptable) is None

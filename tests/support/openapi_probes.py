@@ -52,6 +52,7 @@ def _of_type(kind: str) -> Wanted:
 
 is_integer = _of_type("integer")
 is_string = _of_type("string")
+is_number = _of_type("number")
 
 
 def example(doc: dict, schema: Schema) -> Any:
