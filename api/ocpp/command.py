@@ -30,7 +30,6 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Generic, TypeVar
 
-from api.ocpp.framing import ErrorCode
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation, schemas
@@ -70,7 +69,6 @@ class Command(Generic[R]):
 
     def request(self) -> dict[str, Any]:
         payload = to_payload(self)
-        _check_integers(f"{self.action}Request", payload)
         schemas().validate_request(self.action, payload)
         return payload
 
@@ -103,23 +101,6 @@ async def send_command(gateway: Gateway, station_id: str, command: Command[R],
     operator's command goes through api/csms/operator_calls.py for its role and rule checks)."""
     outcome = await gateway.send_call(station_id, command.action, command.request(), timeout)
     return Answer(outcome, command.parse(outcome.response) if outcome.status == ANSWERED else None)
-
-
-# OCPP 2.0.1 Part 2 §2.1.x: an integer is 32 bit (31 bit resolution, 1 sign bit). The schemas
-# leave "integer" unbounded, so without this a number no station can hold would leave.
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
-
-def _check_integers(message: str, value: Any, where: str = "") -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_integers(message, item, f"{where}.{key}" if where else key)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _check_integers(message, item, f"{where}[{i}]")
-    elif isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
-        raise SchemaViolation(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-                              f"{message}: {where} is beyond OCPP's 32-bit integers", where, "maximum")
 
 
 # --- names: snake_case fields ↔ the spec's camelCase properties --------------------------------

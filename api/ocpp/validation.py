@@ -18,6 +18,13 @@ Failing schema keyword → CALLERROR code (P4 §4.3 definitions):
 | minimum, maximum, format, const, ... |                               | |
 | additionalProperties                 | FormatViolation               | a field the action does not define: the payload is not of this action's syntax |
 | anything else                        | FormatViolation               | |
+
+An OCPP integer is 32 bits, signed (OCPP 2.0.1 Part 2 §2.1.x: 31 bit resolution, 1 sign bit),
+which the JSON schemas do not say: every integer field is compiled with that range as its
+minimum and maximum (where the schema sets none tighter). A larger one is refused as any value
+out of range is, naming its field, both ways: a station's never reaches a handler or a database
+column that cannot hold it (an INTEGER on PostgreSQL, SQLite's 64 bits), and a command of ours
+never carries a number no station can hold.
 """
 
 from __future__ import annotations
@@ -100,7 +107,7 @@ class Schemas:
             stem = name[:-len(".json")]
             for kind in (REQUEST, RESPONSE):
                 if stem.endswith(kind):
-                    schema = json.loads(entry.read_text(encoding="utf-8"))
+                    schema = with_ocpp_integers(json.loads(entry.read_text(encoding="utf-8")))
                     key = (stem[:-len(kind)], kind)
                     validators[key] = fastjsonschema.compile(schema)
                     check = compile_check(schema, stem)
@@ -129,6 +136,22 @@ class Schemas:
 
     def validate_response(self, action: str, payload: dict[str, Any]) -> None:
         self.validate(action, RESPONSE, payload)
+
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def with_ocpp_integers(node: Any) -> Any:
+    """``node`` (a schema or part of one), every integer in it bounded to OCPP's 32 bits."""
+    if isinstance(node, list):
+        return [with_ocpp_integers(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    bounded = {key: with_ocpp_integers(value) for key, value in node.items()}
+    if bounded.get("type") == "integer":
+        bounded["minimum"] = max(bounded.get("minimum", INT32_MIN), INT32_MIN)
+        bounded["maximum"] = min(bounded.get("maximum", INT32_MAX), INT32_MAX)
+    return bounded
 
 
 def _violation(action: str, kind: str, exc: fastjsonschema.JsonSchemaValueException) -> SchemaViolation:

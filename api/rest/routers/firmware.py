@@ -31,12 +31,12 @@ from api.core.refusal import Refusal
 from api.csms.firmware import registry, service
 from api.csms.firmware.location import PROTOCOLS
 from api.csms.firmware.updates import UpdateRequest, update_firmware
-from api.ocpp.command import INT32_MAX
+from api.ocpp.validation import INT32_MAX
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly
 from api.rest.errors import ApiError
 from api.rest.instants import Instant
-from api.rest.numbers import INT64_MAX, RowId
+from api.rest.numbers import RowId
 from api.rest.routers.commands import answered_outcome
 from api.rest.routers.station_ops import GatewayDep
 from api.rotation import firmware_campaigns as campaigns
@@ -201,7 +201,7 @@ async def revoke(body: RevocationIn, principal: OfficerOnly, ctx: Ctx) -> dict[s
 # --- updates -----------------------------------------------------------------------------------
 
 class UpdateIn(BaseModel):
-    image_id: int = Field(ge=1, le=INT64_MAX)
+    image_id: int = Field(ge=1, le=INT32_MAX)
     retrieve_date_time: Instant | None = Field(None, description="When to download; default now (a later "
                                                 "time: the station reports DownloadScheduled).")
     install_date_time: Instant | None = Field(None, description="When to install (InstallScheduled).")
@@ -295,7 +295,7 @@ async def list_publish_statuses(station_id: str, _principal: AnyRole, ctx: Ctx) 
 # --- campaigns ---------------------------------------------------------------------------------
 
 class CampaignIn(BaseModel):
-    image_id: int = Field(ge=1, le=INT64_MAX)
+    image_id: int = Field(ge=1, le=INT32_MAX)
     station_filter: str = Field("*", min_length=1, max_length=200, description="A glob over station ids.")
     per_minute: int = Field(10, ge=1, le=100_000, description="Pacing: UpdateFirmware sent per minute at most.")
     max_failures: int = Field(1, ge=1, le=1_000_000, description="Halt once this many stations failed.")
