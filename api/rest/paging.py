@@ -12,11 +12,14 @@ from fastapi import Query
 from sqlmodel import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
-from api.rest.numbers import INT64_MAX
+from api.rest.numbers import INT32_MAX, INT64_MAX
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size.")]
-Before = Annotated[int | None, Query(ge=1, le=INT64_MAX,
+Before = Annotated[int | None, Query(ge=1, le=INT32_MAX,
                                      description="Only rows older than this key (from `next_before`).")]
+# The same for a log whose keys are 64 bits (the message log's).
+BigBefore = Annotated[int | None, Query(ge=1, le=INT64_MAX,
+                                        description="Only rows older than this key (from `next_before`).")]
 
 
 def newest_first(session: Session, query: SelectOfScalar, key: Any, *, before: int | None,

@@ -15,7 +15,7 @@ import pytest
 from ocpp_support import Csms, open_csms
 from openapi_probes import STATION, checked, documented, is_integer, probes
 
-HUGE = (2**63, -(2**63) - 1, 10**30)
+HUGE = (2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 10**30)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from api.core.audit import require_station, run_in_session
 from api.csms.availability import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
-from api.rest.numbers import INT64_MAX
+from api.rest.numbers import INT32_MAX
 
 router = APIRouter(tags=["availability"])
 
@@ -65,8 +65,8 @@ def connectors(station_id: str, _principal: AnyRole, ctx: Ctx) -> list[Connector
 @router.get("/api/v1/stations/{station_id}/connectors/history", response_model=list[ConnectorEventOut],
             responses=errors.responses(401, 403, 404, 503))
 def connector_history(station_id: str, _principal: AnyRole, ctx: Ctx, evse_id: int | None = Query(None, ge=0,
-                      le=INT64_MAX), limit: int = Query(100, ge=1, le=1000),
-                      before_id: int | None = Query(None, ge=1, le=INT64_MAX)) -> list[ConnectorEventOut]:
+                      le=INT32_MAX), limit: int = Query(100, ge=1, le=1000),
+                      before_id: int | None = Query(None, ge=1, le=INT32_MAX)) -> list[ConnectorEventOut]:
     """Every status and problem report, newest first (page with ``before_id``). The last 2000
     reports of each station are kept. Roles: officer, operator, auditor."""
     def read(session):

@@ -22,7 +22,7 @@ from api.csms.customer_information import commands, service
 from api.csms.ids import ID_MAX
 from api.rest import errors
 from api.rest.auth import Ctx, OfficerOnly, Oversight
-from api.rest.numbers import INT64_MAX
+from api.rest.numbers import INT32_MAX
 from api.rest.routers.drawn_ids import send_with_drawn_id
 from api.rest.routers.station_ops import GatewayDep, JobsDep
 
@@ -92,7 +92,7 @@ async def request_customer_information(station_id: str, body: CustomerInformatio
             response_model=list[CustomerInformationRequestOut], responses=errors.responses(401, 403, 404, 503))
 async def customer_information_requests(station_id: str, principal: Oversight, ctx: Ctx,
                                         limit: int = Query(100, ge=1, le=1000),
-                                        before_id: int | None = Query(None, ge=1, le=INT64_MAX)) -> list[Any]:
+                                        before_id: int | None = Query(None, ge=1, le=INT32_MAX)) -> list[Any]:
     """The CustomerInformation requests sent to the station, newest first, and how far each
     report came (without the data). Audited. Roles: officer, auditor."""
     def read() -> list[Any]:

@@ -27,7 +27,7 @@ from api.operations.stations import STATION_ID_MAX
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight, Principal
 from api.rest.instants import AwareInstant
-from api.rest.paging import Before, Limit, page_of
+from api.rest.paging import BigBefore, Limit, page_of
 from storage.db import read_scope
 from storage.message_log import MessageQuery, OcppMessage, frames, message_log_engine
 
@@ -73,7 +73,7 @@ def _criteria(station_id: str | None, action: str | None, direction: Direction |
 @router.get("", response_model=MessagePage, responses=errors.responses(401, 403, 422, 503))
 def list_messages(_principal: Oversight, ctx: Ctx, station_id: StationFilter = None, action: str | None = None,
                   direction: Direction | None = None, kind: Kind | None = None, message_id: str | None = None,
-                  since: AwareInstant | None = None, until: AwareInstant | None = None, before: Before = None,
+                  since: AwareInstant | None = None, until: AwareInstant | None = None, before: BigBefore = None,
                   limit: Limit = 100) -> MessagePage:
     """Logged OCPP frames, newest first. Filters: `station_id`, `action`, `direction`, `kind`,
     `message_id` (a CALL and its answer share it), `since`/`until` (server time, ISO 8601 with a

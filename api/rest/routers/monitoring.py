@@ -18,7 +18,7 @@ from api.csms.monitoring import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.instants import Instant
-from api.rest.numbers import INT64_MAX
+from api.rest.numbers import INT32_MAX
 from storage.report_requests import MONITORING_REPORT
 
 router = APIRouter(tags=["monitoring"])
@@ -140,7 +140,7 @@ _TRIGGER = Query(None, pattern="^(Alerting|Delta|Periodic)$")
 _SINCE = Query(None, description="Events timestamped at or after this time.")
 _UNTIL = Query(None, description="Events timestamped before this time.")
 _LIMIT = Query(100, ge=1, le=1000)
-_BEFORE = Query(None, ge=1, le=INT64_MAX, description="Page: events older than this row id.")
+_BEFORE = Query(None, ge=1, le=INT32_MAX, description="Page: events older than this row id.")
 
 
 @router.get("/api/v1/stations/{station_id}/events", response_model=list[EventOut],

@@ -16,7 +16,7 @@ from api.csms.provisioning import device_model, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
-from api.rest.numbers import INT64_MAX
+from api.rest.numbers import INT32_MAX
 from storage.device_model import NO_EVSE, StationOnboarding
 
 router = APIRouter(tags=["provisioning"])
@@ -112,9 +112,9 @@ def browse_device_model(station_id: str, _principal: AnyRole, ctx: Ctx,
                         component: str | None = Query(None, max_length=50),
                         variable: str | None = Query(None, max_length=50),
                         attribute_type: str | None = Query(None, pattern="^(Actual|Target|MinSet|MaxSet)$"),
-                        evse_id: int | None = Query(None, ge=0, le=INT64_MAX),
+                        evse_id: int | None = Query(None, ge=0, le=INT32_MAX),
                         limit: int = Query(100, ge=1, le=1000),
-                        after_id: int | None = Query(None, ge=1, le=INT64_MAX)) -> list[VariableOut]:
+                        after_id: int | None = Query(None, ge=1, le=INT32_MAX)) -> list[VariableOut]:
     """The station's variables as it reported them (NotifyReport) and as GetVariables/SetVariables
     answers updated them, filtered by component, variable, attribute type (the variables that
     have one) and EVSE; in id order, page with ``after_id`` (the last id seen). Roles: officer,
