@@ -1,9 +1,9 @@
 """Hostile values at every field of a station's OCPP 2.0.1 request, from the official schemas.
 
-``example(action)``: a request with every property the schema knows (optional ones too, arrays of
-one item), each value valid. ``probes(action)``: that request with one leaf replaced by a value a
-hostile or broken station could send, each as the JSON text of its payload and a name for it
-(``path: what``). Every probe is JSON that the standard library writes or reads; those that no
+``example(action)``: a request (or, with RESPONSE, an answer) with every property the schema knows
+(optional ones too, arrays of one item), each value valid. ``probes(action)``: that payload with
+one leaf replaced by a value a hostile or broken station could send, each as the JSON text of the
+payload and a name for it (``path: what``). Every probe is JSON that the standard library writes or reads; those that no
 encoder writes (a lone surrogate) are spliced into the text.
 """
 
@@ -38,9 +38,12 @@ HOSTILE_INTEGERS = {"2^31": 2**31, "-2^31-1": -(2**31) - 1, "2^63": 2**63, "-2^6
 HOSTILE_NUMBERS = {"1e308": 1e308, "-1e308": -1e308, "5e-324": 5e-324, "2^63": 2**63}
 
 
+REQUEST, RESPONSE = "Request", "Response"
+
+
 @cache
-def request_schema(action: str) -> dict:
-    return json.loads(resources.files("ocpp").joinpath("v201", "schemas", f"{action}Request.json").read_text())
+def schema(action: str, kind: str = REQUEST) -> dict:
+    return json.loads(resources.files("ocpp").joinpath("v201", "schemas", f"{action}{kind}.json").read_text())
 
 
 def _resolve(node: dict, root: dict) -> dict:
@@ -69,9 +72,9 @@ def _value(node: dict, root: dict) -> Any:
     raise ValueError(f"no example for {node}")
 
 
-def example(action: str) -> dict[str, Any]:
-    schema = request_schema(action)
-    return _value(schema, schema)
+def example(action: str, kind: str = REQUEST) -> dict[str, Any]:
+    root = schema(action, kind)
+    return _value(root, root)
 
 
 def _leaves(node: dict, root: dict, path: Path = ()) -> Iterator[tuple[Path, dict]]:
@@ -109,11 +112,12 @@ def _set(document: Any, path: Path, value: Any) -> None:
     document[path[-1]] = value
 
 
-def probes(action: str) -> Iterator[tuple[str, str]]:
-    """(name, payload as JSON text) for every hostile value at every leaf of ``action``'s request."""
-    schema = request_schema(action)
-    base = example(action)
-    for path, node in _leaves(schema, schema):
+def probes(action: str, kind: str = REQUEST) -> Iterator[tuple[str, str]]:
+    """(name, payload as JSON text) for every hostile value at every leaf of ``action``'s
+    request (or response)."""
+    root = schema(action, kind)
+    base = example(action, kind)
+    for path, node in _leaves(root, root):
         for what, value in _hostile(node):
             payload = copy.deepcopy(base)
             _set(payload, path, value)

@@ -50,7 +50,7 @@ NOTIFY_EVENT = {"generatedAt": "2025-01-01T00:00:00Z", "seqNo": 0, "eventData": 
     "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
     "variable": {"name": "AvailabilityState"}}]}
 
-Answer = Callable[[dict[str, Any]], dict[str, Any] | None]
+Answer = Callable[[dict[str, Any]], dict[str, Any] | str | None]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class Received:
 
 class RawStation:
     """A station script: sends CALLs, answers the CSMS's CALLs from ``answers`` (an answer
-    function returning None leaves the CALL unanswered), and records every CALL it received."""
+    function returns the payload, or its JSON text to send as it is, or None to leave the CALL
+    unanswered), and records every CALL it received."""
 
     def __init__(self, websocket: ClientConnection) -> None:
         self.ws = websocket
@@ -93,7 +94,9 @@ class RawStation:
             await self.ws.send(json.dumps([4, message_id, "NotImplemented", "not scripted", {}]))
             return
         reply = answer(payload)
-        if reply is not None:
+        if isinstance(reply, str):   # the payload's JSON text, as written (hostile answers)
+            await self.ws.send(f"[3,{json.dumps(message_id)},{reply}]")
+        elif reply is not None:
             await self.ws.send(json.dumps([3, message_id, reply]))
 
     async def call(self, action: str, payload: dict[str, Any], timeout: float = 5) -> list:
