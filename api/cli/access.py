@@ -6,7 +6,7 @@ import argparse
 
 from sqlmodel import select
 
-from api.cli.common import CliError, Command, context_of, officer
+from api.cli.common import CliError, Command, context_of, integer, officer
 from api.core.audit import ROLES
 from api.operations.tokens import create_token, revoke_token
 from storage import audit
@@ -55,4 +55,4 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         dest="audit_command", required=True, metavar="ACTION")
     command("verify", cmd_audit_verify, "verify the audit log's hash chain", audit_parser)
     audit_list = command("list", cmd_audit_list, "show the newest audit entries", audit_parser)
-    audit_list.add_argument("--limit", type=int, default=50)
+    audit_list.add_argument("--limit", type=integer(1), default=50)

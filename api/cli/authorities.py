@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api.cli.common import CliError, Command, context_of, officer, read_text
+from api.cli.common import CliError, Command, context_of, integer, officer, read_text
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
@@ -149,7 +149,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                     "SignChargingStationCertificate); the running service sends it when they connect", cert)
     which = renew.add_mutually_exclusive_group(required=True)
     which.add_argument("--station", help="one station, now")
-    which.add_argument("--expiring-within-days", type=int, metavar="N",
+    which.add_argument("--expiring-within-days", type=integer(0, 36_500), metavar="N",
                        help="stations whose certificate in use expires within N days (paced)")
     which.add_argument("--issuer", metavar="CA_ID", help="stations whose certificate in use this CA issued (paced)")
     which.add_argument("--all", action="store_true", help="every station with a certificate in use (paced)")

@@ -18,6 +18,31 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 Command = Callable[..., argparse.ArgumentParser]
 
 
+# A database column holds 32 bits (an INTEGER on PostgreSQL, row ids among them) or 64: a larger
+# number reached the driver and came back as a traceback (SQLite's OverflowError). Integers are
+# read with their bounds instead, so that argparse names the option and exits EXIT_USAGE.
+INT32_MAX = 2**31 - 1
+
+
+def integer(low: int, high: int = INT32_MAX) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    parse.__name__ = "integer"   # argparse names the type in its messages
+    return parse
+
+
+ROW_ID = integer(1)
+COUNT = integer(0)
+
+
 class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
         super().__init__(message)

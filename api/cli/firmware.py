@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from api.cli.common import CliError, Command, context_of, officer, read_text
+from api.cli.common import COUNT, ROW_ID, CliError, Command, context_of, integer, officer, read_text
 from storage.db import read_scope
 from storage.firmware import RUNNING, STOPPED
 
@@ -169,21 +169,21 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
         dest="firmware_campaign_command", required=True, metavar="ACTION")
     create = command("create", cmd_firmware_campaign_create, "start a campaign (the running service sends it)",
                      campaign)
-    create.add_argument("image", type=int, help="image id")
+    create.add_argument("image", type=ROW_ID, help="image id")
     create.add_argument("--filter", default="*", help="glob over station ids (default: every enabled station)")
-    create.add_argument("--per-minute", dest="per_minute", type=int, default=10)
-    create.add_argument("--max-failures", dest="max_failures", type=int, default=1)
-    create.add_argument("--install-delay", dest="install_delay", type=int, default=0, metavar="MINUTES")
+    create.add_argument("--per-minute", dest="per_minute", type=integer(1), default=10)
+    create.add_argument("--max-failures", dest="max_failures", type=COUNT, default=1)
+    create.add_argument("--install-delay", dest="install_delay", type=COUNT, default=0, metavar="MINUTES")
     create.add_argument("--protocol", choices=("https", "ftp", "auto"), default="auto",
                         help="auto: each station's from what it reported (FileTransferProtocols), https first")
-    create.add_argument("--final-status", dest="final_status", type=int, metavar="MINUTES",
+    create.add_argument("--final-status", dest="final_status", type=integer(1), metavar="MINUTES",
                         help="a station with no final status this long after its request fails "
                              "(default: the [firmware] policy's campaign_final_status_minutes)")
     create.add_argument("--dry-run", dest="dry_run", action="store_true", help="show the plan; store nothing")
     command("list", cmd_firmware_campaign_list, "list campaigns", campaign)
     for name, handler, help_text in (("show", cmd_firmware_campaign_show, "a campaign and each station's progress"),
                                      ("stop", cmd_firmware_campaign_stop, "stop sending")):
-        command(name, handler, help_text, campaign).add_argument("id", type=int)
+        command(name, handler, help_text, campaign).add_argument("id", type=ROW_ID)
     resume = command("resume", cmd_firmware_campaign_resume, "resume a stopped or halted campaign", campaign)
-    resume.add_argument("id", type=int)
-    resume.add_argument("--max-failures", dest="max_failures", type=int)
+    resume.add_argument("id", type=ROW_ID)
+    resume.add_argument("--max-failures", dest="max_failures", type=COUNT)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, context_of, officer
+from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer
 from api.csms.authorization.service import TokenFilter
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
 from api.operations import id_tokens
@@ -112,7 +112,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     listing.add_argument("--type", choices=TOKEN_TYPES)
     listing.add_argument("--status", choices=STATUSES)
     listing.add_argument("--id-token", dest="id_token", help="tokens starting with this")
-    listing.add_argument("--limit", type=int, default=None)
+    listing.add_argument("--limit", type=integer(1), default=None)
     token_options(command("add", cmd_id_token_add, "add an id token", id_token))
     token_options(command("set", cmd_id_token_set, "change fields of an id token (an empty value clears one)",
                           id_token))

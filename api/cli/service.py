@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, officer, settings_of
+from api.cli.common import EXIT_USAGE, CliError, Command, integer, officer, settings_of
 from api.core.context import open_context
 from api.core.settings import write_config
 from pki.authorities import PkiAlreadyInitialized, init_pki
@@ -121,7 +121,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     serve = command("serve", cmd_serve, "run the REST API and the OCPP listeners")
     serve.add_argument("--no-dev-init", action="store_true",
                        help="do not create a development PKI when none exists")
-    serve.add_argument("--workers", type=int, metavar="N",
+    serve.add_argument("--workers", type=integer(1, 1024), metavar="N",
                        help="processes sharing the ports and the database (default: one per core on PostgreSQL "
                             "with CHARGECA_NATS_URL set, else 1; more than 1 needs both)")
 
@@ -131,7 +131,7 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
                           "wss://127.0.0.1:$CHARGECA_OCPP_WSS_PORT/ocpp for profiles 2 and 3)")
     simulate.add_argument("--station", action="append", default=[], metavar="ID",
                           help="a station identity (repeatable); default: --stations N named PREFIX-0001...")
-    simulate.add_argument("--stations", type=int, default=1)
+    simulate.add_argument("--stations", type=integer(1, 100_000), default=1)
     simulate.add_argument("--prefix", default="SIM", help="identities are PREFIX-0001, PREFIX-0002, ...")
     simulate.add_argument("--profile", type=int, choices=(1, 2, 3), default=1)
     simulate.add_argument("--password", help="Basic-auth password of every station (profiles 1 and 2)")

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from api.cli.common import CliError, Command, context_of, officer
+from api.cli.common import CliError, Command, context_of, integer, officer
 from api.operations.stations import (
     add_station,
     delete_station,
@@ -139,4 +139,4 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     messages.add_argument("--message-id", help="a CALL and its answer share it")
     messages.add_argument("--since", type=_aware_time, help="ISO 8601 time with a zone (server clock)")
     messages.add_argument("--until", type=_aware_time, help="ISO 8601 time with a zone, excluded")
-    messages.add_argument("--limit", type=int, default=50)
+    messages.add_argument("--limit", type=integer(1), default=50)

@@ -65,6 +65,7 @@ log = logging.getLogger("chargeca.firmware.campaigns")
 
 CAMPAIGN_ACTOR = Actor("system:firmware-campaign", "officer")
 STATIONS_MAX = 100_000
+FAILURES_MAX = 1_000_000
 AUTO = "auto"   # a campaign's protocol: each station's chosen from what it reported
 NO_FINAL_STATUS = "firmware.no_final_status"
 _SETTLED = (INSTALLED, FAILED)
@@ -104,14 +105,18 @@ def _check_spec(ctx: Context, spec: CampaignSpec) -> None:
     if not 1 <= spec.per_minute <= ctx.policy.firmware.campaign_max_per_minute:
         raise Refusal("campaign.pacing", f"per_minute must be 1 to {ctx.policy.firmware.campaign_max_per_minute} "
                                          "([firmware] campaign_max_per_minute)")
-    if spec.max_failures < 1:
-        raise Refusal("campaign.threshold", "max_failures must be at least 1")
+    _check_threshold(spec.max_failures)
     if not 0 <= spec.install_delay_minutes <= 60 * 24 * 30:
         raise Refusal("campaign.install_delay", "install_delay_minutes must be 0 to 43200 (30 days)")
     if spec.protocol not in (*PROTOCOLS, AUTO):
         raise Refusal("campaign.protocol", f"protocol must be one of {', '.join((*PROTOCOLS, AUTO))}")
     if spec.final_status_minutes is not None and not 1 <= spec.final_status_minutes <= 60 * 24 * 30:
         raise Refusal("campaign.final_status", "final_status_minutes must be 1 to 43200 (30 days)")
+
+
+def _check_threshold(max_failures: int) -> None:
+    if not 1 <= max_failures <= FAILURES_MAX:
+        raise Refusal("campaign.threshold", f"max_failures must be 1 to {FAILURES_MAX:,}")
 
 
 def _matching(session: Session, pattern: str) -> list[str]:
@@ -191,8 +196,7 @@ def set_status(ctx: Context, actor: Actor, campaign_id: int, status: str, *,
         if campaign.status not in allowed:
             raise Conflict("campaign.status", f"campaign {campaign_id} is {campaign.status}")
         if max_failures is not None:
-            if max_failures < 1:
-                raise Refusal("campaign.threshold", "max_failures must be at least 1")
+            _check_threshold(max_failures)
             campaign.max_failures = max_failures
         detail.update(previous=campaign.status, max_failures=campaign.max_failures)
         campaign.status, campaign.updated_at = status, utcnow()

@@ -298,7 +298,7 @@ class CampaignIn(BaseModel):
     image_id: int = Field(ge=1, le=INT32_MAX)
     station_filter: str = Field("*", min_length=1, max_length=200, description="A glob over station ids.")
     per_minute: int = Field(10, ge=1, le=100_000, description="Pacing: UpdateFirmware sent per minute at most.")
-    max_failures: int = Field(1, ge=1, le=1_000_000, description="Halt once this many stations failed.")
+    max_failures: int = Field(1, ge=1, le=campaigns.FAILURES_MAX, description="Halt once this many stations failed.")
     install_delay_minutes: int = Field(0, ge=0, le=43200)
     protocol: Protocol | None = Field(None, description="https or ftp for every station; default: each station's "
                                       "chosen from what it reported (OCPPCommCtrlr.FileTransferProtocols), https "
@@ -348,7 +348,7 @@ class CampaignOut(BaseModel):
 
 
 class ResumeIn(BaseModel):
-    max_failures: int | None = Field(None, ge=1, le=1_000_000, description="A new failure threshold.")
+    max_failures: int | None = Field(None, ge=1, le=campaigns.FAILURES_MAX, description="A new failure threshold.")
 
 
 @router.post("/api/v1/firmware/campaigns", responses=errors.responses(401, 403, 404, 422, 503))

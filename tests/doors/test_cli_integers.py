@@ -1,0 +1,46 @@
+"""Integers on the command line: every one is read with bounds (api/cli/common.integer), so a
+number no database column holds is refused by argparse, naming the option, with exit code 2;
+before, `chargeca audit list --limit 9223372036854775808` and `chargeca firmware campaign show
+9223372036854775808` ended in SQLite's OverflowError traceback."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+import pytest
+from chargeca_process import chargeca
+from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
+
+from api.cli import build_parser
+from api.cli.common import EXIT_USAGE
+
+
+def _arguments(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _arguments(sub, (*path, name))
+        else:
+            yield " ".join(path), action
+
+
+def test_every_integer_option_is_read_with_bounds():
+    plain = [f"{command} {action.dest}" for command, action in _arguments(build_parser())
+             if action.type is int and not action.choices]
+    assert plain == []
+
+
+@pytest.mark.parametrize("arguments, option", [
+    (("audit", "list", "--limit", "9223372036854775808"), "--limit"),
+    (("firmware", "campaign", "show", "9223372036854775808"), "id"),
+    (("firmware", "campaign", "stop", "2147483648"), "id"),
+    (("firmware", "campaign", "create", "1", "--max-failures", "-1"), "--max-failures"),
+    (("id-token", "list", "--limit", "ten"), "--limit"),
+])
+def test_an_integer_out_of_bounds_is_a_usage_error_naming_the_option(acme_init, tmp_path, arguments, option):
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    result = chargeca(*arguments, env=cli_env(data), timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"argument {option}:" in result.stderr and "Traceback" not in result.stderr
