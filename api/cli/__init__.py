@@ -17,6 +17,7 @@ from api.cli import access, authorities, firmware, id_tokens, service, stations
 from api.cli.common import EXIT_DATABASE, EXIT_REFUSED, EXIT_SETUP, EXIT_USAGE, CliError
 from api.core.refusal import Refusal
 from api.core.settings import SettingsError
+from api.core.text import LONE_SURROGATE
 from pki.authorities import PkiNotInitialized
 from pki.keystore import KeyStoreError
 from pki.lint import LintError
@@ -55,7 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Whatever this process creates (database and its -wal/-shm, token and config files, the data
     # directory) is its owner's alone: they hold password and token hashes and the audit log.
     os.umask(0o077)
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    for position, argument in enumerate(arguments, start=1):
+        # Bytes that are no UTF-8 arrive as lone surrogates (surrogateescape): no column or
+        # station identity can hold them.
+        if LONE_SURROGATE.search(argument):
+            return _fail(f"argument {position} ({_bytes_of(argument)}) is not valid UTF-8 text", EXIT_USAGE)
+    args = build_parser().parse_args(arguments)
     try:
         args.handler(args)
     except CliError as exc:
@@ -71,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _bytes_of(argument: str) -> str:
+    """``argument`` as the bytes it came as, when it came from the command line."""
+    try:
+        return repr(argument.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:   # a surrogate no undecodable byte makes (main called with it)
+        return ascii(argument)
 
 
 def _fail(message: str, code: int) -> int:

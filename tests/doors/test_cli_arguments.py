@@ -1,7 +1,9 @@
-"""Integers on the command line: every one is read with bounds (api/cli/common.integer), so a
-number no database column holds is refused by argparse, naming the option, with exit code 2;
-before, `chargeca audit list --limit 9223372036854775808` and `chargeca firmware campaign show
-9223372036854775808` ended in SQLite's OverflowError traceback."""
+"""Hostile arguments on the command line, each a usage error (exit 2) naming the argument.
+
+Integers: every one is read with bounds (api/cli/common.integer), so a number no database column
+holds is refused by argparse; before, `chargeca audit list --limit 9223372036854775808` and
+`chargeca firmware campaign show 9223372036854775808` ended in SQLite's OverflowError traceback.
+Text: an argument whose bytes are no UTF-8 is refused before any command runs."""
 
 from __future__ import annotations
 
@@ -44,3 +46,15 @@ def test_an_integer_out_of_bounds_is_a_usage_error_naming_the_option(acme_init, 
     result = chargeca(*arguments, env=cli_env(data), timeout=60)
     assert result.returncode == EXIT_USAGE, result.stderr
     assert f"argument {option}:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("argument", [b"A\xffB", b"\xc3(", b"CS-\xed\xa0\x80"])
+def test_an_argument_that_is_no_utf8_is_a_usage_error_naming_it(acme_init, tmp_path, argument):
+    """Bytes that are no UTF-8 reached the database as lone surrogates: an encoding error
+    instead of a refusal, or a value no PostgreSQL text column holds."""
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    # As the interpreter reads such bytes from argv (surrogateescape).
+    result = chargeca("station", "disable", argument.decode("utf-8", "surrogateescape"), env=cli_env(data), timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert f"argument 3 ({argument!r}) is not valid UTF-8 text" in result.stderr
