@@ -108,6 +108,9 @@ _SHAPES = {CALL: 4, CALLRESULT: 3, CALLERROR: 5}
 # Where the payload sits in each frame type (a CALLERROR's "payload" is its details).
 _PAYLOAD_INDEX = {CALL: 3, CALLRESULT: 2, CALLERROR: 4}
 _REPLACEMENT = "\ufffd"
+# The frame's elements before its payload, by position.
+_ELEMENT_NAMES = {CALL: {1: "message id", 2: "action"}, CALLRESULT: {1: "message id"},
+                  CALLERROR: {1: "message id", 2: "error code", 3: "error description"}}
 
 
 def parse(text: str | bytes) -> Frame:
@@ -170,8 +173,11 @@ def _check_text(frame: list, message_type: int, message_id: str) -> None:
     if path is None:
         return
     if path[0] != _PAYLOAD_INDEX[message_type]:
-        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, "message type, id or action holds a lone surrogate escape",
-                         message_type=message_type)
+        # Outside the id, the id still names the frame: a broken CALLERROR still ends its call
+        # at once, a CALL's refusal carries its id.
+        where = _ELEMENT_NAMES[message_type][path[0]]
+        raise FrameError(ErrorCode.RPC_FRAMEWORK_ERROR, f"{where} holds a lone surrogate escape",
+                         UNKNOWN_ID if path[0] == 1 else message_id, message_type)
     field = ".".join(str(part) for part in path[1:])
     raise FrameError(ErrorCode.FORMAT_VIOLATION,
                      f"{field or 'payload'} holds a lone surrogate escape, which is no Unicode character",

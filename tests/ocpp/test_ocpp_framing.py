@@ -84,3 +84,24 @@ def test_frames_round_trip():
     for frame in (framing.Call("1", "Heartbeat", {}), framing.CallResult("2", {"a": "é"}),
                   framing.CallError("3", "SecurityError", "no", {"k": 1})):
         assert framing.parse(framing.serialize(frame)) == frame
+
+
+@pytest.mark.parametrize("text, answered", [
+    ('[2,"abc","Heart\\ud800beat",{}]', [4, "abc", "RpcFrameworkError", "action holds a lone surrogate escape"]),
+    ('[2,"a\\udc00c","Heartbeat",{}]', [4, "-1", "RpcFrameworkError", "message id holds a lone surrogate escape"]),
+])
+async def test_a_lone_surrogate_outside_the_payload_is_refused_with_the_id_when_the_id_is_sound(station, text,
+                                                                                               answered):
+    frame = await station.send_raw(text)
+    assert frame[:4] == answered
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[4,"abc","Generic\\ud800Error","",{}]', "error code"),
+    ('[4,"abc","GenericError","a lone \\ud800",{}]', "error description"),
+])
+def test_a_callerror_with_a_lone_surrogate_still_names_the_call_it_ends(text, where):
+    with pytest.raises(framing.FrameError) as broken:
+        framing.parse(text)
+    assert broken.value.message_id == "abc" and not broken.value.answerable
+    assert broken.value.description == f"{where} holds a lone surrogate escape"

@@ -11,7 +11,7 @@ import json
 
 import pytest
 from ocpp_probes import RESPONSE, example, probes
-from ocpp_support import open_csms
+from ocpp_support import WholeFrame, open_csms
 
 from api.csms.routes import COMMANDS
 
@@ -70,3 +70,26 @@ async def test_every_field_of_an_answer_with_hostile_values_gives_the_operator_a
         if status != 200 or body.get("status") not in ("answered", "error"):
             wrong.append(f"{name}: {status} {body}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("frame", [
+    '[4,MESSAGE_ID,"Teapot","an error code OCPP-J does not define",{}]',
+    '[4,MESSAGE_ID,"GenericError","a NUL \\u0000 in the description",{}]',
+    '[4,MESSAGE_ID,"GenericError","a lone surrogate \\ud800",{}]',
+    '[4,MESSAGE_ID,"GenericError","' + "\U0001F50C" * 4000 + '",{}]',
+    '[4,MESSAGE_ID,"GenericError","details not an object","details"]',
+    '[4,MESSAGE_ID,"GenericError","details nested deep",' + '{"a":' * 200 + '1' + '}' * 200 + ']',
+    '[4,MESSAGE_ID,"GenericError"]',
+    '[3,MESSAGE_ID]',
+    '[3,MESSAGE_ID,{"status":"Accepted"},"one element too many"]',
+])
+async def test_a_broken_error_or_result_frame_gives_the_operator_an_error_outcome(csms, station, frame):
+    """P4 §4.2: a CALLERROR's code is one of the list, its description at most 255 characters,
+    its details an object. Whatever a station sends in their place ends the call as an error, at
+    once: the operator does not wait out the timeout for an answer that came."""
+    station.answers["ClearCache"] = lambda _payload: WholeFrame(frame)
+    status, body = await _send(csms, "ClearCache")
+    assert status == 200 and body["status"] == "error", body
+    station.answers["ClearCache"] = lambda _payload: {"status": "Accepted"}
+    status, body = await _send(csms, "ClearCache")
+    assert status == 200 and body["status"] == "answered", body

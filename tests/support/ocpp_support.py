@@ -60,10 +60,17 @@ class Received:
     payload: dict[str, Any]
 
 
+class WholeFrame(str):
+    """An answer's whole frame text, sent as it is but for ``MESSAGE_ID``, which becomes the
+    CALL's id (a CALLERROR, or any frame a broken station could send)."""
+
+    MESSAGE_ID = "MESSAGE_ID"
+
+
 class RawStation:
     """A station script: sends CALLs, answers the CSMS's CALLs from ``answers`` (an answer
-    function returns the payload, or its JSON text to send as it is, or None to leave the CALL
-    unanswered), and records every CALL it received."""
+    function returns the payload, or its JSON text to send as it is, or a WholeFrame, or None to
+    leave the CALL unanswered), and records every CALL it received."""
 
     def __init__(self, websocket: ClientConnection) -> None:
         self.ws = websocket
@@ -94,7 +101,9 @@ class RawStation:
             await self.ws.send(json.dumps([4, message_id, "NotImplemented", "not scripted", {}]))
             return
         reply = answer(payload)
-        if isinstance(reply, str):   # the payload's JSON text, as written (hostile answers)
+        if isinstance(reply, WholeFrame):
+            await self.ws.send(reply.replace(WholeFrame.MESSAGE_ID, json.dumps(message_id)))
+        elif isinstance(reply, str):   # the payload's JSON text, as written (hostile answers)
             await self.ws.send(f"[3,{json.dumps(message_id)},{reply}]")
         elif reply is not None:
             await self.ws.send(json.dumps([3, message_id, reply]))
