@@ -5,7 +5,8 @@ double's ends, date-times that leave the years 1-9999 once in UTC, values outsid
 
 Each probe is answered (a CALLRESULT, or a CALLERROR that names its problem), never with an
 InternalError, and the connection stays usable: the walk goes on on the same connection. A
-probe the database cannot store must not take the connection's later messages with it."""
+probe the database cannot store must not take the connection's later messages with it, nor
+the message log's batch it is written in."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ocpp_probes import probes
 from ocpp_support import BOOT, open_csms
 
 from api.csms.routes import ROUTES
+from api.ocpp.message_log.recorder import WRITE_FAILED
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +60,10 @@ async def test_every_field_of_a_request_with_hostile_values_is_answered_without_
         elif frame[0] not in (3, 4):
             wrong.append(f"{name}: {frame!r}")
     assert not wrong, "\n".join(wrong)
+    # Every frame went into the message log: none its database could not take.
+    await csms.gateway.message_log.flush()
+    log = csms.gateway.message_log
+    assert log.dropped[WRITE_FAILED] == 0 and log.written >= 2 * next(numbers), log.dropped
     # Still one usable connection, and the station still boots as itself.
     assert (await station.call("BootNotification", BOOT))[0] == 3
     assert "currentTime" in (await station.call("Heartbeat", {}))[2]
