@@ -39,7 +39,7 @@ from typing import Any, Callable
 import fastjsonschema
 
 from api.ocpp.framing import ErrorCode, OcppError
-from api.ocpp.schema_quick import Check, compile_check
+from api.ocpp.schema_quick import FORMATS, Check, compile_check
 
 _KEYWORD_CODES = {
     "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
@@ -109,7 +109,7 @@ class Schemas:
                 if stem.endswith(kind):
                     schema = with_ocpp_integers(json.loads(entry.read_text(encoding="utf-8")))
                     key = (stem[:-len(kind)], kind)
-                    validators[key] = fastjsonschema.compile(schema)
+                    validators[key] = fastjsonschema.compile(schema, formats=FORMATS)
                     check = compile_check(schema, stem)
                     if check is not None:
                         quick[key] = check
@@ -161,6 +161,9 @@ def _violation(action: str, kind: str, exc: fastjsonschema.JsonSchemaValueExcept
         missing = [key for key in exc.rule_definition if key not in exc.value]
         path.append(missing[0] if missing else "?")
         problem = "is required"
+    elif keyword == "format" and exc.rule_definition == "date-time":
+        problem = (f"{str(exc.value)[:40]!r} is not a date-time or is out of range "
+                   "(a real date, years 1 to 9999 in UTC)")
     else:
         problem = exc.message.split(" ", 1)[1] if " " in exc.message else exc.message
     field = ".".join(path)

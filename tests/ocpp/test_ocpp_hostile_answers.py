@@ -93,3 +93,28 @@ async def test_a_broken_error_or_result_frame_gives_the_operator_an_error_outcom
     station.answers["ClearCache"] = lambda _payload: {"status": "Accepted"}
     status, body = await _send(csms, "ClearCache")
     assert status == 200 and body["status"] == "answered", body
+
+
+@pytest.mark.parametrize("action", sorted(set(COMMANDS) - NOT_SENT_RAW))
+async def test_every_field_of_an_operators_call_with_hostile_values_is_sent_or_refused_by_name(csms, station, action):
+    """The other way: what an operator types into a raw call, each field hostile in turn. The
+    call is sent (the station answers) or refused with 422 naming the field or the rule, never
+    a 500: the rules that read a call's fields (dates, ids, profiles) meet these values first."""
+    station.answers[action] = lambda _payload: json.dumps(example(action, RESPONSE))
+    adjust = ADJUSTED.get(action, lambda same: same)
+    wrong: list[str] = []
+    for name, text in probes(action):
+        payload = adjust(json.loads(text))
+        for key in ("requestId", "remoteStartId"):
+            if key in payload and not name.startswith(f"{key}:"):
+                payload[key] = next(_request_ids)
+        # As JSON text with escapes: a lone surrogate goes as the escape an HTTP client would send.
+        answer = await csms.rest.post(f"/api/v1/stations/{STATION}/calls",
+                                      headers={**csms.headers("officer"), "Content-Type": "application/json"},
+                                      content=json.dumps({"action": action, "payload": payload, "timeout": 3}))
+        body = answer.json()
+        if answer.status_code == 422 and (body.get("field") or body.get("rule")):
+            continue
+        if answer.status_code != 200 or body.get("status") not in ("answered", "error"):
+            wrong.append(f"{name}: {answer.status_code} {body}")
+    assert not wrong, "\n".join(wrong)

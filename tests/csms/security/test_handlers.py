@@ -54,7 +54,7 @@ async def test_a_timestamp_out_of_range_is_a_callerror_naming_the_field(ctx):
     register(ctx, "CS-1")
     with pytest.raises(OcppError) as refused:
         await FakeStation(ctx, "CS-1").send("SecurityEventNotification", _event("X", timestamp="0001-01-01T00:00:00+01:00"))
-    assert refused.value.code == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION and refused.value.details == {"field": "timestamp"}
+    assert refused.value.code == ErrorCode.PROPERTY_CONSTRAINT_VIOLATION and refused.value.details["field"] == "timestamp"
     assert rows(ctx, SecurityEvent) == []
 
 
