@@ -99,16 +99,15 @@ class Schemas:
         started = time.perf_counter()
         validators: dict[tuple[str, str], Callable[[Any], Any]] = {}
         quick: dict[tuple[str, str], Check] = {}
-        folder = resources.files("ocpp").joinpath("v201", "schemas")
-        for entry in folder.iterdir():
+        for entry in _FOLDER.iterdir():
             name = entry.name
             if not name.endswith(".json"):
                 continue
             stem = name[:-len(".json")]
             for kind in (REQUEST, RESPONSE):
                 if stem.endswith(kind):
-                    schema = with_ocpp_integers(json.loads(entry.read_text(encoding="utf-8")))
                     key = (stem[:-len(kind)], kind)
+                    schema = with_ocpp_integers(spec_schema(*key))
                     validators[key] = fastjsonschema.compile(schema, formats=FORMATS)
                     check = compile_check(schema, stem)
                     if check is not None:
@@ -136,6 +135,15 @@ class Schemas:
 
     def validate_response(self, action: str, payload: dict[str, Any]) -> None:
         self.validate(action, RESPONSE, payload)
+
+
+_FOLDER = resources.files("ocpp").joinpath("v201", "schemas")
+
+
+@cache
+def spec_schema(action: str, kind: str = REQUEST) -> dict[str, Any]:
+    """The official schema of ``action``'s request (or response), as the ocpp package ships it."""
+    return json.loads(_FOLDER.joinpath(f"{action}{kind}.json").read_text(encoding="utf-8"))
 
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

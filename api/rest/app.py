@@ -147,6 +147,7 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
         # prefix, tags or dependencies of the application's own).
         app.router.routes.extend(module.router.routes)
     errors.document_common_answers(app)
+    commands.document_ocpp_formats(app)
     return app
 
 

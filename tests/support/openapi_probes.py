@@ -73,20 +73,10 @@ def example(doc: dict, schema: Schema) -> Any:
     if kind == "array":
         return []
     if kind == "object":
-        return {name: _DATE_TIME if _is_date_time(doc, name, schema["properties"][name])
-                else example(doc, schema["properties"][name]) for name in schema.get("required", ())}
+        return {name: example(doc, schema["properties"][name]) for name in schema.get("required", ())}
+    if schema.get("format") == "date-time":
+        return "2030-01-01T00:00:00Z"
     return "x" * max(schema.get("minLength", 1), 1)
-
-
-_DATE_TIME = "2030-01-01T00:00:00Z"
-
-
-def _is_date_time(doc: dict, name: str, schema: Schema) -> bool:
-    """A date-time field: by its format, or, in a typed command's body (whose OCPP date-times
-    OpenAPI shows as plain strings), by its OCPP name."""
-    schema = resolve(doc, schema)
-    return schema.get("format") == "date-time" or (
-        schema.get("type") == "string" and name.endswith(("date_time", "timestamp")))
 
 
 def object_schema(doc: dict, schema: Schema) -> Schema:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
 from api.ocpp.session import ANSWERED, CallOutcome
-from api.ocpp.validation import SchemaViolation
+from api.ocpp.validation import INT32_MAX, INT32_MIN, SchemaViolation, spec_schema
 from api.rest import errors
 from api.rest.auth import StationOps
 from api.rest.errors import ApiError
@@ -110,3 +110,52 @@ def _route(command_type: CommandType) -> None:
 
 for _command in sorted(COMMANDS.values(), key=lambda command: command.action):
     _route(_command)
+
+
+def document_ocpp_formats(app: Any) -> None:
+    """Show in the OpenAPI document what the OCPP schema asks of each typed command's fields and
+    the body types do not say: which strings are date-times, and that integers are 32 bits
+    (api/ocpp/validation.py). Those are checked whatever the document says; this tells a client."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for action in COMMANDS:
+            operation = document["paths"].get(f"/api/v1/stations/{{station_id}}/commands/{action}", {}).get("post")
+            body = (operation or {}).get("requestBody", {}).get("content", {}).get("application/json", {})
+            if "schema" in body:
+                spec = spec_schema(action)
+                _annotate(document, body["schema"], spec, spec)
+        return document
+
+    app.openapi = openapi
+
+
+def _resolved(document: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """``schema`` and, through $ref and optional (``X | None``) wrappers, what it stands for."""
+    if "$ref" in schema:
+        return _resolved(document, document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    found = [schema]
+    for choice in schema.get("anyOf", ()):
+        found += _resolved(document, choice)
+    return found
+
+
+def _annotate(document: dict[str, Any], schema: dict[str, Any], spec: dict[str, Any], root: dict[str, Any]) -> None:
+    if "$ref" in spec:
+        spec = root["definitions"][spec["$ref"].rsplit("/", 1)[1]]
+    for node in _resolved(document, schema):
+        kind = node.get("type")
+        if kind == "object":
+            for name, sub in spec.get("properties", {}).items():
+                if _snake(name) in node.get("properties", {}):
+                    _annotate(document, node["properties"][_snake(name)], sub, root)
+        elif kind == "array" and "items" in spec:
+            _annotate(document, node["items"], spec["items"], root)
+        elif kind == "string" and "format" in spec:
+            node["format"] = spec["format"]
+        elif kind == "integer":
+            node["minimum"] = max(node.get("minimum", INT32_MIN), INT32_MIN)
+            node["maximum"] = min(node.get("maximum", INT32_MAX), INT32_MAX)
