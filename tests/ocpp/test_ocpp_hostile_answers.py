@@ -27,12 +27,13 @@ ADJUSTED = {
                                                 if key != "chargingProfile"},
     "CustomerInformation": lambda payload: {**{key: value for key, value in payload.items()
                                                if key not in ("idToken", "customerCertificate")}, "report": True},
+    "SetNetworkProfile": lambda payload: {**payload, "connectionData": {**payload["connectionData"],
+                                                                        "ocppCsmsUrl": "ws://csms.example/ocpp"}},
 }
 # Refused on this route whatever the payload, or needing what only a workflow has (a chain we
-# issued, a registered firmware image, a running transaction); their answers are read by the
-# same commands (api/csms/routes.py ANSWERS) in their own tests.
-NOT_SENT_RAW = {"CertificateSigned", "DeleteCertificate", "InstallCertificate", "RequestStopTransaction",
-                "SetNetworkProfile", "UpdateFirmware"}
+# issued, a registered firmware image); their answers are read by the same commands
+# (api/csms/routes.py ANSWERS) in their own tests.
+NOT_SENT_RAW = {"CertificateSigned", "DeleteCertificate", "InstallCertificate", "UpdateFirmware"}
 
 
 @pytest.fixture
@@ -45,6 +46,11 @@ async def csms(pki):
 async def station(csms):
     raw = await csms.connect_raw(STATION, csms.add_station(STATION))
     await raw.boot()
+    # The transaction the generated RequestStopTransaction names (its transactionId is "x").
+    started = await raw.call("TransactionEvent", {
+        "eventType": "Started", "timestamp": "2025-06-01T12:00:00Z", "triggerReason": "Authorized", "seqNo": 0,
+        "transactionInfo": {"transactionId": example("RequestStopTransaction")["transactionId"]}})
+    assert started[0] == 3, started
     return raw
 
 
@@ -101,10 +107,9 @@ async def test_every_field_of_an_operators_call_with_hostile_values_is_sent_or_r
     call is sent (the station answers) or refused with 422 naming the field or the rule, never
     a 500: the rules that read a call's fields (dates, ids, profiles) meet these values first."""
     station.answers[action] = lambda _payload: json.dumps(example(action, RESPONSE))
-    adjust = ADJUSTED.get(action, lambda same: same)
     wrong: list[str] = []
-    for name, text in probes(action):
-        payload = adjust(json.loads(text))
+    for name, text in probes(action, base=ADJUSTED.get(action, lambda same: same)(example(action))):
+        payload = json.loads(text)
         for key in ("requestId", "remoteStartId"):
             if key in payload and not name.startswith(f"{key}:"):
                 payload[key] = next(_request_ids)

@@ -112,15 +112,19 @@ def _set(document: Any, path: Path, value: Any) -> None:
     document[path[-1]] = value
 
 
-def probes(action: str, kind: str = REQUEST) -> Iterator[tuple[str, str]]:
+def probes(action: str, kind: str = REQUEST, base: dict[str, Any] | None = None) -> Iterator[tuple[str, str]]:
     """(name, payload as JSON text) for every hostile value at every leaf of ``action``'s
-    request (or response)."""
+    request (or response), each set in ``base`` (default: ``example``); a leaf whose place
+    ``base`` leaves out is skipped."""
     root = schema(action, kind)
-    base = example(action, kind)
+    base = example(action, kind) if base is None else base
     for path, node in _leaves(root, root):
         for what, value in _hostile(node):
             payload = copy.deepcopy(base)
-            _set(payload, path, value)
+            try:
+                _set(payload, path, value)
+            except (KeyError, IndexError):
+                break
             text = json.dumps(payload, ensure_ascii=False)
             if value == _PLACEHOLDER:
                 text = text.replace(json.dumps(_PLACEHOLDER, ensure_ascii=False), _LONE_SURROGATE_TEXT)
