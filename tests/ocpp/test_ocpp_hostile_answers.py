@@ -12,6 +12,8 @@ import json
 import pytest
 from ocpp_probes import RESPONSE, example, probes
 from ocpp_support import WholeFrame, open_csms
+from pki_fixtures import make_root
+from trust_anchor_support import pem
 
 from api.csms.routes import COMMANDS
 
@@ -27,13 +29,16 @@ ADJUSTED = {
                                                 if key != "chargingProfile"},
     "CustomerInformation": lambda payload: {**{key: value for key, value in payload.items()
                                                if key not in ("idToken", "customerCertificate")}, "report": True},
+    # A manufacturer's root, through the trust-anchor workflow that InstallCertificate runs.
+    "InstallCertificate": lambda payload: {"certificateType": "ManufacturerRootCertificate",
+                                           "certificate": pem(make_root("ec").certificate)},
     "SetNetworkProfile": lambda payload: {**payload, "connectionData": {**payload["connectionData"],
                                                                         "ocppCsmsUrl": "ws://csms.example/ocpp"}},
 }
-# Refused on this route whatever the payload, or needing what only a workflow has (a chain we
-# issued, a registered firmware image); their answers are read by the same commands
+# Needing what only a workflow has: a chain we issued for the station, a certificate in its
+# reported inventory, a registered firmware image. Their answers are read by the same commands
 # (api/csms/routes.py ANSWERS) in their own tests.
-NOT_SENT_RAW = {"CertificateSigned", "DeleteCertificate", "InstallCertificate", "UpdateFirmware"}
+NOT_SENT_RAW = {"CertificateSigned", "DeleteCertificate", "UpdateFirmware"}
 
 
 @pytest.fixture
@@ -119,6 +124,8 @@ async def test_every_field_of_an_operators_call_with_hostile_values_is_sent_or_r
                                       content=json.dumps({"action": action, "payload": payload, "timeout": 3}))
         body = answer.json()
         if answer.status_code == 422 and (body.get("field") or body.get("rule")):
+            continue
+        if answer.status_code == 413 and "error" in body:   # the longest certificate, escaped: over 64 KiB
             continue
         if answer.status_code != 200 or body.get("status") not in ("answered", "error"):
             wrong.append(f"{name}: {answer.status_code} {body}")
