@@ -12,21 +12,17 @@ So a check may be stricter than its schema, never looser (tests/ocpp/test_schema
 every OCPP 2.0.1 schema to that, on generated and mutated payloads):
 - an integer is a Python int, not a bool; the schema's 1.0 goes to the validator;
 - a minimum or maximum that a NaN slips past in the validator sends the NaN to it;
-- a date-time is checked by the validator's own function for the format (``is_date_time``);
+- a date-time is checked by the validator's own function for the format (api/ocpp/date_time.py);
 - a keyword this module does not know makes the whole schema's check ``None`` (the validator
   alone); the OCPP 2.0.1 schemas use none.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from fastjsonschema.draft04 import CodeGeneratorDraft04
-
-from storage.types import as_utc
+from api.ocpp.date_time import is_date_time
 
 Check = Callable[[Any], bool]
 
@@ -35,22 +31,6 @@ _IGNORED = frozenset({"$schema", "$id", "id", "comment", "description", "javaTyp
                       "title", "examples"})
 _KNOWN = _IGNORED | {"type", "$ref", "properties", "required", "additionalProperties", "items", "additionalItems",
                      "minItems", "maxItems", "maxLength", "minLength", "enum", "format", "minimum", "maximum"}
-_DATE_TIME_PATTERN = re.compile(CodeGeneratorDraft04.FORMAT_REGEXS["date-time"]).match
-
-
-def is_date_time(text: str) -> bool:
-    """OCPP's dateTime: RFC 3339 as fastjsonschema's pattern has it, and an instant a datetime
-    holds in UTC. The pattern alone lets February 30, hour 25 and 0001-01-01T00:00:00+14:00
-    (year 0 in UTC) through to whatever reads the value; the parse costs less than the pattern."""
-    if _DATE_TIME_PATTERN(text) is None:
-        return False
-    try:
-        as_utc(datetime.fromisoformat(text.upper()))
-    except ValueError:
-        return False
-    return True
-
-
 # The validator (api/ocpp/validation.py) checks each format with the same function.
 FORMATS: dict[str, Callable[[str], bool]] = {"date-time": is_date_time}
 _REF_PREFIX = "#/definitions/"

@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import fastjsonschema
 
+from api.ocpp import date_time
 from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.schema_quick import FORMATS, Check, compile_check
 
@@ -170,8 +171,7 @@ def _violation(action: str, kind: str, exc: fastjsonschema.JsonSchemaValueExcept
         path.append(missing[0] if missing else "?")
         problem = "is required"
     elif keyword == "format" and exc.rule_definition == "date-time":
-        problem = (f"{str(exc.value)[:40]!r} is not a date-time or is out of range "
-                   "(a real date, years 1 to 9999 in UTC)")
+        problem = f"{str(exc.value)[:40]!r} {date_time.PROBLEM}"
     else:
         problem = exc.message.split(" ", 1)[1] if " " in exc.message else exc.message
     field = ".".join(path)
