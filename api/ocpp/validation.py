@@ -108,7 +108,7 @@ class Schemas:
             for kind in (REQUEST, RESPONSE):
                 if stem.endswith(kind):
                     key = (stem[:-len(kind)], kind)
-                    schema = with_ocpp_integers(spec_schema(*key))
+                    schema = ocpp_schema(*key)
                     validators[key] = fastjsonschema.compile(schema, formats=FORMATS)
                     check = compile_check(schema, stem)
                     if check is not None:
@@ -148,6 +148,13 @@ def spec_schema(action: str, kind: str = REQUEST) -> dict[str, Any]:
 
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+@cache
+def ocpp_schema(action: str, kind: str = REQUEST) -> dict[str, Any]:
+    """``spec_schema`` with what OCPP says and the JSON schema does not: what the validators
+    are compiled from."""
+    return with_ocpp_integers(spec_schema(action, kind))
 
 
 def with_ocpp_integers(node: Any) -> Any:

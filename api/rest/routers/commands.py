@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
 from api.ocpp.session import ANSWERED, CallOutcome
-from api.ocpp.validation import INT32_MAX, INT32_MIN, SchemaViolation, spec_schema
+from api.ocpp.validation import SchemaViolation, ocpp_schema
 from api.rest import errors
 from api.rest.auth import StationOps
 from api.rest.errors import ApiError
@@ -126,7 +126,7 @@ def document_ocpp_formats(app: Any) -> None:
             operation = document["paths"].get(f"/api/v1/stations/{{station_id}}/commands/{action}", {}).get("post")
             body = (operation or {}).get("requestBody", {}).get("content", {}).get("application/json", {})
             if "schema" in body:
-                spec = spec_schema(action)
+                spec = ocpp_schema(action)
                 _annotate(document, body["schema"], spec, spec)
         return document
 
@@ -156,6 +156,8 @@ def _annotate(document: dict[str, Any], schema: dict[str, Any], spec: dict[str, 
             _annotate(document, node["items"], spec["items"], root)
         elif kind == "string" and "format" in spec:
             node["format"] = spec["format"]
-        elif kind == "integer":
-            node["minimum"] = max(node.get("minimum", INT32_MIN), INT32_MIN)
-            node["maximum"] = min(node.get("maximum", INT32_MAX), INT32_MAX)
+        elif kind == "integer":   # the tighter of the body type's bound and OCPP's
+            if "minimum" in spec:
+                node["minimum"] = max(node.get("minimum", spec["minimum"]), spec["minimum"])
+            if "maximum" in spec:
+                node["maximum"] = min(node.get("maximum", spec["maximum"]), spec["maximum"])
