@@ -12,6 +12,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# What an integer column holds: an INTEGER on PostgreSQL (the row ids of most tables, EVSE ids)
+# and a BIGINT (SQLite's every integer). The doors bound what they read to the column it meets.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
 def as_utc(value: datetime) -> datetime:
     """``value`` (aware) in UTC. ValueError when that leaves the years a datetime holds: a valid
     0001-01-01T00:00:00+14:00 falls in year 0 in UTC, 9999-12-31T23:59:59-12:00 in year 10000."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from api.core.audit import Actor
 from api.core.context import Context, open_context
 from api.core.settings import Settings, load_settings
+from storage.types import INT32_MAX
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 
@@ -18,14 +19,10 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_SETUP, EXIT_DATABASE = 1, 2, 3, 4
 Command = Callable[..., argparse.ArgumentParser]
 
 
-# A database column holds 32 bits (an INTEGER on PostgreSQL, row ids among them) or 64: a larger
-# number reached the driver and came back as a traceback (SQLite's OverflowError). Integers are
-# read with their bounds instead, so that argparse names the option and exits EXIT_USAGE.
-INT32_MAX = 2**31 - 1
-
-
 def integer(low: int, high: int = INT32_MAX) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number from ``low`` to ``high``."""
+    """An argparse ``type``: a whole number from ``low`` to ``high``. A number beyond its database
+    column reached the driver and came back as a traceback (SQLite's OverflowError); read with
+    its bounds, it is a usage error naming the option (EXIT_USAGE)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
