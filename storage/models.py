@@ -13,6 +13,7 @@ from storage import (  # noqa: F401
     file_transfer,
     firmware,
     id_tokens,
+    journal,
     logs,
     message_log,
     meter_values,

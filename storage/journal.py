@@ -1,0 +1,136 @@
+"""A local append-only journal of what a process answered before storing it, and its mark.
+
+One entry per line, ``<seq> <body>``: ``seq`` counts from 1 and never goes back, ``body`` is the
+caller's JSON text. ``append`` is a ``write()`` on a file held open with O_APPEND: once it
+returns, the entry survives a crash of the process (the kernel has it), as a SQLite commit in WAL
+mode with ``synchronous=NORMAL`` does; ``sync`` (fdatasync) makes what was appended survive a
+crash of the machine too, as a PostgreSQL commit does. The caller stores entries elsewhere (the
+database) and moves the mark (``JournalMark``, in the same database transaction as what it
+stored), then calls ``stored``: a journal with nothing left to store is emptied once it has grown
+past ``EMPTIED_PAST`` bytes. At the next start, ``open`` gives back the entries past the mark:
+those the process answered and never stored.
+
+Bounded: past ``max_pending`` entries not yet stored, ``append`` refuses (returns None) and the
+caller must store before it answers. Mode 0600 in a 0700 directory: entries carry what stations
+report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import BigInteger, bindparam, select, update
+from sqlmodel import Field, Session, SQLModel
+
+from storage.types import UtcDateTime, utcnow
+
+# A journal emptied of stored entries is cut back to nothing once it is this large: often enough
+# to stay small, rarely enough that the cut costs nothing at a thousand entries a second.
+EMPTIED_PAST = 4 * 1024 * 1024
+
+
+class JournalMark(SQLModel, table=True):
+    """How far each journal's entries are stored: one row per journal (per node and purpose)."""
+
+    __tablename__ = "journal_mark"
+
+    name: str = Field(primary_key=True, max_length=160)
+    stored_through: int = Field(default=0, sa_type=BigInteger)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+_TABLE = JournalMark.__table__
+# Built once: it runs in every group of entries stored.
+MOVE_MARK = update(_TABLE).where(_TABLE.c.name == bindparam("mark_name")).values(
+    stored_through=bindparam("through"), updated_at=bindparam("now", type_=_TABLE.c.updated_at.type))
+
+
+def read_mark(session: Session, name: str) -> int:
+    """The mark of journal ``name`` (made at 0 the first time)."""
+    found = session.connection().execute(select(_TABLE.c.stored_through).where(_TABLE.c.name == name)).first()
+    if found is not None:
+        return found[0]
+    session.add(JournalMark(name=name))
+    return 0
+
+
+def move_mark(session: Session, name: str, through: int) -> None:
+    session.connection().execute(MOVE_MARK, {"mark_name": name, "through": through, "now": utcnow()})
+
+
+class Journal:
+    def __init__(self, path: Path, max_pending: int, fd: int, next_seq: int, pending: int) -> None:
+        self.path = path
+        self.max_pending = max_pending
+        self._fd = fd
+        self._next = next_seq
+        self._pending = pending
+
+    @classmethod
+    def open(cls, path: Path, max_pending: int, *, stored_through: int) -> tuple[Journal, list[tuple[int, str]]]:
+        """The journal at ``path`` and its entries past ``stored_through`` (seq, body), in order."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        entries, last = _read(fd, stored_through)
+        if not entries:
+            os.ftruncate(fd, 0)
+        elif (end := os.lseek(fd, 0, os.SEEK_END)) and os.pread(fd, 1, end - 1) != b"\n":
+            os.write(fd, b"\n")   # a torn last line: the next entry starts on a line of its own
+        return cls(path, max_pending, fd, max(last, stored_through) + 1, len(entries)), entries
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the latest entry appended (or of the mark, before any)."""
+        return self._next - 1
+
+    @property
+    def pending(self) -> int:
+        """Entries appended and not yet stored."""
+        return self._pending
+
+    def append(self, body: str) -> int | None:
+        """Write ``body`` (one line of JSON text); its seq, or None when ``max_pending`` entries
+        wait to be stored already (nothing written)."""
+        if self._pending >= self.max_pending:
+            return None
+        seq = self._next
+        os.write(self._fd, f"{seq} {body}\n".encode())
+        self._next += 1
+        self._pending += 1
+        return seq
+
+    def sync(self) -> None:
+        """Make every entry appended so far survive a crash of the machine."""
+        os.fdatasync(self._fd)
+
+    def stored(self, through: int) -> None:
+        """The entries up to ``through`` are stored (and the mark moved past them)."""
+        self._pending = max(0, self._next - 1 - through)
+        if not self._pending and os.lseek(self._fd, 0, os.SEEK_END) > EMPTIED_PAST:
+            os.ftruncate(self._fd, 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _read(fd: int, stored_through: int) -> tuple[list[tuple[int, str]], int]:
+    """The entries past ``stored_through`` and the highest seq in the file."""
+    entries: list[tuple[int, str]] = []
+    last = 0
+    with open(fd, "rb", closefd=False) as handle:
+        handle.seek(0)
+        for line in handle:
+            seq_text, _, body = line.rstrip(b"\n").partition(b" ")
+            try:
+                seq = int(seq_text)
+                text = body.decode("utf-8")
+                json.loads(text)
+            except ValueError:
+                continue   # a line cut short by a crash mid-append was never answered
+            last = max(last, seq)
+            if seq > stored_through:
+                entries.append((seq, text))
+    return entries, last

@@ -1,0 +1,85 @@
+"""The journal (storage/journal.py): what was appended past the mark comes back at the next open,
+in order and only once stored is it gone; a torn last line is skipped; the bound holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from storage import journal as journal_module
+from storage.journal import Journal
+
+pytestmark = pytest.mark.fast
+
+
+def test_entries_past_the_mark_come_back_in_order_and_the_seq_goes_on(tmp_path):
+    path = tmp_path / "journal" / "events.jsonl"
+    journal, left = Journal.open(path, 100, stored_through=0)
+    assert left == []
+    seqs = [journal.append(json.dumps({"n": n})) for n in range(5)]
+    assert seqs == [1, 2, 3, 4, 5] and journal.pending == 5
+    journal.close()   # as a crash leaves it: nothing said stored
+
+    journal, left = Journal.open(path, 100, stored_through=2)   # the mark says 1 and 2 were stored
+    assert left == [(3, '{"n": 2}'), (4, '{"n": 3}'), (5, '{"n": 4}')]
+    assert journal.pending == 3
+    assert journal.append("{}") == 6   # never a seq given before
+    journal.close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+
+
+def test_a_line_torn_by_a_crash_is_skipped_and_the_next_entry_starts_a_line_of_its_own(tmp_path):
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 100, stored_through=0)
+    journal.append('{"whole": true}')
+    journal.close()
+    with path.open("ab") as handle:
+        handle.write(b'2 {"torn": ')   # the crash came in the middle of the write
+    journal, left = Journal.open(path, 100, stored_through=0)
+    assert left == [(1, '{"whole": true}')]
+    seq = journal.append('{"after": true}')
+    journal.close()
+    _, left = Journal.open(path, 100, stored_through=0)
+    assert left == [(1, '{"whole": true}'), (seq, '{"after": true}')]
+
+
+def test_past_its_bound_nothing_is_written_until_entries_are_stored(tmp_path):
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 2, stored_through=0)
+    assert journal.append("{}") == 1 and journal.append("{}") == 2
+    size = path.stat().st_size
+    assert journal.append("{}") is None
+    assert path.stat().st_size == size
+    journal.stored(1)
+    assert journal.pending == 1
+    assert journal.append("{}") == 3
+
+
+def test_a_journal_with_nothing_left_to_store_is_emptied_once_large(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "EMPTIED_PAST", 100)
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 1000, stored_through=0)
+    for _ in range(5):
+        journal.append('{"pad": "' + "x" * 30 + '"}')
+    journal.stored(4)          # one entry still to store: kept
+    assert path.stat().st_size > 100
+    journal.stored(5)
+    assert path.stat().st_size == 0
+    assert journal.append("{}") == 6
+    journal.close()
+    _, left = Journal.open(path, 1000, stored_through=5)
+    assert left == [(6, "{}")]
+
+
+def test_an_open_finding_everything_stored_starts_an_empty_file(tmp_path):
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 10, stored_through=0)
+    journal.append("{}")
+    journal.close()
+    journal, left = Journal.open(path, 10, stored_through=1)
+    assert left == [] and path.stat().st_size == 0
+    assert journal.append("{}") == 2

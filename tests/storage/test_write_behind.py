@@ -1,0 +1,176 @@
+"""Writes stored behind their answers (storage/write_behind.py), on a real SQLite database and a
+real journal file: a journaled write is answered before it is stored and stored exactly once,
+across a stop without storing; the order holds; an outage delays, never loses; a write that can
+never be stored is kept aside; past the journal's bound, writes wait for the store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import pytest
+from migrated_template import migrate_for_test
+from sqlalchemy.exc import OperationalError
+from sqlmodel import select
+
+from storage.db import DatabaseUnavailable, make_engine, session_scope
+from storage.journal import JournalMark
+from storage.stations import Station
+from storage.write_behind import Journaling, WriteBehind
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture
+def engine(tmp_path):
+    url = f"sqlite:///{tmp_path / 'write_behind.db'}"
+    migrate_for_test(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+class Store:
+    """Stores each write (a station id) as a Station row; records the groups it was handed."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.refuse: set[str] = set()     # writes that can never be stored
+        self.outage = 0                   # groups to fail as a database gone away would
+
+    def __call__(self, session, items: list[str]) -> list[str]:
+        self.groups.append(list(items))
+        if self.outage:
+            self.outage -= 1
+            raise OperationalError("INSERT", {}, ConnectionError("server closed the connection"))
+        if refused := self.refuse.intersection(items):
+            raise ValueError(f"cannot store {sorted(refused)}")
+        for item in items:
+            session.add(Station(id=item, security_profile=1))
+        session.flush()
+        return [f"stored {item}" for item in items]
+
+
+def _stored(engine) -> list[str]:
+    with session_scope(engine) as session:
+        return sorted(session.exec(select(Station.id)))
+
+
+def _journaling(tmp_path, max_entries: int = 1000, sync_to_disk: bool = False) -> Journaling[str]:
+    return Journaling(tmp_path / "journal" / "writes.jsonl", "writes/test", max_entries, sync_to_disk,
+                      restore=json.loads)
+
+
+async def _behind(engine, store: Store, journaling: Journaling[str] | None, *, store_within: float = 0.2,
+                  gather: float = 0.005) -> WriteBehind[str, str]:
+    return await WriteBehind(engine, store, journaling=journaling, store_within=store_within, gather=gather).start()
+
+
+async def test_a_journaled_write_is_answered_before_it_is_stored_and_read_once_settled(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
+    try:
+        assert await behind.put("CP_1", json.dumps("CP_1")) is None   # answered: journaled
+        assert _stored(engine) == [] and behind.waiting == 1
+        await behind.settled()                                        # a reader: stored first
+        assert _stored(engine) == ["CP_1"]
+        with session_scope(engine) as session:
+            assert session.get(JournalMark, "writes/test").stored_through == 1
+    finally:
+        await behind.aclose()
+
+
+async def test_writes_are_stored_in_the_order_they_came_whether_answered_or_waiting(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
+    try:
+        for item in ("CP_1", "CP_2"):
+            assert await behind.put(item, json.dumps(item)) is None
+        # A write whose answer comes from the store: its group leaves after the gather, with
+        # every write queued before it, not the 30 s the journaled ones may wait.
+        assert await asyncio.wait_for(behind.put("CP_3"), 5) == "stored CP_3"
+        assert store.groups == [["CP_1", "CP_2", "CP_3"]]
+    finally:
+        await behind.aclose()
+
+
+async def test_entries_answered_and_never_stored_are_stored_once_at_the_next_start(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
+    for item in ("CP_1", "CP_2", "CP_3"):
+        await behind.put(item, json.dumps(item))
+    await behind.aclose(wait=0)   # stopped before storing them, as a killed process is
+    assert _stored(engine) == []
+    for _start in range(2):       # the second start finds them stored: nothing again
+        again = await _behind(engine, store, _journaling(tmp_path))
+        await again.settled()
+        await again.aclose()
+        assert _stored(engine) == ["CP_1", "CP_2", "CP_3"]
+    assert store.groups == [["CP_1", "CP_2", "CP_3"]]
+
+
+async def test_while_the_database_is_away_journaled_writes_wait_and_a_waiting_one_gets_the_error(engine,
+                                                                                                tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=0.01)
+    try:
+        store.outage = 3
+        assert await behind.put("CP_1", json.dumps("CP_1")) is None
+        with pytest.raises(DatabaseUnavailable):
+            await behind.put("CP_2")   # its station is answered the error and sends it again
+        await asyncio.wait_for(behind.settled(), 5)
+        assert _stored(engine) == ["CP_1"]
+        assert store.outage == 0 and store.groups[-1] == ["CP_1"]
+    finally:
+        await behind.aclose()
+
+
+async def test_a_write_that_cannot_be_stored_is_kept_aside_and_the_others_of_its_group_are_stored(engine,
+                                                                                                  tmp_path):
+    store = Store()
+    store.refuse = {"CP_BAD"}
+    journaling = _journaling(tmp_path)
+    behind = await _behind(engine, store, journaling, store_within=30)
+    try:
+        for item in ("CP_1", "CP_BAD", "CP_2"):
+            await behind.put(item, json.dumps(item))
+        await behind.settled()
+        assert _stored(engine) == ["CP_1", "CP_2"]
+        assert behind.waiting == 0
+        aside = (journaling.path.parent / "writes.jsonl.rejected").read_text().splitlines()
+        assert json.loads(aside[0])["seq"] == 2 and "cannot store" in json.loads(aside[0])["error"]
+        assert aside[1] == '"CP_BAD"'
+    finally:
+        await behind.aclose()
+
+
+async def test_past_the_journals_bound_a_write_waits_for_the_store(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path, max_entries=2), store_within=30)
+    try:
+        assert await behind.put("CP_1", json.dumps("CP_1")) is None
+        assert await behind.put("CP_2", json.dumps("CP_2")) is None
+        assert await asyncio.wait_for(behind.put("CP_3", json.dumps("CP_3")), 5) == "stored CP_3"
+        assert _stored(engine) == ["CP_1", "CP_2", "CP_3"]
+    finally:
+        await behind.aclose()
+
+
+async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(engine, tmp_path, monkeypatch):
+    synced_sizes: list[int] = []
+    fdatasync = os.fdatasync
+
+    def observed(fd: int) -> None:
+        fdatasync(fd)
+        synced_sizes.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(os, "fdatasync", observed)
+    journaling = _journaling(tmp_path, sync_to_disk=True)
+    behind = await _behind(engine, Store(), journaling, store_within=30)
+    try:
+        await asyncio.gather(*(behind.put(f"CP_{n}", json.dumps(f"CP_{n}")) for n in range(5)))
+        assert synced_sizes and synced_sizes[-1] == journaling.path.stat().st_size
+        assert len(synced_sizes) < 5   # shared by the writes of the moment
+    finally:
+        await behind.aclose()
