@@ -36,6 +36,7 @@ from api.csms.routes import ROUTES
 from api.csms.security.certificate_workers import CertificateWorkers, start_certificate_workers
 from api.csms.security.event_spool import SpoolWriter, open_spool
 from api.csms.security.retention import run_security_event_retention
+from api.csms.transactions.write_behind import transaction_store
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.message_log.retention import run_message_log_retention
@@ -78,6 +79,9 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
             stop.enter_context(checkpointer)   # stopped last, once nothing of ours writes any more
         gateway = Gateway(ctx, gateway_config, routes=routes, spool=open_spool(ctx))
         stop.push_async_callback(gateway.aclose)
+        # Before any station can connect: what the journal holds from the last run is stored first.
+        gateway.write_behind = await transaction_store(ctx, gateway.config).start()
+        stop.push_async_callback(gateway.write_behind.aclose)
         node = None
         if cluster is not None:
             from api.cluster.node import running_node

@@ -113,10 +113,15 @@ class OutagePolicy:
     max_spooled_events: int = 10000
     # How often the kept events are tried while there are any.
     retry_seconds: int = 5
+    # TransactionEvents answered before they were stored (journaled; api/csms/transactions/
+    # write_behind.py) and not stored yet, at most: at a thousand a second, 100 s of an outage.
+    # Past it, events wait to be stored before their answer, and an outage answers InternalError.
+    max_journaled_events: int = 100000
 
     def __post_init__(self) -> None:
-        if self.max_spooled_events < 0 or self.retry_seconds < 1:
-            raise ValueError("[outage]: max_spooled_events must not be negative and retry_seconds must be >= 1")
+        if self.max_spooled_events < 0 or self.retry_seconds < 1 or self.max_journaled_events < 0:
+            raise ValueError("[outage]: max_spooled_events and max_journaled_events must not be negative and "
+                             "retry_seconds must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,8 @@ the same latency as a direct call; a busy one sees batches grow with the load.
 ``GroupCommit``: run several callers' units of work ``work(session)`` in one transaction. When the
 shared transaction fails, it is rolled back and each unit runs again alone, so one caller's error
 never becomes another's (units must therefore be safe to run twice: they only touch the session).
-``GroupCommit.each(work_many, item)`` goes further for the hottest writes: the items of a group that
-share ``work_many`` are handed to it together, so that it can write them as one multi-row statement
-per table instead of a few statements per caller.
+The hottest writes, a charging fleet's TransactionEvents, have a queue of their own that keeps
+their order and hands a group's events to one multi-row write (storage/write_behind.py).
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -119,14 +117,6 @@ class Batcher(Generic[T, R]):
                 self._queue.clear()
 
 
-@dataclass(frozen=True)
-class _Each:
-    """One caller's item for a ``work_many(session, items) -> results`` shared by the group."""
-
-    work_many: Callable[[Session, list[Any]], Sequence[Any]]
-    item: Any
-
-
 # Calls waiting before a group commit on PostgreSQL starts another group beside the running ones:
 # a backlog, not a steady stream. With a group per arriving call, a TransactionEvent cost ~650 µs
 # of server CPU at 1,000/s against ~420 µs in the groups of several this leaves
@@ -141,50 +131,25 @@ class GroupCommit:
         if concurrency is None:
             # SQLite has one writer at a time: a second group would only wait for the lock.
             concurrency = 1 if engine.dialect.name == "sqlite" else 4
-        self._batch: Batcher[Callable[[Session], Any] | _Each, Any] = Batcher(
+        self._batch: Batcher[Callable[[Session], Any], Any] = Batcher(
             self._run, max_batch=max_batch, concurrency=concurrency, gather=gather, spill=SPILL)
 
     async def __call__(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a transaction, possibly shared with other callers' work."""
         return await self._batch(work)
 
-    async def each(self, work_many: Callable[[Session, list[T]], Sequence[R]], item: T) -> R:
-        """``work_many(session, items)[i]`` for this caller's ``item``, in a transaction shared with
-        the other callers of the group; ``work_many`` runs once for all the group's items (one
-        result per item, in order). Like a unit, it may run again for ``[item]`` alone."""
-        return await self._batch(_Each(work_many, item))
-
-    def _run(self, units: list[Callable[[Session], Any] | _Each]) -> list[Any]:
+    def _run(self, units: list[Callable[[Session], Any]]) -> list[Any]:
         if len(units) > 1:
             try:
                 with session_scope(self._engine) as session:
-                    return _together(session, units)
+                    return [unit(session) for unit in units]
             except Exception:  # noqa: BLE001 - rolled back as a whole; find out whose it was
                 log.debug("group of %d units failed; running each alone", len(units), exc_info=True)
         return [self._alone(unit) for unit in units]
 
-    def _alone(self, unit: Callable[[Session], Any] | _Each) -> Any:
+    def _alone(self, unit: Callable[[Session], Any]) -> Any:
         try:
             with session_scope(self._engine) as session:
-                return _together(session, [unit])[0]
+                return unit(session)
         except Exception as exc:  # noqa: BLE001 - handed to that unit's caller
             return exc
-
-
-def _together(session: Session, units: list[Callable[[Session], Any] | _Each]) -> list[Any]:
-    """Every unit's result; the items of one ``work_many`` go to it at once, where its first
-    item stands (one station's calls come one after the other, never two in one group)."""
-    results: list[Any] = [None] * len(units)
-    shared: dict[Callable[[Session, list[Any]], Sequence[Any]], list[int]] = {}
-    for index, unit in enumerate(units):
-        if isinstance(unit, _Each):
-            shared.setdefault(unit.work_many, []).append(index)
-    for index, unit in enumerate(units):
-        if not isinstance(unit, _Each):
-            results[index] = unit(session)
-        elif shared[unit.work_many][0] == index:
-            positions = shared[unit.work_many]
-            outcomes = unit.work_many(session, [units[at].item for at in positions])  # type: ignore[union-attr]
-            for at, outcome in zip(positions, outcomes, strict=True):
-                results[at] = outcome
-    return results

@@ -53,6 +53,10 @@ def boot_statuses() -> tuple[str, ...]:
 DEFAULT_BOOT_STATUS = "Accepted"  # one of boot_statuses() (tests/doors/test_configuration.py checks)
 
 
+# How a journaled TransactionEvent is made durable before its answer (GatewayConfig.write_behind_sync).
+WRITE_BEHIND_SYNCS = ("auto", "fsync", "none")
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """The OCPP gateway's knobs (api/ocpp/gateway.py). Defaults suit a production CSMS; those in
@@ -81,6 +85,16 @@ class GatewayConfig:
     # lock back from the busy event loop: at 1 ms the TransactionEvents' p99 on PostgreSQL fell
     # from 27.7-50.9 to 16.6-24.2 ms (4 rounds each, alternating), no change on SQLite nor in CPU.
     switch_interval_ms: float = 1.0
+    # TransactionEvents answered before they are stored (an Updated without an idToken, answered
+    # {} whatever the store holds) are journaled, answered, and stored in groups within this long
+    # (api/csms/transactions/write_behind.py): a third of the database's work per event of groups
+    # of two or three. 0: every event is stored before its answer.
+    write_behind_ms: float = 50.0
+    # Whether such an event's journal entry is fdatasync'ed before its answer (in groups, as
+    # commits are): "auto", as the database's commit is (PostgreSQL's is, SQLite's in WAL mode
+    # with synchronous=NORMAL is not: it survives a crash of the process, not of the machine);
+    # "fsync" always; "none" never.
+    write_behind_sync: str = "auto"
 
     def __post_init__(self) -> None:
         # The default needs no look-up (and no import of the spec's enums at every start).
@@ -93,6 +107,11 @@ class GatewayConfig:
             raise ValueError(f"commit_gather_ms must be between 0 and 50, not {self.commit_gather_ms}")
         if not 0.1 <= self.switch_interval_ms <= 50:
             raise ValueError(f"switch_interval_ms must be between 0.1 and 50, not {self.switch_interval_ms}")
+        if self.write_behind_sync not in WRITE_BEHIND_SYNCS:
+            raise ValueError(f"write_behind_sync must be one of {', '.join(WRITE_BEHIND_SYNCS)}, "
+                             f"not {self.write_behind_sync!r}")
+        if not 0 <= self.write_behind_ms <= 1000:
+            raise ValueError(f"write_behind_ms must be between 0 and 1000, not {self.write_behind_ms}")
 
 
 @dataclass(frozen=True)
@@ -190,6 +209,8 @@ _GATEWAY_SOURCES = (
     ("call_timeout", "CHARGECA_OCPP_CALL_TIMEOUT", "ocpp_call_timeout", float),
     ("commit_gather_ms", "CHARGECA_OCPP_COMMIT_GATHER_MS", "ocpp_commit_gather_ms", float),
     ("switch_interval_ms", "CHARGECA_OCPP_SWITCH_INTERVAL_MS", "ocpp_switch_interval_ms", float),
+    ("write_behind_ms", "CHARGECA_OCPP_WRITE_BEHIND_MS", "ocpp_write_behind_ms", float),
+    ("write_behind_sync", "CHARGECA_OCPP_WRITE_BEHIND_SYNC", "ocpp_write_behind_sync", str),
 )
 
 

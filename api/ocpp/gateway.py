@@ -35,6 +35,7 @@ from storage.message_log import insert_rows, message_log_engine
 from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
+from storage.write_behind import WriteBehind
 
 log = logging.getLogger("chargeca.ocpp")
 
@@ -93,6 +94,8 @@ class Gateway:
         # and sessions queue nothing).
         self.message_log = MessageLog(ctx.policy.message_log, self._write_messages) \
             if ctx.policy.message_log.enabled else None
+        # TransactionEvents stored in order, in groups (set by api/stack.py; None: each alone).
+        self.write_behind: WriteBehind | None = None
         # Set by api/cluster/node.py in cluster mode; None: this process is the only node.
         self.cluster: ClusterLink | None = None
 
@@ -117,7 +120,7 @@ class Gateway:
         session = OcppSession(connection, ctx=self.ctx, config=self.config, schemas=self.schemas,
                               routes=self._routes, boot=BootGate.resume(accepted_before),
                               on_ready=self._session_ready, group=self.group, spool=self.spool,
-                              message_log=self.message_log)
+                              message_log=self.message_log, write_behind=self.write_behind)
         # A newer connection of the same station replaces the older one in the registry (the
         # listener closes the older one): the station's session is then the newer one's.
         self.registry.attach(connection, session)

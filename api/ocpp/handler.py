@@ -9,7 +9,7 @@ is waiting for this answer first; anything to send afterwards goes through ``cal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
@@ -25,6 +25,7 @@ from api.ocpp.boot import BootGate
 from api.ocpp.framing import CallError, ErrorCode, OcppError
 from storage.batching import GroupCommit
 from storage.spool import Spool
+from storage.write_behind import WriteBehind
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -67,6 +68,8 @@ class StationCall:
     group: GroupCommit | None = None
     # Where security events go while the database is unavailable (api/csms/security/event_spool.py).
     spool: Spool | None = None
+    # The gateway's store of TransactionEvents (storage/write_behind.py), when there is one.
+    write_behind: WriteBehind | None = None
 
     @property
     def station_id(self) -> str:
@@ -93,13 +96,6 @@ class StationCall:
         if self.group is None:
             return await self.db(work)
         return await self.group(work)
-
-    async def db_grouped_each(self, work_many: Callable[[Session, list[T]], Sequence[R]], item: T) -> R:
-        """Like ``db_grouped`` for the hottest writes: ``work_many`` gets the items of every
-        station in the group at once (GroupCommit.each), to write them as multi-row statements."""
-        if self.group is None:
-            return await self.db(lambda session: work_many(session, [item])[0])
-        return await self.group.each(work_many, item)
 
 
 Handler = Callable[[StationCall, dict[str, Any]], Awaitable[dict[str, Any]]]

@@ -37,6 +37,7 @@ from api.ocpp.message_log.recorder import MessageLog
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
 from storage.spool import Spool
+from storage.write_behind import WriteBehind
 
 log = logging.getLogger("chargeca.ocpp")
 
@@ -79,7 +80,7 @@ class OcppSession:
                  schemas: Schemas, routes: Mapping[str, Handler], boot: BootGate,
                  on_ready: Callable[[OcppSession], None] = lambda session: None,
                  group: GroupCommit | None = None, spool: Spool | None = None,
-                 message_log: MessageLog | None = None) -> None:
+                 message_log: MessageLog | None = None, write_behind: WriteBehind | None = None) -> None:
         self.connection = connection
         self.boot = boot
         self.live = LiveState()
@@ -92,6 +93,7 @@ class OcppSession:
         self._routes = routes
         self._group = group
         self._spool = spool
+        self._write_behind = write_behind
         self._inbox: deque[Call] = deque()
         self._worker: asyncio.Task | None = None
         self._slot = asyncio.Lock()  # FIFO: CSMS calls leave in the order they were made
@@ -215,7 +217,7 @@ class OcppSession:
     async def _answer_next(self, call: Call) -> bool:
         """Answer one CALL; False when the connection is done for."""
         station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live,
-                                   group=self._group, spool=self._spool)
+                                   group=self._group, spool=self._spool, write_behind=self._write_behind)
         was_ready = self.boot.ready
         reply = await self._answer(call, station_call)
         metrics.station_call_answered(call.action, self._schemas.knows(call.action), reply)

@@ -24,7 +24,8 @@ from api.stack import running_stack
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_VARIABLES = ("CHARGECA_OCPP_BOOT_STATUS", "CHARGECA_OCPP_HEARTBEAT_INTERVAL",
                      "CHARGECA_OCPP_BOOT_RETRY_INTERVAL", "CHARGECA_OCPP_CALL_TIMEOUT",
-                     "CHARGECA_OCPP_COMMIT_GATHER_MS", "CHARGECA_OCPP_SWITCH_INTERVAL_MS")
+                     "CHARGECA_OCPP_COMMIT_GATHER_MS", "CHARGECA_OCPP_SWITCH_INTERVAL_MS",
+                     "CHARGECA_OCPP_WRITE_BEHIND_MS", "CHARGECA_OCPP_WRITE_BEHIND_SYNC")
 # A name, not the prefix of a family ("CHARGECA_OCPP_*" in prose).
 _NAME = re.compile(r"\bCHARGECA_[A-Z0-9_]*[A-Z0-9]\b(?!_)")
 
@@ -106,6 +107,8 @@ def test_the_default_boot_status_is_one_the_spec_allows():
     ("CHARGECA_OCPP_CALL_TIMEOUT", "0", "must not be negative"),
     ("CHARGECA_OCPP_COMMIT_GATHER_MS", "500", "between 0 and 50, not 500"),
     ("CHARGECA_OCPP_SWITCH_INTERVAL_MS", "0", "between 0.1 and 50, not 0.0"),
+    ("CHARGECA_OCPP_WRITE_BEHIND_MS", "5000", "between 0 and 1000, not 5000.0"),
+    ("CHARGECA_OCPP_WRITE_BEHIND_SYNC", "sometimes", "one of auto, fsync, none, not 'sometimes'"),
 ])
 def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(clean_env, tmp_path, variable,
                                                                                 value, says):

@@ -9,7 +9,10 @@ A real server process (the `chargeca serve` command, on SQLite or PostgreSQL) an
   station resending its CSR makes the delivery go out at once;
 - an operator's job (a call stored and sent for polling) and a CertificateSigned arrive, before
   either answers: after the restart each is sent again and completes exactly once (one row, one
-  answer recorded, one audit entry; nothing more reaches the station after it answered).
+  answer recorded, one audit entry; nothing more reaches the station after it answered);
+- TransactionEvents Updated answered once journaled, before they were stored
+  (storage/write_behind.py): after the restart each is stored exactly once, and a second
+  restart stores none again.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from authorization_support import transaction_event
 from cluster_support import Node
 from conftest import TEST_FQDN, TEST_ORG, TEST_PASSPHRASE, make_pki
 from sqlmodel import select
@@ -32,7 +36,9 @@ from api.operations.tokens import create_token
 from simulator.station import DEFAULT_HANDLERS, SimulatedStation, TlsOptions
 from storage.audit import AuditEntry
 from storage.certificates import IssuedCertificate
+from storage.meter_values import MeterReading
 from storage.outbox import OutboundCall
+from storage.transactions import Transaction, TransactionEvent
 
 # Each kill a moment of its own: the first CSR of a station, then one beside a certificate it has
 # (what every later kill repeats: killing at the same moment again finds no new fault, and each
@@ -218,3 +224,45 @@ async def test_an_operator_job_and_a_delivery_on_the_wire_when_the_server_dies_e
     assert [(entry.outcome, json.loads(entry.detail)["status"]) for entry in results] == [("success", "answered")]
     deliveries = _query(pki, select(AuditEntry).where(AuditEntry.action == "certificate.deliver"))
     assert [(entry.target, json.loads(entry.detail)["answer"]) for entry in deliveries] == [("KILL-CERT", "Accepted")]
+
+
+def _meter_value(wh: float) -> list[dict]:
+    return [{"timestamp": "2025-01-01T00:00:00Z",
+             "sampledValue": [{"value": wh, "measurand": "Energy.Active.Import.Register"}]}]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_transaction_events_answered_before_they_were_stored_are_stored_once_after_a_kill(tmp_path, db_url,
+                                                                                              monkeypatch):
+    pki = make_pki(tmp_path, db_url, monkeypatch)
+    # A second's wait before storing: the kill comes long before it.
+    running = Node("node-a", tmp_path, db_url, None, TEST_PASSPHRASE,
+                   extra_env={"CHARGECA_OCPP_WRITE_BEHIND_MS": "1000"})
+    station = _station(pki, tmp_path, "KILL-TX")
+    try:
+        await running.start()
+        await _connect(station, running)
+        started = transaction_event("Started", "Authorized", 0, "TX-K")
+        assert await station.call("TransactionEvent", started) == {}   # stored before its answer
+        for seq_no in range(1, 6):
+            payload = transaction_event("Updated", "MeterValuePeriodic", seq_no, "TX-K")
+            payload["meterValue"] = _meter_value(1000.0 + seq_no)
+            assert await station.call("TransactionEvent", payload) == {}
+        await running.kill()   # answered, journaled, not stored
+        (row,) = _query(pki, select(Transaction).where(Transaction.transaction_id == "TX-K"))
+        assert row.events == 1
+        for restart in range(2):   # the second finds nothing left to store
+            await running.start()
+            await _until(lambda: _query(pki, select(Transaction.events).where(Transaction.transaction_id == "TX-K"))
+                         == [6])
+            await running.stop()
+            events = _query(pki, select(TransactionEvent.seq_no).where(TransactionEvent.transaction_id == "TX-K")
+                            .order_by(TransactionEvent.seq_no))
+            assert events == [0, 1, 2, 3, 4, 5], f"after restart {restart + 1}"
+            (row,) = _query(pki, select(Transaction).where(Transaction.transaction_id == "TX-K"))
+            assert (row.seq_duplicates, row.seq_missing, row.meter_last_wh) == (0, 0, 1005.0)
+            assert len(_query(pki, select(MeterReading).where(MeterReading.transaction_id == "TX-K"))) == 5
+    finally:
+        await station.close()
+        await running.stop()
+        pki.ctx.engine.dispose()

@@ -1,7 +1,10 @@
 """A real PostgreSQL outage while stations talk: the database refuses every connection (its open
 ones terminated), then comes back. A SecurityEventNotification sent meanwhile is acknowledged,
 kept in the (bounded) spool, and in the database once it is back; a BootNotification is answered Pending,
-so the station boots again and is recorded then. The connection stays usable throughout."""
+so the station boots again and is recorded then. A TransactionEvent Updated is acknowledged once
+journaled (storage/write_behind.py) and stored once the database is back; one whose answer comes
+from the store (an Ended) is answered InternalError, and stored when the station sends it again.
+The connection stays usable throughout."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+from authorization_support import transaction_event
 from certificate_support import with_policy
+from charging_support import stored
 from conftest import PG_URL, make_pki
 from ocpp_support import BOOT, open_csms
 from sqlmodel import select
@@ -80,3 +85,26 @@ async def test_security_events_and_boots_in_a_database_outage_are_kept(csms, pos
     assert frame[0] == 3 and frame[2]["status"] == "Accepted", frame
     firmware = run_in_session(csms.ctx, lambda s: s.get(Station, "CS-OUT").firmware_version)
     assert firmware == "2.0"
+
+
+async def test_transaction_events_in_a_database_outage_are_journaled_or_refused_and_none_is_lost(csms, postgres_url):
+    password = csms.add_station("CS-TX-OUT")
+    station = await csms.connect_raw("CS-TX-OUT", password)
+    await station.boot()
+    frame = await station.call("TransactionEvent", transaction_event("Started", "Authorized", 0, "TX-OUT"))
+    assert frame[0] == 3, frame
+    with _outage(postgres_url):
+        for seq_no in (1, 2):
+            frame = await station.call("TransactionEvent",
+                                       transaction_event("Updated", "MeterValuePeriodic", seq_no, "TX-OUT"))
+            assert frame == [3, frame[1], {}], frame   # acknowledged: journaled
+        ended = transaction_event("Ended", "StopAuthorized", 3, "TX-OUT", stoppedReason="Local")
+        frame = await station.call("TransactionEvent", ended)
+        assert frame[:3] == [4, frame[1], "InternalError"], frame   # its answer needs the store
+        await asyncio.sleep(1.5)   # the store tries again, and the database still refuses
+        assert csms.gateway.write_behind.waiting == 2
+    frame = await station.call("TransactionEvent", ended)   # the station sends it again
+    assert frame[0] == 3, frame
+    row, events, _values = await stored(csms, "CS-TX-OUT", "TX-OUT")
+    assert [event.seq_no for event in events] == [0, 1, 2, 3]
+    assert (row.seq_duplicates, row.seq_missing, row.stopped_reason) == (0, 0, "Local")

@@ -175,32 +175,6 @@ def test_a_read_scope_neither_takes_nor_waits_for_the_write_lock(engine):
         assert list(reader.exec(select(Station.id))) == ["CP_W"]
 
 
-async def test_group_commit_hands_a_shared_writer_every_item_at_once_and_isolates_a_bad_one(engine):
-    group = GroupCommit(engine)
-    calls: list[list[str]] = []
-
-    def add_many(session, station_ids: list[str]) -> list[str]:
-        calls.append(list(station_ids))
-        if "CP_BAD" in station_ids:
-            raise ValueError("CP_BAD refused")
-        for station_id in station_ids:
-            session.add(Station(id=station_id, security_profile=1))
-        session.flush()
-        return [f"stored {station_id}" for station_id in station_ids]
-
-    first = await asyncio.gather(*(group.each(add_many, f"CP_{n}") for n in range(5)))
-    assert first == [f"stored CP_{n}" for n in range(5)]
-    assert calls == [[f"CP_{n}" for n in range(5)]]  # one call for the group, not five
-
-    calls.clear()
-    results = await asyncio.gather(group.each(add_many, "CP_5"), group.each(add_many, "CP_BAD"),
-                                   group.each(add_many, "CP_6"), return_exceptions=True)
-    assert results[0] == "stored CP_5" and results[2] == "stored CP_6"
-    assert "CP_BAD refused" in str(results[1])
-    with session_scope(engine) as session:
-        assert sorted(session.exec(select(Station.id))) == sorted(f"CP_{n}" for n in range(7))
-
-
 class Overlapping:
     """A batch function that takes a while (a batch's round trips to the database) and records
     the most batches that ran at once and each batch's size."""

@@ -79,9 +79,10 @@ async def session_started(csms, station_id: str) -> Charging:
     return charging
 
 
-def stored(csms, station_id: str, transaction_id: str
-           ) -> tuple[Transaction, list[TransactionEvent], list[SampledValue]]:
+async def stored(csms, station_id: str, transaction_id: str
+                 ) -> tuple[Transaction, list[TransactionEvent], list[SampledValue]]:
     """The transaction row, its events (by seqNo) and its meter values (by time), as stored."""
+    await csms.settled()
 
     def read(session):
         (row,) = session.exec(select(Transaction).where(Transaction.station_id == station_id,

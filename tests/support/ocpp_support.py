@@ -165,6 +165,12 @@ class Csms:
     def headers(self, role: str = "operator") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
+    async def settled(self) -> None:
+        """Every TransactionEvent answered so far is stored (some are answered once journaled:
+        storage/write_behind.py), so that a test may read the database itself."""
+        if self.gateway.write_behind is not None:
+            await self.gateway.write_behind.settled()
+
     def add_station(self, station_id: str, profile: int = 1) -> str | None:
         """Register the station; its generated Basic-auth password (profiles 1 and 2)."""
         return add_station(self.ctx, SETUP, station_id, security_profile=profile).password

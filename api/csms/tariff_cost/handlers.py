@@ -16,6 +16,7 @@ No tariff, no cost: the answers stay as the other blocks made them.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import OrderedDict
 from datetime import datetime
@@ -30,8 +31,11 @@ from api.csms.tariff_cost import service
 from api.csms.tariff_cost.commands import CostUpdated
 from api.csms.transactions import service as transactions
 from api.ocpp.handler import Handler, StationCall, parse_datetime
+from storage.db import DatabaseUnavailable
 from storage.outbox import OutboundCall
 from storage.stations import Station
+
+log = logging.getLogger("chargeca.csms.tariff_cost")
 
 COST_UPDATE_INTERVAL = 60.0
 # Who the audit names for the CostUpdated calls the CSMS sends on its own.
@@ -74,7 +78,7 @@ class _Due:
         while len(self._last) > _TRACKED_MAX:
             self._last.popitem(last=False)
 
-    def ended(self, key: tuple[str, str]) -> None:
+    def forget(self, key: tuple[str, str]) -> None:
         self._last.pop(key, None)
 
 
@@ -111,7 +115,7 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
     transaction_id = payload["transactionInfo"]["transactionId"]
     key = (call.station_id, transaction_id)
     if payload["eventType"] == TransactionEventEnumType.ended:
-        _cost_updates.ended(key)
+        _cost_updates.forget(key)
         return
     if payload["eventType"] != TransactionEventEnumType.updated or not _cost_updates.due(key):
         return
@@ -119,9 +123,18 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
     # cost a database lookup; a tariff set mid-transaction shows within the interval.
     _cost_updates.looked_at(key)
     at = parse_datetime(payload["timestamp"], "timestamp")
-    # Grouped: at the start of a charging wave every running transaction is due at once.
-    if await call.db_grouped(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
-        call.after(_ring)
+    try:
+        # Grouped: at the start of a charging wave every running transaction is due at once.
+        if await call.db_grouped(lambda session: service.tariff_for(session, call.station_id)) is None:
+            return   # most stations have no tariff: nothing to price, nothing to wait for
+        if call.write_behind is not None:
+            await call.write_behind.settled()   # priced from the stored transaction: this event in it
+        if await call.db_grouped(lambda session: queue_running_cost(session, call.station_id, transaction_id, at)):
+            call.after(_ring)
+    except DatabaseUnavailable as exc:
+        # The event itself is stored or journaled: its answer stands. The cost goes at the next one.
+        _cost_updates.forget(key)
+        log.warning("running cost of %s on %s not priced: %s", transaction_id, call.station_id, exc)
 
 
 async def _ring() -> None:

@@ -1,13 +1,15 @@
 """Functional block E — Transactions: TransactionEvent (E01-E15).
 
-Every event is stored before it is answered (the answer leaves after the commit): the station
-may drop it from its queue once answered. The answer carries idTokenInfo exactly when the
-request carried an idToken (the authorization question the event asks), and totalCost on
-Updated (the running cost) and Ended (the final one) when a tariff applies (I02, I03).
-"""
+Every event is stored before it is answered, or journaled where its answer says nothing the store
+decides (``answered_without_store``; api/csms/transactions/write_behind.py): the station may drop
+it from its queue once answered. The answer carries idTokenInfo exactly when the request carried
+an idToken (the authorization question the event asks), and totalCost on Ended (the final cost,
+I03) when a tariff applies; the running cost goes by CostUpdated (I02, api/csms/tariff_cost)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from ocpp.v201.enums import ReadingContextEnumType, TransactionEventEnumType
@@ -18,7 +20,11 @@ from api.csms.meter_values.samples import samples
 from api.csms.tariff_cost import service as tariff_cost
 from api.csms.transactions import service
 from api.ocpp.handler import StationCall, parse_datetime
+from storage.types import utcnow
 
+_UPDATED = TransactionEventEnumType.updated.value
+# (station id, event, its payload, the connection's summaries: service.record_many's ``known``)
+Item = tuple[str, service.Event, dict[str, Any], dict[str, dict[str, Any]]]
 # totalCost "SHALL only be sent when charging has ended" (TransactionEventResponse schema): the
 # final cost (I03). The running cost goes by CostUpdated (I04, api/csms/tariff_cost).
 _COSTED = frozenset({TransactionEventEnumType.ended.value})
@@ -48,24 +54,54 @@ def read_event(payload: dict[str, Any]) -> service.Event:
 
 async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     event = read_event(payload)
-    known = call.live.transactions
-    item = (call.station_id, event, payload, known)
+    if call.write_behind is None:
+        return await _alone(call, (call.station_id, event, payload, call.live.transactions))
+    received_at = utcnow()
+    entry = journal_entry(call.station_id, received_at, payload) if answered_without_store(payload) else None
+    result = await call.write_behind.put((call.station_id, event._replace(received_at=received_at), payload,
+                                          call.live.transactions), entry)
+    return {} if result is None else result[0]
+
+
+async def _alone(call: StationCall, item: Item) -> dict[str, Any]:
+    """Without a gateway's store (a handler called on its own): stored in a transaction of its own."""
     try:
-        answer, summary = await call.db_grouped_each(answer_events, item)
+        result = await call.db(lambda session: answer_events(session, [item])[0])
     except service.StaleSummary:
-        # Alone in its group, so not run again by the group commit: again, reading the row.
-        answer, summary = await call.db_grouped_each(answer_events, item)
-    # Committed: the next event of this transaction on this connection needs no read of its row.
+        # The summary another writer changed is gone from ``known``: this time the row is read.
+        result = await call.db(lambda session: answer_events(session, [item])[0])
+    remember(item, result)
+    return result[0]
+
+
+def answered_without_store(payload: dict[str, Any]) -> bool:
+    """An Updated without an idToken is answered {} whatever the store holds (no idTokenInfo;
+    totalCost only ever goes on Ended): journaled, it is answered before it is stored. At a
+    fleet's pace (an event a second per charging station) that is nearly every event."""
+    return payload["eventType"] == _UPDATED and "idToken" not in payload
+
+
+def journal_entry(station_id: str, received_at: datetime, payload: dict[str, Any]) -> str:
+    return json.dumps([station_id, received_at.isoformat(), payload], separators=(",", ":"), ensure_ascii=False)
+
+
+def restore(entry: str) -> Item:
+    """A journal entry of a past run, to be stored: its connection's summaries are gone."""
+    station_id, received_at, payload = json.loads(entry)
+    return station_id, read_event(payload)._replace(received_at=datetime.fromisoformat(received_at)), payload, {}
+
+
+def remember(item: Item, result: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Stored: the next event of this transaction on this connection needs no read of its row."""
+    _station_id, event, _payload, known = item
     known.pop(event.transaction_id, None)
-    if event.event_type != TransactionEventEnumType.ended.value:
-        known[event.transaction_id] = summary
+    if event.event_type != service.ENDED:
+        known[event.transaction_id] = result[1]
         while len(known) > service.KNOWN_PER_STATION:
             del known[next(iter(known))]
-    return answer
 
 
-def answer_events(session: Session, items: list[tuple[str, service.Event, dict[str, Any], dict[str, Any]]]
-                  ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def answer_events(session: Session, items: list[Item]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Store a group of stations' events at once (service.record_many), then answer each; with
     each answer, its transaction's summary as stored."""
     recorded = service.record_many(session, [(station_id, event) for station_id, event, _, _ in items],

@@ -111,6 +111,9 @@ class Event(NamedTuple):
     id_token_type: str | None = None
     evse_id: int | None = None
     connector_id: int | None = None
+    # When this process took the event, where that was before it was stored (a journaled event,
+    # api/csms/transactions/write_behind.py); None: when it is stored.
+    received_at: datetime | None = None
     samples: Sequence[Sample] = ()
 
 
@@ -180,22 +183,23 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
     outcomes: list[tuple[TransactionView, bool, int, float, tuple[str, str]]] = []
     for station_id, event in events:
         key = (station_id, event.transaction_id)
+        at = event.received_at or received_at
         row = rows.get(key)
         if row is None:
-            before[key] = found.get(key) or _new_row(connection, station_id, event, received_at)
+            before[key] = found.get(key) or _new_row(connection, station_id, event, at)
             row = rows[key] = SimpleNamespace(**before[key])
         duplicate = _repeated(connection, row, event.seq_no, seen_here)
         seen_here.add((row.id, event.seq_no))
         event_rows.append({**dict(zip(_EVENT_COLUMNS, event)),
-                           "transaction_pk": row.id, "station_id": station_id, "received_at": received_at,
+                           "transaction_pk": row.id, "station_id": station_id, "received_at": at,
                            "duplicate": duplicate})
         _summarise(row, event, duplicate)
-        row.updated_at = received_at
+        row.updated_at = max(row.updated_at, at)
         if not duplicate:
             # A repeated event is a retry of one already stored: its samples are stored already too.
             sample_rows += meter_values.rows(station_id, event.evse_id if event.evse_id is not None else row.evse_id,
                                              event.samples, transaction_pk=row.id,
-                                             transaction_id=event.transaction_id, received_at=received_at)
+                                             transaction_id=event.transaction_id, received_at=at)
         start_at = row.started_at or event.timestamp
         seconds = max(0.0, ((row.ended_at or row.last_event_at or event.timestamp) - start_at).total_seconds())
         missing = seq_missing(row.seq_min, row.seq_max, row.seq_received)

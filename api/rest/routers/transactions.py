@@ -27,6 +27,7 @@ from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
 from api.rest.instants import AwareInstant
 from api.rest.paging import Before, Limit, newest_first
+from api.rest.routers.station_ops import TransactionsSettled
 from storage.transactions import Transaction, TransactionEvent
 
 router = APIRouter(tags=["transactions"])
@@ -164,7 +165,8 @@ _DETAIL_METER_VALUES = 10_000
 
 
 @router.get("/api/v1/transactions", response_model=TransactionPage, responses=errors.responses(401, 403, 422, 503))
-def list_transactions(_principal: AnyRole, ctx: Ctx, station_id: str | None = None, id_token: str | None = None,
+def list_transactions(_principal: AnyRole, ctx: Ctx, _settled: TransactionsSettled, station_id: str | None = None,
+                      id_token: str | None = None,
                       state: State | None = None, since: AwareInstant | None = None,
                       until: AwareInstant | None = None, before: Before = None,
                       limit: Limit = 100) -> TransactionPage:
@@ -182,7 +184,8 @@ def list_transactions(_principal: AnyRole, ctx: Ctx, station_id: str | None = No
 
 @router.get("/api/v1/transactions/{station_id}/{transaction_id}", response_model=TransactionDetailOut,
             responses=errors.responses(401, 403, 404, 422, 503))
-def get_transaction(_principal: AnyRole, ctx: Ctx, station_id: str, transaction_id: str) -> TransactionDetailOut:
+def get_transaction(_principal: AnyRole, ctx: Ctx, _settled: TransactionsSettled, station_id: str,
+                    transaction_id: str) -> TransactionDetailOut:
     """One transaction with its events, its seqNo gaps, its charging-state timeline and its meter
     values. Roles: officer, operator, auditor."""
 
@@ -252,7 +255,8 @@ After = Annotated[str | None, Query(max_length=40, description="Only values afte
 
 @router.get("/api/v1/meter-values", response_model=MeterValuePage,
             responses={200: {"content": {"text/csv": {}}}, **errors.responses(401, 403, 404, 422, 503)})
-def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, station_id: str | None = None,
+def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, _settled: TransactionsSettled,
+                      station_id: str | None = None,
                       transaction_id: str | None = None, measurand: str | None = None,
                       since: AwareInstant | None = None, until: AwareInstant | None = None,
                       format: Literal["json", "csv"] | None = None,  # noqa: A002

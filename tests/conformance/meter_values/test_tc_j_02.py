@@ -20,7 +20,7 @@ async def test_tc_j_02_clock_aligned_meter_values_in_a_transaction(csms):
         meter = [charging.meter_value("Sample.Clock", extra=[power])]
         assert await charging.update("MeterValueClock", meter=meter) == {}
 
-    row, _, values = stored(csms, "TC-J-02", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-02", charging.transaction_id)
     clock = [(v.measurand, v.value) for v in values if v.context == "Sample.Clock"]
     assert clock == [("Energy.Active.Import.Register", 1_800), ("Power.Active.Import", 7_200),
                      ("Energy.Active.Import.Register", 3_600), ("Power.Active.Import", 7_200),

@@ -23,7 +23,7 @@ async def test_tc_j_03_clock_aligned_values_in_the_ended_event(csms):
     assert await charging.stop("EVCommunicationLost", "EVDisconnected",
                                meter=[*aligned, charging.meter_value("Transaction.End")]) == {}
 
-    row, _, values = stored(csms, "TC-J-03", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-03", charging.transaction_id)
     ended = [(v.context, v.value) for v in values if v.context in ("Sample.Clock", "Transaction.End")]
     assert ended == [("Sample.Clock", 1_000), ("Sample.Clock", 2_000), ("Sample.Clock", 3_000),
                      ("Transaction.End", 3_000)]

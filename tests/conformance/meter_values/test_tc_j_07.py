@@ -20,7 +20,7 @@ async def test_tc_j_07_sampled_values_in_started(csms):
     assert await charging.start("CablePluggedIn", charging_state="EVConnected",
                                 meter=[charging.meter_value("Transaction.Begin", extra=currents)]) == {}
 
-    row, _, values = stored(csms, "TC-J-07", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-07", charging.transaction_id)
     assert [(v.measurand, v.phase, v.unit, v.context) for v in values] == [
         ("Energy.Active.Import.Register", None, "Wh", "Transaction.Begin"),
         ("Current.Import", "L1", "A", "Transaction.Begin"), ("Current.Import", "L2", "A", "Transaction.Begin"),

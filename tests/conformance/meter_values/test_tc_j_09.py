@@ -21,7 +21,7 @@ async def test_tc_j_09_sampled_values_in_updated(csms):
         assert await charging.update("MeterValuePeriodic",
                                      meter=[charging.meter_value("Sample.Periodic", extra=extra)]) == {}
 
-    row, _, values = stored(csms, "TC-J-09", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-09", charging.transaction_id)
     periodic = [v for v in values if v.context == "Sample.Periodic"]
     assert [v.value for v in periodic if v.measurand == "SoC"] == [40, 45, 50]
     assert all(v.location == "EV" for v in periodic if v.measurand == "SoC")

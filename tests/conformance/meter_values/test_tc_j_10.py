@@ -22,6 +22,6 @@ async def test_tc_j_10_sampled_values_in_ended(csms):
     assert await charging.stop("StopAuthorized", "Local",
                                meter=[periodic, charging.meter_value("Transaction.End")]) == {}
 
-    row, _, values = stored(csms, "TC-J-10", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-10", charging.transaction_id)
     assert [(v.context, v.value) for v in values][-2:] == [("Sample.Periodic", 4_100), ("Transaction.End", 4_150)]
     assert (row.meter_last_wh, row.energy_wh, row.meter_last_at) == (4_150, 4_150, charging.clock)

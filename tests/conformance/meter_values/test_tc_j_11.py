@@ -29,7 +29,7 @@ async def test_tc_j_11_signed_sampled_meter_values(csms):
     assert await charging.stop("EVCommunicationLost", "EVDisconnected",
                                meter=[charging.meter_value("Transaction.End", signed=signed(2))]) == {}
 
-    row, _, values = stored(csms, "TC-J-11", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-J-11", charging.transaction_id)
     assert [(v.context, v.signed_meter_data) for v in values] == [
         ("Transaction.Begin", signed(0)["signedMeterData"]), ("Sample.Periodic", signed(1)["signedMeterData"]),
         ("Transaction.End", signed(2)["signedMeterData"])]

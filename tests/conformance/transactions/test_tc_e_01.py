@@ -21,7 +21,7 @@ async def test_tc_e_01_start_when_the_power_path_closes(csms):
     answer = await charging.start("ChargingStateChanged", charging_state="Charging", id_token=VALID_TOKEN)
 
     assert answer == {"idTokenInfo": expected}
-    row, events, _ = stored(csms, "TC-E-01", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-01", charging.transaction_id)
     assert (row.evse_id, row.connector_id, row.id_token, row.id_token_type) == (1, 1, "04E1C2D3A4B5C6", "ISO14443")
     assert (row.start_trigger, row.charging_state, row.unknown_start) == ("ChargingStateChanged", "Charging", False)
     assert trail(events) == [("Started", "ChargingStateChanged", "Charging")]

@@ -22,6 +22,6 @@ async def test_tc_e_02_start_when_energy_flows(csms):
                                   meter=[charging.meter_value("Transaction.Begin")])
 
     assert answer == {"idTokenInfo": expected}
-    row, _, values = stored(csms, "TC-E-02", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-E-02", charging.transaction_id)
     assert row.started_at == charging.clock and row.meter_first_wh == 12_000 and row.energy_wh == 0
     assert [(v.context, v.value, v.evse_id) for v in values] == [("Transaction.Begin", 12_000, 1)]

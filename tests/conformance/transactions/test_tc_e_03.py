@@ -30,7 +30,7 @@ async def test_tc_e_03_local_start_cable_plugged_in_first(csms):
     assert await authorized(charging) == {"idTokenInfo": ACCEPTED}
     assert await energy_transfer_started(charging) == {}
 
-    row, events, _ = stored(csms, "TC-E-03", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-03", charging.transaction_id)
     assert (row.evse_id, row.connector_id, row.id_token, row.ended_at) == (1, 1, VALID_TOKEN["idToken"], None)
     assert row.start_trigger == "CablePluggedIn" and row.charging_state == "Charging"
     assert trail(events) == [("Started", "CablePluggedIn", "EVConnected"), ("Updated", "Authorized", None),

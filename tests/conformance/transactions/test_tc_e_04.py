@@ -21,7 +21,7 @@ async def test_tc_e_04_local_start_authorization_first(csms):
     assert await charging.update("CablePluggedIn", charging_state="EVConnected", with_evse=True) == {}
     assert await energy_transfer_started(charging) == {}
 
-    row, events, _ = stored(csms, "TC-E-04", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-04", charging.transaction_id)
     assert (row.start_trigger, row.id_token, row.evse_id, row.connector_id) == ("Authorized", "04E1C2D3A4B5C6", 1, 1)
     assert trail(events) == [("Started", "Authorized", None), ("Updated", "CablePluggedIn", "EVConnected"),
                              ("Updated", "ChargingStateChanged", "Charging")]

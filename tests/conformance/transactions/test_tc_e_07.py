@@ -19,7 +19,7 @@ async def test_tc_e_07_local_stop(csms):
     answer = await charging.stop("StopAuthorized", "Local", meter=[charging.meter_value("Transaction.End")])
 
     assert "idTokenInfo" not in answer
-    row, _, _ = stored(csms, "TC-E-07", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-07", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.ended_at) == ("StopAuthorized", "Local", charging.clock)
     assert row.energy_wh == 5_500
     assert (await shown(csms, "TC-E-07", charging.transaction_id))["state"] == "ended"

@@ -23,7 +23,7 @@ async def test_tc_e_08_stop_when_energy_transfer_stops_after_stop_authorized(csm
 
     assert await charging.stop("ChargingStateChanged", "Local", charging_state="EVConnected") == {}
 
-    row, events, _ = stored(csms, "TC-E-08", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-08", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.charging_state) == ("ChargingStateChanged", "Local", "EVConnected")
     assert row.ended_at is not None and json.loads(row.id_tokens_seen) == [VALID_TOKEN]
     assert trail(events)[-2:] == [("Updated", "StopAuthorized", None), ("Ended", "ChargingStateChanged", "EVConnected")]

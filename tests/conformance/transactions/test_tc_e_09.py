@@ -17,7 +17,7 @@ async def test_tc_e_09_start_when_the_ev_is_connected(csms):
 
     assert await charging.start("CablePluggedIn", charging_state="EVConnected") == {}
 
-    row, _, _ = stored(csms, "TC-E-09", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-09", charging.transaction_id)
     assert (row.evse_id, row.connector_id, row.id_token, row.charging_state) == (2, 1, None, "EVConnected")
     view = await shown(csms, "TC-E-09", charging.transaction_id)
     assert view["state"] == "ongoing" and view["start_trigger"] == "CablePluggedIn"

@@ -20,7 +20,7 @@ async def test_tc_e_10_start_when_authorized(csms):
     assert await charging.authorize(VALID_TOKEN) == {"idTokenInfo": expected}
     assert await charging.start("Authorized", id_token=VALID_TOKEN) == {"idTokenInfo": expected}
 
-    row, events, _ = stored(csms, "TC-E-10", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-10", charging.transaction_id)
     assert row.start_trigger == "Authorized" and row.id_token == VALID_TOKEN["idToken"]
     assert json.loads(row.id_tokens_seen) == [VALID_TOKEN]
     assert [(e.id_token, e.id_token_type) for e in events] == [("04E1C2D3A4B5C6", "ISO14443")]

@@ -21,7 +21,7 @@ async def test_tc_e_11_start_on_signed_data(csms):
                                   meter=[charging.meter_value("Transaction.Begin", signed=SIGNED)])
 
     assert answer == {"idTokenInfo": ACCEPTED}
-    row, _, values = stored(csms, "TC-E-11", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-E-11", charging.transaction_id)
     assert row.start_trigger == "SignedDataReceived"
     (value,) = values
     assert (value.value, value.context) == (0.0, "Transaction.Begin")

@@ -15,6 +15,6 @@ async def test_tc_e_12_start_when_the_parking_bay_is_occupied(csms):
 
     assert await charging.start("EVDetected", charging_state="Idle") == {}
 
-    row, events, _ = stored(csms, "TC-E-12", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-12", charging.transaction_id)
     assert (row.start_trigger, row.ended_at, row.id_token) == ("EVDetected", None, None)
     assert trail(events) == [("Started", "EVDetected", "Idle")]

@@ -23,6 +23,6 @@ async def test_tc_e_14_stop_when_the_cable_leaves_the_station(csms):
                                meter=[charging.meter_value("Transaction.End")]) == {}
     await charging.connector("Available")
 
-    row, events, _ = stored(csms, "TC-E-14", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-14", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.charging_state) == ("EVCommunicationLost", "EVDisconnected", "Idle")
     assert row.energy_wh == 3_000 and trail(events)[-1] == ("Ended", "EVCommunicationLost", "Idle")

@@ -21,6 +21,6 @@ async def test_tc_e_15_stop_authorized_locally(csms):
                                  meter=[charging.meter_value("Transaction.End")])
 
     assert answer == {"idTokenInfo": expected}
-    row, events, _ = stored(csms, "TC-E-15", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-15", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason) == ("StopAuthorized", "Local")
     assert events[-1].id_token == VALID_TOKEN["idToken"] and row.energy_wh == 4_000

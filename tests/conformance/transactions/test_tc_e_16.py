@@ -22,6 +22,6 @@ async def test_tc_e_16_deauthorized_by_the_csms_verdict(csms):
     assert answer["idTokenInfo"]["status"] != "Accepted"
 
     assert await charging.stop("Deauthorized", "DeAuthorized", charging_state="EVConnected") == {}
-    row, events, _ = stored(csms, "TC-E-16", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-16", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.id_token) == ("Deauthorized", "DeAuthorized", "DEADBEEF0016")
     assert [e.event_type for e in events] == ["Started", "Updated", "Ended"]

@@ -20,7 +20,7 @@ async def test_tc_e_17_stop_when_the_ev_side_disconnects(csms):
     charging.tick(10)
     assert await charging.stop("EVCommunicationLost", "EVDisconnected", charging_state="Idle") == {}
 
-    row, _, _ = stored(csms, "TC-E-17", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-17", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.charging_state) == ("EVCommunicationLost", "EVDisconnected", "Idle")
     timeline = [s["charging_state"] for s in (await shown(csms, "TC-E-17", charging.transaction_id))["charging_states"]]
     assert timeline == ["EVConnected", "Charging", "SuspendedEV", "Idle"]

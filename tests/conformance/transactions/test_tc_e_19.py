@@ -23,6 +23,6 @@ async def test_tc_e_19_stop_when_the_parking_bay_empties(csms):
     charging.tick(60)
     assert await charging.stop("EVDeparted", "Local") == {}
 
-    row, events, _ = stored(csms, "TC-E-19", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-19", charging.transaction_id)
     assert (row.start_trigger, row.stop_trigger, row.stopped_reason) == ("EVDetected", "EVDeparted", "Local")
     assert trail(events)[-2:] == [("Updated", "EVCommunicationLost", "Idle"), ("Ended", "EVDeparted", None)]

@@ -21,6 +21,6 @@ async def test_tc_e_20_stop_when_the_ev_unplugs_while_charging(csms):
                                meter=[charging.meter_value("Transaction.End")]) == {}
     await charging.connector("Available")
 
-    row, _, values = stored(csms, "TC-E-20", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-E-20", charging.transaction_id)
     assert (row.stopped_reason, row.energy_wh, row.meter_last_wh) == ("EVDisconnected", 9_250, 9_250)
     assert values[-1].context == "Transaction.End"

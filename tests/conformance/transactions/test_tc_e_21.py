@@ -35,6 +35,6 @@ async def test_tc_e_21_remote_stop_with_the_reported_transaction_id(csms):
     assert answer.json()["result"]["status"] == "Accepted"
     assert requests(charging.station, "RequestStopTransaction") == [{"transactionId": charging.transaction_id}]
     assert await asyncio.wait_for(ended, 5) == {}
-    row, _, _ = stored(csms, "TC-E-21", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-21", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.energy_wh) == ("RemoteStop", "Remote", 800)
     assert json.loads(audit(csms, "station.call", "TC-E-21")[-1].detail)["action"] == "RequestStopTransaction"

@@ -18,7 +18,7 @@ async def test_tc_e_22_stop_when_the_ev_suspends(csms):
     assert await charging.stop("ChargingStateChanged", "StoppedByEV", charging_state="SuspendedEV",
                                meter=[charging.meter_value("Transaction.End")]) == {}
 
-    row, _, _ = stored(csms, "TC-E-22", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-22", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.charging_state) == \
         ("ChargingStateChanged", "StoppedByEV", "SuspendedEV")
     assert row.ended_at is not None and row.energy_wh == 6_000

@@ -26,7 +26,7 @@ async def test_tc_e_26_suspend_on_ev_side_disconnect_then_resume(csms):
     assert await charging.update("ChargingStateChanged", charging_state="Charging") == {}
     await charging_for(charging, 10, 1_000)
 
-    row, _, _ = stored(csms, "TC-E-26", charging.transaction_id)
+    row, _, _ = await stored(csms, "TC-E-26", charging.transaction_id)
     assert (row.ended_at, row.charging_state, row.energy_wh) == (None, "Charging", 3_000)
     view = await shown(csms, "TC-E-26", charging.transaction_id)
     assert [s["charging_state"] for s in view["charging_states"]] == \

@@ -26,7 +26,7 @@ async def test_tc_e_31_status_with_messages_in_queue_then_late_delivery(csms):
     assert (result["messages_in_queue"], result["ongoing_indicator"]) == (True, True)
 
     assert await charging.flush() == [{}, {}]
-    row, events, _ = stored(csms, "TC-E-31", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-31", charging.transaction_id)
     assert (row.offline_events, row.seq_missing, row.stopped_reason, row.energy_wh) == (2, 0, "Local", 2_000)
     assert [e.offline for e in events][-2:] == [True, True]
     assert status_answers(csms, "TC-E-31") == [(charging.transaction_id, True, True)]

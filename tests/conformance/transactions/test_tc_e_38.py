@@ -21,6 +21,6 @@ async def test_tc_e_38_ev_not_ready(csms):
 
     assert await charging.update("ChargingStateChanged", charging_state="SuspendedEV") == {}
 
-    row, events, _ = stored(csms, "TC-E-38", charging.transaction_id)
+    row, events, _ = await stored(csms, "TC-E-38", charging.transaction_id)
     assert (row.ended_at, row.charging_state) == (None, "SuspendedEV")
     assert trail(events)[-1] == ("Updated", "ChargingStateChanged", "SuspendedEV")

@@ -19,6 +19,6 @@ async def test_tc_e_39_deauthorized_after_the_connection_timeout(csms):
     charging.tick(120)
     assert await charging.stop("EVConnectTimeout", "Timeout") == {}
 
-    row, _, values = stored(csms, "TC-E-39", charging.transaction_id)
+    row, _, values = await stored(csms, "TC-E-39", charging.transaction_id)
     assert (row.stop_trigger, row.stopped_reason, row.energy_wh, values) == ("EVConnectTimeout", "Timeout", None, [])
     assert (row.ended_at - row.started_at).total_seconds() == 120

@@ -30,5 +30,5 @@ async def test_tc_e_53_a_new_transaction_restarts_at_seq_no_zero(csms):
         Transaction.station_id == "TC-E-53").order_by(Transaction.id))))
     assert [r.transaction_id for r in rows] == [first, charging.transaction_id]
     assert [(r.seq_missing, r.seq_duplicates) for r in rows] == [(0, 0), (0, 0)]
-    second, events, _ = stored(csms, "TC-E-53", charging.transaction_id)
+    second, events, _ = await stored(csms, "TC-E-53", charging.transaction_id)
     assert [e.seq_no for e in events] == [0, 1] and second.ended_at is None

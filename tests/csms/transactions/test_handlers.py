@@ -12,12 +12,14 @@ import pytest
 from fake_connection import FakeStation, register, rows, sampled, unreachable_database
 
 from api.csms.transactions import service
-from api.csms.transactions.handlers import read_event, transaction_event
+from api.csms.transactions.handlers import answer_events, read_event, remember, transaction_event
+from api.csms.transactions.service import StaleSummary
 from api.ocpp.handler import StationCall
 from storage.db import DatabaseUnavailable, session_scope
 from storage.meter_values import MeterReading
 from storage.outbox import OutboundCall
 from storage.transactions import Transaction, TransactionEvent
+from storage.write_behind import WriteBehind
 
 pytestmark = pytest.mark.fast
 
@@ -257,18 +259,21 @@ async def test_a_kept_summary_another_writer_changed_is_read_again_and_nothing_i
 
 
 async def test_in_a_group_a_stale_summary_fails_only_the_group_and_every_event_is_stored_once(either_ctx):
-    from storage.batching import GroupCommit
-
     ctx = either_ctx
     ours, other = FakeStation(ctx, "CS-1"), FakeStation(ctx, "CS-2")
     for station in (ours, other):
         await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=1000))
     await FakeStation(ctx, "CS-1").send("TransactionEvent", event("Updated", 1, "2025-06-01T12:01:00Z", wh=1100))
-    group = GroupCommit(ctx.engine)
-    calls = [StationCall(ctx, station.config, station.connection, station.boot, station.live, group=group)
+    # Stored as the gateway stores them: in one group (nothing journaled, so both wait for it).
+    store = await WriteBehind(ctx.engine, answer_events, journaling=None, store_within=0, gather=0.01,
+                              on_stored=remember, retry_on=(StaleSummary,)).start()
+    calls = [StationCall(ctx, station.config, station.connection, station.boot, station.live, write_behind=store)
              for station in (ours, other)]
-    answers = await asyncio.gather(*(transaction_event(call, event("Updated", 2, "2025-06-01T12:02:00Z", wh=1200))
-                                     for call in calls))
+    try:
+        answers = await asyncio.gather(*(transaction_event(call, event("Updated", 2, "2025-06-01T12:02:00Z",
+                                                                        wh=1200)) for call in calls))
+    finally:
+        await store.aclose()
     assert answers == [{}, {}]
     for station_id, events_count in (("CS-1", 3), ("CS-2", 2)):
         (row,) = rows(ctx, Transaction, Transaction.station_id == station_id)
