@@ -14,7 +14,8 @@ def utcnow() -> datetime:
 
 # What an integer column holds: an INTEGER on PostgreSQL (the row ids of most tables, EVSE ids)
 # and a BIGINT (SQLite's every integer). The doors bound what they read to the column it meets.
-INT32_MAX = 2**31 - 1
+# An OCPP integer is an INTEGER too (OCPP 2.0.1 Part 2: 32 bits, signed).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 

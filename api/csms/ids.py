@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import secrets
 
-ID_MAX = 2 ** 31 - 1
+from storage.types import INT32_MAX
+
+ID_MAX = INT32_MAX
 
 
 def draw_id() -> int:

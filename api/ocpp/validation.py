@@ -41,6 +41,7 @@ import fastjsonschema
 from api.ocpp import date_time
 from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.schema_quick import FORMATS, Check, compile_check
+from storage.types import INT32_MAX, INT32_MIN
 
 _KEYWORD_CODES = {
     "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
@@ -146,8 +147,6 @@ def spec_schema(action: str, kind: str = REQUEST) -> dict[str, Any]:
     """The official schema of ``action``'s request (or response), as the ocpp package ships it."""
     return json.loads(_FOLDER.joinpath(f"{action}{kind}.json").read_text(encoding="utf-8"))
 
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 @cache

@@ -14,9 +14,9 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from storage.types import INT32_MAX, INT64_MAX
+from storage.types import INT32_MAX, INT32_MIN, INT64_MAX
 
-__all__ = ["INT32_MAX", "INT64_MAX", "Offset", "RowId"]
+__all__ = ["INT32_MAX", "INT32_MIN", "INT64_MAX", "Offset", "RowId"]
 
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX, description="Row id (1 to 2^31-1).")]
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="Rows to skip.")]

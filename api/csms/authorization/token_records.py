@@ -21,12 +21,11 @@ from ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType, Messag
 from api.core.refusal import Refusal
 from api.core.text import unstorable
 from storage.id_tokens import EVSE_IDS_MAX, ID_TOKEN_MAX, LANGUAGE_MAX, MESSAGE_MAX, SELECTOR_MAX, IdToken
-from storage.types import as_utc
+from storage.types import INT32_MAX, as_utc
 
 TOKEN_TYPES = tuple(t.value for t in IdTokenEnumType)
 STATUSES = tuple(s.value for s in AuthorizationStatusEnumType)
 MESSAGE_FORMATS = tuple(f.value for f in MessageFormatEnumType)
-_INT32_MAX = 2**31 - 1
 
 
 class FieldProblem(Refusal):
@@ -120,7 +119,7 @@ def _evse_ids(field: str, value: Any) -> tuple[int, ...]:
         raise FieldProblem(field, "must be a non-empty list of EVSE ids")
     if len(value) > EVSE_IDS_MAX:
         raise FieldProblem(field, f"more than {EVSE_IDS_MAX} EVSE ids")
-    if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _INT32_MAX for v in value):
+    if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= INT32_MAX for v in value):
         raise FieldProblem(field, "EVSE ids are whole numbers from 1")
     return tuple(sorted(set(value)))
 

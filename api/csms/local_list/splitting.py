@@ -16,6 +16,7 @@ from typing import Any
 
 from api.core.refusal import Refusal
 from api.csms.local_list.service import DIFFERENTIAL, FULL, Entry
+from storage.types import INT32_MAX
 
 # [2,"<message id>","SendLocalList",{...}]: the message id is a UUID (36 characters).
 _FRAME = len(json.dumps([2, "x" * 36, "SendLocalList", {}], separators=(",", ":")))
@@ -45,7 +46,7 @@ def split(update_type: str, first_version: int, entries: Sequence[Entry], *, ite
     if not entries:
         return [Message(FULL, first_version, ())] if update_type == FULL else []
     # Counted with the longest update type and version a message can carry: never an underestimate.
-    empty = frame_bytes({"versionNumber": 2**31 - 1, "updateType": DIFFERENTIAL, "localAuthorizationList": []})
+    empty = frame_bytes({"versionNumber": INT32_MAX, "updateType": DIFFERENTIAL, "localAuthorizationList": []})
     chunks: list[list[Entry]] = []
     used = 0
     for entry in entries:

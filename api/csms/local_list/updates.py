@@ -40,6 +40,7 @@ from api.csms.provisioning.device_variables import read_variable
 from api.ocpp.command import from_payload, send_command
 from api.ocpp.gateway import Gateway
 from storage import audit
+from storage.types import INT32_MAX
 
 T = TypeVar("T")
 _updating: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -83,7 +84,7 @@ def _count(value: str | None) -> int | None:
         number = int(value) if value is not None else None
     except ValueError:
         return None
-    return number if number is not None and 0 < number < 2**31 else None
+    return number if number is not None and 0 < number <= INT32_MAX else None
 
 
 async def _limits(ctx: Context, gateway: Gateway, station_id: str, *, ask: bool) -> Limits:

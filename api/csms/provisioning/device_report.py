@@ -19,11 +19,11 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from storage.stations import Station
-from storage.types import utcnow
+from storage.types import INT32_MAX, utcnow
 
 CERTIFICATE_ENTRIES = ("SecurityCtrlr", "CertificateEntries")
 # The column is a 32-bit integer; a station that can store more has, for us, no limit worth checking.
-_CAPACITY_MAX = 2 ** 31 - 1
+_CAPACITY_MAX = INT32_MAX
 
 
 def certificate_capacity(report_data: Iterable[dict[str, Any]]) -> int | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from sqlmodel import Session
 from api.core.audit import Actor, run_in_session
 from api.core.refusal import Refusal
 from api.csms.call_rules import OPERATOR
+from api.csms.ids import draw_id
 from api.csms.provisioning import device_model
 from api.csms.provisioning.device_model import VariableId
 from api.ocpp.boot import PENDING
@@ -107,7 +107,7 @@ class Onboarding:
         """The whole onboarding of one connected Pending station; its final state."""
         from api.csms.operator_calls import call_now  # operator_calls imports this block's commands
 
-        request_id = 1 + secrets.randbelow(2 ** 31 - 1)
+        request_id = draw_id()
         await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_REPORTING, report_request_id=request_id)
         outcome = await call_now(self._gateway, ACTOR, station_id, "GetBaseReport",
                                  {"requestId": request_id, "reportBase": "FullInventory"})

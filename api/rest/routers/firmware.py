@@ -31,12 +31,11 @@ from api.core.refusal import Refusal
 from api.csms.firmware import registry, service
 from api.csms.firmware.location import PROTOCOLS
 from api.csms.firmware.updates import UpdateRequest, update_firmware
-from api.ocpp.validation import INT32_MAX
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly
 from api.rest.errors import ApiError
 from api.rest.instants import Instant
-from api.rest.numbers import RowId
+from api.rest.numbers import INT32_MAX, INT32_MIN, RowId
 from api.rest.routers.commands import answered_outcome
 from api.rest.routers.station_ops import GatewayDep
 from api.rotation import firmware_campaigns as campaigns
@@ -273,7 +272,7 @@ async def list_updates(station_id: str, _principal: AnyRole, ctx: Ctx) -> list[U
 @router.get("/api/v1/stations/{station_id}/firmware-statuses", response_model=list[StatusOut],
             responses=errors.responses(401, 403, 404, 503))
 async def list_statuses(station_id: str, _principal: AnyRole, ctx: Ctx,
-                        request_id: int | None = Query(None, ge=-2**31, le=INT32_MAX)) -> list[StatusOut]:
+                        request_id: int | None = Query(None, ge=INT32_MIN, le=INT32_MAX)) -> list[StatusOut]:
     """Every FirmwareStatusNotification of the station (or of one requestId), oldest first. Roles: all."""
     def read(session):
         require_station(session, station_id)
