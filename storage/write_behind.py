@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -63,6 +64,8 @@ SETTLE_MAX = 5.0
 # A group refused with one of ``retry_on`` (a summary another writer changed) is tried again at
 # once this many times in all.
 ATTEMPTS = 3
+# The file of entries that could not be stored stops growing here.
+REJECTED_MAX = 64 * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -93,10 +96,12 @@ class WriteBehind(Generic[T, R]):
                  retry_on: tuple[type[Exception], ...] = ()) -> None:
         """``store(session, items)``: one result per item, in order, in the session's transaction.
         ``on_stored(item, result)``: on the event loop, once committed, in order. ``journaling``
-        None or ``store_within`` 0: nothing is answered before it is stored."""
+        None or ``store_within`` 0: nothing is answered before it is stored (what the journal
+        holds from an earlier run is stored all the same)."""
         self._engine = engine
         self._store_items = store
-        self._journaling = journaling if store_within > 0 else None
+        self._journaling = journaling
+        self._answers_early = journaling is not None and store_within > 0
         self._store_within = store_within
         self._gather = gather
         self._on_stored = on_stored
@@ -104,7 +109,7 @@ class WriteBehind(Generic[T, R]):
         self._journal: Journal | None = None
         # One fdatasync for the entries written meanwhile, as one commit was for its group.
         self._synced: Batcher[None, None] | None = Batcher(self._sync, gather=gather) \
-            if self._journaling is not None and self._journaling.sync_to_disk else None
+            if self._answers_early and journaling is not None and journaling.sync_to_disk else None
         self._queue: deque[_Queued[T]] = deque()
         self._enqueued = 0                         # ordinals given
         self._stored = 0                           # every write up to this ordinal is stored (or kept aside)
@@ -112,6 +117,7 @@ class WriteBehind(Generic[T, R]):
         self._settling: list[tuple[int, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._last_size, self._last_end = 0, -math.inf   # the latest group stored: its size, the loop's time
 
     # --- for whoever runs it ------------------------------------------------------------------
 
@@ -121,7 +127,12 @@ class WriteBehind(Generic[T, R]):
         if self._journaling is not None:
             self._journal, left = await asyncio.to_thread(self._open_journal, self._journaling)
             for seq, body in left:
-                self._put(_Queued(self._journaling.restore(body), seq, None, body))
+                try:
+                    item = self._journaling.restore(body)
+                except Exception as exc:  # noqa: BLE001 - an entry this version cannot read
+                    self._keep_aside(seq, body, exc)
+                    continue
+                self._put(_Queued(item, seq, None, body))
             if left:
                 log.warning("storing %d writes answered before the last stop and not stored then (%s)",
                             len(left), self._journaling.path)
@@ -151,7 +162,7 @@ class WriteBehind(Generic[T, R]):
         """``journal_body`` given: ``item`` journaled with it, and None once that is durable (the
         caller answers without the store); otherwise, or when the journal is full, the store's
         result once ``item``'s group is stored (raising what storing it raised)."""
-        if journal_body is not None and self._journal is not None:
+        if journal_body is not None and self._answers_early and self._journal is not None:
             seq = self._journal.append(journal_body)
             if seq is not None:
                 self._put(_Queued(item, seq, None, journal_body))
@@ -165,13 +176,18 @@ class WriteBehind(Generic[T, R]):
     async def settled(self) -> None:
         """Once every write queued before this call is stored (or SETTLE_MAX has passed)."""
         target = self._enqueued
-        if self._stored >= target:
+        if self._stored >= target or self._task is None:
             return
         done = asyncio.get_running_loop().create_future()
         self._settling.append((target, done))
         self._hurry()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(done), SETTLE_MAX)
+
+    @property
+    def answers_early(self) -> bool:
+        """Whether a write given a journal body is answered before it is stored."""
+        return self._answers_early
 
     @property
     def waiting(self) -> int:
@@ -200,9 +216,25 @@ class WriteBehind(Generic[T, R]):
             self._wake.set()
 
     def _hurry(self) -> None:
+        # Only the first since the last group changes when the next one leaves: waking the runner
+        # for each caller after it cost more than their groups (a thousand a second).
         if self._urgent_since is None:
             self._urgent_since = asyncio.get_running_loop().time()
-        self._wake.set()
+            self._wake.set()
+
+    def _due(self) -> float:
+        """When the next group leaves: once its oldest journaled write has waited store_within,
+        or a caller waits for an answer (or a reader for the writes). Under steady traffic (the
+        group before held more than one write and ended less than ``gather`` ago, or more than
+        one write waits) the caller's group waits ``gather`` for company first, as the group
+        commit's (storage/batching.py); a quiet server's caller waits for nothing."""
+        head = self._queue[0]
+        due = head.at + self._store_within if head.seq is not None else math.inf
+        if self._urgent_since is not None:
+            steady = (self._last_size > 1 or len(self._queue) > 1) and \
+                self._urgent_since - self._last_end < self._gather
+            due = min(due, self._urgent_since + (self._gather if steady else 0.0))
+        return due
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -212,18 +244,19 @@ class WriteBehind(Generic[T, R]):
             if not self._queue:
                 await self._wake.wait()
                 continue
-            due = self._queue[0].at + self._store_within
-            if self._urgent_since is not None:
-                due = min(due, self._urgent_since + self._gather)
+            due = self._due()
             if len(self._queue) < GROUP_MAX and (wait := due - loop.time()) > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                # A timer rather than wait_for: no task to make for each wait.
+                timer = loop.call_later(wait, self._wake.set)
+                await self._wake.wait()
+                timer.cancel()
                 continue
             group = [self._queue[index] for index in range(min(GROUP_MAX, len(self._queue)))]
             self._urgent_since = None
             try:
                 await self._store(group)
                 retry = RETRY_FIRST
+                self._last_size, self._last_end = len(group), loop.time()
             except Exception as exc:  # noqa: BLE001 - nothing answered is dropped (_failed)
                 if not database_away(exc) and len(group) > 1:
                     await self._store_one_by_one(group)
@@ -276,17 +309,23 @@ class WriteBehind(Generic[T, R]):
                     queued.answer.set_exception(exc)
                 gone.append(queued)
             elif not database_away(exc):
-                self._keep_aside(queued, exc)
+                self._keep_aside(queued.seq, queued.body, exc)
                 gone.append(queued)
         self._forget(gone)
 
-    def _keep_aside(self, queued: _Queued[T], exc: BaseException) -> None:
+    def _keep_aside(self, seq: int | None, body: str | None, exc: BaseException) -> None:
+        """An entry that cannot be stored: two lines in the ``.rejected`` file beside the journal
+        (what went wrong, then the entry), for whoever can mend it; only logged once that file
+        holds REJECTED_MAX bytes (a station that sends what can never be stored, again and again)."""
         assert self._journaling is not None
         aside = self._journaling.path.with_name(self._journaling.path.name + ".rejected")
-        log.error("journal entry %d cannot be stored (%s): kept in %s", queued.seq, exc, aside)
         fd = os.open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, (json.dumps({"seq": queued.seq, "error": str(exc)}) + f"\n{queued.body}\n").encode())
+            if os.fstat(fd).st_size >= REJECTED_MAX:
+                log.error("journal entry %s cannot be stored (%s), and %s is full: %s", seq, exc, aside, body)
+                return
+            log.error("journal entry %s cannot be stored (%s): kept in %s", seq, exc, aside)
+            os.write(fd, (json.dumps({"seq": seq, "error": str(exc)}) + f"\n{body}\n").encode())
         finally:
             os.close(fd)
 

@@ -174,3 +174,41 @@ async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(e
         assert len(synced_sizes) < 5   # shared by the writes of the moment
     finally:
         await behind.aclose()
+
+
+async def test_a_start_that_answers_nothing_early_still_stores_what_an_earlier_run_journaled(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
+    await behind.put("CP_1", json.dumps("CP_1"))
+    await behind.aclose(wait=0)
+    again = await _behind(engine, store, _journaling(tmp_path), store_within=0)   # write-behind turned off
+    try:
+        await again.settled()
+        assert _stored(engine) == ["CP_1"]
+        assert await again.put("CP_2", json.dumps("CP_2")) == "stored CP_2"   # stored before its answer
+    finally:
+        await again.aclose()
+
+
+async def test_an_entry_this_version_cannot_read_is_kept_aside_and_the_others_are_stored(engine, tmp_path):
+    store = Store()
+    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
+    for body in ('"CP_1"', '{"not": "a station id"}', '"CP_2"'):
+        await behind.put("unused", body)
+    await behind.aclose(wait=0)
+
+    def strict(body: str) -> str:
+        value = json.loads(body)
+        if not isinstance(value, str):
+            raise TypeError(f"not a write: {body}")
+        return value
+
+    journaling = Journaling(_journaling(tmp_path).path, "writes/test", 1000, False, restore=strict)
+    again = await _behind(engine, store, journaling)
+    try:
+        await again.settled()
+        assert _stored(engine) == ["CP_1", "CP_2"]
+        aside = (journaling.path.parent / "writes.jsonl.rejected").read_text().splitlines()
+        assert "not a write" in json.loads(aside[0])["error"] and aside[1] == '{"not": "a station id"}'
+    finally:
+        await again.aclose()

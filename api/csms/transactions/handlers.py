@@ -57,7 +57,9 @@ async def transaction_event(call: StationCall, payload: dict[str, Any]) -> dict[
     if call.write_behind is None:
         return await _alone(call, (call.station_id, event, payload, call.live.transactions))
     received_at = utcnow()
-    entry = journal_entry(call.station_id, received_at, payload) if answered_without_store(payload) else None
+    entry = None
+    if call.write_behind.answers_early and answered_without_store(payload):
+        entry = journal_entry(call.station_id, received_at, payload)
     result = await call.write_behind.put((call.station_id, event._replace(received_at=received_at), payload,
                                           call.live.transactions), entry)
     return {} if result is None else result[0]
