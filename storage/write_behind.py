@@ -276,7 +276,10 @@ class WriteBehind(Generic[T, R]):
                 if attempt == ATTEMPTS:
                     raise
         for queued, result in zip(group, results, strict=True):
-            self._on_stored(queued.item, result)
+            try:
+                self._on_stored(queued.item, result)
+            except Exception:  # noqa: BLE001 - stored and committed: never stored again for this
+                log.exception("after storing a write")
             if queued.answer is not None and not queued.answer.done():
                 queued.answer.set_result(result)
         self._forget(group)
@@ -315,14 +318,16 @@ class WriteBehind(Generic[T, R]):
 
     def _keep_aside(self, seq: int | None, body: str | None, exc: BaseException) -> None:
         """An entry that cannot be stored: two lines in the ``.rejected`` file beside the journal
-        (what went wrong, then the entry), for whoever can mend it; only logged once that file
-        holds REJECTED_MAX bytes (a station that sends what can never be stored, again and again)."""
+        (what went wrong, then the entry), for whoever can mend it; once that file holds
+        REJECTED_MAX bytes (a station that sends what can never be stored, again and again), only
+        its seq is logged."""
         assert self._journaling is not None
         aside = self._journaling.path.with_name(self._journaling.path.name + ".rejected")
         fd = os.open(aside, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             if os.fstat(fd).st_size >= REJECTED_MAX:
-                log.error("journal entry %s cannot be stored (%s), and %s is full: %s", seq, exc, aside, body)
+                # Not the entry itself: what a write holds is not for the log.
+                log.error("journal entry %s cannot be stored (%s), and %s is full: not kept", seq, exc, aside)
                 return
             log.error("journal entry %s cannot be stored (%s): kept in %s", seq, exc, aside)
             os.write(fd, (json.dumps({"seq": seq, "error": str(exc)}) + f"\n{body}\n").encode())
