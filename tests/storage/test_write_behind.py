@@ -1,7 +1,8 @@
-"""Writes stored behind their answers (storage/write_behind.py), on a real SQLite database and a
-real journal file: a journaled write is answered before it is stored and stored exactly once,
-across a stop without storing; the order holds; an outage delays, never loses; a write that can
-never be stored is kept aside; past the journal's bound, writes wait for the store."""
+"""Writes stored behind their answers (storage/write_behind.py), on real SQLite and PostgreSQL
+databases (the ``engine`` fixture) and a real journal file: a journaled write is answered before
+it is stored and stored exactly once, across a stop without storing; the order holds; an outage
+delays, never loses; a write that can never be stored is kept aside; past the journal's bound,
+writes wait for the store."""
 
 from __future__ import annotations
 
@@ -10,25 +11,15 @@ import json
 import os
 
 import pytest
-from migrated_template import migrate_for_test
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from storage.db import DatabaseUnavailable, make_engine, session_scope
+from storage.db import DatabaseUnavailable, session_scope
 from storage.journal import JournalMark
 from storage.stations import Station
 from storage.write_behind import Journaling, WriteBehind
 
 pytestmark = pytest.mark.fast
-
-
-@pytest.fixture
-def engine(tmp_path):
-    url = f"sqlite:///{tmp_path / 'write_behind.db'}"
-    migrate_for_test(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 class Store:
@@ -67,6 +58,16 @@ async def _behind(engine, store: Store, journaling: Journaling[str] | None, *, s
     return await WriteBehind(engine, store, journaling=journaling, store_within=store_within, gather=gather).start()
 
 
+async def _left_in_journal(engine, tmp_path, bodies: list[str]) -> None:
+    """``bodies`` journaled and answered, then the store stopped before storing them (as a killed
+    process is)."""
+    behind = await _behind(engine, Store(), _journaling(tmp_path), store_within=30)
+    for body in bodies:
+        await behind.put("never stored", body)
+    await behind.aclose(wait=0)
+    assert _stored(engine) == []
+
+
 async def test_a_journaled_write_is_answered_before_it_is_stored_and_read_once_settled(engine, tmp_path):
     store = Store()
     behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
@@ -96,12 +97,8 @@ async def test_writes_are_stored_in_the_order_they_came_whether_answered_or_wait
 
 
 async def test_entries_answered_and_never_stored_are_stored_once_at_the_next_start(engine, tmp_path):
+    await _left_in_journal(engine, tmp_path, ['"CP_1"', '"CP_2"', '"CP_3"'])
     store = Store()
-    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
-    for item in ("CP_1", "CP_2", "CP_3"):
-        await behind.put(item, json.dumps(item))
-    await behind.aclose(wait=0)   # stopped before storing them, as a killed process is
-    assert _stored(engine) == []
     for _start in range(2):       # the second start finds them stored: nothing again
         again = await _behind(engine, store, _journaling(tmp_path))
         await again.settled()
@@ -177,11 +174,8 @@ async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(e
 
 
 async def test_a_start_that_answers_nothing_early_still_stores_what_an_earlier_run_journaled(engine, tmp_path):
-    store = Store()
-    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
-    await behind.put("CP_1", json.dumps("CP_1"))
-    await behind.aclose(wait=0)
-    again = await _behind(engine, store, _journaling(tmp_path), store_within=0)   # write-behind turned off
+    await _left_in_journal(engine, tmp_path, ['"CP_1"'])
+    again = await _behind(engine, Store(), _journaling(tmp_path), store_within=0)   # write-behind turned off
     try:
         await again.settled()
         assert _stored(engine) == ["CP_1"]
@@ -191,11 +185,7 @@ async def test_a_start_that_answers_nothing_early_still_stores_what_an_earlier_r
 
 
 async def test_an_entry_this_version_cannot_read_is_kept_aside_and_the_others_are_stored(engine, tmp_path):
-    store = Store()
-    behind = await _behind(engine, store, _journaling(tmp_path), store_within=30)
-    for body in ('"CP_1"', '{"not": "a station id"}', '"CP_2"'):
-        await behind.put("unused", body)
-    await behind.aclose(wait=0)
+    await _left_in_journal(engine, tmp_path, ['"CP_1"', '{"not": "a station id"}', '"CP_2"'])
 
     def strict(body: str) -> str:
         value = json.loads(body)
@@ -204,7 +194,7 @@ async def test_an_entry_this_version_cannot_read_is_kept_aside_and_the_others_ar
         return value
 
     journaling = Journaling(_journaling(tmp_path).path, "writes/test", 1000, False, restore=strict)
-    again = await _behind(engine, store, journaling)
+    again = await _behind(engine, Store(), journaling)
     try:
         await again.settled()
         assert _stored(engine) == ["CP_1", "CP_2"]
