@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import BigInteger, bindparam, select, update
 from sqlmodel import Field, Session, SQLModel
 
+from storage.spool import end_torn_line
 from storage.types import UtcDateTime, utcnow
 
 # A journal emptied of stored entries is cut back to nothing once it is this large: often enough
@@ -75,10 +76,10 @@ class Journal:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         entries, last = _read(fd, stored_through)
-        if not entries:
+        if entries:
+            end_torn_line(path)
+        else:
             os.ftruncate(fd, 0)
-        elif (end := os.lseek(fd, 0, os.SEEK_END)) and os.pread(fd, 1, end - 1) != b"\n":
-            os.write(fd, b"\n")   # a torn last line: the next entry starts on a line of its own
         return cls(path, max_pending, fd, max(last, stored_through) + 1, len(entries)), entries
 
     @property

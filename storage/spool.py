@@ -25,7 +25,7 @@ class Spool:
         self._count = 0
         if path.exists():
             self._count = len(self._read())
-            _end_torn_line(path)
+            end_torn_line(path)
 
     def __len__(self) -> int:
         return self._count
@@ -74,9 +74,10 @@ class Spool:
             return [entry for entry in map(_entry, handle) if entry is not None]
 
 
-def _end_torn_line(path: Path) -> None:
+def end_torn_line(path: Path) -> None:
     """A crash in the middle of an append leaves a line without its end: end it, so the next
-    entry starts on a line of its own (the torn one is skipped when read)."""
+    entry starts on a line of its own (the torn one is skipped when read). The journal
+    (storage/journal.py) ends its own the same way."""
     with path.open("rb+") as handle:
         if handle.seek(0, os.SEEK_END) == 0:
             return

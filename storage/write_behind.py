@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from storage.batching import Batcher
@@ -258,11 +258,11 @@ class WriteBehind(Generic[T, R]):
                 retry = RETRY_FIRST
                 self._last_size, self._last_end = len(group), loop.time()
             except Exception as exc:  # noqa: BLE001 - nothing answered is dropped (_failed)
-                if not database_away(exc) and len(group) > 1:
+                if not _database_away(exc) and len(group) > 1:
                     await self._store_one_by_one(group)
                     continue
                 self._failed(group, exc)
-                if database_away(exc):
+                if _database_away(exc):
                     log.warning("storing %d writes failed (%s); trying again in %.2f s", len(group), exc, retry)
                     await asyncio.sleep(retry)
                     retry = min(retry * 2, RETRY_MAX)
@@ -298,7 +298,7 @@ class WriteBehind(Generic[T, R]):
                 await self._store([queued])
             except Exception as exc:  # noqa: BLE001 - that write's own outcome
                 self._failed([queued], exc)
-                if database_away(exc):
+                if _database_away(exc):
                     return   # the rest stays queued, tried again by _run
 
     def _failed(self, group: list[_Queued[T]], exc: BaseException) -> None:
@@ -311,7 +311,7 @@ class WriteBehind(Generic[T, R]):
                 if not queued.answer.done():
                     queued.answer.set_exception(exc)
                 gone.append(queued)
-            elif not database_away(exc):
+            elif not _database_away(exc):
                 self._keep_aside(queued.seq, queued.body, exc)
                 gone.append(queued)
         self._forget(gone)
@@ -351,7 +351,7 @@ class WriteBehind(Generic[T, R]):
         self._settling = [(target, done) for target, done in self._settling if target > self._stored]
 
 
-def database_away(exc: BaseException) -> bool:
-    """A failure of the database, not of the writes: worth trying the same writes again."""
-    return isinstance(exc, OperationalError | DatabaseUnavailable) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+def _database_away(exc: BaseException) -> bool:
+    """A failure of the database, not of the writes: worth trying the same writes again.
+    (session_scope turns an OperationalError into DatabaseUnavailable already.)"""
+    return isinstance(exc, DatabaseUnavailable) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)

@@ -187,11 +187,10 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
 
 
-async def _transactions_settled(gateway: Gateway, action: str) -> None:
-    """A check that reads the stations' transactions reads every event this process answered
-    (some are answered before they are stored: storage/write_behind.py)."""
-    if action in _READS_TRANSACTIONS and gateway.write_behind is not None:
-        await gateway.write_behind.settled()
+async def _settled_for(gateway: Gateway, action: str) -> None:
+    """A check that reads the stations' transactions reads every event this process answered."""
+    if action in _READS_TRANSACTIONS:
+        await gateway.transactions_settled()
 
 
 _READS_TRANSACTIONS = frozenset({"RequestStopTransaction"})
@@ -254,7 +253,7 @@ def _der(pem: str) -> bytes:
 async def call_now(gateway: Gateway, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                    timeout: float | None = None) -> CallOutcome:
     ctx = gateway.ctx
-    await _transactions_settled(gateway, action)
+    await _settled_for(gateway, action)
     checker = CallChecker(gateway, actor, persist=False)
     detail = await asyncio.to_thread(check_station_call, ctx, actor, station_id, action, payload, check=checker,
                                      writes=call_effects.has_request_effect(action))
@@ -358,7 +357,7 @@ class CallJobs:
 
     async def submit(self, actor: Actor, station_id: str, action: str, payload: dict[str, Any],
                      timeout: float | None = None) -> OutboundCall:
-        await _transactions_settled(self._gateway, action)
+        await _settled_for(self._gateway, action)
         checker = CallChecker(self._gateway, actor, persist=True, answer_timeout=timeout)
         row = await asyncio.to_thread(begin_station_call, self._ctx, actor, station_id, action,
                                       payload, check=checker, store=checker.store)

@@ -99,6 +99,12 @@ class Gateway:
         # Set by api/cluster/node.py in cluster mode; None: this process is the only node.
         self.cluster: ClusterLink | None = None
 
+    async def transactions_settled(self) -> None:
+        """Once every TransactionEvent this process answered is stored (some are answered before
+        they are stored: storage/write_behind.py), for whoever reads them next."""
+        if self.write_behind is not None:
+            await self.write_behind.settled()
+
     async def _write_messages(self, rows: Sequence[tuple]) -> None:
         # Not through the group commit: a log batch is one large transaction already, and it
         # must not hold up the stations' own writes (on SQLite it goes to a file of its own).

@@ -22,7 +22,6 @@ from api.csms.transactions import service
 from api.ocpp.handler import StationCall, parse_datetime
 from storage.types import utcnow
 
-_UPDATED = TransactionEventEnumType.updated.value
 # (station id, event, its payload, the connection's summaries: service.record_many's ``known``)
 Item = tuple[str, service.Event, dict[str, Any], dict[str, dict[str, Any]]]
 # totalCost "SHALL only be sent when charging has ended" (TransactionEventResponse schema): the
@@ -80,7 +79,7 @@ def answered_without_store(payload: dict[str, Any]) -> bool:
     """An Updated without an idToken is answered {} whatever the store holds (no idTokenInfo;
     totalCost only ever goes on Ended): journaled, it is answered before it is stored. At a
     fleet's pace (an event a second per charging station) that is nearly every event."""
-    return payload["eventType"] == _UPDATED and "idToken" not in payload
+    return payload["eventType"] == service.UPDATED and "idToken" not in payload
 
 
 def journal_entry(station_id: str, received_at: datetime, payload: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from storage.transactions import ID_TOKENS_KEPT, Transaction, TransactionEvent, 
 from storage.types import utcnow
 
 STARTED = TransactionEventEnumType.started.value
+UPDATED = TransactionEventEnumType.updated.value
 ENDED = TransactionEventEnumType.ended.value
 
 

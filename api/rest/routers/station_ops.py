@@ -68,8 +68,8 @@ async def _transactions_settled(request: Request) -> None:
     """What this process answered of the stations' TransactionEvents is stored before it is read
     (storage/write_behind.py); another node's events may be its write_behind_ms late."""
     gateway = getattr(request.app.state, _GATEWAY, None)
-    if gateway is not None and gateway.write_behind is not None:
-        await gateway.write_behind.settled()
+    if gateway is not None:
+        await gateway.transactions_settled()
 
 
 GatewayDep = Annotated[Gateway, Depends(_gateway)]
