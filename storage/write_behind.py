@@ -163,7 +163,8 @@ class WriteBehind(Generic[T, R]):
         caller answers without the store); otherwise, or when the journal is full, the store's
         result once ``item``'s group is stored (raising what storing it raised)."""
         if journal_body is not None and self._answers_early and self._journal is not None:
-            seq = self._journal.append(journal_body)
+            # With a sync to wait for, the sync's thread writes it too (storage/journal.py).
+            seq = self._journal.append(journal_body, at_sync=self._synced is not None)
             if seq is not None:
                 self._put(_Queued(item, seq, None, journal_body))
                 if self._synced is not None:

@@ -83,3 +83,17 @@ def test_an_open_finding_everything_stored_starts_an_empty_file(tmp_path):
     journal, left = Journal.open(path, 10, stored_through=1)
     assert left == [] and path.stat().st_size == 0
     assert journal.append("{}") == 2
+
+
+def test_an_entry_held_for_the_sync_is_written_by_it_in_order_and_by_a_close(tmp_path):
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 10, stored_through=0)
+    assert journal.append('{"n": 1}', at_sync=True) == 1
+    assert journal.append('{"n": 2}', at_sync=True) == 2
+    assert path.stat().st_size == 0            # the loop wrote nothing
+    journal.sync()
+    assert path.read_text() == '1 {"n": 1}\n2 {"n": 2}\n'
+    journal.append('{"n": 3}', at_sync=True)   # its sync never came: the close writes it
+    journal.close()
+    _, left = Journal.open(path, 10, stored_through=1)
+    assert left == [(2, '{"n": 2}'), (3, '{"n": 3}')]

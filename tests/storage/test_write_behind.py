@@ -168,6 +168,7 @@ async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(e
     try:
         await asyncio.gather(*(behind.put(f"CP_{n}", json.dumps(f"CP_{n}")) for n in range(5)))
         assert synced_sizes and synced_sizes[-1] == journaling.path.stat().st_size
+        assert len(journaling.path.read_text().splitlines()) == 5   # every answered entry in what was synced
         assert len(synced_sizes) < 5   # shared by the writes of the moment
     finally:
         await behind.aclose()
