@@ -60,8 +60,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -72,6 +70,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_database import scratch_database  # noqa: E402
 
 from api.core.context import open_context  # noqa: E402
 from api.core.credentials import hash_secret  # noqa: E402
@@ -170,27 +170,6 @@ def _reference_material(workdir: Path, hierarchy, ctx, validity: profiles.Validi
     # self-signed anchor at the end of the path).
     (workdir / "station-ca.pem").write_text(hierarchy.station_ca.record.certificate_pem
                                             + hierarchy.root.record.certificate_pem)
-
-
-@contextmanager
-def fresh_database(url: str | None) -> Iterator[str | None]:
-    """A new PostgreSQL database beside the one ``url`` names, dropped afterwards, so that a run
-    never counts an earlier run's rows; None stays None (SQLite in the data directory)."""
-    if not url:
-        yield None
-        return
-    import psycopg
-
-    base, _ = url.rsplit("/", 1)
-    name = f"chargeca_bench_{os.getpid()}"
-    admin_url = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -1081,7 +1060,7 @@ def main() -> None:
                                                     "the idle connections held by N workers")
     parser.add_argument("--generators", type=int, default=2, help="with --workers: load generator processes")
     args = parser.parse_args()
-    with fresh_database(args.database_url) as args.database_url:
+    with scratch_database(args.database_url) as args.database_url:
         if args.database_url:
             os.environ["CHARGECA_DATABASE_URL"] = args.database_url  # read by prepare() and the server
         measure(args)

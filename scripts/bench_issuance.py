@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from cryptography.x509.oid import NameOID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from scratch_database import scratch_database  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from api.core.audit import Actor  # noqa: E402
@@ -168,10 +168,7 @@ def in_token(tmp: str, url: str | None, count: int) -> float | None:
     token = softhsm_token(Path(tmp) / "softhsm")
     if token is None:
         return None
-    drop = None
-    if url and url.startswith("postgresql"):
-        url, drop = scratch_postgres(url)
-    try:
+    with scratch_database(url) as url:
         os.environ["CHARGECA_DATABASE_URL"] = url or f"sqlite:///{Path(tmp) / 'token.db'}"
         ctx = open_context(load_settings(Path(tmp) / "token-data").with_overrides(pkcs11=token))
         with session_scope(ctx.engine) as session:
@@ -182,23 +179,6 @@ def in_token(tmp: str, url: str | None, count: int) -> float | None:
         rate = count / (time.perf_counter() - start)
         ctx.engine.dispose()
         return rate
-    finally:
-        if drop is not None:
-            drop()
-
-
-def scratch_postgres(url: str):
-    import psycopg
-
-    name = f"chargeca_bench_{secrets.token_hex(4)}"
-    admin_url = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return f"{url.rsplit('/', 1)[0]}/{name}", drop
 
 
 def main() -> None:
@@ -212,34 +192,27 @@ def main() -> None:
                                                "default: SQLite in a temporary directory")
     args = parser.parse_args()
 
-    drop = None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url) as url:
         data_dir = str(Path(tmp) / "data")
         os.environ.setdefault("CHARGECA_KEY_PASSPHRASE", PASSPHRASE)
-        if args.database_url and args.database_url.startswith("postgresql"):
-            os.environ["CHARGECA_DATABASE_URL"], drop = scratch_postgres(args.database_url)
-        elif args.database_url:
-            os.environ["CHARGECA_DATABASE_URL"] = args.database_url
-        try:
-            ctx = open_context(load_settings(data_dir))
-            with session_scope(ctx.engine) as session:
-                init_pki(session, ctx.keystore, organization=ORG, fqdn="csms.bench", policy=ctx.policy,
-                         urls=ctx.urls)
-            backend = ctx.engine.dialect.name
+        if url:
+            os.environ["CHARGECA_DATABASE_URL"] = url
+        ctx = open_context(load_settings(data_dir))
+        with session_scope(ctx.engine) as session:
+            init_pki(session, ctx.keystore, organization=ORG, fqdn="csms.bench", policy=ctx.policy,
+                     urls=ctx.urls)
+        backend = ctx.engine.dialect.name
 
-            raw = raw_signatures_per_second()
-            single = per_certificate(ctx, "ONE", args.single_count)
-            one_process, _ = batched(data_dir, accepted_requests(ctx, "P1", args.count), 1)
-            many, signed = batched(data_dir, accepted_requests(ctx, "PN", args.count), args.workers)
-            token = in_token(tmp, args.database_url, args.softhsm) if args.softhsm else None
-            with session_scope(ctx.engine) as session:
-                chain = audit.verify_chain(session)
-                left = len(session.exec(select(CertificateRequest.id).where(
-                    CertificateRequest.status != RequestStatus.SIGNED)).all())
-            ctx.engine.dispose()
-        finally:
-            if drop is not None:
-                drop()
+        raw = raw_signatures_per_second()
+        single = per_certificate(ctx, "ONE", args.single_count)
+        one_process, _ = batched(data_dir, accepted_requests(ctx, "P1", args.count), 1)
+        many, signed = batched(data_dir, accepted_requests(ctx, "PN", args.count), args.workers)
+        token = in_token(tmp, args.database_url, args.softhsm) if args.softhsm else None
+        with session_scope(ctx.engine) as session:
+            chain = audit.verify_chain(session)
+            left = len(session.exec(select(CertificateRequest.id).where(
+                CertificateRequest.status != RequestStatus.SIGNED)).all())
+        ctx.engine.dispose()
 
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, database {backend}; "
           f"fleet runs of {args.count} certificates, batches of up to {MAX_BATCH}, lint on")

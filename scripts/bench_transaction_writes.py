@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What storing a charging fleet's TransactionEvents costs the database thread, in-process, on
-SQLite. Prints numbers; asserts nothing.
+SQLite or PostgreSQL. Prints numbers; asserts nothing.
 
     .venv/bin/python scripts/bench_transaction_writes.py [--transactions 1000] [--events 8000]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 The events are those of scripts/bench_gateway.py's charging phase (Updated, 4 sampled values),
 stored as the server stores them: groups of stations' events through ``answer_events`` (one
@@ -13,7 +14,9 @@ Updated events answered once journaled go in groups of ~50, the 50 ms of write_b
 prints the CPU per event and the pages each commit writes to the WAL; then the CPU with each
 index of meter_reading dropped in turn, which says what each costs. A Heartbeat writes nothing
 of its own: these pages, and the commit that writes them, are what a TransactionEvent costs
-beyond it.
+beyond it. On PostgreSQL (a scratch database beside the one named, dropped after) the CPU is this
+process's, the client's: what the server's database threads spend; PostgreSQL's own is not in it,
+nor in the server's.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from gateway_load import _Session  # noqa: E402 - the load generator's own events
+from scratch_database import scratch_database  # noqa: E402
 
 import storage.db as db  # noqa: E402
 from api.csms.transactions.handlers import Item, answer_events, read_event, remember  # noqa: E402
@@ -43,9 +47,10 @@ class Fleet:
     """``transactions`` stations, one running transaction each, their events stored in groups."""
 
     def __init__(self, folder: Path, transactions: int, drop: tuple[str, ...] = (),
-                 checkpoint_pages: int = db.WAL_AUTOCHECKPOINT_PAGES) -> None:
+                 checkpoint_pages: int = db.WAL_AUTOCHECKPOINT_PAGES, url: str | None = None) -> None:
+        """``url``: a PostgreSQL database to fill (empty); otherwise SQLite in ``folder``."""
         self.path = folder / "bench.db"
-        url = f"sqlite:///{self.path}"
+        url = url or f"sqlite:///{self.path}"
         db.migrate(url)
         self.engine = db.make_engine(url, checkpoint_on_commit_pages=checkpoint_pages)
         with self.engine.begin() as connection:
@@ -92,11 +97,27 @@ def cpu_per_event(fleet: Fleet, events: int, size: int) -> float:
     return (time.process_time() - started) / (len(groups) * size)
 
 
+def on_postgresql(url: str, transactions: int, events: int) -> None:
+    for size in (1, 3, 8, 50):
+        with tempfile.TemporaryDirectory() as folder, scratch_database(url) as scratch:
+            fleet = Fleet(Path(folder), transactions, url=scratch)
+            cpu = cpu_per_event(fleet, events, size)
+            fleet.engine.dispose()
+        print(f"groups of {size}: {cpu * 1e6:6.0f} µs of the client's CPU per event")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=1000, help="stations, each charging")
     parser.add_argument("--events", type=int, default=8000, help="events measured per line")
+    parser.add_argument("--database-url", help="postgresql://… server (a scratch database is made there); "
+                                               "default: SQLite in a temporary directory")
     args = parser.parse_args()
+    if args.database_url:
+        print(f"PostgreSQL; {args.transactions} transactions, "
+              f"{args.events} TransactionEvent Updated (4 sampled values) per line")
+        on_postgresql(args.database_url, args.transactions, args.events)
+        return
     print(f"SQLite {sqlite3.sqlite_version}; {args.transactions} transactions, "
           f"{args.events} TransactionEvent Updated (4 sampled values) per line")
     for size in (1, 3, 8, 50):

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from storage.db import session_scope
 from storage.device_model import DeviceVariable
-from storage.driver import DriverWrite, RoundTrip
+from storage.driver import COPY_FROM, DriverWrite, RoundTrip
 from storage.meter_values import MeterReading
 from storage.transactions import Transaction
 
@@ -158,6 +158,26 @@ def test_writes_sent_in_one_round_trip_are_stored_and_counted(engine):
     with session_scope(engine) as session:
         assert {row.transaction_id: row.events for row in session.exec(select(Transaction))} == {"tx-1": 4, "tx-2": 3}
         assert sorted(row.transaction_id for row in session.exec(select(MeterReading))) == ["tx-0", "tx-1", "tx-2"]
+
+
+def test_an_insert_of_many_rows_in_a_round_trip_is_stored_and_counted_and_one_bad_row_keeps_nothing(engine):
+    # From COPY_FROM rows on, PostgreSQL takes them as a COPY after the pipeline.
+    ids = _two_transactions(engine)
+    many = [dict(_ROW, transaction_id=f"tx-{n}") for n in range(COPY_FROM + 5)]
+    with session_scope(engine) as session:
+        with RoundTrip(session.connection()) as trip:
+            updated = trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-1"], "events_before": 3, "events": 4}])
+            inserted = trip.write(DriverWrite(insert(MeterReading.__table__)), many)
+        assert (updated.value, inserted.value) == (1, len(many))
+    with pytest.raises(Exception) as refused:
+        with session_scope(engine) as session:
+            with RoundTrip(session.connection()) as trip:
+                trip.write(_UPDATE_IF_UNCHANGED, [{"row_pk": ids["tx-2"], "events_before": 3, "events": 4}])
+                trip.write(DriverWrite(insert(MeterReading.__table__)), [*many, dict(_ROW, station_id=None)])
+    assert "null" in str(refused.value).lower()
+    with session_scope(engine) as session:
+        assert len(session.exec(select(MeterReading)).all()) == len(many)
+        assert {row.transaction_id: row.events for row in session.exec(select(Transaction))} == {"tx-1": 4, "tx-2": 3}
 
 
 def test_a_count_is_known_only_once_its_round_trip_has_ended(engine):
