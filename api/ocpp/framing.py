@@ -86,6 +86,8 @@ class Call:
     message_id: str
     action: str
     payload: dict[str, Any]
+    # The frame as received (``parse``; empty for a CALL made here): what reads back as this call.
+    text: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def parse(text: str | bytes) -> Frame:
             raise broken(ErrorCode.RPC_FRAMEWORK_ERROR, "action is not a non-empty string")
         if not isinstance(payload, dict):
             raise broken(ErrorCode.FORMAT_VIOLATION, f"payload of {action} is not a JSON object")
-        return Call(message_id, action, payload)
+        return Call(message_id, action, payload, text)
     if message_type == CALLRESULT:
         if not isinstance(frame[2], dict):
             raise broken(ErrorCode.FORMAT_VIOLATION, "CALLRESULT payload is not a JSON object")

@@ -70,6 +70,8 @@ class StationCall:
     spool: Spool | None = None
     # The gateway's store of TransactionEvents (storage/write_behind.py), when there is one.
     write_behind: WriteBehind | None = None
+    # The CALL's frame as the station sent it (empty when a handler is called on its own).
+    frame: str = ""
 
     @property
     def station_id(self) -> str:

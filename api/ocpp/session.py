@@ -217,7 +217,8 @@ class OcppSession:
     async def _answer_next(self, call: Call) -> bool:
         """Answer one CALL; False when the connection is done for."""
         station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live,
-                                   group=self._group, spool=self._spool, write_behind=self._write_behind)
+                                   group=self._group, spool=self._spool, write_behind=self._write_behind,
+                                   frame=call.text)
         was_ready = self.boot.ready
         reply = await self._answer(call, station_call)
         metrics.station_call_answered(call.action, self._schemas.knows(call.action), reply)

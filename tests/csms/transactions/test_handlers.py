@@ -315,15 +315,31 @@ async def test_an_event_writes_back_only_the_columns_it_changed(ctx):
         "04A1B2C3", 3, 200, 0, 2)
 
 
-def test_a_journal_entry_reads_back_as_the_event_the_station_sent_every_character_kept():
+@pytest.mark.parametrize("kept", ["the frame's text", "the payload"])
+def test_a_journal_entry_reads_back_as_the_event_the_station_sent_every_character_kept(kept):
+    import json
     from datetime import datetime, timezone
 
     from api.csms.transactions.handlers import journal_entry, restore
+    from api.ocpp import framing
 
     payload = event("Updated", 7, "2025-06-01T12:07:00Z", wh=1234.5, tx="tx-é😀\u0001")
+    # As a station may send it: spread over lines, a character as an escape, one as itself.
+    text = '[2, "m-1",\n "TransactionEvent",\n' + json.dumps(payload, indent=1).replace("é", "\\u00e9") + "]"
+    assert framing.parse(text).payload == payload
     received_at = datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc)
-    entry = journal_entry("CS-Ω", received_at, payload)
+    entry = journal_entry("CS-Ω", received_at, text if kept == "the frame's text" else payload)
     assert entry.isascii() and "\n" not in entry   # one line of the journal
     station_id, restored, restored_payload, known = restore(entry)
     assert (station_id, restored_payload, known) == ("CS-Ω", payload, {})
     assert restored == read_event(payload)._replace(received_at=received_at)
+
+
+def test_a_journal_entry_whose_frame_is_no_transaction_event_is_refused_by_name():
+    from datetime import datetime, timezone
+
+    from api.csms.transactions.handlers import journal_entry, restore
+
+    entry = journal_entry("CS-1", datetime(2026, 12, 6, tzinfo=timezone.utc), '[2,"m-1","Heartbeat",{}]')
+    with pytest.raises(ValueError, match="no TransactionEvent"):
+        restore(entry)
