@@ -12,8 +12,8 @@ samples were in that ``write()``); in the sync's thread it costs the loop nothin
 
 The caller stores entries elsewhere (the database) and moves the mark (``JournalMark``, in the
 same database transaction as what it stored), then calls ``stored``: a journal with nothing left
-to store is emptied once it has grown past ``EMPTIED_PAST`` bytes. At the next start, ``open`` gives back the entries past the mark:
-those the process answered and never stored.
+to store is emptied once it has grown past ``EMPTIED_PAST`` bytes. At the next start, ``open``
+gives back the entries past the mark: those the process answered and never stored.
 
 Bounded: past ``max_pending`` entries not yet stored, ``append`` refuses (returns None) and the
 caller must store before it answers. Mode 0600 in a 0700 directory: entries carry what stations
