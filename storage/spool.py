@@ -76,8 +76,7 @@ class Spool:
 
 def end_torn_line(path: Path) -> None:
     """A crash in the middle of an append leaves a line without its end: end it, so the next
-    entry starts on a line of its own (the torn one is skipped when read). The journal
-    (storage/journal.py) ends its own the same way."""
+    entry starts on a line of its own (the torn one is skipped when read)."""
     with path.open("rb+") as handle:
         if handle.seek(0, os.SEEK_END) == 0:
             return

@@ -200,7 +200,8 @@ class WriteBehind(Generic[T, R]):
     def _open_journal(self, journaling: Journaling[T]) -> tuple[Journal, list[tuple[int, str]]]:
         with session_scope(self._engine) as session:
             through = read_mark(session, journaling.mark_name)
-        return Journal.open(journaling.path, journaling.max_entries, stored_through=through)
+        return Journal.open(journaling.path, journaling.max_entries, stored_through=through,
+                            preallocate=self._synced is not None)
 
     def _sync(self, calls: list[None]) -> list[None]:
         assert self._journal is not None

@@ -97,3 +97,44 @@ def test_an_entry_held_for_the_sync_is_written_by_it_in_order_and_by_a_close(tmp
     journal.close()
     _, left = Journal.open(path, 10, stored_through=1)
     assert left == [(2, '{"n": 2}'), (3, '{"n": 3}')]
+
+
+def test_a_preallocated_journal_writes_over_zeros_and_reads_back_only_its_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "AHEAD", 64)
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 100, stored_through=0, preallocate=True)
+    for n in range(3):
+        journal.append(json.dumps({"n": n}), at_sync=True)
+    journal.sync()
+    written = path.read_bytes()
+    assert written.startswith(b'1 {"n": 0}\n2 {"n": 1}\n3 {"n": 2}\n') and written.endswith(b"\0" * 64)
+    journal.close()
+    # A crash in the middle of the next write: part of a line, then the zeros.
+    with path.open("r+b") as handle:
+        handle.seek(written.index(b"\0"))
+        handle.write(b'4 {"to')
+    journal, left = Journal.open(path, 100, stored_through=1, preallocate=True)
+    assert left == [(2, '{"n": 1}'), (3, '{"n": 2}')]
+    assert journal.append('{"after": true}', at_sync=True) == 4   # the torn 4 was never answered
+    journal.sync()
+    journal.close()
+    # Over the zeros, right after the torn line (ended): the file does not grow at each start.
+    assert path.read_bytes().startswith(written[:written.index(b"\0")] + b'4 {"to\n4 {"after": true}\n\0')
+    _, left = Journal.open(path, 100, stored_through=3)
+    assert left == [(4, '{"after": true}')]
+
+
+def test_a_preallocated_journal_cut_once_everything_is_stored_starts_over_from_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "EMPTIED_PAST", 100)
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 1000, stored_through=0, preallocate=True)
+    for _ in range(5):
+        journal.append('{"pad": "' + "x" * 30 + '"}', at_sync=True)
+    journal.sync()
+    journal.stored(5)
+    assert path.stat().st_size == 0
+    journal.append("{}", at_sync=True)
+    journal.sync()
+    journal.close()
+    _, left = Journal.open(path, 1000, stored_through=5)
+    assert left == [(6, "{}")]
