@@ -71,9 +71,9 @@ def move_mark(session: Session, name: str, through: int) -> None:
 # Where entries are fdatasync'ed (``preallocate``), the file is filled with zeros this far ahead
 # of them: an entry written over blocks the file has already changes no metadata, so its
 # fdatasync writes the data alone, without a commit of the filesystem's own journal, and without
-# waiting behind the commits another writer's fsyncs (the database's) make. Measured here, an
-# fdatasync of a 700-byte entry: 92-103 µs of CPU and 242-290 µs of wall time over zeros, against
-# 138-154 and 394-423 appended.
+# waiting behind the commits another writer's fsyncs (the database's) make. Measured here
+# (scripts/bench_journal_sync.py, an entry of ~700 bytes a sync): 91-108 µs of CPU and 205-233 µs
+# of wall time a sync over zeros, against 117-131 and 264-302 appended.
 AHEAD = 1024 * 1024
 
 
