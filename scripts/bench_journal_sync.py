@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""What a journal's fdatasync costs (storage/journal.py), with the file filled with zeros ahead of
-the entries (``preallocate``, where ChargeCA syncs: PostgreSQL) and without (the file grows with
-each entry). Prints numbers; asserts nothing.
+"""What a journal's fdatasync costs (storage/journal.py), with the entries written at the sync over
+zeros written ahead (``written_at_sync``, where ChargeCA syncs: PostgreSQL) and without (each
+entry appended as it comes, the file growing with it). Prints numbers; asserts nothing.
 
     .venv/bin/python scripts/bench_journal_sync.py [--entries 2000] [--rounds 3] [--dir DATA]
 
@@ -25,13 +25,13 @@ from storage.journal import Journal  # noqa: E402
 BODY = '{"pad":"' + "x" * 680 + '"}'   # an Updated with 4 sampled values is ~700 bytes as a journal entry
 
 
-def per_sync(folder: Path, entries: int, preallocate: bool) -> tuple[float, float]:
+def per_sync(folder: Path, entries: int, written_at_sync: bool) -> tuple[float, float]:
     """CPU and wall time per append-and-sync, in µs."""
-    journal, _ = Journal.open(folder / f"journal-{preallocate}.jsonl", entries + 1, stored_through=0,
-                              preallocate=preallocate)
+    journal, _ = Journal.open(folder / f"journal-{written_at_sync}.jsonl", entries + 1, stored_through=0,
+                              written_at_sync=written_at_sync)
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(entries):
-        journal.append(BODY, at_sync=True)
+        journal.append(BODY)
         journal.sync()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     journal.close()
@@ -46,10 +46,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{args.entries} entries of {len(BODY)} bytes, each synced, in {args.dir}")
     for round_no in range(1, args.rounds + 1):
-        for preallocate in (False, True):
+        for written_at_sync in (False, True):
             with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-                cpu, wall = per_sync(Path(folder), args.entries, preallocate)
-            how = "over zeros written ahead" if preallocate else "appended (the file grows)"
+                cpu, wall = per_sync(Path(folder), args.entries, written_at_sync)
+            how = "over zeros written ahead" if written_at_sync else "appended (the file grows)"
             print(f"round {round_no}: {how:26s} {cpu:5.0f} µs of CPU, {wall:5.0f} µs of wall time a sync")
 
 

@@ -1,11 +1,12 @@
 """A local append-only journal of what a process answered before storing it, and its mark.
 
 One entry per line, ``<seq> <body>``: ``seq`` counts from 1 and never goes back, ``body`` is the
-caller's JSON text. ``append`` is a ``write()`` at the end of the entries: once it
-returns, the entry survives a crash of the process (the kernel has it), as a SQLite commit in WAL
+caller's JSON text. ``append`` is a ``write()`` at the end of the entries: once it returns, the
+entry survives a crash of the process (the kernel has it), as a SQLite commit in WAL
 mode with ``synchronous=NORMAL`` does; ``sync`` (fdatasync) makes what was appended survive a
-crash of the machine too, as a PostgreSQL commit does. ``append(..., at_sync=True)`` leaves the
-``write()`` to the next ``sync``, for a caller that waits for that sync anyway: on the event loop,
+crash of the machine too, as a PostgreSQL commit does. A journal opened ``written_at_sync``
+leaves each entry's ``write()`` to the next ``sync``, for a caller that waits for that sync before
+every answer anyway, and writes over zeros written ahead (``AHEAD``): on the event loop,
 a ``write()`` that extends the file waits for the filesystem's journal while another thread's
 fdatasync commits it (py-spy, PostgreSQL, a thousand entries a second: a sixth of the loop's
 samples were in that ``write()``); in the sync's thread it costs the loop nothing.
@@ -68,8 +69,8 @@ def move_mark(session: Session, name: str, through: int) -> None:
     session.connection().execute(MOVE_MARK, {"mark_name": name, "through": through, "now": utcnow()})
 
 
-# Where entries are fdatasync'ed (``preallocate``), the file is filled with zeros this far ahead
-# of them: an entry written over blocks the file has already changes no metadata, so its
+# Where entries are written at sync (``written_at_sync``), the file is filled with zeros this far
+# ahead of them: an entry written over blocks the file has already changes no metadata, so its
 # fdatasync writes the data alone, without a commit of the filesystem's own journal, and without
 # waiting behind the commits another writer's fsyncs (the database's) make. Measured here
 # (scripts/bench_journal_sync.py, an entry of ~700 bytes a sync): 91-108 µs of CPU and 205-233 µs
@@ -79,7 +80,7 @@ AHEAD = 1024 * 1024
 
 class Journal:
     def __init__(self, path: Path, max_pending: int, fd: int, next_seq: int, pending: int, *, end: int,
-                 preallocate: bool) -> None:
+                 written_at_sync: bool) -> None:
         self.path = path
         self.max_pending = max_pending
         self._fd = fd
@@ -87,14 +88,15 @@ class Journal:
         self._pending = pending
         self._end = end                                  # where the next entry goes
         self._allocated = os.fstat(fd).st_size           # the file's size: zeros past _end
-        self._preallocate = preallocate
-        self._held: deque[bytes] = deque()    # appended at_sync, not yet written
+        self._written_at_sync = written_at_sync
+        self._held: deque[bytes] = deque()    # appended, left for the next sync to write
         self._writing = threading.Lock()      # a sync's thread against the loop's cut and close
 
     @classmethod
     def open(cls, path: Path, max_pending: int, *, stored_through: int,
-             preallocate: bool = False) -> tuple[Journal, list[tuple[int, str]]]:
-        """The journal at ``path`` and its entries past ``stored_through`` (seq, body), in order."""
+             written_at_sync: bool = False) -> tuple[Journal, list[tuple[int, str]]]:
+        """The journal at ``path`` and its entries past ``stored_through`` (seq, body), in order.
+        ``written_at_sync``: ``append`` leaves each entry to the next ``sync`` to write."""
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         entries, last, end = _read(fd, stored_through)
@@ -107,7 +109,7 @@ class Journal:
             _write_at(fd, b"\n", end)
             end += 1
         return cls(path, max_pending, fd, max(last, stored_through) + 1, len(entries), end=end,
-                   preallocate=preallocate), entries
+                   written_at_sync=written_at_sync), entries
 
     @property
     def last_seq(self) -> int:
@@ -119,15 +121,15 @@ class Journal:
         """Entries appended and not yet stored."""
         return self._pending
 
-    def append(self, body: str, *, at_sync: bool = False) -> int | None:
-        """Write ``body`` (one line of JSON text), or with ``at_sync`` hold it for the next
-        ``sync`` to write; its seq, or None when ``max_pending`` entries wait to be stored
-        already (nothing written)."""
+    def append(self, body: str) -> int | None:
+        """Write ``body`` (one line of JSON text), or hold it for the next ``sync`` to write (a
+        journal opened ``written_at_sync``); its seq, or None when ``max_pending`` entries wait
+        to be stored already (nothing written)."""
         if self._pending >= self.max_pending:
             return None
         seq = self._next
         line = f"{seq} {body}\n".encode()
-        if at_sync:
+        if self._written_at_sync:
             self._held.append(line)
         else:
             self._write(line)
@@ -170,7 +172,7 @@ class Journal:
 
     def _write(self, data: bytes) -> None:
         end = self._end + len(data)
-        if self._preallocate and end > self._allocated:
+        if self._written_at_sync and end > self._allocated:
             _write_at(self._fd, bytes(end + AHEAD - self._allocated), self._allocated)
             self._allocated = end + AHEAD
         _write_at(self._fd, data, self._end)

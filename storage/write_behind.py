@@ -163,8 +163,8 @@ class WriteBehind(Generic[T, R]):
         caller answers without the store); otherwise, or when the journal is full, the store's
         result once ``item``'s group is stored (raising what storing it raised)."""
         if journal_body is not None and self._answers_early and self._journal is not None:
-            # With a sync to wait for, the sync's thread writes it too (storage/journal.py).
-            seq = self._journal.append(journal_body, at_sync=self._synced is not None)
+            # With a sync to wait for, the sync's thread writes it (written_at_sync: storage/journal.py).
+            seq = self._journal.append(journal_body)
             if seq is not None:
                 self._put(_Queued(item, seq, None, journal_body))
                 if self._synced is not None:
@@ -201,7 +201,7 @@ class WriteBehind(Generic[T, R]):
         with session_scope(self._engine) as session:
             through = read_mark(session, journaling.mark_name)
         return Journal.open(journaling.path, journaling.max_entries, stored_through=through,
-                            preallocate=self._synced is not None)
+                            written_at_sync=self._synced is not None)
 
     def _sync(self, calls: list[None]) -> list[None]:
         assert self._journal is not None

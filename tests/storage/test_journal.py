@@ -87,24 +87,24 @@ def test_an_open_finding_everything_stored_starts_an_empty_file(tmp_path):
 
 def test_an_entry_held_for_the_sync_is_written_by_it_in_order_and_by_a_close(tmp_path):
     path = tmp_path / "events.jsonl"
-    journal, _ = Journal.open(path, 10, stored_through=0)
-    assert journal.append('{"n": 1}', at_sync=True) == 1
-    assert journal.append('{"n": 2}', at_sync=True) == 2
+    journal, _ = Journal.open(path, 10, stored_through=0, written_at_sync=True)
+    assert journal.append('{"n": 1}') == 1
+    assert journal.append('{"n": 2}') == 2
     assert path.stat().st_size == 0            # the loop wrote nothing
     journal.sync()
-    assert path.read_text() == '1 {"n": 1}\n2 {"n": 2}\n'
-    journal.append('{"n": 3}', at_sync=True)   # its sync never came: the close writes it
+    assert path.read_bytes().split(b"\0")[0] == b'1 {"n": 1}\n2 {"n": 2}\n'   # then the zeros ahead
+    journal.append('{"n": 3}')                 # its sync never came: the close writes it
     journal.close()
     _, left = Journal.open(path, 10, stored_through=1)
     assert left == [(2, '{"n": 2}'), (3, '{"n": 3}')]
 
 
-def test_a_preallocated_journal_writes_over_zeros_and_reads_back_only_its_entries(tmp_path, monkeypatch):
+def test_a_journal_written_at_sync_writes_over_zeros_and_reads_back_only_its_entries(tmp_path, monkeypatch):
     monkeypatch.setattr(journal_module, "AHEAD", 64)
     path = tmp_path / "events.jsonl"
-    journal, _ = Journal.open(path, 100, stored_through=0, preallocate=True)
+    journal, _ = Journal.open(path, 100, stored_through=0, written_at_sync=True)
     for n in range(3):
-        journal.append(json.dumps({"n": n}), at_sync=True)
+        journal.append(json.dumps({"n": n}))
     journal.sync()
     written = path.read_bytes()
     assert written.startswith(b'1 {"n": 0}\n2 {"n": 1}\n3 {"n": 2}\n') and written.endswith(b"\0" * 64)
@@ -113,9 +113,9 @@ def test_a_preallocated_journal_writes_over_zeros_and_reads_back_only_its_entrie
     with path.open("r+b") as handle:
         handle.seek(written.index(b"\0"))
         handle.write(b'4 {"to')
-    journal, left = Journal.open(path, 100, stored_through=1, preallocate=True)
+    journal, left = Journal.open(path, 100, stored_through=1, written_at_sync=True)
     assert left == [(2, '{"n": 1}'), (3, '{"n": 2}')]
-    assert journal.append('{"after": true}', at_sync=True) == 4   # the torn 4 was never answered
+    assert journal.append('{"after": true}') == 4   # the torn 4 was never answered
     journal.sync()
     journal.close()
     # Over the zeros, right after the torn line (ended): the file does not grow at each start.
@@ -124,16 +124,16 @@ def test_a_preallocated_journal_writes_over_zeros_and_reads_back_only_its_entrie
     assert left == [(4, '{"after": true}')]
 
 
-def test_a_preallocated_journal_cut_once_everything_is_stored_starts_over_from_nothing(tmp_path, monkeypatch):
+def test_a_journal_written_at_sync_cut_once_everything_is_stored_starts_over_from_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(journal_module, "EMPTIED_PAST", 100)
     path = tmp_path / "events.jsonl"
-    journal, _ = Journal.open(path, 1000, stored_through=0, preallocate=True)
+    journal, _ = Journal.open(path, 1000, stored_through=0, written_at_sync=True)
     for _ in range(5):
-        journal.append('{"pad": "' + "x" * 30 + '"}', at_sync=True)
+        journal.append('{"pad": "' + "x" * 30 + '"}')
     journal.sync()
     journal.stored(5)
     assert path.stat().st_size == 0
-    journal.append("{}", at_sync=True)
+    journal.append("{}")
     journal.sync()
     journal.close()
     _, left = Journal.open(path, 1000, stored_through=5)
