@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
+import storage.driver as driver
 from storage.db import session_scope
 from storage.device_model import DeviceVariable
 from storage.driver import COPY_FROM, DriverWrite, RoundTrip
@@ -234,3 +235,63 @@ def test_without_pipeline_support_each_write_goes_alone_and_counts_at_once(engin
             trip.write(DriverWrite(insert(MeterReading.__table__)), [dict(_ROW)])
     with session_scope(engine) as session:
         assert len(session.exec(select(MeterReading)).all()) == 1
+
+
+_SET_ENDED = DriverWrite(update(_TABLE).where(_TABLE.c.id == bindparam("row_pk"),
+                                              _TABLE.c.events == bindparam("events_before"))
+                         .values(events=bindparam("events"), ended_at=bindparam("ended_at"),
+                                 stopped_reason=bindparam("stopped_reason")))
+
+
+def _many_transactions(engine, count: int) -> list[int]:
+    with session_scope(engine) as session:
+        for n in range(count):
+            session.add(Transaction(station_id="CS-1", transaction_id=f"tx-{n:03d}", events=3))
+    with session_scope(engine) as session:
+        return [row.id for row in session.exec(select(Transaction).order_by(Transaction.transaction_id))]
+
+
+def _ended(ids: list[int], before: int, events: int, reason: str = "Local") -> list[dict]:
+    return [{"row_pk": pk, "events_before": before, "events": events, "ended_at": _AT + timedelta(seconds=n),
+             "stopped_reason": reason if n else 'Other\t\\N\n"é😀'} for n, pk in enumerate(ids)]
+
+
+def _stored(engine) -> list[tuple]:
+    with session_scope(engine) as session:
+        return [(row.events, row.ended_at, row.stopped_reason)
+                for row in session.exec(select(Transaction).order_by(Transaction.transaction_id))]
+
+
+@pytest.mark.parametrize("temporary_tables", [True, False])
+def test_an_update_of_many_rows_changes_the_rows_it_names_as_they_were_and_counts_them(engine, temporary_tables,
+                                                                                        monkeypatch):
+    # From COPY_FROM rows on, PostgreSQL takes an UPDATE's rows as a COPY into a temporary table
+    # and one UPDATE … FROM it; where the session may not make one, as statements. Either way the
+    # rows and the count are what each row's own statement gives.
+    if not temporary_tables:
+        monkeypatch.setattr(driver, "_may_make_temporary_tables", lambda connection: False)
+    ids = _many_transactions(engine, COPY_FROM + 9)
+    rows = _ended(ids, before=3, events=4)
+    for stale in rows[::4]:
+        stale["events_before"] = 2   # another writer's: 3 events now, not 2
+    with session_scope(engine) as session:
+        with RoundTrip(session.connection()) as trip:
+            updated = trip.write(_SET_ENDED, rows)
+        assert updated.value == len(rows) - len(rows[::4])
+    stored = _stored(engine)
+    for n, row in enumerate(rows):
+        assert stored[n] == ((3, None, None) if n % 4 == 0 else (4, row["ended_at"], row["stopped_reason"]))
+
+
+def test_updates_of_many_rows_in_one_transaction_each_apply_their_own_rows_only(engine):
+    # The same rows three times in one transaction: 3 -> 4, back to 3, then 3 -> 9. Each write
+    # sees its own rows only: with the first write's rows still in the temporary table, the third
+    # would find two rows for each transaction, one of them the first's.
+    ids = _many_transactions(engine, COPY_FROM)
+    with session_scope(engine) as session:
+        counts = [_SET_ENDED.run(session.connection(), _ended(ids, before=3, events=4)),
+                  _SET_ENDED.run(session.connection(), _ended(ids, before=4, events=3)),
+                  _SET_ENDED.run(session.connection(), _ended(ids, before=3, events=9, reason="EVDisconnected"))]
+    assert counts == [len(ids)] * 3
+    assert {row[0] for row in _stored(engine)} == {9}
+    assert {row[2] for row in _stored(engine)[1:]} == {"EVDisconnected"}
