@@ -45,9 +45,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from storage.batching import Batcher
 from storage.db import DatabaseUnavailable, session_scope
 from storage.journal import Journal, move_mark, read_mark
+from storage.sync_thread import SyncThread
 
 log = logging.getLogger("chargeca.storage.write_behind")
 
@@ -108,7 +108,7 @@ class WriteBehind(Generic[T, R]):
         self._retry_on = retry_on
         self._journal: Journal | None = None
         # One fdatasync for the entries written meanwhile, as one commit was for its group.
-        self._synced: Batcher[None, None] | None = Batcher(self._sync, gather=gather) \
+        self._synced: SyncThread | None = SyncThread(self._sync, gather=gather) \
             if self._answers_early and journaling is not None and journaling.sync_to_disk else None
         self._queue: deque[_Queued[T]] = deque()
         self._enqueued = 0                         # ordinals given
@@ -136,6 +136,8 @@ class WriteBehind(Generic[T, R]):
             if left:
                 log.warning("storing %d writes answered before the last stop and not stored then (%s)",
                             len(left), self._journaling.path)
+        if self._synced is not None:
+            self._synced.start()
         self._task = asyncio.create_task(self._run(), name="write-behind")
         return self
 
@@ -153,6 +155,8 @@ class WriteBehind(Generic[T, R]):
         for queued in self._queue:
             if queued.answer is not None and not queued.answer.done():
                 queued.answer.cancel()
+        if self._synced is not None:
+            await self._synced.aclose()
         if self._journal is not None:
             self._journal.close()
 
@@ -168,7 +172,7 @@ class WriteBehind(Generic[T, R]):
             if seq is not None:
                 self._put(_Queued(item, seq, None, journal_body))
                 if self._synced is not None:
-                    await self._synced(None)
+                    await self._synced()
                 return None
         answer = asyncio.get_running_loop().create_future()
         self._put(_Queued(item, None, answer), urgent=True)
@@ -203,10 +207,9 @@ class WriteBehind(Generic[T, R]):
         return Journal.open(journaling.path, journaling.max_entries, stored_through=through,
                             written_at_sync=self._synced is not None)
 
-    def _sync(self, calls: list[None]) -> list[None]:
+    def _sync(self) -> None:
         assert self._journal is not None
         self._journal.sync()
-        return [None] * len(calls)
 
     def _put(self, queued: _Queued[T], urgent: bool = False) -> None:
         self._enqueued += 1

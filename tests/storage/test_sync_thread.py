@@ -1,0 +1,96 @@
+"""SyncThread (storage/sync_thread.py): a waiter returns only after a sync that began after it
+called; the waiters of the moment share syncs; a sync's failure reaches each of its waiters and
+not the next sync's; one waiter cancelled leaves the others their answer; a closed one refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from storage.sync_thread import SyncThread
+
+pytestmark = pytest.mark.fast
+
+
+class Disk:
+    """A sync that takes ``seconds`` and keeps when each began and ended; fails while ``failing``."""
+
+    def __init__(self, seconds: float = 0.005) -> None:
+        self.seconds = seconds
+        self.syncs: list[tuple[float, float]] = []
+        self.failing = False
+        self.threads: set[str] = set()
+
+    def sync(self) -> None:
+        began = time.monotonic()
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.seconds)
+        if self.failing:
+            raise OSError(5, "Input/output error")
+        self.syncs.append((began, time.monotonic()))
+
+
+async def _waiter(syncer: SyncThread) -> tuple[float, float]:
+    called = time.monotonic()
+    await syncer()
+    return called, time.monotonic()
+
+
+async def test_each_waiter_returns_after_a_sync_that_began_after_its_call_and_waiters_share_syncs():
+    disk = Disk()
+    syncer = SyncThread(disk.sync, gather=0.002).start()
+    try:
+        calls = []
+        for _ in range(20):
+            calls += [asyncio.create_task(_waiter(syncer)) for _ in range(10)]
+            await asyncio.sleep(0.001)
+        waited = await asyncio.gather(*calls)
+    finally:
+        await syncer.aclose()
+    for called, returned in waited:
+        assert any(called <= began and ended <= returned for began, ended in disk.syncs), (called, returned)
+    # 200 waiters over ~20 ms of 5 ms syncs: a handful of syncs, not one each.
+    assert len(disk.syncs) <= 20
+    assert disk.threads == {"journal-sync"}
+
+
+async def test_a_failed_sync_reaches_each_of_its_waiters_and_the_next_sync_serves_again():
+    disk = Disk()
+    syncer = SyncThread(disk.sync, gather=0.0).start()
+    try:
+        disk.failing = True
+        outcomes = await asyncio.gather(*(syncer() for _ in range(5)), return_exceptions=True)
+        assert all(isinstance(outcome, OSError) and outcome.errno == 5 for outcome in outcomes)
+        disk.failing = False
+        await asyncio.wait_for(syncer(), 5)
+        assert len(disk.syncs) == 1
+    finally:
+        await syncer.aclose()
+
+
+async def test_a_cancelled_waiter_leaves_the_others_their_answer():
+    disk = Disk(seconds=0.05)
+    syncer = SyncThread(disk.sync, gather=0.0).start()
+    try:
+        first, second = asyncio.create_task(syncer()), asyncio.create_task(syncer())
+        await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.wait_for(second, 5)
+        assert first.cancelled() and len(disk.syncs) == 1
+    finally:
+        await syncer.aclose()
+
+
+async def test_a_closed_syncer_ends_the_syncs_asked_for_and_refuses_more():
+    disk = Disk(seconds=0.02)
+    syncer = SyncThread(disk.sync, gather=0.0).start()
+    asked = asyncio.create_task(syncer())
+    await asyncio.sleep(0.005)
+    await syncer.aclose()
+    await asyncio.wait_for(asked, 5)
+    assert len(disk.syncs) == 1
+    with pytest.raises(RuntimeError, match="not running"):
+        await syncer()
