@@ -33,6 +33,15 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def company_wait(gather: float, steady: bool, *, since_last_end: float, since_oldest: float) -> float:
+    """How long a batch waits for company before it starts (``Batcher``'s ``gather``, which the
+    journal's sync thread shares, storage/sync_thread.py): under ``steady`` traffic, until its
+    oldest call has waited ``gather``, unless the batch before ended that long ago or more."""
+    if gather and steady and since_last_end < gather and since_oldest < gather:
+        return gather - since_oldest
+    return 0.0
+
+
 class Batcher(Generic[T, R]):
     """``concurrency`` batches may run at once: 1 where writers queue for one lock anyway
     (SQLite), more where they do not (PostgreSQL: a batch's round trips then overlap another's
@@ -81,9 +90,10 @@ class Batcher(Generic[T, R]):
             loop = asyncio.get_running_loop()
             while self._queue:
                 now = loop.time()
-                if self._gather and (self._last_size > 1 or 1 < len(self._queue) < self._max_batch) and \
-                        now - self._last_end < self._gather and now - self._oldest_at < self._gather:
-                    await asyncio.sleep(self._gather - (now - self._oldest_at))
+                wait = company_wait(self._gather, self._last_size > 1 or 1 < len(self._queue) < self._max_batch,
+                                    since_last_end=now - self._last_end, since_oldest=now - self._oldest_at)
+                if wait:
+                    await asyncio.sleep(wait)
                     if not self._queue:   # another runner, gathering too, woke first and took them
                         break
                 batch, self._queue = self._queue[:self._max_batch], self._queue[self._max_batch:]

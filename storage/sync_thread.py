@@ -22,6 +22,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from storage.batching import company_wait
+
 
 class SyncThread:
     def __init__(self, sync: Callable[[], None], *, gather: float, name: str = "journal-sync") -> None:
@@ -84,9 +86,10 @@ class SyncThread:
 
     def _wait_for_company(self, waiters: list[asyncio.Future]) -> None:
         now = time.monotonic()
-        steady = self._last_size > 1 or len(waiters) > 1
-        if self._gather and steady and now - self._last_end < self._gather and now - self._next_since < self._gather:
-            time.sleep(self._gather - (now - self._next_since))
+        wait = company_wait(self._gather, self._last_size > 1 or len(waiters) > 1,
+                            since_last_end=now - self._last_end, since_oldest=now - self._next_since)
+        if wait:
+            time.sleep(wait)
 
     def _answer(self, waiters: list[asyncio.Future], error: BaseException | None) -> None:
         def settle() -> None:
