@@ -32,7 +32,8 @@ DEV_ORGANIZATION = "ChargeCA Development"
 # Besides the development FQDN, which needs no DNS only where *.localhost resolves: a lab connects
 # to wss://localhost or wss://127.0.0.1 with host-name checking on.
 DEV_EXTRA_NAMES = ("localhost", "127.0.0.1", "::1")
-GC_THRESHOLD = 15_000
+# The cyclic collector's thresholds (gc.set_threshold): see _tune_interpreter.
+GC_THRESHOLDS = (50_000, 3, 10)
 
 
 def _is_loopback(host: str) -> bool:
@@ -168,14 +169,21 @@ def _tune_interpreter(gateway: GatewayConfig) -> None:
     # it is out of the cyclic collector's sight: a full collection then walks only what stations
     # allocate, not ~1M start-up objects each time (boot storms: see scripts/bench_gateway.py).
     gc.freeze()
-    # Each connection leaves a few hundred long-lived container objects; with the default first
-    # threshold (700) a boot storm runs a young collection every few connections. 20x fewer
-    # collections, each walking only what is young, cost a bounded few MB of later-freed garbage.
-    gc.set_threshold(GC_THRESHOLD, 10, 10)
+    # A young collection stops the event loop for as long as it walks the young generation, and
+    # that holds every connection's waiting reader (its coroutine, frame and future, made anew for
+    # each frame) whatever the threshold: ~20 ms with a thousand stations connected, 5-15 ms even
+    # at a threshold of 4,000 (docs/benchmarks.md, 2026-12-07). So the first threshold sets how
+    # often the loop stops, not for how long: at 50,000, no collection fell inside the 10 s of
+    # TransactionEvents of six charging runs (at 15,000: one or two of 19-29 ms in each, and the
+    # TransactionEvents' longest answer 24-133 ms against 16-25). A boot storm's connections are
+    # still walked once each. The second threshold at 3 keeps a gen-1 collection, which walks what
+    # the young ones kept since the last, to ~130-150 ms during a 10,000-station storm (350-410
+    # ms at 10). Garbage held in cycles waits for at most 50,000 allocations: a few MB.
+    gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(gateway.switch_interval_ms / 1000)
     # As the interpreter has them, not as configured.
-    log.info("interpreter: young collection every %d objects, thread switch interval %g ms",
-             gc.get_threshold()[0], round(sys.getswitchinterval() * 1000, 3))
+    log.info("interpreter: collector thresholds %s, thread switch interval %g ms",
+             "/".join(map(str, gc.get_threshold())), round(sys.getswitchinterval() * 1000, 3))
 
 
 async def _run(ctx: Context, cluster: "ClusterConfig | None",

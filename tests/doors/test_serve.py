@@ -74,11 +74,13 @@ def test_start_says_what_to_do_next(dev_server):
     assert "token create" not in block, "a token exists: nothing to make"
 
 
-def test_serve_hands_the_interpreter_lock_over_every_millisecond_by_default(dev_server):
+def test_serve_tunes_the_collector_and_the_interpreter_lock_by_default(dev_server):
     """Python's 5 ms would let the event loop keep the lock that long from the group commit's
-    thread each time it comes back from the database (api/core/settings.py)."""
+    thread each time it comes back from the database (api/core/settings.py); Python's collector
+    thresholds (700, 10, 10) would stop the loop for a young collection every few connections
+    (api/server.py)."""
     output = dev_server.wait_running(timeout=10)
-    assert "interpreter: young collection every 15000 objects, thread switch interval 1 ms" in output
+    assert "interpreter: collector thresholds 50000/3/10, thread switch interval 1 ms" in output
 
 
 def _served_certificate(root: Path, port: int, server_hostname: str) -> x509.Certificate:
