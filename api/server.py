@@ -174,11 +174,12 @@ def _tune_interpreter(gateway: GatewayConfig) -> None:
     # each frame) whatever the threshold: ~20 ms with a thousand stations connected, 5-15 ms even
     # at a threshold of 4,000 (docs/benchmarks.md, 2026-12-07). So the first threshold sets how
     # often the loop stops, not for how long: at 50,000, no collection fell inside the 10 s of
-    # TransactionEvents of six charging runs (at 15,000: one or two of 19-29 ms in each, and the
-    # TransactionEvents' longest answer 24-133 ms against 16-25). A boot storm's connections are
-    # still walked once each. The second threshold at 3 keeps a gen-1 collection, which walks what
-    # the young ones kept since the last, to ~130-150 ms during a 10,000-station storm (350-410
-    # ms at 10). Garbage held in cycles waits for at most 50,000 allocations: a few MB.
+    # TransactionEvents in the nine charging runs probed (at 15,000: one or two of 19-29 ms in
+    # each; the TransactionEvents' longest answer 18-129 ms over 24 runs against 16-82 over 12).
+    # A boot storm's connections are still walked once each. The second threshold at 3 keeps a
+    # gen-1 collection, which walks what the young ones kept since the last, to 150-200 ms during
+    # a 10,000-station storm (350-410 ms at 10). Garbage held in cycles waits for at most 50,000
+    # allocations: a few MB.
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(gateway.switch_interval_ms / 1000)
     # As the interpreter has them, not as configured.
