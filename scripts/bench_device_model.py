@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from bench_gateway import fresh_database  # noqa: E402 - never the given database itself
 from fastapi import FastAPI  # noqa: E402
+from scratch_database import scratch_database  # noqa: E402 - never the given database itself
 from sqlalchemy import func, select  # noqa: E402
 
 from api.core.audit import Actor, run_in_session  # noqa: E402
@@ -103,7 +103,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp directory; "
                         "postgresql://…/db: a fresh database created beside db, dropped after")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url) as database_url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url) as database_url:
         os.environ.setdefault("CHARGECA_KEY_PASSPHRASE", "bench-passphrase-0123456789")
         if database_url:
             os.environ["CHARGECA_DATABASE_URL"] = database_url

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "support"), str(ROOT / "scripts")]
 
 from bench_gateway import cpu_seconds  # noqa: E402 - found through the path above
+from scratch_database import scratch_database  # noqa: E402
 
 if TYPE_CHECKING:
     from cluster_support import Node
@@ -264,7 +265,6 @@ def main() -> None:
                         help="seconds at --rate before each REST phase, measured apart (cold start)")
     args = parser.parse_args()
 
-    from bench_gateway import fresh_database
     from cluster_support import NatsServer, nats_server_binary
 
     nats = None
@@ -275,7 +275,7 @@ def main() -> None:
         nats = NatsServer(binary)
     try:
         with tempfile.TemporaryDirectory(prefix="bench-relay-") as workdir, \
-                fresh_database(args.database_url) as database_url:
+                scratch_database(args.database_url) as database_url:
             numbers = asyncio.run(relay_round_trips(Path(workdir), database_url, args.nats_url or nats.url,
                                                     stations=args.stations, rate=args.rate, seconds=args.seconds,
                                                     warmup=args.warmup))
