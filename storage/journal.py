@@ -9,7 +9,10 @@ leaves each entry's ``write()`` to the next ``sync``, for a caller that waits fo
 every answer anyway, and writes over zeros written ahead (``AHEAD``): on the event loop,
 a ``write()`` that extends the file waits for the filesystem's journal while another thread's
 fdatasync commits it (py-spy, PostgreSQL, a thousand entries a second: a sixth of the loop's
-samples were in that ``write()``); in the sync's thread it costs the loop nothing.
+samples were in that ``write()``); in the sync's thread it costs the loop nothing. There the
+held entries go in one ``pwritev`` with ``RWF_DSYNC`` (O_DSYNC for that write alone: durable
+when it returns), one system call where a ``write()`` and an ``fdatasync`` were two; each is a
+moment the sync's thread lets go of the interpreter's lock and must take it back from the loop.
 
 The caller stores entries elsewhere (the database) and moves the mark (``JournalMark``, in the
 same database transaction as what it stored), then calls ``stored``: a journal with nothing left
@@ -23,6 +26,7 @@ report.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -141,8 +145,8 @@ class Journal:
         """Write what was held, then make every entry appended so far survive a crash of the
         machine. Safe on a thread of its own while the loop appends."""
         with self._writing:
-            self._write_held()
-            os.fdatasync(self._fd)
+            if not self._write_held(durably=True):
+                os.fdatasync(self._fd)
 
     def stored(self, through: int) -> None:
         """The entries up to ``through`` are stored (and the mark moved past them)."""
@@ -161,31 +165,51 @@ class Journal:
             self._write_held()
             os.close(self._fd)
 
-    def _write_held(self) -> None:
+    def _write_held(self, *, durably: bool = False) -> bool:
+        """Write the held entries; True when they (and so every entry) are durable already:
+        ``durably`` asked, something was held, and the system took RWF_DSYNC."""
         # One popleft at a time (atomic beside the loop's append): what the loop appends
         # meanwhile is written here or by the next sync, never lost between the two.
         lines = []
         while self._held:
             lines.append(self._held.popleft())
-        if lines:
-            self._write(b"".join(lines))
+        return bool(lines) and self._write(b"".join(lines), durably=durably)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, *, durably: bool = False) -> bool:
         end = self._end + len(data)
         if self._written_at_sync and end > self._allocated:
             _write_at(self._fd, bytes(end + AHEAD - self._allocated), self._allocated)
             self._allocated = end + AHEAD
-        _write_at(self._fd, data, self._end)
+        done = _write_at(self._fd, data, self._end, durably=durably)
         self._end = end
+        return done
 
 
-def _write_at(fd: int, data: bytes, offset: int) -> None:
+# None where the system has no per-write O_DSYNC (os.RWF_DSYNC: Linux 4.7 and later), or once it
+# refused it: then a write, and an fdatasync after it.
+_DSYNC: int | None = getattr(os, "RWF_DSYNC", None)
+
+
+def _write_at(fd: int, data: bytes, offset: int, *, durably: bool = False) -> bool:
+    """Write ``data`` at ``offset``; True when it is durable on return (``durably`` asked, and
+    RWF_DSYNC honoured), else the caller's fdatasync makes it so."""
+    global _DSYNC
     # A regular file takes a write whole but for a full disk, which raises; a short count all the
     # same would leave a torn line for the next entry to run into.
     view = memoryview(data)
     while view:
-        written = os.pwrite(fd, view, offset)
+        if durably and _DSYNC is not None:
+            try:
+                written = os.pwritev(fd, [view], offset, _DSYNC)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                _DSYNC = None   # a kernel or filesystem without it: nothing was written
+                continue
+        else:
+            written = os.pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
+    return durably and _DSYNC is not None
 
 
 def _read(fd: int, stored_through: int) -> tuple[list[tuple[int, str]], int, int]:

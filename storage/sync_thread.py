@@ -6,7 +6,9 @@ journal entry; the entries of the moment share one. Through the loop's executor 
 the loop a task, a hop to a worker thread and a future per waiter: at a charging fleet's thousand
 events a second, ~400 syncs, py-spy on the gateway benchmark put that at a tenth of an event's
 time on the event loop. Here the waiters of the moment are handed to the thread as one list, the
-thread sleeps on a queue between syncs, and each sync costs the loop one wake-up.
+thread sleeps on a queue between syncs, and each sync costs the loop one wake-up. The wait for
+company is a timer on the loop, not a sleep on the thread: each time the thread wakes it must
+take the interpreter's lock back from the busy loop, and a sleep was one such time more a sync.
 
 What a waiter is owed: ``__call__`` returns once a sync that began after it was called has ended
 (so whatever the caller did before calling is covered), or raises what that sync raised. Under
@@ -32,12 +34,12 @@ class SyncThread:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        # The next sync's waiters (a future each: one cancelled leaves the others theirs), and
-        # when the first of them came (time.monotonic). The list is handed to the thread as it
-        # starts; a SimpleQueue wakes it without a Python-level lock on the loop's side.
+        # The next sync's waiters (a future each: one cancelled leaves the others theirs). The
+        # list is handed to the thread as it starts; a SimpleQueue wakes it without a
+        # Python-level lock on the loop's side.
         self._next: list[asyncio.Future] | None = None
-        self._next_since = 0.0
         self._asked: queue.SimpleQueue[list[asyncio.Future] | None] = queue.SimpleQueue()
+        self._handing: asyncio.TimerHandle | None = None   # the next sync's, while it waits for company
         self._stopping = False
         self._last_size, self._last_end = 0, -math.inf
 
@@ -54,8 +56,14 @@ class SyncThread:
         waiter = self._loop.create_future()
         waiting = self._next   # read once: the thread may let go of it at any moment
         if waiting is None:
-            self._next, self._next_since = [waiter], time.monotonic()
-            self._asked.put(self._next)
+            now = time.monotonic()
+            self._next = [waiter]
+            wait = company_wait(self._gather, self._last_size > 1, since_last_end=now - self._last_end,
+                                since_oldest=0.0)
+            if wait:
+                self._handing = self._loop.call_later(wait, self._hand_over, self._next)
+            else:
+                self._asked.put(self._next)
         else:
             waiting.append(waiter)
         await waiter
@@ -65,13 +73,19 @@ class SyncThread:
         if self._thread is None:
             return
         self._stopping = True
+        if self._handing is not None:
+            self._handing.cancel()
+            self._hand_over(self._next)   # its waiters are owed their sync before the thread ends
         self._asked.put(None)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
 
+    def _hand_over(self, waiters: list[asyncio.Future]) -> None:
+        self._handing = None
+        self._asked.put(waiters)
+
     def _run(self) -> None:
         while (waiters := self._asked.get()) is not None:
-            self._wait_for_company(waiters)
             # Let go of before the sync starts: a waiter that comes from here on asks for the
             # next one, and whatever it wrote before is then covered by that sync. One that came
             # until now wrote before this sync starts.
@@ -83,13 +97,6 @@ class SyncThread:
             else:
                 self._answer(waiters, None)
             self._last_size, self._last_end = len(waiters), time.monotonic()
-
-    def _wait_for_company(self, waiters: list[asyncio.Future]) -> None:
-        now = time.monotonic()
-        wait = company_wait(self._gather, self._last_size > 1 or len(waiters) > 1,
-                            since_last_end=now - self._last_end, since_oldest=now - self._next_since)
-        if wait:
-            time.sleep(wait)
 
     def _answer(self, waiters: list[asyncio.Future], error: BaseException | None) -> None:
         def settle() -> None:

@@ -3,6 +3,7 @@ in order and only once stored is it gone; a torn last line is skipped; the bound
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -97,6 +98,62 @@ def test_an_entry_held_for_the_sync_is_written_by_it_in_order_and_by_a_close(tmp
     journal.close()
     _, left = Journal.open(path, 10, stored_through=1)
     assert left == [(2, '{"n": 2}'), (3, '{"n": 3}')]
+
+
+class Calls:
+    """os.pwritev and os.fdatasync as the journal calls them, counted; pwritev refused with
+    ``refuse`` (an errno) where given, as a kernel without RWF_DSYNC does."""
+
+    def __init__(self, monkeypatch, refuse: int | None = None) -> None:
+        self.pwritev: list[int] = []   # the flags of each call
+        self.fdatasync = 0
+        pwritev, fdatasync = os.pwritev, os.fdatasync
+
+        def counted_pwritev(fd, buffers, offset, flags=0):
+            self.pwritev.append(flags)
+            if refuse is not None:
+                raise OSError(refuse, os.strerror(refuse))
+            return pwritev(fd, buffers, offset, flags)
+
+        def counted_fdatasync(fd):
+            self.fdatasync += 1
+            fdatasync(fd)
+
+        monkeypatch.setattr(os, "pwritev", counted_pwritev)
+        monkeypatch.setattr(os, "fdatasync", counted_fdatasync)
+
+
+@pytest.mark.skipif(not hasattr(os, "RWF_DSYNC"), reason="no RWF_DSYNC on this system (Linux 4.7 and later)")
+def test_a_sync_writes_the_held_entries_durably_in_one_system_call(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "_DSYNC", os.RWF_DSYNC)
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 100, stored_through=0, written_at_sync=True)
+    for n in range(3):
+        journal.append(json.dumps({"n": n}))
+    calls = Calls(monkeypatch)
+    journal.sync()
+    assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 0
+    assert path.read_bytes().split(b"\0")[0] == b'1 {"n": 0}\n2 {"n": 1}\n3 {"n": 2}\n'
+    journal.sync()                       # nothing held: an fdatasync, which finds nothing to do
+    assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 1
+    journal.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "RWF_DSYNC"), reason="no RWF_DSYNC on this system (Linux 4.7 and later)")
+def test_where_the_system_refuses_rwf_dsync_a_sync_writes_then_fdatasyncs(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "_DSYNC", os.RWF_DSYNC)
+    path = tmp_path / "events.jsonl"
+    journal, _ = Journal.open(path, 100, stored_through=0, written_at_sync=True)
+    journal.append('{"n": 1}')
+    calls = Calls(monkeypatch, refuse=errno.EOPNOTSUPP)
+    journal.sync()
+    assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 1
+    journal.append('{"n": 2}')
+    journal.sync()                       # not asked again
+    assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 2
+    journal.close()
+    _, left = Journal.open(path, 100, stored_through=0)
+    assert left == [(1, '{"n": 1}'), (2, '{"n": 2}')]
 
 
 def test_a_journal_written_at_sync_writes_over_zeros_and_reads_back_only_its_entries(tmp_path, monkeypatch):

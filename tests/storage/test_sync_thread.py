@@ -94,3 +94,20 @@ async def test_a_closed_syncer_ends_the_syncs_asked_for_and_refuses_more():
     assert len(disk.syncs) == 1
     with pytest.raises(RuntimeError, match="not running"):
         await syncer()
+
+
+async def test_a_close_while_a_sync_waits_for_company_syncs_its_waiters_at_once():
+    disk = Disk(seconds=0.05)
+    syncer = SyncThread(disk.sync, gather=30.0).start()
+    try:
+        first = asyncio.create_task(syncer())
+        await asyncio.sleep(0.01)                  # its sync runs: the next two share the next one
+        await asyncio.gather(first, syncer(), syncer())
+        assert len(disk.syncs) == 2
+        late = asyncio.create_task(syncer())       # steady traffic: it waits for company, 30 s
+        await asyncio.sleep(0.05)
+        assert not late.done() and len(disk.syncs) == 2
+    finally:
+        await asyncio.wait_for(syncer.aclose(), 5)   # the close does not wait out the 30 s
+    await asyncio.wait_for(late, 5)
+    assert len(disk.syncs) == 3
