@@ -282,6 +282,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+_SWITCHES = ("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")
+
+
+def context_switches(pid: int) -> int:
+    """The switches away from each of the process's threads so far, voluntary (it waited: for a
+    socket, a lock, the interpreter's lock) and not (the scheduler took its core). Counted, not
+    timed: a steadier measure of a message's hand-offs between threads than its CPU time."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:   # the thread ended meanwhile
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith(_SWITCHES))
+    return total
+
+
 def stolen_seconds() -> float:
     """The machine's CPU time the hypervisor gave to other guests, every core summed (``steal``
     in /proc/stat; 0 on bare metal). On this kind of virtual machine it came in bursts that
@@ -333,7 +350,8 @@ class Load:
             message = json.loads(line)
             if "event" in message:
                 marks[message["event"]] = (time.perf_counter(), cpu_seconds(self._server_pid),
-                                           cpu_seconds(self.process.pid), stolen_seconds())
+                                           cpu_seconds(self.process.pid), stolen_seconds(),
+                                           context_switches(self._server_pid))
                 continue
             return message["result"], marks
 
@@ -354,11 +372,12 @@ class Steady(NamedTuple):
     server: float    # server CPU seconds
     load: float      # load-generator CPU seconds
     stolen: float    # share of the machine's CPU time (all cores) stolen by the hypervisor meanwhile
+    switches: int    # the server's context switches, every thread's
 
 
 def steady(marks: dict) -> Steady:
-    (t0, s0, c0, st0), (t1, s1, c1, st1) = marks["steady_start"], marks["steady_end"]
-    return Steady(t1 - t0, s1 - s0, c1 - c0, (st1 - st0) / max(1e-9, (t1 - t0) * (os.cpu_count() or 1)))
+    (t0, s0, c0, st0, x0), (t1, s1, c1, st1, x1) = marks["steady_start"], marks["steady_end"]
+    return Steady(t1 - t0, s1 - s0, c1 - c0, (st1 - st0) / max(1e-9, (t1 - t0) * (os.cpu_count() or 1)), x1 - x0)
 
 
 def stolen_note(phase: Steady) -> str:
@@ -527,7 +546,7 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
             rows_before = _message_log_rows(data)
             measured = _fresh_server_round(data, certs, workdir, f"{mode}-{round_no}", ids3, args,
                                            (server_cpu, client_cpu))
-            paced, (wall, server_s, _, _), storm = measured.paced, measured.paced_steady, measured.storm
+            paced, (wall, server_s, *_), storm = measured.paced, measured.paced_steady, measured.storm
             runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
             if mode == "on":
                 logged["rows"] += _message_log_rows(data) - rows_before
@@ -896,7 +915,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
         wall, server_s = phase.wall, phase.server
         heartbeat, heartbeat_phase = reference or (heartbeats.paced, heartbeats.paced_steady)
         heartbeat_s = heartbeat_phase.server
-        per_event = server_s / max(1, paced["messages"])
+        events = max(1, paced["messages"])
+        per_event = server_s / events
         per_heartbeat = heartbeat_s / max(1, heartbeat["messages"])
         ratios.append(per_event / max(per_heartbeat, 1e-9))
         extras.append(1e6 * (per_event - per_heartbeat))
@@ -909,7 +929,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
             f"{stolen_note(phase)})",
             f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
             f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it{stolen_note(heartbeat_phase)}; "
-            f"target <= 2x), {extras[-1]:.0f} µs more than it"]
+            f"target <= 2x), {extras[-1]:.0f} µs more than it; context switches {phase.switches / events:.2f} "
+            f"a TransactionEvent, {heartbeat_phase.switches / max(1, heartbeat['messages']):.2f} a Heartbeat"]
     if len(ratios) > 1:
         lines.append(f"over {len(ratios)} rounds: {statistics.median(ratios):.2f}x a Heartbeat's (median; "
                      f"{min(ratios):.2f}-{max(ratios):.2f}x); {statistics.median(extras):.0f} µs more than a Heartbeat "
@@ -927,7 +948,7 @@ def heartbeat_phases(load: Load, args: argparse.Namespace) -> Heartbeats:
 
 
 def _heartbeat_lines(run: Heartbeats, connected: int, args: argparse.Namespace, label: str = "") -> str:
-    paced, (wall, server_s, _, _), capacity, (cwall, cserver_s, cclient_s, _) = (
+    paced, (wall, server_s, *_), capacity, (cwall, cserver_s, cclient_s, *_) = (
         run.paced, run.paced_steady, run.capacity, run.capacity_steady)
     return "\n".join((
         f"{label}Heartbeat round trip at {args.rate}/s with {connected} profile-3 stations connected: "
