@@ -917,7 +917,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
         heartbeat_s = heartbeat_phase.server
         events = max(1, paced["messages"])
         per_event = server_s / events
-        per_heartbeat = heartbeat_s / max(1, heartbeat["messages"])
+        heartbeat_messages = max(1, heartbeat["messages"])
+        per_heartbeat = heartbeat_s / heartbeat_messages
         ratios.append(per_event / max(per_heartbeat, 1e-9))
         extras.append(1e6 * (per_event - per_heartbeat))
         label = f"round {round_no + 1}: " if len(run.rounds) > 1 else ""
@@ -930,7 +931,7 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
             f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
             f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it{stolen_note(heartbeat_phase)}; "
             f"target <= 2x), {extras[-1]:.0f} µs more than it; context switches {phase.switches / events:.2f} "
-            f"a TransactionEvent, {heartbeat_phase.switches / max(1, heartbeat['messages']):.2f} a Heartbeat"]
+            f"a TransactionEvent, {heartbeat_phase.switches / heartbeat_messages:.2f} a Heartbeat"]
     if len(ratios) > 1:
         lines.append(f"over {len(ratios)} rounds: {statistics.median(ratios):.2f}x a Heartbeat's (median; "
                      f"{min(ratios):.2f}-{max(ratios):.2f}x); {statistics.median(extras):.0f} µs more than a Heartbeat "

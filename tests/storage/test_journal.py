@@ -9,6 +9,7 @@ import os
 import stat
 
 import pytest
+from durable_writes import DurableWrites
 
 from storage import journal as journal_module
 from storage.journal import Journal
@@ -100,29 +101,6 @@ def test_an_entry_held_for_the_sync_is_written_by_it_in_order_and_by_a_close(tmp
     assert left == [(2, '{"n": 2}'), (3, '{"n": 3}')]
 
 
-class Calls:
-    """os.pwritev and os.fdatasync as the journal calls them, counted; pwritev refused with
-    ``refuse`` (an errno) where given, as a kernel without RWF_DSYNC does."""
-
-    def __init__(self, monkeypatch, refuse: int | None = None) -> None:
-        self.pwritev: list[int] = []   # the flags of each call
-        self.fdatasync = 0
-        pwritev, fdatasync = os.pwritev, os.fdatasync
-
-        def counted_pwritev(fd, buffers, offset, flags=0):
-            self.pwritev.append(flags)
-            if refuse is not None:
-                raise OSError(refuse, os.strerror(refuse))
-            return pwritev(fd, buffers, offset, flags)
-
-        def counted_fdatasync(fd):
-            self.fdatasync += 1
-            fdatasync(fd)
-
-        monkeypatch.setattr(os, "pwritev", counted_pwritev)
-        monkeypatch.setattr(os, "fdatasync", counted_fdatasync)
-
-
 @pytest.mark.skipif(not hasattr(os, "RWF_DSYNC"), reason="no RWF_DSYNC on this system (Linux 4.7 and later)")
 def test_a_sync_writes_the_held_entries_durably_in_one_system_call(tmp_path, monkeypatch):
     monkeypatch.setattr(journal_module, "_DSYNC", os.RWF_DSYNC)
@@ -130,7 +108,7 @@ def test_a_sync_writes_the_held_entries_durably_in_one_system_call(tmp_path, mon
     journal, _ = Journal.open(path, 100, stored_through=0, written_at_sync=True)
     for n in range(3):
         journal.append(json.dumps({"n": n}))
-    calls = Calls(monkeypatch)
+    calls = DurableWrites(monkeypatch)
     journal.sync()
     assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 0
     assert path.read_bytes().split(b"\0")[0] == b'1 {"n": 0}\n2 {"n": 1}\n3 {"n": 2}\n'
@@ -145,7 +123,7 @@ def test_where_the_system_refuses_rwf_dsync_a_sync_writes_then_fdatasyncs(tmp_pa
     path = tmp_path / "events.jsonl"
     journal, _ = Journal.open(path, 100, stored_through=0, written_at_sync=True)
     journal.append('{"n": 1}')
-    calls = Calls(monkeypatch, refuse=errno.EOPNOTSUPP)
+    calls = DurableWrites(monkeypatch, refuse=errno.EOPNOTSUPP)
     journal.sync()
     assert calls.pwritev == [os.RWF_DSYNC] and calls.fdatasync == 1
     journal.append('{"n": 2}')

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import pytest
+from durable_writes import DurableWrites
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -155,24 +155,7 @@ async def test_past_the_journals_bound_a_write_waits_for_the_store(engine, tmp_p
 
 
 async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(engine, tmp_path, monkeypatch):
-    synced: list[list[str]] = []   # the entries in the file at each fdatasync or RWF_DSYNC write
-    fdatasync, pwritev = os.fdatasync, os.pwritev
-
-    def durable(fd: int) -> None:
-        synced.append(os.pread(fd, 1 << 20, 0).split(b"\0")[0].decode().splitlines())
-
-    def observed_fdatasync(fd: int) -> None:
-        fdatasync(fd)
-        durable(fd)
-
-    def observed_pwritev(fd: int, buffers, offset: int, flags: int = 0) -> int:
-        written = pwritev(fd, buffers, offset, flags)
-        if flags & getattr(os, "RWF_DSYNC", 0):
-            durable(fd)
-        return written
-
-    monkeypatch.setattr(os, "fdatasync", observed_fdatasync)
-    monkeypatch.setattr(os, "pwritev", observed_pwritev)
+    synced = DurableWrites(monkeypatch).synced   # the entries in the file at each durable point
     journaling = _journaling(tmp_path, sync_to_disk=True)
     behind = await _behind(engine, Store(), journaling, store_within=30)
     try:
