@@ -90,13 +90,15 @@ class SyncThread:
             # next one, and whatever it wrote before is then covered by that sync. One that came
             # until now wrote before this sync starts.
             self._next = None
+            error: BaseException | None = None
             try:
                 self._sync()
             except BaseException as exc:  # noqa: BLE001 - every waiter of this sync gets it
-                self._answer(waiters, exc)
-            else:
-                self._answer(waiters, None)
+                error = exc
+            # Before the answers: the loop reads these for the next sync's wait for company
+            # (__call__), and a waiter answered may call again at once.
             self._last_size, self._last_end = len(waiters), time.monotonic()
+            self._answer(waiters, error)
 
     def _answer(self, waiters: list[asyncio.Future], error: BaseException | None) -> None:
         def settle() -> None:
