@@ -349,9 +349,11 @@ class Load:
                 raise SystemExit(f"load generator died during {cmd}")
             message = json.loads(line)
             if "event" in message:
-                marks[message["event"]] = (time.perf_counter(), cpu_seconds(self._server_pid),
-                                           cpu_seconds(self.process.pid), stolen_seconds(),
-                                           context_switches(self._server_pid))
+                # The server's helpers included (the journal's sync: storage/sync_process.py).
+                at = time.perf_counter()
+                marks[message["event"]] = (at, tree_cpu(self._server_pid), cpu_seconds(self.process.pid),
+                                           stolen_seconds(),
+                                           sum(map(context_switches, tree_pids(self._server_pid))))
                 continue
             return message["result"], marks
 
@@ -372,7 +374,7 @@ class Steady(NamedTuple):
     server: float    # server CPU seconds
     load: float      # load-generator CPU seconds
     stolen: float    # share of the machine's CPU time (all cores) stolen by the hypervisor meanwhile
-    switches: int    # the server's context switches, every thread's
+    switches: int    # the server's context switches, every thread's, its helper processes' too
 
 
 def steady(marks: dict) -> Steady:

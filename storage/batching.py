@@ -35,7 +35,7 @@ R = TypeVar("R")
 
 def company_wait(gather: float, steady: bool, *, since_last_end: float, since_oldest: float) -> float:
     """How long a batch waits for company before it starts (``Batcher``'s ``gather``, which the
-    journal's sync thread shares, storage/sync_thread.py): under ``steady`` traffic, until its
+    journal's syncs share, storage/shared_sync.py): under ``steady`` traffic, until its
     oldest call has waited ``gather``, unless the batch before ended that long ago or more."""
     if gather and steady and since_last_end < gather and since_oldest < gather:
         return gather - since_oldest

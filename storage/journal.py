@@ -5,14 +5,14 @@ caller's JSON text. ``append`` is a ``write()`` at the end of the entries: once 
 entry survives a crash of the process (the kernel has it), as a SQLite commit in WAL
 mode with ``synchronous=NORMAL`` does; ``sync`` (fdatasync) makes what was appended survive a
 crash of the machine too, as a PostgreSQL commit does. A journal opened ``written_at_sync``
-leaves each entry's ``write()`` to the next ``sync``, for a caller that waits for that sync before
-every answer anyway, and writes over zeros written ahead (``AHEAD``): on the event loop,
-a ``write()`` that extends the file waits for the filesystem's journal while another thread's
-fdatasync commits it (py-spy, PostgreSQL, a thousand entries a second: a sixth of the loop's
-samples were in that ``write()``); in the sync's thread it costs the loop nothing. There the
-held entries go in one ``pwritev`` with ``RWF_DSYNC`` (O_DSYNC for that write alone: durable
-when it returns), one system call where a ``write()`` and an ``fdatasync`` were two; each is a
-moment the sync's thread lets go of the interpreter's lock and must take it back from the loop.
+leaves each entry's ``write()`` to the next sync, for a caller that waits for a sync before
+every answer anyway, and writes over zeros written ahead (``AHEAD``): on the event loop, a
+``write()`` that extends the file waits for the filesystem's journal while an fdatasync commits
+it (py-spy, PostgreSQL, a thousand entries a second: a sixth of the loop's samples were in that
+``write()``). The held entries then go to the file in one write a sync: ``sync`` writes them in
+one ``pwritev`` with ``RWF_DSYNC`` (O_DSYNC for that write alone: durable when it returns), for
+a sync on a thread of its own; ``write_held`` writes them alone, for a sync made by another
+process over ``fileno()`` (storage/sync_process.py).
 
 The caller stores entries elsewhere (the database) and moves the mark (``JournalMark``, in the
 same database transaction as what it stored), then calls ``stored``: a journal with nothing left
@@ -140,6 +140,15 @@ class Journal:
         self._next += 1
         self._pending += 1
         return seq
+
+    def fileno(self) -> int:
+        """The file's descriptor, for a sync made elsewhere (storage/sync_process.py)."""
+        return self._fd
+
+    def write_held(self) -> None:
+        """Write what was held, for a sync made elsewhere to make durable."""
+        with self._writing:
+            self._write_held()
 
     def sync(self) -> None:
         """Write what was held, then make every entry appended so far survive a crash of the

@@ -47,6 +47,8 @@ from sqlmodel import Session
 
 from storage.db import DatabaseUnavailable, session_scope
 from storage.journal import Journal, move_mark, read_mark
+from storage.shared_sync import SharedSync, SyncRunner
+from storage.sync_process import SyncProcess
 from storage.sync_thread import SyncThread
 
 log = logging.getLogger("chargeca.storage.write_behind")
@@ -87,6 +89,7 @@ class Journaling(Generic[T]):
     max_entries: int                     # entries not yet stored, at most
     sync_to_disk: bool
     restore: Callable[[str], T]          # a journal entry's body -> the write
+    sync_in_process: bool = True         # the fdatasync in a helper process (storage/sync_process.py), else on a thread
 
 
 class WriteBehind(Generic[T, R]):
@@ -107,9 +110,9 @@ class WriteBehind(Generic[T, R]):
         self._on_stored = on_stored
         self._retry_on = retry_on
         self._journal: Journal | None = None
-        # One fdatasync for the entries written meanwhile, as one commit was for its group.
-        self._synced: SyncThread | None = SyncThread(self._sync, gather=gather) \
-            if self._answers_early and journaling is not None and journaling.sync_to_disk else None
+        # One fdatasync for the entries written meanwhile, as one commit was for its group (start).
+        self._syncs_to_disk = self._answers_early and journaling is not None and journaling.sync_to_disk
+        self._synced: SharedSync | None = None
         self._queue: deque[_Queued[T]] = deque()
         self._enqueued = 0                         # ordinals given
         self._stored = 0                           # every write up to this ordinal is stored (or kept aside)
@@ -136,8 +139,8 @@ class WriteBehind(Generic[T, R]):
             if left:
                 log.warning("storing %d writes answered before the last stop and not stored then (%s)",
                             len(left), self._journaling.path)
-        if self._synced is not None:
-            self._synced.start()
+        if self._syncs_to_disk:
+            self._synced = SharedSync(self._sync_runner(), gather=self._gather).start()
         self._task = asyncio.create_task(self._run(), name="write-behind")
         return self
 
@@ -205,11 +208,13 @@ class WriteBehind(Generic[T, R]):
         with session_scope(self._engine) as session:
             through = read_mark(session, journaling.mark_name)
         return Journal.open(journaling.path, journaling.max_entries, stored_through=through,
-                            written_at_sync=self._synced is not None)
+                            written_at_sync=self._syncs_to_disk)
 
-    def _sync(self) -> None:
-        assert self._journal is not None
-        self._journal.sync()
+    def _sync_runner(self) -> SyncRunner:
+        assert self._journal is not None and self._journaling is not None
+        if self._journaling.sync_in_process:
+            return SyncProcess(self._journal.fileno(), write=self._journal.write_held, fallback=self._journal.sync)
+        return SyncThread(self._journal.sync)
 
     def _put(self, queued: _Queued[T], urgent: bool = False) -> None:
         self._enqueued += 1

@@ -55,6 +55,8 @@ DEFAULT_BOOT_STATUS = "Accepted"  # one of boot_statuses() (tests/doors/test_con
 
 # How a journaled TransactionEvent is made durable before its answer (GatewayConfig.write_behind_sync).
 WRITE_BEHIND_SYNCS = ("auto", "fsync", "none")
+# Where that fdatasync runs (GatewayConfig.write_behind_sync_in): storage/sync_process.py says why.
+WRITE_BEHIND_SYNCS_IN = ("process", "thread")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class GatewayConfig:
     # with synchronous=NORMAL is not: it survives a crash of the process, not of the machine);
     # "fsync" always; "none" never.
     write_behind_sync: str = "auto"
+    # Where: "process", a helper process of the gateway's (no interpreter lock to win back from
+    # the busy event loop for each sync; a thread again should it end); "thread".
+    write_behind_sync_in: str = "process"
 
     def __post_init__(self) -> None:
         # The default needs no look-up (and no import of the spec's enums at every start).
@@ -110,6 +115,9 @@ class GatewayConfig:
         if self.write_behind_sync not in WRITE_BEHIND_SYNCS:
             raise ValueError(f"write_behind_sync must be one of {', '.join(WRITE_BEHIND_SYNCS)}, "
                              f"not {self.write_behind_sync!r}")
+        if self.write_behind_sync_in not in WRITE_BEHIND_SYNCS_IN:
+            raise ValueError(f"write_behind_sync_in must be one of {', '.join(WRITE_BEHIND_SYNCS_IN)}, "
+                             f"not {self.write_behind_sync_in!r}")
         if not 0 <= self.write_behind_ms <= 1000:
             raise ValueError(f"write_behind_ms must be between 0 and 1000, not {self.write_behind_ms}")
 
@@ -211,6 +219,7 @@ _GATEWAY_SOURCES = (
     ("switch_interval_ms", "CHARGECA_OCPP_SWITCH_INTERVAL_MS", "ocpp_switch_interval_ms", float),
     ("write_behind_ms", "CHARGECA_OCPP_WRITE_BEHIND_MS", "ocpp_write_behind_ms", float),
     ("write_behind_sync", "CHARGECA_OCPP_WRITE_BEHIND_SYNC", "ocpp_write_behind_sync", str),
+    ("write_behind_sync_in", "CHARGECA_OCPP_WRITE_BEHIND_SYNC_IN", "ocpp_write_behind_sync_in", str),
 )
 
 

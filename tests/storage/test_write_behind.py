@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
-from durable_writes import DurableWrites
+from durable_writes import DurableWrites, DurableWritesInHelper
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -154,12 +155,17 @@ async def test_past_the_journals_bound_a_write_waits_for_the_store(engine, tmp_p
         await behind.aclose()
 
 
-async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(engine, tmp_path, monkeypatch):
-    synced = DurableWrites(monkeypatch).synced   # the entries in the file at each durable point
-    journaling = _journaling(tmp_path, sync_to_disk=True)
+@pytest.mark.parametrize("in_process", [True, False], ids=["helper-process", "thread"])
+async def test_with_sync_to_disk_a_write_is_answered_once_its_entry_is_on_disk(engine, tmp_path, monkeypatch,
+                                                                               in_process):
+    # The entries in the file at each durable point, wherever the sync runs.
+    durable = DurableWritesInHelper(monkeypatch, tmp_path / "synced.jsonl") if in_process \
+        else DurableWrites(monkeypatch)
+    journaling = replace(_journaling(tmp_path, sync_to_disk=True), sync_in_process=in_process)
     behind = await _behind(engine, Store(), journaling, store_within=30)
     try:
         await asyncio.gather(*(behind.put(f"CP_{n}", json.dumps(f"CP_{n}")) for n in range(5)))
+        synced = durable.synced
         assert synced and [line.split(" ")[1] for line in synced[-1]] == [f'"CP_{n}"' for n in range(5)]
         assert len(synced) < 5   # shared by the writes of the moment
     finally:

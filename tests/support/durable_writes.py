@@ -1,10 +1,17 @@
 """The journal's durable points as it reaches them (storage/journal.py): each ``os.pwritev`` with
 its flags, each ``os.fdatasync``, and the entries in the file at each point that made them durable
-(an fdatasync, or a write with RWF_DSYNC)."""
+(an fdatasync, or a write with RWF_DSYNC), on a thread of the test's process or, ``in_helper``,
+in the helper process that syncs for it (storage/sync_process.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+
+from storage import sync_process
+
+OBSERVED_HELPER = Path(__file__).with_name("observed_fdatasync_helper.py")
 
 
 class DurableWrites:
@@ -37,3 +44,19 @@ class DurableWrites:
     def _durable(self, fd: int) -> None:
         # The entries end where the zeros written ahead begin.
         self.synced.append(os.pread(fd, 1 << 20, 0).split(b"\0")[0].decode().splitlines())
+
+
+class DurableWritesInHelper:
+    """The helper process's fdatasyncs, through a helper that records each (OBSERVED_HELPER)."""
+
+    def __init__(self, monkeypatch, record: Path) -> None:
+        self._record = record
+        monkeypatch.setattr(sync_process, "HELPER", OBSERVED_HELPER)
+        monkeypatch.setenv("OBSERVED_FDATASYNC_RECORD", str(record))
+
+    @property
+    def synced(self) -> list[list[str]]:
+        """The entries in the file at each fdatasync so far."""
+        if not self._record.exists():
+            return []
+        return [json.loads(line) for line in self._record.read_text().splitlines()]

@@ -24,7 +24,7 @@ def transaction_store(ctx: Context, config: GatewayConfig) -> WriteBehind[Any, A
     node_id = ctx.settings.node_id
     journaling = Journaling(journal_path(ctx.settings.data_dir, node_id), f"transaction-events/{node_id}",
                             ctx.policy.outage.max_journaled_events, sync_to_disk=_sync_to_disk(ctx, config),
-                            restore=restore)
+                            restore=restore, sync_in_process=config.write_behind_sync_in == "process")
     return WriteBehind(ctx.engine, answer_events, journaling=journaling, store_within=config.write_behind_ms / 1000,
                        gather=config.commit_gather_ms / 1000, on_stored=remember, retry_on=(service.StaleSummary,))
 

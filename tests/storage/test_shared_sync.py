@@ -1,15 +1,20 @@
-"""SyncThread (storage/sync_thread.py): a waiter returns only after a sync that began after it
-called; the waiters of the moment share syncs; a sync's failure reaches each of its waiters and
-not the next sync's; one waiter cancelled leaves the others their answer; a closed one refuses."""
+"""SharedSync (storage/shared_sync.py) over a thread's syncs (storage/sync_thread.py): a waiter
+returns only after a sync that began after it called; the waiters of the moment share syncs; a
+sync's failure reaches each of its waiters and not the next sync's; one waiter cancelled leaves
+the others their answer; a closed one refuses. The helper process's syncs:
+tests/storage/test_sync_process.py."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
 import pytest
 
+from storage import sync_thread
+from storage.shared_sync import SharedSync
 from storage.sync_thread import SyncThread
 
 pytestmark = pytest.mark.fast
@@ -33,15 +38,22 @@ class Disk:
         self.syncs.append((began, time.monotonic()))
 
 
-async def _waiter(syncer: SyncThread) -> tuple[float, float]:
+async def _waiter(syncer: SharedSync) -> tuple[float, float]:
     called = time.monotonic()
     await syncer()
     return called, time.monotonic()
 
 
+async def _a_sync_running(syncer: SharedSync) -> asyncio.Task:
+    """A waiter whose sync has begun: whoever calls next waits for the sync after it."""
+    running = asyncio.create_task(syncer())
+    await asyncio.sleep(0.01)
+    return running
+
+
 async def test_each_waiter_returns_after_a_sync_that_began_after_its_call_and_waiters_share_syncs():
     disk = Disk()
-    syncer = SyncThread(disk.sync, gather=0.002).start()
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.002).start()
     try:
         calls = []
         for _ in range(20):
@@ -59,7 +71,7 @@ async def test_each_waiter_returns_after_a_sync_that_began_after_its_call_and_wa
 
 async def test_a_failed_sync_reaches_each_of_its_waiters_and_the_next_sync_serves_again():
     disk = Disk()
-    syncer = SyncThread(disk.sync, gather=0.0).start()
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.0).start()
     try:
         disk.failing = True
         outcomes = await asyncio.gather(*(syncer() for _ in range(5)), return_exceptions=True)
@@ -73,20 +85,21 @@ async def test_a_failed_sync_reaches_each_of_its_waiters_and_the_next_sync_serve
 
 async def test_a_cancelled_waiter_leaves_the_others_their_answer():
     disk = Disk(seconds=0.05)
-    syncer = SyncThread(disk.sync, gather=0.0).start()
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.0).start()
     try:
+        running = await _a_sync_running(syncer)
         first, second = asyncio.create_task(syncer()), asyncio.create_task(syncer())
         await asyncio.sleep(0.01)
         first.cancel()
-        await asyncio.wait_for(second, 5)
-        assert first.cancelled() and len(disk.syncs) == 1
+        await asyncio.wait_for(asyncio.gather(running, second), 5)
+        assert first.cancelled() and len(disk.syncs) == 2
     finally:
         await syncer.aclose()
 
 
 async def test_a_closed_syncer_ends_the_syncs_asked_for_and_refuses_more():
     disk = Disk(seconds=0.02)
-    syncer = SyncThread(disk.sync, gather=0.0).start()
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.0).start()
     asked = asyncio.create_task(syncer())
     await asyncio.sleep(0.005)
     await syncer.aclose()
@@ -98,10 +111,9 @@ async def test_a_closed_syncer_ends_the_syncs_asked_for_and_refuses_more():
 
 async def test_a_close_while_a_sync_waits_for_company_syncs_its_waiters_at_once():
     disk = Disk(seconds=0.05)
-    syncer = SyncThread(disk.sync, gather=30.0).start()
+    syncer = SharedSync(SyncThread(disk.sync), gather=30.0).start()
     try:
-        first = asyncio.create_task(syncer())
-        await asyncio.sleep(0.01)                  # its sync runs: the next two share the next one
+        first = await _a_sync_running(syncer)
         await asyncio.gather(first, syncer(), syncer())
         assert len(disk.syncs) == 2
         late = asyncio.create_task(syncer())       # steady traffic: it waits for company, 30 s
@@ -111,3 +123,17 @@ async def test_a_close_while_a_sync_waits_for_company_syncs_its_waiters_at_once(
         await asyncio.wait_for(syncer.aclose(), 5)   # the close does not wait out the 30 s
     await asyncio.wait_for(late, 5)
     assert len(disk.syncs) == 3
+
+
+async def test_a_close_does_not_wait_past_its_bound_for_a_sync_that_hangs(monkeypatch, caplog):
+    monkeypatch.setattr(sync_thread, "CLOSE_WAIT", 0.2)   # the thread's own stop, bounded the same way
+    disk = Disk(seconds=5.0)   # a disk that stopped answering, as far as the close can tell
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.0).start()
+    hung = asyncio.create_task(syncer())
+    await asyncio.sleep(0.05)
+    began = time.monotonic()
+    with caplog.at_level(logging.ERROR, logger="chargeca.storage.shared_sync"):
+        await syncer.aclose(wait=0.2)
+    assert "a sync still unanswered after 0.2 s" in caplog.text
+    assert time.monotonic() - began < 2 and not hung.done()
+    hung.cancel()
