@@ -80,7 +80,7 @@ def test_serve_tunes_the_collector_and_the_interpreter_lock_by_default(dev_serve
     thresholds (700, 10, 10) would stop the loop for a young collection every few connections
     (api/server.py)."""
     output = dev_server.wait_running(timeout=10)
-    assert "interpreter: collector thresholds 50000/3/10, thread switch interval 1 ms" in output
+    assert "interpreter: collector thresholds 50000/3/10, thread switch interval 0.25 ms" in output
 
 
 def _served_certificate(root: Path, port: int, server_hostname: str) -> x509.Certificate:
