@@ -350,10 +350,9 @@ class Load:
             message = json.loads(line)
             if "event" in message:
                 # The server's helpers included (the journal's sync: storage/sync_process.py).
-                at = time.perf_counter()
-                marks[message["event"]] = (at, tree_cpu(self._server_pid), cpu_seconds(self.process.pid),
-                                           stolen_seconds(),
-                                           sum(map(context_switches, tree_pids(self._server_pid))))
+                at, server = time.perf_counter(), tree_pids(self._server_pid)
+                marks[message["event"]] = (at, pids_cpu(server), cpu_seconds(self.process.pid),
+                                           stolen_seconds(), sum(map(context_switches, server)))
                 continue
             return message["result"], marks
 
@@ -1177,8 +1176,13 @@ def tree_pids(root: int) -> list[int]:
 
 def tree_cpu(root: int) -> float:
     """CPU seconds of ``root`` and every process below it."""
+    return pids_cpu(tree_pids(root))
+
+
+def pids_cpu(pids: list[int]) -> float:
+    """CPU seconds of ``pids`` (those that ended meanwhile count nothing)."""
     total = 0.0
-    for pid in tree_pids(root):
+    for pid in pids:
         try:
             total += cpu_seconds(pid)
         except (OSError, IndexError, ValueError):
