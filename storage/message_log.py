@@ -26,13 +26,11 @@ it, and the frames between their ids, each still held to the filter.
 
 from __future__ import annotations
 
-import functools
-import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Index, Integer, Text, delete, event, func
@@ -42,15 +40,26 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.db import make_engine, restrict_sqlite_files, sqlite_file
 from storage.gil_slices import in_slices
+from storage.message_log_append import (  # noqa: F401 - the log's vocabulary, for its users
+    ACTION_MAX,
+    BATCHES,
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    COLUMNS,
+    IN,
+    MALFORMED,
+    MESSAGES,
+    OUT,
+    SPAN_IDS,
+    SPANS,
+    append_rows,
+)
 from storage.types import UtcDateTime, utcnow
-
-IN, OUT = "in", "out"
-CALL, CALLRESULT, CALLERROR, MALFORMED = "CALL", "CALLRESULT", "CALLERROR", "MALFORMED"
-ACTION_MAX = 64
 
 
 class OcppMessage(SQLModel, table=True):
-    __tablename__ = "ocpp_message"
+    __tablename__ = MESSAGES
 
     # BIGINT on PostgreSQL: a fleet's frames outgrow 2^31 within months.
     id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite"))
@@ -66,16 +75,10 @@ class OcppMessage(SQLModel, table=True):
     truncated: bool = Field(default=False)
 
 
-# Ids per span. A read of one station's frames scans a span's ids whole (~4 ms in SQLite): larger
-# spans make a fleet's log cheaper to write and a station's frames slower to read. Migration 0022
-# built the first spans with this value; changing it means building them again.
-SPAN_IDS = 1 << 16
-
-
 class OcppMessageSpan(SQLModel, table=True):
     """The station has frames among the ids ``[span * SPAN_IDS, (span + 1) * SPAN_IDS)``."""
 
-    __tablename__ = "ocpp_message_span"
+    __tablename__ = SPANS
 
     station_id: str = Field(primary_key=True, max_length=48)
     span: int = Field(primary_key=True, sa_type=BigInteger)
@@ -85,7 +88,7 @@ class OcppMessageBatch(SQLModel, table=True):
     """The frames one write added (``insert_rows``): ids ``first_id`` to ``last_id`` (on PostgreSQL
     another process's frames may lie between), logged from ``earliest`` to ``latest``."""
 
-    __tablename__ = "ocpp_message_batch"
+    __tablename__ = BATCHES
     __table_args__ = (Index("ix_ocpp_message_batch_earliest", "earliest"),
                       Index("ix_ocpp_message_batch_latest", "latest"))
 
@@ -182,96 +185,36 @@ def _batches_instead_of_the_time_index(log_engine: Engine) -> None:
             raw.commit()
 
 
-# The columns a row tuple of ``insert_rows`` carries, in order.
-COLUMNS = ("station_id", "direction", "kind", "message_id", "action", "at", "size", "frame", "truncated")
-_AT = COLUMNS.index("at")
-
-
 def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
-    """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted by executemany (COPY on
-    PostgreSQL), in the session's transaction, with the spans of their stations and the row of
-    their batch; how many were written.
+    """Row tuples (``COLUMNS`` order, ``at`` as POSIX seconds) inserted in the session's
+    transaction with the spans of their stations and the row of their batch
+    (storage/message_log_append.py); how many were written.
 
     A driver-level statement: at a gateway's thousands of frames a second, building and binding
     a Core insert per row cost twice the insert itself, and the time column's bind processing
-    alone a quarter of it. The time goes in as each dialect stores a UtcDateTime: on SQLite the
-    text SQLAlchemy's DATETIME writes (UTC, microseconds), elsewhere an aware datetime; rows
-    read back through the model like any other's (tests/ocpp/test_message_log.py). The ids are
-    given here, in the rows' order, so that each frame's span is known without reading it back."""
+    alone a quarter of it. Rows read back through the model like any other's
+    (tests/ocpp/test_message_log.py)."""
     if not rows:
         return 0
     connection = session.connection()
-    postgresql = connection.dialect.name == "postgresql"
-    stored_time = _aware_time if postgresql else _sqlite_time
     cursor = connection.connection.cursor()
     try:
-        ids = _new_ids(cursor, len(rows), postgresql)
-        next_id = iter(ids).__next__
-
-        def stored(part: Sequence[tuple]) -> list[tuple]:
-            return [(next_id(), *row[:_AT], stored_time(row[_AT]), *row[_AT + 1:]) for row in part]
-
         # In slices, one transaction: the gateway's event loop runs between them (storage/gil_slices.py).
-        if postgresql:
-            # COPY: psycopg's executemany spent ~13 µs of Python per row, COPY ~4-5.
-            with cursor.copy(_COPY) as copy:
-                for part in in_slices(rows):
-                    for row in stored(part):
-                        copy.write_row(row)
-        else:
-            for part in in_slices(rows):
-                cursor.executemany(_INSERT, stored(part))
-        # Sorted: two processes noting the same spans take their row locks in one order (PostgreSQL).
-        spans = sorted({(row[0], frame_id // SPAN_IDS) for row, frame_id in zip(rows, ids)})
-        if postgresql:
-            cursor.execute(_NOTE_SPANS_PG, ([station for station, _ in spans], [span for _, span in spans]))
-        else:
-            cursor.executemany(_NOTE_SPANS_SQLITE, spans)
-        times = [row[_AT] for row in rows]
-        cursor.execute(_NOTE_BATCH_PG if postgresql else _NOTE_BATCH_SQLITE,
-                       (min(ids), max(ids), stored_time(min(times)), stored_time(max(times))))
+        append_rows(cursor, rows, postgresql=connection.dialect.name == "postgresql", slices=in_slices)
     finally:
         cursor.close()
     return len(rows)
 
 
-def _new_ids(cursor, count: int, postgresql: bool) -> Sequence[int]:  # noqa: ANN001
-    if postgresql:
-        # Drawn from the column's own sequence: other processes append beside this one.
-        return [row[0] for row in cursor.execute(_DRAW_IDS_PG, (count,))]
-    # On SQLite this transaction holds the write lock: nothing else appends until it ends.
-    newest = cursor.execute(_NEWEST_ID).fetchone()[0]
-    first = (newest or 0) + 1
-    return range(first, first + count)
-
-
-_NAMES = ", ".join(("id", *COLUMNS))
-_COPY = f"COPY {OcppMessage.__tablename__} ({_NAMES}) FROM STDIN"
-_INSERT = f"INSERT INTO {OcppMessage.__tablename__} ({_NAMES}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
-_NEWEST_ID = f"SELECT max(id) FROM {OcppMessage.__tablename__}"
-_DRAW_IDS_PG = (f"SELECT nextval(pg_get_serial_sequence('{OcppMessage.__tablename__}', 'id')) "
-                "FROM generate_series(1, %s)")
-_NOTE_SPANS_SQLITE = f"INSERT OR IGNORE INTO {OcppMessageSpan.__tablename__} (station_id, span) VALUES (?, ?)"
-_NOTE_BATCH_SQLITE = (f"INSERT INTO {OcppMessageBatch.__tablename__} (first_id, last_id, earliest, latest) "
-                      "VALUES (?, ?, ?, ?)")
-_NOTE_BATCH_PG = _NOTE_BATCH_SQLITE.replace("?", "%s")
-_NOTE_SPANS_PG = (f"INSERT INTO {OcppMessageSpan.__tablename__} (station_id, span) "
-                  "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING")
-
-
-def _aware_time(at: float) -> datetime:
-    return datetime.fromtimestamp(at, timezone.utc)
-
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_second(second: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-
-
-def _sqlite_time(at: float) -> str:
-    # Frames of one batch share a handful of seconds: the date part is formatted once per second.
-    second = int(at)
-    return f"{_sqlite_second(second)}.{min(999999, round((at - second) * 1e6)):06d}"
+def helper_target(engine: Engine) -> tuple[str, str] | None:
+    """Where a process of its own writes the log of the database ``engine`` serves
+    (api/ocpp/message_log/writer_helper.py): ("sqlite", the log's file) or ("postgresql", a
+    libpq connection URI); None for a database only this process can reach (in memory)."""
+    log_engine = message_log_engine(engine)
+    if log_engine.dialect.name == "postgresql":
+        return "postgresql", log_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    path = sqlite_file(log_engine)
+    return None if path is None else ("sqlite", str(path))
 
 
 @dataclass(frozen=True)

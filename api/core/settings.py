@@ -57,6 +57,9 @@ DEFAULT_BOOT_STATUS = "Accepted"  # one of boot_statuses() (tests/doors/test_con
 WRITE_BEHIND_SYNCS = ("auto", "fsync", "none")
 # Where that fdatasync runs (GatewayConfig.write_behind_sync_in): storage/sync_process.py says why.
 WRITE_BEHIND_SYNCS_IN = ("process", "thread")
+# Where the message log's frames become rows and are stored (GatewayConfig.message_log_writes_in):
+# api/ocpp/message_log/writer_helper.py says why.
+MESSAGE_LOG_WRITES_IN = ("process", "thread")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class GatewayConfig:
     # Where: "process", a helper process of the gateway's (no interpreter lock to win back from
     # the busy event loop for each sync; a thread again should it end); "thread".
     write_behind_sync_in: str = "process"
+    # "process", a helper process of the gateway's at a lower priority (a thread again should it
+    # end; a thread always for a database in this process's memory); "thread".
+    message_log_writes_in: str = "process"
 
     def __post_init__(self) -> None:
         # The default needs no look-up (and no import of the spec's enums at every start).
@@ -116,12 +122,11 @@ class GatewayConfig:
             raise ValueError(f"commit_gather_ms must be between 0 and 50, not {self.commit_gather_ms}")
         if not 0.1 <= self.switch_interval_ms <= 50:
             raise ValueError(f"switch_interval_ms must be between 0.1 and 50, not {self.switch_interval_ms}")
-        if self.write_behind_sync not in WRITE_BEHIND_SYNCS:
-            raise ValueError(f"write_behind_sync must be one of {', '.join(WRITE_BEHIND_SYNCS)}, "
-                             f"not {self.write_behind_sync!r}")
-        if self.write_behind_sync_in not in WRITE_BEHIND_SYNCS_IN:
-            raise ValueError(f"write_behind_sync_in must be one of {', '.join(WRITE_BEHIND_SYNCS_IN)}, "
-                             f"not {self.write_behind_sync_in!r}")
+        for name, choices in (("write_behind_sync", WRITE_BEHIND_SYNCS),
+                              ("write_behind_sync_in", WRITE_BEHIND_SYNCS_IN),
+                              ("message_log_writes_in", MESSAGE_LOG_WRITES_IN)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if not 0 <= self.write_behind_ms <= 1000:
             raise ValueError(f"write_behind_ms must be between 0 and 1000, not {self.write_behind_ms}")
 
@@ -224,6 +229,7 @@ _GATEWAY_SOURCES = (
     ("write_behind_ms", "CHARGECA_OCPP_WRITE_BEHIND_MS", "ocpp_write_behind_ms", float),
     ("write_behind_sync", "CHARGECA_OCPP_WRITE_BEHIND_SYNC", "ocpp_write_behind_sync", str),
     ("write_behind_sync_in", "CHARGECA_OCPP_WRITE_BEHIND_SYNC_IN", "ocpp_write_behind_sync_in", str),
+    ("message_log_writes_in", "CHARGECA_OCPP_MESSAGE_LOG_WRITES_IN", "ocpp_message_log_writes_in", str),
 )
 
 

@@ -11,6 +11,7 @@ that holds it (docs/architecture.md, "More than one node"). Without one nothing 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -25,13 +26,14 @@ from api.core.settings import GatewayConfig
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.handler import Connection, Handler
 from api.ocpp.message_log.recorder import MessageLog
+from api.ocpp.message_log.writer_process import Target
 from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
-from storage.db import session_scope
+from storage.db import session_scope, sqlite_file
 from storage.leases import LeaseOwner
-from storage.message_log import insert_rows, message_log_engine
+from storage.message_log import helper_target, insert_rows, message_log_engine
 from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
@@ -92,7 +94,8 @@ class Gateway:
         self.spool = spool
         # Every frame of every session, written in the background (None: the policy turned it off,
         # and sessions queue nothing).
-        self.message_log = MessageLog(ctx.policy.message_log, self._write_messages) \
+        self.message_log = MessageLog(ctx.policy.message_log, self._write_messages,
+                                      in_process=self._message_log_process()) \
             if ctx.policy.message_log.enabled else None
         # TransactionEvents stored in order, in groups (set by api/stack.py; None: each alone).
         self.write_behind: WriteBehind | None = None
@@ -104,6 +107,15 @@ class Gateway:
         they are stored: storage/write_behind.py), for whoever reads them next."""
         if self.write_behind is not None:
             await self.write_behind.settled()
+
+    def _message_log_process(self) -> Target | None:
+        """Where the log's writer process writes; None: on a thread (the setting, or a database
+        no other process can open)."""
+        engine = self.ctx.engine
+        if self.config.message_log_writes_in != "process" or (engine.dialect.name == "sqlite" and
+                                                               sqlite_file(engine) is None):
+            return None
+        return functools.partial(helper_target, engine)
 
     async def _write_messages(self, rows: Sequence[tuple]) -> None:
         # Not through the group commit: a log batch is one large transaction already, and it

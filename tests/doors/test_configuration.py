@@ -110,6 +110,7 @@ def test_the_default_boot_status_is_one_the_spec_allows():
     ("CHARGECA_OCPP_WRITE_BEHIND_MS", "5000", "between 0 and 1000, not 5000.0"),
     ("CHARGECA_OCPP_WRITE_BEHIND_SYNC", "sometimes", "one of auto, fsync, none, not 'sometimes'"),
     ("CHARGECA_OCPP_WRITE_BEHIND_SYNC_IN", "kernel", "one of process, thread, not 'kernel'"),
+    ("CHARGECA_OCPP_MESSAGE_LOG_WRITES_IN", "forked", "one of process, thread, not 'forked'"),
 ])
 def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(clean_env, tmp_path, variable,
                                                                                 value, says):

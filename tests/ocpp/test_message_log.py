@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from api.ocpp import framing
 from api.ocpp.framing import Call, CallResult, ErrorCode, FrameError
-from api.ocpp.message_log.recorder import MALFORMED_KEEP_BYTES, MessageLog
+from api.ocpp.message_log.recorder import MessageLog
+from api.ocpp.message_log.rows import MALFORMED_KEEP_BYTES
 from api.ocpp.message_log.redaction import _TRIGGERS, PLAIN_ANSWERS, REDACTED, Redactor
 from api.ocpp.message_log.retention import prune_message_log
 from api.ocpp.metrics import EVENTS

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from storage import message_log
+from storage import message_log, message_log_append
 from storage.db import session_scope
 from storage.message_log import MessageQuery, OcppMessage, OcppMessageSpan, frames, insert_rows, prune
 from storage.types import utcnow
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.fast
 @pytest.fixture
 def small_spans(monkeypatch):
     """Spans of 4 ids, so that a few dozen frames cross many of them."""
-    monkeypatch.setattr(message_log, "SPAN_IDS", 4)
+    monkeypatch.setattr(message_log, "SPAN_IDS", 4)           # read and pruned by
+    monkeypatch.setattr(message_log_append, "SPAN_IDS", 4)    # written by
 
 
 def _row(station: str, n: int, action: str = "Heartbeat", age: timedelta = timedelta()) -> tuple:

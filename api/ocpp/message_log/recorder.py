@@ -3,9 +3,11 @@
 The session hands each frame to ``received`` (station → CSMS, once per frame read, broken ones
 included) or ``sent`` (CSMS → station, once per frame written); nothing else in the engine
 knows the log exists. On the event loop a frame costs a quota check and a tuple appended to a
-deque: redaction, truncation and the insert happen in the background writer, one batch per
-``flush_interval`` (5 s, or sooner once 8,000 frames wait) on a worker thread, in a transaction
-of its own (on SQLite in a file of its own: storage/message_log.py ``message_log_engine``).
+deque: redaction, truncation and the insert (rows.py) happen in the background writer, one batch
+per ``flush_interval`` (5 s, or sooner once 8,000 frames wait), in a transaction of its own (on
+SQLite in a file of its own: storage/message_log.py ``message_log_engine``). The writer is a
+process of its own (writer_helper.py says why) when the recorder is given where it writes
+(``in_process``), else a worker thread; a thread also when that process ends.
 
 Bounded everywhere (README "OCPP message log"): frames per station and UTC day (broken frames on
 an allowance of their own), frames waiting for the writer (when it falls behind, a frame is
@@ -22,52 +24,37 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from api.ocpp import metrics
 from api.ocpp.framing import UNKNOWN_ID, Call, CallError, CallResult, FrameError
-from api.ocpp.message_log.redaction import PLAIN_ANSWERS, Redactor
+from api.ocpp.message_log.rows import FrameRows
+from api.ocpp.message_log.writer_process import Target, WriterGone, WriterProcess
 from policies.model import MessageLogPolicy
 from storage.gil_slices import in_slices
-from storage.message_log import ACTION_MAX, CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
+from storage.message_log_append import CALL, CALLERROR, CALLRESULT, IN, MALFORMED, OUT
 
 log = logging.getLogger("chargeca.ocpp.message_log")
 
 Write = Callable[[Sequence[tuple]], Awaitable[Any]]
-# A broken frame is kept for diagnosis, not whole: its first bytes show what went wrong.
-MALFORMED_KEEP_BYTES = 2048
 QUEUE_FULL, STATION_QUOTA, WRITE_FAILED = "queue_full", "station_quota", "write_failed"
 _DAY = 86400
 
 
-def _nothing_to_redact(direction: str, kind: str, action: str | None, text: str) -> bool:
-    """A frame the redaction could not change, told without scanning it: ChargeCA's own answer
-    to a CALL whose response holds no secret, or a well-formed CALL or CALLRESULT whose payload
-    is empty (a station's Heartbeat). Only a well-formed one: its text is a JSON array whose last
-    element is the payload, so ``,{}]`` at its end is that payload; a broken frame may end so too
-    after a field that needs redacting."""
-    if direction == OUT and kind == CALLRESULT and action in PLAIN_ANSWERS:
-        return True
-    return kind in (CALL, CALLRESULT) and text.endswith(",{}]")
-
-
-@dataclass(frozen=True)
-class Unread:
-    """In place of a frame's text: one the WebSocket layer refused to read, and its size."""
-
-    size: int
-
-
 class MessageLog:
     def __init__(self, policy: MessageLogPolicy, write: Write, *, flush_interval: float = 5.0,
-                 flush_rows: int = 8000,
-                 key: bytes | None = None) -> None:
+                 flush_rows: int = 8000, key: bytes | None = None, in_process: Target | None = None) -> None:
+        """``write``: stores rows on a worker thread. ``in_process``: where a writer process
+        stores them instead (storage/message_log.py ``helper_target``). ``key``: the
+        pseudonyms' (redaction.py), one per run by default."""
         self._policy = policy
         self._write = write
         self._flush_interval = flush_interval
         self._flush_rows = flush_rows
-        self._redactor = Redactor(key or secrets.token_bytes(32))
+        key = key or secrets.token_bytes(32)
+        self._rows = FrameRows(policy.max_frame_bytes, key)
+        self._process = None if in_process is None else \
+            WriterProcess(in_process, max_frame_bytes=policy.max_frame_bytes, key=key)
         self._queue: deque[tuple] = deque()
         self._max_queued = policy.max_queued_frames
         self._day_ends = 0.0
@@ -103,7 +90,7 @@ class MessageLog:
     def unread(self, station_id: str, size: int) -> None:
         """A frame refused unread (over the listener's read ceiling): kept as its size, flagged
         truncated, no text."""
-        self._enqueue(station_id, IN, MALFORMED, None, None, Unread(size))
+        self._enqueue(station_id, IN, MALFORMED, None, None, size)
 
     def sent(self, station_id: str, text: str, frame: Call | CallResult | CallError, action: str | None) -> None:
         """A frame about to be written to the station; ``action``: the CALL's, or the action of
@@ -113,7 +100,7 @@ class MessageLog:
         self._enqueue(station_id, OUT, kind, message_id, action, text)
 
     def _enqueue(self, station_id: str, direction: str, kind: str, message_id: str | None, action: str | None,
-                 text: str | bytes | Unread) -> None:
+                 text: str | bytes | int) -> None:
         queue = self._queue
         if len(queue) >= self._max_queued:
             self._drop(QUEUE_FULL)
@@ -165,8 +152,7 @@ class MessageLog:
 
     async def _write_batch(self, batch: deque[tuple]) -> None:
         try:
-            rows = await asyncio.to_thread(self.rows, batch)
-            await self._write(rows)
+            written = await self._store(list(batch))
         except Exception:  # noqa: BLE001 - the log must never take the gateway down with it
             self._drop(WRITE_FAILED, len(batch))
             if time.monotonic() - self._warned_at > 60:
@@ -174,45 +160,30 @@ class MessageLog:
                 log.warning("message log: %d frames could not be written and were dropped", len(batch),
                             exc_info=True)
             return
-        self.written += len(rows)
-        metrics.message_log_written(len(rows))
+        self.written += written
+        metrics.message_log_written(written)
+
+    async def _store(self, batch: list[tuple]) -> int:
+        if self._process is not None:
+            try:
+                return await self._process.store(batch)
+            except WriterGone as exc:
+                # The batch again on the thread: stored twice, rather than lost, should the
+                # process have ended between its commit and its answer.
+                log.error("message log: %s; its frames are written on a thread from now on", exc)
+                process, self._process = self._process, None
+                await process.aclose()
+        rows = await asyncio.to_thread(self.rows, batch)
+        await self._write(rows)
+        return len(rows)
 
     def rows(self, batch: Sequence[tuple]) -> list[tuple]:
-        """The rows to insert (storage/message_log.py ``COLUMNS``): redacted, cut to the
-        policy's size. Blocking CPU work: a worker thread's, never the event loop's, in slices
-        that let the loop run between them (storage/gil_slices.py)."""
+        """The rows to insert for queued frames (rows.py). Blocking CPU work: a worker thread's,
+        never the event loop's, in slices that let the loop run between them
+        (storage/gil_slices.py)."""
         rows: list[tuple] = []
         for part in in_slices(batch if isinstance(batch, list) else list(batch)):
             rows += self._rows(part)
-        return rows
-
-    def _rows(self, batch: Sequence[tuple]) -> list[tuple]:
-        rows = []
-        frame_limit = self._policy.max_frame_bytes
-        redact = self._redactor.frame_text
-        for station_id, direction, kind, message_id, action, at, raw in batch:
-            if isinstance(raw, Unread):
-                rows.append((station_id, direction, kind, message_id, action, at, raw.size, "", True))
-                continue
-            if isinstance(raw, bytes):
-                size, text = len(raw), raw.decode("utf-8", "replace")
-            else:
-                text = raw
-                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-            if not _nothing_to_redact(direction, kind, action, text):
-                text = redact(text, action)
-            if "\x00" in text:  # only a frame that is no JSON can hold one; PostgreSQL text cannot
-                text = text.replace("\x00", "\ufffd")
-            limit = min(frame_limit, MALFORMED_KEEP_BYTES) if kind == MALFORMED else frame_limit
-            truncated = False
-            if len(text) > limit or not text.isascii():
-                encoded = text.encode("utf-8", "replace")
-                if len(encoded) > limit:
-                    text, truncated = encoded[:limit].decode("utf-8", "ignore"), True
-                elif not text.isascii():
-                    text = encoded.decode("utf-8")
-            rows.append((station_id, direction, kind, message_id, action[:ACTION_MAX] if action else None,
-                         at, size, text, truncated))
         return rows
 
     async def flush(self) -> None:
@@ -226,5 +197,7 @@ class MessageLog:
 
     async def aclose(self) -> None:
         await self.flush()
+        if self._process is not None:
+            await self._process.aclose()
         level = logging.WARNING if any(self.dropped.values()) else logging.INFO
         log.log(level, "message log: %d frames written, dropped %s", self.written, json.dumps(self.dropped))
