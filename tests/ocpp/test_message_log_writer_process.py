@@ -26,7 +26,7 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.message_log import writer_process
 from api.ocpp.message_log.recorder import MessageLog
 from api.ocpp.message_log.redaction import Redactor
-from api.ocpp.message_log.writer_helper import NICE
+from api.ocpp.message_log.writer_helper import APPLICATION_NAME, NICE
 from policies.model import MessageLogPolicy
 from storage.db import make_engine, session_scope
 from storage.message_log import (
@@ -209,3 +209,22 @@ async def test_an_action_given_as_the_ocpp_packages_enum_is_stored_by_the_helper
     assert row.action == "UnlockConnector" and '"UnlockConnector"' in row.frame
     await log.aclose()
     assert _gone(pid, within=0.5)
+
+
+@pytest.mark.postgres
+async def test_a_postgresql_connection_ended_between_batches_loses_no_batch(postgres_url):
+    engine = make_engine(postgres_url)
+    log = _log(engine)
+    _authorize(log, "a1")
+    await log.flush()
+    pid = _helper_pid(log)
+    with engine.connect() as admin:
+        ended = admin.exec_driver_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                      "WHERE application_name = %s", (APPLICATION_NAME,)).scalar()
+    assert ended == 1
+    _authorize(log, "a2")
+    await log.flush()
+    assert _helper_pid(log) == pid and log.written == 4 and log.dropped["write_failed"] == 0
+    assert [row.message_id for row in _stored(engine)] == ["a1", "a1", "a2", "a2"]
+    await log.aclose()
+    engine.dispose()

@@ -60,8 +60,15 @@ def encode(message: Any) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
+# What the helper's PostgreSQL connection is called in pg_stat_activity.
+APPLICATION_NAME = "chargeca message log"
+
+
 class LogDatabase:
-    """The log's database, connected at the first write and again after a write failed."""
+    """The log's database, connected at the first write and again after a write failed. On
+    PostgreSQL a write that fails on a connection made for an earlier one is tried once more on a
+    new connection: between batches the connection sits idle for seconds, and the server may
+    have ended it meanwhile (a restart, an administrator, an idle timeout)."""
 
     def __init__(self, dialect: str, target: str) -> None:
         if dialect not in ("sqlite", "postgresql"):
@@ -71,6 +78,15 @@ class LogDatabase:
         self._connection: Any = None
 
     def append(self, rows: Sequence[tuple]) -> None:
+        kept = self._connection is not None
+        try:
+            self._append_once(rows)
+        except Exception:
+            if not (kept and self._postgresql):
+                raise
+            self._append_once(rows)
+
+    def _append_once(self, rows: Sequence[tuple]) -> None:
         if self._connection is None:
             self._connection = self._connect()
         connection = self._connection
@@ -93,7 +109,7 @@ class LogDatabase:
         if self._postgresql:
             import psycopg  # only here: its import costs SQLite's helper ~0.15 s for nothing
 
-            return psycopg.connect(self._target)
+            return psycopg.connect(self._target, application_name=APPLICATION_NAME)
         connection = sqlite3.connect(self._target, isolation_level=None, timeout=30)
         # As storage/db.py sets a connection of the log's engine.
         for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
