@@ -352,7 +352,8 @@ class Load:
                 # The server's helpers included (the journal's sync: storage/sync_process.py).
                 at, server = time.perf_counter(), tree_pids(self._server_pid)
                 marks[message["event"]] = (at, pids_cpu(server), cpu_seconds(self.process.pid),
-                                           stolen_seconds(), sum(map(context_switches, server)))
+                                           stolen_seconds(), sum(map(context_switches, server)),
+                                           pids_cpu(log_writer_pids(server)))
                 continue
             return message["result"], marks
 
@@ -374,11 +375,22 @@ class Steady(NamedTuple):
     load: float      # load-generator CPU seconds
     stolen: float    # share of the machine's CPU time (all cores) stolen by the hypervisor meanwhile
     switches: int    # the server's context switches, every thread's, its helper processes' too
+    # Of ``server``: the message log's writer process (0 with the log off or on a thread). It writes
+    # a batch every 5 s or 8,000 frames: a 10-s phase holds two or three, read it over rounds.
+    log_writer: float
 
 
 def steady(marks: dict) -> Steady:
-    (t0, s0, c0, st0, x0), (t1, s1, c1, st1, x1) = marks["steady_start"], marks["steady_end"]
-    return Steady(t1 - t0, s1 - s0, c1 - c0, (st1 - st0) / max(1e-9, (t1 - t0) * (os.cpu_count() or 1)), x1 - x0)
+    (t0, s0, c0, st0, x0, w0), (t1, s1, c1, st1, x1, w1) = marks["steady_start"], marks["steady_end"]
+    return Steady(t1 - t0, s1 - s0, c1 - c0, (st1 - st0) / max(1e-9, (t1 - t0) * (os.cpu_count() or 1)), x1 - x0,
+                  w1 - w0)
+
+
+def log_writer_note(phase: Steady, messages: int) -> str:
+    if phase.log_writer <= 0:
+        return ""
+    return (f"; of it the message log's writer process {1e6 * phase.log_writer / max(1, messages):.0f} µs "
+            f"({100 * phase.log_writer / max(phase.server, 1e-9):.1f} %)")
 
 
 def stolen_note(phase: Steady) -> str:
@@ -541,6 +553,7 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
     load_before = os.getloadavg()
     runs: dict[str, list[tuple[float, float, dict, Storm]]] = {"off": [], "on": []}
     logged = {"rows": 0, "dropped": 0}
+    writer_shares: list[float] = []   # the log's writer process's share of the server's CPU, per 'on' round
     for round_no in range(args.repeat):
         for mode in ("off", "on"):
             set_policy(data, message_log=mode == "on")
@@ -549,6 +562,8 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
                                            (server_cpu, client_cpu))
             paced, (wall, server_s, *_), storm = measured.paced, measured.paced_steady, measured.storm
             runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
+            if mode == "on":
+                writer_shares.append(measured.paced_steady.log_writer / max(server_s, 1e-9))
             if mode == "on":
                 logged["rows"] += _message_log_rows(data) - rows_before
                 logged["dropped"] += _dropped_in_log(workdir / f"server-{mode}-{round_no}.log")
@@ -579,6 +594,12 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
                          f"({100 * (on / max(off, 1e-12) - 1):+.1f} %)")
         out.append(f"message log on/off, {label}: {'; '.join(parts)} (target: <= +10 %)")
     out.append(f"frames the log wrote in the 'on' rounds: {logged['rows']}; dropped: {logged['dropped']}")
+    if any(writer_shares):
+        # Within each round, not between server processes: none of their drift in it. The event
+        # loop's part (a frame queued, ~0.5 µs; the parts handed over) is not in it.
+        out.append(f"the message log's writer process, in the 'on' rounds: "
+                   f"{', '.join(f'{100 * share:.1f}' for share in writer_shares)} % of the server's CPU in the "
+                   f"Heartbeat phase (mean {100 * statistics.fmean(writer_shares):.1f} %)")
     return out
 
 
@@ -932,7 +953,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
             f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
             f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it{stolen_note(heartbeat_phase)}; "
             f"target <= 2x), {extras[-1]:.0f} µs more than it; context switches {phase.switches / events:.2f} "
-            f"a TransactionEvent, {heartbeat_phase.switches / heartbeat_messages:.2f} a Heartbeat"]
+            f"a TransactionEvent, {heartbeat_phase.switches / heartbeat_messages:.2f} a Heartbeat"
+            f"{log_writer_note(phase, events)}"]
     if len(ratios) > 1:
         lines.append(f"over {len(ratios)} rounds: {statistics.median(ratios):.2f}x a Heartbeat's (median; "
                      f"{min(ratios):.2f}-{max(ratios):.2f}x); {statistics.median(extras):.0f} µs more than a Heartbeat "
@@ -958,7 +980,7 @@ def _heartbeat_lines(run: Heartbeats, connected: int, args: argparse.Namespace, 
         f"({paced['messages']} messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors']})",
         f"{label}server CPU per Heartbeat (steady phase): {1e6 * server_s / max(1, paced['messages']):.0f} µs "
         f"(server core {100 * server_s / wall:.0f}% busy at {paced['messages'] / wall:.0f} msg/s"
-        f"{stolen_note(run.paced_steady)})",
+        f"{stolen_note(run.paced_steady)}{log_writer_note(run.paced_steady, paced['messages'])})",
         f"{label}capacity (every station sends on answer): {capacity['per_second']:.0f} Heartbeats/s, "
         f"server CPU {100 * cserver_s / cwall:.0f}%, load generator CPU {100 * cclient_s / cwall:.0f}%, "
         f"{1e6 * cserver_s / max(1, capacity['messages']):.0f} µs server CPU/msg, errors {capacity['errors']}"))
@@ -1171,6 +1193,21 @@ def tree_pids(root: int) -> list[int]:
         pid = todo.pop()
         found.append(pid)
         todo.extend(children.get(pid, ()))
+    return found
+
+
+# The message log's writer process (api/ocpp/message_log/writer_process.py), told by its command line.
+_LOG_WRITER = b"message_log.writer_helper"
+
+
+def log_writer_pids(pids: list[int]) -> list[int]:
+    found = []
+    for pid in pids:
+        try:
+            if _LOG_WRITER in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            continue  # ended meanwhile
     return found
 
 
