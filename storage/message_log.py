@@ -40,21 +40,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.db import make_engine, restrict_sqlite_files, sqlite_file
 from storage.gil_slices import in_slices
-from storage.message_log_append import (  # noqa: F401 - the log's vocabulary, for its users
-    ACTION_MAX,
-    BATCHES,
-    CALL,
-    CALLERROR,
-    CALLRESULT,
-    COLUMNS,
-    IN,
-    MALFORMED,
-    MESSAGES,
-    OUT,
-    SPAN_IDS,
-    SPANS,
-    append_rows,
-)
+from storage.message_log_append import ACTION_MAX, BATCHES, COLUMNS, MESSAGES, SPAN_IDS, SPANS, append_rows
 from storage.types import UtcDateTime, utcnow
 
 
@@ -206,15 +192,18 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     return len(rows)
 
 
-def helper_target(engine: Engine) -> tuple[str, str] | None:
+def helper_target(engine: Engine) -> tuple[str, str]:
     """Where a process of its own writes the log of the database ``engine`` serves
     (api/ocpp/message_log/writer_helper.py): ("sqlite", the log's file) or ("postgresql", a
-    libpq connection URI); None for a database only this process can reach (in memory)."""
+    libpq connection URI). Raises ValueError for a database only this process can reach (in
+    memory)."""
     log_engine = message_log_engine(engine)
     if log_engine.dialect.name == "postgresql":
         return "postgresql", log_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     path = sqlite_file(log_engine)
-    return None if path is None else ("sqlite", str(path))
+    if path is None:
+        raise ValueError("the message log is in this process's memory: no other process can write it")
+    return "sqlite", str(path)
 
 
 @dataclass(frozen=True)

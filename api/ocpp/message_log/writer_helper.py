@@ -95,7 +95,10 @@ class LogDatabase:
             if not self._postgresql:
                 cursor.execute("BEGIN IMMEDIATE")
             append_rows(cursor, rows, postgresql=self._postgresql)
-            connection.commit() if self._postgresql else cursor.execute("COMMIT")
+            if self._postgresql:
+                connection.commit()
+            else:   # the connection is in autocommit mode: its commit() would do nothing
+                cursor.execute("COMMIT")
         except BaseException:
             # A connection the failure may have left in any state is not used again.
             self._connection = None
@@ -138,7 +141,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
                 database.append(rows(held))
                 reply: tuple = ("stored", len(held))
             except Exception as exc:  # noqa: BLE001 - the gateway counts the batch lost and says why
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                reason = next(iter(str(exc).strip().splitlines()), "")
                 reply = ("failed", len(held), f"{type(exc).__name__}: {reason}")
             held = []
             replies.write(encode(reply))

@@ -89,7 +89,7 @@ class WriterProcess:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-I", "-c", _BOOT, str(_ROOT), stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise WriterGone(f"the message log's writer process could not start: {exc}") from exc
         process.stdin.write(encode({**self._settings, "dialect": dialect, "target": target}))
         self._process = process
