@@ -215,16 +215,20 @@ async def test_an_action_given_as_the_ocpp_packages_enum_is_stored_by_the_helper
 async def test_a_postgresql_connection_ended_between_batches_loses_no_batch(postgres_url):
     engine = make_engine(postgres_url)
     log = _log(engine)
-    _authorize(log, "a1")
-    await log.flush()
-    pid = _helper_pid(log)
-    with engine.connect() as admin:
-        ended = admin.exec_driver_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                      "WHERE application_name = %s", (APPLICATION_NAME,)).scalar()
-    assert ended == 1
-    _authorize(log, "a2")
-    await log.flush()
-    assert _helper_pid(log) == pid and log.written == 4 and log.dropped["write_failed"] == 0
-    assert [row.message_id for row in _stored(engine)] == ["a1", "a1", "a2", "a2"]
-    await log.aclose()
-    engine.dispose()
+    try:
+        _authorize(log, "a1")
+        await log.flush()
+        pid = _helper_pid(log)
+        with engine.connect() as admin:
+            # This test's database only: other tests' helpers write to databases of their own.
+            ended = admin.exec_driver_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                          "WHERE application_name = %s AND datname = current_database()",
+                                          (APPLICATION_NAME,)).scalar()
+        assert ended == 1
+        _authorize(log, "a2")
+        await log.flush()
+        assert _helper_pid(log) == pid and log.written == 4 and log.dropped["write_failed"] == 0
+        assert [row.message_id for row in _stored(engine)] == ["a1", "a1", "a2", "a2"]
+    finally:
+        await log.aclose()
+        engine.dispose()
