@@ -31,8 +31,13 @@ receiving side's TCP work runs in the sender's system call, and a 256 KiB write 
 kernel, where no scheduling class makes it yield, long enough to hold the watchers up (four
 alternating pairs of runs, 2026-12-06: the watchers' p99 during the uploads within 2x of idle in 7
 of 8 measures with 16 KiB writes, 3 of 8 with 256 KiB).
-Remote stations would not share the watchers' core at all. On a shared machine the numbers move
-with the neighbours' load.
+Remote stations would not share the watchers' core at all, so the watchers run in the SCHED_FIFO
+class where the kernel allows it (``realtime``): even then, beside the uploaders in SCHED_IDLE, the
+longest-held heartbeats had been answered by the server within a millisecond and then waited for
+the load's core. The server's answer carries its time (Heartbeat currentTime, to the millisecond),
+which splits each round trip into the wait up to the server's answer and after it: the script
+prints that split for the slowest 1% and for each slowest moment. On a shared machine the numbers
+move with the neighbours' load.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,6 +161,23 @@ def percentile(values: list[float], fraction: float) -> float:
 
 # --- the watchers' process ----------------------------------------------------------------------
 
+def realtime() -> str:
+    """The watchers in the SCHED_FIFO class, where the kernel allows it: a waking watcher then
+    takes the load's core at once, even from the uploading stations' system calls, as a remote
+    station on a machine of its own would find its core free. Without it, the heartbeats held
+    longest were answered by the server within a millisecond and then waited for the load's
+    core (2026-12-07: FTP p99 5.5 ms, 3.95x idle, its slowest 1% waiting a median 5.5 ms after
+    the server's answer). The server's own side of the round trip is unchanged: it runs on the
+    other core. Says which class the watchers run in."""
+    if not hasattr(os, "sched_setscheduler"):
+        return "normal (no SCHED_FIFO here)"
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except OSError as exc:
+        return f"normal (SCHED_FIFO refused: {exc})"
+    return "SCHED_FIFO"
+
+
 async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None:
     from quiet_collector import collector_paused
 
@@ -173,17 +196,26 @@ async def watch(ws_url: str, ids: list[str], interval: float, out: Path) -> None
         while not stop.is_set():
             sent = time.time()
             start = time.perf_counter()
-            await station.heartbeat()
-            samples.append((sent, time.perf_counter() - start))
+            answer = await station.heartbeat()
+            samples.append((sent, time.perf_counter() - start, answered_at(answer)))
             await asyncio.sleep(max(0.0, interval - (time.perf_counter() - start)))
 
-    (out.parent / "watch.ready").write_text("ok")
+    (out.parent / "watch.ready").write_text(realtime())
     with collector_paused():   # the watchers' own pauses are not the server's latency
         tasks = [asyncio.create_task(beat(s, n * interval / len(stations))) for n, s in enumerate(stations)]
         await stop.wait()
         for task in tasks:
             task.cancel()
     out.write_text(json.dumps(samples))
+
+
+def answered_at(answer: dict) -> float | None:
+    """When the server answered a Heartbeat (its currentTime, to the millisecond; the same
+    machine's clock), as a Unix time; None if it is not a dateTime."""
+    try:
+        return datetime.fromisoformat(answer["currentTime"].replace("Z", "+00:00")).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # --- the cores' time ----------------------------------------------------------------------------
@@ -367,12 +399,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     cores = json.loads(core_file.read_text()) if sampler is not None else []
 
     def window(start: float, end: float) -> list[float]:
-        return [rtt * 1000 for sent, rtt in samples if start <= sent <= end]
+        return [rtt * 1000 for sent, rtt, _ in samples if start <= sent <= end]
 
     idle = window(idle_start, idle_end)
     print(f"machine: {os.cpu_count()} cores (shared); {args.stations} stations x {args.megabytes} MB, "
           f"{args.watchers} watchers with a Heartbeat every {args.interval} s each; the uploaders write "
-          f"{args.write_kib} KiB at a time")
+          f"{args.write_kib} KiB at a time; the watchers run {(workdir / 'watch.ready').read_text()}")
     print(f"idle heartbeat: n={len(idle)} p50={percentile(idle, 0.5):.1f} ms p99={percentile(idle, 0.99):.1f} ms"
           f"{stolen_share(cores, idle_start, idle_end)}")
     for phase in phases:
@@ -391,10 +423,27 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
             p99 = percentile(during, 0.99)
             print(f"      heartbeat, {name:12}: n={len(during)} p50={percentile(during, 0.5):.1f} ms "
                   f"p99={p99:.1f} ms = {p99 / percentile(idle, 0.99):.2f}x idle p99")
-        print(f"      slowest moments of the uploads: {slowest(samples, cores, phase['answered'], phase['ended'])}")
+        burst, uploads = (phase["started"], phase["answered"]), (phase["answered"], phase["ended"])
+        print(f"      slowest 1% of the uploads' heartbeats: {split_slowest(samples, *uploads)}")
+        print(f"      slowest moments of the uploads: {slowest(samples, cores, *uploads)}")
+        print(f"      slowest moments of the GetLog burst: {slowest(samples, cores, *burst)}")
 
 
-def slowest(samples: list[tuple[float, float]], cores: list, start: float, end: float,
+def split_slowest(samples: list[tuple[float, float, float | None]], start: float, end: float) -> str:
+    """Where the slowest 1% of the heartbeats sent in [start, end] waited, by the server's stamp:
+    the median wait up to its answer (the way in and the server's loop) and after it (the way
+    back and the watcher's own wake-up on the load's core)."""
+    during = sorted((s for s in samples if start <= s[0] <= end and s[2] is not None), key=lambda s: s[1])
+    worst = during[-max(1, len(during) // 100):] if during else []
+    if not worst:
+        return "no answer carried a time"
+    before = [max(0.0, answered - sent) * 1000 for sent, _, answered in worst]
+    after = [max(0.0, rtt * 1000 - b) for (_, rtt, _), b in zip(worst, before, strict=True)]
+    return (f"n={len(worst)}, up to the server's answer p50 {percentile(before, 0.5):.1f} ms, "
+            f"after it p50 {percentile(after, 0.5):.1f} ms (the stamp is to the millisecond)")
+
+
+def slowest(samples: list[tuple[float, float, float | None]], cores: list, start: float, end: float,
             count: int = 5) -> str:
     """Where the p99 comes from: the ``count`` slowest moments (heartbeats sent within the same
     10 ms, so one stall of the server shows once with how many watchers it held), as seconds
@@ -402,19 +451,22 @@ def slowest(samples: list[tuple[float, float]], cores: list, start: float, end: 
     spread over them. With each (of 20 ms or more), how busy the server's core and the load's
     were meanwhile, and how much of their time the hypervisor took (stolen): a heartbeat held
     while the server's core stood mostly idle was not held by the server."""
-    moments: dict[int, list[tuple[float, float]]] = {}
-    for sent, rtt in samples:
-        if start <= sent <= end:
-            moments.setdefault(int((sent - start) * 100), []).append((sent, rtt))
-    worst = sorted(moments.items(), key=lambda item: max(rtt for _, rtt in item[1]), reverse=True)[:count]
+    moments: dict[int, list[tuple[float, float, float | None]]] = {}
+    for sample in samples:
+        if start <= sample[0] <= end:
+            moments.setdefault(int((sample[0] - start) * 100), []).append(sample)
+    worst = sorted(moments.items(), key=lambda item: max(s[1] for s in item[1]), reverse=True)[:count]
     said = []
     for at, held in worst:
-        sent, rtt = max(held, key=lambda sample: sample[1])
+        sent, rtt, answered = max(held, key=lambda sample: sample[1])
+        # The server's stamp splits the round trip, to the millisecond: the wait before its handler
+        # ran (the way in and the server's loop) and after it (the way back, the watcher waking).
+        split = "" if answered is None else f", answered at {max(0.0, answered - sent) * 1000:.0f} ms"
         shares = [(name, core_shares(cores, at_core, sent, sent + rtt))
                   for name, at_core in (("server", SERVER_CPU), ("load", LOAD_CPU))]
         share = "".join(f"; {name} core {busy:.0%} busy ({niced:.0%} niced{f', {stolen:.0%} stolen' if stolen else ''})"
                         for name, found in shares if found is not None for busy, niced, stolen in [found])
-        said.append(f"+{at / 100:.1f} s {rtt * 1000:.1f} ms (x{len(held)}{share})")
+        said.append(f"+{at / 100:.1f} s {rtt * 1000:.1f} ms (x{len(held)}{split}{share})")
     return ", ".join(said)
 
 
