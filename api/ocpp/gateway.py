@@ -23,6 +23,7 @@ from api.core.audit import AuditWriter
 from api.core.context import Context
 from api.core.refusal import Conflict
 from api.core.settings import GatewayConfig
+from api.core.work_slots import released
 from api.ocpp.boot import ACCEPTED, BootGate
 from api.ocpp.handler import Connection, Handler
 from api.ocpp.message_log.recorder import MessageLog
@@ -106,7 +107,8 @@ class Gateway:
         """Once every TransactionEvent this process answered is stored (some are answered before
         they are stored: storage/write_behind.py), for whoever reads them next."""
         if self.write_behind is not None:
-            await self.write_behind.settled()
+            async with released():   # the store's queue, not the asking request's work
+                await self.write_behind.settled()
 
     def _message_log_process(self) -> Target | None:
         """Where the log's writer process writes; None: on a thread (the setting, or a database
@@ -188,10 +190,13 @@ class Gateway:
         session = self.session(station_id)
         if session is None:
             self.schemas.validate_request(action, payload)
-            if self.cluster is not None:
+            if self.cluster is None:
+                return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is not connected")
+        # The station takes its time: an operator's request waiting for it is no work of ours.
+        async with released():
+            if session is None:
                 return await self.cluster.call(station_id, action, payload, timeout or self.config.call_timeout)
-            return CallOutcome(NOT_CONNECTED, description=f"station {station_id} is not connected")
-        return await session.call(action, payload, timeout or self.config.call_timeout)
+            return await session.call(action, payload, timeout or self.config.call_timeout)
 
     def on_ready(self, hook: ReadyHook) -> None:
         """Run ``hook(session)`` whenever a station may receive CSMS calls (after a Boot
