@@ -23,14 +23,16 @@ from contextvars import ContextVar
 
 
 class _Slot:
-    """The slot of one request. Mutable and shared by reference: the request's code may run in
-    copies of its context (tasks a framework starts for it), which must see one state."""
+    """The slot of one request, given up and taken back only by the task that took it: a task the
+    request starts inherits its context, and may outlive it (a campaign's passes); its waits on
+    stations must neither free a slot the request still works in nor take one nobody returns."""
 
-    __slots__ = ("semaphore", "held")
+    __slots__ = ("semaphore", "held", "owner")
 
     def __init__(self, semaphore: asyncio.Semaphore) -> None:
         self.semaphore = semaphore
         self.held = True
+        self.owner = asyncio.current_task()
 
 
 _current: ContextVar[_Slot | None] = ContextVar("chargeca_work_slot", default=None)
@@ -54,6 +56,7 @@ class WorkSlots:
         finally:
             _current.reset(token)
             if slot.held:
+                slot.held = False
                 slot.semaphore.release()
 
 
@@ -63,7 +66,7 @@ async def released() -> AsyncIterator[None]:
     When the wait ends in an exception (a cancellation, a timeout) the slot is not taken back:
     what is left of the request is its error's answer, and a cancelled one must not queue."""
     slot = _current.get()
-    if slot is None or not slot.held:
+    if slot is None or not slot.held or slot.owner is not asyncio.current_task():
         yield
         return
     slot.held = False

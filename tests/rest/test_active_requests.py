@@ -140,3 +140,33 @@ async def test_an_answer_its_client_reads_slowly_holds_no_turn():
     assert [m.get("status") for m in quick_sent if m["type"] == "http.response.start"] == [200]
     slow.cancel()
 
+
+
+async def test_a_task_a_request_started_neither_frees_nor_keeps_the_requests_turn():
+    # A request that starts a task of its own (a campaign's passes) and returns: the task's later
+    # waits on stations change no turn, neither during the request nor after it.
+    slots = WorkSlots(1)
+    started: list[asyncio.Task] = []
+    station_answers = asyncio.Event()
+
+    async def later_task() -> None:
+        async with released():
+            await station_answers.wait()
+
+    async with slots.held():
+        started.append(asyncio.create_task(later_task()))
+        await asyncio.sleep(0.01)   # the task waits "outside" while the request still works
+        with pytest.raises(TimeoutError):   # the request's turn was not freed by its task
+            async with asyncio.timeout(0.05):
+                async with slots.held():
+                    pass
+    station_answers.set()
+    await started[0]
+
+    # One turn, free again, and only one.
+    async with asyncio.timeout(1):
+        async with slots.held():
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    async with slots.held():
+                        pass
