@@ -170,3 +170,93 @@ async def test_a_task_a_request_started_neither_frees_nor_keeps_the_requests_tur
                 async with asyncio.timeout(0.05):
                     async with slots.held():
                         pass
+
+
+async def test_a_request_back_from_a_station_goes_before_requests_not_yet_begun():
+    slots = WorkSlots(1)
+    order: list[str] = []
+    station_answered, first_waits, second_works, second_may_end = (asyncio.Event() for _ in range(4))
+
+    async def first() -> None:
+        async with slots.held():
+            async with released():
+                first_waits.set()
+                await station_answered.wait()
+            order.append("first, back from its station")
+
+    async def second() -> None:
+        async with slots.held():
+            second_works.set()
+            await second_may_end.wait()
+            order.append("second")
+
+    async def third() -> None:
+        async with slots.held():
+            order.append("third, not begun until then")
+
+    tasks = [asyncio.create_task(first())]
+    await first_waits.wait()
+    tasks.append(asyncio.create_task(second()))
+    await second_works.wait()
+    tasks.append(asyncio.create_task(third()))
+    await asyncio.sleep(0.01)   # the third waits for a turn
+    station_answered.set()
+    await asyncio.sleep(0.01)   # the first is back, and waits for a turn after the third
+    second_may_end.set()
+    await asyncio.gather(*tasks)
+
+    assert order == ["second", "first, back from its station", "third, not begun until then"]
+
+
+async def test_a_request_cancelled_while_waiting_for_its_turn_takes_none():
+    slots = WorkSlots(1)
+    gate = asyncio.Event()
+
+    async def holder() -> None:
+        async with slots.held():
+            await gate.wait()
+
+    async def waiter() -> None:
+        async with slots.held():
+            pass
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    gate.set()
+    await holding
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    async with asyncio.timeout(1):   # the turn came back, and it is the only one
+        async with slots.held():
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    async with slots.held():
+                        pass
+
+
+async def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on():
+    slots = WorkSlots(1)
+
+    async def waiter() -> None:
+        async with slots.held():
+            pass
+
+    holding = slots.held()
+    await holding.__aenter__()
+    waiting = asyncio.create_task(waiter())
+    await asyncio.sleep(0.01)
+    await holding.__aexit__(None, None, None)   # the turn is handed to the waiter ...
+    waiting.cancel()                            # ... which is cancelled before it could run
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+    async with asyncio.timeout(1):
+        async with slots.held():
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    async with slots.held():
+                        pass
