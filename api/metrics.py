@@ -10,6 +10,7 @@ gateway for its connections. Nothing here names a station: labels are bounded se
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -33,9 +34,11 @@ _WAITING = (CallStatus.PENDING, CallStatus.SENT)
 class StateCollector(Collector):
     """Reads the state at scrape time. Blocking (database): scrape from a worker thread."""
 
-    def __init__(self, ctx: Context, connections_by_profile: Mapping[int, int]) -> None:
+    def __init__(self, ctx: Context, connections_by_profile: Mapping[int, int],
+                 rest_turns: RestTurns | None = None) -> None:
         self._ctx = ctx
         self._connections = connections_by_profile
+        self._rest_turns = rest_turns
 
     def collect(self) -> Iterable[Metric]:
         connections = GaugeMetricFamily("chargeca_connections", "Stations connected to this node, by the "
@@ -43,9 +46,30 @@ class StateCollector(Collector):
         for profile in PROFILES:
             connections.add_metric([str(profile)], self._connections.get(profile, 0))
         yield connections
+        if self._rest_turns is not None:
+            yield from _rest_turns(self._rest_turns)
         with session_scope(self._ctx.engine) as session:
             yield from _certificates(session)
             yield from _outbox(session)
+
+
+@dataclass(frozen=True)
+class RestTurns:
+    """The REST requests of this process worked on and waiting for a turn (api/rest/active_requests.py),
+    read on its event loop."""
+
+    limit: int
+    working: int
+    waiting: int
+
+
+def _rest_turns(turns: RestTurns) -> Iterable[Metric]:
+    yield GaugeMetricFamily("chargeca_rest_requests_working", "REST requests this process works on now (at most "
+                            "chargeca_rest_requests_limit; one waiting for a station or its client is not "
+                            "counted).", value=turns.working)
+    yield GaugeMetricFamily("chargeca_rest_requests_waiting", "REST requests of this process waiting for a turn.",
+                            value=turns.waiting)
+    yield GaugeMetricFamily("chargeca_rest_requests_limit", "[rest] max_active_requests.", value=turns.limit)
 
 
 def _certificates(session: Session) -> Iterable[Metric]:
@@ -88,8 +112,8 @@ def _outbox(session: Session) -> Iterable[Metric]:
     return depth, age
 
 
-def render(ctx: Context, connections_by_profile: Mapping[int, int]) -> bytes:
+def render(ctx: Context, connections_by_profile: Mapping[int, int], rest_turns: RestTurns | None = None) -> bytes:
     """The exposition text: the event counts and the state read now. Blocking."""
     state = CollectorRegistry(auto_describe=False)
-    state.register(StateCollector(ctx, connections_by_profile))
+    state.register(StateCollector(ctx, connections_by_profile, rest_turns))
     return generate_latest(EVENTS) + generate_latest(state)

@@ -36,6 +36,16 @@ class WorkSlots:
         self._returning: deque[asyncio.Future[None]] = deque()
         self._arriving: deque[asyncio.Future[None]] = deque()
 
+    @property
+    def working(self) -> int:
+        """Slots held now."""
+        return self.limit - self._free
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot now, begun or not."""
+        return sum(not waiter.done() for queue in (self._returning, self._arriving) for waiter in queue)
+
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
         """A slot for the code within, waiting in turn for one."""

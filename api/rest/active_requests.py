@@ -5,6 +5,7 @@ Around the whole application, so a request's every step counts (its token's chec
 validation, its database work), except its waits on its client: reading the body and sending the
 answer give the slot up, so that a slow client (a large export read slowly, a firmware image sent
 slowly) never holds one. A wait for a station's answer gives it up too (api/ocpp/gateway.py).
+``GET /metrics`` shows the turns taken and the requests waiting for one (``RequestTurns.now``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.core.work_slots import WorkSlots, released
 
 
-class ActiveRequests:
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
-        self.app = app
+class RequestTurns:
+    """The application's turns, on the event loop serving it."""
+
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._slots: tuple[asyncio.AbstractEventLoop, WorkSlots] | None = None
+
+    def now(self) -> WorkSlots:
+        # An application is served by one loop in production; a test may serve it from several
+        # in turn, and a waiter belongs to its loop.
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, WorkSlots(self.limit))
+        return self._slots[1]
+
+
+class ActiveRequests:
+    def __init__(self, app: ASGIApp, *, turns: RequestTurns) -> None:
+        self.app = app
+        self.turns = turns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,13 +51,5 @@ class ActiveRequests:
             async with released():
                 await send(message)
 
-        async with self._for_this_loop().held():
+        async with self.turns.now().held():
             await self.app(scope, receive_released, send_released)
-
-    def _for_this_loop(self) -> WorkSlots:
-        # An application is served by one loop in production; a test may serve it from several
-        # in turn, and a semaphore that once waited belongs to its loop.
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots[0] is not loop:
-            self._slots = (loop, WorkSlots(self.limit))
-        return self._slots[1]

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.core.context import Context
 from api.operations.id_tokens import IMPORT_BYTES_MAX
 from api.rest import errors
-from api.rest.active_requests import ActiveRequests
+from api.rest.active_requests import ActiveRequests, RequestTurns
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
 from api.rest.routers import (
@@ -137,7 +137,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.add_middleware(BodyLimit, default=BODY_MAX, by_path={
         **_BODY_MAX_BY_PATH, firmware.IMAGES_PATH: ctx.policy.firmware.max_image_mb * 1024 * 1024})
     # Outermost of ours: every step of a request waits its turn, its refusals included.
-    app.add_middleware(ActiveRequests, limit=ctx.policy.rest.max_active_requests)
+    app.state.request_turns = RequestTurns(ctx.policy.rest.max_active_requests)
+    app.add_middleware(ActiveRequests, turns=app.state.request_turns)
     for module in (stations, certificates, authorities, revocation, audit, tokens, policy, security_events,
                    station_ops, commands, trust_anchors, profile_upgrade, station_certificates, rotations, metrics,
                    id_tokens, local_list, transactions, remote_control, availability, reservations, tariffs,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from api.core.work_slots import WorkSlots, released
-from api.rest.active_requests import ActiveRequests
+from api.rest.active_requests import ActiveRequests, RequestTurns
 
 
 class Probe:
@@ -54,7 +54,7 @@ async def _get_all(app, paths: list[str], probe: Probe, *, until) -> list[int]:
 
 async def test_no_more_requests_are_worked_on_at_once_than_the_limit():
     probe = Probe()
-    app = ActiveRequests(probe, limit=2)
+    app = ActiveRequests(probe, turns=RequestTurns(2))
 
     statuses = await _get_all(app, ["/inside"] * 6, probe, until=lambda: probe.working == 2)
 
@@ -64,7 +64,7 @@ async def test_no_more_requests_are_worked_on_at_once_than_the_limit():
 
 async def test_requests_waiting_outside_the_process_hold_no_turn():
     probe = Probe()
-    app = ActiveRequests(probe, limit=2)
+    app = ActiveRequests(probe, turns=RequestTurns(2))
 
     statuses = await _get_all(app, ["/outside"] * 6, probe, until=lambda: probe.outside == 6)
 
@@ -114,7 +114,7 @@ async def test_an_answer_its_client_reads_slowly_holds_no_turn():
         await send({"type": "http.response.body", "body": b"part", "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    app = ActiveRequests(answer, limit=1)
+    app = ActiveRequests(answer, turns=RequestTurns(1))
     reader_ready = asyncio.Event()
     slow_sent: list[dict] = []
 
@@ -260,3 +260,22 @@ async def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on():
                 async with asyncio.timeout(0.05):
                     async with slots.held():
                         pass
+
+
+async def test_the_turns_taken_and_the_requests_waiting_are_counted():
+    slots = WorkSlots(1)
+    gate = asyncio.Event()
+
+    async def request() -> None:
+        async with slots.held():
+            await gate.wait()
+
+    tasks = [asyncio.create_task(request()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert (slots.working, slots.waiting) == (1, 2)
+    tasks[2].cancel()
+    await asyncio.sleep(0)
+    assert (slots.working, slots.waiting) == (1, 1)
+    gate.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert (slots.working, slots.waiting) == (0, 0)

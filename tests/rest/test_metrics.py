@@ -94,3 +94,12 @@ async def test_metrics_count_what_stations_and_officers_did(csms: Csms) -> None:
     assert depth == {(("purpose", "certificate_delivery"), ("status", "pending")): 1}
     age = after[("chargeca_outbox_oldest_age_seconds", (("purpose", "certificate_delivery"),))]
     assert 60 <= age < 120
+
+
+async def test_metrics_show_the_rest_requests_turns(csms: Csms) -> None:
+    series = await _scrape(csms)
+
+    # The scrape itself holds one of the [rest] max_active_requests turns.
+    assert series[("chargeca_rest_requests_limit", ())] == csms.ctx.policy.rest.max_active_requests == 4
+    assert series[("chargeca_rest_requests_working", ())] == 1
+    assert series[("chargeca_rest_requests_waiting", ())] == 0
