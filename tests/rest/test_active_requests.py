@@ -52,6 +52,16 @@ async def _get_all(app, paths: list[str], probe: Probe, *, until) -> list[int]:
         return [answer.status_code for answer in await asyncio.gather(*requests)]
 
 
+async def _one_turn_free(slots: WorkSlots) -> None:
+    """A limit-1 pool's turn is free now, and there is only the one."""
+    async with asyncio.timeout(1):
+        async with slots.held():
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.05):
+                    async with slots.held():
+                        pass
+
+
 async def test_no_more_requests_are_worked_on_at_once_than_the_limit():
     probe = Probe()
     app = ActiveRequests(probe, turns=RequestTurns(2))
@@ -164,12 +174,7 @@ async def test_a_task_a_request_started_neither_frees_nor_keeps_the_requests_tur
     await started[0]
 
     # One turn, free again, and only one.
-    async with asyncio.timeout(1):
-        async with slots.held():
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.05):
-                    async with slots.held():
-                        pass
+    await _one_turn_free(slots)
 
 
 async def test_a_request_back_from_a_station_goes_before_requests_not_yet_begun():
@@ -230,12 +235,7 @@ async def test_a_request_cancelled_while_waiting_for_its_turn_takes_none():
     with pytest.raises(asyncio.CancelledError):
         await waiting
 
-    async with asyncio.timeout(1):   # the turn came back, and it is the only one
-        async with slots.held():
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.05):
-                    async with slots.held():
-                        pass
+    await _one_turn_free(slots)
 
 
 async def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on():
@@ -254,12 +254,7 @@ async def test_a_request_cancelled_as_its_turn_came_passes_the_turn_on():
     with pytest.raises(asyncio.CancelledError):
         await waiting
 
-    async with asyncio.timeout(1):
-        async with slots.held():
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.05):
-                    async with slots.held():
-                        pass
+    await _one_turn_free(slots)
 
 
 async def test_the_turns_taken_and_the_requests_waiting_are_counted():
