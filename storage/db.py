@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from policies.refusal import Refusal
+from storage.sqlite_pragmas import WAL_AUTOCHECKPOINT_PAGES, connection_pragmas
 from storage.sqlite_writers import WriterQueuedConnection
 
 if TYPE_CHECKING:
@@ -54,17 +55,6 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
-# SQLite copies the WAL back into the database (a checkpoint) on the commit that takes the WAL
-# past this many pages, in the committing thread: every writer queued behind that commit waits for
-# it. SQLite's default, 1,000 pages, made a checkpoint every quarter second at a charging fleet's
-# thousand TransactionEvents a second (each dirties ~4 pages: its transaction's row and the index
-# leaves of its station and transaction), and the events behind each one waited. Alternating runs
-# of scripts/bench_gateway.py --only-charging --repeat 2 (docs/benchmarks.md, "Charging phase"), p99 per round:
-# 1,000 pages 11.6-13.9 ms (9 rounds), 200 pages 8.9-13.0 ms (9 rounds, 8 of them under 11), with no
-# more CPU; 300 pages 10.2-11.2 ms, 100 pages 8.7-10.4 ms, 50 pages 10.2-11.9 ms, 10,000 pages 30-51 ms.
-# That is for a process writing alone (CLI commands, scripts): a serving process checkpoints from a
-# thread of its own, which no writer waits for (storage/wal_checkpointer.py).
-WAL_AUTOCHECKPOINT_PAGES = 200
 
 
 def make_engine(url: str, *, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> Engine:
@@ -117,11 +107,8 @@ def _configure_sqlite(engine: Engine, checkpoint_on_commit_pages: int = WAL_AUTO
         # Take over transaction control from pysqlite so that BEGIN IMMEDIATE can be issued.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_on_commit_pages}")
+        for pragma in connection_pragmas(checkpoint_on_commit_pages):
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -26,7 +26,7 @@ from api.ocpp.gateway import Gateway
 from api.ocpp.message_log import writer_process
 from api.ocpp.message_log.recorder import MessageLog
 from api.ocpp.message_log.redaction import Redactor
-from api.ocpp.message_log.writer_helper import APPLICATION_NAME, NICE
+from api.ocpp.message_log.writer_helper import APPLICATION_NAME, NICE, LogDatabase
 from policies.model import MessageLogPolicy
 from storage.db import make_engine, session_scope
 from storage.message_log import (
@@ -232,3 +232,25 @@ async def test_a_postgresql_connection_ended_between_batches_loses_no_batch(post
     finally:
         await log.aclose()
         engine.dispose()
+
+
+def test_the_helpers_sqlite_connection_is_set_as_the_logs_engine_sets_its_own(tmp_path):
+    # The WAL checkpoint above all: at SQLite's default the helper's commits let the log's WAL
+    # grow five times as far as the thread's did.
+    path = tmp_path / "log.db"
+    engine = make_engine(f"sqlite:///{path}")
+    OcppMessage.__table__.create(engine)
+    OcppMessageSpan.__table__.create(engine)
+    OcppMessageBatch.__table__.create(engine)
+    database = LogDatabase("sqlite", str(path))
+    database.append([("CS-1", "in", "CALL", "m1", "Heartbeat", time.time(), 20, "[2,\"m1\",\"Heartbeat\",{}]",
+                      False)])
+    pragmas = ("journal_mode", "synchronous", "busy_timeout", "wal_autocheckpoint", "foreign_keys")
+    helper = {name: database._connection.execute(f"PRAGMA {name}").fetchone()[0]  # noqa: SLF001
+              for name in pragmas}
+    with engine.connect() as connection:
+        own = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in pragmas}
+    database.close()
+    engine.dispose()
+    assert helper == own
+    assert helper["wal_autocheckpoint"] == 200

@@ -15,7 +15,7 @@ Ends when stdin ends (its gateway closed it, or died). Interrupts and terminatio
 whole process group are its gateway's to act on: it still writes what the gateway flushes on
 the way out.
 
-Standard library only, besides rows.py and the append; psycopg on PostgreSQL.
+Standard library only, besides rows.py, the append and the SQLite pragmas; psycopg on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from api.ocpp.message_log.rows import FrameRows
 from storage.message_log_append import append_rows
+from storage.sqlite_pragmas import connection_pragmas
 
 # Ten steps below the gateway: a tenth of the gateway's share of a core they contend for
 # (the scheduler's weights: 110 against 1024), and the gateway is run as soon as it wakes.
@@ -114,8 +115,8 @@ class LogDatabase:
 
             return psycopg.connect(self._target, application_name=APPLICATION_NAME)
         connection = sqlite3.connect(self._target, isolation_level=None, timeout=30)
-        # As storage/db.py sets a connection of the log's engine.
-        for pragma in ("journal_mode=WAL", "busy_timeout=30000", "synchronous=NORMAL"):
+        # As storage/db.py sets a connection of the log's engine (made with the default checkpoint).
+        for pragma in connection_pragmas():
             connection.execute(f"PRAGMA {pragma}")
         return connection
 
