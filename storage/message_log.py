@@ -192,18 +192,22 @@ def insert_rows(session: Session, rows: Sequence[tuple]) -> int:
     return len(rows)
 
 
+def helper_can_write(engine: Engine) -> bool:
+    """Whether a process of its own can reach the log of the database ``engine`` serves: any but a
+    SQLite database in this process's memory (whose log is in it too: ``message_log_engine``)."""
+    return engine.dialect.name != "sqlite" or sqlite_file(engine) is not None
+
+
 def helper_target(engine: Engine) -> tuple[str, str]:
     """Where a process of its own writes the log of the database ``engine`` serves
     (api/ocpp/message_log/writer_helper.py): ("sqlite", the log's file) or ("postgresql", a
-    libpq connection URI). Raises ValueError for a database only this process can reach (in
-    memory)."""
+    libpq connection URI). Raises ValueError where ``helper_can_write`` says no."""
+    if not helper_can_write(engine):
+        raise ValueError("the message log is in this process's memory: no other process can write it")
     log_engine = message_log_engine(engine)
     if log_engine.dialect.name == "postgresql":
         return "postgresql", log_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    path = sqlite_file(log_engine)
-    if path is None:
-        raise ValueError("the message log is in this process's memory: no other process can write it")
-    return "sqlite", str(path)
+    return "sqlite", str(sqlite_file(log_engine))
 
 
 @dataclass(frozen=True)

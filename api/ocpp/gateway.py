@@ -32,9 +32,9 @@ from api.ocpp.session import NOT_CONNECTED, CallOutcome, OcppSession
 from api.ocpp.transport.registry import ConnectionRegistry
 from api.ocpp.validation import Schemas, schemas
 from storage.batching import GroupCommit
-from storage.db import session_scope, sqlite_file
+from storage.db import session_scope
 from storage.leases import LeaseOwner
-from storage.message_log import helper_target, insert_rows, message_log_engine
+from storage.message_log import helper_can_write, helper_target, insert_rows, message_log_engine
 from storage.spool import Spool
 from storage.stations import Station
 from storage.types import utcnow
@@ -113,11 +113,9 @@ class Gateway:
     def _message_log_process(self) -> Target | None:
         """Where the log's writer process writes; None: on a thread (the setting, or a database
         no other process can open)."""
-        engine = self.ctx.engine
-        if self.config.message_log_writes_in != "process" or (engine.dialect.name == "sqlite" and
-                                                               sqlite_file(engine) is None):
+        if self.config.message_log_writes_in != "process" or not helper_can_write(self.ctx.engine):
             return None
-        return functools.partial(helper_target, engine)
+        return functools.partial(helper_target, self.ctx.engine)
 
     async def _write_messages(self, rows: Sequence[tuple]) -> None:
         # Not through the group commit: a log batch is one large transaction already, and it
