@@ -564,7 +564,6 @@ def message_log_cost(args: argparse.Namespace, workdir: Path) -> list[str]:
             runs[mode].append((server_s / max(1, paced["messages"]), server_s / wall, paced, storm))
             if mode == "on":
                 writer_shares.append(measured.paced_steady.log_writer / max(server_s, 1e-9))
-            if mode == "on":
                 logged["rows"] += _message_log_rows(data) - rows_before
                 logged["dropped"] += _dropped_in_log(workdir / f"server-{mode}-{round_no}.log")
     load_after = os.getloadavg()

@@ -218,6 +218,12 @@ def answered_at(answer: dict) -> float | None:
         return None
 
 
+def up_to_answer(sent: float, answered: float) -> float:
+    """Milliseconds from a Heartbeat's sending to the server's answer (its stamp is truncated to
+    the millisecond, so a quick answer may seem to precede its request: 0 then)."""
+    return max(0.0, answered - sent) * 1000
+
+
 # --- the cores' time ----------------------------------------------------------------------------
 
 SAMPLE_EVERY = 0.005
@@ -437,7 +443,7 @@ def split_slowest(samples: list[tuple[float, float, float | None]], start: float
     worst = during[-max(1, len(during) // 100):] if during else []
     if not worst:
         return "no answer carried a time"
-    before = [max(0.0, answered - sent) * 1000 for sent, _, answered in worst]
+    before = [up_to_answer(sent, answered) for sent, _, answered in worst]
     after = [max(0.0, rtt * 1000 - b) for (_, rtt, _), b in zip(worst, before, strict=True)]
     return (f"n={len(worst)}, up to the server's answer p50 {percentile(before, 0.5):.1f} ms, "
             f"after it p50 {percentile(after, 0.5):.1f} ms (the stamp is to the millisecond)")
@@ -461,7 +467,7 @@ def slowest(samples: list[tuple[float, float, float | None]], cores: list, start
         sent, rtt, answered = max(held, key=lambda sample: sample[1])
         # The server's stamp splits the round trip, to the millisecond: the wait before its handler
         # ran (the way in and the server's loop) and after it (the way back, the watcher waking).
-        split = "" if answered is None else f", answered at {max(0.0, answered - sent) * 1000:.0f} ms"
+        split = "" if answered is None else f", answered at {up_to_answer(sent, answered):.0f} ms"
         shares = [(name, core_shares(cores, at_core, sent, sent + rtt))
                   for name, at_core in (("server", SERVER_CPU), ("load", LOAD_CPU))]
         share = "".join(f"; {name} core {busy:.0%} busy ({niced:.0%} niced{f', {stolen:.0%} stolen' if stolen else ''})"
