@@ -17,6 +17,7 @@ import uvicorn
 from api.core.audit import Actor
 from api.core.context import Context, open_context
 from api.core.settings import GatewayConfig, Settings, dev_passphrase_in_use, write_private
+from api.loop_delay import time_gc_pauses
 from api.next_steps import print_next_steps
 from api.operations.tokens import create_token
 from pki.authorities import init_pki, is_initialized
@@ -182,6 +183,7 @@ def _tune_interpreter(gateway: GatewayConfig) -> None:
     # allocations: a few MB.
     gc.set_threshold(*GC_THRESHOLDS)
     sys.setswitchinterval(gateway.switch_interval_ms / 1000)
+    time_gc_pauses()
     # As the interpreter has them, not as configured.
     log.info("interpreter: collector thresholds %s, thread switch interval %g ms",
              "/".join(map(str, gc.get_threshold())), round(sys.getswitchinterval() * 1000, 3))

@@ -37,6 +37,7 @@ from api.csms.security.certificate_workers import CertificateWorkers, start_cert
 from api.csms.security.event_spool import SpoolWriter, open_spool
 from api.csms.security.retention import run_security_event_retention
 from api.csms.transactions.write_behind import transaction_store
+from api.loop_delay import probe_loop_delay
 from api.ocpp.gateway import Gateway
 from api.ocpp.handler import Handler
 from api.ocpp.message_log.retention import run_message_log_retention
@@ -121,6 +122,8 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
             stop.enter_context(serving(files))  # where firmware download locations point
         message_log = asyncio.create_task(run_message_log_retention(ctx), name="message-log-retention")
         stop.callback(message_log.cancel)
+        loop_delay = asyncio.create_task(probe_loop_delay(), name="loop-delay-probe")
+        stop.callback(loop_delay.cancel)
         # Revocations, disabled or deleted stations, profile changes: their live connections close.
         disconnects = await DisconnectWatch(ctx, listeners.registry).start()
         stop.push_async_callback(disconnects.aclose)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Highest first. A module belongs to the first layer whose prefix its name starts with.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("doors", ("api.cli", "api.server", "api.stack", "api.rest", "api.operations", "api.metrics",
-               "api.next_steps", "api.workers", "api.__main__")),
+               "api.loop_delay", "api.next_steps", "api.workers", "api.__main__")),
     ("cluster", ("api.cluster",)),
     ("rotation", ("api.rotation",)),
     ("csms", ("api.csms",)),

@@ -3,6 +3,7 @@ its messages (one the CSMS does not know), certificates issued and revoked, a wa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -103,3 +104,13 @@ async def test_metrics_show_the_rest_requests_turns(csms: Csms) -> None:
     assert series[("chargeca_rest_requests_limit", ())] == csms.ctx.policy.rest.max_active_requests == 4
     assert series[("chargeca_rest_requests_working", ())] == 1
     assert series[("chargeca_rest_requests_waiting", ())] == 0
+
+
+async def test_metrics_show_how_late_the_event_loop_runs(csms: Csms) -> None:
+    count = ("chargeca_event_loop_delay_seconds_count", ())
+    before = await _scrape(csms)
+    await asyncio.sleep(0.6)   # the stack's probe: a timer every 0.25 s
+    after = await _scrape(csms)
+
+    assert after[count] - before.get(count, 0.0) >= 2
+    assert ("chargeca_event_loop_delay_seconds_bucket", (("le", "0.01"),)) in after
