@@ -358,13 +358,7 @@ class Load:
             return message["result"], marks
 
     def quit(self) -> None:
-        if self.process.poll() is None:
-            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
-            self.process.stdin.flush()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        quit_generators([self.process])
 
 
 class Steady(NamedTuple):
@@ -1166,15 +1160,26 @@ class LeanLoad:
         return [p.pid for p in self.processes]
 
     def quit(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
+        quit_generators(self.processes)
+
+
+def quit_generators(processes: list[subprocess.Popen]) -> None:
+    """Ask each load generator to quit, then wait for it (killed after 30 s). One that died
+    meanwhile refuses the request with a broken pipe: it only needs reaping, and whoever called
+    this (a ``finally``) must go on to stop the server, or the server outlives the benchmark."""
+    for process in processes:
+        if process.poll() is None:
+            try:
                 process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
                 process.stdin.flush()
-        for process in self.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            except OSError:
+                pass
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def tree_pids(root: int) -> list[int]:
