@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 from api.cluster.bus import PRESENCE, Bus, decode
 from api.cluster.config import ClusterConfig
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.ocpp.transport.connection import StationConnection
 from storage import presence
 from storage.batching import Batcher, GroupCommit
@@ -144,17 +145,19 @@ class Holdings:
 
     async def _beat(self) -> None:
         loop = asyncio.get_running_loop()
+        failures = FailureLog(log, "renewing this node's lease")
         while True:
             await asyncio.sleep(self._config.renew_every)
             try:
                 await self.renew()
-            except Exception:  # noqa: BLE001 - judged below by the lease's age
-                log.exception("renewing this node's lease failed")
+            except Exception as exc:  # noqa: BLE001 - judged below by the lease's age
+                failures.failed(exc)
                 self._read_since = None
                 if loop.time() - self._renewed_at >= self._config.lease_seconds:
                     for station_id in list(self._held):
                         self._drop(station_id, "this node's lease expired (database unreachable)")
                 continue
+            failures.succeeded()
             self._renewed_at = loop.time()
 
     async def renew(self) -> None:

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from api.core.failure_log import FailureLog
 from storage.db import session_scope
 
 log = logging.getLogger("chargeca.retention")
@@ -23,11 +24,14 @@ async def every(interval: float, work: Callable[[], Any], what: str, *, first_af
     whichever is shorter), then every ``interval`` seconds, until cancelled. A failed pass is
     logged and retried at the next interval: upkeep must never stop for one bad pass."""
     await asyncio.sleep(min(interval, FIRST_PASS_AFTER) if first_after is None else first_after)
+    failures = FailureLog(log, what)
     while True:
         try:
             await asyncio.to_thread(work)
-        except Exception:  # noqa: BLE001 - retried at the next interval
-            log.exception("%s failed; retrying in %d s", what, interval)
+        except Exception as exc:  # noqa: BLE001 - retried at the next interval
+            failures.failed(exc)
+        else:
+            failures.succeeded()
         await asyncio.sleep(interval)
 
 

@@ -39,6 +39,7 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, audited, run_in_session
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.core.refusal import Conflict, NotFound, Refusal
 from api.csms.firmware import registry, service, signal
 from api.csms.firmware.location import PROTOCOLS
@@ -326,11 +327,14 @@ class CampaignWorker:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
+        failures = FailureLog(log, "firmware campaign pass")
         while True:
             try:
                 await self.run_pass()
-            except Exception:
-                log.exception("firmware campaign pass failed")
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             try:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             except TimeoutError:

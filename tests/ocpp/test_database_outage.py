@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import psycopg
@@ -108,3 +109,17 @@ async def test_transaction_events_in_a_database_outage_are_journaled_or_refused_
     row, events, _values = await stored(csms, "CS-TX-OUT", "TX-OUT")
     assert [event.seq_no for event in events] == [0, 1, 2, 3]
     assert (row.seq_duplicates, row.seq_missing, row.stopped_reason) == (0, 0, "Local")
+
+
+async def test_an_outage_is_logged_once_by_each_polling_loop_and_so_is_its_end(csms, postgres_url, caplog):
+    """The disconnect watch polls every second: a traceback each time would bury the one that says why."""
+    watch = "chargeca.ocpp.disconnects"
+    with caplog.at_level(logging.INFO, logger="chargeca"):
+        with _outage(postgres_url):
+            await asyncio.sleep(3.5)
+        await csms.until(lambda: any(r.name == watch and "works again" in r.getMessage() for r in caplog.records),
+                         timeout=10)
+
+    failed = [record for record in caplog.records if record.name == watch and record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in failed] == ["looking for station disconnect requests failed"]
+    assert failed[0].exc_info is not None

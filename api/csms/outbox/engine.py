@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
+from api.core.failure_log import FailureLog
 from api.core.refusal import Refusal
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.purposes import ENDINGS, FINAL
@@ -134,12 +135,15 @@ class Outbox:
         return self
 
     async def _run(self) -> None:
+        failures = FailureLog(log, "outbox scan")
         while True:
             self._wake.clear()
             try:
                 await self.run_due()
-            except Exception:  # noqa: BLE001 - the next scan tries again
-                log.exception("outbox scan failed")
+            except Exception as exc:  # noqa: BLE001 - the next scan tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
                 # arrives as the wait ends, and the worker would never stop.

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import Kind, Outbox
 from api.csms.security.certificate_batches import finish_accepted
@@ -94,13 +95,16 @@ class CertificateWorkers:
 
     async def _finish_unsigned(self) -> None:
         accepted_before = None  # at start: whatever is unsigned, this node's dead process left it
+        failures = FailureLog(log, "signing accepted certificate requests")
         while True:
             try:
                 done = await finish_accepted(self._ctx, accepted_before)
                 if done:
                     log.info("signed %d certificate requests accepted before and left unsigned", len(done))
-            except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("signing accepted certificate requests failed")
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             await asyncio.sleep(UNSIGNED_GRACE.total_seconds())
             accepted_before = utcnow() - UNSIGNED_GRACE
 
@@ -114,11 +118,14 @@ class CertificateWorkers:
         return done
 
     async def _run(self) -> None:
+        failures = FailureLog(log, "certificate lifecycle pass")
         while True:
             try:
                 await self.run_pass()
-            except Exception:  # noqa: BLE001 - the next pass tries again
-                log.exception("certificate lifecycle pass failed")
+            except Exception as exc:  # noqa: BLE001 - the next pass tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             await asyncio.sleep(self._pass_interval)
 
     async def aclose(self) -> None:

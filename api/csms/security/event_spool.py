@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.csms.outbox import signal as outbox_signal
 from api.csms.security.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
 from storage.db import DatabaseUnavailable, session_scope
@@ -82,11 +83,14 @@ class SpoolWriter:
         return written
 
     async def _run(self) -> None:
+        failures = FailureLog(log, "storing spooled security events")
         while True:
             try:
                 await self.write_now()
-            except Exception:  # noqa: BLE001 - kept in the spool; the next round tries again
-                log.exception("storing spooled security events failed")
+            except Exception as exc:  # noqa: BLE001 - kept in the spool; the next round tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             await asyncio.sleep(self._ctx.policy.outage.retry_seconds)
 
     async def aclose(self) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from api.core.failure_log import FailureLog
 from api.ocpp import metrics
 from policies.model import AdmissionPolicy
 from storage.types import utcnow
@@ -262,13 +263,15 @@ class RefusalLog:
 
     async def run(self) -> None:
         """Flush every ``flush_interval`` until cancelled."""
+        failures = FailureLog(log, "writing the refused-connection records")
         while True:
             await asyncio.sleep(self.settings.flush_interval)
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - keep counting; the next flush tries again
-                log.exception("could not write the refused-connection records; retrying in %s s",
-                              self.settings.flush_interval)
+            except Exception as exc:  # noqa: BLE001 - keep counting; the next flush tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
 
     def __len__(self) -> int:
         return len(self._open) + len(self._closed)

@@ -31,6 +31,7 @@ from sqlalchemy import delete, event, func
 from sqlmodel import Session, select
 
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.ocpp.doorbell import Doorbell, event_waker
 from storage.certificates import CertKind, IssuedCertificate
 from storage.db import read_scope, session_scope
@@ -161,6 +162,7 @@ class DisconnectWatch:
     async def _run(self) -> None:
         polls_per_prune = max(1, int(3600 / self._policy.disconnect_poll_seconds))
         polls = 0
+        failures = FailureLog(log, "looking for station disconnect requests")
         while True:
             self._wake.clear()   # before looking: a ring during the look is not lost
             try:
@@ -168,8 +170,10 @@ class DisconnectWatch:
                 polls += 1
                 if polls % polls_per_prune == 0:
                     await asyncio.to_thread(_prune, self._ctx, self._policy.disconnect_keep_hours)
-            except Exception:  # noqa: BLE001 - the next poll tries again
-                log.exception("looking for station disconnect requests failed")
+            except Exception as exc:  # noqa: BLE001 - the next poll tries again
+                failures.failed(exc)
+            else:
+                failures.succeeded()
             try:
                 await asyncio.wait_for(self._wake.wait(), self._policy.disconnect_poll_seconds)
             except TimeoutError:
