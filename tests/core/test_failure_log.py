@@ -4,6 +4,7 @@ repeat summarised at most once a minute, a new failure at once, the recovery onc
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -60,33 +61,34 @@ def test_an_outage_of_a_poll_a_second_logs_a_few_lines_not_one_per_poll(caplog) 
     assert not failures.failing
 
 
-def test_a_different_failure_is_logged_at_once_with_its_traceback(caplog) -> None:
+@pytest.fixture
+def scan(caplog) -> Iterator[tuple[Clock, FailureLog]]:
+    """An outbox scan's failures, on a clock the test moves."""
     clock = Clock()
-    failures = FailureLog(logging.getLogger(LOGGER), "outbox scan", clock=clock)
-
     with caplog.at_level(logging.INFO, logger=LOGGER):
-        failures.failed(_raised(ConnectionError("refused")))
+        yield clock, FailureLog(logging.getLogger(LOGGER), "outbox scan", clock=clock)
+
+
+def test_a_different_failure_is_logged_at_once_with_its_traceback(scan, caplog) -> None:
+    clock, failures = scan
+    for failure in (ConnectionError("refused"), ConnectionError("refused"),
+                    PermissionError("role chargeca may not read outbound_call")):
+        failures.failed(_raised(failure))
         clock.now += 1
-        failures.failed(_raised(ConnectionError("refused")))
-        clock.now += 1
-        failures.failed(_raised(PermissionError("role chargeca may not read outbound_call")))
 
     assert _lines(caplog) == [("ERROR", "outbox scan failed", True), ("ERROR", "outbox scan failed", True)]
     assert "PermissionError" in caplog.records[-1].exc_text
 
 
-def test_a_failure_after_a_recovery_counts_afresh(caplog) -> None:
-    clock = Clock()
-    failures = FailureLog(logging.getLogger(LOGGER), "outbox scan", clock=clock)
-
-    with caplog.at_level(logging.INFO, logger=LOGGER):
-        failures.failed(_raised(ConnectionError("refused")))
-        clock.now += 5
-        failures.succeeded()
-        clock.now += 100
-        failures.failed(_raised(ConnectionError("refused")))   # the same reason: a new outage, with its traceback
-        clock.now += 2
-        failures.succeeded()
+def test_a_failure_after_a_recovery_counts_afresh(scan, caplog) -> None:
+    clock, failures = scan
+    failures.failed(_raised(ConnectionError("refused")))
+    clock.now += 5
+    failures.succeeded()
+    clock.now += 100
+    failures.failed(_raised(ConnectionError("refused")))   # the same reason: a new outage, with its traceback
+    clock.now += 2
+    failures.succeeded()
 
     assert [(level, with_traceback) for level, _, with_traceback in _lines(caplog)] == [
         ("ERROR", True), ("WARNING", False), ("ERROR", True), ("WARNING", False)]
