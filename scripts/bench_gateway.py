@@ -20,7 +20,9 @@ the server has one core of its own. Then, in one run:
 4. Heartbeat round trip p50/p99 at --rate msg/s with --stations connected, and server CPU per
    message over the steady phase (utime+stime of the server process / messages); then charging:
    each station starts a transaction, TransactionEvent Updated with 4 sampled values at
-   --charging-rate, round trip and server CPU per event against the Heartbeat's, and the meter
+   --charging-rate, round trip and server CPU per event against the Heartbeat's, how late the
+   server's event loop ran its timers meanwhile (its chargeca_event_loop_delay_seconds, read from
+   /metrics at the phase's marks: a round trip's wait in the server's queue, or not), and the meter
    values the server acknowledged against those it stored (``--only-charging``: this phase and
    its Heartbeat reference alone; ``--database-url postgresql://…/db``: the server on a fresh
    PostgreSQL database made beside ``db`` and dropped after);
@@ -60,6 +62,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -73,9 +77,11 @@ sys.path.insert(0, str(ROOT))
 
 from scratch_database import scratch_database  # noqa: E402
 
+from api.core.audit import Actor  # noqa: E402
 from api.core.context import open_context  # noqa: E402
 from api.core.credentials import hash_secret  # noqa: E402
-from api.core.settings import load_settings  # noqa: E402
+from api.core.settings import load_settings, write_private  # noqa: E402
+from api.operations.tokens import create_token  # noqa: E402
 from pki import profiles  # noqa: E402
 from pki.authorities import init_pki  # noqa: E402
 from pki.records import sign_and_record  # noqa: E402
@@ -89,6 +95,7 @@ FQDN = "csms.bench.localhost"
 PASSWORD = "Bench-Password-0123456789"
 PASSPHRASE = "bench-passphrase-0123456789"
 HOST = "127.0.0.1"
+METRICS_TOKEN = "metrics-token"   # an auditor's API token, in the work directory
 
 
 # --- setup ----------------------------------------------------------------------------------
@@ -121,6 +128,9 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=ORG, fqdn=FQDN, policy=ctx.policy, urls=ctx.urls)
     (workdir / "root.pem").write_text(hierarchy.root.record.certificate_pem)
+    # For /metrics: the server's own event-loop delay, read at the phases' marks (loop_delays).
+    token = create_token(ctx, Actor("system:bench_gateway", "officer"), "auditor", "bench_gateway metrics").token
+    write_private(workdir / METRICS_TOKEN, token)
     # One argon2 hash for every Basic-auth station: verifying it costs the same as a unique one.
     password_hash = hash_secret(PASSWORD)
     with session_scope(ctx.engine) as session:
@@ -320,11 +330,48 @@ def tcp_ext(*names: str) -> dict[str, int]:
     return {name: values.get(name, 0) for name in names}
 
 
+_DELAY_BUCKET = "chargeca_event_loop_delay_seconds_bucket{le=\""
+
+
+def loop_delays(rest_port: int, token: str) -> dict[float, float]:
+    """The server's event-loop delay histogram as /metrics has it now: probes by bucket bound
+    (seconds, cumulative). The request costs the server a REST request at the marks only."""
+    request = urllib.request.Request(f"http://{HOST}:{rest_port}/metrics",
+                                     headers={"authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        text = answer.read().decode()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(_DELAY_BUCKET):
+            bound, _, count = line[len(_DELAY_BUCKET):].partition("\"} ")
+            found[float(bound)] = float(count)
+    return found
+
+
+def delay_quantiles(start: dict[float, float], end: dict[float, float]) -> str:
+    """What the server's timers waited between two readings: the buckets holding the median and
+    the longest (four probes a second: a 10-s phase has too few for a 99th percentile)."""
+    counts = sorted((bound, end[bound] - start.get(bound, 0.0)) for bound in end)
+    total = counts[-1][1] if counts else 0.0
+    if not total:
+        return "no probe"
+
+    def bound_of(share: float) -> str:
+        bound = next(bound for bound, count in counts if count >= share * total)
+        return "over 5 s" if bound == float("inf") else f"<= {1000 * bound:g} ms"
+
+    return f"median {bound_of(0.5)}, longest {bound_of(1.0)} ({total:.0f} probes)"
+
+
 class Load:
     """The load generator process, driven one command at a time."""
 
-    def __init__(self, target: dict, cpu: int | None, server_pid: int) -> None:
+    def __init__(self, target: dict, cpu: int | None, server_pid: int,
+                 probe: Callable[[], dict[float, float]] | None = None) -> None:
+        """``probe``: read at each of the load generator's marks too (``probed``, by mark)."""
         self._server_pid = server_pid
+        self._probe = probe
+        self.probed: dict[str, dict[float, float]] = {}
         self.process = subprocess.Popen(
             pinned(cpu, [sys.executable, str(ROOT / "scripts" / "gateway_load.py"), json.dumps(target)]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -354,6 +401,8 @@ class Load:
                 marks[message["event"]] = (at, pids_cpu(server), cpu_seconds(self.process.pid),
                                            stolen_seconds(), sum(map(context_switches, server)),
                                            pids_cpu(log_writer_pids(server)))
+                if self._probe is not None:
+                    self.probed[message["event"]] = self._probe()
                 continue
             return message["result"], marks
 
@@ -414,7 +463,8 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     server = start_server(data, server_cpu, workdir / "server.log", args.profile_out, extra_env=dict(args.server_env))
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
-    load = Load(target, client_cpu, server.pid)
+    token = (workdir / METRICS_TOKEN).read_text()
+    load = Load(target, client_cpu, server.pid, probe=lambda: loop_delays(server.rest_port, token))
     pid = server.pid
     try:
         ids3 = sp3_ids(sp3_count(args))
@@ -911,6 +961,8 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
         reference = load.run("paced", rate=args.rate, seconds=args.seconds, warmup=2) if round_no else None
         result, marks = load.run("charging", rate=args.charging_rate, seconds=args.seconds, warmup=2,
                                  begin=round_no == 0, finish=round_no == args.repeat - 1)
+        if {"steady_start", "steady_end"} <= load.probed.keys():
+            result["loop_delay"] = delay_quantiles(load.probed["steady_start"], load.probed["steady_end"])
         sampled_values += result["sampled_values"]
         rounds.append((result, steady(marks), None if reference is None else (reference[0], steady(reference[1]))))
     from sqlalchemy import text
@@ -942,7 +994,8 @@ def _charging_lines(run: Charging, heartbeats: Heartbeats, connected: int, args:
             f"{args.charging_rate}/s with {connected} transactions: p50 {paced['p50_ms']:.2f} ms  "
             f"p99 {paced['p99_ms']:.2f} ms (target <= 10 ms)  max {paced['max_ms']:.1f} ms ({paced['messages']} "
             f"messages in {wall:.1f} s, skipped {paced['skipped']}, errors {paced['errors'] + paced['edge_errors']}"
-            f"{stolen_note(phase)})",
+            f"{stolen_note(phase)}); the server's event loop ran its timers late by "
+            f"{paced.get('loop_delay', 'an unknown delay (not probed)')}",
             f"{label}server CPU per TransactionEvent (steady phase): {1e6 * per_event:.0f} µs = {ratios[-1]:.2f}x "
             f"a Heartbeat's ({1e6 * per_heartbeat:.0f} µs, the paced phase before it{stolen_note(heartbeat_phase)}; "
             f"target <= 2x), {extras[-1]:.0f} µs more than it; context switches {phase.switches / events:.2f} "
