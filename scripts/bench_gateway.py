@@ -21,8 +21,9 @@ the server has one core of its own. Then, in one run:
    message over the steady phase (utime+stime of the server process / messages); then charging:
    each station starts a transaction, TransactionEvent Updated with 4 sampled values at
    --charging-rate, round trip and server CPU per event against the Heartbeat's, how late the
-   server's event loop ran its timers meanwhile (its chargeca_event_loop_delay_seconds, read from
-   /metrics at the phase's marks: a round trip's wait in the server's queue, or not), and the meter
+   server's event loop ran its timers meanwhile and the collector's pauses (its
+   chargeca_event_loop_delay_seconds and chargeca_gc_pause_seconds, read from /metrics at the
+   phase's marks: a round trip's wait in the server's queue, or not), and the meter
    values the server acknowledged against those it stored (``--only-charging``: this phase and
    its Heartbeat reference alone; ``--database-url postgresql://…/db``: the server on a fresh
    PostgreSQL database made beside ``db`` and dropped after);
@@ -128,7 +129,7 @@ def prepare(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     with session_scope(ctx.engine) as session:
         hierarchy = init_pki(session, ctx.keystore, organization=ORG, fqdn=FQDN, policy=ctx.policy, urls=ctx.urls)
     (workdir / "root.pem").write_text(hierarchy.root.record.certificate_pem)
-    # For /metrics: the server's own event-loop delay, read at the phases' marks (loop_delays).
+    # For /metrics: the server's own event-loop delay, read at the phases' marks (server_delays).
     token = create_token(ctx, Actor("system:bench_gateway", "officer"), "auditor", "bench_gateway metrics").token
     write_private(workdir / METRICS_TOKEN, token)
     # One argon2 hash for every Basic-auth station: verifying it costs the same as a unique one.
@@ -330,48 +331,59 @@ def tcp_ext(*names: str) -> dict[str, int]:
     return {name: values.get(name, 0) for name in names}
 
 
-_DELAY_BUCKET = "chargeca_event_loop_delay_seconds_bucket{le=\""
+# The server's histograms read at the marks, by name: probes (or pauses) by bucket bound, in
+# seconds, cumulative; the collector's generations summed.
+_HISTOGRAMS = {"chargeca_event_loop_delay_seconds_bucket": "loop", "chargeca_gc_pause_seconds_bucket": "gc"}
 
 
-def loop_delays(rest_port: int, token: str) -> dict[float, float]:
-    """The server's event-loop delay histogram as /metrics has it now: probes by bucket bound
-    (seconds, cumulative). The request costs the server a REST request at the marks only."""
+def server_delays(rest_port: int, token: str) -> dict[str, dict[float, float]]:
+    """How late the server's event loop ran its timers, and its collector's pauses, as /metrics
+    has them now. The request costs the server a REST request at the marks only."""
     request = urllib.request.Request(f"http://{HOST}:{rest_port}/metrics",
                                      headers={"authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         text = answer.read().decode()
-    found = {}
+    found: dict[str, dict[float, float]] = {"loop": {}, "gc": {}}
     for line in text.splitlines():
-        if line.startswith(_DELAY_BUCKET):
-            bound, _, count = line[len(_DELAY_BUCKET):].partition("\"} ")
-            found[float(bound)] = float(count)
+        name, _, rest = line.partition("{")
+        if name in _HISTOGRAMS:
+            labels, _, count = rest.rpartition("} ")
+            bound = float(labels.rpartition('le="')[2].rstrip('"'))
+            histogram = found[_HISTOGRAMS[name]]
+            histogram[bound] = histogram.get(bound, 0.0) + float(count)
     return found
 
 
-def delay_quantiles(start: dict[float, float], end: dict[float, float]) -> str:
-    """What the server's timers waited between two readings: the buckets holding the median and
-    the longest (four probes a second: a 10-s phase has too few for a 99th percentile)."""
-    counts = sorted((bound, end[bound] - start.get(bound, 0.0)) for bound in end)
-    total = counts[-1][1] if counts else 0.0
-    if not total:
-        return "no probe"
+def _bucket_of(counts: list[tuple[float, float]], count: float) -> str:
+    bound = next(bound for bound, seen in counts if seen >= count)
+    return "over 5 s" if bound == float("inf") else f"<= {1000 * bound:g} ms"
 
-    def bound_of(share: float) -> str:
-        bound = next(bound for bound, count in counts if count >= share * total)
-        return "over 5 s" if bound == float("inf") else f"<= {1000 * bound:g} ms"
 
-    return f"median {bound_of(0.5)}, longest {bound_of(1.0)} ({total:.0f} probes)"
+def delays_between(start: dict[str, dict[float, float]], end: dict[str, dict[float, float]]) -> str:
+    """What the server's timers waited between two readings (the buckets holding the median and
+    the longest: four probes a second are too few for a 99th percentile), and the collector's
+    pauses meanwhile."""
+    def counts(kind: str) -> list[tuple[float, float]]:
+        return sorted((bound, seen - start[kind].get(bound, 0.0)) for bound, seen in end[kind].items())
+
+    loop, pauses = counts("loop"), counts("gc")
+    probes = loop[-1][1] if loop else 0.0
+    text = (f"median {_bucket_of(loop, 0.5 * probes)}, longest {_bucket_of(loop, probes)} ({probes:.0f} probes)"
+            if probes else "no probe")
+    collections = pauses[-1][1] if pauses else 0.0
+    return text + (f"; {collections:.0f} collector pauses, the longest {_bucket_of(pauses, collections)}"
+                   if collections else "; no collector pause")
 
 
 class Load:
     """The load generator process, driven one command at a time."""
 
     def __init__(self, target: dict, cpu: int | None, server_pid: int,
-                 probe: Callable[[], dict[float, float]] | None = None) -> None:
+                 probe: Callable[[], dict[str, dict[float, float]]] | None = None) -> None:
         """``probe``: read at each of the load generator's marks too (``probed``, by mark)."""
         self._server_pid = server_pid
         self._probe = probe
-        self.probed: dict[str, dict[float, float]] = {}
+        self.probed: dict[str, dict[str, dict[float, float]]] = {}
         self.process = subprocess.Popen(
             pinned(cpu, [sys.executable, str(ROOT / "scripts" / "gateway_load.py"), json.dumps(target)]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -464,7 +476,7 @@ def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     target = dict(host=HOST, ws_port=server.ws_port, wss_port=server.wss_port, fqdn=FQDN,
                   root=str(workdir / "root.pem"), cert_dir=str(certs), password=PASSWORD)
     token = (workdir / METRICS_TOKEN).read_text()
-    load = Load(target, client_cpu, server.pid, probe=lambda: loop_delays(server.rest_port, token))
+    load = Load(target, client_cpu, server.pid, probe=lambda: server_delays(server.rest_port, token))
     pid = server.pid
     try:
         ids3 = sp3_ids(sp3_count(args))
@@ -962,7 +974,7 @@ def charging_phase(load: Load, data: Path, args: argparse.Namespace) -> Charging
         result, marks = load.run("charging", rate=args.charging_rate, seconds=args.seconds, warmup=2,
                                  begin=round_no == 0, finish=round_no == args.repeat - 1)
         if {"steady_start", "steady_end"} <= load.probed.keys():
-            result["loop_delay"] = delay_quantiles(load.probed["steady_start"], load.probed["steady_end"])
+            result["loop_delay"] = delays_between(load.probed["steady_start"], load.probed["steady_end"])
         sampled_values += result["sampled_values"]
         rounds.append((result, steady(marks), None if reference is None else (reference[0], steady(reference[1]))))
     from sqlalchemy import text
