@@ -50,27 +50,17 @@ class _PauseTimer:
     """A gc callback: the collection's duration, observed when it stops. The collector runs in
     whichever thread allocated last, with the interpreter's lock held: one at a time."""
 
-    def __init__(self, observe: Callable[[int, float], Any]) -> None:
-        self._observe = observe
+    def __init__(self) -> None:
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self._observe(info["generation"], time.perf_counter() - self._started)
-
-
-def _observe_pause(generation: int, seconds: float) -> None:
-    _pause.labels(str(generation)).observe(seconds)
-
-
-_installed: _PauseTimer | None = None
+            _pause.labels(str(info["generation"])).observe(time.perf_counter() - self._started)
 
 
 def time_gc_pauses() -> None:
     """Count the collector's pauses from now on, for this process (once, however often called)."""
-    global _installed
-    if _installed is None:
-        _installed = _PauseTimer(_observe_pause)
-        gc.callbacks.append(_installed)
+    if not any(isinstance(callback, _PauseTimer) for callback in gc.callbacks):
+        gc.callbacks.append(_PauseTimer())

@@ -55,8 +55,6 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
-
-
 def make_engine(url: str, *, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> Engine:
     """``checkpoint_on_commit_pages``: on SQLite, the WAL size at which a commit checkpoints (a
     serving process, whose own thread checkpoints, passes a backstop: storage/wal_checkpointer.py)."""
