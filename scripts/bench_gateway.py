@@ -21,9 +21,10 @@ the server has one core of its own. Then, in one run:
    message over the steady phase (utime+stime of the server process / messages); then charging:
    each station starts a transaction, TransactionEvent Updated with 4 sampled values at
    --charging-rate, round trip and server CPU per event against the Heartbeat's, how late the
-   server's event loop ran its timers meanwhile and the collector's pauses (its
-   chargeca_event_loop_delay_seconds and chargeca_gc_pause_seconds, read from /metrics at the
-   phase's marks: a round trip's wait in the server's queue, or not), and the meter
+   server's event loop ran its timers meanwhile, the collector's pauses and, on PostgreSQL, the
+   journal's syncs (its chargeca_event_loop_delay_seconds, chargeca_gc_pause_seconds and
+   chargeca_journal_sync_*, read from /metrics at the phase's marks: a round trip's wait in the
+   server's queue or for the disk, or not), and the meter
    values the server acknowledged against those it stored (``--only-charging``: this phase and
    its Heartbeat reference alone; ``--database-url postgresql://…/db``: the server on a fresh
    PostgreSQL database made beside ``db`` and dropped after);
@@ -331,19 +332,21 @@ def tcp_ext(*names: str) -> dict[str, int]:
     return {name: values.get(name, 0) for name in names}
 
 
-# The server's histograms read at the marks, by name: probes (or pauses) by bucket bound, in
-# seconds, cumulative; the collector's generations summed.
-_HISTOGRAMS = {"chargeca_event_loop_delay_seconds_bucket": "loop", "chargeca_gc_pause_seconds_bucket": "gc"}
+# The server's histograms read at the marks, by name: observations by bucket bound, in seconds,
+# cumulative (the collector's generations summed); and counters, under the bound 0.
+_HISTOGRAMS = {"chargeca_event_loop_delay_seconds_bucket": "loop", "chargeca_gc_pause_seconds_bucket": "gc",
+               "chargeca_journal_sync_seconds_bucket": "sync", "chargeca_journal_sync_wait_seconds_bucket": "wait"}
+_COUNTERS = {"chargeca_journal_sync_answers_total": "answers"}
 
 
 def server_delays(rest_port: int, token: str) -> dict[str, dict[float, float]]:
-    """How late the server's event loop ran its timers, and its collector's pauses, as /metrics
-    has them now. The request costs the server a REST request at the marks only."""
+    """How late the server's event loop ran its timers, its collector's pauses, and its journal's
+    syncs, as /metrics has them now. The request costs the server a REST request at the marks only."""
     request = urllib.request.Request(f"http://{HOST}:{rest_port}/metrics",
                                      headers={"authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as answer:
         text = answer.read().decode()
-    found: dict[str, dict[float, float]] = {"loop": {}, "gc": {}}
+    found: dict[str, dict[float, float]] = {kind: {} for kind in (*_HISTOGRAMS.values(), *_COUNTERS.values())}
     for line in text.splitlines():
         name, _, rest = line.partition("{")
         if name in _HISTOGRAMS:
@@ -351,28 +354,44 @@ def server_delays(rest_port: int, token: str) -> dict[str, dict[float, float]]:
             bound = float(labels.rpartition('le="')[2].rstrip('"'))
             histogram = found[_HISTOGRAMS[name]]
             histogram[bound] = histogram.get(bound, 0.0) + float(count)
+        name, _, count = line.partition(" ")
+        if name in _COUNTERS:
+            found[_COUNTERS[name]][0.0] = float(count)
     return found
 
 
 def _bucket_of(counts: list[tuple[float, float]], count: float) -> str:
     bound = next(bound for bound, seen in counts if seen >= count)
-    return "over 5 s" if bound == float("inf") else f"<= {1000 * bound:g} ms"
+    return "over the last bound" if bound == float("inf") else f"<= {1000 * bound:g} ms"
+
+
+def _spread(counts: list[tuple[float, float]], share: float = 0.99) -> str:
+    """The buckets holding the median, the ``share`` quantile and the longest."""
+    total = counts[-1][1]
+    return (f"median {_bucket_of(counts, 0.5 * total)}, p{100 * share:g} {_bucket_of(counts, share * total)}, "
+            f"longest {_bucket_of(counts, total)}")
 
 
 def delays_between(start: dict[str, dict[float, float]], end: dict[str, dict[float, float]]) -> str:
     """What the server's timers waited between two readings (the buckets holding the median and
-    the longest: four probes a second are too few for a 99th percentile), and the collector's
-    pauses meanwhile."""
+    the longest: four probes a second are too few for a 99th percentile), the collector's pauses
+    meanwhile, and the journal's syncs (PostgreSQL: what an Updated event's answer waits for)."""
     def counts(kind: str) -> list[tuple[float, float]]:
         return sorted((bound, seen - start[kind].get(bound, 0.0)) for bound, seen in end[kind].items())
 
-    loop, pauses = counts("loop"), counts("gc")
+    loop, pauses, syncs, waits = counts("loop"), counts("gc"), counts("sync"), counts("wait")
     probes = loop[-1][1] if loop else 0.0
     text = (f"median {_bucket_of(loop, 0.5 * probes)}, longest {_bucket_of(loop, probes)} ({probes:.0f} probes)"
             if probes else "no probe")
     collections = pauses[-1][1] if pauses else 0.0
-    return text + (f"; {collections:.0f} collector pauses, the longest {_bucket_of(pauses, collections)}"
-                   if collections else "; no collector pause")
+    text += (f"; {collections:.0f} collector pauses, the longest {_bucket_of(pauses, collections)}"
+             if collections else "; no collector pause")
+    synced = syncs[-1][1] if syncs else 0.0
+    if synced:
+        answers = counts("answers")[0][1]
+        text += (f"; {synced:.0f} journal syncs, {answers / synced:.2f} answers each, a sync taking "
+                 f"{_spread(syncs)}, its first answer waiting {_spread(waits)}")
+    return text
 
 
 class Load:

@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from storage.batching import company_wait
@@ -31,6 +32,16 @@ CLOSE_WAIT = 10.0
 
 # What a runner tells the loop when a sync it was asked for has ended: None, or what it raised.
 Done = Callable[[BaseException | None], None]
+
+
+@dataclass(frozen=True)
+class SyncEnded:
+    """One sync, as the loop saw it, for whoever watches the disk (``SharedSync``'s ``on_sync``)."""
+
+    took: float            # seconds from asking the runner to its answer: the disk's sync, and the hand-offs
+    first_waited: float    # seconds its first waiter waited: the company wait, a sync ahead, and this one
+    waiters: int
+    failed: bool
 
 
 class SyncRunner(Protocol):
@@ -45,8 +56,10 @@ class SyncRunner(Protocol):
 
 
 class SharedSync:
-    def __init__(self, runner: SyncRunner, *, gather: float, name: str = "journal-sync") -> None:
+    def __init__(self, runner: SyncRunner, *, gather: float, name: str = "journal-sync",
+                 on_sync: Callable[[SyncEnded], object] | None = None) -> None:
         self._runner = runner
+        self._on_sync = on_sync
         self._gather = gather
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,6 +71,8 @@ class SharedSync:
         self._due = False            # the next sync has waited for company: it starts when the running one ends
         self._started = self._stopping = False
         self._last_size, self._last_end = 0, -math.inf
+        # When the next sync's first waiter came; when the running sync was asked for, and its first waiter came.
+        self._next_since = self._running_asked = self._running_since = 0.0
         self._quiet = asyncio.Event()   # set when no sync waits nor runs, for aclose
         self.syncs = 0               # ended, for whoever watches how many waiters share one
 
@@ -73,9 +88,9 @@ class SharedSync:
         assert self._loop is not None
         waiter = self._loop.create_future()
         if self._next is None:
-            self._next = [waiter]
+            self._next, self._next_since = [waiter], time.monotonic()
             wait = company_wait(self._gather, self._last_size > 1,
-                                since_last_end=time.monotonic() - self._last_end, since_oldest=0.0)
+                                since_last_end=self._next_since - self._last_end, since_oldest=0.0)
             if wait:
                 self._handing = self._loop.call_later(wait, self._hand_over)
             else:
@@ -116,6 +131,7 @@ class SharedSync:
     def _begin(self) -> None:
         # Whoever calls from here on wrote after this sync was asked for: it waits for the next.
         self._running, self._next, self._due = self._next, None, False
+        self._running_since, self._running_asked = self._next_since, time.monotonic()
         self._runner.submit()
 
     def _ended(self, error: BaseException | None) -> None:
@@ -124,6 +140,9 @@ class SharedSync:
         # Before the answers: an answered waiter may call again at once, and its wait for company
         # is decided from this sync.
         self._last_size, self._last_end = len(waiters), time.monotonic()
+        if self._on_sync is not None:
+            self._on_sync(SyncEnded(self._last_end - self._running_asked, self._last_end - self._running_since,
+                                    len(waiters), error is not None))
         for waiter in waiters:
             if waiter.done():   # its caller was cancelled
                 continue

@@ -47,7 +47,7 @@ from sqlmodel import Session
 
 from storage.db import DatabaseUnavailable, session_scope
 from storage.journal import Journal, move_mark, read_mark
-from storage.shared_sync import SharedSync, SyncRunner
+from storage.shared_sync import SharedSync, SyncEnded, SyncRunner
 from storage.sync_process import SyncProcess
 from storage.sync_thread import SyncThread
 
@@ -90,6 +90,7 @@ class Journaling(Generic[T]):
     sync_to_disk: bool
     restore: Callable[[str], T]          # a journal entry's body -> the write
     sync_in_process: bool = True         # the fdatasync in a helper process (storage/sync_process.py), else on a thread
+    on_sync: Callable[[SyncEnded], object] | None = None   # told of each sync (sync_to_disk), on the event loop
 
 
 class WriteBehind(Generic[T, R]):
@@ -140,7 +141,8 @@ class WriteBehind(Generic[T, R]):
                 log.warning("storing %d writes answered before the last stop and not stored then (%s)",
                             len(left), self._journaling.path)
         if self._syncs_to_disk:
-            self._synced = SharedSync(self._sync_runner(), gather=self._gather).start()
+            self._synced = SharedSync(self._sync_runner(), gather=self._gather,
+                                      on_sync=self._journaling.on_sync).start()
         self._task = asyncio.create_task(self._run(), name="write-behind")
         return self
 

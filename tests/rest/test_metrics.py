@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import websockets
+from authorization_support import booted_station, transaction_event
 from csr_factory import make_csr
 from ocpp_support import SETUP, Csms, open_csms
 from prometheus_client.parser import text_string_to_metric_families
@@ -114,3 +115,25 @@ async def test_metrics_show_how_late_the_event_loop_runs(csms: Csms) -> None:
 
     assert after[count] - before.get(count, 0.0) >= 2
     assert ("chargeca_event_loop_delay_seconds_bucket", (("le", "0.01"),)) in after
+
+
+async def test_metrics_show_the_journal_syncs_that_transaction_events_wait_for(csms: Csms) -> None:
+    station = await booted_station(csms, "CP-J1")
+    await station.call("TransactionEvent", transaction_event("Started", "Authorized", 0, "TX-J1"))
+    before = await _scrape(csms)
+    for seq_no in (1, 2, 3):   # Updated without an idToken: answered once journaled
+        assert await station.call("TransactionEvent", transaction_event("Updated", "MeterValuePeriodic", seq_no,
+                                                                         "TX-J1")) == {}
+    after = await _scrape(csms)
+
+    syncs = _delta(after, before, "chargeca_journal_sync_seconds_count")
+    if csms.ctx.engine.dialect.name == "sqlite":
+        # Its commit has no fdatasync (WAL, synchronous=NORMAL), nor has the journal: nothing to wait for.
+        assert syncs == 0 and _delta(after, before, "chargeca_journal_sync_answers_total") == 0
+        return
+    # One call after the other: each answer waited for a sync of its own.
+    assert syncs == 3 and _delta(after, before, "chargeca_journal_sync_answers_total") == 3
+    assert _delta(after, before, "chargeca_journal_sync_wait_seconds_count") == 3
+    assert 0 < _delta(after, before, "chargeca_journal_sync_seconds_sum") <= _delta(
+        after, before, "chargeca_journal_sync_wait_seconds_sum")
+    assert _delta(after, before, "chargeca_journal_sync_failures_total") == 0

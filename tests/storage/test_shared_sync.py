@@ -1,7 +1,7 @@
 """SharedSync (storage/shared_sync.py) over a thread's syncs (storage/sync_thread.py): a waiter
 returns only after a sync that began after it called; the waiters of the moment share syncs; a
 sync's failure reaches each of its waiters and not the next sync's; one waiter cancelled leaves
-the others their answer; a closed one refuses. The helper process's syncs:
+the others their answer; a closed one refuses; each sync is reported as the loop saw it. The helper process's syncs:
 tests/storage/test_sync_process.py."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from storage import sync_thread
-from storage.shared_sync import SharedSync
+from storage.shared_sync import SharedSync, SyncEnded
 from storage.sync_thread import SyncThread
 
 pytestmark = pytest.mark.fast
@@ -81,6 +81,26 @@ async def test_a_failed_sync_reaches_each_of_its_waiters_and_the_next_sync_serve
         assert len(disk.syncs) == 1
     finally:
         await syncer.aclose()
+
+
+async def test_each_sync_is_reported_with_its_waiters_what_it_took_and_how_long_its_first_waiter_waited():
+    disk = Disk(seconds=0.03)
+    reports: list[SyncEnded] = []
+    syncer = SharedSync(SyncThread(disk.sync), gather=0.0, on_sync=reports.append).start()
+    try:
+        running = await _a_sync_running(syncer)
+        called = time.monotonic()
+        await asyncio.gather(running, *(syncer() for _ in range(3)))
+        disk.failing = True
+        with pytest.raises(OSError):
+            await syncer()
+    finally:
+        await syncer.aclose()
+    assert [(report.waiters, report.failed) for report in reports] == [(1, False), (3, False), (1, True)]
+    # The three came while the first sync ran: they waited for the rest of it, then for their own.
+    second = reports[1]
+    assert 0.03 <= second.took < second.first_waited
+    assert second.first_waited >= 0.03 + (disk.syncs[0][1] - called) - 0.001
 
 
 async def test_a_cancelled_waiter_leaves_the_others_their_answer():

@@ -1,19 +1,48 @@
 """This process's store of TransactionEvents (storage/write_behind.py): an Updated event without an
 idToken is answered once journaled (handlers.py says why), every other once stored; in order, in
-groups."""
+groups.
+
+Where the journal is synced before the answers (PostgreSQL), what each sync took is on /metrics:
+a disk that syncs slowly makes every such answer late, and nothing else would say so.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Histogram
+
 from api.core.context import Context
 from api.core.settings import GatewayConfig
 from api.csms.transactions import service
 from api.csms.transactions.handlers import answer_events, remember, restore
+from api.ocpp.metrics import EVENTS
+from storage.shared_sync import SyncEnded
 from storage.write_behind import Journaling, WriteBehind
 
 JOURNAL_DIR = "journal"
+
+_BUCKETS = (0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+_sync = Histogram("chargeca_journal_sync_seconds", "Syncs of the TransactionEvent journal to disk, from asking "
+                  "to done, as this process's event loop saw them: each answered the events journaled before it.",
+                  buckets=_BUCKETS, registry=EVENTS)
+_waited = Histogram("chargeca_journal_sync_wait_seconds", "For each sync of the TransactionEvent journal, how "
+                    "long its first event waited for it (the wait for company, a sync ahead, and this one): "
+                    "the longest any answer it released waited for the disk.", buckets=_BUCKETS, registry=EVENTS)
+_answers = Counter("chargeca_journal_sync_answers", "TransactionEvent answers released by the journal's syncs.",
+                   registry=EVENTS)
+_failed = Counter("chargeca_journal_sync_failures", "Syncs of the TransactionEvent journal that failed: the events "
+                  "waiting for them were answered with a CALLERROR (the stations send them again) and are stored all "
+                  "the same.", registry=EVENTS)
+
+
+def observe_sync(ended: SyncEnded) -> None:
+    _sync.observe(ended.took)
+    _waited.observe(ended.first_waited)
+    _answers.inc(ended.waiters)
+    if ended.failed:
+        _failed.inc()
 
 
 def transaction_store(ctx: Context, config: GatewayConfig) -> WriteBehind[Any, Any]:
@@ -24,7 +53,8 @@ def transaction_store(ctx: Context, config: GatewayConfig) -> WriteBehind[Any, A
     node_id = ctx.settings.node_id
     journaling = Journaling(journal_path(ctx.settings.data_dir, node_id), f"transaction-events/{node_id}",
                             ctx.policy.outage.max_journaled_events, sync_to_disk=_sync_to_disk(ctx, config),
-                            restore=restore, sync_in_process=config.write_behind_sync_in == "process")
+                            restore=restore, sync_in_process=config.write_behind_sync_in == "process",
+                            on_sync=observe_sync)
     return WriteBehind(ctx.engine, answer_events, journaling=journaling, store_within=config.write_behind_ms / 1000,
                        gather=config.commit_gather_ms / 1000, on_stored=remember, retry_on=(service.StaleSummary,))
 
