@@ -167,6 +167,31 @@ async def test_permessage_deflate_is_negotiated(sqlite_pki, tmp_path):
         await station.close()
 
 
+async def test_small_messages_go_uncompressed_larger_ones_compressed(sqlite_pki, tmp_path):
+    register(sqlite_pki, "CP_1", 2, PASSWORD)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        station = gateway.station("CP_1", password=PASSWORD)
+        await station.connect()
+        [deflate] = station.websocket.protocol.extensions
+        compressed: list[bool] = []   # RSV1 of each message the station reads, in order
+        read = deflate.decode
+
+        def decode(frame, *, max_size=None):
+            compressed.append(frame.rsv1)
+            return read(frame, max_size=max_size)
+
+        deflate.decode = decode
+        assert (await station.boot())["status"] == "Accepted"
+        data = "meter " * 100
+        [connection] = gateway.handler.served
+        answer = await gateway.handler.call(connection, "DataTransfer", {"vendorId": "org.example", "data": data})
+        assert answer[0] == 3
+        # The boot's answer (under 256 bytes) as it is; the 600-byte call deflated, and read whole.
+        assert compressed == [False, True]
+        assert [payload["data"] for action, payload in station.received if action == "DataTransfer"] == [data]
+        await station.close()
+
+
 async def test_oversized_frame_closes_the_connection_with_1009(sqlite_pki, tmp_path):
     register(sqlite_pki, "CP_1", 2, PASSWORD)
     # No read ceiling: this handler is not the OCPP session, which reads a larger frame for the

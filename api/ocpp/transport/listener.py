@@ -25,7 +25,6 @@ from cryptography import x509
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeader, NegotiationError
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 
@@ -35,6 +34,7 @@ from api.ocpp.admission.filters import Admission, Admitted, ConnectAttempt, Hold
 from api.ocpp.admission.refusal_log import RefusalLog, RefusalLogSettings, RefusalRecord
 from api.ocpp.admission.store import DatabaseAdmissionStore
 from api.ocpp.admission.throttle import AuthenticationThrottle, ThrottleSettings
+from api.ocpp.transport.compression import permessage_deflate
 from api.ocpp.transport.connection import SessionHandler, StationConnection
 from api.ocpp.transport.connection_limits import (
     ConnectionLimits,
@@ -129,20 +129,6 @@ class _QuietConnections(logging.Filter):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return self._logger.isEnabledFor(logging.DEBUG)
         return True
-
-
-def _deflate() -> ServerPerMessageDeflateFactory:
-    """permessage-deflate (OCPP-J: the CSMS SHALL support it), without context takeover.
-
-    With context takeover every connection keeps a compressor and a decompressor alive between
-    messages: ~48 KiB per idle station with websockets' defaults (12-bit windows, memLevel 5),
-    more than the rest of a connection. Without it, the zlib state exists only while a message
-    is (de)compressed; an OCPP message compresses well on its own (the repetition is inside it,
-    in its keys), and a new compressor costs a few µs per message. Both directions are the
-    server's to decide (RFC 7692 §7.1.1), so every client that offers deflate gets it."""
-    return ServerPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True,
-                                          server_max_window_bits=12, client_max_window_bits=12,
-                                          compress_settings={"memLevel": 5})
 
 
 # Our own logger for websockets' records: a logging filter applies per logger, so redaction on
@@ -284,7 +270,7 @@ class Listeners:
         listening = self.connections.listening_socket(config.host, port, config.backlog, reuse_port=config.reuse_port)
         server = await serve(
             self._handle, sock=listening, ssl=ssl_context, process_request=self._process_request,
-            select_subprotocol=select_subprotocol, compression=None, extensions=[_deflate()],
+            select_subprotocol=select_subprotocol, compression=None, extensions=[permessage_deflate()],
             max_size=self._read_limit,
             create_connection=self.oversize.connection if self.oversize is not None else None,
             open_timeout=config.open_timeout, ping_interval=config.ping_interval,
