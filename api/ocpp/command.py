@@ -51,6 +51,9 @@ class Command(Generic[R]):
 
     action: ClassVar[str]
     Result: ClassVar[type]
+    # Read from a JSON body (the REST API's typed commands), a key no field has is refused, in the
+    # command and in the spec's data types it holds, rather than dropped (api/rest/request_body.py).
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -21,6 +21,7 @@ from api.rest import errors
 from api.rest.active_requests import ActiveRequests, RequestTurns
 from api.rest.auth import TOKEN_CACHE_TTL, VerifiedTokens
 from api.rest.auth_failures import AuthFailures
+from api.rest.query_guard import QueryGuard
 from api.rest.routers import (
     audit,
     authorities,
@@ -131,6 +132,8 @@ def create_app(ctx: Context, *, token_cache_ttl: float = TOKEN_CACHE_TTL) -> Fas
     app.state.verified_tokens = VerifiedTokens(token_cache_ttl)
     app.state.auth_failures = auth_failures
     errors.install(app)
+    # Inside TextGuard: a parameter name it refuses is never looked up here.
+    app.add_middleware(QueryGuard, routes=app.router.routes)
     # Inside BodyLimit (added after it, so around it): a JSON body it reads whole is bounded.
     app.add_middleware(TextGuard)
     # A firmware image is streamed to disk within its own limit (the policy's).

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.refusal import Conflict, NotFound, Refusal, RoleRequired
+from api.rest.request_body import UNKNOWN_FIELD_ERRORS
 from pki.authorities import PkiNotInitialized
 from storage.db import DatabaseUnavailable, UnstorableValue
 
@@ -44,6 +45,8 @@ _RULE_FIELDS = {
     "token.role": "role",
 }
 _RETRY_AFTER = {"Retry-After": "5"}
+# A body's key that no field of it has (api/rest/request_body.py), in the words of neither pydantic.
+UNKNOWN_FIELD = "unknown field; this API ignores none: check its spelling (snake_case) against the OpenAPI document"
 # The keys a refusal's details may not take over.
 _OWN_KEYS = frozenset({"error", "rule", "field"})
 
@@ -158,7 +161,9 @@ def _json_expected(request: Request, exc: RequestValidationError) -> bool:
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     if _json_expected(request, exc):
         return error_response(415, "the request body must be JSON (Content-Type: application/json)")
-    problems = [{"field": _field_path(e.get("loc", ())), "problem": e.get("msg", "invalid")} for e in exc.errors()]
+    problems = [{"field": _field_path(e.get("loc", ())),
+                 "problem": UNKNOWN_FIELD if e.get("type") in UNKNOWN_FIELD_ERRORS else e.get("msg", "invalid")}
+                for e in exc.errors()]
     summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
     return error_response(422, f"invalid request: {summary}", field=problems[0]["field"] if problems else None,
                           problems=problems)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import ROLES
 from api.operations.stations import STATION_ID_MAX
+from api.rest.request_body import RequestBody
 from pki.authorities import Authority
 from pki.issuance import IssuedChain
 from pki.profiles import PublicUrls
@@ -39,7 +40,7 @@ RoleName = Literal[ROLES]  # type: ignore[valid-type]
 
 # --- stations -----------------------------------------------------------------------------
 
-class StationCreate(BaseModel):
+class StationCreate(RequestBody):
     id: str = Field(min_length=1, max_length=STATION_ID_MAX,
                     description="OCPP identity (identifierString, no ':' or '/'); the CN of its certificates.")
     security_profile: int = Field(2, ge=1, le=3, description="OCPP security profile the station must use.")
@@ -78,7 +79,7 @@ class StationCreated(StationOut):
 
 # --- certificates -------------------------------------------------------------------------
 
-class CsrSubmission(BaseModel):
+class CsrSubmission(RequestBody):
     csr: str = Field(description="PEM PKCS#10 certificate request, as a station sends in SignCertificate.")
 
 
@@ -145,7 +146,7 @@ class CertificateDetail(CertificateSummary):
                    certificate_pem=record.certificate_pem)
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(RequestBody):
     # Checked by the revocation itself (a refused reason is audited like any refusal), so the
     # accepted names are listed here rather than enforced by the schema.
     reason: str = Field(description="RFC 5280 reason name, one of those listed.",
@@ -208,7 +209,7 @@ class AuditPage(BaseModel):
 
 # --- tokens -------------------------------------------------------------------------------
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestBody):
     role: RoleName
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the token.")
 

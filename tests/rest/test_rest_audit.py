@@ -25,6 +25,9 @@ def test_entries_are_newest_first_with_actor_and_filters(api):
 
     mine = _entries(api, f"?actor={api.actor('operator')}")["entries"]
     assert [e["action"] for e in mine] == ["station.add"]
+    api.register_station("CS-0301")
+    assert {e["target"] for e in _entries(api, "?target=CS-0301")["entries"]} == {"CS-0301"}
+    assert len(_entries(api, "?target=CS-0300")["entries"]) == 2
     future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     assert _entries(api, "?since=" + future.replace("+", "%2B"))["entries"] == []
 

@@ -24,11 +24,13 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 @router.get("", response_model=AuditPage, responses=errors.responses(401, 403, 422, 503))
 def list_entries(_principal: Oversight, ctx: Ctx, actor: str | None = None, action: str | None = None,
-                 since: AwareInstant | None = None, before: Before = None, limit: Limit = 100) -> AuditPage:
+                 target: str | None = None, since: AwareInstant | None = None, before: Before = None,
+                 limit: Limit = 100) -> AuditPage:
     """Audit entries, newest first. Filters: `actor` (e.g. token:<id>, cli:<user>), `action`
-    (e.g. certificate.sign), `since` (ISO 8601 with time zone). Page with `before`.
-    Roles: officer, auditor."""
-    query = where_given(select(AuditEntry), (AuditEntry.actor, actor), (AuditEntry.action, action))
+    (e.g. certificate.sign), `target` (what was acted on, e.g. a station's id), `since` (ISO 8601
+    with time zone). Page with `before`. Roles: officer, auditor."""
+    query = where_given(select(AuditEntry), (AuditEntry.actor, actor), (AuditEntry.action, action),
+                        (AuditEntry.target, target))
     if since is not None:
         query = query.where(AuditEntry.at >= since)
 

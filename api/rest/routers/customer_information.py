@@ -23,6 +23,7 @@ from api.csms.ids import ID_MAX
 from api.rest import errors
 from api.rest.auth import Ctx, OfficerOnly, Oversight
 from api.rest.numbers import INT32_MAX
+from api.rest.request_body import RequestBody
 from api.rest.routers.drawn_ids import send_with_drawn_id
 from api.rest.routers.station_ops import GatewayDep, JobsDep
 
@@ -31,7 +32,7 @@ router = APIRouter(tags=["customer information"])
 RequestId = Annotated[int, Path(ge=0, le=ID_MAX, description="The CustomerInformation requestId.")]
 
 
-class CustomerInformationIn(BaseModel):
+class CustomerInformationIn(RequestBody):
     report: bool = Field(description="Have the station report what it keeps (NotifyCustomerInformation).")
     clear: bool = Field(description="Have the station erase it.")
     id_token: IdTokenType | None = None

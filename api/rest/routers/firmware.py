@@ -36,6 +36,7 @@ from api.rest.auth import AnyRole, Ctx, OfficerOnly
 from api.rest.errors import ApiError
 from api.rest.instants import Instant
 from api.rest.numbers import INT32_MAX, INT32_MIN, RowId
+from api.rest.request_body import RequestBody
 from api.rest.routers.commands import answered_outcome
 from api.rest.routers.station_ops import GatewayDep
 from api.rotation import firmware_campaigns as campaigns
@@ -50,7 +51,7 @@ Protocol = Literal[PROTOCOLS]  # type: ignore[valid-type]
 
 # --- registry ----------------------------------------------------------------------------------
 
-class RootIn(BaseModel):
+class RootIn(RequestBody):
     certificate: str = Field(max_length=10000, description="The manufacturer root, PEM (self-signed CA).")
 
 
@@ -96,7 +97,7 @@ class SignerOut(BaseModel):
     not_after: datetime
 
 
-class RevocationIn(BaseModel):
+class RevocationIn(RequestBody):
     certificate: str = Field(max_length=10000, description="The manufacturer's signing certificate, PEM.")
     reason: str = Field("", max_length=500)
 
@@ -199,7 +200,7 @@ async def revoke(body: RevocationIn, principal: OfficerOnly, ctx: Ctx) -> dict[s
 
 # --- updates -----------------------------------------------------------------------------------
 
-class UpdateIn(BaseModel):
+class UpdateIn(RequestBody):
     image_id: int = Field(ge=1, le=INT32_MAX)
     retrieve_date_time: Instant | None = Field(None, description="When to download; default now (a later "
                                                 "time: the station reports DownloadScheduled).")
@@ -293,7 +294,7 @@ async def list_publish_statuses(station_id: str, _principal: AnyRole, ctx: Ctx) 
 
 # --- campaigns ---------------------------------------------------------------------------------
 
-class CampaignIn(BaseModel):
+class CampaignIn(RequestBody):
     image_id: int = Field(ge=1, le=INT32_MAX)
     station_filter: str = Field("*", min_length=1, max_length=200, description="A glob over station ids.")
     per_minute: int = Field(10, ge=1, le=100_000, description="Pacing: UpdateFirmware sent per minute at most.")
@@ -346,7 +347,7 @@ class CampaignOut(BaseModel):
                    created_by=c.created_by, created_at=c.created_at)
 
 
-class ResumeIn(BaseModel):
+class ResumeIn(RequestBody):
     max_failures: int | None = Field(None, ge=1, le=campaigns.FAILURES_MAX, description="A new failure threshold.")
 
 

@@ -22,6 +22,7 @@ from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.errors import ApiError
 from api.rest.instants import AwareInstant
 from api.rest.numbers import Offset, RowId
+from api.rest.request_body import RequestBody
 
 router = APIRouter(prefix="/api/v1/id-tokens", tags=["id tokens"])
 
@@ -30,7 +31,7 @@ Status = Literal[STATUSES]  # type: ignore[valid-type]
 MessageFormat = Literal[MESSAGE_FORMATS]  # type: ignore[valid-type]
 
 
-class IdTokenChange(BaseModel):
+class IdTokenChange(RequestBody):
     """Fields to change; null clears an optional field."""
 
     status: Status | None = Field(None, description="AuthorizationStatusEnumType; default Accepted.")
@@ -66,7 +67,7 @@ class ImportOut(BaseModel):
     updated: int
 
 
-class MasterPassIn(BaseModel):
+class MasterPassIn(RequestBody):
     group_id_token: str | None = Field(max_length=36, description="null clears it.")
     station_id: str | None = Field(None, max_length=48, description="null: every station without its own.")
 

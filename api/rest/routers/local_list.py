@@ -16,12 +16,13 @@ from pydantic import BaseModel, Field
 from api.csms.local_list import updates
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
+from api.rest.request_body import RequestBody
 from api.rest.routers.station_ops import GatewayDep
 
 router = APIRouter(prefix="/api/v1/stations/{station_id}/local-list", tags=["local list"])
 
 
-class LocalListIn(BaseModel):
+class LocalListIn(RequestBody):
     mode: Literal["full", "differential"] = Field("differential", description="full: the whole list replaces "
                                                   "the station's; differential: only what changed since its list "
                                                   "was last accepted (VersionMismatch falls back to full).")

@@ -21,6 +21,7 @@ from api.csms.logs import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.instants import Instant
+from api.rest.request_body import RequestBody
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 
@@ -29,7 +30,7 @@ router = APIRouter(tags=["logs"])
 RequestId = Annotated[int, Path(ge=0, le=ID_MAX, description="The GetLog requestId.")]
 
 
-class LogRequestIn(BaseModel):
+class LogRequestIn(RequestBody):
     log_type: LogEnumType = Field(description="DiagnosticsLog or SecurityLog.")
     protocol: Literal["https", "ftp"] | None = Field(
         None, description="Upload over this protocol; default: the [logs] policy's, among the servers that run.")

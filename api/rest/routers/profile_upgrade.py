@@ -10,12 +10,13 @@ from pydantic import BaseModel, Field
 from api.csms.security.profile_upgrade import UpgradeRequest, upgrade_security_profile
 from api.rest import errors
 from api.rest.auth import StationOps
+from api.rest.request_body import RequestBody
 from api.rest.routers.station_ops import GatewayDep
 
 router = APIRouter(tags=["station operations"])
 
 
-class UpgradeIn(BaseModel):
+class UpgradeIn(RequestBody):
     target: int | None = Field(None, ge=2, le=3, description="default: one above the current profile")
     csms_url: str | None = Field(None, max_length=512, description="default: wss://<fqdn>:<wss port>/ocpp")
     ocpp_interface: Literal["Wired0", "Wired1", "Wired2", "Wired3",

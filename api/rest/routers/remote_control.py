@@ -20,13 +20,14 @@ from api.csms.ids import ID_MAX
 from api.csms.remote_control import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
+from api.rest.request_body import RequestBody
 from api.rest.routers.drawn_ids import send_with_drawn_id
 from api.rest.routers.station_ops import GatewayDep, JobsDep
 
 router = APIRouter(tags=["remote control"])
 
 
-class RemoteStartIn(BaseModel):
+class RemoteStartIn(RequestBody):
     id_token: IdTokenType
     evse_id: int | None = Field(None, ge=1, le=ID_MAX)
     group_id_token: IdTokenType | None = None

@@ -19,6 +19,7 @@ from api.csms.reservations import commands, service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.instants import Instant
+from api.rest.request_body import RequestBody
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 from storage.types import utcnow
@@ -28,7 +29,7 @@ router = APIRouter(tags=["reservations"])
 ReservationId = Annotated[int, Path(ge=1, le=ID_MAX, description="A reservation id ChargeCA drew (1 to 2^31-1).")]
 
 
-class ReservationIn(BaseModel):
+class ReservationIn(RequestBody):
     expiry_date_time: Instant = Field(description="When the reservation ends if unused; in the future.")
     id_token: IdTokenType
     evse_id: int | None = Field(None, ge=1, le=ID_MAX, description="Omit for any EVSE of the station.")

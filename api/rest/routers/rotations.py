@@ -32,6 +32,7 @@ from api.rest import errors
 from api.rest.auth import OFFICER, AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
 from api.rest.instants import Instant
+from api.rest.request_body import RequestBody
 from api.rest.routers.station_ops import GatewayDep
 from api.rotation import (
     CertificateFilter,
@@ -120,7 +121,7 @@ _PASS_ERRORS = errors.responses(401, 403, 404, 409, 422, 503)
 
 # --- station certificates -------------------------------------------------------------------------
 
-class StationCertificatesIn(BaseModel):
+class StationCertificatesIn(RequestBody):
     """Exactly one filter, applied to the certificate each station uses now."""
 
     dry_run: bool = False
@@ -156,7 +157,7 @@ async def rotate_station_certs(body: StationCertificatesIn, request: Request, pr
 
 # --- server certificate ---------------------------------------------------------------------------
 
-class ServerCertificateIn(BaseModel):
+class ServerCertificateIn(RequestBody):
     dry_run: bool = False
     issued_before: Instant | None = Field(None, description="Replace served certificates issued before this; "
                                                              "default: the start of this pass. Re-runs send the "
@@ -176,7 +177,7 @@ async def rotate_server_cert(body: ServerCertificateIn, request: Request, princi
 
 # --- CSMS root ------------------------------------------------------------------------------------
 
-class CsmsRootIn(BaseModel):
+class CsmsRootIn(RequestBody):
     dry_run: bool = False
     begin: bool = Field(False, description="Start a rollover (stage generation n+1) when none is in progress; "
                                            "without it a pass only continues one.")

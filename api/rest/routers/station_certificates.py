@@ -22,6 +22,7 @@ from api.csms.security.service import request_certificate_renewal, request_certi
 from api.rest import errors
 from api.rest.auth import OFFICER, OPERATOR, AnyRole, Ctx, StationOps, require_role
 from api.rest.errors import ApiError
+from api.rest.request_body import RequestBody
 from storage.outbox import OutboundCall
 
 router = APIRouter(prefix="/api/v1", tags=["certificates"])
@@ -33,7 +34,7 @@ def _call_url(station_id: str, call_id: int) -> str:
     return f"/api/v1/stations/{station_id}/calls/{call_id}"
 
 
-class RenewalIn(BaseModel):
+class RenewalIn(RequestBody):
     certificate_type: CertificateType = Field(  # type: ignore[valid-type]
         CHARGING_STATION_CERTIFICATE, description="ChargingStationCertificate (TriggerMessage "
         "SignChargingStationCertificate) or V2GCertificate (SignV2GCertificate).")
@@ -68,7 +69,7 @@ async def renew_station_certificate(station_id: str, principal: StationOps, ctx:
     return RenewalOut.of(row, waiting)
 
 
-class RenewalsIn(BaseModel):
+class RenewalsIn(RequestBody):
     """Exactly one filter, applied to the certificate each station uses now."""
 
     expiring_within_days: int | None = Field(None, ge=0, le=36500,

@@ -32,6 +32,7 @@ from api.rest import errors
 from api.rest.auth import AnyRole, StationOps
 from api.rest.errors import ApiError
 from api.rest.numbers import RowId
+from api.rest.request_body import RequestBody
 from storage.outbox import CallStatus, OutboundCall
 
 router = APIRouter(tags=["station operations"])
@@ -117,7 +118,7 @@ async def list_connections(_principal: AnyRole, gateway: GatewayDep) -> list[Con
 
 # --- CSMS-initiated calls ---------------------------------------------------------------------
 
-class CallRequest(BaseModel):
+class CallRequest(RequestBody):
     action: str = Field(max_length=64, description="A CSMS-initiated OCPP 2.0.1 action, e.g. TriggerMessage.")
     payload: dict[str, Any] = Field(default_factory=dict, description="The request payload, checked against "
                                     "the action's OCPP 2.0.1 schema before anything is sent.")
@@ -270,7 +271,7 @@ async def get_call(station_id: str, call_id: RowId, _principal: AnyRole, jobs: J
 
 # --- boot policy ------------------------------------------------------------------------------
 
-class BootPolicyIn(BaseModel):
+class BootPolicyIn(RequestBody):
     status: Literal[boot_statuses()] | None = Field(  # type: ignore[valid-type]
         description="The answer to the station's next BootNotifications; null: the gateway default.")
 
@@ -294,7 +295,7 @@ async def set_boot_policy(station_id: str, body: BootPolicyIn, principal: Statio
 
 # --- A01 password rotation --------------------------------------------------------------------
 
-class PasswordRotationIn(BaseModel):
+class PasswordRotationIn(RequestBody):
     length: int = Field(PASSWORD_MAX, ge=16, le=PASSWORD_LENGTH_MAX,
                         description="Password length: 16 to the station's maxLimit of "
                                     "SecurityCtrlr.BasicAuthPassword (40 unless it announced more, at most 64).")

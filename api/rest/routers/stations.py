@@ -14,6 +14,7 @@ from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly, StationOps
 from api.rest.errors import ApiError
 from api.rest.numbers import Offset
+from api.rest.request_body import RequestBody
 from api.rest.schemas import StationCreate, StationCreated, StationOut
 from storage.stations import Station
 
@@ -54,17 +55,17 @@ def get_station(station_id: str, _principal: AnyRole, ctx: Ctx) -> StationOut:
 
 # --- upkeep: the kill switch, credentials, profile --------------------------------------------
 
-class DisableIn(BaseModel):
+class DisableIn(RequestBody):
     reason: str | None = Field(None, max_length=500, description="Kept in the audit log.")
 
 
-class PasswordIn(BaseModel):
+class PasswordIn(RequestBody):
     password: str = Field(description="The station's Basic-auth password, e.g. the one provisioned at the "
                                       "factory: 16-64 characters of OCPP's passwordString set. Never echoed, logged "
                                       "or audited.")
 
 
-class SecurityProfileIn(BaseModel):
+class SecurityProfileIn(RequestBody):
     security_profile: int = Field(ge=1, le=3)
     reason: str | None = Field(None, max_length=500, description="Required to lower the profile (officer).")
 

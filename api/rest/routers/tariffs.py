@@ -12,6 +12,7 @@ from api.core.audit import audited, require_station, run_in_session
 from api.csms.tariff_cost import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx, OfficerOnly
+from api.rest.request_body import RequestBody
 from storage.tariffs import DEFAULT_SCOPE, Tariff
 
 router = APIRouter(tags=["tariffs"])
@@ -19,7 +20,7 @@ router = APIRouter(tags=["tariffs"])
 _PRICE = {"pattern": r"^\d{1,6}(\.\d{1,6})?$", "max_length": 13}
 
 
-class TariffIn(BaseModel):
+class TariffIn(RequestBody):
     currency: str = Field(min_length=3, max_length=3, description="ISO 4217, e.g. EUR.")
     price_per_kwh: str = Field("0", description="Decimal, as text (no float on the way).", **_PRICE)
     price_per_minute: str = Field("0", **_PRICE)

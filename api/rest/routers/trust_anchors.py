@@ -49,6 +49,7 @@ from api.rest import errors
 from api.rest.auth import AnyRole, OfficerOnly, StationOps
 from api.rest.errors import ApiError
 from api.rest.numbers import RowId
+from api.rest.request_body import RequestBody
 from api.rest.routers.station_ops import GatewayDep
 from policies.trust_anchor import INSTALLABLE_TYPES
 
@@ -169,14 +170,14 @@ class DeleteOut(BaseModel):
 
 # --- what is asked ------------------------------------------------------------------------------
 
-class RefreshIn(BaseModel):
+class RefreshIn(RequestBody):
     types: list[CertificateIdType] | None = Field(  # type: ignore[valid-type]
         None, min_length=1, description="Certificate types to ask for; omitted or null: all types "
                                         "(GetInstalledCertificateIds without certificateType).")
     timeout: Timeout = None
 
 
-class InstallIn(BaseModel):
+class InstallIn(RequestBody):
     certificate_type: InstallableType  # type: ignore[valid-type]
     pem: str | None = Field(None, max_length=20000, description="The root certificate, PEM. Checked before it is "
                             "sent: one self-signed CA certificate with keyCertSign, valid now, at most 5500 "
@@ -196,7 +197,7 @@ class InstallIn(BaseModel):
         return self
 
 
-class DeleteMatchingIn(BaseModel):
+class DeleteMatchingIn(RequestBody):
     certificate_type: CertificateIdType  # type: ignore[valid-type]
     serial_number: str | None = Field(None, max_length=40, description="Hex serial of the certificate to delete.")
     ca_id: str | None = Field(None, max_length=36, description="One of our CAs: delete the entry that is its "
