@@ -11,6 +11,7 @@ from api.core.audit import ROLES
 from api.operations.tokens import create_token, revoke_token
 from storage import audit
 from storage.db import session_scope
+from storage.filters import where_given
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
@@ -35,8 +36,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
 
 def cmd_audit_list(args: argparse.Namespace) -> None:
     ctx = context_of(args)
+    entry = audit.AuditEntry
+    query = where_given(select(entry), (entry.actor, args.actor), (entry.action, args.action),
+                        (entry.target, args.target))
     with session_scope(ctx.engine) as session:
-        rows = session.exec(select(audit.AuditEntry).order_by(audit.AuditEntry.seq.desc()).limit(args.limit)).all()
+        rows = session.exec(query.order_by(entry.seq.desc()).limit(args.limit)).all()
     for row in reversed(rows):
         print(f"{row.seq}\t{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.outcome}\t{row.detail}")
 
@@ -54,5 +58,9 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     audit_parser = commands.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION")
     command("verify", cmd_audit_verify, "verify the audit log's hash chain", audit_parser)
-    audit_list = command("list", cmd_audit_list, "show the newest audit entries", audit_parser)
+    audit_list = command("list", cmd_audit_list, "show the newest audit entries (oldest of them first)", audit_parser)
     audit_list.add_argument("--limit", type=integer(1), default=50)
+    # The filters of GET /api/v1/audit, exact values.
+    audit_list.add_argument("--actor", help="e.g. token:<id>, cli:<user>")
+    audit_list.add_argument("--action", help="e.g. station.disable")
+    audit_list.add_argument("--target", help="what was acted on, e.g. a station's id")

@@ -291,6 +291,11 @@ def test_station_kill_switch_and_delete(run):
     log = run("audit", "list", "--limit", "200").stdout
     for action in ("station.disable", "station.enable", "station.delete"):
         assert action in log
+    assert run("station", "add", "CP-10").returncode == 0
+    mine = run("audit", "list", "--target", "CP-9").stdout.splitlines()
+    assert {line.split("\t")[4] for line in mine} == {"CP-9"} and len(mine) >= 5
+    assert [line.split("\t")[3] for line in run("audit", "list", "--target", "CP-9", "--action",
+                                                  "station.delete").stdout.splitlines()] == ["station.delete"] * 2
 
 
 @pytest.mark.usefixtures("initialised")
