@@ -64,9 +64,19 @@ def _in_path(scope: Scope) -> tuple[str, str] | None:
     return None if reason is None else ("path", reason)
 
 
+# A percent-escape that is no UTF-8: Starlette would hand the route U+FFFD in its place, and a
+# filter would look for text nobody sent (found nothing, answered 200).
+NOT_UTF8 = "is not UTF-8 (a percent-escape decodes to no character)"
+
+
 def _in_query(scope: Scope) -> tuple[str, str] | None:
-    # Decoded as Starlette decodes it (UTF-8, undecodable bytes replaced): what the routes get.
-    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+    # Decoded as Starlette decodes it (UTF-8), each undecodable byte kept apart as a surrogate.
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
+                                 errors="surrogateescape"):
+        if _undecodable(name):
+            return "query", f"has a parameter name that {NOT_UTF8}"
+        if _undecodable(value):
+            return f"query.{name}", NOT_UTF8
         reason = unstorable(name)
         if reason is not None:   # no name to show: the query as a whole
             return "query", f"has a parameter name that {reason}"
@@ -74,6 +84,11 @@ def _in_query(scope: Scope) -> tuple[str, str] | None:
         if reason is not None:
             return f"query.{name}", reason
     return None
+
+
+def _undecodable(text: str) -> bool:
+    # surrogateescape maps each byte it could not decode to U+DC80-U+DCFF.
+    return any("\udc80" <= char <= "\udcff" for char in text)
 
 
 def _is_json(scope: Scope) -> bool:

@@ -93,6 +93,12 @@ async def test_a_bad_key_a_bad_parameter_name_and_a_body_too_deep(csms: Csms) ->
     assert "key" in key.json()["error"]
     name = await csms.rest.get("/api/v1/stations?x%00y=1", headers=officer)
     assert (name.status_code, name.json()["field"]) == (422, "query")
+    # Percent-escapes that decode to no UTF-8 (CESU's lone surrogate, a stray continuation byte).
+    for query, field in (("id_token=%ED%A0%80", "query.id_token"), ("id%80=1", "query")):
+        garbled = await csms.rest.get(f"/api/v1/transactions?{query}", headers=officer)
+        assert (garbled.status_code, garbled.json()["field"]) == (422, field), garbled.text
+        assert "not UTF-8" in garbled.json()["error"]
+    assert (await csms.rest.get("/api/v1/transactions?id_token=%C3%A9", headers=officer)).status_code == 200
     # Within the body limit (64 KiB), far deeper than the parser goes.
     deep = await csms.rest.post("/api/v1/stations", headers=officer, content=b"[" * 30_000 + b"]" * 30_000)
     assert deep.status_code == 400 and "nested" in deep.json()["error"]
