@@ -12,7 +12,17 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from core_support import command
 from ocpp_support import Csms, open_csms
-from openapi_probes import STATION, Probe, example, object_schema, send
+from openapi_probes import (
+    STATION,
+    Probe,
+    example,
+    holder_at,
+    json_body_schema,
+    object_schema,
+    parameter_values,
+    send,
+    url_of,
+)
 
 from api.rest.errors import UNKNOWN_FIELD
 
@@ -38,22 +48,17 @@ def _objects(doc: dict, schema: dict, prefix: tuple[str, ...] = ()) -> Iterator[
 def _probes(doc: dict) -> Iterator[Probe]:
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
-            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            schema = json_body_schema(operation)
             if schema is None:
                 continue
             parameters = operation.get("parameters", [])
-            values = {p["name"]: STATION if p["name"] == "station_id" else example(doc, p["schema"])
-                      for p in parameters}
-            url = path.format(**{p["name"]: values[p["name"]] for p in parameters if p["in"] == "path"})
+            values = parameter_values(doc, parameters)
+            url = url_of(path, parameters, values)
             query = {p["name"]: values[p["name"]] for p in parameters if p["in"] == "query" and p.get("required")}
             base = example(doc, schema)
             for where in _objects(doc, schema):
                 body = copy.deepcopy(base)
-                holder, inner = body, schema
-                for part in where:
-                    inner = object_schema(doc, inner)["properties"][part]
-                    holder = holder.setdefault(part, example(doc, object_schema(doc, inner)))
-                holder[UNKNOWN] = 1
+                holder_at(doc, body, schema, where)[UNKNOWN] = 1
                 yield Probe(method.upper(), path, f"body:{'.'.join((*where, UNKNOWN))}", url, query, body)
 
 
@@ -92,13 +97,12 @@ def _with_query(doc: dict, extra: dict[str, str]) -> Iterator[Probe]:
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             parameters = operation.get("parameters", [])
-            values = {p["name"]: STATION if p["name"] == "station_id" else example(doc, p["schema"])
-                      for p in parameters}
-            url = path.format(**{p["name"]: values[p["name"]] for p in parameters if p["in"] == "path"})
+            values = parameter_values(doc, parameters)
             query = {p["name"]: values[p["name"]] for p in parameters if p["in"] == "query"}
-            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            schema = json_body_schema(operation)
             body = example(doc, schema) if schema else None
-            yield Probe(method.upper(), path, "query:" + ",".join([*query, *extra]), url, {**query, **extra}, body)
+            yield Probe(method.upper(), path, "query:" + ",".join([*query, *extra]), url_of(path, parameters, values),
+                        {**query, **extra}, body)
 
 
 async def test_a_query_parameter_the_route_does_not_take_is_refused_and_those_it_takes_pass(csms: Csms) -> None:

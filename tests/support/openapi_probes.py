@@ -97,6 +97,28 @@ def body_fields(doc: dict, schema: Schema, wanted: Wanted, prefix: tuple[str, ..
             yield from body_fields(doc, prop, wanted, (*prefix, name))
 
 
+def json_body_schema(operation: dict) -> Schema | None:
+    return operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+
+
+def parameter_values(doc: dict, parameters: Sequence[dict]) -> dict[str, Any]:
+    """A valid value for each parameter: an example, the probed station for ``station_id``."""
+    return {p["name"]: STATION if p["name"] == "station_id" else example(doc, p["schema"]) for p in parameters}
+
+
+def url_of(path: str, parameters: Sequence[dict], values: dict[str, Any]) -> str:
+    return path.format(**{p["name"]: quote(str(values[p["name"]]), safe="") for p in parameters if p["in"] == "path"})
+
+
+def holder_at(doc: dict, body: dict, schema: Schema, where: Sequence[str]) -> dict:
+    """The object at ``where`` inside ``body``; an optional one absent from it is put in, valid."""
+    holder = body
+    for part in where:
+        schema = object_schema(doc, schema)["properties"][part]
+        holder = holder.setdefault(part, example(doc, object_schema(doc, schema)))
+    return holder
+
+
 def probes(doc: dict, wanted: Wanted, values: Sequence[Any], *,
            places: Sequence[str] = ("path", "query", "body")) -> Iterator[Probe]:
     """For each parameter (in ``places``) and body field the schema of which is ``wanted``, one
@@ -104,19 +126,15 @@ def probes(doc: dict, wanted: Wanted, values: Sequence[Any], *,
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             parameters = operation.get("parameters", [])
-            defaults = {p["name"]: example(doc, p["schema"]) for p in parameters}
-            defaults.update({p["name"]: STATION for p in parameters if p["name"] == "station_id"})
-            body_schema = (operation.get("requestBody", {}).get("content", {})
-                           .get("application/json", {}).get("schema"))
+            defaults = parameter_values(doc, parameters)
+            body_schema = json_body_schema(operation)
             body = example(doc, body_schema) if body_schema else None
 
             def build(overrides: dict[str, Any], new_body: Any, target: str) -> Probe:
                 merged = {**defaults, **overrides}
-                url = path.format(**{p["name"]: quote(str(merged[p["name"]]), safe="")
-                                     for p in parameters if p["in"] == "path"})
                 query = {p["name"]: merged[p["name"]] for p in parameters
                          if p["in"] == "query" and (p.get("required") or p["name"] in overrides)}
-                return Probe(method.upper(), path, target, url, query, new_body)
+                return Probe(method.upper(), path, target, url_of(path, parameters, merged), query, new_body)
 
             for parameter in parameters:
                 if parameter["in"] in places and wanted(doc, parameter["schema"]):
@@ -127,12 +145,7 @@ def probes(doc: dict, wanted: Wanted, values: Sequence[Any], *,
                 for field_path in body_fields(doc, body_schema, wanted):
                     for value in values:
                         changed = copy.deepcopy(body) if isinstance(body, dict) else {}
-                        holder, schema = changed, body_schema
-                        for part in field_path[:-1]:
-                            # An optional object absent from the example: a valid one around the field.
-                            schema = object_schema(doc, schema)["properties"][part]
-                            holder = holder.setdefault(part, example(doc, object_schema(doc, schema)))
-                        holder[field_path[-1]] = value
+                        holder_at(doc, changed, body_schema, field_path[:-1])[field_path[-1]] = value
                         yield build({}, changed, f"body:{'.'.join(field_path)}:{value!r}")
 
 
