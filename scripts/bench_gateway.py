@@ -335,7 +335,7 @@ def tcp_ext(*names: str) -> dict[str, int]:
 # The server's histograms read at the marks, by name: observations by bucket bound, in seconds,
 # cumulative (the collector's generations summed); and counters, under the bound 0.
 _HISTOGRAMS = {"chargeca_event_loop_delay_seconds_bucket": "loop", "chargeca_gc_pause_seconds_bucket": "gc",
-               "chargeca_journal_sync_seconds_bucket": "sync", "chargeca_journal_sync_wait_seconds_bucket": "wait"}
+               "chargeca_journal_sync_seconds_bucket": "sync", "chargeca_journal_answer_wait_seconds_bucket": "wait"}
 _COUNTERS = {"chargeca_journal_sync_answers_total": "answers"}
 
 
@@ -390,7 +390,7 @@ def delays_between(start: dict[str, dict[float, float]], end: dict[str, dict[flo
     if synced:
         answers = counts("answers")[0][1]
         text += (f"; {synced:.0f} journal syncs, {answers / synced:.2f} answers each, a sync taking "
-                 f"{_spread(syncs)}, its first answer waiting {_spread(waits)}")
+                 f"{_spread(syncs)}; an answer waiting for its sync {_spread(waits)}")
     return text
 
 

@@ -38,10 +38,13 @@ Done = Callable[[BaseException | None], None]
 class SyncEnded:
     """One sync, as the loop saw it, for whoever watches the disk (``SharedSync``'s ``on_sync``)."""
 
-    took: float            # seconds from asking the runner to its answer: the disk's sync, and the hand-offs
-    first_waited: float    # seconds its first waiter waited: the company wait, a sync ahead, and this one
-    waiters: int
+    took: float                 # seconds from asking the runner to its answer: the disk's sync, and the hand-offs
+    waited: tuple[float, ...]   # seconds each waiter waited, first come first: the company wait, a sync ahead, this one
     failed: bool
+
+    @property
+    def waiters(self) -> int:
+        return len(self.waited)
 
 
 class SyncRunner(Protocol):
@@ -63,16 +66,15 @@ class SharedSync:
         self._gather = gather
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
-        # The next sync's waiters (a future each: one cancelled leaves the others theirs), then
-        # those of the sync running.
-        self._next: list[asyncio.Future] | None = None
-        self._running: list[asyncio.Future] | None = None
+        # The next sync's waiters (a future each: one cancelled leaves the others theirs, and when
+        # it came), then those of the sync running.
+        self._next: list[tuple[asyncio.Future, float]] | None = None
+        self._running: list[tuple[asyncio.Future, float]] | None = None
         self._handing: asyncio.TimerHandle | None = None   # the next sync's, while it waits for company
         self._due = False            # the next sync has waited for company: it starts when the running one ends
         self._started = self._stopping = False
         self._last_size, self._last_end = 0, -math.inf
-        # When the next sync's first waiter came; when the running sync was asked for, and its first waiter came.
-        self._next_since = self._running_asked = self._running_since = 0.0
+        self._running_asked = 0.0   # when the running sync was asked for
         self._quiet = asyncio.Event()   # set when no sync waits nor runs, for aclose
         self.syncs = 0               # ended, for whoever watches how many waiters share one
 
@@ -86,17 +88,17 @@ class SharedSync:
         if not self._started or self._stopping:
             raise RuntimeError(f"{self._name} is not running")
         assert self._loop is not None
-        waiter = self._loop.create_future()
+        waiter, now = self._loop.create_future(), time.monotonic()
         if self._next is None:
-            self._next, self._next_since = [waiter], time.monotonic()
-            wait = company_wait(self._gather, self._last_size > 1,
-                                since_last_end=self._next_since - self._last_end, since_oldest=0.0)
+            self._next = [(waiter, now)]
+            wait = company_wait(self._gather, self._last_size > 1, since_last_end=now - self._last_end,
+                                since_oldest=0.0)
             if wait:
                 self._handing = self._loop.call_later(wait, self._hand_over)
             else:
                 self._hand_over()
         else:
-            self._next.append(waiter)
+            self._next.append((waiter, now))
         await waiter
 
     async def aclose(self, wait: float = CLOSE_WAIT) -> None:
@@ -131,7 +133,7 @@ class SharedSync:
     def _begin(self) -> None:
         # Whoever calls from here on wrote after this sync was asked for: it waits for the next.
         self._running, self._next, self._due = self._next, None, False
-        self._running_since, self._running_asked = self._next_since, time.monotonic()
+        self._running_asked = time.monotonic()
         self._runner.submit()
 
     def _ended(self, error: BaseException | None) -> None:
@@ -141,9 +143,9 @@ class SharedSync:
         # is decided from this sync.
         self._last_size, self._last_end = len(waiters), time.monotonic()
         if self._on_sync is not None:
-            self._on_sync(SyncEnded(self._last_end - self._running_asked, self._last_end - self._running_since,
-                                    len(waiters), error is not None))
-        for waiter in waiters:
+            self._on_sync(SyncEnded(self._last_end - self._running_asked,
+                                    tuple(self._last_end - came for _, came in waiters), error is not None))
+        for waiter, _ in waiters:
             if waiter.done():   # its caller was cancelled
                 continue
             if error is None:

@@ -133,7 +133,7 @@ async def test_metrics_show_the_journal_syncs_that_transaction_events_wait_for(c
         return
     # One call after the other: each answer waited for a sync of its own.
     assert syncs == 3 and _delta(after, before, "chargeca_journal_sync_answers_total") == 3
-    assert _delta(after, before, "chargeca_journal_sync_wait_seconds_count") == 3
+    assert _delta(after, before, "chargeca_journal_answer_wait_seconds_count") == 3
     assert 0 < _delta(after, before, "chargeca_journal_sync_seconds_sum") <= _delta(
-        after, before, "chargeca_journal_sync_wait_seconds_sum")
+        after, before, "chargeca_journal_answer_wait_seconds_sum")
     assert _delta(after, before, "chargeca_journal_sync_failures_total") == 0

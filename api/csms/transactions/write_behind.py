@@ -27,9 +27,9 @@ _BUCKETS = (0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0
 _sync = Histogram("chargeca_journal_sync_seconds", "Syncs of the TransactionEvent journal to disk, from asking "
                   "to done, as this process's event loop saw them: each answered the events journaled before it.",
                   buckets=_BUCKETS, registry=EVENTS)
-_waited = Histogram("chargeca_journal_sync_wait_seconds", "For each sync of the TransactionEvent journal, how "
-                    "long its first event waited for it (the wait for company, a sync ahead, and this one): "
-                    "the longest any answer it released waited for the disk.", buckets=_BUCKETS, registry=EVENTS)
+_waited = Histogram("chargeca_journal_answer_wait_seconds", "For each TransactionEvent answer that waited for a "
+                    "sync of the journal, how long it waited (for company, for a sync ahead, for its own): what the "
+                    "disk added to the station's round trip.", buckets=_BUCKETS, registry=EVENTS)
 _answers = Counter("chargeca_journal_sync_answers", "TransactionEvent answers released by the journal's syncs.",
                    registry=EVENTS)
 _failed = Counter("chargeca_journal_sync_failures", "Syncs of the TransactionEvent journal that failed: the events "
@@ -39,7 +39,8 @@ _failed = Counter("chargeca_journal_sync_failures", "Syncs of the TransactionEve
 
 def observe_sync(ended: SyncEnded) -> None:
     _sync.observe(ended.took)
-    _waited.observe(ended.first_waited)
+    for waited in ended.waited:
+        _waited.observe(waited)
     _answers.inc(ended.waiters)
     if ended.failed:
         _failed.inc()
