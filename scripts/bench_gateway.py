@@ -21,10 +21,11 @@ the server has one core of its own. Then, in one run:
    message over the steady phase (utime+stime of the server process / messages); then charging:
    each station starts a transaction, TransactionEvent Updated with 4 sampled values at
    --charging-rate, round trip and server CPU per event against the Heartbeat's, how late the
-   server's event loop ran its timers meanwhile, the collector's pauses and, on PostgreSQL, the
-   journal's syncs (its chargeca_event_loop_delay_seconds, chargeca_gc_pause_seconds and
-   chargeca_journal_sync_*, read from /metrics at the phase's marks: a round trip's wait in the
-   server's queue or for the disk, or not), and the meter
+   server's event loop ran its timers meanwhile, the collector's pauses, how long the server held
+   each event and, on PostgreSQL, the journal's syncs (its chargeca_event_loop_delay_seconds,
+   chargeca_gc_pause_seconds, chargeca_ocpp_call_seconds and chargeca_journal_*, read from
+   /metrics at the phase's marks: a round trip's wait in the server's queue or for the disk, or
+   not), and the meter
    values the server acknowledged against those it stored (``--only-charging``: this phase and
    its Heartbeat reference alone; ``--database-url postgresql://…/db``: the server on a fresh
    PostgreSQL database made beside ``db`` and dropped after);
@@ -335,7 +336,10 @@ def tcp_ext(*names: str) -> dict[str, int]:
 # The server's histograms read at the marks, by name: observations by bucket bound, in seconds,
 # cumulative (the collector's generations summed); and counters, under the bound 0.
 _HISTOGRAMS = {"chargeca_event_loop_delay_seconds_bucket": "loop", "chargeca_gc_pause_seconds_bucket": "gc",
-               "chargeca_journal_sync_seconds_bucket": "sync", "chargeca_journal_answer_wait_seconds_bucket": "wait"}
+               "chargeca_journal_sync_seconds_bucket": "sync", "chargeca_journal_answer_wait_seconds_bucket": "wait",
+               "chargeca_ocpp_call_seconds_bucket": "held"}
+# Of a histogram by label, the series read (the others are left out, not summed).
+_ONLY = {"chargeca_ocpp_call_seconds_bucket": 'action="TransactionEvent"'}
 _COUNTERS = {"chargeca_journal_sync_answers_total": "answers"}
 
 
@@ -351,6 +355,8 @@ def server_delays(rest_port: int, token: str) -> dict[str, dict[float, float]]:
         name, _, rest = line.partition("{")
         if name in _HISTOGRAMS:
             labels, _, count = rest.rpartition("} ")
+            if name in _ONLY and _ONLY[name] not in labels:
+                continue
             bound = float(labels.rpartition('le="')[2].rstrip('"'))
             histogram = found[_HISTOGRAMS[name]]
             histogram[bound] = histogram.get(bound, 0.0) + float(count)
@@ -375,14 +381,17 @@ def _spread(counts: list[tuple[float, float]], share: float = 0.99) -> str:
 def delays_between(start: dict[str, dict[float, float]], end: dict[str, dict[float, float]]) -> str:
     """What the server's timers waited between two readings (the buckets holding the median and
     the longest: four probes a second are too few for a 99th percentile), the collector's pauses
-    meanwhile, and the journal's syncs (PostgreSQL: what an Updated event's answer waits for)."""
+    meanwhile, how long the server held a TransactionEvent (its frame read to its answer written),
+    and the journal's syncs (PostgreSQL: what an Updated event's answer waits for)."""
     def counts(kind: str) -> list[tuple[float, float]]:
         return sorted((bound, seen - start[kind].get(bound, 0.0)) for bound, seen in end[kind].items())
 
-    loop, pauses, syncs, waits = counts("loop"), counts("gc"), counts("sync"), counts("wait")
+    loop, pauses, syncs, waits, held = counts("loop"), counts("gc"), counts("sync"), counts("wait"), counts("held")
     probes = loop[-1][1] if loop else 0.0
     text = (f"median {_bucket_of(loop, 0.5 * probes)}, longest {_bucket_of(loop, probes)} ({probes:.0f} probes)"
             if probes else "no probe")
+    if held and held[-1][1]:
+        text += f"; an event held in the server from its frame read to its answer written {_spread(held)}"
     collections = pauses[-1][1] if pauses else 0.0
     text += (f"; {collections:.0f} collector pauses, the longest {_bucket_of(pauses, collections)}"
              if collections else "; no collector pause")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -94,7 +95,7 @@ class OcppSession:
         self._group = group
         self._spool = spool
         self._write_behind = write_behind
-        self._inbox: deque[Call] = deque()
+        self._inbox: deque[tuple[Call, float]] = deque()   # with when each was read
         self._worker: asyncio.Task | None = None
         self._slot = asyncio.Lock()  # FIFO: CSMS calls leave in the order they were made
         self._outstanding: tuple[str, asyncio.Future] | None = None
@@ -189,7 +190,7 @@ class OcppSession:
                                            "too many CALLs without waiting for their answers (P4 §4.1.1)"),
                                  frame.action)
                 return
-            self._inbox.append(frame)
+            self._inbox.append((frame, time.monotonic()))
             if self._worker is None:
                 self._worker = asyncio.create_task(self._answer_calls(), name=f"ocpp-handlers-{self.station_id}")
             return
@@ -209,19 +210,20 @@ class OcppSession:
     async def _answer_calls(self) -> None:
         try:
             while self._inbox and not self._closed:
-                if not await self._answer_next(self._inbox.popleft()):
+                if not await self._answer_next(*self._inbox.popleft()):
                     return
         finally:
             self._worker = None
 
-    async def _answer_next(self, call: Call) -> bool:
-        """Answer one CALL; False when the connection is done for."""
+    async def _answer_next(self, call: Call, read_at: float) -> bool:
+        """Answer one CALL, read at ``read_at`` (the monotonic clock); False when the connection is done for."""
         station_call = StationCall(self._ctx, self._config, self.connection, self.boot, self.live,
                                    group=self._group, spool=self._spool, write_behind=self._write_behind,
                                    frame=call.text)
         was_ready = self.boot.ready
         reply = await self._answer(call, station_call)
-        metrics.station_call_answered(call.action, self._schemas.knows(call.action), reply)
+        known = self._schemas.knows(call.action)
+        metrics.station_call_answered(call.action, known, reply)
         if station_call.disconnect_reason:
             await self.close(station_call.disconnect_reason)
             return False
@@ -229,6 +231,7 @@ class OcppSession:
             await self._send(reply, call.action)
         except ConnectionClosed:
             return False
+        metrics.station_call_held(call.action, known, time.monotonic() - read_at)
         for follow_up in station_call.follow_ups:
             self.spawn(follow_up())
         if self.boot.ready and not was_ready:

@@ -137,3 +137,21 @@ async def test_metrics_show_the_journal_syncs_that_transaction_events_wait_for(c
     assert 0 < _delta(after, before, "chargeca_journal_sync_seconds_sum") <= _delta(
         after, before, "chargeca_journal_answer_wait_seconds_sum")
     assert _delta(after, before, "chargeca_journal_sync_failures_total") == 0
+
+
+async def test_metrics_show_how_long_the_csms_held_each_station_call(csms: Csms) -> None:
+    station = await booted_station(csms, "CP-H1")
+    before = await _scrape(csms)
+    began = asyncio.get_running_loop().time()
+    await station.call("Heartbeat", {})
+    await station.call("TransactionEvent", transaction_event("Started", "Authorized", 0, "TX-H1"))
+    await station.call("TransactionEvent", transaction_event("Updated", "MeterValuePeriodic", 1, "TX-H1"))
+    round_trips = asyncio.get_running_loop().time() - began
+    after = await _scrape(csms)
+
+    assert _delta(after, before, "chargeca_ocpp_call_seconds_count", action="Heartbeat") == 1
+    assert _delta(after, before, "chargeca_ocpp_call_seconds_count", action="TransactionEvent") == 2
+    held = sum(_delta(after, before, "chargeca_ocpp_call_seconds_sum", action=action)
+               for action in ("Heartbeat", "TransactionEvent"))
+    # From the frame read to the answer handed over: inside the station's round trips.
+    assert 0 < held < round_trips
