@@ -344,8 +344,9 @@ _COUNTERS = {"chargeca_journal_sync_answers_total": "answers"}
 
 
 def server_delays(rest_port: int, token: str) -> dict[str, dict[float, float]]:
-    """How late the server's event loop ran its timers, its collector's pauses, and its journal's
-    syncs, as /metrics has them now. The request costs the server a REST request at the marks only."""
+    """How late the server's event loop ran its timers, its collector's pauses, how long it held
+    TransactionEvents, and its journal's syncs, as /metrics has them now. The request costs the
+    server a REST request at the marks only."""
     request = urllib.request.Request(f"http://{HOST}:{rest_port}/metrics",
                                      headers={"authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=10) as answer:

@@ -9,8 +9,6 @@ Counts live for the process, in a registry of their own (not the client library'
 
 from __future__ import annotations
 
-from typing import Any
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.ocpp.framing import CallError, Frame
@@ -38,11 +36,15 @@ _held = Histogram("chargeca_ocpp_call_seconds", "Station CALLs from their frame 
                   buckets=(0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                            5.0, 10.0, 30.0), registry=EVENTS)
 # Each action's histogram, looked up once: an observation is on every CALL's path.
-_held_by_action: dict[str, Any] = {}
+_held_by_action: dict[str, Histogram] = {}
+
+
+def _label(action: str, known: bool) -> str:
+    return action if known else OTHER_ACTION
 
 
 def station_call_answered(action: str, known: bool, reply: Frame) -> None:
-    label = action if known else OTHER_ACTION
+    label = _label(action, known)
     _messages.labels(label).inc()
     if isinstance(reply, CallError):
         _errors.labels(label, str(reply.code)).inc()
@@ -50,7 +52,7 @@ def station_call_answered(action: str, known: bool, reply: Frame) -> None:
 
 def station_call_held(action: str, known: bool, seconds: float) -> None:
     """A station's CALL answered ``seconds`` after its frame was read."""
-    label = action if known else OTHER_ACTION
+    label = _label(action, known)
     held = _held_by_action.get(label)
     if held is None:
         held = _held_by_action[label] = _held.labels(label)
