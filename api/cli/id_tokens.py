@@ -74,7 +74,10 @@ def cmd_id_token_export(args: argparse.Namespace) -> None:
     kind = _file_kind(args.out or "", args.format)
     text = id_tokens.export_tokens(context_of(args), TokenFilter(), kind)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        try:
+            Path(args.out).write_text(text, encoding="utf-8")
+        except OSError as exc:   # a missing directory, a directory, no permission: named, no traceback
+            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     else:
         sys.stdout.write(text)
 

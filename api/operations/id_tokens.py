@@ -19,13 +19,13 @@ from api.csms.authorization.token_records import (
     FieldProblem,
     as_json,
     changed,
+    group_text,
     of_row,
     rows_from_csv,
     rows_from_json,
     to_csv,
     token_fields,
 )
-from storage.id_tokens import ID_TOKEN_MAX
 
 # One import request at most: rows, and bytes of the file (the REST body limit of the import route).
 IMPORT_ROWS_MAX = 50_000
@@ -112,8 +112,10 @@ def set_master_pass_group(ctx: Context, actor: Actor, group_id_token: str | None
     A token whose groupIdToken equals it is a master pass there (C16)."""
     scope = station_id or CSMS_WIDE
     with audited(ctx, actor, "id_token.master_pass_group", station_id or "*") as (session, detail):
-        if group_id_token is not None and not 0 < len(group_id_token) <= ID_TOKEN_MAX:
-            raise FieldProblem("group_id_token", f"1 to {ID_TOKEN_MAX} characters")
+        if station_id == "":   # not "every station": that is null (REST) or no --station (CLI)
+            raise FieldProblem("station_id", "must not be empty; leave it out for every station")
+        if group_id_token is not None:   # held to what a groupIdToken may be, or no token could match it
+            group_text("group_id_token", group_id_token)
         detail["group_id_token"] = group_id_token
         service.set_master_pass_group(session, scope, group_id_token)
     return master_pass_groups(ctx)

@@ -79,6 +79,10 @@ def test_master_pass_group(cli, ctx):
     assert cli("master-pass")[0] == 2
     assert cli("master-pass", "--clear")[0] == 0
     assert len(_audit(ctx, "id_token.master_pass_group")) == 2
+    code, _, err = cli("master-pass", "MASTER", "--station", "")
+    assert code == 1 and "station_id: must not be empty" in err
+    assert cli("master-pass", "M\x7f")[0] == 1
+    assert json.loads(cli("export")[1]) == {"tokens": []} and len(_audit(ctx, "id_token.master_pass_group")) == 4
 
 
 def test_an_import_with_values_no_column_can_store_names_the_row(cli, ctx, tmp_path):
@@ -95,3 +99,21 @@ def test_an_import_with_values_no_column_can_store_names_the_row(cli, ctx, tmp_p
     code, _, err = cli("import", str(beyond))
     assert code == 1 and "row 2: cache_expiry" in err and "years 1 to 9999" in err
     assert cli("list")[1] == ""
+
+
+def test_a_file_that_cannot_be_read_exits_1_without_a_traceback(cli, ctx, tmp_path):
+    """Each of these was a traceback: a CSV cell past the reader's limit, a bare carriage return
+    in a cell, a JSON file nested deeper than the parser goes, a key holding a lone surrogate
+    (echoed into a message no terminal takes); and an export to a directory that is not there."""
+    files = {"long.csv": "id_token,type,message_content\nA,ISO14443," + "x" * 200_000 + "\n",
+             "cr.csv": "id_token,type\nA\rB,ISO14443\n",
+             "deep.json": "[" * 100_000 + "]" * 100_000,
+             "key.json": '[{"id_token": "A", "type": "ISO14443", "\\ud800": 1}]'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        code, _, err = cli("import", str(tmp_path / name))
+        assert code == 1 and err.startswith("chargeca: error: id_token.field:") and err.count("\n") == 1, err
+    assert [e.outcome for e in _audit(ctx, "id_token.import")] == ["refused"] * 4
+    assert cli("list")[1] == ""
+    code, _, err = cli("export", "--out", str(tmp_path / "no-such-dir" / "tokens.csv"))
+    assert code == 1 and "cannot write" in err and "No such file or directory" in err

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rest_support import sqlite_api  # noqa: F401 - fixture
+from rest_support import api, sqlite_api  # noqa: F401 - fixtures
 
 from storage.audit import Outcome
 
@@ -122,3 +122,79 @@ def test_master_pass_groups(sqlite_api):
                              headers=api.headers("operator"))
     assert cleared.json() == {"*": "MP"}
     assert len(api.audit("id_token.master_pass_group")) == 3
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("id_token,type,message_content\nA,ISO14443,ok\nB,ISO14443," + "x" * 200_000 + "\n", "field limit"),
+    ("id_token,type\nA,ISO14443\nB\rC,ISO14443\n", "new-line character"),
+])
+def test_a_csv_file_the_reader_cannot_read_is_refused_with_where(sqlite_api, text, problem):
+    """A cell beyond the csv module's 128 KiB, or a bare carriage return inside one, was a 500
+    and a traceback in the log: now a 422 naming the row and the reason, nothing stored."""
+    api = sqlite_api
+    refused = _import(api, text, "text/csv")
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["rule"] == "id_token.field" and body["row"] == 2 and problem in body["error"]
+    assert api.client.get(BASE, headers=api.headers("auditor")).json() == []
+    assert [e.outcome for e in api.audit("id_token.import")] == [Outcome.REFUSED]
+
+
+def test_a_csv_column_given_twice_is_refused(sqlite_api):
+    """The reader kept the last of two same-named columns: a file with `type` twice was stored
+    with the second type and the first dropped unseen."""
+    api = sqlite_api
+    refused = _import(api, "id_token,type,status,type\nA,ISO14443,Accepted,KeyCode\n", "text/csv")
+    assert refused.status_code == 422 and refused.json()["field"] == "type"
+    assert "twice" in refused.json()["error"]
+    assert api.client.get(BASE, headers=api.headers("auditor")).json() == []
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    # An empty station id set the group of every station.
+    ({"group_id_token": "MP", "station_id": ""}, "station_id"),
+    # A control character no token's groupIdToken may hold: a group no token could ever match.
+    ({"group_id_token": "M\x01P"}, "group_id_token"),
+])
+def test_a_master_pass_group_that_could_not_mean_what_was_asked_is_refused(sqlite_api, body, field):
+    api = sqlite_api
+    refused = api.client.put(f"{BASE}/master-pass-groups", json=body, headers=api.headers("operator"))
+    assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+    assert api.client.get(f"{BASE}/master-pass-groups", headers=api.headers("auditor")).json() == {}
+    assert [e.outcome for e in api.audit("id_token.master_pass_group")] == [Outcome.REFUSED]
+
+
+def test_what_an_import_or_a_filter_would_have_ignored_is_refused(sqlite_api):
+    """A key beside "tokens" in a JSON import was dropped unread, and a filter value no token can
+    have ("blocked" for Blocked) answered an empty list or export with 200."""
+    api = sqlite_api
+    document = {"tokens": [{"id_token": "A", "type": "ISO14443"}], "replace_all": True}
+    refused = _import(api, json.dumps(document), "application/json")
+    assert refused.status_code == 422 and refused.json()["field"] == "replace_all", refused.text
+    assert api.client.get(BASE, headers=api.headers("auditor")).json() == []
+    for route in (BASE, f"{BASE}/export"):
+        for query in ({"status": "blocked"}, {"type": "RFID"}):
+            answer = api.client.get(route, params=query, headers=api.headers("auditor"))
+            assert answer.status_code == 422 and answer.json()["field"] == f"query.{next(iter(query))}", answer.text
+
+
+def test_a_null_status_does_not_unblock_a_token(sqlite_api):
+    """PATCH's null clears a field, and a cleared status was its default, Accepted: a client
+    sending the whole token with nulls for "unchanged" unblocked it."""
+    api = sqlite_api
+    token = api.client.post(BASE, json={"id_token": "STOLEN", "type": "ISO14443", "status": "Blocked"},
+                            headers=api.headers("operator")).json()
+    refused = api.client.patch(f"{BASE}/{token['id']}", json={"status": None, "language1": None},
+                               headers=api.headers("operator"))
+    assert refused.status_code == 422 and refused.json()["field"] == "status", refused.text
+    assert api.client.get(f"{BASE}/{token['id']}", headers=api.headers("auditor")).json()["status"] == "Blocked"
+    assert [e.outcome for e in api.audit("id_token.change")] == [Outcome.REFUSED]
+
+
+def test_a_csv_column_name_holding_a_nul_is_refused_and_audited(api):
+    """Echoed as an unknown column, the NUL went into the refusal's audit entry, which PostgreSQL
+    cannot store: the refusal went unaudited there."""
+    refused = _import(api, "id_token,type,sta\x00tus\nA,ISO14443,Blocked\n", "text/csv")
+    assert refused.status_code == 422 and "NUL" in refused.json()["error"], refused.text
+    assert "\x00" not in refused.text and "\\u0000" not in refused.text
+    assert [e.outcome for e in api.audit("id_token.import")] == [Outcome.REFUSED]

@@ -114,6 +114,14 @@ def test_a_transaction_filter_must_name_a_known_transaction(sqlite_api, path, st
     assert answer.status_code == status and answer.json()["rule"]
 
 
+@pytest.mark.parametrize("format", ["json", "csv"])
+def test_a_measurand_no_station_can_send_is_refused(sqlite_api, format):
+    """Misspelt, it matched nothing: an empty page, or a CSV export of the header alone, with 200."""
+    answer = sqlite_api.client.get(f"/api/v1/meter-values?measurand=energy.active.import.register&format={format}",
+                                   headers=sqlite_api.headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["field"] == "query.measurand", answer.text
+
+
 def test_reading_needs_a_role(sqlite_api):
     assert sqlite_api.client.get("/api/v1/transactions").status_code == 401
     assert sqlite_api.client.get("/api/v1/meter-values").status_code == 401

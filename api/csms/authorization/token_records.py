@@ -87,6 +87,11 @@ def _text(field: str, value: Any, limit: int, *, empty: bool = False) -> str:
     return value
 
 
+def group_text(field: str, value: Any) -> str:
+    """``value`` checked as a groupIdToken is (a MasterPassGroupId is compared with them)."""
+    return _text(field, value, ID_TOKEN_MAX)
+
+
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise FieldProblem(field, f"must be one of {', '.join(choices)}")
@@ -130,7 +135,7 @@ def _check_optional(name: str, value: Any) -> Any:
     if name == "cache_expiry":
         return _datetime(name, value)
     if name in ("group_id_token",):
-        return _text(name, value, ID_TOKEN_MAX)
+        return group_text(name, value)
     if name == "group_type":
         return _choice(name, value, TOKEN_TYPES)
     if name == "evse_ids":
@@ -190,6 +195,9 @@ def changed(token: TokenFields, changes: Mapping[str, Any]) -> TokenFields:
     if "id_token" in changes or "type" in changes:
         raise FieldProblem("id_token" if "id_token" in changes else "type",
                            "cannot be changed; delete the token and add a new one")
+    if "status" in changes and changes["status"] is None:
+        # Cleared, it took its default, Accepted: a null meant as "leave it" unblocked a Blocked token.
+        raise FieldProblem("status", "cannot be cleared (it would become Accepted); give the status it should have")
     current = {name: getattr(token, name) for name in FIELD_NAMES}
     current["evse_ids"] = list(token.evse_ids) if token.evse_ids else None
     # Clearing a field clears the fields that only qualify it.
@@ -223,30 +231,58 @@ def rows_from_json(text: str) -> list[Mapping[str, Any]]:
         document = json.loads(text)
     except ValueError as exc:
         raise FieldProblem("body", f"not JSON: {exc}") from None
+    except RecursionError:   # REST's text guard stops such a body first; a CLI file reaches here
+        raise FieldProblem("body", "nested too deeply to be read") from None
     if isinstance(document, dict) and "tokens" in document:
+        others = sorted(set(document) - {"tokens"})
+        if others:   # ignored, a key meant to change how the import works would change nothing
+            named = others[0] if unstorable(others[0]) is None else "body"
+            raise FieldProblem(named, "unknown key beside \"tokens\" (export writes only that one)")
         document = document["tokens"]
     if not isinstance(document, list):
         raise FieldProblem("body", "must be a list of tokens or {\"tokens\": [...]}")
     for number, item in enumerate(document, start=1):
         if not isinstance(item, dict):
             raise FieldProblem("row", "each token must be a JSON object", row=number)
+        # A key REST's text guard would have refused (a CLI file is not guarded): echoed as an
+        # unknown field, no audit entry or terminal could take it.
+        reason = next(filter(None, map(unstorable, item)), None)
+        if reason is not None:
+            raise FieldProblem("row", f"a key {reason}", row=number)
     return [{key: value for key, value in item.items() if key != "id"} for item in document]
 
 
 def rows_from_csv(text: str) -> list[Mapping[str, Any]]:
     """A CSV import with a header row naming the fields (``id`` is ignored, as export writes it)."""
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise FieldProblem("body", "CSV without a header row")
-    unknown = [name for name in reader.fieldnames if name not in FIELD_NAMES and name != "id"]
-    if unknown:
-        raise FieldProblem(unknown[0], f"unknown CSV column (known: {', '.join(FIELD_NAMES)})", row=1)
-    rows = []
-    for number, record in enumerate(reader, start=1):
-        if None in record:  # more cells than the header names
-            raise FieldProblem("row", "more cells than columns", row=number)
-        rows.append({key: value for key, value in record.items() if key != "id"})
+    number = 0
+    try:
+        if not reader.fieldnames:
+            raise FieldProblem("body", "CSV without a header row")
+        _check_columns(reader.fieldnames)
+        rows = []
+        for number, record in enumerate(reader, start=1):
+            if None in record:  # more cells than the header names
+                raise FieldProblem("row", "more cells than columns", row=number)
+            rows.append({key: value for key, value in record.items() if key != "id"})
+    except csv.Error as exc:
+        # A cell past the csv module's limit (128 KiB; no field takes more than 512 characters)
+        # or a bare carriage return inside a cell: the file is refused with where, not a 500.
+        raise FieldProblem("body", f"not readable as CSV at line {reader.line_num + 1}: {exc}",
+                           row=number + 1) from None
     return rows
+
+
+def _check_columns(names: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if unstorable(name) is not None:   # a NUL: no audit entry of the refusal could hold it on PostgreSQL
+            raise FieldProblem("row", f"a column name {unstorable(name)}", row=1)
+        if name not in FIELD_NAMES and name != "id":
+            raise FieldProblem(name, f"unknown CSV column (known: {', '.join(FIELD_NAMES)})", row=1)
+        if name in seen:   # the reader keeps the last cell: the first would be dropped unseen
+            raise FieldProblem(name, "CSV column given twice", row=1)
+        seen.add(name)
 
 
 def to_csv(rows: Iterable[IdToken]) -> str:

@@ -29,7 +29,7 @@ from ocpp.v201.datatypes import AuthorizationData
 from ocpp.v201.enums import SendLocalListStatusEnumType, UpdateEnumType
 from sqlmodel import Session
 
-from api.core.audit import Actor, require_station, run_in_session
+from api.core.audit import Actor, record_failure, require_station, run_in_session
 from api.core.context import Context
 from api.core.refusal import Conflict, Refusal
 from api.csms.local_list import service
@@ -116,9 +116,10 @@ async def send_local_list(ctx: Context, gateway: Gateway, actor: Actor, station_
                           dry_run: bool = False, timeout: float | None = None) -> UpdateResult:
     """Bring the station's local list up to date with the token store (``mode`` Full or Differential)."""
     update_type = UpdateEnumType(mode).value
-    await _db(ctx, lambda s: require_station(s, station_id))
-    if not dry_run and not gateway.reachable(station_id):
-        raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
+    if dry_run:   # changes nothing, so audits nothing
+        await _db(ctx, lambda s: require_station(s, station_id))
+    else:
+        await _reachable(ctx, gateway, actor, "local_list.send", station_id, {"requested": update_type})
     limits = await _limits(ctx, gateway, station_id, ask=not dry_run)
     result = UpdateResult(station_id, update_type, dry_run, limits)
     if dry_run:
@@ -197,15 +198,26 @@ async def read_version(ctx: Context, gateway: Gateway, station_id: str, timeout:
 async def ask_version(ctx: Context, gateway: Gateway, actor: Actor, station_id: str,
                       timeout: float | None = None) -> int | None:
     """An operator's GetLocalListVersion: read, stored, audited."""
-    await _db(ctx, lambda s: require_station(s, station_id))
-    if not gateway.reachable(station_id):
-        raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
+    await _reachable(ctx, gateway, actor, "local_list.version", station_id, {})
     version = await read_version(ctx, gateway, station_id, timeout)
     await _db(ctx, lambda s: audit.append(
         s, actor=actor.name, action="local_list.version", target=station_id,
         outcome=audit.Outcome.SUCCESS if version is not None else audit.Outcome.FAILED,
         detail={"reported_version": version}))
     return version
+
+
+async def _reachable(ctx: Context, gateway: Gateway, actor: Actor, action: str, station_id: str,
+                     detail: dict[str, Any]) -> None:
+    """The station is registered and connected here; if not, the attempt is audited as refused
+    (every refused attempt is an entry, as an operator's call refused for the same is)."""
+    try:
+        await _db(ctx, lambda s: require_station(s, station_id))
+        if not gateway.reachable(station_id):
+            raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
+    except Refusal as refused:
+        await asyncio.to_thread(record_failure, ctx, actor, action, station_id, detail, refused)
+        raise
 
 
 def local_list_view(ctx: Context, station_id: str) -> dict[str, Any]:

@@ -77,8 +77,10 @@ _WRITE_ERRORS = errors.responses(401, 403, 404, 409, 415, 422, 503)
 
 async def _filter(id_token: Annotated[str | None, Query(max_length=36, description="Tokens starting with this "
                                                                                 "(case-insensitive).")] = None,
-                  type: Annotated[str | None, Query(max_length=20)] = None,
-                  status: Annotated[str | None, Query(max_length=20)] = None,
+                  # The enums, not any text: a misspelt value ("blocked") matched nothing, so an
+                  # export of the blocked tokens came back empty with a 200.
+                  type: Annotated[TokenType | None, Query()] = None,
+                  status: Annotated[Status | None, Query()] = None,
                   group_id_token: Annotated[str | None, Query(max_length=36)] = None,
                   local_list: Annotated[str | None, Query(max_length=100,
                                                           description="The selector, exactly.")] = None,

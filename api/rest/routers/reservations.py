@@ -12,8 +12,9 @@ from ocpp.v201.datatypes import IdTokenType
 from ocpp.v201.enums import ConnectorEnumType
 from pydantic import BaseModel, Field
 
-from api.core.audit import require_station, run_in_session
+from api.core.audit import record_failure, require_station, run_in_session
 from api.core.refusal import NotFound
+from api.csms.call_records import CALL
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.reservations import commands, service
 from api.rest import errors
@@ -91,7 +92,13 @@ async def cancel(station_id: str, reservation_id: ReservationId, principal: Stat
         require_station(session, station_id)
         if service.find(session, station_id, reservation_id) is None:
             raise NotFound("reservation.unknown", f"no reservation {reservation_id} for station {station_id!r}")
-    await asyncio.to_thread(run_in_session, ctx, known)
+    try:
+        await asyncio.to_thread(run_in_session, ctx, known)
+    except NotFound as refused:   # audited as the call it stopped, as a call refused on its rules is
+        detail = {"action": "CancelReservation", "mode": "sync", "role": principal.actor.role,
+                  "reservation_id": reservation_id}
+        await asyncio.to_thread(record_failure, ctx, principal.actor, CALL, station_id, detail, refused)
+        raise
     command = commands.CancelReservation(reservation_id=reservation_id)
     answered = await send_operator_call(gateway, jobs, principal.actor, station_id, command.action,
                                         build(commands.CancelReservation, command), job=False, timeout=None)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from ocpp.v201.enums import MeasurandEnumType
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -33,6 +34,9 @@ from storage.transactions import Transaction, TransactionEvent
 router = APIRouter(tags=["transactions"])
 
 State = Literal["ongoing", "ended"]
+# MeasurandEnumType, which the stations' messages are held to: a misspelt measurand matched no
+# value, and its CSV export came back empty with a 200.
+Measurand = Literal[tuple(m.value for m in MeasurandEnumType)]  # type: ignore[valid-type]
 
 
 class TransactionOut(BaseModel):
@@ -257,7 +261,7 @@ After = Annotated[str | None, Query(max_length=40, description="Only values afte
             responses={200: {"content": {"text/csv": {}}}, **errors.responses(401, 403, 404, 422, 503)})
 def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, _settled: TransactionsSettled,
                       station_id: str | None = None,
-                      transaction_id: str | None = None, measurand: str | None = None,
+                      transaction_id: str | None = None, measurand: Measurand | None = None,
                       since: AwareInstant | None = None, until: AwareInstant | None = None,
                       format: Literal["json", "csv"] | None = None,  # noqa: A002
                       after: After = None, limit: Annotated[int, Query(ge=1, le=5000)] = 1000) -> Any:

@@ -4,8 +4,11 @@ before anything is sent."""
 
 from __future__ import annotations
 
+import json
+
 from core_support import answer, booted_station, received, reservation, reserve
 from ocpp_support import csms  # noqa: F401 - fixture
+from trust_anchor_support import audit
 
 
 async def test_h02_cancel_a_reservation(csms):
@@ -36,3 +39,15 @@ async def test_h02_an_unknown_reservation_is_refused_before_sending(csms):
     refused = await csms.rest.delete("/api/v1/stations/H02-U/reservations/12345", headers=csms.headers())
     assert refused.status_code == 404 and refused.json()["rule"] == "reservation.unknown"
     assert received(station, "CancelReservation") == []
+
+
+async def test_h02_a_cancel_refused_before_sending_is_audited(csms):
+    """Every refused attempt is an audit entry: the refused cancels were none (a remote start or
+    a reservation refused for an unknown station was)."""
+    await booted_station(csms, "H02-A")
+    for station_id, rule in (("H02-A", "reservation.unknown"), ("H02-NO-SUCH", "station.unknown")):
+        refused = await csms.rest.delete(f"/api/v1/stations/{station_id}/reservations/12345", headers=csms.headers())
+        assert refused.status_code == 404 and refused.json()["rule"] == rule
+        (entry,) = audit(csms, "station.call", station_id)
+        detail = json.loads(entry.detail)
+        assert entry.outcome == "refused" and detail["rule"] == rule and detail["action"] == "CancelReservation"
