@@ -20,6 +20,7 @@ from storage.types import UtcDateTime, utcnow
 
 STATES_MAX = 256
 HISTORY_MAX = 2000
+STATUS_MAX = 32
 
 # What a report is about: the connector's availability, or a problem it has.
 AVAILABILITY = "AvailabilityState"
@@ -32,7 +33,7 @@ class ConnectorState(SQLModel, table=True):
     station_id: str = Field(primary_key=True, max_length=48)
     evse_id: int = Field(primary_key=True)
     connector_id: int = Field(primary_key=True)
-    status: str | None = Field(default=None, max_length=32)
+    status: str | None = Field(default=None, max_length=STATUS_MAX)
     # The component and variable of a problem reported and not cleared (e.g. ConnectorPlugRetentionLock).
     problem: str | None = Field(default=None, max_length=110)
     problem_since: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -89,7 +90,10 @@ def record(session: Session, station_id: str, evse_id: int, connector_id: int, *
                                                    "reported_at": reported_at}
     now = utcnow()
     if kind == AVAILABILITY:
-        state["status"] = value
+        # A NotifyEvent's AvailabilityState is free text (actualValue, up to 2500 characters), the
+        # column a status (ConnectorStatusEnumType): on PostgreSQL a longer one failed the report
+        # after the NotifyEvent was kept. The event keeps it whole, the history its first 110.
+        state["status"] = value[:STATUS_MAX]
     elif cleared:
         if state["problem"] == problem:
             state["problem"], state["problem_since"] = None, None

@@ -113,3 +113,56 @@ async def test_an_integer_over_pythons_digit_limit_is_an_rpc_framework_error(sta
     assert frame[:3] == [4, "-1", "RpcFrameworkError"], frame
     assert "not valid JSON" in frame[3]
     await _still_usable(station)
+
+
+@pytest.mark.parametrize("sampled, raw", [
+    # JSON allows an integer of 400 digits: a number past a double's range.
+    ({"value": "PLACEHOLDER"}, "7" * 400),
+    # An import register whose Wh past a double: 1 × 10^400, and 1 × 10^10,000,000 (this one
+    # held the event loop 7 s, every station of the process waiting; 10^(2^31-1) held it for good).
+    ({"value": 1, "unitOfMeasure": {"unit": "Wh", "multiplier": 400}}, None),
+    ({"value": 1, "unitOfMeasure": {"unit": "Wh", "multiplier": 10_000_000}}, None),
+    ({"value": 1e308, "unitOfMeasure": {"unit": "kWh"}}, None),   # 1e311 Wh: its energy was NaN
+], ids=["400 digits", "10^400 Wh", "10^10000000 Wh", "1e308 kWh"])
+@pytest.mark.parametrize("action", ["MeterValues", "TransactionEvent"])
+async def test_a_meter_value_past_a_double_is_a_property_constraint_violation(csms, station, action, sampled, raw):
+    from fake_connection import rows
+
+    from storage.meter_values import MeterReading
+    from storage.transactions import Transaction
+
+    meter_value = [{"timestamp": NOW, "sampledValue": [{"value": 5}, sampled]}]
+    payload = {"evseId": 1, "meterValue": meter_value} if action == "MeterValues" else {
+        "eventType": "Started", "timestamp": NOW, "triggerReason": "CablePluggedIn", "seqNo": 0,
+        "transactionInfo": {"transactionId": "tx-past-a-double"}, "meterValue": meter_value}
+    frame = await station.send_raw(_call("mv-1", action, payload, raw=("PLACEHOLDER", raw) if raw else None))
+    assert frame[:3] == [4, "mv-1", "PropertyConstraintViolation"], frame
+    assert frame[4] == {"field": "meterValue[0].sampledValue[1].value"} and "finite" in frame[3]
+    await _still_usable(station)
+    await csms.settled()
+    assert rows(csms.ctx, MeterReading) == [] and rows(csms.ctx, Transaction) == []
+
+
+async def test_an_availability_state_longer_than_any_status_is_kept_on_either_database(csms, station):
+    """NotifyEvent's actualValue may be 2500 characters; a connector's status column holds a
+    ConnectorStatusEnumType. On PostgreSQL the longer value was a GenericError after the
+    event itself was kept, so the station sent it again and it was kept twice."""
+    from api.csms.availability import service as availability
+    from api.csms.monitoring import service as monitoring
+
+    value = "\U0001F50C" * 2500
+    event = {"generatedAt": NOW, "seqNo": 0, "eventData": [{
+        "eventId": 1, "timestamp": NOW, "trigger": "Delta", "actualValue": value,
+        "eventNotificationType": "HardWiredNotification",
+        "component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+        "variable": {"name": "AvailabilityState"}}]}
+    assert (await station.call("NotifyEvent", event))[0] == 3
+    (state,) = run_in_session(csms.ctx, lambda s: availability.current(s, "CS-HOSTILE"))
+    assert (state.evse_id, state.connector_id, state.status) == (1, 1, value[:32])
+    (reported,) = run_in_session(csms.ctx, lambda s: availability.history(s, "CS-HOSTILE", evse_id=1, limit=5,
+                                                                          before_id=None))
+    assert reported.value == value[:110]
+    # The event itself, whole, once.
+    (kept,) = run_in_session(csms.ctx, lambda s: monitoring.events(s, "CS-HOSTILE", monitoring.EventFilter()))
+    assert kept.actual_value == value
+    await _still_usable(station)

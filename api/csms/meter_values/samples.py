@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 from ocpp.v201.enums import MeasurandEnumType, ReadingContextEnumType
 
@@ -53,7 +53,14 @@ class Sample(NamedTuple):
         if self.measurand != DEFAULT_MEASURAND or self.phase is not None:
             return None
         scale = _ENERGY_SCALE.get(self.unit or "Wh")
-        return None if scale is None else self.value * scale * 10 ** self.multiplier
+        if scale is None:
+            return None
+        try:
+            # 10.0, not 10: an integer power is built whole, and a station's multiplier of 2^31-1
+            # held the event loop for good; a float power past a double raises at once.
+            return self.value * scale * 10.0 ** self.multiplier
+        except OverflowError:
+            return math.inf
 
 
 # The fields a reading keeps per sample (its time is the reading's).
@@ -64,15 +71,14 @@ assert Sample._fields[0] == "sampled_at"
 def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAULT_CONTEXT) -> list[Sample]:
     """Every sampledValue of ``meter_values`` (MeterValueType items, schema-checked); a timestamp
     that is no date-time, or a value that is no finite number (JSON parsers let 1e400 and NaN
-    through as numbers), raises OcppError naming the item."""
+    through as numbers), raises OcppError naming the item, as does an import register whose
+    value in Wh is none (1e308 kWh, or 1 with a multiplier of 400: no energy could be told)."""
     read = []
     for index, meter_value in enumerate(meter_values):
         at = parse_datetime(meter_value["timestamp"], f"meterValue[{index}].timestamp")
         for position, sampled in enumerate(meter_value["sampledValue"]):
-            if not math.isfinite(sampled["value"]):
-                where = f"meterValue[{index}].sampledValue[{position}].value"
-                raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{where} is not a finite number",
-                                {"field": where})
+            if not _finite(sampled["value"]):
+                _refuse(index, position, "is not a finite number")
             unit = sampled.get("unitOfMeasure", _ABSENT)
             sample = Sample(
                 sampled_at=at, measurand=sampled.get("measurand", DEFAULT_MEASURAND),
@@ -84,5 +90,20 @@ def samples(meter_values: list[dict[str, Any]], *, default_context: str = DEFAUL
                 sample = sample._replace(
                     signed_meter_data=signed["signedMeterData"], signing_method=signed["signingMethod"],
                     encoding_method=signed["encodingMethod"], public_key=signed["publicKey"])
+            wh = sample.register_wh
+            if wh is not None and not math.isfinite(wh):
+                _refuse(index, position, "is not a finite number of Wh (value × 10^multiplier)")
             read.append(sample)
     return read
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:   # an integer of more digits than a double holds (JSON allows 400 of them)
+        return False
+
+
+def _refuse(index: int, position: int, problem: str) -> NoReturn:
+    where = f"meterValue[{index}].sampledValue[{position}].value"
+    raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{where} {problem}", {"field": where})

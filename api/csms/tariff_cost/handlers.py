@@ -97,7 +97,7 @@ def queue_cost_update(session: Session, station_id: str, transaction_id: str, to
 
 def queue_running_cost(session: Session, station_id: str, transaction_id: str, at: datetime) -> bool:
     """Price the stored transaction up to ``at`` and queue it as CostUpdated; False when no
-    tariff applies or there is nothing to send to."""
+    tariff applies, no cost can be told (service.Prices.cost) or there is nothing to send to."""
     prices = service.tariff_for(session, station_id)  # first: most stations have none, and then that is all
     if prices is None:
         return False
@@ -106,6 +106,8 @@ def queue_running_cost(session: Session, station_id: str, transaction_id: str, a
         return False
     seconds = max(0.0, (at - transaction.started_at).total_seconds())
     total = prices.cost(transaction.energy_wh or 0.0, seconds)
+    if total is None:   # no cost can be told of what the station reported: none to send
+        return False
     return queue_cost_update(session, station_id, transaction_id, float(total))
 
 

@@ -11,6 +11,7 @@ driver expects from a receipt, and never a sum of rounded parts drifting from th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -37,12 +38,20 @@ class Prices:
     def of(cls, row: Tariff) -> "Prices":
         return cls(row.currency, Decimal(row.price_per_kwh), Decimal(row.price_per_minute), Decimal(row.flat_fee))
 
-    def cost(self, energy_wh: float, seconds: float) -> Decimal:
-        """Rounded once, half-up, to the currency's minor unit (EUR cents, JPY yen, BHD fils)."""
+    def cost(self, energy_wh: float, seconds: float) -> Decimal | None:
+        """Rounded once, half-up, to the currency's minor unit (EUR cents, JPY yen, BHD fils).
+        None when no cost can be told: an energy that is no finite number, or a cost past the
+        28 digits it is computed in (10^30 Wh a station reported; quantize raised, and the
+        station got an InternalError for an event that was kept, or instead of keeping it)."""
+        if not (math.isfinite(energy_wh) and math.isfinite(seconds)):
+            return None
         energy = Decimal(str(max(energy_wh, 0))) / _WH_PER_KWH
         minutes = Decimal(str(max(seconds, 0))) / _S_PER_MIN
         exact = self.flat_fee + energy * self.per_kwh + minutes * self.per_minute
-        return exact.quantize(minor_unit(self.currency), rounding=ROUND_HALF_UP)
+        try:
+            return exact.quantize(minor_unit(self.currency), rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return None
 
     def text(self) -> str:
         """The tariff as a driver reads it (I01), within personalMessage's 512 characters."""
@@ -66,7 +75,8 @@ def tariff_for(session: Session, station_id: str) -> Prices | None:
 
 
 def cost_of(session: Session, station_id: str, *, energy_wh: float, seconds: float) -> Decimal | None:
-    """What ``energy_wh`` over ``seconds`` of charging costs at ``station_id``; None: no tariff applies."""
+    """What ``energy_wh`` over ``seconds`` of charging costs at ``station_id``; None: no tariff
+    applies, or no cost can be told (``Prices.cost``)."""
     prices = tariff_for(session, station_id)
     return None if prices is None else prices.cost(energy_wh, seconds)
 
