@@ -43,6 +43,23 @@ def frame_bytes(payload: dict[str, Any]) -> int:
 def split(update_type: str, first_version: int, entries: Sequence[Entry], *, items: int, size: int) -> list[Message]:
     """The messages of one update, in the order they must be sent. An empty full update is one
     Full message without a list (it empties the station's list); an empty differential is none."""
+    messages = _split(update_type, first_version, entries, items=items, size=size)
+    if messages and messages[-1].version > INT32_MAX and update_type == FULL:
+        # A station may report 2147483647 (GetLocalListVersion). A Full update replaces the list
+        # whatever its version, so it starts again at 1 (0 says "no list"); numbered above the
+        # last, it would leave OCPP's 32 bits and no full update could ever reach that station.
+        messages = _split(update_type, 1, entries, items=items, size=size)
+    if messages and messages[-1].version > INT32_MAX:
+        # A differential must number the list above the station's version: only a Full can go on.
+        raise Refusal("local_list.version",
+                      f"the update would need versions up to {messages[-1].version}, past the largest a "
+                      f"SendLocalList can carry ({INT32_MAX}): the list is at version {first_version - 1}; "
+                      "send a full update, which numbers the list from 1 again")
+    return messages
+
+
+def _split(update_type: str, first_version: int, entries: Sequence[Entry], *, items: int,
+           size: int) -> list[Message]:
     if not entries:
         return [Message(FULL, first_version, ())] if update_type == FULL else []
     # Counted with the longest update type and version a message can carry: never an underestimate.

@@ -79,3 +79,24 @@ async def test_d01_a_station_not_connected_is_refused_before_anything(csms):
     answer = await csms.rest.post("/api/v1/stations/D01-OFFLINE/local-list", json={"mode": "full"},
                                   headers=csms.headers("auditor"))
     assert answer.status_code == 403
+
+
+async def test_d01_a_station_at_the_last_version_gets_its_full_list_from_version_1_again(csms):
+    # 2147483647 is a valid versionNumber for a station to report (GetLocalListVersion). Numbered
+    # above it, a full update left OCPP's 32 bits and failed at every try; a Full replaces the
+    # list whatever its version, so it starts again at 1.
+    await add_token(csms, "04ALL", local_list="*")
+    station = await booted_station(csms, "D01-TOP")
+    station_list = StationList(station, version=2147483647)
+    read = await csms.rest.post("/api/v1/stations/D01-TOP/local-list/version", headers=csms.headers("operator"))
+    assert read.json()["reported_version"] == 2147483647
+
+    answer = await csms.rest.post("/api/v1/stations/D01-TOP/local-list", json={"mode": "full"},
+                                  headers=csms.headers("operator"))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["outcome"], answer.json()["version"]) == ("Accepted", 1)
+    (sent,) = station_list.requests
+    assert (sent["updateType"], sent["versionNumber"]) == ("Full", 1)
+    assert (station_list.version, station_list.tokens) == (1, {"04ALL": "Accepted"})
+    (entry,) = audit(csms, "local_list.send", "D01-TOP")
+    assert entry.outcome == "success"

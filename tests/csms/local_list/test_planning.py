@@ -84,6 +84,17 @@ def test_an_empty_full_update_is_one_message_without_a_list_and_an_empty_differe
     assert split(DIFFERENTIAL, 3, [], items=10, size=1000) == []
 
 
+def test_versions_past_32_bits_a_full_update_starts_again_at_1_and_a_differential_is_refused():
+    # The station at 2147483645: a full update in three messages would need 2147483646..2147483648.
+    messages = split(FULL, 2147483646, _entries(10), items=4, size=100_000)
+    assert [(m.update_type, m.version) for m in messages] == [(FULL, 1), (DIFFERENTIAL, 2), (DIFFERENTIAL, 3)]
+    assert [m.version for m in split(FULL, 2147483646, _entries(8), items=4, size=100_000)] == [
+        2147483646, 2147483647]
+    with pytest.raises(Refusal) as refused:
+        split(DIFFERENTIAL, 2147483647, _entries(5), items=4, size=100_000)
+    assert refused.value.rule == "local_list.version" and "2147483648" in str(refused.value)
+
+
 def test_an_entry_larger_than_bytes_per_message_is_refused_by_name():
     with pytest.raises(Refusal) as refused:
         split(FULL, 1, _entries(1, "x" * 500), items=10, size=300)
