@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from api.core.audit import Actor, audited, run_in_session
+from api.core.audit import Actor, audited, require_station, run_in_session
 from api.core.context import Context
 from api.csms.authorization import service
 from api.csms.authorization.service import CSMS_WIDE, ImportCounts, TokenFilter
@@ -114,6 +114,8 @@ def set_master_pass_group(ctx: Context, actor: Actor, group_id_token: str | None
     with audited(ctx, actor, "id_token.master_pass_group", station_id or "*") as (session, detail):
         if station_id == "":   # not "every station": that is null (REST) or no --station (CLI)
             raise FieldProblem("station_id", "must not be empty; leave it out for every station")
+        if station_id is not None:   # a misspelt id would hold a group no station ever reads
+            require_station(session, station_id)
         if group_id_token is not None:   # held to what a groupIdToken may be, or no token could match it
             group_text("group_id_token", group_id_token)
         detail["group_id_token"] = group_id_token

@@ -82,7 +82,9 @@ def test_master_pass_group(cli, ctx):
     code, _, err = cli("master-pass", "MASTER", "--station", "")
     assert code == 1 and "station_id: must not be empty" in err
     assert cli("master-pass", "M\x7f")[0] == 1
-    assert json.loads(cli("export")[1]) == {"tokens": []} and len(_audit(ctx, "id_token.master_pass_group")) == 4
+    code, _, err = cli("master-pass", "MASTER", "--station", "NOT-REGISTERED")
+    assert code == 1 and "NOT-REGISTERED" in err, err
+    assert json.loads(cli("export")[1]) == {"tokens": []} and len(_audit(ctx, "id_token.master_pass_group")) == 5
 
 
 def test_an_import_with_values_no_column_can_store_names_the_row(cli, ctx, tmp_path):

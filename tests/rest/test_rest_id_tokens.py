@@ -164,6 +164,16 @@ def test_a_master_pass_group_that_could_not_mean_what_was_asked_is_refused(sqlit
     assert [e.outcome for e in api.audit("id_token.master_pass_group")] == [Outcome.REFUSED]
 
 
+def test_a_master_pass_group_for_a_station_not_registered_is_refused(sqlite_api):
+    # Stored, it answered 200 and held a group no station reads: a misspelt id looked done.
+    api = sqlite_api
+    refused = api.client.put(f"{BASE}/master-pass-groups", json={"group_id_token": "MP", "station_id": "CS-9"},
+                             headers=api.headers("operator"))
+    assert refused.status_code == 404 and "CS-9" in refused.json()["error"], refused.text
+    assert api.client.get(f"{BASE}/master-pass-groups", headers=api.headers("auditor")).json() == {}
+    assert [e.outcome for e in api.audit("id_token.master_pass_group")] == [Outcome.REFUSED]
+
+
 def test_what_an_import_or_a_filter_would_have_ignored_is_refused(sqlite_api):
     """A key beside "tokens" in a JSON import was dropped unread, and a filter value no token can
     have ("blocked" for Blocked) answered an empty list or export with 200."""

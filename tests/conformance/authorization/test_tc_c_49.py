@@ -9,12 +9,12 @@ from ocpp_support import csms  # noqa: F401 - fixture
 
 
 async def test_tc_c_49_master_pass_without_ui_stops_everything(csms):
+    station = await booted_station(csms, "TC-C-49")
     for body in ({"group_id_token": "CSMS-WIDE"}, {"group_id_token": "SITE-PASS", "station_id": "TC-C-49"}):
         answer = await csms.rest.put("/api/v1/id-tokens/master-pass-groups", json=body,
                                      headers=csms.headers("operator"))
         assert answer.status_code == 200, answer.text
     await add_token(csms, "04MASTER", group_id_token="SITE-PASS", evse_ids=[1])
-    station = await booted_station(csms, "TC-C-49")
     for evse, transaction in ((1, "TX-1"), (2, "TX-2")):
         await station.call("TransactionEvent", transaction_event("Started", "CablePluggedIn", 0, transaction,
                                                                  evse_id=evse))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from fake_connection import FakeStation
+from fake_connection import FakeStation, register
 from ocpp.v201.enums import AuthorizationStatusEnumType
 
 from api.core.audit import Actor
@@ -94,6 +94,7 @@ async def test_a_master_pass_is_answered_with_its_group_and_holds_on_any_evse(ct
 
 
 async def test_a_station_group_of_its_own_wins_over_the_csms_wide_one(ctx):
+    register(ctx, "CS-2")
     id_tokens.set_master_pass_group(ctx, OFFICER, "MASTER")
     id_tokens.set_master_pass_group(ctx, OFFICER, "DEPOT-MASTER", "CS-2")
     _add(ctx, "SUPERVISOR", group_id_token="MASTER", evse_ids=[1])
