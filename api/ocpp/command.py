@@ -30,6 +30,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, Generic, TypeVar
 
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import CoreSchema, core_schema, to_jsonable_python
+
+from api.core.json_kinds import read_as_sent
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation, schemas
@@ -54,6 +58,13 @@ class Command(Generic[R]):
     # Read from a JSON body (the REST API's typed commands), a key no field has is refused, in the
     # command and in the spec's data types it holds, rather than dropped (api/rest/request_body.py).
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type, handler: GetCoreSchemaHandler) -> CoreSchema:
+        # Read from a JSON body, a value is taken as the JSON type it was sent as, or refused
+        # (api/core/json_kinds.py): "evse_id": true is no EVSE 1.
+        return core_schema.no_info_wrap_validator_function(
+            lambda sent, read: read_as_sent(sent, read, to_jsonable_python), handler(source))
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ocpp_support import Csms, open_csms
-from openapi_probes import STATION, checked, is_number, is_string, probes, resolve, send
+from openapi_probes import STATION, checked, is_date_time, is_number, is_string, probes, send
 
 from api.core.text import first_where
 from api.rest.text_guard import unacceptable
@@ -28,13 +28,6 @@ EXTREME_DATES = ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-3
 async def csms(pki) -> AsyncIterator[Csms]:
     async for made in open_csms(pki):
         yield made
-
-
-def _is_date_time(doc: dict, schema: dict) -> bool:
-    schema = resolve(doc, schema)
-    if schema.get("type") == "string" and schema.get("format") == "date-time":
-        return True
-    return any(_is_date_time(doc, s) for s in schema.get("anyOf", ()))
 
 
 async def test_unstorable_text_anywhere_is_refused_naming_the_field(csms: Csms) -> None:
@@ -110,7 +103,7 @@ async def test_a_bad_key_a_bad_parameter_name_and_a_body_too_deep(csms: Csms) ->
 async def test_dates_at_the_ends_of_the_calendar_get_documented_answers(csms: Csms) -> None:
     csms.add_station(STATION)
     doc = (await csms.rest.get("/openapi.json")).json()
-    seen = list(probes(doc, _is_date_time, EXTREME_DATES))
+    seen = list(probes(doc, is_date_time, EXTREME_DATES))
     assert {"query.since", "body.cache_expiry", "body.retrieve_date_time"} <= {probe.field for probe in seen}
     failures = []
     for probe in seen:

@@ -53,6 +53,14 @@ def _of_type(kind: str) -> Wanted:
 is_integer = _of_type("integer")
 is_string = _of_type("string")
 is_number = _of_type("number")
+is_boolean = _of_type("boolean")
+
+
+def is_date_time(doc: dict, schema: Schema) -> bool:
+    schema = resolve(doc, schema)
+    if schema.get("type") == "string" and schema.get("format") == "date-time":
+        return True
+    return any(is_date_time(doc, s) for s in schema.get("anyOf", ()))
 
 
 def example(doc: dict, schema: Schema) -> Any:
