@@ -8,11 +8,16 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from fake_connection import rows
 from ocpp_support import BOOT, open_csms
 from sqlmodel import select
 
 from api.core.audit import run_in_session
+from api.csms.availability import service as availability
+from api.csms.monitoring import service as monitoring
+from storage.meter_values import MeterReading
 from storage.security_events import SecurityEvent
+from storage.transactions import Transaction
 
 NOW = "2025-06-01T12:00:00Z"
 LONE_SURROGATE = "\\ud800"  # as it appears in the JSON text: an escape no Unicode character has
@@ -126,11 +131,6 @@ async def test_an_integer_over_pythons_digit_limit_is_an_rpc_framework_error(sta
 ], ids=["400 digits", "10^400 Wh", "10^10000000 Wh", "1e308 kWh"])
 @pytest.mark.parametrize("action", ["MeterValues", "TransactionEvent"])
 async def test_a_meter_value_past_a_double_is_a_property_constraint_violation(csms, station, action, sampled, raw):
-    from fake_connection import rows
-
-    from storage.meter_values import MeterReading
-    from storage.transactions import Transaction
-
     meter_value = [{"timestamp": NOW, "sampledValue": [{"value": 5}, sampled]}]
     payload = {"evseId": 1, "meterValue": meter_value} if action == "MeterValues" else {
         "eventType": "Started", "timestamp": NOW, "triggerReason": "CablePluggedIn", "seqNo": 0,
@@ -147,9 +147,6 @@ async def test_an_availability_state_longer_than_any_status_is_kept_on_either_da
     """NotifyEvent's actualValue may be 2500 characters; a connector's status column holds a
     ConnectorStatusEnumType. On PostgreSQL the longer value was a GenericError after the
     event itself was kept, so the station sent it again and it was kept twice."""
-    from api.csms.availability import service as availability
-    from api.csms.monitoring import service as monitoring
-
     value = "\U0001F50C" * 2500
     event = {"generatedAt": NOW, "seqNo": 0, "eventData": [{
         "eventId": 1, "timestamp": NOW, "trigger": "Delta", "actualValue": value,
