@@ -2,8 +2,9 @@
 
 One ``log_request`` per GetLog (ids are ours, unique per station), made by an operator; the
 station can only change its answer and status and add ``log_status_event`` rows, at most
-``MAX_EVENTS_PER_REQUEST`` per request (and the requestless ones within retention). The file
-itself is a ``received_file`` (storage/file_transfer.py, purpose "log") named by ``grant_id``.
+``MAX_EVENTS_PER_REQUEST`` per request (the requestless ones alike, and those for requestIds we
+never sent all together). The file itself is a ``received_file`` (storage/file_transfer.py,
+purpose "log") named by ``grant_id``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from api.cli.common import CliError, Command, context_of, integer, officer
+from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer
 from api.operations.stations import (
     add_station,
     delete_station,
@@ -38,6 +38,10 @@ def cmd_station_list(args: argparse.Namespace) -> None:
 
 def cmd_station_messages(args: argparse.Namespace) -> None:
     """The newest logged OCPP frames of one station, printed oldest first (README "OCPP message log")."""
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        # --until is excluded: the window selects nothing, which would read as a silent station.
+        raise CliError(f"--since ({args.since.isoformat()}) must be before --until ({args.until.isoformat()})",
+                       EXIT_USAGE)
     criteria = MessageQuery(station_id=args.id, action=args.action, direction=args.direction, kind=args.kind,
                             message_id=args.message_id, since=args.since, until=args.until)
     with read_scope(message_log_engine(context_of(args).engine)) as session:

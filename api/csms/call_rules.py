@@ -29,7 +29,8 @@ Operators' station operations with a check of their arguments (CHECKED): Request
 (a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
 TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability,
 ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), SetVariableMonitoring and
-SetMonitoringLevel (severities 0-9). CustomerInformation reads or erases a customer's personal
+SetMonitoringLevel (severities 0-9), GetLog (an HTTP(S) or FTP(S) location with a host, a time
+window that is one). CustomerInformation reads or erases a customer's personal
 data: an officer's, naming exactly one customer (N09.FR.09).
 
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
@@ -112,6 +113,8 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     # N04/N05: severities 0 to 9.
     "SetVariableMonitoring": CallRule(OPERATOR, CHECKED),
     "SetMonitoringLevel": CallRule(OPERATOR, CHECKED),
+    # N01: an upload location a station can use, and a time window that is one.
+    "GetLog": CallRule(OPERATOR, CHECKED),
 })
 
 _WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restarts the whole station, "

@@ -56,6 +56,7 @@ from api.csms.call_rules import (
 )
 from api.csms.customer_information import service as customer_information
 from api.csms.firmware import updates as firmware_updates
+from api.csms.logs import service as logs
 from api.csms.monitoring import service as monitoring
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.engine import REFUSED, Failure, Kind
@@ -184,6 +185,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return monitoring.check_monitors(payload)
     if action == "SetMonitoringLevel":
         return monitoring.check_level(payload)
+    if action == "GetLog":
+        return logs.check_request(payload)
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
 
 

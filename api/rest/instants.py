@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime
 
+from api.rest.errors import ApiError
 from storage.types import as_utc
 
 
@@ -25,3 +26,11 @@ def _storable(value: datetime) -> datetime:
 
 AwareInstant = Annotated[AwareDatetime, AfterValidator(_storable)]
 Instant = Annotated[datetime, AfterValidator(_storable)]
+
+
+def require_window(since: datetime | None, until: datetime | None) -> None:
+    """``until`` is excluded, so a ``since`` at or after it selects nothing, whatever is stored:
+    an empty answer would read as "nothing happened" (dates swapped, a typo in a year)."""
+    if since is not None and until is not None and since >= until:
+        raise ApiError(422, f"since ({since.isoformat()}) must be before until ({until.isoformat()}); until is "
+                            "excluded", rule="request.window", field="query.until")

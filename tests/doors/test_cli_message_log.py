@@ -53,3 +53,13 @@ def test_station_messages_prints_the_stations_frames_oldest_first_and_filters_th
     beyond = chargeca("station", "messages", "CLI-1", "--until", "0001-01-01T00:00:00+14:00", env=cli_env(data),
                       timeout=60)
     assert beyond.returncode == 2 and "years 1 to 9999" in beyond.stderr and "Traceback" not in beyond.stderr
+
+
+def test_a_window_that_ends_before_it_starts_is_a_usage_error_not_an_empty_answer(acme_init, tmp_path):
+    # Swapped dates selected nothing and exited 0: read as "the station said nothing then".
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    _log_frames(data)
+    swapped = chargeca("station", "messages", "CLI-1", "--since", "2030-01-01T00:00:00Z",
+                       "--until", "2020-01-01T00:00:00Z", env=cli_env(data), timeout=60)
+    assert swapped.returncode == 2 and "--since" in swapped.stderr and "Traceback" not in swapped.stderr

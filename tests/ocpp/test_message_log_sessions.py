@@ -235,3 +235,18 @@ async def test_a_frame_over_the_read_ceiling_is_logged_as_its_size_alone(csms):
     (logged,) = await _log(csms, station_id="LOG-HUGE")
     assert (logged["direction"], logged["kind"], logged["frame"]) == ("in", "MALFORMED", "")
     assert logged["size"] >= ceiling and logged["truncated"]
+
+
+async def test_a_window_that_ends_before_it_starts_is_refused_not_answered_empty(csms):
+    # Swapped dates answered 200 with no frames, as if the station had been silent; so did the events.
+    swapped = {"since": "2030-01-01T00:00:00Z", "until": "2020-01-01T00:00:00Z"}
+    for path in ("/api/v1/message-log", "/api/v1/message-log/export", "/api/v1/events"):
+        answer = await csms.rest.get(path, params=swapped, headers=csms.headers("auditor"))
+        assert answer.status_code == 422 and answer.json()["rule"] == "request.window", (path, answer.text)
+        assert answer.json()["field"] == "query.until"
+    same = await csms.rest.get("/api/v1/message-log", params={"since": swapped["until"], "until": swapped["until"]},
+                               headers=csms.headers("auditor"))
+    assert same.status_code == 422
+    ordered = await csms.rest.get("/api/v1/message-log", params={"since": swapped["until"], "until": swapped["since"]},
+                                  headers=csms.headers("auditor"))
+    assert ordered.status_code == 200, ordered.text

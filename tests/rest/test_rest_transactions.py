@@ -122,6 +122,16 @@ def test_a_measurand_no_station_can_send_is_refused(sqlite_api, format):
     assert answer.status_code == 422 and answer.json()["field"] == "query.measurand", answer.text
 
 
+@pytest.mark.parametrize("path", ["/api/v1/transactions", "/api/v1/meter-values", "/api/v1/meter-values?format=csv"])
+def test_a_window_that_ends_before_it_starts_is_refused(sqlite_api, path):
+    """until is excluded: since at or after it matched nothing, and answered an empty page with 200."""
+    window = "since=2025-06-01T00:00:00Z&until=2025-01-01T00:00:00Z"
+    answer = sqlite_api.client.get(f"{path}{'&' if '?' in path else '?'}{window}",
+                                   headers=sqlite_api.headers("auditor"))
+    assert answer.status_code == 422 and answer.json()["rule"] == "request.window", answer.text
+    assert answer.json()["field"] == "query.until"
+
+
 def test_reading_needs_a_role(sqlite_api):
     assert sqlite_api.client.get("/api/v1/transactions").status_code == 401
     assert sqlite_api.client.get("/api/v1/meter-values").status_code == 401

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from api.core.audit import Actor, audited, require_station, run_in_session
 from api.core.refusal import Refusal
 from api.csms.call_rules import check_firmware_signed
+from api.csms.file_transfer.grants import MAX_TTL
 from api.csms.firmware import registry, service
 from api.csms.firmware.commands import UpdateFirmware
 from api.csms.firmware.location import download_location
@@ -61,6 +62,20 @@ def redacted(url: str, grant_id: str) -> str:
     return re.sub(rf"({re.escape(grant_id)}[/:])[^/@]+", r"\1***", url)
 
 
+def _refuse_dates(retrieve_at: datetime, install_at: datetime | None, window: timedelta) -> None:
+    """An install before the download is nonsense a station would only report as a failure; a
+    retrieve time beyond what one download grant can cover would have been refused as a
+    fault of the file service (409) instead of the officer's date."""
+    if install_at is not None and install_at < retrieve_at:
+        raise Refusal("firmware.date", f"installDateTime {_iso(install_at)} is before retrieveDateTime "
+                                       f"{_iso(retrieve_at)}: a station installs only what it downloaded")
+    latest = utcnow() + MAX_TTL - window
+    if retrieve_at > latest:
+        raise Refusal("firmware.date", f"retrieveDateTime {_iso(retrieve_at)} is too far ahead: a download "
+                                       f"location lasts at most {MAX_TTL.days} days, so the latest retrieve time "
+                                       f"now is {_iso(latest)}")
+
+
 def _begin(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateRequest) -> tuple[FirmwareUpdate, dict]:
     for attempt in range(_DRAWS):
         try:
@@ -82,6 +97,7 @@ def _begin_once(gateway: Gateway, actor: Actor, station_id: str, wanted: UpdateR
         registry.refuse(service.check_update(ctx, session, station_id, image))
         request_id = draw_id()
         retrieve_at = wanted.retrieve_at or utcnow()
+        _refuse_dates(retrieve_at, wanted.install_at, timedelta(minutes=ctx.policy.firmware.download_minutes))
         # Valid from now until the download window after the retrieve time has passed.
         ttl = max(retrieve_at - utcnow(), timedelta(0)) + timedelta(minutes=ctx.policy.firmware.download_minutes)
         download = download_location(session, registry.image_path(ctx, image), station_id=station_id,

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ocpp.v201.enums import LogStatusEnumType, UploadLogStatusEnumType
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, exists, func, insert, update
 from sqlmodel import Session, col, delete, select
 
 from api.csms.file_transfer import Endpoints, Received, grant_upload, received_file, revoke
 from api.csms.file_transfer.protocols import protocol_for
-from policies.model import LogPolicy
+from policies.model import Decision, LogPolicy
 from storage.file_transfer import FileGrant, ReceivedFile
 from storage.logs import MAX_EVENTS_PER_REQUEST, LogRequest, LogStatusEvent
 from storage.types import utcnow
@@ -48,6 +49,35 @@ class Prepared:
 
 def _parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+# Where a station can upload a log to (OCPP 2.0.1 N01: HTTP(S) or FTP(S)).
+UPLOAD_SCHEMES = frozenset({"http", "https", "ftp", "ftps"})
+
+
+def check_window(oldest: datetime | None, latest: datetime | None) -> Decision:
+    """A log from after its own end would be empty at best; the station would only refuse it."""
+    if oldest is not None and latest is not None and oldest > latest:
+        return Decision.refuse("call.log.window", f"oldestTimestamp {oldest.isoformat()} is after latestTimestamp "
+                                                  f"{latest.isoformat()}")
+    return Decision.allow()
+
+
+def check_request(payload: Mapping[str, Any]) -> Decision:
+    """GetLog on every door: an upload location a station can upload to (an absolute URL
+    with a host, over HTTP(S) or FTP(S)), and a time window that is one."""
+    log = payload.get("log", {})
+    location = urlsplit(str(log.get("remoteLocation", "")))
+    if location.scheme.lower() not in UPLOAD_SCHEMES or not location.hostname:
+        return Decision.refuse("call.log.location",
+                               "log.remoteLocation must be an absolute URL with a host over "
+                               f"{', '.join(sorted(UPLOAD_SCHEMES))}; POST /api/v1/stations/{{id}}/logs gives "
+                               "one of ChargeCA's own")
+    try:
+        return check_window(_parse_time(log.get("oldestTimestamp")), _parse_time(log.get("latestTimestamp")))
+    except (TypeError, ValueError):
+        return Decision.refuse("call.log.timestamp",
+                               "oldestTimestamp and latestTimestamp must be dates with a time zone")
 
 
 def find(session: Session, station_id: str, request_id: int) -> LogRequest | None:
@@ -136,21 +166,34 @@ _LATEST = (update(LogRequest)
            .returning(LogRequest.grant_id))
 
 
+# A station picks the requestIds it reports: those we never sent share one bound, or a station
+# counting through them would add a row for each until retention.
+_STRANGERS = (select(LogStatusEvent.id).where(
+    LogStatusEvent.station_id == bindparam("station_id"), col(LogStatusEvent.request_id).is_not(None),
+    ~exists().where(LogRequest.station_id == LogStatusEvent.station_id,
+                    LogRequest.request_id == LogStatusEvent.request_id))
+    .order_by(col(LogStatusEvent.id).desc()).offset(MAX_EVENTS_PER_REQUEST - 1))
+
+
 def status_reported(session: Session, station_id: str, status: str, request_id: int | None) -> None:
-    """Keep the report (bounded per request) and the request's latest status."""
+    """Keep the report (bounded per request, and all those for requests we never sent together)
+    and the request's latest status."""
     db = session.connection()
-    kept = db.execute(_KEPT, {"station_id": station_id, "request_id": request_id}).scalar_one()
-    if kept >= MAX_EVENTS_PER_REQUEST:
-        oldest = session.exec(select(LogStatusEvent.id).where(
-            LogStatusEvent.station_id == station_id, LogStatusEvent.request_id == request_id)
-            .order_by(LogStatusEvent.id).limit(kept - MAX_EVENTS_PER_REQUEST + 1)).all()
-        session.exec(delete(LogStatusEvent).where(col(LogStatusEvent.id).in_(oldest)))
     now = utcnow()
+    row = None if request_id is None else db.execute(_LATEST, {
+        "station": station_id, "request": request_id, "new_status": status, "new_status_at": now}).first()
+    if request_id is not None and row is None:
+        beyond = db.execute(_STRANGERS, {"station_id": station_id}).scalars().all()
+        if beyond:
+            session.exec(delete(LogStatusEvent).where(col(LogStatusEvent.id).in_(beyond)))
+    else:
+        kept = db.execute(_KEPT, {"station_id": station_id, "request_id": request_id}).scalar_one()
+        if kept >= MAX_EVENTS_PER_REQUEST:
+            oldest = session.exec(select(LogStatusEvent.id).where(
+                LogStatusEvent.station_id == station_id, LogStatusEvent.request_id == request_id)
+                .order_by(LogStatusEvent.id).limit(kept - MAX_EVENTS_PER_REQUEST + 1)).all()
+            session.exec(delete(LogStatusEvent).where(col(LogStatusEvent.id).in_(oldest)))
     db.execute(_REPORT, {"station_id": station_id, "request_id": request_id, "status": status, "received_at": now})
-    if request_id is None:
-        return
-    row = db.execute(_LATEST, {"station": station_id, "request": request_id, "new_status": status,
-                               "new_status_at": now}).first()
     if row is not None and status in ENDING and status != UploadLogStatusEnumType.uploaded:
         _end(session, row.grant_id)
 

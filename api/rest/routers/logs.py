@@ -13,8 +13,9 @@ from ocpp.v201.datatypes import LogParametersType
 from ocpp.v201.enums import LogEnumType
 from pydantic import BaseModel, Field
 
-from api.core.audit import require_station, run_in_session
-from api.core.refusal import NotFound
+from api.core.audit import Actor, record_failure, require_station, run_in_session
+from api.core.refusal import NotFound, Refusal
+from api.csms.call_records import CALL
 from api.csms.file_transfer import Endpoints
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.logs import commands, service
@@ -96,6 +97,12 @@ def _endpoints(request: Request) -> Endpoints:
     return files.endpoints
 
 
+def _audit_refusal(ctx, actor: Actor, station_id: str, exc: Exception) -> None:
+    if isinstance(exc, errors.ApiError) and exc.status < 500:
+        exc = Refusal(exc.rule or "request", exc.message)
+    record_failure(ctx, actor, CALL, station_id, {"action": "GetLog", "mode": "sync", "role": actor.role}, exc)
+
+
 def _iso(moment: datetime | None, field: str) -> str | None:
     if moment is None:
         return None
@@ -116,8 +123,6 @@ async def request_log(station_id: str, body: LogRequestIn, request: Request, pri
     `protocol`. A station already uploading answers AcceptedCanceled and stops the earlier
     upload (N01.FR.12). Roles: officer, operator."""
     endpoints = _endpoints(request)
-    oldest = _iso(body.oldest_timestamp, "oldest_timestamp")
-    latest = _iso(body.latest_timestamp, "latest_timestamp")
     request_id = draw_id()
 
     def prepare(session):
@@ -127,7 +132,17 @@ async def request_log(station_id: str, body: LogRequestIn, request: Request, pri
         return service.prepare(session, endpoints, ctx.policy.logs, station_id=station_id, request_id=request_id,
                                log_type=body.log_type.value, requested_by=principal.actor.name,
                                protocol=body.protocol, oldest=body.oldest_timestamp, latest=body.latest_timestamp)
-    prepared = await asyncio.to_thread(run_in_session, ctx, prepare)
+    try:
+        oldest = _iso(body.oldest_timestamp, "oldest_timestamp")
+        latest = _iso(body.latest_timestamp, "latest_timestamp")
+        window = service.check_window(body.oldest_timestamp, body.latest_timestamp)
+        if not window:
+            raise errors.ApiError(422, window.reason, rule=window.rule, field="body.latest_timestamp")
+        prepared = await asyncio.to_thread(run_in_session, ctx, prepare)
+    except Exception as exc:
+        # Refused before anything left: audited as the other doors' refused GetLog are.
+        await asyncio.to_thread(_audit_refusal, ctx, principal.actor, station_id, exc)
+        raise
     command = commands.GetLog(
         log=LogParametersType(remote_location=prepared.remote_location, oldest_timestamp=oldest,
                               latest_timestamp=latest),

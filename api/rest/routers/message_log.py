@@ -26,7 +26,7 @@ from api.core.context import Context
 from api.operations.stations import STATION_ID_MAX
 from api.rest import errors
 from api.rest.auth import Ctx, Oversight, Principal
-from api.rest.instants import AwareInstant
+from api.rest.instants import AwareInstant, require_window
 from api.rest.paging import BigBefore, Limit, page_of
 from storage.db import read_scope
 from storage.message_log import MessageQuery, OcppMessage, frames, message_log_engine
@@ -66,6 +66,7 @@ class MessagePage(BaseModel):
 
 def _criteria(station_id: str | None, action: str | None, direction: Direction | None, kind: Kind | None,
               message_id: str | None, since: datetime | None, until: datetime | None) -> MessageQuery:
+    require_window(since, until)
     return MessageQuery(station_id=station_id, action=action, direction=direction, kind=kind,
                         message_id=message_id, since=since, until=until)
 

@@ -17,7 +17,7 @@ from api.csms import report_streams
 from api.csms.monitoring import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
-from api.rest.instants import Instant
+from api.rest.instants import Instant, require_window
 from api.rest.numbers import INT32_MAX
 from storage.report_requests import MONITORING_REPORT
 
@@ -130,6 +130,7 @@ def _filter(severity: int | None, component: str | None, variable: str | None, t
     for name, moment in (("since", since), ("until", until)):
         if moment is not None and moment.tzinfo is None:
             raise errors.ApiError(422, f"{name} needs a time zone", field=f"query.{name}")
+    require_window(since, until)
     return service.EventFilter(severity, component, variable, trigger, since, until)
 
 

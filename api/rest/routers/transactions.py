@@ -26,7 +26,7 @@ from api.csms.transactions import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
 from api.rest.errors import ApiError
-from api.rest.instants import AwareInstant
+from api.rest.instants import AwareInstant, require_window
 from api.rest.paging import Before, Limit, newest_first
 from api.rest.routers.station_ops import TransactionsSettled
 from storage.transactions import Transaction, TransactionEvent
@@ -177,6 +177,7 @@ def list_transactions(_principal: AnyRole, ctx: Ctx, _settled: TransactionsSettl
     """Transactions, newest first. Filters: `station_id`, `id_token` (the first token of the
     transaction), `state` (ongoing, ended), `since`/`until` (start time, ISO 8601 with a zone).
     Page with `before`. Roles: officer, operator, auditor."""
+    require_window(since, until)
     statement = service.query(service.TransactionQuery(station_id, id_token, state, since, until))
 
     def page(session: Session) -> TransactionPage:
@@ -218,6 +219,7 @@ _CSV_COLUMNS = list(MeterValueOut.model_fields)
 
 def _criteria(ctx: Context, station_id: str | None, transaction_id: str | None, measurand: str | None,
               since: datetime | None, until: datetime | None) -> meter_values.MeterValueQuery:
+    require_window(since, until)
     transaction_pk = None
     if transaction_id is not None:
         if station_id is None:

@@ -203,3 +203,18 @@ async def test_an_ftp_only_station_is_not_sent_an_https_location(files_csms):
 
     assert refused.status_code == 422 and refused.json()["rule"] == "files.protocol_unsupported", refused.text
     assert sent(station) == [] and _count(files_csms, FirmwareUpdate) == 0
+
+
+async def test_dates_that_make_no_update_are_refused_by_name_audited_and_nothing_sent(files_csms):
+    # An install before the download was sent; a retrieve time beyond any download grant was a
+    # 409 blaming the file service ("a grant lasts … at most 7 days").
+    station, image = await ready(files_csms, "FW-DATES")
+    before = await update(files_csms, "FW-DATES", image["id"], retrieve_date_time="2030-06-01T00:00:00Z",
+                          install_date_time="2030-01-01T00:00:00Z")
+    assert before.status_code == 422 and before.json()["rule"] == "firmware.date", before.text
+    assert "installDateTime" in before.json()["error"]
+    far = await update(files_csms, "FW-DATES", image["id"], retrieve_date_time="2030-06-01T00:00:00Z")
+    assert far.status_code == 422 and far.json()["rule"] == "firmware.date", far.text
+    assert "7 days" in far.json()["error"]
+    assert sent(station) == [] and _count(files_csms, FirmwareUpdate) == 0 and _count(files_csms, FileGrant) == 0
+    assert [e.outcome for e in _audited(files_csms, "firmware.update")] == ["refused", "refused"]

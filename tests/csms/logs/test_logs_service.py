@@ -88,6 +88,22 @@ async def test_reports_per_request_are_bounded(ctx):
     assert count == MAX_EVENTS_PER_REQUEST
 
 
+async def test_reports_for_requests_never_sent_are_bounded_together(ctx):
+    """A station picks its requestIds: one report for each of thousands we never asked for was
+    one row each, bounded by nothing but retention. Ours keep their own reports."""
+    _prepare(ctx, 5)
+    station = FakeStation(ctx, "CS-1")
+    await station.send("LogStatusNotification", {"status": "Uploading", "requestId": 5})
+    for request_id in range(1000, 1000 + 3 * MAX_EVENTS_PER_REQUEST):
+        assert await station.send("LogStatusNotification", {"status": "Uploading", "requestId": request_id}) == {}
+    await station.send("LogStatusNotification", {"status": "Uploaded", "requestId": 5})
+    kept = run_in_session(ctx, lambda s: s.exec(select(LogStatusEvent).order_by(LogStatusEvent.id)).all())
+    ours = [(e.request_id, e.status) for e in kept if e.request_id == 5]
+    strangers = [e.request_id for e in kept if e.request_id != 5]
+    assert ours == [(5, "Uploading"), (5, "Uploaded")] and _row(ctx, 5).status == "Uploaded"
+    assert strangers == list(range(1000 + 2 * MAX_EVENTS_PER_REQUEST, 1000 + 3 * MAX_EVENTS_PER_REQUEST))
+
+
 def test_a_rejected_request_loses_its_credentials(ctx):
     _prepare(ctx, 10)
     _answer(ctx, 10, "Rejected")
@@ -192,6 +208,10 @@ def test_status_reports_on_each_database_keep_their_bound_and_revoke_on_failure(
     run(lambda s: service.status_reported(s, "CS-1", "Uploaded", 1))
     run(lambda s: service.status_reported(s, "CS-1", "UploadFailure", 2))
     run(lambda s: service.status_reported(s, "CS-2", "UploadFailure", 1))   # another station's: nothing of CS-1's
+    for request_id in range(100, 100 + MAX_EVENTS_PER_REQUEST + 2):   # never sent: bounded together
+        run(lambda s, r=request_id: service.status_reported(s, "CS-1", "Uploading", r))
+    strangers = run(lambda s: s.exec(select(LogStatusEvent.request_id).where(LogStatusEvent.request_id >= 100)).all())
+    assert sorted(strangers) == list(range(102, 100 + MAX_EVENTS_PER_REQUEST + 2))
 
     idle = run(lambda s: s.exec(select(LogStatusEvent).where(LogStatusEvent.request_id == None)).all())  # noqa: E711
     assert len(idle) == MAX_EVENTS_PER_REQUEST
