@@ -19,6 +19,7 @@ from policies.keys import check_public_key
 from policies.model import CsrPolicy, Decision, KeyPolicy
 
 _PEM_HEADER = "-----BEGIN CERTIFICATE REQUEST-----"
+_PEM_FOOTER = "-----END CERTIFICATE REQUEST-----"
 _WEAK_HASHES = (hashes.MD5, hashes.SHA1)
 
 
@@ -65,8 +66,15 @@ def check_csr(
     if _PEM_HEADER not in pem:
         return CsrCheck(Decision.refuse(
             "csr.format", "not a PEM PKCS#10 certificate request (no BEGIN CERTIFICATE REQUEST block)"))
+    text = pem.strip()
+    if text.count("-----BEGIN") != 1 or not (text.startswith(_PEM_HEADER) and text.endswith(_PEM_FOOTER)):
+        # The parser reads the first block and skips the rest: a second request, or text around
+        # one, went unchecked into the stored request as if it were part of it.
+        return CsrCheck(Decision.refuse(
+            "csr.format", "not one PEM PKCS#10 certificate request: one BEGIN/END CERTIFICATE REQUEST block, "
+                          "nothing before or after it"))
     try:
-        csr = x509.load_pem_x509_csr(pem.strip().encode("ascii"))
+        csr = x509.load_pem_x509_csr(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
         return CsrCheck(Decision.refuse("csr.format", f"CSR cannot be parsed: {exc}"))
 

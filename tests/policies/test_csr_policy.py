@@ -161,6 +161,15 @@ def test_not_a_csr():
     assert rule_of("-----BEGIN CERTIFICATE REQUEST-----\nnot base64!\n-----END CERTIFICATE REQUEST-----\n") == "csr.format"
 
 
+def test_anything_but_one_request_block_is_refused():
+    # The parser took the first block and skipped the rest: all of it was accepted and stored.
+    pem, _ = make_csr("CP1")
+    other, _ = make_csr("CP1")
+    for text in (pem + other, "junk\n" + pem, pem + "junk\n", pem + "-----BEGIN CERTIFICATE-----\n"):
+        assert rule_of(text) == "csr.format"
+    assert check("\n  " + pem + "\n\n").decision.allowed   # whitespace around it is no content
+
+
 def test_oversized():
     pem, _ = make_csr("CP1")
     assert rule_of(pem + " " * 5500) == "csr.size"
