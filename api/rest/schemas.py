@@ -243,8 +243,9 @@ class SecurityEventOut(BaseModel):
     received_at: datetime
     tech_info: str | None
     critical: bool
-    occurrences: int = Field(1, description="Refused connections are aggregated per source address and rule: "
-                                            "how many this row stands for, from occurred_at to last_seen_at.")
+    occurrences: int = Field(1, description="Refused connections are aggregated per source address and rule, "
+                                            "a station's repeated alerts per type within 10 minutes: how many "
+                                            "this row stands for, from occurred_at to last_seen_at.")
     last_seen_at: datetime | None = None
     source_address: str | None = Field(None, description="The client's IP address, for refused connections.")
 

@@ -13,6 +13,7 @@ from fake_connection import FakeStation, register, rows
 from api.core.audit import run_in_session
 from api.csms.firmware import service
 from storage import firmware as tables
+from storage.audit import AuditEntry
 from storage.firmware import CANCELLED, FirmwareImage, FirmwareRoot, FirmwareStatusEvent, FirmwareUpdate
 from storage.security_events import SecurityEvent
 
@@ -56,7 +57,7 @@ async def test_statuses_are_kept_per_request_and_the_update_follows_them(ctx):
     assert update.status == "SignatureVerified"
 
 
-async def test_invalid_signature_is_an_alert(ctx):
+async def test_invalid_signature_is_an_alert_and_its_repeats_are_counted_on_it(ctx):
     register(ctx, "FW-2")
     _update(ctx, "FW-2", 3)
     station = FakeStation(ctx, "FW-2")
@@ -64,11 +65,17 @@ async def test_invalid_signature_is_an_alert(ctx):
     await station.send("FirmwareStatusNotification", {"status": "InvalidSignature", "requestId": 3})
     await station.send("SecurityEventNotification", {"type": "InvalidFirmwareSignature",
                                                      "timestamp": "2026-12-04T04:00:00Z"})
+    # A station can say so for any requestId, as fast as it sends: each was a row and an entry of
+    # the audit log, which nothing bounds.
+    for request_id in range(100, 150):
+        await station.send("FirmwareStatusNotification", {"status": "InvalidSignature", "requestId": request_id})
 
     events = rows(ctx, SecurityEvent, SecurityEvent.station_id == "FW-2")
-    assert sorted((e.source, e.type, e.critical) for e in events) == [
-        ("csms", "InvalidFirmwareSignature", True), ("csms", "InvalidFirmwareSignature", True),
-        ("station", "InvalidFirmwareSignature", True)]
+    assert sorted((e.source, e.type, e.critical, e.occurrences) for e in events) == [
+        ("csms", "InvalidFirmwareSignature", True, 52), ("station", "InvalidFirmwareSignature", True, 1)]
+    (alert,) = [e for e in events if e.source == "csms"]
+    assert alert.last_seen_at is not None and "request 3" in alert.tech_info
+    assert len(rows(ctx, AuditEntry, AuditEntry.action == "certificate.alert")) == 1
 
 
 async def test_accepted_canceled_ends_the_update_that_ran(ctx):
