@@ -97,8 +97,10 @@ def _endpoints(request: Request) -> Endpoints:
     return files.endpoints
 
 
-def _audit_refusal(ctx, actor: Actor, station_id: str, exc: Exception) -> None:
-    if isinstance(exc, errors.ApiError) and exc.status < 500:
+def _audit_refusal(ctx, actor: Actor, station_id: str, exc: Refusal | errors.ApiError) -> None:
+    if isinstance(exc, errors.ApiError):
+        if exc.status >= 500:   # not refused: something of ours failed, and says so itself
+            return
         exc = Refusal(exc.rule or "request", exc.message)
     record_failure(ctx, actor, CALL, station_id, {"action": "GetLog", "mode": "sync", "role": actor.role}, exc)
 
@@ -139,7 +141,7 @@ async def request_log(station_id: str, body: LogRequestIn, request: Request, pri
         if not window:
             raise errors.ApiError(422, window.reason, rule=window.rule, field="body.latest_timestamp")
         prepared = await asyncio.to_thread(run_in_session, ctx, prepare)
-    except Exception as exc:
+    except (Refusal, errors.ApiError) as exc:
         # Refused before anything left: audited as the other doors' refused GetLog are.
         await asyncio.to_thread(_audit_refusal, ctx, principal.actor, station_id, exc)
         raise
