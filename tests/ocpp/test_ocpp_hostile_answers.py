@@ -32,6 +32,7 @@ ADJUSTED = {
     # A manufacturer's root, through the trust-anchor workflow that InstallCertificate runs.
     "InstallCertificate": lambda payload: {"certificateType": "ManufacturerRootCertificate",
                                            "certificate": pem(make_root("ec").certificate)},
+    "GetLog": lambda payload: {**payload, "log": {**payload["log"], "remoteLocation": "https://logs.example.com/up"}},
     "SetNetworkProfile": lambda payload: {**payload, "connectionData": {**payload["connectionData"],
                                                                         "ocppCsmsUrl": "ws://csms.example/ocpp"}},
 }
