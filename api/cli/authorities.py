@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api.cli.common import CliError, Command, context_of, integer, officer, read_text
+from api.cli.common import Command, context_of, integer, officer, read_text, write_text
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
@@ -28,10 +27,7 @@ def cmd_ca_root(args: argparse.Namespace) -> None:
     if not args.out:
         sys.stdout.write(root.record.certificate_pem)
         return
-    try:
-        Path(args.out).write_text(root.record.certificate_pem, encoding="ascii")
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror}") from exc
+    write_text(args.out, root.record.certificate_pem)
     print(f"wrote {args.out}: {root.certificate.subject.rfc4514_string()}, valid until "
           f"{root.certificate.not_valid_after_utc.isoformat(timespec='seconds')}")
 

@@ -70,3 +70,12 @@ def read_text(path: str, what: str) -> str:
         return Path(path).read_text(encoding="ascii") if path != "-" else sys.stdin.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` (an ``--out`` file); CliError naming it otherwise: a missing
+    directory, a directory, no permission get a message, not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from api.cli.common import COUNT, ROW_ID, CliError, Command, context_of, integer, officer, read_text
+from api.cli.common import COUNT, ROW_ID, CliError, Command, context_of, integer, officer, read_text, write_text
 from storage.db import read_scope
 from storage.firmware import RUNNING, STOPPED
 
@@ -71,7 +70,7 @@ def cmd_firmware_signer(args: argparse.Namespace) -> None:
     signer = _registry().signer_view(context_of(args), officer())
     root_pem = signer.root.record.certificate_pem
     if args.out:
-        Path(args.out).write_text(root_pem)
+        write_text(args.out, root_pem)
         print(f"manufacturer root written to {args.out}; firmware-signing certificate {signer.record.serial_hex}")
     else:
         sys.stdout.write(root_pem)

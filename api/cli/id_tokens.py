@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer
+from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer, write_text
 from api.csms.authorization.service import TokenFilter
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
 from api.operations import id_tokens
@@ -74,10 +74,7 @@ def cmd_id_token_export(args: argparse.Namespace) -> None:
     kind = _file_kind(args.out or "", args.format)
     text = id_tokens.export_tokens(context_of(args), TokenFilter(), kind)
     if args.out:
-        try:
-            Path(args.out).write_text(text, encoding="utf-8")
-        except OSError as exc:   # a missing directory, a directory, no permission: named, no traceback
-            raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
+        write_text(args.out, text)
     else:
         sys.stdout.write(text)
 

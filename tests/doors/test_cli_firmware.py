@@ -31,6 +31,9 @@ def test_firmware_from_the_command_line(run, tmp_path: Path):
     signed = run("firmware", "sign", str(image), "--name", "Depot charger", "--version", "3.1.0")
     assert signed.returncode == 0, signed.stderr
     assert "image 1\tDepot charger 3.1.0\t50000 bytes" in signed.stdout and "signed by chargeca" in signed.stdout
+    # Into a directory that is not there: named, with no traceback (it was a FileNotFoundError's).
+    nowhere = run("firmware", "signer", "--out", str(tmp_path / "missing" / "root.pem"))
+    assert nowhere.returncode == 1 and "cannot write" in nowhere.stderr and "Traceback" not in nowhere.stderr
     exported = run("firmware", "signer", "--out", str(tmp_path / "root.pem"))
     assert exported.returncode == 0, exported.stderr
     root = x509.load_pem_x509_certificate((tmp_path / "root.pem").read_bytes())
