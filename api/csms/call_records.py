@@ -59,7 +59,7 @@ def check_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
     ``writes`` False: ``check`` only reads (no record of the request), so it runs in a read_scope:
     on SQLite without the write lock the stations' writes queue on, on PostgreSQL without a
     transaction."""
-    detail: dict[str, Any] = {"action": action, "mode": "sync", "role": actor.role}
+    detail = sync_call_detail(actor, action)
     try:
         with (session_scope if writes else read_scope)(ctx.engine) as session:
             check(session, require_station(session, station_id), action, payload)
@@ -67,6 +67,12 @@ def check_station_call(ctx: Context, actor: Actor, station_id: str, action: str,
         record_failure(ctx, actor, CALL, station_id, detail, exc)
         raise
     return detail
+
+
+def sync_call_detail(actor: Actor, action: str, **extra: Any) -> dict[str, Any]:
+    """The detail of the audit entry of an operator's call sent at once, or refused before it
+    left: here, and where a door refuses it before ``check_station_call`` is reached."""
+    return {"action": action, "mode": "sync", "role": actor.role, **extra}
 
 
 def call_result_detail(action: str, status: str, *, error_code: str | None = None, call_id: int | None = None,

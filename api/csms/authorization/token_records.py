@@ -276,8 +276,9 @@ def rows_from_csv(text: str) -> list[Mapping[str, Any]]:
 def _check_columns(names: Iterable[str]) -> None:
     seen: set[str] = set()
     for name in names:
-        if unstorable(name) is not None:   # a NUL: no audit entry of the refusal could hold it on PostgreSQL
-            raise FieldProblem("row", f"a column name {unstorable(name)}", row=1)
+        # A NUL: no audit entry of the refusal could hold it on PostgreSQL.
+        if (reason := unstorable(name)) is not None:
+            raise FieldProblem("row", f"a column name {reason}", row=1)
         if name not in FIELD_NAMES and name != "id":
             raise FieldProblem(name, f"unknown CSV column (known: {', '.join(FIELD_NAMES)})", row=1)
         if name in seen:   # the reader keeps the last cell: the first would be dropped unseen

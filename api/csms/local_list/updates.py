@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from api.core.audit import Actor, record_failure, require_station, run_in_session
 from api.core.context import Context
-from api.core.refusal import Conflict, Refusal
+from api.core.refusal import Refusal
 from api.csms.local_list import service
 from api.csms.local_list.commands import GetLocalListVersion, SendLocalList
 from api.csms.local_list.service import DIFFERENTIAL, FULL
@@ -213,8 +213,7 @@ async def _reachable(ctx: Context, gateway: Gateway, actor: Actor, action: str, 
     (every refused attempt is an entry, as an operator's call refused for the same is)."""
     try:
         await _db(ctx, lambda s: require_station(s, station_id))
-        if not gateway.reachable(station_id):
-            raise Conflict("station.not_connected", f"station {station_id!r} is not connected")
+        gateway.require_reachable(station_id)
     except Refusal as refused:
         await asyncio.to_thread(record_failure, ctx, actor, action, station_id, detail, refused)
         raise

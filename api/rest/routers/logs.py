@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import Actor, record_failure, require_station, run_in_session
 from api.core.refusal import NotFound, Refusal
-from api.csms.call_records import CALL
+from api.csms.call_records import CALL, sync_call_detail
 from api.csms.file_transfer import Endpoints
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.logs import commands, service
@@ -102,7 +102,7 @@ def _audit_refusal(ctx, actor: Actor, station_id: str, exc: Refusal | errors.Api
         if exc.status >= 500:   # not refused: something of ours failed, and says so itself
             return
         exc = Refusal(exc.rule or "request", exc.message)
-    record_failure(ctx, actor, CALL, station_id, {"action": "GetLog", "mode": "sync", "role": actor.role}, exc)
+    record_failure(ctx, actor, CALL, station_id, sync_call_detail(actor, "GetLog"), exc)
 
 
 def _iso(moment: datetime | None, field: str) -> str | None:

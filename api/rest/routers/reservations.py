@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from api.core.audit import record_failure, require_station, run_in_session
 from api.core.refusal import NotFound
-from api.csms.call_records import CALL
+from api.csms.call_records import CALL, sync_call_detail
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.reservations import commands, service
 from api.rest import errors
@@ -95,8 +95,7 @@ async def cancel(station_id: str, reservation_id: ReservationId, principal: Stat
     try:
         await asyncio.to_thread(run_in_session, ctx, known)
     except NotFound as refused:   # audited as the call it stopped, as a call refused on its rules is
-        detail = {"action": "CancelReservation", "mode": "sync", "role": principal.actor.role,
-                  "reservation_id": reservation_id}
+        detail = sync_call_detail(principal.actor, "CancelReservation", reservation_id=reservation_id)
         await asyncio.to_thread(record_failure, ctx, principal.actor, CALL, station_id, detail, refused)
         raise
     command = commands.CancelReservation(reservation_id=reservation_id)
