@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ocpp.v201.enums import Action
 from sqlalchemy import BigInteger, Index, Integer, Text, delete, event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, select
@@ -210,8 +211,15 @@ def helper_target(engine: Engine) -> tuple[str, str]:
     return "sqlite", str(sqlite_file(log_engine))
 
 
+# OCPP 2.0.1's actions by their case-folded names: an officer typing "heartbeat" means Heartbeat.
+_ACTIONS = {action.value.casefold(): action.value for action in Action}
+
+
 @dataclass(frozen=True)
 class MessageQuery:
+    """What to read of the log. ``action`` is matched exactly (a malformed frame may carry any
+    action), except that a case variant of one of OCPP's actions is read as that action."""
+
     station_id: str | None = None
     action: str | None = None
     direction: str | None = None
@@ -219,6 +227,10 @@ class MessageQuery:
     message_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.action is not None:
+            object.__setattr__(self, "action", _ACTIONS.get(self.action.casefold(), self.action))
 
     def select(self) -> SelectOfScalar[OcppMessage]:
         query = select(OcppMessage)

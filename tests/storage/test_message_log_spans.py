@@ -75,6 +75,16 @@ def test_other_filters_apply_within_the_stations_spans(engine, small_spans):
         == expected[::-1]
 
 
+def test_an_action_typed_in_another_case_finds_ocpps_action_and_any_other_is_matched_exactly(engine, small_spans):
+    logged = _fleet(engine, ["CS-A", "CS-B"])
+    expected = [frame_id for frame_id, owner, action in logged if owner == "CS-A" and action == "MeterValues"]
+    assert expected
+    assert _walk(engine, MessageQuery(station_id="CS-A", action="metervalues"), newest_first=True, limit=3) \
+        == expected[::-1]
+    # Not one of OCPP's: a malformed frame's action is read as it was sent.
+    assert MessageQuery(action="meterValuesX").action == "meterValuesX"
+
+
 def test_a_station_that_spoke_rarely_is_found_across_the_spans_it_was_absent_from(engine, small_spans):
     rows = [_row("CS-BUSY", n) for n in range(50)]
     rows[3] = _row("CS-QUIET", 3)

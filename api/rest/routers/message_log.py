@@ -76,7 +76,8 @@ def list_messages(_principal: Oversight, ctx: Ctx, station_id: StationFilter = N
                   direction: Direction | None = None, kind: Kind | None = None, message_id: str | None = None,
                   since: AwareInstant | None = None, until: AwareInstant | None = None, before: BigBefore = None,
                   limit: Limit = 100) -> MessagePage:
-    """Logged OCPP frames, newest first. Filters: `station_id`, `action`, `direction`, `kind`,
+    """Logged OCPP frames, newest first. Filters: `station_id`, `action` (one of OCPP's in any
+    case, any other exactly), `direction`, `kind`,
     `message_id` (a CALL and its answer share it), `since`/`until` (server time, ISO 8601 with a
     time zone; `until` excluded). Page with `before`. Roles: officer, auditor."""
     criteria = _criteria(station_id, action, direction, kind, message_id, since, until)
