@@ -111,6 +111,21 @@ async def test_broken_frames_are_logged_as_they_came_and_answered_frames_keep_th
     assert messages[1]["frame"] == '[2, "x1", "Heartbeat"' and messages[1]["message_id"] is None
 
 
+async def test_a_frame_a_spreadsheet_would_run_is_escaped_in_the_csv_export_and_exact_in_json_lines(csms):
+    password = csms.add_station("LOG-CSV")
+    raw = await csms.connect_raw("LOG-CSV", password)
+    hostile = '=HYPERLINK("http://attacker.example/")'
+    assert (await raw.send_raw(hostile))[2] == "RpcFrameworkError"
+    await csms.gateway.message_log.flush()
+    export = lambda fmt: csms.rest.get("/api/v1/message-log/export",  # noqa: E731
+                                       params={"station_id": "LOG-CSV", "kind": "MALFORMED", "format": fmt},
+                                       headers=csms.headers("auditor"))
+    (row,) = list(csv.DictReader(io.StringIO((await export("csv")).text)))
+    assert row["frame"] == "'" + hostile
+    (line,) = (await export("jsonl")).text.splitlines()
+    assert json.loads(line)["frame"] == hostile
+
+
 async def test_with_the_policy_off_nothing_is_queued_or_written(sqlite_pki):
     policy = sqlite_pki.ctx.policy
     off = dataclasses.replace(policy, message_log=dataclasses.replace(policy.message_log, enabled=False))

@@ -3,6 +3,8 @@ nothing, per-row problems, size limits), export, master-pass groups — each cha
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -108,6 +110,22 @@ def test_export_round_trip(sqlite_api, kind, media):
     assert exported.status_code == 200 and exported.headers["content-type"].startswith(media)
     again = _import(api, exported.text, media)
     assert again.json() == {"rows": 1, "created": 0, "updated": 1}
+
+
+def test_a_csv_export_shows_formulas_as_text_and_imports_back_unchanged(sqlite_api):
+    """An officer opens the export in a spreadsheet: a cell that would run there is escaped."""
+    api = sqlite_api
+    hostile = {"id_token": "-1+2", "type": "KeyCode", "group_id_token": "@SUM(A1)", "message_format": "UTF8",
+               "message_content": '=HYPERLINK("http://attacker.example/")'}
+    created = api.client.post(BASE, json=hostile, headers=api.headers("operator"))
+    assert created.status_code == 201, created.text
+    exported = api.client.get(f"{BASE}/export", params={"format": "csv"}, headers=api.headers("auditor"))
+    (row,) = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [row[name] for name in ("id_token", "group_id_token", "message_content")] == \
+        ["'-1+2", "'@SUM(A1)", "'=HYPERLINK(\"http://attacker.example/\")"]
+    assert _import(api, exported.text, "text/csv").json() == {"rows": 1, "created": 0, "updated": 1}
+    again = api.client.get(f"{BASE}/{created.json()['id']}", headers=api.headers("auditor")).json()
+    assert {name: again[name] for name in hostile} == hostile
 
 
 def test_master_pass_groups(sqlite_api):

@@ -86,6 +86,23 @@ def test_meter_values_as_json_pages_and_as_csv(sqlite_api):
     assert get("/api/v1/meter-values?format=csv").text.count("\n") > 6
 
 
+def test_meter_values_csv_shows_a_stations_formula_as_text_and_numbers_as_numbers(sqlite_api):
+    signed = {**SIGNED, "signedMeterData": "+cmd|' /C calc'!A0"}
+    payload = {"eventType": "Started", "timestamp": "2025-06-01T12:00:00Z", "triggerReason": "CablePluggedIn",
+               "seqNo": 0, "transactionInfo": {"transactionId": "tx-f"}, "evse": {"id": 1, "connectorId": 1},
+               "meterValue": [{"timestamp": "2025-06-01T12:00:00Z", "sampledValue": [
+                   {"value": 10, "signedMeterValue": signed},
+                   {"value": -5, "measurand": "Power.Active.Import", "unitOfMeasure": {"unit": "@W"}}]}]}
+    run_in_session(sqlite_api.ctx, lambda s: service.record(s, "CS-F", read_event(payload)))
+    as_csv = sqlite_api.client.get("/api/v1/meter-values?station_id=CS-F&format=csv",
+                                   headers=sqlite_api.headers("operator"))
+    first, second = csv.DictReader(io.StringIO(as_csv.text))
+    assert first["signed_meter_data"] == "'" + signed["signedMeterData"]
+    assert (float(second["value"]), second["unit"]) == (-5, "'@W")
+    as_json = sqlite_api.client.get("/api/v1/meter-values?station_id=CS-F", headers=sqlite_api.headers("operator"))
+    assert as_json.json()["meter_values"][0]["signed_meter_data"] == signed["signedMeterData"]
+
+
 def test_a_page_goes_on_after_its_last_reading_is_removed(api):
     """Retention may remove the reading a page ended with before the next page is asked for."""
     _charge(api)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType, MessageFormatEnumType
 
+from api.core import csv_cells
 from api.core.refusal import Refusal
 from api.core.text import unstorable
 from storage.id_tokens import EVSE_IDS_MAX, ID_TOKEN_MAX, LANGUAGE_MAX, MESSAGE_MAX, SELECTOR_MAX, IdToken
@@ -264,7 +265,8 @@ def rows_from_csv(text: str) -> list[Mapping[str, Any]]:
         for number, record in enumerate(reader, start=1):
             if None in record:  # more cells than the header names
                 raise FieldProblem("row", "more cells than columns", row=number)
-            rows.append({key: value for key, value in record.items() if key != "id"})
+            rows.append({key: csv_cells.readable(value) if isinstance(value, str) else value
+                         for key, value in record.items() if key != "id"})
     except csv.Error as exc:
         # A cell past the csv module's limit (128 KiB; no field takes more than 512 characters)
         # or a bare carriage return inside a cell: the file is refused with where, not a 500.
@@ -293,5 +295,6 @@ def to_csv(rows: Iterable[IdToken]) -> str:
     for row in rows:
         shown = as_json(row)
         shown["evse_ids"] = ";".join(str(e) for e in row.evse_ids) if row.evse_ids else None
-        writer.writerow(["" if shown[name] is None else shown[name] for name in ("id", *FIELD_NAMES)])
+        writer.writerow(["" if shown[name] is None else csv_cells.written(shown[name])
+                         for name in ("id", *FIELD_NAMES)])
     return out.getvalue()

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from api.core import csv_cells
 from api.core.audit import audited
 from api.core.context import Context
 from api.operations.stations import STATION_ID_MAX
@@ -148,7 +149,7 @@ def _csv(ctx: Context, criteria: MessageQuery) -> Iterator[str]:
     for chunk in _chunks(ctx, criteria):
         for message in chunk:
             row = message.model_dump(mode="json")
-            writer.writerow(row[column] for column in _COLUMNS)
+            writer.writerow(csv_cells.written(row[column]) for column in _COLUMNS)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -19,6 +19,7 @@ from ocpp.v201.enums import MeasurandEnumType
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from api.core import csv_cells
 from api.core.audit import run_in_session
 from api.core.context import Context
 from api.csms.meter_values import service as meter_values
@@ -252,7 +253,7 @@ def _csv(ctx: Context, criteria: meter_values.MeterValueQuery) -> Iterator[str]:
 
 
 def _csv_cell(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else ("" if value is None else value)
+    return value.isoformat() if isinstance(value, datetime) else ("" if value is None else csv_cells.written(value))
 
 
 After = Annotated[str | None, Query(max_length=40, description="Only values after this point (a page's "
