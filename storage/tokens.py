@@ -22,6 +22,8 @@ class ApiToken(SQLModel, table=True):
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # None: valid until revoked (the first officer's token, automation that rotates its own).
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,15 @@ class TokenStanding:
     role: str
     secret_hash: str
     revoked: bool
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 _TOKEN = ApiToken.__table__
-_STANDING = select(_TOKEN.c.id, _TOKEN.c.name, _TOKEN.c.role, _TOKEN.c.secret_hash, _TOKEN.c.revoked_at) \
+_STANDING = select(_TOKEN.c.id, _TOKEN.c.name, _TOKEN.c.role, _TOKEN.c.secret_hash, _TOKEN.c.revoked_at,
+                   _TOKEN.c.expires_at) \
     .where(_TOKEN.c.id == bindparam("id"))
 
 
@@ -45,4 +52,4 @@ def token_standing(connection: Connection, token_id: str) -> TokenStanding | Non
     row = connection.execute(_STANDING, {"id": token_id}).first()
     if row is None:
         return None
-    return TokenStanding(row.id, row.name, row.role, row.secret_hash, row.revoked_at is not None)
+    return TokenStanding(row.id, row.name, row.role, row.secret_hash, row.revoked_at is not None, row.expires_at)

@@ -8,15 +8,16 @@ from sqlmodel import select
 
 from api.cli.common import CliError, Command, context_of, integer, officer
 from api.core.audit import ROLES
-from api.operations.tokens import create_token, revoke_token
+from api.operations.tokens import VALID_DAYS_MAX, create_token, revoke_token
 from storage import audit
 from storage.db import session_scope
 from storage.filters import where_given
 
 
 def cmd_token_create(args: argparse.Namespace) -> None:
-    created = create_token(context_of(args), officer(), args.role, args.name or f"{args.role} token")
-    print(f"token id {created.record.id} (role {created.record.role}); shown once:")
+    created = create_token(context_of(args), officer(), args.role, args.name or f"{args.role} token", args.valid_days)
+    until = "" if created.record.expires_at is None else f", expires {created.record.expires_at.isoformat()}"
+    print(f"token id {created.record.id} (role {created.record.role}{until}); shown once:")
     print(created.token)
 
 
@@ -52,6 +53,8 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     create = command("create", cmd_token_create, "create an API token (shown once)", token)
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--name")
+    create.add_argument("--valid-days", type=integer(1, VALID_DAYS_MAX),
+                        help="days until it stops working (default: until revoked)")
     token_revoke = command("revoke", cmd_token_revoke, "revoke an API token", token)
     token_revoke.add_argument("id")
 

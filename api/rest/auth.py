@@ -8,7 +8,7 @@ once has the first one checked and the others wait for it, instead of each payin
 counting, meanwhile, as a failed attempt of its address. Failed checks are throttled per source
 address and audited in aggregate (``auth_failures``). Revocation is read from the database on
 every request, cached or not: a token revoked on any node stops working on every node at once,
-for the price of one primary-key lookup.
+for the price of one primary-key lookup; so is its expiry, if it was given one.
 
 Roles:
   officer   everything;
@@ -39,6 +39,7 @@ from api.rest.auth_failures import AuthFailures, source_key
 from api.rest.errors import ApiError
 from storage.db import read_connection
 from storage.tokens import token_standing
+from storage.types import utcnow
 
 OFFICER = "officer"
 OPERATOR = "operator"
@@ -192,6 +193,8 @@ def _principal(request: Request, token_id: str, *, secret: str | None = None) ->
         record = token_standing(connection, token_id)
     if record is None or record.revoked:
         raise _unauthorized("unknown or revoked API token")
+    if record.expired(utcnow()):
+        raise _unauthorized(f"API token expired at {record.expires_at.isoformat()}: ask an officer for a new one")
     if secret is not None and not verify_secret(record.secret_hash, secret):
         raise _unauthorized("invalid API token")
     return Principal(record.id, record.role, record.name)

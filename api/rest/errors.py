@@ -43,6 +43,8 @@ _RULE_FIELDS = {
     "station.profile.reason": "reason",
     "station.profile.no_password": "security_profile",
     "token.role": "role",
+    "token.name": "name",
+    "token.valid_days": "valid_days",
 }
 _RETRY_AFTER = {"Retry-After": "5"}
 # A body's key that no field of it has (api/rest/request_body.py), in the words of neither pydantic.

@@ -212,6 +212,8 @@ class AuditPage(BaseModel):
 class TokenCreate(RequestBody):
     role: RoleName
     name: str = Field(min_length=1, max_length=100, description="Who or what uses the token.")
+    valid_days: int | None = Field(default=None, ge=1, le=3650,
+                                   description="Days until the token stops working; omitted, it works until revoked.")
 
 
 class TokenOut(BaseModel):
@@ -221,11 +223,12 @@ class TokenOut(BaseModel):
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = Field(description="When it stops working; null: when revoked.")
 
     @classmethod
     def of(cls, record: ApiToken) -> "TokenOut":
         return cls(id=record.id, name=record.name, role=record.role, created_by=record.created_by,
-                   created_at=record.created_at, revoked_at=record.revoked_at)
+                   created_at=record.created_at, revoked_at=record.revoked_at, expires_at=record.expires_at)
 
 
 class TokenCreated(TokenOut):

@@ -63,6 +63,8 @@ def test_officer_workflow(run, tmp_path: Path):
 
     token = run("token", "create", "--role", "auditor")
     assert token.returncode == 0 and token.stdout.strip().splitlines()[-1].startswith("cca_")
+    expiring = run("token", "create", "--role", "auditor", "--valid-days", "30")
+    assert expiring.returncode == 0 and ", expires " in expiring.stdout
 
     verified = run("audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout
@@ -75,6 +77,8 @@ def test_officer_workflow(run, tmp_path: Path):
     (("cert", "revoke", "123456", "--reason", "keyCompromise"), 1, "no certificate with serial"),
     (("station", "add", "bad:id"), 1, "identifierString"),
     (("token", "create", "--role", "root"), 2, "invalid choice"),
+    (("token", "create", "--role", "auditor", "--valid-days", "0"), 2, "--valid-days"),
+    (("token", "create", "--role", "auditor", "--name", "n" * 101), 1, "1 to 100 characters"),
 ])
 @pytest.mark.usefixtures("initialised")
 def test_refusals_exit_non_zero_with_one_line(run, args, code, message):

@@ -18,11 +18,11 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 @router.post("", status_code=201, response_model=TokenCreated,
              responses=errors.responses(401, 403, 415, 422, 503))
 def create_token(body: TokenCreate, principal: OfficerOnly, ctx: Ctx) -> TokenCreated:
-    """Create an API token for a role. Role: officer.
+    """Create an API token for a role, valid until revoked or for `valid_days`. Role: officer.
 
     The token is in `token` of this answer and nowhere else, ever: only its hash is stored.
     """
-    created = token_operations.create_token(ctx, principal.actor, body.role, body.name)
+    created = token_operations.create_token(ctx, principal.actor, body.role, body.name, body.valid_days)
     return TokenCreated(**TokenOut.of(created.record).model_dump(), token=created.token)
 
 
