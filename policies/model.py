@@ -53,6 +53,11 @@ class CsrPolicy:
     max_chars: int = 5500
     require_o_match: bool = True
     refuse_key_reuse: bool = True
+    requests_per_station_per_hour: int = 20
+
+    def __post_init__(self) -> None:
+        if self.requests_per_station_per_hour < 1:
+            raise ValueError("[csr]: requests_per_station_per_hour must be at least 1")
 
 
 @dataclass(frozen=True)

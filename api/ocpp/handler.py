@@ -9,6 +9,7 @@ is waiting for this answer first; anything to send afterwards goes through ``cal
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,31 @@ class Connection(Protocol):
 
 
 @dataclass
+class Repeats:
+    """What this connection already reported, and when: a station can repeat a refused request or
+    an alarming event as fast as it sends, and an audit entry or a WARNING per repeat would be as
+    unbounded as its sending. Kept with the connection, so nothing is read or written to find a
+    repeat; a station that reconnects to repeat pays a TLS handshake and admission each time."""
+
+    clock: Callable[[], float] = time.monotonic
+    _last: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Keys a station can choose beyond the known ones (an event type): past this many, the
+    # stale ones go.
+    LIMIT = 64
+
+    def first(self, kind: str, key: str, within: float) -> bool:
+        """Whether ``key`` of ``kind`` was not seen in the last ``within`` seconds; it is seen now."""
+        now = self.clock()
+        last = self._last.get((kind, key))
+        if last is not None and now - last < within:
+            return False
+        if len(self._last) >= self.LIMIT:
+            self._last = {k: t for k, t in self._last.items() if now - t < within}
+        self._last[(kind, key)] = now
+        return True
+
+
+@dataclass
 class LiveState:
     """What a station said that matters only while it is connected (its connectors are shown in
     connection listings)."""
@@ -50,6 +76,7 @@ class LiveState:
     # transactionId → its summary row as last committed, for the transactions open on this
     # connection (api/csms/transactions/handlers.py): their next events need no read of the row.
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    repeats: Repeats = field(default_factory=Repeats)
 
 
 @dataclass

@@ -7,8 +7,8 @@ transaction, and a WARNING in the log. ``reason`` must never carry a secret.
 A station can repeat what raises an alert as fast as it sends (InvalidSignature for any
 requestId, a bad CSR), and the audit log is an append-only chain with no bound: within
 ``REPEAT_WINDOW`` of the station's last alert of that type, a repeat is counted on that alert's
-event (``occurrences``, ``last_seen_at``) and logged, with no new row and no new audit entry, as
-refused connections are aggregated.
+event (``occurrences``, ``last_seen_at``), with no new row and no new audit entry, as refused
+connections are aggregated, and logged when the count reaches a power of two.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def raise_alert(session: Session, *, station_id: str, event_type: str, rule: str
         earlier.occurrences += 1
         earlier.last_seen_at = now
         session.add(earlier)
-        log.warning("ALERT %s for station %s again (%d within %s): %s: %s", event_type, station_id,
-                    earlier.occurrences, REPEAT_WINDOW, rule, reason)
+        # At the 2nd, 4th, 8th, ... repeat: a line per repeat would be as unbounded as the rows were.
+        if earlier.occurrences & (earlier.occurrences - 1) == 0:
+            log.warning("ALERT %s for station %s again (%d within %s): %s: %s", event_type, station_id,
+                        earlier.occurrences, REPEAT_WINDOW, rule, reason)
         return
     session.add(SecurityEvent(station_id=station_id, source="csms", type=event_type, occurred_at=now,
                               tech_info=f"{rule}: {reason}"[:255], critical=True))

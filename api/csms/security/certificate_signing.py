@@ -4,7 +4,9 @@ While the station waits: only what makes a CSR unsignable whatever happens later
 is not registered or not on TLS, the CSR is not a well-formed PKCS#10 request proving possession
 of a strong enough key, it names another station or organisation, it brings a key we already
 certified (unless it resends a CSR whose chain has not reached the station yet:
-api/csms/security/certificate_resend.py), or it asks for a V2G certificate while no V2G sub-CA exists.
+api/csms/security/certificate_resend.py), or it asks for a V2G certificate while no V2G sub-CA exists
+— and one thing that makes it unsignable now: the station had ``[csr] requests_per_station_per_hour``
+requests accepted within the hour.
 All of that is parsing, one signature verification and a few indexed reads; no CA key is
 touched. Anything else (the CA failing, linting, the database) happens after the answer, and
 since the station was told Accepted (A02.FR.11; TC_A_14 requires it) such a failure is an alert
@@ -27,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from api.core.context import Context
@@ -61,6 +64,8 @@ TLS_PROFILES = (2, 3)
 # Signing follows acceptance within milliseconds; a request still unsigned after this long has
 # lost its signer (its process died, or the database was away) and any node signs it.
 UNSIGNED_GRACE = timedelta(minutes=1)
+# The period of [csr] requests_per_station_per_hour.
+RATE_PERIOD = timedelta(hours=1)
 
 
 def precheck(session: Session, *, station_id: str, csr_pem: str, certificate_type: str | None,
@@ -69,6 +74,14 @@ def precheck(session: Session, *, station_id: str, csr_pem: str, certificate_typ
     station = session.get(Station, station_id)
     if station is None:
         return Decision.refuse("station.unknown", f"station {station_id!r} is not registered")
+    # Every accepted request is a certificate signed and kept for good: a station with fresh keys
+    # could otherwise have the CA sign as fast as it sends.
+    limit = policy.csr.requests_per_station_per_hour
+    accepted = session.exec(select(func.count()).select_from(CertificateRequest).where(
+        CertificateRequest.station_id == station_id, CertificateRequest.accepted_at >= utcnow() - RATE_PERIOD)).one()
+    if accepted >= limit:
+        return Decision.refuse("station.csr_rate", f"{accepted} requests of this station were accepted within "
+                                                   f"the last hour, the limit is {limit}; send it again later")
     if certificate_type == V2G_CERTIFICATE:
         if v2g_authority(session) is None:
             return Decision.refuse(V2gNotConfigured.rule, str(V2gNotConfigured()))
@@ -92,15 +105,24 @@ def precheck(session: Session, *, station_id: str, csr_pem: str, certificate_typ
 class Decided:
     decision: Decision
     request_id: int | None = None   # the stored request, when accepted
+    repeat: bool = False            # a refusal already audited within the window
 
 
 def decide_request(session: Session, *, station_id: str, csr_pem: str, certificate_type: str | None,
-                   security_profile: int, policy: Policy) -> Decided:
+                   security_profile: int, policy: Policy,
+                   first_refusal: Callable[[str], bool] = lambda rule: True) -> Decided:
     """``precheck``; an accepted request is stored (the intent, before the answer), a refusal
-    audited (the station asked; the CSR itself is not kept)."""
+    audited (the station asked; the CSR itself is not kept).
+
+    A station can send a refused CSR again as fast as it sends, and the audit chain has no bound
+    and one lock: a refusal for which ``first_refusal(rule)`` is False (the station's connection
+    had one under that rule within ``REPEAT_WINDOW``) is answered the same and not audited again;
+    the message log keeps its frame."""
     decision = precheck(session, station_id=station_id, csr_pem=csr_pem, certificate_type=certificate_type,
                         security_profile=security_profile, policy=policy)
     if not decision:
+        if not first_refusal(decision.rule):
+            return Decided(decision, repeat=True)
         audit.append(session, actor=ACTOR, action="certificate.sign", target=station_id,
                      outcome=audit.Outcome.REFUSED,
                      detail={"via": "SignCertificate", "certificate_type": certificate_type,

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from api.csms.outbox import signal as outbox_signal
+from api.csms.security.alerts import REPEAT_WINDOW
 from api.csms.security.event_spool import as_entry
 from api.csms.security.renewal import RENEW_AGAIN_EVENTS, renew_after_station_event
 from api.ocpp.framing import ErrorCode, OcppError
@@ -47,9 +48,11 @@ async def security_event_notification(call: StationCall, payload: dict[str, Any]
                                                                 policy=call.ctx.policy, now=utcnow()))
         call.after(_wake_outbox)
     if event.critical:
-        # The alert channel for officers until a notifier exists: a WARNING in the log.
-        log.warning("critical security event %s from %s at %s", event.type, call.station_id,
-                    payload["timestamp"])
+        # The alert channel for officers until a notifier exists: a WARNING in the log, once per
+        # connection, type and window; the repeats are rows (a station sends as fast as it likes).
+        first = call.live.repeats.first("security_event", event.type, REPEAT_WINDOW.total_seconds())
+        log.log(logging.WARNING if first else logging.DEBUG, "critical security event %s from %s at %s",
+                event.type, call.station_id, payload["timestamp"])
     return {}  # A04.FR.03: acknowledge; the response has no fields of its own
 
 

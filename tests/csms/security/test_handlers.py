@@ -11,6 +11,8 @@ import pytest
 from csr_factory import make_csr
 from fake_connection import FakeStation, register, rows, unreachable_database
 
+from api.csms.security import certificate_signing
+from api.csms.security.alerts import REPEAT_WINDOW
 from api.csms.security.renewal import DELIVERY_PURPOSE
 from api.csms.security.renewal import PURPOSE as RENEWAL_PURPOSE
 from api.ocpp.framing import ErrorCode, OcppError
@@ -130,3 +132,81 @@ async def test_an_unsignable_csr_is_rejected_naming_its_rule_and_audited(sqlite_
     assert rows(ctx, CertificateRequest) == [] and station.follow_ups == []
     [refused] = rows(ctx, AuditEntry, AuditEntry.action == "certificate.sign")
     assert refused.outcome == Outcome.REFUSED and json.loads(refused.detail)["rule"].startswith(rule)
+
+
+async def test_a_flood_of_refused_csrs_writes_one_audit_entry_per_rule_and_window(sqlite_pki, caplog):
+    """The audit chain has no bound and one lock: a station repeating refused CSRs as fast as it
+    sends wrote an entry each. Each is still answered Rejected, naming its rule."""
+    ctx = sqlite_pki.ctx
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1")
+    wrong_cn, _ = make_csr("CS-OTHER")
+    caplog.set_level(logging.INFO, logger="chargeca.ocpp.certificates")
+    for payload in [{"csr": wrong_cn}] * 20 + [{"csr": "not a CSR"}] * 20:
+        answer = await station.send("SignCertificate", payload)
+        assert answer["status"] == "Rejected" and answer["statusInfo"]["reasonCode"] == "InvalidCSR"
+    assert answer["statusInfo"]["additionalInfo"].startswith("csr.format")
+    refused = rows(ctx, AuditEntry, AuditEntry.action == "certificate.sign")
+    assert [json.loads(entry.detail)["rule"] for entry in refused] == ["csr.subject.cn", "csr.format"]
+    assert len([r for r in caplog.records if r.levelno >= logging.INFO]) == 2
+    assert rows(ctx, CertificateRequest) == []
+    # After the window the next refusal of the rule is audited again.
+    later = station.live.repeats.clock() + REPEAT_WINDOW.total_seconds() + 1
+    station.live.repeats.clock = lambda: later
+    await station.send("SignCertificate", {"csr": wrong_cn})
+    assert len(rows(ctx, AuditEntry, AuditEntry.action == "certificate.sign")) == 3
+
+
+async def test_a_flood_of_critical_events_is_kept_whole_and_logged_once_per_type_and_window(ctx, caplog):
+    """Each critical event was a WARNING: a station sending them as fast as it can wrote as many
+    lines. Every event is still a row; the log says it once per connection, type and window."""
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1")
+    for _ in range(40):
+        tamper = _event("TamperDetectionActivated", techInfo="x" * 255)
+        assert await station.send("SecurityEventNotification", tamper) == {}
+    await station.send("SecurityEventNotification", _event("ResetOrReboot"))
+    assert len(rows(ctx, SecurityEvent, SecurityEvent.type == "TamperDetectionActivated")) == 40
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2 and "TamperDetectionActivated" in warnings[0] and "ResetOrReboot" in warnings[1]
+    # Another station's first one is its own line.
+    register(ctx, "CS-2")
+    await FakeStation(ctx, "CS-2").send("SecurityEventNotification", _event("TamperDetectionActivated"))
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 3
+
+
+async def test_an_alert_repeated_in_a_flood_is_logged_at_powers_of_two(ctx, caplog):
+    # A firmware event is also an alert (block L): its repeats are counted on it, and were a line each.
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1")
+    for _ in range(64):
+        await station.send("SecurityEventNotification", _event("InvalidFirmwareSignature"))
+    [alert] = rows(ctx, SecurityEvent, SecurityEvent.source == "csms")
+    assert alert.occurrences == 64
+    alerts = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "ALERT" in r.getMessage()]
+    assert [line.split("(")[1].split(" ")[0] for line in alerts[1:]] == ["2", "4", "8", "16", "32", "64"]
+    assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1 + 7
+
+
+async def test_a_station_flooding_fresh_csrs_gets_no_more_than_its_hourly_quota_signed(sqlite_pki, monkeypatch):
+    """Each CSR with a fresh key was accepted and signed: a certificate, a request, a delivery and
+    an audit entry kept for good per message, as fast as the station sent them."""
+    ctx = sqlite_pki.ctx
+    limit = ctx.policy.csr.requests_per_station_per_hour
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1")
+    for _ in range(limit):
+        assert await station.send("SignCertificate", {"csr": make_csr("CS-1")[0]}) == {"status": "Accepted"}
+    answer = await station.send("SignCertificate", {"csr": make_csr("CS-1")[0]})
+    assert answer["status"] == "Rejected" and answer["statusInfo"]["reasonCode"] == "RateLimitExceeded"
+    assert answer["statusInfo"]["additionalInfo"].startswith("station.csr_rate")
+    assert len(rows(ctx, CertificateRequest)) == limit
+    await station.run_follow_ups()
+    assert len(rows(ctx, IssuedCertificate, IssuedCertificate.station_id == "CS-1")) == limit
+    # Another station has a quota of its own; this one's comes back after the hour.
+    register(ctx, "CS-2")
+    other = await FakeStation(ctx, "CS-2").send("SignCertificate", {"csr": make_csr("CS-2")[0]})
+    assert other == {"status": "Accepted"}
+    later = certificate_signing.utcnow() + certificate_signing.RATE_PERIOD
+    monkeypatch.setattr(certificate_signing, "utcnow", lambda: later)
+    assert await station.send("SignCertificate", {"csr": make_csr("CS-1")[0]}) == {"status": "Accepted"}
