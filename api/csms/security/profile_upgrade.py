@@ -24,8 +24,10 @@ from ocpp.v201.enums import (
 )
 from sqlmodel import Session, select
 
-from api.core.audit import Actor, run_in_session
-from api.core.refusal import Refusal
+from api.core.audit import Actor, record_failure, run_in_session
+from api.core.context import Context
+from api.core.refusal import Conflict, Refusal
+from api.csms.call_rules import check_network_profile
 from api.csms.provisioning.commands import Reset, SetNetworkProfile, SetVariables
 from api.csms.provisioning.device_variables import read_variable
 from api.csms.security.installed_certificates import refresh_inventory, stored_rows
@@ -82,8 +84,14 @@ def _has_station_certificate(session: Session, station_id: str) -> bool:
     return any(row.issuer_id in trusted for row in rows)
 
 
-def _prerequisites(target: int):
+def _prerequisites(target: int, csms_url: str):
     def check(session: Session, station: Station) -> None:
+        # The rule the generic SetNetworkProfile meets: a ws:// URL under profile 2 or 3 would
+        # send the station's password in clear, or leave it unable to connect at all.
+        decision = check_network_profile({"connectionData": {"securityProfile": target, "ocppCsmsUrl": csms_url}},
+                                         station.security_profile)
+        if not decision:
+            raise Refusal(decision.rule, decision.reason)
         if target >= 2 and not _has_our_root(session, station.id):
             raise Refusal("upgrade.no_csms_root",
                                    "the station does not report our CSMS root (the one anchoring the server "
@@ -96,31 +104,85 @@ def _prerequisites(target: int):
     return check
 
 
+SLOTS = range(1, 100)
+PRIORITY_VALUE_MAX = 1000   # SetVariableData.attributeValue
+
+
+class UnusablePriority(ValueError):
+    """The station's NetworkConfigurationPriority leaves no way to put a new slot first."""
+
+
 def free_slot(priority: str | None) -> tuple[int, list[str]]:
-    """The lowest configuration slot not in NetworkConfigurationPriority, and the list itself."""
+    """The lowest configuration slot not in NetworkConfigurationPriority, and the list itself.
+
+    The value comes from the station: anything but a list of slot numbers (str.isdigit also
+    takes '²', which int() refuses), a list with no slot free, or one too long to send back
+    with the new slot first is refused here rather than failing the request half-way through."""
     used = [item.strip() for item in (priority or "").split(",") if item.strip()]
-    taken = {int(item) for item in used if item.isdigit()}
-    return next(slot for slot in range(1, 100) if slot not in taken), used
+    odd = next((item for item in used if not (item.isascii() and item.isdigit())), None)
+    if odd is not None:
+        raise UnusablePriority(f"the station reported {priority[:100]!r}: {odd[:20]!r} is no configuration slot")
+    taken = {int(item) for item in used}
+    slot = next((slot for slot in SLOTS if slot not in taken), None)
+    if slot is None:
+        raise UnusablePriority(f"the station's configuration slots {SLOTS.start} to {SLOTS.stop - 1} are all in "
+                               "NetworkConfigurationPriority: free one first")
+    if len(",".join([str(slot), *used])) > PRIORITY_VALUE_MAX:
+        raise UnusablePriority(f"NetworkConfigurationPriority with slot {slot} first would exceed the "
+                               f"{PRIORITY_VALUE_MAX} characters SetVariables can carry")
+    return slot, used
+
+
+# Stations being upgraded by this process. Two upgrades of one station at once would each pick
+# the slot free when they read the priority list and overwrite each other's slot and pending
+# profile: both answered "armed", while the station reboots into whichever came last. Per process,
+# not a cluster-wide lock: that would hold a database connection for each upgrade's whole
+# exchange with its station, and a fleet upgraded in parallel would take the pool from stations.
+_upgrading: set[str] = set()
 
 
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
     gateway.require_reachable(station_id)
     ctx = gateway.ctx
+    if station_id in _upgrading:
+        raise await _busy(ctx, actor, station_id, request)
+    _upgrading.add(station_id)
+    try:
+        return await _upgrade(gateway, actor, station_id, request)
+    finally:
+        _upgrading.discard(station_id)
+
+
+async def _busy(ctx: Context, actor: Actor, station_id: str, request: UpgradeRequest) -> Conflict:
+    """The refusal, audited as begin_profile_upgrade audits its own."""
+    refused = Conflict("upgrade.busy", f"station {station_id!r} is being upgraded already; "
+                                       "wait for that upgrade's answer")
+    await asyncio.to_thread(record_failure, ctx, actor, "station.profile.upgrade", station_id,
+                            {"target": request.target}, refused)
+    return refused
+
+
+async def _upgrade(gateway: Gateway, actor: Actor, station_id: str, request: UpgradeRequest) -> UpgradeResult:
+    ctx = gateway.ctx
     station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
     target = request.target or (station.security_profile + 1 if station else 0)
     if target >= 2:
         # The inventory must be current: the check below must not pass on a root deleted since.
         await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT])
-    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target))
+    csms_url = request.csms_url or f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
+    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target, csms_url))
     result = UpgradeResult(target)
 
     priority = await read_variable(gateway, station_id, "OCPPCommCtrlr", "NetworkConfigurationPriority")
     if not priority.answered or priority.status != "Accepted":
         result.step("GetVariables NetworkConfigurationPriority", priority.status)
         return result
-    result.slot, used = free_slot(priority.value)
-    csms_url = request.csms_url or f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
+    try:
+        result.slot, used = free_slot(priority.value)
+    except UnusablePriority as exc:
+        result.step("GetVariables NetworkConfigurationPriority", "Unusable", rule="upgrade.priority", detail=str(exc))
+        return result
     sent = await send_command(gateway, station_id, SetNetworkProfile(
         configuration_slot=result.slot, connection_data=NetworkConnectionProfileType(
             ocpp_version=OCPPVersionEnumType.ocpp20, ocpp_transport=OCPPTransportEnumType.json,

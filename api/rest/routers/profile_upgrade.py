@@ -34,13 +34,16 @@ class UpgradeOut(BaseModel):
 
 
 @router.post("/api/v1/stations/{station_id}/security-profile-upgrade", response_model=UpgradeOut,
-             responses={409: {"model": errors.ErrorBody, "description": "Station not connected."},
+             responses={409: {"model": errors.ErrorBody,
+                              "description": "Station not connected, or being upgraded already (upgrade.busy)."},
                         **errors.responses(401, 403, 404, 422, 503)})
 async def upgrade(station_id: str, principal: StationOps, gateway: GatewayDep,
                   body: UpgradeIn | None = None) -> UpgradeOut:
     """Raise the station's security profile (OCPP A05). Prerequisites are checked first and each
     refusal names its rule (upgrade.no_csms_root, upgrade.no_password, upgrade.no_station_certificate,
-    upgrade.target). A step the station refuses ends the upgrade; `steps` shows each answer.
+    upgrade.target; 409 upgrade.busy while another upgrade of the station runs). A step the station
+    refuses ends the upgrade, as does a NetworkConfigurationPriority it cannot use (status Unusable,
+    rule upgrade.priority); `steps` shows each answer.
     Roles: officer, operator."""
     body = body or UpgradeIn()
     result = await upgrade_security_profile(gateway, principal.actor, station_id, UpgradeRequest(**body.model_dump()))
