@@ -98,7 +98,8 @@ def station_inventory(session: Session, station_id: str) -> list[InstalledEntry]
     policies.trust_anchor.check_delete takes; the hash data stays exactly as reported."""
     rows = session.exec(select(InstalledCertificate).where(InstalledCertificate.station_id == station_id)
                         .order_by(InstalledCertificate.id))
-    return [InstalledEntry(row.certificate_type, reported_hash_data(row)) for row in rows]
+    return [InstalledEntry(row.certificate_type, reported_hash_data(row), child=row.parent_id is not None)
+            for row in rows]
 
 
 def reported_hash_data(row: InstalledCertificate) -> CertificateHashData:

@@ -201,6 +201,9 @@ class InstalledEntry:
 
     certificate_type: str
     hash_data: HashDataLike
+    # A sub-CA reported under a chain's certificate (childCertificateHashData, M03.FR.05): it
+    # anchors nothing, so it never stands in for a CSMS root the station would still hold.
+    child: bool = False
 
 
 def check_delete(target: HashDataLike, inventory: Sequence[InstalledEntry], *,
@@ -225,8 +228,8 @@ def check_delete(target: HashDataLike, inventory: Sequence[InstalledEntry], *,
         objections.append(("delete.served_anchor",
                            "it anchors the CSMS server certificate served now; the station could no longer "
                            "verify the CSMS and connect"))
-    if entry.certificate_type == CSMS_ROOT and not any(
-            e.certificate_type == CSMS_ROOT and not e.hash_data.matches(target) for e in inventory):
+    if entry.certificate_type == CSMS_ROOT and not entry.child and not any(
+            e.certificate_type == CSMS_ROOT and not e.child and not e.hash_data.matches(target) for e in inventory):
         objections.append(("delete.last_csms_root",
                            "it is the station's last CSMSRootCertificate; the station could no longer "
                            "verify any CSMS"))

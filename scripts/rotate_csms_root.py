@@ -35,7 +35,8 @@ from rotation_client import REFUSED, Refused, add_common_arguments, client, requ
 def show_status(args: argparse.Namespace) -> int:
     try:
         with client(args) as http:
-            status = request(http, "GET", "/api/v1/rotations/csms-root")
+            status = request(http, "GET", "/api/v1/rotations/csms-root",
+                             expect=("phase", "old_generation", "new_generation", "generations", "stations"))
     except Refused as exc:
         print(f"rotate_csms_root.py: refused: {exc}", file=sys.stderr)
         return REFUSED

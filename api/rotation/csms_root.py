@@ -25,10 +25,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from api.core.audit import Actor, run_in_session
+from api.core.audit import Actor, record_failure, run_in_session
 from api.core.context import Context
 from api.core.refusal import Refusal
-from api.csms.security.authority_service import activate_generation, retire_generation, stage_generation
+from api.csms.security.authority_service import (
+    RETIRE_ACTION,
+    activate_generation,
+    retire_generation,
+    stage_generation,
+)
 from api.ocpp.gateway import Gateway
 from api.ocpp.transport.listener import Listeners
 from api.rotation.report import ALREADY, DONE, PENDING, PLANNED, Progress, Report, RotationRefused
@@ -132,7 +137,12 @@ async def rotate_csms_root(gateway: Gateway, actor: Actor, listeners: Listeners 
                            max_seconds: float = 60.0, concurrency: int = 10) -> Report:
     """One pass of the rollover: as far as the stations allow within ``max_seconds``."""
     if force_retire and not (reason and reason.strip()):
-        raise RotationRefused("rollover.force_reason", "force_retire needs a reason for the audit log")
+        refused = RotationRefused("rollover.force_reason", "force_retire needs a reason for the audit log")
+        # A refused override is audited like the retirement it asked to force (as a refused
+        # forced delete or install of a trust anchor is), though no pass ran.
+        await asyncio.to_thread(record_failure, gateway.ctx, actor, RETIRE_ACTION, ROTATION, {"forced": True},
+                                refused)
+        raise refused
     report = Report(ROTATION, dry_run, parameters={"begin": begin, "force_retire": force_retire})
     run = _Pass(gateway, actor, listeners, report, Deadline(max_seconds), concurrency)
     try:

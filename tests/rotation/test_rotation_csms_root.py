@@ -6,6 +6,7 @@ mid-way, the service restarted over the same database and data directory, then f
 from __future__ import annotations
 
 import asyncio
+import json
 
 from cryptography import x509
 from rotation_support import (
@@ -193,10 +194,15 @@ async def test_rollover_refusals_say_why(sqlite_pki, tmp_path):
         for body, role, status, rule in (
                 ({}, "officer", 409, "rollover.not_started"),
                 ({"begin": True, "force_retire": True}, "officer", 409, "rollover.force_reason"),
+                ({"force_retire": True, "reason": "   "}, "officer", 409, "rollover.force_reason"),
                 ({"begin": True}, "operator", 403, None)):
             answer = await service.rest.post("/api/v1/rotations/csms-root", json=body, headers=service.headers(role))
             assert (answer.status_code, answer.json().get("rule")) == (status, rule), answer.text
         assert {g.generation for g in _status(service).generations} == {1}
+        # The refused overrides are in the audit log, with their rule, like the ones that went through.
+        refused = rows(service.ctx, select(AuditEntry).where(AuditEntry.action == "ca.rollover.retire"))
+        assert [(e.outcome, json.loads(e.detail)["rule"]) for e in refused] == [
+            ("refused", "rollover.force_reason")] * 2
 
 
 async def test_the_old_generation_is_retired_past_a_dependent_station_only_by_force(sqlite_pki, tmp_path):

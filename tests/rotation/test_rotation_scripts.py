@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.server
 import os
+import subprocess
 import sys
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import uvicorn
 from rotation_support import Service, make_fleet, running_service
 
@@ -81,3 +85,57 @@ async def test_the_scripts_plan_refuse_time_out_and_finish_a_rollover(sqlite_pki
             assert fleet.refusals() == {}
         finally:
             await fleet.close()
+
+
+class _NotChargeCa(http.server.BaseHTTPRequestHandler):
+    """Another web service on the port --url names by mistake: 200 and a page, to everything."""
+
+    def _page(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html><body>Welcome</body></html>")
+
+    do_GET = do_POST = _page
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def not_chargeca() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotChargeCa)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+CARELESS = {
+    "url not a URL": (["rotate_csms_root.py", "--url", "http://[::1", "--status"], "cca_1_x", "--url"),
+    "token not ASCII": (["rotate_csms_root.py", "--url", "http://127.0.0.1:9", "--status"], "cca_1_tök", "token"),
+    "pause negative": (["rotate_station_certs.py", "--url", "http://127.0.0.1:9", "--expiring-within-days", "3",
+                        "--until-done", "--pause", "-1"], "cca_1_x", "--pause"),
+    "timeout not a number": (["rotate_csms_root.py", "--url", "http://127.0.0.1:9", "--until-done",
+                              "--timeout", "nan"], "cca_1_x", "--timeout"),
+    "max-seconds over the server's limit": (["rotate_server_cert.py", "--url", "http://127.0.0.1:9",
+                                             "--max-seconds", "601"], "cca_1_x", "--max-seconds"),
+    "status from another service": (["rotate_csms_root.py", "--url", "{other}", "--status"], "cca_1_x", "--url"),
+    "pass from another service": (["rotate_server_cert.py", "--url", "{other}"], "cca_1_x", "--url"),
+}
+
+
+@pytest.mark.parametrize("case", CARELESS)
+def test_careless_arguments_end_with_exit_2_and_one_message_not_a_traceback(case):
+    argv, token, named = CARELESS[case]
+    with not_chargeca() as other:
+        done = subprocess.run([sys.executable, str(SCRIPTS / argv[0]), *(a.format(other=other) for a in argv[1:])],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "CHARGECA_TOKEN": token})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and named in done.stderr.splitlines()[-1], done.stderr[-2000:]
+    assert "tök" not in done.stderr   # the token is never echoed

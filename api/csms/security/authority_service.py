@@ -118,6 +118,9 @@ def activate_generation(ctx: Context, actor: Actor, generation: int) -> list[Iss
     return served
 
 
+RETIRE_ACTION = "ca.rollover.retire"
+
+
 def retire_generation(ctx: Context, actor: Actor, generation: int, *, force: bool = False,
                       reason: str | None = None) -> list[str]:
     """``generation`` is trusted no more. Forcing it past stations that still depend on it needs a
@@ -125,7 +128,7 @@ def retire_generation(ctx: Context, actor: Actor, generation: int, *, force: boo
     if force and not (reason and reason.strip()):
         raise Refusal("rollover.force_reason", "forcing a retirement needs a non-empty reason for the "
                                                         "audit log")
-    with audited(ctx, actor, "ca.rollover.retire", f"generation {generation}") as (session, detail):
+    with audited(ctx, actor, RETIRE_ACTION, f"generation {generation}") as (session, detail):
         stations = rollover.retire_generation(session, generation, force=force)
         if force:
             detail.update(forced=True, reason=reason.strip(), stations_still_on_it=stations[:100])

@@ -109,7 +109,7 @@ def store_report(session: Session, station_id: str, asked: tuple[str, ...] | Non
     scope = None if asked is None else set(asked) | {c["certificateType"] for c in chains}
     query = select(InstalledCertificate).where(InstalledCertificate.station_id == station_id)
     existing = [r for r in session.exec(query) if scope is None or r.certificate_type in scope]
-    kept: set[int] = set()
+    kept: dict[int, InstalledCertificate] = {}
     for chain in chains:
         parent = _keep(session, existing, kept, station_id, chain["certificateType"], chain["certificateHashData"],
                        None, now)
@@ -125,10 +125,16 @@ def store_report(session: Session, station_id: str, asked: tuple[str, ...] | Non
     return len(kept)
 
 
-def _keep(session: Session, existing: list[InstalledCertificate], kept: set[int], station_id: str,
-          certificate_type: str, data: dict[str, Any], parent_id: int | None,
+def _keep(session: Session, existing: list[InstalledCertificate], kept: dict[int, InstalledCertificate],
+          station_id: str, certificate_type: str, data: dict[str, Any], parent_id: int | None,
           now: datetime) -> InstalledCertificate:
     reported = _reported(data)
+    # Reported twice in one answer, it is still one certificate: two rows would make every
+    # delete of it ambiguous and count it twice against the station's capacity.
+    twice = next((r for r in kept.values() if r.parent_id == parent_id and r.certificate_type == certificate_type
+                  and reported_hash_data(r).matches(reported)), None)
+    if twice is not None:
+        return twice
     row = next((r for r in existing if r.id not in kept and r.parent_id == parent_id
                 and r.certificate_type == certificate_type and reported_hash_data(r).matches(reported)), None)
     if row is None:
@@ -139,7 +145,7 @@ def _keep(session: Session, existing: list[InstalledCertificate], kept: set[int]
     row.reported_at = now
     session.add(row)
     session.flush()
-    kept.add(row.id)
+    kept[row.id] = row
     return row
 
 

@@ -263,13 +263,16 @@ def _choose_root(ctx: Context, station_id: str, certificate_type: str, pem: str 
                                    "the station checks that a new CSMS root is signed by the one it holds "
                                    "(AdditionalRootCertificateCheck), and the one it holds is not ours, so no "
                                    "certificate we can check would be accepted")
+    # An uploaded root meets the key sizes and curves this CSO configured ([keys]), as every other
+    # key it trusts does, not merely the defaults.
+    keys = ctx.policy.keys
     if pem is None:
         root = _our_root(ctx, session, certificate_type, held, now)
     elif held is not None:
-        _refuse(check_installable_rollover_root(pem, held.certificate, now=now))
+        _refuse(check_installable_rollover_root(pem, held.certificate, now=now, key_policy=keys))
         root = RootToSend.of(certificate_type, pem, cross_signed=True)
     else:
-        _refuse(check_installable_root(pem, certificate_type, now=now))
+        _refuse(check_installable_root(pem, certificate_type, now=now, key_policy=keys))
         root = RootToSend.of(certificate_type, pem)
     detail.update(subject=root.subject, serial=root.serial_number, sha256=root.sha256_fingerprint,
                   cross_signed=root.cross_signed)

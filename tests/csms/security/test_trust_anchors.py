@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from certificate_support import with_policy
 from cryptography import x509
-from ocpp_support import tls_csms  # noqa: F401 - fixture
+from ocpp_support import open_csms, tls_csms  # noqa: F401 - fixture
 from pki_fixtures import make_root, make_sub_ca
 from trust_anchor_support import (
     CSMS_ROOT,
@@ -27,6 +28,7 @@ from trust_anchor_support import (
     requests,
 )
 
+from pki.hashdata import certificate_hash_data
 from pki.rollover import activate_generation, stage_next_generation
 from storage.db import session_scope
 
@@ -60,6 +62,15 @@ async def test_a_bad_root_is_refused_before_it_leaves(tls_csms, rule):
     assert requests(station, "InstallCertificate") == []
     (refused,) = audit(tls_csms, "station.certificate.install", station_id)
     assert refused.outcome == "refused" and json.loads(refused.detail)["rule"] == rule
+
+
+async def test_an_uploaded_root_meets_the_configured_key_policy_not_only_the_defaults(sqlite_pki):
+    async for csms in open_csms(with_policy(sqlite_pki, keys={"rsa_min_bits": 3072}), tls=True):
+        station = await booted(csms, "TA-KEYS")
+        answer = await install(csms, "TA-KEYS", certificate_type=MANUFACTURER_ROOT,
+                               pem=pem(make_root("rsa", serial=0xB4).certificate))
+        assert answer.status_code == 422 and answer.json()["rule"] == "root.key.rsa_size", answer.text
+        assert "3072" in answer.json()["error"] and requests(station, "InstallCertificate") == []
 
 
 async def test_text_that_is_not_pem_is_refused(tls_csms):
@@ -184,6 +195,48 @@ async def test_a_station_with_additional_root_check_and_a_foreign_root_is_refuse
     answer = await install(tls_csms, "TA-ARCC-FOREIGN", certificate_type=CSMS_ROOT, source="csms-root")
     assert answer.status_code == 422 and answer.json()["rule"] == "root.current_unknown"
     assert requests(station, "InstallCertificate") == []
+
+
+def _reported(certificate_type: str, certificate: x509.Certificate, issuer: x509.Certificate | None = None,
+              children: tuple[tuple[x509.Certificate, x509.Certificate], ...] = ()) -> dict:
+    entry = {"certificateType": certificate_type,
+             "certificateHashData": certificate_hash_data(certificate, issuer or certificate).to_ocpp()}
+    if children:
+        entry["childCertificateHashData"] = [certificate_hash_data(c, i).to_ocpp() for c, i in children]
+    return entry
+
+
+def _reports(station, *chain: dict) -> None:
+    """The station answers every GetInstalledCertificateIds with ``chain``, whatever it holds."""
+    station.handlers["GetInstalledCertificateIds"] = lambda _station, _payload: {
+        "status": "Accepted", "certificateHashDataChain": list(chain)}
+
+
+async def test_a_certificate_reported_twice_is_one_entry_that_can_be_deleted(tls_csms):
+    station = await booted(tls_csms, "TA-TWICE")
+    twice, other = make_root("ec", serial=0xE1).certificate, make_root("ec", serial=0xE2).certificate
+    _reports(station, _reported(CSMS_ROOT, twice), _reported(CSMS_ROOT, twice), _reported(CSMS_ROOT, other))
+
+    listed = (await refresh(tls_csms, "TA-TWICE")).json()["inventory"]["certificates"]
+    assert [c["serial_number"] for c in listed] == ["e1", "e2"]
+
+    answer = await delete_fresh(tls_csms, "TA-TWICE", certificate_type=CSMS_ROOT, serial_number="e1")
+    assert answer.status_code == 200, answer.text
+    assert requests(station, "DeleteCertificate")[-1]["certificateHashData"]["serialNumber"] == "e1"
+
+
+async def test_a_sub_ca_reported_under_the_only_csms_root_does_not_make_it_deletable(tls_csms):
+    station = await booted(tls_csms, "TA-CHILD")
+    foreign = make_root("ec", serial=0xE3)
+    sub_ca = make_sub_ca(foreign, "ec", serial=0xE4).certificate
+    _reports(station, _reported(CSMS_ROOT, foreign.certificate, children=((sub_ca, foreign.certificate),)))
+    listed = (await refresh(tls_csms, "TA-CHILD")).json()["inventory"]["certificates"]
+    root_row = next(c["id"] for c in listed if c["parent_id"] is None)
+
+    refused = await delete_row(tls_csms, "TA-CHILD", root_row)
+
+    assert refused.status_code == 422 and refused.json()["rule"] == "delete.last_csms_root", refused.text
+    assert requests(station, "DeleteCertificate") == []
 
 
 async def test_inventory_entries_keep_their_ids_across_refreshes(tls_csms):
