@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, update
 from sqlmodel import Field, Session, SQLModel, select
 
 from storage.types import UtcDateTime, utcnow
@@ -44,3 +44,11 @@ def prune(session: Session, *, older_than: timedelta, max_rows: int, now: dateti
                                  .offset(max_rows - 1).limit(1)).one()
         deleted += session.exec(delete(SecurityEvent).where(SecurityEvent.id < keep_from)).rowcount or 0
     return deleted
+
+
+def count_repeat(session: Session, event_id: int, seen_at: datetime) -> bool:
+    """One more occurrence of event ``event_id``, seen at ``seen_at``; False when the row is gone
+    (pruned), for the caller to store the repeat as a row of its own."""
+    counted = session.exec(update(SecurityEvent).where(SecurityEvent.id == event_id).values(
+        occurrences=SecurityEvent.occurrences + 1, last_seen_at=seen_at))
+    return bool(counted.rowcount)

@@ -42,28 +42,47 @@ class Connection(Protocol):
 
 
 @dataclass
+class Run:
+    """One key's repeats within a window: how many so far, and what the caller keeps for them
+    (the row they are counted on)."""
+
+    started: float
+    count: int = 0
+    kept: Any = None
+
+
+@dataclass
 class Repeats:
     """What this connection already reported, and when: a station can repeat a refused request or
-    an alarming event as fast as it sends, and an audit entry or a WARNING per repeat would be as
-    unbounded as its sending. Kept with the connection, so nothing is read or written to find a
-    repeat; a station that reconnects to repeat pays a TLS handshake and admission each time."""
+    an alarming event as fast as it sends, and an audit entry, a row or a WARNING per repeat would
+    be as unbounded as its sending. Kept with the connection, so nothing is read or written to find
+    a repeat; a station that reconnects to repeat pays a TLS handshake and admission each time."""
 
     clock: Callable[[], float] = time.monotonic
-    _last: dict[tuple[str, str], float] = field(default_factory=dict)
-    # Keys a station can choose beyond the known ones (an event type): past this many, the
-    # stale ones go.
-    LIMIT = 64
+    _runs: dict[str, dict[str, Run]] = field(default_factory=dict)
+    # Keys of one kind a station can choose (an event type is free text): past this many live in
+    # a window, the others share one run.
+    KEYS = 64
+    OTHERS = "(others)"
+
+    def run(self, kind: str, key: str, within: float) -> Run:
+        """The run of ``key`` of ``kind``, counting this time: a new one when the last began
+        ``within`` seconds ago or more."""
+        now = self.clock()
+        runs = self._runs.setdefault(kind, {})
+        found = runs.get(key)
+        if found is None and len(runs) >= self.KEYS and key != self.OTHERS:
+            runs = self._runs[kind] = {k: r for k, r in runs.items() if now - r.started < within}
+            if len(runs) >= self.KEYS:
+                return self.run(kind, self.OTHERS, within)
+        if found is None or now - found.started >= within:
+            found = runs[key] = Run(now)
+        found.count += 1
+        return found
 
     def first(self, kind: str, key: str, within: float) -> bool:
-        """Whether ``key`` of ``kind`` was not seen in the last ``within`` seconds; it is seen now."""
-        now = self.clock()
-        last = self._last.get((kind, key))
-        if last is not None and now - last < within:
-            return False
-        if len(self._last) >= self.LIMIT:
-            self._last = {k: t for k, t in self._last.items() if now - t < within}
-        self._last[(kind, key)] = now
-        return True
+        """Whether this is the first time of ``key`` within its window."""
+        return self.run(kind, key, within).count == 1
 
 
 @dataclass

@@ -1,5 +1,11 @@
 """Functional block A — Security: security events (A04); certificate signing is in certificates.py.
 
+Each event is a row, up to ``ROWS_PER_TYPE`` of one type from one connection within
+``REPEAT_WINDOW``; the repeats beyond are counted on the last of them (``occurrences``,
+``last_seen_at``), as refused connections and alerts are. A station sends as fast as it likes,
+and the table's bound (``[security_events] max_rows``) removes the oldest rows first, whoever sent
+them: unbounded, one station's flood would push every other station's evidence out.
+
 While the database is unavailable, an event is kept in a bounded local spool and acknowledged
 (api/csms/security/event_spool.py); with the spool full the station is answered InternalError and keeps it."""
 
@@ -18,7 +24,7 @@ from api.csms.security.renewal import RENEW_AGAIN_EVENTS, renew_after_station_ev
 from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.handler import StationCall, parse_datetime
 from storage.db import DatabaseUnavailable
-from storage.security_events import SecurityEvent
+from storage.security_events import SecurityEvent, count_repeat
 from storage.types import utcnow
 
 log = logging.getLogger("chargeca.ocpp.security")
@@ -33,12 +39,21 @@ CRITICAL_TYPES = frozenset({
 })
 
 
+# Rows of their own per type, connection and window: enough to see what a station's repeats
+# said (their techInfo) before they are only counted.
+ROWS_PER_TYPE = 10
+
+
 async def security_event_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     event = SecurityEvent(station_id=call.station_id, source="station", type=payload["type"],
                           occurred_at=parse_datetime(payload["timestamp"], "timestamp"),
                           tech_info=payload.get("techInfo"), critical=payload["type"] in CRITICAL_TYPES)
+    run = call.live.repeats.run("security_event", event.type, REPEAT_WINDOW.total_seconds())
     try:
-        await call.db(lambda session: session.add(event))
+        counted = run.count > ROWS_PER_TYPE and run.kept is not None and await call.db(
+            lambda session: count_repeat(session, run.kept, event.occurred_at))
+        if not counted:
+            run.kept = await call.db(lambda session: _add(session, event))
     except DatabaseUnavailable as exc:
         await _spool(call, event, exc)
         return {}
@@ -50,10 +65,15 @@ async def security_event_notification(call: StationCall, payload: dict[str, Any]
     if event.critical:
         # The alert channel for officers until a notifier exists: a WARNING in the log, once per
         # connection, type and window; the repeats are rows (a station sends as fast as it likes).
-        first = call.live.repeats.first("security_event", event.type, REPEAT_WINDOW.total_seconds())
-        log.log(logging.WARNING if first else logging.DEBUG, "critical security event %s from %s at %s",
+        log.log(logging.WARNING if run.count == 1 else logging.DEBUG, "critical security event %s from %s at %s",
                 event.type, call.station_id, payload["timestamp"])
     return {}  # A04.FR.03: acknowledge; the response has no fields of its own
+
+
+def _add(session: Session, event: SecurityEvent) -> int:
+    session.add(event)
+    session.flush()
+    return event.id
 
 
 async def _spool(call: StationCall, event: SecurityEvent, exc: DatabaseUnavailable) -> None:

@@ -13,6 +13,7 @@ from fake_connection import FakeStation, register, rows, unreachable_database
 
 from api.csms.security import certificate_signing
 from api.csms.security.alerts import REPEAT_WINDOW
+from api.csms.security.handlers import ROWS_PER_TYPE
 from api.csms.security.renewal import DELIVERY_PURPOSE
 from api.csms.security.renewal import PURPOSE as RENEWAL_PURPOSE
 from api.ocpp.framing import ErrorCode, OcppError
@@ -157,16 +158,20 @@ async def test_a_flood_of_refused_csrs_writes_one_audit_entry_per_rule_and_windo
     assert len(rows(ctx, AuditEntry, AuditEntry.action == "certificate.sign")) == 3
 
 
-async def test_a_flood_of_critical_events_is_kept_whole_and_logged_once_per_type_and_window(ctx, caplog):
-    """Each critical event was a WARNING: a station sending them as fast as it can wrote as many
-    lines. Every event is still a row; the log says it once per connection, type and window."""
+async def test_a_flood_of_events_is_counted_not_written_row_by_row_and_logged_once(ctx, caplog):
+    """A station sending events as fast as it can wrote a row and, for a critical one, a WARNING
+    each: the table's bound then removed every other station's oldest evidence first. Now ten rows
+    of a type a window, the repeats beyond counted on the last; the log says it once."""
     register(ctx, "CS-1")
     station = FakeStation(ctx, "CS-1")
-    for _ in range(40):
-        tamper = _event("TamperDetectionActivated", techInfo="x" * 255)
+    for n in range(40):
+        tamper = _event("TamperDetectionActivated", techInfo=f"lid {n}")
         assert await station.send("SecurityEventNotification", tamper) == {}
     await station.send("SecurityEventNotification", _event("ResetOrReboot"))
-    assert len(rows(ctx, SecurityEvent, SecurityEvent.type == "TamperDetectionActivated")) == 40
+    kept = rows(ctx, SecurityEvent, SecurityEvent.type == "TamperDetectionActivated")
+    assert [(e.tech_info, e.occurrences) for e in kept] == [(f"lid {n}", 1) for n in range(9)] + [("lid 9", 31)]
+    assert sum(e.occurrences for e in kept) == 40 and kept[-1].last_seen_at is not None
+    assert len(rows(ctx, SecurityEvent, SecurityEvent.type == "ResetOrReboot")) == 1
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 2 and "TamperDetectionActivated" in warnings[0] and "ResetOrReboot" in warnings[1]
     # Another station's first one is its own line.
@@ -210,3 +215,20 @@ async def test_a_station_flooding_fresh_csrs_gets_no_more_than_its_hourly_quota_
     later = certificate_signing.utcnow() + certificate_signing.RATE_PERIOD
     monkeypatch.setattr(certificate_signing, "utcnow", lambda: later)
     assert await station.send("SignCertificate", {"csr": make_csr("CS-1")[0]}) == {"status": "Accepted"}
+
+
+async def test_a_station_making_up_event_types_shares_one_count_past_its_budget_of_types(ctx):
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1")
+    types = [f"Vendor{n}" for n in range(station.live.repeats.KEYS + 200)]
+    for kind in types:
+        for _ in range(ROWS_PER_TYPE + 1):
+            assert await station.send("SecurityEventNotification", _event(kind)) == {}
+    kept = rows(ctx, SecurityEvent, SecurityEvent.station_id == "CS-1")
+    assert sum(e.occurrences for e in kept) == len(types) * (ROWS_PER_TYPE + 1)
+    assert len(kept) == (station.live.repeats.KEYS + 1) * ROWS_PER_TYPE
+    # A new connection, or the next window, starts afresh.
+    later = station.live.repeats.clock() + REPEAT_WINDOW.total_seconds()
+    station.live.repeats.clock = lambda: later
+    await station.send("SecurityEventNotification", _event("Vendor0"))
+    assert len(rows(ctx, SecurityEvent, SecurityEvent.station_id == "CS-1")) == len(kept) + 1
