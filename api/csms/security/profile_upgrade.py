@@ -26,8 +26,8 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, record_failure, run_in_session
 from api.core.context import Context
-from api.core.refusal import Conflict, Refusal
-from api.csms.call_rules import check_network_profile
+from api.core.refusal import Conflict, Refusal, RoleRequired
+from api.csms.call_rules import OFFICER, check_network_profile
 from api.csms.provisioning.commands import Reset, SetNetworkProfile, SetVariables
 from api.csms.provisioning.device_variables import read_variable
 from api.csms.security.installed_certificates import refresh_inventory, stored_rows
@@ -84,8 +84,14 @@ def _has_station_certificate(session: Session, station_id: str) -> bool:
     return any(row.issuer_id in trusted for row in rows)
 
 
-def _prerequisites(target: int, csms_url: str):
+def _prerequisites(actor: Actor, target: int, csms_url: str, own_url: str):
     def check(session: Session, station: Station) -> None:
+        # Another CSMS's address sends the station elsewhere: what the generic SetNetworkProfile
+        # keeps for officers, this door does too; our own address, any role that may upgrade.
+        if csms_url != own_url and actor.role != OFFICER:
+            raise RoleRequired("upgrade.csms_url", f"a csms_url other than this CSMS's ({own_url}) sends the "
+                                                   f"station to another server and needs the role {OFFICER}; "
+                                                   f"{actor.name} has the role {actor.role}", [OFFICER])
         # The rule the generic SetNetworkProfile meets: a ws:// URL under profile 2 or 3 would
         # send the station's password in clear, or leave it unable to connect at all.
         decision = check_network_profile({"connectionData": {"securityProfile": target, "ocppCsmsUrl": csms_url}},
@@ -170,8 +176,10 @@ async def _upgrade(gateway: Gateway, actor: Actor, station_id: str, request: Upg
     if target >= 2:
         # The inventory must be current: the check below must not pass on a root deleted since.
         await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT])
-    csms_url = request.csms_url or f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
-    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target, csms_url))
+    own_url = f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
+    csms_url = request.csms_url or own_url
+    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target,
+                            _prerequisites(actor, target, csms_url, own_url))
     result = UpgradeResult(target)
 
     priority = await read_variable(gateway, station_id, "OCPPCommCtrlr", "NetworkConfigurationPriority")

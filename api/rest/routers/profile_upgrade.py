@@ -41,7 +41,8 @@ async def upgrade(station_id: str, principal: StationOps, gateway: GatewayDep,
                   body: UpgradeIn | None = None) -> UpgradeOut:
     """Raise the station's security profile (OCPP A05). Prerequisites are checked first and each
     refusal names its rule (upgrade.no_csms_root, upgrade.no_password, upgrade.no_station_certificate,
-    upgrade.target; 409 upgrade.busy while another upgrade of the station runs). A step the station
+    upgrade.target; 403 upgrade.csms_url for a csms_url other than this CSMS's unless an officer
+    asks; 409 upgrade.busy while another upgrade of the station runs). A step the station
     refuses ends the upgrade, as does a NetworkConfigurationPriority it cannot use (status Unusable,
     rule upgrade.priority); `steps` shows each answer.
     Roles: officer, operator."""

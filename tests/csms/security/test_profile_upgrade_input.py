@@ -30,9 +30,9 @@ async def _station_with_our_root(csms):
     return station
 
 
-def _upgrade(csms, **body):
+def _upgrade(csms, role: str = "operator", **body):
     return csms.rest.post(f"/api/v1/stations/{STATION}/security-profile-upgrade", json=body or None,
-                          headers=csms.headers("operator"))
+                          headers=csms.headers(role))
 
 
 def _sent(station, *actions):
@@ -100,7 +100,7 @@ async def test_a_csms_url_whose_scheme_does_not_fit_the_target_profile_is_refuse
     station = await _station_with_our_root(csms)
 
     # Profile 2 over ws:// would send the station's Basic-auth password in clear.
-    answer = await _upgrade(csms, csms_url=f"ws://{csms.ctx.settings.fqdn}:9000/ocpp")
+    answer = await _upgrade(csms, "officer", csms_url=f"ws://{csms.ctx.settings.fqdn}:9000/ocpp")
 
     assert answer.status_code == 422, answer.text
     assert answer.json()["rule"] == "call.network_profile.url"
@@ -108,3 +108,21 @@ async def test_a_csms_url_whose_scheme_does_not_fit_the_target_profile_is_refuse
     assert csms.station_row(STATION).pending_security_profile is None
     (refused,) = [e for e in audit(csms, "station.profile.upgrade", STATION) if e.outcome == "refused"]
     assert json.loads(refused.detail)["rule"] == "call.network_profile.url"
+
+
+async def test_another_csms_address_needs_an_officer_as_on_the_generic_set_network_profile(tls_csms):
+    """The generic SetNetworkProfile is an officer's; through the upgrade an operator could send
+    the station to any wss:// server."""
+    csms = tls_csms
+    station = await _station_with_our_root(csms)
+
+    answer = await _upgrade(csms, csms_url="wss://elsewhere.example:443/ocpp")
+
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["rule"] == "upgrade.csms_url" and answer.json()["required_roles"] == ["officer"]
+    assert not _sent(station, "SetNetworkProfile", "SetVariables", "Reset")
+    (refused,) = [e for e in audit(csms, "station.profile.upgrade", STATION) if e.outcome != "success"]
+    assert json.loads(refused.detail)["rule"] == "upgrade.csms_url"
+    # Our own address, spelled out, is any upgrader's.
+    own = f"wss://{csms.ctx.settings.fqdn}:{csms.ctx.settings.ocpp_wss_port}/ocpp"
+    assert (await _upgrade(csms, csms_url=own)).json()["armed"] is True
