@@ -99,6 +99,11 @@ _CA_TITLES = {
 }
 
 
+# Every CA's CN is the organization and a title (``ca_name``), within X.509's 64 characters
+# (RFC 5280 ub-common-name) up to generation 99. Longer, init made keys and then failed on the CN.
+MAX_ORGANIZATION_CHARS = 64 - len(f" {max(_CA_TITLES.values(), key=len)} G99")
+
+
 def ca_name(role: str, organization: str, generation: int) -> str:
     """The CN of an authority; the generation is in it so that two generations never share a
     subject (stations and path builders tell roots apart by name first)."""
@@ -168,6 +173,9 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
         raise PkiAlreadyInitialized("the PKI already exists here; nothing was changed")
     if not organization.strip():
         raise ValueError("the organization name must not be empty")
+    if len(organization) > MAX_ORGANIZATION_CHARS:
+        raise Refusal("organization.length", f"the organization name has {len(organization)} characters; at most "
+                      f"{MAX_ORGANIZATION_CHARS} fit in the CAs' names (64 characters in X.509)")
     _require_names(fqdn, extra_names)
     now = now or utcnow()
     common = dict(policy=policy, urls=urls, organization=organization, now=now, generation=1)

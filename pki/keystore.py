@@ -93,6 +93,7 @@ class EncryptedFileKeyStore:
         self._directory = directory
         self._passphrase = passphrase
         self._cache: dict[str, PrivateKeyTypes] = {}
+        self._verified: set[str] = set()   # TLS keys this passphrase was seen to open
         self._lock = threading.Lock()
 
     def _path(self, label: str) -> Path:
@@ -125,22 +126,31 @@ class EncryptedFileKeyStore:
             cached = self._cache.get(label)
         if cached is not None:
             return cached
+        key = self._decrypt(label)
+        with self._lock:
+            self._cache[label] = key
+        return key
+
+    def _decrypt(self, label: str) -> PrivateKeyTypes:
         path = self._path(label)
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
             raise KeyStoreError(f"key {label!r} not found in {self._directory}") from exc
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise KeyStoreError(f"key {label!r} cannot be read from {path}: {reason}") from exc
         try:
-            key = serialization.load_pem_private_key(data, password=self._passphrase)
+            return serialization.load_pem_private_key(data, password=self._passphrase)
         except (ValueError, TypeError) as exc:
             raise KeyStoreError(f"key {label!r} cannot be decrypted: wrong passphrase or damaged file") from exc
-        with self._lock:
-            self._cache[label] = key
-        return key
 
     def file_for_tls(self, label: str) -> tuple[Path, bytes]:
-        """Path and passphrase for ``SSLContext.load_cert_chain``: the key stays encrypted on disk."""
-        path = self._path(label)
-        if not path.exists():
-            raise KeyStoreError(f"key {label!r} not found in {self._directory}")
-        return path, self._passphrase
+        """Path and passphrase for ``SSLContext.load_cert_chain``: the key stays encrypted on disk.
+
+        Decrypted once here, and not kept: OpenSSL says no more than "PEM lib" about a wrong
+        passphrase or a damaged file, which stopped `chargeca serve` with a traceback."""
+        if label not in self._verified:
+            self._decrypt(label)
+            self._verified.add(label)
+        return self._path(label), self._passphrase

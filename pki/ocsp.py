@@ -44,8 +44,19 @@ _CERT_ID_HASHES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Issuer:
+    """``key``, or ``load_key`` to fetch it only when this issuer answers: then a CA whose key is
+    gone (a retired generation's, destroyed as the rollover says) stops its own answers only."""
+
     certificate: x509.Certificate
-    key: SigningKey
+    key: SigningKey | None = None
+    load_key: Callable[[], SigningKey] | None = None
+
+    def signing_key(self) -> SigningKey:
+        if self.key is not None:
+            return self.key
+        if self.load_key is None:
+            raise ValueError(f"OCSP issuer {self.certificate.subject.rfc4514_string()!r} has no key")
+        return self.load_key()
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,8 @@ def respond(
     if nonce is not None:
         builder = builder.add_extension(nonce, critical=False)
 
-    response = builder.sign(issuer.key, signature_hash_for(issuer.key))
+    key = issuer.signing_key()
+    response = builder.sign(key, signature_hash_for(key))
     der = response.public_bytes(Encoding.DER)
     if lint:
         ensure_clean_ocsp_response(der)

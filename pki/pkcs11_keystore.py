@@ -67,7 +67,14 @@ def read_pin(pin_file: Path) -> str:
     if mode & 0o077:
         raise KeyStoreError(f"PKCS#11 PIN file {pin_file} has mode {mode:04o}; it must be readable by "
                             "its owner only (chmod 600)")
-    pin = pin_file.read_text(encoding="utf-8").strip()
+    try:
+        pin = pin_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise KeyStoreError(f"PKCS#11 PIN file {pin_file} cannot be read: {reason}") from exc
+    except UnicodeDecodeError:
+        # The decoder's message quotes the offending byte: a piece of the PIN.
+        raise KeyStoreError(f"PKCS#11 PIN file {pin_file} is not UTF-8 text") from None
     if not pin:
         raise KeyStoreError(f"PKCS#11 PIN file {pin_file} is empty")
     return pin

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -118,7 +119,7 @@ def ocsp_response(session: Session, keystore: KeyStore, request_der: bytes, poli
                   now: datetime | None = None) -> bytes:
     now = now or utcnow()
     authorities = {a.id: a for a in all_authorities(session) if a.certificate.not_valid_after_utc > now}
-    issuers = [ocsp.Issuer(a.certificate, a.key(keystore)) for a in authorities.values()]
+    issuers = [ocsp.Issuer(a.certificate, load_key=partial(a.key, keystore)) for a in authorities.values()]
     ids_by_cert = {a.certificate.fingerprint(hashes.SHA256()): a.id for a in authorities.values()}
 
     def lookup(issuer: ocsp.Issuer, serial: int) -> ocsp.CertStatus:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, integer, officer, settings_of
+from api.cli.common import EXIT_SETUP, EXIT_USAGE, CliError, Command, integer, officer, settings_of
 from api.core.context import open_context
-from api.core.settings import write_config
+from api.core.settings import Settings, write_config
 from pki.authorities import PkiAlreadyInitialized, init_pki
 from pki.pkcs11_keystore import Pkcs11Settings
 from storage import audit
@@ -39,9 +39,11 @@ def cmd_init(args: argparse.Namespace) -> None:
                          outcome=audit.Outcome.SUCCESS,
                          detail={"fqdn": args.fqdn, "san": args.san, "root": hierarchy.root.id,
                                  "keystore": settings.keystore_backend})
+            # Before the commit: a PKI committed without its config.toml (init stopped between
+            # the two) had later commands look for token keys among the files, and init refused again.
+            _write_config(settings)
     except PkiAlreadyInitialized as exc:
         raise CliError(f"{exc} (data directory {settings.data_dir})") from exc
-    write_config(settings)
     print(f"PKI created in {settings.data_dir}")
     if settings.pkcs11:
         print(f"  CA keys in PKCS#11 token {settings.pkcs11.token_label!r} ({settings.pkcs11.module}); "
@@ -51,6 +53,14 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"  {label:<11} {authority.id}  {authority.certificate.subject.rfc4514_string()}")
     for record in hierarchy.server_certificates:
         print(f"  server cert {record.serial_hex}  CN={record.subject_cn}")
+
+
+def _write_config(settings: Settings) -> None:
+    try:
+        write_config(settings)
+    except OSError as exc:
+        raise CliError(f"cannot write {settings.config_file}: {exc.strerror or exc}; nothing was created",
+                       EXIT_SETUP) from exc
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

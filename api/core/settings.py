@@ -340,8 +340,9 @@ def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:
     path_text = os.environ.get("CHARGECA_KEY_PASSPHRASE_FILE")
     path = Path(path_text) if path_text else settings.data_dir / _DEV_PASSPHRASE_FILE
     if path.exists():
-        _require_private(path, "CHARGECA_KEY_PASSPHRASE_FILE" if path_text else "the development passphrase file")
-        return path.read_text(encoding="utf-8").strip().encode()
+        what = "CHARGECA_KEY_PASSPHRASE_FILE" if path_text else "the development passphrase file"
+        _require_private(path, what)
+        return _read_secret(path, what)
     if path_text:
         raise SettingsError(f"CHARGECA_KEY_PASSPHRASE_FILE {path} does not exist")
     if not create_dev:
@@ -349,6 +350,16 @@ def key_passphrase(settings: Settings, *, create_dev: bool = False) -> bytes:
             "no key passphrase: set CHARGECA_KEY_PASSPHRASE or CHARGECA_KEY_PASSPHRASE_FILE")
     write_private(path, secrets.token_urlsafe(32))
     return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _read_secret(path: Path, what: str) -> bytes:
+    try:
+        return path.read_text(encoding="utf-8").strip().encode()
+    except OSError as exc:
+        raise SettingsError(f"{what} {path} cannot be read: {exc.strerror or type(exc).__name__}") from exc
+    except UnicodeDecodeError:
+        # The decoder's message quotes the offending byte: a piece of the passphrase.
+        raise SettingsError(f"{what} {path} is not UTF-8 text") from None
 
 
 def _require_private(path: Path, what: str) -> None:

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.core.refusal import Conflict, NotFound, Refusal, RoleRequired
 from api.rest.request_body import UNKNOWN_FIELD_ERRORS
 from pki.authorities import PkiNotInitialized
+from pki.keystore import KeyStoreError
 from storage.db import DatabaseUnavailable, UnstorableValue
 
 log = logging.getLogger("chargeca.rest")
@@ -98,7 +99,8 @@ _DESCRIPTIONS = {
     415: "Unsupported content type.",
     422: "Invalid request, or refused by policy: `rule` names the rule, `field` the input.",
     429: "Too many failed authentications from this address: wait `Retry-After` seconds.",
-    503: "Database unavailable, PKI not initialised, or the server at its connection limit; retry later.",
+    503: "Database unavailable, PKI not initialised, a CA key unavailable (rule `ca.key_unavailable`), or the "
+         "server at its connection limit; retry later.",
 }
 
 
@@ -223,6 +225,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return error_response(503, "database unavailable; nothing was changed, retry later", headers=_RETRY_AFTER)
 
 
+# A CA key the key store cannot give (a token gone or refusing, a key deleted, a damaged file).
+KEY_UNAVAILABLE = "ca.key_unavailable"
+
+
+async def _key_unavailable(request: Request, exc: KeyStoreError) -> JSONResponse:
+    # The message names key labels, the token and files: the log gets it, the caller (maybe
+    # anonymous, on the CRL route) does not; an operator's failed action has it in the audit log.
+    log.error("CA key store failed during %s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, "a CA key is unavailable (the key store failed); nothing was signed. "
+                               "An officer must check the key store (token, PIN, key files); retry later",
+                          rule=KEY_UNAVAILABLE, headers=_RETRY_AFTER)
+
+
 async def _not_initialized(_request: Request, exc: PkiNotInitialized) -> JSONResponse:
     return error_response(503, str(exc))
 
@@ -242,4 +257,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(PkiNotInitialized, _not_initialized)
+    app.add_exception_handler(KeyStoreError, _key_unavailable)
     app.add_exception_handler(Exception, _internal_error)

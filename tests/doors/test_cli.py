@@ -141,6 +141,57 @@ def test_passphrase_file_open_to_others_is_refused(run, tmp_path, mode):
     assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env).returncode == 0
 
 
+@pytest.mark.parametrize("content", [None, b"\xffcli-test-passphrase-123\n"], ids=["directory", "not-utf8"])
+def test_passphrase_file_that_cannot_be_read_as_text_is_a_setup_error(run, tmp_path, content):
+    passphrase = tmp_path / "passphrase"
+    if content is None:
+        passphrase.mkdir(mode=0o700)
+    else:
+        passphrase.write_bytes(content)
+        passphrase.chmod(0o600)
+    env = {"CHARGECA_KEY_PASSPHRASE": "", "CHARGECA_KEY_PASSPHRASE_FILE": str(passphrase)}
+    refused = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", extra_env=env)
+    assert refused.returncode == 3, refused.stderr
+    assert f"CHARGECA_KEY_PASSPHRASE_FILE {passphrase}" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "0xff" not in refused.stderr
+
+
+@pytest.mark.usefixtures("initialised")
+def test_serve_with_the_wrong_passphrase_is_a_setup_error(run):
+    # The TLS keys are the first it decrypts: OpenSSL said "PEM lib", in a traceback, exit 1.
+    ports = {name: "0" for name in ("CHARGECA_REST_PORT", "CHARGECA_OCPP_WS_PORT", "CHARGECA_OCPP_WSS_PORT",
+                                    "CHARGECA_FILES_HTTPS_PORT")}
+    served = run("serve", "--no-dev-init",
+                 extra_env={**ports, "CHARGECA_KEY_PASSPHRASE": "a-different-passphrase"})
+    assert served.returncode == 3, served.stderr
+    last = served.stderr.strip().splitlines()[-1]
+    assert last.startswith("chargeca: error: key 'server-") and "wrong passphrase" in last
+    assert "Traceback" not in served.stderr
+
+
+def test_organization_too_long_for_the_ca_names_is_refused_before_any_key(run, tmp_path):
+    # It had keys made, then stopped on cryptography's "Attribute's length must be <= 64".
+    result = run("init", "--org", "O" * 42, "--fqdn", "csms.acme.test")
+    assert result.returncode == 1 and "organization.length" in result.stderr, result.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))
+    assert run("init", "--org", "O" * 40, "--fqdn", "csms.acme.test").returncode == 0
+
+
+def test_init_that_cannot_record_its_config_keeps_nothing(run, tmp_path):
+    # config.toml is written in the PKI's transaction: committed without it, later commands lost
+    # the fqdn (and a token's settings) and init refused to run again.
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "config.toml").symlink_to(tmp_path / "missing" / "config.toml")
+    failed = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
+    assert failed.returncode == 3 and "cannot write" in failed.stderr, failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    (data / "config.toml").unlink()
+    again = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test")
+    assert again.returncode == 0, again.stderr
+    assert 'fqdn = "csms.acme.test"' in (data / "config.toml").read_text()
+
+
 def test_version(run):
     result = run("--version")
     assert result.returncode == 0 and result.stdout.strip() == "chargeca 0.1.0"

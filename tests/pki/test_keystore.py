@@ -191,3 +191,30 @@ def test_a_lost_token_session_is_reopened(softhsm_token, tmp_path):
     pkcs11.lib(str(softhsm_token.module)).reinitialize()
     signature = key.sign(b"after the drop", ec.ECDSA(hashes.SHA256()))
     key.public_key().verify(signature, b"after the drop", ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe1234-test-pin\n"], ids=["directory", "not-utf8"])
+def test_pin_file_not_readable_as_text_is_a_clear_error(softhsm_token, tmp_path, content):
+    softhsm_token.pin_file.unlink()
+    if content is None:
+        softhsm_token.pin_file.mkdir(mode=0o700)
+    else:
+        softhsm_token.pin_file.write_bytes(content)
+        softhsm_token.pin_file.chmod(0o600)
+    with pytest.raises(KeyStoreError, match=f"PIN file {softhsm_token.pin_file}") as refused:
+        Pkcs11KeyStore(softhsm_token, EncryptedFileKeyStore(tmp_path / "keys", PASS))
+    # The decoder's own message would have quoted the PIN's first byte.
+    assert "0xff" not in str(refused.value) and "1234" not in str(refused.value)
+
+
+def test_key_file_that_cannot_be_read_is_a_clear_error(tmp_path):
+    (tmp_path / "ca.key.pem").mkdir()
+    with pytest.raises(KeyStoreError, match="key 'ca' cannot be read"):
+        EncryptedFileKeyStore(tmp_path, PASS).load("ca")
+
+
+def test_tls_key_the_passphrase_does_not_open_is_named(tmp_path):
+    # OpenSSL says only "PEM lib" of it, and `chargeca serve` stopped with that traceback.
+    EncryptedFileKeyStore(tmp_path, PASS).create("server-ec", "ec-p256", for_tls=True)
+    with pytest.raises(KeyStoreError, match="'server-ec' cannot be decrypted: wrong passphrase"):
+        EncryptedFileKeyStore(tmp_path, b"another passphrase, long enough").file_for_tls("server-ec")

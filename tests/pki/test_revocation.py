@@ -12,11 +12,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from csr_factory import make_csr
+from softhsm import destroy_key
 
 from api.core.audit import Actor
+from api.core.context import open_keystore
 from api.csms.security.authority_service import crl_der, revoke_certificate, sign_csr
 from api.operations.stations import add_station
 from pki import revocation
+from pki.keystore import KeyStoreError
 from pki.lint import errors, lint_crl, lint_ocsp_response
 from pki.revocation import AlreadyRevoked
 from storage.db import session_scope
@@ -110,3 +113,22 @@ def test_ocsp_answers_good_revoked_unknown(pki, tmp_path):
     response = ocsp.load_der_ocsp_response(der)
     assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
     assert response.certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+
+
+def test_a_ca_whose_key_is_gone_stops_only_its_own_ocsp_answers(pki):
+    # What the README's rollover ends with: the retired generation's key files destroyed, its
+    # (unexpired) CAs still on record. Every OCSP request loaded every CA's key and failed.
+    leaf = _issue(pki.ctx, "CP-K").certificate
+    root, station_ca = pki.hierarchy.root, pki.hierarchy.station_ca
+    if pki.ctx.settings.pkcs11 is not None:
+        destroy_key(pki.ctx.settings.pkcs11, root.record.key_label)
+    else:
+        (pki.ctx.settings.keys_dir / f"{root.record.key_label}.key.pem").unlink()
+    keystore = open_keystore(pki.ctx.settings)   # a process that has not loaded the root key yet
+
+    with session_scope(pki.ctx.engine) as session:
+        der = revocation.ocsp_response(session, keystore, _ocsp_request(leaf, station_ca.certificate), pki.ctx.policy)
+        assert ocsp.load_der_ocsp_response(der).certificate_status == ocsp.OCSPCertStatus.GOOD
+        with pytest.raises(KeyStoreError, match=root.record.key_label):
+            revocation.ocsp_response(session, keystore, _ocsp_request(station_ca.certificate, root.certificate),
+                                     pki.ctx.policy)

@@ -14,6 +14,9 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from csr_factory import make_csr
 from rest_support import api, sqlite_api  # noqa: F401 - fixtures
+from softhsm import TOKEN_PIN, destroy_key
+
+from storage.audit import Outcome
 
 OCSP_REQUEST = {"Content-Type": "application/ocsp-request"}
 
@@ -162,3 +165,27 @@ def test_ocsp_transport_errors_are_json(sqlite_api):
     assert not_base64.status_code == 400 and "base64" in not_base64.json()["error"]
     too_long = sqlite_api.client.get("/ocsp/" + "A" * 12000)
     assert too_long.status_code == 413
+
+
+@pytest.mark.parametrize("keystore_kind", ["pkcs11"])
+def test_a_ca_key_gone_from_the_token_is_503_with_its_rule_not_500(sqlite_api, caplog):
+    # Its handle was cached by the first signature; the key is then deleted while the service runs.
+    certificate = _issue(sqlite_api, "CS-0290")
+    station_ca = sqlite_api.pki.hierarchy.station_ca
+    destroy_key(sqlite_api.pki.ctx.settings.pkcs11, station_ca.record.key_label)
+
+    signed = sqlite_api.sign("CS-0290", make_csr("CS-0290", "Test CSO")[0])
+    _revoke(sqlite_api, certificate)   # makes the CRL stale: the next read must sign one
+    crl = sqlite_api.client.get(_crl_path(certificate))
+    for answer in (signed, crl):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["rule"] == "ca.key_unavailable" and answer.headers["retry-after"]
+        assert station_ca.record.key_label not in answer.text, "the caller may be anonymous"
+    [_, failed] = sqlite_api.audit("certificate.sign", "CS-0290")
+    assert failed.outcome == Outcome.FAILED and station_ca.record.key_label in failed.detail
+
+    answer = sqlite_api.client.post(_ocsp_path(certificate), content=_request(certificate, station_ca.certificate),
+                                    headers=OCSP_REQUEST)
+    assert answer.status_code == 503 and answer.headers["content-type"] == "application/ocsp-response"
+    assert ocsp.load_der_ocsp_response(answer.content).response_status == ocsp.OCSPResponseStatus.TRY_LATER
+    assert TOKEN_PIN not in caplog.text

@@ -68,3 +68,18 @@ def new_token(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Pkcs11Setting
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(TOKEN_PIN + "\n")
     return Pkcs11Settings(module, label, pin_file)
+
+
+def destroy_key(token: Pkcs11Settings, label: str) -> None:
+    """Delete both halves of a key pair from the token behind the store's back, as an HSM
+    administrator (or a mistaken cleanup) would while the service runs."""
+    import pkcs11
+
+    session = pkcs11.lib(str(token.module)).get_token(token_label=token.token_label).open(rw=True)
+    try:
+        objects = list(session.get_objects({pkcs11.Attribute.LABEL: label}))
+        assert objects, f"no object labelled {label!r} in the token"
+        for found in objects:
+            found.destroy()
+    finally:
+        session.close()  # logs the process out too: the store logs in again on its next use

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
@@ -21,7 +22,10 @@ from api.rest import errors
 from api.rest.auth import Ctx
 from api.rest.errors import ApiError
 from pki import revocation
+from pki.keystore import KeyStoreError
 from storage.db import DatabaseUnavailable
+
+log = logging.getLogger("chargeca.rest")
 
 router = APIRouter(tags=["revocation (public)"])
 
@@ -36,7 +40,8 @@ _OCSP_ANSWERS = {
     200: {"content": {OCSP_RESPONSE_TYPE: _BINARY},
           "description": "An OCSP response: successful, or malformedRequest / unauthorized (not our CA)."},
     503: {"content": {OCSP_RESPONSE_TYPE: _BINARY},
-          "description": "Database unavailable: an OCSP tryLater response, which OCSP clients understand."},
+          "description": "Database or CA key unavailable: an OCSP tryLater response, which OCSP clients "
+                         "understand."},
 }
 _TRY_LATER = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.TRY_LATER).public_bytes(Encoding.DER)
 
@@ -85,5 +90,13 @@ def _answer(ctx: Context, request_der: bytes) -> Response:
         response_der = run_in_session(
             ctx, lambda s: revocation.ocsp_response(s, ctx.keystore, request_der, ctx.policy))
     except DatabaseUnavailable:
-        return Response(_TRY_LATER, status_code=503, media_type=OCSP_RESPONSE_TYPE, headers={"Retry-After": "5"})
+        return _try_later()
+    except KeyStoreError as exc:
+        # The relying party understands tryLater, not a JSON error; the officer reads the log.
+        log.error("OCSP request not answered, the CA key store failed: %s", exc)
+        return _try_later()
     return Response(response_der, media_type=OCSP_RESPONSE_TYPE)
+
+
+def _try_later() -> Response:
+    return Response(_TRY_LATER, status_code=503, media_type=OCSP_RESPONSE_TYPE, headers={"Retry-After": "5"})
