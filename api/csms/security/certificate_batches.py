@@ -31,10 +31,11 @@ from sqlmodel import Session, select
 
 from api.core.context import Context
 from api.csms.outbox import signal as outbox_signal
-from api.csms.security.certificate_signing import ACTOR, fail_request, sign_or_fail, unsigned_requests
+from api.csms.security.certificate_signing import ACTOR, fail_request, key_unavailable, sign_or_fail, unsigned_requests
 from api.csms.security.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from pki.fleet_issuance import StationCsr, issue_station_batch
 from pki.issuance import IssuedChain
+from pki.keystore import KeyStoreError
 from storage import audit
 from storage.batching import Batcher
 from storage.certificate_requests import CertificateRequest, RequestStatus
@@ -171,6 +172,9 @@ def sign_all(ctx: Context, request_ids: Sequence[int]) -> list[int | None]:
             result = sign_batch(ctx, chunk)
         except DatabaseUnavailable as exc:
             log.warning("%d certificate requests not signed yet, the database is unavailable: %s", len(chunk), exc)
+            continue
+        except KeyStoreError as exc:   # the whole batch's CA: no use trying its requests one by one
+            key_unavailable(ctx, chunk, exc)
             continue
         except Exception:  # noqa: BLE001 - narrowed down below, one request at a time
             log.exception("signing a batch of %d certificate requests failed; signing them one by one", len(chunk))

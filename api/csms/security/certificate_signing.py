@@ -18,7 +18,10 @@ owes nothing it forgot. Signing takes the request (accepted → signed), records
 and stores the chain as a pending delivery, all in one transaction (persist first, then push);
 the outbox worker sends CertificateSigned. What a dead process accepted and did not sign is
 signed when the next one starts, or by any node once it has waited ``UNSIGNED_GRACE``. A resent
-CSR is not signed again: its waiting chain is made due instead.
+CSR is not signed again: its waiting chain is made due instead. A CA key the key store cannot give
+(a token away, a PIN refused, a key file missing) is waited for as the database is: the request
+stays accepted and a later pass signs it once the key is back; only one still unsigned
+``KEY_WAIT`` after its acceptance fails, with its alert (``key_unavailable``).
 
 The requests accepted together (a fleet answering a rollover's triggers) are signed together:
 api/csms/security/certificate_batches.py; what it does not batch is signed here, one at a time.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +47,7 @@ from api.csms.security.authority_service import issue_from_csr
 from api.csms.security.certificate_resend import redeliver, resent_certificate, waiting_certificates
 from api.csms.security.renewal import DELIVERY_PURPOSE, V2G_CERTIFICATE
 from pki.issuance import CsrRefused, IssuedChain, checked_station_csr
+from pki.keystore import KeyStoreError
 from pki.v2g import V2gNotConfigured, v2g_authority
 from policies.keys import check_iso15118_key
 from policies.model import Decision, Policy
@@ -64,6 +68,9 @@ TLS_PROFILES = (2, 3)
 # Signing follows acceptance within milliseconds; a request still unsigned after this long has
 # lost its signer (its process died, or the database was away) and any node signs it.
 UNSIGNED_GRACE = timedelta(minutes=1)
+# How long an accepted request waits for a CA key the key store cannot give: a token being
+# replaced or an HSM being serviced come back within a day; a key destroyed never does.
+KEY_WAIT = timedelta(hours=24)
 # The period of [csr] requests_per_station_per_hour.
 RATE_PERIOD = timedelta(hours=1)
 
@@ -241,10 +248,29 @@ def sign_or_fail(ctx: Context, request_id: int) -> int | None:
         # Nothing was stored, the request is still accepted: signed when the database is back.
         log.warning("certificate request %s not signed yet, the database is unavailable: %s", request_id, exc)
         return None
+    except KeyStoreError as exc:
+        key_unavailable(ctx, [request_id], exc)
+        return None
     except Exception as exc:  # noqa: BLE001 - every failure after Accepted must reach an officer
         log.exception("signing certificate request %s failed", request_id)
         record_failure(ctx, request_id, exc)
         return None
+
+
+def key_unavailable(ctx: Context, request_ids: Sequence[int], exc: KeyStoreError) -> None:
+    """The key store failed these accepted requests (nothing was stored): they stay accepted, for a
+    later pass, except those accepted ``KEY_WAIT`` ago or more, which fail with their alert."""
+    log.error("CA key unavailable: %d certificate request(s) kept accepted, signed once it is back "
+              "(those older than %s fail): %s", len(request_ids), KEY_WAIT, exc)
+    try:
+        with session_scope(ctx.engine) as session:
+            stale = session.exec(select(CertificateRequest).where(
+                CertificateRequest.id.in_(request_ids), CertificateRequest.status == RequestStatus.ACCEPTED,
+                CertificateRequest.accepted_at < utcnow() - KEY_WAIT)).all()
+            for request in stale:
+                fail_request(session, request, exc)
+    except DatabaseUnavailable as gone:
+        log.warning("the database is unavailable too; the requests stay accepted: %s", gone)
 
 
 async def sign_and_queue(ctx: Context, request_id: int) -> int | None:

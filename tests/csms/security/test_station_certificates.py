@@ -28,15 +28,20 @@ from certificate_support import (
 from conftest import TEST_ORG, TEST_PASSPHRASE, Pki
 from csr_factory import make_csr, new_key
 from ocpp_transport_helpers import issue_client_certificate
+from sqlalchemy import update
+from sqlmodel import select
 
 from api.core.audit import run_in_session
 from api.csms.security.alerts import CHAIN_TOO_LONG, DELIVERY_FAILED, SIGNING_FAILED
+from api.csms.security.certificate_batches import finish_accepted
+from api.csms.security.certificate_signing import KEY_WAIT
 from api.csms.security.renewal import CHARGING_STATION_CERTIFICATE
 from api.ocpp.handler import now_iso
 from pki.keystore import EncryptedFileKeyStore
 from pki.serials import serial_hex
 from pki.v2g import ensure_v2g_ca
 from simulator.station import DEFAULT_HANDLERS
+from storage.certificate_requests import CertificateRequest, RequestStatus
 from storage.certificates import CertKind, CertStatus
 from storage.db import session_scope
 from storage.stations import Station
@@ -312,14 +317,21 @@ async def test_a_discarded_renewed_certificate_starts_a_new_renewal(sqlite_pki, 
         assert requests(station, "TriggerMessage") == [{"requestedMessage": "SignChargingStationCertificate"}]
 
 
-async def test_a_ca_failure_after_accepted_raises_an_alert(sqlite_pki, tmp_path):
-    # The station CA's key becomes unavailable (an HSM down, a lost key file): a fresh key store
-    # that has not cached it, and the file moved away.
+def _requests(harness, station_id: str) -> list[CertificateRequest]:
+    return run_in_session(harness.csms.ctx, lambda s: list(s.exec(
+        select(CertificateRequest).where(CertificateRequest.station_id == station_id).order_by(CertificateRequest.id))))
+
+
+async def test_a_ca_key_away_after_accepted_is_waited_for_then_signed_and_alerted_only_when_too_late(
+        sqlite_pki, tmp_path):
+    # The station CA's key becomes unavailable (an HSM serviced, a key file moved): a fresh key
+    # store that has not cached it, and the file moved away.
     label = sqlite_pki.hierarchy.station_ca.record.key_label
     keys_dir = sqlite_pki.ctx.settings.keys_dir
     keystore = EncryptedFileKeyStore(keys_dir, TEST_PASSPHRASE.encode())
     pki = Pki(dataclasses.replace(sqlite_pki.ctx, keystore=keystore), sqlite_pki.hierarchy)
     async with certificate_csms(pki) as harness:
+        ctx = harness.csms.ctx
         harness.csms.add_station("CAFAIL-1", profile=3)
         chain, key, _ = issue_client_certificate(sqlite_pki, "CAFAIL-1", tmp_path)  # before the key goes
         os.rename(keys_dir / f"{label}.key.pem", tmp_path / "away.key.pem")
@@ -327,13 +339,33 @@ async def test_a_ca_failure_after_accepted_raises_an_alert(sqlite_pki, tmp_path)
         await station.connect()
         assert (await station.boot())["status"] == "Accepted"
         assert await station.sign_certificate() == {"status": "Accepted"}
-        await harness.until(lambda: harness.events("CAFAIL-1", source="csms"))
+
+        # Tried, and kept: no alert, nothing delivered, the request still accepted.
+        assert await finish_accepted(ctx) == []
+        (waiting,) = _requests(harness, "CAFAIL-1")
+        assert waiting.status == RequestStatus.ACCEPTED
+        assert harness.events("CAFAIL-1", source="csms") == [] and harness.rows("CAFAIL-1", DELIVERY) == []
+
+        # The key is back: the next pass signs it, and the station gets its chain.
+        os.rename(tmp_path / "away.key.pem", keys_dir / f"{label}.key.pem")
+        assert len(await finish_accepted(ctx)) == 1
+        await harness.until(lambda: requests(station, "CertificateSigned"))
+        assert _requests(harness, "CAFAIL-1")[0].status == RequestStatus.SIGNED
+
+        # Away again, for longer than a request waits: that one fails, with its alert.
+        os.rename(keys_dir / f"{label}.key.pem", tmp_path / "away.key.pem")
+        keystore._cache.clear()   # as a restarted process would have it
+        assert await station.sign_certificate() == {"status": "Accepted"}
+        late = _requests(harness, "CAFAIL-1")[-1]
+        run_in_session(ctx, lambda s: s.exec(update(CertificateRequest).where(CertificateRequest.id == late.id)
+                                             .values(accepted_at=late.accepted_at - KEY_WAIT)))
+        await finish_accepted(ctx)
+        assert _requests(harness, "CAFAIL-1")[-1].status == RequestStatus.FAILED
         (alert,) = harness.events("CAFAIL-1", source="csms")
         assert (alert.type, alert.critical) == (SIGNING_FAILED, True)
         assert "ca.error: SignCertificate was accepted but not signed: KeyStoreError" in alert.tech_info
         (entry,) = harness.audit("certificate.alert")
         assert entry.outcome == "failed" and SIGNING_FAILED in entry.detail
-        assert harness.rows("CAFAIL-1", DELIVERY) == [] and requests(station, "CertificateSigned") == []
 
 
 # --- surviving a restart ------------------------------------------------------------------------
