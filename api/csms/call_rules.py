@@ -199,6 +199,13 @@ def call_rule(action: str, payload: Mapping[str, Any]) -> CallRule:
     return _STATIC.get(action, _OPERATOR)
 
 
+def least_role(action: str) -> str:
+    """The least role that may send ``action`` with some payload: what a door that knows the
+    action before it reads the payload (a typed command) asks first, so that a role that may
+    never send it is refused (403, audited) before its payload is looked at."""
+    return OPERATOR if action in _BY_PAYLOAD else _STATIC.get(action, _OPERATOR).role
+
+
 # --- the CHECKED actions' rules (pure) ------------------------------------------------------------
 
 _SCHEME_FOR_PROFILE = {1: "ws://", 2: "wss://", 3: "wss://"}

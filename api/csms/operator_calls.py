@@ -39,6 +39,7 @@ from api.csms.call_rules import (
     CHECKED,
     DEDICATED,
     ROUTED,
+    CallRule,
     IssuedForStation,
     KnownTransaction,
     call_rule,
@@ -116,8 +117,7 @@ class CallChecker:
             raise Refusal("call.action", f"{action!r} is not a message the CSMS sends to a station")
         rule = call_rule(action, payload)
         if not may(self._actor.role, rule):
-            raise RoleRequired("call.role", f"{action} {rule.why} and needs the role {' or '.join(holders(rule))}; "
-                                            f"{self._actor.name} has the role {self._actor.role}", holders(rule))
+            raise role_refusal(self._actor, action, rule)
         if rule.door == DEDICATED:
             raise Refusal(rule.rule, f"{action} of this kind is refused on the generic call: it "
                                               f"{rule.why}; use {rule.route}")
@@ -150,6 +150,12 @@ class CallChecker:
             return split_jobs.store(session, station_id, action, payload, self.parts, self._actor.name,
                                     self._answer_timeout)
         return one_job(session, station_id, action, payload, self._actor.name, self._answer_timeout)
+
+
+def role_refusal(actor: Actor, action: str, rule: CallRule) -> RoleRequired:
+    """The refusal of ``action`` to an actor whose role ``rule`` does not allow, on every door."""
+    return RoleRequired("call.role", f"{action} {rule.why} and needs the role {' or '.join(holders(rule))}; "
+                                     f"{actor.name} has the role {actor.role}", holders(rule))
 
 
 def _check(session: Session, station: Station, action: str, payload: dict[str, Any]) -> Decision:

@@ -216,6 +216,7 @@ def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
                                 f"has the role {principal.role}", required_roles=list(roles))
         return principal
 
+    check.roles = tuple(roles)  # type: ignore[attr-defined] - read by tests/doors/test_action_roles.py
     return check
 
 

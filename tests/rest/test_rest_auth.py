@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from rest_support import ROLES, new_token, shared_api, sqlite_api  # noqa: F401 - fixtures
 
 import api.rest.auth as auth
+from api.csms.call_rules import least_role
 from api.csms.routes import COMMANDS
 from api.rest.app import create_app
 from api.rest.auth import VerifiedTokens
@@ -54,8 +55,10 @@ MATRIX = [
     ("GET", "/api/v1/connections", None, ALL),
     ("POST", "/api/v1/stations/NO-SUCH/calls", {"action": "TriggerMessage"}, STATION_OPS),
     ("GET", "/api/v1/stations/NO-SUCH/calls/1", None, ALL),
-    # Typed commands: the door's roles here; each action's own role is call_rules' (tests/rest/test_rest_commands.py).
-    *[("POST", f"/api/v1/stations/NO-SUCH/commands/{action}", None, STATION_OPS) for action in sorted(COMMANDS)],
+    # Typed commands: an action no operator may ever send is an officer's before its body is read (403 even
+    # for a missing body); the others' role may depend on the payload (call_rules, tests/doors/test_action_roles.py).
+    *[("POST", f"/api/v1/stations/NO-SUCH/commands/{action}", None,
+       OFFICER if least_role(action) == "officer" else STATION_OPS) for action in sorted(COMMANDS)],
     ("PUT", "/api/v1/stations/NO-SUCH/boot-policy", {"status": "Accepted"}, STATION_OPS),
     ("POST", "/api/v1/stations/NO-SUCH/password-rotation", {}, STATION_OPS),
     ("POST", "/api/v1/stations/NO-SUCH/security-profile-upgrade", {}, STATION_OPS),

@@ -84,14 +84,8 @@ def _has_station_certificate(session: Session, station_id: str) -> bool:
     return any(row.issuer_id in trusted for row in rows)
 
 
-def _prerequisites(actor: Actor, target: int, csms_url: str, own_url: str):
+def _prerequisites(target: int, csms_url: str):
     def check(session: Session, station: Station) -> None:
-        # Another CSMS's address sends the station elsewhere: what the generic SetNetworkProfile
-        # keeps for officers, this door does too; our own address, any role that may upgrade.
-        if csms_url != own_url and actor.role != OFFICER:
-            raise RoleRequired("upgrade.csms_url", f"a csms_url other than this CSMS's ({own_url}) sends the "
-                                                   f"station to another server and needs the role {OFFICER}; "
-                                                   f"{actor.name} has the role {actor.role}", [OFFICER])
         # The rule the generic SetNetworkProfile meets: a ws:// URL under profile 2 or 3 would
         # send the station's password in clear, or leave it unable to connect at all.
         decision = check_network_profile({"connectionData": {"securityProfile": target, "ocppCsmsUrl": csms_url}},
@@ -147,10 +141,32 @@ def free_slot(priority: str | None) -> tuple[int, list[str]]:
 _upgrading: set[str] = set()
 
 
+def own_url(ctx: Context) -> str:
+    """Where this CSMS's stations connect on profiles 2 and 3: an upgrade's default csms_url."""
+    return f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
+
+
+def _role_for(actor: Actor, csms_url: str, own: str) -> None:
+    # Another CSMS's address sends the station elsewhere: what the generic SetNetworkProfile
+    # keeps for officers, this door does too; our own address, any role that may upgrade.
+    if csms_url != own and actor.role != OFFICER:
+        raise RoleRequired("upgrade.csms_url", f"a csms_url other than this CSMS's ({own}) sends the "
+                                               f"station to another server and needs the role {OFFICER}; "
+                                               f"{actor.name} has the role {actor.role}", [OFFICER])
+
+
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
-    gateway.require_reachable(station_id)
     ctx = gateway.ctx
+    # The role first, as the generic call decides it: before the station's state (connected or
+    # not) and before anything is sent to it (the inventory refresh), refused and audited.
+    try:
+        _role_for(actor, request.csms_url or own_url(ctx), own_url(ctx))
+    except RoleRequired as refused:
+        await asyncio.to_thread(record_failure, ctx, actor, "station.profile.upgrade", station_id,
+                                {"target": request.target}, refused)
+        raise
+    gateway.require_reachable(station_id)
     if station_id in _upgrading:
         raise await _busy(ctx, actor, station_id, request)
     _upgrading.add(station_id)
@@ -176,10 +192,8 @@ async def _upgrade(gateway: Gateway, actor: Actor, station_id: str, request: Upg
     if target >= 2:
         # The inventory must be current: the check below must not pass on a root deleted since.
         await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT])
-    own_url = f"wss://{ctx.settings.fqdn}:{ctx.settings.ocpp_wss_port}/ocpp"
-    csms_url = request.csms_url or own_url
-    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target,
-                            _prerequisites(actor, target, csms_url, own_url))
+    csms_url = request.csms_url or own_url(ctx)
+    await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target, csms_url))
     result = UpgradeResult(target)
 
     priority = await read_variable(gateway, station_id, "OCPPCommCtrlr", "NetworkConfigurationPriority")

@@ -12,20 +12,25 @@ No ``from __future__ import annotations`` here: the routes are built in a loop, 
 must see each one's body type itself, not a name to look up later.
 """
 
+import asyncio
 import dataclasses
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.core.audit import record_failure
+from api.csms.call_records import CALL, sync_call_detail
+from api.csms.call_rules import OFFICER, OPERATOR, call_rule, least_role
+from api.csms.operator_calls import role_refusal
 from api.csms.routes import ANSWERS, COMMANDS
 from api.ocpp.command import BadAnswer, CommandType
 from api.ocpp.session import ANSWERED, CallOutcome
 from api.ocpp.validation import SchemaViolation, ocpp_schema
 from api.rest import errors
-from api.rest.auth import StationOps
+from api.rest.auth import Principal, StationOps, authenticate, current_context, require_role
 from api.rest.errors import ApiError
 from api.rest.routers.station_ops import CallJobOut, GatewayDep, JobsDep, send_operator_call
 
@@ -75,13 +80,40 @@ def answered_outcome(action: str, answered: CallOutcome) -> CommandOutcome:
     return CommandOutcome(action=action, status="answered", result=result)
 
 
+def _officer_only(action: str) -> Any:
+    """The role check of a command no operator may ever send, before its body is read: refused
+    (403) and audited as the raw call refuses and audits it (``station.call``, rule ``call.role``)
+    whatever the body, and an auditor as on every route (``api.denied``)."""
+    rule = call_rule(action, {})
+    officer = require_role(OFFICER)
+
+    async def check(request: Request, station_id: str,
+                    principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role == OPERATOR:
+            refused = role_refusal(principal.actor, action, rule)
+            detail = {**sync_call_detail(principal.actor, action),
+                      "mode": "async" if request.query_params.get("mode") == "job" else "sync"}
+            await asyncio.to_thread(record_failure, current_context(request), principal.actor, CALL, station_id,
+                                    detail, refused)
+            raise refused
+        return await officer(request, principal)
+
+    check.roles = (OFFICER,)  # type: ignore[attr-defined] - as require_role's
+    return Annotated[Principal, Depends(check)]
+
+
 def _route(command_type: CommandType) -> None:
     action = command_type.action
     has_fields = bool(dataclasses.fields(command_type))
     # A command without arguments (ClearCache, GetLocalListVersion) may come without a body.
     body_type = command_type if has_fields else command_type | None
+    # An action no operator may ever send (api/csms/call_rules.py) is refused on the role before
+    # its body is read, as on the raw call: 403 and audited (api.denied), never a 422 about the body.
+    officer_only = least_role(action) == OFFICER
+    principal_type = _officer_only(action) if officer_only else StationOps
 
-    async def send(*, station_id: str, principal: StationOps, gateway: GatewayDep, jobs: JobsDep,
+    async def send(*, station_id: str, principal: principal_type, gateway: GatewayDep,  # type: ignore[valid-type]
+                   jobs: JobsDep,
                    body: body_type = ... if has_fields else None,  # type: ignore[valid-type]
                    mode: Mode = Query("sync", description="sync: wait for the station's answer; job: store it "
                                                           "(202) and send it when the station is connected."),
@@ -98,9 +130,9 @@ def _route(command_type: CommandType) -> None:
     router.post(
         f"/api/v1/stations/{{station_id}}/commands/{action}", response_model=CommandOutcome,
         name=f"command_{action}", summary=f"{action}: {doc.splitlines()[0]}",
-        description=f"{doc}\n\nRoles: officer, operator; each action has its own, and its rule checks, "
-                    "exactly as on `POST /api/v1/stations/{id}/calls` (api/csms/call_rules.py). Every "
-                    "call and refusal is audited.",
+        description=f"{doc}\n\n" + ("Role: officer. " if officer_only else "Roles: officer, operator; ")
+                    + "each action has its own role, and its rule checks, exactly as on "
+                    "`POST /api/v1/stations/{id}/calls` (api/csms/call_rules.py). Every call and refusal is audited.",
         responses={202: {"model": CallJobOut, "description": "mode=job: stored; poll `Location`."},
                    409: {"model": errors.ErrorBody, "description": "sync: station not connected."},
                    504: {"model": errors.ErrorBody, "description": "sync: no answer in time."},
