@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -173,6 +174,13 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
         raise PkiAlreadyInitialized("the PKI already exists here; nothing was changed")
     if not organization.strip():
         raise ValueError("the organization name must not be empty")
+    # It is the O of every certificate, and each station's CSR must carry it (OrganizationName):
+    # a tab or an invisible character there is a name no station operator can type back.
+    odd = next((c for c in organization if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if odd is not None or organization != organization.strip():
+        what = f"the character U+{ord(odd):04X}" if odd is not None else "spaces at either end"
+        raise Refusal("organization.text", f"the organization name holds {what}; it goes into every "
+                      "certificate's O and every station's CSR must repeat it")
     if len(organization) > MAX_ORGANIZATION_CHARS:
         raise Refusal("organization.length", f"the organization name has {len(organization)} characters; at most "
                       f"{MAX_ORGANIZATION_CHARS} fit in the CAs' names (64 characters in X.509)")

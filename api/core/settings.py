@@ -242,6 +242,10 @@ def load_settings(data_dir: str | Path | None = None) -> Settings:
             config = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{config_file}: {exc}") from exc
+        except OSError as exc:   # a directory in its place, no permission
+            raise SettingsError(f"{config_file} cannot be read: {exc.strerror or type(exc).__name__}") from exc
+        except UnicodeDecodeError:
+            raise SettingsError(f"{config_file} is not UTF-8 text") from None
     section = config.get("chargeca", {})
 
     # Where each value not left at its default came from, to name it when the gateway's values

@@ -177,6 +177,35 @@ def test_organization_too_long_for_the_ca_names_is_refused_before_any_key(run, t
     assert run("init", "--org", "O" * 40, "--fqdn", "csms.acme.test").returncode == 0
 
 
+@pytest.mark.parametrize("organization", ["Acme\tCSO", "Acme\u200bCSO", " Acme CSO"])
+def test_an_organization_name_no_station_could_repeat_is_refused_before_any_key(run, tmp_path, organization):
+    result = run("init", "--org", organization, "--fqdn", "csms.acme.test")
+    assert result.returncode == 1 and "organization.text" in result.stderr, result.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))
+
+
+@pytest.mark.usefixtures("initialised")
+def test_a_config_file_that_cannot_be_read_is_a_setup_error(run, tmp_path):
+    config = tmp_path / "data" / "config.toml"
+    config.write_bytes(b"[chargeca]\nfqdn = \"\xff\"\n")
+    broken = run("ca", "list")
+    assert broken.returncode == 3 and "not UTF-8" in broken.stderr and "Traceback" not in broken.stderr
+    config.unlink()
+    config.mkdir()
+    gone = run("ca", "list")
+    assert gone.returncode == 3 and "cannot be read" in gone.stderr and "Traceback" not in gone.stderr
+
+
+@pytest.mark.usefixtures("initialised")
+def test_signing_without_the_lint_says_so_in_the_audit_log(run, tmp_path):
+    run("station", "add", "CP-1", "--security-profile", "3")
+    csr = tmp_path / "cp1.csr"
+    csr.write_text(openssl_csr(tmp_path, "CP-1", "Acme CSO", "rsa-2048"))
+    assert run("cert", "sign", "--station", "CP-1", "--csr", str(csr), "--no-lint").returncode == 0
+    listed = run("audit", "list", "--action", "certificate.sign")
+    assert '"lint_skipped":true' in listed.stdout, listed.stdout
+
+
 def test_init_that_cannot_record_its_config_keeps_nothing(run, tmp_path):
     # config.toml is written in the PKI's transaction: committed without it, later commands lost
     # the fqdn (and a token's settings) and init refused to run again.

@@ -37,6 +37,8 @@ def issue_from_csr(session: Session, ctx: Context, station_id: str, csr_pem: str
 
 def sign_csr(ctx: Context, actor: Actor, station_id: str, csr_pem: str, *, lint: bool = True) -> IssuedChain:
     with audited(ctx, actor, "certificate.sign", station_id) as (session, detail):
+        if not lint:   # an officer's choice on the CLI: the record says the certificate was not linted
+            detail.update(lint_skipped=True)
         issued, signed = issue_from_csr(session, ctx, station_id, csr_pem, lint=lint)
         detail.update(signed)
     return issued
