@@ -28,7 +28,8 @@ loop over stations, each call checked here.
 Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
 (a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
 TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability,
-ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), SetVariableMonitoring and
+ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), CancelReservation (a
+reservation we made), SetVariableMonitoring and
 SetMonitoringLevel (severities 0-9), GetLog (an HTTP(S) or FTP(S) location with a host, a time
 window that is one). CustomerInformation reads or erases a customer's personal
 data: an officer's, naming exactly one customer (N09.FR.09).
@@ -107,6 +108,7 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "TriggerMessage": CallRule(OPERATOR, CHECKED),
     "ChangeAvailability": CallRule(OPERATOR, CHECKED),
     "ReserveNow": CallRule(OPERATOR, CHECKED),
+    "CancelReservation": CallRule(OPERATOR, CHECKED),
     "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
     # N09/N10: a customer's personal data, read out of the station or erased there.
     "CustomerInformation": CallRule(OFFICER, CHECKED, "reads or erases a customer's personal data"),
@@ -365,4 +367,12 @@ def check_reservation(payload: Mapping[str, Any], expires_at: datetime, now: dat
         return Decision.refuse("call.reservation.expiry", "expiryDateTime must lie in the future")
     if payload.get("evseId") is not None and payload["evseId"] < 1:
         return Decision.refuse("call.reservation.evse", "evseId must be 1 or more; leave it out for any EVSE")
+    return Decision.allow()
+
+
+def check_cancel_reservation(station_id: str, reservation_id: int, ours: bool) -> Decision:
+    """CancelReservation (H02): a reservation we made (reservations come from ReserveNow only), as
+    the reservations route asks."""
+    if not ours:
+        return Decision.refuse("reservation.unknown", f"no reservation {reservation_id} for station {station_id!r}")
     return Decision.allow()

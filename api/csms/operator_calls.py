@@ -44,6 +44,7 @@ from api.csms.call_rules import (
     KnownTransaction,
     call_rule,
     check_availability,
+    check_cancel_reservation,
     check_certificate_signed,
     check_network_profile,
     check_organization,
@@ -64,6 +65,7 @@ from api.csms.outbox.engine import REFUSED, Failure, Kind
 from api.csms.outbox.purposes import OPERATOR_JOB
 from api.csms.provisioning import splitting
 from api.csms.provisioning.splitting import Splittable
+from api.csms.reservations import service as reservations
 from api.csms.routes import ANSWERS, COMMANDS, CSMS_ACTIONS
 from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
@@ -185,6 +187,9 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         except OcppError as exc:
             return Decision.refuse("call.reservation.expiry", exc.description)
         return check_reservation(payload, expires_at, utcnow())
+    if action == "CancelReservation":
+        ours = reservations.find(session, station.id, payload["reservationId"]) is not None
+        return check_cancel_reservation(station.id, payload["reservationId"], ours)
     if action == "CustomerInformation":
         return customer_information.check_request(payload)
     if action == "SetVariableMonitoring":

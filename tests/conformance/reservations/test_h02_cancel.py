@@ -51,3 +51,21 @@ async def test_h02_a_cancel_refused_before_sending_is_audited(csms):
         (entry,) = audit(csms, "station.call", station_id)
         detail = json.loads(entry.detail)
         assert entry.outcome == "refused" and detail["rule"] == rule and detail["action"] == "CancelReservation"
+
+
+async def test_h02_the_generic_call_and_the_typed_command_refuse_an_unknown_reservation_too(csms):
+    """Every door asks the same: a reservation we never made is refused before anything is sent,
+    and one we made goes out."""
+    station = await booted_station(csms, "H02-G")
+    for path in ("/api/v1/stations/H02-G/commands/CancelReservation", "/api/v1/stations/H02-G/calls"):
+        body = {"reservation_id": 12345} if "commands" in path else \
+            {"action": "CancelReservation", "payload": {"reservationId": 12345}}
+        refused = await csms.rest.post(path, json=body, headers=csms.headers("operator"))
+        assert refused.status_code == 422 and refused.json()["rule"] == "reservation.unknown", refused.text
+    assert received(station, "CancelReservation") == []
+    reservation_id = (await reserve(csms, station, evse_id=1)).json()["reservation_id"]
+    answer(station, "CancelReservation", {"status": "Accepted"})
+    sent = await csms.rest.post("/api/v1/stations/H02-G/calls", headers=csms.headers("operator"),
+                                json={"action": "CancelReservation", "payload": {"reservationId": reservation_id}})
+    assert sent.status_code == 200, sent.text
+    assert received(station, "CancelReservation") == [{"reservationId": reservation_id}]
