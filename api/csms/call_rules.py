@@ -30,7 +30,8 @@ Operators' station operations with a check of their arguments (CHECKED): Request
 TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability,
 ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), CancelReservation (a
 reservation we made), SetVariableMonitoring and
-SetMonitoringLevel (severities 0-9), GetLog (an HTTP(S) or FTP(S) location with a host, a time
+SetMonitoringLevel (severities 0-9, finite values), SetDisplayMessage (a window that ends after it
+starts, not yet past), GetLog (an HTTP(S) or FTP(S) location with a host, a time
 window that is one). CustomerInformation reads or erases a customer's personal
 data: an officer's, naming exactly one customer (N09.FR.09).
 
@@ -115,6 +116,8 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     # N04/N05: severities 0 to 9.
     "SetVariableMonitoring": CallRule(OPERATOR, CHECKED),
     "SetMonitoringLevel": CallRule(OPERATOR, CHECKED),
+    # O01: a time window the message can be shown in.
+    "SetDisplayMessage": CallRule(OPERATOR, CHECKED),
     # N01: an upload location a station can use, and a time window that is one.
     "GetLog": CallRule(OPERATOR, CHECKED),
 })

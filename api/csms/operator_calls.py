@@ -57,6 +57,7 @@ from api.csms.call_rules import (
     may,
 )
 from api.csms.customer_information import service as customer_information
+from api.csms.display import service as display
 from api.csms.firmware import updates as firmware_updates
 from api.csms.logs import service as logs
 from api.csms.monitoring import service as monitoring
@@ -196,6 +197,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return monitoring.check_monitors(payload)
     if action == "SetMonitoringLevel":
         return monitoring.check_level(payload)
+    if action == "SetDisplayMessage":
+        return display.check_message(payload, utcnow())
     if action == "GetLog":
         return logs.check_request(payload)
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these

@@ -25,7 +25,9 @@ from sqlmodel import Session, select
 
 from api.core.refusal import Conflict
 from storage.report_requests import REQUESTED, ReportRequest
-from storage.types import utcnow
+from storage.types import INT32_MAX, utcnow
+
+SUBJECT_MAX = 4000   # report_request.subject and device_report.criteria
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,18 @@ def requested(session: Session, station_id: str, kind: str, request_id: int, act
                                                   f"{station_id}; each request needs its own",
                        details={"request_id": request_id})
     row = ReportRequest(station_id=station_id, kind=kind, request_id=request_id, requested_by=actor_name[:100],
-                        subject=json.dumps(dict(subject or {}), separators=(",", ":")))
+                        subject=json_within(dict(subject or {}), SUBJECT_MAX))
     session.add(row)
     session.flush()
     return row
+
+
+def json_within(value: Any, limit: int) -> str:
+    """``value`` as JSON text of at most ``limit`` characters: kept whole or not at all, since a
+    cut text could not be read back. A request the schema allows (thousands of componentVariables
+    or ids, an idToken's additionalInfo) must not be refused for what its record can hold."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else json.dumps({"omitted": f"{len(text)} characters"})
 
 
 def answered(session: Session, station_id: str, kind: str, request_id: int, status: str) -> ReportRequest | None:
@@ -124,7 +134,8 @@ def part(session: Session, station_id: str, kind: str, request_id: int, seq_no: 
     # The seqNos before it, as far as a counter knows them: once there is a gap it stays.
     if not place(seq_no, tbc, range(row.next_seq_no), shown=0).in_order:
         row.gap = True
-    row.next_seq_no = max(row.next_seq_no, seq_no + 1)
+    # Held within the column's 32 bits: a part at seqNo 2^31-1 has left a gap (counted) already.
+    row.next_seq_no = max(row.next_seq_no, min(seq_no + 1, INT32_MAX))
     row.parts += 1
     row.last_part_at = utcnow()
     if not tbc:

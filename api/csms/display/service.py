@@ -5,13 +5,16 @@ station reported showing (NotifyDisplayMessages), one row per (station, message 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.csms import report_streams
+from api.ocpp.framing import OcppError
 from api.ocpp.handler import parse_datetime
+from policies.model import Decision
 from storage.display_messages import (
     CLEARED,
     CSMS,
@@ -25,6 +28,26 @@ from storage.report_requests import DISPLAY_MESSAGES
 from storage.types import utcnow
 
 _ACCEPTED = "Accepted"
+
+
+def check_message(payload: Mapping[str, Any], now: datetime) -> Decision:
+    """SetDisplayMessage (O01): a time window the message can be shown in. One that ends before
+    it starts, or has ended already, a station answers Accepted and never shows, so the operator
+    would never learn of the slip."""
+    message = payload.get("message", {})
+    try:
+        start, end = (parse_datetime(message[key], f"message.{key}") if message.get(key) else None
+                      for key in ("startDateTime", "endDateTime"))
+    except OcppError as exc:
+        return Decision.refuse("call.display_message.window", exc.description)
+    if end is not None and start is not None and end <= start:
+        return Decision.refuse("call.display_message.window",
+                               f"message.endDateTime ({end.isoformat()}) must be after message.startDateTime "
+                               f"({start.isoformat()}): the message would never be shown")
+    if end is not None and end <= now:
+        return Decision.refuse("call.display_message.window",
+                               f"message.endDateTime ({end.isoformat()}) has passed: the message would never be shown")
+    return Decision.allow()
 
 
 def find(session: Session, station_id: str, message_id: int) -> DisplayMessage | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from api.csms.availability import handlers as availability
 from api.csms.monitoring import service
+from api.ocpp.framing import ErrorCode, OcppError
 from api.ocpp.handler import StationCall, parse_datetime
 
 log = logging.getLogger("chargeca.ocpp.monitoring")
@@ -26,6 +27,11 @@ async def notify_event(call: StationCall, payload: dict[str, Any]) -> dict[str, 
 
 
 async def notify_monitoring_report(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
+    # Checked first, as meter values are: the station's CALLERROR names the field, nothing is kept.
+    field = service.non_finite_value(payload)
+    if field is not None:
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, f"{field} is not a finite number",
+                        {"field": field})
     policy = call.ctx.policy.monitoring
     known = await call.db(lambda session: service.record_report(session, call.station_id, payload, policy))
     if not known:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert
 from sqlmodel import Session, select
 
 from api.csms import report_streams
+from api.csms.provisioning.device_model import finite_number
 from policies.model import Decision, MonitoringPolicy
 from storage.monitoring import (
     CLEARED,
@@ -48,12 +49,27 @@ def check_level(payload: Mapping[str, Any]) -> Decision:
 
 
 def check_monitors(payload: Mapping[str, Any]) -> Decision:
-    """SetVariableMonitoring (N04): each monitor's severity from 0 to 9."""
-    for entry in payload.get("setMonitoringData", ()):
+    """SetVariableMonitoring (N04): each monitor's severity from 0 to 9, its value a finite number."""
+    for index, entry in enumerate(payload.get("setMonitoringData", ())):
         if not SEVERITY_MIN <= entry.get("severity", -1) <= SEVERITY_MAX:
             return Decision.refuse("call.monitoring.severity", "each monitor's severity must be 0 (Danger) to 9 "
                                                                "(Debug)")
+        # The raw call's JSON may carry an integer of hundreds of digits: no threshold a station
+        # compares with, nor one the monitor's row can hold.
+        if finite_number(entry.get("value")) is None:
+            return Decision.refuse("call.monitoring.value", f"setMonitoringData[{index}].value must be a finite "
+                                                            "number within a double's range")
     return Decision.allow()
+
+
+def non_finite_value(payload: Mapping[str, Any]) -> str | None:
+    """NotifyMonitoringReport: the first monitor whose value is no finite number (NaN, Infinity,
+    an integer beyond a double), as its field's path; None when every value is one."""
+    for index, monitoring in enumerate(payload.get("monitor", ())):
+        for position, monitor in enumerate(monitoring["variableMonitoring"]):
+            if finite_number(monitor["value"]) is None:
+                return f"monitor[{index}].variableMonitoring[{position}].value"
+    return None
 
 
 # --- where a monitor or an event is --------------------------------------------------------------

@@ -18,7 +18,7 @@ seqNo received, so it can list the missing ones.
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -28,7 +28,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from api.csms.report_streams import Placed, place
+from api.csms.report_streams import SUBJECT_MAX, Placed, json_within, place
 from policies.model import DeviceModelPolicy
 from policies.provisioning import Characteristics
 from storage.device_model import (
@@ -118,12 +118,9 @@ def report_requested(session: Session, station_id: str, requested_by: str, kind:
                                                      DeviceReport.request_id == request_id)).scalar_one_or_none()
     if old is not None:
         _drop_reports(session, [old])
-    text = json.dumps(criteria) if criteria else None
-    if text is not None and len(text) > 4000:
-        # Kept whole or not at all: a cut JSON text could not be read back.
-        text = json.dumps({"omitted": f"{len(text)} characters"})
     session.add(DeviceReport(station_id=station_id, request_id=request_id, kind=kind, report_base=report_base,
-                             criteria=text, requested_by=requested_by))
+                             criteria=json_within(criteria, SUBJECT_MAX) if criteria else None,
+                             requested_by=requested_by))
 
 
 def report_answered(session: Session, station_id: str, request_id: int, status: str) -> None:
@@ -276,8 +273,8 @@ def _variable_row(station_id: str, ident: VariableId, chars: Mapping[str, Any], 
             "component_instance": ident.component_instance, "evse_id": ident.evse_id,
             "connector_id": ident.connector_id, "variable": ident.variable,
             "variable_instance": ident.variable_instance, "unit": chars.get("unit"),
-            "data_type": chars.get("dataType"), "min_limit": _limit(chars.get("minLimit")),
-            "max_limit": _limit(chars.get("maxLimit")), "values_list": chars.get("valuesList"),
+            "data_type": chars.get("dataType"), "min_limit": finite_number(chars.get("minLimit")),
+            "max_limit": finite_number(chars.get("maxLimit")), "values_list": chars.get("valuesList"),
             "supports_monitoring": chars.get("supportsMonitoring"), "report_id": report_id, "updated_at": now}
 
 
@@ -285,8 +282,18 @@ _VARIABLE_COLUMNS = ("unit", "data_type", "min_limit", "max_limit", "values_list
                      "report_id", "updated_at")
 
 
-def _limit(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a double, or None. Schemas say "number" only: NaN and Infinity (which
+    JSON parsers let through) and an integer beyond a double (JSON allows 400 digits) are no
+    value a column or a comparison can use. A reported minLimit or maxLimit that is one is
+    stored as no limit: a NotifyReport part is acknowledged whole."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _within_limit(session: Session, station_id: str, keys: list[str], limit: int, count: int | None) -> list[str]:

@@ -11,13 +11,13 @@ as in the device model (api/csms/provisioning/device_model.py), for the workflow
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session
 
+from api.csms.provisioning.device_model import finite_number
 from storage.stations import Station
 from storage.types import INT32_MAX, utcnow
 
@@ -35,13 +35,11 @@ def certificate_capacity(report_data: Iterable[dict[str, Any]]) -> int | None:
 
 
 def _count(limit: Any) -> int | None:
-    # The schema only says "number", and JSON parsers let NaN through: a fraction, a negative or
-    # a non-finite value is a station's bug, not a capacity.
-    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not math.isfinite(limit):
+    # A fraction or a negative is a station's bug too, not a capacity.
+    number = finite_number(limit)
+    if number is None or number < 0 or number != int(number):
         return None
-    if limit < 0 or limit != int(limit):
-        return None
-    return min(int(limit), _CAPACITY_MAX)
+    return min(int(number), _CAPACITY_MAX)
 
 
 def store_certificate_capacity(session: Session, station_id: str, capacity: int) -> None:

@@ -1,13 +1,18 @@
 """O01 — Set display message: the CSMS sends SetDisplayMessage; the station's answer is kept with
 the message: Accepted, NotSupportedMessageFormat (HTML on a text display), NotSupportedPriority,
-NotSupportedState, Rejected."""
+NotSupportedState, Rejected. A time window the message could never be shown in (ending before it
+starts, or already past) is refused before it leaves."""
 
 from __future__ import annotations
 
 import pytest
-from core_support import answer, booted_station, eventually, get, received
+from core_support import answer, booted_station, command, eventually, get, received
 from customer_support import display_messages, message, sent
 from ocpp_support import csms  # noqa: F401 - fixture
+from sqlmodel import select
+
+from api.core.audit import run_in_session
+from storage.audit import AuditEntry
 
 
 async def test_o01_message_accepted_and_kept(csms):
@@ -63,3 +68,25 @@ async def test_o01_a_message_sent_as_a_job_is_kept_with_its_answer(csms):
     assert (await eventually(answered))["result"]["status"] == "Accepted"
     assert (await display_messages(csms, "O01-JOB"))[40]["status"] == "Accepted"
     assert received(station, "SetDisplayMessage")[0]["message"]["id"] == 40
+
+
+@pytest.mark.parametrize(("window", "problem"), [
+    ({"start_date_time": "2030-06-01T00:00:00Z", "end_date_time": "2030-05-31T23:59:59Z"}, "must be after"),
+    ({"start_date_time": "2030-06-01T00:00:00+02:00", "end_date_time": "2030-05-31T22:00:00Z"}, "must be after"),
+    ({"end_date_time": "2020-01-01T00:00:00Z"}, "has passed"),
+], ids=["backwards", "empty", "past"])
+async def test_o01_a_window_the_message_can_never_be_shown_in_is_refused(csms, window, problem):
+    # The station takes such a message (Accepted) and never shows it: the operator never learns.
+    station = await booted_station(csms, "O01-W")
+    typed = await command(csms, "O01-W", "SetDisplayMessage", {"message": message(20, "Closed", **window)})
+    raw = await csms.post_call("O01-W", "SetDisplayMessage", {"message": {
+        "id": 21, "priority": "NormalCycle", "message": {"format": "UTF8", "content": "Closed"},
+        **{"startDateTime" if key.startswith("start") else "endDateTime": value for key, value in window.items()}}})
+
+    for refused in (typed, raw):
+        assert refused.status_code == 422 and refused.json()["rule"] == "call.display_message.window", refused.text
+        assert problem in refused.json()["error"]
+    assert received(station, "SetDisplayMessage") == [] and await display_messages(csms, "O01-W") == {}
+    audited = run_in_session(csms.ctx, lambda s: list(s.exec(select(AuditEntry.outcome).where(
+        AuditEntry.action == "station.call", AuditEntry.target == "O01-W"))))
+    assert audited == ["refused", "refused"]

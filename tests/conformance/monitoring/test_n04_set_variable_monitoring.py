@@ -1,8 +1,8 @@
 """N04 — Set variable monitoring: one SetVariableMonitoring with a monitor for each outcome the
 station can give (Accepted with the id it assigns, UnknownComponent, UnknownVariable,
 UnsupportedMonitorType, Rejected, Duplicate); the CSMS keeps each monitor with its answer, the
-accepted one under the station's id. A severity outside 0-9 is refused before sending. A monitor
-set again with its id (N04.FR.13) replaces it."""
+accepted one under the station's id. A severity outside 0-9, or a value that is no finite number,
+is refused before sending. A monitor set again with its id (N04.FR.13) replaces it."""
 
 from __future__ import annotations
 
@@ -63,3 +63,16 @@ async def test_n04_a_severity_outside_0_to_9_is_refused_before_sending(csms):
         monitor("EVSE", "Power", "UpperThreshold", 22000, 10)]})
     assert refused.status_code == 422 and refused.json()["rule"] == "call.monitoring.severity", refused.text
     assert received(station, "SetVariableMonitoring") == [] and await monitors(csms, "N04-S") == []
+
+
+async def test_n04_a_value_beyond_a_double_is_refused_before_it_is_kept_or_sent(csms):
+    # The raw call's JSON may carry an integer of 400 digits (no NaN: the text guard has those).
+    # It reached the monitor's row first: a 500 on SQLite, storage.value on PostgreSQL.
+    station = await booted_station(csms, "N04-V")
+    payload = ('{"action":"SetVariableMonitoring","payload":{"setMonitoringData":[{"component":{"name":"EVSE"},'
+               '"variable":{"name":"Power"},"type":"UpperThreshold","value":1' + "0" * 400 + ',"severity":3}]}}')
+    refused = await csms.rest.post("/api/v1/stations/N04-V/calls", content=payload,
+                                   headers={**csms.headers(), "content-type": "application/json"})
+    assert refused.status_code == 422 and refused.json()["rule"] == "call.monitoring.value", refused.text
+    assert "setMonitoringData[0].value" in refused.json()["error"]
+    assert received(station, "SetVariableMonitoring") == [] and await monitors(csms, "N04-V", cleared="true") == []

@@ -110,6 +110,34 @@ async def test_reported_monitors_are_kept_up_to_the_bound(ctx):
         (1, 1, "reported", "Accepted"), (2, 1, "reported", "Accepted"), (3, 1, "reported", "Accepted")]
 
 
+_NOT_FINITE = pytest.mark.parametrize("value", [float("nan"), float("inf"), 10**400],
+                                      ids=["nan", "inf", "10**400"])
+
+
+@_NOT_FINITE
+async def test_a_reported_monitor_value_that_is_no_number_is_refused_by_name(ctx, value):
+    # NaN was an InternalError on SQLite (NOT NULL) and kept on PostgreSQL, read back as null;
+    # an integer beyond a double was an InternalError, or storage.value on PostgreSQL.
+    register(ctx, "MR-NAN")
+    run_in_session(ctx, lambda session: service.REPORT.requested(session, "MR-NAN", "token:t", {"requestId": 1}))
+    report = _report(1, 0, False, 1, 2)
+    report["monitor"][0]["variableMonitoring"][1]["value"] = value
+    with pytest.raises(OcppError) as refused:
+        await FakeStation(ctx, "MR-NAN").send("NotifyMonitoringReport", report)
+    assert (refused.value.code, refused.value.details) == (
+        "PropertyConstraintViolation", {"field": "monitor[0].variableMonitoring[1].value"})
+    assert rows(ctx, VariableMonitor) == []
+
+
+@_NOT_FINITE
+def test_a_monitor_value_that_is_no_number_is_refused_before_it_leaves(value):
+    # Through the raw call, whose JSON may carry such a value, it reached the monitor's row first.
+    entry = {"component": {"name": "EVSE"}, "variable": {"name": "Power"}, "type": "Delta", "value": value,
+             "severity": 3}
+    decision = service.check_monitors({"setMonitoringData": [{**entry, "value": 1e308}, entry]})
+    assert (decision.rule, "setMonitoringData[1].value" in decision.reason) == ("call.monitoring.value", True)
+
+
 @pytest.mark.parametrize(("severity", "allowed"), [(0, True), (9, True), (-1, False), (10, False)])
 def test_severities_run_from_0_to_9(severity, allowed):
     entry = {"component": {"name": "EVSE"}, "variable": {"name": "Power"}, "type": "Delta", "value": 1,

@@ -73,6 +73,21 @@ async def test_a_lost_part_is_detected_and_recorded(any_ctx):
     assert (report.status, report.missing, report.out_of_order, report.parts) == ("complete", None, True, 4)
 
 
+@pytest.mark.parametrize("limit", [float("nan"), float("inf"), float("-inf"), 10**400, -(10**400)],
+                         ids=["nan", "inf", "-inf", "10**400", "-10**400"])
+async def test_a_limit_that_is_no_finite_number_is_stored_as_none(any_ctx, limit):
+    # The schema says "number": Python's JSON parser reads NaN, Infinity and 1e400, and an integer
+    # of 400 digits. One beyond a double was an InternalError and the part lost; NaN and Infinity
+    # were kept on PostgreSQL, where a SetVariables value compared with them passes any check.
+    register(any_ctx, "DM-NAN")
+    station = FakeStation(any_ctx, "DM-NAN")
+    assert await station.send("NotifyReport", _part(0, False, _entry("A", minLimit=limit, maxLimit=limit),
+                                                    _entry("B", minLimit=1, maxLimit=10))) == {}
+    kept = run_in_session(any_ctx, lambda s: device_model.browse(s, "DM-NAN"))
+    assert [(row.variable, row.min_limit, row.max_limit) for row, _ in kept] == [("A", None, None), ("B", 1, 10)]
+    assert _report(any_ctx, "DM-NAN").status == "complete"
+
+
 async def test_a_report_beyond_the_variable_limit_is_truncated_by_name(any_ctx):
     policy = dataclasses.replace(any_ctx.policy, device_model=DeviceModelPolicy(max_variables_per_station=3))
     small = dataclasses.replace(any_ctx, policy=policy)

@@ -140,6 +140,9 @@ async def test_a_report_naming_the_certificate_capacity_stores_it(ctx):
     _entry("SecurityCtrlr", "CertificateEntries"),               # listed without a maxLimit: says nothing
     _entry("SecurityCtrlr", "CertificateEntries", maxLimit=2.5),  # a fraction is a station's bug
     _entry("SecurityCtrlr", "CertificateEntries", maxLimit=-1),
+    _entry("SecurityCtrlr", "CertificateEntries", maxLimit=float("nan")),
+    # JSON allows an integer of 400 digits: it was an InternalError (OverflowError), the part lost.
+    _entry("SecurityCtrlr", "CertificateEntries", maxLimit=10**400),
     _entry("OCPPCommCtrlr", "HeartbeatInterval", maxLimit=99),
 ])
 async def test_a_report_without_a_usable_capacity_keeps_the_one_stored(ctx, entry):
