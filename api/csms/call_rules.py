@@ -32,8 +32,10 @@ ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), CancelReservati
 reservation we made), SetVariableMonitoring and
 SetMonitoringLevel (severities 0-9, finite values), SetDisplayMessage (a window that ends after it
 starts, not yet past), GetLog (an HTTP(S) or FTP(S) location with a host, a time
-window that is one). CustomerInformation reads or erases a customer's personal
-data: an officer's, naming exactly one customer (N09.FR.09).
+window that is one), SetChargingProfile, GetCompositeSchedule, GetChargingProfiles and
+ClearChargingProfile (a profile a station can apply: purpose, EVSE, transaction, stack level,
+validity, periods and limits; api/csms/smart_charging/rules.py). CustomerInformation reads or
+erases a customer's personal data: an officer's, naming exactly one customer (N09.FR.09).
 
 The checks in this module are pure (payload and facts in, ``Decision`` out); the facts that need
 the database are gathered by api/csms/operator_calls.py.
@@ -120,6 +122,11 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "SetDisplayMessage": CallRule(OPERATOR, CHECKED),
     # N01: an upload location a station can use, and a time window that is one.
     "GetLog": CallRule(OPERATOR, CHECKED),
+    # K: profiles and schedules a station can apply (api/csms/smart_charging/rules.py).
+    "SetChargingProfile": CallRule(OPERATOR, CHECKED),
+    "GetCompositeSchedule": CallRule(OPERATOR, CHECKED),
+    "GetChargingProfiles": CallRule(OPERATOR, CHECKED),
+    "ClearChargingProfile": CallRule(OPERATOR, CHECKED),
 })
 
 _WHOLE_STATION_RESET = CallRule(OFFICER, GENERIC, "a Reset without evseId restarts the whole station, "

@@ -70,6 +70,7 @@ from api.csms.reservations import service as reservations
 from api.csms.routes import ANSWERS, COMMANDS, CSMS_ACTIONS
 from api.csms.security import trust_anchors
 from api.csms.security.trust_anchors import StationAnswer
+from api.csms.smart_charging import rules as smart_charging
 from api.csms.transactions import service as transactions
 from api.ocpp.command import BadAnswer
 from api.ocpp.framing import OcppError
@@ -201,6 +202,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return display.check_message(payload, utcnow())
     if action == "GetLog":
         return logs.check_request(payload)
+    if action in SMART_CHARGING:
+        return smart_charging.check_request(session, station.id, action, payload, utcnow())
     raise AssertionError(f"no check for {action}")  # pragma: no cover - call_rules names only these
 
 
@@ -210,7 +213,9 @@ async def _settled_for(gateway: Gateway, action: str) -> None:
         await gateway.transactions_settled()
 
 
-_READS_TRANSACTIONS = frozenset({"RequestStopTransaction"})
+_READS_TRANSACTIONS = frozenset({"RequestStopTransaction", "SetChargingProfile"})
+SMART_CHARGING = frozenset({"SetChargingProfile", "GetCompositeSchedule", "GetChargingProfiles",
+                            "ClearChargingProfile"})
 
 
 def _known_transaction(session: Session, station_id: str, transaction_id: str) -> KnownTransaction | None:
