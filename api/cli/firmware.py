@@ -9,6 +9,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from api.cli.common import COUNT, ROW_ID, CliError, Command, context_of, integer, officer, read_text, write_text
+from api.core.refusal import Refusal
 from storage.db import read_scope
 from storage.firmware import RUNNING, STOPPED
 
@@ -34,10 +35,14 @@ def _campaigns() -> ModuleType:
 def _register_image(args: argparse.Namespace, image: ImageIn) -> None:
     ctx, registry = context_of(args), _registry()
     try:
+        registry.check_names(image)
         with open(args.file, "rb") as source:
             staged = registry.stage_file(ctx, source)
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc}") from exc
+    except Refusal as exc:  # audited as register_image audits its own
+        registry.refused_upload(ctx, officer(), image, exc)
+        raise
     row = registry.register_image(ctx, officer(), staged, image)
     print(f"image {row.id}\t{row.name} {row.version}\t{row.size} bytes\tsha256 {row.sha256}\tsigned by {row.signed_by}")
     print(f"signature {row.signature}")

@@ -20,7 +20,7 @@ from typing import BinaryIO, TypeVar
 from cryptography import x509
 from sqlmodel import Session, select
 
-from api.core.audit import Actor, audited, run_in_session
+from api.core.audit import Actor, audited, record_failure, run_in_session
 from api.core.context import Context
 from api.core.refusal import Conflict, NotFound, Refusal
 from pki import firmware as signing
@@ -202,12 +202,27 @@ class ImageIn:
     sign: bool = False                      # ChargeCA signs it with its own firmware-signing key
 
 
-def _check_names(image: ImageIn) -> None:
-    if not 0 < len(image.name.strip()) <= 200:
-        raise Refusal("firmware.image.name", "name must have 1 to 200 characters")
-    if not 0 < len(image.version.strip()) <= 50:
-        raise Refusal("firmware.image.version", "version must have 1 to 50 characters (BootNotification's "
-                                                "firmwareVersion is at most 50)")
+def _control(text: str) -> bool:
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def check_names(image: ImageIn) -> None:
+    """Before the bytes are read, so a bad name costs no upload; again when it is registered.
+    Names are printed in the CLI's tab-separated listing and shown to officers: a control
+    character there splits a row or drives their terminal."""
+    if not 0 < len(image.name.strip()) <= 200 or _control(image.name):
+        raise Refusal("firmware.image.name", "name must have 1 to 200 characters, none of them control characters")
+    if not 0 < len(image.version.strip()) <= 50 or _control(image.version):
+        raise Refusal("firmware.image.version", "version must have 1 to 50 characters, none of them control "
+                                                "characters (BootNotification's firmwareVersion is at most 50)")
+
+
+def refused_upload(ctx: Context, actor: Actor, image: ImageIn, exc: Refusal) -> None:
+    """Audit an upload refused before ``register_image`` (a name, the size, an empty body, a
+    header), as ``register_image`` audits the refusals it makes."""
+    record_failure(ctx, actor, "firmware.image.add", "firmware", {
+        "name": image.name[:200], "version": image.version[:50],
+        "signed_by": CHARGECA if image.sign else MANUFACTURER}, exc)
 
 
 def register_image(ctx: Context, actor: Actor, staged: Staged, image: ImageIn) -> FirmwareImage:
@@ -216,7 +231,7 @@ def register_image(ctx: Context, actor: Actor, staged: Staged, image: ImageIn) -
         with audited(ctx, actor, "firmware.image.add", "firmware") as (session, detail):
             detail.update(name=image.name[:200], version=image.version[:50], sha256=staged.sha256, size=staged.size,
                           signed_by=CHARGECA if image.sign else MANUFACTURER)
-            _check_names(image)
+            check_names(image)
             digest = bytes.fromhex(staged.sha256)
             if image.sign:
                 if image.signature or image.signing_certificate:

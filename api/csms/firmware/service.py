@@ -56,6 +56,14 @@ REFUSED_ANSWERS = frozenset({UpdateFirmwareStatusEnumType.rejected.value,
                              UpdateFirmwareStatusEnumType.revoked_certificate.value})
 UNANSWERED = frozenset({"error", "timeout", "not_connected"})
 ENDED = SUCCEEDED | FAILED_STATUSES | REFUSED_ANSWERS | UNANSWERED | {CANCELLED}
+# Where the station itself, or a later request, ended an update for good: a status for it that
+# arrives after (out of order, repeated, or a station contradicting its own answer) is kept in the
+# history only. Not among them: an unanswered call (the station may have got the request all the
+# same), and a failed download or installation, which a station may try again (UpdateFirmware's
+# retries) and then report Installed. Firmware whose signature or verification failed is never
+# installed after.
+FINAL = SUCCEEDED | REFUSED_ANSWERS | {CANCELLED, Status.invalid_signature.value,
+                                       Status.install_verification_failed.value}
 ACCEPTED_ANSWERS = frozenset({UpdateFirmwareStatusEnumType.accepted.value,
                               UpdateFirmwareStatusEnumType.accepted_canceled.value})
 
@@ -163,7 +171,7 @@ def _close_location(session: Session, row: FirmwareUpdate) -> None:
 
 def record_status(session: Session, station_id: str, status: str, request_id: int | None) -> FirmwareUpdate | None:
     """A FirmwareStatusNotification: in the history (bounded per station), and the status of the
-    update it names. InvalidSignature is an alert."""
+    update it names unless that update has ended (``FINAL``). InvalidSignature is an alert."""
     row = None
     if request_id is not None:
         row = session.exec(select(FirmwareUpdate).where(FirmwareUpdate.station_id == station_id,
@@ -171,7 +179,7 @@ def record_status(session: Session, station_id: str, status: str, request_id: in
     now = utcnow()
     session.add(FirmwareStatusEvent(station_id=station_id, request_id=request_id,
                                     update_id=row.id if row else None, status=status, received_at=now))
-    if row is not None and row.status != CANCELLED:
+    if row is not None and row.status not in FINAL:
         row.status, row.updated_at = status, now
         session.add(row)
         if status in SUCCEEDED | FAILED_STATUSES or status == Status.downloaded.value:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -156,8 +157,22 @@ async def upload_image(request: Request, principal: OfficerOnly, ctx: Ctx,
                        x_firmware_signature: str | None = Header(None, max_length=800),
                        x_firmware_signing_certificate: str | None = Header(None, max_length=8000)) -> ImageOut:
     """Register a firmware image (the body, streamed). Role: officer."""
-    image = registry.ImageIn(name=name, version=version, signature=x_firmware_signature,
-                             signing_certificate=_header_pem(x_firmware_signing_certificate), sign=sign)
+    image = registry.ImageIn(name=name, version=version, signature=x_firmware_signature, sign=sign)
+    try:
+        image = dataclasses.replace(image, signing_certificate=_header_pem(x_firmware_signing_certificate))
+        registry.check_names(image)
+        staged = await _stage(request, ctx)
+    except (Refusal, ApiError) as exc:
+        # register_image audits what it refuses; these come before it, and are the officer's too.
+        refused = exc if isinstance(exc, Refusal) else Refusal(exc.rule or "firmware.image", exc.message)
+        await asyncio.to_thread(registry.refused_upload, ctx, principal.actor, image, refused)
+        if isinstance(exc, Refusal) and exc.rule == "firmware.image.size":
+            raise ApiError(413, str(exc), rule=exc.rule) from None
+        raise
+    return ImageOut.of(await asyncio.to_thread(registry.register_image, ctx, principal.actor, staged, image))
+
+
+async def _stage(request: Request, ctx) -> registry.Staged:
     stager = await asyncio.to_thread(registry.Stager, ctx)
     pending = bytearray()
     try:
@@ -167,15 +182,12 @@ async def upload_image(request: Request, principal: OfficerOnly, ctx: Ctx,
                 await asyncio.to_thread(stager.write, bytes(pending))
                 pending.clear()
         await asyncio.to_thread(stager.write, bytes(pending))
-        staged = await asyncio.to_thread(stager.finish)
-    except Refusal as exc:
-        if exc.rule == "firmware.image.size":
-            raise ApiError(413, str(exc), rule=exc.rule) from None
-        raise
+        return await asyncio.to_thread(stager.finish)
+    except Refusal:
+        raise  # the stager has removed its file
     except BaseException:
         await asyncio.to_thread(stager.abort)
         raise
-    return ImageOut.of(await asyncio.to_thread(registry.register_image, ctx, principal.actor, staged, image))
 
 
 @router.get(IMAGES_PATH, response_model=list[ImageOut], responses=errors.responses(401, 403, 503))

@@ -92,6 +92,30 @@ async def test_accepted_canceled_ends_the_update_that_ran(ctx):
     assert (by_request[2].answer, by_request[2].status) == ("AcceptedCanceled", "AcceptedCanceled")
 
 
+async def test_a_status_after_the_update_ended_is_history_only(ctx):
+    """Out of order, repeated, or contradicting the station's own answer: before, each overwrote
+    the update's status, so a refused or failed update read Installed and its campaign counted it."""
+    register(ctx, "FW-5")
+    refused, failed, installed, silent, retried = (_update(ctx, "FW-5", n) for n in (1, 2, 3, 4, 5))
+    run_in_session(ctx, lambda s: service.record_answer(s, refused, "Rejected", "answered"))
+    run_in_session(ctx, lambda s: service.record_answer(s, silent, None, "timeout"))
+    station = FakeStation(ctx, "FW-5")
+    for request_id, status in ((2, "InvalidSignature"), (3, "Installed"),
+                               (1, "Installed"), (2, "Installed"), (3, "Downloading"), (4, "Downloading"),
+                               (5, "DownloadFailed"), (5, "Downloading"), (5, "Installed")):
+        assert await station.send("FirmwareStatusNotification", {"status": status, "requestId": request_id}) == {}
+
+    by_request = {u.request_id: u.status for u in rows(ctx, FirmwareUpdate, FirmwareUpdate.station_id == "FW-5")}
+    # An update whose UpdateFirmware went unanswered may still have reached the station, and a
+    # failed download may be tried again: both follow.
+    assert by_request == {1: "Rejected", 2: "InvalidSignature", 3: "Installed", 4: "Downloading", 5: "Installed"}
+    kept = rows(ctx, FirmwareStatusEvent, FirmwareStatusEvent.station_id == "FW-5")
+    assert [(e.request_id, e.status) for e in kept] == [
+        (2, "InvalidSignature"), (3, "Installed"), (1, "Installed"), (2, "Installed"), (3, "Downloading"),
+        (4, "Downloading"), (5, "DownloadFailed"), (5, "Downloading"), (5, "Installed")]
+    assert {failed, installed} <= {e.update_id for e in kept}
+
+
 async def test_history_is_bounded_per_station(ctx, monkeypatch):
     register(ctx, "FW-4")
     monkeypatch.setattr(service, "STATUS_HISTORY_MAX", 5)

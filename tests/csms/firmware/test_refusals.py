@@ -6,6 +6,7 @@ command and the generic call takes the same checked workflow."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 from cryptography import x509
@@ -30,6 +31,7 @@ from sqlmodel import func, select
 from trust_anchor_support import pem
 
 from api.core.audit import Actor, run_in_session
+from api.csms.firmware import registry
 from api.csms.provisioning import device_model
 from api.csms.security.authority_service import revoke_certificate
 from storage.audit import AuditEntry
@@ -90,6 +92,42 @@ async def test_unsigned_or_half_signed_uploads_are_refused(files_csms):
     assert (garbled.status_code, garbled.json()["rule"]) == (422, "firmware.certificate.format")
     assert operator.status_code == 403
     assert _count(files_csms, FirmwareImage) == 0 and _stored_files(files_csms) == []
+
+
+async def test_uploads_refused_before_registering_are_audited_too(files_csms, monkeypatch):
+    """Too large, empty, a garbled certificate header, a name with control characters: refused by
+    name like the others, and, unlike before, each in the audit log as the officer's refused
+    ``firmware.image.add``."""
+    maker = manufacturer(serial=0x7201)
+    class OneMegabyte(registry.Stager):   # [firmware] max_image_mb = 1, without a 256 MiB body
+        def __init__(self, ctx) -> None:
+            super().__init__(ctx)
+            self.limit = 1024 * 1024
+    monkeypatch.setattr(registry, "Stager", OneMegabyte)
+    large, data = image_bytes(1024 * 1024 + 1), image_bytes(1000)
+
+    too_large = await upload(files_csms, large, signature=maker.sign(large), certificate=maker.signer.certificate)
+    empty = await upload(files_csms, b"", sign=True)
+    garbled = await files_csms.rest.post("/api/v1/firmware/images", params={"name": "x", "version": "1"},
+                                         content=data, headers={**files_csms.headers("officer"),
+                                                                "X-Firmware-Signature": "c2ln",
+                                                                "X-Firmware-Signing-Certificate": "%%%"})
+    # Shown in the CLI's tab-separated listing: a newline splits its row, an escape drives the terminal.
+    control = await upload(files_csms, data, sign=True, name="fw\n7\tx\x1b[2J")
+    version = await upload(files_csms, data, sign=True, version="1.0\r\n")
+
+    assert (too_large.status_code, too_large.json()["rule"]) == (413, "firmware.image.size"), too_large.text
+    assert (empty.status_code, empty.json()["rule"]) == (422, "firmware.image.empty"), empty.text
+    assert (garbled.status_code, garbled.json()["rule"]) == (422, "firmware.certificate.format")
+    assert garbled.json()["field"] == "header.x-firmware-signing-certificate"
+    assert (control.status_code, control.json()["rule"]) == (422, "firmware.image.name"), control.text
+    assert (version.status_code, version.json()["rule"]) == (422, "firmware.image.version"), version.text
+    assert _count(files_csms, FirmwareImage) == 0 and _stored_files(files_csms) == []
+    entries = _audited(files_csms, "firmware.image.add")
+    assert [e.outcome for e in entries] == ["refused"] * 5 and len({e.actor for e in entries}) == 1
+    assert [json.loads(e.detail)["rule"] for e in entries] == [
+        "firmware.image.size", "firmware.image.empty", "firmware.certificate.format", "firmware.image.name",
+        "firmware.image.version"]
 
 
 async def test_a_station_without_the_root_is_refused_by_name_and_nothing_sent(files_csms):
