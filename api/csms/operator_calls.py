@@ -173,7 +173,11 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return check_certificate_signed(chain, station.id, _issued_leaf(session, chain),
                                         deliverable=(CertStatus.ISSUED, CertStatus.ACTIVE))
     if action == "RequestStartTransaction":
-        return check_remote_start(payload)
+        decision = check_remote_start(payload)
+        if decision and payload.get("chargingProfile") is not None:
+            return smart_charging.check_remote_start_profile(session, station.id, payload["chargingProfile"],
+                                                             utcnow())
+        return decision
     if action == "RequestStopTransaction":
         return check_remote_stop(payload["transactionId"], _known_transaction(session, station.id,
                                                                                payload["transactionId"]))

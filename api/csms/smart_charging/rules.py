@@ -111,8 +111,15 @@ def check_set_profile(payload: Mapping[str, Any], now: datetime, reported: Repor
     stack level and validity are ones, its schedules fit its kind, and each schedule's periods
     start at 0, rise, and carry limits a station can apply."""
     profile, evse_id = payload["chargingProfile"], payload["evseId"]
-    for decision in (_purpose(profile, evse_id, transaction), _stack_level(profile, reported),
-                     _validity(profile, now), _kind(profile)):
+    decision = _purpose(profile, evse_id, transaction)
+    return check_profile(profile, now, reported) if decision else decision
+
+
+def check_profile(profile: Mapping[str, Any], now: datetime, reported: Reported) -> Decision:
+    """What a profile must be whatever carries it (SetChargingProfile, RequestStartTransaction):
+    a stack level and validity that are ones, schedules that fit its kind, periods that start at
+    0 and rise, limits a station can apply."""
+    for decision in (_stack_level(profile, reported), _validity(profile, now), _kind(profile)):
         if not decision:
             return decision
     for schedule in profile["chargingSchedule"]:
@@ -120,6 +127,13 @@ def check_set_profile(payload: Mapping[str, Any], now: datetime, reported: Repor
         if not decision:
             return decision
     return Decision.allow()
+
+
+def check_remote_start_profile(session: Session, station_id: str, profile: Mapping[str, Any],
+                               now: datetime) -> Decision:
+    """The chargingProfile of a RequestStartTransaction (F01, K05): the TxProfile of the
+    transaction about to begin, checked as SetChargingProfile checks one."""
+    return check_profile(profile, now, Reported.of(session, station_id))
 
 
 def _purpose(profile: Mapping[str, Any], evse_id: int,

@@ -73,6 +73,21 @@ async def test_a_charging_profile_that_is_not_a_tx_profile_never_leaves(csms):
     assert received(station, "RequestStartTransaction")[0]["chargingProfile"]["chargingProfilePurpose"] == "TxProfile"
 
 
+async def test_a_tx_profile_no_station_could_apply_never_leaves_with_a_remote_start(csms):
+    """The profile a remote start carries is checked as SetChargingProfile's is (K01)."""
+    station = await booted_station(csms, "TC-F-03-K")
+    profile = {"id": 1, "stack_level": 0, "charging_profile_purpose": "TxProfile",
+               "charging_profile_kind": "Absolute", "charging_schedule": [{
+                   "id": 1, "charging_rate_unit": "W", "start_schedule": "2025-01-01T00:00:00Z",
+                   "charging_schedule_period": [{"start_period": 600, "limit": 11000},
+                                                {"start_period": 0, "limit": 7000}]}]}
+
+    refused = await remote_start(csms, "TC-F-03-K", evse_id=1, charging_profile=profile)
+
+    assert refused.status_code == 422 and refused.json()["rule"].startswith("call.charging_profile."), refused.text
+    assert received(station, "RequestStartTransaction") == []
+
+
 async def test_a_remote_start_id_is_never_used_twice_for_a_station(csms):
     station = await booted_station(csms, "TC-F-03-D")
     answer(station, "RequestStartTransaction", {"status": "Accepted"})
