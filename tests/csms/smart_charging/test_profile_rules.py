@@ -5,12 +5,11 @@ transactions are the ones it reported."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from core_support import Transactions, answer, booted_station, command, received
+from core_support import Transactions, answer, booted_station, command, eventually, received
 from ocpp_support import csms  # noqa: F401 - fixture
 from sqlmodel import select
 
@@ -146,12 +145,10 @@ async def test_a_stored_tx_profile_is_refused_as_it_leaves_once_its_transaction_
     assert await running.send("Ended", "EVDeparted", info={"stoppedReason": "EVDisconnected"}) == {}
     assert (await station.boot())["status"] == "Accepted"
 
-    async def job() -> dict:
-        return (await csms.rest.get(stored.json()["url"], headers=csms.headers())).json()
-    for _ in range(200):
-        if (found := await job())["status"] != "pending":
-            break
-        await asyncio.sleep(0.02)
+    async def settled() -> dict | None:
+        found = (await csms.rest.get(stored.json()["url"], headers=csms.headers())).json()
+        return found if found["status"] != "pending" else None
+    found = await eventually(settled)
     assert found["status"] == "failed" and found["error"].startswith("call.charging_profile.ended"), found
     assert received(station, "SetChargingProfile") == []
 
