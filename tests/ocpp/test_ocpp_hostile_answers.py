@@ -15,6 +15,8 @@ from ocpp_support import WholeFrame, open_csms
 from pki_fixtures import make_root
 from trust_anchor_support import pem
 
+from api.core.audit import run_in_session
+from api.csms.reservations import service as reservations
 from api.csms.routes import COMMANDS
 
 pytestmark = pytest.mark.slow
@@ -35,6 +37,18 @@ ADJUSTED = {
     "GetLog": lambda payload: {**payload, "log": {**payload["log"], "remoteLocation": "https://logs.example.com/up"}},
     "SetNetworkProfile": lambda payload: {**payload, "connectionData": {**payload["connectionData"],
                                                                         "ocppCsmsUrl": "ws://csms.example/ocpp"}},
+    "SetDisplayMessage": lambda payload: {**payload, "message": {
+        **payload["message"], "startDateTime": "2099-01-01T00:00:00Z", "endDateTime": "2100-01-01T00:00:00Z"}},
+    # A default profile a station can apply: the example's purpose comes from the station itself,
+    # its validity has passed, its only period does not start at 0.
+    "SetChargingProfile": lambda payload: {**payload, "chargingProfile": {
+        **{key: value for key, value in payload["chargingProfile"].items()
+           if key not in ("transactionId", "recurrencyKind")},
+        "chargingProfilePurpose": "TxDefaultProfile", "validFrom": "2099-01-01T00:00:00Z",
+        "validTo": "2100-01-01T00:00:00Z", "chargingSchedule": [{
+            **schedule, "chargingSchedulePeriod": [{**period, "startPeriod": 0}
+                                                   for period in schedule["chargingSchedulePeriod"]]}
+            for schedule in payload["chargingProfile"]["chargingSchedule"]]}},
 }
 # Needing what only a workflow has: a chain we issued for the station, a certificate in its
 # reported inventory, a registered firmware image. Their answers are read by the same commands
@@ -57,6 +71,10 @@ async def station(csms):
         "eventType": "Started", "timestamp": "2025-06-01T12:00:00Z", "triggerReason": "Authorized", "seqNo": 0,
         "transactionInfo": {"transactionId": example("RequestStopTransaction")["transactionId"]}})
     assert started[0] == 3, started
+    # The reservation the generated CancelReservation names: one we made.
+    reserved = {**example("ReserveNow"), "id": example("CancelReservation")["reservationId"],
+                "expiryDateTime": "2100-01-01T00:00:00Z"}
+    run_in_session(csms.ctx, lambda session: reservations.requested(session, STATION, "test", reserved))
     return raw
 
 
