@@ -27,7 +27,7 @@ def one_job(session: Session, station_id: str, action: str, payload: dict[str, A
 
 
 Check = Callable[[Session, Station, str, dict[str, Any]], None]
-CALL, CALL_RESULT = "station.call", "station.call.result"
+CALL, CALL_RESULT, CALL_CANCEL = "station.call", "station.call.result", "station.call.cancel"
 
 
 def begin_station_call(ctx: Context, actor: Actor, station_id: str, action: str, payload: dict[str, Any], *,

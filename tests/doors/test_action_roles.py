@@ -126,6 +126,8 @@ SENDS_NOTHING = {
     ("DELETE", "/api/v1/tariffs/default"), ("PUT", "/api/v1/stations/{station_id}/tariff"),
     ("DELETE", "/api/v1/stations/{station_id}/tariff"), ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{token_id}"),
+    # Takes back a stored call before it leaves, with the role its action needs (tests/ocpp/test_job_control.py).
+    ("DELETE", "/api/v1/stations/{station_id}/calls/{call_id}"),
 }
 GENERIC = ("POST", "/api/v1/stations/{station_id}/calls")
 

@@ -55,6 +55,8 @@ MATRIX = [
     ("GET", "/api/v1/connections", None, ALL),
     ("POST", "/api/v1/stations/NO-SUCH/calls", {"action": "TriggerMessage"}, STATION_OPS),
     ("GET", "/api/v1/stations/NO-SUCH/calls/1", None, ALL),
+    ("GET", "/api/v1/stations/NO-SUCH/calls", None, ALL),
+    ("DELETE", "/api/v1/stations/NO-SUCH/calls/1", None, STATION_OPS),
     # Typed commands: an action no operator may ever send is an officer's before its body is read (403 even
     # for a missing body); the others' role may depend on the payload (call_rules, tests/doors/test_action_roles.py).
     *[("POST", f"/api/v1/stations/NO-SUCH/commands/{action}", None,

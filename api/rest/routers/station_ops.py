@@ -17,9 +17,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.core.audit import Actor
+from api.core.audit import Actor, require_station, run_in_session
 from api.core.credentials import PASSWORD_MAX
 from api.core.settings import boot_statuses
+from api.csms import job_control
 from api.csms.operator_calls import CallJobs, InvalidCallPayload, call_now
 from api.csms.provisioning import service as provisioning
 from api.csms.routes import ANSWERS
@@ -29,9 +30,10 @@ from api.ocpp.command import BadAnswer
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import NOT_CONNECTED, TIMEOUT, CallOutcome, OcppSession
 from api.rest import errors
-from api.rest.auth import AnyRole, StationOps
+from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.errors import ApiError
 from api.rest.numbers import RowId
+from api.rest.paging import Before, Limit, page_of
 from api.rest.request_body import RequestBody
 from storage.outbox import CallStatus, OutboundCall
 
@@ -257,6 +259,40 @@ async def send_operator_call(gateway: Gateway, jobs: CallJobs, actor: Actor, sta
     if outcome.status == TIMEOUT:
         raise ApiError(504, outcome.description, call_status=outcome.status, sent=outcome.sent)
     return outcome
+
+
+JobStatus = Literal[CallStatus.PENDING, CallStatus.SENT, CallStatus.ANSWERED, CallStatus.FAILED]
+
+
+class CallJobPage(BaseModel):
+    calls: list[CallJobOut] = Field(description="Newest first; a split job's parts are shown when it is read alone.")
+    next_before: int | None = Field(description="Pass as `before` for the next (older) page; null on the last.")
+
+
+@router.get("/api/v1/stations/{station_id}/calls", response_model=CallJobPage,
+            responses=errors.responses(401, 403, 404, 422, 503))
+async def list_calls(station_id: str, _principal: AnyRole, ctx: Ctx, status: JobStatus | None = None,
+                     before: Before = None, limit: Limit = 100) -> CallJobPage:
+    """The station's stored (async) calls, newest first: `status=pending` shows what still waits
+    for the station. Page with `before`. Roles: officer, operator, auditor."""
+    def read(session):
+        require_station(session, station_id)
+    await asyncio.to_thread(run_in_session, ctx, read)
+    rows = await asyncio.to_thread(job_control.listed, ctx, station_id, status, before, limit + 1)
+    page, next_before = page_of(rows, limit, "id")
+    return CallJobPage(calls=[CallJobOut.of(row) for row in page], next_before=next_before)
+
+
+@router.delete("/api/v1/stations/{station_id}/calls/{call_id}", response_model=CallJobOut,
+               responses=errors.responses(401, 403, 404, 409, 503))
+async def cancel_call(station_id: str, call_id: RowId, principal: StationOps, ctx: Ctx, jobs: JobsDep) -> CallJobOut:
+    """Cancel a stored call that has not left: it fails with `error` "cancelled by …" and is never
+    sent (a split job: its parts not yet sent). 409 `call.sent` while it is with the station (its
+    answer decides), `call.ended` once it has ended; 404 `call.unknown`. Whoever may send its
+    action may cancel it (403 `call.role` otherwise). Audited (`station.call.cancel`). Roles:
+    officer, operator."""
+    row = await asyncio.to_thread(job_control.cancel, ctx, principal.actor, station_id, call_id)
+    return CallJobOut.of(row, await asyncio.to_thread(jobs.parts, row))
 
 
 @router.get("/api/v1/stations/{station_id}/calls/{call_id}", response_model=CallJobOut,
