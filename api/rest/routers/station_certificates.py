@@ -20,7 +20,7 @@ from api.csms.outbox import signal as outbox_signal
 from api.csms.security.renewal import CHARGING_STATION_CERTIFICATE, TRIGGERS, NoSuchIssuer, RenewalBatch, Selection
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
 from api.rest import errors
-from api.rest.auth import OFFICER, OPERATOR, AnyRole, Ctx, StationOps, require_role
+from api.rest.auth import OFFICER, Ctx, StationOps, require_role
 from api.rest.errors import ApiError
 from api.rest.request_body import RequestBody
 from storage.outbox import OutboundCall
@@ -107,12 +107,14 @@ class RenewalsOut(BaseModel):
 
 @router.post("/certificate-renewals", status_code=202, response_model=RenewalsOut,
              responses=errors.responses(401, 403, 404, 422, 503))
-async def renew_certificates(body: RenewalsIn, principal: AnyRole, ctx: Ctx, request: Request) -> RenewalsOut:
+async def renew_certificates(body: RenewalsIn, principal: StationOps, ctx: Ctx, request: Request) -> RenewalsOut:
     """Ask a filtered set of stations for new CSRs; returns the stations queued, each with the
     time its TriggerMessage is due (paced by [renewal] max_per_minute), and those skipped
     because a renewal is already in flight. Audited. Roles: officer, operator; `all`: officer."""
-    # Who may call depends on the filter: the whole fleet at once is an officer's decision.
-    await require_role(*((OFFICER,) if body.all else (OFFICER, OPERATOR)))(request, principal)
+    # An auditor is refused before the body is read, as on every route that changes something;
+    # the whole fleet at once is an officer's decision.
+    if body.all:
+        await require_role(OFFICER)(request, principal)
     try:
         selection = Selection(expiring_within_days=body.expiring_within_days, issuer_id=body.issuer_id,
                               everything=body.all)
