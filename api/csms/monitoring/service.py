@@ -236,10 +236,13 @@ def record_report(session: Session, station_id: str, payload: Mapping[str, Any],
     return True
 
 
-def monitors(session: Session, station_id: str, *, active: bool = True, limit: int = 1000) -> list[VariableMonitor]:
+def monitors(session: Session, station_id: str, *, active: bool = True, limit: int = 1000,
+             after_id: int | None = None) -> list[VariableMonitor]:
     query = select(VariableMonitor).where(VariableMonitor.station_id == station_id)
     if active:
         query = query.where(VariableMonitor.status != CLEARED)
+    if after_id is not None:
+        query = query.where(VariableMonitor.id > after_id)
     return list(session.exec(query.order_by(VariableMonitor.id).limit(limit)))
 
 

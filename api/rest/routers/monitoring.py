@@ -34,6 +34,7 @@ class PlaceOut(BaseModel):
 
 
 class MonitorOut(PlaceOut):
+    id: int = Field(description="Ours: grows as monitors are recorded; the paging key (`after_id`).")
     monitor_id: int | None = Field(description="The station's id; null until it assigned one.")
     type: str
     value: float
@@ -89,12 +90,16 @@ class EventOut(PlaceOut):
 @router.get("/api/v1/stations/{station_id}/monitors", response_model=list[MonitorOut],
             responses=errors.responses(401, 403, 404, 503))
 def monitors(station_id: str, _principal: AnyRole, ctx: Ctx,
-             cleared: bool = Query(False, description="Include the monitors cleared since.")) -> list[MonitorOut]:
-    """The station's monitors as far as we know them. Roles: officer, operator, auditor."""
+             cleared: bool = Query(False, description="Include the monitors cleared since."),
+             limit: int = Query(1000, ge=1, le=1000),
+             after_id: int | None = Query(None, ge=1, le=INT32_MAX)) -> list[MonitorOut]:
+    """The station's monitors as far as we know them, in the order recorded; page with
+    ``after_id`` (the last `id` seen): with the cleared ones, a station's history outgrows a page.
+    Roles: officer, operator, auditor."""
     def read(session):
         require_station(session, station_id)
         return [MonitorOut.model_validate(row, from_attributes=True)
-                for row in service.monitors(session, station_id, active=not cleared)]
+                for row in service.monitors(session, station_id, active=not cleared, limit=limit, after_id=after_id)]
     return run_in_session(ctx, read)
 
 

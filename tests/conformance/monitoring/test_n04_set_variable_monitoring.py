@@ -6,7 +6,7 @@ is refused before sending. A monitor set again with its id (N04.FR.13) replaces 
 
 from __future__ import annotations
 
-from core_support import booted_station, command, received
+from core_support import booted_station, command, get, received
 from customer_support import monitor, monitors, sent
 from ocpp_support import csms  # noqa: F401 - fixture
 
@@ -76,3 +76,20 @@ async def test_n04_a_value_beyond_a_double_is_refused_before_it_is_kept_or_sent(
     assert refused.status_code == 422 and refused.json()["rule"] == "call.monitoring.value", refused.text
     assert "setMonitoringData[0].value" in refused.json()["error"]
     assert received(station, "SetVariableMonitoring") == [] and await monitors(csms, "N04-V", cleared="true") == []
+
+
+async def test_n04_the_monitors_page_by_id_so_the_newest_are_reachable(csms):
+    station = await booted_station(csms, "N04-P")
+    await sent(csms, station, "SetVariableMonitoring", {"set_monitoring_data": [
+        monitor("EVSE", "Power", "UpperThreshold", 1000 * n, 4) for n in range(1, 6)]})
+    whole = await get(csms, "/api/v1/stations/N04-P/monitors")
+    assert len(whole) == 5 and [m["id"] for m in whole] == sorted(m["id"] for m in whole)
+
+    pages, after = [], None
+    while True:
+        page = await get(csms, "/api/v1/stations/N04-P/monitors?limit=2" + (f"&after_id={after}" if after else ""))
+        if not page:
+            break
+        pages.append([m["id"] for m in page])
+        after = page[-1]["id"]
+    assert pages == [[m["id"] for m in whole][i:i + 2] for i in (0, 2, 4)]
