@@ -134,9 +134,11 @@ def record_report(session: Session, station_id: str, payload: Mapping[str, Any])
     return True
 
 
-def listed(session: Session, station_id: str, *, shown: bool = False, limit: int = MESSAGES_MAX
-           ) -> list[DisplayMessage]:
+def listed(session: Session, station_id: str, *, shown: bool = False, limit: int = MESSAGES_MAX,
+           after_message_id: int | None = None) -> list[DisplayMessage]:
     query = select(DisplayMessage).where(DisplayMessage.station_id == station_id)
+    if after_message_id is not None:
+        query = query.where(DisplayMessage.message_id > after_message_id)
     if shown:
         query = query.where(DisplayMessage.status.in_([_ACCEPTED, REPORTED]))
     return list(session.exec(query.order_by(DisplayMessage.message_id).limit(limit)))

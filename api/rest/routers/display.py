@@ -14,6 +14,7 @@ from api.core.audit import require_station, run_in_session
 from api.csms.display import service
 from api.rest import errors
 from api.rest.auth import AnyRole, Ctx
+from api.rest.numbers import INT32_MAX
 
 router = APIRouter(tags=["display messages"])
 
@@ -44,11 +45,15 @@ class DisplayMessageOut(BaseModel):
 @router.get("/api/v1/stations/{station_id}/display-messages", response_model=list[DisplayMessageOut],
             responses=errors.responses(401, 403, 404, 503))
 def display_messages(station_id: str, _principal: AnyRole, ctx: Ctx,
-                     shown: bool = Query(False, description="Only those the station accepted or reported.")
+                     shown: bool = Query(False, description="Only those the station accepted or reported."),
+                     limit: int = Query(256, ge=1, le=1000),
+                     after_message_id: int | None = Query(None, ge=-INT32_MAX - 1, le=INT32_MAX,
+                                                          description="Page: the last message_id seen.")
                      ) -> list[DisplayMessageOut]:
-    """The station's display messages by id. Roles: officer, operator, auditor."""
+    """The station's display messages by id; page with ``after_message_id``: operators may set
+    more than a page of them. Roles: officer, operator, auditor."""
     def read(session):
         require_station(session, station_id)
-        return [DisplayMessageOut.model_validate(row, from_attributes=True)
-                for row in service.listed(session, station_id, shown=shown)]
+        return [DisplayMessageOut.model_validate(row, from_attributes=True) for row in service.listed(
+            session, station_id, shown=shown, limit=limit, after_message_id=after_message_id)]
     return run_in_session(ctx, read)

@@ -90,3 +90,20 @@ async def test_o01_a_window_the_message_can_never_be_shown_in_is_refused(csms, w
     audited = run_in_session(csms.ctx, lambda s: list(s.exec(select(AuditEntry.outcome).where(
         AuditEntry.action == "station.call", AuditEntry.target == "O01-W"))))
     assert audited == ["refused", "refused"]
+
+
+async def test_o01_the_messages_page_by_id_so_every_one_set_is_reachable(csms):
+    station = await booted_station(csms, "O01-P")
+    for message_id in (-3, 1, 7, 12, 40):
+        body = message(message_id, f"note {message_id}", start_date_time="2025-06-01T00:00:00Z",
+                       end_date_time="2099-06-01T00:00:00Z")
+        assert (await sent(csms, station, "SetDisplayMessage", {"message": body}))["status"] == "Accepted"
+    pages, after = [], None
+    while True:
+        page = await get(csms, "/api/v1/stations/O01-P/display-messages?limit=2"
+                         + (f"&after_message_id={after}" if after is not None else ""))
+        if not page:
+            break
+        pages.append([m["message_id"] for m in page])
+        after = page[-1]["message_id"]
+    assert pages == [[-3, 1], [7, 12], [40]]
