@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from policies.model import KEY_SPECS as KEY_SPECS  # re-exported: the key stores name them from here
 from policies.model import Decision, KeyPolicy
 
-KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
 # The only RSA public exponent accepted: small exponents (e = 3) make signature forgeries of
 # sloppy verifiers practical, and every station key generator in use defaults to 65537.
 RSA_PUBLIC_EXPONENT = 65537

@@ -4,7 +4,9 @@ names replaces that default, lists included; every other key keeps its default).
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import typing
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from policies.model import (
     TlsPolicy,
     ValidityPolicy,
 )
+from policies.tls import check_tls_policy
 
 _SECTIONS: dict[str, type] = {
     "tls": TlsPolicy,
@@ -59,12 +62,17 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+# TOML integers are 64-bit (tomllib reads any size); a larger figure reaches no column or clock.
+_INT64 = range(-(2**63), 2**63)
+
+
 class PolicyError(ValueError):
     """The policy file is not valid; the message names the key."""
 
 
 def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
     known = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         if key not in known:
@@ -78,6 +86,17 @@ def _build(section: str, cls: type, values: dict[str, Any]) -> Any:
             raise PolicyError(
                 f"[{section}].{key} must be {type(default).__name__}, got {type(value).__name__}"
             )
+        if type(value) is int and value not in _INT64:
+            raise PolicyError(f"[{section}].{key} = {value} is beyond a 64-bit integer")
+        # TOML has nan and inf; every comparison with nan is false, so no range check refuses it.
+        if type(value) is float and not math.isfinite(value):
+            raise PolicyError(f"[{section}].{key} must be a finite number, got {value}")
+        if type(value) is tuple:
+            item_type = typing.get_args(hints[key])[0]
+            wrong = next((item for item in value if type(item) is not item_type), None)
+            if wrong is not None:
+                raise PolicyError(f"[{section}].{key} must list {item_type.__name__} values, "
+                                  f"got {type(wrong).__name__} {wrong!r}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -93,7 +112,13 @@ def parse_policy(data: dict[str, Any], base: dict[str, Any] | None = None) -> Po
         if not isinstance(values, dict):
             raise PolicyError(f"[{section}] must be a table")
         merged.setdefault(section, {}).update(values)
-    return Policy(**{s: _build(s, cls, merged.get(s, {})) for s, cls in _SECTIONS.items()})
+    policy = Policy(**{s: _build(s, cls, merged.get(s, {})) for s, cls in _SECTIONS.items()})
+    # Checked here, not first when the wss listener builds its context: every command that reads
+    # the policy (and GET /api/v1/policy) would otherwise run with one serve refuses.
+    decision = check_tls_policy(policy.tls)
+    if not decision:
+        raise PolicyError(f"[tls]: {decision.rule}: {decision.reason}")
+    return policy
 
 
 def default_policy_data() -> dict[str, Any]:
@@ -108,6 +133,6 @@ def load_policy(override: Path | None = None) -> Policy:
         return parse_policy({}, defaults)
     try:
         data = tomllib.loads(override.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise PolicyError(f"{override}: {exc}") from exc
     return parse_policy(data, defaults)

@@ -4,6 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Key types the CA can generate (policy names; pki/keystore.py makes them).
+KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
+# RSA-2048 stays out: BSI TR-02102-1 asks for >= 3000 bits for keys in use beyond 2023, and a CA
+# or server key lives for years.
+_CA_KEY_SPECS = ("ec-p256", "ec-p384", "rsa-3072", "rsa-4096")
+# OCPP 2.0.1 A00.FR.502: RSA keys of at least 2048 bits. Above OpenSSL's limit for RSA
+# (OPENSSL_RSA_MAX_MODULUS_BITS) no verifier could check the signature at all.
+RSA_MIN_BITS_FLOOR = 2048
+RSA_MAX_BITS_CEILING = 16384
+# The curves BSI TR-02102-1 finds suitable (cryptography's names, as CSR keys report them).
+SUITABLE_EC_CURVES = ("secp256r1", "secp384r1", "secp521r1",
+                      "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1")
+# A period of time in a policy is at most a century: beyond, a retention cutoff or a
+# certificate's notAfter leaves the dates Python, the database and X.509 can hold (10**30 days
+# stopped every prune pass with an OverflowError, each pass, silently but for the log).
+MAX_DAYS = 36_500
+MAX_HOURS = MAX_DAYS * 24
+MAX_MINUTES = MAX_HOURS * 60
+
+
+def _at_most(section: str, policy: object, limit: int, names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(policy, name) > limit:
+            raise ValueError(f"[{section}].{name} must be at most {limit}")
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -46,6 +71,19 @@ class KeyPolicy:
     def __post_init__(self) -> None:
         if not 0 < self.rsa_min_bits <= self.rsa_max_bits:
             raise ValueError("[keys]: rsa_min_bits must be positive and not above rsa_max_bits")
+        if self.rsa_min_bits < RSA_MIN_BITS_FLOOR:
+            raise ValueError(f"[keys].rsa_min_bits = {self.rsa_min_bits} is below {RSA_MIN_BITS_FLOOR} "
+                             "(OCPP 2.0.1 A00.FR.502)")
+        if self.rsa_max_bits > RSA_MAX_BITS_CEILING:
+            raise ValueError(f"[keys].rsa_max_bits must be at most {RSA_MAX_BITS_CEILING} (OpenSSL's RSA limit)")
+        unsuitable = [c for c in self.ec_curves if c not in SUITABLE_EC_CURVES]
+        if unsuitable:
+            raise ValueError(f"[keys].ec_curves: {', '.join(unsuitable)} not one of {', '.join(SUITABLE_EC_CURVES)}")
+        for key, allowed in (("ca_key", _CA_KEY_SPECS),
+                             ("server_ec_key", tuple(k for k in _CA_KEY_SPECS if k.startswith("ec-"))),
+                             ("server_rsa_key", tuple(k for k in _CA_KEY_SPECS if k.startswith("rsa-")))):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"[keys].{key} = {getattr(self, key)!r} is not one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +96,9 @@ class CsrPolicy:
     def __post_init__(self) -> None:
         if self.requests_per_station_per_hour < 1:
             raise ValueError("[csr]: requests_per_station_per_hour must be at least 1")
+        # SignCertificateRequest.csr is string[..5500]: a larger limit admits nothing more.
+        if not 1 <= self.max_chars <= 5500:
+            raise ValueError("[csr].max_chars must be 1 to 5500 (the SignCertificateRequest schema)")
 
 
 @dataclass(frozen=True)
@@ -71,10 +112,27 @@ class ValidityPolicy:
     crl_hours: int = 24
     ocsp_minutes: int = 60
 
+    def __post_init__(self) -> None:
+        days = ("root_days", "sub_ca_days", "server_days", "station_days", "v2g_days")
+        for name in (*days, "crl_hours", "ocsp_minutes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"[validity].{name} must be at least 1")
+        if self.backdate_minutes < 0:
+            raise ValueError("[validity].backdate_minutes must not be negative")
+        _at_most("validity", self, MAX_DAYS, days)
+        _at_most("validity", self, MAX_HOURS, ("crl_hours",))
+        _at_most("validity", self, MAX_MINUTES, ("ocsp_minutes", "backdate_minutes"))
+
 
 @dataclass(frozen=True)
 class ChainPolicy:
     max_chars: int = 10000
+
+    def __post_init__(self) -> None:
+        # CertificateSignedRequest.certificateChain is string[..10000]: a larger limit would let
+        # through a chain the schema check then refuses at every delivery attempt.
+        if not 1 <= self.max_chars <= 10000:
+            raise ValueError("[chain].max_chars must be 1 to 10000 (the CertificateSignedRequest schema)")
 
 
 @dataclass(frozen=True)
@@ -91,6 +149,7 @@ class DeliveryPolicy:
         if self.max_attempts < 1 or self.backoff_seconds < 0 or self.revoke_superseded_after_hours < 0:
             raise ValueError("[delivery]: max_attempts must be >= 1; backoff_seconds and "
                              "revoke_superseded_after_hours must not be negative")
+        _at_most("delivery", self, MAX_HOURS, ("revoke_superseded_after_hours",))
 
 
 @dataclass(frozen=True)
@@ -107,6 +166,8 @@ class RenewalPolicy:
     def __post_init__(self) -> None:
         if self.window_days < 0 or self.max_per_minute < 0 or self.in_flight_hours < 0:
             raise ValueError("[renewal]: window_days, max_per_minute and in_flight_hours must not be negative")
+        _at_most("renewal", self, MAX_DAYS, ("window_days",))
+        _at_most("renewal", self, MAX_HOURS, ("in_flight_hours",))
 
 
 @dataclass(frozen=True)
@@ -180,6 +241,7 @@ class SecurityEventPolicy:
     def __post_init__(self) -> None:
         if self.retention_days < 1 or self.max_rows < 1 or self.prune_interval_minutes < 1:
             raise ValueError("[security_events]: retention_days, max_rows and prune_interval_minutes must be >= 1")
+        _at_most("security_events", self, MAX_DAYS, ("retention_days",))
 
 
 @dataclass(frozen=True)
@@ -194,6 +256,7 @@ class MeterValuePolicy:
         if self.retention_days < 1 or self.partitions_ahead_months < 1 or self.maintenance_interval_minutes < 1:
             raise ValueError("[meter_values]: retention_days, partitions_ahead_months and "
                              "maintenance_interval_minutes must be >= 1")
+        _at_most("meter_values", self, MAX_DAYS, ("retention_days",))
 
 
 @dataclass(frozen=True)
@@ -210,6 +273,7 @@ class MonitoringPolicy:
         if min(self.event_retention_days, self.events_per_station, self.monitors_per_station,
                self.prune_interval_minutes) < 1:
             raise ValueError("[monitoring]: every figure must be at least 1")
+        _at_most("monitoring", self, MAX_DAYS, ("event_retention_days",))
 
 
 @dataclass(frozen=True)
@@ -224,6 +288,7 @@ class CustomerInformationPolicy:
     def __post_init__(self) -> None:
         if min(self.retention_days, self.parts_per_request, self.prune_interval_minutes) < 1:
             raise ValueError("[customer_information]: every figure must be at least 1")
+        _at_most("customer_information", self, MAX_DAYS, ("retention_days",))
 
 
 @dataclass(frozen=True)
@@ -251,6 +316,7 @@ class MessageLogPolicy:
                self.max_frames_per_station_per_day, self.max_malformed_per_station_per_day,
                self.max_queued_frames) < 1:
             raise ValueError("[message_log]: every figure must be at least 1")
+        _at_most("message_log", self, MAX_DAYS, ("retention_days",))
 
 
 @dataclass(frozen=True)
@@ -304,6 +370,7 @@ class SessionsPolicy:
     def __post_init__(self) -> None:
         if not 0.05 <= self.disconnect_poll_seconds <= 60 or self.disconnect_keep_hours < 1:
             raise ValueError("[sessions]: disconnect_poll_seconds must be 0.05 to 60, disconnect_keep_hours >= 1")
+        _at_most("sessions", self, MAX_HOURS, ("disconnect_keep_hours",))
 
 
 @dataclass(frozen=True)
@@ -332,6 +399,7 @@ class FileTransferPolicy:
             raise ValueError("[file_transfer]: every figure must be at least 1")
         if self.max_megabytes_per_second < 0:
             raise ValueError("[file_transfer]: max_megabytes_per_second must be 0 (no cap) or more")
+        _at_most("file_transfer", self, MAX_DAYS, ("keep_expired_grants_days",))
 
 
 @dataclass(frozen=True)
@@ -354,6 +422,7 @@ class LogPolicy:
             raise ValueError("[logs]: protocol must be \"https\" or \"ftp\"")
         if min(self.max_bytes, self.upload_minutes, self.retention_days, self.max_files_per_station) < 1:
             raise ValueError("[logs]: max_bytes, upload_minutes, retention_days and max_files_per_station must be >= 1")
+        _at_most("logs", self, MAX_DAYS, ("retention_days",))
 
 
 @dataclass(frozen=True)

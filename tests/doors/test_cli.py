@@ -402,3 +402,14 @@ def test_station_password_from_stdin_or_file_and_profile(run, tmp_path: Path):
     log = run("audit", "list", "--limit", "200").stdout
     assert "station.password.set" in log and "station.security_profile.set" in log
     assert password not in log
+
+
+@pytest.mark.parametrize(("policy", "named"), [
+    (b'[tls]\nmin_version = "TLSv1.0"\n', "tls.version_too_low"),
+    (b'[tls]\nmin_version = "\xff"\n', "policy.toml"),
+])
+def test_a_refused_policy_file_stops_every_command_naming_it(run, initialised, tmp_path, policy, named):
+    (tmp_path / "data" / "policy.toml").write_bytes(policy)
+    refused = run("audit", "verify")
+    assert refused.returncode == 3, refused.stderr
+    assert named in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
