@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Column, Text, UniqueConstraint, insert, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from storage.types import UtcDateTime, utcnow
@@ -146,16 +146,74 @@ class ChainReport:
     problem: str = ""
 
 
+# Entries read at once by verify_chain: a long log is walked in pages, never held whole.
+_VERIFY_PAGE = 1000
+_ROW = select(_TABLE.c.seq, _TABLE.c.at, _TABLE.c.actor, _TABLE.c.action, _TABLE.c.target, _TABLE.c.outcome,
+              _TABLE.c.detail, _TABLE.c.prev_hash, _TABLE.c.entry_hash).order_by(_TABLE.c.seq)
+
+
+_SEQS = select(_TABLE.c.seq).order_by(_TABLE.c.seq)
+
+
+def _page(query: Any, after: int | None) -> Any:
+    return (query if after is None else query.where(_TABLE.c.seq > after)).limit(_VERIFY_PAGE)
+
+
+def _rows(session: Session, query: Any) -> list[Any] | None:
+    """The rows of ``query``, or None when one of them cannot be read as an entry. Someone
+    writing to the table directly can store what no entry holds (on SQLite: bytes that are no
+    UTF-8, a time that is no date); that is tampering to report, not a database outage. A
+    savepoint keeps a failed read from ending the caller's transaction on PostgreSQL."""
+    savepoint = session.begin_nested()
+    try:
+        rows = session.execute(query).all()
+    except (DBAPIError, ValueError, TypeError, AttributeError):
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return rows
+
+
+def _unreadable_seq(session: Session, seqs: Sequence[int]) -> int:
+    """The first of ``seqs`` whose entry cannot be read; raises when the database itself fails
+    (an outage is never reported as a broken entry)."""
+    for seq in seqs:
+        if _rows(session, _ROW.where(_TABLE.c.seq == seq)) is None:
+            session.execute(select(_TABLE.c.seq).where(_TABLE.c.seq == seq)).one()
+            return seq
+    raise RuntimeError("audit log: a page of entries could not be read, though each of them could")
+
+
 def verify_chain(session: Session) -> ChainReport:
     prev = GENESIS
     count = 0
-    for entry in session.exec(select(AuditEntry).order_by(AuditEntry.seq)):
-        count += 1
-        if entry.prev_hash != prev:
-            return ChainReport(False, count, prev, entry.seq, "link to the previous entry is broken")
-        expected = _digest(entry.prev_hash, entry.at, entry.actor, entry.action, entry.target,
-                           entry.outcome, entry.detail)
-        if entry.entry_hash != expected:
-            return ChainReport(False, count, prev, entry.seq, "entry content does not match its hash")
-        prev = entry.entry_hash
-    return ChainReport(True, count, prev)
+    after: int | None = None
+    while True:
+        rows = _rows(session, _page(_ROW, after))
+        unreadable: int | None = None
+        if rows is None:
+            # The entries before the unreadable one are checked first: one of them may be the
+            # first to break the chain.
+            unreadable = _unreadable_seq(session, session.execute(_page(_SEQS, after)).scalars().all())
+            rows = _rows(session, _page(_ROW.where(_TABLE.c.seq < unreadable), after)) or []
+        if not rows and unreadable is None:
+            return ChainReport(True, count, prev)
+        for entry in rows:
+            count += 1
+            if entry.prev_hash != prev:
+                return ChainReport(False, count, prev, entry.seq,
+                                   "link to the previous entry is broken: an entry before it was removed, "
+                                   "inserted or rewritten, or the entries were reordered")
+            try:
+                expected = _digest(entry.prev_hash, entry.at, entry.actor, entry.action, entry.target,
+                                   entry.outcome, entry.detail)
+            except (ValueError, TypeError, AttributeError):
+                # A value of another type than the column's (SQLite keeps what it is given).
+                expected = None
+            if entry.entry_hash != expected:
+                return ChainReport(False, count, prev, entry.seq, "entry content does not match its hash")
+            prev = entry.entry_hash
+        if unreadable is not None:
+            return ChainReport(False, count + 1, prev, unreadable,
+                               "entry cannot be read: its stored text or time is no entry's (written outside ChargeCA)")
+        after = rows[-1].seq

@@ -62,3 +62,15 @@ def test_verify_reports_a_sound_chain_then_the_tampered_entry(api):
     report = api.client.get("/api/v1/audit/verify", headers=api.headers("officer")).json()
     assert report["ok"] is False and report["first_bad_seq"] == entry.seq
     assert "does not match" in report["problem"]
+
+
+def test_verify_names_an_entry_that_cannot_be_read(sqlite_api):
+    sqlite_api.register_station("CS-0321")
+    [entry] = sqlite_api.audit("station.add", "CS-0321")
+    with sqlite_api.ctx.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entry SET detail = CAST(X'FF22' AS TEXT) WHERE seq = :seq"),
+                           {"seq": entry.seq})
+    answer = sqlite_api.client.get("/api/v1/audit/verify", headers=sqlite_api.headers("auditor"))
+    assert answer.status_code == 200, answer.text  # was 503 "database unavailable"
+    report = answer.json()
+    assert report["ok"] is False and report["first_bad_seq"] == entry.seq and "cannot be read" in report["problem"]
