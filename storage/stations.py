@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index, func
 from sqlmodel import Field, SQLModel
 
 from storage.types import UtcDateTime, utcnow
@@ -48,6 +49,10 @@ class Station(SQLModel, table=True):
     last_connected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+# Registration compares identities without case (OCPP identifierString): api/operations/stations.py.
+Index("ix_station_id_lower", func.lower(Station.__table__.c.id))
 
 
 class InstalledCertificate(SQLModel, table=True):

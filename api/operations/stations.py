@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from api.core.audit import Actor, audited, note_reason, operator_reason, require_station
@@ -52,6 +52,12 @@ def add_station(ctx: Context, actor: Actor, station_id: str, *, security_profile
             raise Refusal("station.profile", "security profile must be 1, 2 or 3")
         if session.get(Station, station_id) is not None:
             raise Conflict("station.exists", f"station {station_id!r} already exists")
+        # A station identity is an identifierString, which OCPP compares without case: CP-1 and
+        # cp-1 are one station, and two rows for it would split its certificates and history.
+        twin = session.exec(select(Station.id).where(func.lower(Station.id) == station_id.lower())).first()
+        if twin is not None:
+            raise Conflict("station.exists", f"station {twin!r} already exists; identities differing only in "
+                                             f"case are one station (OCPP identifierString)")
         clear = password
         if clear is not None:
             problem = check_password(clear)

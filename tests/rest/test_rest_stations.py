@@ -67,6 +67,18 @@ def test_registering_twice_is_a_conflict_and_audited(api):
     assert outcomes == [(api.actor("operator"), Outcome.SUCCESS), (api.actor("officer"), Outcome.REFUSED)]
 
 
+def test_an_identity_differing_only_in_case_is_the_same_station(api):
+    """OCPP compares identifierStrings without case: a second row would split one station."""
+    api.register_station("CS-Case-1")
+    for twin in ("cs-case-1", "CS-CASE-1"):
+        answer = api.client.post("/api/v1/stations", json={"id": twin}, headers=api.headers("officer"))
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["rule"] == "station.exists" and "'CS-Case-1'" in answer.json()["error"]
+        assert [e.outcome for e in api.audit("station.add", twin)] == [Outcome.REFUSED]
+    assert [s["id"] for s in api.client.get("/api/v1/stations", headers=api.headers("auditor")).json()
+            if s["id"].lower() == "cs-case-1"] == ["CS-Case-1"]
+
+
 @pytest.mark.parametrize(("body", "status", "rule", "field"), [
     ({"id": "CS:0005"}, 422, "station.id", "id"),
     ({"id": "CS\u00070005"}, 422, "station.id", "id"),  # admission refuses control characters: so does this
