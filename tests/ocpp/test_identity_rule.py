@@ -50,6 +50,8 @@ def _registers(ctx: Context, identity: str) -> bool:
         # Profile 3: no password to hash, so hundreds of registrations stay fast.
         add_station(ctx, Actor("test:officer", "officer"), identity, security_profile=3)
     except Refusal as refused:
+        if refused.rule == "station.exists":   # its twin in another case is registered: the identity is one
+            return True
         assert refused.rule == "station.id", (identity, refused.rule)
         return False
     return True
