@@ -28,6 +28,14 @@ def test_intact_chain_verifies(engine):
     assert report.ok and report.entries == 5 and report.head_hash != audit.GENESIS
 
 
+def _verified_after(engine, tamper: str) -> audit.ChainReport:
+    """What verify says once ``tamper`` (SQL written to the table directly) has run."""
+    with session_scope(engine) as session:
+        session.execute(text(tamper))
+    with session_scope(engine) as session:
+        return audit.verify_chain(session)
+
+
 @pytest.mark.parametrize("tamper", [
     "UPDATE audit_entry SET outcome = 'refused' WHERE seq = 3",
     "UPDATE audit_entry SET actor = 'someone-else' WHERE seq = 3",
@@ -35,10 +43,7 @@ def test_intact_chain_verifies(engine):
 ])
 def test_tampering_is_detected_at_the_entry(engine, tamper):
     _append(engine, 5)
-    with session_scope(engine) as session:
-        session.execute(text(tamper))
-    with session_scope(engine) as session:
-        report = audit.verify_chain(session)
+    report = _verified_after(engine, tamper)
     assert not report.ok
     assert report.first_bad_seq in (3, 4)
 
@@ -81,16 +86,10 @@ def sqlite_engine(tmp_path):
 ])
 def test_an_entry_that_cannot_be_read_is_named(sqlite_engine, tamper):
     _append(sqlite_engine, 5)
-    with session_scope(sqlite_engine) as session:
-        session.execute(text(tamper))
-    with session_scope(sqlite_engine) as session:
-        report = audit.verify_chain(session)
+    report = _verified_after(sqlite_engine, tamper)
     assert (report.ok, report.first_bad_seq, report.entries) == (False, 3, 3)
     assert "cannot be read" in report.problem
-    with session_scope(sqlite_engine) as session:
-        session.execute(text("UPDATE audit_entry SET outcome = 'refused' WHERE seq = 1"))
-    with session_scope(sqlite_engine) as session:
-        report = audit.verify_chain(session)
+    report = _verified_after(sqlite_engine, "UPDATE audit_entry SET outcome = 'refused' WHERE seq = 1")
     assert (report.first_bad_seq, report.problem) == (1, "entry content does not match its hash"), \
         "the entries before an unreadable one are checked first"
 
