@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pki import profiles
 from pki.keystore import KeyStore
 from pki.records import sign_and_record
 from policies.model import Policy
-from policies.names import check_alt_name, check_fqdn
+from policies.names import check_alt_name, check_fqdn, control_character
 from policies.refusal import Refusal
 from storage.certificates import CaRole, CertificateAuthority, CertKind, CertStatus, IssuedCertificate
 from storage.types import utcnow
@@ -176,7 +175,7 @@ def init_pki(session: Session, keystore: KeyStore, *, organization: str, fqdn: s
         raise ValueError("the organization name must not be empty")
     # It is the O of every certificate, and each station's CSR must carry it (OrganizationName):
     # a tab or an invisible character there is a name no station operator can type back.
-    odd = next((c for c in organization if unicodedata.category(c) in ("Cc", "Cf")), None)
+    odd = control_character(organization, invisible=True)
     if odd is not None or organization != organization.strip():
         what = f"the character U+{ord(odd):04X}" if odd is not None else "spaces at either end"
         raise Refusal("organization.text", f"the organization name holds {what}; it goes into every "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 
 from policies.model import Decision
 
@@ -29,6 +30,14 @@ def check_station_identity(identity: str) -> Decision:
     if ":" in identity or "/" in identity or not identity.isprintable():
         return Decision.refuse("identity.characters", "station identity must not contain ':', '/' or control characters (OCPP identifierString)")
     return Decision.allow()
+
+
+def control_character(text: str, *, invisible: bool = False) -> str | None:
+    """The first control character of ``text`` (C0, DEL, C1), or with ``invisible`` also the first
+    format character (a zero-width space, a direction mark); None when it has none. Names people
+    read back or type again (a firmware image's, the CSO's organization) must hold neither."""
+    kinds = ("Cc", "Cf") if invisible else ("Cc",)
+    return next((c for c in text if unicodedata.category(c) in kinds), None)
 
 
 def check_fqdn(name: str) -> Decision:

@@ -13,18 +13,17 @@ and every cancel, refused or done, is audited (``station.call.cancel``).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from api.core.audit import Actor, audited
+from api.core.audit import Actor, audited, require_station
 from api.core.context import Context
 from api.core.refusal import Conflict, NotFound
-from api.csms import call_effects
+from api.csms import call_effects, split_jobs
 from api.csms.call_records import CALL_CANCEL
 from api.csms.call_rules import call_rule, may
 from api.csms.operator_calls import role_refusal
-from api.csms.outbox.purposes import OPERATOR_JOB, OPERATOR_PART, OPERATOR_SPLIT
+from api.csms.outbox.purposes import OPERATOR_JOB, OPERATOR_SPLIT
 from storage.db import read_scope
 from storage.outbox import CallStatus, OutboundCall
 from storage.types import utcnow
@@ -36,7 +35,8 @@ CANCELLED = "cancelled"
 
 
 def listed(ctx: Context, station_id: str, status: str | None, before: int | None, limit: int) -> list[OutboundCall]:
-    """The station's jobs, newest first; ``status`` narrows them, ``before`` pages (an id)."""
+    """The station's jobs, newest first; ``status`` narrows them, ``before`` pages (an id).
+    NotFound: no such station."""
     query = select(OutboundCall).where(OutboundCall.station_id == station_id,
                                        OutboundCall.purpose.in_(JOB_PURPOSES))
     if status is not None:
@@ -44,6 +44,7 @@ def listed(ctx: Context, station_id: str, status: str | None, before: int | None
     if before is not None:
         query = query.where(OutboundCall.id < before)
     with read_scope(ctx.engine) as session:
+        require_station(session, station_id)
         return list(session.exec(query.order_by(OutboundCall.id.desc()).limit(limit)))
 
 
@@ -61,7 +62,8 @@ def cancel(ctx: Context, actor: Actor, station_id: str, call_id: int) -> Outboun
         rule = call_rule(job.action, payload)
         if not may(actor.role, rule):
             raise role_refusal(actor, job.action, rule)
-        rows = _rows(session, job)
+        # The job's rows that are sent, locked as the job is: itself, or it and its parts.
+        rows = [job, *split_jobs.parts_of(session, job, lock=True)]
         if any(row.status == CallStatus.SENT for row in rows):
             raise Conflict("call.sent", f"job {call_id} is with the station now, its answer awaited: that answer "
                                         "decides, as for a call sent at once")
@@ -87,12 +89,3 @@ def cancel(ctx: Context, actor: Actor, station_id: str, call_id: int) -> Outboun
         detail.update(attempts=sum(row.attempts for row in rows), parts_answered=answered)
         return job
 
-
-def _rows(session: Session, job: OutboundCall) -> Sequence[OutboundCall]:
-    """The job's rows that are sent: itself, or its parts (locked, as the job is), with the job."""
-    if job.purpose == OPERATOR_JOB:
-        return [job]
-    parts = session.exec(select(OutboundCall).where(
-        OutboundCall.station_id == job.station_id, OutboundCall.purpose == OPERATOR_PART,
-        OutboundCall.reference == str(job.id)).order_by(OutboundCall.id).with_for_update()).all()
-    return [job, *parts]

@@ -51,14 +51,14 @@ def store(session: Session, station_id: str, action: str, payload: dict[str, Any
     return job
 
 
-def parts_of(session: Session, job: OutboundCall) -> list[OutboundCall]:
-    """The parts of a split job in the order they are sent; [] for any other row."""
+def parts_of(session: Session, job: OutboundCall, *, lock: bool = False) -> list[OutboundCall]:
+    """The parts of a split job in the order they are sent; [] for any other row. ``lock``: held
+    until the transaction ends (a cancel deciding on their statuses, api/csms/job_control.py)."""
     if job.purpose != OPERATOR_SPLIT:
         return []
-    return list(session.exec(select(OutboundCall).where(OutboundCall.station_id == job.station_id,
-                                                        OutboundCall.purpose == OPERATOR_PART,
-                                                        OutboundCall.reference == str(job.id))
-                             .order_by(OutboundCall.id)))
+    query = select(OutboundCall).where(OutboundCall.station_id == job.station_id, OutboundCall.purpose == OPERATOR_PART,
+                                       OutboundCall.reference == str(job.id)).order_by(OutboundCall.id)
+    return list(session.exec(query.with_for_update() if lock else query))
 
 
 class JobKind(Protocol):

@@ -27,6 +27,7 @@ from pki import firmware as signing
 from pki.serials import serial_hex
 from policies.keys import check_public_key
 from policies.model import Decision
+from policies.names import control_character
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.firmware import (
     CHARGECA,
@@ -202,17 +203,13 @@ class ImageIn:
     sign: bool = False                      # ChargeCA signs it with its own firmware-signing key
 
 
-def _control(text: str) -> bool:
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
-
-
 def check_names(image: ImageIn) -> None:
     """Before the bytes are read, so a bad name costs no upload; again when it is registered.
     Names are printed in the CLI's tab-separated listing and shown to officers: a control
     character there splits a row or drives their terminal."""
-    if not 0 < len(image.name.strip()) <= 200 or _control(image.name):
+    if not 0 < len(image.name.strip()) <= 200 or control_character(image.name):
         raise Refusal("firmware.image.name", "name must have 1 to 200 characters, none of them control characters")
-    if not 0 < len(image.version.strip()) <= 50 or _control(image.version):
+    if not 0 < len(image.version.strip()) <= 50 or control_character(image.version):
         raise Refusal("firmware.image.version", "version must have 1 to 50 characters, none of them control "
                                                 "characters (BootNotification's firmwareVersion is at most 50)")
 

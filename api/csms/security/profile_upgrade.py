@@ -158,41 +158,41 @@ def _role_for(actor: Actor, csms_url: str, own: str) -> None:
 async def upgrade_security_profile(gateway: Gateway, actor: Actor, station_id: str,
                                    request: UpgradeRequest) -> UpgradeResult:
     ctx = gateway.ctx
+    own = own_url(ctx)
+    csms_url = request.csms_url or own
     # The role first, as the generic call decides it: before the station's state (connected or
     # not) and before anything is sent to it (the inventory refresh), refused and audited.
     try:
-        _role_for(actor, request.csms_url or own_url(ctx), own_url(ctx))
+        _role_for(actor, csms_url, own)
     except RoleRequired as refused:
-        await asyncio.to_thread(record_failure, ctx, actor, "station.profile.upgrade", station_id,
-                                {"target": request.target}, refused)
-        raise
+        raise await _audited(ctx, actor, station_id, request, refused) from None
     gateway.require_reachable(station_id)
     if station_id in _upgrading:
-        raise await _busy(ctx, actor, station_id, request)
+        raise await _audited(ctx, actor, station_id, request, Conflict(
+            "upgrade.busy", f"station {station_id!r} is being upgraded already; wait for that upgrade's answer"))
     _upgrading.add(station_id)
     try:
-        return await _upgrade(gateway, actor, station_id, request)
+        return await _upgrade(gateway, actor, station_id, request, csms_url)
     finally:
         _upgrading.discard(station_id)
 
 
-async def _busy(ctx: Context, actor: Actor, station_id: str, request: UpgradeRequest) -> Conflict:
-    """The refusal, audited as begin_profile_upgrade audits its own."""
-    refused = Conflict("upgrade.busy", f"station {station_id!r} is being upgraded already; "
-                                       "wait for that upgrade's answer")
+async def _audited(ctx: Context, actor: Actor, station_id: str, request: UpgradeRequest,
+                   refused: Refusal) -> Refusal:
+    """``refused``, audited as begin_profile_upgrade audits its own refusals."""
     await asyncio.to_thread(record_failure, ctx, actor, "station.profile.upgrade", station_id,
                             {"target": request.target}, refused)
     return refused
 
 
-async def _upgrade(gateway: Gateway, actor: Actor, station_id: str, request: UpgradeRequest) -> UpgradeResult:
+async def _upgrade(gateway: Gateway, actor: Actor, station_id: str, request: UpgradeRequest,
+                   csms_url: str) -> UpgradeResult:
     ctx = gateway.ctx
     station = await asyncio.to_thread(run_in_session, ctx, lambda s: s.get(Station, station_id))
     target = request.target or (station.security_profile + 1 if station else 0)
     if target >= 2:
         # The inventory must be current: the check below must not pass on a root deleted since.
         await refresh_inventory(gateway, actor, station_id, [CSMS_ROOT])
-    csms_url = request.csms_url or own_url(ctx)
     await asyncio.to_thread(begin_profile_upgrade, ctx, actor, station_id, target, _prerequisites(target, csms_url))
     result = UpgradeResult(target)
 
