@@ -10,9 +10,11 @@ server outlived its dropped database, burying the one line that said why.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 REPEAT_EVERY = 60.0
 
@@ -59,3 +61,22 @@ class FailureLog:
         self._log.warning("%s works again, after %d failed passes over %.0f s", self._what, self._failures,
                           self._clock() - self._since)
         self._reason, self._failures, self._unlogged = None, 0, 0
+
+    async def attempt(self, work: Callable[[], Awaitable[object]]) -> None:
+        """One pass of ``work``: its failure reported here, never raised (the next pass tries again)."""
+        try:
+            await work()
+        except Exception as exc:  # noqa: BLE001 - reported; the loop goes on
+            self.failed(exc)
+        else:
+            self.succeeded()
+
+
+async def woken_or_after(wake: asyncio.Event, seconds: float) -> None:
+    """Until ``wake`` is set or ``seconds`` have passed: a background loop's wait between passes.
+    asyncio.timeout, not wait_for: on Python 3.11 wait_for returns, instead of raising, when the
+    task is cancelled just as the event is set, and a worker cancelled then never stops (its
+    ``aclose`` waits for it for good)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await wake.wait()

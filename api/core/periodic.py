@@ -26,12 +26,7 @@ async def every(interval: float, work: Callable[[], Any], what: str, *, first_af
     await asyncio.sleep(min(interval, FIRST_PASS_AFTER) if first_after is None else first_after)
     failures = FailureLog(log, what)
     while True:
-        try:
-            await asyncio.to_thread(work)
-        except Exception as exc:  # noqa: BLE001 - retried at the next interval
-            failures.failed(exc)
-        else:
-            failures.succeeded()
+        await failures.attempt(lambda: asyncio.to_thread(work))   # retried at the next interval
         await asyncio.sleep(interval)
 
 

@@ -39,7 +39,7 @@ from sqlmodel import Session, select
 
 from api.core.audit import Actor, audited, run_in_session
 from api.core.context import Context
-from api.core.failure_log import FailureLog
+from api.core.failure_log import FailureLog, woken_or_after
 from api.core.refusal import Conflict, NotFound, Refusal
 from api.csms.firmware import registry, service, signal
 from api.csms.firmware.location import PROTOCOLS
@@ -329,16 +329,8 @@ class CampaignWorker:
     async def _run(self) -> None:
         failures = FailureLog(log, "firmware campaign pass")
         while True:
-            try:
-                await self.run_pass()
-            except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
+            await failures.attempt(self.run_pass)
+            await woken_or_after(self._wake, self._interval)
             self._wake.clear()
 
     def _connected(self) -> set[str]:

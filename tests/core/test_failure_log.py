@@ -1,14 +1,16 @@
 """A background loop's failures in the log (api/core/failure_log.py): once with the traceback, a
-repeat summarised at most once a minute, a new failure at once, the recovery once."""
+repeat summarised at most once a minute, a new failure at once, the recovery once; and the loop's
+wait between passes, which a cancel always ends."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 
 import pytest
 
-from api.core.failure_log import FailureLog
+from api.core.failure_log import FailureLog, woken_or_after
 
 pytestmark = pytest.mark.fast
 
@@ -93,3 +95,55 @@ def test_a_failure_after_a_recovery_counts_afresh(scan, caplog) -> None:
     assert [(level, with_traceback) for level, _, with_traceback in _lines(caplog)] == [
         ("ERROR", True), ("WARNING", False), ("ERROR", True), ("WARNING", False)]
     assert _lines(caplog)[-1][1] == "outbox scan works again, after 1 failed passes over 2 s"
+
+
+async def test_a_pass_that_fails_is_reported_and_the_loop_goes_on(caplog) -> None:
+    failures = FailureLog(logging.getLogger(LOGGER), "scan", clock=Clock())
+    passes = []
+
+    async def scan() -> None:
+        passes.append(len(passes))
+        if len(passes) == 1:
+            raise RuntimeError("database away")
+
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        await failures.attempt(scan)
+        assert failures.failing
+        await failures.attempt(scan)
+    assert passes == [0, 1] and not failures.failing
+    assert [record.getMessage() for record in caplog.records] == [
+        "scan failed", "scan works again, after 1 failed passes over 0 s"]
+
+
+async def test_a_worker_cancelled_just_as_it_is_woken_stops() -> None:
+    """On Python 3.11 an ``asyncio.wait_for`` on the event returned instead of raising here, and
+    the worker went on for good: its ``aclose`` never returned."""
+    wake = asyncio.Event()
+    passes = 0
+
+    async def worker() -> None:
+        nonlocal passes
+        while True:
+            passes += 1
+            await woken_or_after(wake, 60)
+            wake.clear()
+
+    task = asyncio.create_task(worker())
+    await asyncio.sleep(0)   # in its wait
+    wake.set()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    assert task in done and task.cancelled()
+    assert passes == 1
+
+
+async def test_the_wait_ends_when_woken_or_after_its_time() -> None:
+    wake = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await woken_or_after(wake, 0.05)
+    assert loop.time() - started >= 0.04
+    loop.call_later(0.01, wake.set)
+    started = loop.time()
+    await woken_or_after(wake, 30)
+    assert loop.time() - started < 5

@@ -40,7 +40,7 @@ from typing import Any
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
-from api.core.failure_log import FailureLog
+from api.core.failure_log import FailureLog, woken_or_after
 from api.core.refusal import Refusal
 from api.csms.outbox import signal as outbox_signal
 from api.csms.outbox.purposes import ENDINGS, FINAL
@@ -138,19 +138,8 @@ class Outbox:
         failures = FailureLog(log, "outbox scan")
         while True:
             self._wake.clear()
-            try:
-                await self.run_due()
-            except Exception as exc:  # noqa: BLE001 - the next scan tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
-            try:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
-                # arrives as the wait ends, and the worker would never stop.
-                async with asyncio.timeout(self._scan_interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await failures.attempt(self.run_due)
+            await woken_or_after(self._wake, self._scan_interval)
 
     async def idle(self) -> None:
         """Wait until every station being served now is done (for tests and shutdown)."""

@@ -97,16 +97,14 @@ class CertificateWorkers:
         accepted_before = None  # at start: whatever is unsigned, this node's dead process left it
         failures = FailureLog(log, "signing accepted certificate requests")
         while True:
-            try:
-                done = await finish_accepted(self._ctx, accepted_before)
-                if done:
-                    log.info("signed %d certificate requests accepted before and left unsigned", len(done))
-            except Exception as exc:  # noqa: BLE001 - the next round tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
+            await failures.attempt(lambda: self._sign_unsigned(accepted_before))
             await asyncio.sleep(UNSIGNED_GRACE.total_seconds())
             accepted_before = utcnow() - UNSIGNED_GRACE
+
+    async def _sign_unsigned(self, accepted_before: datetime | None) -> None:
+        done = await finish_accepted(self._ctx, accepted_before)
+        if done:
+            log.info("signed %d certificate requests accepted before and left unsigned", len(done))
 
     async def run_pass(self) -> Pass:
         done = await asyncio.to_thread(lifecycle_pass, self._ctx, self._clock())
@@ -120,12 +118,7 @@ class CertificateWorkers:
     async def _run(self) -> None:
         failures = FailureLog(log, "certificate lifecycle pass")
         while True:
-            try:
-                await self.run_pass()
-            except Exception as exc:  # noqa: BLE001 - the next pass tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
+            await failures.attempt(self.run_pass)
             await asyncio.sleep(self._pass_interval)
 
     async def aclose(self) -> None:

@@ -85,12 +85,7 @@ class SpoolWriter:
     async def _run(self) -> None:
         failures = FailureLog(log, "storing spooled security events")
         while True:
-            try:
-                await self.write_now()
-            except Exception as exc:  # noqa: BLE001 - kept in the spool; the next round tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
+            await failures.attempt(self.write_now)   # a failed round's events stay in the spool
             await asyncio.sleep(self._ctx.policy.outage.retry_seconds)
 
     async def aclose(self) -> None:

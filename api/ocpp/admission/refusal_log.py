@@ -266,12 +266,7 @@ class RefusalLog:
         failures = FailureLog(log, "writing the refused-connection records")
         while True:
             await asyncio.sleep(self.settings.flush_interval)
-            try:
-                await self.flush()
-            except Exception as exc:  # noqa: BLE001 - keep counting; the next flush tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
+            await failures.attempt(self.flush)   # counting goes on; the next flush tries again
 
     def __len__(self) -> int:
         return len(self._open) + len(self._closed)

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from api.core.failure_log import woken_or_after
 from api.ocpp import metrics
 from api.ocpp.framing import UNKNOWN_ID, Call, CallError, CallResult, FrameError
 from api.ocpp.message_log.rows import FrameRows
@@ -140,10 +141,7 @@ class MessageLog:
         copying of WAL pages)."""
         try:
             while self._queue:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._flush_interval)
-                except TimeoutError:
-                    pass
+                await woken_or_after(self._wake, self._flush_interval)
                 self._wake.clear()
                 batch, self._queue = self._queue, deque()
                 await self._write_batch(batch)

@@ -31,7 +31,7 @@ from sqlalchemy import delete, event, func
 from sqlmodel import Session, select
 
 from api.core.context import Context
-from api.core.failure_log import FailureLog
+from api.core.failure_log import FailureLog, woken_or_after
 from api.ocpp.doorbell import Doorbell, event_waker
 from storage.certificates import CertKind, IssuedCertificate
 from storage.db import read_scope, session_scope
@@ -163,21 +163,18 @@ class DisconnectWatch:
         polls_per_prune = max(1, int(3600 / self._policy.disconnect_poll_seconds))
         polls = 0
         failures = FailureLog(log, "looking for station disconnect requests")
+
+        async def poll() -> None:
+            nonlocal polls
+            await self.run_once()
+            polls += 1
+            if polls % polls_per_prune == 0:
+                await asyncio.to_thread(_prune, self._ctx, self._policy.disconnect_keep_hours)
+
         while True:
             self._wake.clear()   # before looking: a ring during the look is not lost
-            try:
-                await self.run_once()
-                polls += 1
-                if polls % polls_per_prune == 0:
-                    await asyncio.to_thread(_prune, self._ctx, self._policy.disconnect_keep_hours)
-            except Exception as exc:  # noqa: BLE001 - the next poll tries again
-                failures.failed(exc)
-            else:
-                failures.succeeded()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._policy.disconnect_poll_seconds)
-            except TimeoutError:
-                pass
+            await failures.attempt(poll)
+            await woken_or_after(self._wake, self._policy.disconnect_poll_seconds)
 
     async def aclose(self) -> None:
         self._unlisten()
