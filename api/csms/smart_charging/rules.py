@@ -81,10 +81,16 @@ def check_request(session: Session, station_id: str, action: str, payload: Mappi
 
 
 def _criteria(evse_id: int | None, stack_level: int | None) -> Decision:
-    if evse_id is not None and evse_id < 0:
-        return Decision.refuse(f"{PROFILE_RULE}.evse", "evseId must be 0 (the whole station) or more")
+    if evse_id is not None and not (decision := _evse(evse_id, PROFILE_RULE)):
+        return decision
     if stack_level is not None and stack_level < 0:
         return Decision.refuse(f"{PROFILE_RULE}.stack_level", "stackLevel must be 0 or more")
+    return Decision.allow()
+
+
+def _evse(evse_id: int, rule: str) -> Decision:
+    if evse_id < 0:
+        return Decision.refuse(f"{rule}.evse", "evseId must be 0 (the whole station) or more")
     return Decision.allow()
 
 
@@ -93,8 +99,8 @@ def check_composite_schedule(payload: Mapping[str, Any], reported: Reported) -> 
     the station reported it uses."""
     if payload["duration"] < 1:
         return Decision.refuse(f"{COMPOSITE_RULE}.duration", "duration must be 1 second or more")
-    if payload["evseId"] < 0:
-        return Decision.refuse(f"{COMPOSITE_RULE}.evse", "evseId must be 0 (the whole station) or more")
+    if not (decision := _evse(payload["evseId"], COMPOSITE_RULE)):
+        return decision
     return _rate_unit(payload.get("chargingRateUnit"), reported, f"{COMPOSITE_RULE}.rate_unit")
 
 
@@ -139,8 +145,8 @@ def check_remote_start_profile(session: Session, station_id: str, profile: Mappi
 def _purpose(profile: Mapping[str, Any], evse_id: int,
              transaction: transactions.TransactionView | None) -> Decision:
     purpose, transaction_id = profile["chargingProfilePurpose"], profile.get("transactionId")
-    if evse_id < 0:
-        return Decision.refuse(f"{PROFILE_RULE}.evse", "evseId must be 0 (the whole station) or more")
+    if not (decision := _evse(evse_id, PROFILE_RULE)):
+        return decision
     if purpose == Purpose.charging_station_external_constraints:
         return Decision.refuse(f"{PROFILE_RULE}.purpose", "ChargingStationExternalConstraints profiles come from "
                                                           "the station's own energy management, not from the CSMS")
