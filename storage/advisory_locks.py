@@ -22,6 +22,7 @@ from sqlmodel import Session
 LIFECYCLE_PASS = "certificate-lifecycle-pass"
 METER_VALUE_MAINTENANCE = "meter-value-maintenance"
 FIRMWARE_CAMPAIGN_PASS = "firmware-campaign-pass"
+FIRMWARE_CAMPAIGN_MEMBERS = "firmware-campaign-members"
 
 
 def rotation(name: str) -> str:

@@ -129,6 +129,32 @@ def _matching(session: Session, pattern: str) -> list[str]:
     return chosen
 
 
+def _taken(session: Session, *, besides: int | None = None) -> dict[str, int]:
+    """The stations still waiting for or in an update of a running or halted campaign, and that
+    campaign. A station sent a second UpdateFirmware cancels the first (L01): two campaigns that
+    share one would fail each other's station. A stopped campaign holds none (it is checked
+    when resumed)."""
+    return dict(session.exec(
+        select(FirmwareCampaignStation.station_id, FirmwareCampaignStation.campaign_id)
+        .join(FirmwareCampaign, FirmwareCampaign.id == FirmwareCampaignStation.campaign_id)
+        .where(FirmwareCampaign.status.in_((RUNNING, HALTED)),  # type: ignore[attr-defined]
+               FirmwareCampaignStation.state.in_((WAITING, SENT)),  # type: ignore[attr-defined]
+               FirmwareCampaign.id != besides)).all())
+
+
+def _check_overlap(session: Session, station_ids: list[str], *, besides: int | None = None) -> None:
+    """Refuses stations another campaign holds (``_taken``). On PostgreSQL the check holds a lock
+    until its transaction ends: two officers' campaigns made at once are checked in turn."""
+    advisory_locks.wait_in(session, advisory_locks.FIRMWARE_CAMPAIGN_MEMBERS)
+    taken = _taken(session, besides=besides)
+    overlap = sorted((station_id, taken[station_id]) for station_id in station_ids if station_id in taken)
+    if overlap:
+        named = ", ".join(f"{station_id} (campaign {campaign_id})" for station_id, campaign_id in overlap[:5])
+        more = f" and {len(overlap) - 5} more" if len(overlap) > 5 else ""
+        raise Conflict("campaign.overlap", f"{len(overlap)} of these stations are still in another running or "
+                                           f"halted campaign: {named}{more}; stop that campaign or narrow the filter")
+
+
 def plan(ctx: Context, spec: CampaignSpec) -> list[PlannedStation]:
     """Dry run: the stations the filter matches and whether each passes the check now. Nothing
     is stored or sent."""
@@ -136,8 +162,13 @@ def plan(ctx: Context, spec: CampaignSpec) -> list[PlannedStation]:
 
     def read(session: Session) -> list[PlannedStation]:
         image = registry.image(session, spec.image_id)
+        taken = _taken(session)
         planned = []
         for station_id in _matching(session, spec.station_filter):
+            if station_id in taken:
+                planned.append(PlannedStation(station_id, False, f"campaign.overlap: still in campaign "
+                                                                 f"{taken[station_id]}"))
+                continue
             decision = service.check_update(ctx, session, station_id, image)
             planned.append(PlannedStation(station_id, bool(decision), f"UpdateFirmware {image.name} {image.version}"
                                           if decision else f"{decision.rule}: {decision.reason}"))
@@ -152,6 +183,7 @@ def create(ctx: Context, actor: Actor, spec: CampaignSpec) -> CampaignView:
         chosen = _matching(session, spec.station_filter)
         if not chosen:
             raise Refusal("campaign.empty", f"no enabled station matches {spec.station_filter!r}")
+        _check_overlap(session, chosen)
         campaign = FirmwareCampaign(image_id=image.id, station_filter=spec.station_filter, per_minute=spec.per_minute,
                                     max_failures=spec.max_failures, install_delay_minutes=spec.install_delay_minutes,
                                     protocol=spec.protocol, final_status_minutes=spec.final_status_minutes,
@@ -196,6 +228,11 @@ def set_status(ctx: Context, actor: Actor, campaign_id: int, status: str, *,
         allowed = (RUNNING, HALTED) if status == STOPPED else (STOPPED, HALTED)
         if campaign.status not in allowed:
             raise Conflict("campaign.status", f"campaign {campaign_id} is {campaign.status}")
+        if status == RUNNING and campaign.status == STOPPED:
+            unfinished = session.exec(select(FirmwareCampaignStation.station_id).where(
+                FirmwareCampaignStation.campaign_id == campaign_id,
+                FirmwareCampaignStation.state.in_((WAITING, SENT)))).all()  # type: ignore[attr-defined]
+            _check_overlap(session, list(unfinished), besides=campaign_id)
         if max_failures is not None:
             _check_threshold(max_failures)
             campaign.max_failures = max_failures

@@ -2,7 +2,8 @@
 storing or sending; a campaign sends to every matching station at its pace, records each
 station's progress from its statuses, fails a station refused by the check (its root missing),
 halts at the failure threshold, stops, and resumes from its rows; a request recorded by a sender
-that stopped before marking its row is followed, never sent again."""
+that stopped before marking its row is followed, never sent again; a station still in one running
+campaign is not given to another."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.core.audit import run_in_session
 from api.csms.firmware import signal, updates
 from api.csms.firmware.updates import UpdateRequest
 from api.rotation.firmware_campaigns import CAMPAIGN_ACTOR
+from storage.audit import AuditEntry
 from storage.firmware import FirmwareCampaign, FirmwareUpdate
 
 
@@ -179,6 +181,49 @@ async def test_a_request_recorded_before_its_sender_stopped_is_followed_and_neve
     shown = await _settled(files_csms, campaign_id, "finished")
     assert shown["counts"] == {"installed": 1}
     assert sent(station) == []
+
+
+async def test_a_station_still_in_a_running_campaign_is_not_given_to_another(files_csms):
+    image, root = await chargeca_image(files_csms)
+    busy = await station_holding(files_csms, "CAMP-BUSY", root)
+    busy.firmware.hold.clear()   # it stays in its update
+    free = await station_holding(files_csms, "CAMP-FREE", root)
+    first = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-BUSY", per_minute=600)
+    first_id = first.json()["id"]
+    await _station_state(files_csms, first_id, "sent")
+
+    planned = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", dry_run=True)
+    overlapping = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", per_minute=600)
+
+    ready = {p["station_id"]: (p["ready"], p["detail"]) for p in planned.json()["stations"]}
+    assert ready["CAMP-BUSY"] == (False, f"campaign.overlap: still in campaign {first_id}")
+    assert ready["CAMP-FREE"][0] is True
+    assert overlapping.status_code == 409 and overlapping.json()["rule"] == "campaign.overlap", overlapping.text
+    assert f"CAMP-BUSY (campaign {first_id})" in overlapping.json()["error"]
+    assert _campaigns_made(files_csms) == 1
+    assert [e.outcome for e in _audited(files_csms, "firmware.campaign.create")] == ["success", "refused"]
+    await asyncio.sleep(0.3)
+    assert len(sent(busy)) == 1 and sent(free) == []
+
+    # Stopped, the first holds it no more; resumed while the second holds it, it is refused.
+    stopped = await files_csms.rest.post(f"/api/v1/firmware/campaigns/{first_id}/stop",
+                                         headers=files_csms.headers("officer"))
+    assert stopped.status_code == 200, stopped.text
+    second = await _campaign(files_csms, image_id=image["id"], station_filter="CAMP-*", per_minute=600)
+    assert second.status_code == 201, second.text
+    resumed = await files_csms.rest.post(f"/api/v1/firmware/campaigns/{first_id}/resume",
+                                         headers=files_csms.headers("officer"))
+    assert resumed.status_code == 409 and resumed.json()["rule"] == "campaign.overlap", resumed.text
+    assert f"campaign {second.json()['id']}" in resumed.json()["error"]
+
+
+def _campaigns_made(csms) -> int:
+    return run_in_session(csms.ctx, lambda s: s.exec(select(func.count()).select_from(FirmwareCampaign)).one())
+
+
+def _audited(csms, action: str) -> list[AuditEntry]:
+    return run_in_session(csms.ctx, lambda s: list(s.exec(select(AuditEntry).where(AuditEntry.action == action)
+                                                          .order_by(AuditEntry.seq))))
 
 
 async def _station_state(csms, campaign_id: int, state: str) -> dict:
