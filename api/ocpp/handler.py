@@ -95,6 +95,8 @@ class LiveState:
     # transactionId → its summary row as last committed, for the transactions open on this
     # connection (api/csms/transactions/handlers.py): their next events need no read of the row.
     transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # transactionId → when its running cost was last looked at (api/csms/tariff_cost/handlers.py).
+    cost_looked_at: dict[str, float] = field(default_factory=dict)
     repeats: Repeats = field(default_factory=Repeats)
 
 

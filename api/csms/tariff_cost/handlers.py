@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +39,11 @@ log = logging.getLogger("chargeca.csms.tariff_cost")
 COST_UPDATE_INTERVAL = 60.0
 # Who the audit names for the CostUpdated calls the CSMS sends on its own.
 COST_SENDER = "chargeca:cost"
-_TRACKED_MAX = 10_000
+# Running transactions a connection keeps the last cost look of: a station has a few EVSEs. Kept
+# per connection, not per process: with one bound for all, a station opening transaction after
+# transaction pushed every other station's out, and each of those then got a CostUpdated at every
+# Updated event instead of once a minute.
+TRACKED_PER_STATION = 16
 _PERSONAL_MESSAGE_MAX = 512
 
 
@@ -61,28 +64,18 @@ def showing_tariff(authorize: Handler) -> Handler:
     return authorize_with_tariff
 
 
-class _Due:
-    """When each running transaction's cost may next be looked at for a CostUpdated (this
-    process only; bounded)."""
-
-    def __init__(self) -> None:
-        self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
-
-    def due(self, key: tuple[str, str]) -> bool:
-        last = self._last.get(key)
-        return last is None or time.monotonic() - last >= COST_UPDATE_INTERVAL
-
-    def looked_at(self, key: tuple[str, str]) -> None:
-        self._last[key] = time.monotonic()
-        self._last.move_to_end(key)
-        while len(self._last) > _TRACKED_MAX:
-            self._last.popitem(last=False)
-
-    def forget(self, key: tuple[str, str]) -> None:
-        self._last.pop(key, None)
-
-
-_cost_updates = _Due()
+def _due(looked: dict[str, float], transaction_id: str) -> bool:
+    """Whether the running cost of ``transaction_id`` may be looked at again for a CostUpdated;
+    if so, marked as looked at now (``looked``: the connection's, oldest first, bounded)."""
+    last = looked.get(transaction_id)
+    now = time.monotonic()
+    if last is not None and now - last < COST_UPDATE_INTERVAL:
+        return False
+    looked.pop(transaction_id, None)
+    looked[transaction_id] = now
+    while len(looked) > TRACKED_PER_STATION:
+        del looked[next(iter(looked))]
+    return True
 
 
 def queue_cost_update(session: Session, station_id: str, transaction_id: str, total_cost: float) -> bool:
@@ -97,12 +90,15 @@ def queue_cost_update(session: Session, station_id: str, transaction_id: str, to
 
 def queue_running_cost(session: Session, station_id: str, transaction_id: str, at: datetime) -> bool:
     """Price the stored transaction up to ``at`` and queue it as CostUpdated; False when no
-    tariff applies, no cost can be told (service.Prices.cost) or there is nothing to send to."""
+    tariff applies, the transaction has ended, no cost can be told (service.Prices.cost) or there
+    is nothing to send to."""
     prices = service.tariff_for(session, station_id)  # first: most stations have none, and then that is all
     if prices is None:
         return False
     transaction = transactions.find(session, station_id, transaction_id)
-    if transaction is None or transaction.started_at is None:
+    # Ended, its final cost went with the Ended answer (I03): a late Updated priced up to its own
+    # time would show the driver a running cost past the bill.
+    if transaction is None or transaction.started_at is None or transaction.ended_at is not None:
         return False
     seconds = max(0.0, (at - transaction.started_at).total_seconds())
     total = prices.cost(transaction.energy_wh or 0.0, seconds)
@@ -115,15 +111,14 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
     """I02 for one TransactionEvent just stored and answered: after an Updated, the running cost
     goes out as CostUpdated when one is due."""
     transaction_id = payload["transactionInfo"]["transactionId"]
-    key = (call.station_id, transaction_id)
+    looked = call.live.cost_looked_at
     if payload["eventType"] == TransactionEventEnumType.ended:
-        _cost_updates.forget(key)
-        return
-    if payload["eventType"] != TransactionEventEnumType.updated or not _cost_updates.due(key):
+        looked.pop(transaction_id, None)
         return
     # Marked before asking, whatever the answer: without a tariff every Updated would otherwise
     # cost a database lookup; a tariff set mid-transaction shows within the interval.
-    _cost_updates.looked_at(key)
+    if payload["eventType"] != TransactionEventEnumType.updated or not _due(looked, transaction_id):
+        return
     at = parse_datetime(payload["timestamp"], "timestamp")
     try:
         # Grouped: at the start of a charging wave every running transaction is due at once.
@@ -135,7 +130,7 @@ async def cost_of_event(call: StationCall, payload: dict[str, Any]) -> None:
             call.after(_ring)
     except DatabaseUnavailable as exc:
         # The event itself is stored or journaled: its answer stands. The cost goes at the next one.
-        _cost_updates.forget(key)
+        looked.pop(transaction_id, None)
         log.warning("running cost of %s on %s not priced: %s", transaction_id, call.station_id, exc)
 
 
