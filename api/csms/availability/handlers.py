@@ -12,6 +12,7 @@ from typing import Any
 
 from api.csms.availability import service
 from api.ocpp.handler import StationCall, now_iso, parse_datetime
+from storage.connector_status import STATUS_MAX
 
 
 async def heartbeat(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
@@ -22,22 +23,30 @@ async def heartbeat(call: StationCall, payload: dict[str, Any]) -> dict[str, Any
 async def status_notification(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     evse_id, connector_id, status = payload["evseId"], payload["connectorId"], payload["connectorStatus"]
     reported_at = parse_datetime(payload["timestamp"], "timestamp")
-    await call.db_grouped(lambda session: service.record_status(session, call.station_id, evse_id, connector_id,
-                                                                status, reported_at))
-    call.live.connectors[(evse_id, connector_id)] = status
+    if await call.db_grouped(lambda session: service.record_status(session, call.station_id, evse_id, connector_id,
+                                                                   status, reported_at)):
+        _show(call, evse_id, connector_id, status)
     return {}
 
 
 async def connector_events(call: StationCall, payload: dict[str, Any]) -> None:
     """The EVSE and connector part of a NotifyEvent (the N block's handler hands it over)."""
-    events = []
+    events, live = [], []
     for event in payload["eventData"]:
         said = service.connector_event(event)
         if said is None:
             continue
         events.append((said, parse_datetime(event["timestamp"], "eventData.timestamp")))
-        evse_id, connector_id, kind, value, _cleared = said
-        if kind == service.AVAILABILITY and event["component"]["name"] == service.CONNECTOR:
-            call.live.connectors[(evse_id, connector_id)] = value
+        live.append(said[2] == service.AVAILABILITY and event["component"]["name"] == service.CONNECTOR)
     if events:
-        await call.db_grouped(lambda session: service.record_events(session, call.station_id, events))
+        kept = await call.db_grouped(lambda session: service.record_events(session, call.station_id, events))
+        for ((evse_id, connector_id, _kind, value, _cleared), _at), shown, stored in zip(events, live, kept,
+                                                                                          strict=True):
+            if shown and stored:
+                _show(call, evse_id, connector_id, value)
+
+
+def _show(call: StationCall, evse_id: int, connector_id: int, status: str) -> None:
+    """The status in the connection listing: only of a pair the database kept, and as it keeps
+    it, or a station naming ever new pairs (or statuses of 2500 characters) grows it without bound."""
+    call.live.connectors[(evse_id, connector_id)] = status[:STATUS_MAX]

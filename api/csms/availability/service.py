@@ -45,15 +45,19 @@ def connector_event(event: Mapping[str, Any]) -> tuple[int, int, str, str, bool]
 
 
 def record_events(session: Session, station_id: str, events: list[tuple[tuple[int, int, str, str, bool], datetime]]
-                  ) -> None:
+                  ) -> list[bool]:
+    """Whether each report was kept (connector_status.record)."""
+    kept = []
     for (evse_id, connector_id, kind, value, cleared), reported_at in events:
         if kind == AVAILABILITY:
-            connector_status.record(session, station_id, evse_id, connector_id, kind=kind, value=value,
-                                    source=NOTIFY_EVENT, reported_at=reported_at)
+            kept.append(connector_status.record(session, station_id, evse_id, connector_id, kind=kind, value=value,
+                                                source=NOTIFY_EVENT, reported_at=reported_at))
         else:
-            connector_status.record(session, station_id, evse_id, connector_id, kind=kind,
-                                    value=f"{value}: {'false' if cleared else 'true'}", source=NOTIFY_EVENT,
-                                    reported_at=reported_at, problem=value, cleared=cleared)
+            kept.append(connector_status.record(session, station_id, evse_id, connector_id, kind=kind,
+                                                value=f"{value}: {'false' if cleared else 'true'}",
+                                                source=NOTIFY_EVENT, reported_at=reported_at, problem=value,
+                                                cleared=cleared))
+    return kept
 
 
 def current(session: Session, station_id: str) -> list[ConnectorState]:

@@ -48,3 +48,22 @@ async def test_status_notifications_are_kept_as_state_and_history(ctx):
                                                                               before_id=None)])
     assert current == [(1, 1, "Occupied")]
     assert history == ["Occupied", "Available"]
+
+
+async def test_the_live_connectors_stay_within_what_is_kept(ctx, monkeypatch):
+    # The connection listing shows them: a station naming ever new (evse, connector) pairs, or a
+    # NotifyEvent AvailabilityState of 2500 characters, grew them without bound, past the
+    # STATES_MAX pairs and the status column the database keeps.
+    from storage import connector_status
+
+    monkeypatch.setattr(connector_status, "STATES_MAX", 2)
+    station = FakeStation(ctx, "CS-1")
+    for evse in (1, 2, 3):
+        await station.send("StatusNotification", _status(evse, 1, "Available"))
+    await station.send("NotifyEvent", {"generatedAt": "2025-06-01T12:00:00Z", "seqNo": 0, "eventData": [
+        {"eventId": n, "timestamp": "2025-06-01T12:00:00Z", "trigger": "Delta", "actualValue": "Unavailable" * 200,
+         "eventNotificationType": "HardWiredNotification", "variable": {"name": "AvailabilityState"},
+         "component": {"name": "Connector", "evse": {"id": evse, "connectorId": 1}}}
+        for n, evse in enumerate((2, 4))]})
+    status = ("Unavailable" * 200)[:connector_status.STATUS_MAX]
+    assert station.live.connectors == {(1, 1): "Available", (2, 1): status}
