@@ -115,6 +115,17 @@ def test_a_page_goes_on_after_its_last_reading_is_removed(api):
     assert [m["value"] for m in more["meter_values"]] == [4000, 230.1]
 
 
+@pytest.mark.parametrize("transaction_id", ["CS/2025/0001", ""])
+def test_a_transaction_whose_id_has_a_slash_or_nothing_is_shown(sqlite_api, transaction_id):
+    """transactionId is any string of up to 36 characters: listed, yet its detail was 404 with no
+    rule, the route taking one path segment."""
+    _event(sqlite_api.ctx, "CS-1", transaction_id, "Started", 0, "2025-06-01T12:00:00Z", 1000)
+    answer = sqlite_api.client.get(f"/api/v1/transactions/CS-1/{transaction_id}",
+                                   headers=sqlite_api.headers("auditor"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["transaction_id"] == transaction_id and len(answer.json()["meter_values"]) == 2
+
+
 @pytest.mark.parametrize("after, says", [("17", "not a position"), ("1.2.3", "not a position"),
                                          ("1e3.5", "not a position"), ("999999999999999999.1", "years 1 to 9999"),
                                          ("0.9999999999999999999", "larger than any id"), ("9" * 41, "")])

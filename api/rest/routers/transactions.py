@@ -188,7 +188,8 @@ def list_transactions(_principal: AnyRole, ctx: Ctx, _settled: TransactionsSettl
     return run_in_session(ctx, page)
 
 
-@router.get("/api/v1/transactions/{station_id}/{transaction_id}", response_model=TransactionDetailOut,
+# The rest of the path: a transactionId is any string of up to 36 characters, "/" and "" included.
+@router.get("/api/v1/transactions/{station_id}/{transaction_id:path}", response_model=TransactionDetailOut,
             responses=errors.responses(401, 403, 404, 422, 503))
 def get_transaction(_principal: AnyRole, ctx: Ctx, _settled: TransactionsSettled, station_id: str,
                     transaction_id: str) -> TransactionDetailOut:
