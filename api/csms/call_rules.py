@@ -28,7 +28,7 @@ loop over stations, each call checked here.
 Operators' station operations with a check of their arguments (CHECKED): RequestStartTransaction
 (a TxProfile only), RequestStopTransaction (a transaction the station reported and that runs),
 TriggerMessage (StatusNotification names its connector, F06.FR.13), ChangeAvailability,
-ReserveNow and an EVSE's Reset (real EVSE ids, an expiry ahead), CancelReservation (a
+UnlockConnector, ReserveNow and an EVSE's Reset (real EVSE and connector ids, an expiry ahead), CancelReservation (a
 reservation we made), SetVariableMonitoring and
 SetMonitoringLevel (severities 0-9, finite values), SetDisplayMessage (a window that ends after it
 starts, not yet past), GetLog (an HTTP(S) or FTP(S) location with a host, a time
@@ -110,6 +110,7 @@ _STATIC: Mapping[str, CallRule] = MappingProxyType({
     "RequestStopTransaction": CallRule(OPERATOR, CHECKED),
     "TriggerMessage": CallRule(OPERATOR, CHECKED),
     "ChangeAvailability": CallRule(OPERATOR, CHECKED),
+    "UnlockConnector": CallRule(OPERATOR, CHECKED),
     "ReserveNow": CallRule(OPERATOR, CHECKED),
     "CancelReservation": CallRule(OPERATOR, CHECKED),
     "UnpublishFirmware": CallRule(OFFICER, GENERIC, "withdraws published firmware"),
@@ -368,6 +369,14 @@ def check_availability(payload: Mapping[str, Any]) -> Decision:
     if evse is not None and evse.get("id", 0) < 1:
         return Decision.refuse("call.availability.evse",
                                "evse.id must be 1 or more; leave evse out to change the whole station")
+    return Decision.allow()
+
+
+def check_unlock(payload: Mapping[str, Any]) -> Decision:
+    """UnlockConnector (F05): one connector of one EVSE, both counted from 1."""
+    if payload["evseId"] < 1 or payload["connectorId"] < 1:
+        return Decision.refuse("call.unlock.connector", "evseId and connectorId must be 1 or more: an unlock "
+                                                        "names one connector of one EVSE")
     return Decision.allow()
 
 

@@ -53,6 +53,7 @@ from api.csms.call_rules import (
     check_reservation,
     check_reset,
     check_trigger,
+    check_unlock,
     holders,
     may,
 )
@@ -187,6 +188,8 @@ def _check(session: Session, station: Station, action: str, payload: dict[str, A
         return check_availability(payload)
     if action == "Reset":
         return check_reset(payload)
+    if action == "UnlockConnector":
+        return check_unlock(payload)
     if action == "ReserveNow":
         try:
             expires_at = parse_datetime(payload["expiryDateTime"], "expiryDateTime")

@@ -24,3 +24,11 @@ async def test_an_auditor_cannot_unlock(csms):
     refused = await command(csms, "TC-F-06-A", "UnlockConnector", {"evse_id": 1, "connector_id": 1}, role="auditor")
     assert refused.status_code == 403
     assert received(station, "UnlockConnector") == []
+
+
+async def test_an_unlock_of_no_real_connector_is_refused_before_it_leaves(csms):
+    station = await booted_station(csms, "TC-F-06-Z")
+    answer(station, "UnlockConnector", {"status": "Unlocked"})
+    refused = await command(csms, "TC-F-06-Z", "UnlockConnector", {"evse_id": 0, "connector_id": 1})
+    assert refused.status_code == 422 and refused.json()["rule"] == "call.unlock.connector", refused.text
+    assert received(station, "UnlockConnector") == []

@@ -16,6 +16,7 @@ from api.csms.call_rules import (
     check_remote_stop,
     check_reservation,
     check_trigger,
+    check_unlock,
 )
 
 pytestmark = pytest.mark.fast
@@ -26,7 +27,7 @@ _PROFILE = {"id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile", "ch
 
 
 @pytest.mark.parametrize("action", ["RequestStartTransaction", "RequestStopTransaction", "TriggerMessage",
-                                    "ChangeAvailability", "ReserveNow"])
+                                    "ChangeAvailability", "UnlockConnector", "ReserveNow"])
 def test_these_actions_are_checked_on_every_door(action):
     rule = call_rule(action, {})
     assert rule.door == CHECKED and rule.role == "operator"
@@ -66,6 +67,12 @@ def test_availability_of_evse_zero_is_refused_the_station_has_no_evse():
     assert check_availability({"operationalStatus": "Inoperative", "evse": {"id": 1, "connectorId": 1}})
     assert check_availability({"operationalStatus": "Inoperative", "evse": {"id": 0}}).rule \
         == "call.availability.evse"
+
+
+@pytest.mark.parametrize(("evse_id", "connector_id"), [(0, 1), (1, 0), (-1, 1), (1, -2)])
+def test_an_unlock_names_a_real_connector_of_a_real_evse(evse_id, connector_id):
+    assert check_unlock({"evseId": 1, "connectorId": 1})
+    assert check_unlock({"evseId": evse_id, "connectorId": connector_id}).rule == "call.unlock.connector"
 
 
 def test_a_reservation_expires_in_the_future_on_a_real_evse():
