@@ -86,6 +86,17 @@ def test_meter_values_as_json_pages_and_as_csv(sqlite_api):
     assert get("/api/v1/meter-values?format=csv").text.count("\n") > 6
 
 
+@pytest.mark.parametrize("query", ["format=csv&limit=2", "format=csv&after=bogus", "limit=2"])
+def test_a_csv_export_asked_for_a_page_is_refused_by_name(sqlite_api, query):
+    """Paging was ignored with CSV: a client asking for 2 rows (or after a point) got the whole
+    range, an invalid `after` included, with a 200."""
+    _event(sqlite_api.ctx, "CS-1", "T-1", "Started", 0, "2025-06-01T12:00:00Z", 1000)
+    refused = sqlite_api.client.get(f"/api/v1/meter-values?station_id=CS-1&{query}",
+                                    headers={**sqlite_api.headers("auditor"), "Accept": "text/csv"})
+    assert refused.status_code == 422 and refused.json()["rule"] == "query.csv_paging", refused.text
+    assert refused.json()["field"] in ("query.limit", "query.after")
+
+
 def test_meter_values_csv_shows_a_stations_formula_as_text_and_numbers_as_numbers(sqlite_api):
     signed = {**SIGNED, "signedMeterData": "+cmd|' /C calc'!A0"}
     payload = {"eventType": "Started", "timestamp": "2025-06-01T12:00:00Z", "triggerReason": "CablePluggedIn",

@@ -272,10 +272,16 @@ def list_meter_values(request: Request, _principal: AnyRole, ctx: Ctx, _settled:
     """Meter values, oldest first by the station's timestamps. Filters: `station_id`,
     `transaction_id` (with `station_id`), `measurand`, `since`/`until` (sampling time). JSON pages
     (`after`, `limit`), or the whole range as streamed CSV with `format=csv` or `Accept: text/csv`
-    (paging ignored). Signed meter values come byte-exact. Roles: officer, operator, auditor."""
+    (no paging: `after` or `limit` with it is refused). Signed meter values come byte-exact. Roles:
+    officer, operator, auditor."""
     criteria = _criteria(ctx, station_id, transaction_id, measurand, since, until)
     wants_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
     if wants_csv:
+        # Ignored, a page asked for would come back as the whole range, its client none the wiser.
+        for name in ("after", "limit"):
+            if name in request.query_params:
+                raise ApiError(422, f"{name}: a CSV export is the whole range, not a page; narrow it with "
+                                    "since/until, or page the JSON", rule="query.csv_paging", field=f"query.{name}")
         return StreamingResponse(_csv(ctx, criteria), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="meter-values.csv"'})
     position = None
