@@ -126,6 +126,22 @@ def test_a_page_goes_on_after_its_last_reading_is_removed(api):
     assert [m["value"] for m in more["meter_values"]] == [4000, 230.1]
 
 
+def test_a_long_transactions_detail_lists_a_bounded_part_and_counts_the_whole(api, monkeypatch):
+    """Every event was loaded and listed at once: a day's charge at an event every few seconds held
+    the process for seconds and answered tens of megabytes."""
+    monkeypatch.setattr(service, "DETAIL_LISTED", 3)
+    monkeypatch.setattr(service, "MISSING_LISTED", 4)
+    states = ["EVConnected", "Charging", "SuspendedEV", "Charging", "SuspendedEV", "Charging"]
+    for seq_no, state in zip((0, 1, 4, 5, 20, 21), states, strict=True):
+        _event(api.ctx, "CS-1", "tx-long", "Started" if seq_no == 0 else "Updated", seq_no,
+               f"2025-06-01T12:{seq_no:02d}:00Z", 1000 + seq_no, transactionInfo={
+                   "transactionId": "tx-long", "chargingState": state})
+    body = api.client.get("/api/v1/transactions/CS-1/tx-long", headers=api.headers("auditor")).json()
+    assert body["events"] == 6 and [e["seq_no"] for e in body["event_list"]] == [0, 1, 4]
+    assert body["missing_seq_nos"] == [2, 3, 6, 7] and body["seq_missing"] == 16
+    assert [s["charging_state"] for s in body["charging_states"]] == ["EVConnected", "Charging", "SuspendedEV"]
+
+
 @pytest.mark.parametrize("transaction_id", ["CS/2025/0001", ""])
 def test_a_transaction_whose_id_has_a_slash_or_nothing_is_shown(sqlite_api, transaction_id):
     """transactionId is any string of up to 36 characters: listed, yet its detail was 404 with no

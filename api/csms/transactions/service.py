@@ -142,6 +142,9 @@ class StaleSummary(RuntimeError):
 # Summaries a station's connection keeps of its open transactions (api/csms/transactions/handlers.py):
 # a station has a few EVSEs, so a few at once; a station that opens more keeps only the latest.
 KNOWN_PER_STATION = 8
+# Repeats of seqNos a transaction keeps as rows; past them a repeat is counted (seq_duplicates),
+# not kept: a station stuck resending one event wrote a row each time, without end.
+DUPLICATES_KEPT = 100
 
 
 def record(session: Session, station_id: str, event: Event, *, received_at: datetime | None = None) -> Recorded:
@@ -191,9 +194,10 @@ def record_many(session: Session, events: Sequence[tuple[str, Event]], *, receiv
             row = rows[key] = SimpleNamespace(**before[key])
         duplicate = _repeated(connection, row, event.seq_no, seen_here)
         seen_here.add((row.id, event.seq_no))
-        event_rows.append({**dict(zip(_EVENT_COLUMNS, event)),
-                           "transaction_pk": row.id, "station_id": station_id, "received_at": at,
-                           "duplicate": duplicate})
+        if not duplicate or row.seq_duplicates < DUPLICATES_KEPT:
+            event_rows.append({**dict(zip(_EVENT_COLUMNS, event)),
+                               "transaction_pk": row.id, "station_id": station_id, "received_at": at,
+                               "duplicate": duplicate})
         _summarise(row, event, duplicate)
         row.updated_at = max(row.updated_at, at)
         if not duplicate:
@@ -305,6 +309,9 @@ def _energy(row: Any, samples: Sequence[Sample]) -> None:
 ONGOING, FINISHED = "ongoing", "ended"
 # A transaction's detail lists at most this many of its missing seqNos (the count is always whole).
 MISSING_LISTED = 1000
+# ... and this many of its events and charging-state changes: a day's charge at an event every
+# few seconds, where every one loaded at once held the process for seconds (the summary counts all).
+DETAIL_LISTED = 10_000
 
 
 @dataclass(frozen=True)
@@ -336,9 +343,9 @@ def query(criteria: TransactionQuery):
 @dataclass(frozen=True)
 class Detail:
     transaction: Transaction
-    events: list[TransactionEvent]           # by seqNo, then arrival
+    events: list[TransactionEvent]           # by seqNo, then arrival: the first DETAIL_LISTED
     missing_seq_nos: list[int]               # the first MISSING_LISTED
-    charging_states: list[tuple[datetime, str]]  # the timeline, by the station's timestamps
+    charging_states: list[tuple[datetime, str]]  # the timeline, by the station's timestamps: the first DETAIL_LISTED
     status_answers: list[TransactionStatusAnswer]  # GetTransactionStatus answers about it, oldest first
 
 
@@ -346,24 +353,40 @@ def detail(session: Session, station_id: str, transaction_id: str) -> Detail | N
     row = transaction_row(session, station_id, transaction_id)
     if row is None:
         return None
-    events = list(session.exec(select(TransactionEvent).where(TransactionEvent.transaction_pk == row.id)
-                               .order_by(TransactionEvent.seq_no, TransactionEvent.id)))
-    seen = {event.seq_no for event in events}
-    missing: list[int] = []
-    if events:
-        for seq_no in range(min(seen), max(seen) + 1):
-            if len(missing) == MISSING_LISTED:
-                break
-            if seq_no not in seen:
-                missing.append(seq_no)
-    timeline: list[tuple[datetime, str]] = []
-    for event in sorted(events, key=lambda e: (e.timestamp, e.seq_no)):
-        if event.charging_state is not None and (not timeline or timeline[-1][1] != event.charging_state):
-            timeline.append((event.timestamp, event.charging_state))
+    of_it = TransactionEvent.transaction_pk == row.id
+    events = list(session.exec(select(TransactionEvent).where(of_it)
+                               .order_by(TransactionEvent.seq_no, TransactionEvent.id).limit(DETAIL_LISTED)))
     answers = list(session.exec(select(TransactionStatusAnswer).where(
         TransactionStatusAnswer.station_id == station_id, TransactionStatusAnswer.transaction_id == transaction_id)
         .order_by(TransactionStatusAnswer.id)))
-    return Detail(row, events, missing, timeline, answers)
+    return Detail(row, events, _missing(session, of_it), _timeline(session, of_it), answers)
+
+
+def _missing(session: Session, of_it: Any) -> list[int]:
+    """The first MISSING_LISTED seqNos missing between the lowest and the highest received."""
+    missing: list[int] = []
+    expected = None
+    for seq_no in session.exec(select(TransactionEvent.seq_no).where(of_it).distinct()
+                               .order_by(TransactionEvent.seq_no)):
+        if expected is not None:
+            missing += range(expected, min(seq_no, expected + MISSING_LISTED - len(missing)))
+            if len(missing) == MISSING_LISTED:
+                break
+        expected = seq_no + 1
+    return missing
+
+
+def _timeline(session: Session, of_it: Any) -> list[tuple[datetime, str]]:
+    """The charging state's changes by the station's timestamps, the first DETAIL_LISTED."""
+    timeline: list[tuple[datetime, str]] = []
+    for at, state in session.exec(select(TransactionEvent.timestamp, TransactionEvent.charging_state)
+                                  .where(of_it, TransactionEvent.charging_state.is_not(None))  # type: ignore[union-attr]
+                                  .order_by(TransactionEvent.timestamp, TransactionEvent.seq_no, TransactionEvent.id)):
+        if not timeline or timeline[-1][1] != state:
+            if len(timeline) == DETAIL_LISTED:
+                break
+            timeline.append((at, state))
+    return timeline
 
 
 def keep_status_answer(session: Session, station_id: str, request: dict[str, Any], answer: dict[str, Any],

@@ -150,8 +150,11 @@ class StatusAnswerOut(BaseModel):
 
 class TransactionDetailOut(TransactionOut):
     missing_seq_nos: list[int] = Field(description="The first 1000 missing seqNos.")
-    charging_states: list[ChargingStateOut] = Field(description="The charging-state timeline.")
-    event_list: list[EventOut] = Field(description="By seqNo, then arrival.")
+    charging_states: list[ChargingStateOut] = Field(description="The charging-state timeline: its first "
+                                                                "10,000 changes.")
+    event_list: list[EventOut] = Field(description="By seqNo, then arrival: the first 10,000 (`events` counts "
+                                                   "all received; a seqNo repeated more than 100 times in a "
+                                                   "transaction is counted, not kept again).")
     status_answers: list[StatusAnswerOut] = Field(description="The station's GetTransactionStatus answers about "
                                                               "it (E14), oldest first.")
     meter_values: list[MeterValueOut] = Field(description="The first 10,000 by time (whole readings); the rest "

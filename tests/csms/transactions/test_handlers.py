@@ -101,6 +101,20 @@ async def test_gaps_and_duplicates_are_counted_never_refused(ctx):
     assert the_transaction(ctx).seq_missing == 1
 
 
+async def test_a_seq_no_resent_again_and_again_is_counted_and_kept_a_bounded_number_of_times(ctx, monkeypatch):
+    """A station stuck resending one event wrote a row each time, without end."""
+    monkeypatch.setattr(service, "DUPLICATES_KEPT", 3)
+    station = FakeStation(ctx, "CS-1")
+    await station.send("TransactionEvent", event("Started", 0, "2025-06-01T12:00:00Z", wh=100))
+    for _ in range(6):
+        assert await station.send("TransactionEvent", event("Updated", 1, "2025-06-01T12:01:00Z", wh=200)) == {}
+    await station.send("TransactionEvent", event("Updated", 2, "2025-06-01T12:02:00Z", wh=300))
+    row = the_transaction(ctx)
+    assert (row.events, row.seq_received, row.seq_duplicates, row.energy_wh) == (8, 3, 5, 200)
+    assert [(e.seq_no, e.duplicate) for e in rows(ctx, TransactionEvent)] == [
+        (0, False), (1, False), (1, True), (1, True), (1, True), (2, False)]
+
+
 async def test_an_update_of_an_unknown_transaction_is_stored_and_flagged(ctx):
     station = FakeStation(ctx, "CS-1")
     assert await station.send("TransactionEvent", event("Updated", 7, "2025-06-01T12:10:00Z", tx="never")) == {}
