@@ -119,3 +119,22 @@ def test_a_file_that_cannot_be_read_exits_1_without_a_traceback(cli, ctx, tmp_pa
     assert cli("list")[1] == ""
     code, _, err = cli("export", "--out", str(tmp_path / "no-such-dir" / "tokens.csv"))
     assert code == 1 and "cannot write" in err and "No such file or directory" in err
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("column.csv", 'id_token,type,"st\x1b[2Jatus\nX"\nA,ISO14443,Blocked\n', "a column name holds a control"),
+    ("c1-column.csv", 'id_token,type,"sta\x9btus"\nA,ISO14443,Blocked\n', "a column name holds a control"),
+    ("key.json", json.dumps([{"id_token": "A", "type": "ISO14443", "sta\x1b]0;x\x07tus\n": 1}]),
+     "a key holds a control"),
+    ("beside.json", json.dumps({"tokens": [], "replace\nall\x85": True}), "body: unknown key beside"),
+], ids=["csv-column", "csv-c1-column", "json-key", "json-key-beside-tokens"])
+def test_a_name_in_a_file_holding_control_characters_is_not_echoed(cli, ctx, tmp_path, name, text, said):
+    """An unknown column or key was named in the refusal as it was: a line break split the
+    one-line message, and an escape sequence (clear the screen, set the window title) reached the
+    officer's terminal from the file."""
+    (tmp_path / name).write_text(text)
+    code, _, err = cli("import", str(tmp_path / name))
+    assert code == 1 and err.count("\n") == 1 and said in err, err
+    assert not any(c in err for c in "\x1b\x07\x85\x9b"), err
+    assert [e.outcome for e in _audit(ctx, "id_token.import")] == ["refused"]
+    assert cli("list")[1] == ""

@@ -173,6 +173,9 @@ def test_a_csv_column_given_twice_is_refused(sqlite_api):
     ({"group_id_token": "MP", "station_id": ""}, "station_id"),
     # A control character no token's groupIdToken may hold: a group no token could ever match.
     ({"group_id_token": "M\x01P"}, "group_id_token"),
+    # C1 controls too (U+0085 NEL breaks a line, U+009B is a terminal's CSI): they were stored.
+    ({"group_id_token": "M\x85P"}, "group_id_token"),
+    ({"group_id_token": "M\x9bP"}, "group_id_token"),
 ])
 def test_a_master_pass_group_that_could_not_mean_what_was_asked_is_refused(sqlite_api, body, field):
     api = sqlite_api
@@ -226,3 +229,33 @@ def test_a_csv_column_name_holding_a_nul_is_refused_and_audited(api):
     assert refused.status_code == 422 and "NUL" in refused.json()["error"], refused.text
     assert "\x00" not in refused.text and "\\u0000" not in refused.text
     assert [e.outcome for e in api.audit("id_token.import")] == [Outcome.REFUSED]
+
+
+@pytest.mark.parametrize("field", ["id_token", "group_id_token", "language1", "message_content", "local_list"])
+@pytest.mark.parametrize("c1", ["\x85", "\x9b"], ids=["NEL", "CSI"])
+def test_a_c1_control_character_in_a_token_field_is_refused(sqlite_api, field, c1):
+    """C0 controls were refused and C1 ones (NEL, CSI) stored, to be echoed by the CLI's listing
+    and sent to stations in local lists."""
+    api = sqlite_api
+    body = {"id_token": "04AB", "type": "ISO14443", "message_format": "UTF8", "message_content": "hi"}
+    body[field] = f"A{c1}B"
+    refused = api.client.post(BASE, json=body, headers=api.headers("operator"))
+    assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
+    assert "control characters" in refused.json()["error"]
+    imported = _import(api, json.dumps([body]), "application/json")
+    assert imported.status_code == 422 and imported.json()["problems"][0]["field"] == field, imported.text
+    assert api.client.get(BASE, headers=api.headers("auditor")).json() == []
+
+
+@pytest.mark.parametrize("value", ["\u0130" * 36, "04AB\u0130" + "0" * 31], ids=["all-dotted-I", "one-dotted-I"])
+def test_an_id_token_longer_than_its_column_in_lower_case_is_refused_by_name(api, value):
+    """U+0130 (İ) is two characters in lower case, the form a token is looked up by: 36 of them
+    were stored on SQLite, and on PostgreSQL refused as an unstorable value naming neither the
+    field nor, in an import, the row."""
+    refused = api.client.post(BASE, json={"id_token": value, "type": "ISO14443"}, headers=api.headers("operator"))
+    assert refused.status_code == 422 and refused.json()["field"] == "id_token", refused.text
+    rows = [{"id_token": "OK", "type": "ISO14443"}, {"id_token": value, "type": "ISO14443"}]
+    imported = _import(api, json.dumps(rows), "application/json")
+    assert imported.status_code == 422, imported.text
+    assert [(p["row"], p["field"]) for p in imported.json()["problems"]] == [(2, "id_token")]
+    assert api.client.get(BASE, headers=api.headers("auditor")).json() == []

@@ -21,6 +21,7 @@ from ocpp.v201.enums import AuthorizationStatusEnumType, IdTokenEnumType, Messag
 from api.core import csv_cells
 from api.core.refusal import Refusal
 from api.core.text import unstorable
+from policies.names import control_character
 from storage.id_tokens import EVSE_IDS_MAX, ID_TOKEN_MAX, LANGUAGE_MAX, MESSAGE_MAX, SELECTOR_MAX, IdToken
 from storage.types import INT32_MAX, as_utc
 
@@ -80,7 +81,7 @@ def _text(field: str, value: Any, limit: int, *, empty: bool = False) -> str:
         raise FieldProblem(field, "must not be empty")
     if len(value) > limit:
         raise FieldProblem(field, f"longer than {limit} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if control_character(value) is not None:
         raise FieldProblem(field, "contains control characters")
     reason = unstorable(value)   # a lone surrogate, from a JSON file's escape
     if reason is not None:
@@ -165,6 +166,9 @@ def token_fields(data: Mapping[str, Any]) -> TokenFields:
     # NoAuthorization carries an empty idToken (C01 without identification).
     value = _text("id_token", data["id_token"], ID_TOKEN_MAX,
                   empty=token_type == IdTokenEnumType.no_authorization.value)
+    if len(value.lower()) > ID_TOKEN_MAX:   # U+0130 is two characters in lower case, the form looked up
+        raise FieldProblem("id_token", f"longer than {ID_TOKEN_MAX} characters in lower case, the form a "
+                                       "token is looked up by")
     checked: dict[str, Any] = {}
     for name in _OPTIONAL:
         given = data.get(name)
@@ -237,7 +241,7 @@ def rows_from_json(text: str) -> list[Mapping[str, Any]]:
     if isinstance(document, dict) and "tokens" in document:
         others = sorted(set(document) - {"tokens"})
         if others:   # ignored, a key meant to change how the import works would change nothing
-            named = others[0] if unstorable(others[0]) is None else "body"
+            named = others[0] if _unnamable(others[0]) is None else "body"
             raise FieldProblem(named, "unknown key beside \"tokens\" (export writes only that one)")
         document = document["tokens"]
     if not isinstance(document, list):
@@ -245,12 +249,21 @@ def rows_from_json(text: str) -> list[Mapping[str, Any]]:
     for number, item in enumerate(document, start=1):
         if not isinstance(item, dict):
             raise FieldProblem("row", "each token must be a JSON object", row=number)
-        # A key REST's text guard would have refused (a CLI file is not guarded): echoed as an
-        # unknown field, no audit entry or terminal could take it.
-        reason = next(filter(None, map(unstorable, item)), None)
+        # A key REST's text guard would have refused (a CLI file is not guarded), or one with a
+        # control character: echoed as an unknown field, no audit entry or terminal could take it.
+        reason = next(filter(None, map(_unnamable, item)), None)
         if reason is not None:
             raise FieldProblem("row", f"a key {reason}", row=number)
     return [{key: value for key, value in item.items() if key != "id"} for item in document]
+
+
+def _unnamable(name: str) -> str | None:
+    """Why a file's key or column name cannot be named in a refusal: no column stores it, or a
+    control character in it would split the CLI's one-line message or reach the officer's
+    terminal as an escape sequence (clear the screen, set the window title)."""
+    if (reason := unstorable(name)) is not None:
+        return reason
+    return "holds a control character" if control_character(name) is not None else None
 
 
 def rows_from_csv(text: str) -> list[Mapping[str, Any]]:
@@ -278,8 +291,8 @@ def rows_from_csv(text: str) -> list[Mapping[str, Any]]:
 def _check_columns(names: Iterable[str]) -> None:
     seen: set[str] = set()
     for name in names:
-        # A NUL: no audit entry of the refusal could hold it on PostgreSQL.
-        if (reason := unstorable(name)) is not None:
+        # A NUL (no audit entry of the refusal could hold it on PostgreSQL) or a control character.
+        if (reason := _unnamable(name)) is not None:
             raise FieldProblem("row", f"a column name {reason}", row=1)
         if name not in FIELD_NAMES and name != "id":
             raise FieldProblem(name, f"unknown CSV column (known: {', '.join(FIELD_NAMES)})", row=1)
