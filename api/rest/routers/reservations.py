@@ -13,7 +13,7 @@ from ocpp.v201.enums import ConnectorEnumType
 from pydantic import BaseModel, Field
 
 from api.core.audit import record_failure, require_station, run_in_session
-from api.core.refusal import NotFound
+from api.core.refusal import Conflict, NotFound
 from api.csms.call_records import CALL, sync_call_detail
 from api.csms.ids import ID_MAX, draw_id
 from api.csms.reservations import commands, service
@@ -22,6 +22,7 @@ from api.rest.auth import AnyRole, Ctx, StationOps
 from api.rest.instants import Instant
 from api.rest.request_body import RequestBody
 from api.rest.routers.commands import answered_outcome, build
+from api.rest.routers.drawn_ids import DRAWS
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
 from storage.types import utcnow
 
@@ -59,19 +60,30 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _free_id(session, station_id: str) -> int:
+    """A drawn id none of the station's reservations has: a ReserveNow with one it has replaces
+    that reservation (H01), its record here and the reservation at the station."""
+    for _ in range(DRAWS):
+        drawn = draw_id()
+        if service.find(session, station_id, drawn) is None:
+            return drawn
+    raise Conflict("reservation.id_taken", "no free reservation id was drawn; try again")
+
+
 @router.post("/api/v1/stations/{station_id}/reservations",
-             responses={409: {"model": errors.ErrorBody, "description": "station not connected."},
+             responses={409: {"model": errors.ErrorBody,
+                              "description": "station not connected (or, rarely, `reservation.id_taken`: try again)."},
                         504: {"model": errors.ErrorBody, "description": "no answer in time."},
                         **errors.responses(401, 403, 404, 422, 503)})
 async def reserve(station_id: str, body: ReservationIn, principal: StationOps, gateway: GatewayDep,
-                  jobs: JobsDep) -> Any:
+                  jobs: JobsDep, ctx: Ctx) -> Any:
     """ReserveNow (H01) with a reservation id ChargeCA draws: a specific EVSE (`evse_id`), any
     EVSE (neither), or a connector type. The station's answer as the typed command gives it,
     plus `reservation_id`. Roles: officer, operator."""
     if body.expiry_date_time.tzinfo is None:
         raise errors.ApiError(422, "expiry_date_time needs a time zone", rule="call.reservation.expiry",
                               field="body.expiry_date_time")
-    reservation_id = draw_id()
+    reservation_id = await asyncio.to_thread(run_in_session, ctx, lambda session: _free_id(session, station_id))
     command = commands.ReserveNow(id=reservation_id, expiry_date_time=_iso(body.expiry_date_time),
                                   id_token=body.id_token, connector_type=body.connector_type, evse_id=body.evse_id,
                                   group_id_token=body.group_id_token)

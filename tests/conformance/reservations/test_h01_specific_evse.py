@@ -25,3 +25,20 @@ async def test_an_expiry_in_the_past_never_leaves(csms):
     refused = await reserve(csms, station, evse_id=1, expiry_date_time="2020-01-01T00:00:00Z")
     assert refused.status_code == 422 and refused.json()["rule"] == "call.reservation.expiry", refused.text
     assert received(station, "ReserveNow") == []
+
+
+async def test_a_drawn_id_the_station_holds_is_drawn_again(csms, monkeypatch):
+    """A ReserveNow with an id the station holds replaces that reservation (H01): a drawn id that
+    was already one of the station's reservations overwrote its record, and at the station
+    replaced it, where drawn remoteStartIds are drawn again."""
+    station = await booted_station(csms, "H01-DRAWN")
+    draws = iter([11, 11, 12])
+    monkeypatch.setattr("api.rest.routers.reservations.draw_id", lambda: next(draws))
+    first = await reserve(csms, station, evse_id=1)
+    assert first.json()["reservation_id"] == 11, first.text
+
+    second = await reserve(csms, station, evse_id=2)
+
+    assert second.status_code == 200 and second.json()["reservation_id"] == 12, second.text
+    assert [sent["id"] for sent in received(station, "ReserveNow")] == [11, 12]
+    assert (await reservation(csms, "H01-DRAWN", 11))["evse_id"] == 1
