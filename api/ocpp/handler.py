@@ -51,6 +51,10 @@ class Run:
     kept: Any = None
 
 
+# The window over which the log lines a station causes are counted (Repeats.log_line).
+LOG_WINDOW = 600.0
+
+
 @dataclass
 class Repeats:
     """What this connection already reported, and when: a station can repeat a refused request or
@@ -83,6 +87,15 @@ class Repeats:
     def first(self, kind: str, key: str, within: float) -> bool:
         """Whether this is the first time of ``key`` within its window."""
         return self.run(kind, key, within).count == 1
+
+    def log_line(self, key: str) -> str | None:
+        """For a log line about what the station sent (``key``: which kind of line), counting this
+        time: None when no line is due, else what to add to it. A line is due the 1st, 2nd, 4th,
+        8th, … time in LOG_WINDOW: a station can make us log as fast as it sends."""
+        count = self.run("log", key, LOG_WINDOW).count
+        if count & (count - 1):
+            return None
+        return "" if count == 1 else f" ({count} times within {LOG_WINDOW // 60:.0f} minutes)"
 
 
 @dataclass

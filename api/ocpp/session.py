@@ -177,7 +177,8 @@ class OcppSession:
         frame = self._read(raw)
         if isinstance(frame, FrameError):
             exc = frame
-            log.info("broken frame from %s: %s %s", self.station_id, exc.code, exc.description)
+            if (times := self.live.repeats.log_line("broken_frame")) is not None:
+                log.info("broken frame from %s: %s %s%s", self.station_id, exc.code, exc.description, times)
             if exc.answerable:
                 await self._send(framing.error_for(exc.message_id, exc), None)
             else:
@@ -201,7 +202,8 @@ class OcppSession:
         if outstanding is None or outstanding[0] != frame.message_id or outstanding[1].done():
             # A late answer to a call that timed out, or a stray id: nothing waits for it, and
             # answering a CALLRESULT/CALLERROR with a CALLERROR is not allowed (P4 §4.2).
-            log.info("%s answered unknown or expired message id %s", self.station_id, frame.message_id)
+            if (times := self.live.repeats.log_line("stray_answer")) is not None:
+                log.info("%s answered unknown or expired message id %s%s", self.station_id, frame.message_id, times)
             return
         outstanding[1].set_result(frame)
 
@@ -251,7 +253,8 @@ class OcppSession:
         except OcppError as exc:
             return framing.error_for(call.message_id, exc)
         except Refusal as exc:
-            log.info("%s from %s refused: %s", call.action, self.station_id, exc.rule)
+            if (times := self.live.repeats.log_line(f"refused {call.action}")) is not None:
+                log.info("%s from %s refused: %s%s", call.action, self.station_id, exc.rule, times)
             return refusal_error(call.message_id, exc)
         except Exception:  # noqa: BLE001 - the station gets an answer whatever broke
             log.exception("handler of %s from %s failed", call.action, self.station_id)

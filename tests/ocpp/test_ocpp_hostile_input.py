@@ -5,6 +5,7 @@ connection. After each one the same connection still answers a Heartbeat."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -162,4 +163,17 @@ async def test_an_availability_state_longer_than_any_status_is_kept_on_either_da
     # The event itself, whole, once.
     (kept,) = run_in_session(csms.ctx, lambda s: monitoring.events(s, "CS-HOSTILE", monitoring.EventFilter()))
     assert kept.actual_value == value
+    await _still_usable(station)
+
+
+async def test_broken_frames_sent_again_and_again_are_logged_at_powers_of_two(station, caplog):
+    """A line per broken frame was a line per frame the station chose to send."""
+    with caplog.at_level(logging.INFO, logger="chargeca.ocpp"):
+        for n in range(20):
+            frame = await station.send_raw(f'[2,"bad-{n}","Heartbeat"]')
+            assert frame[0] == 4 and frame[1] == f"bad-{n}", frame
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("broken frame from CS-HOSTILE")]
+    assert len(lines) == 5, lines   # the 1st, 2nd, 4th, 8th and 16th
+    assert "times within" not in lines[0]
+    assert lines[-1].endswith("(16 times within 10 minutes)")
     await _still_usable(station)

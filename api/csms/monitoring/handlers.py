@@ -34,7 +34,7 @@ async def notify_monitoring_report(call: StationCall, payload: dict[str, Any]) -
                         {"field": field})
     policy = call.ctx.policy.monitoring
     known = await call.db(lambda session: service.record_report(session, call.station_id, payload, policy))
-    if not known:
-        log.warning("%s sent a monitoring report for request %s, which we never sent: not kept", call.station_id,
-                    payload["requestId"])
+    if not known and (times := call.live.repeats.log_line("monitoring_report.unknown")) is not None:
+        log.warning("%s sent a monitoring report for request %s, which we never sent: not kept%s", call.station_id,
+                    payload["requestId"], times)
     return {}
