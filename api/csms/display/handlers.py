@@ -14,7 +14,7 @@ log = logging.getLogger("chargeca.ocpp.display")
 
 async def notify_display_messages(call: StationCall, payload: dict[str, Any]) -> dict[str, Any]:
     known = await call.db(lambda session: service.record_report(session, call.station_id, payload))
-    if not known:
-        log.warning("%s reported display messages for request %s, which we never sent: not kept", call.station_id,
-                    payload["requestId"])
+    if not known and (times := call.live.repeats.log_line("display_report.unknown")) is not None:
+        log.warning("%s reported display messages for request %s, which we never sent: not kept%s",
+                    call.station_id, payload["requestId"], times)
     return {}

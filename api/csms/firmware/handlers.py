@@ -19,7 +19,10 @@ async def firmware_status_notification(call: StationCall, payload: dict[str, Any
     update = await call.db(lambda session: service.record_status(session, call.station_id, status, request_id))
     if update is not None and update.campaign_id is not None and status in service.ENDED:
         signal.ring()  # its campaign may go on at once
-    log.info("firmware update %s of %s: %s", request_id, call.station_id, status)
+    # Each status once (the same one again only at the 2nd, 4th, ... time): a station's update
+    # reports a handful; one repeating a status is logged as any repeat is.
+    if (times := call.live.repeats.log_line(f"firmware {request_id} {status}")) is not None:
+        log.info("firmware update %s of %s: %s%s", request_id, call.station_id, status, times)
     return {}
 
 
