@@ -7,10 +7,11 @@ the CSMS knowing exactly what the station holds.
 
 The limits are LocalAuthListCtrlr.ItemsPerMessage and BytesPerMessage. ChargeCA keeps no
 device model (api/csms/provisioning/device_report.py), so they are read with GetVariables before
-the first update and kept per station. A station that does not report them (absent, refused, no
-answer) gets ``FALLBACK_ITEMS`` entries and ``FALLBACK_BYTES`` bytes per message: small enough for
-any station that has a local list at all. A dry run never asks the station: it plans with what is
-kept, or the fallback, and says which.
+each update (a firmware update may change them: read once and kept, a station that had once
+reported a small size refused every later update) and kept per station. A station that does not
+report them (absent, refused, no answer) gets what was kept, else ``FALLBACK_ITEMS`` entries and
+``FALLBACK_BYTES`` bytes per message: small enough for any station that has a local list at all. A
+dry run never asks the station: it plans with what is kept, or the fallback, and says which.
 
 Outcomes: Accepted moves on; Failed stops (the station keeps its old list); VersionMismatch on a
 differential update asks the station's version (GetLocalListVersion) and sends a full update
@@ -89,15 +90,16 @@ def _count(value: str | None) -> int | None:
 
 async def _limits(ctx: Context, gateway: Gateway, station_id: str, *, ask: bool) -> Limits:
     kept = await _db(ctx, lambda s: service.state(s, station_id))
+    items = size = None
+    if ask:
+        items = _count((await read_variable(gateway, station_id, CONTROLLER, "ItemsPerMessage")).value)
+        size = _count((await read_variable(gateway, station_id, CONTROLLER, "BytesPerMessage")).value)
+        if items and size:
+            if (items, size) != (kept.items_per_message, kept.bytes_per_message):
+                await _db(ctx, lambda s: service.record_limits(s, station_id, items, size))
+            return Limits(items, size, "station")
     if kept.items_per_message and kept.bytes_per_message:
         return Limits(kept.items_per_message, kept.bytes_per_message, "station")
-    if not ask:
-        return Limits(FALLBACK_ITEMS, FALLBACK_BYTES, "fallback")
-    items = _count((await read_variable(gateway, station_id, CONTROLLER, "ItemsPerMessage")).value)
-    size = _count((await read_variable(gateway, station_id, CONTROLLER, "BytesPerMessage")).value)
-    if items and size:
-        await _db(ctx, lambda s: service.record_limits(s, station_id, items, size))
-        return Limits(items, size, "station")
     return Limits(items or FALLBACK_ITEMS, size or FALLBACK_BYTES, "fallback")
 
 

@@ -62,7 +62,7 @@ async def send_local_list(station_id: str, principal: StationOps, ctx: Ctx, gate
                           body: LocalListIn | None = None) -> dict[str, Any]:
     """Send the list built from the token store (tokens whose `local_list` selector matches the
     station), cut into SendLocalList messages within the station's ItemsPerMessage and
-    BytesPerMessage (read with GetVariables once, or a fallback of 20 entries / 4096 bytes).
+    BytesPerMessage (read with GetVariables before each update, or a fallback of 20 entries / 4096 bytes).
     `outcome` is the last answer (Accepted, Failed, VersionMismatch) or how the call ended; each
     message is listed with its payload and status. 409 when the station is not connected (not for a
     dry run). Audited. Roles: officer, operator."""

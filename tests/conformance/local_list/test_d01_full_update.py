@@ -100,3 +100,24 @@ async def test_d01_a_station_at_the_last_version_gets_its_full_list_from_version
     assert (station_list.version, station_list.tokens) == (1, {"04ALL": "Accepted"})
     (entry,) = audit(csms, "local_list.send", "D01-TOP")
     assert entry.outcome == "success"
+
+
+async def test_d01_the_limits_are_read_again_before_each_update(csms):
+    """Read once and kept for good: a station that once reported 1 entry a message (before a
+    firmware update raised it) got every later update cut to single entries."""
+    await add_token(csms, "04ONE", local_list="*")
+    await add_token(csms, "04TWO", local_list="*")
+    station = await booted_station(csms, "D01-LIMITS")
+    station_list = StationList(station, items=1)
+    first = (await csms.rest.post("/api/v1/stations/D01-LIMITS/local-list", json={"mode": "full"},
+                                  headers=csms.headers("operator"))).json()
+    assert first["outcome"] == "Accepted" and len(station_list.requests) == 2
+
+    station.device_model.set("LocalAuthListCtrlr", "ItemsPerMessage", 50)
+    second = (await csms.rest.post("/api/v1/stations/D01-LIMITS/local-list", json={"mode": "full"},
+                                   headers=csms.headers("operator"))).json()
+
+    assert second["outcome"] == "Accepted" and second["limits"]["items_per_message"] == 50, second
+    assert len(station_list.requests) == 3 and len(station_list.requests[-1]["localAuthorizationList"]) == 2
+    kept = (await csms.rest.get("/api/v1/stations/D01-LIMITS/local-list", headers=csms.headers("auditor"))).json()
+    assert kept["items_per_message"] == 50
