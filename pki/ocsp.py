@@ -33,6 +33,8 @@ _CERT_STATUS: dict[str, ocsp.OCSPCertStatus] = {
     "unknown": ocsp.OCSPCertStatus.UNKNOWN,
 }
 
+NONCE_MAX_OCTETS = 128
+
 # SHA-1 must stay: OpenSSL and most station stacks build CertIDs with it by default.
 _CERT_ID_HASHES: dict[str, str] = {
     hashes.SHA1.name: "sha1",
@@ -94,14 +96,23 @@ def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
 
 def _parse(request_der: bytes) -> ocsp.OCSPRequest | None:
     try:
-        return ocsp.load_der_ocsp_request(request_der)
-    except ValueError:
+        request = ocsp.load_der_ocsp_request(request_der)
+        # cryptography reads the extensions on first use: a repeated one raises only here.
+        nonce = _nonce(request)
+    except (ValueError, x509.DuplicateExtension):
         return None
     except NotImplementedError:
         # cryptography cannot load a request with more than one CertID. RFC 6960 allows
         # them, but station stacks ask one certificate at a time, so such a request is
         # answered as malformed rather than partially.
         return None
+    if request.serial_number < 0:
+        # No certificate has one (RFC 5280 4.1.2.2), and cryptography cannot echo it in a response.
+        return None
+    if nonce is not None and not 1 <= len(nonce.nonce) <= NONCE_MAX_OCTETS:
+        # RFC 9654 2.1, updating RFC 6960 4.4.1: such a request MUST be answered malformedRequest.
+        return None
+    return request
 
 
 def _request_hash(request: ocsp.OCSPRequest) -> hashes.HashAlgorithm | None:
@@ -145,7 +156,8 @@ def respond(
 ) -> bytes:
     """Answer one DER OCSPRequest with a DER OCSPResponse.
 
-    * undecodable request, or more than one CertID: ``malformedRequest``;
+    * undecodable request, more than one CertID, a repeated extension, a negative serial, or
+      a nonce of 0 or more than ``NONCE_MAX_OCTETS`` octets: ``malformedRequest``;
     * CertID hash algorithm other than SHA-1/SHA-2, or no issuer in ``issuers`` with
       that issuerNameHash and issuerKeyHash: ``unauthorized`` (we are not the responder
       for it, RFC 6960 §2.3);

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import pki_fixtures as fx
 import pytest
+from asn1crypto import ocsp as asn1_ocsp
 from conftest import both_keystores
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -211,6 +212,53 @@ def test_request_for_two_certificates_is_malformed(h, files):
     response = respond(path.read_bytes(), issuers_of(h), fixed(CertStatus("good")), now=fx.NOW)
 
     assert ocsp.load_der_ocsp_response(response).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def crafted_request(h: fx.Hierarchy, *, serial: int | None = None, nonces: tuple[bytes, ...] = ()) -> bytes:
+    """A request for the leaf that cryptography's builder refuses to make (a negative serial, a
+    repeated extension, a nonce of any length), built with asn1crypto."""
+    cert_id = ocsp.OCSPRequestBuilder().add_certificate(h.leaf.certificate, h.sub_ca.certificate, hashes.SHA1()).build()
+    extensions = [{"extn_id": "nonce", "critical": False, "extn_value": nonce} for nonce in nonces]
+    return asn1_ocsp.OCSPRequest({"tbs_request": {
+        "request_list": [{"req_cert": {
+            "hash_algorithm": {"algorithm": "sha1"},
+            "issuer_name_hash": cert_id.issuer_name_hash,
+            "issuer_key_hash": cert_id.issuer_key_hash,
+            "serial_number": h.leaf.certificate.serial_number if serial is None else serial,
+        }}],
+        **({"request_extensions": extensions} if extensions else {}),
+    }}).dump()
+
+
+def response_status(h: fx.Hierarchy, request: bytes) -> ocsp.OCSPResponseStatus:
+    return ocsp.load_der_ocsp_response(respond(request, issuers_of(h), fixed(CertStatus("good")), now=fx.NOW)) \
+        .response_status
+
+
+def test_a_negative_serial_is_malformed_request(h):
+    # No certificate has one (RFC 5280 4.1.2.2), and a response could not echo it: this raised.
+    assert response_status(h, crafted_request(h, serial=-5)) is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_a_repeated_extension_is_malformed_request(h):
+    # cryptography finds the repetition only when the extensions are read: this raised.
+    request = crafted_request(h, nonces=(b"n" * 16, b"n" * 16))
+    assert response_status(h, request) is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize("octets", [0, 129, 7000])
+def test_a_nonce_of_no_octet_or_over_128_is_malformed_request(h, octets):
+    # RFC 9654 2.1 (updating RFC 6960 4.4.1): MUST be rejected with malformedRequest, not echoed.
+    assert response_status(h, crafted_request(h, nonces=(b"n" * octets,))) is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize("octets", [1, 32, 128])
+def test_a_nonce_of_1_to_128_octets_is_echoed(h, octets):
+    response = ocsp.load_der_ocsp_response(
+        respond(crafted_request(h, nonces=(b"n" * octets,)), issuers_of(h), fixed(CertStatus("good")), now=fx.NOW))
+
+    assert response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * octets
 
 
 def test_nonce_is_echoed_and_openssl_checks_it(h, files):

@@ -6,6 +6,7 @@ import base64
 from urllib.parse import quote, urlsplit
 
 import pytest
+from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -148,6 +149,18 @@ def test_ocsp_garbage_gets_malformed_request(sqlite_api):
     answer = sqlite_api.client.post("/ocsp", content=b"\x30\x03garbage", headers=OCSP_REQUEST)
     assert answer.status_code == 200
     assert ocsp.load_der_ocsp_response(answer.content).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_ocsp_for_a_negative_serial_is_malformed_request_not_500(sqlite_api):
+    certificate = _issue(sqlite_api, "CS-0213")
+    request = asn1_ocsp.OCSPRequest.load(_request(certificate, sqlite_api.pki.hierarchy.station_ca.certificate))
+    request["tbs_request"]["request_list"][0]["req_cert"]["serial_number"] = -certificate.serial_number
+    der = request.dump(force=True)
+    for answer in (sqlite_api.client.post("/ocsp", content=der, headers=OCSP_REQUEST),
+                   sqlite_api.client.get("/ocsp/" + quote(base64.b64encode(der).decode(), safe=""))):
+        assert answer.status_code == 200, answer.text
+        assert ocsp.load_der_ocsp_response(answer.content).response_status \
+            == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
 
 
 @pytest.mark.parametrize("chunked", [False, True])
