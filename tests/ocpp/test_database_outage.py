@@ -21,6 +21,8 @@ from charging_support import stored
 from conftest import PG_URL, make_pki
 from ocpp_support import BOOT, open_csms
 from sqlmodel import select
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from api.core.audit import run_in_session
 from storage.security_events import SecurityEvent
@@ -123,3 +125,21 @@ async def test_an_outage_is_logged_once_by_each_polling_loop_and_so_is_its_end(c
     failed = [record for record in caplog.records if record.name == watch and record.levelno >= logging.ERROR]
     assert [record.getMessage() for record in failed] == ["looking for station disconnect requests failed"]
     assert failed[0].exc_info is not None
+
+
+async def test_connects_answered_503_in_an_outage_are_logged_once_not_each(csms, postgres_url, caplog):
+    """Each connect that admission could not look up logged an error: any client, or a fleet
+    reconnecting, wrote the log at its own rate for as long as the database was away."""
+    async def status(identity: str) -> int:
+        try:
+            async with connect(f"{csms.ws_url}/{identity}", subprotocols=["ocpp2.0.1"], proxy=None):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    with caplog.at_level(logging.INFO, logger="chargeca"):
+        with _outage(postgres_url):
+            assert [await status(f"CS-OUT-{n}") for n in range(20)] == [503] * 20
+
+    failed = [r for r in caplog.records if r.name == "chargeca.ocpp.listener" and r.levelno >= logging.ERROR]
+    assert len(failed) == 1, [r.getMessage() for r in failed]

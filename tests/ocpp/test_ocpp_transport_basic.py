@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import pytest
 from ocpp_transport_helpers import events, register, running_gateway, station_row, update_station
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from api.core.credentials import hash_secret
 from api.ocpp.admission.filters import FAILED_AUTHENTICATION, SECURITY_PROFILE_MISMATCH, UNKNOWN_STATION
@@ -134,6 +136,25 @@ async def test_throttling_after_repeated_failures(sqlite_pki, tmp_path):
         await station.connect()
         await station.close()
     assert "auth.throttled" in events(sqlite_pki, "CP_1")[-1].tech_info
+
+
+async def test_a_repeated_authorization_header_is_refused_as_malformed_not_500(sqlite_pki, tmp_path, caplog):
+    # Authorization is one field: two lines of it combine into one value (RFC 9110 5.3), no Basic
+    # credentials. Reading it as one value raised, and every such request logged a traceback.
+    register(sqlite_pki, "CP_1", 1, PASSWORD)
+    basic = "Basic " + base64.b64encode(f"CP_1:{PASSWORD}".encode()).decode()
+    caplog.set_level(logging.INFO)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        with pytest.raises(InvalidStatus) as caught:
+            async with connect(f"{gateway.ws_url}/CP_1", subprotocols=["ocpp2.0.1"], proxy=None,
+                               additional_headers=[("Authorization", basic), ("Authorization", basic)]):
+                pass
+        assert caught.value.response.status_code == 401
+        assert caught.value.response.headers["WWW-Authenticate"].startswith("Basic")
+        assert len(gateway.listeners.registry) == 0
+    [event] = events(sqlite_pki, "CP_1")
+    assert event.type == FAILED_AUTHENTICATION and "auth.malformed" in event.tech_info
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_tc_b_58_without_ocpp201_the_upgrade_is_refused(sqlite_pki, tmp_path):

@@ -26,7 +26,7 @@ from api.core import credentials
 from api.ocpp.admission.filters import AUTHENTICATION_THROTTLED, FAILED_AUTHENTICATION, UNKNOWN_STATION
 from api.ocpp.admission.throttle import ThrottleSettings
 from api.ocpp.transport.connection_limits import ConnectionLimits
-from api.ocpp.transport.listener import CONNECTION_LIMIT_REACHED
+from api.ocpp.transport.listener import CONNECTION_LIMIT_REACHED, UNSUPPORTED_SUBPROTOCOL
 
 PASSWORD = "Station-Password-0123"
 WRONG = "Wrong-Password-00000000"
@@ -159,6 +159,37 @@ async def test_a_flood_of_refused_connects_writes_a_bounded_number_of_rows_and_l
     # Every logger, INFO and up: no line per refused connection anywhere (websockets included).
     lines = [r for r in caplog.records if r.name.startswith("chargeca.ocpp")]
     assert len(lines) <= 25, [r.getMessage() for r in lines]
+
+
+async def offer(url: str, headers: list[tuple[str, str]]) -> int:
+    """An upgrade offering what ``headers`` say (no ocpp2.0.1); the HTTP status answered."""
+    try:
+        async with connect(f"{url}/CP_1", additional_headers=headers, open_timeout=10, proxy=None):
+            return 101
+    except InvalidStatus as exc:
+        return exc.response.status_code
+
+
+async def test_a_flood_of_upgrades_without_ocpp201_writes_a_bounded_number_of_rows_and_lines(
+        sqlite_pki, tmp_path, caplog):
+    # Refused before admission, each wrote a log line of its own: any client wrote the log at its rate
+    # (and two Sec-WebSocket-Protocol lines made that line raise: a 500 and a traceback).
+    caplog.set_level(logging.INFO)
+    offers = [[("Sec-WebSocket-Protocol", "ocpp1.6")], [],
+              [("Sec-WebSocket-Protocol", "ocpp1.6"), ("Sec-WebSocket-Protocol", "ocpp2.0")]] * 40
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        statuses = []
+        for start in range(0, len(offers), 40):
+            statuses += await asyncio.gather(*(offer(gateway.ws_url, headers) for headers in offers[start:start + 40]))
+        assert statuses == [400] * len(offers)
+        assert gateway.listeners.refusals.counts["subprotocol.unsupported"] == len(offers)
+    [recorded] = events(sqlite_pki)
+    assert recorded.type == UNSUPPORTED_SUBPROTOCOL and recorded.occurrences == len(offers)
+    assert recorded.source_address == "127.0.0.1" and "ocpp1.6" in recorded.tech_info
+    # The listeners' start and stop lines, and the refusal log's first line and its sum at the close.
+    lines = [r for r in caplog.records if r.name.startswith("chargeca.ocpp")]
+    assert len(lines) <= 12, [r.getMessage() for r in lines]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_rows_and_lines_stay_within_the_rate_when_sources_are_many(sqlite_pki, tmp_path, caplog):

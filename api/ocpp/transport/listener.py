@@ -29,8 +29,17 @@ from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 
 from api.core.context import Context
+from api.core.failure_log import FailureLog
 from api.core.settings import Settings
-from api.ocpp.admission.filters import Admission, Admitted, ConnectAttempt, HolderElsewhere, Refused, default_filters
+from api.ocpp.admission.filters import (
+    Admission,
+    Admitted,
+    ConnectAttempt,
+    HolderElsewhere,
+    Refused,
+    default_filters,
+    source_of,
+)
 from api.ocpp.admission.refusal_log import RefusalLog, RefusalLogSettings, RefusalRecord
 from api.ocpp.admission.store import DatabaseAdmissionStore
 from api.ocpp.admission.throttle import AuthenticationThrottle, ThrottleSettings
@@ -56,6 +65,7 @@ OCPP201 = "ocpp2.0.1"
 # RFC 6455 §7.4.1
 CLOSE_NORMAL, CLOSE_PROTOCOL_ERROR, CLOSE_INTERNAL_ERROR = 1000, 1002, 1011
 CONNECTION_LIMIT_REACHED = "ConnectionLimitReached"   # security-event type of connections closed at accept
+UNSUPPORTED_SUBPROTOCOL = "UnsupportedSubprotocol"    # ... and of upgrades not offering ocpp2.0.1
 # A load balancer's health check (deploy/haproxy.cfg): a plain GET, no upgrade, answered 200 before
 # any admission work, so that checking a node every few seconds costs it neither a database read
 # nor a refusal record. A station's upgrade request to the same path is admitted as any other.
@@ -229,6 +239,7 @@ class Listeners:
                             replace_duplicate=policy.replace_duplicate_connection,
                             anchors=anchors, holder_elsewhere=holder_elsewhere),
             store, self.throttle, self.refusals)
+        self._database_failures = FailureLog(log, "admission reading the database")
         self._accept_errors: quiet_accept_errors | None = None
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, Admitted] = weakref.WeakKeyDictionary()
         self._servers: list[Server] = []
@@ -365,21 +376,28 @@ class Listeners:
             return connection.respond(HTTPStatus.OK, "ok\n")
         if not offers_ocpp201(request):
             # Before admission: a version we cannot speak costs no database read nor password check.
-            log.info("upgrade to %s refused: no supported OCPP version offered (%s)", request.path,
-                     request.headers.get("Sec-WebSocket-Protocol"))
+            # Counted into the refusal log, not logged per attempt: any client would write the log at its rate.
+            offered = ", ".join(request.headers.get_all("Sec-WebSocket-Protocol"))
+            await self.admission.record(source_of(_remote(connection)), None, RefusalRecord(
+                UNSUPPORTED_SUBPROTOCOL, "subprotocol.unsupported",
+                f"no {OCPP201} among the offered subprotocols ({offered!r})", HTTPStatus.BAD_REQUEST))
             return _answer(connection, HTTPStatus.BAD_REQUEST, f"no supported subprotocol offered: this CSMS "
                                                                f"speaks {OCPP201}", {})
         profile, certificate = _transport_facts(connection)
-        attempt = ConnectAttempt(request.path, request.headers.get("Authorization"), profile, certificate,
-                                 _remote(connection))
+        # Repeated lines of one field are one comma-separated value (RFC 9110 5.3): not Basic credentials,
+        # refused by admission as malformed, where reading them as one value raised.
+        authorization = ", ".join(request.headers.get_all("Authorization")) or None
+        attempt = ConnectAttempt(request.path, authorization, profile, certificate, _remote(connection))
         try:
             self._admitted[connection] = await self.admission.admit(attempt)
             self.connections.admitted(connection.remote_address)
         except Refused as refusal:
             return _answer(connection, refusal.status, refusal.public, refusal.headers)
         except DatabaseUnavailable as exc:
-            log.error("admission could not reach the database: %s", exc)
+            # Not a line per connect: every client, a whole fleet reconnecting, would write one.
+            self._database_failures.failed(exc)
             return _answer(connection, HTTPStatus.SERVICE_UNAVAILABLE, "try again later", {"Retry-After": "30"})
+        self._database_failures.succeeded()
         return None
 
     async def _handle(self, websocket: ServerConnection) -> None:
