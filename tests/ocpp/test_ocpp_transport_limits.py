@@ -192,6 +192,22 @@ async def test_a_flood_of_upgrades_without_ocpp201_writes_a_bounded_number_of_ro
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def test_a_plain_http_request_is_told_to_upgrade_and_recorded_nowhere(sqlite_pki, tmp_path, caplog):
+    # It was answered 400 "no supported subprotocol offered", and counted as a refused station.
+    caplog.set_level(logging.INFO)
+    async with running_gateway(sqlite_pki, tmp_path) as gateway:
+        host, port = gateway.ws_url.removeprefix("ws://").split("/")[0].rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /ocpp/CP_1 HTTP/1.1\r\nHost: csms\r\n\r\n")
+        answer = (await asyncio.wait_for(reader.read(4096), 5)).decode()
+        writer.close()
+        assert answer.startswith("HTTP/1.1 426 "), answer
+        assert "\r\nUpgrade: websocket\r\n" in answer and "OCPP over WebSocket" in answer
+        assert not gateway.listeners.refusals.counts
+    assert events(sqlite_pki) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 async def test_rows_and_lines_stay_within_the_rate_when_sources_are_many(sqlite_pki, tmp_path, caplog):
     from api.ocpp.admission.refusal_log import RefusalLogSettings
 

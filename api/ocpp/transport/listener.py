@@ -374,6 +374,11 @@ class Listeners:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path == HEALTH_PATH and "Upgrade" not in request.headers:
             return connection.respond(HTTPStatus.OK, "ok\n")
+        if not any("websocket" in value.lower() for value in request.headers.get_all("Upgrade")):
+            # A plain HTTP request (a browser, a scanner) is told what this port speaks, and costs
+            # no record: it is no connection attempt of a station.
+            return _answer(connection, HTTPStatus.UPGRADE_REQUIRED, "this port speaks OCPP over WebSocket: send "
+                                                                    "an upgrade request", {"Upgrade": "websocket"})
         if not offers_ocpp201(request):
             # Before admission: a version we cannot speak costs no database read nor password check.
             # Counted into the refusal log, not logged per attempt: any client would write the log at its rate.
