@@ -344,6 +344,9 @@ class RestPolicy:
     # Requests worked on at once (the rest wait their turn); a request waiting for a station's
     # answer or for its client does not count (api/core/work_slots.py).
     max_active_requests: int = 4
+    # Lines of uvicorn's access log (and of requests it could not parse) a minute at most: any
+    # client, unauthenticated, causes one per request (api/rest/access_log.py).
+    access_log_lines_per_minute: int = 600
 
     def __post_init__(self) -> None:
         if (self.auth_free_failures < 0 or self.auth_base_delay_seconds < 1
@@ -352,7 +355,7 @@ class RestPolicy:
                              "auth_max_delay_seconds")
         if min(self.auth_forget_after_seconds, self.auth_tracked_sources, self.auth_audit_interval_seconds,
                self.auth_audit_max_sources, self.request_timeout_seconds, self.keep_alive_seconds,
-               self.max_concurrency, self.backlog, self.max_active_requests) < 1:
+               self.max_concurrency, self.backlog, self.max_active_requests, self.access_log_lines_per_minute) < 1:
             raise ValueError("[rest]: every figure other than auth_free_failures must be at least 1")
 
 

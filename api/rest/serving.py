@@ -22,6 +22,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from api.rest.access_log import limit_access_log
 from policies.model import RestPolicy
 
 _TIMEOUT_BODY = b'{"error": "request not complete in time"}'
@@ -82,9 +83,12 @@ def deadline_protocol(request_timeout: float) -> type[DeadlineH11Protocol]:
 
 def server_config(app: object, *, host: str, port: int, policy: RestPolicy, **options: object) -> uvicorn.Config:
     # ws="none": the REST API has no WebSocket routes, and an upgraded connection would leave the deadline.
-    return uvicorn.Config(app, host=host, port=port, http=deadline_protocol(policy.request_timeout_seconds), ws="none",
-                          timeout_keep_alive=policy.keep_alive_seconds, limit_concurrency=policy.max_concurrency,
-                          backlog=policy.backlog, **options)  # type: ignore[arg-type]
+    config = uvicorn.Config(app, host=host, port=port, http=deadline_protocol(policy.request_timeout_seconds),
+                            ws="none", timeout_keep_alive=policy.keep_alive_seconds,
+                            limit_concurrency=policy.max_concurrency, backlog=policy.backlog,
+                            **options)  # type: ignore[arg-type]
+    limit_access_log(policy.access_log_lines_per_minute)   # after the Config, which sets uvicorn's logging up
+    return config
 
 
 def shared_socket(host: str, port: int, backlog: int) -> socket.socket:
