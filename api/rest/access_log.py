@@ -15,6 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from api.core.token_bucket import TokenBucket
+
 ACCESS_LOGGER, ERROR_LOGGER = "uvicorn.access", "uvicorn.error"
 _UNPARSED = "Invalid HTTP request received."
 
@@ -22,23 +24,15 @@ _UNPARSED = "Invalid HTTP request received."
 class AccessLogBudget(logging.Filter):
     def __init__(self, lines_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
-        self._size = float(lines_per_minute)
-        self._rate = lines_per_minute / 60.0
-        self._tokens = self._size
-        self._clock = clock
-        self._updated = clock()
+        self.lines = TokenBucket(lines_per_minute, clock)
         self.held_back = 0   # since the last line passed
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name == ERROR_LOGGER and record.msg != _UNPARSED:
             return True
-        now = self._clock()
-        self._tokens = min(self._size, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        if self._tokens < 1:
+        if not self.lines.take():
             self.held_back += 1
             return False
-        self._tokens -= 1
         if self.held_back:
             record.msg = f"{record.msg} [{self.held_back} access log line(s) held back before this one by " \
                          "[rest] access_log_lines_per_minute]"

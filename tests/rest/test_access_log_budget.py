@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from api.core.token_bucket import TokenBucket
 from api.rest.access_log import ACCESS_LOGGER, ERROR_LOGGER, AccessLogBudget
 from api.rest.serving import server_config
 from policies.model import RestPolicy
@@ -56,7 +57,7 @@ def _request(status: int) -> None:
 def test_a_flood_of_requests_logs_the_budget_and_then_how_many_were_held_back(kept):
     (budget,) = [f for f in logging.getLogger(ACCESS_LOGGER).filters if isinstance(f, AccessLogBudget)]
     clock = Clock()
-    budget._clock, budget._updated = clock, clock.now
+    budget.lines = TokenBucket(5, clock)
 
     for _ in range(40):
         _request(401)
@@ -77,7 +78,7 @@ def test_the_budget_is_the_policys_and_one_per_logger():
     try:
         for name in (ACCESS_LOGGER, ERROR_LOGGER):
             (budget,) = [f for f in logging.getLogger(name).filters if isinstance(f, AccessLogBudget)]
-            assert budget._size == 9
+            assert budget.lines.size == 9
         with pytest.raises(ValueError, match=r"\[rest\]"):
             RestPolicy(access_log_lines_per_minute=0)
     finally:

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from api.core.failure_log import FailureLog
+from api.core.token_bucket import TokenBucket
 from api.ocpp import metrics
 from policies.model import AdmissionPolicy
 from storage.types import utcnow
@@ -79,26 +80,6 @@ class RefusalStore(Protocol):
         """Insert or update the rows in one transaction; the row ids, in order. Blocking."""
 
 
-class _Budget:
-    """A token bucket: ``per_minute`` at most, in bursts of as many."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
-        self._size = float(per_minute)
-        self._rate = per_minute / 60.0
-        self._tokens = self._size
-        self._clock = clock
-        self._updated = clock()
-
-    def take(self) -> bool:
-        now = self._clock()
-        self._tokens = min(self._size, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-
 @dataclass
 class _Aggregate:
     source: str | None
@@ -149,8 +130,8 @@ class RefusalLog:
         self._clock = clock
         self._open: dict[tuple[str | None, str], _Aggregate] = {}
         self._closed: list[_Aggregate] = []      # windows over, not yet fully written
-        self._rows = _Budget(self.settings.rows_per_minute, clock)
-        self._lines = _Budget(self.settings.lines_per_minute, clock)
+        self._rows = TokenBucket(self.settings.rows_per_minute, clock)
+        self._lines = TokenBucket(self.settings.lines_per_minute, clock)
         self._suppressed_lines = 0
         self._lock = asyncio.Lock()
         # Running totals for a metrics collector: refusals by rule, and what was written.
