@@ -56,6 +56,7 @@ EFFECTS: Mapping[str, Effect] = MappingProxyType({
     "CancelReservation": Effect(None, reservations.cancel_answered),
     "GetTransactionStatus": Effect(None, transactions.keep_status_answer),
     "GetLocalListVersion": Effect(None, _keep_local_list_version),
+    "SendLocalList": Effect(None, local_list.keep_sent_answer),
     # N — customer information, monitoring; O — display messages
     "CustomerInformation": Effect(customer_information.STREAM.requested, customer_information.STREAM.answered,
                                   customer_information.STREAM.unanswered),

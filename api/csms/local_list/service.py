@@ -9,6 +9,7 @@ difference: new or changed tokens with their idTokenInfo, removed ones without.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -112,6 +113,21 @@ def record_outcome(session: Session, station_id: str, update_type: str, outcome:
     current = state(session, station_id)
     current.last_update_type, current.last_outcome, current.last_sent_at = update_type, outcome[:32], utcnow()
     session.add(current)
+
+
+def keep_sent_answer(session: Session, station_id: str, request: Mapping[str, Any], answer: Mapping[str, Any],
+                     _asked_by: str) -> None:
+    """A SendLocalList sent as a typed command or through the generic call: what the station
+    accepted is kept as an update of the token store's is, or the next differential update would
+    start from a list the station no longer holds."""
+    update_type = request["updateType"]
+    record_outcome(session, station_id, update_type, answer["status"])
+    if answer["status"] == "Accepted":
+        # A token named twice: its last entry, as the station applies them in order.
+        entries = {entry.key: entry for entry in (
+            Entry(item["idToken"]["idToken"], item["idToken"]["type"], item.get("idTokenInfo"))
+            for item in request.get("localAuthorizationList") or ())}
+        record_accepted(session, station_id, update_type, request["versionNumber"], list(entries.values()))
 
 
 def record_reported_version(session: Session, station_id: str, version: int) -> None:
