@@ -24,11 +24,15 @@ from api.rest.request_body import RequestBody
 from api.rest.routers.commands import answered_outcome, build
 from api.rest.routers.drawn_ids import DRAWS
 from api.rest.routers.station_ops import GatewayDep, JobsDep, send_operator_call
-from storage.types import utcnow
+from storage.types import INT32_MAX, INT32_MIN, utcnow
 
 router = APIRouter(tags=["reservations"])
 
-ReservationId = Annotated[int, Path(ge=1, le=ID_MAX, description="A reservation id ChargeCA drew (1 to 2^31-1).")]
+# Any 32-bit id: ChargeCA draws 1 to 2^31-1, but a ReserveNow sent by hand (the typed command, the
+# generic call) may carry 0 or a negative id, and its reservation must be reachable here too.
+ReservationId = Annotated[int, Path(ge=INT32_MIN, le=INT32_MAX, description="A reservation id (ChargeCA draws "
+                                                                           "1 to 2^31-1; one sent by hand may be "
+                                                                           "any 32-bit integer).")]
 
 
 class ReservationIn(RequestBody):

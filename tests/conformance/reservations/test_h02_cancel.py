@@ -69,3 +69,23 @@ async def test_h02_the_generic_call_and_the_typed_command_refuse_an_unknown_rese
                                 json={"action": "CancelReservation", "payload": {"reservationId": reservation_id}})
     assert sent.status_code == 200, sent.text
     assert received(station, "CancelReservation") == [{"reservationId": reservation_id}]
+
+
+async def test_h02_a_reservation_sent_by_hand_with_id_0_can_be_cancelled(csms):
+    """A ReserveNow sent through the generic call may carry any 32-bit id; its reservation was kept,
+    but the cancel route took 1 to 2^31-1 only (422), so only a raw CancelReservation reached it."""
+    station = await booted_station(csms, "H02-Z")
+    answer(station, "ReserveNow", {"status": "Accepted"})
+    answer(station, "CancelReservation", {"status": "Accepted"})
+    made = await csms.rest.post("/api/v1/stations/H02-Z/calls", headers=csms.headers(), json={
+        "action": "ReserveNow", "payload": {"id": 0, "expiryDateTime": "2030-01-01T00:00:00Z",
+                                            "idToken": {"idToken": "04AB", "type": "ISO14443"}}})
+    assert made.status_code == 200 and made.json()["response"] == {"status": "Accepted"}, made.text
+
+    cancelled = await csms.rest.delete("/api/v1/stations/H02-Z/reservations/0", headers=csms.headers())
+
+    assert cancelled.status_code == 200 and cancelled.json()["result"]["status"] == "Accepted", cancelled.text
+    assert received(station, "CancelReservation") == [{"reservationId": 0}]
+    assert (await reservation(csms, "H02-Z", 0))["status"] == "cancelled"
+    out_of_range = await csms.rest.delete(f"/api/v1/stations/H02-Z/reservations/{2**31}", headers=csms.headers())
+    assert out_of_range.status_code == 422
