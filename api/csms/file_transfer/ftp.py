@@ -208,6 +208,17 @@ class _Handler(FTPHandler):
     def on_incomplete_file_received(self, file: str) -> None:
         Path(file).unlink(missing_ok=True)
 
+    def respond_w_warning(self, resp: str) -> None:
+        # pyftpdlib logs these refusals at WARNING, a line each: a command too long (per 64 KB sent
+        # without a line end) and a connection over the limit come before any login, so a client
+        # repeating them would write the service log without end. The reply tells the client.
+        self.respond(resp)
+
+    def ftp_STOU(self, line: str) -> None:
+        # pyftpdlib's STOU writes a file it names itself, past _GrantFS.open: no limit, no hash, no
+        # row, and as many files as the session sends, after the grant's own file too.
+        self.respond("550 STOU not allowed: store the file by name (STOR).")
+
 
 class _HandlerPerms:
     """The authorizer as seen by one logged-in handler: permissions follow its grant."""
