@@ -26,6 +26,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ log = logging.getLogger("chargeca.files.https")
 _CHUNK = 256 * 1024
 _MULTIPART_ALLOWANCE = 16 * 1024
 _BOUNDARY = re.compile(r'boundary="?([^";]{1,70})"?', re.IGNORECASE)
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -89,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ChargeCA-files"
     sys_version = ""
+    # No station speaks HTTP/0.9: a refused request line is answered with a status line too.
+    default_request_version = "HTTP/1.1"
     _grant: FileGrant | None = None
     _name: str | None = None
 
@@ -117,16 +121,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _upload_checked(self) -> FileGrant:
         grant = self._authorize(UPLOAD)
-        length = self.headers.get("Content-Length")
+        lengths = self.headers.get_all("Content-Length", [])
+        codings = self.headers.get_all("Transfer-Encoding", [])
         assert grant.max_bytes is not None
-        if length is not None:
-            if not length.isdigit():
+        # A body is read one way only: a length beside a coding, or two lengths, framed the file
+        # one way here and another in whatever forwarded it (RFC 9112 §6.3).
+        if len(lengths) + len(codings) > 1:
+            raise Refused(400, "one Content-Length or one Transfer-Encoding, not both or two")
+        if lengths:
+            if not (lengths[0].isascii() and lengths[0].isdigit()):
                 raise Refused(400, "bad Content-Length")
-            if int(length) > grant.max_bytes + _multipart_allowance(self.headers):
+            if len(lengths[0]) > 19 or int(lengths[0]) > grant.max_bytes + _multipart_allowance(self.headers):
                 raise Refused(413, f"larger than the limit of {grant.max_bytes} bytes")
-        elif "chunked" not in self.headers.get("Transfer-Encoding", "").lower():
+        elif not codings:
             raise Refused(411, "Content-Length or chunked transfer encoding required")
+        elif codings[0].strip().lower() != "chunked":
+            raise Refused(501, "the only transfer coding taken is chunked")
         return grant
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a request line or head it cannot read, a method not served)
+        # came as HTML pages; every answer of this server is JSON.
+        self.close_connection = True
+        self._json(code, {"error": message or HTTPStatus(code).phrase})
 
     def handle_expect_100(self) -> bool:
         if self.command in ("PUT", "POST"):
@@ -248,9 +265,11 @@ def _chunked(readline: Callable[[int], bytes], read: Callable[[int], bytes]) -> 
     """RFC 9112 §7.1 chunked transfer coding, chunk by chunk (extensions and trailers ignored)."""
     while True:
         line = readline(1024)
+        if not line:
+            raise ValueError("body ended early")
         size_text = line.split(b";", 1)[0].strip()
-        if not line.endswith(b"\n") or not size_text or len(size_text) > 16:
-            raise ValueError("bad chunk size line")
+        if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_text):
+            raise Refused(400, "bad chunk size line")
         size = int(size_text, 16)
         if size == 0:
             while readline(1024) not in (b"\r\n", b"\n", b""):
@@ -263,7 +282,7 @@ def _chunked(readline: Callable[[int], bytes], read: Callable[[int], bytes]) -> 
             size -= len(chunk)
             yield chunk
         if readline(3) not in (b"\r\n", b"\n"):
-            raise ValueError("chunk not followed by CRLF")
+            raise Refused(400, "chunk not followed by CRLF")
 
 
 def _multipart_boundary(headers: Any) -> bytes | None:
@@ -272,7 +291,7 @@ def _multipart_boundary(headers: Any) -> bytes | None:
         return None
     match = _BOUNDARY.search(content_type)
     if not match:
-        raise ValueError("multipart without boundary")
+        raise Refused(400, "multipart without boundary")
     return match.group(1).encode()
 
 
@@ -309,23 +328,23 @@ class _MultipartFile:
                 for chunk in chunks:   # epilogue and further parts: bounded, then dropped
                     dropped += len(chunk)
                     if dropped > _MULTIPART_ALLOWANCE:
-                        raise ValueError("multipart body beyond its first file part")
+                        raise Refused(413, "multipart body beyond its first file part")
                 return
             if len(buffer) > keep:
                 yield buffer[:-keep]
                 buffer = buffer[-keep:]
             chunk = next(chunks, None)
             if chunk is None:
-                raise ValueError("multipart body ended inside its file part")
+                raise Refused(400, "multipart body ended inside its file part")
             buffer += chunk
 
     def _until(self, buffer: bytes, marker: bytes, limit: int = 64 * 1024) -> tuple[bytes, bytes]:
         while (index := buffer.find(marker)) < 0:
             if len(buffer) > limit:
-                raise ValueError("multipart framing too long")
+                raise Refused(400, "multipart framing too long")
             chunk = next(self._chunks, None)
             if chunk is None:
-                raise ValueError("multipart body ended early")
+                raise Refused(400, "multipart body ended early")
             buffer += chunk
         return buffer[:index], buffer[index + len(marker):]
 
