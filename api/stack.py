@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -116,6 +116,9 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
             tls = None if file_service.own_process else listeners.tls or TlsMaterial(ctx)
             files = await start_file_service(ctx, file_service, tls)
             stop.push_async_callback(files.stop_async)
+            if isinstance(files, FileService) and tls is not None and tls is listeners.tls:
+                # HTTPS follows the shared material by itself; FTPS sessions are made from a context of their own.
+                listeners.on_tls_reload.append(_ftps_following(files, tls))
             app.state.file_service = files
             grants = asyncio.create_task(run_file_grant_retention(ctx, files.store), name="file-grant-retention")
             stop.callback(grants.cancel)
@@ -136,3 +139,9 @@ async def running_stack(ctx: Context, app: FastAPI, *, gateway_config: GatewayCo
         campaigns = CampaignWorker(gateway).start()
         stop.push_async_callback(campaigns.aclose)
         yield Stack(gateway, listeners, certificates, jobs, disconnects, files, campaigns)
+
+
+def _ftps_following(files: FileService, tls: TlsMaterial) -> Callable[[], Awaitable[None]]:
+    async def reload() -> None:
+        await asyncio.to_thread(files.reload_tls, tls)
+    return reload

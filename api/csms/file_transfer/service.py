@@ -113,6 +113,12 @@ class FileService:
     async def stop_async(self) -> None:
         await asyncio.to_thread(self.stop)
 
+    def reload_tls(self, tls: TlsMaterial) -> None:
+        """New FTPS sessions get ``tls``'s server certificates (rotated ones). HTTPS needs nothing:
+        its listening context hands each handshake the newest material of its own ``TlsMaterial``."""
+        if self.ftp is not None:
+            self.ftp.use_tls(ftps(self._ctx, tls))
+
 
 def ftps(ctx: Context, tls: TlsMaterial) -> SSL.Context:
     """The FTPS context of the wss listener's current server certificates."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import io
+import logging
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -302,6 +304,107 @@ def test_ftp_wrong_direction_is_refused(service, image):
     assert image.read_bytes() != b"overwrite" and service.leftovers() == []
 
 
+def test_ftp_stou_stores_nothing_past_the_grant(service):
+    """STOU (a name of the server's choosing) wrote any number of files of any size into the grant's
+    FTP home, past its limit and after its one file: it is refused, and STOR still works."""
+    upload = service.upload(max_bytes=1000)
+    ftp = _ftp_login(upload.ftp_url)
+    with pytest.raises(ftplib.error_perm, match="^550 STOU not allowed"):
+        ftp.storbinary("STOU", io.BytesIO(b"z" * 50_000))
+    ftp.storbinary("STOR diag.log", io.BytesIO(b"ok"))
+    with pytest.raises(ftplib.error_perm, match="^550 STOU not allowed"):
+        ftp.storbinary("STOU", io.BytesIO(b"z" * 50_000))
+    ftp.close()
+    assert list((service.files.store.ftp_homes / upload.grant_id).iterdir()) == []
+    assert [p.name for p in service.leftovers()] == ["diag.log"]
+    assert service.received(upload.grant_id).path.read_bytes() == b"ok"
+
+
+def test_ftp_refusals_before_login_write_no_log_lines(service, caplog):
+    """Before any login, pyftpdlib wrote a warning line per 64 KB sent without a line end ("Command
+    too long") and per connection over the limit ("Too many connections"): a client repeating
+    either wrote the service log without end. The replies still tell the client."""
+    port = service.files.ftp.port
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as flood:
+        answers = flood.makefile("rb")
+        assert answers.readline().startswith(b"220 ")
+        flood.sendall(b"A" * 1_000_000)
+        assert answers.readline() == b"500 Command too long.\r\n"
+    held, replies = [], []
+    try:
+        for _ in range(25):   # the fixture's limit is 20
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            held.append(connection)
+            replies.append(connection.makefile("rb").readline())
+    finally:
+        for connection in held:
+            connection.close()
+    assert b"421 Too many connections. Service temporarily unavailable.\r\n" in replies
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def _raw_https(service, url: str, request: bytes) -> tuple[int | None, dict | None]:
+    """Send ``request`` as it is (the path of ``url`` in place of PATH) on a TLS connection; the
+    status and the JSON body of the answer (None for what is missing or no JSON)."""
+    import json
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=str(service.root))
+    context.check_hostname = False
+    answer = b""
+    with context.wrap_socket(socket.create_connection((parts.hostname, parts.port), timeout=20)) as connection:
+        connection.sendall(request.replace(b"PATH", parts.path.encode()))
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else None
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+@pytest.mark.parametrize(("request_text", "status"), [
+    ("DELETE PATH HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+    ("GET PATH HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+    ("GET PATH HTTP/1.1 trailing\r\nHost: x\r\n\r\n", 400),
+    ("GET /files/" + "a" * 70_000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("GET PATH HTTP/1.1\r\n" + "X-A: b\r\n" * 120 + "\r\n", 431),
+], ids=["method", "version", "request-line", "long-path", "many-headers"])
+def test_https_refusals_of_the_http_layer_are_json(service, image, request_text, status):
+    """http.server answered these with an HTML page: every answer of the file service is JSON."""
+    answer = _raw_https(service, service.download(image).https_url, request_text.encode())
+    assert answer[0] == status and isinstance(answer[1]["error"], str)
+
+
+_PUT = "PUT PATHx.log HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+
+
+@pytest.mark.parametrize(("request_text", "status"), [
+    # Stored "3\r\n" (the first line of the chunked body) as the file, answered 201.
+    (_PUT + "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400),
+    # Stored the first length's bytes, the rest left for a "next request".
+    (_PUT + "Content-Length: 5\r\nContent-Length: 500\r\n\r\nhello", 400),
+    # Stored the gzip-coded bytes as the file.
+    (_PUT + "Transfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 501),
+    # These four were closed without an answer.
+    (_PUT + "Content-Length: \u00b2\r\n\r\nab", 400),
+    (_PUT + "Content-Length: " + "9" * 5000 + "\r\n\r\n", 413),
+    (_PUT + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n", 400),
+    (_PUT + "Content-Type: multipart/form-data\r\nContent-Length: 5\r\n\r\nhello", 400),
+    # A chunk size of -1 read the rest of the connection into memory, whatever its size.
+    (_PUT + "Transfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n", 400),
+], ids=["te-and-length", "two-lengths", "other-coding", "length-not-ascii", "length-digits", "chunk-size",
+        "multipart-boundary", "chunk-size-negative"])
+def test_https_upload_framing_a_server_cannot_read_one_way_is_refused(service, request_text, status):
+    upload = service.upload(max_bytes=1000)
+    answer = _raw_https(service, upload.https_url, request_text.encode("latin-1"))
+    assert answer[0] == status and isinstance(answer[1]["error"], str)
+    assert service.received(upload.grant_id) is None and service.leftovers() == []
+
+
 # --- path traversal --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("suffix", ["../../../../etc/passwd", "..%2f..%2fchargeca.db", "%2e%2e/x", "a/b"])
@@ -366,6 +469,36 @@ def test_ftps_limit_and_credentials_hold_as_in_clear(service):
     with pytest.raises(station.TransferFailed) as refused:
         station.upload(upload.ftp_url, b"late", ftps=True, **service.tls())
     assert refused.value.status == 530
+
+
+def test_ftps_follows_a_server_certificate_rotation(service):
+    """What the file service's process runs after a rotation (process.py): FileService had no
+    reload_tls, so each rotation ended in a traceback and FTPS kept the old certificates."""
+    import ssl
+
+    from cryptography import x509
+
+    from pki.authorities import issue_server_certificates
+    from pki.serials import serial_hex
+    from storage.db import session_scope
+
+    def served_serial() -> str:
+        context = ssl.create_default_context(cafile=str(service.root))
+        context.check_hostname = False
+        ftp = ftplib.FTP_TLS(context=context, timeout=10)
+        ftp.connect("127.0.0.1", service.files.ftp.port)
+        ftp.auth()
+        certificate = x509.load_der_x509_certificate(ftp.sock.getpeercert(binary_form=True))
+        ftp.close()
+        return serial_hex(certificate.serial_number)
+
+    before = served_serial()
+    with session_scope(service.ctx.engine) as session:
+        issued = issue_server_certificates(session, service.ctx.keystore, fqdn=TEST_FQDN, policy=service.ctx.policy,
+                                           urls=service.ctx.urls)
+    service.files.reload_tls(TlsMaterial(service.ctx))
+    after = served_serial()
+    assert after != before and after in {record.serial_hex for record in issued}
 
 
 def test_ftps_station_verifies_the_server(service, image):
