@@ -384,10 +384,15 @@ class FileTransferPolicy:
     # FTP sends credentials and files in clear text: off unless a fleet needs it (the development
     # first run turns it on in its policy file).
     ftp_enabled: bool = False
-    # Connections at once per protocol; beyond, new ones are closed.
+    # Connections at once per protocol; beyond, new ones are closed. Of them, at most
+    # max_connections_per_source from one address (a depot's stations behind one address share it).
     max_connections: int = 200
+    max_connections_per_source: int = 50
     # A connection that sends or receives nothing for this long is closed.
     idle_timeout_seconds: int = 60
+    # HTTPS: the TLS handshake, and each request's head, within this; FTP: the login. Else closed
+    # (api/csms/file_transfer/limits.py: a client without credentials held a slot for good).
+    login_timeout_seconds: int = 10
     # Expired grants (and their FTP homes) are deleted this long after they expired.
     keep_expired_grants_days: int = 7
     prune_interval_minutes: int = 60
@@ -397,8 +402,8 @@ class FileTransferPolicy:
     max_megabytes_per_second: int = 20
 
     def __post_init__(self) -> None:
-        if min(self.max_connections, self.idle_timeout_seconds, self.keep_expired_grants_days,
-               self.prune_interval_minutes) < 1:
+        if min(self.max_connections, self.max_connections_per_source, self.idle_timeout_seconds,
+               self.login_timeout_seconds, self.keep_expired_grants_days, self.prune_interval_minutes) < 1:
             raise ValueError("[file_transfer]: every figure must be at least 1")
         if self.max_megabytes_per_second < 0:
             raise ValueError("[file_transfer]: max_megabytes_per_second must be 0 (no cap) or more")

@@ -44,6 +44,7 @@ with warnings.catch_warnings():
     from pyftpdlib.servers import FTPServer
 
 from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.limits import ConnectionLimits
 from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, Receiving
 from policies.model import TlsPolicy
@@ -184,6 +185,7 @@ class _Handler(FTPHandler):
     # Set per server (FtpFileServer): pyftpdlib builds handlers from the class alone.
     server_engine: Engine
     store: FileStore
+    login_timeout: float
 
     grant: FileGrant | None = None
     upload_done = False
@@ -207,6 +209,16 @@ class _Handler(FTPHandler):
 
     def on_incomplete_file_received(self, file: str) -> None:
         Path(file).unlink(missing_ok=True)
+
+    def on_connect(self) -> None:
+        # Logged in within login_timeout, or closed (limits.py): a NOOP a minute kept a session
+        # that never logged in. Cancelled with the session (AsyncChat.call_later).
+        self.call_later(self.login_timeout, self._login_too_late)
+
+    def _login_too_late(self) -> None:
+        if not self.authenticated:
+            self.respond("421 Login not completed in time.")
+            self.close_when_done()
 
     def respond_w_warning(self, resp: str) -> None:
         # pyftpdlib logs these refusals at WARNING, a line each: a command too long (per 64 KB sent
@@ -274,17 +286,17 @@ class FtpFileServer:
     """pyftpdlib on its own thread; ``port`` is the one actually bound. ``tls``: FTPS offered."""
 
     def __init__(self, engine: Engine, store: FileStore, *, host: str, port: int,
-                 passive_ports: range | None, masquerade_address: str | None, max_connections: int,
-                 idle_timeout: float, tls: SSL.Context | None = None, reuse_port: bool = False,
-                 pace: TransferPace | None = None) -> None:
+                 passive_ports: range | None, masquerade_address: str | None, limits: ConnectionLimits,
+                 tls: SSL.Context | None = None, reuse_port: bool = False, pace: TransferPace | None = None) -> None:
         authorizer = _GrantAuthorizer(engine, store)
         base = _TlsHandler if tls is not None else _Handler
         dtp = base.dtp_handler
         handler = type("GrantFtpHandler", (base,), {
             "server_engine": engine, "store": store, "authorizer": authorizer, "shared_authorizer": authorizer,
             "passive_ports": list(passive_ports) if passive_ports else None,
-            "masquerade_address": masquerade_address, "timeout": idle_timeout,
-            "dtp_handler": type("GrantDtp", (dtp,), {"timeout": idle_timeout, "pace": pace}), "ssl_context": tls,
+            "masquerade_address": masquerade_address, "timeout": limits.idle_timeout,
+            "login_timeout": limits.head_timeout,
+            "dtp_handler": type("GrantDtp", (dtp,), {"timeout": limits.idle_timeout, "pace": pace}), "ssl_context": tls,
             "permit_foreign_addresses": False, "permit_privileged_ports": False,
             "max_login_attempts": 1, "auth_failed_timeout": 1})
         self._handler = handler
@@ -293,8 +305,8 @@ class FtpFileServer:
         address = (socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET,
                                         reuse_port=True) if reuse_port else (host, port))
         self._server = FTPServer(address, handler)
-        self._server.max_cons = max_connections
-        self._server.max_cons_per_ip = 0
+        self._server.max_cons = limits.max_connections
+        self._server.max_cons_per_ip = limits.per_source
         self.port: int = self._server.address[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="chargeca-files-ftp", daemon=True)

@@ -35,6 +35,7 @@ from urllib.parse import unquote
 from sqlalchemy.engine import Engine
 
 from api.csms.file_transfer.grants import Refused, check, count_download
+from api.csms.file_transfer.limits import ConnectionLimits, SourceCounts, deadline
 from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, TooLarge
 from storage.db import read_scope, session_scope
@@ -54,32 +55,46 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], engine: Engine, store: FileStore, context: ssl.SSLContext, *,
-                 max_connections: int, idle_timeout: float, pace: TransferPace | None) -> None:
+                 limits: ConnectionLimits, pace: TransferPace | None) -> None:
         self.engine = engine
         self.pace = pace
         self.store = store
         self.context = context
-        self.idle_timeout = idle_timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self.limits = limits
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._sources = SourceCounts(limits.per_source)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        # Over either limit: closed before any TLS work.
         if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)  # over the limit: closed before any TLS work
+            self.shutdown_request(request)
+            return
+        if not self._sources.enter(client_address[0]):
+            self._slots.release()
+            self.shutdown_request(request)
             return
         super().process_request(request, client_address)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, on the connection's thread: a slow client never holds the accept loop.
         try:
-            request.settimeout(self.idle_timeout)
+            request.settimeout(self.limits.idle_timeout)
+            wrapped = None
             try:
-                wrapped = self.context.wrap_socket(request, server_side=True)
+                # Wrapped first: the TLS socket takes the descriptor over, and the deadline must cut that one.
+                wrapped = self.context.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+                cut = deadline(wrapped, self.limits.head_timeout)
+                try:
+                    wrapped.do_handshake()
+                finally:
+                    cut.cancel()
             except (OSError, ssl.SSLError):
-                self.shutdown_request(request)
+                self.shutdown_request(wrapped or request)
                 return
             super().process_request_thread(wrapped, client_address)
         finally:
+            self._sources.leave(client_address[0])
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -98,6 +113,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+    def handle_one_request(self) -> None:
+        # Each request's head within head_timeout (limits.py); parse_request ends the wait.
+        self._head_deadline = deadline(self.connection, self.server.limits.head_timeout)
+        try:
+            super().handle_one_request()
+        finally:
+            self._head_deadline.cancel()
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self._head_deadline.cancel()
+        return parsed
 
     # --- credentials ---------------------------------------------------------------------------
 
@@ -353,12 +381,10 @@ class HttpsFileServer:
     """Runs the server on a thread of its own; ``port`` is the one actually bound."""
 
     def __init__(self, engine: Engine, store: FileStore, context: ssl.SSLContext, *, host: str, port: int,
-                 max_connections: int, idle_timeout: float, reuse_port: bool = False,
-                 pace: TransferPace | None = None) -> None:
+                 limits: ConnectionLimits, reuse_port: bool = False, pace: TransferPace | None = None) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         server_class = type("_Server", (_Server,), {"allow_reuse_port": reuse_port, "address_family": family})
-        self._server = server_class((host, port), engine, store, context, max_connections=max_connections,
-                               idle_timeout=idle_timeout, pace=pace)
+        self._server = server_class((host, port), engine, store, context, limits=limits, pace=pace)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="chargeca-files-https", daemon=True)

@@ -19,6 +19,7 @@ from api.core.settings import Settings
 from api.csms.file_transfer.ftp import FtpFileServer, ftps_context
 from api.csms.file_transfer.grants import Endpoints
 from api.csms.file_transfer.https import HttpsFileServer
+from api.csms.file_transfer.limits import ConnectionLimits
 from api.csms.file_transfer.pace import pace_of
 from api.csms.file_transfer.store import FileStore
 from api.ocpp.transport.tls_material import TlsMaterial
@@ -37,8 +38,7 @@ class FileServiceConfig:
     ftp_port: int | None            # None: no FTP server
     ftp_passive_ports: range | None = None
     ftp_masquerade_address: str | None = None
-    max_connections: int = 200
-    idle_timeout: float = 60.0
+    limits: ConnectionLimits = ConnectionLimits()
     max_megabytes_per_second: int = 0   # both servers together; 0: no cap
     # In a niced child process (api/csms/file_transfer/process.py), as `chargeca serve` runs it
     # unless told otherwise (Settings.files_process); else on threads of this process.
@@ -55,7 +55,10 @@ class FileServiceConfig:
                    ftp_port=settings.ftp_port if policy.ftp_enabled else None,
                    ftp_passive_ports=parse_port_range(settings.ftp_passive_ports),
                    ftp_masquerade_address=settings.ftp_masquerade_address,
-                   max_connections=policy.max_connections, idle_timeout=float(policy.idle_timeout_seconds),
+                   limits=ConnectionLimits(max_connections=policy.max_connections,
+                                           per_source=policy.max_connections_per_source,
+                                           idle_timeout=float(policy.idle_timeout_seconds),
+                                           head_timeout=float(policy.login_timeout_seconds)),
                    max_megabytes_per_second=policy.max_megabytes_per_second,
                    own_process=settings.files_process == "own", reuse_port=settings.shared_ports)
 
@@ -85,16 +88,14 @@ class FileService:
             if tls is None:
                 raise ValueError("the HTTPS file server needs the wss listener's TLS material")
             self.https = HttpsFileServer(ctx.engine, self.store, tls.listening_context(), host=config.https_host,
-                                         port=config.https_port, max_connections=config.max_connections,
-                                         idle_timeout=config.idle_timeout, reuse_port=config.reuse_port,
+                                         port=config.https_port, limits=config.limits, reuse_port=config.reuse_port,
                                          pace=pace)
         if config.ftp_port is not None:
             self.ftp = FtpFileServer(ctx.engine, self.store, host=config.ftp_host, port=config.ftp_port,
                                      passive_ports=config.ftp_passive_ports,
                                      masquerade_address=config.ftp_masquerade_address,
-                                     max_connections=config.max_connections, idle_timeout=config.idle_timeout,
-                                     tls=ftps(ctx, tls) if tls is not None else None, reuse_port=config.reuse_port,
-                                     pace=pace)
+                                     limits=config.limits, tls=ftps(ctx, tls) if tls is not None else None,
+                                     reuse_port=config.reuse_port, pace=pace)
         self._ctx = ctx
         self.endpoints = Endpoints(config.public_name, self.https.port if self.https else None,
                                    self.ftp.port if self.ftp else None)

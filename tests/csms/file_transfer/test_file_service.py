@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from api.core.audit import run_in_session
 from api.csms.file_transfer import GrantError, grant_download, grant_upload, received_file, revoke
+from api.csms.file_transfer.limits import ConnectionLimits
 from api.csms.file_transfer.service import FileService, FileServiceConfig
 from api.ocpp.transport.tls_material import TlsMaterial
 from simulator import file_transfer as station
@@ -64,12 +65,13 @@ class Service:
         return [p for d in (store.incoming, store.received) for p in d.rglob("*") if p.is_file()]
 
 
-def _running(sqlite_pki, **config) -> Iterator[Service]:
+def _running(sqlite_pki, limits: ConnectionLimits = ConnectionLimits(max_connections=20, idle_timeout=10),
+             **config) -> Iterator[Service]:
     ctx = sqlite_pki.ctx
     root = ctx.settings.data_dir / "root.pem"
     root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
     config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0,
-                               ftp_host="127.0.0.1", ftp_port=0, max_connections=20, idle_timeout=10, **config)
+                               ftp_host="127.0.0.1", ftp_port=0, limits=limits, **config)
     files = FileService(ctx, config, TlsMaterial(ctx)).start()
     try:
         yield Service(sqlite_pki, files, root)
@@ -570,3 +572,96 @@ def test_downloads_keep_the_pace_and_arrive_whole(paced, tmp_path, protocol):
     assert data == image.read_bytes()
     assert elapsed >= 0.45, f"600 kB downloaded in {elapsed:.2f} s, faster than the 1 MB/s pace allows"
 
+
+
+# --- connections without credentials ([file_transfer] login_timeout_seconds, max_connections_per_source)
+
+@pytest.fixture
+def strict(sqlite_pki) -> Iterator[Service]:
+    """Heads and logins within 1 s, three connections a source, a quiet connection closed after 10 s."""
+    yield from _running(sqlite_pki, ConnectionLimits(max_connections=20, per_source=3, idle_timeout=10,
+                                                     head_timeout=1))
+
+
+def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:
+    """Sending ``trickle`` a byte every 0.3 s (each well within the idle timeout): how long until
+    the server closed the connection, or None if it was still open after ``seconds``."""
+    started = time.monotonic()
+    sock.settimeout(0.3)
+    sent = 0
+    while time.monotonic() - started < seconds:
+        try:
+            if sock.recv(4096) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            pass
+        except OSError:
+            return time.monotonic() - started
+        if sent < len(trickle):
+            try:
+                sock.sendall(trickle[sent:sent + 1])
+            except OSError:
+                return time.monotonic() - started
+            sent += 1
+    return None
+
+
+def test_https_a_request_head_sent_a_byte_at_a_time_is_cut_at_the_login_timeout(strict):
+    """The idle timeout is per read: a byte every few seconds held a slot for good, no credential needed."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(strict.root))
+    context.check_hostname = False
+    with socket.create_connection(("127.0.0.1", strict.files.https.port)) as raw, \
+            context.wrap_socket(raw) as tls:
+        took = _closed_within(tls, 6, b"GET /files/x/y HTTP/1.1\r\nHost: files\r\nX-Slow: " + b"a" * 100)
+    assert took is not None and took < 4, took
+
+
+def test_https_a_handshake_never_finished_is_cut_at_the_login_timeout(strict):
+    with socket.create_connection(("127.0.0.1", strict.files.https.port)) as raw:
+        took = _closed_within(raw, 6, b"\x16\x03\x01")   # a TLS record header, and nothing after it
+    assert took is not None and took < 4, took
+
+
+def test_https_one_source_holds_a_bounded_number_of_connections(strict, image):
+    held = [socket.create_connection(("127.0.0.1", strict.files.https.port)) for _ in range(3)]
+    try:
+        with socket.create_connection(("127.0.0.1", strict.files.https.port)) as refused:
+            assert _closed_within(refused, 2) is not None   # closed at once, before any TLS work
+    finally:
+        for sock in held:
+            sock.close()
+    # Their slots are free again: a station's download works.
+    time.sleep(0.3)
+    _, data = station.download(strict.download(image).https_url, **strict.tls())
+    assert data == image.read_bytes()
+
+
+def test_ftp_a_session_that_never_logs_in_is_closed_at_the_login_timeout(strict):
+    ftp = ftplib.FTP(timeout=10)
+    ftp.connect("127.0.0.1", strict.files.ftp.port)
+    started = time.monotonic()
+    with pytest.raises((ftplib.error_temp, EOFError, OSError)) as ended:
+        while time.monotonic() - started < 6:
+            ftp.voidcmd("NOOP")   # each well within the idle timeout
+            time.sleep(0.3)
+    assert time.monotonic() - started < 4
+    assert "421" in str(ended.value) or isinstance(ended.value, (EOFError, OSError))
+    ftp.close()
+
+
+def test_ftp_one_source_holds_a_bounded_number_of_sessions(strict):
+    sessions = []
+    try:
+        for _ in range(3):
+            ftp = ftplib.FTP(timeout=10)
+            ftp.connect("127.0.0.1", strict.files.ftp.port)
+            sessions.append(ftp)
+        extra = ftplib.FTP(timeout=10)
+        with pytest.raises(ftplib.error_temp, match="421"):
+            extra.connect("127.0.0.1", strict.files.ftp.port)
+        extra.close()
+    finally:
+        for ftp in sessions:
+            ftp.close()
