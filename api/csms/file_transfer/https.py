@@ -19,6 +19,7 @@ as it arrives); with ``Expect: 100-continue`` a refusal comes before the station
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -38,7 +39,7 @@ from api.csms.file_transfer.grants import Refused, check, count_download
 from api.csms.file_transfer.limits import ConnectionLimits, SourceCounts, deadline
 from api.csms.file_transfer.pace import TransferPace
 from api.csms.file_transfer.store import FileStore, TooLarge
-from storage.db import read_scope, session_scope
+from storage.db import DatabaseUnavailable, read_scope, session_scope
 from storage.file_transfer import DOWNLOAD, UPLOAD, FileGrant
 
 log = logging.getLogger("chargeca.files.https")
@@ -101,6 +102,16 @@ class _Server(ThreadingHTTPServer):
         log.debug("file connection from %s ended with an error", client_address[0])
 
 
+@contextlib.contextmanager
+def _answerable() -> Iterator[None]:
+    """A database outage as a 503 the station can act on (it retries), not a connection closed
+    without an answer."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        raise Refused(503, "the file service cannot reach its database: try again later") from None
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -140,7 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authorize(self, direction: str) -> FileGrant:
         grant_id, secret, name = self._parse()
-        with read_scope(self.server.engine) as session:
+        with _answerable(), read_scope(self.server.engine) as session:
             grant = check(session, grant_id, secret, direction)
         if direction == DOWNLOAD and name is not None and name != grant.file_name:
             raise Refused(404, "not found")
@@ -210,8 +221,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self._refuse(Refused(404, "the stored file is gone"))
             return
-        with session_scope(self.server.engine) as session:
-            count_download(session, grant.id)   # counted as it starts: a broken download is one too
+        try:
+            with _answerable(), session_scope(self.server.engine) as session:
+                count_download(session, grant.id)   # counted as it starts: a broken download is one too
+        except Refused as refused:
+            blob.close()
+            self._refuse(refused)
+            return
         with blob:
             size = Path(grant.blob_path).stat().st_size
             self.send_response(200)
@@ -249,7 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 for chunk in chunks:
                     receiving.write(chunk)
-            received = receiving.finish(self.server.engine, name, "https")
+            with _answerable():
+                received = receiving.finish(self.server.engine, name, "https")
         except TooLarge as exceeded:
             receiving.abort()
             self._refuse(Refused(413, str(exceeded)))

@@ -665,3 +665,33 @@ def test_ftp_one_source_holds_a_bounded_number_of_sessions(strict):
     finally:
         for ftp in sessions:
             ftp.close()
+
+
+def test_https_answers_503_while_its_database_is_away(sqlite_pki, tmp_path):
+    """The credentials could not be checked: the connection was closed without an answer, where
+    FTP says 'try later'. A station retries a 503."""
+    import http.client
+    import ssl
+    from urllib.parse import urlsplit
+
+    from fake_connection import unreachable_database
+
+    ctx = sqlite_pki.ctx
+    config = FileServiceConfig(public_name="127.0.0.1", https_host="127.0.0.1", https_port=0, ftp_host="127.0.0.1",
+                               ftp_port=None)
+    files = FileService(unreachable_database(ctx, tmp_path), config, TlsMaterial(ctx)).start()
+    root = ctx.settings.data_dir / "root.pem"
+    root.write_bytes(sqlite_pki.hierarchy.root.certificate.public_bytes(Encoding.PEM))
+    context = ssl.create_default_context(cafile=str(root))
+    context.check_hostname = False
+    grant = Service(sqlite_pki, files, root).upload()   # made while the database was there
+    path = urlsplit(grant.https_url).path
+    try:
+        for method, body in (("GET", None), ("PUT", b"log")):
+            connection = http.client.HTTPSConnection("127.0.0.1", files.https.port, context=context, timeout=10)
+            connection.request(method, path, body=body)
+            answer = connection.getresponse()
+            assert answer.status == 503 and "try again later" in answer.read().decode(), method
+            connection.close()
+    finally:
+        files.stop()
