@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from policies.model import Decision
+from storage.types import INT32_MAX
 
 READ_ONLY = "ReadOnly"
 
@@ -96,10 +97,13 @@ def clamp(value: int, min_limit: float | None, max_limit: float | None) -> int:
 def heartbeat_interval(wanted: int, min_limit: float | None, max_limit: float | None) -> int:
     """BootNotificationResponse.interval for a station whose HeartbeatInterval may only lie
     within [min_limit, max_limit]: a station told 300 s that accepts 1-10 would not heartbeat
-    as we expect (it would keep its own or refuse)."""
+    as we expect (it would keep its own or refuse). A limit no interval can be (below 1 s, beyond
+    OCPP's 32 bits: a station may report -5 or 1e300) binds nothing: clamped to it, the answer was
+    no valid BootNotificationResponse, and the station could never boot."""
     if wanted <= 0:
         return wanted
-    return clamp(wanted, min_limit, max_limit)
+    usable = [limit if limit is not None and 1 <= limit <= INT32_MAX else None for limit in (min_limit, max_limit)]
+    return clamp(wanted, *usable)
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,12 @@ class BootGate:
             if self._triggered[action] > 0:
                 self._triggered[action] -= 1
                 return
-            if action == "NotifyReport" and payload.get("requestId") in self._report_ids:
+            # Looked at before the schema check: a requestId that is no integer (a list cannot
+            # even be looked up) is no report we asked for.
+            request_id = payload.get("requestId")
+            if action == "NotifyReport" and isinstance(request_id, int) and request_id in self._report_ids:
                 if not payload.get("tbc", False):
-                    self._report_ids.discard(payload["requestId"])
+                    self._report_ids.discard(request_id)
                 return
         raise OcppError(ErrorCode.SECURITY_ERROR,
                         f"{action} refused: BootNotification is {self.status}, not Accepted")

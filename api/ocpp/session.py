@@ -35,6 +35,7 @@ from api.ocpp.boot import BootGate
 from api.ocpp.framing import Call, CallError, CallResult, ErrorCode, FrameError, OcppError
 from api.ocpp.handler import Connection, Handler, LiveState, StationCall, refusal_error
 from api.ocpp.message_log.recorder import MessageLog
+from api.ocpp.transport.disconnects import close_reason
 from api.ocpp.validation import Schemas
 from storage.batching import GroupCommit
 from storage.spool import Spool
@@ -136,7 +137,9 @@ class OcppSession:
     async def close(self, reason: str) -> None:
         log.warning("closing connection of %s: %s", self.station_id, reason)
         self._closed = True
-        await self._ws.close(POLICY_VIOLATION, reason[:120])
+        # Cut by bytes: a reason naming what a station sent (a serialNumber of 4-byte characters)
+        # passed the close frame's 123 bytes at 120 characters, and closing raised instead.
+        await self._ws.close(POLICY_VIOLATION, close_reason(reason))
 
     async def _send(self, frame: framing.Frame, action: str | None) -> None:
         """The one way out; ``action``: the CALL's, or that of the station CALL it answers."""
@@ -259,6 +262,8 @@ class OcppSession:
         except Exception:  # noqa: BLE001 - the station gets an answer whatever broke
             log.exception("handler of %s from %s failed", call.action, self.station_id)
             return CallError(call.message_id, ErrorCode.INTERNAL_ERROR, f"{call.action} could not be processed")
+        if station_call.disconnect_reason:
+            return CallResult(call.message_id, response)   # never sent: the connection is dropped instead
         try:
             self._schemas.validate_response(call.action, response)
         except OcppError as exc:

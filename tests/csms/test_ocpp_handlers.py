@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -131,14 +132,19 @@ async def test_profile3_boot_with_the_certificates_serial_is_accepted(tls_csms):
     assert listing[0]["client_certificate_serial"] == issued.record.serial_hex
 
 
-async def test_profile3_boot_with_another_serial_is_disconnected_and_recorded(tls_csms):
+# 25 characters of four bytes each: the close reason naming it was cut to 120 characters, some
+# 200 bytes; a close frame carries 123 of reason, so closing raised and the connection stayed open.
+@pytest.mark.parametrize("serial_number", ["SOMEONE-ELSE", "\U0001F600" * 25], ids=["ascii", "4-byte"])
+async def test_profile3_boot_with_another_serial_is_disconnected_and_recorded(tls_csms, serial_number, caplog):
     # B01.FR.11/12: the serial number in BootNotification must be the certificate's CN.
-    station, _ = _profile3_station(tls_csms, "CS-TLS3X", "SOMEONE-ELSE")
+    station, _ = _profile3_station(tls_csms, "CS-TLS3X", serial_number)
     await station.connect()
     with pytest.raises((ConnectionError, CallError, TimeoutError)):
         await station.boot()
-    code, _reason = await station.wait_closed()
-    assert code == 1008
+    code, reason = await station.wait_closed()
+    assert code == 1008 and reason.startswith("BootNotification serialNumber")
+    # The answer never sent is no invalid response of ours (an ERROR at each such boot).
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     events = (await tls_csms.rest.get("/api/v1/security-events?station_id=CS-TLS3X",
                                       headers=tls_csms.headers())).json()["events"]
     assert [e["type"] for e in events] == [SERIAL_MISMATCH_EVENT]

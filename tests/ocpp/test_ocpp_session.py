@@ -192,6 +192,20 @@ async def test_pending_station_reconnecting_without_boot_is_still_refused(csms):
     assert frame[:3] == [4, frame[1], "SecurityError"]
 
 
+@pytest.mark.parametrize("request_id", [[7], {"id": 7}])
+async def test_a_pending_stations_report_with_an_unhashable_request_id_is_refused_by_name(csms, caplog, request_id):
+    """The boot gate looked the requestId up before the schema check: a list or an object was a
+    TypeError, an InternalError with a traceback in the log for each frame the station sent."""
+    password = csms.add_station("CS-PEND-R")
+    set_boot_policy(csms.ctx, Actor("cli:test"), "CS-PEND-R", "Pending")
+    raw = await csms.connect_raw("CS-PEND-R", password)
+    assert (await raw.boot())["status"] == "Pending"
+    report = {"requestId": request_id, "generatedAt": "2025-01-01T00:00:00Z", "seqNo": 0, "tbc": False}
+    frame = await raw.call("NotifyReport", report)
+    assert frame[:3] == [4, frame[1], "SecurityError"]
+    assert not [record for record in caplog.records if record.exc_info]
+
+
 async def _poll(csms, url, done, timeout: float = 5):
     async with asyncio.timeout(timeout):
         while True:

@@ -46,17 +46,20 @@ async def boot_notification(call: StationCall, payload: dict[str, Any]) -> dict[
     except DatabaseUnavailable as exc:
         # Nothing to decide with (the boot policy) nor to record in: Pending makes the station
         # boot again after the retry interval (B02), when the database may be back.
-        log.warning("BootNotification from %s answered Pending: the database is unavailable (%s)",
-                    call.station_id, exc)
+        if (times := call.live.repeats.log_line("boot.database_unavailable")) is not None:
+            log.warning("BootNotification from %s answered Pending: the database is unavailable (%s)%s",
+                        call.station_id, exc, times)
         call.boot.booted(PENDING)
         return {"currentTime": now_iso(), "interval": call.config.boot_retry_interval, "status": PENDING,
                 "statusInfo": {"reasonCode": "ServiceUnavailable",
                                "additionalInfo": "the CSMS database is unavailable; boot again later"}}
     call.boot.booted(status)
     # A fleet boots thousands of times a day and the row keeps the boot data; only a station
-    # turned away is worth a line at INFO.
-    log.log(logging.DEBUG if status == ACCEPTED else logging.INFO, "BootNotification from %s (%s): %s",
-            call.station_id, payload["reason"], status)
+    # turned away is worth a line at INFO, and it may boot again as fast as it sends.
+    if status == ACCEPTED:
+        log.debug("BootNotification from %s (%s): %s", call.station_id, payload["reason"], status)
+    elif (times := call.live.repeats.log_line(f"boot {status}")) is not None:
+        log.info("BootNotification from %s (%s): %s%s", call.station_id, payload["reason"], status, times)
     # The heartbeat interval within the limits the station reported for HeartbeatInterval.
     interval = heartbeat_interval(call.config.heartbeat_interval, *limits) if status == ACCEPTED \
         else call.config.boot_retry_interval

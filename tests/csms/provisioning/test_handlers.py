@@ -3,6 +3,7 @@ answers and what it leaves in the station's record."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -149,3 +150,42 @@ async def test_a_report_without_a_usable_capacity_keeps_the_one_stored(ctx, entr
     register(ctx, "CS-1", certificate_capacity=10)
     assert await FakeStation(ctx, "CS-1").send("NotifyReport", _report(entry, seq_no=1)) == {}
     assert _station_row(ctx, "CS-1").certificate_capacity == 10
+
+
+@pytest.mark.parametrize(("min_limit", "max_limit", "interval"), [
+    (1, 10, 10),          # a station that takes 1-10 s is told 10
+    (1e300, None, 120),   # was a 301-digit interval: an invalid answer, InternalError at every boot
+    (None, -5, 120),      # was -5
+    (None, 0.5, 120),     # was 0
+    (2**31, None, 120),   # beyond OCPP's 32 bits
+])
+async def test_the_boot_interval_ignores_limits_no_interval_can_meet(ctx, min_limit, max_limit, interval):
+    register(ctx, "CS-1")
+    station = FakeStation(ctx, "CS-1", config=CONFIG, boot_status=UNKNOWN)
+    limits = {key: value for key, value in (("minLimit", min_limit), ("maxLimit", max_limit)) if value is not None}
+    await station.send("NotifyReport", _report(_entry("OCPPCommCtrlr", "HeartbeatInterval", **limits)))
+    answer = await station.send("BootNotification", BOOT)
+    assert (answer["status"], answer["interval"]) == ("Accepted", interval)
+
+
+@pytest.mark.parametrize("policy", ["Rejected", "Pending"])
+async def test_boots_turned_away_are_logged_a_bounded_number_of_times(ctx, caplog, policy):
+    """A line at INFO per boot: as many lines as a station turned away chose to send."""
+    register(ctx, "CS-R", boot_policy=policy)
+    station = FakeStation(ctx, "CS-R", config=CONFIG, boot_status=UNKNOWN)
+    with caplog.at_level(logging.INFO, logger="chargeca.ocpp.provisioning"):
+        for _ in range(20):
+            assert (await station.send("BootNotification", BOOT))["status"] == policy
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 5 and lines[0] == f"BootNotification from CS-R (PowerUp): {policy}"
+    assert lines[-1].endswith("(16 times within 10 minutes)")
+
+
+async def test_boots_while_the_database_is_away_are_logged_a_bounded_number_of_times(ctx, tmp_path, caplog):
+    station = FakeStation(unreachable_database(ctx, tmp_path), "CS-1", config=CONFIG, boot_status=UNKNOWN)
+    with caplog.at_level(logging.WARNING, logger="chargeca.ocpp.provisioning"):
+        for _ in range(20):
+            assert (await station.send("BootNotification", BOOT))["status"] == "Pending"
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 5 and lines[0].startswith("BootNotification from CS-1 answered Pending: the database")
+    assert lines[-1].endswith("(16 times within 10 minutes)")
