@@ -15,6 +15,7 @@ from api.core.audit import Actor, audited, note_reason, operator_reason, require
 from api.core.context import Context
 from api.core.credentials import check_password, generate_password, hash_secret
 from api.core.refusal import Conflict, Refusal, RoleRequired
+from api.csms.provisioning.device_model import forget_device
 from api.ocpp.transport.disconnects import request_disconnect
 from pki import revocation
 from policies.names import IDENTITY_MAX, check_station_identity
@@ -130,7 +131,8 @@ def delete_station(ctx: Context, actor: Actor, station_id: str, reason: str | No
 def _forget_station_settings(session: Session, station_id: str) -> None:
     """What described this station's device and its settings goes with it: a station registered
     again under the identity is a new device (its local list starts with a full update, it
-    reports its own connectors, it gets the default tariff and master-pass group). Its records
+    reports its own connectors and device model, it gets the default tariff and master-pass group,
+    it is onboarded again). Its records
     (transactions, meter values, reservations, remote starts, availability changes) stay, as the
     audit log does."""
     for table, column in ((LocalListEntry, LocalListEntry.station_id), (LocalListState, LocalListState.station_id),
@@ -138,6 +140,7 @@ def _forget_station_settings(session: Session, station_id: str) -> None:
                           (ConnectorState, ConnectorState.station_id),
                           (MasterPassGroup, MasterPassGroup.scope), (Tariff, Tariff.scope)):
         session.execute(delete(table).where(column == station_id))
+    forget_device(session, station_id)
 
 
 def set_station_password(ctx: Context, actor: Actor, station_id: str, password: str) -> Station:

@@ -21,6 +21,13 @@ from storage.certificate_requests import CertificateRequest
 from storage.certificates import CertStatus, IssuedCertificate
 from storage.connector_status import ConnectorState
 from storage.db import session_scope
+from storage.device_model import (
+    DeviceAttribute,
+    DeviceReport,
+    DeviceReportPart,
+    DeviceVariable,
+    StationOnboarding,
+)
 from storage.id_tokens import LocalListState, MasterPassGroup
 from storage.outbox import OutboundCall
 from storage.stations import InstalledCertificate, Station, StationDisconnect
@@ -183,6 +190,17 @@ def test_delete_removes_what_refers_to_the_station_on_both_databases(pki, tmp_pa
         session.add(MasterPassGroup(scope="UK-DB", group_id_token="OLD-MASTER"))
         session.add(Tariff(scope="UK-DB", currency="EUR", price_per_kwh="0.30", price_per_minute="0",
                            flat_fee="0", updated_by="test"))
+        # Its device model: the next device's boot interval, message limits, value checks and
+        # variable count were the old one's, and it skipped onboarding as done.
+        key = "DeviceDataCtrlr||-1|-1|ItemsPerMessage|GetVariables"
+        session.add(DeviceVariable(station_id="UK-DB", var_key=key, component="DeviceDataCtrlr",
+                                   variable="ItemsPerMessage", variable_instance="GetVariables"))
+        session.add(DeviceAttribute(station_id="UK-DB", var_key=key, type="Actual", value="1"))
+        report = DeviceReport(station_id="UK-DB", request_id=7, kind="GetBaseReport", requested_by="test")
+        session.add(report)
+        session.flush()
+        session.add(DeviceReportPart(report_id=report.id, seq_no=0, tbc=True, entries=1))
+        session.add(StationOnboarding(station_id="UK-DB", state="done"))
 
     assert delete_station(pki.ctx, actor, "UK-DB", "decommissioned") == [serial]
 
@@ -191,7 +209,8 @@ def test_delete_removes_what_refers_to_the_station_on_both_databases(pki, tmp_pa
         assert session.exec(select(InstalledCertificate)).all() == []
         assert session.exec(select(OutboundCall)).all() == []
         assert session.exec(select(CertificateRequest)).all() == []
-        for table in (LocalListState, ConnectorState, MasterPassGroup, Tariff):
+        for table in (LocalListState, ConnectorState, MasterPassGroup, Tariff, DeviceVariable, DeviceAttribute,
+                      DeviceReport, DeviceReportPart, StationOnboarding):
             assert session.exec(select(table)).all() == [], table.__name__
         (request,) = session.exec(select(StationDisconnect)).all()
         assert request.station_id == "UK-DB" and request.serial_hex is None

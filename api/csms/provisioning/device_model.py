@@ -6,7 +6,9 @@ then the variables and their attributes as two multi-row upserts keyed on ``var_
 variable's whole identity in one column), so a FullInventory of thousands of variables costs
 no read per variable. What a station can make us keep is bounded ([device_model] policy):
 variables per station (beyond: stored up to the limit, the report marked truncated with the rule
-``device_model.max_variables``), parts per report, reports per station.
+``device_model.max_variables``), parts per report, reports per station. Every role reads the
+device model: the value of a variable whose name holds "password" is never kept, whichever
+message brings it (the message log redacts the same ones).
 
 Parts: seqNo counts from 0 and the last one has tbc false. A part whose seqNo is below one
 already received is out of order; once the last came, any seqNo up to it never received is
@@ -29,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from api.csms.report_streams import SUBJECT_MAX, Placed, json_within, place
+from api.ocpp.message_log.redaction import secret_variable
 from policies.model import DeviceModelPolicy
 from policies.provisioning import Characteristics
 from storage.device_model import (
@@ -43,6 +46,7 @@ from storage.device_model import (
     DeviceReport,
     DeviceReportPart,
     DeviceVariable,
+    StationOnboarding,
 )
 from storage.driver import DriverWrite
 from storage.types import utcnow
@@ -153,6 +157,17 @@ def _drop_reports(session: Session, ids: Iterable[int]) -> None:
     session.execute(delete(DeviceReport).where(DeviceReport.id.in_(ids)))
 
 
+def forget_device(session: Session, station_id: str) -> None:
+    """A station deleted: what its device reported (variables, report streams) and how far its
+    onboarding went. A station registered again under the identity is a new device: the old
+    model would give it the old limits (boot interval, message sizes, value checks), count the
+    old variables against its own, and skip its onboarding as done."""
+    _drop_reports(session, session.execute(select(DeviceReport.id).where(
+        DeviceReport.station_id == station_id)).scalars())
+    for table in (DeviceAttribute, DeviceVariable, StationOnboarding):
+        session.execute(delete(table).where(table.station_id == station_id))
+
+
 # --- NotifyReport parts -------------------------------------------------------------------------
 
 _REPORT = DeviceReport.__table__
@@ -251,10 +266,12 @@ def store_entries(session: Session, station_id: str, entries: list[Mapping[str, 
         ident = VariableId.of(entry["component"], entry["variable"])
         key = ident.key
         variables[key] = _variable_row(station_id, ident, entry.get("variableCharacteristics") or {}, report_id, now)
+        secret = secret_variable(ident.variable)
         for attribute in entry.get("variableAttribute") or []:
             kind = attribute.get("type", "Actual")
             attributes[(key, kind)] = {
-                "station_id": station_id, "var_key": key, "type": kind, "value": attribute.get("value"),
+                "station_id": station_id, "var_key": key, "type": kind,
+                "value": None if secret else attribute.get("value"),
                 "mutability": attribute.get("mutability", "ReadWrite"),
                 "persistent": attribute.get("persistent", False), "constant": attribute.get("constant", False),
                 "source": "report", "updated_at": now}
@@ -348,7 +365,7 @@ def keep_set_variables_answer(session: Session, station_id: str, request: Mappin
 
 def _keep_values(session: Session, station_id: str, values: list[tuple[Any, Any, str, str]], source: str) -> None:
     # A password written (A01 goes its own way, but a station may echo one) is never kept.
-    values = [v for v in values if str(v[1].get("name", "")).casefold() != "basicauthpassword"]
+    values = [v for v in values if not secret_variable(v[1].get("name", ""))]
     if not values:
         return
     now = utcnow()

@@ -39,6 +39,14 @@ _IDENTIFIER_KEYS = frozenset({"additionalIdToken", "customerIdentifier"})
 _MESSAGE_KEYS = frozenset({"personalMessage", "updatedPersonalMessage"})
 _VARIABLE_VALUE_KEYS = ("attributeValue", "actualValue")
 _PASSWORD_NAME = re.compile("password", re.IGNORECASE)
+
+
+def secret_variable(name: Any) -> bool:
+    """Whether a device-model variable of this name holds a secret: its value is redacted here and
+    never kept in the device model (api/csms/provisioning/device_model.py)."""
+    return _PASSWORD_NAME.search(str(name)) is not None
+
+
 # Redaction needs a parse only when one of these occurs in the text (case as the schemas spell
 # them; "assword" covers password, apnPassword, BasicAuthPassword and vendor variables). Looked
 # for one by one with ``in``: a regular expression of the alternatives tried each at every
@@ -109,7 +117,7 @@ class Redactor:
         if isinstance(node.get("idToken"), str) and "type" in node:
             node["idToken"] = self.pseudonym(node["idToken"])
         variable = node.get("variable")
-        if isinstance(variable, dict) and _PASSWORD_NAME.search(str(variable.get("name", ""))):
+        if isinstance(variable, dict) and secret_variable(variable.get("name", "")):
             for key in _VARIABLE_VALUE_KEYS:
                 if key in node:
                     node[key] = REDACTED

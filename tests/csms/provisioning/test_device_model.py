@@ -121,3 +121,35 @@ def test_answers_update_the_stored_values_of_what_was_asked_only(any_ctx):
          "variable": {"name": "OfflineThreshold"}}]}, "t"))
     [(_, attributes)] = run_in_session(any_ctx, lambda s: device_model.browse(s, "DM-GV"))
     assert attributes[0].value == "42"   # Rejected: not the station's value
+
+
+def _secret(component: str, variable: str, value: str) -> dict:
+    return {"component": {"name": component}, "variable": {"name": variable},
+            "variableAttribute": [{"type": "Actual", "value": value, "mutability": "ReadWrite"}],
+            "variableCharacteristics": {"dataType": "string", "supportsMonitoring": False}}
+
+
+async def test_no_password_value_is_kept_whichever_message_brings_it(any_ctx):
+    """The device model is every role's to read (GET …/device-model); the message log, an officer's
+    and auditor's, redacts the value of any variable whose name holds "password". A station's
+    report kept even BasicAuthPassword's value, an answer a vendor's own password's."""
+    register(any_ctx, "DM-PW")
+    station = FakeStation(any_ctx, "DM-PW")
+    assert await station.send("NotifyReport", _part(0, False, _secret("SecurityCtrlr", "BasicAuthPassword", "S3cret-1"),
+                                                    _secret("WifiCtrlr", "WifiPassword", "S3cret-2"),
+                                                    _entry("A", "7"))) == {}
+    written = {"setVariableData": [{"component": {"name": "WifiCtrlr"}, "variable": {"name": "GuestPASSWORD"},
+                                    "attributeValue": "S3cret-3"}]}
+    run_in_session(any_ctx, lambda s: device_model.keep_set_variables_answer(s, "DM-PW", written, {
+        "setVariableResult": [{"attributeStatus": "Accepted", "component": {"name": "WifiCtrlr"},
+                               "variable": {"name": "GuestPASSWORD"}}]}, "t"))
+    read = {"getVariableData": [{"component": {"name": "WifiCtrlr"}, "variable": {"name": "WifiPassword"}}]}
+    run_in_session(any_ctx, lambda s: device_model.keep_get_variables_answer(s, "DM-PW", read, {"getVariableResult": [
+        {"attributeStatus": "Accepted", "attributeValue": "S3cret-4", "component": {"name": "WifiCtrlr"},
+         "variable": {"name": "WifiPassword"}}]}, "t"))
+    kept = {row.variable: [(a.type, a.value, a.mutability) for a in attributes]
+            for row, attributes in run_in_session(any_ctx, lambda s: device_model.browse(s, "DM-PW"))}
+    # What the station reported about them stays; their values are not kept.
+    assert kept == {"BasicAuthPassword": [("Actual", None, "ReadWrite")],
+                    "WifiPassword": [("Actual", None, "ReadWrite")], "A": [("Actual", "7", "ReadWrite"),
+                                                                          ("Target", "7", "ReadWrite")]}
