@@ -27,6 +27,7 @@ from api.csms.call_rules import OPERATOR
 from api.csms.ids import draw_id
 from api.csms.provisioning import device_model
 from api.csms.provisioning.device_model import VariableId
+from api.csms.report_streams import json_within
 from api.ocpp.boot import PENDING
 from api.ocpp.gateway import Gateway
 from api.ocpp.session import ANSWERED, OcppSession
@@ -51,6 +52,7 @@ log = logging.getLogger("chargeca.ocpp.onboarding")
 ACTOR = Actor("system:onboarding", OPERATOR)
 _REPORT_ENDED = (COMPLETE, INCOMPLETE, TRUNCATED, REFUSED)
 _POLL_SECONDS = 0.1
+_DETAIL_MAX = 4000   # station_onboarding.detail
 
 
 def holds_back(policy: OnboardingPolicy, state: str | None) -> bool:
@@ -99,7 +101,8 @@ class Onboarding:
             await self.run(station_id, policy)
         except Exception as exc:  # noqa: BLE001 - recorded; the station stays Pending
             log.exception("onboarding of %s failed", station_id)
-            await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_FAILED, detail=str(exc)[:4000])
+            await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_FAILED,
+                                    detail=_detail_json({"error": str(exc)}))
         finally:
             self._running.discard(station_id)
 
@@ -132,8 +135,10 @@ class Onboarding:
                 return await self._fail(station_id, f"SetVariables: {written.status} {written.description}", detail)
             for result in (written.response or {}).get("setVariableResult", []):
                 name = VariableId.of(result["component"], result["variable"]).name
-                detail["variables"][name]["status"] = result["attributeStatus"]
-        await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_DONE, detail=json.dumps(detail)[:4000])
+                # A station may answer about variables it was not asked to write: not ours to record.
+                if name in detail["variables"]:
+                    detail["variables"][name]["status"] = result["attributeStatus"]
+        await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_DONE, detail=_detail_json(detail))
         log.info("onboarding of %s done; asking it to boot again", station_id)
         await call_now(self._gateway, ACTOR, station_id, "TriggerMessage", {"requestedMessage": "BootNotification"})
         return ONBOARDING_DONE
@@ -141,7 +146,7 @@ class Onboarding:
     async def _fail(self, station_id: str, why: str, detail: dict[str, Any] | None = None) -> str:
         log.warning("onboarding of %s failed: %s", station_id, why)
         await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_FAILED,
-                                detail=json.dumps({**(detail or {}), "error": why})[:4000])
+                                detail=_detail_json({**(detail or {}), "error": why}))
         return ONBOARDING_FAILED
 
     async def _report_end(self, station_id: str, request_id: int, timeout: float) -> str | None:
@@ -153,6 +158,19 @@ class Onboarding:
                 return report.status
             await asyncio.sleep(_POLL_SECONDS)
         return None
+
+
+def _detail_json(detail: dict[str, Any]) -> str:
+    """The detail as JSON within its column, read back whole (GET …/onboarding): a cut text is
+    no JSON. What does not fit goes, the per-variable detail first; the error and the report's
+    status stay."""
+    text = json.dumps(detail)
+    if len(text) <= _DETAIL_MAX:
+        return text
+    shorter = {**detail, "error": detail["error"][:1000]} if "error" in detail else dict(detail)
+    if "variables" in shorter:
+        shorter["variables"] = {"omitted": f"{len(detail['variables'])} variables"}
+    return json_within(shorter, _DETAIL_MAX)
 
 
 def _baseline_entries(session: Session, station_id: str,

@@ -13,6 +13,7 @@ from ocpp_support import csms as csms_default  # noqa: F401 - fixture
 from ocpp_support import open_csms
 from provisioning_support import eventually, get, received
 
+from api.csms.provisioning import onboarding as onboarding_module
 from policies.model import OnboardingPolicy
 
 
@@ -103,3 +104,68 @@ async def test_a_station_that_cannot_report_stays_pending_with_the_reason(sqlite
         assert "NotSupported" in onboarding["detail"]["error"]
         assert received(station, "SetVariables") == []
         assert (await station.boot())["status"] == "Pending"   # not let in without its onboarding
+
+
+async def test_an_answer_about_variables_never_asked_is_ignored(sqlite_pki):
+    """Schema-valid, absurd: the SetVariables answer also names a variable the baseline did not
+    write. It was a KeyError: onboarding failed with a traceback, its detail no JSON, and
+    GET …/onboarding a 500."""
+    async with onboarding_csms(sqlite_pki) as csms:
+        password = csms.add_station("ONBOARD-ODD")
+        station = csms.simulator("ONBOARD-ODD", password=password)
+        default_set = station.handlers["SetVariables"]
+
+        def set_and_more(st, payload):
+            answer = default_set(st, payload)
+            answer["setVariableResult"].append({"attributeStatus": "Accepted", "component": {"name": "Rogue"},
+                                                "variable": {"name": "Unasked"}})
+            return answer
+        station.handlers["SetVariables"] = set_and_more
+        await station.connect()
+        assert (await station.boot())["status"] == "Pending"
+
+        async def ended():
+            answer = await csms.rest.get("/api/v1/stations/ONBOARD-ODD/onboarding", headers=csms.headers())
+            return answer.status_code != 200 or answer.json()["state"] in ("done", "failed")
+        await eventually(ended, 10)
+        onboarding = await get(csms, "/api/v1/stations/ONBOARD-ODD/onboarding")
+        assert onboarding["state"] == "done", onboarding
+        assert "Rogue.Unasked" not in onboarding["detail"]["variables"]
+        assert onboarding["detail"]["variables"]["OCPPCommCtrlr.OfflineThreshold"]["status"] == "Accepted"
+
+
+async def test_the_detail_of_a_long_baseline_or_an_unforeseen_failure_stays_readable(sqlite_pki, monkeypatch):
+    """The detail was cut at the column's 4000 characters, JSON and all: a baseline of some fifty
+    variables, or a failure's text, made GET …/onboarding a 500."""
+    baseline = tuple(f"VendorCtrlr.Setting{i:03}=1" for i in range(60))
+    policy = dataclasses.replace(sqlite_pki.ctx.policy, onboarding=OnboardingPolicy(enabled=True, baseline=baseline))
+    pki = dataclasses.replace(sqlite_pki, ctx=dataclasses.replace(sqlite_pki.ctx, policy=policy))
+    running = open_csms(pki)
+    csms = await anext(running)
+    try:
+        password = csms.add_station("ONBOARD-LONG")
+        station = csms.simulator("ONBOARD-LONG", password=password)
+        for i in range(60):
+            station.device_model.define("VendorCtrlr", f"Setting{i:03}", 0, data_type="integer")
+        await station.connect()
+        assert (await station.boot())["status"] == "Pending"
+
+        async def ended(station_id):
+            answer = await csms.rest.get(f"/api/v1/stations/{station_id}/onboarding", headers=csms.headers())
+            return answer.status_code != 200 or answer.json()["state"] in ("done", "failed")
+        await eventually(lambda: ended("ONBOARD-LONG"), 10)
+        onboarding = await get(csms, "/api/v1/stations/ONBOARD-LONG/onboarding")
+        assert (onboarding["state"], onboarding["detail"]["report"]) == ("done", "complete"), onboarding
+
+        def broken(*_args):
+            raise RuntimeError("unforeseen: " + "x" * 5000)
+        monkeypatch.setattr(onboarding_module, "_baseline_entries", broken)
+        password = csms.add_station("ONBOARD-BROKEN")
+        other = csms.simulator("ONBOARD-BROKEN", password=password)
+        await other.connect()
+        assert (await other.boot())["status"] == "Pending"
+        await eventually(lambda: ended("ONBOARD-BROKEN"), 10)
+        onboarding = await get(csms, "/api/v1/stations/ONBOARD-BROKEN/onboarding")
+        assert onboarding["state"] == "failed" and onboarding["detail"]["error"].startswith("unforeseen: x")
+    finally:
+        await running.aclose()
