@@ -226,15 +226,19 @@ _SCHEME_FOR_PROFILE = {1: "ws://", 2: "wss://", 3: "wss://"}
 
 def check_network_profile(payload: Mapping[str, Any], current_profile: int) -> Decision:
     """SetNetworkProfile: never below the profile the station must use now (lowering is an
-    officer's decision with a reason, through PUT …/security-profile), and a CSMS URL whose
-    scheme fits the profile (profile 1 is ws://, 2 and 3 wss://)."""
+    officer's decision with a reason, through PUT …/security-profile), one of the profiles OCPP
+    defines, and a CSMS URL whose scheme fits the profile (profile 1 is ws://, 2 and 3 wss://)."""
     data = payload.get("connectionData", {})
     target = data.get("securityProfile")
     if not isinstance(target, int) or target < current_profile:
         return Decision.refuse("call.network_profile.lower",
                                f"securityProfile {target} is below the station's current profile {current_profile}; "
                                f"lowering a profile needs an officer and a reason: {PROFILE_ROUTE}")
-    scheme = _SCHEME_FOR_PROFILE.get(target, "")
+    scheme = _SCHEME_FOR_PROFILE.get(target)
+    if scheme is None:
+        # No scheme fits a profile OCPP 2.0.1 does not define: it would let any URL through.
+        return Decision.refuse("call.network_profile.profile",
+                               f"securityProfile {target} is none of OCPP 2.0.1's security profiles 1, 2 and 3")
     if not str(data.get("ocppCsmsUrl", "")).lower().startswith(scheme):
         return Decision.refuse("call.network_profile.url",
                                f"security profile {target} needs an ocppCsmsUrl starting with {scheme}")

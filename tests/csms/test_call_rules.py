@@ -183,6 +183,12 @@ async def test_an_officer_cannot_lower_the_station_to_profile_1(tls_csms):
     same_but_ws["connectionData"]["securityProfile"] = 2
     plain = await tls_csms.post_call("CR-PROFILE", "SetNetworkProfile", same_but_ws, role="officer")
     assert plain.status_code == 422 and plain.json()["rule"] == "call.network_profile.url"
+    # A profile OCPP 2.0.1 does not have fits no scheme: any URL passed, ws:// included (the
+    # upgrade route takes 2 and 3 only).
+    for profile in (4, 2**31 - 1):
+        same_but_ws["connectionData"]["securityProfile"] = profile
+        unknown = await tls_csms.post_call("CR-PROFILE", "SetNetworkProfile", same_but_ws, role="officer")
+        assert unknown.status_code == 422 and unknown.json()["rule"] == "call.network_profile.profile", unknown.text
     priority = await tls_csms.post_call("CR-PROFILE", "SetVariables",
                                         _set("OCPPCommCtrlr", "NetworkConfigurationPriority", "2,1"), role="officer")
     assert priority.status_code == 422 and priority.json()["rule"] == "call.dedicated_route"

@@ -222,7 +222,8 @@ async def send_call(station_id: str, body: CallRequest, principal: StationOps, g
     Officer-only, and never sent raw: InstallCertificate and DeleteCertificate run the
     trust-anchor workflow with its safety rules (sync only); CertificateSigned only with a chain
     ChargeCA issued for this station (`call.certificate_signed.*`); SetNetworkProfile never
-    below the station's profile (`call.network_profile.lower`); UpdateFirmware signed only
+    below the station's profile (`call.network_profile.lower`), one of profiles 1–3
+    (`call.network_profile.profile`); UpdateFirmware signed only
     (`call.firmware.unsigned`); Reset without evseId; SetVariables of SecurityCtrlr. Refused on
     this route, naming the one to use: SecurityCtrlr.BasicAuthPassword (password-rotation),
     OCPPCommCtrlr.NetworkConfigurationPriority (security-profile-upgrade), other SecurityCtrlr
