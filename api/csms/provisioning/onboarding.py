@@ -144,7 +144,7 @@ class Onboarding:
         return ONBOARDING_DONE
 
     async def _fail(self, station_id: str, why: str, detail: dict[str, Any] | None = None) -> str:
-        log.warning("onboarding of %s failed: %s", station_id, why)
+        log.warning("onboarding of %s failed: %r", station_id, why)   # %r: it quotes the station's own words
         await asyncio.to_thread(_mark, self._ctx, station_id, ONBOARDING_FAILED,
                                 detail=_detail_json({**(detail or {}), "error": why}))
         return ONBOARDING_FAILED
