@@ -8,6 +8,7 @@ the serial is drawn when the certificate is signed and recorded (pki.records).
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,19 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# An http(s) URI (RFC 3986) with a host and at most a path: what the CRL DP and AIA extensions
+# carry. Anything else was refused only by the lint of the first CA certificate that carried it,
+# after that CA's key and the root's were made.
+_PUBLIC_URL = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?",
+                         re.ASCII)
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the base of the revocation links put in certificates; None when it can."""
+    if _PUBLIC_URL.fullmatch(url) is None:
+        return f"must be an http:// or https:// URL with a host and at most a path, not {url!r}"
+    return None
 
 
 @dataclass(frozen=True)

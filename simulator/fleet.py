@@ -9,6 +9,7 @@ A station whose connection the CSMS closes (or that stops) ends there and is rep
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,12 @@ class FleetConfig:
 
 def config_problem(config: FleetConfig) -> str | None:
     """What makes ``config`` unusable, said in terms of its security profile; None when usable."""
+    if config.ca_file is not None:
+        # Checked here, once: else the first station's connect failed with it, in a traceback.
+        try:
+            ssl.create_default_context(cafile=str(config.ca_file))
+        except OSError as exc:   # ssl.SSLError included
+            return f"--ca-file {config.ca_file}: no CA certificate to trust ({exc.strerror or exc})"
     secure = config.url.startswith("wss://")
     if config.profile == 1 and secure or config.profile > 1 and not secure:
         scheme = "ws://" if config.profile == 1 else "wss://"
@@ -95,7 +102,10 @@ def register(config: FleetConfig) -> dict[str, str | None]:
     headers = {"Authorization": f"Bearer {config.token}"}
     with httpx.Client(base_url=config.rest_url.rstrip("/"), headers=headers, timeout=30) as client:
         for identity in config.identities():
-            answer = client.post("/api/v1/stations", json={"id": identity, "security_profile": config.profile})
+            try:
+                answer = client.post("/api/v1/stations", json={"id": identity, "security_profile": config.profile})
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:   # nothing listening, no URL: said, not a traceback
+                raise SystemExit(f"registering {identity} through {config.rest_url} failed: {exc}") from None
             if answer.status_code == 409:
                 if config.profile == 3:
                     raise SystemExit(f"station {identity} already exists; drop --register")

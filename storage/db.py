@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
@@ -53,6 +53,23 @@ def _sqlalchemy_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+# SQLite, and PostgreSQL through psycopg 3: the drivers installed and tested.
+_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` names no database this service can open, None when it names one; without the
+    URL, which may hold a password. Unchecked, another scheme ended in a traceback (no driver),
+    and a port that is no number in "invalid literal for int()"."""
+    try:
+        drivername = make_url(_sqlalchemy_url(url)).drivername
+    except (ArgumentError, ValueError):
+        return "is no database URL (sqlite:///FILE or postgresql://USER@HOST[:PORT]/DATABASE)"
+    if drivername not in _DRIVERS:
+        return f"names {drivername}: ChargeCA stores in SQLite (sqlite:///FILE) or PostgreSQL (postgresql://...)"
+    return None
 
 
 def make_engine(url: str, *, checkpoint_on_commit_pages: int = WAL_AUTOCHECKPOINT_PAGES) -> Engine:

@@ -2,7 +2,8 @@
 commands (each adds its own subcommands); here the parser they share and the exit codes.
 
 Exit codes: 0 done; 1 refused (the message names the rule); 2 bad usage; 3 not set up
-(no PKI, no passphrase, bad config); 4 database unavailable.
+(no PKI, no passphrase, bad config); 4 database unavailable; as the shell reports a signal's
+stop, 130 interrupted (Ctrl-C) and 141 the output's reader gone (SIGPIPE).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 
 from api.cli import access, authorities, firmware, id_tokens, service, stations
-from api.cli.common import EXIT_DATABASE, EXIT_REFUSED, EXIT_SETUP, EXIT_USAGE, CliError
+from api.cli.common import EXIT_DATABASE, EXIT_REFUSED, EXIT_SETUP, EXIT_USAGE, CliError, shown
 from api.core.refusal import Refusal
 from api.core.settings import SettingsError
 from api.core.text import LONE_SURROGATE
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(arguments)
     try:
         args.handler(args)
+        sys.stdout.flush()   # here, where a reader gone away is caught, rather than at exit
     except CliError as exc:
         return _fail(str(exc), exc.code)
     except DatabaseUnavailable as exc:
@@ -77,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_REFUSED)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (`chargeca audit list | head`): end as a process
+        # SIGPIPE ends, 128 + 13, quietly, and leave Python's exit no output to flush, whose
+        # failure printed a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 0
 
 
@@ -89,5 +97,6 @@ def _bytes_of(argument: str) -> str:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"chargeca: error: {message}", file=sys.stderr)
+    # One line, whatever the message repeats of what was given or stored.
+    print(f"chargeca: error: {shown(message)}", file=sys.stderr)
     return code

@@ -6,7 +6,7 @@ import argparse
 
 from sqlmodel import select
 
-from api.cli.common import CliError, Command, context_of, integer, officer
+from api.cli.common import CliError, Command, context_of, integer, officer, print_row
 from api.core.audit import ROLES
 from api.operations.tokens import VALID_DAYS_MAX, create_token, revoke_token
 from storage import audit
@@ -43,7 +43,7 @@ def cmd_audit_list(args: argparse.Namespace) -> None:
     with session_scope(ctx.engine) as session:
         rows = session.exec(query.order_by(entry.seq.desc()).limit(args.limit)).all()
     for row in reversed(rows):
-        print(f"{row.seq}\t{row.at.isoformat()}\t{row.actor}\t{row.action}\t{row.target}\t{row.outcome}\t{row.detail}")
+        print_row(row.seq, row.at.isoformat(), row.actor, row.action, row.target, row.outcome, row.detail)
 
 
 def add_commands(commands: argparse._SubParsersAction, command: Command) -> None:

@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlmodel import select
 
-from api.cli.common import Command, context_of, integer, officer, read_text, write_text
+from api.cli.common import Command, context_of, integer, officer, print_row, read_text, write_text
 from api.csms.security import renewal
 from api.csms.security.authority_service import create_v2g_ca, crl_der, list_authorities, revoke_certificate, sign_csr
 from api.csms.security.service import request_certificate_renewal, request_certificate_renewals
@@ -45,9 +45,9 @@ def cmd_ca_list(args: argparse.Namespace) -> None:
     print("id\tkind\tsubject\tserial\tnot_before\tnot_after\tstatus")
     for authority in authorities:
         certificate = authority.certificate
-        print(f"{authority.id}\t{authority.record.role}\t{certificate.subject.rfc4514_string()}\t"
-              f"{certificate.serial_number:x}\t{certificate.not_valid_before_utc.isoformat(timespec='seconds')}\t"
-              f"{certificate.not_valid_after_utc.isoformat(timespec='seconds')}\t{_ca_status(authority)}")
+        print_row(authority.id, authority.record.role, certificate.subject.rfc4514_string(),
+                  f"{certificate.serial_number:x}", certificate.not_valid_before_utc.isoformat(timespec="seconds"),
+                  certificate.not_valid_after_utc.isoformat(timespec="seconds"), _ca_status(authority))
 
 
 def cmd_cert_sign(args: argparse.Namespace) -> None:
@@ -67,7 +67,7 @@ def cmd_cert_list(args: argparse.Namespace) -> None:
         rows = session.exec(query).all()
     print("serial\tkind\tstatus\tsubject_cn\tnot_after")
     for row in rows:
-        print(f"{row.serial_hex}\t{row.kind}\t{row.status}\t{row.subject_cn}\t{row.not_after.isoformat()}")
+        print_row(row.serial_hex, row.kind, row.status, row.subject_cn, row.not_after.isoformat())
 
 
 def cmd_cert_revoke(args: argparse.Namespace) -> None:
@@ -88,9 +88,10 @@ def cmd_cert_renew(args: argparse.Namespace) -> None:
                                   everything=args.all)
     batch = request_certificate_renewals(ctx, actor, selection)
     for queued in batch.queued:
-        print(f"{queued.station_id}\tcall {queued.call_id}\tdue {queued.next_attempt_at.isoformat(timespec='seconds')}")
+        print_row(queued.station_id, f"call {queued.call_id}",
+                  f"due {queued.next_attempt_at.isoformat(timespec='seconds')}")
     for skipped in batch.skipped:
-        print(f"{skipped.station_id}\tskipped: {skipped.reason}")
+        print_row(skipped.station_id, f"skipped: {skipped.reason}")
     print(f"{len(batch.queued)} queued, {len(batch.skipped)} skipped ({selection.describe()})", file=sys.stderr)
 
 

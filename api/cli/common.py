@@ -36,8 +36,41 @@ def integer(low: int, high: int = INT32_MAX) -> Callable[[str], int]:
     return parse
 
 
+def number(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: a number from ``low`` to ``high``, as ``integer`` is for whole ones.
+    NaN and the infinities are none (a NaN compares false with either bound)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
 ROW_ID = integer(1)
 COUNT = integer(0)
+
+
+def shown(value: object) -> str:
+    """``value`` as printed text: every character that is not printable (a newline or tab, an
+    escape sequence's ESC, a C1 control such as CSI, a bidirectional override) as its Python
+    escape. What is printed comes from stations and REST clients too (an audited target, a
+    logged frame): printed raw, a newline forged a line of its own in `audit list` and an escape
+    sequence ran in the officer's terminal."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def print_row(*cells: object) -> None:
+    """One line of a listing: its cells, each ``shown``, separated by tabs."""
+    print("\t".join(shown(cell) for cell in cells))
 
 
 class CliError(Exception):
@@ -64,11 +97,32 @@ def context_of(args: argparse.Namespace, **kwargs) -> Context:
     return open_context(settings_of(args), **kwargs)
 
 
+# What a command reads of a PEM, a signature or a password file: far more than any holds.
+TEXT_FILE_MAX = 1 << 20
+
+
+def read_bytes(path: str, what: str, limit: int = TEXT_FILE_MAX) -> bytes:
+    """The content of ``path`` (``-``: stdin), at most ``limit`` bytes; CliError naming ``what``
+    otherwise. Never more: read whole before its size was checked, /dev/zero or a disk image
+    given by mistake ran the machine out of memory."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as source:
+                data = source.read(limit + 1)
+    except OSError as exc:
+        raise CliError(f"cannot read {what} {path}: {exc}") from exc
+    if len(data) > limit:
+        raise CliError(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
 def read_text(path: str, what: str) -> str:
     """The ASCII text of ``path`` (``-``: stdin), e.g. a PEM; CliError naming ``what`` otherwise."""
     try:
-        return Path(path).read_text(encoding="ascii") if path != "-" else sys.stdin.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_bytes(path, what).decode("ascii")
+    except UnicodeDecodeError as exc:
         raise CliError(f"cannot read {what} {path}: {exc}") from exc
 
 

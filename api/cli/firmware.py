@@ -8,7 +8,18 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from api.cli.common import COUNT, ROW_ID, CliError, Command, context_of, integer, officer, read_text, write_text
+from api.cli.common import (
+    COUNT,
+    ROW_ID,
+    CliError,
+    Command,
+    context_of,
+    integer,
+    officer,
+    print_row,
+    read_text,
+    write_text,
+)
 from api.core.refusal import Refusal
 from storage.db import read_scope
 from storage.firmware import RUNNING, STOPPED
@@ -63,7 +74,7 @@ def _print_table(args: argparse.Namespace, read: Callable, columns: Sequence[str
         rows = read(session)
     print("\t".join(columns))
     for row in rows:
-        print("\t".join(str(value) for value in line(row)))
+        print_row(*line(row))
 
 
 def cmd_firmware_list(args: argparse.Namespace) -> None:
@@ -100,7 +111,7 @@ def cmd_firmware_revoke(args: argparse.Namespace) -> None:
 def _print_campaign(shown: CampaignView) -> None:
     c = shown.campaign
     counts = ", ".join(f"{n} {state}" for state, n in sorted(shown.counts.items()))
-    print(f"campaign {c.id}\timage {c.image_id}\t{c.station_filter}\t{c.status}\t{counts}\t{c.detail}")
+    print_row(f"campaign {c.id}", f"image {c.image_id}", c.station_filter, c.status, counts, c.detail)
 
 
 def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
@@ -112,7 +123,7 @@ def cmd_firmware_campaign_create(args: argparse.Namespace) -> None:
                                      final_status_minutes=args.final_status)
     if args.dry_run:
         for planned in _campaigns().plan(ctx, spec):
-            print(f"{planned.station_id}\t{'ready' if planned.ready else 'refused'}\t{planned.detail}")
+            print_row(planned.station_id, "ready" if planned.ready else "refused", planned.detail)
         return
     _print_campaign(_campaigns().create(ctx, officer(), spec))
 
@@ -128,7 +139,7 @@ def cmd_firmware_campaign_show(args: argparse.Namespace) -> None:
         shown = _campaigns().view(session, args.id)
     _print_campaign(shown)
     for row in shown.stations:
-        print(f"{row.station_id}\t{row.state}\t{row.detail}")
+        print_row(row.station_id, row.state, row.detail)
 
 
 def cmd_firmware_campaign_stop(args: argparse.Namespace) -> None:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer, write_text
+from api.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    Command,
+    context_of,
+    integer,
+    officer,
+    print_row,
+    read_bytes,
+    write_text,
+)
 from api.csms.authorization.service import TokenFilter
 from api.csms.authorization.token_records import MESSAGE_FORMATS, STATUSES, TOKEN_TYPES
 from api.operations import id_tokens
@@ -21,16 +30,16 @@ def _token_options(args: argparse.Namespace) -> dict[str, str | None]:
     return {name: (value if value != "" else None) for name, value in given.items()}
 
 
-def _token_line(token: dict) -> str:
-    extras = "".join(f"\t{name}={token[name]}" for name in ("group_id_token", "cache_expiry", "evse_ids",
-                                                              "local_list") if token[name] is not None)
-    return f"{token['id']}\t{token['type']}\t{token['id_token']}\t{token['status']}{extras}"
+def _token_cells(token: dict) -> list:
+    extras = [f"{name}={token[name]}" for name in ("group_id_token", "cache_expiry", "evse_ids", "local_list")
+              if token[name] is not None]
+    return [token["id"], token["type"], token["id_token"], token["status"], *extras]
 
 
 def cmd_id_token_list(args: argparse.Namespace) -> None:
     where = TokenFilter(id_token=args.id_token, type=args.type, status=args.status)
     for token in id_tokens.list_tokens(context_of(args), where, limit=args.limit):
-        print(_token_line(token))
+        print_row(*_token_cells(token))
 
 
 def cmd_id_token_add(args: argparse.Namespace) -> None:
@@ -59,12 +68,10 @@ def _file_kind(path: str, given: str | None) -> str:
 
 
 def cmd_id_token_import(args: argparse.Namespace) -> None:
+    raw = read_bytes(args.file, "id token file", id_tokens.IMPORT_BYTES_MAX)
     try:
-        raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-        if len(raw) > id_tokens.IMPORT_BYTES_MAX:
-            raise CliError(f"{args.file} is larger than {id_tokens.IMPORT_BYTES_MAX} bytes; split it")
         text = raw.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise CliError(f"cannot read {args.file}: {exc}") from exc
     counts = id_tokens.import_tokens(context_of(args), officer(), text, _file_kind(args.file, args.format))
     print(f"imported {counts.rows} id token(s): {counts.created} added, {counts.updated} replaced")
@@ -80,9 +87,11 @@ def cmd_id_token_export(args: argparse.Namespace) -> None:
 
 
 def cmd_id_token_master_pass(args: argparse.Namespace) -> None:
-    group = None if args.clear else args.group
-    if group is None and not args.clear:
+    if args.clear and args.group is not None:   # --clear won, silently taking the group given away
+        raise CliError("give GROUP or --clear, not both", EXIT_USAGE)
+    if not args.clear and args.group is None:
         raise CliError("give GROUP or --clear", EXIT_USAGE)
+    group = args.group
     id_tokens.set_master_pass_group(context_of(args), officer(), group, args.station)
     print(f"master-pass group of {args.station or 'every station'}: {group or 'cleared'}")
 

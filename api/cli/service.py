@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from api.cli.common import EXIT_SETUP, EXIT_USAGE, CliError, Command, integer, officer, settings_of
+from api.cli.common import EXIT_SETUP, EXIT_USAGE, CliError, Command, integer, number, officer, settings_of
 from api.core.context import open_context
 from api.core.settings import Settings, write_config
 from pki.authorities import PkiAlreadyInitialized, init_pki
 from pki.pkcs11_keystore import Pkcs11Settings
+from pki.profiles import public_url_problem
 from storage import audit
 from storage.db import session_scope
 
@@ -28,6 +29,9 @@ def _pkcs11_option(args: argparse.Namespace) -> Pkcs11Settings | None:
 
 
 def cmd_init(args: argparse.Namespace) -> None:
+    problem = args.public_url is not None and public_url_problem(args.public_url)
+    if problem:   # a usage error, before the settings name the variable the flag stands in for
+        raise CliError(f"--public-url {problem}", EXIT_USAGE)
     settings = settings_of(args).with_overrides(fqdn=args.fqdn, public_url=args.public_url,
                                               pkcs11=_pkcs11_option(args))
     ctx = open_context(settings, create_dev_passphrase=args.dev_passphrase)
@@ -156,5 +160,6 @@ def add_commands(commands: argparse._SubParsersAction, command: Command) -> None
     simulate.add_argument("--rest-url", help="REST API for --register (default: "
                           "http://$CHARGECA_REST_HOST:$CHARGECA_REST_PORT)")
     simulate.add_argument("--token", help="API token for --register")
-    simulate.add_argument("--heartbeat", type=float, default=60.0, help="seconds between heartbeats")
-    simulate.add_argument("--duration", type=float, default=60.0, help="seconds to stay connected")
+    simulate.add_argument("--heartbeat", type=number(0.1, 86_400), default=60.0, help="seconds between heartbeats")
+    simulate.add_argument("--duration", type=number(0, 366 * 86_400), default=60.0,
+                          help="seconds to stay connected")

@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
-from pathlib import Path
 
-from api.cli.common import EXIT_USAGE, CliError, Command, context_of, integer, officer
+from api.cli.common import (
+    EXIT_USAGE,
+    TEXT_FILE_MAX,
+    CliError,
+    Command,
+    context_of,
+    integer,
+    officer,
+    print_row,
+    read_bytes,
+)
 from api.operations.stations import (
     add_station,
     delete_station,
@@ -23,7 +32,7 @@ from storage.types import as_utc
 
 
 def cmd_station_add(args: argparse.Namespace) -> None:
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    password = _stdin_password() if args.password_stdin else None
     created = add_station(context_of(args), officer(), args.id,
                                      security_profile=args.security_profile, password=password)
     print(f"station {created.station.id} registered (security profile {created.station.security_profile})")
@@ -33,7 +42,7 @@ def cmd_station_add(args: argparse.Namespace) -> None:
 
 def cmd_station_list(args: argparse.Namespace) -> None:
     for station in list_stations(context_of(args)):
-        print(f"{station.id}\tprofile={station.security_profile}\tenabled={station.enabled}")
+        print_row(station.id, f"profile={station.security_profile}", f"enabled={station.enabled}")
 
 
 def cmd_station_messages(args: argparse.Namespace) -> None:
@@ -47,8 +56,8 @@ def cmd_station_messages(args: argparse.Namespace) -> None:
     with read_scope(message_log_engine(context_of(args).engine)) as session:
         rows = frames(session, criteria, newest_first=True, beyond=None, limit=args.limit)
     for row in reversed(rows):
-        print(f"{row.id}\t{row.at.isoformat()}\t{row.direction}\t{row.kind}\t{row.action or '-'}\t"
-              f"{row.message_id or '-'}\t{row.frame}{' [truncated]' if row.truncated else ''}")
+        print_row(row.id, row.at.isoformat(), row.direction, row.kind, row.action or "-", row.message_id or "-",
+                  f"{row.frame}{' [truncated]' if row.truncated else ''}")
 
 
 def _aware_time(text: str) -> datetime:
@@ -81,17 +90,24 @@ def cmd_station_delete(args: argparse.Namespace) -> None:
           + "".join(f"\n  {serial}" for serial in revoked))
 
 
-def _read_password(args: argparse.Namespace) -> str:
-    # Never from the command line: argv is visible to every user of the machine (ps, /proc).
-    if args.password_file:
-        try:
-            text = Path(args.password_file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CliError(f"cannot read password file {args.password_file}: {exc}") from exc
-    else:
-        text = sys.stdin.readline()
+def _first_line(text: str) -> str:
     lines = text.splitlines()
     return lines[0] if lines else ""
+
+
+def _stdin_password() -> str:
+    # A line, not all of it: a stdin with no newline (< /dev/zero) is read no further than this.
+    return _first_line(sys.stdin.readline(TEXT_FILE_MAX))
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    # Never from the command line: argv is visible to every user of the machine (ps, /proc).
+    if not args.password_file:
+        return _stdin_password()
+    try:
+        return _first_line(read_bytes(args.password_file, "password file").decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CliError(f"cannot read password file {args.password_file}: {exc}") from exc
 
 
 def cmd_station_set_password(args: argparse.Namespace) -> None:

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pki.pkcs11_keystore import Pkcs11Settings
+from pki.profiles import public_url_problem
 from policies.loader import load_policy
 from policies.model import Policy
+from storage.db import url_problem
 
 DEFAULT_DATA_DIR = Path("chargeca-data")
 DEV_FQDN = "chargeca.localhost"
@@ -186,6 +188,18 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise SettingsError(f"{variable} ({name}) must be one of {', '.join(allowed)}, not {value!r}")
+        for variable, name in (("CHARGECA_REST_PORT", "rest_port"), ("CHARGECA_OCPP_WS_PORT", "ocpp_ws_port"),
+                               ("CHARGECA_OCPP_WSS_PORT", "ocpp_wss_port"),
+                               ("CHARGECA_FILES_HTTPS_PORT", "files_https_port"), ("CHARGECA_FTP_PORT", "ftp_port")):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:   # else `serve` went as far as bind(), and its OverflowError
+                raise SettingsError(f"{variable} ({name}) must be a port from 0 to 65535, not {port}")
+        problem = url_problem(self.database_url)
+        if problem is not None:
+            raise SettingsError(f"CHARGECA_DATABASE_URL (database_url) {problem}")
+        problem = self.public_url and public_url_problem(self.public_url)
+        if problem:
+            raise SettingsError(f"CHARGECA_PUBLIC_URL (public_url) {problem}")
 
     @property
     def keystore_backend(self) -> str:
@@ -384,7 +398,10 @@ def write_private(path: Path, text: str) -> None:
 
 def prepare_data_dir(settings: Settings) -> None:
     """The data directory, private to its owner whatever the umask (made or found)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    except OSError as exc:   # a file in its place or on its path, a read-only file system
+        raise SettingsError(f"cannot make the data directory {settings.data_dir} ({exc.strerror})") from exc
     try:
         os.chmod(settings.data_dir, PRIVATE_DIR_MODE)
     except OSError as exc:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
-from chargeca_process import chargeca
-from cli_support import acme_init, copy_init  # noqa: F401 - fixture
+from chargeca_process import chargeca, spawn
+from cli_support import acme_init, cli_env, copy_init  # noqa: F401 - fixture
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from csr_factory import openssl_csr
@@ -21,8 +22,8 @@ def run(tmp_path):
            "CHARGECA_KEY_PASSPHRASE": "cli-test-passphrase-123"}
     env.pop("CHARGECA_DATABASE_URL", None)
 
-    def _run(*args: str, stdin: str | None = None, extra_env: dict | None = None):
-        return chargeca(*args, input=stdin, env={**env, **(extra_env or {})}, cwd=tmp_path)
+    def _run(*args: str, stdin: str | None = None, extra_env: dict | None = None, timeout: float = 120):
+        return chargeca(*args, input=stdin, env={**env, **(extra_env or {})}, cwd=tmp_path, timeout=timeout)
     return _run
 
 
@@ -95,6 +96,19 @@ def test_invalid_fqdn_is_refused_before_anything_is_created(run, tmp_path):
     assert run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test").returncode == 0
 
 
+@pytest.mark.parametrize("url", ["not a url", "pki.acme.test", "ftp://pki.acme.test", "http://pki.acme.test/\n",
+                                 'http://pki.acme.test/"x'])
+def test_a_public_url_no_certificate_can_carry_is_refused_before_any_key(run, tmp_path, url):
+    # Refused only by the lint of the station CA's certificate, after the root's and that CA's
+    # keys were made (left behind); from the environment, on every certificate issued later.
+    result = run("init", "--org", "Acme CSO", "--fqdn", "csms.acme.test", "--public-url", url)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "--public-url" in result.stderr
+    assert not list((tmp_path / "data").glob("keys/*"))
+    from_environment = run("station", "list", extra_env={"CHARGECA_PUBLIC_URL": url})
+    assert from_environment.returncode == 3 and "CHARGECA_PUBLIC_URL" in from_environment.stderr
+
+
 @pytest.mark.usefixtures("initialised")
 def test_wrong_csr_identity_is_refused_with_its_rule(run, tmp_path):
     run("station", "add", "CP-1", "--security-profile", "3")
@@ -122,6 +136,29 @@ def test_wrong_passphrase_is_refused_without_damage(run):
 def test_database_down_exit_code(run):
     result = run("station", "list", extra_env={"CHARGECA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
     assert result.returncode == 4 and "database unavailable" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["mysql://chargeca:s3cret-pw@db/chargeca", "chargeca:s3cret-pw@db/chargeca",
+                                 "postgresql://chargeca:s3cret-pw@db:5432x/chargeca",
+                                 "postgresql+asyncpg://chargeca:s3cret-pw@db/chargeca"])
+def test_a_database_url_no_database_answers_is_a_setup_error_naming_the_variable(run, tmp_path, url):
+    # Another scheme ended in a traceback (no driver, or no URL SQLAlchemy could parse), a port
+    # that is no number in "invalid literal for int()" as a refusal (exit 1).
+    result = run("station", "list", extra_env={"CHARGECA_DATABASE_URL": url})
+    assert result.returncode == 3, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "CHARGECA_DATABASE_URL" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+    assert not (tmp_path / "data").exists(), "refused before anything was created"
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/data"])
+def test_a_data_directory_that_cannot_be_made_is_a_setup_error(run, tmp_path, where):
+    # A file in its place or on its path (or a read-only file system) was an OSError traceback.
+    (tmp_path / "a-file").write_text("not a directory\n")
+    result = run("station", "list", extra_env={"CHARGECA_DATA": str(tmp_path / where)})
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.splitlines() == [f"chargeca: error: cannot make the data directory {tmp_path / where} "
+                                          f"({'File exists' if where == 'a-file' else 'Not a directory'})"]
 
 
 # --- secrets at rest, the CA commands, the server certificate's names -----------------------------
@@ -413,3 +450,73 @@ def test_a_refused_policy_file_stops_every_command_naming_it(run, initialised, t
     refused = run("audit", "verify")
     assert refused.returncode == 3, refused.stderr
     assert named in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("initialised")
+def test_audit_list_prints_stored_control_characters_escaped_one_entry_a_line(run):
+    # A refused request is audited with its target as sent: a newline and tabs there printed a
+    # second, forged entry under the real one, and an escape sequence rewrote the officer's terminal.
+    forged = "CP-1\n99\t2026-01-01T00:00:00+00:00\tcli:alice\tstation.enable\tCP-1\tsuccess\t{}\x1b[2K\x9b\u202e"
+    assert run("station", "disable", forged).returncode == 1
+    listed = run("audit", "list", "--action", "station.disable")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 1 and len(lines[0].split("\t")) == 7
+    assert lines[0].split("\t")[4] == ("CP-1\\n99\\t2026-01-01T00:00:00+00:00\\tcli:alice\\tstation.enable\\tCP-1"
+                                       "\\tsuccess\\t{}\\x1b[2K\\x9b\\u202e")
+
+
+@pytest.mark.parametrize("command", [("ca", "list"), ("crl", "--der")])
+@pytest.mark.usefixtures("initialised")
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path, command):
+    # `chargeca ca list | head -1`: the reader closed the pipe, and the next write (or Python's
+    # flush at exit) ended in a BrokenPipeError traceback.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(tmp_path / "stderr", "w+b") as stderr:
+        process = spawn(list(command), cwd=tmp_path, env=cli_env(tmp_path / "data"), stdout=write_end,
+                        stderr=stderr.fileno())
+        os.close(write_end)
+        code = process.wait(60)
+        stderr.seek(0)
+        assert (code, stderr.read()) == (141, b"")
+
+
+def _endless_fifo(path: Path, stop: threading.Event) -> threading.Thread:
+    """A FIFO at ``path`` that gives its reader 64 MiB of text and no end of file until ``stop``."""
+    os.mkfifo(path)
+
+    def feed() -> None:
+        with open(path, "wb") as fifo:
+            try:
+                for _ in range(64):
+                    fifo.write(b"A" * (1 << 20))
+            except BrokenPipeError:   # the reader stopped, as it should
+                return
+            stop.wait(120)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("arguments", [
+    ("cert", "sign", "--station", "CP-1", "--csr", "FILE"),
+    ("firmware", "root", "add", "FILE"),
+    ("id-token", "import", "FILE", "--format", "csv"),
+    ("station", "set-password", "CP-1", "--password-file", "FILE"),
+])
+@pytest.mark.usefixtures("initialised")
+def test_a_file_beyond_what_the_command_reads_is_refused_without_reading_it_all(run, tmp_path, arguments):
+    # Read whole before any size check: /dev/zero, or a disk image given for a CSR, ran the
+    # machine out of memory (a MemoryError traceback). Here a reader of the whole never returns.
+    stop = threading.Event()
+    fifo = tmp_path / "endless"
+    feeder = _endless_fifo(fifo, stop)
+    try:
+        result = run(*(str(fifo) if argument == "FILE" else argument for argument in arguments), timeout=30)
+    finally:
+        stop.set()
+        feeder.join(10)
+    assert result.returncode == 1, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and f"{fifo} is larger than" in result.stderr

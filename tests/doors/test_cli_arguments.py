@@ -33,6 +33,18 @@ def test_every_integer_option_is_read_with_bounds():
     assert plain == []
 
 
+def test_every_number_option_is_read_with_bounds():
+    # `simulate --heartbeat 0` sent heartbeats in a loop without a pause; `--duration nan` ran for no time.
+    assert [f"{command} {action.dest}" for command, action in _arguments(build_parser()) if action.type is float] == []
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "1e400", "ten"])
+def test_a_number_out_of_bounds_is_a_usage_error_naming_the_option(tmp_path, value):
+    result = chargeca("simulate", "--heartbeat", value, env=cli_env(tmp_path / "data"), timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert "argument --heartbeat:" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("arguments, option", [
     (("audit", "list", "--limit", "9223372036854775808"), "--limit"),
     (("firmware", "campaign", "show", "9223372036854775808"), "id"),
@@ -58,3 +70,14 @@ def test_an_argument_that_is_no_utf8_is_a_usage_error_naming_it(acme_init, tmp_p
     result = chargeca("station", "disable", argument.decode("utf-8", "surrogateescape"), env=cli_env(data), timeout=60)
     assert result.returncode == EXIT_USAGE, result.stderr
     assert f"argument 3 ({argument!r}) is not valid UTF-8 text" in result.stderr
+
+
+def test_an_error_naming_a_control_character_is_still_one_line(acme_init, tmp_path):  # noqa: F811
+    # The message repeats what was given: a newline in it made two lines, an escape sequence
+    # ran in the officer's terminal.
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    result = chargeca("crl", "--ca", "x\nchargeca: done\x1b[1A", env=cli_env(data), timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == ["chargeca: error: ca.unknown: no certificate authority "
+                                          "x\\nchargeca: done\\x1b[1A"]

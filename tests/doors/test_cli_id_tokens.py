@@ -138,3 +138,11 @@ def test_a_name_in_a_file_holding_control_characters_is_not_echoed(cli, ctx, tmp
     assert not any(c in err for c in "\x1b\x07\x85\x9b"), err
     assert [e.outcome for e in _audit(ctx, "id_token.import")] == ["refused"]
     assert cli("list")[1] == ""
+
+
+def test_master_pass_with_both_a_group_and_clear_is_a_usage_error(cli, ctx):
+    # `--clear` won silently: an officer who typed the group and --clear lost every station's group.
+    assert cli("master-pass", "MASTER")[0] == 0
+    code, _, err = cli("master-pass", "OTHER", "--clear")
+    assert code == 2 and "not both" in err and err.count("\n") == 1
+    assert len(_audit(ctx, "id_token.master_pass_group")) == 1

@@ -63,3 +63,16 @@ def test_a_window_that_ends_before_it_starts_is_a_usage_error_not_an_empty_answe
     swapped = chargeca("station", "messages", "CLI-1", "--since", "2030-01-01T00:00:00Z",
                        "--until", "2020-01-01T00:00:00Z", env=cli_env(data), timeout=60)
     assert swapped.returncode == 2 and "--since" in swapped.stderr and "Traceback" not in swapped.stderr
+
+
+def test_a_stations_control_characters_are_printed_escaped(acme_init, tmp_path):  # noqa: F811
+    # What a station sends is kept as sent (a broken frame raw): printed so, its escape sequences
+    # ran in the officer's terminal and its newlines made lines of their own.
+    data = tmp_path / "data"
+    copy_init(acme_init, data)
+    engine = make_engine(f"sqlite:///{data / 'chargeca.db'}")
+    with session_scope(message_log_engine(engine)) as session:
+        insert_rows(session, [("CLI-3", "in", "MALFORMED", "m\x1b]0;x\x07", None, utcnow().timestamp(), 12,
+                               '[2,"m4"\n\x1b[2J\x9b\u2028', False)])
+    engine.dispose()
+    assert _messages(data, "CLI-3")[0][5:] == ["m\\x1b]0;x\\x07", '[2,"m4"\\n\\x1b[2J\\x9b\\u2028']

@@ -121,6 +121,17 @@ def test_a_gateway_value_the_service_cannot_use_is_refused_naming_the_variable(c
 
 
 @pytest.mark.fast
+@pytest.mark.parametrize("variable, key, value", [("CHARGECA_REST_PORT", "rest_port", "99999"),
+                                                  ("CHARGECA_OCPP_WSS_PORT", "ocpp_wss_port", "-1"),
+                                                  ("CHARGECA_FTP_PORT", "ftp_port", "65536")])
+def test_a_port_no_socket_can_have_is_refused_naming_the_variable(clean_env, tmp_path, variable, key, value):
+    # `chargeca serve` went as far as bind(), whose OverflowError ended it in a traceback.
+    clean_env.setenv(variable, value)
+    with pytest.raises(SettingsError, match=rf"^{variable} \({key}\) must be a port from 0 to 65535, not {value}$"):
+        load_settings(tmp_path / "data")
+
+
+@pytest.mark.fast
 def test_the_file_servers_run_in_a_process_of_their_own_unless_told_inline(clean_env, tmp_path):
     settings = load_settings(tmp_path / "data")
     assert FileServiceConfig.from_settings(settings, settings.policy().file_transfer).own_process is True

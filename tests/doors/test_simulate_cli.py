@@ -60,6 +60,9 @@ async def test_simulate_an_explicit_identity_on_profile_3(tls_csms, tmp_path):
     (("--profile", "3", "--station", "CP_P3", "--password", "secret"), "it sends no password"),
     (("--profile", "3", "--url", "ws://127.0.0.1:1/ocpp", "--cert-dir", "."), "connects to a wss:// URL"),
     (("--profile", "2", "--cert-dir", "."), "not a client certificate"),
+    # A CA file that is not there, or holds no certificate, was a traceback from the first station's connect.
+    (("--profile", "2", "--ca-file", "missing-root.pem"), "--ca-file missing-root.pem: no CA certificate to trust"),
+    (("--profile", "2", "--ca-file", "."), "--ca-file .: no CA certificate to trust"),
 ])
 def test_simulate_usage_errors_speak_of_the_profile_used(tmp_path, args, message):
     result = chargeca("simulate", *args, cwd=tmp_path)
@@ -126,3 +129,12 @@ async def test_simulate_reports_a_refused_client_certificate_as_such(tls_csms, t
     assert "CP_REVOKED: refused: HTTP 403: client certificate refused" in stdout
     assert "Basic" not in stdout + stderr and "Traceback" not in stderr
     assert stderr.strip() == "chargeca: error: 1 station(s) did not boot"
+
+
+@pytest.mark.parametrize("rest_url", ["http://127.0.0.1:1", "127.0.0.1:8080"])
+def test_simulate_register_with_no_rest_api_there_says_so_in_one_line(tmp_path, rest_url):
+    # A refused connection, or a URL without its scheme, was an httpx traceback.
+    result = chargeca("simulate", "--register", "--token", "cca_x", "--rest-url", rest_url, "--duration", "1",
+                      cwd=tmp_path, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and f"through {rest_url} failed" in result.stderr
