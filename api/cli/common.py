@@ -7,6 +7,7 @@ import getpass
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from api.core.audit import Actor
 from api.core.context import Context, open_context
@@ -23,32 +24,26 @@ def integer(low: int, high: int = INT32_MAX) -> Callable[[str], int]:
     """An argparse ``type``: a whole number from ``low`` to ``high``. A number beyond its database
     column reached the driver and came back as a traceback (SQLite's OverflowError); read with
     its bounds, it is a usage error naming the option (EXIT_USAGE)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
-        return value
-
-    parse.__name__ = "integer"   # argparse names the type in its messages
-    return parse
+    return _bounded(int, "a whole number", low, high, "integer")
 
 
 def number(low: float, high: float) -> Callable[[str], float]:
     """An argparse ``type``: a number from ``low`` to ``high``, as ``integer`` is for whole ones.
     NaN and the infinities are none (a NaN compares false with either bound)."""
-    def parse(text: str) -> float:
+    return _bounded(float, "a number", low, high, "number")
+
+
+def _bounded(convert: Callable[[str], Any], what: str, low: Any, high: Any, name: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
         return value
 
-    parse.__name__ = "number"
+    parse.__name__ = name   # argparse names the type in its messages
     return parse
 
 
