@@ -113,6 +113,24 @@ def test_customer_data_and_15118_key_material_are_redacted_certificates_are_not(
     assert Redactor(KEY).frame_text(_text(signed), "CertificateSigned") == _text(signed)
 
 
+def test_one_time_file_credentials_in_upload_and_download_locations_are_redacted():
+    """GetLog's and UpdateFirmware's URLs carry a station's one-time credential: kept in the log,
+    its readers (auditors too) could download the image, or upload a log before the station did."""
+    get_log = [2, "11", "GetLog", {"logType": "DiagnosticsLog", "requestId": 1,
+                                   "log": {"remoteLocation": "ftp://Gr4nt:0neT1meSecret@files.example:2121/"}}]
+    update = [2, "12", "UpdateFirmware", {"requestId": 2, "firmware": {
+        "location": "https://files.example:9444/files/Gr4nt/0neT1meSecret/image%201.bin",
+        "retrieveDateTime": "2025-01-01T00:00:00Z"}}]
+    for frame in (get_log, update):
+        text = Redactor(KEY).frame_text(_text(frame), frame[2])
+        assert "0neT1meSecret" not in text and "Gr4nt" in text and "files.example" in text, text
+    assert _redacted(get_log)[3]["log"]["remoteLocation"] == f"ftp://Gr4nt:{REDACTED}@files.example:2121/"
+    assert _redacted(update)[3]["firmware"]["location"].endswith(f"/files/Gr4nt/{REDACTED}/image%201.bin")
+    sampled = [2, "13", "MeterValues", {"evseId": 1, "meterValue": [{"timestamp": "2025-01-01T00:00:00Z",
+                                                                     "sampledValue": [{"value": 1, "location": "Outlet"}]}]}]
+    assert Redactor(KEY).frame_text(_text(sampled), "MeterValues") == _text(sampled)
+
+
 def test_a_frame_with_nothing_to_redact_is_kept_byte_for_byte():
     text = '[2, "10", "Heartbeat", {}]'  # spaces and all: not re-serialised
     assert Redactor(KEY).frame_text(text, "Heartbeat") is text

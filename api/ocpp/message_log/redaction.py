@@ -10,7 +10,11 @@ came, byte for byte, without a JSON round trip.
   (``attributeValue`` of SetVariables/GetVariables, ``value`` of NotifyReport, ``actualValue``
   of NotifyEvent: SecurityCtrlr.BasicAuthPassword, and a vendor's own password variables);
   ``exiResponse`` of Get15118EVCertificate (an ISO 15118 CertificateInstallationRes carries
-  the EV's contract private key, encrypted for it, but a private key all the same).
+  the EV's contract private key, encrypted for it, but a private key all the same); in an upload
+  or download location (GetLog's ``remoteLocation``, UpdateFirmware's ``location``), a URL's
+  password and the secret of a one-time file-service path (``/files/<grant>/<secret>/``): the
+  log's readers (auditors too) would otherwise hold a station's one-time credential, and could
+  upload a log in its place before it did.
 - **Customer identifiers, pseudonymised**: the ``idToken`` of every IdTokenType (idToken,
   groupIdToken, local list entries), ``additionalIdToken`` and ``customerIdentifier`` become
   ``pseudonym:<12 hex>``, an HMAC-SHA256 under a key that lives in this process's memory only:
@@ -32,12 +36,14 @@ import hmac
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
 _SECRET_KEYS = frozenset({"password", "apnPassword", "simPin", "key", "basicAuthPassword", "exiResponse"})
 _IDENTIFIER_KEYS = frozenset({"additionalIdToken", "customerIdentifier"})
 _MESSAGE_KEYS = frozenset({"personalMessage", "updatedPersonalMessage"})
 _VARIABLE_VALUE_KEYS = ("attributeValue", "actualValue")
+_LOCATION_KEYS = frozenset({"remoteLocation", "location"})
 _PASSWORD_NAME = re.compile("password", re.IGNORECASE)
 
 
@@ -52,7 +58,7 @@ def secret_variable(name: Any) -> bool:
 # for one by one with ``in``: a regular expression of the alternatives tried each at every
 # position of the frame, ~8 µs for a TransactionEvent with four sampled values against ~2.
 _TRIGGERS = ("assword", "idToken", "IdToken", "simPin", '"key"', "customerIdentifier", "exiResponse",
-             "ersonalMessage")
+             "ersonalMessage", "://")
 _CUSTOMER_DATA_ACTIONS = frozenset({"NotifyCustomerInformation"})
 # ChargeCA's own answers to these station CALLs: their response schemas hold no field redaction
 # touches (tests/ocpp/test_message_log.py holds them to that), so the scan for triggers is
@@ -110,6 +116,9 @@ class Redactor:
         for key in node.keys() & _IDENTIFIER_KEYS:
             if isinstance(node[key], str):
                 node[key] = self.pseudonym(node[key])
+        for key in node.keys() & _LOCATION_KEYS:
+            if isinstance(node[key], str):
+                node[key] = without_credentials(node[key])
         for key in node.keys() & _MESSAGE_KEYS:
             if isinstance(node[key], dict) and "content" in node[key]:
                 node[key]["content"] = REDACTED
@@ -124,3 +133,19 @@ class Redactor:
             for attribute in node.get("variableAttribute") or ():
                 if isinstance(attribute, dict) and "value" in attribute:
                     attribute["value"] = REDACTED
+
+
+def without_credentials(url: str) -> str:
+    """``url`` with its password, and a one-time file-service path's secret, redacted."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:   # no URL to read (a port that is no number): nothing of it kept
+        return REDACTED
+    netloc = parts.netloc
+    if password is not None:
+        netloc = f"{netloc.rpartition('@')[0].partition(':')[0]}:{REDACTED}@{netloc.rpartition('@')[2]}"
+    segments = parts.path.split("/")
+    if len(segments) > 3 and segments[1] == "files":   # "", "files", grant, secret[, name]
+        segments[3] = REDACTED
+    return urlunsplit((parts.scheme, netloc, "/".join(segments), parts.query, parts.fragment))
